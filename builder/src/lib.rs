@@ -1,0 +1,1 @@
+//! `sparkimg`: fetch Spark distributions and build Spark container images.

@@ -1,0 +1,92 @@
+//! `spark-entrypoint`: see the crate docs and README for the contract.
+//!
+//! Exit statuses: the command's own status (128+N when killed by signal N); 1 when the
+//! role is unknown or no command was given (as upstream); 64 when the pod is
+//! misconfigured (a required variable missing, an unknown Spark version); 70 when we
+//! fail before the exec; 126/127 when the command cannot be executed / found.
+
+use std::ffi::OsString;
+use std::process::ExitCode;
+
+use spark_entrypoint::inputs::Env;
+use spark_entrypoint::{decommission, exit_code, init, json, launch, plan, probe};
+
+const USAGE: &str = "\
+usage: spark-entrypoint [--print-plan] [--spark-version V] ROLE [ARG...]
+       spark-entrypoint decommission [--timeout SECONDS]
+       tini [-s] [-g] [-p SIGNAL] [-e CODE]... [--] PROGRAM [ARG...]   (when invoked as tini)
+
+roles: driver, executor, (2.3) init, (2.4) driver-py, driver-r,
+       master, worker [spark://HOST:PORT], history;
+       anything else runs as a command (Spark 2.4+)";
+
+fn main() -> ExitCode {
+    let mut args: Vec<OsString> = std::env::args_os().collect();
+    let argv0 = if args.is_empty() {
+        OsString::new()
+    } else {
+        args.remove(0)
+    };
+    let code = if init::invoked_as_tini(&argv0) {
+        init::tini_main(&args)
+    } else {
+        entrypoint_main(args)
+    };
+    ExitCode::from((code & 0xff) as u8)
+}
+
+fn entrypoint_main(mut args: Vec<OsString>) -> i32 {
+    let env = Env::from_process();
+    let mut print_plan = false;
+    let mut version_flag: Option<String> = None;
+    // Only our own long options are taken, and only before the role: everything
+    // else (`--help` included) belongs to the command, as in upstream's pass-through.
+    while let Some(first) = args.first().and_then(|a| a.to_str()) {
+        if first == "--print-plan" {
+            print_plan = true;
+            args.remove(0);
+        } else if let Some(v) = first.strip_prefix("--spark-version=") {
+            version_flag = Some(v.to_string());
+            args.remove(0);
+        } else if first == "--spark-version" {
+            args.remove(0);
+            if args.is_empty() {
+                eprintln!("spark-entrypoint: --spark-version needs a value\n{USAGE}");
+                return exit_code::MISCONFIGURED;
+            }
+            version_flag = Some(args.remove(0).to_string_lossy().into_owned());
+        } else {
+            break;
+        }
+    }
+
+    if args.first().is_some_and(|a| a == "decommission") {
+        return decommission::main(&args[1..]);
+    }
+
+    let version = match probe::spark_version(version_flag.as_deref(), &env) {
+        Ok(version) => version,
+        Err(err) => {
+            eprintln!("spark-entrypoint: {err}");
+            return exit_code::MISCONFIGURED;
+        }
+    };
+    let plan = match plan::plan(&args, &env, &version, &probe::SystemProbe) {
+        Ok(plan) => plan,
+        Err(err) => {
+            eprintln!("spark-entrypoint: {err}");
+            if matches!(err, plan::PlanError::NoCommand { .. }) {
+                eprintln!("{USAGE}");
+            }
+            return err.exit_code();
+        }
+    };
+    for warning in &plan.warnings {
+        eprintln!("spark-entrypoint: warning: {warning}");
+    }
+    if print_plan {
+        println!("{}", json::plan_object(&plan.argv, &plan.env));
+        return 0;
+    }
+    launch::run(&plan, &env)
+}

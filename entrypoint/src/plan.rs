@@ -1,0 +1,541 @@
+//! The planner: from a pod's arguments and environment to the command upstream's
+//! `entrypoint.sh` would run for that Spark version.
+//!
+//! **Invariant:** nothing in this module reads the process environment, the file system
+//! or the clock; facts come in through [`Probe`]. That is what lets the vector tests
+//! run every recorded upstream case in microseconds.
+
+use std::collections::BTreeMap;
+use std::ffi::{OsStr, OsString};
+use std::os::unix::ffi::OsStrExt;
+use std::path::PathBuf;
+
+use crate::exit_code;
+use crate::inputs::Env;
+use crate::javaopts;
+use crate::probe::Probe;
+use crate::version::SparkVersion;
+use crate::words::split_ifs;
+
+/// What upstream prints on stdout before running a non-Spark command (2.4 and later).
+pub const PASS_THROUGH_NOTICE: &str =
+    "Non-spark-on-k8s command provided, proceeding in pass-through mode...";
+
+/// The role named by the first container argument.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Role {
+    Driver,
+    /// 2.4 only: a PySpark driver whose primary file comes from `PYSPARK_PRIMARY`.
+    DriverPy,
+    /// 2.4 only: an R driver whose primary file comes from `R_PRIMARY`.
+    DriverR,
+    Executor,
+    /// 2.3 only: the init container that downloads dependencies.
+    Init,
+    /// Standalone master (beyond upstream).
+    Master,
+    /// Standalone worker (beyond upstream).
+    Worker,
+    /// History server (beyond upstream).
+    History,
+    /// Anything else: run the arguments as a command.
+    PassThrough,
+}
+
+impl Role {
+    pub fn name(self) -> &'static str {
+        match self {
+            Role::Driver => "driver",
+            Role::DriverPy => "driver-py",
+            Role::DriverR => "driver-r",
+            Role::Executor => "executor",
+            Role::Init => "init",
+            Role::Master => "master",
+            Role::Worker => "worker",
+            Role::History => "history",
+            Role::PassThrough => "pass-through",
+        }
+    }
+
+    /// Spark's own processes, which drop root privileges; a pass-through command keeps
+    /// the identity it was started with (so `docker run --user 0 IMAGE bash` stays root).
+    pub fn is_spark_process(self) -> bool {
+        self != Role::PassThrough
+    }
+}
+
+/// Work to do on the file system before the exec.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Prepare {
+    /// Copy the contents of `from` into the working directory (2.3's `SPARK_MOUNTED_FILES_DIR`).
+    CopyDirIntoCwd { from: PathBuf },
+}
+
+/// Everything the effects side needs to start the command.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Plan {
+    pub role: Role,
+    /// Program and arguments; the program is looked up on `PATH` when it has no `/`.
+    pub argv: Vec<OsString>,
+    /// Variables the plan sets or changes, on top of the inherited environment.
+    pub env: BTreeMap<OsString, OsString>,
+    /// A line for stdout before the exec (upstream's pass-through message).
+    pub notice: Option<&'static str>,
+    /// Lines for stderr: things upstream did silently that a user should know.
+    pub warnings: Vec<String>,
+    pub prepare: Vec<Prepare>,
+    /// Run the command as our supervised child (always, today: we are PID 1).
+    pub supervise: bool,
+    /// Started as root, switch to `SPARK_RUN_AS` before the exec.
+    pub drop_privileges: bool,
+    /// The gecos field for a passwd entry made up for a uid without one.
+    pub passwd_gecos: OsString,
+}
+
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+pub enum PlanError {
+    #[error("No command to execute has been provided.\nhint: give a role (driver, executor{roles}) or a command to run")]
+    NoCommand { roles: &'static str },
+    #[error("Unknown command: {command}\nhint: Spark {version} images accept only {accepted}")]
+    UnknownCommand {
+        command: String,
+        version: String,
+        accepted: &'static str,
+    },
+    #[error("the first argument is an empty string; expected a role or a command")]
+    EmptyCommand,
+    #[error("role '{role}' needs {} but {} not set or empty\nhint: these come from the pod spec Spark creates; set them in the container's env when starting it by hand", .vars.join(", "), if .vars.len() == 1 { "it is" } else { "they are" })]
+    MissingVariables {
+        role: &'static str,
+        vars: Vec<&'static str>,
+    },
+    #[error("role '{role}' runs java but JAVA_HOME is empty and no `java` is on PATH\nhint: set JAVA_HOME to the JVM's home directory")]
+    JavaNotFound { role: &'static str },
+    #[error("PYSPARK_MAJOR_PYTHON_VERSION={major} but `{python}` is not on PATH or does not run\nhint: install {python} in the image or set PYSPARK_MAJOR_PYTHON_VERSION to the Python it has")]
+    PythonNotFound { major: String, python: &'static str },
+}
+
+impl PlanError {
+    pub fn exit_code(&self) -> i32 {
+        match self {
+            PlanError::NoCommand { .. }
+            | PlanError::UnknownCommand { .. }
+            | PlanError::EmptyCommand => exit_code::UPSTREAM_ERROR,
+            PlanError::MissingVariables { .. } => exit_code::MISCONFIGURED,
+            PlanError::JavaNotFound { .. } | PlanError::PythonNotFound { .. } => {
+                exit_code::NOT_FOUND
+            }
+        }
+    }
+}
+
+/// Plans the command for `args` (the container arguments: role first) under `version`.
+pub fn plan(
+    args: &[OsString],
+    env: &Env,
+    version: &SparkVersion,
+    probe: &dyn Probe,
+) -> Result<Plan, PlanError> {
+    let role = dispatch(args, version)?;
+    let mut planner = Planner {
+        env,
+        version,
+        probe,
+        role,
+        set: BTreeMap::new(),
+        warnings: Vec::new(),
+        java_home: env.value("JAVA_HOME").to_os_string(),
+    };
+    let rest = if role == Role::PassThrough {
+        args
+    } else {
+        &args[1..]
+    };
+    planner.common_setup()?;
+    let argv = match role {
+        Role::Executor => planner.executor()?,
+        Role::Driver if version.is_2_3() => planner.driver_2_3(rest)?,
+        Role::Driver | Role::DriverPy | Role::DriverR => planner.driver(rest)?,
+        Role::Init => spark_class(
+            env,
+            "org.apache.spark.deploy.k8s.SparkPodInitContainer",
+            rest,
+        ),
+        Role::Master => spark_class(env, "org.apache.spark.deploy.master.Master", rest),
+        Role::Worker => planner.worker(rest)?,
+        Role::History => spark_class(env, "org.apache.spark.deploy.history.HistoryServer", rest),
+        Role::PassThrough => rest.to_vec(),
+    };
+    let prepare = match env.non_empty("SPARK_MOUNTED_FILES_DIR") {
+        Some(dir) if version.is_2_3() => vec![Prepare::CopyDirIntoCwd { from: dir.into() }],
+        _ => Vec::new(),
+    };
+    let passwd_gecos = match env.non_empty("SPARK_USER_NAME") {
+        Some(name) if version.gecos_uses_spark_user_name() => name.to_os_string(),
+        _ => OsString::from("anonymous uid"),
+    };
+    Ok(Plan {
+        role,
+        argv,
+        env: planner.set,
+        notice: (role == Role::PassThrough).then_some(PASS_THROUGH_NOTICE),
+        warnings: planner.warnings,
+        prepare,
+        supervise: true,
+        drop_privileges: role.is_spark_process(),
+        passwd_gecos,
+    })
+}
+
+fn dispatch(args: &[OsString], version: &SparkVersion) -> Result<Role, PlanError> {
+    let Some(first) = args.first() else {
+        return Err(PlanError::NoCommand {
+            roles: if version.is_2_3() {
+                ", init, master, worker, history"
+            } else {
+                ", master, worker, history"
+            },
+        });
+    };
+    let role = match first.as_bytes() {
+        b"" => return Err(PlanError::EmptyCommand),
+        b"driver" => Role::Driver,
+        b"executor" => Role::Executor,
+        b"master" => Role::Master,
+        b"worker" => Role::Worker,
+        b"history" => Role::History,
+        b"init" if version.is_2_3() => Role::Init,
+        b"driver-py" if version.is_2_4() => Role::DriverPy,
+        b"driver-r" if version.is_2_4() => Role::DriverR,
+        _ if version.has_pass_through() => Role::PassThrough,
+        _ => {
+            return Err(PlanError::UnknownCommand {
+                command: first.to_string_lossy().into_owned(),
+                version: version.to_string(),
+                accepted: "driver, executor, init, master, worker and history",
+            })
+        }
+    };
+    Ok(role)
+}
+
+fn spark_home(env: &Env) -> &OsStr {
+    env.value("SPARK_HOME")
+}
+
+fn join(parts: &[&OsStr]) -> OsString {
+    let mut out = OsString::new();
+    for part in parts {
+        out.push(part);
+    }
+    out
+}
+
+fn spark_class(env: &Env, main_class: &str, rest: &[OsString]) -> Vec<OsString> {
+    let mut argv = vec![
+        join(&[spark_home(env), OsStr::new("/bin/spark-class")]),
+        main_class.into(),
+    ];
+    argv.extend_from_slice(rest);
+    argv
+}
+
+struct Planner<'a> {
+    env: &'a Env,
+    version: &'a SparkVersion,
+    probe: &'a dyn Probe,
+    role: Role,
+    set: BTreeMap<OsString, OsString>,
+    warnings: Vec<String>,
+    /// `$JAVA_HOME` as the script sees it after its detection step (may stay empty).
+    java_home: OsString,
+}
+
+impl Planner<'_> {
+    /// A variable as the command will see it: our changes first, then the environment.
+    fn var(&self, name: &str) -> &OsStr {
+        self.set
+            .get(OsStr::new(name))
+            .map(OsString::as_os_str)
+            .unwrap_or_else(|| self.env.value(name))
+    }
+
+    fn require(&self, vars: &[&'static str]) -> Result<(), PlanError> {
+        let missing: Vec<&'static str> = vars
+            .iter()
+            .copied()
+            .filter(|v| self.env.non_empty(v).is_none())
+            .collect();
+        if missing.is_empty() {
+            Ok(())
+        } else {
+            Err(PlanError::MissingVariables {
+                role: self.role.name(),
+                vars: missing,
+            })
+        }
+    }
+
+    /// The environment work upstream does before its `case`, in upstream's order.
+    fn common_setup(&mut self) -> Result<(), PlanError> {
+        let version = self.version;
+        // 2.4 passes non-Spark commands through before doing anything else.
+        let spark_role = self.role != Role::PassThrough;
+
+        if version.detects_java_home() && self.env.non_empty("JAVA_HOME").is_none() {
+            // Upstream assigns JAVA_HOME without `export`: the new value reaches the
+            // child only when JAVA_HOME was already in the environment (set but empty).
+            if let Some(home) = self.probe.java_home(self.env) {
+                if self.env.is_set("JAVA_HOME") {
+                    self.set.insert("JAVA_HOME".into(), home.clone());
+                }
+                self.java_home = home;
+            }
+        }
+
+        if version.is_2_4() && spark_role {
+            if let Some(files) = self.env.non_empty("PYSPARK_FILES") {
+                // Upstream appends to PYTHONPATH with a leading ':' even when PYTHONPATH
+                // is unset (and then never exports it); we set it whenever there are files.
+                let value = match self.env.non_empty("PYTHONPATH") {
+                    Some(path) => join(&[path, OsStr::new(":"), files]),
+                    None => files.to_os_string(),
+                };
+                self.set.insert("PYTHONPATH".into(), value);
+            }
+        }
+
+        if version.honours_pyspark_major_python_version() && (spark_role || !version.is_2_4()) {
+            let major = self.env.value("PYSPARK_MAJOR_PYTHON_VERSION");
+            let python = match major.as_bytes() {
+                b"2" => Some("python"),
+                b"3" => Some("python3"),
+                _ => None,
+            };
+            if let Some(python) = python {
+                let reported = self.probe.python_version(python, self.env).ok_or_else(|| {
+                    PlanError::PythonNotFound {
+                        major: major.to_string_lossy().into_owned(),
+                        python,
+                    }
+                })?;
+                // `python -V | cut -c 8-`: drop the "Python " prefix.
+                let number = reported.get(7..).unwrap_or("").to_string();
+                self.set.insert("PYTHON_VERSION".into(), number.into());
+                self.set.insert("PYSPARK_PYTHON".into(), python.into());
+                self.set
+                    .insert("PYSPARK_DRIVER_PYTHON".into(), python.into());
+            }
+        }
+
+        if version.has_dist_classpath() && self.env.non_empty("SPARK_DIST_CLASSPATH").is_none() {
+            if let Some(hadoop_home) = self.env.non_empty("HADOOP_HOME") {
+                let value = match self.probe.hadoop_classpath(hadoop_home, self.env) {
+                    Ok(classpath) => classpath,
+                    Err(why) => {
+                        self.warnings.push(format!(
+                            "HADOOP_HOME is set but `hadoop classpath` failed ({why}); continuing with an empty SPARK_DIST_CLASSPATH"
+                        ));
+                        OsString::new()
+                    }
+                };
+                self.set.insert("SPARK_DIST_CLASSPATH".into(), value);
+            }
+        }
+
+        for name in javaopts::ignored_names(self.env) {
+            if matches!(self.role, Role::Executor)
+                || (self.role == Role::Driver && version.is_2_3())
+            {
+                self.warnings.push(format!(
+                    "ignoring {name}: Java options are read only from SPARK_JAVA_OPT_<number>"
+                ));
+            }
+        }
+        Ok(())
+    }
+}
+
+impl Planner<'_> {
+    /// `${JAVA_HOME}/bin/java`, refusing an empty JAVA_HOME where upstream would have
+    /// detected one (3.3+): there `/bin/java` would only be a confusing exec failure.
+    fn java(&self) -> Result<OsString, PlanError> {
+        if self.java_home.is_empty() && self.version.detects_java_home() {
+            return Err(PlanError::JavaNotFound {
+                role: self.role.name(),
+            });
+        }
+        Ok(join(&[&self.java_home, OsStr::new("/bin/java")]))
+    }
+
+    /// The executor (and 2.3 driver) `-cp`, with upstream's exact string algebra: empty
+    /// entries (a leading ':', '::') are kept because they mean "the cwd" to the JVM.
+    fn classpath(&self) -> OsString {
+        let env = self.env;
+        let version = self.version;
+        let colon = OsStr::new(":");
+        let mut cp = join(&[
+            env.value("SPARK_CLASSPATH"),
+            colon,
+            spark_home(env),
+            OsStr::new("/jars/*"),
+        ]);
+        if version.is_2_3() {
+            if let Some(mounted) = env.non_empty("SPARK_MOUNTED_CLASSPATH") {
+                cp = join(&[&cp, colon, mounted]);
+            }
+        }
+        if version.has_extra_classpath() {
+            if let Some(extra) = env.non_empty("SPARK_EXTRA_CLASSPATH") {
+                cp = join(&[&cp, colon, extra]);
+            }
+        }
+        if version.has_hadoop_conf_dir_prefix() {
+            if let Some(conf) = env.get("HADOOP_CONF_DIR") {
+                cp = join(&[conf, colon, &cp]);
+            }
+        }
+        if version.has_conf_dir_prefix() {
+            if let Some(conf) = env.get("SPARK_CONF_DIR") {
+                cp = join(&[conf, colon, &cp]);
+            } else if let Some(home) = env.get("SPARK_HOME") {
+                cp = join(&[home, OsStr::new("/conf"), colon, &cp]);
+            }
+        }
+        if version.has_pwd_on_classpath() {
+            cp = join(&[&cp, colon, &self.probe.cwd()]);
+        }
+        cp
+    }
+
+    fn executor(&self) -> Result<Vec<OsString>, PlanError> {
+        let version = self.version;
+        let mut required = vec![
+            "SPARK_DRIVER_URL",
+            "SPARK_EXECUTOR_ID",
+            "SPARK_EXECUTOR_CORES",
+            "SPARK_APPLICATION_ID",
+            "SPARK_EXECUTOR_POD_IP",
+            "SPARK_EXECUTOR_MEMORY",
+        ];
+        if version.has_resource_profile_id() {
+            required.push("SPARK_RESOURCE_PROFILE_ID");
+        }
+        if version.has_pod_name() {
+            required.push("SPARK_EXECUTOR_POD_NAME");
+        }
+        self.require(&required)?;
+
+        let memory = self.env.value("SPARK_EXECUTOR_MEMORY");
+        let mut cp = self.classpath();
+        if version.has_dist_classpath() {
+            cp = join(&[&cp, OsStr::new(":"), self.var("SPARK_DIST_CLASSPATH")]);
+        }
+        let mut argv = vec![self.java()?];
+        argv.extend(javaopts::collect(self.env));
+        argv.push(join(&[OsStr::new("-Xms"), memory]));
+        argv.push(join(&[OsStr::new("-Xmx"), memory]));
+        argv.push("-cp".into());
+        argv.push(cp);
+        argv.push(version.executor_main_class().into());
+        let mut flag = |flag: &str, var: &str| {
+            argv.push(flag.into());
+            argv.push(self.env.value(var).to_os_string());
+        };
+        flag("--driver-url", "SPARK_DRIVER_URL");
+        flag("--executor-id", "SPARK_EXECUTOR_ID");
+        flag("--cores", "SPARK_EXECUTOR_CORES");
+        flag("--app-id", "SPARK_APPLICATION_ID");
+        flag("--hostname", "SPARK_EXECUTOR_POD_IP");
+        if version.has_resource_profile_id() {
+            flag("--resourceProfileId", "SPARK_RESOURCE_PROFILE_ID");
+        }
+        if version.has_pod_name() {
+            flag("--podName", "SPARK_EXECUTOR_POD_NAME");
+        }
+        Ok(argv)
+    }
+
+    /// Spark 2.3's driver: java run directly, class and arguments from the environment.
+    /// Container arguments after `driver` are ignored, as upstream did.
+    fn driver_2_3(&mut self, rest: &[OsString]) -> Result<Vec<OsString>, PlanError> {
+        self.require(&[
+            "SPARK_DRIVER_BIND_ADDRESS",
+            "SPARK_DRIVER_MEMORY",
+            "SPARK_DRIVER_CLASS",
+        ])?;
+        if !rest.is_empty() {
+            self.warnings.push(format!(
+                "Spark {} drivers take their class and arguments from SPARK_DRIVER_CLASS/SPARK_DRIVER_ARGS; ignoring {} container argument(s)",
+                self.version,
+                rest.len()
+            ));
+        }
+        let memory = self.env.value("SPARK_DRIVER_MEMORY");
+        let mut argv = vec![self.java()?];
+        argv.extend(javaopts::collect(self.env));
+        argv.push("-cp".into());
+        argv.push(self.classpath());
+        argv.push(join(&[OsStr::new("-Xms"), memory]));
+        argv.push(join(&[OsStr::new("-Xmx"), memory]));
+        argv.push(join(&[
+            OsStr::new("-Dspark.driver.bindAddress="),
+            self.env.value("SPARK_DRIVER_BIND_ADDRESS"),
+        ]));
+        argv.extend(split_ifs(self.env.value("SPARK_DRIVER_CLASS")));
+        argv.extend(split_ifs(self.env.value("SPARK_DRIVER_ARGS")));
+        Ok(argv)
+    }
+
+    /// 2.4+: `spark-submit` in client mode inside the driver pod.
+    fn driver(&self, rest: &[OsString]) -> Result<Vec<OsString>, PlanError> {
+        let mut required = vec!["SPARK_DRIVER_BIND_ADDRESS"];
+        match self.role {
+            Role::DriverPy => required.push("PYSPARK_PRIMARY"),
+            Role::DriverR => required.push("R_PRIMARY"),
+            _ => {}
+        }
+        self.require(&required)?;
+        let address = self.env.value("SPARK_DRIVER_BIND_ADDRESS");
+        let mut argv = vec![
+            join(&[spark_home(self.env), OsStr::new("/bin/spark-submit")]),
+            "--conf".into(),
+            join(&[OsStr::new("spark.driver.bindAddress="), address]),
+        ];
+        if self.version.has_driver_pod_ip_conf() {
+            argv.push("--conf".into());
+            argv.push(join(&[
+                OsStr::new("spark.executorEnv.SPARK_DRIVER_POD_IP="),
+                address,
+            ]));
+        }
+        argv.push("--deploy-mode".into());
+        argv.push("client".into());
+        argv.extend_from_slice(rest);
+        // The primary file is one path (kept whole); the app arguments were joined
+        // with spaces by Spark, so they are split the way upstream's shell did.
+        match self.role {
+            Role::DriverPy => {
+                argv.push(self.env.value("PYSPARK_PRIMARY").to_os_string());
+                argv.extend(split_ifs(self.env.value("PYSPARK_APP_ARGS")));
+            }
+            Role::DriverR => {
+                argv.push(self.env.value("R_PRIMARY").to_os_string());
+                argv.extend(split_ifs(self.env.value("R_APP_ARGS")));
+            }
+            _ => {}
+        }
+        Ok(argv)
+    }
+
+    /// A standalone worker: the master URL is a `spark://` argument or `SPARK_MASTER_URL`.
+    fn worker(&self, rest: &[OsString]) -> Result<Vec<OsString>, PlanError> {
+        let mut argv = spark_class(self.env, "org.apache.spark.deploy.worker.Worker", rest);
+        let has_master = rest.iter().any(|a| a.as_bytes().starts_with(b"spark://"));
+        if !has_master {
+            self.require(&["SPARK_MASTER_URL"])?;
+            argv.push(self.env.value("SPARK_MASTER_URL").to_os_string());
+        }
+        Ok(argv)
+    }
+}
