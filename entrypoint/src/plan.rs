@@ -188,6 +188,14 @@ pub fn plan(
 }
 
 fn dispatch(args: &[OsString], version: &SparkVersion) -> Result<Role, PlanError> {
+    // 2.4's first `case` sends "" (no args, or an empty first one) to its error branch.
+    if version.is_2_4() && args.first().is_none_or(|a| a.is_empty()) {
+        return Err(PlanError::UnknownCommand {
+            command: String::new(),
+            version: version.to_string(),
+            accepted: "driver, driver-py, driver-r, executor, master, worker, history or a command",
+        });
+    }
     let Some(first) = args.first() else {
         return Err(PlanError::NoCommand {
             roles: if version.is_2_3() {
