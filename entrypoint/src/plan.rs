@@ -547,3 +547,364 @@ impl Planner<'_> {
         Ok(argv)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A machine with nothing on it: no java on PATH, no hadoop, no python.
+    struct Bare;
+
+    impl Probe for Bare {
+        fn java_home(&self, _env: &Env) -> Option<OsString> {
+            None
+        }
+        fn hadoop_classpath(&self, home: &OsStr, _env: &Env) -> Result<OsString, String> {
+            if home == "/opt/hadoop" {
+                Ok("/opt/hadoop/share/*".into())
+            } else {
+                Err("no such file".into())
+            }
+        }
+        fn python_version(&self, _python: &str, _env: &Env) -> Option<String> {
+            None
+        }
+        fn cwd(&self) -> OsString {
+            "/opt/spark/work-dir".into()
+        }
+    }
+
+    fn executor_env(extra: &[(&str, &str)]) -> Env {
+        let mut env: Env = [
+            ("SPARK_HOME", "/opt/spark"),
+            ("JAVA_HOME", "/jvm"),
+            (
+                "SPARK_DRIVER_URL",
+                "spark://CoarseGrainedScheduler@driver:7078",
+            ),
+            ("SPARK_EXECUTOR_ID", "3"),
+            ("SPARK_EXECUTOR_CORES", "2"),
+            ("SPARK_EXECUTOR_MEMORY", "2g"),
+            ("SPARK_APPLICATION_ID", "spark-app"),
+            ("SPARK_EXECUTOR_POD_IP", "10.0.0.9"),
+            ("SPARK_RESOURCE_PROFILE_ID", "0"),
+            ("SPARK_EXECUTOR_POD_NAME", "app-exec-3"),
+            ("SPARK_CONF_DIR", "/opt/spark/conf"),
+        ]
+        .into_iter()
+        .collect();
+        for (k, v) in extra {
+            env.set(*k, *v);
+        }
+        env
+    }
+
+    fn run(args: &[&str], env: &Env, version: &str) -> Result<Plan, PlanError> {
+        let args: Vec<OsString> = args.iter().map(OsString::from).collect();
+        let version = SparkVersion::parse(version).expect("valid version");
+        plan(&args, env, &version, &Bare)
+    }
+
+    fn argv(plan: &Plan) -> Vec<String> {
+        plan.argv
+            .iter()
+            .map(|a| a.to_string_lossy().into_owned())
+            .collect()
+    }
+
+    fn tail_after_main(plan: &Plan) -> Vec<String> {
+        let all = argv(plan);
+        let main = all
+            .iter()
+            .position(|a| a.ends_with("ExecutorBackend"))
+            .expect("executor main class");
+        all[main..].to_vec()
+    }
+
+    #[test]
+    fn executor_flags_follow_the_version() {
+        let env = executor_env(&[]);
+        let common = [
+            "--driver-url",
+            "spark://CoarseGrainedScheduler@driver:7078",
+            "--executor-id",
+            "3",
+            "--cores",
+            "2",
+            "--app-id",
+            "spark-app",
+            "--hostname",
+            "10.0.0.9",
+        ];
+        let coarse = "org.apache.spark.executor.CoarseGrainedExecutorBackend";
+        let k8s = "org.apache.spark.scheduler.cluster.k8s.KubernetesExecutorBackend";
+
+        let mut want: Vec<&str> = vec![coarse];
+        want.extend(common);
+        assert_eq!(
+            tail_after_main(&run(&["executor"], &env, "3.0.3").unwrap()),
+            want
+        );
+
+        want.extend(["--resourceProfileId", "0"]);
+        assert_eq!(
+            tail_after_main(&run(&["executor"], &env, "3.2.4").unwrap()),
+            want
+        );
+
+        let mut want: Vec<&str> = vec![k8s];
+        want.extend(common);
+        want.extend(["--resourceProfileId", "0", "--podName", "app-exec-3"]);
+        for version in ["3.3.0", "3.4.4", "3.5.3", "4.0.1", "4.1.0-preview1"] {
+            assert_eq!(
+                tail_after_main(&run(&["executor"], &env, version).unwrap()),
+                want,
+                "{version}"
+            );
+        }
+    }
+
+    #[test]
+    fn executor_classpath_by_version() {
+        let env = executor_env(&[("SPARK_EXTRA_CLASSPATH", "/extra/*")]);
+        let cp = |version: &str| {
+            let plan = run(&["executor"], &env, version).unwrap();
+            let all = argv(&plan);
+            let i = all.iter().position(|a| a == "-cp").expect("-cp");
+            all[i + 1].clone()
+        };
+        assert_eq!(cp("2.4.7"), ":/opt/spark/jars/*:/extra/*");
+        assert_eq!(cp("3.0.3"), ":/opt/spark/jars/*:/extra/*:");
+        assert_eq!(cp("3.4.4"), "/opt/spark/conf::/opt/spark/jars/*:/extra/*:");
+        assert_eq!(
+            cp("3.5.3"),
+            "/opt/spark/conf::/opt/spark/jars/*:/extra/*:/opt/spark/work-dir:"
+        );
+    }
+
+    #[test]
+    fn hadoop_home_fills_the_dist_classpath_from_3_0_and_2_4_8() {
+        let env = executor_env(&[("HADOOP_HOME", "/opt/hadoop")]);
+        for (version, want) in [("2.4.7", None), ("2.4.8", Some("/opt/hadoop/share/*"))] {
+            let plan = run(&["executor"], &env, version).unwrap();
+            assert_eq!(
+                plan.env.get(OsStr::new("SPARK_DIST_CLASSPATH")),
+                want.map(OsString::from).as_ref(),
+                "{version}"
+            );
+        }
+        let plan = run(&["executor"], &env, "3.5.3").unwrap();
+        assert!(argv(&plan).contains(
+            &"/opt/spark/conf::/opt/spark/jars/*:/opt/spark/work-dir:/opt/hadoop/share/*"
+                .to_string()
+        ));
+
+        let broken = executor_env(&[("HADOOP_HOME", "/nowhere")]);
+        let plan = run(&["executor"], &broken, "3.5.3").unwrap();
+        assert_eq!(
+            plan.env.get(OsStr::new("SPARK_DIST_CLASSPATH")),
+            Some(&OsString::new())
+        );
+        assert!(plan.warnings[0].contains("hadoop classpath"));
+    }
+
+    #[test]
+    fn driver_submits_in_client_mode() {
+        let env: Env = [
+            ("SPARK_HOME", "/opt/spark"),
+            ("SPARK_DRIVER_BIND_ADDRESS", "10.1.1.1"),
+        ]
+        .into_iter()
+        .collect();
+        let args = [
+            "driver",
+            "--properties-file",
+            "/opt/spark/conf/spark.properties",
+            "--class",
+            "Pi",
+            "spark-internal",
+            "10",
+        ];
+        let mut want = vec![
+            "/opt/spark/bin/spark-submit",
+            "--conf",
+            "spark.driver.bindAddress=10.1.1.1",
+        ];
+        let tail = [
+            "--deploy-mode",
+            "client",
+            "--properties-file",
+            "/opt/spark/conf/spark.properties",
+            "--class",
+            "Pi",
+            "spark-internal",
+            "10",
+        ];
+        let mut older = want.clone();
+        older.extend(tail);
+        assert_eq!(argv(&run(&args, &env, "3.4.4").unwrap()), older);
+        want.extend(["--conf", "spark.executorEnv.SPARK_DRIVER_POD_IP=10.1.1.1"]);
+        want.extend(tail);
+        assert_eq!(argv(&run(&args, &env, "4.0.1").unwrap()), want);
+        let plan = run(&args, &env, "4.0.1").unwrap();
+        assert!(plan.drop_privileges && plan.supervise && plan.notice.is_none());
+    }
+
+    #[test]
+    fn missing_variables_are_named_with_the_role() {
+        let env: Env = [
+            ("SPARK_HOME", "/opt/spark"),
+            ("JAVA_HOME", "/jvm"),
+            ("SPARK_DRIVER_URL", ""),
+        ]
+        .into_iter()
+        .collect();
+        let err = run(&["executor"], &env, "3.5.3").unwrap_err();
+        assert_eq!(err.exit_code(), 64);
+        let message = err.to_string();
+        assert!(
+            message.starts_with("role 'executor' needs SPARK_DRIVER_URL, "),
+            "{message}"
+        );
+        assert!(message.contains("SPARK_EXECUTOR_POD_NAME"));
+
+        let err = run(&["driver"], &env, "3.5.3").unwrap_err();
+        assert_eq!(
+            err,
+            PlanError::MissingVariables {
+                role: "driver",
+                vars: vec!["SPARK_DRIVER_BIND_ADDRESS"]
+            }
+        );
+    }
+
+    #[test]
+    fn java_home_detection_and_refusal() {
+        let env = executor_env(&[("JAVA_HOME", "")]);
+        // 3.3+ would have detected JAVA_HOME; with no java on PATH we refuse by name.
+        let err = run(&["executor"], &env, "3.5.3").unwrap_err();
+        assert_eq!(err, PlanError::JavaNotFound { role: "executor" });
+        assert_eq!(err.exit_code(), 127);
+        // Older versions ran `${JAVA_HOME}/bin/java` as it was.
+        assert_eq!(
+            argv(&run(&["executor"], &env, "3.2.4").unwrap())[0],
+            "/bin/java"
+        );
+    }
+
+    #[test]
+    fn standalone_roles() {
+        let env: Env = [("SPARK_HOME", "/opt/spark")].into_iter().collect();
+        assert_eq!(
+            argv(&run(&["master", "--host", "0.0.0.0"], &env, "3.5.3").unwrap()),
+            [
+                "/opt/spark/bin/spark-class",
+                "org.apache.spark.deploy.master.Master",
+                "--host",
+                "0.0.0.0"
+            ]
+        );
+        assert_eq!(
+            argv(&run(&["worker", "spark://m:7077"], &env, "3.5.3").unwrap()),
+            [
+                "/opt/spark/bin/spark-class",
+                "org.apache.spark.deploy.worker.Worker",
+                "spark://m:7077"
+            ]
+        );
+        assert_eq!(
+            run(&["worker"], &env, "3.5.3").unwrap_err(),
+            PlanError::MissingVariables {
+                role: "worker",
+                vars: vec!["SPARK_MASTER_URL"]
+            }
+        );
+        let mut with_url = env.clone();
+        with_url.set("SPARK_MASTER_URL", "spark://m:7077");
+        assert_eq!(
+            argv(&run(&["worker", "--cores", "2"], &with_url, "2.3.0").unwrap()),
+            [
+                "/opt/spark/bin/spark-class",
+                "org.apache.spark.deploy.worker.Worker",
+                "--cores",
+                "2",
+                "spark://m:7077"
+            ]
+        );
+        assert_eq!(
+            argv(&run(&["history"], &env, "4.0.1").unwrap()),
+            [
+                "/opt/spark/bin/spark-class",
+                "org.apache.spark.deploy.history.HistoryServer"
+            ]
+        );
+    }
+
+    #[test]
+    fn roles_and_refusals_per_version() {
+        let env: Env = [("SPARK_HOME", "/opt/spark")].into_iter().collect();
+        assert_eq!(
+            run(&[], &env, "2.3.0")
+                .unwrap_err()
+                .to_string()
+                .lines()
+                .next(),
+            Some("No command to execute has been provided.")
+        );
+        assert!(
+            matches!(run(&[], &env, "2.4.4").unwrap_err(), PlanError::UnknownCommand { ref command, .. } if command.is_empty())
+        );
+        assert!(matches!(
+            run(&[], &env, "3.5.3").unwrap_err(),
+            PlanError::NoCommand { .. }
+        ));
+        assert_eq!(
+            run(&[""], &env, "3.5.3").unwrap_err(),
+            PlanError::EmptyCommand
+        );
+        assert!(matches!(
+            run(&["bash"], &env, "2.3.4").unwrap_err(),
+            PlanError::UnknownCommand { .. }
+        ));
+        let pass = run(&["bash", "-c", "echo hi"], &env, "3.5.3").unwrap();
+        assert_eq!(pass.role, Role::PassThrough);
+        assert_eq!(argv(&pass), ["bash", "-c", "echo hi"]);
+        assert_eq!(pass.notice, Some(PASS_THROUGH_NOTICE));
+        assert!(!pass.drop_privileges);
+        assert_eq!(
+            argv(
+                &run(
+                    &["init", "/etc/spark-init/spark-init.properties"],
+                    &env,
+                    "2.3.2"
+                )
+                .unwrap()
+            ),
+            [
+                "/opt/spark/bin/spark-class",
+                "org.apache.spark.deploy.k8s.SparkPodInitContainer",
+                "/etc/spark-init/spark-init.properties"
+            ]
+        );
+        assert_eq!(
+            run(&["init"], &env, "3.0.3").unwrap().role,
+            Role::PassThrough
+        );
+        assert_eq!(
+            run(&["driver-py"], &env, "3.1.3").unwrap().role,
+            Role::PassThrough
+        );
+    }
+
+    #[test]
+    fn gecos_follows_spark_user_name_from_3_0() {
+        let env: Env = [("SPARK_HOME", "/opt/spark"), ("SPARK_USER_NAME", "alice")]
+            .into_iter()
+            .collect();
+        assert_eq!(
+            run(&["bash"], &env, "2.4.7").unwrap().passwd_gecos,
+            "anonymous uid"
+        );
+        assert_eq!(run(&["bash"], &env, "3.0.3").unwrap().passwd_gecos, "alice");
+    }
+}
