@@ -1,1 +1,60 @@
-fn main() {}
+//! `cargo xtask`: the project's build, fixture, benchmark and test automation.
+//!
+//! Run `cargo xtask help` for the commands. Everything here is plain Rust plus the
+//! system tools a Debian CI machine has (tar, gzip/pigz, sha*sum, pip, javac), so a
+//! fresh clone needs no extra installers.
+
+mod bench;
+mod dist;
+mod elf;
+mod fixtures;
+mod test;
+mod util;
+
+use anyhow::{bail, Result};
+
+const USAGE: &str = "\
+usage: cargo xtask <command> [options]
+
+commands:
+  fixtures [--spark SEL]...   assemble Spark distributions from PyPI's pyspark sdist into
+                              target/fixtures/ (SEL: 3.5.x (default), 4.x, all, or an exact
+                              version like 3.5.9; repeat or comma-separate for several),
+                              plus target/fixtures/sparkpi.jar and target/fixtures/pi.py
+  dist [--musl]               build the static spark-entrypoint into target/dist/ and check
+                              it is static and at most 1.5 MB
+  bench entrypoint [--quick] [--runs N]
+                              time our entrypoint against a bash entrypoint.sh under tini;
+                              writes target/bench/report.{md,json}
+  test                        run the workspace tests (nextest if installed) and a bench smoke run
+  help                        this text";
+
+fn main() -> std::process::ExitCode {
+    match run() {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(err) => {
+            eprintln!("xtask: error: {err:#}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}
+
+fn run() -> Result<()> {
+    let mut args: Vec<String> = std::env::args().skip(1).collect();
+    if args.is_empty() {
+        println!("{USAGE}");
+        return Ok(());
+    }
+    let command = args.remove(0);
+    match command.as_str() {
+        "fixtures" => fixtures::main(args),
+        "dist" => dist::main(args),
+        "bench" => bench::main(args),
+        "test" => test::main(args),
+        "help" | "--help" | "-h" => {
+            println!("{USAGE}");
+            Ok(())
+        }
+        other => bail!("unknown command {other:?}\n{USAGE}"),
+    }
+}
