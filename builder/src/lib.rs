@@ -1,1 +1,3 @@
 //! `sparkimg`: fetch Spark distributions and build Spark container images.
+
+pub mod fetch;

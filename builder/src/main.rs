@@ -1,1 +1,96 @@
-fn main() {}
+//! `sparkimg`: fetch Spark distributions and build Spark container images.
+//!
+//! stdout carries only data (a path, or JSON with `--json`); everything else goes to
+//! stderr. Exit codes are listed in [`cli::EXIT_CODES`] and `--help`.
+
+mod cli;
+
+use std::process::ExitCode;
+use std::time::Duration;
+
+use anyhow::{bail, Context, Result};
+use clap::Parser;
+use sparkimg::fetch::{self, urls, Cache, DistSpec, FetchError, FetchOptions, ProgressMode};
+
+use cli::{Cli, Command, FetchArgs, ProgressArg};
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match run(cli) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("sparkimg: error: {e:#}");
+            ExitCode::from(exit_code(&e))
+        }
+    }
+}
+
+fn exit_code(e: &anyhow::Error) -> u8 {
+    match e.downcast_ref::<FetchError>() {
+        Some(f) if f.is_verification_failure() => 3,
+        Some(f) if f.is_unsafe_archive() => 5,
+        Some(
+            FetchError::NotFound { .. }
+            | FetchError::Transient { .. }
+            | FetchError::Http { .. }
+            | FetchError::AllSourcesFailed { .. },
+        ) => 4,
+        _ => 1,
+    }
+}
+
+fn run(cli: Cli) -> Result<()> {
+    match cli.command {
+        Command::Fetch(args) => run_fetch(args),
+    }
+}
+
+fn run_fetch(args: FetchArgs) -> Result<()> {
+    let cache_dir = match args.cache_dir {
+        Some(d) => d,
+        None => Cache::default_root().context(
+            "cannot find a cache directory: set --cache-dir, SPARKIMG_CACHE_DIR or HOME",
+        )?,
+    };
+    let env_mirrors = std::env::var("SPARKIMG_MIRRORS").ok();
+    let mut opts = FetchOptions::new(cache_dir);
+    opts.mirrors = urls::mirror_list(
+        &args.mirrors,
+        env_mirrors.as_deref(),
+        !args.no_default_mirrors,
+    );
+    opts.insecure_skip_verify = args.insecure_skip_verify;
+    opts.verify_signature = args.verify_signature;
+    opts.retry.max_attempts = args.retries.max(1);
+    opts.retry.read_timeout = Duration::from_secs(args.read_timeout.max(1));
+    opts.progress = match args.progress {
+        ProgressArg::Auto => ProgressMode::Auto,
+        ProgressArg::Bar => ProgressMode::Bar,
+        ProgressArg::Lines => ProgressMode::Lines,
+        ProgressArg::Quiet => ProgressMode::Quiet,
+    };
+    if opts.insecure_skip_verify {
+        eprintln!(
+            "sparkimg: WARNING: --insecure-skip-verify: a distribution without a usable checksum \
+             will be accepted UNVERIFIED"
+        );
+    }
+
+    let spec = match (args.dist, args.spark_version) {
+        (Some(d), _) => DistSpec::Dist(d),
+        (None, Some(v)) => DistSpec::Release {
+            version: v.parse()?,
+            hadoop: args.hadoop,
+            scala: args.scala,
+        },
+        (None, None) => bail!("pass --spark-version or --dist"),
+    };
+
+    let fetched = fetch::fetch(&spec, &opts)?;
+    if args.json {
+        println!("{}", serde_json::to_string(&fetched)?);
+    } else {
+        println!("{}", fetched.path.display());
+    }
+    Ok(())
+}

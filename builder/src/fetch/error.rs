@@ -1,0 +1,123 @@
+//! Errors of `sparkimg fetch`. Each message names what failed and what the user can do.
+
+use std::path::PathBuf;
+
+use thiserror::Error;
+
+use super::checksum::ChecksumParseError;
+
+#[derive(Debug, Error)]
+pub enum FetchError {
+    #[error("invalid Spark version `{version}` (expected MAJOR.MINOR.PATCH, e.g. 3.5.3)")]
+    InvalidVersion { version: String },
+
+    #[error("Spark {version}: {reason}")]
+    UnsupportedBuild { version: String, reason: String },
+
+    #[error("unsupported URL `{url}`: only http:// and https:// mirrors are supported")]
+    UnsupportedUrl { url: String },
+
+    #[error("no mirrors to try (hint: pass --mirror URL or set SPARKIMG_MIRRORS)")]
+    NoMirrors,
+
+    #[error("{url}: not found (HTTP {status})")]
+    NotFound { url: String, status: u16 },
+
+    #[error("{url}: gave up after {attempts} attempt(s): {last}")]
+    Transient {
+        url: String,
+        attempts: u32,
+        last: String,
+    },
+
+    #[error("{url}: HTTP {status}")]
+    Http { url: String, status: u16 },
+
+    #[error(
+        "no checksum at {url} (hint: a release always has a .sha512 beside it; pass \
+         --insecure-skip-verify only if you trust this source)"
+    )]
+    ChecksumMissing { url: String },
+
+    #[error(
+        "cannot parse checksum file {url}: {source} (hint: pass --insecure-skip-verify only if \
+         you trust this source)"
+    )]
+    ChecksumUnparsable {
+        url: String,
+        #[source]
+        source: ChecksumParseError,
+    },
+
+    #[error(
+        "SHA-512 mismatch for {url}\n  expected: {expected}\n  actual:   {actual}\n\
+         hint: the mirror may be serving a corrupt or tampered file; try another one with \
+         --mirror https://archive.apache.org/dist/spark/"
+    )]
+    ChecksumMismatch {
+        url: String,
+        expected: String,
+        actual: String,
+    },
+
+    #[error("signature check failed for {url}: {reason}")]
+    Signature { url: String, reason: String },
+
+    #[error("every source failed for {file}:\n{}", .failures.iter().map(|f| format!("  - {f}")).collect::<Vec<_>>().join("\n"))]
+    AllSourcesFailed {
+        file: String,
+        failures: Vec<FetchError>,
+    },
+
+    #[error("refusing unsafe archive entry `{entry}`: {reason}")]
+    UnsafeArchive { entry: String, reason: String },
+
+    #[error("archive too large: {what} exceeds the limit of {limit} bytes (raise the limit if this is expected)")]
+    ArchiveTooLarge { what: String, limit: u64 },
+
+    #[error("corrupt archive {path}: {source}")]
+    CorruptArchive {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+
+    #[error("{context}: {source}")]
+    Io {
+        context: String,
+        #[source]
+        source: std::io::Error,
+    },
+}
+
+impl FetchError {
+    pub(crate) fn io(context: impl Into<String>, source: std::io::Error) -> Self {
+        FetchError::Io {
+            context: context.into(),
+            source,
+        }
+    }
+
+    /// The content could not be verified (bad digest or signature, missing checksum):
+    /// the CLI gives these their own exit code because retrying will not help.
+    pub fn is_verification_failure(&self) -> bool {
+        match self {
+            FetchError::ChecksumMismatch { .. }
+            | FetchError::ChecksumMissing { .. }
+            | FetchError::ChecksumUnparsable { .. }
+            | FetchError::Signature { .. } => true,
+            FetchError::AllSourcesFailed { failures, .. } => {
+                failures.iter().any(FetchError::is_verification_failure)
+            }
+            _ => false,
+        }
+    }
+
+    /// The archive itself is hostile or too big.
+    pub fn is_unsafe_archive(&self) -> bool {
+        matches!(
+            self,
+            FetchError::UnsafeArchive { .. } | FetchError::ArchiveTooLarge { .. }
+        )
+    }
+}

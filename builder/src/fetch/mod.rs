@@ -1,0 +1,490 @@
+//! Download, verify and cache Spark distributions.
+//!
+//! Pure pieces (no I/O): [`names`], [`checksum`], [`urls`], [`retry`], [`cache::cache_key`].
+//! Effects: [`download`] (HTTP), [`cache`] (disk layout, locks), [`extract`] (unpacking).
+//! [`fetch`] ties them together; the CLI and the benchmarks call only that.
+
+pub mod cache;
+pub mod checksum;
+mod download;
+pub mod error;
+pub mod extract;
+pub mod names;
+pub mod progress;
+pub mod retry;
+#[cfg(feature = "signatures")]
+mod signature;
+pub mod urls;
+
+use std::collections::HashMap;
+use std::fs::{self, File};
+use std::io::{BufReader, Read, Write};
+use std::os::unix::fs::PermissionsExt;
+use std::path::{Path, PathBuf};
+
+use serde::Serialize;
+
+pub use cache::{Cache, IndexEntry};
+pub use checksum::{parse_sha512, ChecksumParseError};
+pub use error::FetchError;
+pub use extract::ExtractLimits;
+pub use names::{resolve_file_name, SparkVersion};
+pub use progress::ProgressMode;
+pub use retry::RetryPolicy;
+
+use download::{HashState, Http};
+use progress::Progress;
+
+/// What to fetch.
+#[derive(Debug, Clone)]
+pub enum DistSpec {
+    /// An Apache release, resolved to a file name and looked up on the mirrors.
+    Release {
+        version: SparkVersion,
+        hadoop: Option<String>,
+        scala: Option<String>,
+    },
+    /// A local `.tgz` or an http(s) URL, used as is.
+    Dist(String),
+}
+
+#[derive(Debug, Clone)]
+pub struct FetchOptions {
+    /// Mirror bases in the order to try them (see [`urls::mirror_list`]).
+    pub mirrors: Vec<String>,
+    pub cache_dir: PathBuf,
+    /// Proceed without a usable checksum (warns on stderr). A checksum that is present
+    /// and does not match is still an error.
+    pub insecure_skip_verify: bool,
+    /// Check the `.asc` against `<mirror>/KEYS` (needs the `signatures` feature).
+    pub verify_signature: bool,
+    pub retry: RetryPolicy,
+    pub limits: ExtractLimits,
+    pub progress: ProgressMode,
+}
+
+impl FetchOptions {
+    pub fn new(cache_dir: impl Into<PathBuf>) -> Self {
+        FetchOptions {
+            mirrors: urls::mirror_list(&[], None, true),
+            cache_dir: cache_dir.into(),
+            insecure_skip_verify: false,
+            verify_signature: false,
+            retry: RetryPolicy::default(),
+            limits: ExtractLimits::default(),
+            progress: ProgressMode::Auto,
+        }
+    }
+}
+
+/// The result of a fetch; serialised as the `--json` output.
+#[derive(Debug, Clone, Serialize)]
+pub struct Fetched {
+    pub version: Option<String>,
+    pub file: String,
+    pub sha512: String,
+    /// The extracted SPARK_HOME.
+    pub path: PathBuf,
+    /// Size of the tarball.
+    pub bytes: u64,
+    /// Where it came from (URL or local path).
+    pub source: String,
+    /// Served from the cache without downloading.
+    pub cached: bool,
+    /// False only with `--insecure-skip-verify` and no usable checksum.
+    pub verified: bool,
+}
+
+/// Resolve, download (or reuse), verify and extract a Spark distribution.
+pub fn fetch(spec: &DistSpec, opts: &FetchOptions) -> Result<Fetched, FetchError> {
+    let cache = Cache::new(&opts.cache_dir);
+    cache.ensure()?;
+    match spec {
+        DistSpec::Release {
+            version,
+            hadoop,
+            scala,
+        } => {
+            let file = resolve_file_name(version, hadoop.as_deref(), scala.as_deref())?;
+            let version = version.to_string();
+            let require_verified = !opts.insecure_skip_verify;
+            // Offline path: a verified earlier download needs no network at all.
+            if let Some(hit) = cache.lookup(&file, require_verified) {
+                return Ok(from_index(&cache, hit, Some(version)));
+            }
+            if opts.mirrors.is_empty() {
+                return Err(FetchError::NoMirrors);
+            }
+            for m in &opts.mirrors {
+                if !urls::is_supported_url(m) {
+                    return Err(FetchError::UnsupportedUrl { url: m.clone() });
+                }
+            }
+            let _lock = cache.lock(&cache::cache_key(&file))?;
+            // Another process may have finished it while we waited for the lock.
+            if let Some(hit) = cache.lookup(&file, require_verified) {
+                return Ok(from_index(&cache, hit, Some(version)));
+            }
+            let sources: Vec<Source> = opts
+                .mirrors
+                .iter()
+                .map(|m| Source {
+                    url: urls::artifact_url(m, &version, &file),
+                    keys_url: Some(urls::keys_url(m)),
+                })
+                .collect();
+            let fetched = fetch_sources(&cache, &file, Some(version), &sources, opts)?;
+            if fetched.verified || opts.insecure_skip_verify {
+                cache.record(&IndexEntry {
+                    file: fetched.file.clone(),
+                    sha512: fetched.sha512.clone(),
+                    bytes: fetched.bytes,
+                    source: fetched.source.clone(),
+                    verified: fetched.verified,
+                })?;
+            }
+            Ok(fetched)
+        }
+        DistSpec::Dist(d) if urls::is_supported_url(d) => {
+            let file = urls::file_name_of_url(d)
+                .ok_or_else(|| FetchError::UnsupportedUrl { url: d.clone() })?
+                .to_string();
+            let _lock = cache.lock(&cache::cache_key(&file))?;
+            let sources = [Source {
+                url: d.clone(),
+                keys_url: None,
+            }];
+            // Not indexed by name: a custom build may reuse an Apache file name.
+            fetch_sources(&cache, &file, None, &sources, opts)
+        }
+        DistSpec::Dist(d) => fetch_local(&cache, Path::new(d), opts),
+    }
+}
+
+struct Source {
+    url: String,
+    keys_url: Option<String>,
+}
+
+fn from_index(cache: &Cache, e: IndexEntry, version: Option<String>) -> Fetched {
+    Fetched {
+        version,
+        path: cache.dist(&e.sha512),
+        file: e.file,
+        sha512: e.sha512,
+        bytes: e.bytes,
+        source: e.source,
+        cached: true,
+        verified: e.verified,
+    }
+}
+
+/// Try each source in turn: checksum first, then the tarball from the same place.
+fn fetch_sources(
+    cache: &Cache,
+    file: &str,
+    version: Option<String>,
+    sources: &[Source],
+    opts: &FetchOptions,
+) -> Result<Fetched, FetchError> {
+    let http = Http::new(opts.retry.clone());
+    let mut failures: Vec<FetchError> = Vec::new();
+    // Partial-download hash states by partial key, so failing over to the next mirror
+    // continues the same bytes without reading them again.
+    let mut states: HashMap<String, HashState> = HashMap::new();
+
+    for src in sources {
+        let sha_url = urls::sidecar(&src.url, "sha512");
+        let expected = match http.get_text(&sha_url, 1 << 20) {
+            Ok(Some(text)) => match parse_sha512(&text, file) {
+                Ok(h) => Some(h),
+                Err(source) if opts.insecure_skip_verify => {
+                    progress::warn(&format!(
+                        "ignoring unparsable checksum {sha_url} ({source}) because of \
+                         --insecure-skip-verify: the download will NOT be verified"
+                    ));
+                    None
+                }
+                Err(source) => {
+                    failures.push(FetchError::ChecksumUnparsable {
+                        url: sha_url,
+                        source,
+                    });
+                    continue;
+                }
+            },
+            Ok(None) if opts.insecure_skip_verify => {
+                progress::warn(&format!(
+                    "no checksum at {sha_url}; continuing because of --insecure-skip-verify: \
+                     the download will NOT be verified"
+                ));
+                None
+            }
+            Ok(None) => {
+                failures.push(FetchError::ChecksumMissing { url: sha_url });
+                continue;
+            }
+            Err(e) => {
+                failures.push(e);
+                continue;
+            }
+        };
+
+        if let Some(h) = &expected {
+            let blob = cache.blob(h);
+            if cache.dist(h).is_dir() && blob.is_file() {
+                let bytes = fs::metadata(&blob).map(|m| m.len()).unwrap_or(0);
+                return Ok(Fetched {
+                    version,
+                    file: file.to_string(),
+                    sha512: h.clone(),
+                    path: cache.dist(h),
+                    bytes,
+                    source: src.url.clone(),
+                    cached: true,
+                    verified: true,
+                });
+            }
+        }
+
+        // Partials are keyed by the expected digest: any mirror's bytes of the same
+        // release continue the same file, and another release can never be mixed in.
+        let key = match &expected {
+            Some(h) => format!("sha512-{h}"),
+            None => format!("unverified-{}", cache::cache_key(file)),
+        };
+        let partial = cache.partial(&key);
+        let st = match states.remove(&key) {
+            Some(st) => st,
+            None => HashState::from_partial(&partial)?,
+        };
+        let mut st = st;
+        let mut prog = Progress::new(opts.progress, file);
+        let res = http.download(&src.url, &partial, &mut st, &mut prog);
+        prog.finish();
+        match res {
+            Ok(()) => {}
+            Err(e @ FetchError::Io { .. }) => return Err(e),
+            Err(e) => {
+                states.insert(key, st);
+                failures.push(e);
+                continue;
+            }
+        }
+        let actual = st.hex();
+        let bytes = st.len;
+        if let Some(exp) = &expected {
+            if *exp != actual {
+                // Never resume from bytes that produced a wrong digest.
+                let _ = fs::remove_file(&partial);
+                failures.push(FetchError::ChecksumMismatch {
+                    url: src.url.clone(),
+                    expected: exp.clone(),
+                    actual,
+                });
+                continue;
+            }
+        }
+
+        if opts.verify_signature {
+            if let Err(e) = check_signature(&http, &src.url, src.keys_url.as_deref(), &partial) {
+                let _ = fs::remove_file(&partial);
+                failures.push(e);
+                continue;
+            }
+        }
+
+        let blob = cache.blob(&actual);
+        fs::rename(&partial, &blob)
+            .map_err(|e| FetchError::io(format!("moving download to {}", blob.display()), e))?;
+        let path = install(cache, &actual, &opts.limits)?;
+        return Ok(Fetched {
+            version,
+            file: file.to_string(),
+            sha512: actual,
+            path,
+            bytes,
+            source: src.url.clone(),
+            cached: false,
+            verified: expected.is_some(),
+        });
+    }
+
+    Err(match failures.len() {
+        1 => failures.remove(0),
+        _ => FetchError::AllSourcesFailed {
+            file: file.to_string(),
+            failures,
+        },
+    })
+}
+
+#[cfg(feature = "signatures")]
+fn check_signature(
+    http: &Http,
+    url: &str,
+    keys_url: Option<&str>,
+    file: &Path,
+) -> Result<(), FetchError> {
+    signature::verify(http, url, keys_url, file)
+}
+
+#[cfg(not(feature = "signatures"))]
+fn check_signature(
+    _http: &Http,
+    url: &str,
+    _keys_url: Option<&str>,
+    _file: &Path,
+) -> Result<(), FetchError> {
+    Err(FetchError::Signature {
+        url: urls::sidecar(url, "asc"),
+        reason: "this sparkimg was built without OpenPGP support; rebuild with \
+                 `--features signatures` or drop --verify-signature (the SHA-512 is still checked)"
+            .into(),
+    })
+}
+
+/// `--dist /path/spark.tgz`: copy into the cache while hashing (one read), then the same
+/// verify → publish → extract steps as a download.
+fn fetch_local(cache: &Cache, path: &Path, opts: &FetchOptions) -> Result<Fetched, FetchError> {
+    let file = path
+        .file_name()
+        .and_then(|f| f.to_str())
+        .ok_or_else(|| {
+            FetchError::io(
+                format!("--dist {}", path.display()),
+                std::io::Error::new(std::io::ErrorKind::InvalidInput, "not a file name"),
+            )
+        })?
+        .to_string();
+    let shown = path.display().to_string();
+    let sidecar = PathBuf::from(format!("{shown}.sha512"));
+    let expected = match fs::read_to_string(&sidecar) {
+        Ok(text) => match parse_sha512(&text, &file) {
+            Ok(h) => Some(h),
+            Err(source) if opts.insecure_skip_verify => {
+                progress::warn(&format!(
+                    "ignoring unparsable {} ({source}): {shown} will NOT be verified",
+                    sidecar.display()
+                ));
+                None
+            }
+            Err(source) => {
+                return Err(FetchError::ChecksumUnparsable {
+                    url: sidecar.display().to_string(),
+                    source,
+                })
+            }
+        },
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound && opts.insecure_skip_verify => {
+            progress::warn(&format!(
+                "no {} beside the distribution: {shown} will NOT be verified",
+                sidecar.display()
+            ));
+            None
+        }
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            return Err(FetchError::ChecksumMissing {
+                url: sidecar.display().to_string(),
+            })
+        }
+        Err(e) => return Err(FetchError::io(format!("reading {}", sidecar.display()), e)),
+    };
+    if let Some(h) = &expected {
+        if cache.dist(h).is_dir() {
+            return Ok(Fetched {
+                version: None,
+                file,
+                sha512: h.clone(),
+                path: cache.dist(h),
+                bytes: fs::metadata(path).map(|m| m.len()).unwrap_or(0),
+                source: shown,
+                cached: true,
+                verified: true,
+            });
+        }
+    }
+
+    let _lock = cache.lock(&cache::cache_key(&file))?;
+    let mut src = File::open(path).map_err(|e| FetchError::io(format!("opening {shown}"), e))?;
+    let mut tmp = tempfile::NamedTempFile::new_in(cache.root().join("tmp"))
+        .map_err(|e| FetchError::io("creating a temporary file in the cache", e))?;
+    let mut hasher = <sha2::Sha512 as sha2::Digest>::new();
+    let mut buf = vec![0u8; 1 << 16];
+    let mut bytes = 0u64;
+    loop {
+        let n = src
+            .read(&mut buf)
+            .map_err(|e| FetchError::io(format!("reading {shown}"), e))?;
+        if n == 0 {
+            break;
+        }
+        sha2::Digest::update(&mut hasher, &buf[..n]);
+        tmp.write_all(&buf[..n])
+            .map_err(|e| FetchError::io("writing to the cache", e))?;
+        bytes += n as u64;
+    }
+    let actual = hex::encode(sha2::Digest::finalize(hasher));
+    if let Some(exp) = &expected {
+        if *exp != actual {
+            return Err(FetchError::ChecksumMismatch {
+                url: shown,
+                expected: exp.clone(),
+                actual,
+            });
+        }
+    }
+    let blob = cache.blob(&actual);
+    tmp.persist(&blob)
+        .map_err(|e| FetchError::io(format!("publishing {}", blob.display()), e.error))?;
+    let out = install(cache, &actual, &opts.limits)?;
+    Ok(Fetched {
+        version: None,
+        file,
+        sha512: actual,
+        path: out,
+        bytes,
+        source: shown,
+        cached: false,
+        verified: expected.is_some(),
+    })
+}
+
+/// Extract `blobs/sha512/<hex>` into `dists/<hex>` via a temp dir and one rename.
+/// A hostile archive is removed from the cache altogether.
+fn install(cache: &Cache, hex: &str, limits: &ExtractLimits) -> Result<PathBuf, FetchError> {
+    let blob = cache.blob(hex);
+    let dest = cache.dist(hex);
+    if dest.is_dir() {
+        return Ok(dest);
+    }
+    let result = (|| {
+        let tmp = cache.tmp_dir()?;
+        let root = tmp.path().join("root");
+        fs::create_dir(&root).map_err(|e| FetchError::io("creating extraction dir", e))?;
+        let f = File::open(&blob)
+            .map_err(|e| FetchError::io(format!("opening {}", blob.display()), e))?;
+        extract::extract_tgz(BufReader::with_capacity(1 << 16, f), &root, limits, &blob)?;
+        // Spark tarballs hold one top directory (`spark-V-bin-…/`); that is SPARK_HOME.
+        let home = single_subdir(&root).unwrap_or(root);
+        fs::set_permissions(&home, fs::Permissions::from_mode(0o755))
+            .map_err(|e| FetchError::io("chmod extraction dir", e))?;
+        fs::rename(&home, &dest)
+            .map_err(|e| FetchError::io(format!("publishing {}", dest.display()), e))?;
+        Ok(dest.clone())
+    })();
+    if result.is_err() {
+        let _ = fs::remove_file(&blob);
+    }
+    result
+}
+
+fn single_subdir(root: &Path) -> Option<PathBuf> {
+    let mut it = fs::read_dir(root).ok()?;
+    let first = it.next()?.ok()?;
+    if it.next().is_some() {
+        return None;
+    }
+    let ft = first.file_type().ok()?;
+    ft.is_dir().then(|| first.path())
+}
