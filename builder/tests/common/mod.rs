@@ -1,0 +1,283 @@
+//! Loopback HTTP server and tarball builders shared by the integration tests.
+//!
+//! The server is written on `std::net` rather than tiny_http/hyper on purpose: the fault
+//! injection needs socket-level control those crates hide (closing mid-body after exactly
+//! N bytes, a reset before any response, stalling mid-body) — tiny_http keeps connections
+//! alive after a short body, so a "truncation" would only ever look like a stall.
+#![allow(dead_code)]
+
+use std::collections::{HashMap, VecDeque};
+use std::io::{BufRead, BufReader, Write};
+use std::net::{Shutdown, SocketAddr, TcpListener, TcpStream};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::thread;
+use std::time::Duration;
+
+use sha2::{Digest, Sha512};
+
+#[derive(Debug, Clone)]
+pub enum Fault {
+    /// Send full headers, then only `n` body bytes, then close the connection.
+    TruncateAfter(usize),
+    /// Respond with this status and an empty body (optional Retry-After value).
+    Status(u16, Option<&'static str>),
+    /// Send `n` body bytes, then go silent for `stall`.
+    StallAfter(usize, Duration),
+    /// Answer a Range request with 200 and the whole file.
+    IgnoreRange,
+}
+
+#[derive(Debug, Clone)]
+pub struct Seen {
+    pub path: String,
+    pub range: Option<String>,
+    pub status: u16,
+    /// Body bytes actually written to the socket.
+    pub served: u64,
+}
+
+#[derive(Default)]
+struct State {
+    files: HashMap<String, Vec<u8>>,
+    faults: HashMap<String, VecDeque<Fault>>,
+    seen: Vec<Seen>,
+}
+
+pub struct Server {
+    pub addr: SocketAddr,
+    state: Arc<Mutex<State>>,
+    stop: Arc<AtomicBool>,
+    /// Connections to drop unread (the kernel answers with RST), before parsing.
+    resets: Arc<AtomicUsize>,
+    accept: Option<thread::JoinHandle<()>>,
+}
+
+impl Server {
+    pub fn start() -> Server {
+        let listener = TcpListener::bind("127.0.0.1:0").expect("bind loopback");
+        let addr = listener.local_addr().expect("local addr");
+        let state = Arc::new(Mutex::new(State::default()));
+        let stop = Arc::new(AtomicBool::new(false));
+        let resets = Arc::new(AtomicUsize::new(0));
+        let (st, sp, rs) = (state.clone(), stop.clone(), resets.clone());
+        let accept = thread::spawn(move || {
+            for conn in listener.incoming() {
+                if sp.load(Ordering::SeqCst) {
+                    break;
+                }
+                let Ok(conn) = conn else { continue };
+                if rs
+                    .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1))
+                    .is_ok()
+                {
+                    // Let the request arrive, then close with it unread: a real RST.
+                    thread::sleep(Duration::from_millis(50));
+                    drop(conn);
+                    continue;
+                }
+                let st = st.clone();
+                thread::spawn(move || handle(conn, st));
+            }
+        });
+        Server {
+            addr,
+            state,
+            stop,
+            resets,
+            accept: Some(accept),
+        }
+    }
+
+    /// Base URL to use as a mirror, e.g. `http://127.0.0.1:1234/m/`.
+    pub fn url(&self, prefix: &str) -> String {
+        format!("http://{}/{prefix}", self.addr)
+    }
+
+    pub fn put(&self, path: &str, body: Vec<u8>) {
+        self.state.lock().unwrap().files.insert(path.to_string(), body);
+    }
+
+    pub fn fault(&self, path: &str, f: Fault) {
+        let mut s = self.state.lock().unwrap();
+        s.faults.entry(path.to_string()).or_default().push_back(f);
+    }
+
+    pub fn reset_next(&self, n: usize) {
+        self.resets.store(n, Ordering::SeqCst);
+    }
+
+    pub fn seen(&self, path: &str) -> Vec<Seen> {
+        let s = self.state.lock().unwrap();
+        s.seen.iter().filter(|r| r.path == path).cloned().collect()
+    }
+
+    pub fn all_seen(&self) -> Vec<Seen> {
+        self.state.lock().unwrap().seen.clone()
+    }
+
+    pub fn stop(&mut self) {
+        self.stop.store(true, Ordering::SeqCst);
+        let _ = TcpStream::connect(self.addr);
+        if let Some(h) = self.accept.take() {
+            let _ = h.join();
+        }
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        self.stop();
+    }
+}
+
+fn handle(conn: TcpStream, state: Arc<Mutex<State>>) {
+    let mut reader = BufReader::new(conn.try_clone().expect("clone"));
+    let mut line = String::new();
+    if reader.read_line(&mut line).is_err() {
+        return;
+    }
+    let path = line.split_whitespace().nth(1).unwrap_or("/").to_string();
+    let mut range = None;
+    loop {
+        let mut h = String::new();
+        if reader.read_line(&mut h).unwrap_or(0) == 0 || h == "\r\n" {
+            break;
+        }
+        if let Some((k, v)) = h.split_once(':') {
+            if k.eq_ignore_ascii_case("range") {
+                range = Some(v.trim().to_string());
+            }
+        }
+    }
+    let (body, fault) = {
+        let mut s = state.lock().unwrap();
+        let fault = s.faults.get_mut(&path).and_then(|q| q.pop_front());
+        (s.files.get(&path).cloned(), fault)
+    };
+    let mut out = conn;
+    let record = |status: u16, served: u64| {
+        state.lock().unwrap().seen.push(Seen {
+            path: path.clone(),
+            range: range.clone(),
+            status,
+            served,
+        });
+    };
+    let head = |out: &mut TcpStream, status: u16, extra: &str, len: usize| {
+        let _ = write!(
+            out,
+            "HTTP/1.1 {status} X\r\nContent-Length: {len}\r\nConnection: close\r\n{extra}\r\n"
+        );
+    };
+    if let Some(Fault::Status(code, retry_after)) = &fault {
+        let extra = retry_after
+            .map(|v| format!("Retry-After: {v}\r\n"))
+            .unwrap_or_default();
+        head(&mut out, *code, &extra, 0);
+        record(*code, 0);
+        return;
+    }
+    let Some(body) = body else {
+        head(&mut out, 404, "", 0);
+        record(404, 0);
+        return;
+    };
+    let start = range
+        .as_deref()
+        .and_then(|r| r.strip_prefix("bytes="))
+        .and_then(|r| r.strip_suffix('-'))
+        .and_then(|n| n.parse::<usize>().ok());
+    let ignore_range = matches!(fault, Some(Fault::IgnoreRange));
+    let (status, slice, extra) = match start {
+        Some(s) if !ignore_range && s >= body.len() => {
+            head(&mut out, 416, "", 0);
+            record(416, 0);
+            return;
+        }
+        Some(s) if !ignore_range => (
+            206,
+            &body[s..],
+            format!("Content-Range: bytes {s}-{}/{}\r\n", body.len() - 1, body.len()),
+        ),
+        _ => (200, &body[..], String::new()),
+    };
+    head(&mut out, status, &extra, slice.len());
+    let served = match fault {
+        Some(Fault::TruncateAfter(n)) => {
+            let n = n.min(slice.len());
+            let _ = out.write_all(&slice[..n]);
+            let _ = out.flush();
+            let _ = out.shutdown(Shutdown::Both);
+            n
+        }
+        Some(Fault::StallAfter(n, stall)) => {
+            let n = n.min(slice.len());
+            let _ = out.write_all(&slice[..n]);
+            let _ = out.flush();
+            // Recorded before the stall so a test that finished meanwhile sees it.
+            record(status, n as u64);
+            thread::sleep(stall);
+            // The client has given up by now; whatever this writes is not received.
+            let _ = out.write_all(&slice[n..]);
+            return;
+        }
+        _ => {
+            let _ = out.write_all(slice);
+            slice.len()
+        }
+    };
+    record(status, served as u64);
+}
+
+pub fn sha512_hex(data: &[u8]) -> String {
+    hex::encode(Sha512::digest(data))
+}
+
+/// Incompressible filler so byte offsets in the .tgz are meaningful.
+pub fn noise(len: usize, seed: u64) -> Vec<u8> {
+    let mut x = seed.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+    (0..len)
+        .map(|_| {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            (x >> 24) as u8
+        })
+        .collect()
+}
+
+/// A small Spark-shaped distribution: `spark-V-bin-F/{bin/spark-submit,jars/…,RELEASE}`.
+pub fn spark_tgz(version: &str, flavour: &str) -> Vec<u8> {
+    let top = format!("spark-{version}-bin-{flavour}");
+    let mut b = tar::Builder::new(flate2::write::GzEncoder::new(
+        Vec::new(),
+        flate2::Compression::fast(),
+    ));
+    let mut add = |path: &str, mode: u32, data: &[u8]| {
+        let mut h = tar::Header::new_gnu();
+        h.set_size(data.len() as u64);
+        h.set_mode(mode);
+        h.set_entry_type(tar::EntryType::Regular);
+        b.append_data(&mut h, format!("{top}/{path}"), data).unwrap();
+    };
+    add("bin/spark-submit", 0o755, b"#!/bin/sh\necho spark-submit\n");
+    add("RELEASE", 0o644, format!("Spark {version} built for Hadoop 3\n").as_bytes());
+    add("jars/spark-core_2.13.jar", 0o644, &noise(300_000, 1));
+    add("jars/scala-library-2.13.jar", 0o644, &noise(100_000, 2));
+    b.into_inner().unwrap().finish().unwrap()
+}
+
+/// `sha512sum` style.
+pub fn sha512sum_line(data: &[u8], name: &str) -> Vec<u8> {
+    format!("{}  {name}\n", sha512_hex(data)).into_bytes()
+}
+
+/// `gpg --print-md SHA512` style: upper case, groups of 8, five per line.
+pub fn gpg_style(data: &[u8], name: &str) -> Vec<u8> {
+    let hex = sha512_hex(data).to_uppercase();
+    let groups: Vec<&str> = (0..16).map(|i| &hex[i * 8..i * 8 + 8]).collect();
+    let pad = " ".repeat(name.len() + 2);
+    let lines: Vec<String> = groups.chunks(5).map(|c| c.join(" ")).collect();
+    format!("{name}: {}\n", lines.join(&format!("\n{pad}"))).into_bytes()
+}
