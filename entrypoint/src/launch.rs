@@ -39,7 +39,13 @@ pub fn run(plan: &Plan, env: &Env) -> i32 {
             return exit_code::INTERNAL;
         }
     };
-    match prepare_and_run(&signals, plan, env) {
+    run_blocked(&signals, plan, env)
+}
+
+/// [`run`] for a caller that blocked signals itself, as early as it could
+/// (e.g. first thing in `main`, before planning).
+pub fn run_blocked(signals: &SignalState, plan: &Plan, env: &Env) -> i32 {
+    match prepare_and_run(signals, plan, env) {
         Ok(code) => code,
         Err(failure) => {
             eprintln!("spark-entrypoint: {}", failure.message);

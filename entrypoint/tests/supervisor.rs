@@ -488,6 +488,43 @@ fn child_gets_a_clean_signal_state() {
     }
 }
 
+/// tini's sigconf test: the child gets the mask and ignores we were started with,
+/// not an empty state (only SIGPIPE is reset, see init.md P3).
+#[test]
+fn child_inherits_the_original_signal_state() {
+    let dir = tempdir();
+    let tini = tini(dir.path());
+    let script = format!(
+        "import os, signal\n\
+         signal.pthread_sigmask(signal.SIG_BLOCK, {{signal.SIGUSR2, signal.SIGTERM}})\n\
+         signal.signal(signal.SIGINT, signal.SIG_IGN)\n\
+         signal.signal(signal.SIGTTOU, signal.SIG_IGN)\n\
+         os.execv({:?}, ['tini', '-s', '--', 'cat', '/proc/self/status'])\n",
+        tini.to_str().unwrap()
+    );
+    let out = run({
+        let mut c = Command::new(PYTHON);
+        c.args(["-c", &script]);
+        c
+    });
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    let bit = |sig: i32| 1u64 << (sig - 1);
+    assert_eq!(
+        status_field(&out.stdout, "SigBlk"),
+        bit(libc::SIGUSR2) | bit(libc::SIGTERM),
+        "{}",
+        out.stdout
+    );
+    let ignored = status_field(&out.stdout, "SigIgn");
+    assert_eq!(
+        ignored & 0x7fff_ffff,
+        // Python itself ignores SIGXFSZ, and SIGPIPE (which we reset).
+        bit(libc::SIGINT) | bit(libc::SIGTTOU) | bit(libc::SIGXFSZ),
+        "{}",
+        out.stdout
+    );
+}
+
 #[test]
 fn child_leads_its_own_process_group() {
     let dir = tempdir();
