@@ -64,6 +64,16 @@ fn entrypoint_main(mut args: Vec<OsString>) -> i32 {
         return decommission::main(&args[1..]);
     }
 
+    // Block signals before the version lookup and planning (which read files and may
+    // start `hadoop classpath`): a SIGTERM that arrives now is queued and forwarded to
+    // the command once it runs, instead of being lost (init.md P4).
+    let signals = match init::SignalState::block() {
+        Ok(signals) => signals,
+        Err(err) => {
+            eprintln!("spark-entrypoint: {err}");
+            return exit_code::INTERNAL;
+        }
+    };
     let version = match probe::spark_version(version_flag.as_deref(), &env) {
         Ok(version) => version,
         Err(err) => {
@@ -88,5 +98,5 @@ fn entrypoint_main(mut args: Vec<OsString>) -> i32 {
         println!("{}", json::plan_object(&plan.argv, &plan.env));
         return 0;
     }
-    launch::run(&plan, &env)
+    launch::run_blocked(&signals, &plan, &env)
 }
