@@ -5,6 +5,10 @@
 # so its start-up cost can be set against spark-entrypoint's. Written for sparkimg
 # from the behaviour described in the project's entrypoint research; it is not
 # Apache's file, and only the driver/executor/pass-through paths are kept.
+#
+# The forms shellcheck dislikes (unquoted expansions, `! [ -z ]`, export of a
+# command substitution) are upstream's and kept on purpose: they decide the argv.
+# shellcheck disable=SC2206,SC2237,SC2155
 
 # Upstream uses `set -ex`; the trace would only time stderr writes here.
 set -e
@@ -63,7 +67,6 @@ SPARK_CLASSPATH="$SPARK_CLASSPATH:$PWD"
 
 # The executor's expansions are unquoted on purpose: upstream's are, and an empty
 # value then drops the word rather than passing "".
-# shellcheck disable=SC2086
 case "$1" in
   driver)
     shift 1
