@@ -49,7 +49,10 @@ fn serve() -> (Server, Vec<u8>) {
 
 fn assert_spark_home(p: &Path) {
     let submit = p.join("bin/spark-submit");
-    let mode = fs::metadata(&submit).expect("bin/spark-submit").permissions().mode();
+    let mode = fs::metadata(&submit)
+        .expect("bin/spark-submit")
+        .permissions()
+        .mode();
     assert_eq!(mode & 0o111, 0o111, "spark-submit must stay executable");
     assert!(p.join("jars/spark-core_2.13.jar").is_file());
     assert!(p.join("RELEASE").is_file());
@@ -57,7 +60,11 @@ fn assert_spark_home(p: &Path) {
 
 fn names_in(dir: &Path) -> Vec<String> {
     fs::read_dir(dir)
-        .map(|rd| rd.flatten().map(|e| e.file_name().to_string_lossy().into_owned()).collect())
+        .map(|rd| {
+            rd.flatten()
+                .map(|e| e.file_name().to_string_lossy().into_owned())
+                .collect()
+        })
         .unwrap_or_default()
 }
 
@@ -65,7 +72,11 @@ fn names_in(dir: &Path) -> Vec<String> {
 /// no extraction leftovers.
 fn assert_cache_clean(cache: &Path) {
     for d in ["blobs/sha512", "dists", "index", "tmp"] {
-        assert!(names_in(&cache.join(d)).is_empty(), "{d} not empty: {:?}", names_in(&cache.join(d)));
+        assert!(
+            names_in(&cache.join(d)).is_empty(),
+            "{d} not empty: {:?}",
+            names_in(&cache.join(d))
+        );
     }
 }
 
@@ -84,7 +95,11 @@ fn fetches_verifies_extracts_and_indexes() {
     assert!(got.verified && !got.cached);
     assert_eq!(got.path, cache.path().join("dists").join(&got.sha512));
     assert_spark_home(&got.path);
-    assert!(cache.path().join("blobs/sha512").join(&got.sha512).is_file());
+    assert!(cache
+        .path()
+        .join("blobs/sha512")
+        .join(&got.sha512)
+        .is_file());
     assert_eq!(s.seen(TGZ).len(), 1);
 }
 
@@ -172,17 +187,31 @@ fn too_many_requests_honours_retry_after() {
     let t = Instant::now();
     fetch(&release(), &opts(cache.path(), &[s.url("m/")])).unwrap();
     // The policy's own backoff is 10 ms; only Retry-After explains a second's wait.
-    assert!(t.elapsed() >= Duration::from_millis(950), "{:?}", t.elapsed());
+    assert!(
+        t.elapsed() >= Duration::from_millis(950),
+        "{:?}",
+        t.elapsed()
+    );
 }
 
 #[test]
 fn not_found_fails_over_to_next_mirror_at_once() {
     let (s, _) = serve();
     let cache = tempfile::tempdir().unwrap();
-    let got = fetch(&release(), &opts(cache.path(), &[s.url("empty/"), s.url("m/")])).unwrap();
+    let got = fetch(
+        &release(),
+        &opts(cache.path(), &[s.url("empty/"), s.url("m/")]),
+    )
+    .unwrap();
     assert_spark_home(&got.path);
-    let empty: Vec<_> = s.all_seen().into_iter().filter(|r| r.path.starts_with("/empty/")).collect();
-    assert_eq!(empty.len(), 1, "a 404 is not retried: {empty:?}");
+    let empty: Vec<_> = s
+        .all_seen()
+        .into_iter()
+        .filter(|r| r.path.starts_with("/empty/"))
+        .collect();
+    // The checksum GET and one HEAD for the tarball, no retries.
+    assert_eq!(empty.len(), 2, "a 404 is not retried: {empty:?}");
+    assert!(empty.iter().all(|r| r.status == 404));
 }
 
 #[test]
@@ -194,7 +223,11 @@ fn persistent_5xx_fails_over_after_retries() {
         s.fault(bad_tgz, Fault::Status(503, None));
     }
     let cache = tempfile::tempdir().unwrap();
-    let got = fetch(&release(), &opts(cache.path(), &[s.url("bad/"), s.url("m/")])).unwrap();
+    let got = fetch(
+        &release(),
+        &opts(cache.path(), &[s.url("bad/"), s.url("m/")]),
+    )
+    .unwrap();
     assert_eq!(s.seen(bad_tgz).len(), 3);
     assert!(got.source.contains("/m/"));
 }
@@ -234,7 +267,10 @@ fn wrong_checksum_is_an_error_and_leaves_nothing() {
     let err = fetch(&release(), &opts(cache.path(), &[s.url("m/")])).unwrap_err();
     let msg = err.to_string();
     assert!(matches!(err, FetchError::ChecksumMismatch { .. }), "{msg}");
-    assert!(msg.contains(&sha512_hex(&wrong)) && msg.contains(TGZ) && msg.contains("hint"), "{msg}");
+    assert!(
+        msg.contains(&sha512_hex(&wrong)) && msg.contains(TGZ) && msg.contains("hint"),
+        "{msg}"
+    );
     assert!(err.is_verification_failure());
     assert_cache_clean(cache.path());
     assert!(names_in(&cache.path().join("partial")).is_empty());
@@ -251,7 +287,10 @@ fn missing_or_garbage_checksum_needs_insecure_flag() {
     assert!(matches!(err, FetchError::ChecksumMissing { .. }), "{err}");
     s.put(SHA, b"<html>oops</html>".to_vec());
     let err = fetch(&release(), &o).unwrap_err();
-    assert!(matches!(err, FetchError::ChecksumUnparsable { .. }), "{err}");
+    assert!(
+        matches!(err, FetchError::ChecksumUnparsable { .. }),
+        "{err}"
+    );
     assert_cache_clean(cache.path());
 
     o.insecure_skip_verify = true;
@@ -278,7 +317,10 @@ fn concurrent_fetches_download_once() {
             })
         })
         .collect();
-    let results: Vec<_> = handles.into_iter().map(|h| h.join().unwrap().unwrap()).collect();
+    let results: Vec<_> = handles
+        .into_iter()
+        .map(|h| h.join().unwrap().unwrap())
+        .collect();
     assert_eq!(results[0].path, results[1].path);
     assert_eq!(s.seen(TGZ).len(), 1);
     assert_eq!(tgz_bytes_served(&s), tgz.len() as u64);
@@ -307,7 +349,11 @@ fn dist_local_file_and_url() {
     s.put("/x/custom.tgz", tgz.clone());
     s.put("/x/custom.tgz.sha512", sha512sum_line(&tgz, "custom.tgz"));
     let cache2 = tempfile::tempdir().unwrap();
-    let got = fetch(&DistSpec::Dist(s.url("x/custom.tgz")), &opts(cache2.path(), &[])).unwrap();
+    let got = fetch(
+        &DistSpec::Dist(s.url("x/custom.tgz")),
+        &opts(cache2.path(), &[]),
+    )
+    .unwrap();
     assert_spark_home(&got.path);
     assert_eq!(got.sha512, sha512_hex(&tgz));
 }

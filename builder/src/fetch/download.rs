@@ -140,6 +140,15 @@ impl Http {
         }
     }
 
+    /// Whether the server has `url` (a HEAD); `None` when it cannot tell.
+    pub(crate) fn exists(&self, url: &str) -> Option<bool> {
+        match self.agent.head(url).call() {
+            Ok(_) => Some(true),
+            Err(ureq::Error::Status(404 | 410, _)) => Some(false),
+            Err(_) => None,
+        }
+    }
+
     /// Download `url` into `partial`, continuing after the bytes `st` already covers.
     /// Retries transient failures per the policy; returns an error (so the caller can fail
     /// over) on 404, on other client errors, or when retries are exhausted.

@@ -74,7 +74,7 @@ pub fn extract_tgz<R: Read>(
         ) {
             continue;
         }
-        let rel = safe_relative(&raw_path).map_err(|r| unsafe_entry(r))?;
+        let rel = safe_relative(&raw_path).map_err(&unsafe_entry)?;
         if rel.as_os_str().is_empty() {
             continue; // `./` itself
         }

@@ -221,7 +221,15 @@ fn fetch_sources(
                 None
             }
             Ok(None) => {
-                failures.push(FetchError::ChecksumMissing { url: sha_url });
+                // Usually the release is simply not on this mirror (dlcdn drops old ones);
+                // say so rather than blaming the checksum.
+                failures.push(match http.exists(&src.url) {
+                    Some(false) => FetchError::NotFound {
+                        url: src.url.clone(),
+                        status: 404,
+                    },
+                    _ => FetchError::ChecksumMissing { url: sha_url },
+                });
                 continue;
             }
             Err(e) => {

@@ -39,7 +39,7 @@ pub struct Seen {
 
 #[derive(Default)]
 struct State {
-    files: HashMap<String, Vec<u8>>,
+    files: HashMap<String, Arc<Vec<u8>>>,
     faults: HashMap<String, VecDeque<Fault>>,
     seen: Vec<Seen>,
 }
@@ -95,7 +95,11 @@ impl Server {
     }
 
     pub fn put(&self, path: &str, body: Vec<u8>) {
-        self.state.lock().unwrap().files.insert(path.to_string(), body);
+        self.state
+            .lock()
+            .unwrap()
+            .files
+            .insert(path.to_string(), Arc::new(body));
     }
 
     pub fn fault(&self, path: &str, f: Fault) {
@@ -198,7 +202,11 @@ fn handle(conn: TcpStream, state: Arc<Mutex<State>>) {
         Some(s) if !ignore_range => (
             206,
             &body[s..],
-            format!("Content-Range: bytes {s}-{}/{}\r\n", body.len() - 1, body.len()),
+            format!(
+                "Content-Range: bytes {s}-{}/{}\r\n",
+                body.len() - 1,
+                body.len()
+            ),
         ),
         _ => (200, &body[..], String::new()),
     };
@@ -236,7 +244,9 @@ pub fn sha512_hex(data: &[u8]) -> String {
 
 /// Incompressible filler so byte offsets in the .tgz are meaningful.
 pub fn noise(len: usize, seed: u64) -> Vec<u8> {
-    let mut x = seed.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+    let mut x = seed
+        .wrapping_mul(6364136223846793005)
+        .wrapping_add(1442695040888963407);
     (0..len)
         .map(|_| {
             x ^= x << 13;
@@ -259,10 +269,15 @@ pub fn spark_tgz(version: &str, flavour: &str) -> Vec<u8> {
         h.set_size(data.len() as u64);
         h.set_mode(mode);
         h.set_entry_type(tar::EntryType::Regular);
-        b.append_data(&mut h, format!("{top}/{path}"), data).unwrap();
+        b.append_data(&mut h, format!("{top}/{path}"), data)
+            .unwrap();
     };
     add("bin/spark-submit", 0o755, b"#!/bin/sh\necho spark-submit\n");
-    add("RELEASE", 0o644, format!("Spark {version} built for Hadoop 3\n").as_bytes());
+    add(
+        "RELEASE",
+        0o644,
+        format!("Spark {version} built for Hadoop 3\n").as_bytes(),
+    );
     add("jars/spark-core_2.13.jar", 0o644, &noise(300_000, 1));
     add("jars/scala-library-2.13.jar", 0o644, &noise(100_000, 2));
     b.into_inner().unwrap().finish().unwrap()
