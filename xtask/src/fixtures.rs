@@ -135,6 +135,9 @@ impl Fixtures {
 pub fn build(selectors: &[Selector]) -> Result<Fixtures> {
     let root = util::target_dir().join("fixtures");
     let pypi = root.join("pypi");
+    for dir in [&root, &pypi, &root.join("dist")] {
+        util::remove_stale_temporaries(dir);
+    }
     let mut index: Option<Vec<Version>> = None;
     let mut versions: Vec<Version> = Vec::new();
     for selector in selectors {
@@ -390,7 +393,6 @@ fn ensure_dist(version: &Version, sdist: &Path, sdist_sha256: &str, root: &Path)
 fn assemble(version: &Version, sdist: &Path, dist: &Dist) -> Result<(u64, String)> {
     let dist_dir = dist.tgz.parent().context("dist dir")?;
     fs::create_dir_all(dist_dir)?;
-    remove_stale_staging(dist_dir);
     let staging = dist_dir.join(format!(".staging-{version}-{}", std::process::id()));
     if staging.exists() {
         fs::remove_dir_all(&staging)?;
@@ -436,25 +438,6 @@ fn assemble(version: &Version, sdist: &Path, dist: &Dist) -> Result<(u64, String
         human_size(tgz_size)
     );
     Ok((tgz_size, sha512))
-}
-
-/// Staging directories left by runs that were killed; a live run's pid keeps its own.
-fn remove_stale_staging(dist_dir: &Path) {
-    let Ok(entries) = fs::read_dir(dist_dir) else {
-        return;
-    };
-    for entry in entries.flatten() {
-        let name = entry.file_name().to_string_lossy().into_owned();
-        let pid = name
-            .strip_prefix(".staging-")
-            .and_then(|rest| rest.rsplit('-').next())
-            .and_then(|pid| pid.parse::<u32>().ok());
-        if let Some(pid) = pid {
-            if !Path::new(&format!("/proc/{pid}")).exists() {
-                let _ = fs::remove_dir_all(entry.path());
-            }
-        }
-    }
 }
 
 /// Moves the sdist's pieces (`src` = `pyspark-<v>/`) into the official layout at
@@ -599,6 +582,7 @@ fn write_tgz(dir: &Path, base: &str, epoch: u64, dest: &Path) -> Result<()> {
 /// refreshed every run so they always point at the current files.
 fn link_mirror(dist: &Dist) -> Result<()> {
     fs::create_dir_all(&dist.mirror_dir)?;
+    util::remove_stale_temporaries(&dist.mirror_dir);
     for file in [&dist.tgz, &dist.sha512] {
         let link = dist.mirror_dir.join(file.file_name().context("file name")?);
         if same_file(file, &link) {

@@ -130,10 +130,44 @@ pub fn write_if_changed(path: &Path, bytes: &[u8]) -> Result<()> {
     write_atomic(path, bytes)
 }
 
+/// Removes what killed runs left in `dir`: the dot-names ending in `-<pid>` that
+/// [`temp_sibling`], [`replace_dir`] and the fixture staging use, when that pid is
+/// no longer running (a live concurrent run keeps its own).
+pub fn remove_stale_temporaries(dir: &Path) {
+    let Ok(entries) = fs::read_dir(dir) else {
+        return;
+    };
+    for entry in entries.flatten() {
+        let name = entry.file_name().to_string_lossy().into_owned();
+        let Some(rest) = name.strip_prefix('.') else {
+            continue;
+        };
+        let Some((_, pid)) = rest.rsplit_once('-') else {
+            continue;
+        };
+        let Ok(pid) = pid.parse::<u32>() else {
+            continue;
+        };
+        if pid == std::process::id() || Path::new(&format!("/proc/{pid}")).exists() {
+            continue;
+        }
+        let path = entry.path();
+        let _ = if path.is_dir() {
+            fs::remove_dir_all(&path)
+        } else {
+            fs::remove_file(&path)
+        };
+    }
+}
+
 /// Renames `from` over `to`, replacing a directory at `to` too (rename(2) cannot).
 pub fn replace_dir(from: &Path, to: &Path) -> Result<()> {
     if to.exists() {
-        let old = temp_sibling(to).with_extension("old");
+        let name = to
+            .file_name()
+            .map(|n| n.to_string_lossy())
+            .unwrap_or_default();
+        let old = to.with_file_name(format!(".{name}.old-{}", std::process::id()));
         fs::rename(to, &old).with_context(|| format!("move aside {}", to.display()))?;
         fs::remove_dir_all(&old).with_context(|| format!("remove {}", old.display()))?;
     }
