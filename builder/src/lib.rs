@@ -1,3 +1,5 @@
 //! `sparkimg`: fetch Spark distributions and build Spark container images.
 
 pub mod fetch;
+
+pub mod build;

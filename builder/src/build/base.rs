@@ -1,0 +1,435 @@
+//! Effects: open the base image (`oci:`, `oci-archive:`, `docker-archive:`, `rootfs:`)
+//! and make its blobs available as files, untouched.
+
+use std::fs::{self, File};
+use std::io::{self, Read};
+use std::path::{Path, PathBuf};
+
+use oci_spec::image::{
+    Arch, ConfigBuilder, Descriptor, ImageConfiguration, ImageConfigurationBuilder, ImageIndex,
+    ImageManifest, MediaType, Os, RootFsBuilder,
+};
+use sha2::{Digest as _, Sha256};
+
+use super::cache::{self, LayerCache};
+use super::error::BuildError;
+use super::layer::{self, blob_path, Compression, LayerBlob};
+use super::reference::BaseSpec;
+
+/// `linux/amd64`, `linux/arm64/v8`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Platform {
+    pub os: String,
+    pub arch: String,
+    pub variant: Option<String>,
+}
+
+impl Platform {
+    pub fn parse(s: &str) -> Result<Platform, BuildError> {
+        let parts: Vec<&str> = s.split('/').collect();
+        let bad = || {
+            BuildError::InvalidInput(format!(
+                "invalid platform '{s}': expected OS/ARCH[/VARIANT], e.g. linux/amd64"
+            ))
+        };
+        match parts.as_slice() {
+            [os, arch] if !os.is_empty() && !arch.is_empty() => Ok(Platform {
+                os: os.to_string(),
+                arch: arch.to_string(),
+                variant: None,
+            }),
+            [os, arch, v] if !os.is_empty() && !arch.is_empty() && !v.is_empty() => Ok(Platform {
+                os: os.to_string(),
+                arch: arch.to_string(),
+                variant: Some(v.to_string()),
+            }),
+            _ => Err(bad()),
+        }
+    }
+
+    /// The machine we run on, in OCI's spelling.
+    pub fn host() -> Platform {
+        let arch = match std::env::consts::ARCH {
+            "x86_64" => "amd64",
+            "aarch64" => "arm64",
+            "x86" => "386",
+            "powerpc64" => "ppc64le",
+            other => other,
+        };
+        Platform {
+            os: "linux".into(),
+            arch: arch.into(),
+            variant: None,
+        }
+    }
+}
+
+impl std::fmt::Display for Platform {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}/{}", self.os, self.arch)?;
+        if let Some(v) = &self.variant {
+            write!(f, "/{v}")?;
+        }
+        Ok(())
+    }
+}
+
+/// A base layer blob on disk.
+#[derive(Debug, Clone)]
+pub struct BaseLayer {
+    pub blob: LayerBlob,
+    pub path: PathBuf,
+}
+
+#[derive(Debug)]
+pub struct BaseImage {
+    /// For the `org.opencontainers.image.base.name` annotation.
+    pub name: String,
+    /// Manifest digest (or config digest for legacy docker archives); none for rootfs.
+    pub digest: Option<String>,
+    pub config: ImageConfiguration,
+    pub layers: Vec<BaseLayer>,
+    /// Keeps extracted archives alive while their blobs are used.
+    _tmp: Option<tempfile::TempDir>,
+}
+
+fn base_err(msg: impl Into<String>) -> BuildError {
+    BuildError::Base(msg.into())
+}
+
+fn read_json<T: serde::de::DeserializeOwned>(path: &Path) -> Result<T, BuildError> {
+    let bytes = fs::read(path).map_err(BuildError::io(path))?;
+    serde_json::from_slice(&bytes).map_err(|e| base_err(format!("{}: {e}", path.display())))
+}
+
+fn oci_blob(root: &Path, d: &Descriptor) -> PathBuf {
+    root.join("blobs")
+        .join(d.digest().algorithm().to_string())
+        .join(d.digest().digest())
+}
+
+fn ref_names(d: &Descriptor) -> Vec<&str> {
+    d.annotations()
+        .as_ref()
+        .map(|a| {
+            [
+                "org.opencontainers.image.ref.name",
+                "io.containerd.image.name",
+            ]
+            .iter()
+            .filter_map(|k| a.get(*k).map(String::as_str))
+            .collect()
+        })
+        .unwrap_or_default()
+}
+
+fn platform_matches(d: &Descriptor, want: &Platform) -> bool {
+    d.platform().as_ref().is_some_and(|p| {
+        p.os().to_string() == want.os
+            && p.architecture().to_string() == want.arch
+            && (want.variant.is_none() || p.variant().as_deref() == want.variant.as_deref())
+    })
+}
+
+fn is_index(mt: &MediaType) -> bool {
+    matches!(mt, MediaType::ImageIndex)
+        || mt.to_string() == "application/vnd.docker.distribution.manifest.list.v2+json"
+}
+
+/// OCI media type for a base layer: Docker's gzip type maps to OCI's, so our manifest
+/// never mixes the two families (containers/image rejects mixed manifests).
+fn oci_layer_type(mt: &str) -> Result<String, BuildError> {
+    Ok(match mt {
+        "application/vnd.docker.image.rootfs.diff.tar.gzip" => {
+            "application/vnd.oci.image.layer.v1.tar+gzip".into()
+        }
+        "application/vnd.docker.image.rootfs.diff.tar" => {
+            "application/vnd.oci.image.layer.v1.tar".into()
+        }
+        m if m.starts_with("application/vnd.oci.image.layer.v1.tar") => m.to_string(),
+        m => return Err(base_err(format!("unsupported layer media type {m}"))),
+    })
+}
+
+fn open_oci_layout(
+    root: &Path,
+    reference: Option<&str>,
+    want: &Platform,
+    name: String,
+    tmp: Option<tempfile::TempDir>,
+) -> Result<BaseImage, BuildError> {
+    let index: ImageIndex = read_json(&root.join("index.json"))?;
+    let candidates: Vec<&Descriptor> = match reference {
+        Some(r) => index
+            .manifests()
+            .iter()
+            .filter(|d| {
+                ref_names(d)
+                    .iter()
+                    .any(|n| *n == r || n.rsplit_once(':').is_some_and(|(_, t)| t == r))
+            })
+            .collect(),
+        None => index.manifests().iter().collect(),
+    };
+    let mut desc = match candidates.as_slice() {
+        [one] => (*one).clone(),
+        [] => {
+            return Err(base_err(format!(
+                "{}: no image{} in index.json",
+                root.display(),
+                reference
+                    .map(|r| format!(" named '{r}'"))
+                    .unwrap_or_default()
+            )))
+        }
+        many => {
+            // Several entries: an image per platform, or several tags. Pick by platform.
+            match many.iter().find(|d| platform_matches(d, want)) {
+                Some(d) => (*d).clone(),
+                None => {
+                    return Err(base_err(format!(
+                        "{}: {} images in index.json; select one with {}:REF",
+                        root.display(),
+                        many.len(),
+                        root.display()
+                    )))
+                }
+            }
+        }
+    };
+    // Follow nested indexes (multi-arch) down to the manifest for our platform.
+    for _ in 0..4 {
+        if !is_index(desc.media_type()) {
+            break;
+        }
+        let inner: ImageIndex = read_json(&oci_blob(root, &desc))?;
+        desc = inner
+            .manifests()
+            .iter()
+            .find(|d| platform_matches(d, want))
+            .cloned()
+            .ok_or_else(|| base_err(format!("the base image has no {want} variant")))?;
+    }
+    let manifest_path = oci_blob(root, &desc);
+    let manifest: ImageManifest = read_json(&manifest_path)?;
+    let config: ImageConfiguration = read_json(&oci_blob(root, manifest.config()))?;
+    let mut layers = Vec::new();
+    for (l, diff_id) in manifest
+        .layers()
+        .iter()
+        .zip(config.rootfs().diff_ids().iter())
+    {
+        let path = oci_blob(root, l);
+        let md = fs::metadata(&path).map_err(|_| {
+            base_err(format!(
+                "layer {} is missing from {} (sparse layouts cannot be used as a base)",
+                l.digest(),
+                root.display()
+            ))
+        })?;
+        if md.len() != l.size() {
+            return Err(base_err(format!("layer {} has the wrong size", l.digest())));
+        }
+        layers.push(BaseLayer {
+            blob: LayerBlob {
+                digest: l.digest().to_string(),
+                diff_id: diff_id.clone(),
+                size: l.size(),
+                media_type: oci_layer_type(&l.media_type().to_string())?,
+            },
+            path,
+        });
+    }
+    if layers.len() != manifest.layers().len() {
+        return Err(base_err(
+            "config diff_ids and manifest layers differ in number",
+        ));
+    }
+    Ok(BaseImage {
+        name,
+        digest: Some(desc.digest().to_string()),
+        config,
+        layers,
+        _tmp: tmp,
+    })
+}
+
+fn unpack_archive(file: &Path) -> Result<tempfile::TempDir, BuildError> {
+    let tmp = tempfile::Builder::new()
+        .prefix("sparkimg-base-")
+        .tempdir()
+        .map_err(BuildError::io(std::env::temp_dir()))?;
+    let f = layer::decompressing_reader(file)?;
+    let mut ar = tar::Archive::new(f);
+    // tar's unpack refuses entries escaping the directory ('..', absolute paths).
+    ar.unpack(tmp.path()).map_err(BuildError::io(file))?;
+    Ok(tmp)
+}
+
+#[derive(serde::Deserialize)]
+#[serde(rename_all = "PascalCase")]
+struct LegacyEntry {
+    config: String,
+    #[serde(default)]
+    repo_tags: Option<Vec<String>>,
+    layers: Vec<String>,
+}
+
+fn sha256_file(path: &Path) -> Result<(String, u64), BuildError> {
+    let mut f = File::open(path).map_err(BuildError::io(path))?;
+    let mut h = Sha256::new();
+    let n = io::copy(&mut f, &mut h).map_err(BuildError::io(path))?;
+    Ok((format!("sha256:{}", hex::encode(h.finalize())), n))
+}
+
+fn open_docker_legacy(
+    root: &Path,
+    reference: Option<&str>,
+    name: String,
+    tmp: tempfile::TempDir,
+) -> Result<BaseImage, BuildError> {
+    let entries: Vec<LegacyEntry> = read_json(&root.join("manifest.json"))?;
+    let entry = match reference {
+        Some(r) => entries.iter().find(|e| {
+            e.repo_tags
+                .as_ref()
+                .is_some_and(|t| t.iter().any(|t| t == r || t.ends_with(&format!(":{r}"))))
+        }),
+        None if entries.len() == 1 => entries.first(),
+        None => None,
+    }
+    .ok_or_else(|| {
+        base_err("select one image of the docker archive with docker-archive:FILE:REPO:TAG")
+    })?;
+    let config_path = root.join(&entry.config);
+    let (config_digest, _) = sha256_file(&config_path)?;
+    let config: ImageConfiguration = read_json(&config_path)?;
+    let mut layers = Vec::new();
+    for (rel, diff_id) in entry.layers.iter().zip(config.rootfs().diff_ids()) {
+        let path = root.join(rel);
+        let (digest, size) = sha256_file(&path)?;
+        let mut magic = [0u8; 4];
+        let n = File::open(&path)
+            .and_then(|mut f| f.read(&mut magic))
+            .map_err(BuildError::io(&path))?;
+        let media_type = if n >= 2 && magic[..2] == [0x1f, 0x8b] {
+            "application/vnd.oci.image.layer.v1.tar+gzip"
+        } else if n == 4 && magic == [0x28, 0xb5, 0x2f, 0xfd] {
+            "application/vnd.oci.image.layer.v1.tar+zstd"
+        } else {
+            "application/vnd.oci.image.layer.v1.tar"
+        };
+        layers.push(BaseLayer {
+            blob: LayerBlob {
+                digest,
+                diff_id: diff_id.clone(),
+                size,
+                media_type: media_type.into(),
+            },
+            path,
+        });
+    }
+    if layers.len() != entry.layers.len() {
+        return Err(base_err(
+            "config diff_ids and archive layers differ in number",
+        ));
+    }
+    Ok(BaseImage {
+        name,
+        digest: Some(config_digest),
+        config,
+        layers,
+        _tmp: Some(tmp),
+    })
+}
+
+fn arch_of(p: &Platform) -> Arch {
+    Arch::from(p.arch.as_str())
+}
+
+/// Open the base. `rootfs:` tarballs are re-compressed into `store` (cached by `cache`).
+pub fn open(
+    spec: &BaseSpec,
+    want: &Platform,
+    compression: Compression,
+    store: &Path,
+    cache: Option<&LayerCache>,
+) -> Result<BaseImage, BuildError> {
+    match spec {
+        BaseSpec::Registry(r) => Err(BuildError::NotYet(format!(
+            "base image '{r}' is a registry reference; pulling base images lands with the \
+             registry client. Use --base oci:DIR, oci-archive:FILE, docker-archive:FILE (from \
+             `docker save`) or rootfs:FILE.tar for now"
+        ))),
+        BaseSpec::OciDir { dir, reference } => {
+            if !dir.join("index.json").is_file() {
+                return Err(base_err(format!(
+                    "{} is not an OCI image layout (no index.json)",
+                    dir.display()
+                )));
+            }
+            let name = format!("oci:{}", dir.display());
+            open_oci_layout(dir, reference.as_deref(), want, name, None)
+        }
+        BaseSpec::OciArchive { file, reference } => {
+            let tmp = unpack_archive(file)?;
+            let root = tmp.path().to_path_buf();
+            let name = format!("oci-archive:{}", file.display());
+            open_oci_layout(&root, reference.as_deref(), want, name, Some(tmp))
+        }
+        BaseSpec::DockerArchive { file, reference } => {
+            let tmp = unpack_archive(file)?;
+            let root = tmp.path().to_path_buf();
+            let name = format!("docker-archive:{}", file.display());
+            if root.join("index.json").is_file() && root.join("oci-layout").is_file() {
+                // `docker save` since v25 writes an OCI layout too; its ref names may be
+                // full references, which open_oci_layout matches.
+                open_oci_layout(&root, reference.as_deref(), want, name, Some(tmp))
+            } else if root.join("manifest.json").is_file() {
+                open_docker_legacy(&root, reference.as_deref(), name, tmp)
+            } else {
+                Err(base_err(format!(
+                    "{} has neither manifest.json nor index.json",
+                    file.display()
+                )))
+            }
+        }
+        BaseSpec::Rootfs(file) => {
+            let key = cache::file_key(file, compression)?;
+            let blob = match cache.and_then(|c| c.get(&key)) {
+                Some(b) => b,
+                None => {
+                    let b = layer::restream_layer(file, compression, store)?;
+                    if let Some(c) = cache {
+                        c.put(&key, &b)?;
+                    }
+                    b
+                }
+            };
+            let rootfs = RootFsBuilder::default()
+                .typ("layers")
+                .diff_ids(vec![blob.diff_id.clone()])
+                .build()
+                .map_err(|e| base_err(e.to_string()))?;
+            let config = ImageConfigurationBuilder::default()
+                .architecture(arch_of(want))
+                .os(Os::from(want.os.as_str()))
+                .config(
+                    ConfigBuilder::default()
+                        .build()
+                        .map_err(|e| base_err(e.to_string()))?,
+                )
+                .rootfs(rootfs)
+                .build()
+                .map_err(|e| base_err(e.to_string()))?;
+            let path = blob_path(store, &blob.digest);
+            Ok(BaseImage {
+                name: format!("rootfs:{}", file.display()),
+                digest: None,
+                config,
+                layers: vec![BaseLayer { blob, path }],
+                _tmp: None,
+            })
+        }
+    }
+}

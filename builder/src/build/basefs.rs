@@ -1,0 +1,324 @@
+//! Reading the base image's filesystem: `/etc/passwd`, the zoneinfo files and where
+//! Java lives. Layers are applied in order (the last one wins) and whiteouts honoured.
+//! The overlay and lookup logic is pure ([`BaseFs`]); [`scan`] only feeds it tar entries.
+
+use std::collections::BTreeMap;
+use std::io::Read;
+use std::path::Path;
+
+use super::error::BuildError;
+use super::layer;
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Node {
+    Dir,
+    /// Contents are kept only for the files we may need (passwd, zoneinfo).
+    File(Option<Vec<u8>>),
+    Symlink(String),
+    Hardlink(String),
+}
+
+/// The interesting part of a merged filesystem, keyed by path without leading '/'.
+#[derive(Debug, Default, Clone)]
+pub struct BaseFs {
+    pub nodes: BTreeMap<String, Node>,
+}
+
+pub const ZONEINFO: &str = "usr/share/zoneinfo";
+
+/// Paths worth remembering; everything else in a (large) base is skipped.
+pub fn interesting(path: &str) -> bool {
+    path == "etc/passwd"
+        || path == ZONEINFO
+        || path.starts_with("usr/share/zoneinfo/")
+        || path.starts_with("usr/lib/jvm")
+        || path.starts_with("opt/java")
+}
+
+fn wants_data(path: &str) -> bool {
+    path == "etc/passwd" || path.starts_with("usr/share/zoneinfo/")
+}
+
+/// `./a/b/` → `a/b`.
+pub fn normalize(p: &str) -> String {
+    let p = p.trim_start_matches("./").trim_start_matches('/');
+    p.trim_end_matches('/').to_string()
+}
+
+impl BaseFs {
+    /// Apply one layer's entries (already normalised) on top of the lower layers.
+    pub fn apply_layer(&mut self, entries: Vec<(String, Node)>) {
+        for (path, _) in &entries {
+            let (dir, base) = match path.rsplit_once('/') {
+                Some((d, b)) => (d, b),
+                None => ("", path.as_str()),
+            };
+            if base == ".wh..wh..opq" {
+                let prefix = if dir.is_empty() {
+                    String::new()
+                } else {
+                    format!("{dir}/")
+                };
+                self.nodes
+                    .retain(|k, _| !(k.starts_with(&prefix) && k.len() > prefix.len()));
+            } else if let Some(victim) = base.strip_prefix(".wh.") {
+                let victim = if dir.is_empty() {
+                    victim.to_string()
+                } else {
+                    format!("{dir}/{victim}")
+                };
+                let prefix = format!("{victim}/");
+                self.nodes
+                    .retain(|k, _| *k != victim && !k.starts_with(&prefix));
+            }
+        }
+        for (path, node) in entries {
+            let base = path.rsplit('/').next().unwrap_or("");
+            if base.starts_with(".wh.") {
+                continue;
+            }
+            if !matches!(node, Node::Dir) {
+                // A file replacing a directory hides everything below it.
+                let prefix = format!("{path}/");
+                self.nodes.retain(|k, _| !k.starts_with(&prefix));
+            }
+            self.nodes.insert(path, node);
+        }
+    }
+
+    /// Follow symlinks (in any component) and hardlinks; `None` when absent.
+    pub fn resolve(&self, path: &str) -> Option<(String, &Node)> {
+        let mut path = normalize(path);
+        'restart: for _ in 0..32 {
+            let comps: Vec<&str> = path.split('/').filter(|c| !c.is_empty()).collect();
+            let mut cur = String::new();
+            for (i, c) in comps.iter().enumerate() {
+                match *c {
+                    "." => continue,
+                    ".." => {
+                        cur = cur
+                            .rsplit_once('/')
+                            .map(|(d, _)| d.to_string())
+                            .unwrap_or_default();
+                        continue;
+                    }
+                    _ => {}
+                }
+                if !cur.is_empty() {
+                    cur.push('/');
+                }
+                cur.push_str(c);
+                match self.nodes.get(&cur) {
+                    Some(Node::Symlink(t)) => {
+                        let parent = cur.rsplit_once('/').map(|(d, _)| d).unwrap_or("");
+                        let target = if t.starts_with('/') {
+                            normalize(t)
+                        } else if parent.is_empty() {
+                            t.clone()
+                        } else {
+                            format!("{parent}/{t}")
+                        };
+                        let rest = comps[i + 1..].join("/");
+                        path = if rest.is_empty() {
+                            target
+                        } else {
+                            format!("{target}/{rest}")
+                        };
+                        continue 'restart;
+                    }
+                    Some(Node::Hardlink(t)) if i + 1 == comps.len() => {
+                        path = normalize(t);
+                        continue 'restart;
+                    }
+                    _ => {}
+                }
+            }
+            return self.nodes.get(&cur).map(|n| (cur.clone(), n));
+        }
+        None
+    }
+
+    pub fn read(&self, path: &str) -> Option<&[u8]> {
+        match self.resolve(path) {
+            Some((_, Node::File(Some(d)))) => Some(d),
+            _ => None,
+        }
+    }
+
+    /// A Java home: `opt/java/openjdk` (eclipse-temurin) first, else the first
+    /// `usr/lib/jvm/*/bin/java` in name order (Debian/Ubuntu packages).
+    pub fn java_home(&self) -> Option<String> {
+        if matches!(
+            self.resolve("opt/java/openjdk/bin/java"),
+            Some((_, Node::File(_)))
+        ) {
+            return Some("/opt/java/openjdk".into());
+        }
+        self.nodes.keys().find_map(|k| {
+            let rest = k.strip_prefix("usr/lib/jvm/")?;
+            let (jdk, tail) = rest.split_once('/')?;
+            (tail == "bin/java" && matches!(self.resolve(k), Some((_, Node::File(_)))))
+                .then(|| format!("/usr/lib/jvm/{jdk}"))
+        })
+    }
+
+    /// Zone names (`Asia/Shanghai`) present as TZif files, for suggestions.
+    pub fn zone_names(&self) -> Vec<String> {
+        self.nodes
+            .keys()
+            .filter_map(|k| k.strip_prefix("usr/share/zoneinfo/"))
+            .filter(|n| !n.starts_with("posix/") && !n.starts_with("right/"))
+            .filter(|n| self.read(&format!("{ZONEINFO}/{n}")).is_some_and(is_tzif))
+            .map(str::to_string)
+            .collect()
+    }
+}
+
+pub fn is_tzif(b: &[u8]) -> bool {
+    b.starts_with(b"TZif")
+}
+
+/// Read the layers' tar streams (any compression) into a [`BaseFs`].
+pub fn scan(layers: &[&Path]) -> Result<BaseFs, BuildError> {
+    let mut fs = BaseFs::default();
+    for path in layers {
+        let r = layer::decompressing_reader(path)?;
+        let mut ar = tar::Archive::new(r);
+        let mut entries = Vec::new();
+        for e in ar.entries().map_err(BuildError::io(*path))? {
+            let mut e = e.map_err(BuildError::io(*path))?;
+            let name = normalize(&String::from_utf8_lossy(&e.path_bytes()));
+            let base = name.rsplit('/').next().unwrap_or("");
+            if !interesting(&name) && !base.starts_with(".wh.") {
+                continue;
+            }
+            let link = || {
+                e.link_name_bytes()
+                    .map(|l| String::from_utf8_lossy(&l).into_owned())
+                    .unwrap_or_default()
+            };
+            let node = match e.header().entry_type() {
+                tar::EntryType::Directory => Node::Dir,
+                tar::EntryType::Symlink => Node::Symlink(link()),
+                tar::EntryType::Link => Node::Hardlink(link()),
+                _ if wants_data(&name) && e.size() <= 16 << 20 => {
+                    let mut d = Vec::with_capacity(e.size() as usize);
+                    e.read_to_end(&mut d).map_err(BuildError::io(*path))?;
+                    Node::File(Some(d))
+                }
+                _ => Node::File(None),
+            };
+            entries.push((name, node));
+        }
+        fs.apply_layer(entries);
+    }
+    Ok(fs)
+}
+
+/// Pure: is `zone` shaped like a zoneinfo name (no `..`, no absolute path)?
+pub fn valid_zone_name(zone: &str) -> bool {
+    !zone.is_empty()
+        && !zone.starts_with('/')
+        && zone
+            .split('/')
+            .all(|c| !c.is_empty() && c != "." && c != "..")
+        && zone
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '/' | '_' | '-' | '+' | '.'))
+}
+
+fn levenshtein(a: &str, b: &str) -> usize {
+    let a: Vec<char> = a.to_lowercase().chars().collect();
+    let b: Vec<char> = b.to_lowercase().chars().collect();
+    let mut prev: Vec<usize> = (0..=b.len()).collect();
+    for (i, ca) in a.iter().enumerate() {
+        let mut cur = vec![i + 1; b.len() + 1];
+        for (j, cb) in b.iter().enumerate() {
+            cur[j + 1] = (prev[j] + usize::from(ca != cb))
+                .min(prev[j + 1] + 1)
+                .min(cur[j] + 1);
+        }
+        prev = cur;
+    }
+    prev[b.len()]
+}
+
+/// Up to five names closest to `zone`: substring matches (`Shanghai` → `Asia/Shanghai`)
+/// first, then by edit distance.
+pub fn suggest_zones(zone: &str, names: &[String]) -> Vec<String> {
+    let lz = zone.to_lowercase();
+    let limit = (zone.len() / 3).max(3);
+    let mut scored: Vec<(usize, &String)> = names
+        .iter()
+        .filter_map(|n| {
+            let ln = n.to_lowercase();
+            let last = ln.rsplit('/').next().unwrap_or(&ln);
+            let d = if ln.contains(&lz) && lz.len() >= 3 {
+                0
+            } else {
+                levenshtein(&lz, &ln).min(levenshtein(&lz, last) + 1)
+            };
+            (d <= limit).then_some((d, n))
+        })
+        .collect();
+    scored.sort();
+    scored.into_iter().take(5).map(|(_, n)| n.clone()).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn f(p: &str, d: &[u8]) -> (String, Node) {
+        (p.into(), Node::File(Some(d.to_vec())))
+    }
+
+    #[test]
+    fn overlay_and_whiteouts() {
+        let mut fs = BaseFs::default();
+        fs.apply_layer(vec![
+            f("etc/passwd", b"root\n"),
+            f("usr/share/zoneinfo/Etc/UTC", b"TZif1"),
+            (
+                "usr/share/zoneinfo/UTC".into(),
+                Node::Symlink("Etc/UTC".into()),
+            ),
+            f("usr/lib/jvm/java-17/bin/java", b""),
+        ]);
+        assert_eq!(fs.read("usr/share/zoneinfo/UTC"), Some(&b"TZif1"[..]));
+        assert_eq!(fs.java_home().as_deref(), Some("/usr/lib/jvm/java-17"));
+        fs.apply_layer(vec![
+            f("etc/passwd", b"root\nx\n"),
+            ("usr/lib/jvm/.wh.java-17".into(), Node::File(None)),
+        ]);
+        assert_eq!(fs.read("/etc/passwd"), Some(&b"root\nx\n"[..]));
+        assert_eq!(fs.java_home(), None);
+        fs.apply_layer(vec![
+            ("usr/share/zoneinfo/.wh..wh..opq".into(), Node::File(None)),
+            ("usr/share/zoneinfo/Asia".into(), Node::Dir),
+            f("usr/share/zoneinfo/Asia/Shanghai", b"TZif2"),
+            ("etc/pw".into(), Node::Hardlink("etc/passwd".into())),
+            ("opt/java".into(), Node::Symlink("/usr/lib/jvm".into())),
+            f("usr/lib/jvm/openjdk/bin/java", b""),
+        ]);
+        assert_eq!(fs.read("usr/share/zoneinfo/UTC"), None);
+        assert_eq!(fs.zone_names(), ["Asia/Shanghai"]);
+        assert_eq!(fs.read("etc/pw"), Some(&b"root\nx\n"[..]));
+        assert_eq!(fs.java_home().as_deref(), Some("/opt/java/openjdk"));
+    }
+
+    #[test]
+    fn zones() {
+        assert!(valid_zone_name("Asia/Shanghai"));
+        assert!(valid_zone_name("Etc/GMT+8"));
+        assert!(!valid_zone_name("../etc/passwd"));
+        assert!(!valid_zone_name("/UTC"));
+        let names: Vec<String> = ["Asia/Shanghai", "Asia/Singapore", "Europe/Berlin", "UTC"]
+            .iter()
+            .map(|s| s.to_string())
+            .collect();
+        assert_eq!(suggest_zones("Asia/Shanghia", &names)[0], "Asia/Shanghai");
+        assert_eq!(suggest_zones("shanghai", &names)[0], "Asia/Shanghai");
+        assert_eq!(suggest_zones("Europe/Berln", &names), ["Europe/Berlin"]);
+    }
+}

@@ -1,0 +1,116 @@
+//! The layer cache: layer inputs → (digest, diff_id, size) plus the blob, so a rebuild
+//! with nothing changed does no tar and no compression.
+//!
+//! Key (pure, [`plan_key`]): tool version, compression and level, mtime, and per entry
+//! its path, type, mode, owner and, for files, the source path + size + mtime (generated
+//! files: their sha256). Like ko's and Jib's caches this trusts mtimes: a file rewritten
+//! with the same size and mtime is not noticed (`--no-cache` forces a rebuild).
+//!
+//! Layout under the cache root: `build/layers/<key>.json` and `build/blobs/sha256/<hex>`.
+
+use std::fs;
+use std::path::{Path, PathBuf};
+
+use sha2::{Digest, Sha256};
+
+use super::error::BuildError;
+use super::layer::{blob_path, Compression, LayerBlob};
+use super::plan::{Content, Kind, LayerPlan};
+
+const VERSION: &str = env!("CARGO_PKG_VERSION");
+
+fn field(h: &mut Sha256, s: &[u8]) {
+    // Length-prefixed so no two different inputs hash the same byte stream.
+    h.update((s.len() as u64).to_le_bytes());
+    h.update(s);
+}
+
+pub fn plan_key(plan: &LayerPlan, mtime: u64, c: Compression) -> String {
+    let mut h = Sha256::new();
+    field(&mut h, format!("sparkimg {VERSION} layer v1").as_bytes());
+    field(&mut h, c.describe().as_bytes());
+    field(&mut h, mtime.to_string().as_bytes());
+    for e in &plan.entries {
+        field(&mut h, e.path.as_bytes());
+        field(
+            &mut h,
+            format!("{:o} {} {}", e.mode, e.uid, e.gid).as_bytes(),
+        );
+        match &e.kind {
+            Kind::Dir => field(&mut h, b"d"),
+            Kind::Symlink(t) => {
+                field(&mut h, b"l");
+                field(&mut h, t.as_bytes());
+            }
+            Kind::File(Content::Bytes(b)) => {
+                field(&mut h, b"b");
+                field(&mut h, &Sha256::digest(b));
+            }
+            Kind::File(Content::Path {
+                path,
+                size,
+                mtime_ns,
+            }) => {
+                field(&mut h, b"f");
+                field(&mut h, path.as_os_str().as_encoded_bytes());
+                field(&mut h, format!("{size} {mtime_ns}").as_bytes());
+            }
+        }
+    }
+    hex::encode(h.finalize())
+}
+
+/// Key for re-compressing a rootfs tarball.
+pub fn file_key(path: &Path, c: Compression) -> Result<String, BuildError> {
+    let md = fs::metadata(path).map_err(BuildError::io(path))?;
+    let mtime = md
+        .modified()
+        .ok()
+        .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
+        .map_or(0, |d| d.as_nanos());
+    let mut h = Sha256::new();
+    field(&mut h, format!("sparkimg {VERSION} rootfs v1").as_bytes());
+    field(&mut h, c.describe().as_bytes());
+    let abs = fs::canonicalize(path).map_err(BuildError::io(path))?;
+    field(&mut h, abs.as_os_str().as_encoded_bytes());
+    field(&mut h, format!("{} {mtime}", md.len()).as_bytes());
+    Ok(hex::encode(h.finalize()))
+}
+
+#[derive(Debug, Clone)]
+pub struct LayerCache {
+    root: PathBuf,
+}
+
+impl LayerCache {
+    pub fn new(cache_root: &Path) -> Self {
+        LayerCache {
+            root: cache_root.join("build"),
+        }
+    }
+
+    /// Where cached blobs live; layers are built straight into it.
+    pub fn store(&self) -> &Path {
+        &self.root
+    }
+
+    pub fn get(&self, key: &str) -> Option<LayerBlob> {
+        let text = fs::read(self.root.join("layers").join(format!("{key}.json"))).ok()?;
+        let blob: LayerBlob = serde_json::from_slice(&text).ok()?;
+        // A missing or truncated blob (someone cleaned the cache) is a miss, not an error.
+        let md = fs::metadata(blob_path(&self.root, &blob.digest)).ok()?;
+        (md.len() == blob.size).then_some(blob)
+    }
+
+    pub fn put(&self, key: &str, blob: &LayerBlob) -> Result<(), BuildError> {
+        let dir = self.root.join("layers");
+        fs::create_dir_all(&dir).map_err(BuildError::io(&dir))?;
+        let mut tmp = tempfile::NamedTempFile::new_in(&dir).map_err(BuildError::io(&dir))?;
+        serde_json::to_writer(&mut tmp, blob)
+            .map_err(|e| BuildError::io(&dir)(std::io::Error::other(e)))?;
+        let dest = dir.join(format!("{key}.json"));
+        tmp.persist(&dest)
+            .map_err(|e| BuildError::io(&dest)(e.error))?;
+        Ok(())
+    }
+}

@@ -1,0 +1,99 @@
+//! Errors of `sparkimg build`. [`BuildError::exit_code`] groups them for the CLI.
+
+use std::path::PathBuf;
+
+use thiserror::Error;
+
+use crate::fetch::FetchError;
+
+#[derive(Debug, Error)]
+pub enum BuildError {
+    #[error("invalid image reference '{reference}': {reason}")]
+    InvalidReference { reference: String, reason: String },
+
+    #[error("invalid location '{location}': {reason}")]
+    InvalidLocation { location: String, reason: String },
+
+    #[error("{0}")]
+    InvalidInput(String),
+
+    #[error("not implemented yet: {0}")]
+    NotYet(String),
+
+    #[error("base image: {0}")]
+    Base(String),
+
+    #[error(
+        "the base image has no Java: no JAVA_HOME in its config and no bin/java under \
+         /usr/lib/jvm or /opt/java/openjdk. Pick a JVM base (e.g. an eclipse-temurin JRE \
+         image saved with `docker save`, or an OCI layout of one) with --base"
+    )]
+    NoJava,
+
+    #[error("unknown time zone '{zone}'{}", suggest(.suggestions))]
+    UnknownTimezone {
+        zone: String,
+        suggestions: Vec<String>,
+    },
+
+    #[error(
+        "invalid SOURCE_DATE_EPOCH '{0}': expected whole seconds since 1970 (e.g. 1700000000)"
+    )]
+    SourceDateEpoch(String),
+
+    #[error(
+        "refusing to write {}: it exists and is not {what} written by sparkimg; \
+         remove it or choose another --output",
+        .path.display()
+    )]
+    OutputNotOurs { path: PathBuf, what: &'static str },
+
+    #[error("Spark distribution at {}: {reason}", .path.display())]
+    Distribution { path: PathBuf, reason: String },
+
+    #[error(transparent)]
+    Fetch(#[from] FetchError),
+
+    #[error("{}: {source}", .path.display())]
+    Io {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+}
+
+fn suggest(s: &[String]) -> String {
+    if s.is_empty() {
+        String::new()
+    } else {
+        format!("; did you mean: {}?", s.join(", "))
+    }
+}
+
+impl BuildError {
+    pub fn io(path: impl Into<PathBuf>) -> impl FnOnce(std::io::Error) -> BuildError {
+        let path = path.into();
+        move |source| BuildError::Io { path, source }
+    }
+
+    /// Exit codes documented in `sparkimg build --help` (see `cli::EXIT_CODES`).
+    pub fn exit_code(&self) -> u8 {
+        match self {
+            BuildError::InvalidReference { .. }
+            | BuildError::InvalidLocation { .. }
+            | BuildError::InvalidInput(_)
+            | BuildError::UnknownTimezone { .. }
+            | BuildError::SourceDateEpoch(_) => 2,
+            BuildError::Fetch(f) if f.is_verification_failure() => 3,
+            BuildError::Fetch(f) if f.is_unsafe_archive() => 5,
+            BuildError::Fetch(FetchError::InvalidVersion { .. })
+            | BuildError::Fetch(FetchError::UnsupportedBuild { .. }) => 2,
+            BuildError::Fetch(_) => 4,
+            BuildError::Base(_) | BuildError::NoJava => 6,
+            BuildError::NotYet(_) => 7,
+            BuildError::OutputNotOurs { .. } => 8,
+            BuildError::Distribution { .. } => 6,
+            BuildError::Io { .. } => 1,
+        }
+    }
+}

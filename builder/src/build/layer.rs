@@ -1,0 +1,311 @@
+//! Effects: turn a [`LayerPlan`] into a blob in one streaming pass
+//! (tar → sha256 = diff_id → compressor → sha256 = digest → temp file → rename), and run
+//! several such passes at once.
+
+use std::fs::{self, File};
+use std::io::{self, BufReader, BufWriter, Read, Write};
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Mutex;
+
+use sha2::{Digest, Sha256};
+
+use super::error::BuildError;
+use super::plan::{Content, Entry, Kind, LayerPlan};
+
+/// Layer compression. Both compressors are pinned (flate2's default miniz_oxide backend,
+/// the zstd crate's bundled libzstd), single-threaded, so the bytes depend only on the
+/// input, the algorithm and the level.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Compression {
+    Gzip(u32),
+    Zstd(i32),
+    None,
+}
+
+impl Compression {
+    pub fn media_type(self) -> &'static str {
+        match self {
+            Compression::Gzip(_) => "application/vnd.oci.image.layer.v1.tar+gzip",
+            Compression::Zstd(_) => "application/vnd.oci.image.layer.v1.tar+zstd",
+            Compression::None => "application/vnd.oci.image.layer.v1.tar",
+        }
+    }
+
+    /// Recorded in the cache key and an annotation: a different backend or level gives
+    /// different digests.
+    pub fn describe(self) -> String {
+        match self {
+            Compression::Gzip(l) => format!("gzip/miniz_oxide/{l}"),
+            Compression::Zstd(l) => {
+                format!("zstd/libzstd-{}/{l}", zstd::zstd_safe::version_string())
+            }
+            Compression::None => "none".into(),
+        }
+    }
+}
+
+/// The result of building (or finding) one layer blob.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct LayerBlob {
+    /// `sha256:<hex>` of the stored (compressed) bytes.
+    pub digest: String,
+    /// `sha256:<hex>` of the uncompressed tar.
+    pub diff_id: String,
+    pub size: u64,
+    pub media_type: String,
+}
+
+pub fn blob_path(store: &Path, digest: &str) -> PathBuf {
+    store
+        .join("blobs/sha256")
+        .join(digest.strip_prefix("sha256:").unwrap_or(digest))
+}
+
+/// A writer that hashes and counts what passes through.
+pub struct HashWriter<W> {
+    inner: W,
+    hasher: Sha256,
+    count: u64,
+}
+
+impl<W: Write> HashWriter<W> {
+    pub fn new(inner: W) -> Self {
+        HashWriter {
+            inner,
+            hasher: Sha256::new(),
+            count: 0,
+        }
+    }
+    pub fn finish(self) -> (W, String, u64) {
+        (
+            self.inner,
+            format!("sha256:{}", hex::encode(self.hasher.finalize())),
+            self.count,
+        )
+    }
+}
+
+impl<W: Write> Write for HashWriter<W> {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        let n = self.inner.write(buf)?;
+        self.hasher.update(&buf[..n]);
+        self.count += n as u64;
+        Ok(n)
+    }
+    fn flush(&mut self) -> io::Result<()> {
+        self.inner.flush()
+    }
+}
+
+enum Compressor<W: Write> {
+    Gzip(flate2::write::GzEncoder<W>),
+    Zstd(zstd::Encoder<'static, W>),
+    None(W),
+}
+
+impl<W: Write> Compressor<W> {
+    fn new(w: W, c: Compression) -> io::Result<Self> {
+        Ok(match c {
+            // Fixed header: mtime 0, no name, OS byte 255 ("unknown"), so the bytes do
+            // not depend on the machine or the time.
+            Compression::Gzip(l) => Compressor::Gzip(
+                flate2::GzBuilder::new()
+                    .mtime(0)
+                    .operating_system(255)
+                    .write(w, flate2::Compression::new(l)),
+            ),
+            Compression::Zstd(l) => Compressor::Zstd(zstd::Encoder::new(w, l)?),
+            Compression::None => Compressor::None(w),
+        })
+    }
+    fn finish(self) -> io::Result<W> {
+        match self {
+            Compressor::Gzip(g) => g.finish(),
+            Compressor::Zstd(z) => z.finish(),
+            Compressor::None(w) => Ok(w),
+        }
+    }
+}
+
+impl<W: Write> Write for Compressor<W> {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        match self {
+            Compressor::Gzip(g) => g.write(buf),
+            Compressor::Zstd(z) => z.write(buf),
+            Compressor::None(w) => w.write(buf),
+        }
+    }
+    fn flush(&mut self) -> io::Result<()> {
+        match self {
+            Compressor::Gzip(g) => g.flush(),
+            Compressor::Zstd(z) => z.flush(),
+            Compressor::None(w) => w.flush(),
+        }
+    }
+}
+
+type Sink = HashWriter<Compressor<HashWriter<BufWriter<File>>>>;
+
+fn open_sink(store: &Path, c: Compression) -> Result<(Sink, tempfile::TempPath), BuildError> {
+    let dir = store.join("blobs/sha256");
+    fs::create_dir_all(&dir).map_err(BuildError::io(&dir))?;
+    let tmp = tempfile::Builder::new()
+        .prefix(".tmp-layer-")
+        .tempfile_in(&dir)
+        .map_err(BuildError::io(&dir))?;
+    let (file, path) = tmp.into_parts();
+    let comp = Compressor::new(HashWriter::new(BufWriter::with_capacity(1 << 20, file)), c)
+        .map_err(BuildError::io(&dir))?;
+    Ok((HashWriter::new(comp), path))
+}
+
+fn close_sink(
+    sink: Sink,
+    tmp: tempfile::TempPath,
+    store: &Path,
+    c: Compression,
+) -> Result<LayerBlob, BuildError> {
+    let err = BuildError::io(tmp.to_path_buf());
+    let (comp, diff_id, _) = sink.finish();
+    let inner = comp.finish().map_err(BuildError::io(tmp.to_path_buf()))?;
+    let (mut buf, digest, size) = inner.finish();
+    buf.flush().map_err(BuildError::io(tmp.to_path_buf()))?;
+    drop(buf);
+    let dest = blob_path(store, &digest);
+    tmp.persist(&dest).map_err(|e| err(e.error))?;
+    Ok(LayerBlob {
+        digest,
+        diff_id,
+        size,
+        media_type: c.media_type().to_string(),
+    })
+}
+
+fn header_for(e: &Entry, mtime: u64) -> tar::Header {
+    let mut h = tar::Header::new_gnu();
+    h.set_mtime(mtime);
+    h.set_uid(e.uid);
+    h.set_gid(e.gid);
+    h.set_mode(e.mode);
+    h
+}
+
+/// Write the tar of `plan` to `w`. Entries are already sorted with parents first.
+pub fn write_tar<W: Write>(plan: &LayerPlan, mtime: u64, w: W) -> Result<W, BuildError> {
+    let mut b = tar::Builder::new(w);
+    b.mode(tar::HeaderMode::Complete);
+    b.follow_symlinks(false);
+    for e in &plan.entries {
+        let mut h = header_for(e, mtime);
+        let io_err = |src: &Path| BuildError::io(src.to_path_buf());
+        match &e.kind {
+            Kind::Dir => {
+                h.set_entry_type(tar::EntryType::Directory);
+                h.set_size(0);
+                b.append_data(&mut h, format!("{}/", e.path), io::empty())
+                    .map_err(io_err(Path::new(&e.path)))?;
+            }
+            Kind::Symlink(target) => {
+                h.set_entry_type(tar::EntryType::Symlink);
+                h.set_size(0);
+                b.append_link(&mut h, &e.path, target)
+                    .map_err(io_err(Path::new(&e.path)))?;
+            }
+            Kind::File(Content::Bytes(bytes)) => {
+                h.set_entry_type(tar::EntryType::Regular);
+                h.set_size(bytes.len() as u64);
+                b.append_data(&mut h, &e.path, &bytes[..])
+                    .map_err(io_err(Path::new(&e.path)))?;
+            }
+            Kind::File(Content::Path { path, size, .. }) => {
+                let f = File::open(path).map_err(io_err(path))?;
+                let actual = f.metadata().map_err(io_err(path))?.len();
+                if actual != *size {
+                    // The tree changed between the walk and now; a short or long copy
+                    // would corrupt the tar.
+                    return Err(BuildError::Io {
+                        path: path.clone(),
+                        source: io::Error::other("file changed size during the build"),
+                    });
+                }
+                h.set_entry_type(tar::EntryType::Regular);
+                h.set_size(*size);
+                b.append_data(&mut h, &e.path, f).map_err(io_err(path))?;
+            }
+        }
+    }
+    b.into_inner().map_err(BuildError::io("tar"))
+}
+
+/// Build one planned layer into `store/blobs/sha256/`.
+pub fn build_layer(
+    plan: &LayerPlan,
+    mtime: u64,
+    c: Compression,
+    store: &Path,
+) -> Result<LayerBlob, BuildError> {
+    let (sink, tmp) = open_sink(store, c)?;
+    let sink = write_tar(plan, mtime, sink)?;
+    close_sink(sink, tmp, store, c)
+}
+
+/// Detect gzip/zstd by magic bytes and return a reader of the uncompressed stream.
+pub fn decompressing_reader(path: &Path) -> Result<Box<dyn Read + Send>, BuildError> {
+    let mut f = BufReader::with_capacity(1 << 20, File::open(path).map_err(BuildError::io(path))?);
+    let magic = {
+        use std::io::BufRead;
+        let buf = f.fill_buf().map_err(BuildError::io(path))?;
+        buf.get(..4).map(<[u8]>::to_vec).unwrap_or_default()
+    };
+    Ok(if magic.starts_with(&[0x1f, 0x8b]) {
+        Box::new(flate2::bufread::MultiGzDecoder::new(f))
+    } else if magic == [0x28, 0xb5, 0x2f, 0xfd] {
+        Box::new(zstd::Decoder::with_buffer(f).map_err(BuildError::io(path))?)
+    } else {
+        Box::new(f)
+    })
+}
+
+/// Re-compress an existing tar (a rootfs tarball) as a layer, byte for byte.
+pub fn restream_layer(src: &Path, c: Compression, store: &Path) -> Result<LayerBlob, BuildError> {
+    let mut r = decompressing_reader(src)?;
+    let (mut sink, tmp) = open_sink(store, c)?;
+    io::copy(&mut r, &mut sink).map_err(BuildError::io(src))?;
+    close_sink(sink, tmp, store, c)
+}
+
+/// Run `jobs` on all cores; results come back in job order, so output never depends on
+/// scheduling.
+pub fn run_parallel<T, R, F>(jobs: &[T], f: F) -> Vec<R>
+where
+    T: Sync,
+    R: Send,
+    F: Fn(&T) -> R + Sync,
+{
+    let threads = std::thread::available_parallelism()
+        .map_or(1, |n| n.get())
+        .min(jobs.len().max(1));
+    let next = AtomicUsize::new(0);
+    let results: Mutex<Vec<Option<R>>> = Mutex::new((0..jobs.len()).map(|_| None).collect());
+    std::thread::scope(|s| {
+        for _ in 0..threads {
+            s.spawn(|| loop {
+                let i = next.fetch_add(1, Ordering::Relaxed);
+                if i >= jobs.len() {
+                    break;
+                }
+                let r = f(&jobs[i]);
+                if let Ok(mut g) = results.lock() {
+                    g[i] = Some(r);
+                }
+            });
+        }
+    });
+    results
+        .into_inner()
+        .unwrap_or_else(|p| p.into_inner())
+        .into_iter()
+        .map(|r| r.expect("every job ran"))
+        .collect()
+}
