@@ -165,9 +165,26 @@ pub fn run(opts: &Options) -> Result<Vec<Row>> {
 
 /// Compiles the stub with rustc directly (one file, no crate) as a static binary.
 fn build_stub(dir: &Path) -> Result<PathBuf> {
+    // Static and stripped: exec of the stub is part of both sides' time, so keep it
+    // as cheap as it gets (no ld.so, few pages).
+    const FLAGS: [&str; 10] = [
+        "--edition=2021",
+        "-C",
+        "opt-level=2",
+        "-C",
+        "panic=abort",
+        "-C",
+        "strip=symbols",
+        "-C",
+        "target-feature=+crt-static",
+        "--target=x86_64-unknown-linux-gnu",
+    ];
     let stub = dir.join("stub-java");
     let stamp = dir.join("stub-java.stamp");
-    let key = format!("{:016x}", util::fnv64(&[STUB_SOURCE.as_bytes()]));
+    let key = format!(
+        "{:016x}",
+        util::fnv64(&[STUB_SOURCE.as_bytes(), FLAGS.concat().as_bytes()])
+    );
     if stub.is_file() && fs::read_to_string(&stamp).is_ok_and(|s| s == key) {
         return Ok(stub);
     }
@@ -178,22 +195,7 @@ fn build_stub(dir: &Path) -> Result<PathBuf> {
     let rustc = std::env::var_os("RUSTC").unwrap_or_else(|| "rustc".into());
     util::run(
         Command::new(rustc)
-            .args([
-                "--edition",
-                "2021",
-                "-C",
-                "opt-level=2",
-                "-C",
-                "panic=abort",
-                "-C",
-                "strip=symbols",
-            ])
-            .args([
-                "-C",
-                "target-feature=+crt-static",
-                "--target",
-                "x86_64-unknown-linux-gnu",
-            ])
+            .args(FLAGS)
             .arg("-o")
             .arg(&tmp)
             .arg(&source),
