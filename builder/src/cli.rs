@@ -11,7 +11,11 @@ Exit codes:
   2  usage error
   3  verification failed (checksum missing, unparsable or wrong; bad signature)
   4  download failed on every mirror (not found, network, server errors)
-  5  unsafe or oversized archive refused";
+  5  unsafe or oversized archive refused
+  6  build: base image unusable (no Java, unreadable) or not a Spark distribution
+  7  build: not implemented yet (registry pull/push, --load, --engine docker, multi-platform)
+  8  build: the output path exists and was not written by sparkimg
+  (build: invalid references, tags, timezones, SOURCE_DATE_EPOCH or versions exit 2)";
 
 #[derive(Debug, Parser)]
 #[command(name = "sparkimg", version, about = "Build Apache Spark container images", after_help = EXIT_CODES)]
@@ -24,6 +28,9 @@ pub struct Cli {
 pub enum Command {
     /// Download, verify and cache a Spark distribution; print its SPARK_HOME.
     Fetch(FetchArgs),
+    /// Build Spark images (JVM, and with -p/-R the PySpark and SparkR variants) without
+    /// a Docker daemon.
+    Build(Box<BuildArgs>),
 }
 
 #[derive(Debug, Clone, Copy, ValueEnum)]
@@ -91,3 +98,187 @@ pub struct FetchArgs {
     #[arg(long, value_enum, default_value = "auto")]
     pub progress: ProgressArg,
 }
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub enum EngineArg {
+    /// Write layers and manifests directly (no daemon).
+    Daemonless,
+    /// Build with a Docker Engine from Dockerfiles (not yet).
+    Docker,
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub enum CompressionArg {
+    Gzip,
+    Zstd,
+    None,
+}
+
+/// `sparkimg build`. Short flags follow docker-image-tool.sh where they mean the same.
+#[derive(Debug, Args)]
+#[command(
+    after_help = BUILD_HELP,
+    override_usage = "sparkimg build -r REPO -t TAG [--spark-version V] [-p] [-R] [--base BASE] [--output OUT] [OPTIONS]"
+)]
+pub struct BuildArgs {
+    /// Repository prefix: images are REPO/spark, REPO/spark-py, REPO/spark-r.
+    /// Without it the names are spark, spark-py, spark-r (as docker-image-tool.sh).
+    #[arg(short = 'r', long, value_name = "REPO")]
+    pub repo: Option<String>,
+
+    /// Tag for every image. Defaults to the Spark version; when --spark-version is absent
+    /// a tag that is a Spark version (3.5.3) selects the version.
+    #[arg(short = 't', long, value_name = "TAG")]
+    pub tag: Option<String>,
+
+    /// Spark release to package.
+    #[arg(long, value_name = "VERSION")]
+    pub spark_version: Option<String>,
+
+    /// Also build the PySpark image. docker-image-tool.sh's Dockerfile argument is
+    /// accepted and ignored (Dockerfiles are only for --engine docker).
+    #[arg(short = 'p', long, value_name = "DOCKERFILE", num_args = 0..=1)]
+    pub python: Option<Option<String>>,
+
+    /// Also build the SparkR image (a Dockerfile argument is ignored, as for -p).
+    #[arg(short = 'R', long = "r", value_name = "DOCKERFILE", num_args = 0..=1)]
+    pub r: Option<Option<String>>,
+
+    /// Full name (or name:tag) of the JVM image [default: REPO/spark].
+    #[arg(long, value_name = "NAME")]
+    pub name: Option<String>,
+
+    /// Full name (or name:tag) of the PySpark image [default: REPO/spark-py]; implies -p.
+    #[arg(long, value_name = "NAME")]
+    pub python_name: Option<String>,
+
+    /// Full name (or name:tag) of the SparkR image [default: REPO/spark-r]; implies -R.
+    #[arg(long, value_name = "NAME")]
+    pub r_name: Option<String>,
+
+    /// Base image: oci:DIR[:REF], oci-archive:FILE[:REF], docker-archive:FILE[:REPO:TAG],
+    /// rootfs:FILE.tar[.gz|.zst]. Registry references need the registry client (not yet).
+    /// [default: eclipse-temurin:8-jre for Spark 2.x, eclipse-temurin:17-jre for 3.x/4.x]
+    #[arg(long, value_name = "BASE")]
+    pub base: Option<String>,
+
+    /// Where to write: oci:DIR, oci-archive:FILE, docker-archive:FILE (for `docker load`).
+    /// [default: oci:sparkimg-out]
+    #[arg(long, value_name = "OUT")]
+    pub output: Option<String>,
+
+    /// Push to the registry (not yet: lands with the registry client).
+    #[arg(long)]
+    pub push: bool,
+
+    /// Load into the local Docker Engine (not yet: lands with the Docker Engine path).
+    #[arg(long)]
+    pub load: bool,
+
+    #[arg(long, value_enum, default_value = "daemonless")]
+    pub engine: EngineArg,
+
+    /// User the images run as (docker-image-tool.sh -u; Spark files are owned by it, gid 0).
+    #[arg(short = 'u', long, value_name = "UID", default_value_t = 185)]
+    pub uid: u64,
+
+    /// docker-image-tool.sh build args: java_image_tag=T (base eclipse-temurin:T),
+    /// spark_uid=N (as -u); base_img is ignored.
+    #[arg(short = 'b', long = "build-arg", value_name = "K=V")]
+    pub build_args: Vec<String>,
+
+    /// JVM Dockerfile (docker-image-tool.sh -f): only meaningful with --engine docker.
+    #[arg(short = 'f', long, value_name = "FILE")]
+    pub dockerfile: Option<String>,
+
+    /// docker-image-tool.sh -X (buildx, amd64+arm64, push): same as
+    /// --platform linux/amd64,linux/arm64 --push.
+    #[arg(short = 'X')]
+    pub buildx: bool,
+
+    /// docker-image-tool.sh -m (minikube's Docker): not supported yet.
+    #[arg(short = 'm')]
+    pub minikube: bool,
+
+    /// Platform(s), e.g. linux/amd64. Default: the base's. More than one needs a
+    /// multi-arch base (not yet).
+    #[arg(long, value_name = "OS/ARCH", value_delimiter = ',')]
+    pub platform: Vec<String>,
+
+    /// Time zone of the images: TZ, /etc/localtime, /etc/timezone.
+    #[arg(long, value_name = "ZONE", default_value = "UTC")]
+    pub timezone: String,
+
+    #[arg(long, value_enum, default_value = "gzip")]
+    pub compression: CompressionArg,
+
+    /// gzip 0-9 (default 1), zstd 1-19 (default 3).
+    #[arg(long, value_name = "N", allow_negative_numbers = false)]
+    pub compression_level: Option<i32>,
+
+    /// The static spark-entrypoint binary [default: target/dist/spark-entrypoint, made by
+    /// `cargo xtask dist`].
+    #[arg(long, value_name = "PATH", env = "SPARKIMG_ENTRYPOINT")]
+    pub entrypoint_binary: Option<PathBuf>,
+
+    /// Do not use or fill the layer cache (docker-image-tool.sh -n).
+    #[arg(short = 'n', long)]
+    pub no_cache: bool,
+
+    /// Print one JSON object (images with digests, layers built/cached) on stdout.
+    #[arg(long)]
+    pub json: bool,
+
+    /// Use this unpacked distribution instead of fetching one.
+    #[arg(long, value_name = "DIR", conflicts_with_all = ["dist", "hadoop", "scala", "mirrors"])]
+    pub spark_home: Option<PathBuf>,
+
+    /// Hadoop build, as for `sparkimg fetch`.
+    #[arg(long, value_name = "LINE")]
+    pub hadoop: Option<String>,
+
+    /// Scala build, as for `sparkimg fetch`.
+    #[arg(long, value_name = "VERSION")]
+    pub scala: Option<String>,
+
+    /// Mirror base URL (repeatable), as for `sparkimg fetch`.
+    #[arg(long = "mirror", value_name = "URL")]
+    pub mirrors: Vec<String>,
+
+    #[arg(long)]
+    pub no_default_mirrors: bool,
+
+    /// Cache directory (distributions and layers).
+    #[arg(long, value_name = "DIR", env = "SPARKIMG_CACHE_DIR")]
+    pub cache_dir: Option<PathBuf>,
+
+    /// Local .tgz or URL of the distribution, as for `sparkimg fetch`.
+    #[arg(long, value_name = "PATH_OR_URL", conflicts_with_all = ["hadoop", "scala", "mirrors"])]
+    pub dist: Option<String>,
+
+    #[arg(long)]
+    pub insecure_skip_verify: bool,
+
+    /// docker-image-tool.sh's trailing verb: `build` (default) or `push` (= --push).
+    #[arg(value_name = "build|push", hide = true)]
+    pub verb: Option<String>,
+}
+
+pub const BUILD_HELP: &str = "\
+Layers, least to most often changing: base (untouched), third-party jars, spark-* jars,
+examples/data, python (spark-py) or R (spark-r), bin/sbin/conf/kubernetes, and a small
+system layer (/opt/spark-entrypoint, /usr/bin/tini -> it, work-dir, /etc/passwd,
+/etc/localtime, /etc/timezone). Outputs are reproducible: SOURCE_DATE_EPOCH (default 0)
+sets file times and `created`. Unchanged layers come from the cache without tar or
+compression.
+
+Exit codes:
+  0  success
+  1  other error (I/O)
+  2  usage error, invalid reference/tag/timezone/version/SOURCE_DATE_EPOCH
+  3  distribution verification failed
+  4  distribution download failed
+  5  unsafe distribution archive
+  6  base image unusable (no Java, unreadable) or not a Spark distribution
+  7  not implemented yet (registry pull/push, --load, --engine docker, multi-platform)
+  8  the output path exists and was not written by sparkimg";

@@ -3,6 +3,7 @@
 //! stdout carries only data (a path, or JSON with `--json`); everything else goes to
 //! stderr. Exit codes are listed in [`cli::EXIT_CODES`] and `--help`.
 
+mod build_cmd;
 mod cli;
 
 use std::process::ExitCode;
@@ -26,6 +27,9 @@ fn main() -> ExitCode {
 }
 
 fn exit_code(e: &anyhow::Error) -> u8 {
+    if let Some(b) = e.downcast_ref::<sparkimg::build::BuildError>() {
+        return b.exit_code();
+    }
     match e.downcast_ref::<FetchError>() {
         Some(f) if f.is_verification_failure() => 3,
         Some(f) if f.is_unsafe_archive() => 5,
@@ -42,6 +46,7 @@ fn exit_code(e: &anyhow::Error) -> u8 {
 fn run(cli: Cli) -> Result<()> {
     match cli.command {
         Command::Fetch(args) => run_fetch(args),
+        Command::Build(args) => build_cmd::run(*args),
     }
 }
 

@@ -235,7 +235,7 @@ fn open_oci_layout(
                 digest: l.digest().to_string(),
                 diff_id: diff_id.clone(),
                 size: l.size(),
-                media_type: oci_layer_type(&l.media_type().to_string())?,
+                media_type: oci_layer_type(l.media_type().as_ref())?,
             },
             path,
         });

@@ -88,7 +88,13 @@ impl BuildError {
             BuildError::Fetch(f) if f.is_unsafe_archive() => 5,
             BuildError::Fetch(FetchError::InvalidVersion { .. })
             | BuildError::Fetch(FetchError::UnsupportedBuild { .. }) => 2,
-            BuildError::Fetch(_) => 4,
+            BuildError::Fetch(
+                FetchError::NotFound { .. }
+                | FetchError::Transient { .. }
+                | FetchError::Http { .. }
+                | FetchError::AllSourcesFailed { .. },
+            ) => 4,
+            BuildError::Fetch(_) => 1,
             BuildError::Base(_) | BuildError::NoJava => 6,
             BuildError::NotYet(_) => 7,
             BuildError::OutputNotOurs { .. } => 8,

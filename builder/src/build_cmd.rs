@@ -1,0 +1,326 @@
+//! `sparkimg build`: flags → [`sparkimg::build::BuildOptions`], fetch the distribution,
+//! build, report. Everything that can be refused cheaply is refused before the fetch.
+
+use std::path::{Path, PathBuf};
+
+use anyhow::{bail, Context, Result};
+use sparkimg::build::{
+    self, reference, BaseSpec, BuildError, BuildOptions, ImageRef, OutputSpec, Platform, Variant,
+};
+use sparkimg::fetch::{self, urls, Cache, DistSpec, FetchOptions, SparkVersion};
+
+use crate::cli::{BuildArgs, CompressionArg, EngineArg};
+
+fn not_yet(msg: &str) -> anyhow::Error {
+    BuildError::NotYet(msg.to_string()).into()
+}
+
+fn input(msg: String) -> anyhow::Error {
+    BuildError::InvalidInput(msg).into()
+}
+
+/// Spark version from RELEASE ("Spark 3.5.3 built for Hadoop 3.3.4") or the
+/// spark-core jar name, for distributions given by path.
+fn version_from_dist(home: &Path) -> Option<String> {
+    if let Ok(text) = std::fs::read_to_string(home.join("RELEASE")) {
+        if let Some(v) = text.split_whitespace().nth(1) {
+            if v.parse::<SparkVersion>().is_ok() {
+                return Some(v.to_string());
+            }
+        }
+    }
+    let jars = std::fs::read_dir(home.join("jars")).ok()?;
+    let mut names: Vec<String> = jars
+        .filter_map(|e| e.ok().map(|e| e.file_name().to_string_lossy().into_owned()))
+        .collect();
+    names.sort();
+    names.iter().find_map(|n| {
+        let rest = n.strip_prefix("spark-core_")?.strip_suffix(".jar")?;
+        let v = rest.split_once('-')?.1;
+        v.parse::<SparkVersion>().ok().map(|_| v.to_string())
+    })
+}
+
+fn default_entrypoint() -> Option<PathBuf> {
+    let candidates = [
+        PathBuf::from("target/dist/spark-entrypoint"),
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("../target/dist/spark-entrypoint"),
+    ];
+    candidates.into_iter().find(|p| p.is_file())
+}
+
+pub fn run(args: BuildArgs) -> Result<()> {
+    // Flags that belong to paths not built yet: refuse them first and plainly.
+    if matches!(args.engine, EngineArg::Docker) {
+        return Err(not_yet(
+            "--engine docker (building through a Docker Engine from Dockerfiles)",
+        ));
+    }
+    if let Some(f) = &args.dockerfile {
+        return Err(not_yet(&format!(
+            "-f {f}: Dockerfiles are used only by the Docker Engine path (--engine docker), \
+             which lands later; the daemonless build needs no Dockerfile"
+        )));
+    }
+    if args.minikube {
+        return Err(not_yet(
+            "-m (minikube's Docker): loading into a daemon lands with --load",
+        ));
+    }
+    let push = args.push || args.buildx || args.verb.as_deref() == Some("push");
+    match args.verb.as_deref() {
+        None | Some("build") | Some("push") => {}
+        Some(other) => bail!(input(format!(
+            "unexpected argument '{other}' (only `build` or `push`)"
+        ))),
+    }
+    let mut platforms = args.platform.clone();
+    if args.buildx && platforms.is_empty() {
+        platforms = vec!["linux/amd64".into(), "linux/arm64".into()];
+    }
+    let platforms: Vec<Platform> = platforms
+        .iter()
+        .map(|p| Platform::parse(p))
+        .collect::<Result<_, _>>()?;
+    if platforms.len() > 1 {
+        return Err(not_yet(
+            "more than one --platform (multi-arch index from a multi-arch base); build one \
+             platform at a time for now",
+        ));
+    }
+    if push {
+        return Err(not_yet(
+            "--push (registry push lands with the registry client issue); use --output",
+        ));
+    }
+    if args.load {
+        return Err(not_yet(
+            "--load (loading into the Docker Engine lands with the daemon path); use \
+             --output docker-archive:FILE and `docker load -i FILE`",
+        ));
+    }
+
+    // docker-image-tool.sh build args.
+    let mut uid = args.uid;
+    let mut java_image_tag = None;
+    for a in &args.build_args {
+        let (k, v) = a
+            .split_once('=')
+            .ok_or_else(|| input(format!("-b {a}: expected KEY=VALUE")))?;
+        match k {
+            "java_image_tag" => java_image_tag = Some(v.to_string()),
+            "spark_uid" => {
+                uid = v
+                    .parse()
+                    .map_err(|_| input(format!("-b spark_uid={v}: not a number")))?
+            }
+            "base_img" => eprintln!(
+                "sparkimg: warning: -b base_img ignored: spark-py and spark-r are built on the \
+                 JVM image's layers"
+            ),
+            _ => bail!(input(format!(
+                "-b {k}: unsupported build arg (supported: java_image_tag, spark_uid, base_img)"
+            ))),
+        }
+    }
+    for (flag, v) in [("-p", &args.python), ("-R", &args.r)] {
+        if let Some(Some(file)) = v {
+            if file != "build" && file != "push" {
+                eprintln!(
+                    "sparkimg: warning: {flag} {file}: Dockerfile ignored (only --engine docker \
+                     uses Dockerfiles); building the variant from sparkimg's layer plan"
+                );
+            }
+        }
+    }
+    // `-p push` / `-R push`: getopts-style parsing took the trailing verb as the value.
+    if [&args.python, &args.r]
+        .iter()
+        .any(|v| matches!(v, Some(Some(f)) if f == "push"))
+    {
+        return Err(not_yet(
+            "push (registry push lands with the registry client issue)",
+        ));
+    }
+
+    // Version and tag.
+    let tag_version = args
+        .tag
+        .as_deref()
+        .filter(|t| t.parse::<SparkVersion>().is_ok());
+    let mut version: Option<String> = args.spark_version.clone().or(tag_version.map(String::from));
+    if let Some(v) = &version {
+        let parsed: SparkVersion = v.parse().map_err(BuildError::from)?;
+        if (parsed.major, parsed.minor) < (2, 3) {
+            bail!(input(format!(
+                "Spark {v}: Kubernetes images exist from Spark 2.3 on"
+            )));
+        }
+    }
+    if version.is_none() && args.dist.is_none() && args.spark_home.is_none() {
+        bail!(input(match &args.tag {
+            Some(t) => format!("tag '{t}' is not a Spark version: pass --spark-version"),
+            None =>
+                "pass --spark-version, or a --tag that is a Spark version (e.g. -t 3.5.3)".into(),
+        }));
+    }
+    if let Some(t) = &args.tag {
+        reference::validate_tag(t)?;
+    }
+
+    // Base, output, options that need no distribution.
+    let base_str = match (&args.base, &java_image_tag) {
+        (Some(_), Some(_)) => bail!(input(
+            "-b java_image_tag and --base both choose the base; pass one".into()
+        )),
+        (Some(b), None) => b.clone(),
+        (None, Some(t)) => format!("eclipse-temurin:{t}"),
+        (None, None) => {
+            let major = version
+                .as_deref()
+                .and_then(|v| v.parse::<SparkVersion>().ok())
+                .map_or(3, |v| v.major);
+            reference::default_base(major).to_string()
+        }
+    };
+    let base = BaseSpec::parse(&base_str)?;
+    if let BaseSpec::Registry(r) = &base {
+        return Err(not_yet(&format!(
+            "base image '{r}' is a registry reference; pulling base images lands with the \
+             registry client. Use --base oci:DIR, oci-archive:FILE, docker-archive:FILE or \
+             rootfs:FILE.tar for now"
+        )));
+    }
+    let (output, defaulted) = match &args.output {
+        Some(o) => (OutputSpec::parse(o)?, false),
+        None => (OutputSpec::OciDir(PathBuf::from("sparkimg-out")), true),
+    };
+    build::output::check(&output)?;
+    let epoch = build::parse_epoch(std::env::var("SOURCE_DATE_EPOCH").ok().as_deref())?;
+    let kind = match args.compression {
+        CompressionArg::Gzip => "gzip",
+        CompressionArg::Zstd => "zstd",
+        CompressionArg::None => "none",
+    };
+    let compression = build::parse_compression(kind, args.compression_level)?;
+    let entrypoint = match args.entrypoint_binary.clone().or_else(default_entrypoint) {
+        Some(p) => p,
+        None => bail!(input(
+            "no spark-entrypoint binary: run `cargo xtask dist` (writes \
+             target/dist/spark-entrypoint) or pass --entrypoint-binary PATH"
+                .into()
+        )),
+    };
+    let cache_root = match &args.cache_dir {
+        Some(d) => d.clone(),
+        None => Cache::default_root().context(
+            "cannot find a cache directory: set --cache-dir, SPARKIMG_CACHE_DIR or HOME",
+        )?,
+    };
+
+    // The distribution.
+    let (spark_home, source) = if let Some(home) = &args.spark_home {
+        (home.clone(), "https://github.com/apache/spark".to_string())
+    } else {
+        let mut opts = FetchOptions::new(cache_root.clone());
+        let env_mirrors = std::env::var("SPARKIMG_MIRRORS").ok();
+        opts.mirrors = urls::mirror_list(
+            &args.mirrors,
+            env_mirrors.as_deref(),
+            !args.no_default_mirrors,
+        );
+        opts.insecure_skip_verify = args.insecure_skip_verify;
+        let spec = match (&args.dist, &version) {
+            (Some(d), _) => DistSpec::Dist(d.clone()),
+            (None, Some(v)) => DistSpec::Release {
+                version: v.parse().map_err(BuildError::from)?,
+                hadoop: args.hadoop.clone(),
+                scala: args.scala.clone(),
+            },
+            (None, None) => bail!(input("pass --spark-version or --dist".into())),
+        };
+        let fetched = fetch::fetch(&spec, &opts)?;
+        eprintln!(
+            "sparkimg: distribution {} ({})",
+            fetched.path.display(),
+            fetched.source
+        );
+        (fetched.path, fetched.source)
+    };
+    if version.is_none() {
+        version = version_from_dist(&spark_home);
+    }
+    let Some(version) = version else {
+        bail!(input(format!(
+            "cannot tell the Spark version of {}: pass --spark-version",
+            spark_home.display()
+        )));
+    };
+    let tag = args.tag.clone().unwrap_or_else(|| version.clone());
+
+    // Images.
+    let repo = args.repo.as_deref();
+    let image = |name: &Option<String>, v: Variant| -> Result<ImageRef, BuildError> {
+        match name {
+            Some(n) => reference::name_or_ref(n, &tag),
+            None => reference::name_or_ref(&reference::default_name(repo, v.image_name()), &tag),
+        }
+    };
+    let mut images = vec![(Variant::Jvm, image(&args.name, Variant::Jvm)?)];
+    if args.python.is_some() || args.python_name.is_some() {
+        images.push((Variant::Python, image(&args.python_name, Variant::Python)?));
+    }
+    if args.r.is_some() || args.r_name.is_some() {
+        images.push((Variant::R, image(&args.r_name, Variant::R)?));
+    }
+
+    let opts = BuildOptions {
+        spark_home,
+        spark_version: version,
+        images,
+        base,
+        output: output.clone(),
+        platform: platforms.into_iter().next(),
+        compression,
+        epoch,
+        timezone: args.timezone.clone(),
+        uid,
+        entrypoint,
+        cache_dir: (!args.no_cache).then_some(cache_root),
+        source,
+        host_zoneinfo: PathBuf::from("/usr/share/zoneinfo"),
+    };
+    let report = build::build(&opts)?;
+    for l in &report.layers {
+        eprintln!(
+            "sparkimg: layer {:<11} {} {} ({} bytes)",
+            l.name,
+            if l.cached { "cached" } else { "built " },
+            l.digest,
+            l.size
+        );
+    }
+    eprintln!(
+        "sparkimg: {} layers built, {} cached; wrote {}{}",
+        report.layers_built,
+        report.layers_cached,
+        match &output {
+            OutputSpec::OciDir(p) => format!("oci:{}", p.display()),
+            OutputSpec::OciArchive(p) => format!("oci-archive:{}", p.display()),
+            OutputSpec::DockerArchive(p) => format!("docker-archive:{}", p.display()),
+        },
+        if defaulted {
+            " (default; pass --output, or `docker load` a docker-archive: output)"
+        } else {
+            ""
+        }
+    );
+    if args.json {
+        println!("{}", serde_json::to_string(&report)?);
+    } else {
+        for i in &report.images {
+            println!("{}@{}", i.reference, i.manifest_digest);
+        }
+    }
+    Ok(())
+}
