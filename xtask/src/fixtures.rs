@@ -203,7 +203,7 @@ pub enum Selector {
 }
 
 impl Selector {
-    fn parse(s: &str) -> Result<Vec<Selector>> {
+    pub fn parse(s: &str) -> Result<Vec<Selector>> {
         if s == "all" {
             return Ok(vec![Selector::Line(3, Some(5)), Selector::Line(4, None)]);
         }

@@ -5,6 +5,7 @@
 //! fresh clone needs no extra installers.
 
 mod bench;
+mod demo;
 mod dist;
 mod elf;
 mod fixtures;
@@ -17,6 +18,10 @@ const USAGE: &str = "\
 usage: cargo xtask <command> [options]
 
 commands:
+  demo [--spark SEL] [--slices N]
+                              the main job on embedded defaults: serve the fixture Spark
+                              distribution on loopback, `sparkimg fetch` it, and run SparkPi
+                              under spark-entrypoint as PID 1
   fixtures [--spark SEL]...   assemble Spark distributions from PyPI's pyspark sdist into
                               target/fixtures/ (SEL: 3.5.x (default), 4.x, all, or an exact
                               version like 3.5.9; repeat or comma-separate for several),
@@ -47,6 +52,7 @@ fn run() -> Result<()> {
     }
     let command = args.remove(0);
     match command.as_str() {
+        "demo" => demo::main(args),
         "fixtures" => fixtures::main(args),
         "dist" => dist::main(args),
         "bench" => bench::main(args),
