@@ -512,7 +512,38 @@ fn single_image_is_tagged_by_tag_and_archives_validate() {
             assert!(text.contains("KubernetesExecutorBackend"), "{text}");
             assert!(text.contains("/opt/spark/jars/*"), "{text}");
         }
+        // Docker 20.10's `docker save` writes the legacy layout (manifest.json + layer
+        // tars): it must work as a base, Java found through the config's JAVA_HOME.
+        let saved = fx.p("saved.tar");
+        run(Command::new("docker")
+            .args(["save", "-o"])
+            .arg(&saved)
+            .arg(tag));
+        let rebased = fx.build_ok(&[
+            "-t",
+            "3.5.3",
+            &format!("--base=docker-archive:{}", saved.display()),
+            &format!("--output=oci:{}", fx.p("rebased").display()),
+        ]);
+        assert_eq!(rebased["java_home"], "/usr/lib/jvm/java-17-openjdk-amd64");
         let _ = Command::new("docker").args(["rmi", "-f", tag]).output();
+    }
+    // Our own outputs work as bases: an OCI layout (by tag) and an OCI archive.
+    for base in [
+        format!("oci:{}:3.5.3", oci.display()),
+        format!("oci-archive:{}", oa.display()),
+    ] {
+        let r = fx.build_ok(&[
+            "-t",
+            "3.5.4",
+            &format!("--base={base}"),
+            &format!("--output=oci:{}", fx.p("stacked").display()),
+        ]);
+        assert_eq!(r["java_home"], "/usr/lib/jvm/java-17-openjdk-amd64");
+        assert!(r["base"]
+            .as_str()
+            .unwrap()
+            .starts_with(base.split(':').next().unwrap()));
     }
 }
 
