@@ -385,6 +385,10 @@ fn oci_layout_with_variants_unpacks_with_umoci() {
             Path::new("/opt/spark-entrypoint")
         );
         assert_eq!(
+            fs::read_link(root.join("opt/decom.sh")).unwrap(),
+            Path::new("/opt/spark-entrypoint")
+        );
+        assert_eq!(
             fs::read(root.join("opt/spark-entrypoint")).unwrap(),
             fs::read(entrypoint()).unwrap()
         );

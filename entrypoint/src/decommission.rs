@@ -121,6 +121,14 @@ fn alive(pid: i32) -> bool {
     }
 }
 
+/// Whether we were started as `decom.sh` (images link `/opt/decom.sh` to us, the path
+/// Spark's `spark.kubernetes.decommission.script` defaults to).
+pub fn invoked_as_decom_sh(argv0: &std::ffi::OsStr) -> bool {
+    std::path::Path::new(argv0)
+        .file_name()
+        .is_some_and(|name| name == "decom.sh")
+}
+
 pub fn main(args: &[OsString]) -> i32 {
     let args = match parse_args(args) {
         Ok(args) => args,

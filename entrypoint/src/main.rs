@@ -29,6 +29,9 @@ fn main() -> ExitCode {
     };
     let code = if init::invoked_as_tini(&argv0) {
         init::tini_main(&args)
+    } else if decommission::invoked_as_decom_sh(&argv0) {
+        // `/opt/decom.sh` → us: Spark's default preStop decommission script path.
+        decommission::main(&args)
     } else {
         entrypoint_main(args)
     };

@@ -1081,3 +1081,21 @@ fn realtime_and_other_signals_are_forwarded() {
         assert_eq!(out.code, 128 + libc::SIGTERM, "{mode:?}: {}", out.stderr);
     }
 }
+
+/// Images link Spark's default decommission script path, `/opt/decom.sh`, to us.
+#[test]
+fn invoked_as_decom_sh_it_decommissions() {
+    let dir = tempdir();
+    let decom = dir.path().join("decom.sh");
+    std::os::unix::fs::symlink(BIN, &decom).unwrap();
+    let mut executor = fake_executor(dir.path(), "exit");
+    let pid = executor.child.id() as i32;
+    let out = run({
+        let mut c = Command::new(&decom);
+        c.args(["--timeout", "15", "--pid", &pid.to_string()]);
+        c
+    });
+    assert_eq!(out.code, 0, "{}\n{}", out.stdout, out.stderr);
+    executor.expect_line("pwr");
+    assert_eq!(executor.finish().code, 0);
+}

@@ -9,7 +9,7 @@
 //! 3. `examples`: `examples/`, `data/`, `kubernetes/tests` → `/opt/spark/tests`;
 //! 4. `python` (spark-py only): `python/pyspark`, `python/lib`; `r` (spark-r only): `R/`;
 //! 5. `spark-bin`: `bin/`, `sbin/`, `conf/`, `kubernetes/` (without tests), `RELEASE`;
-//! 6. `system`: `/opt/spark-entrypoint`, `/usr/bin/tini`, `/opt/spark/work-dir`,
+//! 6. `system`: `/opt/spark-entrypoint`, `/usr/bin/tini`, `/opt/decom.sh`, `/opt/spark/work-dir`,
 //!    `/etc/passwd`, `/etc/localtime`, `/etc/timezone`.
 
 use std::collections::BTreeSet;
@@ -266,6 +266,15 @@ pub fn plan_layers(dist: &[DistFile], sys: &SystemFiles) -> Vec<LayerPlan> {
     system.push(file("opt/spark-entrypoint", sys.entrypoint.clone(), 0o755));
     system.push(Entry {
         path: "usr/bin/tini".into(),
+        kind: Kind::Symlink("/opt/spark-entrypoint".into()),
+        mode: 0o777,
+        uid: 0,
+        gid: 0,
+    });
+    // Spark's default `spark.kubernetes.decommission.script`; invoked under this name the
+    // entrypoint acts as `spark-entrypoint decommission`.
+    system.push(Entry {
+        path: "opt/decom.sh".into(),
         kind: Kind::Symlink("/opt/spark-entrypoint".into()),
         mode: 0o777,
         uid: 0,
