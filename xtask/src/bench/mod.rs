@@ -1,11 +1,12 @@
 //! `cargo xtask bench <what>`: our tools against what they replace.
 //!
-//! Each benchmark (today `entrypoint`; fetch, build, push and engine are meant to
-//! follow as sibling modules) returns [`Row`]s. The rows of one run replace that
+//! Each benchmark (today `entrypoint` and `fetch`; build, push and engine are meant
+//! to follow as sibling modules) returns [`Row`]s. The rows of one run replace that
 //! benchmark's rows in `target/bench/report.json`, so running benchmarks one at a
 //! time still leaves one complete report, rendered again as `report.md`.
 
 mod entrypoint;
+mod fetch;
 
 use std::fs;
 use std::path::PathBuf;
@@ -15,7 +16,7 @@ use serde_json::{json, Value};
 
 use crate::util;
 
-const BENCHES: &str = "entrypoint";
+const BENCHES: &str = "entrypoint, fetch";
 
 pub fn main(args: Vec<String>) -> Result<()> {
     let mut args = args.into_iter();
@@ -38,6 +39,7 @@ pub fn main(args: Vec<String>) -> Result<()> {
     }
     let rows = match what.as_str() {
         "entrypoint" => entrypoint::run(&opts)?,
+        "fetch" => fetch::run(&opts)?,
         other => bail!("bench: unknown benchmark {other:?} (have: {BENCHES})"),
     };
     let (md, json_path, md_path) = write_report(&what, &opts, &rows)?;
