@@ -14,6 +14,8 @@
 //!   dist/spark-<v>-bin-hadoop3.stamp             what the above were built from
 //!   mirror/spark-<v>/spark-<v>-bin-hadoop3.tgz{,.sha512}   hard links
 //!   sparkpi.jar, pi.py                           test jobs
+//!   base/bookworm-jre17.{tar,json,stamp}         with --base: Debian root file system
+//!                                                (see base.rs)
 //!
 //! Every output is written under a temporary name and renamed into place, and the
 //! stamp is written last: an interrupted run leaves nothing that a later run trusts.
@@ -74,13 +76,24 @@ const PI_PY: &str = include_str!("../assets/fixtures/pi.py");
 
 pub fn main(args: Vec<String>) -> Result<()> {
     let mut selectors = Vec::new();
+    let (mut base, mut docker_base) = (false, false);
     let mut args = args.into_iter();
     while let Some(arg) = args.next() {
         let value = match arg.as_str() {
             "--spark" => args.next().context("--spark needs a value")?,
+            "--base" => {
+                base = true;
+                continue;
+            }
+            "--docker-base" => {
+                docker_base = true;
+                continue;
+            }
             other => match other.strip_prefix("--spark=") {
                 Some(v) => v.to_string(),
-                None => bail!("fixtures: unknown option {other:?} (expected --spark SEL)"),
+                None => bail!(
+                    "fixtures: unknown option {other:?} (expected --spark SEL, --base, --docker-base)"
+                ),
             },
         };
         for part in value.split(',').filter(|p| !p.is_empty()) {
@@ -92,6 +105,23 @@ pub fn main(args: Vec<String>) -> Result<()> {
     }
     let paths = build(&selectors)?;
     println!("{}", paths.summary());
+    // Opt-in: mmdebstrap needs root (or user namespaces) and 45–75 s when cold,
+    // and only the container end-to-end tests use the result.
+    if base || docker_base {
+        let step = Step::start("fixtures: base root file system");
+        let built = crate::base::ensure()?;
+        if docker_base {
+            crate::base::docker_import(&built)?;
+        }
+        step.done();
+        println!(
+            "base:       {} ({}, java home {})\n            {}",
+            built.tar.display(),
+            human_size(built.size),
+            built.java_home,
+            built.meta.display()
+        );
+    }
     Ok(())
 }
 

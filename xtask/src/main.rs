@@ -4,6 +4,7 @@
 //! system tools a Debian CI machine has (tar, gzip/pigz, sha*sum, pip, javac), so a
 //! fresh clone needs no extra installers.
 
+mod base;
 mod bench;
 mod demo;
 mod dist;
@@ -26,11 +27,19 @@ commands:
                               target/fixtures/ (SEL: 3.5.x (default), 4.x, all, or an exact
                               version like 3.5.9; repeat or comma-separate for several),
                               plus target/fixtures/sparkpi.jar and target/fixtures/pi.py
+         [--base]             also build target/fixtures/base/bookworm-jre17.tar (mmdebstrap
+                              from the configured Debian mirror; cached by its inputs)
+         [--docker-base]      --base, then `docker import` it as
+                              sparkimg-fixture/base:bookworm-jre17 if Docker is reachable
   dist [--musl]               build the static spark-entrypoint into target/dist/ and check
                               it is static and at most 1.5 MB
   bench entrypoint [--quick] [--runs N]
                               time our entrypoint against a bash entrypoint.sh under tini;
                               writes target/bench/report.{md,json}
+  bench fetch [--quick] [--runs N]
+                              time `sparkimg fetch` (release build) against
+                              curl && sha512sum -c && tar xzf from a loopback mirror
+                              of the fixture; rows merged into the same report
   test                        run the workspace tests (nextest if installed) and a bench smoke run
   help                        this text";
 
