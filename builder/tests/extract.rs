@@ -7,7 +7,7 @@ use std::io::Write;
 use std::path::Path;
 use std::time::Duration;
 
-use common::sha512sum_line;
+use common::{sha512sum_line, Server};
 use sparkimg::fetch::{fetch, DistSpec, FetchError, FetchOptions, ProgressMode};
 
 /// One raw tar entry. Names are written into the header bytes directly because the tar
@@ -89,6 +89,43 @@ fn refuse(name: &str, entries: &[Raw], expect: &str) {
         assert!(left.is_empty(), "{name}: {d} holds {left:?}");
     }
     assert!(!dir.path().join("x").exists() && !Path::new("/tmp/sparkimg-pwned").exists());
+
+    // The same archive as a release on a mirror: there extraction streams beside the
+    // download, and must refuse it just the same and leave nothing behind.
+    let server = Server::start();
+    let release = "spark-3.5.3-bin-hadoop3.tgz";
+    server.put(&format!("/m/spark-3.5.3/{release}"), data.clone());
+    server.put(
+        &format!("/m/spark-3.5.3/{release}.sha512"),
+        sha512sum_line(&data, release),
+    );
+    let cache = tempfile::tempdir().unwrap();
+    let mut o = FetchOptions::new(cache.path());
+    o.mirrors = vec![server.url("m/")];
+    o.progress = ProgressMode::Quiet;
+    o.retry.read_timeout = Duration::from_secs(1);
+    let spec = DistSpec::Release {
+        version: "3.5.3".parse().unwrap(),
+        hadoop: None,
+        scala: None,
+    };
+    let err = fetch(&spec, &o).unwrap_err();
+    let msg = err.to_string();
+    assert!(
+        err.is_unsafe_archive(),
+        "{name} (mirror): wrong error kind: {msg}"
+    );
+    assert!(
+        msg.contains(expect),
+        "{name} (mirror): `{msg}` should mention `{expect}`"
+    );
+    for d in ["blobs/sha512", "dists", "index", "tmp"] {
+        let left: Vec<_> = fs::read_dir(cache.path().join(d))
+            .unwrap()
+            .flatten()
+            .collect();
+        assert!(left.is_empty(), "{name} (mirror): {d} holds {left:?}");
+    }
 }
 
 #[test]

@@ -3,6 +3,7 @@
 use std::fs::{File, OpenOptions};
 use std::io::{self, Read, Seek, SeekFrom, Write};
 use std::path::Path;
+use std::sync::mpsc::SyncSender;
 use std::time::SystemTime;
 
 use sha2::{Digest, Sha512};
@@ -60,6 +61,46 @@ impl HashState {
 
     pub(crate) fn hex(&self) -> String {
         hex::encode(self.hasher.clone().finalize())
+    }
+}
+
+/// A second consumer of the downloaded bytes (the streaming extractor), fed in order.
+/// Once the byte stream it saw stops being the file's (a restart from zero), it is cut
+/// off and marked broken, and the caller falls back to extracting the finished file.
+#[derive(Default)]
+pub(crate) struct Tee {
+    tx: Option<SyncSender<Vec<u8>>>,
+    broken: bool,
+}
+
+impl Tee {
+    pub(crate) fn new(tx: SyncSender<Vec<u8>>) -> Tee {
+        Tee {
+            tx: Some(tx),
+            broken: false,
+        }
+    }
+
+    fn send(&mut self, bytes: &[u8]) {
+        if let Some(tx) = &self.tx {
+            // A receiver that hung up has finished (tar's end marker) or failed; either
+            // way it needs no more bytes, and its own result says which.
+            if tx.send(bytes.to_vec()).is_err() {
+                self.tx = None;
+            }
+        }
+    }
+
+    fn restart(&mut self) {
+        if self.tx.take().is_some() {
+            self.broken = true;
+        }
+    }
+
+    /// Ends the stream; whether what the consumer saw is the whole file.
+    pub(crate) fn finish(&mut self) -> bool {
+        self.tx = None;
+        !self.broken
     }
 }
 
@@ -158,6 +199,7 @@ impl Http {
         partial: &Path,
         st: &mut HashState,
         prog: &mut Progress,
+        tee: &mut Tee,
     ) -> Result<(), FetchError> {
         let ctx = |e| FetchError::io(format!("writing {}", partial.display()), e);
         let mut file = OpenOptions::new()
@@ -174,13 +216,14 @@ impl Http {
         let mut attempt = 0;
         loop {
             attempt += 1;
-            let (reason, retry_after, sleep) = match self.attempt(url, &mut file, st, prog) {
+            let (reason, retry_after, sleep) = match self.attempt(url, &mut file, st, prog, tee) {
                 Attempt::Done => return Ok(()),
                 Attempt::Give(e) => return Err(e),
                 Attempt::Restart(why) => {
                     file.set_len(0).map_err(ctx)?;
                     file.seek(SeekFrom::Start(0)).map_err(ctx)?;
                     st.reset();
+                    tee.restart();
                     (why, None, false)
                 }
                 Attempt::Retry {
@@ -216,6 +259,7 @@ impl Http {
         file: &mut File,
         st: &mut HashState,
         prog: &mut Progress,
+        tee: &mut Tee,
     ) -> Attempt {
         let offset = st.len;
         let mut req = self.agent.get(url);
@@ -264,6 +308,7 @@ impl Http {
                     return Attempt::Give(FetchError::io("truncating a partial download", e));
                 }
                 st.reset();
+                tee.restart();
             }
             resp.header("Content-Length")
                 .and_then(|v| v.trim().parse().ok())
@@ -288,6 +333,7 @@ impl Http {
                 return Attempt::Give(FetchError::io("writing a partial download", e));
             }
             st.update(&buf[..n]);
+            tee.send(&buf[..n]);
             prog.set(st.len);
         }
         match total {

@@ -32,7 +32,7 @@ pub use names::{resolve_file_name, SparkVersion};
 pub use progress::ProgressMode;
 pub use retry::RetryPolicy;
 
-use download::{HashState, Http};
+use download::{HashState, Http, Tee};
 use progress::Progress;
 
 /// What to fetch.
@@ -189,6 +189,9 @@ fn fetch_sources(
 ) -> Result<Fetched, FetchError> {
     let http = Http::new(opts.retry.clone());
     let mut failures: Vec<FetchError> = Vec::new();
+    // Extraction runs beside the download from the first byte (see `Speculative`); it
+    // carries over when a failover continues the same partial file.
+    let mut speculative: Option<Speculative> = None;
     // Partial-download hash states by partial key, so failing over to the next mirror
     // continues the same bytes without reading them again.
     let mut states: HashMap<String, HashState> = HashMap::new();
@@ -267,8 +270,21 @@ fn fetch_sources(
             None => HashState::from_partial(&partial)?,
         };
         let mut st = st;
+        if st.len == 0 {
+            speculative = Speculative::start(cache, file, &opts.limits);
+        } else if speculative.as_ref().is_some_and(|s| s.fed != key) {
+            speculative = None;
+        }
         let mut prog = Progress::new(opts.progress, file);
-        let res = http.download(&src.url, &partial, &mut st, &mut prog);
+        let mut no_tee = Tee::default();
+        let tee = match speculative.as_mut() {
+            Some(spec) => {
+                spec.fed = key.clone();
+                &mut spec.tee
+            }
+            None => &mut no_tee,
+        };
+        let res = http.download(&src.url, &partial, &mut st, &mut prog, tee);
         prog.finish();
         match res {
             Ok(()) => {}
@@ -285,6 +301,7 @@ fn fetch_sources(
             if *exp != actual {
                 // Never resume from bytes that produced a wrong digest.
                 let _ = fs::remove_file(&partial);
+                speculative = None;
                 failures.push(FetchError::ChecksumMismatch {
                     url: src.url.clone(),
                     expected: exp.clone(),
@@ -297,6 +314,7 @@ fn fetch_sources(
         if opts.verify_signature {
             if let Err(e) = check_signature(&http, &src.url, src.keys_url.as_deref(), &partial) {
                 let _ = fs::remove_file(&partial);
+                speculative = None;
                 failures.push(e);
                 continue;
             }
@@ -305,7 +323,14 @@ fn fetch_sources(
         let blob = cache.blob(&actual);
         fs::rename(&partial, &blob)
             .map_err(|e| FetchError::io(format!("moving download to {}", blob.display()), e))?;
-        let path = install(cache, &actual, &opts.limits)?;
+        // The bytes are verified now, so the tree extracted from them may be published.
+        let path = match speculative
+            .take()
+            .and_then(|spec| spec.finish(cache, &actual))
+        {
+            Some(path) => path,
+            None => install(cache, &actual, &opts.limits)?,
+        };
         return Ok(Fetched {
             version,
             file: file.to_string(),
@@ -485,6 +510,109 @@ fn install(cache: &Cache, hex: &str, limits: &ExtractLimits) -> Result<PathBuf, 
         let _ = fs::remove_file(&blob);
     }
     result
+}
+
+/// Extraction of a download while it is still arriving, on its own thread: inflating
+/// and untarring is the slow half of a fetch, and this way it overlaps the transfer and
+/// the hashing instead of following them (the bytes are read once, from the network).
+///
+/// Nothing it writes is trusted until the download's checksum has been verified: the
+/// tree stays in a temp dir and is published by [`Speculative::finish`] only then. When
+/// anything goes wrong (the stream restarted from zero, the extractor failed or found an
+/// unsafe entry) `finish` returns `None` and the caller extracts the verified file the
+/// ordinary way, which reports any problem with the archive itself.
+struct Speculative {
+    tee: Tee,
+    /// Which partial file's bytes it has been fed (a failover may continue the same one).
+    fed: String,
+    worker: Option<std::thread::JoinHandle<Result<u64, FetchError>>>,
+    // Declared last: dropped after `Drop::drop` has joined the worker that writes in it.
+    dir: tempfile::TempDir,
+}
+
+impl Speculative {
+    fn start(cache: &Cache, file: &str, limits: &ExtractLimits) -> Option<Speculative> {
+        let dir = cache.tmp_dir().ok()?;
+        let root = dir.path().join("root");
+        fs::create_dir(&root).ok()?;
+        // A few MiB of slack between the two threads; the downloader waits beyond that.
+        let (tx, rx) = std::sync::mpsc::sync_channel::<Vec<u8>>(64);
+        let limits = limits.clone();
+        let name = PathBuf::from(file);
+        let worker = std::thread::spawn(move || {
+            extract::extract_tgz(ChannelReader::new(rx), &root, &limits, &name)
+        });
+        Some(Speculative {
+            tee: Tee::new(tx),
+            fed: String::new(),
+            worker: Some(worker),
+            dir,
+        })
+    }
+
+    /// Publishes the extracted tree as the dist for `hex` (already verified).
+    fn finish(mut self, cache: &Cache, hex: &str) -> Option<PathBuf> {
+        let whole = self.tee.finish();
+        let extracted = self.worker.take()?.join().ok()?.ok();
+        let dest = cache.dist(hex);
+        if dest.is_dir() {
+            return Some(dest);
+        }
+        if !whole || extracted.is_none() {
+            return None;
+        }
+        let root = self.dir.path().join("root");
+        let home = single_subdir(&root).unwrap_or(root);
+        fs::set_permissions(&home, fs::Permissions::from_mode(0o755)).ok()?;
+        fs::rename(&home, &dest).ok()?;
+        Some(dest)
+    }
+}
+
+impl Drop for Speculative {
+    fn drop(&mut self) {
+        // End its input and wait, so nothing is still writing when the temp dir goes.
+        self.tee.finish();
+        if let Some(worker) = self.worker.take() {
+            let _ = worker.join();
+        }
+    }
+}
+
+/// The receiving end of a [`Tee`] as a `Read`.
+struct ChannelReader {
+    rx: std::sync::mpsc::Receiver<Vec<u8>>,
+    chunk: Vec<u8>,
+    at: usize,
+}
+
+impl ChannelReader {
+    fn new(rx: std::sync::mpsc::Receiver<Vec<u8>>) -> ChannelReader {
+        ChannelReader {
+            rx,
+            chunk: Vec::new(),
+            at: 0,
+        }
+    }
+}
+
+impl Read for ChannelReader {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        while self.at == self.chunk.len() {
+            match self.rx.recv() {
+                Ok(chunk) => {
+                    self.chunk = chunk;
+                    self.at = 0;
+                }
+                // The sender is gone: end of the stream.
+                Err(_) => return Ok(0),
+            }
+        }
+        let n = buf.len().min(self.chunk.len() - self.at);
+        buf[..n].copy_from_slice(&self.chunk[self.at..self.at + n]);
+        self.at += n;
+        Ok(n)
+    }
 }
 
 fn single_subdir(root: &Path) -> Option<PathBuf> {
