@@ -179,40 +179,120 @@ pub fn is_tzif(b: &[u8]) -> bool {
 }
 
 /// Read the layers' tar streams (any compression) into a [`BaseFs`].
-pub fn scan(layers: &[&Path]) -> Result<BaseFs, BuildError> {
+///
+/// A base layer is hundreds of MB to inflate, and its interesting entries never change
+/// (layers are content-addressed), so with a `cache_dir` each layer's entries are kept
+/// in `<cache_dir>/<digest>` and later builds read those few MB instead.
+pub fn scan(layers: &[(&Path, &str)], cache_dir: Option<&Path>) -> Result<BaseFs, BuildError> {
     let mut fs = BaseFs::default();
-    for path in layers {
-        let r = layer::decompressing_reader(path)?;
-        let mut ar = tar::Archive::new(r);
-        let mut entries = Vec::new();
-        for e in ar.entries().map_err(BuildError::io(*path))? {
-            let mut e = e.map_err(BuildError::io(*path))?;
-            let name = normalize(&String::from_utf8_lossy(&e.path_bytes()));
-            let base = name.rsplit('/').next().unwrap_or("");
-            if !interesting(&name) && !base.starts_with(".wh.") {
-                continue;
-            }
-            let link = || {
-                e.link_name_bytes()
-                    .map(|l| String::from_utf8_lossy(&l).into_owned())
-                    .unwrap_or_default()
-            };
-            let node = match e.header().entry_type() {
-                tar::EntryType::Directory => Node::Dir,
-                tar::EntryType::Symlink => Node::Symlink(link()),
-                tar::EntryType::Link => Node::Hardlink(link()),
-                _ if wants_data(&name) && e.size() <= 16 << 20 => {
-                    let mut d = Vec::with_capacity(e.size() as usize);
-                    e.read_to_end(&mut d).map_err(BuildError::io(*path))?;
-                    Node::File(Some(d))
-                }
-                _ => Node::File(None),
-            };
-            entries.push((name, node));
+    for (path, digest) in layers {
+        let cached = cache_dir.map(|dir| dir.join(digest.replace(':', "-")));
+        if let Some(entries) = cached.as_deref().and_then(read_scan) {
+            fs.apply_layer(entries);
+            continue;
+        }
+        let entries = scan_layer(path)?;
+        if let Some(file) = &cached {
+            // Best effort: a cache we cannot write only costs time next build.
+            let _ = write_scan(file, &entries);
         }
         fs.apply_layer(entries);
     }
     Ok(fs)
+}
+
+fn scan_layer(path: &Path) -> Result<Vec<(String, Node)>, BuildError> {
+    let r = layer::decompressing_reader(path)?;
+    let mut ar = tar::Archive::new(r);
+    let mut entries = Vec::new();
+    for e in ar.entries().map_err(BuildError::io(path))? {
+        let mut e = e.map_err(BuildError::io(path))?;
+        let name = normalize(&String::from_utf8_lossy(&e.path_bytes()));
+        let base = name.rsplit('/').next().unwrap_or("");
+        if !interesting(&name) && !base.starts_with(".wh.") {
+            continue;
+        }
+        let link = || {
+            e.link_name_bytes()
+                .map(|l| String::from_utf8_lossy(&l).into_owned())
+                .unwrap_or_default()
+        };
+        let node = match e.header().entry_type() {
+            tar::EntryType::Directory => Node::Dir,
+            tar::EntryType::Symlink => Node::Symlink(link()),
+            tar::EntryType::Link => Node::Hardlink(link()),
+            _ if wants_data(&name) && e.size() <= 16 << 20 => {
+                let mut d = Vec::with_capacity(e.size() as usize);
+                e.read_to_end(&mut d).map_err(BuildError::io(path))?;
+                Node::File(Some(d))
+            }
+            _ => Node::File(None),
+        };
+        entries.push((name, node));
+    }
+    Ok(entries)
+}
+
+// The scan cache's file format, by hand because it is tiny and must load in
+// milliseconds (zoneinfo is ~2000 small binary files: JSON would triple them):
+// magic, then per entry a kind byte, u32 path length, path, u64 payload length, payload.
+const SCAN_MAGIC: &[u8; 8] = b"SPKSCAN1";
+
+fn write_scan(file: &Path, entries: &[(String, Node)]) -> std::io::Result<()> {
+    use std::io::Write;
+    let mut out = Vec::with_capacity(1 << 20);
+    out.extend_from_slice(SCAN_MAGIC);
+    for (path, node) in entries {
+        let (kind, payload): (u8, &[u8]) = match node {
+            Node::Dir => (0, &[]),
+            Node::File(None) => (1, &[]),
+            Node::File(Some(data)) => (2, data),
+            Node::Symlink(t) => (3, t.as_bytes()),
+            Node::Hardlink(t) => (4, t.as_bytes()),
+        };
+        out.push(kind);
+        out.extend_from_slice(&(path.len() as u32).to_le_bytes());
+        out.extend_from_slice(path.as_bytes());
+        out.extend_from_slice(&(payload.len() as u64).to_le_bytes());
+        out.extend_from_slice(payload);
+    }
+    let dir = file.parent().unwrap_or(Path::new("."));
+    std::fs::create_dir_all(dir)?;
+    let mut tmp = tempfile::NamedTempFile::new_in(dir)?;
+    tmp.write_all(&out)?;
+    tmp.persist(file).map_err(|e| e.error)?;
+    Ok(())
+}
+
+/// `None` for a missing or damaged file: the layer is then scanned again.
+fn read_scan(file: &Path) -> Option<Vec<(String, Node)>> {
+    let bytes = std::fs::read(file).ok()?;
+    let mut rest = bytes.strip_prefix(SCAN_MAGIC)?;
+    let mut take = |n: usize| -> Option<&[u8]> {
+        let (head, tail) = rest.split_at_checked(n)?;
+        rest = tail;
+        Some(head)
+    };
+    let mut entries = Vec::new();
+    loop {
+        let Some(kind) = take(1) else { break };
+        let kind = kind[0];
+        let path_len = u32::from_le_bytes(take(4)?.try_into().ok()?) as usize;
+        let path = String::from_utf8(take(path_len)?.to_vec()).ok()?;
+        let len = usize::try_from(u64::from_le_bytes(take(8)?.try_into().ok()?)).ok()?;
+        let payload = take(len)?;
+        let text = || String::from_utf8(payload.to_vec()).ok();
+        let node = match kind {
+            0 => Node::Dir,
+            1 => Node::File(None),
+            2 => Node::File(Some(payload.to_vec())),
+            3 => Node::Symlink(text()?),
+            4 => Node::Hardlink(text()?),
+            _ => return None,
+        };
+        entries.push((path, node));
+    }
+    Some(entries)
 }
 
 /// Pure: is `zone` shaped like a zoneinfo name (no `..`, no absolute path)?
@@ -305,6 +385,33 @@ mod tests {
         assert_eq!(fs.zone_names(), ["Asia/Shanghai"]);
         assert_eq!(fs.read("etc/pw"), Some(&b"root\nx\n"[..]));
         assert_eq!(fs.java_home().as_deref(), Some("/opt/java/openjdk"));
+    }
+
+    #[test]
+    fn scan_cache_round_trips_and_rejects_damage() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("sha256-x");
+        let entries = vec![
+            ("etc".to_string(), Node::Dir),
+            (
+                "etc/passwd".to_string(),
+                Node::File(Some(b"root:x:0:0::/:/bin/sh\n".to_vec())),
+            ),
+            ("usr/lib/jvm/x/bin/java".to_string(), Node::File(None)),
+            ("usr/lib/jvm/default".to_string(), Node::Symlink("x".into())),
+            (
+                "etc/localtime".to_string(),
+                Node::Hardlink("usr/share/zoneinfo/UTC".into()),
+            ),
+        ];
+        write_scan(&file, &entries).unwrap();
+        assert_eq!(read_scan(&file), Some(entries));
+        let mut bytes = std::fs::read(&file).unwrap();
+        bytes.truncate(bytes.len() - 3);
+        std::fs::write(&file, &bytes).unwrap();
+        assert_eq!(read_scan(&file), None);
+        std::fs::write(&file, b"garbage").unwrap();
+        assert_eq!(read_scan(&file), None);
     }
 
     #[test]

@@ -288,8 +288,13 @@ pub fn build(opts: &BuildOptions) -> Result<BuildReport, BuildError> {
     }
     let base_config =
         serde_json::to_value(&base.config).map_err(|e| BuildError::Base(format!("config: {e}")))?;
-    let layer_paths: Vec<&Path> = base.layers.iter().map(|l| l.path.as_path()).collect();
-    let basefs = basefs::scan(&layer_paths)?;
+    let base_layers: Vec<(&Path, &str)> = base
+        .layers
+        .iter()
+        .map(|l| (l.path.as_path(), l.blob.digest.as_str()))
+        .collect();
+    let scan_cache = cache.as_ref().map(|c| c.store().join("base-scan"));
+    let basefs = basefs::scan(&base_layers, scan_cache.as_deref())?;
 
     let env_java = base
         .config
