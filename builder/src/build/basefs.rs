@@ -274,8 +274,7 @@ fn read_scan(file: &Path) -> Option<Vec<(String, Node)>> {
         Some(head)
     };
     let mut entries = Vec::new();
-    loop {
-        let Some(kind) = take(1) else { break };
+    while let Some(kind) = take(1) {
         let kind = kind[0];
         let path_len = u32::from_le_bytes(take(4)?.try_into().ok()?) as usize;
         let path = String::from_utf8(take(path_len)?.to_vec()).ok()?;
