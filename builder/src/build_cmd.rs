@@ -8,8 +8,10 @@ use sparkimg::build::{
     self, reference, BaseSpec, BuildError, BuildOptions, ImageRef, OutputSpec, Platform, Variant,
 };
 use sparkimg::fetch::{self, urls, Cache, DistSpec, FetchOptions, SparkVersion};
+use sparkimg::registry::{self, RegistryRef};
 
 use crate::cli::{BuildArgs, CompressionArg, EngineArg};
+use crate::push_cmd;
 
 fn not_yet(msg: &str) -> anyhow::Error {
     BuildError::NotYet(msg.to_string()).into()
@@ -88,11 +90,6 @@ pub fn run(args: BuildArgs) -> Result<()> {
              platform at a time for now",
         ));
     }
-    if push {
-        return Err(not_yet(
-            "--push (registry push lands with the registry client issue); use --output",
-        ));
-    }
     if args.load {
         return Err(not_yet(
             "--load (loading into the Docker Engine lands with the daemon path); use \
@@ -134,14 +131,10 @@ pub fn run(args: BuildArgs) -> Result<()> {
         }
     }
     // `-p push` / `-R push`: getopts-style parsing took the trailing verb as the value.
-    if [&args.python, &args.r]
-        .iter()
-        .any(|v| matches!(v, Some(Some(f)) if f == "push"))
-    {
-        return Err(not_yet(
-            "push (registry push lands with the registry client issue)",
-        ));
-    }
+    let push = push
+        || [&args.python, &args.r]
+            .iter()
+            .any(|v| matches!(v, Some(Some(f)) if f == "push"));
 
     // Version and tag.
     let tag_version = args
@@ -183,18 +176,23 @@ pub fn run(args: BuildArgs) -> Result<()> {
             reference::default_base(major).to_string()
         }
     };
-    let base = BaseSpec::parse(&base_str)?;
-    if let BaseSpec::Registry(r) = &base {
-        return Err(not_yet(&format!(
-            "base image '{r}' is a registry reference; pulling base images lands with the \
-             registry client. Use --base oci:DIR, oci-archive:FILE, docker-archive:FILE or \
-             rootfs:FILE.tar for now"
-        )));
-    }
+    let mut base = BaseSpec::parse(&base_str)?;
+    let base_ref = match &base {
+        BaseSpec::Registry(r) => Some(RegistryRef::parse(r)?),
+        _ => None,
+    };
     let (output, defaulted) = match &args.output {
         Some(o) => (OutputSpec::parse(o)?, false),
         None => (OutputSpec::OciDir(PathBuf::from("sparkimg-out")), true),
     };
+    if push && !matches!(output, OutputSpec::OciDir(_)) {
+        // Pushing reads the layout back; an archive would have to be unpacked again.
+        bail!(input(
+            "--push needs an oci:DIR output (the default); push an archive afterwards with \
+             `sparkimg push oci-archive:FILE`"
+                .into()
+        ));
+    }
     build::output::check(&output)?;
     let epoch = build::parse_epoch(std::env::var("SOURCE_DATE_EPOCH").ok().as_deref())?;
     let kind = match args.compression {
@@ -217,6 +215,35 @@ pub fn run(args: BuildArgs) -> Result<()> {
             "cannot find a cache directory: set --cache-dir, SPARKIMG_CACHE_DIR or HOME",
         )?,
     };
+
+    // Registry access (credentials are read now so a broken auth file fails before the
+    // fetch), then the base pull.
+    let registry_opts = if push || base_ref.is_some() {
+        Some(push_cmd::registry_options(
+            &args.registry,
+            Some(cache_root.clone()),
+        )?)
+    } else {
+        None
+    };
+    if let (Some(r), Some(ropts)) = (&base_ref, &registry_opts) {
+        let want = platforms
+            .first()
+            .cloned()
+            .unwrap_or_else(|| Platform::parse("linux/amd64").expect("static platform"));
+        let pulled = registry::pull(r, &want, ropts)?;
+        eprintln!(
+            "sparkimg: base {} -> {} ({} blobs, {} bytes downloaded)",
+            pulled.reference,
+            pulled.manifest_digest,
+            pulled.blobs_downloaded,
+            pulled.bytes_downloaded
+        );
+        base = BaseSpec::Pulled {
+            dir: pulled.layout.clone(),
+            name: pulled.reference.clone(),
+        };
+    }
 
     // The distribution.
     let (spark_home, source) = if let Some(home) = &args.spark_home {
@@ -315,8 +342,21 @@ pub fn run(args: BuildArgs) -> Result<()> {
             ""
         }
     );
+    let mut pushed = Vec::new();
+    if let (true, Some(ropts)) = (push, &registry_opts) {
+        // Every image of the layout to the reference it was built as.
+        pushed = push_cmd::push_layout(Path::new(&report.output), None, &[], ropts)?;
+    }
     if args.json {
-        println!("{}", serde_json::to_string(&report)?);
+        let mut v = serde_json::to_value(&report)?;
+        if push {
+            v["pushed"] = serde_json::to_value(&pushed)?;
+        }
+        println!("{v}");
+    } else if push {
+        for p in &pushed {
+            println!("{}", p.pushed);
+        }
     } else {
         for i in &report.images {
             println!("{}@{}", i.reference, i.manifest_digest);

@@ -13,8 +13,11 @@ Exit codes:
   4  download failed on every mirror (not found, network, server errors)
   5  unsafe or oversized archive refused
   6  build: base image unusable (no Java, unreadable) or not a Spark distribution
-  7  build: not implemented yet (registry pull/push, --load, --engine docker, multi-platform)
+  7  build: not implemented yet (--load, --engine docker, multi-platform)
   8  build: the output path exists and was not written by sparkimg
+  9  registry: push or pull failed (unreachable, server errors after retries, not found,
+     digest mismatch, no image for the platform)
+ 10  registry: authentication refused, or credentials unusable (auth file, helper)
   (build: invalid references, tags, timezones, SOURCE_DATE_EPOCH or versions exit 2)";
 
 #[derive(Debug, Parser)]
@@ -31,6 +34,77 @@ pub enum Command {
     /// Build Spark images (JVM, and with -p/-R the PySpark and SparkR variants) without
     /// a Docker daemon.
     Build(Box<BuildArgs>),
+    /// Push images of an OCI layout (or oci-archive) to a registry.
+    Push(Box<PushArgs>),
+}
+
+/// Registry access, shared by `build` (--push, registry --base) and `push`.
+#[derive(Debug, Args, Clone)]
+pub struct RegistryArgs {
+    /// Registry credentials USER:PASSWORD for every registry of this run (instead of
+    /// docker/podman credential files). Prefer --password-stdin: arguments are visible
+    /// to other users of the machine.
+    #[arg(long, value_name = "USER:PASS", conflicts_with = "username")]
+    pub creds: Option<String>,
+
+    /// Registry user name; the password is read from stdin (--password-stdin).
+    #[arg(long, value_name = "USER", requires = "password_stdin")]
+    pub username: Option<String>,
+
+    /// Read the registry password (first line) from stdin.
+    #[arg(long, requires = "username")]
+    pub password_stdin: bool,
+
+    /// Extra CA certificate (PEM) to trust for registries, beside the system roots.
+    /// Repeatable.
+    #[arg(long, value_name = "FILE")]
+    pub ca_cert: Vec<PathBuf>,
+
+    /// Allow plain HTTP (after HTTPS fails) for this registry HOST[:PORT]; localhost,
+    /// 127.0.0.1 and [::1] always are. Repeatable.
+    #[arg(long, value_name = "HOST[:PORT]")]
+    pub insecure_registry: Vec<String>,
+
+    /// Blobs pushed or pulled at once.
+    #[arg(long, value_name = "N", default_value_t = 4)]
+    pub jobs: usize,
+
+    /// Attempts per registry operation (connection errors, 5xx, 429 are retried).
+    #[arg(long = "registry-retries", value_name = "N", default_value_t = 5)]
+    pub registry_retries: u32,
+
+    /// Transfer progress on stderr (auto: bars on a terminal, lines in CI or logs).
+    #[arg(long, value_enum, default_value = "auto")]
+    pub progress: ProgressArg,
+}
+
+/// `sparkimg push`.
+#[derive(Debug, Args)]
+#[command(
+    after_help = EXIT_CODES,
+    override_usage = "sparkimg push oci:DIR[:REF] [--to REGISTRY/REPO:TAG]... [OPTIONS]\n       sparkimg push oci-archive:FILE[:REF] [--to REF]..."
+)]
+pub struct PushArgs {
+    /// oci:DIR, oci-archive:FILE or docker-archive:FILE (as written by `sparkimg
+    /// build`), optionally :REF to select one image by tag or full name.
+    #[arg(value_name = "SOURCE")]
+    pub source: String,
+
+    /// Where to push (repeatable). Without it every image goes to the full reference
+    /// it was built as (its io.containerd.image.name annotation).
+    #[arg(long, value_name = "REF")]
+    pub to: Vec<String>,
+
+    /// Print one JSON object (pushed references with digests) on stdout.
+    #[arg(long)]
+    pub json: bool,
+
+    /// Cache directory (remembers which repository holds which blob, for mounts).
+    #[arg(long, value_name = "DIR", env = "SPARKIMG_CACHE_DIR")]
+    pub cache_dir: Option<PathBuf>,
+
+    #[command(flatten)]
+    pub registry: RegistryArgs,
 }
 
 #[derive(Debug, Clone, Copy, ValueEnum)]
@@ -156,8 +230,10 @@ pub struct BuildArgs {
     #[arg(long, value_name = "NAME")]
     pub r_name: Option<String>,
 
-    /// Base image: oci:DIR[:REF], oci-archive:FILE[:REF], docker-archive:FILE[:REPO:TAG],
-    /// rootfs:FILE.tar[.gz|.zst]. Registry references need the registry client (not yet).
+    /// Base image: a registry reference (eclipse-temurin:17-jre, host/repo@sha256:…),
+    /// oci:DIR[:REF], oci-archive:FILE[:REF], docker-archive:FILE[:REPO:TAG],
+    /// rootfs:FILE.tar[.gz|.zst]. Registry bases are pulled for --platform
+    /// (default linux/amd64) into the cache.
     /// [default: eclipse-temurin:8-jre for Spark 2.x, eclipse-temurin:17-jre for 3.x/4.x]
     #[arg(long, value_name = "BASE")]
     pub base: Option<String>,
@@ -167,7 +243,8 @@ pub struct BuildArgs {
     #[arg(long, value_name = "OUT")]
     pub output: Option<String>,
 
-    /// Push to the registry (not yet: lands with the registry client).
+    /// Push the images to their registries after writing --output (blobs first, then
+    /// manifests, then tags; see `sparkimg push`).
     #[arg(long)]
     pub push: bool,
 
@@ -262,6 +339,9 @@ pub struct BuildArgs {
     /// docker-image-tool.sh's trailing verb: `build` (default) or `push` (= --push).
     #[arg(value_name = "build|push", hide = true)]
     pub verb: Option<String>,
+
+    #[command(flatten)]
+    pub registry: RegistryArgs,
 }
 
 pub const BUILD_HELP: &str = "\
@@ -280,5 +360,7 @@ Exit codes:
   4  distribution download failed
   5  unsafe distribution archive
   6  base image unusable (no Java, unreadable) or not a Spark distribution
-  7  not implemented yet (registry pull/push, --load, --engine docker, multi-platform)
-  8  the output path exists and was not written by sparkimg";
+  7  not implemented yet (--load, --engine docker, multi-platform)
+  8  the output path exists and was not written by sparkimg
+  9  registry push or pull failed (unreachable, server errors, not found, no platform)
+ 10  registry authentication refused or credentials unusable";

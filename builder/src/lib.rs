@@ -3,3 +3,5 @@
 pub mod fetch;
 
 pub mod build;
+
+pub mod registry;

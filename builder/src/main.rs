@@ -5,6 +5,7 @@
 
 mod build_cmd;
 mod cli;
+mod push_cmd;
 
 use std::process::ExitCode;
 use std::time::Duration;
@@ -30,6 +31,9 @@ fn exit_code(e: &anyhow::Error) -> u8 {
     if let Some(b) = e.downcast_ref::<sparkimg::build::BuildError>() {
         return b.exit_code();
     }
+    if let Some(r) = e.downcast_ref::<sparkimg::registry::RegistryError>() {
+        return r.exit_code();
+    }
     match e.downcast_ref::<FetchError>() {
         Some(f) if f.is_verification_failure() => 3,
         Some(f) if f.is_unsafe_archive() => 5,
@@ -47,6 +51,7 @@ fn run(cli: Cli) -> Result<()> {
     match cli.command {
         Command::Fetch(args) => run_fetch(args),
         Command::Build(args) => build_cmd::run(*args),
+        Command::Push(args) => push_cmd::run(*args),
     }
 }
 

@@ -356,11 +356,13 @@ pub fn open(
     cache: Option<&LayerCache>,
 ) -> Result<BaseImage, BuildError> {
     match spec {
-        BaseSpec::Registry(r) => Err(BuildError::NotYet(format!(
-            "base image '{r}' is a registry reference; pulling base images lands with the \
-             registry client. Use --base oci:DIR, oci-archive:FILE, docker-archive:FILE (from \
-             `docker save`) or rootfs:FILE.tar for now"
+        BaseSpec::Registry(r) => Err(BuildError::InvalidInput(format!(
+            "base image '{r}' is a registry reference: pull it first \
+             (sparkimg::registry::pull) and pass BaseSpec::Pulled"
         ))),
+        // The layout holds exactly the platform manifest, so its digest is the one
+        // `base.digest` records.
+        BaseSpec::Pulled { dir, name } => open_oci_layout(dir, None, want, name.clone(), None),
         BaseSpec::OciDir { dir, reference } => {
             if !dir.join("index.json").is_file() {
                 return Err(base_err(format!(

@@ -188,8 +188,12 @@ pub enum BaseSpec {
     },
     /// A root filesystem tarball (optionally gzip/zstd) that becomes the only base layer.
     Rootfs(PathBuf),
-    /// A registry reference; pulling needs the registry client.
+    /// A registry reference; the CLI pulls it (see [`crate::registry::pull`]) and
+    /// hands the build a [`BaseSpec::Pulled`].
     Registry(String),
+    /// An image pulled from a registry into a one-image OCI layout; `name` is the
+    /// registry reference, for the `org.opencontainers.image.base.name` annotation.
+    Pulled { dir: PathBuf, name: String },
 }
 
 /// Split `PATH[:ref]`. Paths with ':' must be written without a ref (rare; documented).

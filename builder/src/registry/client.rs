@@ -1,0 +1,566 @@
+//! Effects: one registry's HTTP transport — scheme discovery, the auth handshake
+//! (anonymous, Basic, Bearer tokens per scope set, reused until they expire) and the
+//! retry loop every operation runs in.
+
+use std::net::IpAddr;
+use std::path::PathBuf;
+use std::sync::Mutex;
+use std::time::{Duration, Instant, SystemTime};
+
+use reqwest::blocking::{Client, RequestBuilder, Response};
+use reqwest::header::{HeaderMap, RETRY_AFTER, WWW_AUTHENTICATE};
+use reqwest::{Method, StatusCode, Url};
+
+use super::challenge::{parse_challenge, Challenge, Scopes, TokenResponse};
+use super::credentials::{AuthSources, Credentials};
+use super::error::{parse_envelope, RegistryError, RemoteError};
+use super::reference::{allows_plain_http, api_host};
+use crate::fetch::progress::ProgressMode;
+use crate::fetch::retry::{parse_retry_after, RetryPolicy};
+
+/// How to reach registries; shared by push and pull.
+#[derive(Debug, Clone)]
+pub struct RegistryOptions {
+    /// `--creds` / `--username` + `--password-stdin`: used for every registry of the run
+    /// instead of the credential files.
+    pub credentials: Option<Credentials>,
+    /// Credential files read from the environment.
+    pub auth: AuthSources,
+    /// Extra PEM CA certificates (`--ca-cert`), trusted beside the system roots.
+    pub ca_certs: Vec<PathBuf>,
+    /// `--insecure-registry HOST[:PORT]`: plain HTTP allowed after HTTPS fails.
+    pub insecure_registries: Vec<String>,
+    pub retry: RetryPolicy,
+    /// Blobs transferred at once.
+    pub jobs: usize,
+    pub progress: ProgressMode,
+    /// Blob cache for pulls and the "where was this blob seen" hints for mounts.
+    pub cache_dir: Option<PathBuf>,
+}
+
+impl Default for RegistryOptions {
+    fn default() -> Self {
+        RegistryOptions {
+            credentials: None,
+            auth: AuthSources::default(),
+            ca_certs: Vec::new(),
+            insecure_registries: Vec::new(),
+            retry: RetryPolicy::default(),
+            jobs: 4,
+            progress: ProgressMode::Auto,
+            cache_dir: None,
+        }
+    }
+}
+
+/// Build the HTTP client: rustls with ring, system roots plus `--ca-cert`, no overall
+/// timeout (a 300 MB layer takes as long as it takes; per-request limits are set by
+/// the callers), redirects followed (blob GETs go to object storage; reqwest drops
+/// `Authorization` on a cross-host redirect).
+pub fn http_client(opts: &RegistryOptions) -> Result<Client, RegistryError> {
+    // Ignore "already installed": another client of this process installed the same one.
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    let mut b = Client::builder()
+        .user_agent(concat!("sparkimg/", env!("CARGO_PKG_VERSION")))
+        .connect_timeout(opts.retry.connect_timeout)
+        .timeout(None::<Duration>)
+        .pool_max_idle_per_host(opts.jobs.max(1) * 2);
+    let mut certs = Vec::new();
+    for p in &opts.ca_certs {
+        let pem = std::fs::read(p).map_err(RegistryError::io(p))?;
+        let list =
+            reqwest::Certificate::from_pem_bundle(&pem).map_err(|e| RegistryError::Layout {
+                path: p.clone(),
+                reason: format!("not a PEM certificate bundle: {e}"),
+            })?;
+        if list.is_empty() {
+            return Err(RegistryError::Layout {
+                path: p.clone(),
+                reason: "no certificate in the file".into(),
+            });
+        }
+        certs.extend(list);
+    }
+    if !certs.is_empty() {
+        b = b.tls_certs_merge(certs);
+    }
+    b.build().map_err(|e| RegistryError::Transport {
+        registry: String::new(),
+        repository: String::new(),
+        what: "TLS setup".into(),
+        digest: None,
+        message: e.to_string(),
+    })
+}
+
+/// Pure: a token realm must not send our credentials somewhere the registry itself
+/// does not live: no plain HTTP realm for an HTTPS registry, no private or loopback
+/// address for a public registry (ggcr's SSRF guard).
+pub fn realm_allowed(realm: &Url, registry_scheme: &str, registry_is_local: bool) -> bool {
+    if realm.scheme() == "http" && registry_scheme == "https" && !registry_is_local {
+        return false;
+    }
+    if !matches!(realm.scheme(), "http" | "https") {
+        return false;
+    }
+    if registry_is_local {
+        return true;
+    }
+    let host = realm.host_str().unwrap_or("");
+    let ip = host
+        .trim_start_matches('[')
+        .trim_end_matches(']')
+        .parse::<IpAddr>();
+    match ip {
+        Ok(IpAddr::V4(v4)) => {
+            !(v4.is_private() || v4.is_loopback() || v4.is_link_local() || v4.is_unspecified())
+        }
+        Ok(IpAddr::V6(v6)) => {
+            let seg0 = v6.segments()[0];
+            !(v6.is_loopback()
+                || v6.is_unspecified()
+                || (seg0 & 0xfe00) == 0xfc00
+                || (seg0 & 0xffc0) == 0xfe80)
+        }
+        Err(_) => host != "localhost",
+    }
+}
+
+/// One attempt's failure: retry after a delay, or give up.
+pub enum Attempt {
+    Retry(Box<RegistryError>, Option<Duration>),
+    Fatal(Box<RegistryError>),
+}
+
+impl Attempt {
+    pub fn fatal(e: RegistryError) -> Attempt {
+        Attempt::Fatal(Box::new(e))
+    }
+
+    pub fn retry(e: RegistryError, after: Option<Duration>) -> Attempt {
+        Attempt::Retry(Box::new(e), after)
+    }
+}
+
+struct Token {
+    scopes: Scopes,
+    value: String,
+    until: Instant,
+}
+
+#[derive(Default)]
+struct AuthState {
+    /// `https://host` or `http://host`, once the ping answered.
+    base: Option<String>,
+    challenge: Option<Challenge>,
+    tokens: Vec<Token>,
+}
+
+/// What an operation is about, for error messages.
+#[derive(Debug, Clone)]
+pub struct Ctx<'a> {
+    pub repository: &'a str,
+    pub what: &'a str,
+    pub digest: Option<&'a str>,
+}
+
+/// One registry.
+pub struct Registry {
+    /// As named in references (`docker.io`, `127.0.0.1:5000`).
+    pub name: String,
+    http: Client,
+    creds: Option<Credentials>,
+    state: Mutex<AuthState>,
+    pub retry: RetryPolicy,
+    plain_ok: bool,
+}
+
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    // A panic elsewhere cannot leave AuthState inconsistent (every write is one
+    // assignment), so a poisoned lock is still usable.
+    m.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+impl Registry {
+    pub fn new(
+        name: &str,
+        http: Client,
+        opts: &RegistryOptions,
+    ) -> Result<Registry, RegistryError> {
+        let creds = match &opts.credentials {
+            Some(c) => Some(c.clone()),
+            None => opts.auth.resolve(name)?,
+        };
+        Ok(Registry {
+            name: name.to_string(),
+            http,
+            creds,
+            state: Mutex::new(AuthState::default()),
+            retry: opts.retry.clone(),
+            plain_ok: allows_plain_http(name, &opts.insecure_registries),
+        })
+    }
+
+    pub fn err_http(&self, ctx: &Ctx, status: u16, errors: Vec<RemoteError>) -> RegistryError {
+        let (registry, repository, what, digest) = (
+            self.name.clone(),
+            ctx.repository.to_string(),
+            ctx.what.to_string(),
+            ctx.digest.map(String::from),
+        );
+        if status == 401 || status == 403 {
+            RegistryError::Unauthorized {
+                registry,
+                repository,
+                what,
+                digest,
+                status,
+                errors,
+            }
+        } else {
+            RegistryError::Http {
+                registry,
+                repository,
+                what,
+                digest,
+                status,
+                errors,
+            }
+        }
+    }
+
+    pub fn err_transport(&self, ctx: &Ctx, e: &dyn std::fmt::Display) -> RegistryError {
+        RegistryError::Transport {
+            registry: self.name.clone(),
+            repository: ctx.repository.to_string(),
+            what: ctx.what.to_string(),
+            digest: ctx.digest.map(String::from),
+            message: e.to_string(),
+        }
+    }
+
+    /// Turn an unexpected response into an attempt failure (reads the error envelope).
+    pub fn fail(&self, ctx: &Ctx, resp: Response) -> Attempt {
+        let status = resp.status().as_u16();
+        let retry_after = resp
+            .headers()
+            .get(RETRY_AFTER)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| parse_retry_after(v, SystemTime::now()));
+        let body = resp.bytes().map(|b| b.to_vec()).unwrap_or_default();
+        let errors = parse_envelope(&body);
+        let err = self.err_http(ctx, status, errors);
+        if status == 408 || status == 429 || status >= 500 {
+            Attempt::retry(err, retry_after)
+        } else {
+            Attempt::fatal(err)
+        }
+    }
+
+    /// A transport error: connection problems and timeouts are worth retrying.
+    pub fn transport(&self, ctx: &Ctx, e: reqwest::Error) -> Attempt {
+        let msg = error_chain(&e);
+        let err = self.err_transport(ctx, &msg);
+        if e.is_builder() || e.is_redirect() {
+            Attempt::fatal(err)
+        } else {
+            Attempt::retry(err, None)
+        }
+    }
+
+    /// Run `op` until it succeeds, fails fatally, or the attempts run out.
+    pub fn with_retry<T>(
+        &self,
+        mut op: impl FnMut(u32) -> Result<T, Attempt>,
+    ) -> Result<T, RegistryError> {
+        let max = self.retry.max_attempts.max(1);
+        let mut attempt = 1;
+        loop {
+            match op(attempt) {
+                Ok(v) => return Ok(v),
+                Err(Attempt::Fatal(e)) => return Err(*e),
+                Err(Attempt::Retry(e, after)) => {
+                    if attempt >= max {
+                        return Err(*e);
+                    }
+                    let d = self.retry.delay(attempt, after);
+                    eprintln!("sparkimg: {e}; retrying in {:.1}s", d.as_secs_f64());
+                    std::thread::sleep(d);
+                    attempt += 1;
+                }
+            }
+        }
+    }
+
+    /// `https://host` (or `http://` for a loopback/insecure registry that does not
+    /// speak TLS), learning the auth challenge on the way. Retried like any operation.
+    pub fn base(&self, ctx: &Ctx) -> Result<String, RegistryError> {
+        if let Some(b) = lock(&self.state).base.clone() {
+            return Ok(b);
+        }
+        let host = api_host(&self.name).to_string();
+        let ping_ctx = Ctx {
+            what: "ping /v2/",
+            ..ctx.clone()
+        };
+        self.with_retry(|_| {
+            let mut schemes = vec!["https"];
+            if self.plain_ok {
+                schemes.push("http");
+            }
+            let mut first_err = None;
+            for scheme in schemes {
+                let base = format!("{scheme}://{host}");
+                let resp = match self
+                    .http
+                    .get(format!("{base}/v2/"))
+                    .timeout(self.retry.read_timeout)
+                    .send()
+                {
+                    Ok(r) => r,
+                    Err(e) => {
+                        first_err.get_or_insert(e);
+                        continue;
+                    }
+                };
+                let status = resp.status();
+                let challenge = challenge_of(resp.headers());
+                if status.is_success() || status == StatusCode::UNAUTHORIZED {
+                    let mut st = lock(&self.state);
+                    st.base = Some(base.clone());
+                    st.challenge = if status.is_success() { None } else { challenge };
+                    return Ok(base);
+                }
+                return Err(self.fail(&ping_ctx, resp));
+            }
+            match first_err {
+                Some(e) => Err(self.transport(&ping_ctx, e)),
+                None => Err(Attempt::fatal(self.err_transport(&ping_ctx, &"no scheme"))),
+            }
+        })
+    }
+
+    fn cached_token(&self, scopes: &Scopes) -> Option<String> {
+        let st = lock(&self.state);
+        st.tokens
+            .iter()
+            .find(|t| t.until > Instant::now() && t.scopes.covers(scopes))
+            .map(|t| t.value.clone())
+    }
+
+    /// Exchange credentials for a token covering `scopes` at the Bearer realm.
+    fn fetch_token(&self, ctx: &Ctx, scopes: &Scopes) -> Result<String, Attempt> {
+        let (realm, service, base) = {
+            let st = lock(&self.state);
+            match (&st.challenge, &st.base) {
+                (Some(Challenge::Bearer { realm, service, .. }), Some(b)) => {
+                    (realm.clone(), service.clone(), b.clone())
+                }
+                _ => {
+                    return Err(Attempt::fatal(
+                        self.err_transport(ctx, &"no bearer challenge"),
+                    ))
+                }
+            }
+        };
+        let tctx = Ctx {
+            what: "token request",
+            ..ctx.clone()
+        };
+        let mut url = Url::parse(&realm).map_err(|e| {
+            Attempt::fatal(self.err_transport(&tctx, &format!("realm {realm}: {e}")))
+        })?;
+        let scheme = base.split("://").next().unwrap_or("https");
+        if !realm_allowed(&url, scheme, self.plain_ok) {
+            return Err(Attempt::fatal(self.err_transport(
+                &tctx,
+                &format!("refusing token realm {realm}: it is not where this registry lives"),
+            )));
+        }
+        let resp = match &self.creds {
+            Some(Credentials::IdentityToken(refresh)) => {
+                let mut form = url::form_urlencoded::Serializer::new(String::new());
+                form.append_pair("grant_type", "refresh_token");
+                form.append_pair("refresh_token", refresh);
+                form.append_pair("client_id", "sparkimg");
+                if let Some(s) = &service {
+                    form.append_pair("service", s);
+                }
+                form.append_pair("scope", &scopes.to_params().join(" "));
+                self.http
+                    .post(url.clone())
+                    .header("Content-Type", "application/x-www-form-urlencoded")
+                    .body(form.finish())
+                    .timeout(self.retry.read_timeout)
+                    .send()
+            }
+            creds => {
+                {
+                    let mut q = url.query_pairs_mut();
+                    if let Some(s) = &service {
+                        q.append_pair("service", s);
+                    }
+                    for s in scopes.to_params() {
+                        q.append_pair("scope", &s);
+                    }
+                }
+                let mut rb = self.http.get(url.clone()).timeout(self.retry.read_timeout);
+                if let Some(Credentials::Basic { username, password }) = creds {
+                    rb = rb.basic_auth(username, Some(password));
+                }
+                rb.send()
+            }
+        };
+        let resp = resp.map_err(|e| self.transport(&tctx, e))?;
+        if !resp.status().is_success() {
+            return Err(self.fail(&tctx, resp));
+        }
+        let body = resp.bytes().map_err(|e| self.transport(&tctx, e))?;
+        let t: TokenResponse = serde_json::from_slice(&body).map_err(|e| {
+            Attempt::fatal(self.err_transport(&tctx, &format!("token answer: {e}")))
+        })?;
+        let value = t
+            .bearer()
+            .ok_or_else(|| Attempt::fatal(self.err_transport(&tctx, &"token answer has no token")))?
+            .to_string();
+        let mut st = lock(&self.state);
+        st.tokens.retain(|x| x.until > Instant::now());
+        st.tokens.push(Token {
+            scopes: scopes.clone(),
+            value: value.clone(),
+            until: Instant::now() + t.lifetime(),
+        });
+        Ok(value)
+    }
+
+    fn authorize(
+        &self,
+        ctx: &Ctx,
+        rb: RequestBuilder,
+        scopes: &Scopes,
+    ) -> Result<RequestBuilder, Attempt> {
+        let challenge = lock(&self.state).challenge.clone();
+        Ok(match challenge {
+            None => rb,
+            Some(Challenge::Basic) => match &self.creds {
+                Some(Credentials::Basic { username, password }) => {
+                    rb.basic_auth(username, Some(password))
+                }
+                _ => rb,
+            },
+            Some(Challenge::Bearer { .. }) => {
+                let tok = match self.cached_token(scopes) {
+                    Some(t) => t,
+                    None => self.fetch_token(ctx, scopes)?,
+                };
+                rb.bearer_auth(tok)
+            }
+        })
+    }
+
+    /// Send one request with auth. `build` is called again for the second try after a
+    /// 401 that asks for more scope (its body may be a one-shot stream).
+    pub fn send(
+        &self,
+        ctx: &Ctx,
+        scopes: &Scopes,
+        method: Method,
+        url: &str,
+        build: &dyn Fn(RequestBuilder) -> RequestBuilder,
+    ) -> Result<Response, Attempt> {
+        let mut scopes = scopes.clone();
+        for round in 0..2 {
+            let rb = build(self.http.request(method.clone(), url));
+            let rb = self.authorize(ctx, rb, &scopes)?;
+            let resp = rb.send().map_err(|e| self.transport(ctx, e))?;
+            if resp.status() != StatusCode::UNAUTHORIZED || round == 1 {
+                return Ok(resp);
+            }
+            // A 401: the token lacked a scope the registry wants (it says which), or
+            // the challenge changed. Merge and try once more.
+            match challenge_of(resp.headers()) {
+                Some(c @ Challenge::Bearer { .. }) => {
+                    if let Challenge::Bearer { scope: Some(s), .. } = &c {
+                        scopes.add_str(s);
+                    }
+                    let mut st = lock(&self.state);
+                    let had_bearer = matches!(st.challenge, Some(Challenge::Bearer { .. }));
+                    st.challenge = Some(c);
+                    if had_bearer {
+                        // Same scopes again would get the same token: drop it.
+                        st.tokens.retain(|t| !t.scopes.covers(&scopes));
+                    }
+                }
+                Some(Challenge::Basic) if lock(&self.state).challenge.is_none() => {
+                    lock(&self.state).challenge = Some(Challenge::Basic);
+                }
+                _ => return Ok(resp),
+            }
+        }
+        unreachable!("the loop returns on its second round")
+    }
+
+    /// `base/v2/<repo>/<rest>`.
+    pub fn url(&self, ctx: &Ctx, repo: &str, rest: &str) -> Result<String, RegistryError> {
+        Ok(format!("{}/v2/{repo}/{rest}", self.base(ctx)?))
+    }
+
+    pub fn has_credentials(&self) -> bool {
+        self.creds.is_some()
+    }
+}
+
+fn challenge_of(h: &HeaderMap) -> Option<Challenge> {
+    h.get_all(WWW_AUTHENTICATE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .filter_map(parse_challenge)
+        // Prefer Bearer when a registry offers both.
+        .max_by_key(|c| matches!(c, Challenge::Bearer { .. }))
+}
+
+/// reqwest's Display hides the cause ("error sending request"); the chain has the
+/// useful part ("connection refused", "invalid peer certificate: UnknownIssuer").
+pub fn error_chain(e: &(dyn std::error::Error + 'static)) -> String {
+    let mut s = e.to_string();
+    let mut src = e.source();
+    while let Some(c) = src {
+        let m = c.to_string();
+        if !s.contains(&m) {
+            s.push_str(": ");
+            s.push_str(&m);
+        }
+        src = c.source();
+    }
+    s
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn realm_guard() {
+        let u = |s: &str| Url::parse(s).unwrap();
+        assert!(realm_allowed(
+            &u("https://auth.docker.io/token"),
+            "https",
+            false
+        ));
+        assert!(!realm_allowed(
+            &u("http://auth.docker.io/token"),
+            "https",
+            false
+        ));
+        assert!(!realm_allowed(&u("https://10.0.0.1/token"), "https", false));
+        assert!(!realm_allowed(
+            &u("https://169.254.169.254/x"),
+            "https",
+            false
+        ));
+        assert!(!realm_allowed(&u("https://[fe80::1]/x"), "https", false));
+        assert!(!realm_allowed(&u("https://localhost/x"), "https", false));
+        assert!(realm_allowed(&u("http://127.0.0.1:9/t"), "http", true));
+        assert!(!realm_allowed(&u("file:///etc/passwd"), "https", true));
+    }
+}

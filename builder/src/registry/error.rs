@@ -1,0 +1,174 @@
+//! Errors of the registry client. Every remote failure names the registry, the
+//! repository and (when there is one) the digest, plus the HTTP status and the
+//! registry's own error codes.
+
+use std::path::PathBuf;
+
+use thiserror::Error;
+
+/// One entry of the OCI error envelope `{"errors":[{"code","message"}]}`.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Deserialize)]
+pub struct RemoteError {
+    #[serde(default)]
+    pub code: String,
+    #[serde(default)]
+    pub message: String,
+}
+
+#[derive(Debug, serde::Deserialize)]
+struct Envelope {
+    #[serde(default)]
+    errors: Vec<RemoteError>,
+}
+
+/// Pure: the error envelope of a response body, if it is one.
+pub fn parse_envelope(body: &[u8]) -> Vec<RemoteError> {
+    serde_json::from_slice::<Envelope>(body)
+        .map(|e| e.errors)
+        .unwrap_or_default()
+}
+
+fn describe(errors: &[RemoteError]) -> String {
+    if errors.is_empty() {
+        return String::new();
+    }
+    let parts: Vec<String> = errors
+        .iter()
+        .map(|e| match (e.code.is_empty(), e.message.is_empty()) {
+            (false, false) => format!("{}: {}", e.code, e.message),
+            (false, true) => e.code.clone(),
+            _ => e.message.clone(),
+        })
+        .collect();
+    format!(" ({})", parts.join("; "))
+}
+
+fn digest_part(d: &Option<String>) -> String {
+    d.as_ref().map(|d| format!(" {d}")).unwrap_or_default()
+}
+
+#[derive(Debug, Error)]
+pub enum RegistryError {
+    #[error("invalid registry reference '{reference}': {reason}")]
+    InvalidReference { reference: String, reason: String },
+
+    #[error("credentials: {0}")]
+    Credentials(String),
+
+    #[error(
+        "{registry}/{repository}: {what}{}: authentication failed, HTTP {status}{}",
+        digest_part(.digest), describe(.errors)
+    )]
+    Unauthorized {
+        registry: String,
+        repository: String,
+        what: String,
+        digest: Option<String>,
+        status: u16,
+        errors: Vec<RemoteError>,
+    },
+
+    #[error(
+        "{registry}/{repository}: {what}{}: HTTP {status}{}",
+        digest_part(.digest), describe(.errors)
+    )]
+    Http {
+        registry: String,
+        repository: String,
+        what: String,
+        digest: Option<String>,
+        status: u16,
+        errors: Vec<RemoteError>,
+    },
+
+    #[error("{registry}/{repository}: {what}{}: {message}", digest_part(.digest))]
+    Transport {
+        registry: String,
+        repository: String,
+        what: String,
+        digest: Option<String>,
+        message: String,
+    },
+
+    #[error(
+        "{registry}/{repository}: {what}: content is {actual}, expected {expected} \
+         (corrupted in transit or a misbehaving registry)"
+    )]
+    DigestMismatch {
+        registry: String,
+        repository: String,
+        what: String,
+        expected: String,
+        actual: String,
+    },
+
+    #[error("{reference}: {reason}")]
+    Manifest { reference: String, reason: String },
+
+    #[error("{reference}: no {platform} image (available: {available})")]
+    NoPlatform {
+        reference: String,
+        platform: String,
+        available: String,
+    },
+
+    #[error("{}: {reason}", .path.display())]
+    Layout { path: PathBuf, reason: String },
+
+    #[error("{}: {source}", .path.display())]
+    Io {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+}
+
+impl RegistryError {
+    pub fn io(path: impl Into<PathBuf>) -> impl FnOnce(std::io::Error) -> RegistryError {
+        let path = path.into();
+        move |source| RegistryError::Io { path, source }
+    }
+
+    /// Exit codes (see `cli::EXIT_CODES`): 2 bad reference, 9 registry failure,
+    /// 10 authentication refused or credentials unusable, 1 local I/O.
+    pub fn exit_code(&self) -> u8 {
+        match self {
+            RegistryError::InvalidReference { .. } => 2,
+            RegistryError::Unauthorized { .. } | RegistryError::Credentials(_) => 10,
+            RegistryError::Http { .. }
+            | RegistryError::Transport { .. }
+            | RegistryError::DigestMismatch { .. }
+            | RegistryError::Manifest { .. }
+            | RegistryError::NoPlatform { .. } => 9,
+            RegistryError::Layout { .. } => 2,
+            RegistryError::Io { .. } => 1,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn envelope_and_message() {
+        let e = parse_envelope(
+            br#"{"errors":[{"code":"BLOB_UNKNOWN","message":"blob unknown to registry","detail":"x"}]}"#,
+        );
+        assert_eq!(e[0].code, "BLOB_UNKNOWN");
+        assert!(parse_envelope(b"<html>").is_empty());
+        let err = RegistryError::Http {
+            registry: "r:5000".into(),
+            repository: "x/spark".into(),
+            what: "upload blob".into(),
+            digest: Some("sha256:ab".into()),
+            status: 400,
+            errors: e,
+        };
+        assert_eq!(
+            err.to_string(),
+            "r:5000/x/spark: upload blob sha256:ab: HTTP 400 (BLOB_UNKNOWN: blob unknown to registry)"
+        );
+        assert_eq!(err.exit_code(), 9);
+    }
+}

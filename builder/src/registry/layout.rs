@@ -1,0 +1,275 @@
+//! Read an OCI image layout (what `sparkimg build` writes) into push plans.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use sha2::{Digest as _, Sha256};
+
+use super::error::RegistryError;
+use super::manifest::{self, Desc, Parsed};
+use super::push::{BlobData, PushBlob, PushManifest, PushPlan};
+use super::reference::{validate_digest, RegistryRef};
+
+const REF_NAME: &str = "org.opencontainers.image.ref.name";
+const CONTAINERD_NAME: &str = "io.containerd.image.name";
+const BASE_NAME: &str = "org.opencontainers.image.base.name";
+
+fn bad(dir: &Path, reason: impl Into<String>) -> RegistryError {
+    RegistryError::Layout {
+        path: dir.to_path_buf(),
+        reason: reason.into(),
+    }
+}
+
+pub fn blob_path(dir: &Path, digest: &str) -> PathBuf {
+    let (alg, hex) = digest.split_once(':').unwrap_or(("sha256", digest));
+    dir.join("blobs").join(alg).join(hex)
+}
+
+fn sha256(bytes: &[u8]) -> String {
+    format!("sha256:{}", hex::encode(Sha256::digest(bytes)))
+}
+
+fn read_verified(dir: &Path, d: &Desc) -> Result<Vec<u8>, RegistryError> {
+    if !validate_digest(&d.digest) {
+        return Err(bad(dir, format!("unsupported digest {}", d.digest)));
+    }
+    let p = blob_path(dir, &d.digest);
+    let bytes = std::fs::read(&p).map_err(RegistryError::io(&p))?;
+    if sha256(&bytes) != d.digest {
+        return Err(bad(
+            dir,
+            format!("blob {} does not match its digest", d.digest),
+        ));
+    }
+    Ok(bytes)
+}
+
+fn blob_on_disk(dir: &Path, d: &Desc) -> Result<PushBlob, RegistryError> {
+    if !validate_digest(&d.digest) {
+        return Err(bad(dir, format!("unsupported digest {}", d.digest)));
+    }
+    let p = blob_path(dir, &d.digest);
+    let md = std::fs::metadata(&p).map_err(|_| {
+        bad(
+            dir,
+            format!(
+                "blob {} is missing (a sparse layout cannot be pushed)",
+                d.digest
+            ),
+        )
+    })?;
+    if md.len() != d.size {
+        return Err(bad(
+            dir,
+            format!(
+                "blob {} is {} bytes, its descriptor says {}",
+                d.digest,
+                md.len(),
+                d.size
+            ),
+        ));
+    }
+    Ok(PushBlob {
+        digest: d.digest.clone(),
+        size: d.size,
+        data: BlobData::Path(p),
+    })
+}
+
+/// Names an index entry carries (full reference first).
+fn names(d: &Desc) -> Vec<String> {
+    let Some(a) = &d.annotations else {
+        return Vec::new();
+    };
+    [CONTAINERD_NAME, REF_NAME]
+        .iter()
+        .filter_map(|k| a.get(*k).cloned())
+        .collect()
+}
+
+/// Pure: does index entry `d` answer to `selector` (a tag, or a full name:tag)?
+fn selected(d: &Desc, selector: &str) -> bool {
+    names(d)
+        .iter()
+        .any(|n| n == selector || n.rsplit_once(':').is_some_and(|(_, t)| t == selector))
+}
+
+/// Pure: where an entry goes when no `--to` is given: its full reference annotation.
+/// A bare tag (`3.5.3`) names no repository and cannot be pushed without `--to`.
+fn target_of(d: &Desc) -> Option<RegistryRef> {
+    names(d).iter().find_map(|n| {
+        let slash = n.rfind('/').map_or(0, |i| i + 1);
+        if n.contains('/') || n[slash..].contains(':') {
+            RegistryRef::parse(n).ok().filter(|r| r.tag.is_some())
+        } else {
+            None
+        }
+    })
+}
+
+/// Plans for the images of layout `dir`: those matching `select` (all when `None`), to
+/// `to` (each selected image to each `--to`, which then must select one image) or to
+/// their annotated references.
+pub fn plans(
+    dir: &Path,
+    select: Option<&str>,
+    to: &[RegistryRef],
+) -> Result<Vec<PushPlan>, RegistryError> {
+    let index_path = dir.join("index.json");
+    let bytes = std::fs::read(&index_path).map_err(RegistryError::io(&index_path))?;
+    let Parsed::Index { manifests, .. } = manifest::parse(
+        &bytes,
+        Some(manifest::OCI_INDEX),
+        &dir.display().to_string(),
+    )?
+    else {
+        return Err(bad(dir, "index.json is not an image index"));
+    };
+    let entries: Vec<&Desc> = manifests
+        .iter()
+        .filter(|d| select.is_none_or(|s| selected(d, s)))
+        .collect();
+    if entries.is_empty() {
+        return Err(bad(
+            dir,
+            match select {
+                Some(s) => format!("no image named '{s}' in index.json"),
+                None => "index.json lists no image".into(),
+            },
+        ));
+    }
+    if !to.is_empty() && entries.len() > 1 {
+        return Err(bad(
+            dir,
+            format!(
+                "{} images in the layout; select one with oci:DIR:REF to use --to",
+                entries.len()
+            ),
+        ));
+    }
+    let mut plans = Vec::new();
+    for d in entries {
+        let targets: Vec<RegistryRef> = if to.is_empty() {
+            vec![target_of(d).ok_or_else(|| {
+                bad(
+                    dir,
+                    format!(
+                        "image {} has no full reference annotation; pass --to REGISTRY/REPO:TAG",
+                        d.digest
+                    ),
+                )
+            })?]
+        } else {
+            to.to_vec()
+        };
+        let top_bytes = read_verified(dir, d)?;
+        let mut blobs: Vec<PushBlob> = Vec::new();
+        let mut children = Vec::new();
+        let mut mount_from = Vec::new();
+        let mut add_image =
+            |mbytes: &[u8], mt: &str, reference: &str| -> Result<(), RegistryError> {
+                match manifest::parse(mbytes, Some(mt), reference)? {
+                    Parsed::Manifest {
+                        config,
+                        layers,
+                        annotations,
+                        ..
+                    } => {
+                        for b in std::iter::once(&config).chain(layers.iter()) {
+                            if !blobs.iter().any(|x| x.digest == b.digest) {
+                                blobs.push(blob_on_disk(dir, b)?);
+                            }
+                        }
+                        if let Some(n) = annotations.get(BASE_NAME) {
+                            mount_from.push(n.clone());
+                        }
+                        Ok(())
+                    }
+                    Parsed::Index { .. } => Err(bad(dir, "nested indexes are not supported")),
+                }
+            };
+        let media_type = match manifest::parse(&top_bytes, Some(&d.media_type), &d.digest)? {
+            Parsed::Index {
+                manifests: kids,
+                media_type,
+            } => {
+                for k in &kids {
+                    let kb = read_verified(dir, k)?;
+                    add_image(&kb, &k.media_type, &k.digest)?;
+                    children.push(PushManifest {
+                        digest: k.digest.clone(),
+                        media_type: k.media_type.clone(),
+                        bytes: Arc::new(kb),
+                    });
+                }
+                media_type
+            }
+            Parsed::Manifest { media_type, .. } => {
+                add_image(&top_bytes, &d.media_type, &d.digest)?;
+                media_type
+            }
+        };
+        // Big blobs first: the longest uploads start earliest, the parallel push ends
+        // sooner.
+        blobs.sort_by_key(|b| std::cmp::Reverse(b.size));
+        let top = PushManifest {
+            digest: d.digest.clone(),
+            media_type,
+            bytes: Arc::new(top_bytes),
+        };
+        for t in targets {
+            plans.push(PushPlan {
+                target: t,
+                blobs: blobs.clone(),
+                children: children.clone(),
+                top: top.clone(),
+                mount_from: mount_from.clone(),
+            });
+        }
+    }
+    Ok(plans)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn desc(names: &[(&str, &str)]) -> Desc {
+        Desc {
+            media_type: manifest::OCI_MANIFEST.into(),
+            digest: "sha256:x".into(),
+            size: 1,
+            platform: None,
+            annotations: Some(
+                names
+                    .iter()
+                    .map(|(k, v)| (k.to_string(), v.to_string()))
+                    .collect(),
+            ),
+        }
+    }
+
+    #[test]
+    fn targets_and_selection() {
+        let single = desc(&[
+            (REF_NAME, "3.5.3"),
+            (CONTAINERD_NAME, "127.0.0.1:5000/x/spark:3.5.3"),
+        ]);
+        assert_eq!(
+            target_of(&single).unwrap().to_string(),
+            "127.0.0.1:5000/x/spark:3.5.3"
+        );
+        assert!(selected(&single, "3.5.3"));
+        assert!(selected(&single, "127.0.0.1:5000/x/spark:3.5.3"));
+        assert!(!selected(&single, "3.5.4"));
+        let bare = desc(&[(REF_NAME, "latest")]);
+        assert_eq!(target_of(&bare), None);
+        // docker-image-tool.sh style names without a registry go to Docker Hub.
+        let hub = desc(&[(REF_NAME, "spark:3.5.3")]);
+        assert_eq!(
+            target_of(&hub).unwrap().to_string(),
+            "docker.io/library/spark:3.5.3"
+        );
+    }
+}

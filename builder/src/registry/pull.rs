@@ -1,0 +1,463 @@
+//! Effects: pull one platform's image into the blob cache and present it as an OCI
+//! layout the build opens like any `oci:` base.
+//!
+//! Cache: `<cache>/registry/blobs/sha256/<hex>` holds manifests, configs and layers,
+//! each verified against its digest while it streams (`.partial` files resume with a
+//! Range request); `<cache>/registry/images/<manifest hex>/` is a layout of hard links.
+//! A digest reference whose blobs are all cached needs no network at all.
+
+use std::fs::{self, File, OpenOptions};
+use std::io::{Read, Seek, SeekFrom, Write};
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::Mutex;
+
+use reqwest::header::{ACCEPT, CONTENT_TYPE, RANGE};
+use reqwest::{Method, StatusCode};
+use sha2::{Digest as _, Sha256};
+
+use super::challenge::Scopes;
+use super::client::{http_client, Attempt, Ctx, Registry, RegistryOptions};
+use super::error::RegistryError;
+use super::layout::blob_path;
+use super::manifest::{self, Desc, Parsed};
+use super::progress::Progress;
+use super::push::transfer_timeout;
+use super::reference::{validate_digest, RegistryRef};
+use crate::build::Platform;
+
+/// Largest manifest we read into memory (the spec suggests registries accept 4 MiB).
+const MAX_MANIFEST: u64 = 4 << 20;
+
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct Pulled {
+    /// An OCI layout holding exactly the pulled image.
+    pub layout: PathBuf,
+    /// Reference as resolved (`docker.io/library/eclipse-temurin:17-jre`).
+    pub reference: String,
+    /// Digest of the platform manifest.
+    pub manifest_digest: String,
+    /// Digest of the index the tag pointed at, if it was one.
+    pub index_digest: Option<String>,
+    pub platform: String,
+    pub blobs_downloaded: usize,
+    pub bytes_downloaded: u64,
+}
+
+fn sha256(bytes: &[u8]) -> String {
+    format!("sha256:{}", hex::encode(Sha256::digest(bytes)))
+}
+
+struct Store {
+    root: PathBuf,
+}
+
+impl Store {
+    fn path(&self, digest: &str) -> PathBuf {
+        blob_path(&self.root, digest)
+    }
+
+    fn has(&self, digest: &str, size: Option<u64>) -> bool {
+        fs::metadata(self.path(digest))
+            .is_ok_and(|m| m.is_file() && size.is_none_or(|s| m.len() == s))
+    }
+
+    fn put_bytes(&self, digest: &str, bytes: &[u8]) -> Result<(), RegistryError> {
+        let p = self.path(digest);
+        let dir = p.parent().unwrap_or(&self.root).to_path_buf();
+        fs::create_dir_all(&dir).map_err(RegistryError::io(&dir))?;
+        let mut tmp = tempfile::NamedTempFile::new_in(&dir).map_err(RegistryError::io(&dir))?;
+        tmp.write_all(bytes).map_err(RegistryError::io(&p))?;
+        tmp.persist(&p)
+            .map_err(|e| RegistryError::io(&p)(e.error))?;
+        Ok(())
+    }
+}
+
+/// Pull `reference` for `platform`.
+pub fn pull(
+    reference: &RegistryRef,
+    platform: &Platform,
+    opts: &RegistryOptions,
+) -> Result<Pulled, RegistryError> {
+    let cache = opts
+        .cache_dir
+        .clone()
+        .ok_or_else(|| RegistryError::Layout {
+            path: PathBuf::from("."),
+            reason: "pulling needs a cache directory".into(),
+        })?;
+    let store = Store {
+        root: cache.join("registry"),
+    };
+    let http = http_client(opts)?;
+    let reg = Registry::new(&reference.registry, http, opts)?;
+    let repo = reference.repository.as_str();
+    let scopes = Scopes::repository(repo, &["pull"]);
+    let shown = reference.to_string();
+
+    let (bytes, ct, digest) =
+        get_manifest(&reg, &store, repo, reference.wire_reference(), &scopes)?;
+    let (mut index_digest, mut mbytes, mut mdigest, mut mct) = (None, bytes, digest, ct);
+    if let Parsed::Index { manifests, .. } = manifest::parse(&mbytes, mct.as_deref(), &shown)? {
+        let d = manifest::select(&manifests, platform, &shown)?.clone();
+        let (b, c, dg) = get_manifest(&reg, &store, repo, &d.digest, &scopes)?;
+        index_digest = Some(mdigest);
+        mbytes = b;
+        mdigest = dg;
+        mct = c.or(Some(d.media_type.clone()));
+    }
+    let Parsed::Manifest {
+        media_type,
+        config,
+        layers,
+        ..
+    } = manifest::parse(&mbytes, mct.as_deref(), &shown)?
+    else {
+        return Err(RegistryError::Manifest {
+            reference: shown,
+            reason: "an index inside an index".into(),
+        });
+    };
+    let mut todo: Vec<Desc> = Vec::new();
+    for d in std::iter::once(&config).chain(layers.iter()) {
+        if !validate_digest(&d.digest) {
+            return Err(RegistryError::Manifest {
+                reference: shown.clone(),
+                reason: format!("unsupported digest {}", d.digest),
+            });
+        }
+        if !store.has(&d.digest, Some(d.size)) && !todo.iter().any(|t| t.digest == d.digest) {
+            todo.push(d.clone());
+        }
+    }
+    let progress = Progress::new(opts.progress);
+    let bytes_downloaded: u64 = todo.iter().map(|d| d.size).sum();
+    download_all(&reg, &store, repo, &todo, &scopes, opts.jobs, &progress)?;
+
+    // Check the platform the config declares: an index can lie, a single-platform tag
+    // can be for another machine.
+    let cfg: serde_json::Value = serde_json::from_slice(
+        &fs::read(store.path(&config.digest))
+            .map_err(RegistryError::io(store.path(&config.digest)))?,
+    )
+    .map_err(|e| RegistryError::Manifest {
+        reference: shown.clone(),
+        reason: format!("image config is not JSON: {e}"),
+    })?;
+    let arch = cfg["architecture"].as_str().unwrap_or("").to_string();
+    let os = cfg["os"].as_str().unwrap_or("").to_string();
+    if arch != platform.arch || os != platform.os {
+        return Err(RegistryError::NoPlatform {
+            reference: shown,
+            platform: platform.to_string(),
+            available: format!("{os}/{arch}"),
+        });
+    }
+
+    let layout = write_layout(
+        &store,
+        &cache,
+        &mdigest,
+        &media_type,
+        mbytes.len() as u64,
+        &config,
+        &layers,
+        &os,
+        &arch,
+    )?;
+    Ok(Pulled {
+        layout,
+        reference: RegistryRef {
+            digest: None,
+            ..reference.clone()
+        }
+        .to_string(),
+        manifest_digest: mdigest,
+        index_digest,
+        platform: format!("{os}/{arch}"),
+        blobs_downloaded: todo.len(),
+        bytes_downloaded,
+    })
+}
+
+/// A manifest by tag or digest: from the store when the digest is known and cached,
+/// else from the registry; digest references are verified.
+fn get_manifest(
+    reg: &Registry,
+    store: &Store,
+    repo: &str,
+    reference: &str,
+    scopes: &Scopes,
+) -> Result<(Vec<u8>, Option<String>, String), RegistryError> {
+    let by_digest = validate_digest(reference);
+    if by_digest && store.has(reference, None) {
+        let p = store.path(reference);
+        let b = fs::read(&p).map_err(RegistryError::io(&p))?;
+        if sha256(&b) == reference {
+            return Ok((b, None, reference.to_string()));
+        }
+    }
+    let ctx = Ctx {
+        repository: repo,
+        what: "get manifest",
+        digest: by_digest.then_some(reference),
+    };
+    let url = reg.url(&ctx, repo, &format!("manifests/{reference}"))?;
+    let (bytes, ct) = reg.with_retry(|_| {
+        let resp = reg.send(&ctx, scopes, Method::GET, &url, &|rb| {
+            rb.header(ACCEPT, manifest::ACCEPT)
+                .timeout(reg.retry.read_timeout)
+        })?;
+        if !resp.status().is_success() {
+            return Err(reg.fail(&ctx, resp));
+        }
+        let ct = resp
+            .headers()
+            .get(CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .map(String::from);
+        let mut buf = Vec::new();
+        resp.take(MAX_MANIFEST + 1)
+            .read_to_end(&mut buf)
+            .map_err(|e| Attempt::retry(reg.err_transport(&ctx, &e), None))?;
+        if buf.len() as u64 > MAX_MANIFEST {
+            return Err(Attempt::fatal(
+                reg.err_transport(&ctx, &"manifest larger than 4 MiB"),
+            ));
+        }
+        Ok((buf, ct))
+    })?;
+    let digest = sha256(&bytes);
+    if by_digest && digest != reference {
+        return Err(RegistryError::DigestMismatch {
+            registry: reg.name.clone(),
+            repository: repo.to_string(),
+            what: "manifest".into(),
+            expected: reference.to_string(),
+            actual: digest,
+        });
+    }
+    store.put_bytes(&digest, &bytes)?;
+    Ok((bytes, ct, digest))
+}
+
+fn download_all(
+    reg: &Registry,
+    store: &Store,
+    repo: &str,
+    todo: &[Desc],
+    scopes: &Scopes,
+    jobs: usize,
+    progress: &Progress,
+) -> Result<(), RegistryError> {
+    let next = AtomicUsize::new(0);
+    let abort = AtomicBool::new(false);
+    let first_err: Mutex<Option<RegistryError>> = Mutex::new(None);
+    std::thread::scope(|s| {
+        for _ in 0..jobs.clamp(1, todo.len().max(1)) {
+            s.spawn(|| loop {
+                if abort.load(Ordering::SeqCst) {
+                    break;
+                }
+                let Some(d) = todo.get(next.fetch_add(1, Ordering::SeqCst)) else {
+                    break;
+                };
+                if let Err(e) = download_blob(reg, store, repo, d, scopes, progress) {
+                    abort.store(true, Ordering::SeqCst);
+                    first_err
+                        .lock()
+                        .unwrap_or_else(|e| e.into_inner())
+                        .get_or_insert(e);
+                }
+            });
+        }
+    });
+    match first_err.into_inner().unwrap_or_else(|e| e.into_inner()) {
+        Some(e) => Err(e),
+        None => Ok(()),
+    }
+}
+
+/// Hash what a partial file already holds, so a resumed download is still verified
+/// end to end.
+fn hash_prefix(f: &mut File) -> std::io::Result<(Sha256, u64)> {
+    f.seek(SeekFrom::Start(0))?;
+    let mut h = Sha256::new();
+    let n = std::io::copy(f, &mut h)?;
+    Ok((h, n))
+}
+
+fn download_blob(
+    reg: &Registry,
+    store: &Store,
+    repo: &str,
+    d: &Desc,
+    scopes: &Scopes,
+    progress: &Progress,
+) -> Result<(), RegistryError> {
+    let ctx = Ctx {
+        repository: repo,
+        what: "download blob",
+        digest: Some(&d.digest),
+    };
+    let final_path = store.path(&d.digest);
+    let dir = final_path.parent().unwrap_or(&store.root).to_path_buf();
+    fs::create_dir_all(&dir).map_err(RegistryError::io(&dir))?;
+    let partial = final_path.with_extension("partial");
+    let url = reg.url(&ctx, repo, &format!("blobs/{}", d.digest))?;
+    let bar = progress.blob(
+        "pulling",
+        d.digest.trim_start_matches("sha256:")[..12].to_string(),
+        d.size,
+    );
+    bar.start();
+    let io = |e: std::io::Error| Attempt::fatal(RegistryError::io(&partial)(e));
+    let r = reg.with_retry(|_| {
+        let mut f = OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .read(true)
+            .write(true)
+            .open(&partial)
+            .map_err(io)?;
+        let (mut h, mut have) = hash_prefix(&mut f).map_err(io)?;
+        if have > d.size {
+            f.set_len(0).map_err(io)?;
+            h = Sha256::new();
+            have = 0;
+        }
+        bar.reset(have);
+        let resp = reg.send(&ctx, scopes, Method::GET, &url, &|rb| {
+            let rb = rb.timeout(transfer_timeout(d.size - have, reg.retry.read_timeout));
+            if have > 0 {
+                rb.header(RANGE, format!("bytes={have}-"))
+            } else {
+                rb
+            }
+        })?;
+        match resp.status() {
+            StatusCode::PARTIAL_CONTENT if have > 0 => {}
+            StatusCode::OK => {
+                // The registry ignored the Range: start over.
+                f.set_len(0).map_err(io)?;
+                f.seek(SeekFrom::Start(0)).map_err(io)?;
+                h = Sha256::new();
+                have = 0;
+                bar.reset(0);
+            }
+            StatusCode::RANGE_NOT_SATISFIABLE => {
+                f.set_len(0).map_err(io)?;
+                return Err(Attempt::retry(reg.err_http(&ctx, 416, Vec::new()), None));
+            }
+            _ => return Err(reg.fail(&ctx, resp)),
+        }
+        f.seek(SeekFrom::End(0)).map_err(io)?;
+        let mut body = resp.take(d.size - have + 1);
+        let mut buf = vec![0u8; 256 * 1024];
+        loop {
+            let n = match body.read(&mut buf) {
+                Ok(0) => break,
+                Ok(n) => n,
+                // Keep what arrived; the next attempt asks for the rest.
+                Err(e) => return Err(Attempt::retry(reg.err_transport(&ctx, &e), None)),
+            };
+            f.write_all(&buf[..n]).map_err(io)?;
+            h.update(&buf[..n]);
+            have += n as u64;
+            bar.inc(n as u64);
+        }
+        if have != d.size {
+            if have > d.size {
+                f.set_len(0).map_err(io)?;
+            }
+            return Err(Attempt::retry(
+                reg.err_transport(&ctx, &format!("got {have} of {} bytes", d.size)),
+                None,
+            ));
+        }
+        let actual = format!("sha256:{}", hex::encode(h.finalize()));
+        if actual != d.digest {
+            let _ = fs::remove_file(&partial);
+            return Err(Attempt::fatal(RegistryError::DigestMismatch {
+                registry: reg.name.clone(),
+                repository: repo.to_string(),
+                what: "blob".into(),
+                expected: d.digest.clone(),
+                actual,
+            }));
+        }
+        f.sync_all().map_err(io)?;
+        fs::rename(&partial, &final_path).map_err(io)?;
+        Ok(())
+    });
+    bar.finish(if r.is_ok() { "done" } else { "failed" });
+    r
+}
+
+#[allow(clippy::too_many_arguments)]
+fn write_layout(
+    store: &Store,
+    cache: &Path,
+    mdigest: &str,
+    media_type: &str,
+    msize: u64,
+    config: &Desc,
+    layers: &[Desc],
+    os: &str,
+    arch: &str,
+) -> Result<PathBuf, RegistryError> {
+    let images = cache.join("registry").join("images");
+    let dest = images.join(mdigest.trim_start_matches("sha256:"));
+    if dest.join("index.json").is_file() {
+        return Ok(dest);
+    }
+    fs::create_dir_all(&images).map_err(RegistryError::io(&images))?;
+    let staging = tempfile::Builder::new()
+        .prefix(".pull-")
+        .tempdir_in(&images)
+        .map_err(RegistryError::io(&images))?;
+    let blobs = staging.path().join("blobs").join("sha256");
+    fs::create_dir_all(&blobs).map_err(RegistryError::io(&blobs))?;
+    for dg in std::iter::once(mdigest)
+        .chain(std::iter::once(config.digest.as_str()))
+        .chain(layers.iter().map(|l| l.digest.as_str()))
+    {
+        let src = store.path(dg);
+        let dst = blob_path(staging.path(), dg);
+        if dst.exists() {
+            continue;
+        }
+        if fs::hard_link(&src, &dst).is_err() {
+            fs::copy(&src, &dst).map_err(RegistryError::io(&src))?;
+        }
+    }
+    let index = serde_json::json!({
+        "schemaVersion": 2,
+        "mediaType": manifest::OCI_INDEX,
+        "manifests": [{
+            "mediaType": media_type,
+            "digest": mdigest,
+            "size": msize,
+            "platform": {"os": os, "architecture": arch},
+        }],
+    });
+    let w = |name: &str, bytes: &[u8]| {
+        let p = staging.path().join(name);
+        fs::write(&p, bytes).map_err(RegistryError::io(p))
+    };
+    w("oci-layout", br#"{"imageLayoutVersion":"1.0.0"}"#)?;
+    w("index.json", index.to_string().as_bytes())?;
+    let tmp = staging.keep();
+    if fs::rename(&tmp, &dest).is_err() {
+        // Another run finished the same image first; theirs is as good as ours.
+        let _ = fs::remove_dir_all(&tmp);
+        if !dest.join("index.json").is_file() {
+            return Err(RegistryError::Layout {
+                path: dest,
+                reason: "could not create the pulled image layout".into(),
+            });
+        }
+    }
+    Ok(dest)
+}

@@ -1,0 +1,579 @@
+//! Effects: push blobs and manifests. Per target repository: every blob is HEADed,
+//! mounted from a sibling repository when one is known to hold it, otherwise uploaded
+//! monolithically from disk (POST, then PUT `?digest=` with Content-Length), several
+//! at once; then child manifests by digest; then the manifest or index by tag, so a tag
+//! never names an image whose blobs are not all there.
+
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::fs::File;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use reqwest::blocking::Body;
+use reqwest::header::{CONTENT_LENGTH, CONTENT_TYPE, LOCATION};
+use reqwest::{Method, StatusCode, Url};
+use serde::Serialize;
+
+use super::challenge::Scopes;
+use super::client::{http_client, Attempt, Ctx, Registry, RegistryOptions};
+use super::error::RegistryError;
+use super::progress::{BlobProgress, CountingReader, Progress};
+use super::reference::RegistryRef;
+
+/// Where a blob's bytes are.
+#[derive(Debug, Clone)]
+pub enum BlobData {
+    Path(PathBuf),
+    Bytes(Arc<Vec<u8>>),
+}
+
+#[derive(Debug, Clone)]
+pub struct PushBlob {
+    pub digest: String,
+    pub size: u64,
+    pub data: BlobData,
+}
+
+#[derive(Debug, Clone)]
+pub struct PushManifest {
+    pub digest: String,
+    pub media_type: String,
+    pub bytes: Arc<Vec<u8>>,
+}
+
+/// Everything one tag needs.
+#[derive(Debug, Clone)]
+pub struct PushPlan {
+    /// Repository and tag to write.
+    pub target: RegistryRef,
+    pub blobs: Vec<PushBlob>,
+    /// Platform manifests of an index, pushed by digest before `top`.
+    pub children: Vec<PushManifest>,
+    /// The manifest (or index) the tag points at.
+    pub top: PushManifest,
+    /// Repositories (full names, any registry) that may already hold some blobs, e.g.
+    /// the base image's; those on the target's registry are mount sources.
+    pub mount_from: Vec<String>,
+}
+
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct PushReport {
+    /// `registry/repo:tag`.
+    pub reference: String,
+    /// `registry/repo@sha256:…` — what to deploy.
+    pub pushed: String,
+    pub digest: String,
+    pub media_type: String,
+    pub blobs_present: usize,
+    pub blobs_mounted: usize,
+    pub blobs_uploaded: usize,
+    pub bytes_uploaded: u64,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Outcome {
+    Present,
+    Mounted,
+    Uploaded,
+}
+
+/// Blob locations remembered across runs, so that pushing an image to a second
+/// repository mounts instead of uploading. A hint only: a wrong one costs a 202.
+#[derive(Debug, Default, Serialize, serde::Deserialize)]
+struct Hints {
+    /// registry → digest → repositories (most recent last, at most 4).
+    #[serde(default)]
+    registries: BTreeMap<String, BTreeMap<String, Vec<String>>>,
+}
+
+const HINTS_PER_BLOB: usize = 4;
+const HINT_BLOBS_PER_REGISTRY: usize = 20_000;
+
+fn hints_path(cache: &Path) -> PathBuf {
+    cache.join("registry").join("known-blobs.json")
+}
+
+impl Hints {
+    fn load(cache: Option<&Path>) -> Hints {
+        cache
+            .and_then(|c| std::fs::read(hints_path(c)).ok())
+            .and_then(|b| serde_json::from_slice(&b).ok())
+            .unwrap_or_default()
+    }
+
+    fn record(&mut self, registry: &str, repo: &str, digest: &str) {
+        let m = self.registries.entry(registry.to_string()).or_default();
+        if m.len() >= HINT_BLOBS_PER_REGISTRY && !m.contains_key(digest) {
+            return;
+        }
+        let v = m.entry(digest.to_string()).or_default();
+        v.retain(|r| r != repo);
+        v.push(repo.to_string());
+        if v.len() > HINTS_PER_BLOB {
+            v.remove(0);
+        }
+    }
+
+    fn get(&self, registry: &str, digest: &str) -> Vec<String> {
+        self.registries
+            .get(registry)
+            .and_then(|m| m.get(digest))
+            .cloned()
+            .unwrap_or_default()
+    }
+
+    /// Best effort: merge with what another run wrote meanwhile, then write atomically.
+    fn save(&self, cache: &Path) {
+        let path = hints_path(cache);
+        let mut merged = Hints::load(Some(cache));
+        for (reg, m) in &self.registries {
+            for (d, repos) in m {
+                for r in repos {
+                    merged.record(reg, r, d);
+                }
+            }
+        }
+        let Some(dir) = path.parent() else { return };
+        if std::fs::create_dir_all(dir).is_err() {
+            return;
+        }
+        if let Ok(mut tmp) = tempfile::NamedTempFile::new_in(dir) {
+            if serde_json::to_writer(&mut tmp, &merged).is_ok() {
+                let _ = tmp.persist(&path);
+            }
+        }
+    }
+}
+
+/// Pure: the mount source to try for a blob, or none. Sources on other registries
+/// cannot be mounted from; the target itself is pointless.
+pub fn pick_mount_source(
+    target: &RegistryRef,
+    this_run: &[String],
+    hinted: &[String],
+    declared: &[RegistryRef],
+) -> Option<String> {
+    this_run
+        .iter()
+        .rev()
+        .chain(hinted.iter().rev())
+        .find(|r| **r != target.repository)
+        .cloned()
+        .or_else(|| {
+            declared
+                .iter()
+                .find(|d| d.registry == target.registry && d.repository != target.repository)
+                .map(|d| d.repository.clone())
+        })
+}
+
+fn short(d: &str) -> String {
+    let h = d.strip_prefix("sha256:").unwrap_or(d);
+    h[..h.len().min(12)].to_string()
+}
+
+/// Push every plan, in order. Plans for the same registry share one connection pool
+/// and token cache.
+pub fn push(plans: &[PushPlan], opts: &RegistryOptions) -> Result<Vec<PushReport>, RegistryError> {
+    let http = http_client(opts)?;
+    let progress = Progress::new(opts.progress);
+    let mut registries: HashMap<String, Arc<Registry>> = HashMap::new();
+    let mut hints = Hints::load(opts.cache_dir.as_deref());
+    // digest → repositories on the registry that received it during this run.
+    let mut seen: HashMap<(String, String), Vec<String>> = HashMap::new();
+    let mut reports = Vec::new();
+    for plan in plans {
+        let reg = match registries.get(&plan.target.registry) {
+            Some(r) => r.clone(),
+            None => {
+                let r = Arc::new(Registry::new(&plan.target.registry, http.clone(), opts)?);
+                registries.insert(plan.target.registry.clone(), r.clone());
+                r
+            }
+        };
+        let declared: Vec<RegistryRef> = plan
+            .mount_from
+            .iter()
+            .filter_map(|m| RegistryRef::parse(m).ok())
+            .collect();
+        let sources: Vec<Option<String>> = plan
+            .blobs
+            .iter()
+            .map(|b| {
+                let key = (plan.target.registry.clone(), b.digest.clone());
+                pick_mount_source(
+                    &plan.target,
+                    seen.get(&key).map(Vec::as_slice).unwrap_or(&[]),
+                    &hints.get(&plan.target.registry, &b.digest),
+                    &declared,
+                )
+            })
+            .collect();
+        // Push scope first; then pull on every mount source, or the mount silently
+        // degrades to an upload.
+        let mut scopes = Scopes::repository(&plan.target.repository, &["pull", "push"]);
+        for s in sources.iter().flatten().collect::<BTreeSet<_>>() {
+            scopes.add_repository(s, &["pull"]);
+        }
+        let report = push_one(&reg, plan, &sources, &scopes, opts.jobs, &progress)?;
+        for b in &plan.blobs {
+            let key = (plan.target.registry.clone(), b.digest.clone());
+            seen.entry(key)
+                .or_default()
+                .push(plan.target.repository.clone());
+            hints.record(&plan.target.registry, &plan.target.repository, &b.digest);
+        }
+        progress.note(&format!("pushed {}@{}", plan.target, report.digest));
+        reports.push(report);
+    }
+    if let Some(c) = &opts.cache_dir {
+        hints.save(c);
+    }
+    Ok(reports)
+}
+
+fn push_one(
+    reg: &Registry,
+    plan: &PushPlan,
+    sources: &[Option<String>],
+    scopes: &Scopes,
+    jobs: usize,
+    progress: &Progress,
+) -> Result<PushReport, RegistryError> {
+    let repo = plan.target.repository.as_str();
+    // Resolve the scheme and challenge once, before the workers race for it.
+    reg.base(&Ctx {
+        repository: repo,
+        what: "connect",
+        digest: None,
+    })?;
+    let next = AtomicUsize::new(0);
+    let abort = AtomicBool::new(false);
+    type Done = (usize, Result<(Outcome, u64), RegistryError>);
+    let results: Mutex<Vec<Done>> = Mutex::new(Vec::new());
+    let workers = jobs.clamp(1, plan.blobs.len().max(1));
+    std::thread::scope(|s| {
+        for _ in 0..workers {
+            s.spawn(|| loop {
+                if abort.load(Ordering::SeqCst) {
+                    break;
+                }
+                let i = next.fetch_add(1, Ordering::SeqCst);
+                let Some(blob) = plan.blobs.get(i) else { break };
+                let r = push_blob(reg, repo, blob, sources[i].as_deref(), scopes, progress);
+                if r.is_err() {
+                    abort.store(true, Ordering::SeqCst);
+                }
+                results
+                    .lock()
+                    .unwrap_or_else(|e| e.into_inner())
+                    .push((i, r));
+            });
+        }
+    });
+    let mut results = results.into_inner().unwrap_or_else(|e| e.into_inner());
+    results.sort_by_key(|(i, _)| *i);
+    let mut report = PushReport {
+        reference: plan.target.to_string(),
+        pushed: format!("{}@{}", plan.target.name(), plan.top.digest),
+        digest: plan.top.digest.clone(),
+        media_type: plan.top.media_type.clone(),
+        ..PushReport::default()
+    };
+    for (_, r) in results {
+        match r? {
+            (Outcome::Present, _) => report.blobs_present += 1,
+            (Outcome::Mounted, _) => report.blobs_mounted += 1,
+            (Outcome::Uploaded, n) => {
+                report.blobs_uploaded += 1;
+                report.bytes_uploaded += n;
+            }
+        }
+    }
+    for m in &plan.children {
+        put_manifest(reg, repo, &m.digest, m, scopes)?;
+    }
+    let tag = plan.target.tag.as_deref().unwrap_or(&plan.top.digest);
+    put_manifest(reg, repo, tag, &plan.top, scopes)?;
+    Ok(report)
+}
+
+fn push_blob(
+    reg: &Registry,
+    repo: &str,
+    blob: &PushBlob,
+    mount: Option<&str>,
+    scopes: &Scopes,
+    progress: &Progress,
+) -> Result<(Outcome, u64), RegistryError> {
+    let ctx = Ctx {
+        repository: repo,
+        what: "blob",
+        digest: Some(&blob.digest),
+    };
+    let head_url = reg.url(&ctx, repo, &format!("blobs/{}", blob.digest))?;
+    let exists = reg.with_retry(|_| {
+        let ctx = Ctx {
+            what: "check blob",
+            ..ctx.clone()
+        };
+        let resp = reg.send(&ctx, scopes, Method::HEAD, &head_url, &|rb| {
+            rb.timeout(reg.retry.read_timeout)
+        })?;
+        match resp.status() {
+            s if s.is_success() => Ok(true),
+            StatusCode::NOT_FOUND => Ok(false),
+            _ => Err(reg.fail(&ctx, resp)),
+        }
+    })?;
+    if exists {
+        return Ok((Outcome::Present, 0));
+    }
+    let bar = progress.blob("pushing", short(&blob.digest), blob.size);
+    bar.start();
+    let r = reg.with_retry(|attempt| {
+        bar.reset(0);
+        upload_attempt(reg, repo, blob, mount, scopes, &bar, attempt)
+    });
+    match &r {
+        Ok(Outcome::Mounted) => bar.finish(&format!("mounted from {}", mount.unwrap_or("?"))),
+        Ok(_) => bar.finish("pushed"),
+        Err(_) => bar.finish("failed"),
+    }
+    r.map(|o| (o, if o == Outcome::Uploaded { blob.size } else { 0 }))
+}
+
+/// Generous limit for a whole blob transfer: a stalled connection must end, a slow but
+/// moving one must not (no per-read timeout in the blocking client).
+pub fn transfer_timeout(size: u64, read_timeout: Duration) -> Duration {
+    read_timeout * 4 + Duration::from_secs(size / (256 * 1024))
+}
+
+/// One try: a fresh session (mount or POST), then the PUT. Never resumes an old
+/// session: after a failure the registry may have dropped it (BLOB_UPLOAD_UNKNOWN).
+fn upload_attempt(
+    reg: &Registry,
+    repo: &str,
+    blob: &PushBlob,
+    mount: Option<&str>,
+    scopes: &Scopes,
+    bar: &Arc<BlobProgress>,
+    _attempt: u32,
+) -> Result<Outcome, Attempt> {
+    let ctx = Ctx {
+        repository: repo,
+        what: "start upload",
+        digest: Some(&blob.digest),
+    };
+    let uploads = reg
+        .url(&ctx, repo, "blobs/uploads/")
+        .map_err(Attempt::fatal)?;
+    let mut location = None;
+    if let Some(from) = mount {
+        let mut u =
+            Url::parse(&uploads).map_err(|e| Attempt::fatal(reg.err_transport(&ctx, &e)))?;
+        u.query_pairs_mut()
+            .append_pair("mount", &blob.digest)
+            .append_pair("from", from);
+        let mctx = Ctx {
+            what: "mount blob",
+            ..ctx.clone()
+        };
+        let resp = reg.send(&mctx, scopes, Method::POST, u.as_str(), &|rb| {
+            rb.header(CONTENT_LENGTH, 0).timeout(reg.retry.read_timeout)
+        })?;
+        match resp.status() {
+            StatusCode::CREATED => return Ok(Outcome::Mounted),
+            // Not mountable: the registry opened an ordinary upload session instead.
+            StatusCode::ACCEPTED => {
+                location = Some(resolve_location(&resp, u.as_str(), &mctx, reg)?)
+            }
+            s if s.is_server_error() || s == StatusCode::TOO_MANY_REQUESTS => {
+                return Err(reg.fail(&mctx, resp))
+            }
+            // Some registries refuse mounts outright; upload instead.
+            _ => {}
+        }
+    }
+    let location = match location {
+        Some(l) => l,
+        None => {
+            let resp = reg.send(&ctx, scopes, Method::POST, &uploads, &|rb| {
+                rb.header(CONTENT_LENGTH, 0).timeout(reg.retry.read_timeout)
+            })?;
+            if resp.status() != StatusCode::ACCEPTED {
+                return Err(reg.fail(&ctx, resp));
+            }
+            resolve_location(&resp, &uploads, &ctx, reg)?
+        }
+    };
+    let mut put = location;
+    put.query_pairs_mut().append_pair("digest", &blob.digest);
+    let pctx = Ctx {
+        what: "upload blob",
+        ..ctx.clone()
+    };
+    let timeout = transfer_timeout(blob.size, reg.retry.read_timeout);
+    let opened = match &blob.data {
+        BlobData::Path(p) => {
+            Some(File::open(p).map_err(|e| Attempt::fatal(RegistryError::io(p)(e)))?)
+        }
+        BlobData::Bytes(_) => None,
+    };
+    // The body is a one-shot stream; `send` may build the request twice (after a 401
+    // asking for more scope), so hand the file out once and reopen if needed.
+    let file = Mutex::new(opened);
+    let resp = reg.send(&pctx, scopes, Method::PUT, put.as_str(), &|rb| {
+        let body = match &blob.data {
+            BlobData::Bytes(b) => {
+                bar.inc(b.len() as u64);
+                Body::from(b.as_ref().clone())
+            }
+            BlobData::Path(p) => {
+                let f = file
+                    .lock()
+                    .unwrap_or_else(|e| e.into_inner())
+                    .take()
+                    .or_else(|| File::open(p).ok());
+                match f {
+                    Some(f) => Body::sized(
+                        CountingReader {
+                            inner: f,
+                            progress: bar.clone(),
+                        },
+                        blob.size,
+                    ),
+                    None => Body::from(Vec::new()),
+                }
+            }
+        };
+        rb.header(CONTENT_TYPE, "application/octet-stream")
+            .header(CONTENT_LENGTH, blob.size)
+            .timeout(timeout)
+            .body(body)
+    })?;
+    if resp.status() == StatusCode::CREATED || resp.status().is_success() {
+        Ok(Outcome::Uploaded)
+    } else {
+        Err(reg.fail(&pctx, resp))
+    }
+}
+
+/// `Location` may be relative; resolve it against the request URL (keeping its query,
+/// which carries the session state on some registries).
+fn resolve_location(
+    resp: &reqwest::blocking::Response,
+    request_url: &str,
+    ctx: &Ctx,
+    reg: &Registry,
+) -> Result<Url, Attempt> {
+    let loc = resp
+        .headers()
+        .get(LOCATION)
+        .and_then(|v| v.to_str().ok())
+        .ok_or_else(|| {
+            Attempt::retry(
+                reg.err_transport(ctx, &"upload session without Location"),
+                None,
+            )
+        })?;
+    Url::parse(request_url)
+        .and_then(|base| base.join(loc))
+        .map_err(|e| Attempt::fatal(reg.err_transport(ctx, &format!("bad Location '{loc}': {e}"))))
+}
+
+fn put_manifest(
+    reg: &Registry,
+    repo: &str,
+    reference: &str,
+    m: &PushManifest,
+    scopes: &Scopes,
+) -> Result<(), RegistryError> {
+    let ctx = Ctx {
+        repository: repo,
+        what: if reference.starts_with("sha256:") {
+            "put manifest"
+        } else {
+            "put manifest (tag)"
+        },
+        digest: Some(&m.digest),
+    };
+    let url = reg.url(&ctx, repo, &format!("manifests/{reference}"))?;
+    reg.with_retry(|_| {
+        let resp = reg.send(&ctx, scopes, Method::PUT, &url, &|rb| {
+            rb.header(CONTENT_TYPE, m.media_type.as_str())
+                .timeout(reg.retry.read_timeout)
+                .body(m.bytes.as_ref().clone())
+        })?;
+        if !resp.status().is_success() {
+            return Err(reg.fail(&ctx, resp));
+        }
+        let echoed = resp
+            .headers()
+            .get("Docker-Content-Digest")
+            .and_then(|v| v.to_str().ok())
+            .map(String::from);
+        match echoed {
+            Some(d) if d != m.digest => Err(Attempt::fatal(RegistryError::DigestMismatch {
+                registry: reg.name.clone(),
+                repository: repo.to_string(),
+                what: "manifest stored by the registry".into(),
+                expected: m.digest.clone(),
+                actual: d,
+            })),
+            _ => Ok(()),
+        }
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn mount_source_choice() {
+        let t = RegistryRef::parse("r:5000/team/spark:1").unwrap();
+        let base = RegistryRef::parse("r:5000/x/jre:17").unwrap();
+        let other = RegistryRef::parse("docker.io/library/jre:17").unwrap();
+        assert_eq!(
+            pick_mount_source(
+                &t,
+                &["team/a".into(), "team/b".into()],
+                &[],
+                std::slice::from_ref(&base)
+            ),
+            Some("team/b".into())
+        );
+        assert_eq!(
+            pick_mount_source(&t, &[], &["team/spark".into()], &[base]),
+            Some("x/jre".into())
+        );
+        assert_eq!(pick_mount_source(&t, &[], &[], &[other]), None);
+        assert_eq!(pick_mount_source(&t, &[], &[], &[]), None);
+    }
+
+    #[test]
+    fn hints_bounded() {
+        let mut h = Hints::default();
+        for i in 0..6 {
+            h.record("r", &format!("repo{i}"), "sha256:x");
+        }
+        assert_eq!(
+            h.get("r", "sha256:x"),
+            vec!["repo2", "repo3", "repo4", "repo5"]
+        );
+        h.record("r", "repo3", "sha256:x");
+        assert_eq!(
+            h.get("r", "sha256:x").last().map(String::as_str),
+            Some("repo3")
+        );
+    }
+
+    #[test]
+    fn timeouts_grow_with_size() {
+        let t = transfer_timeout(1 << 30, Duration::from_secs(30));
+        assert_eq!(t, Duration::from_secs(120 + 4096));
+    }
+}
