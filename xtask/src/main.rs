@@ -39,6 +39,9 @@ commands:
   bench fetch [--quick] [--runs N]
                               time `sparkimg fetch` (release build) against
                               curl && sha512sum -c && tar xzf from a loopback mirror
+  bench build [--quick] [--runs N]
+                              time `sparkimg build` (cold, unchanged, one layer changed)
+                              against `docker build` of a COPY-only Dockerfile
                               of the fixture; rows merged into the same report
   test                        run the workspace tests (nextest if installed) and a bench smoke run
   help                        this text";

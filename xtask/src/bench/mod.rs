@@ -5,6 +5,7 @@
 //! benchmark's rows in `target/bench/report.json`, so running benchmarks one at a
 //! time still leaves one complete report, rendered again as `report.md`.
 
+mod build;
 mod entrypoint;
 mod fetch;
 
@@ -16,7 +17,7 @@ use serde_json::{json, Value};
 
 use crate::util;
 
-const BENCHES: &str = "entrypoint, fetch";
+const BENCHES: &str = "entrypoint, fetch, build";
 
 pub fn main(args: Vec<String>) -> Result<()> {
     let mut args = args.into_iter();
@@ -40,6 +41,7 @@ pub fn main(args: Vec<String>) -> Result<()> {
     let rows = match what.as_str() {
         "entrypoint" => entrypoint::run(&opts)?,
         "fetch" => fetch::run(&opts)?,
+        "build" => build::run(&opts)?,
         other => bail!("bench: unknown benchmark {other:?} (have: {BENCHES})"),
     };
     let (md, json_path, md_path) = write_report(&what, &opts, &rows)?;

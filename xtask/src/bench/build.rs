@@ -1,0 +1,316 @@
+//! `cargo xtask bench build`: `sparkimg build` (daemonless, to an OCI layout) against
+//! `docker build` of the same image, on the real fixture distribution and JVM base.
+//!
+//! Ours: cold (empty layer cache), no change (everything cached), one small layer
+//! changed (a new `conf/spark-defaults.conf`). Theirs: a COPY-only Dockerfile on the same
+//! base with the whole distribution as the build context — what docker-image-tool.sh's
+//! release mode sends — built with `--no-cache`, and again with the daemon's cache.
+
+use std::fs;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::Instant;
+
+use anyhow::{bail, ensure, Context, Result};
+use serde_json::{json, Value};
+
+use super::{Options, Row, Stats};
+use crate::fixtures::{self, Selector};
+use crate::util::{self, human_size, Step};
+use crate::{base, dist};
+
+const MAX_COLD_NS: u64 = 4_000_000_000;
+const MAX_NO_CHANGE_NS: u64 = 500_000_000;
+const MAX_ONE_LAYER_NS: u64 = 1_000_000_000;
+const MIN_SPEEDUP: f64 = 5.0;
+const DOCKER_TAG: &str = "sparkimg-bench/build";
+
+pub fn run(opts: &Options) -> Result<Vec<Row>> {
+    let runs = opts.runs.unwrap_or(if opts.quick { 1 } else { 3 });
+    ensure!(runs > 0, "--runs must be positive");
+    ensure!(
+        docker_ok(),
+        "the Docker Engine does not answer; `bench build` compares against `docker build`"
+    );
+
+    let fixtures = fixtures::build(&[Selector::Line(3, Some(5))])?;
+    let spark = fixtures.dists.first().context("no fixture distribution")?;
+    let version = spark.version.to_string();
+    let base_tar = base::ensure()?;
+    base::docker_import(&base_tar)?;
+    let entrypoint = dist::build(false)?;
+
+    let step = Step::start("bench: cargo build --release -p sparkimg");
+    util::run(util::cargo().args(["build", "--release", "--quiet", "-p", "sparkimg"]))?;
+    let sparkimg = util::target_dir().join("release/sparkimg");
+    step.done();
+
+    let dir = util::target_dir().join("bench").join("build");
+    fs::create_dir_all(&dir)?;
+    let base_ref = oci_base(&dir)?;
+    let work = Work(dir.join(format!(".work-{}", std::process::id())));
+    remove_old_work(&dir);
+    fs::create_dir_all(&work.0)?;
+
+    let step = Step::start(format!(
+        "bench: build spark {version}, {runs} runs per side"
+    ));
+    let (mut cold, mut unchanged, mut one_layer, mut docker_cold, mut docker_cached) =
+        (vec![], vec![], vec![], vec![], vec![]);
+    let mut image_size = 0;
+    let mut docker_size = None;
+    for i in 0..runs {
+        // A hard-linked copy of the distribution: conf/ can be changed without touching
+        // the fixture, and both sides read the same page-cached files.
+        let tree = work.0.join(format!("tree-{i}"));
+        util::run(Command::new("cp").arg("-al").arg(&spark.tree).arg(&tree))?;
+        let cache = work.0.join(format!("cache-{i}"));
+        let out = work.0.join(format!("out-{i}"));
+        let ours = |tree: &Path| -> Result<(u64, Value)> {
+            sync();
+            let mut cmd = Command::new(&sparkimg);
+            cmd.args(["build", "-t", &version, "--spark-home"])
+                .arg(tree)
+                .arg("--base")
+                .arg(&base_ref)
+                .arg("--entrypoint-binary")
+                .arg(&entrypoint)
+                .arg("--output")
+                .arg(format!("oci:{}", out.display()))
+                .arg("--cache-dir")
+                .arg(&cache)
+                .args([
+                    "--compression",
+                    "gzip",
+                    "--compression-level",
+                    "1",
+                    "--json",
+                ])
+                .env("SOURCE_DATE_EPOCH", "0");
+            let (ns, stdout) = timed_output(&mut cmd, "sparkimg build")?;
+            let report: Value =
+                serde_json::from_str(stdout.trim()).context("sparkimg build --json")?;
+            Ok((ns, report))
+        };
+
+        let (ns, report) = ours(&tree)?;
+        cold.push(ns);
+        image_size = report["images"][0]["size"].as_u64().unwrap_or(0);
+        let (ns, report) = ours(&tree)?;
+        ensure!(
+            report["layers_built"] == 0,
+            "an unchanged rebuild built layers: {report}"
+        );
+        unchanged.push(ns);
+        let conf = tree.join("conf/spark-defaults.conf");
+        let _ = fs::remove_file(&conf); // a hard link: replace it, never write through it
+        fs::write(&conf, format!("spark.app.name bench-{i}\n"))?;
+        let (ns, report) = ours(&tree)?;
+        ensure!(
+            report["layers_built"] == 1,
+            "changing conf/ should rebuild one layer: {report}"
+        );
+        one_layer.push(ns);
+
+        let ctx = work.0.join(format!("ctx-{i}"));
+        fs::create_dir_all(&ctx)?;
+        fs::rename(&tree, ctx.join("spark"))?;
+        fs::copy(&entrypoint, ctx.join("spark-entrypoint"))?;
+        fs::write(
+            ctx.join("Dockerfile"),
+            dockerfile(&version, &base_tar.java_home),
+        )?;
+        let tag = format!("{DOCKER_TAG}:{}-{i}", std::process::id());
+        let _image = DockerImage(tag.clone());
+        sync();
+        docker_cold.push(docker_build(&ctx, &tag, true)?);
+        sync();
+        docker_cached.push(docker_build(&ctx, &tag, false)?);
+        docker_size = docker_size.or_else(|| docker_image_size(&tag));
+    }
+    step.done();
+    drop(work);
+
+    let cold = Stats::of(&cold);
+    let unchanged = Stats::of(&unchanged);
+    let one_layer = Stats::of(&one_layer);
+    let docker_cold = Stats::of(&docker_cold);
+    let docker_cached = Stats::of(&docker_cached);
+    let speedup = docker_cold.median as f64 / cold.median.max(1) as f64;
+    let cached_ratio = docker_cached.median as f64 / unchanged.median.max(1) as f64;
+    let detail = |s: Stats| s.to_json();
+    Ok(vec![
+        Row {
+            what: format!(
+                "build spark {version} (JVM image, real base), cold: empty cache, to an OCI layout, gzip -1 (median of {runs}); theirs: docker build --no-cache, COPY-only Dockerfile, whole distribution as context"
+            ),
+            ours: cold.describe(),
+            theirs: docker_cold.describe(),
+            ratio: Some(speedup),
+            target: format!("≤ {} and ≥ {MIN_SPEEDUP}×", super::ms(MAX_COLD_NS)),
+            pass: Some(cold.median <= MAX_COLD_NS && speedup >= MIN_SPEEDUP),
+            detail: json!({ "runs": runs, "ours": detail(cold), "theirs": detail(docker_cold) }),
+        },
+        Row {
+            what: format!("build spark {version}, nothing changed; theirs: docker build with its cache"),
+            ours: unchanged.describe(),
+            theirs: docker_cached.describe(),
+            ratio: Some(cached_ratio),
+            target: format!("≤ {}", super::ms(MAX_NO_CHANGE_NS)),
+            pass: Some(unchanged.median <= MAX_NO_CHANGE_NS),
+            detail: json!({ "runs": runs, "ours": detail(unchanged), "theirs": detail(docker_cached) }),
+        },
+        Row {
+            what: format!("build spark {version}, conf/ changed (one layer rebuilt)"),
+            ours: one_layer.describe(),
+            theirs: "—".into(),
+            ratio: None,
+            target: format!("≤ {}", super::ms(MAX_ONE_LAYER_NS)),
+            pass: Some(one_layer.median <= MAX_ONE_LAYER_NS),
+            detail: json!({ "runs": runs, "ours": detail(one_layer) }),
+        },
+        Row {
+            what: "image size: ours compressed (gzip -1, as pushed); theirs uncompressed (docker image inspect)".into(),
+            ours: human_size(image_size),
+            theirs: docker_size.map_or("?".into(), human_size),
+            ratio: docker_size.map(|d| d as f64 / image_size.max(1) as f64),
+            target: String::new(),
+            pass: None,
+            detail: json!({ "ours_bytes": image_size, "theirs_bytes": docker_size }),
+        },
+    ])
+}
+
+/// The JVM image the daemonless build makes, as a plain COPY-only Dockerfile.
+fn dockerfile(version: &str, java_home: &str) -> String {
+    format!(
+        "FROM {base}\n\
+         COPY spark /opt/spark\n\
+         COPY spark-entrypoint /opt/spark-entrypoint\n\
+         ENV SPARK_HOME=/opt/spark JAVA_HOME={java_home} SPARK_VERSION={version} TZ=UTC\n\
+         WORKDIR /opt/spark/work-dir\n\
+         USER 185\n\
+         ENTRYPOINT [\"/opt/spark-entrypoint\"]\n",
+        base = base::DOCKER_IMAGE
+    )
+}
+
+/// The base as an OCI layout, made once from the imported Docker image: the form a real
+/// user's base takes (compressed layers reused as they are), not a rootfs to compress.
+fn oci_base(dir: &Path) -> Result<String> {
+    let layout = dir.join("base-oci");
+    let stamp = dir.join("base-oci.image-id");
+    let id = util::output(Command::new("docker").args([
+        "image",
+        "inspect",
+        "-f",
+        "{{.Id}}",
+        base::DOCKER_IMAGE,
+    ]))?;
+    if layout.join("index.json").is_file()
+        && fs::read_to_string(&stamp).ok().as_deref() == Some(id.trim())
+    {
+        return Ok(format!("oci:{}:base", layout.display()));
+    }
+    ensure!(
+        util::have("skopeo"),
+        "skopeo is needed to turn the base image into an OCI layout (apt-get install skopeo)"
+    );
+    let step = Step::start("bench: base image as an OCI layout (once)");
+    let archive = dir.join("base.tar");
+    let _ = fs::remove_dir_all(&layout);
+    util::run(
+        Command::new("docker")
+            .args(["save", "-o"])
+            .arg(&archive)
+            .arg(base::DOCKER_IMAGE),
+    )?;
+    util::run(
+        Command::new("skopeo")
+            .args(["copy", "-q"])
+            .arg(format!("docker-archive:{}", archive.display()))
+            .arg(format!("oci:{}:base", layout.display())),
+    )?;
+    fs::remove_file(&archive)?;
+    util::write_atomic(&stamp, id.trim().as_bytes())?;
+    step.done();
+    Ok(format!("oci:{}:base", layout.display()))
+}
+
+fn docker_build(ctx: &Path, tag: &str, no_cache: bool) -> Result<u64> {
+    let mut cmd = Command::new("docker");
+    cmd.args(["build", "-q", "-t", tag]);
+    if no_cache {
+        cmd.arg("--no-cache");
+    }
+    cmd.arg(ctx).stdout(Stdio::null());
+    timed_output(&mut cmd, "docker build").map(|(ns, _)| ns)
+}
+
+fn docker_image_size(tag: &str) -> Option<u64> {
+    util::output(Command::new("docker").args(["image", "inspect", "-f", "{{.Size}}", tag]))
+        .ok()?
+        .trim()
+        .parse()
+        .ok()
+}
+
+fn docker_ok() -> bool {
+    Command::new("docker")
+        .args(["version", "-f", "{{.Server.Version}}"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .is_ok_and(|s| s.success())
+}
+
+fn timed_output(cmd: &mut Command, name: &str) -> Result<(u64, String)> {
+    cmd.stdin(Stdio::null()).stderr(Stdio::inherit());
+    let start = Instant::now();
+    let out = cmd
+        .output()
+        .with_context(|| format!("cannot start {name}"))?;
+    let ns = start.elapsed().as_nanos() as u64;
+    if !out.status.success() {
+        bail!("{name} failed: {}", out.status);
+    }
+    Ok((ns, String::from_utf8_lossy(&out.stdout).into_owned()))
+}
+
+/// Writes back dirty pages, so one side's writes are not paid by the other.
+fn sync() {
+    let _ = Command::new("sync").status();
+}
+
+/// Work directories of killed runs (their pid is gone) are removed.
+fn remove_old_work(dir: &Path) {
+    for entry in fs::read_dir(dir).into_iter().flatten().flatten() {
+        let name = entry.file_name().to_string_lossy().into_owned();
+        if let Some(pid) = name.strip_prefix(".work-") {
+            if !Path::new("/proc").join(pid).exists() {
+                let _ = fs::remove_dir_all(entry.path());
+            }
+        }
+    }
+}
+
+struct Work(PathBuf);
+
+impl Drop for Work {
+    fn drop(&mut self) {
+        let _ = fs::remove_dir_all(&self.0);
+    }
+}
+
+/// Removes the bench's image from the daemon however the run ends.
+struct DockerImage(String);
+
+impl Drop for DockerImage {
+    fn drop(&mut self) {
+        let _ = Command::new("docker")
+            .args(["rmi", "-f", &self.0])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .status();
+    }
+}
