@@ -171,6 +171,9 @@ pub struct Registry {
     http: Client,
     creds: Option<Credentials>,
     state: Mutex<AuthState>,
+    /// Held while a token is fetched, so parallel workers wait for one token instead of
+    /// each asking the realm for the same scopes.
+    token_fetch: Mutex<()>,
     pub retry: RetryPolicy,
     plain_ok: bool,
 }
@@ -196,6 +199,7 @@ impl Registry {
             http,
             creds,
             state: Mutex::new(AuthState::default()),
+            token_fetch: Mutex::new(()),
             retry: opts.retry.clone(),
             plain_ok: allows_plain_http(name, &opts.insecure_registries),
         })
@@ -308,7 +312,7 @@ impl Registry {
             if self.plain_ok {
                 schemes.push("http");
             }
-            let mut first_err = None;
+            let mut first_err: Option<reqwest::Error> = None;
             for scheme in schemes {
                 let base = format!("{scheme}://{host}");
                 let resp = match self
@@ -330,6 +334,12 @@ impl Registry {
                     st.base = Some(base.clone());
                     st.challenge = if status.is_success() { None } else { challenge };
                     return Ok(base);
+                }
+                if let Some(e) = first_err {
+                    // HTTPS failed and plain HTTP answered oddly (typically 400 "client
+                    // sent an HTTP request to an HTTPS server"): the TLS error is the
+                    // one worth reporting (an unknown CA, a wrong host name).
+                    return Err(self.transport(&ping_ctx, e));
                 }
                 return Err(self.fail(&ping_ctx, resp));
             }
@@ -451,7 +461,13 @@ impl Registry {
             Some(Challenge::Bearer { .. }) => {
                 let tok = match self.cached_token(scopes) {
                     Some(t) => t,
-                    None => self.fetch_token(ctx, scopes)?,
+                    None => {
+                        let _one = lock(&self.token_fetch);
+                        match self.cached_token(scopes) {
+                            Some(t) => t,
+                            None => self.fetch_token(ctx, scopes)?,
+                        }
+                    }
                 };
                 rb.bearer_auth(tok)
             }

@@ -1,0 +1,1205 @@
+//! The registry client against a real registry: Debian's `docker-registry` (CNCF
+//! distribution 2.8), started per test on 127.0.0.1 with a free port, temporary storage
+//! and config; cross-checked with `skopeo`. Access-log lines (`"METHOD URI HTTP/1.1"
+//! STATUS`) are counted to prove what went over the wire.
+//!
+//! Without `docker-registry`, `skopeo` or `openssl` a test is skipped with a note, except
+//! under CI=true, where it fails.
+
+use std::fs;
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::{TcpListener, TcpStream};
+use std::os::unix::fs::PermissionsExt;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::thread;
+use std::time::{Duration, Instant};
+
+use base64::Engine as _;
+use serde_json::{json, Value};
+use sha2::{Digest, Sha256};
+
+const REGISTRY: &str = "/usr/bin/docker-registry";
+
+fn have(tool: &str) -> bool {
+    // openssl and htpasswd have no --version.
+    let probe: &[&str] = match tool {
+        "openssl" => &["version"],
+        "htpasswd" => &["-nbB", "a", "b"],
+        _ => &["--version"],
+    };
+    let ok = Command::new(tool)
+        .args(probe)
+        .output()
+        .is_ok_and(|o| o.status.success());
+    if !ok {
+        assert!(
+            std::env::var("CI").is_err(),
+            "{tool} is required under CI (apt-get install docker-registry skopeo openssl)"
+        );
+        eprintln!("skipping: {tool} not installed");
+    }
+    ok
+}
+
+fn tools() -> bool {
+    have(REGISTRY) && have("skopeo") && have("openssl")
+}
+
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// One `docker-registry serve` process; stopped on drop.
+struct Registry {
+    dir: tempfile::TempDir,
+    port: u16,
+    child: Option<Child>,
+}
+
+impl Registry {
+    /// `extra` is YAML appended to the config (auth, tls).
+    fn start(extra: &str) -> Registry {
+        let dir = tempfile::tempdir().unwrap();
+        let port = free_port();
+        let config = format!(
+            "version: 0.1\nlog:\n  level: info\n  accesslog:\n    disabled: false\n\
+             storage:\n  filesystem:\n    rootdirectory: {}\n  delete:\n    enabled: true\n\
+             http:\n  addr: 127.0.0.1:{port}\n{extra}",
+            dir.path().join("data").display()
+        );
+        fs::write(dir.path().join("config.yml"), config).unwrap();
+        let mut r = Registry {
+            dir,
+            port,
+            child: None,
+        };
+        r.spawn();
+        r
+    }
+
+    fn spawn(&mut self) {
+        let log = fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(self.log_path())
+            .unwrap();
+        let child = Command::new(REGISTRY)
+            .arg("serve")
+            .arg(self.dir.path().join("config.yml"))
+            .stdout(log.try_clone().unwrap())
+            .stderr(log)
+            .spawn()
+            .expect("start docker-registry");
+        self.child = Some(child);
+        let t = Instant::now();
+        while TcpStream::connect(("127.0.0.1", self.port)).is_err() {
+            assert!(
+                t.elapsed() < Duration::from_secs(20),
+                "registry did not start"
+            );
+            thread::sleep(Duration::from_millis(20));
+        }
+    }
+
+    fn kill(&mut self) {
+        if let Some(mut c) = self.child.take() {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+    }
+
+    fn host(&self) -> String {
+        format!("127.0.0.1:{}", self.port)
+    }
+
+    fn log_path(&self) -> PathBuf {
+        self.dir.path().join("access.log")
+    }
+
+    /// Access-log requests as `(method, uri, status)`, from byte `from` on.
+    fn requests(&self, from: u64) -> Vec<(String, String, u16)> {
+        let bytes = fs::read(self.log_path()).unwrap_or_default();
+        let text = String::from_utf8_lossy(&bytes[(from as usize).min(bytes.len())..]).into_owned();
+        text.lines()
+            .filter_map(|l| {
+                let start = l.find("] \"")? + 3;
+                let rest = &l[start..];
+                let (req, tail) = rest.split_once("\" ")?;
+                let mut parts = req.split(' ');
+                let (m, u) = (parts.next()?, parts.next()?);
+                let status = tail.split(' ').next()?.parse().ok()?;
+                Some((m.to_string(), u.to_string(), status))
+            })
+            .collect()
+    }
+
+    fn log_len(&self) -> u64 {
+        fs::metadata(self.log_path()).map(|m| m.len()).unwrap_or(0)
+    }
+}
+
+impl Drop for Registry {
+    fn drop(&mut self) {
+        self.kill();
+    }
+}
+
+fn sparkimg(args: &[&str], envs: &[(&str, &str)], stdin: Option<&str>) -> Output {
+    let mut c = Command::new(env!("CARGO_BIN_EXE_sparkimg"));
+    c.args(args)
+        .env_remove("DOCKER_CONFIG")
+        .env_remove("REGISTRY_AUTH_FILE")
+        .env("HOME", "/nonexistent")
+        .env_remove("XDG_RUNTIME_DIR")
+        .env_remove("XDG_CONFIG_HOME")
+        .env("SPARKIMG_RETRY_BASE_MS", "200");
+    for (k, v) in envs {
+        c.env(k, v);
+    }
+    if let Some(input) = stdin {
+        c.stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped());
+        let mut child = c.spawn().unwrap();
+        child
+            .stdin
+            .take()
+            .unwrap()
+            .write_all(input.as_bytes())
+            .unwrap();
+        return child.wait_with_output().unwrap();
+    }
+    c.output().unwrap()
+}
+
+fn ok(o: &Output) -> Value {
+    assert!(
+        o.status.success(),
+        "sparkimg failed ({:?}): {}",
+        o.status,
+        String::from_utf8_lossy(&o.stderr)
+    );
+    serde_json::from_slice(&o.stdout).unwrap_or(Value::Null)
+}
+
+fn run(cmd: &mut Command) -> String {
+    let o = cmd.output().unwrap();
+    assert!(
+        o.status.success(),
+        "{cmd:?} failed: {}{}",
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr)
+    );
+    String::from_utf8_lossy(&o.stdout).into_owned()
+}
+
+fn sha256(b: &[u8]) -> String {
+    format!("sha256:{}", hex::encode(Sha256::digest(b)))
+}
+
+// ---- hand-made OCI layouts (bases, multi-arch, big layers) ----
+
+struct Layout {
+    dir: PathBuf,
+    entries: Vec<Value>,
+}
+
+impl Layout {
+    fn new(dir: &Path) -> Layout {
+        fs::create_dir_all(dir.join("blobs/sha256")).unwrap();
+        fs::write(dir.join("oci-layout"), br#"{"imageLayoutVersion":"1.0.0"}"#).unwrap();
+        Layout {
+            dir: dir.to_path_buf(),
+            entries: Vec::new(),
+        }
+    }
+
+    fn blob(&self, bytes: &[u8]) -> Value {
+        let d = sha256(bytes);
+        fs::write(self.dir.join("blobs/sha256").join(&d[7..]), bytes).unwrap();
+        json!({"digest": d, "size": bytes.len()})
+    }
+
+    /// A manifest of `layers` (gzip blobs with their diff ids) for `arch`.
+    fn image(&self, arch: &str, layers: &[(Vec<u8>, String)]) -> Value {
+        let config = json!({
+            "architecture": arch, "os": "linux",
+            "config": {"Env": ["PATH=/usr/bin:/bin"]},
+            "rootfs": {"type": "layers", "diff_ids": layers.iter().map(|l| l.1.clone()).collect::<Vec<_>>()},
+        });
+        let mut c = self.blob(config.to_string().as_bytes());
+        c["mediaType"] = json!("application/vnd.oci.image.config.v1+json");
+        let ls: Vec<Value> = layers
+            .iter()
+            .map(|(b, _)| {
+                let mut d = self.blob(b);
+                d["mediaType"] = json!("application/vnd.oci.image.layer.v1.tar+gzip");
+                d
+            })
+            .collect();
+        let m = json!({
+            "schemaVersion": 2,
+            "mediaType": "application/vnd.oci.image.manifest.v1+json",
+            "config": c, "layers": ls,
+        });
+        let mut d = self.blob(m.to_string().as_bytes());
+        d["mediaType"] = json!("application/vnd.oci.image.manifest.v1+json");
+        d["platform"] = json!({"os": "linux", "architecture": arch});
+        d
+    }
+
+    fn add(&mut self, mut desc: Value, name: &str) {
+        desc["annotations"] = json!({"org.opencontainers.image.ref.name": name});
+        self.entries.push(desc);
+        let idx = json!({"schemaVersion": 2, "mediaType": "application/vnd.oci.image.index.v1+json", "manifests": self.entries});
+        fs::write(self.dir.join("index.json"), idx.to_string()).unwrap();
+    }
+}
+
+/// gzip(tar(files)) and the tar's digest (the diff id).
+fn layer(files: &[(&str, &[u8], u32)]) -> (Vec<u8>, String) {
+    let mut b = tar::Builder::new(Vec::new());
+    for (p, data, mode) in files {
+        let mut h = tar::Header::new_gnu();
+        h.set_size(data.len() as u64);
+        h.set_mode(*mode);
+        h.set_entry_type(tar::EntryType::Regular);
+        b.append_data(&mut h, p, *data).unwrap();
+    }
+    let tar = b.into_inner().unwrap();
+    let diff = sha256(&tar);
+    let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+    gz.write_all(&tar).unwrap();
+    (gz.finish().unwrap(), diff)
+}
+
+fn base_layer() -> (Vec<u8>, String) {
+    layer(&[
+        ("etc/passwd", b"root:x:0:0:root:/root:/bin/sh\n", 0o644),
+        ("usr/lib/jvm/jre-17/bin/java", b"#!/bin/sh\n", 0o755),
+    ])
+}
+
+/// A fake Spark distribution and an entrypoint file: enough for `sparkimg build`.
+fn build_inputs(dir: &Path) -> (PathBuf, PathBuf) {
+    let home = dir.join("spark");
+    for (p, b, m) in [
+        ("jars/spark-core_2.12-3.5.3.jar", &b"PK core"[..], 0o644),
+        ("jars/other.jar", b"PK other", 0o644),
+        ("bin/spark-submit", b"#!/bin/sh\n", 0o755),
+        ("python/pyspark/__init__.py", b"#\n", 0o644),
+        ("RELEASE", b"Spark 3.5.3 built for Hadoop 3.3.4\n", 0o644),
+    ] {
+        let f = home.join(p);
+        fs::create_dir_all(f.parent().unwrap()).unwrap();
+        fs::write(&f, b).unwrap();
+        fs::set_permissions(&f, fs::Permissions::from_mode(m)).unwrap();
+    }
+    let ep = dir.join("spark-entrypoint");
+    fs::write(&ep, b"\x7fELF not really").unwrap();
+    fs::set_permissions(&ep, fs::Permissions::from_mode(0o755)).unwrap();
+    (home, ep)
+}
+
+fn build_args<'a>(dir: &'a Path, home: &'a Path, ep: &'a Path, base: &'a str) -> Vec<String> {
+    vec![
+        "build".into(),
+        "--spark-home".into(),
+        home.display().to_string(),
+        "--base".into(),
+        base.into(),
+        "--entrypoint-binary".into(),
+        ep.display().to_string(),
+        "--cache-dir".into(),
+        dir.join("cache").display().to_string(),
+        "--progress".into(),
+        "lines".into(),
+        "--json".into(),
+    ]
+}
+
+fn strs(v: &[String]) -> Vec<&str> {
+    v.iter().map(String::as_str).collect()
+}
+
+fn skopeo_raw(reference: &str, extra: &[&str]) -> Vec<u8> {
+    let o = Command::new("skopeo")
+        .args(["inspect", "--raw"])
+        .args(extra)
+        .arg(format!("docker://{reference}"))
+        .output()
+        .unwrap();
+    assert!(
+        o.status.success(),
+        "skopeo inspect {reference}: {}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    o.stdout
+}
+
+#[test]
+fn push_build_pull_repush_mount_and_v2s2_base() {
+    if !tools() {
+        return;
+    }
+    let reg = Registry::start("");
+    let host = reg.host();
+    let tmp = tempfile::tempdir().unwrap();
+    let t = tmp.path();
+
+    // A base image, pushed by us, then copied by skopeo as Docker v2 schema 2.
+    let mut base = Layout::new(&t.join("base"));
+    let img = base.image("amd64", &[base_layer()]);
+    base.add(img, "1");
+    let cache = t.join("cache").display().to_string();
+    let o = sparkimg(
+        &[
+            "push",
+            &format!("oci:{}", t.join("base").display()),
+            "--to",
+            &format!("{host}/x/base:1"),
+            "--cache-dir",
+            &cache,
+            "--json",
+        ],
+        &[],
+        None,
+    );
+    let v = ok(&o);
+    let base_digest = v["pushed"][0]["digest"].as_str().unwrap().to_string();
+    assert_eq!(
+        sha256(&skopeo_raw(
+            &format!("{host}/x/base:1"),
+            &["--tls-verify=false"]
+        )),
+        base_digest
+    );
+    run(Command::new("skopeo").args([
+        "copy",
+        "-q",
+        "--src-tls-verify=false",
+        "--dest-tls-verify=false",
+        "--format",
+        "v2s2",
+        &format!("docker://{host}/x/base:1"),
+        &format!("docker://{host}/x/base-v2s2:1"),
+    ]));
+    let v2 = skopeo_raw(&format!("{host}/x/base-v2s2:1"), &["--tls-verify=false"]);
+    assert!(String::from_utf8_lossy(&v2)
+        .contains("application/vnd.docker.distribution.manifest.v2+json"));
+
+    let (home, ep) = build_inputs(t);
+    for (n, (base_ref, expect_digest)) in [
+        (format!("{host}/x/base:1"), base_digest.clone()),
+        (format!("{host}/x/base-v2s2:1"), sha256(&v2)),
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        let team = format!("team{n}");
+        // Build on the registry base and push: -p gives two images sharing layers.
+        let out = t.join(format!("out-{}", &expect_digest[7..15]));
+        let mut args = build_args(t, &home, &ep, &base_ref);
+        args.extend([
+            "-r".into(),
+            format!("{host}/{team}"),
+            "-t".into(),
+            "3.5.3".into(),
+            "-p".into(),
+            "--output".into(),
+            format!("oci:{}", out.display()),
+            "--push".into(),
+        ]);
+        let before = reg.log_len();
+        let v = ok(&sparkimg(&strs(&args), &[], None));
+        let images = v["images"].as_array().unwrap();
+        let pushed = v["pushed"].as_array().unwrap();
+        assert_eq!(images.len(), 2);
+        for (i, p) in images.iter().zip(pushed) {
+            assert_eq!(i["manifest_digest"], p["digest"]);
+            let r = i["reference"].as_str().unwrap();
+            let raw = skopeo_raw(r, &["--tls-verify=false"]);
+            assert_eq!(sha256(&raw), i["manifest_digest"].as_str().unwrap());
+            let m: Value = serde_json::from_slice(&raw).unwrap();
+            assert_eq!(
+                m["annotations"]["org.opencontainers.image.base.name"],
+                json!(base_ref)
+            );
+            assert_eq!(
+                m["annotations"]["org.opencontainers.image.base.digest"],
+                json!(expect_digest)
+            );
+        }
+        // The base layer was mounted from the base repository, not uploaded again; the
+        // second image mounted the first one's layers.
+        let reqs = reg.requests(before);
+        let base_repo = base_ref
+            .split_once('/')
+            .unwrap()
+            .1
+            .split(':')
+            .next()
+            .unwrap()
+            .replace('/', "%2F");
+        // (The second round finds the same base layer through the first round's pushes,
+        // remembered in the cache; any mount is fine, an upload is not.)
+        assert!(
+            n == 1
+                || reqs.iter().any(|(m, u, s)| m == "POST"
+                    && u.contains("mount=")
+                    && u.ends_with(&format!("from={base_repo}"))
+                    && *s == 201),
+            "no mount from the base repo: {reqs:?}"
+        );
+        let base_blob = sha256(&base_layer().0);
+        assert!(
+            !reqs
+                .iter()
+                .any(|(m, u, _)| m == "PUT" && u.contains(&base_blob[7..])),
+            "the base layer was uploaded again: {reqs:?}"
+        );
+        assert!(
+            reqs.iter().any(|(m, u, s)| m == "POST"
+                && u.starts_with(&format!("/v2/{team}/spark-py/"))
+                && u.ends_with(&format!("from={team}%2Fspark"))
+                && *s == 201),
+            "spark-py did not mount from spark: {reqs:?}"
+        );
+
+        // skopeo can copy what we pushed (every blob is there and verifies).
+        let copy = t.join(format!("copy-{}", &expect_digest[7..15]));
+        run(Command::new("skopeo").args([
+            "copy",
+            "-q",
+            "--src-tls-verify=false",
+            &format!("docker://{host}/{team}/spark:3.5.3"),
+            &format!("oci:{}:x", copy.display()),
+        ]));
+
+        // Re-push unchanged: HEADs and one manifest PUT per image, nothing else.
+        let before = reg.log_len();
+        ok(&sparkimg(
+            &[
+                "push",
+                &format!("oci:{}", out.display()),
+                "--cache-dir",
+                &cache,
+            ],
+            &[],
+            None,
+        ));
+        let reqs = reg.requests(before);
+        let puts: Vec<_> = reqs.iter().filter(|(m, _, _)| m == "PUT").collect();
+        assert_eq!(puts.len(), 2, "{reqs:?}");
+        assert!(puts
+            .iter()
+            .all(|(_, u, s)| u.contains("/manifests/3.5.3") && *s == 201));
+        for (m, u, s) in &reqs {
+            assert!(
+                (m == "HEAD" && u.contains("/blobs/sha256:") && *s == 200)
+                    || m == "PUT"
+                    || (m == "GET" && u == "/v2/"),
+                "unexpected request on an unchanged push: {m} {u} {s}"
+            );
+        }
+    }
+
+    // The same image to another repository, in a later run: mounted (the cache
+    // remembers where the blobs are), nothing uploaded.
+    let out = t.join("out-second");
+    let mut args = build_args(t, &home, &ep, &format!("{host}/x/base:1"));
+    args.extend([
+        "--name".into(),
+        format!("{host}/team/spark:3.5.3"),
+        "--output".into(),
+        format!("oci:{}", out.display()),
+    ]);
+    ok(&sparkimg(&strs(&args), &[], None));
+    let before = reg.log_len();
+    let v = ok(&sparkimg(
+        &[
+            "push",
+            &format!("oci:{}", out.display()),
+            "--to",
+            &format!("{host}/elsewhere/spark:1"),
+            "--cache-dir",
+            &cache,
+            "--json",
+        ],
+        &[],
+        None,
+    ));
+    assert_eq!(v["pushed"][0]["blobs_uploaded"], json!(0), "{v}");
+    let reqs = reg.requests(before);
+    assert!(reqs.iter().any(|(m, u, s)| m == "POST"
+        && u.starts_with("/v2/elsewhere/spark/blobs/uploads/?mount=")
+        && u.contains("&from=")
+        && *s == 201));
+    assert!(!reqs
+        .iter()
+        .any(|(m, u, _)| m == "PUT" && u.contains("/blobs/uploads/")));
+}
+
+#[test]
+fn multi_arch_index_push_and_platform_pull() {
+    if !tools() {
+        return;
+    }
+    let reg = Registry::start("");
+    let host = reg.host();
+    let tmp = tempfile::tempdir().unwrap();
+    let t = tmp.path();
+    let mut l = Layout::new(&t.join("multi"));
+    let shared = base_layer();
+    let amd = l.image("amd64", &[shared.clone(), layer(&[("amd", b"x86", 0o644)])]);
+    let arm = l.image("arm64", &[shared, layer(&[("arm", b"aarch64", 0o644)])]);
+    let idx = json!({"schemaVersion": 2, "mediaType": "application/vnd.oci.image.index.v1+json", "manifests": [amd, arm]});
+    let mut d = l.blob(idx.to_string().as_bytes());
+    d["mediaType"] = json!("application/vnd.oci.image.index.v1+json");
+    l.add(d.clone(), "multi");
+    let before = reg.log_len();
+    let v = ok(&sparkimg(
+        &[
+            "push",
+            &format!("oci:{}", t.join("multi").display()),
+            "--to",
+            &format!("{host}/x/multi:1"),
+            "--json",
+        ],
+        &[],
+        None,
+    ));
+    assert_eq!(v["pushed"][0]["digest"], d["digest"]);
+    // 5 distinct blobs: 2 configs, the shared layer once, 2 arch layers.
+    assert_eq!(v["pushed"][0]["blobs_uploaded"], json!(5), "{v}");
+    let raw = skopeo_raw(&format!("{host}/x/multi:1"), &["--tls-verify=false"]);
+    assert_eq!(sha256(&raw), d["digest"].as_str().unwrap());
+    let back: Value = serde_json::from_slice(&raw).unwrap();
+    assert_eq!(back["manifests"].as_array().unwrap().len(), 2);
+    // Children by digest before the index by tag.
+    let reqs = reg.requests(before);
+    let puts: Vec<&String> = reqs
+        .iter()
+        .filter(|(m, u, _)| m == "PUT" && u.contains("/manifests/"))
+        .map(|r| &r.1)
+        .collect();
+    assert_eq!(puts.len(), 3);
+    assert!(puts[0].contains("/manifests/sha256:") && puts[1].contains("/manifests/sha256:"));
+    assert!(puts[2].ends_with("/manifests/1"));
+    let tag_put = reqs
+        .iter()
+        .position(|(m, u, _)| m == "PUT" && u.ends_with("/manifests/1"))
+        .unwrap();
+    assert!(reqs[tag_put..]
+        .iter()
+        .all(|(m, _, _)| m != "POST" && m != "HEAD"));
+
+    // Pull the arm64 variant as a base.
+    let (home, ep) = build_inputs(t);
+    let mut args = build_args(t, &home, &ep, &format!("{host}/x/multi:1"));
+    args.extend([
+        "--platform".into(),
+        "linux/arm64".into(),
+        "--name".into(),
+        "local/spark:1".into(),
+        "--output".into(),
+        format!("oci:{}", t.join("o").display()),
+    ]);
+    let v = ok(&sparkimg(&strs(&args), &[], None));
+    assert_eq!(v["images"][0]["platform"], json!("linux/arm64"));
+    let mut args = build_args(t, &home, &ep, &format!("{host}/x/multi:1"));
+    args.extend([
+        "--platform".into(),
+        "linux/s390x".into(),
+        "--name".into(),
+        "local/spark:1".into(),
+        "--output".into(),
+        format!("oci:{}", t.join("o2").display()),
+    ]);
+    let o = sparkimg(&strs(&args), &[], None);
+    assert_eq!(
+        o.status.code(),
+        Some(9),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    assert!(String::from_utf8_lossy(&o.stderr).contains("linux/amd64, linux/arm64"));
+}
+
+#[test]
+fn registry_killed_mid_upload_push_retries_and_completes() {
+    if !tools() {
+        return;
+    }
+    let mut reg = Registry::start("");
+    let host = reg.host();
+    let tmp = tempfile::tempdir().unwrap();
+    let t = tmp.path();
+    // ~96 MB of incompressible data in one layer: the PUT takes long enough on loopback
+    // to be interrupted.
+    let mut rnd = vec![0u8; 96 << 20];
+    let mut x: u64 = 0x9e3779b97f4a7c15;
+    for c in rnd.chunks_mut(8) {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        c.copy_from_slice(&x.to_le_bytes()[..c.len()]);
+    }
+    let big = layer(&[("big.bin", &rnd, 0o644)]);
+    drop(rnd);
+    let mut l = Layout::new(&t.join("big"));
+    let img = l.image("amd64", &[base_layer(), big.clone()]);
+    l.add(img.clone(), "1");
+    let big_digest = sha256(&big.0);
+
+    let mut interrupted = false;
+    for round in 0..4 {
+        let target = format!("{host}/x/big{round}:1");
+        let before = reg.log_len();
+        let child = Command::new(env!("CARGO_BIN_EXE_sparkimg"))
+            .args([
+                "push",
+                &format!("oci:{}", t.join("big").display()),
+                "--to",
+                &target,
+                "--json",
+                "--registry-retries",
+                "10",
+                "--progress",
+                "lines",
+            ])
+            .env("SPARKIMG_RETRY_BASE_MS", "300")
+            .env("HOME", "/nonexistent")
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        // Kill as soon as the big blob's upload session exists (POST answered), i.e. while
+        // its PUT streams.
+        let t0 = Instant::now();
+        let mut killed = false;
+        while t0.elapsed() < Duration::from_secs(30) {
+            let posts = reg
+                .requests(before)
+                .iter()
+                .filter(|(m, u, s)| {
+                    m == "POST" && u.contains(&format!("/x/big{round}/blobs/uploads/")) && *s == 202
+                })
+                .count();
+            if posts >= 2 {
+                reg.kill();
+                killed = true;
+                break;
+            }
+            thread::sleep(Duration::from_millis(1));
+        }
+        assert!(killed, "never saw the uploads start");
+        thread::sleep(Duration::from_millis(700));
+        reg.spawn();
+        let o = child.wait_with_output().unwrap();
+        let v = ok(&o);
+        assert_eq!(v["pushed"][0]["digest"], img["digest"]);
+        let stderr = String::from_utf8_lossy(&o.stderr);
+        let raw = skopeo_raw(&target, &["--tls-verify=false"]);
+        assert_eq!(sha256(&raw), img["digest"].as_str().unwrap());
+        // The big blob was accepted by a PUT after the restart, in a new session.
+        let after = reg.requests(before);
+        let big_puts = after
+            .iter()
+            .filter(|(m, u, s)| m == "PUT" && u.contains(&big_digest[7..]) && *s == 201)
+            .count();
+        assert_eq!(big_puts, 1);
+        if stderr.contains("retrying") {
+            interrupted = true;
+            break;
+        }
+    }
+    assert!(
+        interrupted,
+        "the registry was never killed during an upload"
+    );
+}
+
+// ---- TLS + htpasswd ----
+
+fn openssl(dir: &Path, args: &[&str]) {
+    run(Command::new("openssl").args(args).current_dir(dir));
+}
+
+/// A CA and a server certificate for 127.0.0.1 signed by it.
+fn test_ca(dir: &Path) {
+    fs::write(
+        dir.join("san.cnf"),
+        "subjectAltName=IP:127.0.0.1,DNS:localhost\n",
+    )
+    .unwrap();
+    openssl(
+        dir,
+        &[
+            "req",
+            "-x509",
+            "-newkey",
+            "rsa:2048",
+            "-nodes",
+            "-keyout",
+            "ca.key",
+            "-out",
+            "ca.pem",
+            "-days",
+            "2",
+            "-subj",
+            "/CN=sparkimg test CA",
+        ],
+    );
+    openssl(
+        dir,
+        &[
+            "req",
+            "-newkey",
+            "rsa:2048",
+            "-nodes",
+            "-keyout",
+            "server.key",
+            "-out",
+            "server.csr",
+            "-subj",
+            "/CN=127.0.0.1",
+        ],
+    );
+    openssl(
+        dir,
+        &[
+            "x509",
+            "-req",
+            "-in",
+            "server.csr",
+            "-CA",
+            "ca.pem",
+            "-CAkey",
+            "ca.key",
+            "-CAcreateserial",
+            "-out",
+            "server.pem",
+            "-days",
+            "2",
+            "-extfile",
+            "san.cnf",
+        ],
+    );
+}
+
+#[test]
+fn basic_auth_over_tls_with_test_ca() {
+    if !tools() || !have("htpasswd") {
+        return;
+    }
+    let tmp = tempfile::tempdir().unwrap();
+    let t = tmp.path();
+    test_ca(t);
+    let htp = run(Command::new("htpasswd").args(["-Bbn", "spark", "s3cret-pw"]));
+    fs::write(t.join("htpasswd"), htp).unwrap();
+    let reg = Registry::start(
+        &format!(
+            "  tls:\n    certificate: {}\n    key: {}\nauth:\n  htpasswd:\n    realm: test\n    path: {}\n",
+            t.join("server.pem").display(),
+            t.join("server.key").display(),
+            t.join("htpasswd").display()
+        ),
+    );
+    let host = reg.host();
+    let mut l = Layout::new(&t.join("img"));
+    let img = l.image("amd64", &[base_layer()]);
+    l.add(img.clone(), "1");
+    let src = format!("oci:{}", t.join("img").display());
+    let ca = t.join("ca.pem").display().to_string();
+    let target = format!("{host}/secure/img:1");
+
+    // Wrong password: exit 10, the registry and repository named, nothing tagged.
+    let o = sparkimg(
+        &[
+            "push",
+            &src,
+            "--to",
+            &target,
+            "--creds",
+            "spark:wrong",
+            "--ca-cert",
+            &ca,
+        ],
+        &[],
+        None,
+    );
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(10), "{err}");
+    assert!(
+        err.contains(&format!("{host}/secure/img")) && err.contains("401"),
+        "{err}"
+    );
+    assert!(!err.contains("wrong"), "the password leaked: {err}");
+    // No CA: the certificate is refused, and plain HTTP is no way around TLS errors.
+    let o = sparkimg(
+        &["push", &src, "--to", &target, "--creds", "spark:s3cret-pw"],
+        &[],
+        None,
+    );
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(9), "{err}");
+    assert!(err.to_lowercase().contains("certificate"), "{err}");
+    let tags = Command::new("skopeo")
+        .args([
+            "inspect",
+            "--raw",
+            "--cert-dir",
+            &t.display().to_string(),
+            "--creds",
+            "spark:s3cret-pw",
+            &format!("docker://{target}"),
+        ])
+        .env("SSL_CERT_FILE", &ca)
+        .output()
+        .unwrap();
+    assert!(
+        !tags.status.success(),
+        "something was tagged after failed pushes"
+    );
+
+    // --username + --password-stdin.
+    let v = ok(&sparkimg(
+        &[
+            "push",
+            &src,
+            "--to",
+            &target,
+            "--username",
+            "spark",
+            "--password-stdin",
+            "--ca-cert",
+            &ca,
+            "--json",
+        ],
+        &[],
+        Some("s3cret-pw\n"),
+    ));
+    assert_eq!(v["pushed"][0]["digest"], img["digest"]);
+    // Credentials from a docker config.json (auths → base64 user:pass).
+    let dc = t.join("docker");
+    fs::create_dir_all(&dc).unwrap();
+    let auth = base64::engine::general_purpose::STANDARD.encode("spark:s3cret-pw");
+    fs::write(
+        dc.join("config.json"),
+        json!({"auths": {host.clone(): {"auth": auth}}}).to_string(),
+    )
+    .unwrap();
+    let v = ok(&sparkimg(
+        &[
+            "push",
+            &src,
+            "--to",
+            &format!("{host}/secure/img:2"),
+            "--ca-cert",
+            &ca,
+            "--json",
+        ],
+        &[("DOCKER_CONFIG", &dc.display().to_string())],
+        None,
+    ));
+    assert_eq!(v["pushed"][0]["blobs_present"], json!(2));
+    // And podman's auth.json via REGISTRY_AUTH_FILE.
+    let af = t.join("auth.json");
+    fs::write(
+        &af,
+        json!({"auths": {host.clone(): {"auth": auth}}}).to_string(),
+    )
+    .unwrap();
+    ok(&sparkimg(
+        &[
+            "push",
+            &src,
+            "--to",
+            &format!("{host}/secure/img:3"),
+            "--ca-cert",
+            &ca,
+        ],
+        &[("REGISTRY_AUTH_FILE", &af.display().to_string())],
+        None,
+    ));
+    let out = run(Command::new("skopeo")
+        .args([
+            "inspect",
+            "--raw",
+            "--cert-dir",
+            &t.join("certs").display().to_string(),
+            "--creds",
+            "spark:s3cret-pw",
+            &format!("docker://{host}/secure/img:3"),
+        ])
+        .env("SSL_CERT_FILE", &ca));
+    assert_eq!(sha256(out.as_bytes()), img["digest"].as_str().unwrap());
+}
+
+// ---- Bearer tokens from a test token server ----
+
+/// A token server: grants whatever is asked to user `spark` (Basic), signs RS256 JWTs
+/// with `key.pem` and puts `cert.pem` in the `x5c` header, which the registry checks
+/// against its rootcertbundle. Records the requested scopes.
+struct TokenServer {
+    port: u16,
+    scopes: Arc<Mutex<Vec<Vec<String>>>>,
+    stop: Arc<AtomicBool>,
+}
+
+fn b64url(b: &[u8]) -> String {
+    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(b)
+}
+
+fn sign_jwt(dir: &Path, service: &str, access: Value) -> String {
+    let pem = fs::read_to_string(dir.join("token.pem")).unwrap();
+    let der_b64: String = pem.lines().filter(|l| !l.starts_with("-----")).collect();
+    let header = json!({"typ": "JWT", "alg": "RS256", "x5c": [der_b64]});
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs();
+    let claims = json!({
+        "iss": "sparkimg-test-issuer", "sub": "spark", "aud": service,
+        "exp": now + 300, "nbf": now - 10, "iat": now, "jti": format!("{now}-{}", rand_u64()),
+        "access": access,
+    });
+    let signing_input = format!(
+        "{}.{}",
+        b64url(header.to_string().as_bytes()),
+        b64url(claims.to_string().as_bytes())
+    );
+    let mut child = Command::new("openssl")
+        .args(["dgst", "-sha256", "-sign"])
+        .arg(dir.join("token.key"))
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(signing_input.as_bytes())
+        .unwrap();
+    let sig = child.wait_with_output().unwrap().stdout;
+    format!("{signing_input}.{}", b64url(&sig))
+}
+
+fn rand_u64() -> u64 {
+    let mut b = [0u8; 8];
+    fs::File::open("/dev/urandom")
+        .unwrap()
+        .read_exact(&mut b)
+        .unwrap();
+    u64::from_le_bytes(b)
+}
+
+impl TokenServer {
+    fn start(dir: &Path) -> TokenServer {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = listener.local_addr().unwrap().port();
+        listener.set_nonblocking(true).unwrap();
+        let scopes = Arc::new(Mutex::new(Vec::new()));
+        let stop = Arc::new(AtomicBool::new(false));
+        let (sc, st, dir) = (scopes.clone(), stop.clone(), dir.to_path_buf());
+        thread::spawn(move || {
+            while !st.load(Ordering::SeqCst) {
+                let Ok((conn, _)) = listener.accept() else {
+                    thread::sleep(Duration::from_millis(5));
+                    continue;
+                };
+                conn.set_nonblocking(false).unwrap();
+                let mut r = BufReader::new(conn.try_clone().unwrap());
+                let mut line = String::new();
+                r.read_line(&mut line).unwrap();
+                let mut authz = None;
+                loop {
+                    let mut h = String::new();
+                    if r.read_line(&mut h).unwrap() == 0 || h == "\r\n" {
+                        break;
+                    }
+                    if let Some((k, v)) = h.split_once(':') {
+                        if k.eq_ignore_ascii_case("authorization") {
+                            authz = Some(v.trim().to_string());
+                        }
+                    }
+                }
+                let target = line.split(' ').nth(1).unwrap_or("");
+                let url = url::Url::parse(&format!("http://x{target}")).unwrap();
+                let mut service = String::new();
+                let mut asked = Vec::new();
+                for (k, v) in url.query_pairs() {
+                    match &*k {
+                        "service" => service = v.into_owned(),
+                        "scope" => asked.push(v.into_owned()),
+                        _ => {}
+                    }
+                }
+                let good = format!(
+                    "Basic {}",
+                    base64::engine::general_purpose::STANDARD.encode("spark:tok-pw")
+                );
+                let mut conn = conn;
+                if authz.as_deref() != Some(good.as_str()) {
+                    let body = r#"{"details":"bad credentials"}"#;
+                    let _ = write!(conn, "HTTP/1.1 401 Unauthorized\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}", body.len());
+                    continue;
+                }
+                sc.lock().unwrap().push(asked.clone());
+                let access: Vec<Value> = asked
+                    .iter()
+                    .filter_map(|s| {
+                        let (rest, actions) = s.rsplit_once(':')?;
+                        let (typ, name) = rest.split_once(':')?;
+                        Some(json!({"type": typ, "name": name, "actions": actions.split(',').collect::<Vec<_>>()}))
+                    })
+                    .collect();
+                let tok = sign_jwt(&dir, &service, json!(access));
+                let body = json!({"token": tok, "expires_in": 300}).to_string();
+                let _ = write!(conn, "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}", body.len());
+            }
+        });
+        TokenServer { port, scopes, stop }
+    }
+}
+
+impl Drop for TokenServer {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::SeqCst);
+    }
+}
+
+#[test]
+fn bearer_token_auth_with_scopes() {
+    if !tools() {
+        return;
+    }
+    let tmp = tempfile::tempdir().unwrap();
+    let t = tmp.path();
+    openssl(
+        t,
+        &[
+            "req",
+            "-x509",
+            "-newkey",
+            "rsa:2048",
+            "-nodes",
+            "-keyout",
+            "token.key",
+            "-out",
+            "token.pem",
+            "-days",
+            "2",
+            "-subj",
+            "/CN=sparkimg token signer",
+        ],
+    );
+    let ts = TokenServer::start(t);
+    let reg = Registry::start(
+        &format!(
+            "auth:\n  token:\n    realm: http://127.0.0.1:{}/token\n    service: sparkimg-test\n    issuer: sparkimg-test-issuer\n    rootcertbundle: {}\n",
+            ts.port,
+            t.join("token.pem").display()
+        ),
+    );
+    let host = reg.host();
+    let mut l = Layout::new(&t.join("img"));
+    let img = l.image("amd64", &[base_layer()]);
+    l.add(img.clone(), "1");
+    let src = format!("oci:{}", t.join("img").display());
+    let cache = t.join("cache").display().to_string();
+
+    let o = sparkimg(
+        &[
+            "push",
+            &src,
+            "--to",
+            &format!("{host}/a/img:1"),
+            "--creds",
+            "spark:nope",
+        ],
+        &[],
+        None,
+    );
+    assert_eq!(
+        o.status.code(),
+        Some(10),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+
+    let v = ok(&sparkimg(
+        &[
+            "push",
+            &src,
+            "--to",
+            &format!("{host}/a/img:1"),
+            "--creds",
+            "spark:tok-pw",
+            "--cache-dir",
+            &cache,
+            "--json",
+        ],
+        &[],
+        None,
+    ));
+    assert_eq!(v["pushed"][0]["digest"], img["digest"]);
+    // One token for the whole push (reused), push scope first.
+    let asked = ts.scopes.lock().unwrap().clone();
+    assert_eq!(asked.len(), 1, "{asked:?}");
+    assert_eq!(asked[0][0], "repository:a/img:pull,push");
+
+    // Second repository: the token also asks pull on the mount source, and mounts work.
+    ts.scopes.lock().unwrap().clear();
+    let before = reg.log_len();
+    let v = ok(&sparkimg(
+        &[
+            "push",
+            &src,
+            "--to",
+            &format!("{host}/b/img:1"),
+            "--creds",
+            "spark:tok-pw",
+            "--cache-dir",
+            &cache,
+            "--json",
+        ],
+        &[],
+        None,
+    ));
+    assert_eq!(v["pushed"][0]["blobs_mounted"], json!(2), "{v}");
+    let asked = ts.scopes.lock().unwrap().clone();
+    assert_eq!(
+        asked[0],
+        vec![
+            "repository:b/img:pull,push".to_string(),
+            "repository:a/img:pull".to_string()
+        ]
+    );
+    assert!(reg
+        .requests(before)
+        .iter()
+        .any(|(m, u, s)| m == "POST" && u.contains("from=a%2Fimg") && *s == 201));
+
+    // Pull through tokens too.
+    let (home, ep) = build_inputs(t);
+    let mut args = build_args(t, &home, &ep, &format!("{host}/b/img:1"));
+    args.extend([
+        "--name".into(),
+        "local/spark:1".into(),
+        "--output".into(),
+        format!("oci:{}", t.join("o").display()),
+        "--creds".into(),
+        "spark:tok-pw".into(),
+    ]);
+    ok(&sparkimg(&strs(&args), &[], None));
+}
