@@ -1,0 +1,9 @@
+// Prints the JVM's default time zone and its current offset (no jshell, no source launcher:
+// the images carry a JRE, so this is compiled on the host and mounted).
+public class TZ {
+    public static void main(String[] args) {
+        java.util.TimeZone tz = java.util.TimeZone.getDefault();
+        System.out.println("default zone: " + tz.getID() + " offset "
+            + java.time.ZonedDateTime.now().getOffset());
+    }
+}

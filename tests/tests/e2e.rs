@@ -1,0 +1,773 @@
+//! The end-to-end scenarios. Run with `cargo xtask e2e` (it builds the images with
+//! sparkimg, loads them, and runs these with `--ignored --test-threads=1`); each test
+//! cleans up its containers and network, also when it fails.
+//!
+//! Names sort in the order they run (libtest sorts them), `s8_registry` last because
+//! it removes the local images it pulls back (and then restores them).
+
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
+
+use sparkimg_e2e::*;
+
+fn secs(n: u64) -> Duration {
+    Duration::from_secs(n)
+}
+
+enum Job {
+    /// `fixture.JavaSparkPi` from the mounted sparkpi.jar.
+    JvmPi { slices: u32 },
+    /// pi.py from the mounted fixtures.
+    PyPi { slices: u32 },
+}
+
+/// Scenario 1 (also run by 8 on a pulled image): a standalone master without workers,
+/// a driver with role `driver` in client mode bound to its pod IP and advertising the
+/// `driver` alias, then two executor pods with exactly the env Spark's Kubernetes
+/// backend gives them. Returns a summary line.
+fn executors_join_driver(cluster: &Cluster, inputs: &Inputs, image: &str, job: Job) -> String {
+    let master = start_master(cluster, image);
+    let (app_args, slices, result_needle): (Vec<String>, u32, &str) = match job {
+        Job::JvmPi { slices } => (
+            vec![
+                "--class".into(),
+                "fixture.JavaSparkPi".into(),
+                "/opt/e2e/fixtures/sparkpi.jar".into(),
+                slices.to_string(),
+            ],
+            slices,
+            "Pi is roughly 3.1",
+        ),
+        Job::PyPi { slices } => (
+            vec!["/opt/e2e/fixtures/pi.py".into(), slices.to_string()],
+            slices,
+            "Pi is roughly 3.1",
+        ),
+    };
+    let mut args: Vec<String> = vec![
+        "driver".into(),
+        "--master".into(),
+        "spark://master:7077".into(),
+        "--name".into(),
+        format!("e2e-{}", cluster.scenario),
+        "--driver-memory".into(),
+        "512m".into(),
+    ];
+    args.extend(driver_confs("driver", 2));
+    args.extend(app_args);
+    let driver = cluster.start(
+        Spec::new("driver", image)
+            .ip(20)
+            .alias("driver")
+            .hostname(&format!("{}-driver", cluster.scenario))
+            .env("SPARK_DRIVER_BIND_ADDRESS", cluster.ip(20))
+            .env("SPARK_CONF_DIR", "/opt/spark/conf")
+            .env("SPARK_LOCAL_DIRS", "/var/data/spark-local")
+            .tmpfs("/var/data/spark-local")
+            .mount(&inputs.fixtures, "/opt/e2e/fixtures")
+            .args(&args),
+    );
+    let app_id = wait_app_id(&driver);
+    cluster.mark(&format!("driver connected as {app_id}"));
+    let executors = start_executors(cluster, image, "driver", &app_id, &[None, None], &[]);
+    let log = driver.wait_log_until("2 registered executors", secs(180), |l| {
+        registered_executors(l).len() >= 2
+    });
+    cluster.mark("2 executors registered");
+    let mut ids = registered_executors(&log);
+    ids.sort();
+    assert_eq!(ids, ["1", "2"], "executor ids the driver registered");
+
+    let code = driver.wait_exit(secs(240));
+    cluster.mark("driver exited");
+    let log = driver.logs();
+    assert_eq!(code, 0, "driver exit status");
+    let result = line_with(&log, result_needle)
+        .unwrap_or_else(|| panic!("driver printed no {result_needle:?}"))
+        .trim()
+        .to_string();
+    let tasks = finished_tasks(&log);
+    assert_eq!(
+        tasks.values().sum::<usize>(),
+        slices as usize,
+        "every task ran on an executor pod: {tasks:?}"
+    );
+    assert!(
+        tasks.get("1").is_some_and(|n| *n > 0) && tasks.get("2").is_some_and(|n| *n > 0),
+        "both executors ran tasks: {tasks:?}"
+    );
+    // The executor side: upstream's Kubernetes backend, registered, with our env.
+    for (i, e) in executors.iter().enumerate() {
+        let elog = e.logs();
+        assert!(
+            elog.contains("KubernetesExecutorBackend: Started daemon"),
+            "{} did not run KubernetesExecutorBackend",
+            e.name
+        );
+        assert!(elog.contains("Successfully registered with driver"));
+        assert!(
+            elog.contains(&format!("Starting executor ID {} on host {}", i + 1, cluster.ip(31 + i as u8))),
+            "{} does not use its pod IP as host",
+            e.name
+        );
+        let code = e.wait_exit(secs(60));
+        assert_eq!(code, 0, "{} exit status after the driver stopped", e.name);
+    }
+    cluster.mark("executors exited 0");
+    assert!(master.running(), "the master outlives the application");
+    let elapsed = cluster.elapsed();
+    assert!(elapsed < secs(300), "scenario took {elapsed:?}");
+    format!("{result}; tasks per executor {tasks:?}; app {app_id}")
+}
+
+#[test]
+#[ignore = "needs a Docker Engine and images built by sparkimg: cargo xtask e2e"]
+fn s1_executor_pods_join_driver_jvm() {
+    let inputs = Inputs::from_env();
+    let cluster = Cluster::new("s1-jvm");
+    let summary = executors_join_driver(
+        &cluster,
+        &inputs,
+        &inputs.images.spark,
+        Job::JvmPi { slices: 20 },
+    );
+    cluster.report(&inputs.images.variant, &summary);
+}
+
+#[test]
+#[ignore = "needs a Docker Engine and images built by sparkimg: cargo xtask e2e"]
+fn s1_executor_pods_join_driver_pyspark() {
+    let inputs = Inputs::from_env();
+    let cluster = Cluster::new("s1-py");
+    let summary = executors_join_driver(
+        &cluster,
+        &inputs,
+        &inputs.images.spark_py,
+        Job::PyPi { slices: 12 },
+    );
+    cluster.report(&inputs.images.variant, &summary);
+}
+
+/// Scenario 2: standalone master + two workers (one given the master by
+/// `SPARK_MASTER_URL`, one by a `spark://` argument), a client-mode submit from a third
+/// container (pass-through `spark-submit`); a worker is stopped mid-job and the job
+/// still completes on the other.
+#[test]
+#[ignore = "needs a Docker Engine and images built by sparkimg: cargo xtask e2e"]
+fn s2_standalone_cluster_survives_worker_loss() {
+    let inputs = Inputs::from_env();
+    let image = inputs.images.spark_py.clone();
+    let cluster = Cluster::new("s2");
+    let master = start_master(&cluster, &image);
+    let worker_env = |s: Spec| {
+        s.env("SPARK_WORKER_CORES", "1")
+            .env("SPARK_WORKER_MEMORY", "768m")
+            .env("SPARK_DAEMON_MEMORY", "256m")
+    };
+    let w1 = cluster.start(
+        worker_env(Spec::new("worker-1", &image).ip(41))
+            .env("SPARK_MASTER_URL", "spark://master:7077")
+            .args(&["worker", "--host", "worker-1"]),
+    );
+    let w2 = cluster.start(
+        worker_env(Spec::new("worker-2", &image).ip(42))
+            .args(&["worker", "--host", "worker-2", "spark://master:7077"]),
+    );
+    for w in [&w1, &w2] {
+        w.wait_log("Successfully registered with master", secs(120));
+    }
+    cluster.mark("2 workers registered");
+
+    const TASKS: u32 = 40;
+    let mut args: Vec<String> = vec![
+        "/opt/spark/bin/spark-submit".into(),
+        "--master".into(),
+        "spark://master:7077".into(),
+        "--deploy-mode".into(),
+        "client".into(),
+        "--driver-memory".into(),
+        "512m".into(),
+    ];
+    args.extend(driver_confs("submit", 2));
+    args.extend([
+        "--conf".into(),
+        "spark.executor.memory=512m".into(),
+        "/opt/e2e/assets/slow_job.py".into(),
+        TASKS.to_string(),
+        "0.5".into(),
+    ]);
+    let submit = cluster.start(
+        Spec::new("submit", &image)
+            .ip(20)
+            .alias("submit")
+            .mount(&inputs.assets, "/opt/e2e/assets")
+            .args(&args),
+    );
+    // Both executors (one per worker) ran a task: the job is under way on both.
+    submit.wait_log_until("tasks on 2 executors", secs(180), |l| {
+        finished_tasks(l).values().filter(|n| **n >= 1).count() >= 2
+    });
+    let before = finished_tasks(&submit.logs());
+    cluster.mark("tasks running on both workers' executors");
+    assert!(submit.running(), "the job must still be running when the worker stops");
+    let t0 = Instant::now();
+    run_ok(&mut docker(["stop", "-t", "20", &w2.name]));
+    let stop_time = t0.elapsed();
+    cluster.mark("worker-2 stopped");
+    assert_eq!(w2.exit_code(), Some(143), "worker-2: SIGTERM reached the Worker JVM");
+    assert!(stop_time < secs(20), "worker stopped within the grace period ({stop_time:?})");
+
+    let code = submit.wait_exit(secs(240));
+    cluster.mark("job finished");
+    let log = submit.logs();
+    assert_eq!(code, 0, "spark-submit exit status");
+    let expected = format!("Slow job sum is {}", TASKS * (TASKS - 1) / 2);
+    assert!(log.contains(&expected), "no {expected:?} in the driver output");
+    let lost = log.lines().any(|l| {
+        l.contains("Lost executor") || l.contains("Executor lost") || l.contains("executor lost")
+            || (l.contains("Executor") && l.contains("removed"))
+    });
+    assert!(lost, "the driver noticed the lost executor");
+    let mlog = master.logs();
+    assert!(
+        mlog.contains("Removing worker") || mlog.contains("has been removed") || mlog.contains("DISCONNECTED"),
+        "the master noticed worker-2 leaving"
+    );
+    assert!(w1.running(), "worker-1 survives");
+    let after = finished_tasks(&log);
+    cluster.report(
+        &inputs.images.variant,
+        &format!(
+            "{expected}; tasks per executor before the stop {before:?}, at the end {after:?}; worker stop {:.1}s",
+            stop_time.as_secs_f64()
+        ),
+    );
+}
+
+/// Scenario 3: a notebook-style client-mode driver (plain `python3` with pyspark on
+/// sys.path, pass-through) in a container whose hostname is not what executors use:
+/// it advertises the network alias `notebook` through spark.driver.host, and the
+/// executor pods dial that name.
+#[test]
+#[ignore = "needs a Docker Engine and images built by sparkimg: cargo xtask e2e"]
+fn s3_notebook_client_mode() {
+    let inputs = Inputs::from_env();
+    let image = inputs.images.spark_py.clone();
+    let cluster = Cluster::new("s3");
+    let _master = start_master(&cluster, &image);
+    let notebook = cluster.start(
+        Spec::new("notebook", &image)
+            .ip(20)
+            .alias("notebook")
+            .hostname("jupyter-5f7c9d-xk2lp")
+            .env("MASTER", "spark://master:7077")
+            .env("DRIVER_HOST", "notebook")
+            .env("TASKS", "8")
+            .mount(&inputs.assets, "/opt/e2e/assets")
+            .args(&["python3", "/opt/e2e/assets/notebook.py"]),
+    );
+    let app_id = wait_app_id(&notebook);
+    cluster.mark("notebook session connected");
+    let executors = start_executors(&cluster, &image, "notebook", &app_id, &[None, None], &[]);
+    let code = notebook.wait_exit(secs(240));
+    cluster.mark("notebook finished");
+    let log = notebook.logs();
+    assert_eq!(code, 0, "notebook exit status");
+    let expected = format!("Notebook sum is {}", (0..8000u64).sum::<u64>());
+    assert!(log.contains(&expected), "no {expected:?}");
+    assert!(log.contains("Notebook squares: 14"));
+    assert!(
+        log.contains("BlockManagerId(driver, notebook, 7079"),
+        "the driver advertises the alias, not its hostname"
+    );
+    assert!(!log.contains("BlockManagerId(driver, jupyter-5f7c9d-xk2lp"));
+    let mut ids = registered_executors(&log);
+    ids.sort();
+    assert_eq!(ids, ["1", "2"]);
+    let tasks = finished_tasks(&log);
+    for e in &executors {
+        let elog = e.logs();
+        assert!(
+            elog.contains("Successfully created connection to notebook/"),
+            "{} reached the driver by the alias",
+            e.name
+        );
+        assert!(elog.contains("Successfully registered with driver"));
+    }
+    cluster.report(
+        &inputs.images.variant,
+        &format!("{expected}; tasks per executor {tasks:?}"),
+    );
+}
+
+/// Scenario 4: `docker stop` of an executor pod → SIGTERM reaches the JVM, exit 143
+/// within the grace period; decommissioning (`/opt/decom.sh`, the preStop hook) →
+/// SIGPWR reaches the JVM, which decommissions and exits. A third executor then
+/// finishes the job. No zombies inside the executors meanwhile.
+#[test]
+#[ignore = "needs a Docker Engine and images built by sparkimg: cargo xtask e2e"]
+fn s4_signals_stop_and_decommission() {
+    let inputs = Inputs::from_env();
+    let image = inputs.images.spark_py.clone();
+    let cluster = Cluster::new("s4");
+    let _master = start_master(&cluster, &image);
+    const TASKS: u32 = 40;
+    let mut args: Vec<String> = vec![
+        "driver".into(),
+        "--master".into(),
+        "spark://master:7077".into(),
+        "--driver-memory".into(),
+        "512m".into(),
+    ];
+    args.extend(driver_confs("driver", 2));
+    for c in [
+        "spark.decommission.enabled=true",
+        "spark.task.maxFailures=8",
+    ] {
+        args.extend(["--conf".to_string(), c.to_string()]);
+    }
+    args.extend([
+        "/opt/e2e/assets/slow_job.py".to_string(),
+        TASKS.to_string(),
+        "0.5".into(),
+    ]);
+    let driver = cluster.start(
+        Spec::new("driver", &image)
+            .ip(20)
+            .alias("driver")
+            .env("SPARK_DRIVER_BIND_ADDRESS", cluster.ip(20))
+            .mount(&inputs.assets, "/opt/e2e/assets")
+            .args(&args),
+    );
+    let app_id = wait_app_id(&driver);
+    let executors = start_executors(&cluster, &image, "driver", &app_id, &[None, None], &[]);
+    driver.wait_log_until("tasks on 2 executors", secs(180), |l| {
+        finished_tasks(l).values().filter(|n| **n >= 1).count() >= 2
+    });
+    cluster.mark("both executors running tasks");
+
+    // PID 1 reaps: no zombie in either pod (python workers come and go under the JVM).
+    for e in &executors {
+        let procs = e.processes();
+        let zombies: Vec<_> = procs.iter().filter(|p| p.stat.starts_with('Z')).collect();
+        assert!(zombies.is_empty(), "zombies in {}: {zombies:?}", e.name);
+        let pid1 = procs.iter().find(|p| p.pid == 1).expect("a PID 1");
+        assert_eq!(pid1.comm, "spark-entrypoin", "PID 1 of {}", e.name);
+        assert!(procs.iter().any(|p| p.comm == "java"), "a java in {}", e.name);
+    }
+
+    // docker stop: SIGTERM to PID 1, forwarded to the JVM, 143 well inside the grace.
+    let (e1, e2) = (&executors[0], &executors[1]);
+    let t0 = Instant::now();
+    run_ok(&mut docker(["stop", "-t", "30", &e1.name]));
+    let stop_time = t0.elapsed();
+    cluster.mark("exec-1 stopped");
+    assert_eq!(e1.exit_code(), Some(143), "exec-1 exit status after docker stop");
+    assert!(stop_time < secs(25), "exec-1 stopped before the grace period ran out: {stop_time:?}");
+    let log1 = e1.logs();
+    assert!(log1.contains("RECEIVED SIGNAL TERM"), "the JVM got SIGTERM");
+
+    // Decommission through the image's /opt/decom.sh (→ spark-entrypoint decommission).
+    let t0 = Instant::now();
+    let out = e2.exec(None, &["/opt/decom.sh"]);
+    let decom_time = t0.elapsed();
+    cluster.mark("exec-2 decommissioned");
+    assert_eq!(out.status.code(), Some(0), "decom.sh: {}", text(&out));
+    let code2 = e2.wait_exit(secs(60));
+    let log2 = e2.logs();
+    assert!(log2.contains("RECEIVED SIGNAL PWR"), "the JVM got SIGPWR");
+    assert!(
+        log2.contains("Decommission") || log2.contains("decommission"),
+        "the executor logged decommissioning"
+    );
+    assert!(decom_time < secs(60), "decommission took {decom_time:?}");
+
+    // A replacement executor finishes the job: the driver survived both.
+    let _e3 = cluster.start(
+        Spec::new("exec-3", &image)
+            .ip(33)
+            .hostname("s4-exec-3")
+            .envs(executor_pod_env("driver", &app_id, 3, &cluster.ip(33), "s4-exec-3", &[]))
+            .tmpfs("/var/data/spark-local")
+            .args(&["executor"]),
+    );
+    let code = driver.wait_exit(secs(240));
+    cluster.mark("job finished on the replacement");
+    let log = driver.logs();
+    assert_eq!(code, 0, "driver exit status");
+    let expected = format!("Slow job sum is {}", TASKS * (TASKS - 1) / 2);
+    assert!(log.contains(&expected), "no {expected:?}");
+    assert!(
+        log.contains("Decommission") || log.contains("decommission"),
+        "the driver saw the decommissioning"
+    );
+    cluster.report(
+        &inputs.images.variant,
+        &format!(
+            "docker stop -> 143 in {:.1}s; decom.sh -> exit 0 in {:.1}s, executor exit {code2}; {expected}; tasks {:?}",
+            stop_time.as_secs_f64(),
+            decom_time.as_secs_f64(),
+            finished_tasks(&log)
+        ),
+    );
+}
+
+/// Scenario 5: the same executor pod with an OpenShift-style random uid (no passwd
+/// entry: Spark fails without one) and started as root (drops to 185). Both join and
+/// run tasks; the Python workers report who they ran as.
+#[test]
+#[ignore = "needs a Docker Engine and images built by sparkimg: cargo xtask e2e"]
+fn s5_random_uid_and_root() {
+    let inputs = Inputs::from_env();
+    let image = inputs.images.spark_py.clone();
+    let cluster = Cluster::new("s5");
+    let _master = start_master(&cluster, &image);
+    let mut args: Vec<String> = vec![
+        "driver".into(),
+        "--master".into(),
+        "spark://master:7077".into(),
+        "--driver-memory".into(),
+        "512m".into(),
+    ];
+    args.extend(driver_confs("driver", 2));
+    args.extend(["/opt/e2e/assets/slow_job.py".to_string(), "16".into(), "0.5".into()]);
+    let driver = cluster.start(
+        Spec::new("driver", &image)
+            .ip(20)
+            .alias("driver")
+            .env("SPARK_DRIVER_BIND_ADDRESS", cluster.ip(20))
+            .mount(&inputs.assets, "/opt/e2e/assets")
+            .args(&args),
+    );
+    let app_id = wait_app_id(&driver);
+    const RANDOM: &str = "1000730000";
+    let executors = start_executors(
+        &cluster,
+        &image,
+        "driver",
+        &app_id,
+        &[Some("1000730000:0"), Some("0")],
+        &[],
+    );
+    let (random, root) = (&executors[0], &executors[1]);
+    random.wait_log("Successfully registered with driver", secs(180));
+    root.wait_log("Successfully registered with driver", secs(180));
+    cluster.mark("both executors registered");
+
+    // Who the executor JVMs run as.
+    let java = |c: &Container| {
+        c.processes()
+            .into_iter()
+            .find(|p| p.comm == "java")
+            .unwrap_or_else(|| panic!("no java in {}", c.name))
+    };
+    let rj = java(random);
+    assert_eq!(rj.uid.to_string(), RANDOM, "random-uid executor JVM uid");
+    assert_eq!(rj.user, RANDOM, "ps resolves the random uid to a name (passwd entry exists)");
+    let oj = java(root);
+    assert_eq!(oj.uid, 185, "root-started executor dropped to 185");
+    assert_eq!(oj.user, "spark");
+    let pid1 = root.processes().into_iter().find(|p| p.pid == 1).unwrap();
+    assert_eq!(pid1.uid, 0, "PID 1 stays root (it only drops for the child)");
+    // Java's user.name for the random uid, as the JVM sees it (same container).
+    let out = random.exec(
+        Some("1000730000:0"),
+        &["java", "-XshowSettings:properties", "-version"],
+    );
+    let props = text(&out);
+    let user_name = line_with(&props, "user.name = ")
+        .map(|l| l.trim().to_string())
+        .unwrap_or_default();
+    assert_eq!(user_name, format!("user.name = {RANDOM}"), "{props}");
+    let home = line_with(&props, "user.home = ").map(str::trim).unwrap_or("");
+    assert_eq!(home, "user.home = /opt/spark");
+
+    let code = driver.wait_exit(secs(240));
+    cluster.mark("job finished");
+    let log = driver.logs();
+    assert_eq!(code, 0, "driver exit status");
+    assert!(log.contains(&format!("Slow job sum is {}", 16 * 15 / 2)));
+    let idents: Vec<&str> = log
+        .lines()
+        .filter_map(|l| l.strip_prefix("Task identity: "))
+        .collect();
+    assert!(
+        idents.contains(&format!("s5-exec-1 {RANDOM} {RANDOM}").as_str()),
+        "python workers of the random-uid executor ran as it, with a passwd name: {idents:?}"
+    );
+    assert!(
+        idents.contains(&"s5-exec-2 185 spark"),
+        "python workers of the root-started executor ran as 185: {idents:?}"
+    );
+    for e in &executors {
+        assert!(!e.logs().contains("KerberosAuthException"));
+    }
+    cluster.report(
+        &inputs.images.variant,
+        &format!("JVM uids {} / {}; {user_name}; workers {idents:?}", rj.uid, oj.uid),
+    );
+}
+
+/// Compiles assets/TZ.java on the host (the images have a JRE, no compiler).
+fn tz_class(inputs: &Inputs) -> PathBuf {
+    let dir = inputs.work.join("tz-class");
+    std::fs::create_dir_all(&dir).unwrap();
+    run_ok(
+        std::process::Command::new("javac")
+            .args(["--release", "11", "-d"])
+            .arg(&dir)
+            .arg(inputs.assets.join("TZ.java")),
+    );
+    dir
+}
+
+fn tz_run(image: &str, class_dir: &PathBuf, script: &str) -> String {
+    let mount = format!("{}:/opt/e2e/tz:ro", class_dir.display());
+    let out = run_once(image, &["-v", &mount], &["sh", "-c", script]);
+    assert!(out.status.success(), "{script}: {}", text(&out));
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+/// Scenario 6: an image built with `--timezone Asia/Shanghai`: `date` and the JVM agree
+/// (with TZ from the image config, and with TZ unset so /etc/localtime and
+/// /etc/timezone decide); the default image says UTC.
+#[test]
+#[ignore = "needs a Docker Engine and images built by sparkimg: cargo xtask e2e"]
+fn s6_timezone() {
+    let inputs = Inputs::from_env();
+    let cluster = Cluster::new("s6");
+    let class_dir = tz_class(&inputs);
+    let script = "echo \"TZ=${TZ-unset}\"; date +'date: %Z %z'; java -cp /opt/e2e/tz TZ; \
+                  unset TZ; date +'date without TZ: %Z %z'; echo \"etc/timezone: $(cat /etc/timezone)\"; \
+                  echo \"localtime: $(readlink -f /etc/localtime || echo file)\"; \
+                  java -cp /opt/e2e/tz TZ | sed 's/^/without TZ: /'";
+    let sh = tz_run(&inputs.images.spark_tz, &class_dir, script);
+    cluster.mark("Asia/Shanghai image checked");
+    eprintln!("{sh}");
+    for want in [
+        "TZ=Asia/Shanghai",
+        "date: CST +0800",
+        "default zone: Asia/Shanghai offset +08:00",
+        "date without TZ: CST +0800",
+        "etc/timezone: Asia/Shanghai",
+        "without TZ: default zone: Asia/Shanghai offset +08:00",
+    ] {
+        assert!(sh.contains(want), "{want:?} not in:\n{sh}");
+    }
+    let utc = tz_run(&inputs.images.spark, &class_dir, script);
+    cluster.mark("UTC image checked");
+    for want in ["date: UTC +0000", "offset Z", "etc/timezone: UTC"] {
+        assert!(utc.contains(want), "{want:?} not in:\n{utc}");
+    }
+    // Spark itself: the session time zone defaults to the JVM's.
+    let out = run_once(
+        &inputs.images.spark_tz,
+        &[],
+        &[
+            "java",
+            "-cp",
+            "/opt/spark/jars/*",
+            "-XshowSettings:properties",
+            "-version",
+        ],
+    );
+    let props = text(&out);
+    cluster.mark("java properties read");
+    let tz_prop = line_with(&props, "user.timezone").unwrap_or("(user.timezone not set)").trim().to_string();
+    cluster.report(
+        &inputs.images.variant,
+        &format!(
+            "Asia/Shanghai image: date CST +0800, JVM Asia/Shanghai +08:00 (with and without TZ); UTC image: UTC; {tz_prop}"
+        ),
+    );
+}
+
+/// Scenario 8: push to a local registry (Debian's docker-registry on 127.0.0.1), remove
+/// the local images, pull through the Docker Engine (127.0.0.0/8 is insecure by
+/// default) and run the executor pod of scenario 1 from the pulled image.
+#[test]
+#[ignore = "needs a Docker Engine and images built by sparkimg: cargo xtask e2e"]
+fn s8_registry_push_pull_run() {
+    let inputs = Inputs::from_env();
+    let cluster = Cluster::new("s8");
+    let registry = Registry::start(&inputs.work);
+    cluster.mark("registry up");
+    let remote = format!("{}/{}", registry.host, inputs.images.spark.trim_start_matches("docker.io/"));
+    let how = push(&inputs, &inputs.images.spark, &remote);
+    cluster.mark(&format!("pushed ({how})"));
+
+    // Remove the local images that share layers with it, so the pull must transfer
+    // them; restored from the archives afterwards (also when this test fails).
+    let _restore = Restore::new(&inputs);
+    for img in [&inputs.images.spark, &inputs.images.spark_py, &inputs.images.spark_tz] {
+        let _ = run(&mut docker(["rmi", "-f", img]));
+    }
+    let _ = run(&mut docker(["rmi", "-f", &remote]));
+    assert!(
+        !run(&mut docker(["image", "inspect", &remote])).status.success(),
+        "{remote} still present locally"
+    );
+    let t0 = Instant::now();
+    let pulled = run_ok(&mut docker(["pull", &remote]));
+    let pull_time = t0.elapsed();
+    cluster.mark("pulled through the engine");
+    let downloaded = pulled.matches("Pull complete").count();
+    assert!(downloaded >= 4, "the pull transferred the Spark layers:\n{pulled}");
+    let digests = run_ok(&mut docker([
+        "image",
+        "inspect",
+        "--format",
+        "{{join .RepoDigests \" \"}}",
+        &remote,
+    ]));
+    assert!(digests.contains(&format!("{}/", registry.host)), "{digests}");
+
+    // The pulled image plans an executor pod and runs java.
+    let env = executor_pod_env("driver", "app-0", 1, "10.0.0.1", "pod-1", &[]);
+    let mut opts: Vec<String> = Vec::new();
+    for (k, v) in &env {
+        opts.push("-e".into());
+        opts.push(format!("{k}={v}"));
+    }
+    let opt_refs: Vec<&str> = opts.iter().map(String::as_str).collect();
+    let plan = run_once(&remote, &opt_refs, &["--print-plan", "executor"]);
+    let plan_text = text(&plan);
+    assert!(plan.status.success(), "{plan_text}");
+    assert!(plan_text.contains("org.apache.spark.scheduler.cluster.k8s.KubernetesExecutorBackend"));
+    assert!(plan_text.contains("--podName"));
+    let jv = run_once(&remote, &[], &["java", "-version"]);
+    assert!(text(&jv).contains("17."), "{}", text(&jv));
+
+    // And the whole of scenario 1 on the pulled image.
+    let summary = executors_join_driver(&cluster, &inputs, &remote, Job::JvmPi { slices: 10 });
+    cluster.report(
+        &inputs.images.variant,
+        &format!(
+            "pushed with {how}, pulled {downloaded} layers in {:.1}s; {summary}",
+            pull_time.as_secs_f64()
+        ),
+    );
+    let _ = run(&mut docker(["rmi", "-f", &remote]));
+}
+
+/// Pushes `local` (an image of the archives) to `remote`: with `sparkimg push` when the
+/// xtask passed a sparkimg that has it, else with skopeo from the docker-archive.
+fn push(inputs: &Inputs, local: &str, remote: &str) -> String {
+    let archive = inputs
+        .images
+        .archives
+        .first()
+        .unwrap_or_else(|| panic!("no SPARKIMG_E2E_ARCHIVES to push from"));
+    if let Ok(cmd) = std::env::var("SPARKIMG_E2E_PUSH") {
+        // e.g. "sparkimg push docker-archive:{archive}:{local} {remote}"
+        let line = cmd
+            .replace("{archive}", &archive.display().to_string())
+            .replace("{local}", local)
+            .replace("{remote}", remote);
+        let words: Vec<&str> = line.split_whitespace().collect();
+        run_ok(std::process::Command::new(words[0]).args(&words[1..]));
+        return words[..2].join(" ");
+    }
+    run_ok(std::process::Command::new("skopeo").args([
+        "copy".to_string(),
+        "--quiet".into(),
+        "--dest-tls-verify=false".into(),
+        format!("docker-archive:{}:{local}", archive.display()),
+        format!("docker://{remote}"),
+    ]));
+    "skopeo copy".into()
+}
+
+/// `docker load`s the archives again when dropped (the registry scenario removes the
+/// images it pulls back).
+struct Restore(Vec<PathBuf>);
+
+impl Restore {
+    fn new(inputs: &Inputs) -> Restore {
+        assert!(!inputs.images.archives.is_empty(), "no archives to restore the images from");
+        Restore(inputs.images.archives.clone())
+    }
+}
+
+impl Drop for Restore {
+    fn drop(&mut self) {
+        for a in &self.0 {
+            let out = run(docker(["load", "-q", "-i"]).arg(a));
+            if !out.status.success() {
+                eprintln!("e2e: could not restore {}: {}", a.display(), text(&out));
+            }
+        }
+    }
+}
+
+/// Debian's `docker-registry` serving on 127.0.0.1:<free port>, storage in a temp dir.
+struct Registry {
+    child: std::process::Child,
+    dir: PathBuf,
+    host: String,
+}
+
+impl Registry {
+    fn start(work: &std::path::Path) -> Registry {
+        let port = {
+            let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+            l.local_addr().unwrap().port()
+        };
+        let dir = work.join(format!("registry-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(dir.join("data")).unwrap();
+        let config = dir.join("config.yml");
+        std::fs::write(
+            &config,
+            format!(
+                "version: 0.1\nlog:\n  level: warn\n  accesslog:\n    disabled: true\nstorage:\n  filesystem:\n    rootdirectory: {}\n  delete:\n    enabled: true\nhttp:\n  addr: 127.0.0.1:{port}\n",
+                dir.join("data").display()
+            ),
+        )
+        .unwrap();
+        let log = std::fs::File::create(dir.join("registry.log")).unwrap();
+        let child = std::process::Command::new("docker-registry")
+            .arg("serve")
+            .arg(&config)
+            .stdin(std::process::Stdio::null())
+            .stdout(log.try_clone().unwrap())
+            .stderr(log)
+            .spawn()
+            .expect("cannot start docker-registry (apt-get install docker-registry)");
+        let host = format!("127.0.0.1:{port}");
+        let mut reg = Registry { child, dir, host };
+        wait_for("the registry to answer /v2/", secs(20), || {
+            if let Ok(Some(status)) = reg.child.try_wait() {
+                panic!("docker-registry exited: {status}");
+            }
+            registry_answers(&reg.host).then_some(())
+        });
+        reg.host = reg.host.clone();
+        reg
+    }
+}
+
+fn registry_answers(host: &str) -> bool {
+    use std::io::{Read, Write};
+    let Ok(mut s) = std::net::TcpStream::connect(host) else {
+        return false;
+    };
+    let _ = s.set_read_timeout(Some(secs(2)));
+    if s
+        .write_all(format!("GET /v2/ HTTP/1.0\r\nHost: {host}\r\n\r\n").as_bytes())
+        .is_err()
+    {
+        return false;
+    }
+    let mut buf = String::new();
+    let _ = s.read_to_string(&mut buf);
+    buf.starts_with("HTTP/1.0 200") || buf.starts_with("HTTP/1.1 200")
+}
+
+impl Drop for Registry {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
