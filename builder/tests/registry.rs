@@ -349,7 +349,7 @@ fn push_build_pull_repush_mount_and_v2s2_base() {
     if !tools() {
         return;
     }
-    let reg = Registry::start("");
+    let mut reg = Registry::start("");
     let host = reg.host();
     let tmp = tempfile::tempdir().unwrap();
     let t = tmp.path();
@@ -545,6 +545,21 @@ fn push_build_pull_repush_mount_and_v2s2_base() {
     assert!(!reqs
         .iter()
         .any(|(m, u, _)| m == "PUT" && u.contains("/blobs/uploads/")));
+
+    // By digest: the name keeps the digest; once cached, no registry is needed at all.
+    let by_digest = format!("{host}/x/base@{base_digest}");
+    for round in 0..2 {
+        let mut args = build_args(t, &home, &ep, &by_digest);
+        args.extend([
+            "--name".into(),
+            "local/spark:1".into(),
+            "--output".into(),
+            format!("oci:{}", t.join(format!("out-digest{round}")).display()),
+        ]);
+        let v = ok(&sparkimg(&strs(&args), &[], None));
+        assert_eq!(v["base"], json!(by_digest));
+        reg.kill();
+    }
 }
 
 #[test]

@@ -168,11 +168,16 @@ pub fn pull(
     )?;
     Ok(Pulled {
         layout,
-        reference: RegistryRef {
-            digest: None,
-            ..reference.clone()
-        }
-        .to_string(),
+        // The name as the user pinned it: by tag when there is one (the digest is
+        // recorded separately), else by digest.
+        reference: match &reference.tag {
+            Some(_) => RegistryRef {
+                digest: None,
+                ..reference.clone()
+            }
+            .to_string(),
+            None => reference.to_string(),
+        },
         manifest_digest: mdigest,
         index_digest,
         platform: format!("{os}/{arch}"),
