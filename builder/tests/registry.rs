@@ -1218,3 +1218,62 @@ fn bearer_token_auth_with_scopes() {
     ]);
     ok(&sparkimg(&strs(&args), &[], None));
 }
+
+#[test]
+fn pull_resumes_a_partial_blob_with_a_range_request() {
+    if !tools() {
+        return;
+    }
+    let reg = Registry::start("");
+    let host = reg.host();
+    let tmp = tempfile::tempdir().unwrap();
+    let t = tmp.path();
+    let mut noise = vec![0u8; 2 << 20];
+    fs::File::open("/dev/urandom")
+        .unwrap()
+        .read_exact(&mut noise)
+        .unwrap();
+    let big = layer(&[("noise.bin", &noise, 0o644)]);
+    let mut l = Layout::new(&t.join("img"));
+    let img = l.image("amd64", &[base_layer(), big.clone()]);
+    l.add(img, "1");
+    ok(&sparkimg(
+        &[
+            "push",
+            &format!("oci:{}", t.join("img").display()),
+            "--to",
+            &format!("{host}/x/resume:1"),
+        ],
+        &[],
+        None,
+    ));
+    // Half the blob, as an interrupted pull leaves it.
+    let digest = sha256(&big.0);
+    let partial = t.join(format!(
+        "cache/registry/blobs/sha256/{}.partial",
+        &digest[7..]
+    ));
+    fs::create_dir_all(partial.parent().unwrap()).unwrap();
+    let half = big.0.len() / 2;
+    fs::write(&partial, &big.0[..half]).unwrap();
+    let before = reg.log_len();
+    let (home, ep) = build_inputs(t);
+    let mut args = build_args(t, &home, &ep, &format!("{host}/x/resume:1"));
+    args.extend([
+        "--name".into(),
+        "local/spark:1".into(),
+        "--output".into(),
+        format!("oci:{}", t.join("o").display()),
+    ]);
+    ok(&sparkimg(&strs(&args), &[], None));
+    let gets: Vec<_> = reg
+        .requests(before)
+        .into_iter()
+        .filter(|(m, u, _)| m == "GET" && u.ends_with(&digest))
+        .collect();
+    assert_eq!(gets.len(), 1, "{gets:?}");
+    assert_eq!(gets[0].2, 206, "the partial blob was not resumed: {gets:?}");
+    assert!(!partial.exists());
+    let done = fs::read(t.join(format!("cache/registry/blobs/sha256/{}", &digest[7..]))).unwrap();
+    assert_eq!(sha256(&done), digest);
+}

@@ -12,6 +12,7 @@ use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Mutex;
 
+use fs4::FileExt;
 use reqwest::header::{ACCEPT, CONTENT_TYPE, RANGE};
 use reqwest::{Method, StatusCode};
 use sha2::{Digest as _, Sha256};
@@ -309,6 +310,19 @@ fn download_blob(
     let final_path = store.path(&d.digest);
     let dir = final_path.parent().unwrap_or(&store.root).to_path_buf();
     fs::create_dir_all(&dir).map_err(RegistryError::io(&dir))?;
+    // Two builds pulling the same base share the blob cache: one downloads, the other
+    // waits on this lock and then finds the blob in place. Released when dropped.
+    let lock_path = final_path.with_extension("lock");
+    let lock = OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(&lock_path)
+        .map_err(RegistryError::io(&lock_path))?;
+    FileExt::lock(&lock).map_err(RegistryError::io(&lock_path))?;
+    if store.has(&d.digest, Some(d.size)) {
+        return Ok(());
+    }
     let partial = final_path.with_extension("partial");
     let url = reg.url(&ctx, repo, &format!("blobs/{}", d.digest))?;
     let bar = progress.blob(
