@@ -691,23 +691,41 @@ fn bad_inputs_fail_clearly_and_write_nothing() {
         2,
         "SOURCE_DATE_EPOCH",
     );
+    // A registry base nobody listens for (port 1 on loopback): exit 9, naming it.
     fails(
         &fx.build(
-            &["-t", "3.5.3", "--base", "eclipse-temurin:17-jre", &out("x")],
+            &[
+                "-t",
+                "3.5.3",
+                "--base",
+                "127.0.0.1:1/x/jre:17",
+                "--registry-retries",
+                "1",
+                &out("x"),
+            ],
             None,
         ),
-        7,
-        "registry client",
+        9,
+        "127.0.0.1:1/x/jre",
     );
     fails(
         &fx.build(&["-t", "3.5.3", "-f", "Dockerfile", &out("x")], None),
         7,
         "--engine docker",
     );
+    // --push needs an oci: output to push from.
     fails(
-        &fx.build(&["-t", "3.5.3", "--push", &out("x")], None),
-        7,
-        "registry",
+        &fx.build(
+            &[
+                "-t",
+                "3.5.3",
+                "--push",
+                &format!("--output=oci-archive:{}", fx.p("x").display()),
+            ],
+            None,
+        ),
+        2,
+        "--push needs an oci:DIR output",
     );
     fails(
         &fx.build(
