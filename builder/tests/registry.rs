@@ -926,6 +926,47 @@ fn basic_auth_over_tls_with_test_ca() {
         None,
     ));
     assert_eq!(v["pushed"][0]["blobs_present"], json!(2));
+    // A credential helper named by credHelpers: `docker-credential-<name> get` reads the
+    // server on stdin and answers JSON.
+    let bin = t.join("bin");
+    fs::create_dir_all(&bin).unwrap();
+    let helper = bin.join("docker-credential-sparkimgtest");
+    fs::write(
+        &helper,
+        format!(
+            "#!/bin/sh\nread server\n[ \"$1\" = get ] && [ \"$server\" = \"{host}\" ] || exit 1\n\
+             echo '{{\"ServerURL\":\"{host}\",\"Username\":\"spark\",\"Secret\":\"s3cret-pw\"}}'\n"
+        ),
+    )
+    .unwrap();
+    fs::set_permissions(&helper, fs::Permissions::from_mode(0o755)).unwrap();
+    let hc = t.join("docker-helper");
+    fs::create_dir_all(&hc).unwrap();
+    fs::write(
+        hc.join("config.json"),
+        json!({"credHelpers": {host.clone(): "sparkimgtest"}}).to_string(),
+    )
+    .unwrap();
+    let path = format!(
+        "{}:{}",
+        bin.display(),
+        std::env::var("PATH").unwrap_or_default()
+    );
+    ok(&sparkimg(
+        &[
+            "push",
+            &src,
+            "--to",
+            &format!("{host}/secure/img:4"),
+            "--ca-cert",
+            &ca,
+        ],
+        &[
+            ("DOCKER_CONFIG", &hc.display().to_string()),
+            ("PATH", &path),
+        ],
+        None,
+    ));
     // And podman's auth.json via REGISTRY_AUTH_FILE.
     let af = t.join("auth.json");
     fs::write(
