@@ -126,6 +126,13 @@ pub fn realm_allowed(realm: &Url, registry_scheme: &str, registry_is_local: bool
     }
 }
 
+/// Pure: statuses worth another attempt: timeouts, rate limits (with their
+/// `Retry-After`) and server errors. 4xx answers are final: repeating a refused request
+/// only delays the error.
+pub fn retryable_status(status: u16) -> bool {
+    status == 408 || status == 429 || (500..=599).contains(&status)
+}
+
 /// One attempt's failure: retry after a delay, or give up.
 pub enum Attempt {
     Retry(Box<RegistryError>, Option<Duration>),
@@ -254,7 +261,7 @@ impl Registry {
         let body = resp.bytes().map(|b| b.to_vec()).unwrap_or_default();
         let errors = parse_envelope(&body);
         let err = self.err_http(ctx, status, errors);
-        if status == 408 || status == 429 || status >= 500 {
+        if retryable_status(status) {
             Attempt::retry(err, retry_after)
         } else {
             Attempt::fatal(err)
@@ -554,6 +561,16 @@ pub fn error_chain(e: &(dyn std::error::Error + 'static)) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn retry_classes() {
+        for s in [408, 429, 500, 502, 503, 504] {
+            assert!(retryable_status(s), "{s}");
+        }
+        for s in [200, 201, 202, 400, 401, 403, 404, 405, 409, 416] {
+            assert!(!retryable_status(s), "{s}");
+        }
+    }
 
     #[test]
     fn realm_guard() {
