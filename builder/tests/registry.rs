@@ -1318,3 +1318,150 @@ fn pull_resumes_a_partial_blob_with_a_range_request() {
     let done = fs::read(t.join(format!("cache/registry/blobs/sha256/{}", &digest[7..]))).unwrap();
     assert_eq!(sha256(&done), digest);
 }
+
+/// A loopback proxy in front of the registry that answers the first request matching
+/// each rule with an injected status instead of forwarding it. One request per upstream
+/// connection (`Connection: close`), so responses can be relayed until EOF.
+fn fault_proxy(
+    upstream: u16,
+    rules: Vec<(&'static str, String, u16)>,
+) -> (u16, Arc<Mutex<Vec<String>>>) {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let rules = Arc::new(Mutex::new(rules));
+    let injected = Arc::new(Mutex::new(Vec::new()));
+    let inj = injected.clone();
+    thread::spawn(move || {
+        for conn in listener.incoming() {
+            let Ok(conn) = conn else { continue };
+            let (rules, inj) = (rules.clone(), inj.clone());
+            thread::spawn(move || {
+                let mut client = BufReader::new(conn);
+                loop {
+                    let mut head = Vec::new();
+                    loop {
+                        let mut line = String::new();
+                        if client.read_line(&mut line).unwrap_or(0) == 0 {
+                            return;
+                        }
+                        let end = line == "\r\n";
+                        if !line.to_ascii_lowercase().starts_with("connection:") {
+                            head.push(line);
+                        }
+                        if end {
+                            break;
+                        }
+                    }
+                    let len: usize = head
+                        .iter()
+                        .find_map(|h| {
+                            let (k, v) = h.split_once(':')?;
+                            k.eq_ignore_ascii_case("content-length")
+                                .then(|| v.trim().parse().ok())?
+                        })
+                        .unwrap_or(0);
+                    let mut body = vec![0u8; len];
+                    client.read_exact(&mut body).unwrap();
+                    let first = head[0].clone();
+                    let hit = {
+                        let mut r = rules.lock().unwrap();
+                        let i = r.iter().position(|(m, p, _)| {
+                            first.starts_with(m) && first.contains(p.as_str())
+                        });
+                        i.map(|i| r.remove(i))
+                    };
+                    let out = client.get_mut();
+                    if let Some((_, _, status)) = hit {
+                        inj.lock()
+                            .unwrap()
+                            .push(format!("{status} {}", first.trim()));
+                        let b = r#"{"errors":[{"code":"TOOMANYREQUESTS","message":"injected"}]}"#;
+                        let _ = write!(out, "HTTP/1.1 {status} Injected\r\nRetry-After: 1\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n{b}", b.len());
+                        continue;
+                    }
+                    let mut up = TcpStream::connect(("127.0.0.1", upstream)).unwrap();
+                    let last = head.len() - 1;
+                    head.insert(last, "Connection: close\r\n".into());
+                    up.write_all(head.concat().as_bytes()).unwrap();
+                    up.write_all(&body).unwrap();
+                    let mut resp = Vec::new();
+                    let _ = up.read_to_end(&mut resp);
+                    // Keep the client connection usable: drop the upstream's close.
+                    let text = String::from_utf8_lossy(&resp);
+                    let resp = match text.find("\r\n\r\n") {
+                        Some(i) => {
+                            let (h, _) = resp.split_at(i);
+                            let h: String = String::from_utf8_lossy(h)
+                                .split("\r\n")
+                                .filter(|l| !l.to_ascii_lowercase().starts_with("connection:"))
+                                .collect::<Vec<_>>()
+                                .join("\r\n");
+                            [h.as_bytes(), &resp[i..]].concat()
+                        }
+                        None => resp,
+                    };
+                    if out.write_all(&resp).is_err() {
+                        return;
+                    }
+                }
+            });
+        }
+    });
+    (port, injected)
+}
+
+#[test]
+fn rate_limits_and_server_errors_are_retried() {
+    if !tools() {
+        return;
+    }
+    let reg = Registry::start("");
+    let tmp = tempfile::tempdir().unwrap();
+    let t = tmp.path();
+    let mut l = Layout::new(&t.join("img"));
+    let big = layer(&[("x.bin", &[7u8; 100_000], 0o644)]);
+    let img = l.image("amd64", &[base_layer(), big.clone()]);
+    l.add(img.clone(), "1");
+    let big_digest = sha256(&big.0);
+    let (port, injected) = fault_proxy(
+        reg.port,
+        vec![
+            ("PUT", "/manifests/1".to_string(), 429),
+            ("PUT", big_digest[7..].to_string(), 503),
+            ("HEAD", "/blobs/".to_string(), 502),
+        ],
+    );
+    let before = reg.log_len();
+    let v = ok(&sparkimg(
+        &[
+            "push",
+            &format!("oci:{}", t.join("img").display()),
+            "--to",
+            &format!("127.0.0.1:{port}/x/flaky:1"),
+            "--json",
+            "--registry-retries",
+            "3",
+        ],
+        &[],
+        None,
+    ));
+    assert_eq!(v["pushed"][0]["digest"], img["digest"]);
+    assert_eq!(
+        injected.lock().unwrap().len(),
+        3,
+        "{:?}",
+        injected.lock().unwrap()
+    );
+    // The failed upload restarted from a new session (a second POST), not the old one.
+    let reqs = reg.requests(before);
+    let posts = reqs
+        .iter()
+        .filter(|(m, u, _)| m == "POST" && u.contains("/x/flaky/blobs/uploads/"))
+        .count();
+    assert_eq!(posts, 4, "{reqs:?}"); // 3 blobs, one of them twice
+    let raw = skopeo_raw(
+        &format!("{}/x/flaky:1", reg.host()),
+        &["--tls-verify=false"],
+    );
+    assert_eq!(sha256(&raw), img["digest"].as_str().unwrap());
+}
