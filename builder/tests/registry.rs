@@ -885,6 +885,16 @@ fn basic_auth_over_tls_with_test_ca() {
         "something was tagged after failed pushes"
     );
 
+    // No credentials at all: exit 10, saying where credentials come from.
+    let o = sparkimg(
+        &["push", &src, "--to", &target, "--ca-cert", &ca],
+        &[],
+        None,
+    );
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(10), "{err}");
+    assert!(err.contains("no credentials were found"), "{err}");
+
     // --username + --password-stdin.
     let v = ok(&sparkimg(
         &[

@@ -227,6 +227,7 @@ impl Registry {
                 digest,
                 status,
                 errors,
+                anonymous: self.creds.is_none(),
             }
         } else {
             RegistryError::Http {

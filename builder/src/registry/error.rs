@@ -56,8 +56,14 @@ pub enum RegistryError {
     Credentials(String),
 
     #[error(
-        "{registry}/{repository}: {what}{}: authentication failed, HTTP {status}{}",
-        digest_part(.digest), describe(.errors)
+        "{registry}/{repository}: {what}{}: authentication failed, HTTP {status}{}{}",
+        digest_part(.digest), describe(.errors),
+        if *.anonymous {
+            "; no credentials were found for this registry (docker login / podman login, \
+             --creds, or --username with --password-stdin)"
+        } else {
+            ""
+        }
     )]
     Unauthorized {
         registry: String,
@@ -66,6 +72,8 @@ pub enum RegistryError {
         digest: Option<String>,
         status: u16,
         errors: Vec<RemoteError>,
+        /// We had no credentials to offer: say where they come from.
+        anonymous: bool,
     },
 
     #[error(
