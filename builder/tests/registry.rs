@@ -1088,6 +1088,7 @@ impl TokenServer {
                 let mut line = String::new();
                 r.read_line(&mut line).unwrap();
                 let mut authz = None;
+                let mut len = 0usize;
                 loop {
                     let mut h = String::new();
                     if r.read_line(&mut h).unwrap() == 0 || h == "\r\n" {
@@ -1097,16 +1098,33 @@ impl TokenServer {
                         if k.eq_ignore_ascii_case("authorization") {
                             authz = Some(v.trim().to_string());
                         }
+                        if k.eq_ignore_ascii_case("content-length") {
+                            len = v.trim().parse().unwrap_or(0);
+                        }
                     }
                 }
                 let target = line.split(' ').nth(1).unwrap_or("");
                 let url = url::Url::parse(&format!("http://x{target}")).unwrap();
                 let mut service = String::new();
                 let mut asked = Vec::new();
-                for (k, v) in url.query_pairs() {
-                    match &*k {
-                        "service" => service = v.into_owned(),
-                        "scope" => asked.push(v.into_owned()),
+                let mut refresh = None;
+                // GET: Basic credentials and scopes in the query. POST (OAuth2, for
+                // identity tokens): a form with grant_type=refresh_token and a
+                // space-separated scope.
+                let mut body = vec![0u8; len];
+                r.read_exact(&mut body).unwrap();
+                let form = url::form_urlencoded::parse(&body)
+                    .map(|(k, v)| (k.into_owned(), v.into_owned()))
+                    .collect::<Vec<_>>();
+                for (k, v) in url
+                    .query_pairs()
+                    .map(|(k, v)| (k.into_owned(), v.into_owned()))
+                    .chain(form)
+                {
+                    match k.as_str() {
+                        "service" => service = v,
+                        "scope" => asked.extend(v.split(' ').map(String::from)),
+                        "refresh_token" => refresh = Some(v),
                         _ => {}
                     }
                 }
@@ -1115,7 +1133,9 @@ impl TokenServer {
                     base64::engine::general_purpose::STANDARD.encode("spark:tok-pw")
                 );
                 let mut conn = conn;
-                if authz.as_deref() != Some(good.as_str()) {
+                let allowed = authz.as_deref() == Some(good.as_str())
+                    || (line.starts_with("POST ") && refresh.as_deref() == Some("id-token-1"));
+                if !allowed {
                     let body = r#"{"details":"bad credentials"}"#;
                     let _ = write!(conn, "HTTP/1.1 401 Unauthorized\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}", body.len());
                     continue;
@@ -1255,6 +1275,26 @@ fn bearer_token_auth_with_scopes() {
         .requests(before)
         .iter()
         .any(|(m, u, s)| m == "POST" && u.contains("from=a%2Fimg") && *s == 201));
+
+    // An identity token from config.json: exchanged with the OAuth2 POST.
+    let dc = t.join("docker");
+    fs::create_dir_all(&dc).unwrap();
+    fs::write(
+        dc.join("config.json"),
+        json!({"auths": {host.clone(): {"identitytoken": "id-token-1"}}}).to_string(),
+    )
+    .unwrap();
+    ts.scopes.lock().unwrap().clear();
+    let v = ok(&sparkimg(
+        &["push", &src, "--to", &format!("{host}/c/img:1"), "--json"],
+        &[("DOCKER_CONFIG", &dc.display().to_string())],
+        None,
+    ));
+    assert_eq!(v["pushed"][0]["digest"], img["digest"]);
+    assert_eq!(
+        ts.scopes.lock().unwrap()[0][0],
+        "repository:c/img:pull,push"
+    );
 
     // Pull through tokens too.
     let (home, ep) = build_inputs(t);
