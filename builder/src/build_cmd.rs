@@ -1,6 +1,7 @@
 //! `sparkimg build`: flags → [`sparkimg::build::BuildOptions`], fetch the distribution,
 //! build, report. Everything that can be refused cheaply is refused before the fetch.
 
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use anyhow::{bail, Context, Result};
@@ -11,7 +12,7 @@ use sparkimg::fetch::{self, urls, Cache, DistSpec, FetchOptions, SparkVersion};
 use sparkimg::registry::{self, RegistryRef};
 
 use crate::cli::{BuildArgs, CompressionArg, EngineArg};
-use crate::push_cmd;
+use crate::{engine_cmd, push_cmd};
 
 fn not_yet(msg: &str) -> anyhow::Error {
     BuildError::NotYet(msg.to_string()).into()
@@ -52,17 +53,19 @@ fn default_entrypoint() -> Option<PathBuf> {
 }
 
 pub fn run(args: BuildArgs) -> Result<()> {
-    // Flags that belong to paths not built yet: refuse them first and plainly.
-    if matches!(args.engine, EngineArg::Docker) {
-        return Err(not_yet(
-            "--engine docker (building through a Docker Engine from Dockerfiles)",
-        ));
-    }
-    if let Some(f) = &args.dockerfile {
-        return Err(not_yet(&format!(
-            "-f {f}: Dockerfiles are used only by the Docker Engine path (--engine docker), \
-             which lands later; the daemonless build needs no Dockerfile"
+    let engine_docker = matches!(args.engine, EngineArg::Docker);
+    if let (Some(f), false) = (&args.dockerfile, engine_docker) {
+        bail!(input(format!(
+            "-f {f}: Dockerfiles are used only with --engine docker; the daemonless build \
+             needs none"
         )));
+    }
+    if engine_docker && args.output.is_some() {
+        bail!(input(
+            "--output with --engine docker: the images stay in the Docker Engine (`docker \
+             save` them), or build daemonless to write files"
+                .into()
+        ));
     }
     if args.minikube {
         return Err(not_yet(
@@ -84,26 +87,32 @@ pub fn run(args: BuildArgs) -> Result<()> {
         .iter()
         .map(|p| Platform::parse(p))
         .collect::<Result<_, _>>()?;
-    if platforms.len() > 1 {
-        return Err(not_yet(
-            "more than one --platform (multi-arch index from a multi-arch base); build one \
-             platform at a time for now",
-        ));
-    }
-    if args.load {
-        return Err(not_yet(
-            "--load (loading into the Docker Engine lands with the daemon path); use \
-             --output docker-archive:FILE and `docker load -i FILE`",
-        ));
+    // Several platforms make one image index per image: Spark layers shared, a base
+    // and an entrypoint binary per platform.
+    let multi_platform = platforms.len() > 1;
+    let mut platform_entrypoints = BTreeMap::new();
+    for spec in &args.platform_entrypoint {
+        let Some((platform, path)) = spec.split_once('=') else {
+            bail!(input(format!(
+                "--platform-entrypoint {spec:?}: expected OS/ARCH=PATH"
+            )));
+        };
+        platform_entrypoints.insert(Platform::parse(platform)?.to_string(), PathBuf::from(path));
     }
 
     // docker-image-tool.sh build args.
     let mut uid = args.uid;
     let mut java_image_tag = None;
+    let mut docker_build_args = Vec::new();
     for a in &args.build_args {
         let (k, v) = a
             .split_once('=')
             .ok_or_else(|| input(format!("-b {a}: expected KEY=VALUE")))?;
+        if engine_docker && k != "base_img" {
+            // The Dockerfiles may declare anything; spark_uid and java_image_tag still
+            // mean what they mean below.
+            docker_build_args.push((k.to_string(), v.to_string()));
+        }
         match k {
             "java_image_tag" => java_image_tag = Some(v.to_string()),
             "spark_uid" => {
@@ -115,6 +124,7 @@ pub fn run(args: BuildArgs) -> Result<()> {
                 "sparkimg: warning: -b base_img ignored: spark-py and spark-r are built on the \
                  JVM image's layers"
             ),
+            _ if engine_docker => {}
             _ => bail!(input(format!(
                 "-b {k}: unsupported build arg (supported: java_image_tag, spark_uid, base_img)"
             ))),
@@ -122,7 +132,7 @@ pub fn run(args: BuildArgs) -> Result<()> {
     }
     for (flag, v) in [("-p", &args.python), ("-R", &args.r)] {
         if let Some(Some(file)) = v {
-            if file != "build" && file != "push" {
+            if file != "build" && file != "push" && !engine_docker {
                 eprintln!(
                     "sparkimg: warning: {flag} {file}: Dockerfile ignored (only --engine docker \
                      uses Dockerfiles); building the variant from sparkimg's layer plan"
@@ -177,15 +187,22 @@ pub fn run(args: BuildArgs) -> Result<()> {
         }
     };
     let mut base = BaseSpec::parse(&base_str)?;
+    if engine_docker && !matches!(base, BaseSpec::Registry(_)) {
+        bail!(input(format!(
+            "--base {base_str}: with --engine docker the base is an image the daemon has or \
+             can pull (load archives with `docker load` first)"
+        )));
+    }
+    // With --engine docker the daemon resolves FROM itself.
     let base_ref = match &base {
-        BaseSpec::Registry(r) => Some(RegistryRef::parse(r)?),
+        BaseSpec::Registry(r) if !engine_docker => Some(RegistryRef::parse(r)?),
         _ => None,
     };
     let (output, defaulted) = match &args.output {
         Some(o) => (OutputSpec::parse(o)?, false),
         None => (OutputSpec::OciDir(PathBuf::from("sparkimg-out")), true),
     };
-    if push && !matches!(output, OutputSpec::OciDir(_)) {
+    if push && !engine_docker && !matches!(output, OutputSpec::OciDir(_)) {
         // Pushing reads the layout back; an archive would have to be unpacked again.
         bail!(input(
             "--push needs an oci:DIR output (the default); push an archive afterwards with \
@@ -195,10 +212,47 @@ pub fn run(args: BuildArgs) -> Result<()> {
     }
     build::output::check(&output)?;
     let epoch = build::parse_epoch(std::env::var("SOURCE_DATE_EPOCH").ok().as_deref())?;
+    // Without --output or --push the images go into the Docker Engine when one answers
+    // (docker-image-tool.sh's `build` leaves them there too); --load insists on one.
+    if multi_platform && (args.load || engine_docker) {
+        bail!(input(
+            "several platforms make an image index, which a Docker Engine cannot load or \
+             build here: drop --load/--engine docker, or pass one --platform"
+                .into()
+        ));
+    }
+    // The daemon is found before the distribution is fetched: no point downloading
+    // hundreds of MB for a build that cannot happen.
+    let engine_daemon = if engine_docker {
+        Some(engine_cmd::connect()?)
+    } else {
+        None
+    };
+    let load = if engine_docker {
+        None
+    } else if args.load {
+        Some(engine_cmd::connect()?)
+    } else if defaulted && !push && !multi_platform {
+        let d = engine_cmd::probe();
+        if d.is_none() {
+            eprintln!(
+                "sparkimg: no Docker Engine answers; writing oci:sparkimg-out instead of \
+                 loading (pass --output to choose, --load to insist on a daemon)"
+            );
+        }
+        d
+    } else {
+        None
+    };
+    // Uncompressed layers are what the daemon unpacks fastest from a local stream; any
+    // file output keeps gzip unless asked otherwise.
+    let only_load = load.is_some() && defaulted;
     let kind = match args.compression {
-        CompressionArg::Gzip => "gzip",
-        CompressionArg::Zstd => "zstd",
-        CompressionArg::None => "none",
+        Some(CompressionArg::Gzip) => "gzip",
+        Some(CompressionArg::Zstd) => "zstd",
+        Some(CompressionArg::None) => "none",
+        None if only_load => "none",
+        None => "gzip",
     };
     let compression = build::parse_compression(kind, args.compression_level)?;
     let entrypoint = match args.entrypoint_binary.clone().or_else(default_entrypoint) {
@@ -226,6 +280,7 @@ pub fn run(args: BuildArgs) -> Result<()> {
     } else {
         None
     };
+    let mut platform_bases = BTreeMap::new();
     if let (Some(r), Some(ropts)) = (&base_ref, &registry_opts) {
         let want = platforms
             .first()
@@ -243,6 +298,21 @@ pub fn run(args: BuildArgs) -> Result<()> {
             dir: pulled.layout.clone(),
             name: pulled.reference.clone(),
         };
+        // The other platforms of a multi-platform build, each pulled on its own.
+        for other in platforms.iter().skip(1) {
+            let pulled = registry::pull(r, other, ropts)?;
+            eprintln!(
+                "sparkimg: base {} for {other} -> {}",
+                pulled.reference, pulled.manifest_digest
+            );
+            platform_bases.insert(
+                other.to_string(),
+                BaseSpec::Pulled {
+                    dir: pulled.layout.clone(),
+                    name: pulled.reference.clone(),
+                },
+            );
+        }
     }
 
     // The distribution.
@@ -301,23 +371,56 @@ pub fn run(args: BuildArgs) -> Result<()> {
         images.push((Variant::R, image(&args.r_name, Variant::R)?));
     }
 
+    if let Some(daemon) = engine_daemon {
+        let mut dockerfiles = std::collections::BTreeMap::new();
+        for (v, f) in [
+            (Variant::Jvm, args.dockerfile.clone()),
+            (Variant::Python, args.python.clone().flatten()),
+            (Variant::R, args.r.clone().flatten()),
+        ] {
+            if let Some(f) = f.filter(|f| f != "build" && f != "push") {
+                dockerfiles.insert(v, PathBuf::from(f));
+            }
+        }
+        let b = sparkimg::engine::build::EngineBuild {
+            spark_home,
+            spark_version: version,
+            images,
+            base: base_str,
+            dockerfiles,
+            build_args: docker_build_args,
+            timezone: args.timezone.clone(),
+            uid,
+            epoch,
+            entrypoint,
+            source,
+            no_cache: args.no_cache,
+        };
+        return engine_cmd::build(&daemon, b, push, &args.registry, args.json);
+    }
+
     let opts = BuildOptions {
         spark_home,
         spark_version: version,
         images,
         base,
+        platform_bases,
         output: output.clone(),
-        platform: platforms.into_iter().next(),
+        platforms,
         compression,
         epoch,
         timezone: args.timezone.clone(),
         uid,
         entrypoint,
+        platform_entrypoints,
         cache_dir: (!args.no_cache).then_some(cache_root),
         source,
         host_zoneinfo: PathBuf::from("/usr/share/zoneinfo"),
     };
-    let report = build::build(&opts)?;
+    let report = match &load {
+        Some(daemon) => engine_cmd::build_and_load(&opts, daemon, (!defaulted).then_some(&output))?,
+        None => build::build(&opts)?,
+    };
     for l in &report.layers {
         eprintln!(
             "sparkimg: layer {:<11} {} {} ({} bytes)",
@@ -331,12 +434,13 @@ pub fn run(args: BuildArgs) -> Result<()> {
         "sparkimg: {} layers built, {} cached; wrote {}{}",
         report.layers_built,
         report.layers_cached,
-        match &output {
-            OutputSpec::OciDir(p) => format!("oci:{}", p.display()),
-            OutputSpec::OciArchive(p) => format!("oci-archive:{}", p.display()),
-            OutputSpec::DockerArchive(p) => format!("docker-archive:{}", p.display()),
+        match (&output, &load) {
+            (_, Some(d)) if defaulted => format!("the Docker Engine at {}", d.found.endpoint),
+            (OutputSpec::OciDir(p), _) => format!("oci:{}", p.display()),
+            (OutputSpec::OciArchive(p), _) => format!("oci-archive:{}", p.display()),
+            (OutputSpec::DockerArchive(p), _) => format!("docker-archive:{}", p.display()),
         },
-        if defaulted {
+        if defaulted && load.is_none() {
             " (default; pass --output, or `docker load` a docker-archive: output)"
         } else {
             ""

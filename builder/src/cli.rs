@@ -13,11 +13,13 @@ Exit codes:
   4  download failed on every mirror (not found, network, server errors)
   5  unsafe or oversized archive refused
   6  build: base image unusable (no Java, unreadable) or not a Spark distribution
-  7  build: not implemented yet (--load, --engine docker, multi-platform)
+  7  build: not implemented yet (multi-platform, -m minikube)
   8  build: the output path exists and was not written by sparkimg
   9  registry: push or pull failed (unreachable, server errors after retries, not found,
      digest mismatch, no image for the platform)
  10  registry: authentication refused, or credentials unusable (auth file, helper)
+ 11  Docker Engine: none found or none answering (DOCKER_HOST, docker context, socket)
+ 12  Docker Engine: the daemon failed the build, load or push (see its log on stderr)
   (build: invalid references, tags, timezones, SOURCE_DATE_EPOCH or versions exit 2)";
 
 #[derive(Debug, Parser)]
@@ -89,6 +91,15 @@ pub struct PushArgs {
     /// build`), optionally :REF to select one image by tag or full name.
     #[arg(value_name = "SOURCE")]
     pub source: String,
+
+    /// With --engine docker: more image references to push.
+    #[arg(value_name = "REF", hide = true)]
+    pub more: Vec<String>,
+
+    /// `docker`: SOURCE (and any further arguments) are images in the Docker Engine,
+    /// pushed by the daemon with credentials from the same places as the registry client.
+    #[arg(long, value_enum, default_value = "daemonless")]
+    pub engine: EngineArg,
 
     /// Where to push (repeatable). Without it every image goes to the full reference
     /// it was built as (its io.containerd.image.name annotation).
@@ -177,7 +188,7 @@ pub struct FetchArgs {
 pub enum EngineArg {
     /// Write layers and manifests directly (no daemon).
     Daemonless,
-    /// Build with a Docker Engine from Dockerfiles (not yet).
+    /// Build with a Docker Engine from Dockerfiles (classic builder or BuildKit).
     Docker,
 }
 
@@ -209,12 +220,12 @@ pub struct BuildArgs {
     #[arg(long, value_name = "VERSION")]
     pub spark_version: Option<String>,
 
-    /// Also build the PySpark image. docker-image-tool.sh's Dockerfile argument is
-    /// accepted and ignored (Dockerfiles are only for --engine docker).
+    /// Also build the PySpark image; with --engine docker an optional Dockerfile replaces
+    /// sparkimg's (the daemonless path ignores it, with a warning).
     #[arg(short = 'p', long, value_name = "DOCKERFILE", num_args = 0..=1)]
     pub python: Option<Option<String>>,
 
-    /// Also build the SparkR image (a Dockerfile argument is ignored, as for -p).
+    /// Also build the SparkR image (optional Dockerfile as for -p).
     #[arg(short = 'R', long = "r", value_name = "DOCKERFILE", num_args = 0..=1)]
     pub r: Option<Option<String>>,
 
@@ -239,7 +250,7 @@ pub struct BuildArgs {
     pub base: Option<String>,
 
     /// Where to write: oci:DIR, oci-archive:FILE, docker-archive:FILE (for `docker load`).
-    /// [default: oci:sparkimg-out]
+    /// [default: load into the Docker Engine if one answers, else oci:sparkimg-out]
     #[arg(long, value_name = "OUT")]
     pub output: Option<String>,
 
@@ -248,7 +259,8 @@ pub struct BuildArgs {
     #[arg(long)]
     pub push: bool,
 
-    /// Load into the local Docker Engine (not yet: lands with the Docker Engine path).
+    /// Load into the Docker Engine (a `docker load` streamed from the build: no archive
+    /// on disk; uncompressed layers unless --output or --compression asks otherwise).
     #[arg(long)]
     pub load: bool,
 
@@ -260,11 +272,13 @@ pub struct BuildArgs {
     pub uid: u64,
 
     /// docker-image-tool.sh build args: java_image_tag=T (base eclipse-temurin:T),
-    /// spark_uid=N (as -u); base_img is ignored.
+    /// spark_uid=N (as -u); base_img is ignored. With --engine docker every K=V is
+    /// passed to the Dockerfiles.
     #[arg(short = 'b', long = "build-arg", value_name = "K=V")]
     pub build_args: Vec<String>,
 
-    /// JVM Dockerfile (docker-image-tool.sh -f): only meaningful with --engine docker.
+    /// JVM Dockerfile (docker-image-tool.sh -f) instead of sparkimg's; --engine docker only.
+    /// It gets the same context and build args as the built-in one.
     #[arg(short = 'f', long, value_name = "FILE")]
     pub dockerfile: Option<String>,
 
@@ -277,8 +291,9 @@ pub struct BuildArgs {
     #[arg(short = 'm')]
     pub minikube: bool,
 
-    /// Platform(s), e.g. linux/amd64. Default: the base's. More than one needs a
-    /// multi-arch base (not yet).
+    /// Platform(s), e.g. linux/amd64,linux/arm64. Default: the base's. Several make one
+    /// image index per image (Spark layers shared) and need a base for each platform (a
+    /// multi-platform oci: layout or registry image) and --platform-entrypoint binaries.
     #[arg(long, value_name = "OS/ARCH", value_delimiter = ',')]
     pub platform: Vec<String>,
 
@@ -286,8 +301,9 @@ pub struct BuildArgs {
     #[arg(long, value_name = "ZONE", default_value = "UTC")]
     pub timezone: String,
 
-    #[arg(long, value_enum, default_value = "gzip")]
-    pub compression: CompressionArg,
+    /// [default: gzip; none when only loading into the Docker Engine]
+    #[arg(long, value_enum)]
+    pub compression: Option<CompressionArg>,
 
     /// gzip 0-9 (default 1), zstd 1-19 (default 3).
     #[arg(long, value_name = "N", allow_negative_numbers = false)]
@@ -297,6 +313,12 @@ pub struct BuildArgs {
     /// `cargo xtask dist`].
     #[arg(long, value_name = "PATH", env = "SPARKIMG_ENTRYPOINT")]
     pub entrypoint_binary: Option<PathBuf>,
+
+    /// The spark-entrypoint binary for one platform of a multi-platform build, e.g.
+    /// linux/arm64=target/aarch64-unknown-linux-gnu/dist/spark-entrypoint (repeatable;
+    /// platforms without one use --entrypoint-binary, which must match their architecture).
+    #[arg(long, value_name = "OS/ARCH=PATH")]
+    pub platform_entrypoint: Vec<String>,
 
     /// Do not use or fill the layer cache (docker-image-tool.sh -n).
     #[arg(short = 'n', long)]
@@ -360,7 +382,17 @@ Exit codes:
   4  distribution download failed
   5  unsafe distribution archive
   6  base image unusable (no Java, unreadable) or not a Spark distribution
-  7  not implemented yet (--load, --engine docker, multi-platform)
+  7  not implemented yet (multi-platform, -m minikube)
   8  the output path exists and was not written by sparkimg
   9  registry push or pull failed (unreachable, server errors, not found, no platform)
- 10  registry authentication refused or credentials unusable";
+ 10  registry authentication refused or credentials unusable
+ 11  no Docker Engine answers (--engine docker, --load; DOCKER_HOST, docker context, socket)
+ 12  the Docker Engine failed the build, load or push (its log is on stderr)
+
+Without --output (and without --push), the images are loaded into the Docker Engine when
+one answers (as docker-image-tool.sh's `build` leaves them there), else written to
+oci:sparkimg-out.
+
+--engine docker builds from sparkimg's Dockerfiles (dockerfiles/ in the source; -f, -p
+FILE, -R FILE replace them) with a build context holding only what they copy; -b K=V
+are passed as build args (java_home=PATH skips the base's Java lookup).";

@@ -5,3 +5,5 @@ pub mod fetch;
 pub mod build;
 
 pub mod registry;
+
+pub mod engine;

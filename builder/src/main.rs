@@ -5,6 +5,7 @@
 
 mod build_cmd;
 mod cli;
+mod engine_cmd;
 mod push_cmd;
 
 use std::process::ExitCode;
@@ -34,6 +35,9 @@ fn exit_code(e: &anyhow::Error) -> u8 {
     if let Some(r) = e.downcast_ref::<sparkimg::registry::RegistryError>() {
         return r.exit_code();
     }
+    if let Some(d) = e.downcast_ref::<sparkimg::engine::EngineError>() {
+        return d.exit_code();
+    }
     match e.downcast_ref::<FetchError>() {
         Some(f) if f.is_verification_failure() => 3,
         Some(f) if f.is_unsafe_archive() => 5,
@@ -51,7 +55,18 @@ fn run(cli: Cli) -> Result<()> {
     match cli.command {
         Command::Fetch(args) => run_fetch(args),
         Command::Build(args) => build_cmd::run(*args),
-        Command::Push(args) => push_cmd::run(*args),
+        Command::Push(args) if matches!(args.engine, cli::EngineArg::Docker) => {
+            engine_cmd::push(*args)
+        }
+        Command::Push(args) => {
+            if let Some(extra) = args.more.first() {
+                bail!(sparkimg::build::BuildError::InvalidInput(format!(
+                    "unexpected argument '{extra}': one SOURCE per push (several image \
+                     references only with --engine docker)"
+                )));
+            }
+            push_cmd::run(*args)
+        }
     }
 }
 

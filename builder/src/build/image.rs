@@ -205,35 +205,67 @@ pub fn manifest(
     }))
 }
 
-/// One `index.json` entry.
+/// One platform's image manifest, as an index lists it.
 #[derive(Debug, Clone)]
-pub struct IndexEntry {
+pub struct PlatformManifest {
     pub manifest: JsonBlob,
-    pub ref_name: String,
-    pub full_name: String,
     pub os: String,
     pub arch: String,
     pub variant: Option<String>,
 }
 
+impl PlatformManifest {
+    fn descriptor(&self) -> Value {
+        let mut platform = json!({"os": self.os, "architecture": self.arch});
+        if let Some(v) = &self.variant {
+            platform["variant"] = json!(v);
+        }
+        json!({
+            "mediaType": MANIFEST_TYPE,
+            "digest": self.manifest.digest,
+            "size": self.manifest.size(),
+            "platform": platform,
+        })
+    }
+}
+
+/// What an `index.json` entry points at: one platform's manifest, or an index of several.
+#[derive(Debug, Clone)]
+pub enum Target {
+    Manifest(PlatformManifest),
+    Index(JsonBlob),
+}
+
+/// One `index.json` entry.
+#[derive(Debug, Clone)]
+pub struct IndexEntry {
+    pub target: Target,
+    pub ref_name: String,
+    pub full_name: String,
+}
+
+/// The image index of one multi-platform image (what its tag points at once pushed).
+pub fn platform_index(manifests: &[PlatformManifest]) -> JsonBlob {
+    let manifests: Vec<Value> = manifests.iter().map(PlatformManifest::descriptor).collect();
+    canonical(json!({"schemaVersion": 2, "mediaType": INDEX_TYPE, "manifests": manifests}))
+}
+
+/// The layout's `index.json`: one entry per image, named by its reference.
 pub fn index(entries: &[IndexEntry]) -> JsonBlob {
     let manifests: Vec<Value> = entries
         .iter()
         .map(|e| {
-            let mut platform = json!({"os": e.os, "architecture": e.arch});
-            if let Some(v) = &e.variant {
-                platform["variant"] = json!(v);
-            }
-            json!({
-                "mediaType": MANIFEST_TYPE,
-                "digest": e.manifest.digest,
-                "size": e.manifest.size(),
-                "platform": platform,
-                "annotations": {
-                    "org.opencontainers.image.ref.name": e.ref_name,
-                    "io.containerd.image.name": e.full_name,
-                },
-            })
+            let mut d = match &e.target {
+                Target::Manifest(m) => m.descriptor(),
+                Target::Index(i) => {
+                    json!({"mediaType": INDEX_TYPE, "digest": i.digest, "size": i.size()})
+                }
+            };
+            d["annotations"] = json!({
+                "org.opencontainers.image.ref.name": e.ref_name,
+                "io.containerd.image.name": e.full_name,
+            });
+            d
         })
         .collect();
     canonical(json!({"schemaVersion": 2, "mediaType": INDEX_TYPE, "manifests": manifests}))

@@ -44,9 +44,13 @@ pub struct BuildOptions {
     /// Images to build, e.g. `(Jvm, quay.io/x/spark:3.5.3)`.
     pub images: Vec<(Variant, ImageRef)>,
     pub base: BaseSpec,
+    /// Per-platform bases that replace `base` for that platform (registry bases are
+    /// pulled one platform at a time). Keyed by `os/arch[/variant]`.
+    pub platform_bases: BTreeMap<String, BaseSpec>,
     pub output: OutputSpec,
-    /// `None`: the base's (rootfs: the host's).
-    pub platform: Option<Platform>,
+    /// Empty: one image for the base's platform (rootfs: the host's). More than one: an
+    /// index per image, with the Spark layers built once and shared by every platform.
+    pub platforms: Vec<Platform>,
     pub compression: Compression,
     /// File mtimes and `created` (SOURCE_DATE_EPOCH; 0 by default).
     pub epoch: u64,
@@ -54,6 +58,9 @@ pub struct BuildOptions {
     pub uid: u64,
     /// The static `spark-entrypoint` binary.
     pub entrypoint: PathBuf,
+    /// Entrypoint binaries for other platforms (`os/arch[/variant]` → path); a platform
+    /// without one uses `entrypoint`, which must then be built for its architecture.
+    pub platform_entrypoints: BTreeMap<String, PathBuf>,
     /// Cache root (layers under `<root>/build`); `None` disables the layer cache.
     pub cache_dir: Option<PathBuf>,
     /// For the `org.opencontainers.image.source` label.
@@ -69,16 +76,34 @@ pub struct LayerReport {
     pub diff_id: String,
     pub size: u64,
     pub cached: bool,
+    /// The platform a layer belongs to when it is not shared by all (the system layer
+    /// holds the architecture's entrypoint binary).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub platform: Option<String>,
 }
 
 #[derive(Debug, Clone, Serialize)]
 pub struct ImageReport {
     pub reference: String,
+    /// The digest to pin: the image manifest, or for several platforms their index.
     pub manifest_digest: String,
+    /// The config (for several platforms: the first platform's; see `platforms`).
     pub config_digest: String,
-    /// Manifest + config + all layers, as stored.
+    /// Manifest + config + all layers, as stored (several platforms: all of them, shared
+    /// blobs counted once).
     pub size: u64,
+    /// `os/arch`, or several joined with commas.
     pub platform: String,
+    /// One entry per platform when the image is an index.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub platforms: Vec<ImageReport>,
+    /// The Docker Engine's image ID, when the image went into a daemon (the config
+    /// digest, for a `--load`ed daemonless build).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub image_id: Option<String>,
+    /// `repo@sha256:…` once pushed through a daemon.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub repo_digests: Vec<String>,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -259,11 +284,45 @@ fn check_dist(home: &Path, dist: &[DistFile]) -> Result<(), BuildError> {
 
 /// Build the images and write them to `opts.output`.
 pub fn build(opts: &BuildOptions) -> Result<BuildReport, BuildError> {
+    // Fail before any work when the destination is not ours.
+    output::check(&opts.output)?;
+    build_with(opts, |out| {
+        let written = output::write(&out.to_output(&opts.output))?;
+        Ok(written.display().to_string())
+    })
+}
+
+/// The finished images before they go anywhere: every blob (each digest once), the
+/// OCI index and a `docker load` manifest.json.
+#[derive(Debug, Clone)]
+pub struct Assembled {
+    pub blobs: Vec<Blob>,
+    pub index: image::JsonBlob,
+    pub docker_manifest: Vec<u8>,
+}
+
+impl Assembled {
+    /// As an [`Output`] to `spec` (manifest.json only in docker-archive outputs).
+    pub fn to_output<'a>(&self, spec: &'a OutputSpec) -> Output<'a> {
+        Output {
+            spec,
+            blobs: self.blobs.clone(),
+            index: self.index.clone(),
+            docker_manifest: matches!(spec, OutputSpec::DockerArchive(_))
+                .then(|| self.docker_manifest.clone()),
+        }
+    }
+}
+
+/// Build the images and hand them to `sink` (which writes, streams or loads them and
+/// says where they went, for [`BuildReport::output`]). `opts.output` is not used.
+pub fn build_with(
+    opts: &BuildOptions,
+    sink: impl FnOnce(&Assembled) -> Result<String, BuildError>,
+) -> Result<BuildReport, BuildError> {
     if opts.images.is_empty() {
         return Err(BuildError::InvalidInput("no images to build".into()));
     }
-    // Fail before any work when the destination is not ours.
-    output::check(&opts.output)?;
 
     let cache = opts.cache_dir.as_deref().map(LayerCache::new);
     let scratch;
@@ -278,12 +337,314 @@ pub fn build(opts: &BuildOptions) -> Result<BuildReport, BuildError> {
         }
     };
 
-    let want = opts.platform.clone().unwrap_or_else(Platform::host);
-    let base = base::open(&opts.base, &want, opts.compression, &store, cache.as_ref())?;
-    let base_arch = base.config.architecture().to_string();
-    if opts.platform.is_some() && base_arch != want.arch {
+    if opts.platforms.len() > 1 && matches!(opts.output, OutputSpec::DockerArchive(_)) {
+        return Err(BuildError::InvalidInput(
+            "a docker-archive holds one platform (docker load has no multi-platform images); \
+             write several platforms to oci:DIR or oci-archive:FILE, or pass one --platform"
+                .into(),
+        ));
+    }
+    if opts.platforms.len() > 1 {
+        // A root file system tarball says nothing of its architecture: used for a second
+        // platform it would make an image whose binaries cannot run there.
+        let rootfs_for = |p: &Platform| {
+            matches!(
+                opts.platform_bases.get(&p.to_string()).unwrap_or(&opts.base),
+                BaseSpec::Rootfs { .. }
+            )
+        };
+        if let Some(p) = opts.platforms.iter().find(|p| rootfs_for(p)) {
+            return Err(BuildError::InvalidInput(format!(
+                "a rootfs: base has no platform, so it cannot serve {p} in a multi-platform \
+                 build: use a multi-platform oci: layout or registry base, or one --platform"
+            )));
+        }
+    }
+    let dist = walk_dist(&opts.spark_home)?;
+    check_dist(&opts.spark_home, &dist)?;
+    let variants: BTreeSet<Variant> = opts.images.iter().map(|(v, _)| *v).collect();
+    let targets: Vec<Option<&Platform>> = if opts.platforms.is_empty() {
+        vec![None]
+    } else {
+        opts.platforms.iter().map(Some).collect()
+    };
+    let scan_cache = cache.as_ref().map(|c| c.store().join("base-scan"));
+    let mut prepared: Vec<Prepared> = Vec::new();
+    for target in &targets {
+        prepared.push(prepare_platform(
+            opts,
+            *target,
+            &dist,
+            &variants,
+            &store,
+            cache.as_ref(),
+            scan_cache.as_deref(),
+        )?);
+    }
+
+    // Every distinct layer once: the Spark layers of all platforms plan to the same key,
+    // so they are looked up, tarred and compressed a single time and shared.
+    let mut unique: Vec<(String, &LayerPlan, Option<String>)> = Vec::new();
+    for p in &prepared {
+        for (layer, key) in p.layers.iter().zip(&p.keys) {
+            if unique.iter().any(|(k, _, _)| k == key) {
+                continue;
+            }
+            let shared = prepared.iter().all(|q| q.keys.contains(key));
+            unique.push((key.clone(), layer, (!shared).then(|| p.platform_name())));
+        }
+    }
+    let hits: Vec<Option<LayerBlob>> = unique
+        .iter()
+        .map(|(k, _, _)| cache.as_ref().and_then(|c| c.get(k)))
+        .collect();
+    let todo: Vec<usize> = (0..unique.len()).filter(|&i| hits[i].is_none()).collect();
+    let built = layer::run_parallel(&todo, |&i| {
+        layer::build_layer(unique[i].1, opts.epoch, opts.compression, &store)
+    });
+    let mut by_key: BTreeMap<String, LayerBlob> = BTreeMap::new();
+    for (i, hit) in hits.iter().enumerate() {
+        if let Some(b) = hit {
+            by_key.insert(unique[i].0.clone(), b.clone());
+        }
+    }
+    for (&i, r) in todo.iter().zip(built) {
+        let b = r?;
+        if let Some(c) = &cache {
+            c.put(&unique[i].0, &b)?;
+        }
+        by_key.insert(unique[i].0.clone(), b);
+    }
+    let layer_reports: Vec<LayerReport> = unique
+        .iter()
+        .zip(&hits)
+        .filter_map(|((key, l, platform), h)| {
+            let b = by_key.get(key)?;
+            Some(LayerReport {
+                name: l.name.to_string(),
+                digest: b.digest.clone(),
+                diff_id: b.diff_id.clone(),
+                size: b.size,
+                cached: h.is_some(),
+                platform: platform.clone(),
+            })
+        })
+        .collect();
+
+    let created = image::rfc3339(opts.epoch);
+    let mut out_blobs: BTreeMap<String, BlobSource> = BTreeMap::new();
+    for p in &prepared {
+        for l in &p.base.layers {
+            out_blobs.insert(l.blob.digest.clone(), BlobSource::Path(l.path.clone()));
+        }
+    }
+    for b in by_key.values() {
+        out_blobs.insert(
+            b.digest.clone(),
+            BlobSource::Path(layer::blob_path(&store, &b.digest)),
+        );
+    }
+    let mut entries = Vec::new();
+    let mut reports = Vec::new();
+    let mut docker_manifest = Vec::new();
+    let single = opts.images.len() == 1;
+    for (variant, reference) in &opts.images {
+        let mut platform_reports = Vec::new();
+        let mut platform_manifests = Vec::new();
+        for p in &prepared {
+            let idx = plan::layers_for(&p.layers, *variant);
+            let blobs: Vec<&LayerBlob> = idx.iter().map(|&i| &by_key[&p.keys[i]]).collect();
+            let mut labels = BTreeMap::from([
+                (
+                    "org.opencontainers.image.version".to_string(),
+                    opts.spark_version.clone(),
+                ),
+                (
+                    "org.opencontainers.image.source".to_string(),
+                    opts.source.clone(),
+                ),
+                (
+                    "org.opencontainers.image.base.name".to_string(),
+                    p.base.name.clone(),
+                ),
+                (
+                    "org.opencontainers.image.created".to_string(),
+                    created.clone(),
+                ),
+                (
+                    "org.opencontainers.image.title".to_string(),
+                    variant.image_name().to_string(),
+                ),
+            ]);
+            if let Some(d) = &p.base.digest {
+                labels.insert("org.opencontainers.image.base.digest".into(), d.clone());
+            }
+            let inputs = image::ConfigInputs {
+                created: opts.epoch,
+                spark_version: &opts.spark_version,
+                java_home: &p.java_home,
+                timezone: &opts.timezone,
+                uid: opts.uid,
+                layers: idx
+                    .iter()
+                    .zip(&blobs)
+                    .map(|(&i, b)| (*b, format!("sparkimg build: {}", p.layers[i].name)))
+                    .collect(),
+                labels: labels.clone(),
+            };
+            let config = image::image_config(&p.base_config, &inputs);
+            let all_layers: Vec<&LayerBlob> = p
+                .base
+                .layers
+                .iter()
+                .map(|l| &l.blob)
+                .chain(blobs.iter().copied())
+                .collect();
+            let mut annotations = labels;
+            annotations.insert(
+                "dev.sparkimg.compression".into(),
+                opts.compression.describe(),
+            );
+            let manifest = image::manifest(&config, &all_layers, &annotations);
+            let size =
+                manifest.size() + config.size() + all_layers.iter().map(|l| l.size).sum::<u64>();
+            platform_reports.push(ImageReport {
+                reference: reference.to_string(),
+                manifest_digest: manifest.digest.clone(),
+                config_digest: config.digest.clone(),
+                size,
+                platform: p.platform_name(),
+                platforms: Vec::new(),
+                image_id: None,
+                repo_digests: Vec::new(),
+            });
+            docker_manifest.push(serde_json::json!({
+                "Config": format!("blobs/sha256/{}", config.digest.trim_start_matches("sha256:")),
+                "RepoTags": [reference.to_string()],
+                "Layers": all_layers
+                    .iter()
+                    .map(|l| format!("blobs/sha256/{}", l.digest.trim_start_matches("sha256:")))
+                    .collect::<Vec<_>>(),
+            }));
+            out_blobs.insert(
+                config.digest.clone(),
+                BlobSource::Bytes(config.bytes.clone()),
+            );
+            out_blobs.insert(
+                manifest.digest.clone(),
+                BlobSource::Bytes(manifest.bytes.clone()),
+            );
+            platform_manifests.push(image::PlatformManifest {
+                manifest,
+                os: p.base.config.os().to_string(),
+                arch: p.arch.clone(),
+                variant: p.base.config.variant().clone(),
+            });
+        }
+        // A tag alone is ambiguous when spark, spark-py and spark-r share it, so the ref
+        // name is the tag only for a single image (`oci:DIR:TAG`), else the full
+        // reference (`oci:DIR:quay.io/x/spark-py:TAG`).
+        let ref_name = if single {
+            reference.tag.clone()
+        } else {
+            reference.to_string()
+        };
+        if platform_manifests.len() == 1 {
+            let only = platform_manifests.remove(0);
+            entries.push(image::IndexEntry {
+                target: image::Target::Manifest(only),
+                ref_name,
+                full_name: reference.to_string(),
+            });
+            reports.extend(platform_reports);
+        } else {
+            let index = image::platform_index(&platform_manifests);
+            let size = index.size() + distinct_blob_sizes(&platform_manifests);
+            out_blobs.insert(index.digest.clone(), BlobSource::Bytes(index.bytes.clone()));
+            reports.push(ImageReport {
+                reference: reference.to_string(),
+                manifest_digest: index.digest.clone(),
+                config_digest: platform_reports[0].config_digest.clone(),
+                size,
+                platform: platform_reports
+                    .iter()
+                    .map(|r| r.platform.clone())
+                    .collect::<Vec<_>>()
+                    .join(","),
+                platforms: platform_reports,
+                image_id: None,
+                repo_digests: Vec::new(),
+            });
+            entries.push(image::IndexEntry {
+                target: image::Target::Index(index),
+                ref_name,
+                full_name: reference.to_string(),
+            });
+        }
+    }
+    let index = image::index(&entries);
+    let assembled = Assembled {
+        blobs: out_blobs
+            .into_iter()
+            .map(|(digest, source)| Blob { digest, source })
+            .collect(),
+        index,
+        docker_manifest: image::canonical(serde_json::Value::Array(docker_manifest)).bytes,
+    };
+    let written = sink(&assembled)?;
+    let built_count = layer_reports.iter().filter(|l| !l.cached).count();
+    Ok(BuildReport {
+        output: written,
+        images: reports,
+        layers_built: built_count,
+        layers_cached: layer_reports.len() - built_count,
+        layers: layer_reports,
+        java_home: prepared[0].java_home.clone(),
+        base: prepared[0].base.name.clone(),
+    })
+}
+
+/// One platform's base and plan, ready for the shared layer build.
+struct Prepared {
+    base: base::BaseImage,
+    base_config: serde_json::Value,
+    arch: String,
+    java_home: String,
+    layers: Vec<LayerPlan>,
+    keys: Vec<String>,
+}
+
+impl Prepared {
+    fn platform_name(&self) -> String {
+        let mut name = format!("{}/{}", self.base.config.os(), self.arch);
+        if let Some(v) = self.base.config.variant() {
+            name = format!("{name}/{v}");
+        }
+        name
+    }
+}
+
+/// Opens the base for `target` (None: the base's own platform), reads what the image
+/// needs from it, and plans the layers with that platform's entrypoint binary.
+fn prepare_platform(
+    opts: &BuildOptions,
+    target: Option<&Platform>,
+    dist: &[DistFile],
+    variants: &BTreeSet<Variant>,
+    store: &Path,
+    cache: Option<&LayerCache>,
+    scan_cache: Option<&Path>,
+) -> Result<Prepared, BuildError> {
+    let want = target.cloned().unwrap_or_else(Platform::host);
+    let base_spec = opts
+        .platform_bases
+        .get(&want.to_string())
+        .unwrap_or(&opts.base);
+    let base = base::open(base_spec, &want, opts.compression, store, cache)?;
+    let arch = base.config.architecture().to_string();
+    if target.is_some() && arch != want.arch {
         return Err(BuildError::Base(format!(
-            "the base image is {base_arch}, not {want}"
+            "the base image is {arch}, not {want}"
         )));
     }
     let base_config =
@@ -293,9 +654,7 @@ pub fn build(opts: &BuildOptions) -> Result<BuildReport, BuildError> {
         .iter()
         .map(|l| (l.path.as_path(), l.blob.digest.as_str()))
         .collect();
-    let scan_cache = cache.as_ref().map(|c| c.store().join("base-scan"));
-    let basefs = basefs::scan(&base_layers, scan_cache.as_deref())?;
-
+    let basefs = basefs::scan(&base_layers, scan_cache)?;
     let env_java = base
         .config
         .config()
@@ -311,199 +670,127 @@ pub fn build(opts: &BuildOptions) -> Result<BuildReport, BuildError> {
     let localtime = resolve_timezone(&opts.timezone, &basefs, &opts.host_zoneinfo)?;
     let passwd = plan::passwd_with_spark(basefs.read("etc/passwd"), opts.uid);
 
-    if !opts.entrypoint.is_file() {
+    let entrypoint = opts
+        .platform_entrypoints
+        .get(&want.to_string())
+        .unwrap_or(&opts.entrypoint);
+    if !entrypoint.is_file() {
         return Err(BuildError::InvalidInput(format!(
             "entrypoint binary {} not found: run `cargo xtask dist` or pass --entrypoint-binary",
-            opts.entrypoint.display()
+            entrypoint.display()
         )));
     }
-    let dist = walk_dist(&opts.spark_home)?;
-    check_dist(&opts.spark_home, &dist)?;
+    check_entrypoint_arch(entrypoint, &arch, &want)?;
     let sys = SystemFiles {
-        entrypoint: file_content(&opts.entrypoint)?,
+        entrypoint: file_content(entrypoint)?,
         passwd: Arc::from(passwd),
         localtime: Arc::from(localtime),
         timezone: opts.timezone.clone(),
         uid: opts.uid,
     };
-    let layers = plan::plan_layers(&dist, &sys);
-    let variants: BTreeSet<Variant> = opts.images.iter().map(|(v, _)| *v).collect();
     // Only the layers some requested image uses.
-    let layers: Vec<LayerPlan> = layers
+    let layers: Vec<LayerPlan> = plan::plan_layers(dist, &sys)
         .into_iter()
         .filter(|l| l.only.is_none_or(|o| variants.contains(&o)))
         .collect();
-
-    // Cache lookups, then build the misses in parallel.
-    let keys: Vec<String> = layers
+    let keys = layers
         .iter()
         .map(|l| cache::plan_key(l, opts.epoch, opts.compression))
         .collect();
-    let hits: Vec<Option<LayerBlob>> = keys
-        .iter()
-        .map(|k| cache.as_ref().and_then(|c| c.get(k)))
-        .collect();
-    let todo: Vec<usize> = (0..layers.len()).filter(|&i| hits[i].is_none()).collect();
-    let built = layer::run_parallel(&todo, |&i| {
-        layer::build_layer(&layers[i], opts.epoch, opts.compression, &store)
-    });
-    let mut blobs: Vec<Option<LayerBlob>> = hits.clone();
-    for (&i, r) in todo.iter().zip(built) {
-        let b = r?;
-        if let Some(c) = &cache {
-            c.put(&keys[i], &b)?;
-        }
-        blobs[i] = Some(b);
-    }
-    let blobs: Vec<LayerBlob> = blobs.into_iter().flatten().collect();
-    let layer_reports: Vec<LayerReport> = layers
-        .iter()
-        .zip(&blobs)
-        .zip(&hits)
-        .map(|((l, b), h)| LayerReport {
-            name: l.name.to_string(),
-            digest: b.digest.clone(),
-            diff_id: b.diff_id.clone(),
-            size: b.size,
-            cached: h.is_some(),
-        })
-        .collect();
-
-    let created = image::rfc3339(opts.epoch);
-    let mut out_blobs: BTreeMap<String, BlobSource> = BTreeMap::new();
-    for l in &base.layers {
-        out_blobs.insert(l.blob.digest.clone(), BlobSource::Path(l.path.clone()));
-    }
-    for b in &blobs {
-        out_blobs.insert(
-            b.digest.clone(),
-            BlobSource::Path(layer::blob_path(&store, &b.digest)),
-        );
-    }
-    let mut entries = Vec::new();
-    let mut reports = Vec::new();
-    let mut docker_manifest = Vec::new();
-    let single = opts.images.len() == 1;
-    for (variant, reference) in &opts.images {
-        let idx = plan::layers_for(&layers, *variant);
-        let mut labels = BTreeMap::from([
-            (
-                "org.opencontainers.image.version".to_string(),
-                opts.spark_version.clone(),
-            ),
-            (
-                "org.opencontainers.image.source".to_string(),
-                opts.source.clone(),
-            ),
-            (
-                "org.opencontainers.image.base.name".to_string(),
-                base.name.clone(),
-            ),
-            (
-                "org.opencontainers.image.created".to_string(),
-                created.clone(),
-            ),
-            (
-                "org.opencontainers.image.title".to_string(),
-                variant.image_name().to_string(),
-            ),
-        ]);
-        if let Some(d) = &base.digest {
-            labels.insert("org.opencontainers.image.base.digest".into(), d.clone());
-        }
-        let inputs = image::ConfigInputs {
-            created: opts.epoch,
-            spark_version: &opts.spark_version,
-            java_home: &java_home,
-            timezone: &opts.timezone,
-            uid: opts.uid,
-            layers: idx
-                .iter()
-                .map(|&i| (&blobs[i], format!("sparkimg build: {}", layers[i].name)))
-                .collect(),
-            labels: labels.clone(),
-        };
-        let config = image::image_config(&base_config, &inputs);
-        let all_layers: Vec<&LayerBlob> = base
-            .layers
-            .iter()
-            .map(|l| &l.blob)
-            .chain(idx.iter().map(|&i| &blobs[i]))
-            .collect();
-        let mut annotations = labels;
-        annotations.insert(
-            "dev.sparkimg.compression".into(),
-            opts.compression.describe(),
-        );
-        let manifest = image::manifest(&config, &all_layers, &annotations);
-        let size = manifest.size() + config.size() + all_layers.iter().map(|l| l.size).sum::<u64>();
-        reports.push(ImageReport {
-            reference: reference.to_string(),
-            manifest_digest: manifest.digest.clone(),
-            config_digest: config.digest.clone(),
-            size,
-            platform: format!("{}/{}", base.config.os(), base_arch),
-        });
-        docker_manifest.push(serde_json::json!({
-            "Config": format!("blobs/sha256/{}", config.digest.trim_start_matches("sha256:")),
-            "RepoTags": [reference.to_string()],
-            "Layers": all_layers
-                .iter()
-                .map(|l| format!("blobs/sha256/{}", l.digest.trim_start_matches("sha256:")))
-                .collect::<Vec<_>>(),
-        }));
-        out_blobs.insert(
-            config.digest.clone(),
-            BlobSource::Bytes(config.bytes.clone()),
-        );
-        out_blobs.insert(
-            manifest.digest.clone(),
-            BlobSource::Bytes(manifest.bytes.clone()),
-        );
-        entries.push(image::IndexEntry {
-            manifest,
-            // A tag alone is ambiguous when spark, spark-py and spark-r share it, so the
-            // ref name is the tag only for a single image (`oci:DIR:TAG`), else the full
-            // reference (`oci:DIR:quay.io/x/spark-py:TAG`).
-            ref_name: if single {
-                reference.tag.clone()
-            } else {
-                reference.to_string()
-            },
-            full_name: reference.to_string(),
-            os: base.config.os().to_string(),
-            arch: base_arch.clone(),
-            variant: base.config.variant().clone(),
-        });
-    }
-    let index = image::index(&entries);
-    let docker_manifest = matches!(opts.output, OutputSpec::DockerArchive(_))
-        .then(|| image::canonical(serde_json::Value::Array(docker_manifest)).bytes);
-    let out = Output {
-        spec: &opts.output,
-        blobs: out_blobs
-            .into_iter()
-            .map(|(digest, source)| Blob { digest, source })
-            .collect(),
-        index,
-        docker_manifest,
-    };
-    let written = output::write(&out)?;
-    let built_count = layer_reports.iter().filter(|l| !l.cached).count();
-    Ok(BuildReport {
-        output: written.display().to_string(),
-        images: reports,
-        layers_built: built_count,
-        layers_cached: layer_reports.len() - built_count,
-        layers: layer_reports,
+    Ok(Prepared {
+        base,
+        base_config,
+        arch,
         java_home,
-        base: base.name.clone(),
+        layers,
+        keys,
+    })
+}
+
+/// Config and layer sizes of several platform manifests, each blob counted once, plus
+/// the manifests themselves.
+fn distinct_blob_sizes(manifests: &[image::PlatformManifest]) -> u64 {
+    let mut seen = BTreeSet::new();
+    let mut total = 0;
+    for m in manifests {
+        total += m.manifest.size();
+        let Ok(v) = serde_json::from_slice::<serde_json::Value>(&m.manifest.bytes) else {
+            continue;
+        };
+        let layers = v["layers"].as_array().into_iter().flatten();
+        for d in std::iter::once(&v["config"]).chain(layers) {
+            if seen.insert(d["digest"].as_str().unwrap_or_default().to_string()) {
+                total += d["size"].as_u64().unwrap_or(0);
+            }
+        }
+    }
+    total
+}
+
+/// Refuses an entrypoint binary built for another architecture than the image's (it
+/// would fail with "exec format error" in every container). Files that are not ELF are
+/// left alone: there is nothing to compare.
+fn check_entrypoint_arch(path: &Path, arch: &str, want: &Platform) -> Result<(), BuildError> {
+    use std::io::Read;
+    let mut header = [0u8; 20];
+    let mut f = fs::File::open(path).map_err(BuildError::io(path))?;
+    if f.read_exact(&mut header).is_err() {
+        return Ok(());
+    }
+    match elf_arch(&header) {
+        Some(found) if found != arch => Err(BuildError::InvalidInput(format!(
+            "entrypoint binary {} is built for {found}, but the {want} image needs one built \
+             for {arch}: pass --platform-entrypoint {want}=PATH",
+            path.display()
+        ))),
+        _ => Ok(()),
+    }
+}
+
+/// Pure: the OCI architecture name of an ELF file's machine field, when known.
+pub fn elf_arch(header: &[u8]) -> Option<&'static str> {
+    if header.len() < 20 || &header[..4] != b"\x7fELF" {
+        return None;
+    }
+    // e_machine is at byte 18, in the file's byte order (EI_DATA: 1 little, 2 big).
+    let machine = match header[5] {
+        1 => u16::from_le_bytes([header[18], header[19]]),
+        2 => u16::from_be_bytes([header[18], header[19]]),
+        _ => return None,
+    };
+    Some(match machine {
+        3 => "386",
+        8 => "mips64",
+        21 => "ppc64le",
+        22 => "s390x",
+        40 => "arm",
+        62 => "amd64",
+        183 => "arm64",
+        243 => "riscv64",
+        _ => return None,
     })
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn elf_machine_names() {
+        let mut h = [0u8; 20];
+        h[..4].copy_from_slice(b"\x7fELF");
+        h[5] = 1;
+        h[18] = 62;
+        assert_eq!(elf_arch(&h), Some("amd64"));
+        h[18] = 183;
+        assert_eq!(elf_arch(&h), Some("arm64"));
+        h[5] = 2;
+        h[18] = 0;
+        h[19] = 22;
+        assert_eq!(elf_arch(&h), Some("s390x"));
+        assert_eq!(elf_arch(b"#!/bin/sh\nexec true\n"), None);
+        assert_eq!(elf_arch(&h[..10]), None);
+    }
 
     #[test]
     fn epoch_and_compression() {

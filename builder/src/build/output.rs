@@ -133,7 +133,9 @@ fn tar_header(size: u64, dir: bool) -> tar::Header {
     h
 }
 
-fn write_archive<W: Write>(out: &Output, w: W) -> Result<W, BuildError> {
+/// Write `out` as one tar (OCI layout, plus manifest.json when set) to any writer: a
+/// file, or a request body streaming into `docker load`.
+pub fn write_archive<W: Write>(out: &Output, w: W) -> Result<W, BuildError> {
     let e = |x: io::Error| BuildError::io(out.spec.path())(x);
     let mut b = tar::Builder::new(w);
     // `oci-layout` first: it is how a later run recognises the archive as ours.

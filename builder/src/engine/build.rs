@@ -1,0 +1,175 @@
+//! `sparkimg build --engine docker`: the same images from Dockerfiles, built by a daemon.
+//!
+//! The context of each image comes from the daemonless layer plan (see [`super::context`]),
+//! so the files are the same; the system files (passwd, localtime, tini links) are made by
+//! the Dockerfile's RUN from the base's own files, as the daemonless path makes them from
+//! the base's layers.
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use crate::build::plan::{self, Content, SystemFiles, Variant};
+use crate::build::{self, basefs, image, BuildError, BuildReport, ImageRef, ImageReport};
+
+use super::context::{context_plan, write_context};
+use super::daemon::{Daemon, JAVA_HOME_PROBE};
+use super::dockerfile::{self, ArgInputs};
+use super::error::EngineError;
+
+#[derive(Debug, Clone)]
+pub struct EngineBuild {
+    pub spark_home: PathBuf,
+    pub spark_version: String,
+    /// JVM first: spark-py and spark-r are built FROM it.
+    pub images: Vec<(Variant, ImageRef)>,
+    /// FROM of the JVM image: an image the daemon has or can pull.
+    pub base: String,
+    /// The user's Dockerfiles (-f, -p FILE, -R FILE) instead of the built-in ones.
+    pub dockerfiles: BTreeMap<Variant, PathBuf>,
+    /// `-b K=V`, passed through (and overriding ours).
+    pub build_args: Vec<(String, String)>,
+    pub timezone: String,
+    pub uid: u64,
+    pub epoch: u64,
+    pub entrypoint: PathBuf,
+    pub source: String,
+    pub no_cache: bool,
+}
+
+/// The Java home the images get: `-b java_home=`, else the base's `JAVA_HOME`, else the
+/// first JDK found in it by a throwaway container (as the daemonless base scan looks).
+fn java_home(daemon: &Daemon, b: &EngineBuild) -> Result<String, EngineError> {
+    if let Some((_, v)) = b.build_args.iter().rev().find(|(k, _)| k == "java_home") {
+        return Ok(v.clone());
+    }
+    let info = daemon.inspect(&b.base)?.ok_or_else(|| {
+        EngineError::Build(BuildError::Base(format!(
+            "'{}' is not in the Docker Engine: `docker pull {0}` (or load it) first, \
+             or pass -b java_home=PATH to let the build pull it",
+            b.base
+        )))
+    })?;
+    if let Some(j) = dockerfile::java_home_from_env(&info.env) {
+        return Ok(j);
+    }
+    let out = daemon.run_sh(&b.base, JAVA_HOME_PROBE)?;
+    out.lines()
+        .map(str::trim)
+        .find(|l| l.starts_with('/'))
+        .map(String::from)
+        .ok_or(EngineError::Build(BuildError::NoJava))
+}
+
+/// Build every image of `b`, streaming build output lines to `log`.
+pub fn build_images(
+    daemon: &Daemon,
+    b: &EngineBuild,
+    log: &mut dyn FnMut(&str),
+) -> Result<BuildReport, EngineError> {
+    if !basefs::valid_zone_name(&b.timezone) {
+        return Err(BuildError::UnknownTimezone {
+            zone: b.timezone.clone(),
+            suggestions: Vec::new(),
+        }
+        .into());
+    }
+    if !b.entrypoint.is_file() {
+        return Err(BuildError::InvalidInput(format!(
+            "entrypoint binary {} not found: run `cargo xtask dist` or pass --entrypoint-binary",
+            b.entrypoint.display()
+        ))
+        .into());
+    }
+    let dist = build::walk_dist(&b.spark_home)?;
+    if !dist.iter().any(|f| f.rel.starts_with("jars/spark-")) {
+        return Err(BuildError::Distribution {
+            path: b.spark_home.clone(),
+            reason: "no jars/spark-*.jar: not a runnable Spark distribution".into(),
+        }
+        .into());
+    }
+    let java_home = java_home(daemon, b)?;
+    // passwd and localtime are made by the Dockerfile from the base; only the file
+    // layout matters here.
+    let sys = SystemFiles {
+        entrypoint: Content::Path {
+            path: b.entrypoint.clone(),
+            size: 0,
+            mtime_ns: 0,
+        },
+        passwd: Arc::from(&b""[..]),
+        localtime: Arc::from(&b""[..]),
+        timezone: b.timezone.clone(),
+        uid: b.uid,
+    };
+    let layers = plan::plan_layers(&dist, &sys);
+    let created = image::rfc3339(b.epoch);
+    let jvm_ref = b
+        .images
+        .iter()
+        .find(|(v, _)| *v == Variant::Jvm)
+        .map(|(_, r)| r.to_string())
+        .unwrap_or_default();
+    let inputs = ArgInputs {
+        base: &b.base,
+        jvm_image: &jvm_ref,
+        spark_version: &b.spark_version,
+        java_home: &java_home,
+        timezone: &b.timezone,
+        uid: b.uid,
+        source: &b.source,
+        created: &created,
+    };
+
+    let mut reports = Vec::new();
+    for (variant, reference) in &b.images {
+        let reference = reference.to_string();
+        let dockerfile = match b.dockerfiles.get(variant) {
+            Some(p) => std::fs::read(p).map_err(|source| EngineError::Io {
+                path: p.clone(),
+                source,
+            })?,
+            None => dockerfile::builtin(*variant).as_bytes().to_vec(),
+        };
+        let entries = context_plan(&layers, *variant);
+        let epoch = b.epoch;
+        let args = dockerfile::build_args(*variant, &inputs, &b.build_args);
+        log(&format!(
+            "sparkimg: building {reference} with the Docker Engine ({} context entries)",
+            entries.len()
+        ));
+        let id = daemon.build(
+            Box::new(move |w| write_context(&entries, &dockerfile, epoch, w).map(|_| ())),
+            &reference,
+            &args,
+            b.no_cache,
+            log,
+        )?;
+        let info = daemon.inspect(&reference)?;
+        let (size, platform, repo_digests) = match info {
+            Some(i) => (i.size, format!("{}/{}", i.os, i.arch), i.repo_digests),
+            None => (0, String::new(), Vec::new()),
+        };
+        reports.push(ImageReport {
+            reference,
+            // A manifest exists only once a registry has the image (see repo_digests).
+            manifest_digest: String::new(),
+            config_digest: id.clone(),
+            size,
+            platform,
+            platforms: Vec::new(),
+            image_id: Some(id),
+            repo_digests,
+        });
+    }
+    Ok(BuildReport {
+        output: format!("docker-daemon:{}", daemon.found.endpoint),
+        images: reports,
+        layers: Vec::new(),
+        layers_built: 0,
+        layers_cached: 0,
+        java_home,
+        base: b.base.clone(),
+    })
+}

@@ -1,0 +1,140 @@
+//! Pure: sparkimg's Dockerfiles (from `dockerfiles/` at the repository root, compiled in
+//! so the binary needs no checkout) and the build args they take.
+
+use std::collections::BTreeMap;
+
+use crate::build::plan::Variant;
+
+pub const JVM: &str = include_str!("../../../dockerfiles/spark/Dockerfile");
+pub const PYTHON: &str = include_str!("../../../dockerfiles/spark-py/Dockerfile");
+pub const R: &str = include_str!("../../../dockerfiles/spark-r/Dockerfile");
+
+/// The built-in Dockerfile of an image.
+pub fn builtin(variant: Variant) -> &'static str {
+    match variant {
+        Variant::Jvm => JVM,
+        Variant::Python => PYTHON,
+        Variant::R => R,
+    }
+}
+
+/// What the built-in Dockerfiles are parameterised by.
+#[derive(Debug, Clone)]
+pub struct ArgInputs<'a> {
+    /// FROM of the JVM image (a daemon image reference).
+    pub base: &'a str,
+    /// The JVM image just built: FROM of spark-py and spark-r.
+    pub jvm_image: &'a str,
+    pub spark_version: &'a str,
+    pub java_home: &'a str,
+    pub timezone: &'a str,
+    pub uid: u64,
+    /// For the `org.opencontainers.image.source` label.
+    pub source: &'a str,
+    /// RFC 3339 of SOURCE_DATE_EPOCH, for the `created` label.
+    pub created: &'a str,
+}
+
+/// Pure: the build args of one image. `user` (`-b K=V`, in order) comes last and wins,
+/// so a user's own Dockerfile can get anything it declares.
+pub fn build_args(
+    variant: Variant,
+    inputs: &ArgInputs,
+    user: &[(String, String)],
+) -> BTreeMap<String, String> {
+    let mut args = BTreeMap::new();
+    let mut set = |k: &str, v: &str| {
+        args.insert(k.to_string(), v.to_string());
+    };
+    set("spark_uid", &inputs.uid.to_string());
+    match variant {
+        Variant::Jvm => {
+            set("spark_version", inputs.spark_version);
+            set("base_img", inputs.base);
+            set("java_home", inputs.java_home);
+            set("timezone", inputs.timezone);
+            set("source", inputs.source);
+            set("created", inputs.created);
+        }
+        // docker-image-tool.sh passes the JVM image to the bindings as base_img too.
+        Variant::Python | Variant::R => set("base_img", inputs.jvm_image),
+    }
+    for (k, v) in user {
+        args.insert(k.clone(), v.clone());
+    }
+    args
+}
+
+/// Pure: split `-b K=V` arguments.
+pub fn parse_build_arg(s: &str) -> Option<(String, String)> {
+    let (k, v) = s.split_once('=')?;
+    (!k.is_empty()).then(|| (k.to_string(), v.to_string()))
+}
+
+/// Pure: a Java home from an image's `Env` (`JAVA_HOME=...`).
+pub fn java_home_from_env(env: &[String]) -> Option<String> {
+    env.iter()
+        .find_map(|l| l.strip_prefix("JAVA_HOME="))
+        .filter(|v| !v.is_empty())
+        .map(String::from)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn inputs() -> ArgInputs<'static> {
+        ArgInputs {
+            base: "eclipse-temurin:17-jre",
+            jvm_image: "x/spark:3.5.3",
+            spark_version: "3.5.3",
+            java_home: "/opt/java/openjdk",
+            timezone: "Europe/Paris",
+            uid: 185,
+            source: "https://github.com/apache/spark",
+            created: "1970-01-01T00:00:00Z",
+        }
+    }
+
+    #[test]
+    fn jvm_and_binding_args() {
+        let a = build_args(Variant::Jvm, &inputs(), &[]);
+        assert_eq!(a["base_img"], "eclipse-temurin:17-jre");
+        assert_eq!(a["timezone"], "Europe/Paris");
+        assert_eq!(a["spark_uid"], "185");
+        let p = build_args(Variant::Python, &inputs(), &[("x".into(), "1".into())]);
+        assert_eq!(p["base_img"], "x/spark:3.5.3");
+        assert_eq!(p["x"], "1");
+        assert!(!p.contains_key("java_home"));
+        let over = build_args(
+            Variant::Jvm,
+            &inputs(),
+            &[("spark_uid".into(), "1000".into())],
+        );
+        assert_eq!(over["spark_uid"], "1000");
+    }
+
+    #[test]
+    fn every_arg_we_pass_is_declared() {
+        // Undeclared args only warn on the classic builder, but a typo here would silently
+        // drop a setting: keep the Dockerfiles and build_args in step.
+        for v in [Variant::Jvm, Variant::Python, Variant::R] {
+            for k in build_args(v, &inputs(), &[]).keys() {
+                assert!(
+                    builtin(v).contains(&format!("ARG {k}")),
+                    "{v:?} Dockerfile does not declare {k}"
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn misc() {
+        assert_eq!(parse_build_arg("a=b=c"), Some(("a".into(), "b=c".into())));
+        assert_eq!(parse_build_arg("=x"), None);
+        assert_eq!(
+            java_home_from_env(&["PATH=/bin".into(), "JAVA_HOME=/j".into()]),
+            Some("/j".into())
+        );
+    }
+}

@@ -1,0 +1,389 @@
+//! The Docker Engine path against a real daemon: `build --engine docker` from the real
+//! Spark fixture, `build --load` of a daemonless build, the two compared file by file,
+//! images run, and the errors when no daemon answers.
+//!
+//! Needs a Docker Engine (Docker 20.10's classic builder is enough), the fixture
+//! distribution (`cargo xtask fixtures`), the base rootfs (`cargo xtask fixtures
+//! --docker-base`) and the entrypoint (`cargo xtask dist`). Missing pieces skip the test
+//! with a note, and fail it under CI.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+use serde_json::Value;
+use sparkimg::engine::{discovery, Daemon};
+
+const BASE: &str = "sparkimg-fixture/base:bookworm-jre17";
+
+fn root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
+}
+
+fn skip(why: &str) -> bool {
+    if std::env::var_os("CI").is_some() {
+        panic!("CI: {why}");
+    }
+    eprintln!("\n*** SKIPPED: {why} ***\n");
+    true
+}
+
+fn docker(args: &[&str]) -> Output {
+    Command::new("docker").args(args).output().unwrap()
+}
+
+fn docker_ok(args: &[&str]) -> String {
+    let o = docker(args);
+    assert!(
+        o.status.success(),
+        "docker {args:?} failed: {}{}",
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr)
+    );
+    String::from_utf8_lossy(&o.stdout).into_owned()
+}
+
+/// What the tests need; `None` (after a loud note) when something is missing.
+struct Env {
+    dist: PathBuf,
+    entrypoint: PathBuf,
+    rootfs: PathBuf,
+}
+
+fn env() -> Option<Env> {
+    let have_daemon = Command::new("docker")
+        .args(["version", "--format", "{{.Server.APIVersion}}"])
+        .output()
+        .is_ok_and(|o| o.status.success());
+    if !have_daemon && skip("no Docker Engine answers (`docker version`)") {
+        return None;
+    }
+    let dist_dir = root().join("target/fixtures/dist");
+    let dist = std::fs::read_dir(&dist_dir).ok().and_then(|r| {
+        r.filter_map(Result::ok)
+            .map(|e| e.path())
+            .find(|p| p.is_dir() && p.join("jars").is_dir())
+    });
+    let entrypoint = root().join("target/dist/spark-entrypoint");
+    let rootfs = root().join("target/fixtures/base/bookworm-jre17.tar");
+    let (Some(dist), true, true) = (dist, entrypoint.is_file(), rootfs.is_file()) else {
+        skip("fixtures missing: run `cargo xtask fixtures --docker-base` and `cargo xtask dist`");
+        return None;
+    };
+    // The base image, imported from the fixture rootfs when the daemon lacks it (what
+    // `cargo xtask fixtures --docker-base` does with `docker import`).
+    let daemon = Daemon::connect(
+        discovery::discover().unwrap(),
+        std::time::Duration::from_secs(10),
+    )
+    .unwrap();
+    if daemon.inspect(BASE).unwrap().is_none() {
+        let (repo, tag) = BASE.split_once(':').unwrap();
+        daemon
+            .import_rootfs(
+                rootfs.clone(),
+                repo,
+                tag,
+                vec![
+                    "ENV PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin".into(),
+                ],
+            )
+            .unwrap();
+    }
+    Some(Env {
+        dist,
+        entrypoint,
+        rootfs,
+    })
+}
+
+/// Removes the images (and their tags) a test made, also when it panics.
+struct Images(Vec<String>);
+
+impl Drop for Images {
+    fn drop(&mut self) {
+        for i in &self.0 {
+            let _ = docker(&["rmi", "-f", i]);
+        }
+    }
+}
+
+fn sparkimg(args: &[&str], env: &[(&str, &str)]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_sparkimg"))
+        .args(args)
+        .envs(env.iter().copied())
+        .env_remove("SOURCE_DATE_EPOCH")
+        .output()
+        .unwrap()
+}
+
+fn ok_json(o: &Output) -> Value {
+    assert!(
+        o.status.success(),
+        "sparkimg failed ({:?}): {}",
+        o.status.code(),
+        String::from_utf8_lossy(&o.stderr)
+    );
+    serde_json::from_slice(&o.stdout)
+        .unwrap_or_else(|e| panic!("{e}: {}", String::from_utf8_lossy(&o.stdout)))
+}
+
+/// Every Spark path of an image: path, mode, owner, type, link target; then sha256 of
+/// every regular file. Sorted, so two images compare line by line.
+fn tree(image: &str) -> String {
+    let script = "find /opt -maxdepth 0 -printf '%p %m %U:%G %y\\n'; \
+        find /opt/spark /opt/spark-entrypoint /usr/bin/tini /opt/decom.sh /etc/localtime \
+             /etc/timezone /etc/passwd -printf '%p %m %U:%G %y %l\\n' | sort; \
+        find /opt/spark /opt/spark-entrypoint /etc/localtime /etc/timezone /etc/passwd \
+             -type f -exec sha256sum {} + | sort";
+    docker_ok(&["run", "--rm", "--entrypoint", "sh", image, "-c", script])
+}
+
+/// The config fields both paths must agree on.
+fn config(image: &str) -> Value {
+    let v: Value = serde_json::from_str(&docker_ok(&[
+        "image",
+        "inspect",
+        "--format",
+        "{{json .Config}}",
+        image,
+    ]))
+    .unwrap();
+    let env: BTreeMap<String, String> = v["Env"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|e| e.as_str()?.split_once('='))
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect();
+    let labels = &v["Labels"];
+    serde_json::json!({
+        "Entrypoint": v["Entrypoint"],
+        "Cmd": v["Cmd"],
+        "User": v["User"],
+        "WorkingDir": v["WorkingDir"],
+        "Env": env,
+        "version": labels["org.opencontainers.image.version"],
+        "title": labels["org.opencontainers.image.title"],
+        "created": labels["org.opencontainers.image.created"],
+        "source": labels["org.opencontainers.image.source"],
+    })
+}
+
+fn run(args: &[&str]) -> String {
+    docker_ok(&[&["run", "--rm"], args].concat())
+}
+
+#[test]
+fn engine_build_matches_daemonless_load_and_runs() {
+    let Some(env) = env() else { return };
+    let repo = format!("sparkimg-test-{}", std::process::id());
+    let mut guard = Images(Vec::new());
+    for v in ["spark", "spark-py", "spark-r"] {
+        guard.0.push(format!("{repo}/{v}:engine"));
+        guard.0.push(format!("{repo}/{v}:loaded"));
+    }
+    let cache = tempfile::tempdir().unwrap();
+    let dist = env.dist.to_str().unwrap();
+    let ep = env.entrypoint.to_str().unwrap();
+    let cache_dir = cache.path().to_str().unwrap();
+
+    // The Docker Engine path, all three images.
+    let built = ok_json(&sparkimg(
+        &[
+            "build",
+            "--engine",
+            "docker",
+            "--spark-home",
+            dist,
+            "-r",
+            &repo,
+            "-t",
+            "engine",
+            "-p",
+            "-R",
+            "--base",
+            BASE,
+            "--entrypoint-binary",
+            ep,
+            "--cache-dir",
+            cache_dir,
+            "--json",
+        ],
+        &[],
+    ));
+    let images = built["images"].as_array().unwrap();
+    assert_eq!(images.len(), 3, "{built}");
+    for i in images {
+        let id = i["image_id"].as_str().unwrap();
+        assert!(id.starts_with("sha256:"), "{i}");
+        let r = i["reference"].as_str().unwrap();
+        let inspected = docker_ok(&["image", "inspect", "--format", "{{.Id}}", r]);
+        assert_eq!(inspected.trim(), id);
+    }
+    assert_eq!(built["java_home"], "/usr/lib/jvm/java-17-openjdk-amd64");
+
+    // The daemonless path, streamed into the daemon.
+    let rootfs = format!("rootfs:{}", env.rootfs.display());
+    let loaded = ok_json(&sparkimg(
+        &[
+            "build",
+            "--load",
+            "--spark-home",
+            dist,
+            "-r",
+            &repo,
+            "-t",
+            "loaded",
+            "-p",
+            "-R",
+            "--base",
+            &rootfs,
+            "--entrypoint-binary",
+            ep,
+            "--cache-dir",
+            cache_dir,
+            "--json",
+        ],
+        &[],
+    ));
+    for i in loaded["images"].as_array().unwrap() {
+        // A loaded image's ID is its config digest: the daemon kept our config as is.
+        assert_eq!(i["image_id"], i["config_digest"], "{i}");
+    }
+
+    // Same files, owners, modes, link targets and contents; same runtime config.
+    for v in ["spark", "spark-py", "spark-r"] {
+        let (a, b) = (format!("{repo}/{v}:engine"), format!("{repo}/{v}:loaded"));
+        let (ta, tb) = (tree(&a), tree(&b));
+        assert!(ta.lines().count() > 500, "{ta}");
+        if ta != tb {
+            let diff: Vec<String> = ta
+                .lines()
+                .zip(tb.lines())
+                .filter(|(x, y)| x != y)
+                .take(10)
+                .map(|(x, y)| format!("engine: {x}\nloaded: {y}"))
+                .collect();
+            panic!("{v}: the two paths differ:\n{}", diff.join("\n"));
+        }
+        assert_eq!(config(&a), config(&b), "{v}");
+    }
+    let t = tree(&format!("{repo}/spark:engine"));
+    for line in [
+        "/usr/bin/tini 777 0:0 l /opt/spark-entrypoint",
+        "/opt/decom.sh 777 0:0 l /opt/spark-entrypoint",
+        "/opt/spark/work-dir 775 185:0 d",
+        "/etc/passwd 664 0:0 f",
+        "/etc/localtime 644 0:0 f",
+    ] {
+        assert!(
+            t.lines().any(|l| l.trim_end() == line),
+            "no '{line}' in\n{t}"
+        );
+    }
+
+    // The images run: the entrypoint's plan for a pod-like driver, Java, PySpark.
+    let jvm = format!("{repo}/spark:engine");
+    let plan = run(&[
+        "-e",
+        "SPARK_DRIVER_BIND_ADDRESS=10.0.0.1",
+        "-e",
+        "SPARK_USER=spark",
+        &jvm,
+        "--print-plan",
+        "driver",
+        "--class",
+        "x.Y",
+        "local:///opt/app.jar",
+    ]);
+    let plan: Value = serde_json::from_str(plan.trim()).unwrap_or_else(|e| panic!("{e}: {plan}"));
+    let text = plan.to_string();
+    assert!(
+        text.contains("spark-submit") && text.contains("10.0.0.1"),
+        "{text}"
+    );
+    let java = docker(&["run", "--rm", "--entrypoint", "java", &jvm, "-version"]);
+    assert!(
+        java.status.success() && String::from_utf8_lossy(&java.stderr).contains("17."),
+        "{}",
+        String::from_utf8_lossy(&java.stderr)
+    );
+    let py = run(&[
+        "--entrypoint",
+        "sh",
+        &format!("{repo}/spark-py:engine"),
+        "-c",
+        "PYTHONPATH=/opt/spark/python:$(ls /opt/spark/python/lib/py4j-*.zip) \
+         python3 -c 'import pyspark; print(pyspark.__version__)'",
+    ]);
+    assert_eq!(py.trim(), "3.5.9");
+
+    // A real job in the loaded daemonless image: SparkPi under the entrypoint as PID 1.
+    let jar = root().join("target/fixtures/sparkpi.jar");
+    if jar.is_file() {
+        let mount = format!("{}:/opt/sparkpi.jar:ro", jar.display());
+        let out = run(&[
+            "-v",
+            &mount,
+            "-e",
+            "SPARK_DRIVER_BIND_ADDRESS=127.0.0.1",
+            // Spark's own address too, else it advertises the container's bridge IP.
+            "-e",
+            "SPARK_LOCAL_IP=127.0.0.1",
+            &format!("{repo}/spark:loaded"),
+            "driver",
+            "--master",
+            "local[2]",
+            "--class",
+            "fixture.JavaSparkPi",
+            "--conf",
+            "spark.ui.enabled=false",
+            "/opt/sparkpi.jar",
+            "4",
+        ]);
+        assert!(out.contains("Pi is roughly"), "{out}");
+    } else {
+        skip("no target/fixtures/sparkpi.jar: SparkPi run left out");
+    }
+}
+
+#[test]
+fn no_daemon_is_a_clear_error() {
+    let dir = tempfile::tempdir().unwrap();
+    let sock = format!("unix://{}/none.sock", dir.path().display());
+    for args in [
+        &["build", "--engine", "docker", "--spark-version", "3.5.3"][..],
+        &["build", "--load", "--spark-version", "3.5.3"][..],
+        &["push", "--engine", "docker", "example.com/x/spark:3.5.3"][..],
+    ] {
+        let o = sparkimg(args, &[("DOCKER_HOST", &sock)]);
+        let err = String::from_utf8_lossy(&o.stderr);
+        assert_eq!(o.status.code(), Some(11), "{args:?}: {err}");
+        assert!(err.contains("no Docker Engine answers"), "{err}");
+        assert!(err.contains("--output oci:DIR"), "{err}");
+        assert!(err.contains("DOCKER_HOST"), "{err}");
+    }
+    // A context that does not exist is named.
+    let o = sparkimg(
+        &["build", "--engine", "docker", "--spark-version", "3.5.3"],
+        &[
+            ("DOCKER_CONTEXT", "nowhere"),
+            ("DOCKER_CONFIG", dir.path().to_str().unwrap()),
+        ],
+    );
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(11), "{err}");
+    assert!(err.contains("'nowhere'"), "{err}");
+    // -f belongs to --engine docker.
+    let o = sparkimg(
+        &["build", "-f", "Dockerfile", "--spark-version", "3.5.3"],
+        &[("DOCKER_HOST", &sock)],
+    );
+    assert_eq!(
+        o.status.code(),
+        Some(2),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+}
