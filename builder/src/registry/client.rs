@@ -273,7 +273,9 @@ impl Registry {
     pub fn transport(&self, ctx: &Ctx, e: reqwest::Error) -> Attempt {
         let msg = error_chain(&e);
         let err = self.err_transport(ctx, &msg);
-        if e.is_builder() || e.is_redirect() {
+        // A certificate the trust roots reject will be rejected again: fail now rather
+        // than after the whole backoff.
+        if e.is_builder() || e.is_redirect() || msg.contains("certificate") {
             Attempt::fatal(err)
         } else {
             Attempt::retry(err, None)
