@@ -710,7 +710,7 @@ fn bad_inputs_fail_clearly_and_write_nothing() {
     );
     fails(
         &fx.build(&["-t", "3.5.3", "-f", "Dockerfile", &out("x")], None),
-        7,
+        2,
         "--engine docker",
     );
     // --push needs an oci: output to push from.
@@ -727,6 +727,7 @@ fn bad_inputs_fail_clearly_and_write_nothing() {
         2,
         "--push needs an oci:DIR output",
     );
+    // Two platforms from a rootfs base, which has no platform of its own.
     fails(
         &fx.build(
             &[
@@ -738,8 +739,8 @@ fn bad_inputs_fail_clearly_and_write_nothing() {
             ],
             None,
         ),
-        7,
-        "platform",
+        2,
+        "rootfs: base has no platform",
     );
     assert!(!fx.p("x").exists());
 
@@ -793,4 +794,238 @@ fn bad_inputs_fail_clearly_and_write_nothing() {
         .output()
         .unwrap();
     fails(&o, 6, "jars/spark-");
+}
+
+/// A multi-platform base as an OCI layout: one manifest per platform in its index, each
+/// with a single gzip layer (the fixture rootfs; arm64's carries a marker file too).
+fn multi_platform_base(dir: &Path, rootfs: &Path) {
+    use sha2::{Digest, Sha256};
+    let blobs = dir.join("blobs/sha256");
+    fs::create_dir_all(&blobs).unwrap();
+    let put = |bytes: &[u8]| -> (String, u64) {
+        let hex = hex::encode(Sha256::digest(bytes));
+        fs::write(blobs.join(&hex), bytes).unwrap();
+        (format!("sha256:{hex}"), bytes.len() as u64)
+    };
+    let mut manifests = Vec::new();
+    for arch in ["amd64", "arm64"] {
+        let mut raw = Vec::new();
+        std::io::Read::read_to_end(
+            &mut flate2::read::GzDecoder::new(fs::File::open(rootfs).unwrap()),
+            &mut raw,
+        )
+        .unwrap();
+        if arch == "arm64" {
+            // Append a marker before the tar's end blocks: re-tar with one more entry.
+            let mut b = tar::Builder::new(Vec::new());
+            let mut ar = tar::Archive::new(&raw[..]);
+            for e in ar.entries().unwrap() {
+                let mut e = e.unwrap();
+                let h = e.header().clone();
+                b.append(&h, &mut e).unwrap();
+            }
+            let mut h = tar::Header::new_gnu();
+            h.set_size(6);
+            h.set_mode(0o644);
+            b.append_data(&mut h, "etc/arm64-marker", &b"arm64\n"[..])
+                .unwrap();
+            raw = b.into_inner().unwrap();
+        }
+        let diff_id = format!("sha256:{}", hex::encode(Sha256::digest(&raw)));
+        let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+        std::io::Write::write_all(&mut gz, &raw).unwrap();
+        let (layer, layer_size) = put(&gz.finish().unwrap());
+        let config = serde_json::json!({
+            "architecture": arch, "os": "linux",
+            "config": {"Env": ["PATH=/usr/bin:/bin"]},
+            "rootfs": {"type": "layers", "diff_ids": [diff_id]},
+        });
+        let (config, config_size) = put(&serde_json::to_vec(&config).unwrap());
+        let manifest = serde_json::json!({
+            "schemaVersion": 2,
+            "mediaType": "application/vnd.oci.image.manifest.v1+json",
+            "config": {"mediaType": "application/vnd.oci.image.config.v1+json", "digest": config, "size": config_size},
+            "layers": [{"mediaType": "application/vnd.oci.image.layer.v1.tar+gzip", "digest": layer, "size": layer_size}],
+        });
+        let (m, m_size) = put(&serde_json::to_vec(&manifest).unwrap());
+        manifests.push(serde_json::json!({
+            "mediaType": "application/vnd.oci.image.manifest.v1+json",
+            "digest": m, "size": m_size,
+            "platform": {"os": "linux", "architecture": arch},
+        }));
+    }
+    let index = serde_json::json!({
+        "schemaVersion": 2,
+        "mediaType": "application/vnd.oci.image.index.v1+json",
+        "manifests": manifests,
+    });
+    let (index, index_size) = put(&serde_json::to_vec(&index).unwrap());
+    fs::write(dir.join("oci-layout"), br#"{"imageLayoutVersion":"1.0.0"}"#).unwrap();
+    let top = serde_json::json!({
+        "schemaVersion": 2,
+        "manifests": [{
+            "mediaType": "application/vnd.oci.image.index.v1+json",
+            "digest": index, "size": index_size,
+            "annotations": {"org.opencontainers.image.ref.name": "base"},
+        }],
+    });
+    fs::write(dir.join("index.json"), serde_json::to_vec(&top).unwrap()).unwrap();
+}
+
+fn blob_json(layout: &Path, digest: &str) -> Value {
+    let path = layout
+        .join("blobs/sha256")
+        .join(digest.trim_start_matches("sha256:"));
+    serde_json::from_slice(&fs::read(path).unwrap()).unwrap()
+}
+
+#[test]
+fn multi_platform_index_shares_spark_layers() {
+    let f = Fixture::new();
+    let base = f.p("base-oci");
+    multi_platform_base(&base, &f.p("base.tar.gz"));
+    // An arm64 entrypoint: the real binary with its ELF machine field changed (only its
+    // architecture is checked here; it never runs).
+    let mut arm = fs::read(entrypoint()).unwrap();
+    arm[18..20].copy_from_slice(&183u16.to_le_bytes());
+    write(&f.p("arm64-entrypoint"), &arm, 0o755);
+    let out = f.p("multi");
+    let base_arg = format!("--base=oci:{}:base", base.display());
+    let arm_arg = format!(
+        "--platform-entrypoint=linux/arm64={}",
+        f.p("arm64-entrypoint").display()
+    );
+    let out_arg = format!("--output=oci:{}", out.display());
+    let report = f.build_ok(&[
+        "-r",
+        REPO,
+        "-t",
+        "3.5.3",
+        "-p",
+        &base_arg,
+        "--platform",
+        "linux/amd64,linux/arm64",
+        &arm_arg,
+        &out_arg,
+    ]);
+
+    // Spark layers are built once; only the system layer (entrypoint) is per platform.
+    let layers = report["layers"].as_array().unwrap();
+    let per_platform: Vec<&Value> = layers
+        .iter()
+        .filter(|l| l["platform"].is_string())
+        .collect();
+    assert_eq!(per_platform.len(), 2, "{layers:#?}");
+    assert!(per_platform.iter().all(|l| l["name"] == "system"));
+    assert_eq!(
+        report["layers_built"].as_u64().unwrap() as usize,
+        layers.len()
+    );
+
+    let images = report["images"].as_array().unwrap();
+    assert_eq!(images.len(), 2);
+    let index_json: Value =
+        serde_json::from_slice(&fs::read(out.join("index.json")).unwrap()).unwrap();
+    for image in images {
+        assert_eq!(image["platform"], "linux/amd64,linux/arm64");
+        assert_eq!(image["platforms"].as_array().unwrap().len(), 2);
+        let reference = image["reference"].as_str().unwrap();
+        let entry = index_json["manifests"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|m| m["annotations"]["io.containerd.image.name"] == reference)
+            .unwrap();
+        assert_eq!(
+            entry["mediaType"],
+            "application/vnd.oci.image.index.v1+json"
+        );
+        assert_eq!(entry["digest"], image["manifest_digest"]);
+        let index = blob_json(&out, image["manifest_digest"].as_str().unwrap());
+        let manifests: Vec<Value> = index["manifests"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|m| {
+                (
+                    m["platform"]["architecture"].as_str().unwrap().to_string(),
+                    m["digest"].clone(),
+                )
+            })
+            .map(|(arch, d)| {
+                let m = blob_json(&out, d.as_str().unwrap());
+                let config = blob_json(&out, m["config"]["digest"].as_str().unwrap());
+                assert_eq!(config["architecture"], arch.as_str());
+                m
+            })
+            .collect();
+        let layer_digests = |m: &Value| -> Vec<String> {
+            m["layers"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|l| l["digest"].as_str().unwrap().to_string())
+                .collect()
+        };
+        let (a, b) = (layer_digests(&manifests[0]), layer_digests(&manifests[1]));
+        assert_eq!(a.len(), b.len());
+        // Each platform's own base, the same Spark layers, its own system layer.
+        assert_ne!(a[0], b[0]);
+        assert_eq!(a[1..a.len() - 1], b[1..b.len() - 1]);
+        assert_ne!(a.last(), b.last());
+    }
+
+    if have("skopeo") {
+        let target = format!("oci:{}:{REPO}/spark:3.5.3", out.display());
+        let raw: Value = serde_json::from_str(&run(
+            Command::new("skopeo").args(["inspect", "--raw", &target])
+        ))
+        .unwrap();
+        assert_eq!(raw["mediaType"], "application/vnd.oci.image.index.v1+json");
+        let arm: Value = serde_json::from_str(&run(Command::new("skopeo").args([
+            "--override-arch",
+            "arm64",
+            "inspect",
+            &target,
+        ])))
+        .unwrap();
+        assert_eq!(arm["Architecture"], "arm64");
+        let dir = f.p("copied");
+        run(Command::new("skopeo").args([
+            "copy",
+            "--all",
+            &target,
+            &format!("oci:{}:copy", dir.display()),
+        ]));
+    }
+
+    // Refusals: an entrypoint for the wrong architecture, and several platforms into a
+    // docker-archive (docker load has no multi-platform images).
+    let o = f.build(
+        &[
+            "-t",
+            "3.5.3",
+            &base_arg,
+            "--platform",
+            "linux/arm64",
+            &format!("--output=oci:{}", f.p("wrong-arch").display()),
+        ],
+        None,
+    );
+    fails(&o, 2, "built for amd64");
+    assert!(!f.p("wrong-arch").exists());
+    let o = f.build(
+        &[
+            "-t",
+            "3.5.3",
+            &base_arg,
+            "--platform",
+            "linux/amd64,linux/arm64",
+            &arm_arg,
+            &format!("--output=docker-archive:{}", f.p("multi.tar").display()),
+        ],
+        None,
+    );
+    fails(&o, 2, "docker-archive holds one platform");
+    assert!(!f.p("multi.tar").exists());
 }
