@@ -44,6 +44,13 @@ commands:
                               against `docker build` of a COPY-only Dockerfile
                               of the fixture; rows merged into the same report
   test                        run the workspace tests (nextest if installed) and a bench smoke run
+  bench push [--quick] [--runs N]
+                              time `sparkimg push` against `skopeo copy` to a loopback
+                              docker-registry; count an unchanged re-push's requests
+  e2e [--engine auto|daemonless|docker|both] [FILTER...]
+                              real Spark jobs in containers built by sparkimg, started
+                              as Spark's Kubernetes backend starts pods, on a Docker
+                              Engine (tests/, ~6 min; needs docker, skopeo, docker-registry)
   help                        this text";
 
 fn main() -> std::process::ExitCode {

@@ -197,7 +197,7 @@ fn dockerfile(version: &str, java_home: &str) -> String {
 
 /// The base as an OCI layout, made once from the imported Docker image: the form a real
 /// user's base takes (compressed layers reused as they are), not a rootfs to compress.
-fn oci_base(dir: &Path) -> Result<String> {
+pub(super) fn oci_base(dir: &Path) -> Result<String> {
     let layout = dir.join("base-oci");
     let stamp = dir.join("base-oci.image-id");
     let id = util::output(Command::new("docker").args([

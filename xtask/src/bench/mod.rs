@@ -8,6 +8,7 @@
 mod build;
 mod entrypoint;
 mod fetch;
+mod push;
 
 use std::fs;
 use std::path::PathBuf;
@@ -17,7 +18,7 @@ use serde_json::{json, Value};
 
 use crate::util;
 
-const BENCHES: &str = "entrypoint, fetch, build";
+const BENCHES: &str = "entrypoint, fetch, build, push";
 
 pub fn main(args: Vec<String>) -> Result<()> {
     let mut args = args.into_iter();
@@ -42,6 +43,7 @@ pub fn main(args: Vec<String>) -> Result<()> {
         "entrypoint" => entrypoint::run(&opts)?,
         "fetch" => fetch::run(&opts)?,
         "build" => build::run(&opts)?,
+        "push" => push::run(&opts)?,
         other => bail!("bench: unknown benchmark {other:?} (have: {BENCHES})"),
     };
     let (md, json_path, md_path) = write_report(&what, &opts, &rows)?;
