@@ -571,7 +571,7 @@ impl Container {
 
     /// Processes inside: (stat, uid, pid, comm) from `ps`, zombies included.
     pub fn processes(&self) -> Vec<Process> {
-        let out = self.exec(Some("0"), &["ps", "-eo", "stat=,uid=,user=,pid=,comm="]);
+        let out = self.exec(Some("0"), &["ps", "-eo", "stat=,uid=,user:32=,pid=,comm="]);
         assert!(out.status.success(), "ps in {}: {}", self.name, text(&out));
         String::from_utf8_lossy(&out.stdout)
             .lines()

@@ -266,8 +266,11 @@ fn s3_notebook_client_mode() {
             .mount(&inputs.assets, "/opt/e2e/assets")
             .args(&["python3", "/opt/e2e/assets/notebook.py"]),
     );
-    let app_id = wait_app_id(&notebook);
-    cluster.mark("notebook session connected");
+    // A notebook's Spark shell logs at WARN: the session prints its app id itself.
+    let needle = "Notebook app id: ";
+    let log = notebook.wait_log(needle, secs(120));
+    let app_id: String = line_with(&log, needle).unwrap()[needle.len()..].trim().to_string();
+    assert!(app_id.starts_with("app-"), "{app_id:?}");
     let executors = start_executors(&cluster, &image, "notebook", &app_id, &[None, None], &[]);
     let code = notebook.wait_exit(secs(240));
     cluster.mark("notebook finished");
@@ -276,11 +279,12 @@ fn s3_notebook_client_mode() {
     let expected = format!("Notebook sum is {}", (0..8000u64).sum::<u64>());
     assert!(log.contains(&expected), "no {expected:?}");
     assert!(log.contains("Notebook squares: 14"));
+    assert!(log.contains("Notebook driver host: notebook"));
     assert!(
-        log.contains("BlockManagerId(driver, notebook, 7079"),
+        log.contains("Notebook block manager: notebook:7079"),
         "the driver advertises the alias, not its hostname"
     );
-    assert!(!log.contains("BlockManagerId(driver, jupyter-5f7c9d-xk2lp"));
+    assert!(log.contains("Notebook executors joined"));
     let mut ids = registered_executors(&log);
     ids.sort();
     assert_eq!(ids, ["1", "2"]);
@@ -375,11 +379,14 @@ fn s4_signals_stop_and_decommission() {
     assert_eq!(out.status.code(), Some(0), "decom.sh: {}", text(&out));
     let code2 = e2.wait_exit(secs(60));
     let log2 = e2.logs();
-    assert!(log2.contains("RECEIVED SIGNAL PWR"), "the JVM got SIGPWR");
+    // Spark's SIGPWR handler (registered because spark.decommission.enabled) logs
+    // this; nothing else in the executor sends it.
     assert!(
-        log2.contains("Decommission") || log2.contains("decommission"),
-        "the executor logged decommissioning"
+        log2.contains("Decommission executor 2."),
+        "the JVM got SIGPWR and decommissioned"
     );
+    assert!(log2.contains("Executor self-exiting due to : Finished decommissioning"));
+    assert_eq!(code2, 0, "exec-2 exit status after decommissioning");
     assert!(decom_time < secs(60), "decommission took {decom_time:?}");
 
     // A replacement executor finishes the job: the driver survived both.
@@ -537,10 +544,10 @@ fn s6_timezone() {
     let inputs = Inputs::from_env();
     let cluster = Cluster::new("s6");
     let class_dir = tz_class(&inputs);
-    let script = "echo \"TZ=${TZ-unset}\"; date +'date: %Z %z'; java -cp /opt/e2e/tz TZ; \
+    let script = "echo \"TZ=${TZ-unset}\"; date +'date: %Z %z'; java -cp /opt/e2e/tz TZ Asia/Shanghai; \
                   unset TZ; date +'date without TZ: %Z %z'; echo \"etc/timezone: $(cat /etc/timezone)\"; \
                   echo \"localtime: $(readlink -f /etc/localtime || echo file)\"; \
-                  java -cp /opt/e2e/tz TZ | sed 's/^/without TZ: /'";
+                  java -cp /opt/e2e/tz TZ Asia/Shanghai | sed 's/^/without TZ: /'";
     let sh = tz_run(&inputs.images.spark_tz, &class_dir, script);
     cluster.mark("Asia/Shanghai image checked");
     eprintln!("{sh}");
@@ -550,34 +557,30 @@ fn s6_timezone() {
         "default zone: Asia/Shanghai offset +08:00",
         "date without TZ: CST +0800",
         "etc/timezone: Asia/Shanghai",
-        "without TZ: default zone: Asia/Shanghai offset +08:00",
+        "same rules as Asia/Shanghai: true",
+        // Without TZ the JVM finds its zone from /etc/localtime. sparkimg writes that
+        // as a regular file (a copy of the zone), so OpenJDK searches zoneinfo for an
+        // identical file and may name an alias (PRC): the rules, which are what
+        // matters for times, must be Shanghai's; the id is reported, not asserted.
+        "without TZ: same rules as Asia/Shanghai: true",
     ] {
         assert!(sh.contains(want), "{want:?} not in:\n{sh}");
     }
+    let bare_id = sh
+        .lines()
+        .find_map(|l| l.strip_prefix("without TZ: default zone: "))
+        .unwrap_or("?")
+        .to_string();
+    assert!(bare_id.ends_with("offset +08:00"), "{bare_id}");
     let utc = tz_run(&inputs.images.spark, &class_dir, script);
     cluster.mark("UTC image checked");
     for want in ["date: UTC +0000", "offset Z", "etc/timezone: UTC"] {
         assert!(utc.contains(want), "{want:?} not in:\n{utc}");
     }
-    // Spark itself: the session time zone defaults to the JVM's.
-    let out = run_once(
-        &inputs.images.spark_tz,
-        &[],
-        &[
-            "java",
-            "-cp",
-            "/opt/spark/jars/*",
-            "-XshowSettings:properties",
-            "-version",
-        ],
-    );
-    let props = text(&out);
-    cluster.mark("java properties read");
-    let tz_prop = line_with(&props, "user.timezone").unwrap_or("(user.timezone not set)").trim().to_string();
     cluster.report(
         &inputs.images.variant,
         &format!(
-            "Asia/Shanghai image: date CST +0800, JVM Asia/Shanghai +08:00 (with and without TZ); UTC image: UTC; {tz_prop}"
+            "Asia/Shanghai image: date CST +0800, JVM Asia/Shanghai +08:00; TZ unset: date CST, JVM {bare_id} (same rules); UTC image: UTC"
         ),
     );
 }

@@ -8,6 +8,7 @@ mod base;
 mod bench;
 mod demo;
 mod dist;
+mod e2e;
 mod elf;
 mod fixtures;
 mod test;
@@ -43,7 +44,6 @@ commands:
                               time `sparkimg build` (cold, unchanged, one layer changed)
                               against `docker build` of a COPY-only Dockerfile
                               of the fixture; rows merged into the same report
-  test                        run the workspace tests (nextest if installed) and a bench smoke run
   bench push [--quick] [--runs N]
                               time `sparkimg push` against `skopeo copy` to a loopback
                               docker-registry; count an unchanged re-push's requests
@@ -51,6 +51,7 @@ commands:
                               real Spark jobs in containers built by sparkimg, started
                               as Spark's Kubernetes backend starts pods, on a Docker
                               Engine (tests/, ~6 min; needs docker, skopeo, docker-registry)
+  test                        run the workspace tests (nextest if installed) and a bench smoke run
   help                        this text";
 
 fn main() -> std::process::ExitCode {
@@ -76,6 +77,7 @@ fn run() -> Result<()> {
         "dist" => dist::main(args),
         "bench" => bench::main(args),
         "test" => test::main(args),
+        "e2e" => e2e::main(args),
         "help" | "--help" | "-h" => {
             println!("{USAGE}");
             Ok(())
