@@ -2,8 +2,7 @@
 //! sparkimg, loads them, and runs these with `--ignored --test-threads=1`); each test
 //! cleans up its containers and network, also when it fails.
 //!
-//! Names sort in the order they run (libtest sorts them), `s8_registry` last because
-//! it removes the local images it pulls back (and then restores them).
+//! Names sort in the order they run (libtest sorts them).
 
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
@@ -585,26 +584,72 @@ fn s6_timezone() {
     );
 }
 
-/// Scenario 8: push to a local registry (Debian's docker-registry on 127.0.0.1), remove
-/// the local images, pull through the Docker Engine (127.0.0.0/8 is insecure by
-/// default) and run the executor pod of scenario 1 from the pulled image.
+/// Scenario 8: build and push to a local registry (Debian's docker-registry on
+/// 127.0.0.1) with `sparkimg build --push`, pull through the Docker Engine (127.0.0.0/8
+/// is insecure by default) and run scenario 1 on the pulled image.
+///
+/// sparkimg's images are reproducible, so the images this suite loaded (and any other
+/// build of the same inputs on this machine) share their layers with a plain rebuild
+/// and `docker pull` would transfer nothing. The pushed image is therefore built with
+/// a run-unique SOURCE_DATE_EPOCH (every Spark layer's bytes differ) and without the
+/// layer cache: its Spark layers exist nowhere but in the registry when it is pulled.
 #[test]
 #[ignore = "needs a Docker Engine and images built by sparkimg: cargo xtask e2e"]
 fn s8_registry_push_pull_run() {
     let inputs = Inputs::from_env();
+    let build = BuildInputs::from_env();
     let cluster = Cluster::new("s8");
     let registry = Registry::start(&inputs.work);
     cluster.mark("registry up");
-    let remote = format!("{}/{}", registry.host, inputs.images.spark.trim_start_matches("docker.io/"));
-    let how = push(&inputs, &inputs.images.spark, &remote);
-    cluster.mark(&format!("pushed ({how})"));
+    let repo = format!("{}/e2e-{}", registry.host, std::process::id());
+    let remote = format!("{repo}/spark:{}", inputs.spark_version);
+    let epoch = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs()
+        .to_string();
+    let out_dir = registry.dir.join("oci");
+    let build_cmd = || {
+        let mut cmd = std::process::Command::new(&build.sparkimg);
+        cmd.args(["build", "-r", &repo, "-t", &inputs.spark_version, "--no-cache"])
+            .arg("--spark-home")
+            .arg(&build.spark_home)
+            .args(["--base", &build.base])
+            .arg("--entrypoint-binary")
+            .arg(&build.entrypoint)
+            .arg("--output")
+            .arg(format!("oci:{}", out_dir.display()))
+            .env("SOURCE_DATE_EPOCH", &epoch);
+        cmd
+    };
+    let out = run(build_cmd().arg("--push"));
+    let how = match out.status.code() {
+        Some(0) => "sparkimg build --push",
+        // No registry client in this sparkimg: build, then copy with skopeo.
+        Some(7) => {
+            let _ = std::fs::remove_dir_all(&out_dir);
+            run_ok(&mut build_cmd());
+            run_ok(std::process::Command::new("skopeo").args([
+                "copy".to_string(),
+                "--quiet".into(),
+                "--dest-tls-verify=false".into(),
+                format!("oci:{}:{remote}", out_dir.display()),
+                format!("docker://{remote}"),
+            ]));
+            "sparkimg build + skopeo copy"
+        }
+        _ => panic!("sparkimg build --push failed ({}): {}", out.status, text(&out)),
+    };
+    cluster.mark(&format!("built and pushed ({how})"));
+    // An independent client reads it back from the registry.
+    let manifest = run_ok(std::process::Command::new("skopeo").args([
+        "inspect".to_string(),
+        "--tls-verify=false".into(),
+        format!("docker://{remote}"),
+    ]));
+    assert!(manifest.contains("\"Layers\""), "skopeo inspect {remote}: {manifest}");
 
-    // Remove the local images that share layers with it, so the pull must transfer
-    // them; restored from the archives afterwards (also when this test fails).
-    let _restore = Restore::new(&inputs);
-    for img in [&inputs.images.spark, &inputs.images.spark_py, &inputs.images.spark_tz] {
-        let _ = run(&mut docker(["rmi", "-f", img]));
-    }
+    let _untag = Untag(remote.clone());
     let _ = run(&mut docker(["rmi", "-f", &remote]));
     assert!(
         !run(&mut docker(["image", "inspect", &remote])).status.success(),
@@ -615,7 +660,8 @@ fn s8_registry_push_pull_run() {
     let pull_time = t0.elapsed();
     cluster.mark("pulled through the engine");
     let downloaded = pulled.matches("Pull complete").count();
-    assert!(downloaded >= 4, "the pull transferred the Spark layers:\n{pulled}");
+    // spark-deps, spark-jars, examples, spark-bin, system (the base may be present).
+    assert!(downloaded >= 5, "the pull transferred the Spark layers:\n{pulled}");
     let digests = run_ok(&mut docker([
         "image",
         "inspect",
@@ -623,7 +669,7 @@ fn s8_registry_push_pull_run() {
         "{{join .RepoDigests \" \"}}",
         &remote,
     ]));
-    assert!(digests.contains(&format!("{}/", registry.host)), "{digests}");
+    assert!(digests.contains(&format!("{repo}/spark@sha256:")), "{digests}");
 
     // The pulled image plans an executor pod and runs java.
     let env = executor_pod_env("driver", "app-0", 1, "10.0.0.1", "pod-1", &[]);
@@ -646,60 +692,40 @@ fn s8_registry_push_pull_run() {
     cluster.report(
         &inputs.images.variant,
         &format!(
-            "pushed with {how}, pulled {downloaded} layers in {:.1}s; {summary}",
+            "{how}; docker pull transferred {downloaded} layers in {:.1}s; {summary}",
             pull_time.as_secs_f64()
         ),
     );
-    let _ = run(&mut docker(["rmi", "-f", &remote]));
 }
 
-/// Pushes `local` (an image of the archives) to `remote`: with `sparkimg push` when the
-/// xtask passed a sparkimg that has it, else with skopeo from the docker-archive.
-fn push(inputs: &Inputs, local: &str, remote: &str) -> String {
-    let archive = inputs
-        .images
-        .archives
-        .first()
-        .unwrap_or_else(|| panic!("no SPARKIMG_E2E_ARCHIVES to push from"));
-    if let Ok(cmd) = std::env::var("SPARKIMG_E2E_PUSH") {
-        // e.g. "sparkimg push docker-archive:{archive}:{local} {remote}"
-        let line = cmd
-            .replace("{archive}", &archive.display().to_string())
-            .replace("{local}", local)
-            .replace("{remote}", remote);
-        let words: Vec<&str> = line.split_whitespace().collect();
-        run_ok(std::process::Command::new(words[0]).args(&words[1..]));
-        return words[..2].join(" ");
-    }
-    run_ok(std::process::Command::new("skopeo").args([
-        "copy".to_string(),
-        "--quiet".into(),
-        "--dest-tls-verify=false".into(),
-        format!("docker-archive:{}:{local}", archive.display()),
-        format!("docker://{remote}"),
-    ]));
-    "skopeo copy".into()
+/// What `sparkimg build` needs, from the environment `cargo xtask e2e` sets.
+struct BuildInputs {
+    sparkimg: PathBuf,
+    spark_home: PathBuf,
+    base: String,
+    entrypoint: PathBuf,
 }
 
-/// `docker load`s the archives again when dropped (the registry scenario removes the
-/// images it pulls back).
-struct Restore(Vec<PathBuf>);
-
-impl Restore {
-    fn new(inputs: &Inputs) -> Restore {
-        assert!(!inputs.images.archives.is_empty(), "no archives to restore the images from");
-        Restore(inputs.images.archives.clone())
-    }
-}
-
-impl Drop for Restore {
-    fn drop(&mut self) {
-        for a in &self.0 {
-            let out = run(docker(["load", "-q", "-i"]).arg(a));
-            if !out.status.success() {
-                eprintln!("e2e: could not restore {}: {}", a.display(), text(&out));
-            }
+impl BuildInputs {
+    fn from_env() -> BuildInputs {
+        let get = |n: &str| {
+            std::env::var(n).unwrap_or_else(|_| panic!("{n} is not set: run `cargo xtask e2e`"))
+        };
+        BuildInputs {
+            sparkimg: get("SPARKIMG_E2E_SPARKIMG").into(),
+            spark_home: get("SPARKIMG_E2E_SPARK_HOME").into(),
+            base: get("SPARKIMG_E2E_BASE"),
+            entrypoint: get("SPARKIMG_E2E_ENTRYPOINT").into(),
         }
+    }
+}
+
+/// Removes the pulled image (and so its unique layers) when dropped.
+struct Untag(String);
+
+impl Drop for Untag {
+    fn drop(&mut self) {
+        let _ = run(&mut docker(["rmi", "-f", &self.0]));
     }
 }
 
