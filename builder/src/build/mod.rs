@@ -349,7 +349,9 @@ pub fn build_with(
         // platform it would make an image whose binaries cannot run there.
         let rootfs_for = |p: &Platform| {
             matches!(
-                opts.platform_bases.get(&p.to_string()).unwrap_or(&opts.base),
+                opts.platform_bases
+                    .get(&p.to_string())
+                    .unwrap_or(&opts.base),
                 BaseSpec::Rootfs { .. }
             )
         };
