@@ -867,7 +867,10 @@ fn basic_auth_over_tls_with_test_ca() {
     let err = String::from_utf8_lossy(&o.stderr);
     assert_eq!(o.status.code(), Some(9), "{err}");
     assert!(err.to_lowercase().contains("certificate"), "{err}");
-    assert!(!err.contains("retrying"), "a certificate error is not transient: {err}");
+    assert!(
+        !err.contains("retrying"),
+        "a certificate error is not transient: {err}"
+    );
     let tags = Command::new("skopeo")
         .args([
             "inspect",
