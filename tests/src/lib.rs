@@ -224,7 +224,10 @@ pub fn remove_stale() {
         })
         .collect();
     if !stale.is_empty() {
-        eprintln!("e2e: removing {} stale container(s) of dead runs", stale.len());
+        eprintln!(
+            "e2e: removing {} stale container(s) of dead runs",
+            stale.len()
+        );
         let _ = run(docker(["rm", "-f", "-v"]).args(&stale));
     }
     let out = run(&mut docker([
@@ -339,7 +342,12 @@ impl Cluster {
             if i > 0 {
                 line.push(',');
             }
-            let _ = write!(line, "\"{}\":{:.1}", what.replace('"', "'"), t.as_secs_f64());
+            let _ = write!(
+                line,
+                "\"{}\":{:.1}",
+                what.replace('"', "'"),
+                t.as_secs_f64()
+            );
         }
         line.push_str("}}\n");
         eprintln!("e2e[{}] PASSED in {total:.1}s: {summary}", self.scenario);
@@ -376,8 +384,7 @@ impl Cluster {
             cmd.args(["-e", &format!("{k}={v}")]);
         }
         for (host, inside) in &spec.mounts {
-            cmd.arg("-v")
-                .arg(format!("{}:{inside}:ro", host.display()));
+            cmd.arg("-v").arg(format!("{}:{inside}:ro", host.display()));
         }
         for t in &spec.tmpfs {
             cmd.args(["--tmpfs", &format!("{t}:mode=1777")]);
@@ -474,7 +481,8 @@ impl Spec {
         self
     }
     pub fn args<S: AsRef<str>>(mut self, args: &[S]) -> Spec {
-        self.args.extend(args.iter().map(|s| s.as_ref().to_string()));
+        self.args
+            .extend(args.iter().map(|s| s.as_ref().to_string()));
         self
     }
 }
@@ -521,10 +529,14 @@ impl Container {
         timeout: Duration,
         pred: impl Fn(&str) -> bool,
     ) -> String {
-        wait_for(&format!("{what} in the log of {}", self.name), timeout, || {
-            let log = self.logs();
-            pred(&log).then_some(log)
-        })
+        wait_for(
+            &format!("{what} in the log of {}", self.name),
+            timeout,
+            || {
+                let log = self.logs();
+                pred(&log).then_some(log)
+            },
+        )
     }
 
     pub fn running(&self) -> bool {
@@ -652,7 +664,10 @@ pub fn executor_pod_env(
             format!("-Dspark.driver.blockManager.port={BLOCK_MANAGER_PORT}"),
         ]);
     let mut vars: Vec<(String, String)> = env.into_iter().collect();
-    vars.extend(opts.enumerate().map(|(i, o)| (format!("SPARK_JAVA_OPT_{i}"), o)));
+    vars.extend(
+        opts.enumerate()
+            .map(|(i, o)| (format!("SPARK_JAVA_OPT_{i}"), o)),
+    );
     vars
 }
 
@@ -672,7 +687,15 @@ pub fn start_master(cluster: &Cluster, image: &str) -> Container {
             .ip(10)
             .alias("master")
             .env("SPARK_DAEMON_MEMORY", "256m")
-            .args(&["master", "--host", "master", "--port", "7077", "--webui-port", "8080"]),
+            .args(&[
+                "master",
+                "--host",
+                "master",
+                "--port",
+                "7077",
+                "--webui-port",
+                "8080",
+            ]),
     );
     master.wait_log("I have been elected leader", Duration::from_secs(90));
     cluster.mark("master ALIVE");

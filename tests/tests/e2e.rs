@@ -105,7 +105,11 @@ fn executors_join_driver(cluster: &Cluster, inputs: &Inputs, image: &str, job: J
         );
         assert!(elog.contains("Successfully registered with driver"));
         assert!(
-            elog.contains(&format!("Starting executor ID {} on host {}", i + 1, cluster.ip(31 + i as u8))),
+            elog.contains(&format!(
+                "Starting executor ID {} on host {}",
+                i + 1,
+                cluster.ip(31 + i as u8)
+            )),
             "{} does not use its pod IP as host",
             e.name
         );
@@ -168,10 +172,12 @@ fn s2_standalone_cluster_survives_worker_loss() {
             .env("SPARK_MASTER_URL", "spark://master:7077")
             .args(&["worker", "--host", "worker-1"]),
     );
-    let w2 = cluster.start(
-        worker_env(Spec::new("worker-2", &image).ip(42))
-            .args(&["worker", "--host", "worker-2", "spark://master:7077"]),
-    );
+    let w2 = cluster.start(worker_env(Spec::new("worker-2", &image).ip(42)).args(&[
+        "worker",
+        "--host",
+        "worker-2",
+        "spark://master:7077",
+    ]));
     for w in [&w1, &w2] {
         w.wait_log("Successfully registered with master", secs(120));
     }
@@ -208,28 +214,45 @@ fn s2_standalone_cluster_survives_worker_loss() {
     });
     let before = finished_tasks(&submit.logs());
     cluster.mark("tasks running on both workers' executors");
-    assert!(submit.running(), "the job must still be running when the worker stops");
+    assert!(
+        submit.running(),
+        "the job must still be running when the worker stops"
+    );
     let t0 = Instant::now();
     run_ok(&mut docker(["stop", "-t", "20", &w2.name]));
     let stop_time = t0.elapsed();
     cluster.mark("worker-2 stopped");
-    assert_eq!(w2.exit_code(), Some(143), "worker-2: SIGTERM reached the Worker JVM");
-    assert!(stop_time < secs(20), "worker stopped within the grace period ({stop_time:?})");
+    assert_eq!(
+        w2.exit_code(),
+        Some(143),
+        "worker-2: SIGTERM reached the Worker JVM"
+    );
+    assert!(
+        stop_time < secs(20),
+        "worker stopped within the grace period ({stop_time:?})"
+    );
 
     let code = submit.wait_exit(secs(240));
     cluster.mark("job finished");
     let log = submit.logs();
     assert_eq!(code, 0, "spark-submit exit status");
     let expected = format!("Slow job sum is {}", TASKS * (TASKS - 1) / 2);
-    assert!(log.contains(&expected), "no {expected:?} in the driver output");
+    assert!(
+        log.contains(&expected),
+        "no {expected:?} in the driver output"
+    );
     let lost = log.lines().any(|l| {
-        l.contains("Lost executor") || l.contains("Executor lost") || l.contains("executor lost")
+        l.contains("Lost executor")
+            || l.contains("Executor lost")
+            || l.contains("executor lost")
             || (l.contains("Executor") && l.contains("removed"))
     });
     assert!(lost, "the driver noticed the lost executor");
     let mlog = master.logs();
     assert!(
-        mlog.contains("Removing worker") || mlog.contains("has been removed") || mlog.contains("DISCONNECTED"),
+        mlog.contains("Removing worker")
+            || mlog.contains("has been removed")
+            || mlog.contains("DISCONNECTED"),
         "the master noticed worker-2 leaving"
     );
     assert!(w1.running(), "worker-1 survives");
@@ -268,7 +291,9 @@ fn s3_notebook_client_mode() {
     // A notebook's Spark shell logs at WARN: the session prints its app id itself.
     let needle = "Notebook app id: ";
     let log = notebook.wait_log(needle, secs(120));
-    let app_id: String = line_with(&log, needle).unwrap()[needle.len()..].trim().to_string();
+    let app_id: String = line_with(&log, needle).unwrap()[needle.len()..]
+        .trim()
+        .to_string();
     assert!(app_id.starts_with("app-"), "{app_id:?}");
     let executors = start_executors(&cluster, &image, "notebook", &app_id, &[None, None], &[]);
     let code = notebook.wait_exit(secs(240));
@@ -356,7 +381,11 @@ fn s4_signals_stop_and_decommission() {
         assert!(zombies.is_empty(), "zombies in {}: {zombies:?}", e.name);
         let pid1 = procs.iter().find(|p| p.pid == 1).expect("a PID 1");
         assert_eq!(pid1.comm, "spark-entrypoin", "PID 1 of {}", e.name);
-        assert!(procs.iter().any(|p| p.comm == "java"), "a java in {}", e.name);
+        assert!(
+            procs.iter().any(|p| p.comm == "java"),
+            "a java in {}",
+            e.name
+        );
     }
 
     // docker stop: SIGTERM to PID 1, forwarded to the JVM, 143 well inside the grace.
@@ -365,8 +394,15 @@ fn s4_signals_stop_and_decommission() {
     run_ok(&mut docker(["stop", "-t", "30", &e1.name]));
     let stop_time = t0.elapsed();
     cluster.mark("exec-1 stopped");
-    assert_eq!(e1.exit_code(), Some(143), "exec-1 exit status after docker stop");
-    assert!(stop_time < secs(25), "exec-1 stopped before the grace period ran out: {stop_time:?}");
+    assert_eq!(
+        e1.exit_code(),
+        Some(143),
+        "exec-1 exit status after docker stop"
+    );
+    assert!(
+        stop_time < secs(25),
+        "exec-1 stopped before the grace period ran out: {stop_time:?}"
+    );
     let log1 = e1.logs();
     assert!(log1.contains("RECEIVED SIGNAL TERM"), "the JVM got SIGTERM");
 
@@ -393,7 +429,14 @@ fn s4_signals_stop_and_decommission() {
         Spec::new("exec-3", &image)
             .ip(33)
             .hostname("s4-exec-3")
-            .envs(executor_pod_env("driver", &app_id, 3, &cluster.ip(33), "s4-exec-3", &[]))
+            .envs(executor_pod_env(
+                "driver",
+                &app_id,
+                3,
+                &cluster.ip(33),
+                "s4-exec-3",
+                &[],
+            ))
             .tmpfs("/var/data/spark-local")
             .args(&["executor"]),
     );
@@ -436,7 +479,11 @@ fn s5_random_uid_and_root() {
         "512m".into(),
     ];
     args.extend(driver_confs("driver", 2));
-    args.extend(["/opt/e2e/assets/slow_job.py".to_string(), "16".into(), "0.5".into()]);
+    args.extend([
+        "/opt/e2e/assets/slow_job.py".to_string(),
+        "16".into(),
+        "0.5".into(),
+    ]);
     let driver = cluster.start(
         Spec::new("driver", &image)
             .ip(20)
@@ -469,12 +516,18 @@ fn s5_random_uid_and_root() {
     };
     let rj = java(random);
     assert_eq!(rj.uid.to_string(), RANDOM, "random-uid executor JVM uid");
-    assert_eq!(rj.user, RANDOM, "ps resolves the random uid to a name (passwd entry exists)");
+    assert_eq!(
+        rj.user, RANDOM,
+        "ps resolves the random uid to a name (passwd entry exists)"
+    );
     let oj = java(root);
     assert_eq!(oj.uid, 185, "root-started executor dropped to 185");
     assert_eq!(oj.user, "spark");
     let pid1 = root.processes().into_iter().find(|p| p.pid == 1).unwrap();
-    assert_eq!(pid1.uid, 0, "PID 1 stays root (it only drops for the child)");
+    assert_eq!(
+        pid1.uid, 0,
+        "PID 1 stays root (it only drops for the child)"
+    );
     // Java's user.name for the random uid, as the JVM sees it (same container).
     let out = random.exec(
         Some("1000730000:0"),
@@ -485,7 +538,9 @@ fn s5_random_uid_and_root() {
         .map(|l| l.trim().to_string())
         .unwrap_or_default();
     assert_eq!(user_name, format!("user.name = {RANDOM}"), "{props}");
-    let home = line_with(&props, "user.home = ").map(str::trim).unwrap_or("");
+    let home = line_with(&props, "user.home = ")
+        .map(str::trim)
+        .unwrap_or("");
     assert_eq!(home, "user.home = /opt/spark");
 
     let code = driver.wait_exit(secs(240));
@@ -510,7 +565,10 @@ fn s5_random_uid_and_root() {
     }
     cluster.report(
         &inputs.images.variant,
-        &format!("JVM uids {} / {}; {user_name}; workers {idents:?}", rj.uid, oj.uid),
+        &format!(
+            "JVM uids {} / {}; {user_name}; workers {idents:?}",
+            rj.uid, oj.uid
+        ),
     );
 }
 
@@ -527,7 +585,7 @@ fn tz_class(inputs: &Inputs) -> PathBuf {
     dir
 }
 
-fn tz_run(image: &str, class_dir: &PathBuf, script: &str) -> String {
+fn tz_run(image: &str, class_dir: &std::path::Path, script: &str) -> String {
     let mount = format!("{}:/opt/e2e/tz:ro", class_dir.display());
     let out = run_once(image, &["-v", &mount], &["sh", "-c", script]);
     assert!(out.status.success(), "{script}: {}", text(&out));
@@ -611,15 +669,22 @@ fn s8_registry_push_pull_run() {
     let out_dir = registry.dir.join("oci");
     let build_cmd = || {
         let mut cmd = std::process::Command::new(&build.sparkimg);
-        cmd.args(["build", "-r", &repo, "-t", &inputs.spark_version, "--no-cache"])
-            .arg("--spark-home")
-            .arg(&build.spark_home)
-            .args(["--base", &build.base])
-            .arg("--entrypoint-binary")
-            .arg(&build.entrypoint)
-            .arg("--output")
-            .arg(format!("oci:{}", out_dir.display()))
-            .env("SOURCE_DATE_EPOCH", &epoch);
+        cmd.args([
+            "build",
+            "-r",
+            &repo,
+            "-t",
+            &inputs.spark_version,
+            "--no-cache",
+        ])
+        .arg("--spark-home")
+        .arg(&build.spark_home)
+        .args(["--base", &build.base])
+        .arg("--entrypoint-binary")
+        .arg(&build.entrypoint)
+        .arg("--output")
+        .arg(format!("oci:{}", out_dir.display()))
+        .env("SOURCE_DATE_EPOCH", &epoch);
         cmd
     };
     let out = run(build_cmd().arg("--push"));
@@ -638,7 +703,11 @@ fn s8_registry_push_pull_run() {
             ]));
             "sparkimg build + skopeo copy"
         }
-        _ => panic!("sparkimg build --push failed ({}): {}", out.status, text(&out)),
+        _ => panic!(
+            "sparkimg build --push failed ({}): {}",
+            out.status,
+            text(&out)
+        ),
     };
     cluster.mark(&format!("built and pushed ({how})"));
     // An independent client reads it back from the registry.
@@ -647,12 +716,17 @@ fn s8_registry_push_pull_run() {
         "--tls-verify=false".into(),
         format!("docker://{remote}"),
     ]));
-    assert!(manifest.contains("\"Layers\""), "skopeo inspect {remote}: {manifest}");
+    assert!(
+        manifest.contains("\"Layers\""),
+        "skopeo inspect {remote}: {manifest}"
+    );
 
     let _untag = Untag(remote.clone());
     let _ = run(&mut docker(["rmi", "-f", &remote]));
     assert!(
-        !run(&mut docker(["image", "inspect", &remote])).status.success(),
+        !run(&mut docker(["image", "inspect", &remote]))
+            .status
+            .success(),
         "{remote} still present locally"
     );
     let t0 = Instant::now();
@@ -661,7 +735,10 @@ fn s8_registry_push_pull_run() {
     cluster.mark("pulled through the engine");
     let downloaded = pulled.matches("Pull complete").count();
     // spark-deps, spark-jars, examples, spark-bin, system (the base may be present).
-    assert!(downloaded >= 5, "the pull transferred the Spark layers:\n{pulled}");
+    assert!(
+        downloaded >= 5,
+        "the pull transferred the Spark layers:\n{pulled}"
+    );
     let digests = run_ok(&mut docker([
         "image",
         "inspect",
@@ -669,7 +746,10 @@ fn s8_registry_push_pull_run() {
         "{{join .RepoDigests \" \"}}",
         &remote,
     ]));
-    assert!(digests.contains(&format!("{repo}/spark@sha256:")), "{digests}");
+    assert!(
+        digests.contains(&format!("{repo}/spark@sha256:")),
+        "{digests}"
+    );
 
     // The pulled image plans an executor pod and runs java.
     let env = executor_pod_env("driver", "app-0", 1, "10.0.0.1", "pod-1", &[]);
@@ -782,8 +862,7 @@ fn registry_answers(host: &str) -> bool {
         return false;
     };
     let _ = s.set_read_timeout(Some(secs(2)));
-    if s
-        .write_all(format!("GET /v2/ HTTP/1.0\r\nHost: {host}\r\n\r\n").as_bytes())
+    if s.write_all(format!("GET /v2/ HTTP/1.0\r\nHost: {host}\r\n\r\n").as_bytes())
         .is_err()
     {
         return false;

@@ -329,7 +329,10 @@ impl Ctx {
             .env("SPARKIMG_E2E_WORK", self.dir.join("work"))
             .env("SPARKIMG_E2E_SPARKIMG", &self.sparkimg)
             .env("SPARKIMG_E2E_SPARK_HOME", &self.spark_home)
-            .env("SPARKIMG_E2E_BASE", format!("rootfs:{}", self.base_tar.display()))
+            .env(
+                "SPARKIMG_E2E_BASE",
+                format!("rootfs:{}", self.base_tar.display()),
+            )
             .env("SPARKIMG_E2E_ENTRYPOINT", &self.entrypoint)
             .env("SPARKIMG_E2E_SPARK_VERSION", &self.version)
             .env("SPARKIMG_E2E_REPORT", &self.report);
