@@ -1,10 +1,13 @@
 //! `cargo xtask demo`: the README's first command, the main job on embedded defaults.
 //!
 //! It does what a user does, end to end, offline: the fixture Spark distribution (from
-//! PyPI's pyspark sdist) is served by a loopback mirror, `sparkimg fetch` downloads,
-//! verifies and extracts it, and `spark-entrypoint` — the static binary that is PID 1 in
-//! our images — plans and supervises a real Spark job (`driver` role, client mode,
-//! `local[2]` master), in its own PID namespace when we are root.
+//! PyPI's pyspark sdist) is served by a loopback mirror; `sparkimg build` fetches it from
+//! there (sha512 verified), builds the Spark image on the fixture JVM base (a Debian root
+//! file system from mmdebstrap) without a daemon and `--load`s it into the Docker Engine;
+//! then a container of that image runs SparkPi with role `driver`, `spark-entrypoint` as
+//! its PID 1. Without a Docker Engine (or without root for the base), the same
+//! distribution is fetched with `sparkimg fetch` and SparkPi runs on the host under
+//! `spark-entrypoint` in its own PID namespace.
 
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
@@ -55,6 +58,28 @@ pub fn main(args: Vec<String>) -> Result<()> {
         .parent()
         .context("mirror dir has no parent")?;
     let server = Mirror::serve(mirror_root)?;
+
+    if docker_ok() {
+        match crate::base::ensure() {
+            Ok(base) => {
+                return in_a_container(
+                    &sparkimg,
+                    &entrypoint,
+                    &server,
+                    &base.tar,
+                    &cache,
+                    &version,
+                    &fixtures.sparkpi_jar,
+                    slices,
+                );
+            }
+            Err(err) => {
+                eprintln!("demo: no JVM base image ({err:#}); running SparkPi on the host instead")
+            }
+        }
+    } else {
+        eprintln!("demo: no Docker Engine answers; running SparkPi on the host instead");
+    }
 
     let step = Step::start(format!(
         "demo: sparkimg fetch {version} from {}",
@@ -225,5 +250,125 @@ impl Drop for Mirror {
     fn drop(&mut self) {
         let _ = self.child.kill();
         let _ = self.child.wait();
+    }
+}
+
+fn docker_ok() -> bool {
+    Command::new("docker")
+        .args(["version", "--format", "{{.Server.Version}}"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .is_ok_and(|s| s.success())
+}
+
+/// Build the image daemonlessly from the mirror and the base, load it, run SparkPi in it.
+#[allow(clippy::too_many_arguments)]
+fn in_a_container(
+    sparkimg: &Path,
+    entrypoint: &Path,
+    server: &Mirror,
+    base_tar: &Path,
+    cache: &Path,
+    version: &str,
+    sparkpi_jar: &Path,
+    slices: u32,
+) -> Result<()> {
+    let image = format!("sparkimg-demo/spark:{version}");
+    let step = Step::start(format!(
+        "demo: sparkimg build {image} (Spark from {}, base {})",
+        server.url,
+        base_tar.display()
+    ));
+    let report = util::output(
+        Command::new(sparkimg)
+            .args(["build", "-r", "sparkimg-demo", "-t", version])
+            .args([
+                "--spark-version",
+                version,
+                "--no-default-mirrors",
+                "--mirror",
+            ])
+            .arg(&server.url)
+            .arg("--base")
+            .arg(format!("rootfs:{}", base_tar.display()))
+            .arg("--entrypoint-binary")
+            .arg(entrypoint)
+            .arg("--cache-dir")
+            .arg(cache)
+            .args(["--load", "--json"]),
+    )?;
+    step.done();
+    let report: serde_json::Value =
+        serde_json::from_str(report.trim()).context("sparkimg build --json printed no JSON")?;
+    println!(
+        "built {image}: {} layers ({} built, {} cached), manifest {}",
+        report["layers"].as_array().map_or(0, Vec::len),
+        report["layers_built"],
+        report["layers_cached"],
+        report["images"][0]["manifest_digest"]
+            .as_str()
+            .unwrap_or("?")
+    );
+
+    let args = [
+        "driver",
+        "--master",
+        "local[2]",
+        "--class",
+        "fixture.JavaSparkPi",
+        "--conf",
+        "spark.ui.enabled=false",
+        "/opt/demo/sparkpi.jar",
+    ];
+    let slices = slices.to_string();
+    let docker_run = |extra: &[&str]| {
+        let mut c = Command::new("docker");
+        // Local mode needs no network at all.
+        c.args(["run", "--rm", "--network", "none"])
+            .args(["-e", "SPARK_DRIVER_BIND_ADDRESS=127.0.0.1"])
+            .args(["-e", "SPARK_LOCAL_IP=127.0.0.1"])
+            .arg("-v")
+            .arg(format!(
+                "{}:/opt/demo/sparkpi.jar:ro",
+                sparkpi_jar.display()
+            ))
+            .arg(&image)
+            .args(extra);
+        c
+    };
+    let mut with_plan = vec!["--print-plan"];
+    with_plan.extend(args);
+    with_plan.push(&slices);
+    println!(
+        "\nthe plan in the container (spark-entrypoint --print-plan {}):",
+        args.join(" ")
+    );
+    println!("{}", util::output(&mut docker_run(&with_plan))?.trim());
+
+    let step = Step::start("demo: SparkPi in the container (spark-entrypoint is PID 1)");
+    let mut run_args: Vec<&str> = args.to_vec();
+    run_args.push(&slices);
+    let output = docker_run(&run_args)
+        .stdin(Stdio::null())
+        .output()
+        .context("cannot run docker")?;
+    step.done();
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    match (
+        output.status.code(),
+        stdout.lines().find(|l| l.contains("Pi is roughly")),
+    ) {
+        (Some(0), Some(line)) => {
+            println!("\n{line}");
+            println!(
+                "(exit status 0: Spark {version} fetched and verified, built into {image} without a daemon, run by spark-entrypoint as PID 1)"
+            );
+            Ok(())
+        }
+        (code, _) => {
+            eprintln!("{}", String::from_utf8_lossy(&output.stderr));
+            bail!("the Spark job did not print its result (exit status {code:?})")
+        }
     }
 }
