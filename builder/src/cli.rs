@@ -13,7 +13,7 @@ Exit codes:
   4  download failed on every mirror (not found, network, server errors)
   5  unsafe or oversized archive refused
   6  build: base image unusable (no Java, unreadable) or not a Spark distribution
-  7  build: not implemented yet (multi-platform, -m minikube)
+  7  build: not implemented yet (-m minikube)
   8  build: the output path exists and was not written by sparkimg
   9  registry: push or pull failed (unreachable, server errors after retries, not found,
      digest mismatch, no image for the platform)
@@ -382,7 +382,7 @@ Exit codes:
   4  distribution download failed
   5  unsafe distribution archive
   6  base image unusable (no Java, unreadable) or not a Spark distribution
-  7  not implemented yet (multi-platform, -m minikube)
+  7  not implemented yet (-m minikube)
   8  the output path exists and was not written by sparkimg
   9  registry push or pull failed (unreachable, server errors, not found, no platform)
  10  registry authentication refused or credentials unusable
