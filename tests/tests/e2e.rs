@@ -339,7 +339,7 @@ fn s4_signals_stop_and_decommission() {
     let image = inputs.images.spark_py.clone();
     let cluster = Cluster::new("s4");
     let _master = start_master(&cluster, &image);
-    const TASKS: u32 = 40;
+    const TASKS: u32 = 24;
     let mut args: Vec<String> = vec![
         "driver".into(),
         "--master".into(),
@@ -411,8 +411,22 @@ fn s4_signals_stop_and_decommission() {
     let out = e2.exec(None, &["/opt/decom.sh"]);
     let decom_time = t0.elapsed();
     cluster.mark("exec-2 decommissioned");
-    assert_eq!(out.status.code(), Some(0), "decom.sh: {}", text(&out));
+    // decom.sh waits for the JVM to exit; when it does, PID 1 exits with it and the
+    // kernel SIGKILLs everything left in the PID namespace, this `docker exec` too if
+    // it has not printed its exit yet (the same race as upstream's decom.sh under a
+    // preStop hook). So: 0, or 137 once the container is already gone.
     let code2 = e2.wait_exit(secs(60));
+    let decom_status = out.status.code();
+    assert!(
+        decom_status == Some(0) || decom_status == Some(137),
+        "decom.sh exit {decom_status:?}: {}",
+        text(&out)
+    );
+    assert!(
+        text(&out).contains("sending SIGPWR to the executor JVM"),
+        "decom.sh: {}",
+        text(&out)
+    );
     let log2 = e2.logs();
     // Spark's SIGPWR handler (registered because spark.decommission.enabled) logs
     // this; nothing else in the executor sends it.
@@ -453,7 +467,7 @@ fn s4_signals_stop_and_decommission() {
     cluster.report(
         &inputs.images.variant,
         &format!(
-            "docker stop -> 143 in {:.1}s; decom.sh -> exit 0 in {:.1}s, executor exit {code2}; {expected}; tasks {:?}",
+            "docker stop -> 143 in {:.1}s; decom.sh -> exit {decom_status:?} in {:.1}s, executor exit {code2}; {expected}; tasks {:?}",
             stop_time.as_secs_f64(),
             decom_time.as_secs_f64(),
             finished_tasks(&log)
