@@ -47,6 +47,11 @@ commands:
   bench push [--quick] [--runs N]
                               time `sparkimg push` against `skopeo copy` to a loopback
                               docker-registry; count an unchanged re-push's requests
+  bench engine [--quick] [--runs N]
+                              time `sparkimg build --load` (daemonless) and
+                              `sparkimg build --engine docker` against `docker build`
+  bench all [--quick]         all of the above in turn, one report plus
+                              target/bench/ratios.svg (`cargo xtask test` runs --quick)
   e2e [--engine auto|daemonless|docker|both] [FILTER...]
                               real Spark jobs in containers built by sparkimg, started
                               as Spark's Kubernetes backend starts pods, on a Docker

@@ -105,6 +105,7 @@ pub fn run(opts: &Options) -> Result<Vec<Row>> {
         let theirs_java = Stats::of(&to_java[1]);
         let ratio = theirs_java.median as f64 / ours_java.median.max(1) as f64;
         rows.push(Row {
+            label: format!("entrypoint: {} pod, start → java", role.name()),
             what: format!("{} pod: start → java exec (median of {runs})", role.name()),
             ours: ours_java.describe(),
             theirs: theirs_java.describe(),
@@ -122,6 +123,7 @@ pub fn run(opts: &Options) -> Result<Vec<Row>> {
         // the span from the entrypoint's exec to the JVM's exec. On a VM where a bare
         // fork+exec costs ~0.75 ms the raw numbers could never meet "< 1 ms".
         rows.push(Row {
+            label: format!("entrypoint: {} pod, own work (minus floor)", role.name()),
             what: format!(
                 "{} pod: entrypoint exec → java exec (the above minus {} for spawning the stub directly)",
                 role.name(),
@@ -137,6 +139,7 @@ pub fn run(opts: &Options) -> Result<Vec<Row>> {
         let ours_total = Stats::of(&total[0]);
         let theirs_total = Stats::of(&total[1]);
         rows.push(Row {
+            label: format!("entrypoint: {} pod, start → exit", role.name()),
             what: format!("{} pod: start → entrypoint exit (median of {runs})", role.name()),
             ours: ours_total.describe(),
             theirs: theirs_total.describe(),
@@ -150,6 +153,7 @@ pub fn run(opts: &Options) -> Result<Vec<Row>> {
     let ours_size = fs::metadata(&ours)?.len();
     let tini_static = fs::metadata(TINI_STATIC).map(|m| m.len()).ok();
     rows.push(Row {
+        label: "entrypoint: binary size vs tini-static".into(),
         what: "static binary size (ours replaces entrypoint.sh + tini-static)".into(),
         ours: format!("{} ({ours_size} B)", human_size(ours_size)),
         theirs: tini_static.map_or("tini-static not installed".into(), |s| {

@@ -152,6 +152,7 @@ pub fn run(opts: &Options) -> Result<Vec<Row>> {
     let n_cached = runs * CACHED_PER_RUN;
     Ok(vec![
         Row {
+            label: "fetch: raw loopback transfer".into(),
             what: format!(
                 "raw loopback transfer of spark-{version} ({}): curl -o /dev/null, context only",
                 human_size(tgz_size)
@@ -164,6 +165,7 @@ pub fn run(opts: &Options) -> Result<Vec<Row>> {
             detail: json!({ "runs": runs, "bytes": tgz_size, "curl": raw.to_json() }),
         },
         Row {
+            label: "fetch: cold, vs curl + sha512sum + tar".into(),
             what: format!(
                 "cold fetch spark-{version}: download + sha512 + extract (median of {runs}); \
                  ours: sparkimg fetch, theirs: curl && curl && sha512sum -c && tar xzf"
@@ -181,6 +183,7 @@ pub fn run(opts: &Options) -> Result<Vec<Row>> {
             }),
         },
         Row {
+            label: "fetch: cached".into(),
             what: format!(
                 "cached fetch spark-{version}: the same fetch again into the same cache (median of {n_cached})"
             ),

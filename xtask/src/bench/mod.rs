@@ -1,29 +1,34 @@
 //! `cargo xtask bench <what>`: our tools against what they replace.
 //!
-//! Each benchmark (today `entrypoint` and `fetch`; build, push and engine are meant
-//! to follow as sibling modules) returns [`Row`]s. The rows of one run replace that
-//! benchmark's rows in `target/bench/report.json`, so running benchmarks one at a
-//! time still leaves one complete report, rendered again as `report.md`.
+//! Each benchmark (entrypoint, fetch, build, push, engine: sibling modules) returns
+//! [`Row`]s; `all` runs them in turn. The rows of one benchmark replace its rows in
+//! `target/bench/report.json`, so running benchmarks one at a time still leaves one
+//! complete report, rendered again as `report.md` and charted in `ratios.svg`.
 
 mod build;
+mod chart;
+mod engine;
 mod entrypoint;
 mod fetch;
 mod push;
 
 use std::fs;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
+use std::process::Command;
 
 use anyhow::{bail, Context, Result};
 use serde_json::{json, Value};
 
 use crate::util;
 
-const BENCHES: &str = "entrypoint, fetch, build, push";
+/// In the order `all` runs them: the quick ones first.
+const BENCHES: [&str; 5] = ["entrypoint", "fetch", "build", "push", "engine"];
 
 pub fn main(args: Vec<String>) -> Result<()> {
     let mut args = args.into_iter();
+    let names = BENCHES.join(", ");
     let Some(what) = args.next() else {
-        bail!("bench: say what to benchmark ({BENCHES})");
+        bail!("bench: say what to benchmark ({names}, or all)");
     };
     let mut opts = Options {
         quick: false,
@@ -39,26 +44,68 @@ pub fn main(args: Vec<String>) -> Result<()> {
             other => bail!("bench: unknown option {other:?}"),
         }
     }
-    let rows = match what.as_str() {
-        "entrypoint" => entrypoint::run(&opts)?,
-        "fetch" => fetch::run(&opts)?,
-        "build" => build::run(&opts)?,
-        "push" => push::run(&opts)?,
-        other => bail!("bench: unknown benchmark {other:?} (have: {BENCHES})"),
+    let selected: Vec<&str> = match what.as_str() {
+        "all" => BENCHES.to_vec(),
+        one => match BENCHES.iter().find(|b| **b == one) {
+            Some(b) => vec![*b],
+            None => bail!("bench: unknown benchmark {one:?} (have: {names}, all)"),
+        },
     };
-    let (md, json_path, md_path) = write_report(&what, &opts, &rows)?;
+
+    let mut run = LastRun {
+        what: what.clone(),
+        quick: opts.quick,
+        ran: Vec::new(),
+        skipped: Vec::new(),
+    };
+    let mut failed = Vec::new();
+    let mut report = None;
+    for bench in selected {
+        // `all` is what `cargo xtask test` runs: off CI a machine without Docker still
+        // gets the other benchmarks; on CI (which installs everything) a missing tool
+        // is an error, not a silently shorter run.
+        if what == "all" {
+            if let Some(missing) = missing_tools(bench) {
+                if in_ci() {
+                    bail!("bench {bench} needs {missing}, which this CI machine lacks (.ci/run installs them)");
+                }
+                eprintln!("bench: skipping {bench}: needs {missing}");
+                run.skipped
+                    .push((bench.to_string(), format!("needs {missing}")));
+                continue;
+            }
+        }
+        let step = util::Step::start(format!("bench {bench}"));
+        let rows = match bench {
+            "entrypoint" => entrypoint::run(&opts)?,
+            "fetch" => fetch::run(&opts)?,
+            "build" => build::run(&opts)?,
+            "push" => push::run(&opts)?,
+            "engine" => engine::run(&opts)?,
+            _ => unreachable!("BENCHES and this match disagree"),
+        };
+        step.done();
+        failed.extend(
+            rows.iter()
+                .filter(|r| r.pass == Some(false))
+                .map(|r| r.what.clone()),
+        );
+        run.ran.push(bench.to_string());
+        // Written after each benchmark, so an `all` that fails late keeps what it measured.
+        report = Some(write_report(bench, &run, &rows)?);
+    }
+    if report.is_none() || !run.skipped.is_empty() {
+        report = Some(write_report("", &run, &[])?);
+    }
+    let (md, json_path, md_path, svg_path) = report.expect("written above");
     println!("{md}");
     println!(
-        "report: {}\n        {}",
+        "report: {}\n        {}\n        {}",
         md_path.display(),
-        json_path.display()
+        json_path.display(),
+        svg_path.display()
     );
 
-    let failed: Vec<&str> = rows
-        .iter()
-        .filter(|r| r.pass == Some(false))
-        .map(|r| r.what.as_str())
-        .collect();
     if !failed.is_empty() {
         if opts.quick {
             // --quick is CI's smoke run on a shared machine: it proves the benchmark
@@ -78,8 +125,19 @@ pub struct Options {
     pub runs: Option<usize>,
 }
 
+/// What the report says about the run that wrote it.
+struct LastRun {
+    what: String,
+    quick: bool,
+    ran: Vec<String>,
+    /// Benchmarks `all` skipped, and why.
+    skipped: Vec<(String, String)>,
+}
+
 /// One line of the report: a measurement of ours against theirs.
 pub struct Row {
+    /// A few words naming the row in the chart.
+    pub label: String,
     pub what: String,
     pub ours: String,
     pub theirs: String,
@@ -96,6 +154,7 @@ impl Row {
     fn to_json(&self, bench: &str) -> Value {
         json!({
             "bench": bench,
+            "label": self.label,
             "what": self.what,
             "ours": self.ours,
             "theirs": self.theirs,
@@ -107,10 +166,17 @@ impl Row {
     }
 }
 
-fn write_report(bench: &str, opts: &Options, rows: &[Row]) -> Result<(String, PathBuf, PathBuf)> {
+/// Merges `rows` (as `bench`'s) into report.json, then renders report.md and ratios.svg
+/// from all its rows.
+fn write_report(
+    bench: &str,
+    run: &LastRun,
+    rows: &[Row],
+) -> Result<(String, PathBuf, PathBuf, PathBuf)> {
     let dir = util::target_dir().join("bench");
     let json_path = dir.join("report.json");
     let md_path = dir.join("report.md");
+    let svg_path = dir.join("ratios.svg");
 
     // Keep the other benchmarks' rows from earlier runs; a corrupt or old-format
     // report is simply started afresh.
@@ -123,10 +189,34 @@ fn write_report(bench: &str, opts: &Options, rows: &[Row]) -> Result<(String, Pa
         .filter(|row| row.get("bench").and_then(Value::as_str) != Some(bench))
         .collect();
     all.extend(rows.iter().map(|r| r.to_json(bench)));
+    // Keep the benchmarks' order, whatever order they were run in.
+    all.sort_by_key(|row| {
+        let name = row.get("bench").and_then(Value::as_str).unwrap_or("");
+        BENCHES
+            .iter()
+            .position(|b| *b == name)
+            .unwrap_or(BENCHES.len())
+    });
+    let when = util::output(Command::new("date").args(["-u", "+%Y-%m-%d %H:%M UTC"]))
+        .map(|s| s.trim().to_string())
+        .unwrap_or_default();
+    let cores = std::thread::available_parallelism().map_or(0, |n| n.get());
+    let skipped: Vec<Value> = run
+        .skipped
+        .iter()
+        .map(|(b, why)| json!({ "bench": b, "why": why }))
+        .collect();
     let report = json!({
         "generated_by": "cargo xtask bench",
         "ratio": "theirs / ours (above 1: ours is faster or smaller)",
-        "last_run": { "bench": bench, "quick": opts.quick },
+        "last_run": {
+            "what": run.what,
+            "ran": run.ran,
+            "skipped": skipped,
+            "quick": run.quick,
+            "at": when,
+            "cores": cores,
+        },
         "rows": all,
     });
     util::write_atomic(
@@ -134,11 +224,38 @@ fn write_report(bench: &str, opts: &Options, rows: &[Row]) -> Result<(String, Pa
         serde_json::to_string_pretty(&report)?.as_bytes(),
     )?;
 
-    let mut md = String::from(
+    let bars: Vec<chart::Bar> = all
+        .iter()
+        .filter_map(|row| {
+            let ratio = row.get("ratio").and_then(Value::as_f64)?;
+            let text = |key: &str| row.get(key).and_then(Value::as_str).unwrap_or("");
+            let label = match text("label") {
+                // Rows from before labels existed: their description, shortened.
+                "" => {
+                    let what: String = text("what").chars().take(48).collect();
+                    format!("{}: {what}…", text("bench"))
+                }
+                label => label.to_string(),
+            };
+            (ratio.is_finite() && ratio > 0.0).then(|| chart::Bar {
+                label,
+                ratio,
+                pass: row.get("pass").and_then(Value::as_bool),
+            })
+        })
+        .collect();
+    let svg = chart::ratios(&bars)?;
+    util::write_atomic(&svg_path, svg.as_bytes())?;
+
+    let mut md = format!(
         "# sparkimg benchmarks\n\n\
-         `cargo xtask bench <what>`; ratio = theirs ÷ ours (above 1: ours is faster or smaller).\n\n\
+         `cargo xtask bench <what>`; ratio = theirs ÷ ours (above 1: ours is faster or smaller). \
+         Last run: `bench {}{}`, {when}, {cores} cores.\n\n\
+         ![theirs ÷ ours per row, log scale](ratios.svg)\n\n\
          | bench | what | ours | theirs | ratio | target | pass |\n\
          |---|---|---|---|---|---|---|\n",
+        run.what,
+        if run.quick { " --quick" } else { "" },
     );
     for row in &all {
         let s = |key: &str| {
@@ -165,11 +282,46 @@ fn write_report(bench: &str, opts: &Options, rows: &[Row]) -> Result<(String, Pa
             s("target")
         );
     }
-    if opts.quick {
-        md += &format!("\nLast run of `{bench}` was --quick: few samples, targets not enforced.\n");
+    if run.quick {
+        md += &format!(
+            "\nLast run (`{}`) was --quick: few samples, targets not enforced.\n",
+            run.ran.join(", ")
+        );
+    }
+    for (bench, why) in &run.skipped {
+        md += &format!(
+            "\nSkipped `{bench}` ({why}); its rows above, if any, are from an earlier run.\n"
+        );
     }
     util::write_atomic(&md_path, md.as_bytes())?;
-    Ok((md, json_path, md_path))
+    Ok((md, json_path, md_path, svg_path))
+}
+
+/// The tools a benchmark needs beyond what every machine building sparkimg has, if
+/// any are missing (each benchmark also checks for itself).
+fn missing_tools(bench: &str) -> Option<String> {
+    let docker = || build::docker_ok();
+    let skopeo = || util::have("skopeo");
+    let registry = || Path::new(push::REGISTRY).is_file();
+    let missing: Vec<&str> = match bench {
+        "build" | "engine" => [(docker(), "a Docker Engine"), (skopeo(), "skopeo")].to_vec(),
+        "push" => [
+            (docker(), "a Docker Engine"),
+            (skopeo(), "skopeo"),
+            (registry(), "docker-registry"),
+        ]
+        .to_vec(),
+        _ => Vec::new(),
+    }
+    .into_iter()
+    .filter(|(have, _)| !have)
+    .map(|(_, name)| name)
+    .collect();
+    (!missing.is_empty()).then(|| missing.join(" and "))
+}
+
+fn in_ci() -> bool {
+    std::env::var("CI").is_ok_and(|v| !v.is_empty() && v != "false" && v != "0")
 }
 
 /// min / median / max of a sample, in nanoseconds.

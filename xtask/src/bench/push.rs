@@ -19,7 +19,7 @@ use crate::fixtures::{self, Selector};
 use crate::util::{self, human_size, Step};
 use crate::{base, dist};
 
-const REGISTRY: &str = "/usr/bin/docker-registry";
+pub(super) const REGISTRY: &str = "/usr/bin/docker-registry";
 const MAX_UNCHANGED_NS: u64 = 500_000_000;
 
 pub fn run(opts: &Options) -> Result<Vec<Row>> {
@@ -116,6 +116,7 @@ pub fn run(opts: &Options) -> Result<Vec<Row>> {
         .count();
     Ok(vec![
         Row {
+            label: "push: cold, vs skopeo copy".into(),
             what: format!(
                 "push spark {version} ({}), cold, to a loopback registry (median of {runs}); theirs: skopeo copy oci:… docker://…",
                 human_size(size)
@@ -128,6 +129,7 @@ pub fn run(opts: &Options) -> Result<Vec<Row>> {
             detail: json!({ "runs": runs, "bytes": size, "ours": ours.to_json(), "theirs": theirs.to_json() }),
         },
         Row {
+            label: "push: unchanged re-push".into(),
             what: format!("push spark {version} again, unchanged; requests: {counts}"),
             ours: unchanged.describe(),
             theirs: "—".into(),
