@@ -9,14 +9,13 @@
 //! distribution is fetched with `sparkimg fetch` and SparkPi runs on the host under
 //! `spark-entrypoint` in its own PID namespace.
 
-use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 
 use anyhow::{bail, Context, Result};
 
 use crate::fixtures::{self, Selector};
-use crate::util::{self, Step};
+use crate::util::{self, Mirror, Step};
 use crate::{dist, util::target_dir};
 
 const USAGE: &str = "usage: cargo xtask demo [--spark SEL] [--slices N]";
@@ -57,7 +56,7 @@ pub fn main(args: Vec<String>) -> Result<()> {
         .mirror_dir
         .parent()
         .context("mirror dir has no parent")?;
-    let server = Mirror::serve(mirror_root)?;
+    let server = Mirror::serve(mirror_root, None)?;
 
     if docker_ok() {
         match crate::base::ensure() {
@@ -205,52 +204,6 @@ fn pod_env(spark_home: &Path, version: &str) -> Result<Vec<(String, String)>> {
     // /etc/passwd: the entrypoint would append one. The demo must not edit the host.
     env.push(("SPARK_RUN_AS".to_string(), "root".to_string()));
     Ok(env)
-}
-
-/// A loopback HTTP server for the fixture mirror (Python's, which every CI machine has).
-struct Mirror {
-    child: Child,
-    url: String,
-}
-
-impl Mirror {
-    fn serve(dir: &Path) -> Result<Mirror> {
-        let mut child = Command::new("python3")
-            .args([
-                "-u",
-                "-m",
-                "http.server",
-                "--bind",
-                "127.0.0.1",
-                "0",
-                "--directory",
-            ])
-            .arg(dir)
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            .spawn()
-            .context("cannot start python3 -m http.server")?;
-        let stdout = child.stdout.take().context("no stdout")?;
-        let mut line = String::new();
-        BufReader::new(stdout).read_line(&mut line)?;
-        // "Serving HTTP on 127.0.0.1 port 41235 (http://127.0.0.1:41235/) ..."
-        let port = line
-            .split_whitespace()
-            .skip_while(|w| *w != "port")
-            .nth(1)
-            .with_context(|| format!("unexpected http.server banner {line:?}"))?;
-        Ok(Mirror {
-            url: format!("http://127.0.0.1:{port}/"),
-            child,
-        })
-    }
-}
-
-impl Drop for Mirror {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
 }
 
 fn docker_ok() -> bool {

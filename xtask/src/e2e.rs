@@ -16,7 +16,7 @@ use std::time::Instant;
 use anyhow::{bail, Context, Result};
 
 use crate::fixtures::{self, Selector};
-use crate::util::{self, target_dir, Step};
+use crate::util::{self, target_dir, Mirror, Step};
 use crate::{base, dist};
 
 const USAGE: &str = "\
@@ -93,7 +93,7 @@ pub fn main(args: Vec<String>) -> Result<()> {
         .mirror_dir
         .parent()
         .context("mirror dir has no parent")?;
-    let server = Mirror::serve(mirror_root)?;
+    let server = Mirror::serve(mirror_root, None)?;
     let step = Step::start(format!("e2e: sparkimg fetch {version} from {}", server.url));
     let spark_home = util::output(
         Command::new(&sparkimg)
@@ -363,51 +363,5 @@ fn print_report(path: &Path) {
             v["seconds"],
             v["summary"].as_str().unwrap_or("")
         );
-    }
-}
-
-/// A loopback HTTP server for the fixture mirror (python3's http.server).
-struct Mirror {
-    child: std::process::Child,
-    url: String,
-}
-
-impl Mirror {
-    fn serve(dir: &Path) -> Result<Mirror> {
-        use std::io::{BufRead, BufReader};
-        let mut child = Command::new("python3")
-            .args([
-                "-u",
-                "-m",
-                "http.server",
-                "--bind",
-                "127.0.0.1",
-                "0",
-                "--directory",
-            ])
-            .arg(dir)
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            .spawn()
-            .context("cannot start python3 -m http.server")?;
-        let stdout = child.stdout.take().context("no stdout")?;
-        let mut line = String::new();
-        BufReader::new(stdout).read_line(&mut line)?;
-        let port = line
-            .split_whitespace()
-            .skip_while(|w| *w != "port")
-            .nth(1)
-            .with_context(|| format!("unexpected http.server banner {line:?}"))?;
-        Ok(Mirror {
-            url: format!("http://127.0.0.1:{port}/"),
-            child,
-        })
-    }
-}
-
-impl Drop for Mirror {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
     }
 }

@@ -238,6 +238,63 @@ pub fn human_size(bytes: u64) -> String {
     }
 }
 
+/// `python3 -m http.server` serving `dir` on an ephemeral 127.0.0.1 port (a loopback
+/// Spark mirror for the demo, the e2e suite and the fetch benchmark); stopped on drop.
+pub struct Mirror {
+    child: std::process::Child,
+    pub port: u16,
+    /// `http://127.0.0.1:PORT/`.
+    pub url: String,
+}
+
+impl Mirror {
+    /// Serves `dir`; the server's own log (one line per request) goes to `log`, if given.
+    pub fn serve(dir: &Path, log: Option<&Path>) -> Result<Mirror> {
+        use std::io::{BufRead, BufReader};
+        let stderr = match log {
+            Some(path) => Stdio::from(fs::File::create(path)?),
+            None => Stdio::null(),
+        };
+        // Port 0 lets the kernel pick a free port; the server prints the one it got
+        // ("Serving HTTP on 127.0.0.1 port N …"), unbuffered thanks to -u.
+        let mut child = Command::new("python3")
+            .args(["-u", "-m", "http.server", "--bind", "127.0.0.1", "0"])
+            .arg("--directory")
+            .arg(dir)
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(stderr)
+            .spawn()
+            .context("cannot start python3 -m http.server")?;
+        let mut line = String::new();
+        if let Some(stdout) = child.stdout.take() {
+            BufReader::new(stdout).read_line(&mut line)?;
+        }
+        let port: Option<u16> = line
+            .split_whitespace()
+            .skip_while(|w| *w != "port")
+            .nth(1)
+            .and_then(|p| p.parse().ok());
+        let Some(port) = port else {
+            let _ = child.kill();
+            let _ = child.wait();
+            bail!("http.server did not say which port it listens on: {line:?}");
+        };
+        Ok(Mirror {
+            child,
+            port,
+            url: format!("http://127.0.0.1:{port}/"),
+        })
+    }
+}
+
+impl Drop for Mirror {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -15,9 +15,8 @@
 //! command so one side's dirty pages are not written back on the other's clock.
 
 use std::fs;
-use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::time::Instant;
 
 use anyhow::{bail, ensure, Context, Result};
@@ -73,7 +72,7 @@ pub fn run(opts: &Options) -> Result<Vec<Row>> {
     let work = Work(dir.join(format!(".work-{}", std::process::id())));
     fs::create_dir_all(&work.0)?;
 
-    let server = Server::start(&mirror, &work.0)?;
+    let server = util::Mirror::serve(&mirror, Some(&work.0.join("http.log")))?;
     let mirror_url = format!("http://127.0.0.1:{}/", server.port);
     let url = format!("{mirror_url}spark-{version}/{base}.tgz");
     eprintln!("bench: serving {} at {mirror_url}", mirror.display());
@@ -299,51 +298,6 @@ fn sparkimg_fetch(
 /// Writes back dirty pages, so the previous command's writes are not paid by the next.
 fn sync() {
     let _ = Command::new("sync").status();
-}
-
-/// `python3 -m http.server` on an ephemeral loopback port, stopped on drop.
-struct Server {
-    child: Child,
-    port: u16,
-}
-
-impl Server {
-    fn start(dir: &Path, log_dir: &Path) -> Result<Server> {
-        // Port 0 lets the kernel pick a free port; the server prints the one it got
-        // ("Serving HTTP on 127.0.0.1 port N …"), unbuffered thanks to -u.
-        let log = fs::File::create(log_dir.join("http.log"))?;
-        let mut child = Command::new("python3")
-            .args(["-u", "-m", "http.server", "--bind", "127.0.0.1", "0"])
-            .arg("--directory")
-            .arg(dir)
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(log)
-            .spawn()
-            .context("cannot start python3 -m http.server")?;
-        let mut line = String::new();
-        if let Some(stdout) = child.stdout.take() {
-            BufReader::new(stdout).read_line(&mut line)?;
-        }
-        let port = line
-            .split_whitespace()
-            .skip_while(|w| *w != "port")
-            .nth(1)
-            .and_then(|p| p.parse().ok());
-        let Some(port) = port else {
-            let _ = child.kill();
-            let _ = child.wait();
-            bail!("http.server did not say which port it listens on: {line:?}");
-        };
-        Ok(Server { child, port })
-    }
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
 }
 
 /// The run's scratch directory, removed however the run ends.
