@@ -387,3 +387,136 @@ fn no_daemon_is_a_clear_error() {
         String::from_utf8_lossy(&o.stderr)
     );
 }
+
+/// `docker-registry serve` on a free loopback port with temp storage; killed on drop.
+struct LocalRegistry {
+    child: std::process::Child,
+    port: u16,
+    _dir: tempfile::TempDir,
+}
+
+impl LocalRegistry {
+    fn start() -> Option<LocalRegistry> {
+        let bin = Path::new("/usr/bin/docker-registry");
+        if !bin.is_file()
+            && skip("docker-registry is not installed (apt-get install docker-registry)")
+        {
+            return None;
+        }
+        let dir = tempfile::tempdir().unwrap();
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let config = dir.path().join("config.yml");
+        std::fs::write(
+            &config,
+            format!(
+                "version: 0.1\nlog:\n  level: error\nstorage:\n  filesystem:\n    rootdirectory: {}\nhttp:\n  addr: 127.0.0.1:{port}\n",
+                dir.path().join("data").display()
+            ),
+        )
+        .unwrap();
+        let child = Command::new(bin)
+            .arg("serve")
+            .arg(&config)
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap();
+        let r = LocalRegistry {
+            child,
+            port,
+            _dir: dir,
+        };
+        let start = std::time::Instant::now();
+        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+            assert!(start.elapsed().as_secs() < 20, "registry did not start");
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        }
+        Some(r)
+    }
+}
+
+impl Drop for LocalRegistry {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// `sparkimg push --engine docker` pushes through the daemon (Docker treats 127.0.0.0/8
+/// registries as insecure, so plain HTTP works) and reports the repository digest, which
+/// an independent client (skopeo) then finds in the registry.
+#[test]
+fn push_through_the_daemon_to_a_local_registry() {
+    let daemon_up = Command::new("docker")
+        .args(["version", "--format", "{{.Server.APIVersion}}"])
+        .output()
+        .is_ok_and(|o| o.status.success());
+    if !daemon_up && skip("no Docker Engine answers (`docker version`)") {
+        return;
+    }
+    let Some(registry) = LocalRegistry::start() else {
+        return;
+    };
+    // A tiny image of our own (one file), so the push is quick.
+    let dir = tempfile::tempdir().unwrap();
+    let rootfs = dir.path().join("rootfs.tar");
+    {
+        let mut b = tar::Builder::new(std::fs::File::create(&rootfs).unwrap());
+        let data = format!("pushed by sparkimg's engine test {}\n", std::process::id());
+        let mut h = tar::Header::new_gnu();
+        h.set_size(data.len() as u64);
+        h.set_mode(0o644);
+        b.append_data(&mut h, "hello.txt", data.as_bytes()).unwrap();
+        b.finish().unwrap();
+    }
+    let reference = format!("127.0.0.1:{}/engine-test/tiny:1", registry.port);
+    let _images = Images(vec![reference.clone()]);
+    docker_ok(&["import", rootfs.to_str().unwrap(), &reference]);
+
+    let report = ok_json(&sparkimg(
+        &["push", "--engine", "docker", &reference, "--json"],
+        &[],
+    ));
+    let text = report.to_string();
+    let digest = text
+        .split('"')
+        .find(|s| s.contains("engine-test/tiny@sha256:"))
+        .unwrap_or_else(|| panic!("no repo digest in {text}"))
+        .rsplit('@')
+        .next()
+        .unwrap()
+        .to_string();
+    if Command::new("skopeo")
+        .arg("--version")
+        .output()
+        .is_ok_and(|o| o.status.success())
+        || !skip("skopeo is not installed")
+    {
+        let out = Command::new("skopeo")
+            .args(["inspect", "--tls-verify=false"])
+            .arg(format!("docker://{reference}"))
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let inspected: Value = serde_json::from_slice(&out.stdout).unwrap();
+        assert_eq!(inspected["Digest"], digest.as_str(), "{inspected}");
+    }
+
+    // The registry gone: the daemon's push fails, and we say so (exit 12).
+    drop(registry);
+    let out = sparkimg(&["push", "--engine", "docker", &reference], &[]);
+    assert_eq!(
+        out.status.code(),
+        Some(12),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
