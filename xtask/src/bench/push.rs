@@ -15,9 +15,7 @@ use anyhow::{bail, ensure, Context, Result};
 use serde_json::json;
 
 use super::{Options, Row, Stats};
-use crate::fixtures::{self, Selector};
 use crate::util::{self, human_size, Step};
-use crate::{base, dist};
 
 pub(super) const REGISTRY: &str = "/usr/bin/docker-registry";
 const MAX_UNCHANGED_NS: u64 = 500_000_000;
@@ -29,26 +27,22 @@ pub fn run(opts: &Options) -> Result<Vec<Row>> {
         Path::new(REGISTRY).is_file() && util::have("skopeo"),
         "needs Debian's docker-registry and skopeo (apt-get install docker-registry skopeo)"
     );
-    let fixtures = fixtures::build(&[Selector::Line(3, Some(5))])?;
-    let spark = fixtures.dists.first().context("no fixture distribution")?;
-    let version = spark.version.to_string();
-    let base_tar = base::ensure()?;
-    base::docker_import(&base_tar)?;
-    let entrypoint = dist::build(false)?;
-    let step = Step::start("bench: cargo build --release -p sparkimg");
-    util::run(util::cargo().args(["build", "--release", "--quiet", "-p", "sparkimg"]))?;
-    let sparkimg = util::target_dir().join("release/sparkimg");
-    step.done();
-
+    let super::build::Inputs {
+        version,
+        spark_home,
+        entrypoint,
+        sparkimg,
+        base_ref,
+        ..
+    } = super::build::inputs()?;
     let dir = util::target_dir().join("bench").join("push");
     fs::create_dir_all(&dir)?;
-    let base_ref = super::build::oci_base(&util::target_dir().join("bench").join("build"))?;
     let layout = dir.join("image");
     let step = Step::start("bench: the image to push (sparkimg build, cached)");
     util::run(
         Command::new(&sparkimg)
             .args(["build", "-r", "bench", "-t", &version, "--spark-home"])
-            .arg(&spark.tree)
+            .arg(&spark_home)
             .arg("--base")
             .arg(&base_ref)
             .arg("--entrypoint-binary")
