@@ -14,7 +14,7 @@ use std::time::Instant;
 use anyhow::{bail, ensure, Context, Result};
 use serde_json::{json, Value};
 
-use super::{Options, Row, Stats};
+use super::{sync, Options, Row, Stats};
 use crate::fixtures::{self, Selector};
 use crate::util::{self, human_size, Step};
 use crate::{base, dist};
@@ -316,11 +316,6 @@ pub(super) fn timed_output(cmd: &mut Command, name: &str) -> Result<(u64, String
         bail!("{name} failed: {}", out.status);
     }
     Ok((ns, String::from_utf8_lossy(&out.stdout).into_owned()))
-}
-
-/// Writes back dirty pages, so one side's writes are not paid by the other.
-pub(super) fn sync() {
-    let _ = Command::new("sync").status();
 }
 
 /// Work directories of killed runs (their pid is gone) are removed.

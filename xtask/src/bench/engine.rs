@@ -98,7 +98,7 @@ pub fn run(opts: &Options) -> Result<Vec<Row>> {
             if no_cache {
                 cmd.arg("-n");
             }
-            build::sync();
+            super::sync();
             let (ns, _) = build::timed_output(&mut cmd, "sparkimg build")?;
             ensure!(
                 image_exists(name),
@@ -111,7 +111,7 @@ pub fn run(opts: &Options) -> Result<Vec<Row>> {
         let ours_load = || sparkimg_build(&images[0].0, false, false);
         let ours_engine = || sparkimg_build(&images[1].0, true, true);
         let theirs = || -> Result<u64> {
-            build::sync();
+            super::sync();
             build::docker_build(&ctx, &images[2].0, true)
         };
         // Take turns going first, so drift on a busy machine hits all sides alike.
@@ -128,7 +128,7 @@ pub fn run(opts: &Options) -> Result<Vec<Row>> {
         if !opts.quick {
             load_warm.push(sparkimg_build(&images[0].0, false, false)?);
             engine_warm.push(sparkimg_build(&images[1].0, true, false)?);
-            build::sync();
+            super::sync();
             docker_warm.push(build::docker_build(&ctx, &images[2].0, false)?);
         }
         drop(images);

@@ -22,7 +22,7 @@ use std::time::Instant;
 use anyhow::{bail, ensure, Context, Result};
 use serde_json::json;
 
-use super::{Options, Row, Stats};
+use super::{sync, Options, Row, Stats};
 use crate::fixtures::{Selector, Version};
 use crate::util::{self, human_size, Step};
 
@@ -243,19 +243,12 @@ fn parse_version(s: &str) -> Option<Version> {
     parts.next().is_none().then_some(v)
 }
 
-/// Runs `cmd` to completion and returns its wall time in ns; fails unless it exits 0.
+/// [`super::timed`] with the proxy variables removed: the loopback mirror is direct.
 fn timed(cmd: &mut Command, name: &str) -> Result<u64> {
     for var in PROXY_VARS {
         cmd.env_remove(var);
     }
-    cmd.stdin(Stdio::null());
-    let start = Instant::now();
-    let status = cmd
-        .status()
-        .with_context(|| format!("cannot start {name}"))?;
-    let ns = start.elapsed().as_nanos() as u64;
-    ensure!(status.success(), "{name} failed: {status}");
-    Ok(ns)
+    super::timed(cmd, name)
 }
 
 fn curl_to_null(url: &str) -> Result<u64> {
@@ -293,11 +286,6 @@ fn sparkimg_fetch(
         bail!("sparkimg fetch failed: {}", out.status);
     }
     Ok((ns, String::from_utf8_lossy(&out.stdout).into_owned()))
-}
-
-/// Writes back dirty pages, so the previous command's writes are not paid by the next.
-fn sync() {
-    let _ = Command::new("sync").status();
 }
 
 /// The run's scratch directory, removed however the run ends.

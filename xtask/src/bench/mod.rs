@@ -324,6 +324,23 @@ fn in_ci() -> bool {
     std::env::var("CI").is_ok_and(|v| !v.is_empty() && v != "false" && v != "0")
 }
 
+/// Runs `cmd` to completion and returns its wall time in ns; fails unless it exits 0.
+pub fn timed(cmd: &mut std::process::Command, name: &str) -> Result<u64> {
+    cmd.stdin(std::process::Stdio::null());
+    let start = std::time::Instant::now();
+    let status = cmd
+        .status()
+        .with_context(|| format!("cannot start {name}"))?;
+    let ns = start.elapsed().as_nanos() as u64;
+    anyhow::ensure!(status.success(), "{name} failed: {status}");
+    Ok(ns)
+}
+
+/// Writes back dirty pages, so one side's writes are not paid by the other.
+pub fn sync() {
+    let _ = std::process::Command::new("sync").status();
+}
+
 /// min / median / max of a sample, in nanoseconds.
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct Stats {

@@ -14,7 +14,7 @@ use std::time::{Duration, Instant};
 use anyhow::{bail, ensure, Context, Result};
 use serde_json::json;
 
-use super::{Options, Row, Stats};
+use super::{timed, Options, Row, Stats};
 use crate::util::{self, human_size, Step};
 
 pub(super) const REGISTRY: &str = "/usr/bin/docker-registry";
@@ -165,17 +165,6 @@ fn dir_size(dir: &Path) -> u64 {
             }
         })
         .sum()
-}
-
-fn timed(cmd: &mut Command, name: &str) -> Result<u64> {
-    cmd.stdin(Stdio::null());
-    let start = Instant::now();
-    let status = cmd
-        .status()
-        .with_context(|| format!("cannot start {name}"))?;
-    let ns = start.elapsed().as_nanos() as u64;
-    ensure!(status.success(), "{name} failed: {status}");
-    Ok(ns)
 }
 
 /// One `docker-registry serve` on a free loopback port with its own storage; stopped
