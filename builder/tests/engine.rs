@@ -520,3 +520,98 @@ fn push_through_the_daemon_to_a_local_registry() {
         String::from_utf8_lossy(&out.stderr)
     );
 }
+
+/// A distribution trimmed as users slim images (no `examples/`, no `data/`): both paths
+/// build it, with the same files and no empty layer; an image whose part is missing is
+/// refused by name before anything is built.
+#[test]
+fn trimmed_distribution_builds_on_both_paths() {
+    let Some(env) = env() else { return };
+    let work = tempfile::tempdir().unwrap();
+    let dist = work.path().join("spark");
+    // Hard links: the fixture's 300 MB stay shared.
+    let cp = Command::new("cp")
+        .arg("-al")
+        .arg(&env.dist)
+        .arg(&dist)
+        .status()
+        .unwrap();
+    assert!(cp.success());
+    for part in ["examples", "data", "kubernetes", "R"] {
+        let _ = std::fs::remove_dir_all(dist.join(part));
+    }
+    // An empty directory is as good as none.
+    std::fs::create_dir(dist.join("examples")).unwrap();
+
+    let repo = format!("sparkimg-test-trim-{}", std::process::id());
+    let _guard = Images(vec![
+        format!("{repo}/spark:engine"),
+        format!("{repo}/spark:loaded"),
+    ]);
+    let (d, ep) = (dist.to_str().unwrap(), env.entrypoint.to_str().unwrap());
+    let cache = work.path().join("cache");
+    let common = [
+        "--spark-home",
+        d,
+        "-r",
+        &repo,
+        "--entrypoint-binary",
+        ep,
+        "--cache-dir",
+        cache.to_str().unwrap(),
+        "--json",
+    ];
+    let engine = sparkimg(
+        &[
+            &[
+                "build", "--engine", "docker", "-t", "engine", "--base", BASE,
+            ][..],
+            &common,
+        ]
+        .concat(),
+        &[],
+    );
+    ok_json(&engine);
+    let rootfs = format!("rootfs:{}", env.rootfs.display());
+    let loaded = ok_json(&sparkimg(
+        &[
+            &["build", "--load", "-t", "loaded", "--base", &rootfs][..],
+            &common,
+        ]
+        .concat(),
+        &[],
+    ));
+    let layers: Vec<&str> = loaded["layers"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|l| l["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(layers, ["spark-deps", "spark-jars", "spark-bin", "system"]);
+
+    let (a, b) = (
+        tree(&format!("{repo}/spark:engine")),
+        tree(&format!("{repo}/spark:loaded")),
+    );
+    assert!(a.contains("/opt/spark/jars/spark-core_"), "{a}");
+    assert!(!a.contains("/opt/spark/examples"), "{a}");
+    assert_eq!(a, b, "the two paths differ on a trimmed distribution");
+
+    // spark-r needs R/: refused on both paths, naming the part and the flag (exit 6,
+    // a distribution problem), before a layer or a daemon build exists.
+    for engine_args in [
+        &["--engine", "docker", "--base", BASE][..],
+        &["--load", "--base", &rootfs],
+    ] {
+        let o = sparkimg(
+            &[&["build", "-R", "-t", "refused"][..], engine_args, &common].concat(),
+            &[],
+        );
+        let err = String::from_utf8_lossy(&o.stderr);
+        assert_eq!(o.status.code(), Some(6), "{engine_args:?}: {err}");
+        assert!(
+            err.contains("spark-r needs R/") && err.contains("drop -R"),
+            "{err}"
+        );
+    }
+}

@@ -271,17 +271,6 @@ pub fn resolve_timezone(
     }
 }
 
-fn check_dist(home: &Path, dist: &[DistFile]) -> Result<(), BuildError> {
-    // docker-image-tool.sh's check: no Spark jars means this is not a runnable distribution.
-    if !dist.iter().any(|f| f.rel.starts_with("jars/spark-")) {
-        return Err(BuildError::Distribution {
-            path: home.to_path_buf(),
-            reason: "no jars/spark-*.jar: not a runnable Spark distribution".into(),
-        });
-    }
-    Ok(())
-}
-
 /// Build the images and write them to `opts.output`.
 pub fn build(opts: &BuildOptions) -> Result<BuildReport, BuildError> {
     // Fail before any work when the destination is not ours.
@@ -363,8 +352,11 @@ pub fn build_with(
         }
     }
     let dist = walk_dist(&opts.spark_home)?;
-    check_dist(&opts.spark_home, &dist)?;
     let variants: BTreeSet<Variant> = opts.images.iter().map(|(v, _)| *v).collect();
+    plan::check_dist(&dist, &variants).map_err(|reason| BuildError::Distribution {
+        path: opts.spark_home.clone(),
+        reason,
+    })?;
     let targets: Vec<Option<&Platform>> = if opts.platforms.is_empty() {
         vec![None]
     } else {

@@ -146,6 +146,38 @@ fn layer_of(rel: &str) -> Option<(&'static str, Option<Variant>, String)> {
     }
 }
 
+/// Pure: what an image variant cannot do without, checked before any layer is built so
+/// that a trimmed distribution (no `examples/`, `data/`, `kubernetes/`; users strip them
+/// to slim images) builds, while one missing what a requested image runs is refused by
+/// name instead of becoming an image that fails on its first job.
+pub fn check_dist(dist: &[DistFile], variants: &BTreeSet<Variant>) -> Result<(), String> {
+    // docker-image-tool.sh's own check: without Spark's jars nothing runs.
+    if !dist.iter().any(|f| f.rel.starts_with("jars/spark-")) {
+        return Err("no jars/spark-*.jar: not a runnable Spark distribution".into());
+    }
+    let has_file_under = |layer: &str| {
+        dist.iter().any(|f| {
+            matches!(f.kind, DistKind::File { .. })
+                && layer_of(&f.rel).is_some_and(|(name, _, _)| name == layer)
+        })
+    };
+    for v in variants {
+        let (layer, what, flag) = match v {
+            Variant::Jvm => continue,
+            Variant::Python => ("python", "python/pyspark or python/lib", "-p"),
+            Variant::R => ("r", "R/", "-R"),
+        };
+        if !has_file_under(layer) {
+            return Err(format!(
+                "{} needs {what}, which this distribution lacks: use a full Spark \
+                 distribution (a -bin-hadoop download), or drop {flag}",
+                v.image_name()
+            ));
+        }
+    }
+    Ok(())
+}
+
 /// Layer names in image order; `python` and `r` sit at the same position.
 const ORDER: [&str; 7] = [
     "spark-deps",
@@ -305,7 +337,9 @@ pub fn plan_layers(dist: &[DistFile], sys: &SystemFiles) -> Vec<LayerPlan> {
         sort_entries(&mut l.entries);
         l.entries.dedup_by(|a, b| a.path == b.path);
     }
-    layers.retain(|l| !l.entries.is_empty());
+    // A part the distribution lacks (or has only as empty directories) makes no layer:
+    // an empty layer costs a blob, a registry round trip and a daemon commit for nothing.
+    layers.retain(|l| l.entries.iter().any(|e| !matches!(e.kind, Kind::Dir)));
     layers
 }
 
@@ -445,6 +479,62 @@ mod tests {
                 "opt/spark/jars/a-b.jar"
             ]
         );
+    }
+
+    #[test]
+    fn a_trimmed_distribution_makes_no_empty_layer() {
+        let dist = vec![
+            f("jars/spark-core_2.12-3.5.3.jar", false),
+            f("jars/scala-library-2.12.18.jar", false),
+            f("bin/spark-submit", true),
+            DistFile {
+                rel: "examples".into(),
+                kind: DistKind::Dir,
+            },
+            DistFile {
+                rel: "examples/jars".into(),
+                kind: DistKind::Dir,
+            },
+        ];
+        let layers = plan_layers(&dist, &sys());
+        let names: Vec<_> = layers.iter().map(|l| l.name).collect();
+        assert_eq!(names, ["spark-deps", "spark-jars", "spark-bin", "system"]);
+        assert_eq!(layers_for(&layers, Variant::Jvm), [0, 1, 2, 3]);
+    }
+
+    #[test]
+    fn check_dist_refuses_only_what_an_image_needs() {
+        let jvm = BTreeSet::from([Variant::Jvm]);
+        let all = BTreeSet::from([Variant::Jvm, Variant::Python, Variant::R]);
+        let core = f("jars/spark-core_2.12-3.5.3.jar", false);
+        assert!(check_dist(std::slice::from_ref(&core), &jvm).is_ok());
+        let e = check_dist(&[f("jars/x.jar", false)], &jvm).unwrap_err();
+        assert!(e.contains("jars/spark-"), "{e}");
+
+        let py = check_dist(std::slice::from_ref(&core), &all).unwrap_err();
+        assert!(
+            py.contains("spark-py needs python/") && py.contains("-p"),
+            "{py}"
+        );
+        // python/docs is not what spark-py copies; an empty python/pyspark neither.
+        let docs_only = vec![
+            core.clone(),
+            f("python/docs/index.html", false),
+            DistFile {
+                rel: "python/pyspark".into(),
+                kind: DistKind::Dir,
+            },
+        ];
+        let py = BTreeSet::from([Variant::Jvm, Variant::Python]);
+        assert!(check_dist(&docs_only, &py).is_err());
+
+        let with_py = vec![core.clone(), f("python/lib/py4j-0.10.9.7-src.zip", false)];
+        assert!(check_dist(&with_py, &py).is_ok());
+        let r = check_dist(&with_py, &all).unwrap_err();
+        assert!(r.contains("spark-r needs R/") && r.contains("-R"), "{r}");
+        let mut full = with_py;
+        full.push(f("R/lib/SparkR/DESCRIPTION", false));
+        assert!(check_dist(&full, &all).is_ok());
     }
 
     #[test]

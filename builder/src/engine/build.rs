@@ -5,14 +5,14 @@
 //! the Dockerfile's RUN from the base's own files, as the daemonless path makes them from
 //! the base's layers.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::path::PathBuf;
 use std::sync::Arc;
 
 use crate::build::plan::{self, Content, SystemFiles, Variant};
 use crate::build::{self, basefs, image, BuildError, BuildReport, ImageRef, ImageReport};
 
-use super::context::{context_plan, write_context};
+use super::context::{context_plan, empty_dirs, write_context};
 use super::daemon::{Daemon, JAVA_HOME_PROBE};
 use super::dockerfile::{self, ArgInputs};
 use super::error::EngineError;
@@ -82,13 +82,18 @@ pub fn build_images(
         .into());
     }
     let dist = build::walk_dist(&b.spark_home)?;
-    if !dist.iter().any(|f| f.rel.starts_with("jars/spark-")) {
-        return Err(BuildError::Distribution {
-            path: b.spark_home.clone(),
-            reason: "no jars/spark-*.jar: not a runnable Spark distribution".into(),
-        }
-        .into());
-    }
+    // A user's own spark-py/spark-r Dockerfile may bring Python or R itself.
+    let needs: BTreeSet<Variant> = b
+        .images
+        .iter()
+        .map(|(v, _)| *v)
+        .filter(|v| !b.dockerfiles.contains_key(v))
+        .chain([Variant::Jvm])
+        .collect();
+    plan::check_dist(&dist, &needs).map_err(|reason| BuildError::Distribution {
+        path: b.spark_home.clone(),
+        reason,
+    })?;
     let java_home = java_home(daemon, b)?;
     // passwd and localtime are made by the Dockerfile from the base; only the file
     // layout matters here.
@@ -125,14 +130,16 @@ pub fn build_images(
     let mut reports = Vec::new();
     for (variant, reference) in &b.images {
         let reference = reference.to_string();
+        let entries = context_plan(&layers, *variant);
         let dockerfile = match b.dockerfiles.get(variant) {
             Some(p) => std::fs::read(p).map_err(|source| EngineError::Io {
                 path: p.clone(),
                 source,
             })?,
-            None => dockerfile::builtin(*variant).as_bytes().to_vec(),
+            None => {
+                dockerfile::builtin_without(*variant, &empty_dirs(&entries, *variant)).into_bytes()
+            }
         };
-        let entries = context_plan(&layers, *variant);
         let epoch = b.epoch;
         let args = dockerfile::build_args(*variant, &inputs, &b.build_args);
         log(&format!(

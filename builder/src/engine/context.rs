@@ -87,6 +87,22 @@ pub fn context_plan(layers: &[LayerPlan], variant: Variant) -> Vec<ContextEntry>
     out
 }
 
+/// Pure: the COPY source directories of `variant` with nothing but directories in them.
+/// The built-in Dockerfiles leave their COPYs out (see [`super::dockerfile::builtin_without`]),
+/// as the daemonless path leaves out the layer.
+pub fn empty_dirs(entries: &[ContextEntry], variant: Variant) -> Vec<&'static str> {
+    dirs_for(variant)
+        .iter()
+        .copied()
+        .filter(|d| {
+            let prefix = format!("{d}/");
+            !entries
+                .iter()
+                .any(|e| e.path.starts_with(&prefix) && !matches!(e.kind, Kind::Dir))
+        })
+        .collect()
+}
+
 fn header(entry_type: tar::EntryType, mode: u32, size: u64, mtime: u64) -> tar::Header {
     let mut h = tar::Header::new_gnu();
     h.set_entry_type(entry_type);
@@ -250,6 +266,31 @@ mod tests {
         let r = context_plan(&layers(), Variant::R);
         assert!(paths(&r).contains(&"r/R/lib/SparkR/DESCRIPTION"));
         assert!(!paths(&r).iter().any(|p| p.starts_with("python")));
+    }
+
+    #[test]
+    fn empty_dirs_are_the_parts_a_distribution_lacks() {
+        assert!(empty_dirs(&context_plan(&layers(), Variant::Jvm), Variant::Jvm).is_empty());
+        let trimmed = vec![
+            f("jars/spark-core_2.12-3.5.3.jar"),
+            f("bin/spark-submit"),
+            DistFile {
+                rel: "data".into(),
+                kind: DistKind::Dir,
+            },
+        ];
+        let sys = SystemFiles {
+            entrypoint: Content::Bytes(Arc::from(&b"ep"[..])),
+            passwd: Arc::from(&b""[..]),
+            localtime: Arc::from(&b""[..]),
+            timezone: "UTC".into(),
+            uid: 185,
+        };
+        let plan = plan_layers(&trimmed, &sys);
+        let jvm = context_plan(&plan, Variant::Jvm);
+        assert_eq!(empty_dirs(&jvm, Variant::Jvm), ["spark-deps", "examples"]);
+        let py = context_plan(&plan, Variant::Python);
+        assert_eq!(empty_dirs(&py, Variant::Python), ["python"]);
     }
 
     #[test]

@@ -18,6 +18,27 @@ pub fn builtin(variant: Variant) -> &'static str {
     }
 }
 
+/// The line of a built-in Dockerfile that copies context directory `dir` into SPARK_HOME.
+fn copy_line(dir: &str) -> String {
+    format!("COPY --chown=${{spark_uid}}:0 {dir}/ /opt/spark/")
+}
+
+/// Pure: the built-in Dockerfile of `variant` without the COPYs of `empty` context
+/// directories. Docker 20.10's classic builder cannot commit a COPY that follows the COPY
+/// of an empty directory ("failed to get layer …: layer does not exist"), and on any
+/// builder such a COPY is an empty layer; the daemonless path writes none either.
+pub fn builtin_without(variant: Variant, empty: &[&str]) -> String {
+    let drop: Vec<String> = empty.iter().map(|d| copy_line(d)).collect();
+    builtin(variant)
+        .lines()
+        .filter(|l| !drop.iter().any(|d| l.trim_end() == d))
+        .fold(String::new(), |mut out, l| {
+            out.push_str(l);
+            out.push('\n');
+            out
+        })
+}
+
 /// What the built-in Dockerfiles are parameterised by.
 #[derive(Debug, Clone)]
 pub struct ArgInputs<'a> {
@@ -82,6 +103,25 @@ pub fn java_home_from_env(env: &[String]) -> Option<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Every context directory has exactly one COPY line to drop, so an edit to a
+    /// Dockerfile cannot silently bring back the empty-layer COPY.
+    #[test]
+    fn every_context_dir_has_one_copy_line() {
+        for v in [Variant::Jvm, Variant::Python, Variant::R] {
+            for d in crate::engine::context::dirs_for(v) {
+                let line = copy_line(d);
+                let n = builtin(v).lines().filter(|l| l.trim_end() == line).count();
+                assert_eq!(n, 1, "{v:?}: {line}");
+                let without = builtin_without(v, &[d]);
+                assert!(!without.contains(&line), "{v:?}: {line}");
+                assert_eq!(without.lines().count() + 1, builtin(v).lines().count());
+            }
+            assert_eq!(builtin_without(v, &[]), builtin(v));
+        }
+        let jvm = builtin_without(Variant::Jvm, &["examples"]);
+        assert!(jvm.contains(&copy_line("spark-jars")) && jvm.contains(&copy_line("spark-bin")));
+    }
 
     fn inputs() -> ArgInputs<'static> {
         ArgInputs {
