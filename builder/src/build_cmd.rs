@@ -1,14 +1,14 @@
-//! `sparkimg build`: flags → [`sparkimg::build::BuildOptions`], fetch the distribution,
+//! `sparkimg build`: flags → [`sparkimg::image::BuildOptions`], fetch the distribution,
 //! build, report. Everything that can be refused cheaply is refused before the fetch.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use anyhow::{bail, Context, Result};
-use sparkimg::build::{
+use sparkimg::fetch::{self, urls, Cache, DistSpec, FetchOptions, SparkVersion};
+use sparkimg::image::{
     self, reference, BaseSpec, BuildError, BuildOptions, ImageRef, OutputSpec, Platform, Variant,
 };
-use sparkimg::fetch::{self, urls, Cache, DistSpec, FetchOptions, SparkVersion};
 use sparkimg::registry::{self, RegistryRef};
 
 use crate::cli::{BuildArgs, CompressionArg, EngineArg};
@@ -210,8 +210,8 @@ pub fn run(args: BuildArgs) -> Result<()> {
                 .into()
         ));
     }
-    build::output::check(&output)?;
-    let epoch = build::parse_epoch(std::env::var("SOURCE_DATE_EPOCH").ok().as_deref())?;
+    image::output::check(&output)?;
+    let epoch = image::parse_epoch(std::env::var("SOURCE_DATE_EPOCH").ok().as_deref())?;
     // Without --output or --push the images go into the Docker Engine when one answers
     // (docker-image-tool.sh's `build` leaves them there too); --load insists on one.
     if multi_platform && (args.load || engine_docker) {
@@ -254,7 +254,7 @@ pub fn run(args: BuildArgs) -> Result<()> {
         None if only_load => "none",
         None => "gzip",
     };
-    let compression = build::parse_compression(kind, args.compression_level)?;
+    let compression = image::parse_compression(kind, args.compression_level)?;
     let entrypoint = match args.entrypoint_binary.clone().or_else(default_entrypoint) {
         Some(p) => p,
         None => bail!(input(
@@ -419,7 +419,7 @@ pub fn run(args: BuildArgs) -> Result<()> {
     };
     let report = match &load {
         Some(daemon) => engine_cmd::build_and_load(&opts, daemon, (!defaulted).then_some(&output))?,
-        None => build::build(&opts)?,
+        None => image::build(&opts)?,
     };
     for l in &report.layers {
         eprintln!(

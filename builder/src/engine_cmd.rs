@@ -4,9 +4,9 @@
 use std::time::Duration;
 
 use anyhow::Result;
-use sparkimg::build::{self, Assembled, BuildReport, OutputSpec};
 use sparkimg::engine::build::{build_images, EngineBuild};
 use sparkimg::engine::{self, Daemon, EngineError};
+use sparkimg::image::{self, Assembled, BuildReport, OutputSpec};
 use sparkimg::registry::{Credentials, RegistryRef};
 
 use crate::cli::{PushArgs, RegistryArgs};
@@ -128,19 +128,19 @@ pub fn build(
 /// A daemonless build loaded into `daemon` (and written to `also_write` first, when
 /// --output was given too).
 pub fn build_and_load(
-    opts: &build::BuildOptions,
+    opts: &image::BuildOptions,
     daemon: &Daemon,
     also_write: Option<&OutputSpec>,
 ) -> Result<BuildReport> {
     if let Some(spec) = also_write {
-        build::output::check(spec)?;
+        image::output::check(spec)?;
     }
     let mut stash: Option<Assembled> = None;
     let dest = format!("docker-daemon:{}", daemon.found.endpoint);
-    let mut report = build::build_with(opts, |a| {
+    let mut report = image::build_with(opts, |a| {
         let out = match also_write {
             // The written path stays the report's output (`--push` reads it back).
-            Some(spec) => build::output::write(&a.to_output(spec))?
+            Some(spec) => image::output::write(&a.to_output(spec))?
                 .display()
                 .to_string(),
             None => dest.clone(),
@@ -170,7 +170,7 @@ pub fn build_and_load(
 /// `sparkimg push --engine docker REF…`.
 pub fn push(args: PushArgs) -> Result<()> {
     if !args.to.is_empty() {
-        return Err(sparkimg::build::BuildError::InvalidInput(
+        return Err(sparkimg::image::BuildError::InvalidInput(
             "--to is for pushing a layout; with --engine docker, `docker tag` the image \
              and push that reference"
                 .into(),

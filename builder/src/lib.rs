@@ -2,7 +2,7 @@
 
 pub mod fetch;
 
-pub mod build;
+pub mod image;
 
 pub mod registry;
 

@@ -29,7 +29,7 @@ fn main() -> ExitCode {
 }
 
 fn exit_code(e: &anyhow::Error) -> u8 {
-    if let Some(b) = e.downcast_ref::<sparkimg::build::BuildError>() {
+    if let Some(b) = e.downcast_ref::<sparkimg::image::BuildError>() {
         return b.exit_code();
     }
     if let Some(r) = e.downcast_ref::<sparkimg::registry::RegistryError>() {
@@ -60,7 +60,7 @@ fn run(cli: Cli) -> Result<()> {
         }
         Command::Push(args) => {
             if let Some(extra) = args.more.first() {
-                bail!(sparkimg::build::BuildError::InvalidInput(format!(
+                bail!(sparkimg::image::BuildError::InvalidInput(format!(
                     "unexpected argument '{extra}': one SOURCE per push (several image \
                      references only with --engine docker)"
                 )));

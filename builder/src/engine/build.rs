@@ -9,8 +9,8 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::path::PathBuf;
 use std::sync::Arc;
 
-use crate::build::plan::{self, Content, SystemFiles, Variant};
-use crate::build::{self, basefs, image, BuildError, BuildReport, ImageRef, ImageReport};
+use crate::image::plan::{self, Content, SystemFiles, Variant};
+use crate::image::{self, basefs, json, BuildError, BuildReport, ImageRef, ImageReport};
 
 use super::context::{context_plan, empty_dirs, write_context};
 use super::daemon::{Daemon, JAVA_HOME_PROBE};
@@ -81,7 +81,7 @@ pub fn build_images(
         ))
         .into());
     }
-    let dist = build::walk_dist(&b.spark_home)?;
+    let dist = image::walk_dist(&b.spark_home)?;
     // A user's own spark-py/spark-r Dockerfile may bring Python or R itself.
     let needs: BTreeSet<Variant> = b
         .images
@@ -109,7 +109,7 @@ pub fn build_images(
         uid: b.uid,
     };
     let layers = plan::plan_layers(&dist, &sys);
-    let created = image::rfc3339(b.epoch);
+    let created = json::rfc3339(b.epoch);
     let jvm_ref = b
         .images
         .iter()

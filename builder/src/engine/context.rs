@@ -2,7 +2,7 @@
 //!
 //! docker-image-tool.sh sends the whole SPARK_HOME (300–600 MB, licenses, python docs,
 //! yarn, …) once per image. Here the context is derived from the daemonless layer plan
-//! ([`crate::build::plan::plan_layers`]), so both paths package exactly the same files:
+//! ([`crate::image::plan::plan_layers`]), so both paths package exactly the same files:
 //! each `/opt/spark/...` entry of a layer goes under a directory named after the layer
 //! (`spark-deps/jars/x.jar`), which the Dockerfile COPYs to `/opt/spark/`. The JVM image
 //! gets the jar, examples and bin layers plus the entrypoint; spark-py only `python/`;
@@ -13,7 +13,7 @@
 use std::fs::File;
 use std::io::{self, Read, Write};
 
-use crate::build::plan::{Content, Kind, LayerPlan, Variant, SPARK_HOME};
+use crate::image::plan::{Content, Kind, LayerPlan, Variant, SPARK_HOME};
 
 use super::error::EngineError;
 
@@ -184,7 +184,7 @@ pub fn write_context<W: Write>(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::build::plan::{plan_layers, DistFile, DistKind, SystemFiles};
+    use crate::image::plan::{plan_layers, DistFile, DistKind, SystemFiles};
     use std::path::PathBuf;
     use std::sync::Arc;
 

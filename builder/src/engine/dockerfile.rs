@@ -3,7 +3,7 @@
 
 use std::collections::BTreeMap;
 
-use crate::build::plan::Variant;
+use crate::image::plan::Variant;
 
 pub const JVM: &str = include_str!("../../../dockerfiles/spark/Dockerfile");
 pub const PYTHON: &str = include_str!("../../../dockerfiles/spark-py/Dockerfile");

@@ -5,7 +5,7 @@ use std::path::PathBuf;
 
 use thiserror::Error;
 
-use crate::build::BuildError;
+use crate::image::BuildError;
 
 #[derive(Debug, Error)]
 pub enum EngineError {

@@ -18,7 +18,7 @@ pub use error::EngineError;
 
 use std::path::PathBuf;
 
-use crate::build::{output, Assembled, OutputSpec};
+use crate::image::{output, Assembled, OutputSpec};
 
 /// `--load`: stream `assembled` into the daemon as a `docker load` archive (the layers
 /// as they are in the layer store; uncompressed ones make the daemon's unpacking

@@ -25,7 +25,7 @@ use super::manifest::{self, Desc, Parsed};
 use super::progress::Progress;
 use super::push::transfer_timeout;
 use super::reference::{validate_digest, RegistryRef};
-use crate::build::Platform;
+use crate::image::Platform;
 
 /// Largest manifest we read into memory (the spec suggests registries accept 4 MiB).
 const MAX_MANIFEST: u64 = 4 << 20;

@@ -1,13 +1,13 @@
 //! Pure: registry references (`[host[:port]/]path[:tag][@sha256:…]`), Docker Hub
 //! normalisation, and which transport a host gets.
 //!
-//! The name grammar is the build's ([`crate::build::reference::validate_name`]); this
+//! The name grammar is the build's ([`crate::image::reference::validate_name`]); this
 //! module adds digests and the registry/repository split the wire protocol needs.
 
 use std::fmt;
 
 use super::error::RegistryError;
-use crate::build::reference::{validate_name, validate_tag};
+use crate::image::reference::{validate_name, validate_tag};
 
 /// Docker Hub as users write it, as its API host, and as credential stores key it.
 pub const DOCKER_HUB: &str = "docker.io";

@@ -10,7 +10,7 @@ pub mod base;
 pub mod basefs;
 pub mod cache;
 pub mod error;
-pub mod image;
+pub mod json;
 pub mod layer;
 pub mod output;
 pub mod plan;
@@ -286,7 +286,7 @@ pub fn build(opts: &BuildOptions) -> Result<BuildReport, BuildError> {
 #[derive(Debug, Clone)]
 pub struct Assembled {
     pub blobs: Vec<Blob>,
-    pub index: image::JsonBlob,
+    pub index: json::JsonBlob,
     pub docker_manifest: Vec<u8>,
 }
 
@@ -425,7 +425,7 @@ pub fn build_with(
         })
         .collect();
 
-    let created = image::rfc3339(opts.epoch);
+    let created = json::rfc3339(opts.epoch);
     let mut out_blobs: BTreeMap<String, BlobSource> = BTreeMap::new();
     for p in &prepared {
         for l in &p.base.layers {
@@ -473,7 +473,7 @@ pub fn build_with(
             if let Some(d) = &p.base.digest {
                 labels.insert("org.opencontainers.image.base.digest".into(), d.clone());
             }
-            let inputs = image::ConfigInputs {
+            let inputs = json::ConfigInputs {
                 created: opts.epoch,
                 spark_version: &opts.spark_version,
                 java_home: &p.java_home,
@@ -486,7 +486,7 @@ pub fn build_with(
                     .collect(),
                 labels: labels.clone(),
             };
-            let config = image::image_config(&p.base_config, &inputs);
+            let config = json::image_config(&p.base_config, &inputs);
             let all_layers: Vec<&LayerBlob> = p
                 .base
                 .layers
@@ -499,7 +499,7 @@ pub fn build_with(
                 "dev.sparkimg.compression".into(),
                 opts.compression.describe(),
             );
-            let manifest = image::manifest(&config, &all_layers, &annotations);
+            let manifest = json::manifest(&config, &all_layers, &annotations);
             let size =
                 manifest.size() + config.size() + all_layers.iter().map(|l| l.size).sum::<u64>();
             platform_reports.push(ImageReport {
@@ -528,7 +528,7 @@ pub fn build_with(
                 manifest.digest.clone(),
                 BlobSource::Bytes(manifest.bytes.clone()),
             );
-            platform_manifests.push(image::PlatformManifest {
+            platform_manifests.push(json::PlatformManifest {
                 manifest,
                 os: p.base.config.os().to_string(),
                 arch: p.arch.clone(),
@@ -545,14 +545,14 @@ pub fn build_with(
         };
         if platform_manifests.len() == 1 {
             let only = platform_manifests.remove(0);
-            entries.push(image::IndexEntry {
-                target: image::Target::Manifest(only),
+            entries.push(json::IndexEntry {
+                target: json::Target::Manifest(only),
                 ref_name,
                 full_name: reference.to_string(),
             });
             reports.extend(platform_reports);
         } else {
-            let index = image::platform_index(&platform_manifests);
+            let index = json::platform_index(&platform_manifests);
             let size = index.size() + distinct_blob_sizes(&platform_manifests);
             out_blobs.insert(index.digest.clone(), BlobSource::Bytes(index.bytes.clone()));
             reports.push(ImageReport {
@@ -569,21 +569,21 @@ pub fn build_with(
                 image_id: None,
                 repo_digests: Vec::new(),
             });
-            entries.push(image::IndexEntry {
-                target: image::Target::Index(index),
+            entries.push(json::IndexEntry {
+                target: json::Target::Index(index),
                 ref_name,
                 full_name: reference.to_string(),
             });
         }
     }
-    let index = image::index(&entries);
+    let index = json::index(&entries);
     let assembled = Assembled {
         blobs: out_blobs
             .into_iter()
             .map(|(digest, source)| Blob { digest, source })
             .collect(),
         index,
-        docker_manifest: image::canonical(serde_json::Value::Array(docker_manifest)).bytes,
+        docker_manifest: json::canonical(serde_json::Value::Array(docker_manifest)).bytes,
     };
     let written = sink(&assembled)?;
     let built_count = layer_reports.iter().filter(|l| !l.cached).count();
@@ -703,7 +703,7 @@ fn prepare_platform(
 
 /// Config and layer sizes of several platform manifests, each blob counted once, plus
 /// the manifests themselves.
-fn distinct_blob_sizes(manifests: &[image::PlatformManifest]) -> u64 {
+fn distinct_blob_sizes(manifests: &[json::PlatformManifest]) -> u64 {
     let mut seen = BTreeSet::new();
     let mut total = 0;
     for m in manifests {

@@ -10,7 +10,7 @@ use std::io::{self, BufWriter, Read, Write};
 use std::path::{Path, PathBuf};
 
 use super::error::BuildError;
-use super::image::JsonBlob;
+use super::json::JsonBlob;
 use super::reference::OutputSpec;
 
 const OCI_LAYOUT: &[u8] = br#"{"imageLayoutVersion":"1.0.0"}"#;
