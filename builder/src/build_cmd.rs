@@ -153,7 +153,7 @@ pub fn run(args: BuildArgs) -> Result<()> {
         .filter(|t| t.parse::<SparkVersion>().is_ok());
     let mut version: Option<String> = args.spark_version.clone().or(tag_version.map(String::from));
     if let Some(v) = &version {
-        let parsed: SparkVersion = v.parse().map_err(BuildError::from)?;
+        let parsed: SparkVersion = v.parse()?;
         if (parsed.major, parsed.minor) < (2, 3) {
             bail!(input(format!(
                 "Spark {v}: Kubernetes images exist from Spark 2.3 on"
@@ -330,7 +330,7 @@ pub fn run(args: BuildArgs) -> Result<()> {
         let spec = match (&args.dist, &version) {
             (Some(d), _) => DistSpec::Dist(d.clone()),
             (None, Some(v)) => DistSpec::Release {
-                version: v.parse().map_err(BuildError::from)?,
+                version: v.parse()?,
                 hadoop: args.hadoop.clone(),
                 scala: args.scala.clone(),
             },

@@ -20,7 +20,8 @@ Exit codes:
  10  registry: authentication refused, or credentials unusable (auth file, helper)
  11  Docker Engine: none found or none answering (DOCKER_HOST, docker context, socket)
  12  Docker Engine: the daemon failed the build, load or push (see its log on stderr)
-  (build: invalid references, tags, timezones, SOURCE_DATE_EPOCH or versions exit 2)";
+  (invalid Spark versions exit 2 from fetch and build; build: invalid references,
+   tags, timezones or SOURCE_DATE_EPOCH exit 2)";
 
 #[derive(Debug, Parser)]
 #[command(name = "sparkimg", version, about = "Build Apache Spark container images", after_help = EXIT_CODES)]

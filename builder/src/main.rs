@@ -38,7 +38,12 @@ fn exit_code(e: &anyhow::Error) -> u8 {
     if let Some(d) = e.downcast_ref::<sparkimg::engine::EngineError>() {
         return d.exit_code();
     }
+    // A version the grammar refuses is a usage error from every command.
+    if e.downcast_ref::<sparkimg::fetch::VersionError>().is_some() {
+        return 2;
+    }
     match e.downcast_ref::<FetchError>() {
+        Some(FetchError::InvalidVersion(_) | FetchError::UnsupportedBuild { .. }) => 2,
         Some(f) if f.is_verification_failure() => 3,
         Some(f) if f.is_unsafe_archive() => 5,
         Some(

@@ -132,7 +132,47 @@ fn exit_codes() {
     // Usage errors.
     assert_eq!(sparkimg(&["fetch"], cache.path()).status.code(), Some(2));
     let out = sparkimg(&["fetch", "--spark-version", "3.5"], cache.path());
-    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(out.status.code(), Some(2));
+}
+
+/// `fetch` and `build` read `--spark-version` through one grammar: a text it refuses is
+/// a usage error (2) with the same message from both, before anything is downloaded.
+#[test]
+fn bad_versions_are_usage_errors_from_fetch_and_build() {
+    let cache = tempfile::tempdir().unwrap();
+    let output = format!("--output=oci:{}", cache.path().join("out").display());
+    let cases = [
+        ("3.x", "'3.x' is not a Spark version"),
+        ("3.5", "'3.5' names a release line"),
+        ("3.5.3-../../x", "is not a Spark version"),
+        ("v3.5.3", "is not a Spark version"),
+    ];
+    for (version, needle) in cases {
+        let fetch = sparkimg(&["fetch", "--spark-version", version], cache.path());
+        let build = sparkimg(
+            &["build", "--spark-version", version, &output],
+            cache.path(),
+        );
+        let (fetch_err, build_err) = (
+            String::from_utf8_lossy(&fetch.stderr),
+            String::from_utf8_lossy(&build.stderr),
+        );
+        assert_eq!(fetch.status.code(), Some(2), "fetch {version}: {fetch_err}");
+        assert_eq!(build.status.code(), Some(2), "build {version}: {build_err}");
+        assert!(fetch_err.contains(needle), "fetch {version}: {fetch_err}");
+        assert_eq!(fetch_err, build_err, "{version}");
+        assert!(fetch.stdout.is_empty() && build.stdout.is_empty());
+    }
+    // What each command cannot serve, in its own words, still a usage error.
+    let fetch = sparkimg(&["fetch", "--spark-version", "1.6.3"], cache.path());
+    assert_eq!(fetch.status.code(), Some(2));
+    let build = sparkimg(
+        &["build", "--spark-version", "1.6.3", &output],
+        cache.path(),
+    );
+    assert_eq!(build.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&build.stderr).contains("from Spark 2.3 on"));
+    assert!(!cache.path().join("out").exists());
 }
 
 /// The distribution assembled by `cargo xtask fixtures` from PyPI's pyspark sdist.

@@ -144,10 +144,8 @@ pub fn main(args: &[OsString]) -> i32 {
         return 1;
     };
     println!("spark-entrypoint decommission: sending SIGPWR to the executor JVM (pid {pid})");
-    // SAFETY: kill has no memory-safety preconditions.
-    if unsafe { libc::kill(pid, libc::SIGPWR) } != 0 {
-        let errno = nix::errno::Errno::last();
-        if errno == nix::errno::Errno::ESRCH {
+    if let Err(errno) = crate::sys::kill(pid, libc::SIGPWR) {
+        if errno.raw_os_error() == Some(libc::ESRCH) {
             println!("spark-entrypoint decommission: pid {pid} had already exited");
             return 0;
         }

@@ -324,8 +324,7 @@ pub fn writable(path: &Path) -> bool {
     let Ok(c) = std::ffi::CString::new(path.as_os_str().as_bytes()) else {
         return false;
     };
-    // SAFETY: c is a valid NUL-terminated path.
-    unsafe { libc::access(c.as_ptr(), libc::W_OK) == 0 }
+    crate::sys::can_write(&c)
 }
 
 /// Temporary files made for nss_wrapper; removed when dropped (after the child ended).
@@ -436,8 +435,7 @@ pub fn apply_passwd_fix(
             eprintln!(
                 "spark-entrypoint: warning: uid {} has no passwd entry, so Java's user.name will be unset\n\
                  hint: make /etc/passwd group-writable (chgrp 0 /etc/passwd && chmod g+w /etc/passwd) or install libnss-wrapper in the image",
-                // SAFETY: getuid cannot fail.
-                unsafe { libc::getuid() }
+                crate::sys::uid()
             );
         }
     }

@@ -74,8 +74,7 @@ fn prepare_and_run(signals: &SignalState, plan: &Plan, env: &Env) -> Result<i32,
     let passwd_path = Path::new(identity::PASSWD_PATH);
     let passwd = identity::read_optional(passwd_path)?;
     let group = identity::read_optional(Path::new(identity::GROUP_PATH))?;
-    // SAFETY: getuid/getgid cannot fail.
-    let (uid, gid) = unsafe { (libc::getuid(), libc::getgid()) };
+    let (uid, gid) = (crate::sys::uid(), crate::sys::gid());
     let credentials = if uid == 0 && plan.drop_privileges {
         identity::resolve_run_as(
             env.get("SPARK_RUN_AS"),

@@ -12,6 +12,7 @@
 //!   (pure), plus applying it (effects).
 //! * [`init`]: the tini-like supervisor (fork, exec, forward signals, reap).
 //! * [`decommission`]: the `decom.sh` replacement.
+//! * [`sys`]: safe wrappers over the raw `libc` system calls.
 //!
 //! See ARCHITECTURE.md at the repository root for the invariants.
 
@@ -24,6 +25,7 @@ pub mod json;
 pub mod launch;
 pub mod plan;
 pub mod probe;
+pub mod sys;
 pub mod version;
 pub mod words;
 

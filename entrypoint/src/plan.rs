@@ -14,7 +14,7 @@ use crate::exit_code;
 use crate::inputs::Env;
 use crate::javaopts;
 use crate::probe::Probe;
-use crate::version::SparkVersion;
+use crate::version::{Contract, SparkVersion};
 use crate::words::split_ifs;
 
 /// What upstream prints on stdout before running a non-Spark command (2.4 and later).
@@ -601,7 +601,7 @@ mod tests {
 
     fn run(args: &[&str], env: &Env, version: &str) -> Result<Plan, PlanError> {
         let args: Vec<OsString> = args.iter().map(OsString::from).collect();
-        let version = SparkVersion::parse(version).expect("valid version");
+        let version = crate::version::parse(version).expect("valid version");
         plan(&args, env, &version, &Bare)
     }
 

@@ -132,7 +132,7 @@ pub fn spark_version(
 ) -> Result<crate::version::SparkVersion, VersionSourceError> {
     use crate::version::SparkVersion;
     let parse = |source_name: &str, text: &str| {
-        SparkVersion::parse(text).map_err(|error| VersionSourceError::Invalid {
+        crate::version::parse(text).map_err(|error| VersionSourceError::Invalid {
             source_name: source_name.to_string(),
             error,
         })

@@ -30,7 +30,7 @@ use serde_json::Value;
 use spark_entrypoint::inputs::Env;
 use spark_entrypoint::plan::{self, Prepare};
 use spark_entrypoint::probe::Probe;
-use spark_entrypoint::version::SparkVersion;
+use spark_entrypoint::version::{Contract, SparkVersion};
 
 const PASSWD_FAILURE: &str = "Container ENTRYPOINT failed to add passwd entry for anonymous UID\n";
 
@@ -187,7 +187,7 @@ fn run_planner(v: &Vector) -> Outcome {
         .map(|(k, v)| (k.as_str(), v.as_str()))
         .collect();
     env.set("SPARK_VERSION", v.spark_version.as_str());
-    let version = match SparkVersion::parse(&v.spark_version) {
+    let version = match spark_entrypoint::version::parse(&v.spark_version) {
         Ok(version) => version,
         Err(err) => {
             return Outcome::Failed {
@@ -351,7 +351,7 @@ fn is_upstream_family(v: &Vector) -> bool {
 }
 
 fn version(v: &Vector) -> SparkVersion {
-    SparkVersion::parse(&v.spark_version).expect("vector versions are valid")
+    spark_entrypoint::version::parse(&v.spark_version).expect("vector versions are valid")
 }
 
 /// The variables a role needs, per the contract (written out here, not taken from the

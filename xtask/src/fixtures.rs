@@ -26,6 +26,9 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
 use anyhow::{bail, ensure, Context, Result};
+// The workspace's one Spark version type (`spark-version`); pyspark's PyPI versions
+// are Spark's.
+use spark_version::SparkVersion as Version;
 
 use crate::util::{self, human_size, Step};
 
@@ -190,7 +193,7 @@ pub fn build(selectors: &[Selector]) -> Result<Fixtures> {
     // Java 17 class files, which javac refuses to read under --release 8.
     let base = dists
         .iter()
-        .min_by_key(|d| d.version)
+        .min_by_key(|d| &d.version)
         .context("no Spark version selected")?;
     let sparkpi_jar = ensure_sparkpi_jar(base, &root)?;
     let pi_py = root.join("pi.py");
@@ -205,27 +208,14 @@ pub fn build(selectors: &[Selector]) -> Result<Fixtures> {
 // ---------------------------------------------------------------------------------
 // Versions
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub struct Version(pub u32, pub u32, pub u32);
-
-impl Version {
-    /// Final releases only: `4.1.0.dev1`, `2.2.0.post0` and the like are skipped, as
-    /// they are not what an Apache mirror carries.
-    fn parse(s: &str) -> Option<Version> {
-        let mut parts = s.split('.');
-        let mut next = || parts.next()?.parse::<u32>().ok();
-        let v = Version(next()?, next()?, next()?);
-        parts.next().is_none().then_some(v)
-    }
+/// A final release by the workspace's version grammar: PyPI's `4.1.0.dev1`,
+/// `2.2.0.post0` and the like, and pre-releases, are skipped, as they are not what an
+/// Apache mirror carries.
+pub fn final_release(s: &str) -> Option<Version> {
+    s.parse::<Version>().ok().filter(|v| v.pre.is_none())
 }
 
-impl std::fmt::Display for Version {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "{}.{}.{}", self.0, self.1, self.2)
-    }
-}
-
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Selector {
     /// The newest final release of a major (`4.x`) or major.minor (`3.5.x`) line.
     Line(u32, Option<u32>),
@@ -237,7 +227,7 @@ impl Selector {
         if s == "all" {
             return Ok(vec![Selector::Line(3, Some(5)), Selector::Line(4, None)]);
         }
-        if let Some(v) = Version::parse(s) {
+        if let Some(v) = final_release(s) {
             return Ok(vec![Selector::Exact(v)]);
         }
         let line = s.strip_suffix(".x").unwrap_or(s);
@@ -250,9 +240,9 @@ impl Selector {
         Ok(vec![parsed])
     }
 
-    fn matches(&self, v: Version) -> bool {
-        match *self {
-            Selector::Line(major, minor) => v.0 == major && minor.is_none_or(|m| v.1 == m),
+    fn matches(&self, v: &Version) -> bool {
+        match self {
+            Selector::Line(major, minor) => v.major == *major && minor.is_none_or(|m| v.minor == m),
             Selector::Exact(e) => e == v,
         }
     }
@@ -260,7 +250,7 @@ impl Selector {
 
 fn resolve(selector: &Selector, index: &mut Option<Vec<Version>>, pypi: &Path) -> Result<Version> {
     if let Selector::Exact(v) = selector {
-        return Ok(*v);
+        return Ok(v.clone());
     }
     if index.is_none() {
         *index = Some(match pypi_versions() {
@@ -276,9 +266,9 @@ fn resolve(selector: &Selector, index: &mut Option<Vec<Version>>, pypi: &Path) -
     let versions = index.as_deref().unwrap_or_default();
     versions
         .iter()
-        .copied()
-        .filter(|v| selector.matches(*v))
+        .filter(|v| selector.matches(v))
         .max()
+        .cloned()
         .with_context(|| format!("no pyspark release matches {selector:?}"))
 }
 
@@ -296,7 +286,7 @@ fn pypi_versions() -> Result<Vec<Version>> {
         .context("`pip index versions` printed no \"Available versions:\" line")?;
     Ok(list
         .split(',')
-        .filter_map(|v| Version::parse(v.trim()))
+        .filter_map(|v| final_release(v.trim()))
         .collect())
 }
 
@@ -310,7 +300,7 @@ fn cached_versions(pypi: &Path) -> Vec<Version> {
             let v = name
                 .strip_prefix("pyspark-")?
                 .strip_suffix(".tar.gz.sha256")?;
-            Version::parse(v)
+            final_release(v)
         })
         .collect()
 }
@@ -381,7 +371,7 @@ fn ensure_dist(version: &Version, sdist: &Path, sdist_sha256: &str, root: &Path)
     let base = format!("spark-{version}-bin-hadoop3");
     let dist_dir = root.join("dist");
     let dist = Dist {
-        version: *version,
+        version: version.clone(),
         tree: dist_dir.join(&base),
         tgz: dist_dir.join(format!("{base}.tgz")),
         sha512: dist_dir.join(format!("{base}.tgz.sha512")),
@@ -645,7 +635,7 @@ fn same_file(a: &Path, b: &Path) -> bool {
 fn ensure_sparkpi_jar(dist: &Dist, root: &Path) -> Result<PathBuf> {
     let jar = root.join("sparkpi.jar");
     let stamp_path = root.join("sparkpi.jar.stamp");
-    let release = if dist.version.0 >= 4 { "17" } else { "8" };
+    let release = if dist.version.major >= 4 { "17" } else { "8" };
     let dist_stamp = fs::read_to_string(dist.tgz.with_extension("stamp")).unwrap_or_default();
     let inputs = format!(
         "source {:016x}\nspark {} {:016x}\nrelease {release}\n",
@@ -707,10 +697,11 @@ mod tests {
 
     #[test]
     fn versions_are_final_releases_only() {
-        assert_eq!(Version::parse("3.5.9"), Some(Version(3, 5, 9)));
-        assert_eq!(Version::parse("2.2.0.post0"), None);
-        assert_eq!(Version::parse("4.1.0.dev1"), None);
-        assert_eq!(Version::parse("4.0"), None);
+        assert_eq!(final_release("3.5.9"), Some(Version::new(3, 5, 9)));
+        assert_eq!(final_release("2.2.0.post0"), None);
+        assert_eq!(final_release("4.1.0.dev1"), None);
+        assert_eq!(final_release("4.0.0-preview1"), None);
+        assert_eq!(final_release("4.0"), None);
     }
 
     #[test]
@@ -726,13 +717,13 @@ mod tests {
         assert_eq!(Selector::parse("all").unwrap().len(), 2);
         assert_eq!(
             Selector::parse("3.5.1").unwrap(),
-            vec![Selector::Exact(Version(3, 5, 1))]
+            vec![Selector::Exact(Version::new(3, 5, 1))]
         );
         assert!(Selector::parse("latest").is_err());
         let line = Selector::Line(3, Some(5));
-        assert!(line.matches(Version(3, 5, 9)));
-        assert!(!line.matches(Version(3, 4, 4)));
-        assert!(Selector::Line(4, None).matches(Version(4, 3, 0)));
+        assert!(line.matches(&Version::new(3, 5, 9)));
+        assert!(!line.matches(&Version::new(3, 4, 4)));
+        assert!(Selector::Line(4, None).matches(&Version::new(4, 3, 0)));
     }
 
     #[test]

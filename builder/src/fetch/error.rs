@@ -8,8 +8,9 @@ use super::checksum::ChecksumParseError;
 
 #[derive(Debug, Error)]
 pub enum FetchError {
-    #[error("invalid Spark version `{version}` (expected MAJOR.MINOR.PATCH, e.g. 3.5.3)")]
-    InvalidVersion { version: String },
+    /// A version the shared grammar refuses, when it surfaces inside a fetch.
+    #[error(transparent)]
+    InvalidVersion(#[from] super::VersionError),
 
     #[error("Spark {version}: {reason}")]
     UnsupportedBuild { version: String, reason: String },

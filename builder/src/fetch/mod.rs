@@ -28,7 +28,7 @@ pub use cache::{Cache, IndexEntry};
 pub use checksum::{parse_sha512, ChecksumParseError};
 pub use error::FetchError;
 pub use extract::ExtractLimits;
-pub use names::{resolve_file_name, SparkVersion};
+pub use names::{resolve_file_name, SparkVersion, VersionError};
 pub use progress::ProgressMode;
 pub use retry::RetryPolicy;
 

@@ -4,68 +4,8 @@
 //! flavours twice (`hadoop2.7`/`hadoop3.2` until 3.2, `hadoop2`/`hadoop3` from 3.3, no
 //! Hadoop 2 from 3.4) and Scala 2.13 builds carry a suffix only while 2.12 was the default.
 
-use std::fmt;
-use std::str::FromStr;
-
 use super::error::FetchError;
-
-/// A Spark release version such as `3.5.3` or `4.0.0-preview1`.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct SparkVersion {
-    pub major: u32,
-    pub minor: u32,
-    pub patch: u32,
-    /// Suffix after `-`, e.g. `preview1`; kept verbatim because it is part of the file name.
-    pub pre: Option<String>,
-}
-
-impl FromStr for SparkVersion {
-    type Err = FetchError;
-
-    fn from_str(s: &str) -> Result<Self, Self::Err> {
-        let bad = || FetchError::InvalidVersion {
-            version: s.to_string(),
-        };
-        let (core, pre) = match s.split_once('-') {
-            Some((c, p)) => {
-                // The suffix ends up in a URL and a file name: keep it to a safe alphabet.
-                if p.is_empty() || !p.chars().all(|c| c.is_ascii_alphanumeric() || c == '.') {
-                    return Err(bad());
-                }
-                (c, Some(p.to_string()))
-            }
-            None => (s, None),
-        };
-        let mut parts = core.split('.');
-        let mut next = || -> Result<u32, FetchError> {
-            let p = parts.next().ok_or_else(bad)?;
-            if p.is_empty() || !p.chars().all(|c| c.is_ascii_digit()) {
-                return Err(bad());
-            }
-            p.parse().map_err(|_| bad())
-        };
-        let (major, minor, patch) = (next()?, next()?, next()?);
-        if parts.next().is_some() {
-            return Err(bad());
-        }
-        Ok(SparkVersion {
-            major,
-            minor,
-            patch,
-            pre,
-        })
-    }
-}
-
-impl fmt::Display for SparkVersion {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}.{}.{}", self.major, self.minor, self.patch)?;
-        if let Some(p) = &self.pre {
-            write!(f, "-{p}")?;
-        }
-        Ok(())
-    }
-}
+pub use spark_version::{SparkVersion, VersionError};
 
 /// Resolve the binary tarball name for `version`.
 ///

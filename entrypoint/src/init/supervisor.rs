@@ -4,10 +4,13 @@
 //! thread with signals unblocked would take process-directed signals (init.md P4).
 
 use std::ffi::{CString, OsString};
-use std::io::Write;
+use std::io::{self, Read, Write};
+use std::os::fd::AsRawFd;
 use std::os::unix::ffi::OsStrExt;
+use std::time::Duration;
 
 use crate::identity::Credentials;
+use crate::sys;
 
 /// What to run: argv (the program is looked up on the `PATH` of `env`), the complete
 /// environment, and an optional identity to switch to before the exec.
@@ -65,7 +68,7 @@ pub struct Options {
     pub kill_process_group: bool,
     pub remap_exit: ExitRemap,
     /// Signal we get when our parent dies (then forwarded like any other).
-    pub pdeathsig: Option<nix::sys::signal::Signal>,
+    pub pdeathsig: Option<libc::c_int>,
     /// 0 silent, 1 warnings (default), 2 info, 3 debug.
     pub verbosity: u8,
     /// Warn for every reaped process that is not the main child (tini's `-w`).
@@ -96,13 +99,13 @@ pub enum InitError {
     #[error("{what} failed: {errno}")]
     Sys {
         what: &'static str,
-        errno: nix::errno::Errno,
+        errno: io::Error,
     },
     #[error("PR_SET_CHILD_SUBREAPER is unavailable on this platform. Are you using Linux >= 3.4?")]
     SubreaperUnavailable,
 }
 
-fn sys(what: &'static str) -> impl FnOnce(nix::errno::Errno) -> InitError {
+fn failed(what: &'static str) -> impl FnOnce(io::Error) -> InitError {
     move |errno| InitError::Sys { what, errno }
 }
 
@@ -143,10 +146,7 @@ impl SignalState {
             }
             let mut saved_mask: libc::sigset_t = std::mem::zeroed();
             if libc::sigprocmask(libc::SIG_SETMASK, &waited, &mut saved_mask) != 0 {
-                return Err(InitError::Sys {
-                    what: "sigprocmask",
-                    errno: nix::errno::Errno::last(),
-                });
+                return Err(failed("sigprocmask")(io::Error::last_os_error()));
             }
             let mut ignore: libc::sigaction = std::mem::zeroed();
             ignore.sa_sigaction = libc::SIG_IGN;
@@ -156,10 +156,9 @@ impl SignalState {
             if libc::sigaction(libc::SIGTTIN, &ignore, &mut saved_ttin) != 0
                 || libc::sigaction(libc::SIGTTOU, &ignore, &mut saved_ttou) != 0
             {
-                return Err(InitError::Sys {
-                    what: "ignoring SIGTTIN/SIGTTOU",
-                    errno: nix::errno::Errno::last(),
-                });
+                return Err(failed("ignoring SIGTTIN/SIGTTOU")(
+                    io::Error::last_os_error(),
+                ));
             }
             Ok(SignalState {
                 saved_mask,
@@ -294,9 +293,14 @@ extern "C" {
     static mut environ: *const *const libc::c_char;
 }
 
+/// errno of the last failed call (no allocation: safe between fork and exec).
+fn last_errno() -> i32 {
+    io::Error::last_os_error().raw_os_error().unwrap_or(0)
+}
+
 /// Reports `stage` and errno to the parent and exits without running destructors.
 fn fail_in_child(status_fd: libc::c_int, stage: Stage, code: i32) -> ! {
-    let errno = nix::errno::Errno::last_raw();
+    let errno = last_errno();
     let mut msg = [0u8; 8];
     msg[..4].copy_from_slice(&(stage as u32).to_ne_bytes());
     msg[4..].copy_from_slice(&(errno as u32).to_ne_bytes());
@@ -323,7 +327,7 @@ unsafe fn child(p: &Prepared, signals: &SignalState, status_fd: libc::c_int) -> 
         }
         // Foreground on the terminal, if stdin is one (SIGTTOU is still ignored here).
         if libc::tcsetpgrp(libc::STDIN_FILENO, libc::getpgrp()) != 0 {
-            let e = nix::errno::Errno::last_raw();
+            let e = last_errno();
             if e != libc::ENOTTY && e != libc::ENXIO {
                 fail(Stage::Tcsetpgrp, 1);
             }
@@ -350,7 +354,7 @@ unsafe fn child(p: &Prepared, signals: &SignalState, status_fd: libc::c_int) -> 
         }
         environ = p.env_ptrs.as_ptr();
         libc::execvp(p.program.as_ptr(), p.argv_ptrs.as_ptr());
-        let code = exec_failure_code(nix::errno::Errno::last_raw());
+        let code = exec_failure_code(last_errno());
         fail(Stage::Exec, code)
     }
 }
@@ -432,95 +436,75 @@ pub fn supervise_blocked(
         verbosity: opts.verbosity,
     };
     let prepared = prepare(cmd)?;
+    register(opts, &log)?;
+    let (pid, report) = spawn(&prepared, signals)?;
+    let program = cmd.argv[0].to_string_lossy();
+    match report.map(|(stage, errno)| (Stage::from_u32(stage), errno)) {
+        Some((Some(Stage::Exec), errno)) => {
+            log.fatal(&format!("cannot execute {program}: {errno}"))
+        }
+        Some((Some(stage), errno)) => log.fatal(&format!(
+            "{} failed before running {program}: {errno}",
+            stage.what()
+        )),
+        Some((None, _)) => log.fatal(&format!("the child failed before running {program}")),
+        None => log.info(&format!(
+            "spawned child process '{program}' with pid '{pid}'"
+        )),
+    }
+    wait_loop(signals, pid, opts, &log)
+}
 
+/// The parent death signal and the subreaper registration (tini's `-p` and `-s`).
+fn register(opts: &Options, log: &Logger) -> Result<(), InitError> {
     if let Some(sig) = opts.pdeathsig {
-        nix::sys::prctl::set_pdeathsig(sig).map_err(sys("setting the parent death signal"))?;
+        sys::set_parent_death_signal(sig).map_err(failed("setting the parent death signal"))?;
     }
     if opts.subreaper {
-        match nix::sys::prctl::set_child_subreaper(true) {
+        match sys::set_child_subreaper() {
             Ok(()) => log.debug("registered as child subreaper"),
-            Err(nix::errno::Errno::EINVAL) => return Err(InitError::SubreaperUnavailable),
-            Err(errno) => {
-                return Err(InitError::Sys {
-                    what: "registering as child subreaper",
-                    errno,
-                })
+            Err(e) if e.raw_os_error() == Some(libc::EINVAL) => {
+                return Err(InitError::SubreaperUnavailable)
             }
+            Err(errno) => return Err(failed("registering as child subreaper")(errno)),
         }
     }
-    if std::process::id() != 1 && !nix::sys::prctl::get_child_subreaper().unwrap_or(false) {
+    if std::process::id() != 1 && !sys::is_child_subreaper().unwrap_or(false) {
         log.warn(NOT_PID1_WARNING);
     }
+    Ok(())
+}
 
-    let mut fds = [0 as libc::c_int; 2];
-    // SAFETY: fds is a valid 2-element array.
-    if unsafe { libc::pipe2(fds.as_mut_ptr(), libc::O_CLOEXEC) } != 0 {
-        return Err(InitError::Sys {
-            what: "pipe2",
-            errno: nix::errno::Errno::last(),
-        });
-    }
-    let [read_fd, write_fd] = fds;
+/// Forks the child and waits until it has exec'd (the close-on-exec status pipe reads
+/// EOF) or reported where it failed: `(pid, Some((stage number, errno)))` for the latter.
+fn spawn(
+    prepared: &Prepared,
+    signals: &SignalState,
+) -> Result<(libc::pid_t, Option<(u32, io::Error)>), InitError> {
+    let (read_end, write_end) = sys::pipe_cloexec().map_err(failed("pipe2"))?;
     // SAFETY: single-threaded (documented module requirement); the child only makes
     // system calls on data prepared above.
     let pid = unsafe { libc::fork() };
     if pid < 0 {
-        let errno = nix::errno::Errno::last();
-        // SAFETY: closing our own fds.
-        unsafe {
-            libc::close(read_fd);
-            libc::close(write_fd);
-        }
-        return Err(InitError::Sys {
-            what: "fork",
-            errno,
-        });
+        return Err(failed("fork")(io::Error::last_os_error()));
     }
     if pid == 0 {
+        drop(read_end);
         // SAFETY: we are the child of a single-threaded fork.
-        unsafe {
-            libc::close(read_fd);
-            child(&prepared, signals, write_fd)
-        }
+        unsafe { child(prepared, signals, write_end.as_raw_fd()) }
     }
-    // SAFETY: closing our copy of the write end; reading into a local buffer.
-    let (n, msg) = unsafe {
-        libc::close(write_fd);
-        let mut msg = [0u8; 8];
-        let mut n = 0usize;
-        // EOF (exec succeeded, the CLOEXEC end closed) or the child's 8-byte report.
-        while n < msg.len() {
-            let r = libc::read(read_fd, msg[n..].as_mut_ptr().cast(), msg.len() - n);
-            if r > 0 {
-                n += r as usize;
-            } else if r == 0 || nix::errno::Errno::last() != nix::errno::Errno::EINTR {
-                break;
-            }
-        }
-        libc::close(read_fd);
-        (n, msg)
-    };
-    let program = cmd.argv[0].to_string_lossy();
-    if n == msg.len() {
+    drop(write_end);
+    // EOF (exec succeeded, the CLOEXEC end closed) or the child's 8-byte report;
+    // read_to_end retries EINTR. A read error leaves a short report, read as success
+    // (the wait loop still collects the child's status).
+    let mut msg = Vec::with_capacity(8);
+    let _ = std::fs::File::from(read_end).take(8).read_to_end(&mut msg);
+    let report = <[u8; 8]>::try_from(msg.as_slice()).ok().map(|msg| {
         let stage = u32::from_ne_bytes([msg[0], msg[1], msg[2], msg[3]]);
-        let errno =
-            nix::errno::Errno::from_raw(i32::from_ne_bytes([msg[4], msg[5], msg[6], msg[7]]));
-        match Stage::from_u32(stage) {
-            Some(Stage::Exec) => log.fatal(&format!("cannot execute {program}: {}", errno.desc())),
-            Some(stage) => log.fatal(&format!(
-                "{} failed before running {program}: {}",
-                stage.what(),
-                errno.desc()
-            )),
-            None => log.fatal(&format!("the child failed before running {program}")),
-        }
-    } else {
-        log.info(&format!(
-            "spawned child process '{program}' with pid '{pid}'"
-        ));
-    }
-
-    wait_loop(signals, pid, opts, &log)
+        let errno = i32::from_ne_bytes([msg[4], msg[5], msg[6], msg[7]]);
+        (stage, io::Error::from_raw_os_error(errno))
+    });
+    Ok((pid, report))
 }
 
 fn wait_loop(
@@ -529,45 +513,27 @@ fn wait_loop(
     opts: &Options,
     log: &Logger,
 ) -> Result<i32, InitError> {
-    let timeout = libc::timespec {
-        tv_sec: 1,
-        tv_nsec: 0,
-    };
     let target = if opts.kill_process_group {
         -child
     } else {
         child
     };
     loop {
-        // SAFETY: waiting on our own blocked set; info is a local out-parameter.
-        let sig = unsafe {
-            let mut info: libc::siginfo_t = std::mem::zeroed();
-            libc::sigtimedwait(&signals.waited, &mut info, &timeout)
-        };
-        if sig < 0 {
-            let errno = nix::errno::Errno::last();
-            if errno != nix::errno::Errno::EAGAIN && errno != nix::errno::Errno::EINTR {
-                return Err(InitError::Sys {
-                    what: "sigtimedwait",
-                    errno,
-                });
-            }
-        } else if sig == libc::SIGCHLD {
-            log.debug("received SIGCHLD");
-        } else {
-            log.debug(&format!("passing signal {sig}"));
-            // The main child is still unreaped here (we return as soon as it is), so
-            // its pid cannot have been reused.
-            // SAFETY: kill has no memory-safety preconditions.
-            if unsafe { libc::kill(target, sig) } != 0 {
-                let errno = nix::errno::Errno::last();
-                if errno == nix::errno::Errno::ESRCH {
-                    log.warn("child was dead when forwarding signal");
-                } else {
-                    return Err(InitError::Sys {
-                        what: "forwarding a signal",
-                        errno,
-                    });
+        match sys::wait_signal(&signals.waited, Duration::from_secs(1)) {
+            Ok(None) => {}
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(errno) => return Err(failed("sigtimedwait")(errno)),
+            Ok(Some(libc::SIGCHLD)) => log.debug("received SIGCHLD"),
+            Ok(Some(sig)) => {
+                log.debug(&format!("passing signal {sig}"));
+                // The main child is still unreaped here (we return as soon as it is),
+                // so its pid cannot have been reused.
+                match sys::kill(target, sig) {
+                    Ok(()) => {}
+                    Err(e) if e.raw_os_error() == Some(libc::ESRCH) => {
+                        log.warn("child was dead when forwarding signal")
+                    }
+                    Err(errno) => return Err(failed("forwarding a signal")(errno)),
                 }
             }
         }
@@ -582,25 +548,13 @@ fn wait_loop(
 fn reap(child: libc::pid_t, opts: &Options, log: &Logger) -> Result<Option<u8>, InitError> {
     let mut main_code = None;
     loop {
-        let mut status: libc::c_int = 0;
-        // SAFETY: status is a local out-parameter.
-        let pid = unsafe { libc::waitpid(-1, &mut status, libc::WNOHANG) };
-        if pid == 0 {
-            break;
-        }
-        if pid < 0 {
-            let errno = nix::errno::Errno::last();
-            match errno {
-                nix::errno::Errno::ECHILD => break,
-                nix::errno::Errno::EINTR => continue,
-                _ => {
-                    return Err(InitError::Sys {
-                        what: "waitpid",
-                        errno,
-                    })
-                }
-            }
-        }
+        let (pid, status) = match sys::reap_any() {
+            Ok(Some(ended)) => ended,
+            Ok(None) => break,
+            Err(e) if e.raw_os_error() == Some(libc::ECHILD) => break,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+            Err(errno) => return Err(failed("waitpid")(errno)),
+        };
         if pid == child {
             let code = exit_code_of(status);
             log.info(&format!("main child exited with code {code}"));

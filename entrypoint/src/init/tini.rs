@@ -7,8 +7,6 @@
 use std::ffi::OsString;
 use std::io::Write;
 
-use nix::sys::signal::Signal;
-
 use super::supervisor::{self, Command, LogStyle, Options, SignalState};
 use crate::inputs::Env;
 
@@ -36,43 +34,43 @@ pub enum TiniArgError {
 }
 
 /// The names tini's `-p` accepts (exactly these: no numbers, no SIGPWR, no RT signals).
-const PDEATH_SIGNALS: [&str; 28] = [
-    "SIGHUP",
-    "SIGINT",
-    "SIGQUIT",
-    "SIGILL",
-    "SIGTRAP",
-    "SIGABRT",
-    "SIGBUS",
-    "SIGFPE",
-    "SIGKILL",
-    "SIGUSR1",
-    "SIGSEGV",
-    "SIGUSR2",
-    "SIGPIPE",
-    "SIGALRM",
-    "SIGTERM",
-    "SIGCHLD",
-    "SIGCONT",
-    "SIGSTOP",
-    "SIGTSTP",
-    "SIGTTIN",
-    "SIGTTOU",
-    "SIGURG",
-    "SIGXCPU",
-    "SIGXFSZ",
-    "SIGVTALRM",
-    "SIGPROF",
-    "SIGWINCH",
-    "SIGSYS",
+const PDEATH_SIGNALS: [(&str, libc::c_int); 28] = [
+    ("SIGHUP", libc::SIGHUP),
+    ("SIGINT", libc::SIGINT),
+    ("SIGQUIT", libc::SIGQUIT),
+    ("SIGILL", libc::SIGILL),
+    ("SIGTRAP", libc::SIGTRAP),
+    ("SIGABRT", libc::SIGABRT),
+    ("SIGBUS", libc::SIGBUS),
+    ("SIGFPE", libc::SIGFPE),
+    ("SIGKILL", libc::SIGKILL),
+    ("SIGUSR1", libc::SIGUSR1),
+    ("SIGSEGV", libc::SIGSEGV),
+    ("SIGUSR2", libc::SIGUSR2),
+    ("SIGPIPE", libc::SIGPIPE),
+    ("SIGALRM", libc::SIGALRM),
+    ("SIGTERM", libc::SIGTERM),
+    ("SIGCHLD", libc::SIGCHLD),
+    ("SIGCONT", libc::SIGCONT),
+    ("SIGSTOP", libc::SIGSTOP),
+    ("SIGTSTP", libc::SIGTSTP),
+    ("SIGTTIN", libc::SIGTTIN),
+    ("SIGTTOU", libc::SIGTTOU),
+    ("SIGURG", libc::SIGURG),
+    ("SIGXCPU", libc::SIGXCPU),
+    ("SIGXFSZ", libc::SIGXFSZ),
+    ("SIGVTALRM", libc::SIGVTALRM),
+    ("SIGPROF", libc::SIGPROF),
+    ("SIGWINCH", libc::SIGWINCH),
+    ("SIGSYS", libc::SIGSYS),
 ];
 
-fn parse_signal(name: &str) -> Result<Signal, TiniArgError> {
-    if !PDEATH_SIGNALS.contains(&name) {
-        return Err(TiniArgError::BadSignal(name.to_string()));
-    }
-    name.parse()
-        .map_err(|_| TiniArgError::BadSignal(name.to_string()))
+fn parse_signal(name: &str) -> Result<libc::c_int, TiniArgError> {
+    PDEATH_SIGNALS
+        .iter()
+        .find(|(known, _)| *known == name)
+        .map(|&(_, signal)| signal)
+        .ok_or_else(|| TiniArgError::BadSignal(name.to_string()))
 }
 
 fn parse_exit_code(value: &str) -> Result<u8, TiniArgError> {
@@ -301,10 +299,10 @@ mod tests {
         assert_eq!(opts.verbosity, 3);
         assert!(opts.remap_exit.contains(143) && opts.remap_exit.contains(2));
         assert!(!opts.remap_exit.contains(0));
-        assert_eq!(opts.pdeathsig, Some(Signal::SIGUSR1));
+        assert_eq!(opts.pdeathsig, Some(libc::SIGUSR1));
         assert_eq!(argv, args(&["cmd"]));
         let (opts, _) = run(&["-p", "SIGKILL", "cmd"], &Env::new());
-        assert_eq!(opts.pdeathsig, Some(Signal::SIGKILL));
+        assert_eq!(opts.pdeathsig, Some(libc::SIGKILL));
     }
 
     #[test]

@@ -23,8 +23,9 @@ use anyhow::{bail, ensure, Context, Result};
 use serde_json::json;
 
 use super::{sync, Options, Row, Stats};
-use crate::fixtures::{Selector, Version};
+use crate::fixtures::{final_release, Selector};
 use crate::util::{self, human_size, Step};
+use spark_version::SparkVersion;
 
 /// The targets from the fetch issue: cold at least 1.5× faster than the pipeline,
 /// and a cache hit under 50 ms.
@@ -100,7 +101,7 @@ pub fn run(opts: &Options) -> Result<Vec<Row>> {
         fs::create_dir_all(&out)?;
         let fetch = || -> Result<u64> {
             sync();
-            let (ns, home) = sparkimg_fetch(&sparkimg, version, &mirror_url, &cache)?;
+            let (ns, home) = sparkimg_fetch(&sparkimg, &version, &mirror_url, &cache)?;
             ensure!(
                 Path::new(home.trim()).join("bin/spark-submit").is_file(),
                 "sparkimg fetch printed {home:?}, which has no bin/spark-submit"
@@ -132,7 +133,7 @@ pub fn run(opts: &Options) -> Result<Vec<Row>> {
         }
         sync();
         for _ in 0..CACHED_PER_RUN {
-            cached.push(sparkimg_fetch(&sparkimg, version, &mirror_url, &cache)?.0);
+            cached.push(sparkimg_fetch(&sparkimg, &version, &mirror_url, &cache)?.0);
         }
         // Untimed: the next run starts from empty directories again.
         fs::remove_dir_all(&cache)?;
@@ -199,14 +200,14 @@ pub fn run(opts: &Options) -> Result<Vec<Row>> {
 /// The fixture mirror and the Spark version to fetch from it: the newest 3.x
 /// distribution already there (the ~300 MB 3.5 line), else the newest of any line,
 /// else whatever `cargo xtask fixtures` builds by default.
-fn fixture() -> Result<(Version, PathBuf)> {
+fn fixture() -> Result<(SparkVersion, PathBuf)> {
     let mirror = util::target_dir().join("fixtures").join("mirror");
-    let mut have: Vec<Version> = fs::read_dir(&mirror)
+    let mut have: Vec<SparkVersion> = fs::read_dir(&mirror)
         .into_iter()
         .flatten()
         .filter_map(|e| {
             let name = e.ok()?.file_name().into_string().ok()?;
-            let v = parse_version(name.strip_prefix("spark-")?)?;
+            let v = final_release(name.strip_prefix("spark-")?)?;
             let tgz = mirror
                 .join(&name)
                 .join(format!("spark-{v}-bin-hadoop3.tgz"));
@@ -217,9 +218,9 @@ fn fixture() -> Result<(Version, PathBuf)> {
     let pick = have
         .iter()
         .rev()
-        .find(|v| v.0 == 3)
+        .find(|v| v.major == 3)
         .or(have.last())
-        .copied();
+        .cloned();
     if let Some(v) = pick {
         return Ok((v, mirror));
     }
@@ -234,13 +235,7 @@ fn fixture() -> Result<(Version, PathBuf)> {
         .parent()
         .context("mirror root")?
         .to_path_buf();
-    Ok((dist.version, mirror))
-}
-
-fn parse_version(s: &str) -> Option<Version> {
-    let mut parts = s.split('.').map(|p| p.parse::<u32>().ok());
-    let v = Version(parts.next()??, parts.next()??, parts.next()??);
-    parts.next().is_none().then_some(v)
+    Ok((dist.version.clone(), mirror))
 }
 
 /// [`super::timed`] with the proxy variables removed: the loopback mirror is direct.
@@ -261,7 +256,7 @@ fn curl_to_null(url: &str) -> Result<u64> {
 /// One `sparkimg fetch`; returns its wall time and what it printed (the SPARK_HOME).
 fn sparkimg_fetch(
     sparkimg: &Path,
-    version: Version,
+    version: &SparkVersion,
     mirror_url: &str,
     cache: &Path,
 ) -> Result<(u64, String)> {
@@ -294,17 +289,5 @@ struct Work(PathBuf);
 impl Drop for Work {
     fn drop(&mut self) {
         let _ = fs::remove_dir_all(&self.0);
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn versions_from_mirror_names() {
-        assert_eq!(parse_version("3.5.9"), Some(Version(3, 5, 9)));
-        assert_eq!(parse_version("4.0.0-preview1"), None);
-        assert_eq!(parse_version("3.5"), None);
     }
 }
