@@ -2,6 +2,8 @@
 
 pub mod fetch;
 
+pub mod http;
+
 pub mod image;
 
 pub mod registry;

@@ -1,18 +1,20 @@
-//! HTTP effects: small text files and resumable, hash-while-streaming downloads.
+//! HTTP effects: small text files and resumable, hash-while-streaming downloads, on the
+//! shared client and retry policy of [`crate::http`].
 
 use std::fs::{File, OpenOptions};
 use std::io::{self, Read, Seek, SeekFrom, Write};
 use std::path::Path;
 use std::sync::mpsc::SyncSender;
-use std::time::SystemTime;
 
+use reqwest::blocking::{Client, Response};
+use reqwest::header::{CONTENT_LENGTH, CONTENT_RANGE, RANGE};
 use sha2::{Digest, Sha512};
 
 use super::error::FetchError;
 use super::progress::{self, Progress};
-use super::retry::{
-    classify_status, parse_content_range, parse_retry_after, RetryPolicy, StatusAction,
-};
+use crate::http::client::{self, classify_error, error_chain, retry_after, ClientConfig};
+use crate::http::retry::{self, classify_status, parse_content_range, RetryPolicy};
+use crate::http::{ErrorClass, Failure, StatusAction, Stop};
 
 /// SHA-512 of exactly the bytes currently in a partial file. Kept across attempts and
 /// mirrors so resumed bytes are hashed once, never re-read.
@@ -104,30 +106,74 @@ impl Tee {
     }
 }
 
-enum Attempt {
-    Done,
-    Retry {
-        reason: String,
-        retry_after: Option<std::time::Duration>,
-    },
-    Restart(String),
-    Give(FetchError),
+/// How an attempt failed: a reason worth another try (it is logged), or the error that
+/// makes the caller fail over to the next mirror.
+type AttemptFailure = Failure<String, FetchError>;
+
+/// One download in progress: the partial file and everything fed from its bytes.
+struct Job<'a> {
+    file: File,
+    st: &'a mut HashState,
+    prog: &'a mut Progress,
+    tee: &'a mut Tee,
+}
+
+impl Job<'_> {
+    /// Drop the bytes received so far: they do not fit the server's copy.
+    fn restart(&mut self) -> Result<(), FetchError> {
+        self.file
+            .set_len(0)
+            .and_then(|_| self.file.seek(SeekFrom::Start(0)))
+            .map_err(|e| FetchError::io("truncating a partial download", e))?;
+        self.st.reset();
+        self.tee.restart();
+        Ok(())
+    }
+
+    /// [`Job::restart`], then another attempt at once.
+    fn restart_now(&mut self, why: String) -> Result<(), AttemptFailure> {
+        self.restart().map_err(Failure::Fatal)?;
+        Err(Failure::RetryNow(why))
+    }
+
+    /// Write, hash and pass on the body until it ends or breaks.
+    fn copy_body(&mut self, mut body: Response) -> Result<(), AttemptFailure> {
+        let mut buf = vec![0u8; 1 << 16];
+        loop {
+            let n = match body.read(&mut buf) {
+                Ok(0) => return Ok(()),
+                Ok(n) => n,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                Err(e) => {
+                    return Err(Failure::Retry(
+                        format!("transfer interrupted: {}", error_chain(&e)),
+                        None,
+                    ))
+                }
+            };
+            self.file
+                .write_all(&buf[..n])
+                .map_err(|e| Failure::Fatal(FetchError::io("writing a partial download", e)))?;
+            self.st.update(&buf[..n]);
+            self.tee.send(&buf[..n]);
+            self.prog.set(self.st.len);
+        }
+    }
 }
 
 pub(crate) struct Http {
-    agent: ureq::Agent,
+    client: Client,
     policy: RetryPolicy,
 }
 
 impl Http {
-    pub(crate) fn new(policy: RetryPolicy) -> Self {
-        let agent = ureq::AgentBuilder::new()
-            .timeout_connect(policy.connect_timeout)
-            // Per socket read: a stalled body fails after this, a slow steady one does not.
-            .timeout_read(policy.read_timeout)
-            .user_agent(concat!("sparkimg/", env!("CARGO_PKG_VERSION")))
-            .build();
-        Http { agent, policy }
+    pub(crate) fn new(policy: RetryPolicy) -> Result<Self, FetchError> {
+        let client = client::build(&ClientConfig {
+            policy: &policy,
+            ca_certs: &[],
+            max_idle_per_host: 1,
+        })?;
+        Ok(Http { client, policy })
     }
 
     fn status_error(url: &str, code: u16) -> FetchError {
@@ -143,50 +189,71 @@ impl Http {
         }
     }
 
+    /// A request that got no answer: retried unless the same request must fail the
+    /// same way (a certificate the trust roots reject), which fails over at once.
+    fn send_failed(url: &str, e: reqwest::Error, attempt: u32) -> AttemptFailure {
+        let class = classify_error(&e);
+        // The URL leads every fetch message already.
+        let reason = error_chain(&e.without_url());
+        match class {
+            ErrorClass::Transient => Failure::Retry(reason, None),
+            ErrorClass::Permanent => Failure::Fatal(FetchError::Transient {
+                url: url.to_string(),
+                attempts: attempt,
+                last: reason,
+            }),
+        }
+    }
+
+    fn gave_up(url: &str, stop: Stop<String, FetchError>) -> FetchError {
+        match stop {
+            Stop::Fatal { error, .. } => error,
+            Stop::Exhausted { last, attempts } => FetchError::Transient {
+                url: url.to_string(),
+                attempts,
+                last,
+            },
+        }
+    }
+
     /// GET a small text file (checksums, keys). `Ok(None)` when the server says it does
     /// not have it.
     pub(crate) fn get_text(&self, url: &str, limit: u64) -> Result<Option<String>, FetchError> {
-        let mut attempt = 0;
-        loop {
-            attempt += 1;
-            let (reason, retry_after) = match self.agent.get(url).call() {
-                Ok(resp) => {
-                    let mut text = String::new();
-                    match resp.into_reader().take(limit).read_to_string(&mut text) {
-                        Ok(_) => return Ok(Some(text)),
-                        Err(e) => (e.to_string(), None),
-                    }
+        let attempt = |_: &mut (), attempt| {
+            let resp = self
+                .client
+                .get(url)
+                .send()
+                .map_err(|e| Self::send_failed(url, e, attempt))?;
+            let code = resp.status().as_u16();
+            match classify_status(code) {
+                StatusAction::Proceed => {}
+                StatusAction::Retry => {
+                    let after = retry_after(resp.headers());
+                    return Err(Failure::Retry(format!("HTTP {code}"), after));
                 }
-                Err(ureq::Error::Status(code, resp)) => match classify_status(code) {
-                    StatusAction::Retry => (
-                        format!("HTTP {code}"),
-                        resp.header("Retry-After")
-                            .and_then(|v| parse_retry_after(v, SystemTime::now())),
-                    ),
-                    _ if code == 404 || code == 410 => return Ok(None),
-                    _ => return Err(Self::status_error(url, code)),
-                },
-                Err(ureq::Error::Transport(t)) => (t.to_string(), None),
-            };
-            if attempt >= self.policy.max_attempts.max(1) {
-                return Err(FetchError::Transient {
-                    url: url.to_string(),
-                    attempts: attempt,
-                    last: reason,
-                });
+                _ if code == 404 || code == 410 => return Ok(None),
+                _ => return Err(Failure::Fatal(Self::status_error(url, code))),
             }
-            let delay = self.policy.delay(attempt, retry_after);
-            progress::note(&format!("{url}: {reason}; retrying in {delay:?}"));
-            std::thread::sleep(delay);
-        }
+            let mut text = String::new();
+            resp.take(limit)
+                .read_to_string(&mut text)
+                .map_err(|e| Failure::Retry(error_chain(&e), None))?;
+            Ok(Some(text))
+        };
+        let waiting = |_: &mut (), reason: &String, delay| {
+            progress::note(&format!("{url}: {reason}; retrying in {delay:?}"))
+        };
+        retry::run(&self.policy, &mut (), attempt, waiting).map_err(|s| Self::gave_up(url, s))
     }
 
     /// Whether the server has `url` (a HEAD); `None` when it cannot tell.
     pub(crate) fn exists(&self, url: &str) -> Option<bool> {
-        match self.agent.head(url).call() {
-            Ok(_) => Some(true),
-            Err(ureq::Error::Status(404 | 410, _)) => Some(false),
-            Err(_) => None,
+        let resp = self.client.head(url).send().ok()?;
+        match resp.status().as_u16() {
+            404 | 410 => Some(false),
+            code if code < 400 => Some(true),
+            _ => None,
         }
     }
 
@@ -213,136 +280,77 @@ impl Http {
         file.set_len(st.len).map_err(ctx)?;
         file.seek(SeekFrom::Start(st.len)).map_err(ctx)?;
 
-        let mut attempt = 0;
-        loop {
-            attempt += 1;
-            let (reason, retry_after, sleep) = match self.attempt(url, &mut file, st, prog, tee) {
-                Attempt::Done => return Ok(()),
-                Attempt::Give(e) => return Err(e),
-                Attempt::Restart(why) => {
-                    file.set_len(0).map_err(ctx)?;
-                    file.seek(SeekFrom::Start(0)).map_err(ctx)?;
-                    st.reset();
-                    tee.restart();
-                    (why, None, false)
-                }
-                Attempt::Retry {
-                    reason,
-                    retry_after,
-                } => (reason, retry_after, true),
-            };
-            if attempt >= self.policy.max_attempts.max(1) {
-                return Err(FetchError::Transient {
-                    url: url.to_string(),
-                    attempts: attempt,
-                    last: reason,
-                });
-            }
-            let delay = if sleep {
-                self.policy.delay(attempt, retry_after)
-            } else {
-                std::time::Duration::ZERO
-            };
-            prog.suspend(|| {
+        let mut job = Job {
+            file,
+            st,
+            prog,
+            tee,
+        };
+        let waiting = |job: &mut Job, reason: &String, delay| {
+            let at = job.st.len;
+            job.prog.suspend(|| {
                 progress::note(&format!(
-                    "{url}: {reason}; retrying in {delay:?} from byte {}",
-                    st.len
+                    "{url}: {reason}; retrying in {delay:?} from byte {at}"
                 ))
-            });
-            std::thread::sleep(delay);
-        }
+            })
+        };
+        retry::run(
+            &self.policy,
+            &mut job,
+            |job, attempt| self.attempt(url, job, attempt),
+            waiting,
+        )
+        .map_err(|s| Self::gave_up(url, s))
     }
 
-    fn attempt(
-        &self,
-        url: &str,
-        file: &mut File,
-        st: &mut HashState,
-        prog: &mut Progress,
-        tee: &mut Tee,
-    ) -> Attempt {
-        let offset = st.len;
-        let mut req = self.agent.get(url);
+    fn attempt(&self, url: &str, job: &mut Job, attempt: u32) -> Result<(), AttemptFailure> {
+        let offset = job.st.len;
+        let mut req = self.client.get(url);
         if offset > 0 {
-            req = req.set("Range", &format!("bytes={offset}-"));
+            req = req.header(RANGE, format!("bytes={offset}-"));
         }
-        let resp = match req.call() {
-            Ok(r) => r,
-            Err(ureq::Error::Status(code, resp)) => {
-                return match classify_status(code) {
-                    StatusAction::Retry => Attempt::Retry {
-                        reason: format!("HTTP {code}"),
-                        retry_after: resp
-                            .header("Retry-After")
-                            .and_then(|v| parse_retry_after(v, SystemTime::now())),
-                    },
-                    StatusAction::Restart => {
-                        Attempt::Restart(format!("HTTP {code} for a resumed range"))
-                    }
-                    _ => Attempt::Give(Self::status_error(url, code)),
-                };
+        let resp = req.send().map_err(|e| Self::send_failed(url, e, attempt))?;
+        let code = resp.status().as_u16();
+        match classify_status(code) {
+            StatusAction::Proceed => {}
+            StatusAction::Retry => {
+                let after = retry_after(resp.headers());
+                return Err(Failure::Retry(format!("HTTP {code}"), after));
             }
-            Err(ureq::Error::Transport(t)) => {
-                return Attempt::Retry {
-                    reason: t.to_string(),
-                    retry_after: None,
-                }
+            StatusAction::Restart => {
+                return job.restart_now(format!("HTTP {code} for a resumed range"))
             }
-        };
+            StatusAction::Final => return Err(Failure::Fatal(Self::status_error(url, code))),
+        }
 
-        let total = if resp.status() == 206 {
-            match resp.header("Content-Range").and_then(parse_content_range) {
+        let header = |name| resp.headers().get(name).and_then(|v| v.to_str().ok());
+        let total = if code == 206 {
+            match header(CONTENT_RANGE).and_then(parse_content_range) {
                 Some((start, total)) if start == offset => total,
-                _ => return Attempt::Restart("unexpected Content-Range".into()),
+                _ => return job.restart_now("unexpected Content-Range".into()),
             }
         } else {
             if offset > 0 {
                 // The server ignored Range and is sending the whole file: start over.
-                prog.suspend(|| {
+                job.prog.suspend(|| {
                     progress::note(&format!(
                         "{url}: server ignored the Range request; restarting from zero"
                     ))
                 });
-                let reset = file.set_len(0).and_then(|_| file.seek(SeekFrom::Start(0)));
-                if let Err(e) = reset {
-                    return Attempt::Give(FetchError::io("truncating a partial download", e));
-                }
-                st.reset();
-                tee.restart();
+                job.restart().map_err(Failure::Fatal)?;
             }
-            resp.header("Content-Length")
-                .and_then(|v| v.trim().parse().ok())
+            header(CONTENT_LENGTH).and_then(|v| v.trim().parse().ok())
         };
-        prog.begin(st.len, total);
-
-        let mut body = resp.into_reader();
-        let mut buf = vec![0u8; 1 << 16];
-        loop {
-            let n = match body.read(&mut buf) {
-                Ok(0) => break,
-                Ok(n) => n,
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-                Err(e) => {
-                    return Attempt::Retry {
-                        reason: format!("transfer interrupted: {e}"),
-                        retry_after: None,
-                    }
-                }
-            };
-            if let Err(e) = file.write_all(&buf[..n]) {
-                return Attempt::Give(FetchError::io("writing a partial download", e));
-            }
-            st.update(&buf[..n]);
-            tee.send(&buf[..n]);
-            prog.set(st.len);
-        }
+        job.prog.begin(job.st.len, total);
+        job.copy_body(resp)?;
+        let len = job.st.len;
         match total {
-            Some(t) if st.len < t => Attempt::Retry {
-                reason: format!("connection closed at byte {} of {t}", st.len),
-                retry_after: None,
-            },
-            Some(t) if st.len > t => Attempt::Restart(format!("got {} bytes of {t}", st.len)),
-            _ => Attempt::Done,
+            Some(t) if len < t => Err(Failure::Retry(
+                format!("connection closed at byte {len} of {t}"),
+                None,
+            )),
+            Some(t) if len > t => job.restart_now(format!("got {len} bytes of {t}")),
+            _ => Ok(()),
         }
     }
 }

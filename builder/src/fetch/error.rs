@@ -83,6 +83,9 @@ pub enum FetchError {
         source: std::io::Error,
     },
 
+    #[error("HTTP client setup: {0}")]
+    Client(#[from] crate::http::ClientError),
+
     #[error("{context}: {source}")]
     Io {
         context: String,

@@ -1,6 +1,7 @@
 //! Download, verify and cache Spark distributions.
 //!
-//! Pure pieces (no I/O): [`names`], [`checksum`], [`urls`], [`retry`], [`cache::cache_key`].
+//! Pure pieces (no I/O): [`names`], [`checksum`], [`urls`], [`cache::cache_key`]; the retry
+//! policy is the shared [`crate::http::retry`].
 //! Effects: [`download`] (HTTP), [`cache`] (disk layout, locks), [`extract`] (unpacking).
 //! [`fetch`] ties them together; the CLI and the benchmarks call only that.
 
@@ -11,7 +12,6 @@ pub mod error;
 pub mod extract;
 pub mod names;
 pub mod progress;
-pub mod retry;
 #[cfg(feature = "signatures")]
 mod signature;
 pub mod urls;
@@ -24,13 +24,13 @@ use std::path::{Path, PathBuf};
 
 use serde::Serialize;
 
+pub use crate::http::RetryPolicy;
 pub use cache::{Cache, IndexEntry};
 pub use checksum::{parse_sha512, ChecksumParseError};
 pub use error::FetchError;
 pub use extract::ExtractLimits;
 pub use names::{resolve_file_name, SparkVersion, VersionError};
 pub use progress::ProgressMode;
-pub use retry::RetryPolicy;
 
 use download::{HashState, Http, Tee};
 use progress::Progress;
@@ -187,7 +187,7 @@ fn fetch_sources(
     sources: &[Source],
     opts: &FetchOptions,
 ) -> Result<Fetched, FetchError> {
-    let http = Http::new(opts.retry.clone());
+    let http = Http::new(opts.retry.clone())?;
     let mut failures: Vec<FetchError> = Vec::new();
     // Extraction runs beside the download from the first byte (see `Speculative`); it
     // carries over when a failover continues the same partial file.

@@ -1,14 +1,14 @@
 //! Effects: one registry's HTTP transport — scheme discovery, the auth handshake
 //! (anonymous, Basic, Bearer tokens per scope set, reused until they expire) and the
-//! retry loop every operation runs in.
+//! shared retry policy ([`crate::http::retry`]) every operation runs in.
 
 use std::net::IpAddr;
 use std::path::PathBuf;
 use std::sync::Mutex;
-use std::time::{Duration, Instant, SystemTime};
+use std::time::Instant;
 
 use reqwest::blocking::{Client, RequestBuilder, Response};
-use reqwest::header::{HeaderMap, RETRY_AFTER, WWW_AUTHENTICATE};
+use reqwest::header::{HeaderMap, WWW_AUTHENTICATE};
 use reqwest::{Method, StatusCode, Url};
 
 use super::challenge::{parse_challenge, Challenge, Scopes, TokenResponse};
@@ -16,7 +16,9 @@ use super::credentials::{AuthSources, Credentials};
 use super::error::{parse_envelope, RegistryError, RemoteError};
 use super::reference::{allows_plain_http, api_host};
 use crate::fetch::progress::ProgressMode;
-use crate::fetch::retry::{parse_retry_after, RetryPolicy};
+use crate::http::client::{self, classify_error, error_chain, retry_after, ClientConfig};
+use crate::http::retry::{self, classify_status};
+use crate::http::{ClientError, ErrorClass, Failure, RetryPolicy, StatusAction, Stop};
 
 /// How to reach registries; shared by push and pull.
 #[derive(Debug, Clone)]
@@ -53,43 +55,24 @@ impl Default for RegistryOptions {
     }
 }
 
-/// Build the HTTP client: rustls with ring, system roots plus `--ca-cert`, no overall
-/// timeout (a 300 MB layer takes as long as it takes; per-request limits are set by
-/// the callers), redirects followed (blob GETs go to object storage; reqwest drops
-/// `Authorization` on a cross-host redirect).
+/// The shared HTTP client ([`crate::http::client::build`]) with `--ca-cert` and a
+/// connection pool sized for the parallel transfers.
 pub fn http_client(opts: &RegistryOptions) -> Result<Client, RegistryError> {
-    // Ignore "already installed": another client of this process installed the same one.
-    let _ = rustls::crypto::ring::default_provider().install_default();
-    let mut b = Client::builder()
-        .user_agent(concat!("sparkimg/", env!("CARGO_PKG_VERSION")))
-        .connect_timeout(opts.retry.connect_timeout)
-        .timeout(None::<Duration>)
-        .pool_max_idle_per_host(opts.jobs.max(1) * 2);
-    let mut certs = Vec::new();
-    for p in &opts.ca_certs {
-        let pem = std::fs::read(p).map_err(RegistryError::io(p))?;
-        let list =
-            reqwest::Certificate::from_pem_bundle(&pem).map_err(|e| RegistryError::Layout {
-                path: p.clone(),
-                reason: format!("not a PEM certificate bundle: {e}"),
-            })?;
-        if list.is_empty() {
-            return Err(RegistryError::Layout {
-                path: p.clone(),
-                reason: "no certificate in the file".into(),
-            });
-        }
-        certs.extend(list);
-    }
-    if !certs.is_empty() {
-        b = b.tls_certs_merge(certs);
-    }
-    b.build().map_err(|e| RegistryError::Transport {
-        registry: String::new(),
-        repository: String::new(),
-        what: "TLS setup".into(),
-        digest: None,
-        message: e.to_string(),
+    let cfg = ClientConfig {
+        policy: &opts.retry,
+        ca_certs: &opts.ca_certs,
+        max_idle_per_host: opts.jobs.max(1) * 2,
+    };
+    client::build(&cfg).map_err(|e| match e {
+        ClientError::CaRead { path, source } => RegistryError::io(&path)(source),
+        ClientError::CaInvalid { path, reason } => RegistryError::Layout { path, reason },
+        ClientError::Build(e) => RegistryError::Transport {
+            registry: String::new(),
+            repository: String::new(),
+            what: "TLS setup".into(),
+            digest: None,
+            message: e.to_string(),
+        },
     })
 }
 
@@ -126,28 +109,9 @@ pub fn realm_allowed(realm: &Url, registry_scheme: &str, registry_is_local: bool
     }
 }
 
-/// Pure: statuses worth another attempt: timeouts, rate limits (with their
-/// `Retry-After`) and server errors. 4xx answers are final: repeating a refused request
-/// only delays the error.
-pub fn retryable_status(status: u16) -> bool {
-    status == 408 || status == 429 || (500..=599).contains(&status)
-}
-
-/// One attempt's failure: retry after a delay, or give up.
-pub enum Attempt {
-    Retry(Box<RegistryError>, Option<Duration>),
-    Fatal(Box<RegistryError>),
-}
-
-impl Attempt {
-    pub fn fatal(e: RegistryError) -> Attempt {
-        Attempt::Fatal(Box::new(e))
-    }
-
-    pub fn retry(e: RegistryError, after: Option<Duration>) -> Attempt {
-        Attempt::Retry(Box::new(e), after)
-    }
-}
+/// How one attempt failed (see [`crate::http::retry::run`]); boxed because
+/// `RegistryError` is large.
+pub type Attempt = Failure<Box<RegistryError>, Box<RegistryError>>;
 
 struct Token {
     scopes: Scopes,
@@ -254,31 +218,25 @@ impl Registry {
     /// Turn an unexpected response into an attempt failure (reads the error envelope).
     pub fn fail(&self, ctx: &Ctx, resp: Response) -> Attempt {
         let status = resp.status().as_u16();
-        let retry_after = resp
-            .headers()
-            .get(RETRY_AFTER)
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| parse_retry_after(v, SystemTime::now()));
+        let retry_after = retry_after(resp.headers());
         let body = resp.bytes().map(|b| b.to_vec()).unwrap_or_default();
         let errors = parse_envelope(&body);
         let err = self.err_http(ctx, status, errors);
-        if retryable_status(status) {
-            Attempt::retry(err, retry_after)
-        } else {
-            Attempt::fatal(err)
+        // 4xx answers are final: repeating a refused request only delays the error.
+        match classify_status(status) {
+            StatusAction::Retry => Attempt::retry(err, retry_after),
+            _ => Attempt::fatal(err),
         }
     }
 
     /// A transport error: connection problems and timeouts are worth retrying.
     pub fn transport(&self, ctx: &Ctx, e: reqwest::Error) -> Attempt {
-        let msg = error_chain(&e);
-        let err = self.err_transport(ctx, &msg);
+        let err = self.err_transport(ctx, &error_chain(&e));
         // A certificate the trust roots reject will be rejected again: fail now rather
         // than after the whole backoff.
-        if e.is_builder() || e.is_redirect() || msg.contains("certificate") {
-            Attempt::fatal(err)
-        } else {
-            Attempt::retry(err, None)
+        match classify_error(&e) {
+            ErrorClass::Permanent => Attempt::fatal(err),
+            ErrorClass::Transient => Attempt::retry(err, None),
         }
     }
 
@@ -287,23 +245,15 @@ impl Registry {
         &self,
         mut op: impl FnMut(u32) -> Result<T, Attempt>,
     ) -> Result<T, RegistryError> {
-        let max = self.retry.max_attempts.max(1);
-        let mut attempt = 1;
-        loop {
-            match op(attempt) {
-                Ok(v) => return Ok(v),
-                Err(Attempt::Fatal(e)) => return Err(*e),
-                Err(Attempt::Retry(e, after)) => {
-                    if attempt >= max {
-                        return Err(*e);
-                    }
-                    let d = self.retry.delay(attempt, after);
-                    eprintln!("sparkimg: {e}; retrying in {:.1}s", d.as_secs_f64());
-                    std::thread::sleep(d);
-                    attempt += 1;
-                }
-            }
-        }
+        retry::run(
+            &self.retry,
+            &mut (),
+            |_, attempt| op(attempt),
+            |_, e, d| eprintln!("sparkimg: {e}; retrying in {:.1}s", d.as_secs_f64()),
+        )
+        .map_err(|s| match s {
+            Stop::Fatal { error, .. } | Stop::Exhausted { last: error, .. } => *error,
+        })
     }
 
     /// `https://host` (or `http://` for a loopback/insecure registry that does not
@@ -545,35 +495,9 @@ fn challenge_of(h: &HeaderMap) -> Option<Challenge> {
         .max_by_key(|c| matches!(c, Challenge::Bearer { .. }))
 }
 
-/// reqwest's Display hides the cause ("error sending request"); the chain has the
-/// useful part ("connection refused", "invalid peer certificate: UnknownIssuer").
-pub fn error_chain(e: &(dyn std::error::Error + 'static)) -> String {
-    let mut s = e.to_string();
-    let mut src = e.source();
-    while let Some(c) = src {
-        let m = c.to_string();
-        if !s.contains(&m) {
-            s.push_str(": ");
-            s.push_str(&m);
-        }
-        src = c.source();
-    }
-    s
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn retry_classes() {
-        for s in [408, 429, 500, 502, 503, 504] {
-            assert!(retryable_status(s), "{s}");
-        }
-        for s in [200, 201, 202, 400, 401, 403, 404, 405, 409, 416] {
-            assert!(!retryable_status(s), "{s}");
-        }
-    }
 
     #[test]
     fn realm_guard() {

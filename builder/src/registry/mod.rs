@@ -1,10 +1,10 @@
-//! Registry client (OCI distribution spec) on blocking reqwest: pull base images, push
-//! built images.
+//! Registry client (OCI distribution spec) on the shared [`crate::http`] client: pull
+//! base images, push built images.
 //!
 //! Pure: [`reference`] (names, Docker Hub, which hosts may use HTTP), [`challenge`]
 //! (`WWW-Authenticate`, scope merging, token answers), [`credentials::lookup`]
 //! (docker/podman credential files), [`manifest`] (media types, platform selection),
-//! the retry policy (shared with `fetch`: [`crate::fetch::retry`]), [`push::pick_mount_source`].
+//! the retry policy (shared with `fetch`: [`crate::http::retry`]), [`push::pick_mount_source`].
 //! Effects: [`client`] (transport, auth handshake, retry loop), [`push`], [`pull`],
 //! [`layout`] (reading an OCI layout into push plans), [`progress`].
 

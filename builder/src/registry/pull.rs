@@ -23,7 +23,6 @@ use super::error::RegistryError;
 use super::layout::blob_path;
 use super::manifest::{self, Desc, Parsed};
 use super::progress::Progress;
-use super::push::transfer_timeout;
 use super::reference::{validate_digest, RegistryRef};
 use crate::image::Platform;
 
@@ -348,7 +347,7 @@ fn download_blob(
         }
         bar.reset(have);
         let resp = reg.send(&ctx, scopes, Method::GET, &url, &|rb| {
-            let rb = rb.timeout(transfer_timeout(d.size - have, reg.retry.read_timeout));
+            let rb = rb.timeout(reg.retry.transfer_timeout(d.size - have));
             if have > 0 {
                 rb.header(RANGE, format!("bytes={have}-"))
             } else {

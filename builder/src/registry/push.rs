@@ -9,7 +9,6 @@ use std::fs::File;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
 
 use reqwest::blocking::Body;
 use reqwest::header::{CONTENT_LENGTH, CONTENT_TYPE, LOCATION};
@@ -345,12 +344,6 @@ fn push_blob(
     r.map(|o| (o, if o == Outcome::Uploaded { blob.size } else { 0 }))
 }
 
-/// Generous limit for a whole blob transfer: a stalled connection must end, a slow but
-/// moving one must not (no per-read timeout in the blocking client).
-pub fn transfer_timeout(size: u64, read_timeout: Duration) -> Duration {
-    read_timeout * 4 + Duration::from_secs(size / (256 * 1024))
-}
-
 /// One try: a fresh session (mount or POST), then the PUT. Never resumes an old
 /// session: after a failure the registry may have dropped it (BLOB_UPLOAD_UNKNOWN).
 fn upload_attempt(
@@ -415,7 +408,7 @@ fn upload_attempt(
         what: "upload blob",
         ..ctx.clone()
     };
-    let timeout = transfer_timeout(blob.size, reg.retry.read_timeout);
+    let timeout = reg.retry.transfer_timeout(blob.size);
     let opened = match &blob.data {
         BlobData::Path(p) => {
             Some(File::open(p).map_err(|e| Attempt::fatal(RegistryError::io(p)(e)))?)
@@ -569,11 +562,5 @@ mod tests {
             h.get("r", "sha256:x").last().map(String::as_str),
             Some("repo3")
         );
-    }
-
-    #[test]
-    fn timeouts_grow_with_size() {
-        let t = transfer_timeout(1 << 30, Duration::from_secs(30));
-        assert_eq!(t, Duration::from_secs(120 + 4096));
     }
 }
