@@ -3,8 +3,11 @@
 mod common;
 
 use std::fs;
+use std::io::Read;
+use std::net::TcpListener;
 use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Barrier};
 use std::time::{Duration, Instant};
 
@@ -356,4 +359,145 @@ fn dist_local_file_and_url() {
     .unwrap();
     assert_spark_home(&got.path);
     assert_eq!(got.sha512, sha512_hex(&tgz));
+}
+
+#[test]
+fn checksum_retry_after_is_honoured() {
+    let (s, _) = serve();
+    s.fault(SHA, Fault::Status(503, Some("1")));
+    let cache = tempfile::tempdir().unwrap();
+    let t = Instant::now();
+    fetch(&release(), &opts(cache.path(), &[s.url("m/")])).unwrap();
+    let statuses: Vec<u16> = s.seen(SHA).iter().map(|r| r.status).collect();
+    assert_eq!(statuses, vec![503, 200]);
+    // The policy's own backoff is 10 ms; only Retry-After explains a second's wait.
+    assert!(
+        t.elapsed() >= Duration::from_millis(950),
+        "{:?}",
+        t.elapsed()
+    );
+}
+
+#[test]
+fn failover_continues_the_partial_download_on_the_next_mirror() {
+    let (s, tgz) = serve();
+    let bad_tgz = "/bad/spark-3.5.3/spark-3.5.3-bin-hadoop3.tgz";
+    s.put(&format!("{bad_tgz}.sha512"), sha512sum_line(&tgz, FILE));
+    s.put(bad_tgz, tgz.clone());
+    s.fault(bad_tgz, Fault::TruncateAfter(120_000));
+    s.fault(bad_tgz, Fault::Status(503, None));
+    s.fault(bad_tgz, Fault::Status(503, None));
+    let cache = tempfile::tempdir().unwrap();
+    let got = fetch(
+        &release(),
+        &opts(cache.path(), &[s.url("bad/"), s.url("m/")]),
+    )
+    .unwrap();
+    assert_eq!(got.sha512, sha512_hex(&tgz));
+    assert!(got.source.contains("/m/"), "{}", got.source);
+    let bad: Vec<(Option<String>, u16)> = s
+        .seen(bad_tgz)
+        .into_iter()
+        .map(|r| (r.range, r.status))
+        .collect();
+    let resumed = Some("bytes=120000-".to_string());
+    assert_eq!(
+        bad,
+        vec![(None, 200), (resumed.clone(), 503), (resumed.clone(), 503)]
+    );
+    let good = s.seen(TGZ);
+    assert_eq!(good.len(), 1, "{good:?}");
+    assert_eq!((good[0].range.clone(), good[0].status), (resumed, 206));
+    let served: u64 = s.seen(bad_tgz).iter().map(|r| r.served).sum::<u64>() + good[0].served;
+    assert_eq!(served, tgz.len() as u64, "every byte crossed the wire once");
+}
+
+/// A self-signed certificate for 127.0.0.1 and its key, trusted by nobody. Generated
+/// once (`openssl req -x509 -newkey ec …`); embedded so the test needs no tool.
+const UNTRUSTED_CERT: &str = "-----BEGIN CERTIFICATE-----
+MIIBkDCCATagAwIBAgIUbwDNtzXKZ9jTM/1hVhsynL7VWVgwCgYIKoZIzj0EAwIw
+FDESMBAGA1UEAwwJMTI3LjAuMC4xMCAXDTI2MTIwMTE0MTk1N1oYDzIxMjYxMTA3
+MTQxOTU3WjAUMRIwEAYDVQQDDAkxMjcuMC4wLjEwWTATBgcqhkjOPQIBBggqhkjO
+PQMBBwNCAATSVGbT0ec/3+rbm02VnUjcBvAbL1BeIsNBWpwpmDZSDLxC3YZaTzr2
+gKabb7y1Sik3xypTPheZwhz1k6QjXhrko2QwYjAdBgNVHQ4EFgQUesoWsclWhD2i
+aUa1UBbrUAXYow0wHwYDVR0jBBgwFoAUesoWsclWhD2iaUa1UBbrUAXYow0wDwYD
+VR0TAQH/BAUwAwEB/zAPBgNVHREECDAGhwR/AAABMAoGCCqGSM49BAMCA0gAMEUC
+IHKn3hAjlhjFJlEMTVQTIdq6/a3SPeUnnKeZrJJzuUpnAiEAxO6izy1lGuIyLtJ8
+MUmWpWqEWsbs1VV12ZgUwKw108M=
+-----END CERTIFICATE-----
+";
+const UNTRUSTED_KEY: &str = "-----BEGIN PRIVATE KEY-----
+MIGHAgEAMBMGByqGSM49AgEGCCqGSM49AwEHBG0wawIBAQQgFd3YpW/P0ckxKzlA
+2tZ6HNTKN7AEGA2ufUa11TR3EU+hRANCAATSVGbT0ec/3+rbm02VnUjcBvAbL1Be
+IsNBWpwpmDZSDLxC3YZaTzr2gKabb7y1Sik3xypTPheZwhz1k6QjXhrk
+-----END PRIVATE KEY-----
+";
+
+/// An HTTPS listener on 127.0.0.1 presenting [`UNTRUSTED_CERT`]; counts connections.
+struct UntrustedTls {
+    port: u16,
+    connections: Arc<AtomicUsize>,
+}
+
+impl UntrustedTls {
+    fn start() -> UntrustedTls {
+        use rustls::pki_types::pem::PemObject;
+        use rustls::pki_types::{CertificateDer, PrivateKeyDer};
+        let cert = CertificateDer::from_pem_slice(UNTRUSTED_CERT.as_bytes()).unwrap();
+        let key = PrivateKeyDer::from_pem_slice(UNTRUSTED_KEY.as_bytes()).unwrap();
+        let provider = Arc::new(rustls::crypto::ring::default_provider());
+        let config = rustls::ServerConfig::builder_with_provider(provider)
+            .with_safe_default_protocol_versions()
+            .unwrap()
+            .with_no_client_auth()
+            .with_single_cert(vec![cert], key)
+            .unwrap();
+        let config = Arc::new(config);
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let connections = Arc::new(AtomicUsize::new(0));
+        let count = connections.clone();
+        // Detached: it lives as long as the test process, which is short.
+        std::thread::spawn(move || {
+            for conn in listener.incoming().flatten() {
+                count.fetch_add(1, Ordering::SeqCst);
+                let Ok(tls) = rustls::ServerConnection::new(config.clone()) else {
+                    continue;
+                };
+                let mut stream = rustls::StreamOwned::new(tls, conn);
+                // Drives the handshake, which the client aborts at our certificate.
+                let _ = stream.read(&mut [0u8; 1024]);
+            }
+        });
+        UntrustedTls { port, connections }
+    }
+
+    fn url(&self, prefix: &str) -> String {
+        format!("https://127.0.0.1:{}/{prefix}", self.port)
+    }
+}
+
+#[test]
+fn untrusted_certificate_fails_over_at_once() {
+    let (s, _) = serve();
+    let tls = UntrustedTls::start();
+    let cache = tempfile::tempdir().unwrap();
+    let mut o = opts(cache.path(), &[tls.url("m/")]);
+    // Retrying a refused certificate would take seconds; it must not be retried.
+    o.retry.base_delay = Duration::from_secs(5);
+    let t = Instant::now();
+    let err = fetch(&release(), &o).unwrap_err();
+    let msg = err.to_string();
+    assert!(
+        matches!(err, FetchError::Transient { attempts: 1, .. }),
+        "{msg}"
+    );
+    assert!(msg.to_lowercase().contains("certificate"), "{msg}");
+    assert_eq!(tls.connections.load(Ordering::SeqCst), 1);
+    assert!(t.elapsed() < Duration::from_secs(5), "{:?}", t.elapsed());
+
+    o.mirrors = vec![tls.url("m/"), s.url("m/")];
+    let got = fetch(&release(), &o).unwrap();
+    assert!(got.source.contains(&s.url("m/")), "{}", got.source);
+    assert_eq!(tls.connections.load(Ordering::SeqCst), 2);
 }
