@@ -1486,7 +1486,7 @@ fn rate_limits_and_server_errors_are_retried() {
         ],
     );
     let before = reg.log_len();
-    let v = ok(&sparkimg(
+    let out = sparkimg(
         &[
             "push",
             &format!("oci:{}", t.join("img").display()),
@@ -1496,10 +1496,22 @@ fn rate_limits_and_server_errors_are_retried() {
             "--registry-retries",
             "3",
         ],
-        &[],
+        &[("SPARKIMG_RETRY_BASE_MS", "10")],
         None,
-    ));
+    );
+    let v = ok(&out);
     assert_eq!(v["pushed"][0]["digest"], img["digest"]);
+    // Every injected answer says `Retry-After: 1`, which wins over the 10 ms backoff.
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    let waits: Vec<&str> = stderr
+        .lines()
+        .filter(|l| l.contains("retrying in"))
+        .collect();
+    assert_eq!(waits.len(), 3, "{stderr}");
+    assert!(
+        waits.iter().all(|l| l.ends_with("retrying in 1.0s")),
+        "{stderr}"
+    );
     assert_eq!(
         injected.lock().unwrap().len(),
         3,
