@@ -501,3 +501,26 @@ fn untrusted_certificate_fails_over_at_once() {
     assert!(got.source.contains(&s.url("m/")), "{}", got.source);
     assert_eq!(tls.connections.load(Ordering::SeqCst), 2);
 }
+
+#[test]
+fn partial_longer_than_the_file_gets_416_and_restarts_from_zero() {
+    let (s, tgz) = serve();
+    let cache = tempfile::tempdir().unwrap();
+    // Left by an earlier run against a different copy: longer than this mirror's file.
+    let partial = cache
+        .path()
+        .join("partial")
+        .join(format!("sha512-{}.part", sha512_hex(&tgz)));
+    fs::create_dir_all(partial.parent().unwrap()).unwrap();
+    fs::write(&partial, noise(tgz.len() + 10, 3)).unwrap();
+    let got = fetch(&release(), &opts(cache.path(), &[s.url("m/")])).unwrap();
+    assert_eq!(got.sha512, sha512_hex(&tgz));
+    assert_spark_home(&got.path);
+    let seen: Vec<(Option<String>, u16)> = s
+        .seen(TGZ)
+        .into_iter()
+        .map(|r| (r.range, r.status))
+        .collect();
+    let asked = format!("bytes={}-", tgz.len() + 10);
+    assert_eq!(seen, vec![(Some(asked), 416), (None, 200)]);
+}
