@@ -7,3 +7,7 @@ pub mod image;
 pub mod registry;
 
 pub mod engine;
+
+pub mod publish;
+
+pub mod exit;
