@@ -26,7 +26,10 @@ pub const ENGINE_FAILED: u8 = 12;
 /// Every code and what it means, in order.
 pub const TABLE: &[(u8, &str)] = &[
     (SUCCESS, "success"),
-    (OTHER, "other error (I/O, cache)"),
+    (
+        OTHER,
+        "other error (I/O, cache; in fetch, a malformed version)",
+    ),
     (
         USAGE,
         "usage error: bad flags, references, tags, time zones, SOURCE_DATE_EPOCH or \
