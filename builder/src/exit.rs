@@ -1,5 +1,6 @@
 //! The exit codes of `sparkimg`: one table (printed by `--help`, documented in the
-//! README's "Exit codes") and one classifier from any library error to its code.
+//! README's "`sparkimg` exit codes") and one classifier from any library error to its
+//! code.
 
 use std::error::Error;
 

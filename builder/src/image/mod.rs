@@ -1,10 +1,11 @@
 //! `sparkimg build`: Spark images without a Docker daemon.
 //!
 //! Pure pieces: [`reference`] (names, locations), [`plan`] (which file goes into which
-//! layer), [`image`] (config/manifest/index JSON), the overlay logic of [`basefs`] and
-//! the cache key of [`cache`]. Effects: [`base`] (opening the base), [`layer`] (tar +
-//! compression + hashing), [`output`] (layout and archives), and [`build`], which ties
-//! them together.
+//! layer), [`json`] (config/manifest/index JSON), [`assemble`] (the images from built
+//! layers), the overlay logic of [`basefs`] and the cache key of [`cache`]. Effects:
+//! [`base`] (opening the base), [`layer`] (tar + compression + hashing), [`output`]
+//! (layout and archives), and [`build_with`], which runs the plan, build and assemble
+//! stages and hands the result to the publish stage.
 
 pub mod assemble;
 pub mod base;
