@@ -252,3 +252,121 @@ pub fn open_layout(dir: &Path) -> Result<Assembled, PublishError> {
         docker_manifest,
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+    use crate::registry::manifest::{OCI_INDEX, OCI_MANIFEST};
+
+    fn digest(bytes: &[u8]) -> String {
+        format!("sha256:{}", hex::encode(Sha256::digest(bytes)))
+    }
+
+    /// One image: a config and a manifest in memory, a layer in a file.
+    fn images(dir: &Path) -> (Assembled, String, String) {
+        let layer = b"layer bytes".to_vec();
+        let layer_path = dir.join("layer");
+        fs::write(&layer_path, &layer).unwrap();
+        let config = br#"{"architecture":"amd64","os":"linux"}"#.to_vec();
+        let manifest = serde_json::to_vec(&json!({
+            "schemaVersion": 2,
+            "mediaType": OCI_MANIFEST,
+            "config": {"mediaType": "application/vnd.oci.image.config.v1+json",
+                       "digest": digest(&config), "size": config.len()},
+            "layers": [{"mediaType": "application/vnd.oci.image.layer.v1.tar+gzip",
+                        "digest": digest(&layer), "size": layer.len()}],
+            "annotations": {"org.opencontainers.image.base.name": "127.0.0.1:5000/base:1"},
+        }))
+        .unwrap();
+        let index = serde_json::to_vec(&json!({
+            "schemaVersion": 2,
+            "mediaType": OCI_INDEX,
+            "manifests": [{"mediaType": OCI_MANIFEST, "digest": digest(&manifest),
+                           "size": manifest.len(),
+                           "annotations": {"io.containerd.image.name": "127.0.0.1:5000/x/spark:1",
+                                           "org.opencontainers.image.ref.name": "1"}}],
+        }))
+        .unwrap();
+        let (ld, cd) = (digest(&layer), digest(&config));
+        let blobs = vec![
+            Blob {
+                digest: ld.clone(),
+                source: BlobSource::Path(layer_path),
+            },
+            Blob {
+                digest: cd.clone(),
+                source: BlobSource::Bytes(config),
+            },
+            Blob {
+                digest: digest(&manifest),
+                source: BlobSource::Bytes(manifest),
+            },
+        ];
+        let a = Assembled {
+            blobs,
+            index: JsonBlob {
+                digest: digest(&index),
+                bytes: index,
+            },
+            docker_manifest: Vec::new(),
+        };
+        (a, ld, cd)
+    }
+
+    #[test]
+    fn registry_plans_come_straight_from_the_built_blobs() {
+        let tmp = tempfile::tempdir().unwrap();
+        let (a, layer, config) = images(tmp.path());
+        let store = AssembledBlobs::new(&a, Path::new("build"));
+        let plans = layout::plans_from(&a.index.bytes, &store, None, &[]).unwrap();
+        assert_eq!(plans.len(), 1);
+        let p = &plans[0];
+        assert_eq!(p.target.to_string(), "127.0.0.1:5000/x/spark:1");
+        let digests: Vec<&str> = p.blobs.iter().map(|b| b.digest.as_str()).collect();
+        assert_eq!(digests.len(), 2);
+        assert!(digests.contains(&layer.as_str()) && digests.contains(&config.as_str()));
+        // The layer is streamed from where the build left it, not copied.
+        let l = p.blobs.iter().find(|b| b.digest == layer).unwrap();
+        assert!(matches!(&l.data, BlobData::Path(path) if path == &tmp.path().join("layer")));
+        assert_eq!(p.mount_from, vec!["127.0.0.1:5000/base:1".to_string()]);
+    }
+
+    #[test]
+    fn a_missing_or_short_blob_is_refused_before_any_upload() {
+        let tmp = tempfile::tempdir().unwrap();
+        let (mut a, layer, _) = images(tmp.path());
+        fs::write(tmp.path().join("layer"), b"short").unwrap();
+        let store = AssembledBlobs::new(&a, Path::new("build"));
+        let e = layout::plans_from(&a.index.bytes, &store, None, &[]).unwrap_err();
+        assert!(e.to_string().contains("descriptor says"), "{e}");
+        a.blobs.retain(|b| b.digest != layer);
+        let store = AssembledBlobs::new(&a, Path::new("build"));
+        let e = layout::plans_from(&a.index.bytes, &store, None, &[]).unwrap_err();
+        assert!(e.to_string().contains("is missing"), "{e}");
+    }
+
+    #[test]
+    fn a_layout_on_disk_feeds_the_same_sink() {
+        let tmp = tempfile::tempdir().unwrap();
+        let (a, _, _) = images(tmp.path());
+        let dir = tmp.path().join("oci");
+        let spec = OutputSpec::OciDir(dir.clone());
+        FileSink(spec).publish(&a).unwrap();
+        let opened = open_layout(&dir).unwrap();
+        assert_eq!(opened.index.digest, a.index.digest);
+        let mut got: Vec<&str> = opened.blobs.iter().map(|b| b.digest.as_str()).collect();
+        let mut want: Vec<&str> = a.blobs.iter().map(|b| b.digest.as_str()).collect();
+        got.sort();
+        want.sort();
+        assert_eq!(got, want);
+        let store = AssembledBlobs::new(&opened, &dir);
+        assert_eq!(
+            layout::plans_from(&opened.index.bytes, &store, None, &[])
+                .unwrap()
+                .len(),
+            1
+        );
+    }
+}
