@@ -1,46 +1,148 @@
-//! `sparkimg build`: flags → [`sparkimg::image::BuildOptions`], fetch the distribution,
-//! build, report. Everything that can be refused cheaply is refused before the fetch.
+//! `sparkimg build`: the stages in order. Resolve (flags → [`BuildRequest`], pure, in
+//! `resolve.rs`), then connect what the sinks need and read credentials (once), fetch
+//! the base and the distribution, then either the Docker Engine path or the daemonless
+//! plan → build → assemble (`sparkimg::image`) → publish (`sparkimg::publish`).
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use anyhow::{bail, Context, Result};
-use sparkimg::fetch::{self, urls, Cache, DistSpec, FetchOptions, SparkVersion};
-use sparkimg::image::{
-    self, reference, BaseSpec, BuildError, BuildOptions, ImageRef, OutputSpec, Platform, Variant,
-};
-use sparkimg::registry::{self, RegistryRef};
+use sparkimg::engine::{self, Daemon};
+use sparkimg::fetch::{self, Cache, FetchOptions, SparkVersion};
+use sparkimg::image::{self, BaseSpec, BuildError, BuildOptions, BuildReport, Platform};
+use sparkimg::publish::{self, Delivered, FileSink, LoadSink, RegistrySink, Sink};
+use sparkimg::registry::{self, PushReport, RegistryOptions};
 
-use crate::cli::{BuildArgs, CompressionArg, EngineArg};
-use crate::{engine_cmd, push_cmd};
+use crate::cli::BuildArgs;
+use crate::resolve::{self, BuildRequest, Distribution, Env, Load};
+use crate::support;
 
-fn not_yet(msg: &str) -> anyhow::Error {
-    BuildError::NotYet(msg.to_string()).into()
+/// What the effects before the build found: daemons, credentials, directories.
+struct Prepared {
+    /// `--engine docker`'s daemon.
+    engine: Option<Daemon>,
+    /// The daemon to load into (`--load`, or a default one that answered).
+    load: Option<Daemon>,
+    registry: Option<RegistryOptions>,
+    cache_root: PathBuf,
+    entrypoint: PathBuf,
 }
 
-fn input(msg: String) -> anyhow::Error {
-    BuildError::InvalidInput(msg).into()
-}
-
-/// Spark version from RELEASE ("Spark 3.5.3 built for Hadoop 3.3.4") or the
-/// spark-core jar name, for distributions given by path.
-fn version_from_dist(home: &Path) -> Option<String> {
-    if let Ok(text) = std::fs::read_to_string(home.join("RELEASE")) {
-        if let Some(v) = text.split_whitespace().nth(1) {
-            if v.parse::<SparkVersion>().is_ok() {
-                return Some(v.to_string());
-            }
-        }
+pub fn run(args: BuildArgs) -> Result<()> {
+    let req = resolve::resolve(&args, &Env::from_process())?;
+    let prepared = prepare(&req)?;
+    let bases = pull_bases(&req, prepared.registry.as_ref())?;
+    let (spark_home, source) = fetch_distribution(&req, &prepared.cache_root)?;
+    let version = match &req.version {
+        Some(v) => v.clone(),
+        None => version_from_dist(&spark_home).ok_or_else(|| {
+            BuildError::InvalidInput(format!(
+                "cannot tell the Spark version of {}: pass --spark-version",
+                spark_home.display()
+            ))
+        })?,
+    };
+    resolve::buildable_version(&version)?;
+    let tag = req.tag.clone().unwrap_or_else(|| version.clone());
+    let images = req.names.images(&tag)?;
+    if let Some(daemon) = &prepared.engine {
+        let b = sparkimg::engine::build::EngineBuild {
+            spark_home,
+            spark_version: version,
+            images,
+            base: req.base_str.clone(),
+            dockerfiles: req
+                .docker
+                .as_ref()
+                .map(|d| d.dockerfiles.clone())
+                .unwrap_or_default(),
+            build_args: req
+                .docker
+                .as_ref()
+                .map(|d| d.build_args.clone())
+                .unwrap_or_default(),
+            timezone: req.timezone.clone(),
+            uid: req.uid,
+            epoch: req.epoch,
+            entrypoint: prepared.entrypoint.clone(),
+            source,
+            no_cache: req.no_cache,
+        };
+        return engine_build(&req, daemon, &b, prepared.registry.as_ref());
     }
-    let jars = std::fs::read_dir(home.join("jars")).ok()?;
-    let mut names: Vec<String> = jars
-        .filter_map(|e| e.ok().map(|e| e.file_name().to_string_lossy().into_owned()))
-        .collect();
-    names.sort();
-    names.iter().find_map(|n| {
-        let rest = n.strip_prefix("spark-core_")?.strip_suffix(".jar")?;
-        let v = rest.split_once('-')?.1;
-        v.parse::<SparkVersion>().ok().map(|_| v.to_string())
+    let opts = BuildOptions {
+        spark_home,
+        spark_version: version,
+        images,
+        base: bases.base,
+        platform_bases: bases.per_platform,
+        platforms: req.platforms.clone(),
+        compression: req.compression(prepared.load.is_some())?,
+        epoch: req.epoch,
+        timezone: req.timezone.clone(),
+        uid: req.uid,
+        entrypoint: prepared.entrypoint.clone(),
+        platform_entrypoints: req.platform_entrypoints.clone(),
+        cache_dir: (!req.no_cache).then_some(prepared.cache_root.clone()),
+        source,
+        host_zoneinfo: PathBuf::from("/usr/share/zoneinfo"),
+    };
+    daemonless(&req, &opts, prepared)
+}
+
+/// Everything that can fail without the distribution, before it is fetched: no point
+/// downloading hundreds of MB for a build that cannot happen.
+fn prepare(req: &BuildRequest) -> Result<Prepared> {
+    if let Some(out) = &req.sinks.output {
+        FileSink(out.clone()).check()?;
+    }
+    let engine = match req.docker {
+        Some(_) => Some(support::connect()?),
+        None => None,
+    };
+    let load = match req.sinks.load {
+        Load::No => None,
+        Load::Insist => Some(support::connect()?),
+        Load::IfAnswers => {
+            let d = support::probe();
+            if d.is_none() {
+                eprintln!(
+                    "sparkimg: no Docker Engine answers; writing oci:sparkimg-out instead of \
+                     loading (pass --output to choose, --load to insist on a daemon)"
+                );
+                FileSink(resolve::default_output()).check()?;
+            }
+            d
+        }
+    };
+    let Some(entrypoint) = req.entrypoint.clone().or_else(default_entrypoint) else {
+        bail!(BuildError::InvalidInput(
+            "no spark-entrypoint binary: run `cargo xtask dist` (writes \
+             target/dist/spark-entrypoint) or pass --entrypoint-binary PATH"
+                .into()
+        ));
+    };
+    let cache_root = match &req.cache_dir {
+        Some(d) => d.clone(),
+        None => Cache::default_root().context(
+            "cannot find a cache directory: set --cache-dir, SPARKIMG_CACHE_DIR or HOME",
+        )?,
+    };
+    // Credentials are read here, once per run (--password-stdin consumes stdin), so a
+    // broken auth file fails before the fetch.
+    let registry = match req.needs_registry() {
+        true => Some(support::registry_options(
+            &req.registry,
+            Some(cache_root.clone()),
+        )?),
+        false => None,
+    };
+    Ok(Prepared {
+        engine,
+        load,
+        registry,
+        cache_root,
+        entrypoint,
     })
 }
 
@@ -52,375 +154,169 @@ fn default_entrypoint() -> Option<PathBuf> {
     candidates.into_iter().find(|p| p.is_file())
 }
 
-pub fn run(args: BuildArgs) -> Result<()> {
-    let engine_docker = matches!(args.engine, EngineArg::Docker);
-    if let (Some(f), false) = (&args.dockerfile, engine_docker) {
-        bail!(input(format!(
-            "-f {f}: Dockerfiles are used only with --engine docker; the daemonless build \
-             needs none"
-        )));
-    }
-    if engine_docker && args.output.is_some() {
-        bail!(input(
-            "--output with --engine docker: the images stay in the Docker Engine (`docker \
-             save` them), or build daemonless to write files"
-                .into()
-        ));
-    }
-    if args.minikube {
-        return Err(not_yet(
-            "-m (minikube's Docker): loading into a daemon lands with --load",
-        ));
-    }
-    let push = args.push || args.buildx || args.verb.as_deref() == Some("push");
-    match args.verb.as_deref() {
-        None | Some("build") | Some("push") => {}
-        Some(other) => bail!(input(format!(
-            "unexpected argument '{other}' (only `build` or `push`)"
-        ))),
-    }
-    let mut platforms = args.platform.clone();
-    if args.buildx && platforms.is_empty() {
-        platforms = vec!["linux/amd64".into(), "linux/arm64".into()];
-    }
-    let platforms: Vec<Platform> = platforms
-        .iter()
-        .map(|p| Platform::parse(p))
-        .collect::<Result<_, _>>()?;
-    // Several platforms make one image index per image: Spark layers shared, a base
-    // and an entrypoint binary per platform.
-    let multi_platform = platforms.len() > 1;
-    let mut platform_entrypoints = BTreeMap::new();
-    for spec in &args.platform_entrypoint {
-        let Some((platform, path)) = spec.split_once('=') else {
-            bail!(input(format!(
-                "--platform-entrypoint {spec:?}: expected OS/ARCH=PATH"
-            )));
-        };
-        platform_entrypoints.insert(Platform::parse(platform)?.to_string(), PathBuf::from(path));
-    }
+struct Bases {
+    base: BaseSpec,
+    per_platform: BTreeMap<String, BaseSpec>,
+}
 
-    // docker-image-tool.sh build args.
-    let mut uid = args.uid;
-    let mut java_image_tag = None;
-    let mut docker_build_args = Vec::new();
-    for a in &args.build_args {
-        let (k, v) = a
-            .split_once('=')
-            .ok_or_else(|| input(format!("-b {a}: expected KEY=VALUE")))?;
-        if engine_docker && k != "base_img" {
-            // The Dockerfiles may declare anything; spark_uid and java_image_tag still
-            // mean what they mean below.
-            docker_build_args.push((k.to_string(), v.to_string()));
-        }
-        match k {
-            "java_image_tag" => java_image_tag = Some(v.to_string()),
-            "spark_uid" => {
-                uid = v
-                    .parse()
-                    .map_err(|_| input(format!("-b spark_uid={v}: not a number")))?
-            }
-            "base_img" => eprintln!(
-                "sparkimg: warning: -b base_img ignored: spark-py and spark-r are built on the \
-                 JVM image's layers"
-            ),
-            _ if engine_docker => {}
-            _ => bail!(input(format!(
-                "-b {k}: unsupported build arg (supported: java_image_tag, spark_uid, base_img)"
-            ))),
+/// The fetch stage for a registry base: each platform pulled into the cache.
+fn pull_bases(req: &BuildRequest, ropts: Option<&RegistryOptions>) -> Result<Bases> {
+    let mut bases = Bases {
+        base: req.base.clone(),
+        per_platform: BTreeMap::new(),
+    };
+    let (Some(r), Some(ropts)) = (&req.base_ref, ropts) else {
+        return Ok(bases);
+    };
+    let first = match req.platforms.first() {
+        Some(p) => p.clone(),
+        None => Platform::parse("linux/amd64")?,
+    };
+    let pulled = registry::pull(r, &first, ropts)?;
+    eprintln!(
+        "sparkimg: base {} -> {} ({} blobs, {} bytes downloaded)",
+        pulled.reference, pulled.manifest_digest, pulled.blobs_downloaded, pulled.bytes_downloaded
+    );
+    bases.base = BaseSpec::Pulled {
+        dir: pulled.layout.clone(),
+        name: pulled.reference.clone(),
+    };
+    // The other platforms of a multi-platform build, each pulled on its own.
+    for other in req.platforms.iter().skip(1) {
+        let pulled = registry::pull(r, other, ropts)?;
+        eprintln!(
+            "sparkimg: base {} for {other} -> {}",
+            pulled.reference, pulled.manifest_digest
+        );
+        bases.per_platform.insert(
+            other.to_string(),
+            BaseSpec::Pulled {
+                dir: pulled.layout.clone(),
+                name: pulled.reference.clone(),
+            },
+        );
+    }
+    Ok(bases)
+}
+
+/// The fetch stage for the distribution: SPARK_HOME and the `source` label.
+fn fetch_distribution(req: &BuildRequest, cache_root: &Path) -> Result<(PathBuf, String)> {
+    match &req.distribution {
+        Distribution::Home(home) => Ok((home.clone(), "https://github.com/apache/spark".into())),
+        Distribution::Fetch {
+            spec,
+            mirrors,
+            insecure_skip_verify,
+        } => {
+            let mut opts = FetchOptions::new(cache_root.to_path_buf());
+            opts.mirrors = mirrors.clone();
+            opts.insecure_skip_verify = *insecure_skip_verify;
+            let fetched = fetch::fetch(spec, &opts).map_err(BuildError::from)?;
+            eprintln!(
+                "sparkimg: distribution {} ({})",
+                fetched.path.display(),
+                fetched.source
+            );
+            Ok((fetched.path, fetched.source))
         }
     }
-    for (flag, v) in [("-p", &args.python), ("-R", &args.r)] {
-        if let Some(Some(file)) = v {
-            if file != "build" && file != "push" && !engine_docker {
-                eprintln!(
-                    "sparkimg: warning: {flag} {file}: Dockerfile ignored (only --engine docker \
-                     uses Dockerfiles); building the variant from sparkimg's layer plan"
-                );
-            }
-        }
-    }
-    // `-p push` / `-R push`: getopts-style parsing took the trailing verb as the value.
-    let push = push
-        || [&args.python, &args.r]
+}
+
+/// Spark version from RELEASE ("Spark 3.5.3 built for Hadoop 3.3.4") or the
+/// spark-core jar name, for distributions given by path.
+fn version_from_dist(home: &Path) -> Option<String> {
+    let from_release = std::fs::read_to_string(home.join("RELEASE"))
+        .ok()
+        .and_then(|text| SparkVersion::from_release_file(&text));
+    let version = from_release.or_else(|| {
+        let mut names: Vec<String> = std::fs::read_dir(home.join("jars"))
+            .ok()?
+            .filter_map(|e| e.ok().map(|e| e.file_name().to_string_lossy().into_owned()))
+            .collect();
+        names.sort();
+        names
             .iter()
-            .any(|v| matches!(v, Some(Some(f)) if f == "push"));
+            .find_map(|n| SparkVersion::from_core_jar_name(n))
+    })?;
+    Some(version.to_string())
+}
 
-    // Version and tag.
-    let tag_version = args
-        .tag
-        .as_deref()
-        .filter(|t| t.parse::<SparkVersion>().is_ok());
-    let mut version: Option<String> = args.spark_version.clone().or(tag_version.map(String::from));
-    if let Some(v) = &version {
-        let parsed: SparkVersion = v.parse()?;
-        if (parsed.major, parsed.minor) < (2, 3) {
-            bail!(input(format!(
-                "Spark {v}: Kubernetes images exist from Spark 2.3 on"
-            )));
+/// `--engine docker`: the daemon builds from the Dockerfiles and, with --push, pushes.
+fn engine_build(
+    req: &BuildRequest,
+    daemon: &Daemon,
+    b: &sparkimg::engine::build::EngineBuild,
+    ropts: Option<&RegistryOptions>,
+) -> Result<()> {
+    let mut report = engine::build::build_images(daemon, b, &mut |l| eprintln!("{l}"))?;
+    if let (true, Some(ropts)) = (req.sinks.push, ropts) {
+        for i in &mut report.images {
+            eprintln!(
+                "sparkimg: pushing {} through the Docker Engine",
+                i.reference
+            );
+            let d = engine::push_image(daemon, &i.reference, ropts, &mut |l| eprintln!("{l}"))?;
+            i.manifest_digest = d.rsplit('@').next().unwrap_or("").to_string();
+            i.repo_digests = vec![d];
         }
     }
-    if version.is_none() && args.dist.is_none() && args.spark_home.is_none() {
-        bail!(input(match &args.tag {
-            Some(t) => format!("tag '{t}' is not a Spark version: pass --spark-version"),
-            None =>
-                "pass --spark-version, or a --tag that is a Spark version (e.g. -t 3.5.3)".into(),
+    for i in &report.images {
+        eprintln!(
+            "sparkimg: {} {} ({} bytes)",
+            i.reference,
+            i.image_id.as_deref().unwrap_or(""),
+            i.size
+        );
+    }
+    if req.json {
+        println!("{}", serde_json::to_string(&report)?);
+    } else {
+        for i in &report.images {
+            match i.repo_digests.first() {
+                Some(d) => println!("{d}"),
+                None => println!("{} {}", i.reference, i.image_id.as_deref().unwrap_or("")),
+            }
+        }
+    }
+    Ok(())
+}
+
+/// The sinks of a daemonless build, in delivery order: files, the daemon, the registry
+/// (a push is last, so a failed push leaves the local outputs usable); and whether the
+/// file written is the default `oci:sparkimg-out`.
+fn sinks(req: &BuildRequest, opts: &BuildOptions, p: Prepared) -> (Vec<Box<dyn Sink>>, bool) {
+    let mut sinks: Vec<Box<dyn Sink>> = Vec::new();
+    let (output, defaulted) = match (&req.sinks.output, req.sinks.load, &p.load) {
+        (Some(o), _, _) => (Some(o.clone()), req.sinks.defaulted),
+        (None, Load::IfAnswers, None) => (Some(resolve::default_output()), true),
+        _ => (None, false),
+    };
+    if let Some(o) = output {
+        sinks.push(Box::new(FileSink(o)));
+    }
+    if let Some(daemon) = p.load {
+        sinks.push(Box::new(LoadSink {
+            daemon,
+            references: opts.images.iter().map(|(_, r)| r.to_string()).collect(),
         }));
     }
-    if let Some(t) = &args.tag {
-        reference::validate_tag(t)?;
+    if let (true, Some(ropts)) = (req.sinks.push, p.registry) {
+        sinks.push(Box::new(RegistrySink {
+            opts: ropts,
+            select: None,
+            to: Vec::new(),
+            source: PathBuf::from("the built images"),
+        }));
     }
+    (sinks, defaulted)
+}
 
-    // Base, output, options that need no distribution.
-    let base_str = match (&args.base, &java_image_tag) {
-        (Some(_), Some(_)) => bail!(input(
-            "-b java_image_tag and --base both choose the base; pass one".into()
-        )),
-        (Some(b), None) => b.clone(),
-        (None, Some(t)) => format!("eclipse-temurin:{t}"),
-        (None, None) => {
-            let major = version
-                .as_deref()
-                .and_then(|v| v.parse::<SparkVersion>().ok())
-                .map_or(3, |v| v.major);
-            reference::default_base(major).to_string()
-        }
-    };
-    let mut base = BaseSpec::parse(&base_str)?;
-    if engine_docker && !matches!(base, BaseSpec::Registry(_)) {
-        bail!(input(format!(
-            "--base {base_str}: with --engine docker the base is an image the daemon has or \
-             can pull (load archives with `docker load` first)"
-        )));
-    }
-    // With --engine docker the daemon resolves FROM itself.
-    let base_ref = match &base {
-        BaseSpec::Registry(r) if !engine_docker => Some(RegistryRef::parse(r)?),
-        _ => None,
-    };
-    let (output, defaulted) = match &args.output {
-        Some(o) => (OutputSpec::parse(o)?, false),
-        None => (OutputSpec::OciDir(PathBuf::from("sparkimg-out")), true),
-    };
-    if push && !engine_docker && !matches!(output, OutputSpec::OciDir(_)) {
-        // Pushing reads the layout back; an archive would have to be unpacked again.
-        bail!(input(
-            "--push needs an oci:DIR output (the default); push an archive afterwards with \
-             `sparkimg push oci-archive:FILE`"
-                .into()
-        ));
-    }
-    image::output::check(&output)?;
-    let epoch = image::parse_epoch(std::env::var("SOURCE_DATE_EPOCH").ok().as_deref())?;
-    // Without --output or --push the images go into the Docker Engine when one answers
-    // (docker-image-tool.sh's `build` leaves them there too); --load insists on one.
-    if multi_platform && (args.load || engine_docker) {
-        bail!(input(
-            "several platforms make an image index, which a Docker Engine cannot load or \
-             build here: drop --load/--engine docker, or pass one --platform"
-                .into()
-        ));
-    }
-    // The daemon is found before the distribution is fetched: no point downloading
-    // hundreds of MB for a build that cannot happen.
-    let engine_daemon = if engine_docker {
-        Some(engine_cmd::connect()?)
-    } else {
-        None
-    };
-    let load = if engine_docker {
-        None
-    } else if args.load {
-        Some(engine_cmd::connect()?)
-    } else if defaulted && !push && !multi_platform {
-        let d = engine_cmd::probe();
-        if d.is_none() {
-            eprintln!(
-                "sparkimg: no Docker Engine answers; writing oci:sparkimg-out instead of \
-                 loading (pass --output to choose, --load to insist on a daemon)"
-            );
-        }
-        d
-    } else {
-        None
-    };
-    // Uncompressed layers are what the daemon unpacks fastest from a local stream; any
-    // file output keeps gzip unless asked otherwise.
-    let only_load = load.is_some() && defaulted;
-    let kind = match args.compression {
-        Some(CompressionArg::Gzip) => "gzip",
-        Some(CompressionArg::Zstd) => "zstd",
-        Some(CompressionArg::None) => "none",
-        None if only_load => "none",
-        None => "gzip",
-    };
-    let compression = image::parse_compression(kind, args.compression_level)?;
-    let entrypoint = match args.entrypoint_binary.clone().or_else(default_entrypoint) {
-        Some(p) => p,
-        None => bail!(input(
-            "no spark-entrypoint binary: run `cargo xtask dist` (writes \
-             target/dist/spark-entrypoint) or pass --entrypoint-binary PATH"
-                .into()
-        )),
-    };
-    let cache_root = match &args.cache_dir {
-        Some(d) => d.clone(),
-        None => Cache::default_root().context(
-            "cannot find a cache directory: set --cache-dir, SPARKIMG_CACHE_DIR or HOME",
-        )?,
-    };
-
-    // Registry access (credentials are read now so a broken auth file fails before the
-    // fetch), then the base pull.
-    let registry_opts = if push || base_ref.is_some() {
-        Some(push_cmd::registry_options(
-            &args.registry,
-            Some(cache_root.clone()),
-        )?)
-    } else {
-        None
-    };
-    let mut platform_bases = BTreeMap::new();
-    if let (Some(r), Some(ropts)) = (&base_ref, &registry_opts) {
-        let want = platforms
-            .first()
-            .cloned()
-            .unwrap_or_else(|| Platform::parse("linux/amd64").expect("static platform"));
-        let pulled = registry::pull(r, &want, ropts)?;
-        eprintln!(
-            "sparkimg: base {} -> {} ({} blobs, {} bytes downloaded)",
-            pulled.reference,
-            pulled.manifest_digest,
-            pulled.blobs_downloaded,
-            pulled.bytes_downloaded
-        );
-        base = BaseSpec::Pulled {
-            dir: pulled.layout.clone(),
-            name: pulled.reference.clone(),
-        };
-        // The other platforms of a multi-platform build, each pulled on its own.
-        for other in platforms.iter().skip(1) {
-            let pulled = registry::pull(r, other, ropts)?;
-            eprintln!(
-                "sparkimg: base {} for {other} -> {}",
-                pulled.reference, pulled.manifest_digest
-            );
-            platform_bases.insert(
-                other.to_string(),
-                BaseSpec::Pulled {
-                    dir: pulled.layout.clone(),
-                    name: pulled.reference.clone(),
-                },
-            );
-        }
-    }
-
-    // The distribution.
-    let (spark_home, source) = if let Some(home) = &args.spark_home {
-        (home.clone(), "https://github.com/apache/spark".to_string())
-    } else {
-        let mut opts = FetchOptions::new(cache_root.clone());
-        let env_mirrors = std::env::var("SPARKIMG_MIRRORS").ok();
-        opts.mirrors = urls::mirror_list(
-            &args.mirrors,
-            env_mirrors.as_deref(),
-            !args.no_default_mirrors,
-        );
-        opts.insecure_skip_verify = args.insecure_skip_verify;
-        let spec = match (&args.dist, &version) {
-            (Some(d), _) => DistSpec::Dist(d.clone()),
-            (None, Some(v)) => DistSpec::Release {
-                version: v.parse()?,
-                hadoop: args.hadoop.clone(),
-                scala: args.scala.clone(),
-            },
-            (None, None) => bail!(input("pass --spark-version or --dist".into())),
-        };
-        let fetched = fetch::fetch(&spec, &opts)?;
-        eprintln!(
-            "sparkimg: distribution {} ({})",
-            fetched.path.display(),
-            fetched.source
-        );
-        (fetched.path, fetched.source)
-    };
-    if version.is_none() {
-        version = version_from_dist(&spark_home);
-    }
-    let Some(version) = version else {
-        bail!(input(format!(
-            "cannot tell the Spark version of {}: pass --spark-version",
-            spark_home.display()
-        )));
-    };
-    let tag = args.tag.clone().unwrap_or_else(|| version.clone());
-
-    // Images.
-    let repo = args.repo.as_deref();
-    let image = |name: &Option<String>, v: Variant| -> Result<ImageRef, BuildError> {
-        match name {
-            Some(n) => reference::name_or_ref(n, &tag),
-            None => reference::name_or_ref(&reference::default_name(repo, v.image_name()), &tag),
-        }
-    };
-    let mut images = vec![(Variant::Jvm, image(&args.name, Variant::Jvm)?)];
-    if args.python.is_some() || args.python_name.is_some() {
-        images.push((Variant::Python, image(&args.python_name, Variant::Python)?));
-    }
-    if args.r.is_some() || args.r_name.is_some() {
-        images.push((Variant::R, image(&args.r_name, Variant::R)?));
-    }
-
-    if let Some(daemon) = engine_daemon {
-        let mut dockerfiles = std::collections::BTreeMap::new();
-        for (v, f) in [
-            (Variant::Jvm, args.dockerfile.clone()),
-            (Variant::Python, args.python.clone().flatten()),
-            (Variant::R, args.r.clone().flatten()),
-        ] {
-            if let Some(f) = f.filter(|f| f != "build" && f != "push") {
-                dockerfiles.insert(v, PathBuf::from(f));
-            }
-        }
-        let b = sparkimg::engine::build::EngineBuild {
-            spark_home,
-            spark_version: version,
-            images,
-            base: base_str,
-            dockerfiles,
-            build_args: docker_build_args,
-            timezone: args.timezone.clone(),
-            uid,
-            epoch,
-            entrypoint,
-            source,
-            no_cache: args.no_cache,
-        };
-        return engine_cmd::build(&daemon, b, push, &args.registry, args.json);
-    }
-
-    let opts = BuildOptions {
-        spark_home,
-        spark_version: version,
-        images,
-        base,
-        platform_bases,
-        output: output.clone(),
-        platforms,
-        compression,
-        epoch,
-        timezone: args.timezone.clone(),
-        uid,
-        entrypoint,
-        platform_entrypoints,
-        cache_dir: (!args.no_cache).then_some(cache_root),
-        source,
-        host_zoneinfo: PathBuf::from("/usr/share/zoneinfo"),
-    };
-    let report = match &load {
-        Some(daemon) => engine_cmd::build_and_load(&opts, daemon, (!defaulted).then_some(&output))?,
-        None => image::build(&opts)?,
-    };
+/// Plan, build, assemble, publish; then report.
+fn daemonless(req: &BuildRequest, opts: &BuildOptions, p: Prepared) -> Result<()> {
+    let (mut sinks, written_default) = sinks(req, opts, p);
+    let described: Vec<String> = sinks.iter().map(|s| s.describe()).collect();
+    let (mut report, delivered) = image::build_with(opts, |a| publish::publish_all(&mut sinks, a))?;
+    let pushed = apply_deliveries(&mut report, &delivered);
     for l in &report.layers {
         eprintln!(
             "sparkimg: layer {:<11} {} {} ({} bytes)",
@@ -434,31 +330,58 @@ pub fn run(args: BuildArgs) -> Result<()> {
         "sparkimg: {} layers built, {} cached; wrote {}{}",
         report.layers_built,
         report.layers_cached,
-        match (&output, &load) {
-            (_, Some(d)) if defaulted => format!("the Docker Engine at {}", d.found.endpoint),
-            (OutputSpec::OciDir(p), _) => format!("oci:{}", p.display()),
-            (OutputSpec::OciArchive(p), _) => format!("oci-archive:{}", p.display()),
-            (OutputSpec::DockerArchive(p), _) => format!("docker-archive:{}", p.display()),
-        },
-        if defaulted && load.is_none() {
+        described.join(", "),
+        if written_default {
             " (default; pass --output, or `docker load` a docker-archive: output)"
         } else {
             ""
         }
     );
+    print_report(&report, req.sinks.push.then_some(&pushed), req.json)
+}
+
+/// What the sinks did, into the report: `output` names the first delivery (a path, the
+/// daemon, or the pushed references); loaded images get their IDs. Returns the pushes.
+fn apply_deliveries(report: &mut BuildReport, delivered: &[Delivered]) -> Vec<PushReport> {
     let mut pushed = Vec::new();
-    if let (true, Some(ropts)) = (push, &registry_opts) {
-        // Every image of the layout to the reference it was built as.
-        pushed = push_cmd::push_layout(Path::new(&report.output), None, &[], ropts)?;
+    for (n, d) in delivered.iter().enumerate() {
+        let output = match d {
+            Delivered::Written(p) => p.display().to_string(),
+            Delivered::Loaded {
+                endpoint,
+                image_ids,
+            } => {
+                for i in &mut report.images {
+                    if let Some((_, id)) = image_ids.iter().find(|(r, _)| *r == i.reference) {
+                        i.image_id = Some(id.clone());
+                    }
+                }
+                format!("docker-daemon:{endpoint}")
+            }
+            Delivered::Pushed(p) => {
+                pushed.extend(p.iter().cloned());
+                p.iter()
+                    .map(|r| r.pushed.clone())
+                    .collect::<Vec<_>>()
+                    .join(",")
+            }
+        };
+        if n == 0 {
+            report.output = output;
+        }
     }
-    if args.json {
-        let mut v = serde_json::to_value(&report)?;
-        if push {
-            v["pushed"] = serde_json::to_value(&pushed)?;
+    pushed
+}
+
+fn print_report(report: &BuildReport, pushed: Option<&Vec<PushReport>>, json: bool) -> Result<()> {
+    if json {
+        let mut v = serde_json::to_value(report)?;
+        if let Some(p) = pushed {
+            v["pushed"] = serde_json::to_value(p)?;
         }
         println!("{v}");
-    } else if push {
-        for p in &pushed {
+    } else if let Some(pushed) = pushed {
+        for p in pushed {
             println!("{}", p.pushed);
         }
     } else {

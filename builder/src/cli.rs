@@ -4,27 +4,8 @@ use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
-pub const EXIT_CODES: &str = "\
-Exit codes:
-  0  success
-  1  other error (I/O, cache, bad arguments to the library)
-  2  usage error
-  3  verification failed (checksum missing, unparsable or wrong; bad signature)
-  4  download failed on every mirror (not found, network, server errors)
-  5  unsafe or oversized archive refused
-  6  build: base image unusable (no Java, unreadable) or not a Spark distribution
-  7  build: not implemented yet (-m minikube)
-  8  build: the output path exists and was not written by sparkimg
-  9  registry: push or pull failed (unreachable, server errors after retries, not found,
-     digest mismatch, no image for the platform)
- 10  registry: authentication refused, or credentials unusable (auth file, helper)
- 11  Docker Engine: none found or none answering (DOCKER_HOST, docker context, socket)
- 12  Docker Engine: the daemon failed the build, load or push (see its log on stderr)
-  (invalid Spark versions exit 2 from fetch and build; build: invalid references,
-   tags, timezones or SOURCE_DATE_EPOCH exit 2)";
-
 #[derive(Debug, Parser)]
-#[command(name = "sparkimg", version, about = "Build Apache Spark container images", after_help = EXIT_CODES)]
+#[command(name = "sparkimg", version, about = "Build Apache Spark container images", after_help = sparkimg::exit::help())]
 pub struct Cli {
     #[command(subcommand)]
     pub command: Command,
@@ -84,7 +65,7 @@ pub struct RegistryArgs {
 /// `sparkimg push`.
 #[derive(Debug, Args)]
 #[command(
-    after_help = EXIT_CODES,
+    after_help = sparkimg::exit::help(),
     override_usage = "sparkimg push oci:DIR[:REF] [--to REGISTRY/REPO:TAG]... [OPTIONS]\n       sparkimg push oci-archive:FILE[:REF] [--to REF]..."
 )]
 pub struct PushArgs {
@@ -128,7 +109,7 @@ pub enum ProgressArg {
 }
 
 #[derive(Debug, Args)]
-#[command(after_help = EXIT_CODES)]
+#[command(after_help = sparkimg::exit::help())]
 pub struct FetchArgs {
     /// Spark release, e.g. 3.5.3 or 4.0.0-preview1.
     #[arg(long, value_name = "VERSION", required_unless_present = "dist")]
@@ -203,7 +184,7 @@ pub enum CompressionArg {
 /// `sparkimg build`. Short flags follow docker-image-tool.sh where they mean the same.
 #[derive(Debug, Args)]
 #[command(
-    after_help = BUILD_HELP,
+    after_help = build_help(),
     override_usage = "sparkimg build -r REPO -t TAG [--spark-version V] [-p] [-R] [--base BASE] [--output OUT] [OPTIONS]"
 )]
 pub struct BuildArgs {
@@ -255,8 +236,8 @@ pub struct BuildArgs {
     #[arg(long, value_name = "OUT")]
     pub output: Option<String>,
 
-    /// Push the images to their registries after writing --output (blobs first, then
-    /// manifests, then tags; see `sparkimg push`).
+    /// Push the images to their registries, straight from the layer store (blobs first,
+    /// then manifests, then tags; see `sparkimg push`); with --output/--load, after them.
     #[arg(long)]
     pub push: bool,
 
@@ -367,7 +348,7 @@ pub struct BuildArgs {
     pub registry: RegistryArgs,
 }
 
-pub const BUILD_HELP: &str = "\
+const BUILD_TEXT: &str = "\
 Layers, least to most often changing: base (untouched), third-party jars, spark-* jars,
 examples/data, python (spark-py) or R (spark-r), bin/sbin/conf/kubernetes, and a small
 system layer (/opt/spark-entrypoint, /usr/bin/tini -> it, work-dir, /etc/passwd,
@@ -375,25 +356,15 @@ system layer (/opt/spark-entrypoint, /usr/bin/tini -> it, work-dir, /etc/passwd,
 sets file times and `created`. Unchanged layers come from the cache without tar or
 compression.
 
-Exit codes:
-  0  success
-  1  other error (I/O)
-  2  usage error, invalid reference/tag/timezone/version/SOURCE_DATE_EPOCH
-  3  distribution verification failed
-  4  distribution download failed
-  5  unsafe distribution archive
-  6  base image unusable (no Java, unreadable) or not a Spark distribution
-  7  not implemented yet (-m minikube)
-  8  the output path exists and was not written by sparkimg
-  9  registry push or pull failed (unreachable, server errors, not found, no platform)
- 10  registry authentication refused or credentials unusable
- 11  no Docker Engine answers (--engine docker, --load; DOCKER_HOST, docker context, socket)
- 12  the Docker Engine failed the build, load or push (its log is on stderr)
-
-Without --output (and without --push), the images are loaded into the Docker Engine when
-one answers (as docker-image-tool.sh's `build` leaves them there), else written to
-oci:sparkimg-out.
+Without --output, --push or --load, the images are loaded into the Docker Engine when one
+answers (as docker-image-tool.sh's `build` leaves them there), else written to
+oci:sparkimg-out. --push alone pushes from the layer store and writes no files; several
+of --output, --load and --push deliver to each in one run.
 
 --engine docker builds from sparkimg's Dockerfiles (dockerfiles/ in the source; -f, -p
 FILE, -R FILE replace them) with a build context holding only what they copy; -b K=V
 are passed as build args (java_home=PATH skips the base's Java lookup).";
+
+fn build_help() -> String {
+    format!("{BUILD_TEXT}\n\n{}", sparkimg::exit::help())
+}

@@ -9,3 +9,7 @@ pub mod image;
 pub mod registry;
 
 pub mod engine;
+
+pub mod publish;
+
+pub mod exit;

@@ -1,21 +1,23 @@
 //! `sparkimg`: fetch Spark distributions and build Spark container images.
 //!
 //! stdout carries only data (a path, or JSON with `--json`); everything else goes to
-//! stderr. Exit codes are listed in [`cli::EXIT_CODES`] and `--help`.
+//! stderr. Exit codes are [`sparkimg::exit`]'s table, printed by `--help`.
 
 mod build_cmd;
 mod cli;
 mod engine_cmd;
 mod push_cmd;
+mod resolve;
+mod support;
 
 use std::process::ExitCode;
 use std::time::Duration;
 
 use anyhow::{bail, Context, Result};
 use clap::Parser;
-use sparkimg::fetch::{self, urls, Cache, DistSpec, FetchError, FetchOptions, ProgressMode};
+use sparkimg::fetch::{self, urls, Cache, DistSpec, FetchOptions};
 
-use cli::{Cli, Command, FetchArgs, ProgressArg};
+use cli::{Cli, Command, FetchArgs};
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
@@ -23,36 +25,8 @@ fn main() -> ExitCode {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("sparkimg: error: {e:#}");
-            ExitCode::from(exit_code(&e))
+            ExitCode::from(sparkimg::exit::classify(e.chain()))
         }
-    }
-}
-
-fn exit_code(e: &anyhow::Error) -> u8 {
-    if let Some(b) = e.downcast_ref::<sparkimg::image::BuildError>() {
-        return b.exit_code();
-    }
-    if let Some(r) = e.downcast_ref::<sparkimg::registry::RegistryError>() {
-        return r.exit_code();
-    }
-    if let Some(d) = e.downcast_ref::<sparkimg::engine::EngineError>() {
-        return d.exit_code();
-    }
-    // A version the grammar refuses is a usage error from every command.
-    if e.downcast_ref::<sparkimg::fetch::VersionError>().is_some() {
-        return 2;
-    }
-    match e.downcast_ref::<FetchError>() {
-        Some(FetchError::InvalidVersion(_) | FetchError::UnsupportedBuild { .. }) => 2,
-        Some(f) if f.is_verification_failure() => 3,
-        Some(f) if f.is_unsafe_archive() => 5,
-        Some(
-            FetchError::NotFound { .. }
-            | FetchError::Transient { .. }
-            | FetchError::Http { .. }
-            | FetchError::AllSourcesFailed { .. },
-        ) => 4,
-        _ => 1,
     }
 }
 
@@ -93,12 +67,7 @@ fn run_fetch(args: FetchArgs) -> Result<()> {
     opts.verify_signature = args.verify_signature;
     opts.retry.max_attempts = args.retries.max(1);
     opts.retry.read_timeout = Duration::from_secs(args.read_timeout.max(1));
-    opts.progress = match args.progress {
-        ProgressArg::Auto => ProgressMode::Auto,
-        ProgressArg::Bar => ProgressMode::Bar,
-        ProgressArg::Lines => ProgressMode::Lines,
-        ProgressArg::Quiet => ProgressMode::Quiet,
-    };
+    opts.progress = support::progress_mode(args.progress);
     if opts.insecure_skip_verify {
         eprintln!(
             "sparkimg: WARNING: --insecure-skip-verify: a distribution without a usable checksum \

@@ -1,78 +1,18 @@
-//! `sparkimg push`, and the registry flags → [`RegistryOptions`] mapping `build` shares.
+//! `sparkimg push`: an OCI layout or archive fed to the registry sink a build uses.
 
-use std::io::BufRead;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use anyhow::{Context, Result};
-use sparkimg::fetch::progress::ProgressMode;
 use sparkimg::fetch::Cache;
-use sparkimg::registry::{
-    self, AuthSources, Credentials, RegistryError, RegistryOptions, RegistryRef,
-};
+use sparkimg::publish::{self, RegistrySink};
+use sparkimg::registry::{RegistryError, RegistryRef};
 
-use crate::cli::{ProgressArg, PushArgs, RegistryArgs};
-
-/// Flags → options. Credentials: `--creds`, else `--username` + a password from stdin,
-/// else the docker/podman credential files (read now, so a broken file fails early).
-pub fn registry_options(
-    args: &RegistryArgs,
-    cache_dir: Option<PathBuf>,
-) -> Result<RegistryOptions> {
-    let credentials = match (&args.creds, &args.username) {
-        (Some(c), _) => Some(Credentials::parse_user_pass(c)?),
-        (None, Some(user)) => {
-            let mut line = String::new();
-            std::io::stdin()
-                .lock()
-                .read_line(&mut line)
-                .context("reading the registry password from stdin")?;
-            let password = line.trim_end_matches(['\n', '\r']).to_string();
-            if password.is_empty() {
-                return Err(RegistryError::Credentials(
-                    "--password-stdin: stdin held no password".into(),
-                )
-                .into());
-            }
-            Some(Credentials::Basic {
-                username: user.clone(),
-                password,
-            })
-        }
-        (None, None) => None,
-    };
-    let auth = if credentials.is_some() {
-        AuthSources::default()
-    } else {
-        AuthSources::from_env()?
-    };
-    let mut opts = RegistryOptions {
-        credentials,
-        auth,
-        ca_certs: args.ca_cert.clone(),
-        insecure_registries: args.insecure_registry.clone(),
-        jobs: args.jobs.max(1),
-        progress: match args.progress {
-            ProgressArg::Auto => ProgressMode::Auto,
-            ProgressArg::Bar => ProgressMode::Bar,
-            ProgressArg::Lines => ProgressMode::Lines,
-            ProgressArg::Quiet => ProgressMode::Quiet,
-        },
-        cache_dir,
-        ..RegistryOptions::default()
-    };
-    opts.retry.max_attempts = args.registry_retries.max(1);
-    if let Ok(ms) = std::env::var("SPARKIMG_RETRY_BASE_MS") {
-        // Tests shorten the backoff; not a user-facing knob.
-        if let Ok(ms) = ms.parse::<u64>() {
-            opts.retry.base_delay = std::time::Duration::from_millis(ms);
-        }
-    }
-    Ok(opts)
-}
+use crate::cli::PushArgs;
+use crate::support;
 
 /// An `oci:` directory as is; archives unpacked into a temporary directory (kept alive
 /// by the returned guard).
-pub fn open_source(source: &str) -> Result<(PathBuf, Option<String>, Option<tempfile::TempDir>)> {
+fn open_source(source: &str) -> Result<(PathBuf, Option<String>, Option<tempfile::TempDir>)> {
     let (kind, rest) = source.split_once(':').ok_or_else(|| {
         usage(format!(
             "{source}: expected oci:DIR[:REF] or oci-archive:FILE[:REF]"
@@ -120,7 +60,7 @@ fn usage(msg: String) -> anyhow::Error {
     .into()
 }
 
-pub fn parse_targets(to: &[String]) -> Result<Vec<RegistryRef>> {
+fn parse_targets(to: &[String]) -> Result<Vec<RegistryRef>> {
     let mut out = Vec::new();
     for t in to {
         let r = RegistryRef::parse(t)?;
@@ -136,23 +76,19 @@ pub fn parse_targets(to: &[String]) -> Result<Vec<RegistryRef>> {
     Ok(out)
 }
 
-/// Push `layout` and return the reports.
-pub fn push_layout(
-    layout: &Path,
-    select: Option<&str>,
-    to: &[RegistryRef],
-    opts: &RegistryOptions,
-) -> Result<Vec<registry::PushReport>> {
-    let plans = registry::layout::plans(layout, select, to)?;
-    Ok(registry::push(&plans, opts)?)
-}
-
 pub fn run(args: PushArgs) -> Result<()> {
     let to = parse_targets(&args.to)?;
     let (dir, select, _guard) = open_source(&args.source)?;
     let cache = args.cache_dir.clone().or_else(Cache::default_root);
-    let opts = registry_options(&args.registry, cache)?;
-    let reports = push_layout(&dir, select.as_deref(), &to, &opts)?;
+    let opts = support::registry_options(&args.registry, cache)?;
+    let images = publish::open_layout(&dir)?;
+    let sink = RegistrySink {
+        opts,
+        select,
+        to,
+        source: dir,
+    };
+    let reports = sink.push(&images)?;
     if args.json {
         println!("{}", serde_json::json!({ "pushed": reports }));
     } else {

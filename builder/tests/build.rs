@@ -713,20 +713,6 @@ fn bad_inputs_fail_clearly_and_write_nothing() {
         2,
         "--engine docker",
     );
-    // --push needs an oci: output to push from.
-    fails(
-        &fx.build(
-            &[
-                "-t",
-                "3.5.3",
-                "--push",
-                &format!("--output=oci-archive:{}", fx.p("x").display()),
-            ],
-            None,
-        ),
-        2,
-        "--push needs an oci:DIR output",
-    );
     // Two platforms from a rootfs base, which has no platform of its own.
     fails(
         &fx.build(

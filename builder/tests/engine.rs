@@ -397,6 +397,11 @@ struct LocalRegistry {
 
 impl LocalRegistry {
     fn start() -> Option<LocalRegistry> {
+        Self::start_with("")
+    }
+
+    /// `extra`: YAML appended to the config (e.g. an `auth:` section).
+    fn start_with(extra: &str) -> Option<LocalRegistry> {
         let bin = Path::new("/usr/bin/docker-registry");
         if !bin.is_file()
             && skip("docker-registry is not installed (apt-get install docker-registry)")
@@ -413,7 +418,7 @@ impl LocalRegistry {
         std::fs::write(
             &config,
             format!(
-                "version: 0.1\nlog:\n  level: error\nstorage:\n  filesystem:\n    rootdirectory: {}\nhttp:\n  addr: 127.0.0.1:{port}\n",
+                "version: 0.1\nlog:\n  level: error\nstorage:\n  filesystem:\n    rootdirectory: {}\nhttp:\n  addr: 127.0.0.1:{port}\n{extra}",
                 dir.path().join("data").display()
             ),
         )
@@ -613,5 +618,158 @@ fn trimmed_distribution_builds_on_both_paths() {
             err.contains("spark-r needs R/") && err.contains("drop -R"),
             "{err}"
         );
+    }
+}
+
+fn skopeo_digest(reference: &str, creds: Option<&str>) -> String {
+    let mut c = Command::new("skopeo");
+    c.args(["inspect", "--tls-verify=false"]);
+    if let Some(creds) = creds {
+        c.args(["--creds", creds]);
+    }
+    let out = c.arg(format!("docker://{reference}")).output().unwrap();
+    assert!(
+        out.status.success(),
+        "skopeo inspect {reference}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let v: Value = serde_json::from_slice(&out.stdout).unwrap();
+    v["Digest"].as_str().unwrap().to_string()
+}
+
+/// `--output oci:D --push --load`: one daemonless build delivered to a layout, the
+/// Docker Engine and a registry, all with the same digests.
+#[test]
+fn output_load_and_push_in_one_run() {
+    let Some(env) = env() else { return };
+    let Some(registry) = LocalRegistry::start() else {
+        return;
+    };
+    let repo = format!("127.0.0.1:{}/sinks-{}", registry.port, std::process::id());
+    let reference = format!("{repo}/spark:three");
+    let _images = Images(vec![reference.clone()]);
+    let tmp = tempfile::tempdir().unwrap();
+    let layout = tmp.path().join("layout");
+    let o = Command::new(env!("CARGO_BIN_EXE_sparkimg"))
+        .args([
+            "build",
+            "--spark-home",
+            env.dist.to_str().unwrap(),
+            "-r",
+            &repo,
+            "-t",
+            "three",
+            "--base",
+            &format!("rootfs:{}", env.rootfs.display()),
+            "--entrypoint-binary",
+            env.entrypoint.to_str().unwrap(),
+            "--cache-dir",
+            tmp.path().join("cache").to_str().unwrap(),
+            "--output",
+            &format!("oci:{}", layout.display()),
+            "--push",
+            "--load",
+            "--json",
+        ])
+        .current_dir(tmp.path())
+        .env_remove("SOURCE_DATE_EPOCH")
+        .output()
+        .unwrap();
+    let v = ok_json(&o);
+    let image = &v["images"][0];
+    let digest = image["manifest_digest"].as_str().unwrap();
+    // The layout.
+    let index: Value =
+        serde_json::from_slice(&std::fs::read(layout.join("index.json")).unwrap()).unwrap();
+    assert_eq!(index["manifests"][0]["digest"], digest, "{index}");
+    assert_eq!(v["output"], layout.display().to_string());
+    // The daemon: the loaded image's ID is its config digest.
+    let id = docker_ok(&["image", "inspect", "--format", "{{.Id}}", &reference]);
+    assert_eq!(id.trim(), image["config_digest"].as_str().unwrap());
+    assert_eq!(image["image_id"], image["config_digest"], "{image}");
+    // The registry.
+    assert_eq!(v["pushed"][0]["digest"], digest, "{v}");
+    assert_eq!(skopeo_digest(&reference, None), digest);
+    // Nothing else in the working directory.
+    let mut left: Vec<String> = std::fs::read_dir(tmp.path())
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    left.sort();
+    assert_eq!(left, ["cache", "layout"]);
+}
+
+/// `build --engine docker --push --username U --password-stdin`: the password is read
+/// once for the run (it used to be read again per image, and the second read got EOF).
+#[test]
+fn engine_push_reads_the_password_from_stdin_once() {
+    let Some(env) = env() else { return };
+    let dir = tempfile::tempdir().unwrap();
+    let htpasswd = Command::new("htpasswd")
+        .args(["-Bbn", "spark", "pw-from-stdin"])
+        .output();
+    let Ok(htpasswd) = htpasswd.map(|o| o.stdout) else {
+        skip("htpasswd is not installed (apt-get install apache2-utils)");
+        return;
+    };
+    let file = dir.path().join("htpasswd");
+    std::fs::write(&file, htpasswd).unwrap();
+    let Some(registry) = LocalRegistry::start_with(&format!(
+        "auth:\n  htpasswd:\n    realm: test\n    path: {}\n",
+        file.display()
+    )) else {
+        return;
+    };
+    let repo = format!("127.0.0.1:{}/stdin-{}", registry.port, std::process::id());
+    let refs: Vec<String> = ["spark", "spark-py"]
+        .iter()
+        .map(|v| format!("{repo}/{v}:once"))
+        .collect();
+    let _images = Images(refs.clone());
+    let mut child = Command::new(env!("CARGO_BIN_EXE_sparkimg"))
+        .args([
+            "build",
+            "--engine",
+            "docker",
+            "--spark-home",
+            env.dist.to_str().unwrap(),
+            "-r",
+            &repo,
+            "-t",
+            "once",
+            "-p",
+            "--base",
+            BASE,
+            "--entrypoint-binary",
+            env.entrypoint.to_str().unwrap(),
+            "--cache-dir",
+            dir.path().join("cache").to_str().unwrap(),
+            "--push",
+            "--username",
+            "spark",
+            "--password-stdin",
+            "--json",
+        ])
+        .env("DOCKER_CONFIG", dir.path().join("no-docker-config"))
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    use std::io::Write as _;
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(b"pw-from-stdin\n")
+        .unwrap();
+    let v = ok_json(&child.wait_with_output().unwrap());
+    let images = v["images"].as_array().unwrap();
+    assert_eq!(images.len(), 2, "{v}");
+    for (i, r) in images.iter().zip(&refs) {
+        assert_eq!(i["reference"], r.as_str());
+        let digest = i["manifest_digest"].as_str().unwrap();
+        assert!(digest.starts_with("sha256:"), "{i}");
+        assert_eq!(skopeo_digest(r, Some("spark:pw-from-stdin")), digest);
     }
 }

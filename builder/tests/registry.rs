@@ -562,6 +562,68 @@ fn push_build_pull_repush_mount_and_v2s2_base() {
     }
 }
 
+/// `build --push` with no --output: the blobs go from the layer store to the registry
+/// and nothing is written in the working directory (no `sparkimg-out/`).
+#[test]
+fn build_push_alone_writes_nothing_in_the_working_directory() {
+    if !tools() {
+        return;
+    }
+    let reg = Registry::start("");
+    let host = reg.host();
+    let tmp = tempfile::tempdir().unwrap();
+    let t = tmp.path();
+    let mut base = Layout::new(&t.join("base"));
+    let img = base.image("amd64", &[base_layer()]);
+    base.add(img, "1");
+    let (home, ep) = build_inputs(t);
+    let cwd = t.join("cwd");
+    fs::create_dir(&cwd).unwrap();
+    let mut args = build_args(t, &home, &ep, &format!("oci:{}", t.join("base").display()));
+    args.extend([
+        "-r".into(),
+        format!("{host}/x"),
+        "-t".into(),
+        "3.5.9".into(),
+        "--push".into(),
+    ]);
+    let o = Command::new(env!("CARGO_BIN_EXE_sparkimg"))
+        .args(&args)
+        .current_dir(&cwd)
+        .env_remove("DOCKER_CONFIG")
+        .env_remove("REGISTRY_AUTH_FILE")
+        .env("HOME", "/nonexistent")
+        .env_remove("XDG_RUNTIME_DIR")
+        .output()
+        .unwrap();
+    let v = ok(&o);
+    let left: Vec<_> = fs::read_dir(&cwd)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
+    assert!(
+        left.is_empty(),
+        "files left in the working directory: {left:?}"
+    );
+    let reference = format!("{host}/x/spark:3.5.9");
+    assert_eq!(v["pushed"][0]["reference"], json!(reference), "{v}");
+    let digest = v["images"][0]["manifest_digest"].as_str().unwrap();
+    assert_eq!(v["pushed"][0]["digest"], json!(digest));
+    let raw = skopeo_raw(&reference, &["--tls-verify=false"]);
+    assert_eq!(sha256(&raw), digest);
+    // Every layer the manifest names is in the registry.
+    let m: Value = serde_json::from_slice(&raw).unwrap();
+    for l in m["layers"].as_array().unwrap() {
+        let d = l["digest"].as_str().unwrap();
+        let url = format!("http://{host}/v2/x/spark/blobs/{d}");
+        let head = Command::new("curl")
+            .args(["-sf", "-o", "/dev/null", "-I", &url])
+            .status()
+            .unwrap();
+        assert!(head.success(), "{d} missing from the registry");
+    }
+}
+
 #[test]
 fn multi_arch_index_push_and_platform_pull() {
     if !tools() {

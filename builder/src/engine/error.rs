@@ -1,5 +1,4 @@
-//! Errors of the Docker Engine path. [`EngineError::exit_code`] maps them to the CLI's
-//! documented codes (11: no daemon, 12: the daemon failed the build, load or push).
+//! Errors of the Docker Engine path. Their exit codes are [`crate::exit`]'s.
 
 use std::path::PathBuf;
 
@@ -31,6 +30,10 @@ pub enum EngineError {
     #[error(transparent)]
     Build(#[from] BuildError),
 
+    /// Credentials for a daemon push (auth files, helpers) or an unparsable reference.
+    #[error(transparent)]
+    Registry(#[from] Box<crate::registry::RegistryError>),
+
     #[error("{}: {source}", .path.display())]
     Io {
         path: PathBuf,
@@ -45,16 +48,6 @@ impl EngineError {
         move |e| EngineError::Daemon {
             what,
             detail: e.to_string(),
-        }
-    }
-
-    /// Exit codes documented in `sparkimg --help` (`cli::EXIT_CODES`).
-    pub fn exit_code(&self) -> u8 {
-        match self {
-            EngineError::Discovery(_) | EngineError::Unreachable { .. } => 11,
-            EngineError::Daemon { .. } => 12,
-            EngineError::Build(b) => b.exit_code(),
-            EngineError::Io { .. } => 1,
         }
     }
 }

@@ -99,25 +99,7 @@ pub fn extract_tgz<R: Read>(
                     });
                 }
                 prepare_parent(dest, &rel).map_err(|r| unsafe_entry(&r))?;
-                // Only the permission bits: setuid/setgid from a download is never wanted,
-                // and the owner keeps write access so the cache can be cleaned.
-                let mode = (entry.header().mode().map_err(corrupt)? & 0o777) | 0o600;
-                let mut file = OpenOptions::new()
-                    .write(true)
-                    .create_new(true)
-                    .mode(mode)
-                    .open(&target)
-                    .map_err(|e| FetchError::io(format!("creating {}", target.display()), e))?;
-                let written = io::copy(&mut (&mut entry).take(size), &mut file).map_err(corrupt)?;
-                if written != size {
-                    return Err(corrupt(io::Error::new(
-                        io::ErrorKind::UnexpectedEof,
-                        format!("entry `{shown}` is truncated"),
-                    )));
-                }
-                // The umask may have narrowed `mode`; exec bits on bin/ must survive.
-                fs::set_permissions(&target, fs::Permissions::from_mode(mode))
-                    .map_err(|e| FetchError::io(format!("chmod {}", target.display()), e))?;
+                write_regular(&mut entry, &target, size, &shown, archive_name)?;
             }
             EntryType::Symlink => {
                 let link = entry
@@ -141,24 +123,7 @@ pub fn extract_tgz<R: Read>(
                     .map_err(corrupt)?
                     .ok_or_else(|| unsafe_entry("hardlink without a target"))?
                     .into_owned();
-                let link_rel = safe_relative(&link)
-                    .map_err(|r| unsafe_entry(&format!("hardlink to `{}`: {r}", link.display())))?;
-                let source = dest.join(&link_rel);
-                // The source must be a regular file we already extracted: anything else
-                // (missing, a symlink, a directory) could reach outside the tree.
-                let ok = fs::symlink_metadata(&source)
-                    .map(|m| m.file_type().is_file())
-                    .unwrap_or(false)
-                    && prepare_parent(dest, &link_rel).is_ok();
-                if !ok {
-                    return Err(unsafe_entry(&format!(
-                        "hardlink to `{}` does not name a file inside the distribution",
-                        link.display()
-                    )));
-                }
-                prepare_parent(dest, &rel).map_err(|r| unsafe_entry(&r))?;
-                fs::hard_link(&source, &target)
-                    .map_err(|e| FetchError::io(format!("hardlink {}", target.display()), e))?;
+                write_hardlink(dest, &rel, &link, &target, &unsafe_entry)?;
             }
             EntryType::Char | EntryType::Block => {
                 return Err(unsafe_entry("device nodes are not allowed"));
@@ -173,6 +138,67 @@ pub fn extract_tgz<R: Read>(
         }
     }
     Ok(total)
+}
+
+/// One regular file, created new, with only its permission bits.
+fn write_regular<R: Read>(
+    entry: &mut tar::Entry<'_, R>,
+    target: &Path,
+    size: u64,
+    shown: &str,
+    archive_name: &Path,
+) -> Result<(), FetchError> {
+    let corrupt = |e: io::Error| FetchError::CorruptArchive {
+        path: archive_name.to_path_buf(),
+        source: e,
+    };
+    // Only the permission bits: setuid/setgid from a download is never wanted, and the
+    // owner keeps write access so the cache can be cleaned.
+    let mode = (entry.header().mode().map_err(corrupt)? & 0o777) | 0o600;
+    let mut file = OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(mode)
+        .open(target)
+        .map_err(|e| FetchError::io(format!("creating {}", target.display()), e))?;
+    let written = io::copy(&mut entry.take(size), &mut file).map_err(corrupt)?;
+    if written != size {
+        return Err(corrupt(io::Error::new(
+            io::ErrorKind::UnexpectedEof,
+            format!("entry `{shown}` is truncated"),
+        )));
+    }
+    // The umask may have narrowed `mode`; exec bits on bin/ must survive.
+    fs::set_permissions(target, fs::Permissions::from_mode(mode))
+        .map_err(|e| FetchError::io(format!("chmod {}", target.display()), e))
+}
+
+/// A hard link to a regular file already extracted inside `dest`.
+fn write_hardlink(
+    dest: &Path,
+    rel: &Path,
+    link: &Path,
+    target: &Path,
+    unsafe_entry: &dyn Fn(&str) -> FetchError,
+) -> Result<(), FetchError> {
+    let link_rel = safe_relative(link)
+        .map_err(|r| unsafe_entry(&format!("hardlink to `{}`: {r}", link.display())))?;
+    let source = dest.join(&link_rel);
+    // The source must be a regular file we already extracted: anything else (missing,
+    // a symlink, a directory) could reach outside the tree.
+    let ok = fs::symlink_metadata(&source)
+        .map(|m| m.file_type().is_file())
+        .unwrap_or(false)
+        && prepare_parent(dest, &link_rel).is_ok();
+    if !ok {
+        return Err(unsafe_entry(&format!(
+            "hardlink to `{}` does not name a file inside the distribution",
+            link.display()
+        )));
+    }
+    prepare_parent(dest, rel).map_err(|r| unsafe_entry(&r))?;
+    fs::hard_link(&source, target)
+        .map_err(|e| FetchError::io(format!("hardlink {}", target.display()), e))
 }
 
 /// Normalise an archive path to plain relative components, refusing anything that could

@@ -179,6 +179,97 @@ fn from_index(cache: &Cache, e: IndexEntry, version: Option<String>) -> Fetched 
     }
 }
 
+/// The expected sha512 from `src`'s `.sha512` sidecar; `None` when
+/// --insecure-skip-verify lets a missing or unparsable one pass. An error is this
+/// source's failure (the caller fails over to the next).
+fn expected_sha512(
+    http: &Http,
+    src: &Source,
+    file: &str,
+    opts: &FetchOptions,
+) -> Result<Option<String>, FetchError> {
+    let sha_url = urls::sidecar(&src.url, "sha512");
+    match http.get_text(&sha_url, 1 << 20) {
+        Ok(Some(text)) => match parse_sha512(&text, file) {
+            Ok(h) => Ok(Some(h)),
+            Err(source) if opts.insecure_skip_verify => {
+                progress::warn(&format!(
+                    "ignoring unparsable checksum {sha_url} ({source}) because of \
+                     --insecure-skip-verify: the download will NOT be verified"
+                ));
+                Ok(None)
+            }
+            Err(source) => Err(FetchError::ChecksumUnparsable {
+                url: sha_url,
+                source,
+            }),
+        },
+        Ok(None) if opts.insecure_skip_verify => {
+            progress::warn(&format!(
+                "no checksum at {sha_url}; continuing because of --insecure-skip-verify: \
+                 the download will NOT be verified"
+            ));
+            Ok(None)
+        }
+        Ok(None) => {
+            // Usually the release is simply not on this mirror (dlcdn drops old ones);
+            // say so rather than blaming the checksum.
+            Err(match http.exists(&src.url) {
+                Some(false) => FetchError::NotFound {
+                    url: src.url.clone(),
+                    status: 404,
+                },
+                _ => FetchError::ChecksumMissing { url: sha_url },
+            })
+        }
+        Err(e) => Err(e),
+    }
+}
+
+/// A verified distribution already in the cache under digest `h`.
+fn already_cached(
+    cache: &Cache,
+    h: &str,
+    file: &str,
+    version: &Option<String>,
+    url: &str,
+) -> Option<Fetched> {
+    let blob = cache.blob(h);
+    if !(cache.dist(h).is_dir() && blob.is_file()) {
+        return None;
+    }
+    let bytes = fs::metadata(&blob).map(|m| m.len()).unwrap_or(0);
+    Some(Fetched {
+        version: version.clone(),
+        file: file.to_string(),
+        sha512: h.to_string(),
+        path: cache.dist(h),
+        bytes,
+        source: url.to_string(),
+        cached: true,
+        verified: true,
+    })
+}
+
+/// The verified download renamed to its digest's name, and its extracted tree
+/// published (the speculative extraction when it ran, else a fresh one).
+fn publish_download(
+    cache: &Cache,
+    partial: &Path,
+    actual: &str,
+    speculative: Option<Speculative>,
+    opts: &FetchOptions,
+) -> Result<PathBuf, FetchError> {
+    let blob = cache.blob(actual);
+    fs::rename(partial, &blob)
+        .map_err(|e| FetchError::io(format!("moving download to {}", blob.display()), e))?;
+    // The bytes are verified now, so the tree extracted from them may be published.
+    match speculative.and_then(|spec| spec.finish(cache, actual)) {
+        Some(path) => Ok(path),
+        None => install(cache, actual, &opts.limits),
+    }
+}
+
 /// Try each source in turn: checksum first, then the tarball from the same place.
 fn fetch_sources(
     cache: &Cache,
@@ -197,65 +288,19 @@ fn fetch_sources(
     let mut states: HashMap<String, HashState> = HashMap::new();
 
     for src in sources {
-        let sha_url = urls::sidecar(&src.url, "sha512");
-        let expected = match http.get_text(&sha_url, 1 << 20) {
-            Ok(Some(text)) => match parse_sha512(&text, file) {
-                Ok(h) => Some(h),
-                Err(source) if opts.insecure_skip_verify => {
-                    progress::warn(&format!(
-                        "ignoring unparsable checksum {sha_url} ({source}) because of \
-                         --insecure-skip-verify: the download will NOT be verified"
-                    ));
-                    None
-                }
-                Err(source) => {
-                    failures.push(FetchError::ChecksumUnparsable {
-                        url: sha_url,
-                        source,
-                    });
-                    continue;
-                }
-            },
-            Ok(None) if opts.insecure_skip_verify => {
-                progress::warn(&format!(
-                    "no checksum at {sha_url}; continuing because of --insecure-skip-verify: \
-                     the download will NOT be verified"
-                ));
-                None
-            }
-            Ok(None) => {
-                // Usually the release is simply not on this mirror (dlcdn drops old ones);
-                // say so rather than blaming the checksum.
-                failures.push(match http.exists(&src.url) {
-                    Some(false) => FetchError::NotFound {
-                        url: src.url.clone(),
-                        status: 404,
-                    },
-                    _ => FetchError::ChecksumMissing { url: sha_url },
-                });
-                continue;
-            }
+        let expected = match expected_sha512(&http, src, file, opts) {
+            Ok(h) => h,
             Err(e) => {
                 failures.push(e);
                 continue;
             }
         };
 
-        if let Some(h) = &expected {
-            let blob = cache.blob(h);
-            if cache.dist(h).is_dir() && blob.is_file() {
-                let bytes = fs::metadata(&blob).map(|m| m.len()).unwrap_or(0);
-                return Ok(Fetched {
-                    version,
-                    file: file.to_string(),
-                    sha512: h.clone(),
-                    path: cache.dist(h),
-                    bytes,
-                    source: src.url.clone(),
-                    cached: true,
-                    verified: true,
-                });
-            }
+        if let Some(f) = expected
+            .as_deref()
+            .and_then(|h| already_cached(cache, h, file, &version, &src.url))
+        {
+            return Ok(f);
         }
 
         // Partials are keyed by the expected digest: any mirror's bytes of the same
@@ -320,17 +365,7 @@ fn fetch_sources(
             }
         }
 
-        let blob = cache.blob(&actual);
-        fs::rename(&partial, &blob)
-            .map_err(|e| FetchError::io(format!("moving download to {}", blob.display()), e))?;
-        // The bytes are verified now, so the tree extracted from them may be published.
-        let path = match speculative
-            .take()
-            .and_then(|spec| spec.finish(cache, &actual))
-        {
-            Some(path) => path,
-            None => install(cache, &actual, &opts.limits)?,
-        };
+        let path = publish_download(cache, &partial, &actual, speculative.take(), opts)?;
         return Ok(Fetched {
             version,
             file: file.to_string(),

@@ -1,4 +1,4 @@
-//! Errors of `sparkimg build`. [`BuildError::exit_code`] groups them for the CLI.
+//! Errors of `sparkimg build`. Their exit codes are [`crate::exit`]'s.
 
 use std::path::PathBuf;
 
@@ -54,6 +54,9 @@ pub enum BuildError {
     #[error(transparent)]
     Fetch(#[from] FetchError),
 
+    #[error(transparent)]
+    Version(#[from] crate::fetch::VersionError),
+
     #[error("{}: {source}", .path.display())]
     Io {
         path: PathBuf,
@@ -74,32 +77,5 @@ impl BuildError {
     pub fn io(path: impl Into<PathBuf>) -> impl FnOnce(std::io::Error) -> BuildError {
         let path = path.into();
         move |source| BuildError::Io { path, source }
-    }
-
-    /// Exit codes documented in `sparkimg build --help` (see `cli::EXIT_CODES`).
-    pub fn exit_code(&self) -> u8 {
-        match self {
-            BuildError::InvalidReference { .. }
-            | BuildError::InvalidLocation { .. }
-            | BuildError::InvalidInput(_)
-            | BuildError::UnknownTimezone { .. }
-            | BuildError::SourceDateEpoch(_) => 2,
-            BuildError::Fetch(f) if f.is_verification_failure() => 3,
-            BuildError::Fetch(f) if f.is_unsafe_archive() => 5,
-            BuildError::Fetch(FetchError::InvalidVersion { .. })
-            | BuildError::Fetch(FetchError::UnsupportedBuild { .. }) => 2,
-            BuildError::Fetch(
-                FetchError::NotFound { .. }
-                | FetchError::Transient { .. }
-                | FetchError::Http { .. }
-                | FetchError::AllSourcesFailed { .. },
-            ) => 4,
-            BuildError::Fetch(_) => 1,
-            BuildError::Base(_) | BuildError::NoJava => 6,
-            BuildError::NotYet(_) => 7,
-            BuildError::OutputNotOurs { .. } => 8,
-            BuildError::Distribution { .. } => 6,
-            BuildError::Io { .. } => 1,
-        }
     }
 }

@@ -1,11 +1,13 @@
 //! `sparkimg build`: Spark images without a Docker daemon.
 //!
 //! Pure pieces: [`reference`] (names, locations), [`plan`] (which file goes into which
-//! layer), [`image`] (config/manifest/index JSON), the overlay logic of [`basefs`] and
-//! the cache key of [`cache`]. Effects: [`base`] (opening the base), [`layer`] (tar +
-//! compression + hashing), [`output`] (layout and archives), and [`build`], which ties
-//! them together.
+//! layer), [`json`] (config/manifest/index JSON), [`assemble`] (the images from built
+//! layers), the overlay logic of [`basefs`] and the cache key of [`cache`]. Effects:
+//! [`base`] (opening the base), [`layer`] (tar + compression + hashing), [`output`]
+//! (layout and archives), and [`build_with`], which runs the plan, build and assemble
+//! stages and hands the result to the publish stage.
 
+pub mod assemble;
 pub mod base;
 pub mod basefs;
 pub mod cache;
@@ -32,7 +34,7 @@ pub use reference::{BaseSpec, ImageRef, OutputSpec};
 
 use basefs::{is_tzif, BaseFs, ZONEINFO};
 use cache::LayerCache;
-use output::{Blob, BlobSource, Output};
+use output::{Blob, Output};
 use plan::{Content, DistFile, DistKind, LayerPlan, SystemFiles};
 
 /// Everything a build needs; the CLI fills it from flags (and a fetched distribution).
@@ -47,7 +49,6 @@ pub struct BuildOptions {
     /// Per-platform bases that replace `base` for that platform (registry bases are
     /// pulled one platform at a time). Keyed by `os/arch[/variant]`.
     pub platform_bases: BTreeMap<String, BaseSpec>,
-    pub output: OutputSpec,
     /// Empty: one image for the base's platform (rootfs: the host's). More than one: an
     /// index per image, with the Spark layers built once and shared by every platform.
     pub platforms: Vec<Platform>,
@@ -271,16 +272,6 @@ pub fn resolve_timezone(
     }
 }
 
-/// Build the images and write them to `opts.output`.
-pub fn build(opts: &BuildOptions) -> Result<BuildReport, BuildError> {
-    // Fail before any work when the destination is not ours.
-    output::check(&opts.output)?;
-    build_with(opts, |out| {
-        let written = output::write(&out.to_output(&opts.output))?;
-        Ok(written.display().to_string())
-    })
-}
-
 /// The finished images before they go anywhere: every blob (each digest once), the
 /// OCI index and a `docker load` manifest.json.
 #[derive(Debug, Clone)]
@@ -303,17 +294,19 @@ impl Assembled {
     }
 }
 
-/// Build the images and hand them to `sink` (which writes, streams or loads them and
-/// says where they went, for [`BuildReport::output`]). `opts.output` is not used.
-pub fn build_with(
+/// Plan, build and assemble the images, then hand them to `publish` (the publish stage:
+/// it writes, loads or pushes them while the layer store still holds every blob).
+/// [`BuildReport::output`] is left empty for the caller to fill.
+pub fn build_with<T, E: From<BuildError>>(
     opts: &BuildOptions,
-    sink: impl FnOnce(&Assembled) -> Result<String, BuildError>,
-) -> Result<BuildReport, BuildError> {
+    publish: impl FnOnce(&Assembled) -> Result<T, E>,
+) -> Result<(BuildReport, T), E> {
     if opts.images.is_empty() {
-        return Err(BuildError::InvalidInput("no images to build".into()));
+        return Err(BuildError::InvalidInput("no images to build".into()).into());
     }
-
+    check_platform_bases(opts)?;
     let cache = opts.cache_dir.as_deref().map(LayerCache::new);
+    // Without a cache the blobs live in a scratch store until publishing is done.
     let scratch;
     let store: PathBuf = match &cache {
         Some(c) => c.store().to_path_buf(),
@@ -325,32 +318,53 @@ pub fn build_with(
             scratch.path().to_path_buf()
         }
     };
+    let prepared = plan_platforms(opts, &store, cache.as_ref())?;
+    let (by_key, layer_reports) = build_layers(opts, &prepared, &store, cache.as_ref())?;
+    let (assembled, images) = assemble::assemble(opts, &prepared, &by_key, &store);
+    let delivered = publish(&assembled)?;
+    let built_count = layer_reports.iter().filter(|l| !l.cached).count();
+    let report = BuildReport {
+        output: String::new(),
+        images,
+        layers_built: built_count,
+        layers_cached: layer_reports.len() - built_count,
+        layers: layer_reports,
+        java_home: prepared[0].java_home.clone(),
+        base: prepared[0].base.name.clone(),
+    };
+    Ok((report, delivered))
+}
 
-    if opts.platforms.len() > 1 && matches!(opts.output, OutputSpec::DockerArchive(_)) {
-        return Err(BuildError::InvalidInput(
-            "a docker-archive holds one platform (docker load has no multi-platform images); \
-             write several platforms to oci:DIR or oci-archive:FILE, or pass one --platform"
-                .into(),
-        ));
+/// A root file system tarball says nothing of its architecture: used for a second
+/// platform it would make an image whose binaries cannot run there.
+fn check_platform_bases(opts: &BuildOptions) -> Result<(), BuildError> {
+    if opts.platforms.len() < 2 {
+        return Ok(());
     }
-    if opts.platforms.len() > 1 {
-        // A root file system tarball says nothing of its architecture: used for a second
-        // platform it would make an image whose binaries cannot run there.
-        let rootfs_for = |p: &Platform| {
-            matches!(
-                opts.platform_bases
-                    .get(&p.to_string())
-                    .unwrap_or(&opts.base),
-                BaseSpec::Rootfs { .. }
-            )
-        };
-        if let Some(p) = opts.platforms.iter().find(|p| rootfs_for(p)) {
-            return Err(BuildError::InvalidInput(format!(
-                "a rootfs: base has no platform, so it cannot serve {p} in a multi-platform \
-                 build: use a multi-platform oci: layout or registry base, or one --platform"
-            )));
-        }
+    let rootfs_for = |p: &Platform| {
+        matches!(
+            opts.platform_bases
+                .get(&p.to_string())
+                .unwrap_or(&opts.base),
+            BaseSpec::Rootfs { .. }
+        )
+    };
+    match opts.platforms.iter().find(|p| rootfs_for(p)) {
+        Some(p) => Err(BuildError::InvalidInput(format!(
+            "a rootfs: base has no platform, so it cannot serve {p} in a multi-platform \
+             build: use a multi-platform oci: layout or registry base, or one --platform"
+        ))),
+        None => Ok(()),
     }
+}
+
+/// The plan stage: the distribution walked once, then per platform its base opened and
+/// its layers planned.
+fn plan_platforms(
+    opts: &BuildOptions,
+    store: &Path,
+    cache: Option<&LayerCache>,
+) -> Result<Vec<Prepared>, BuildError> {
     let dist = walk_dist(&opts.spark_home)?;
     let variants: BTreeSet<Variant> = opts.images.iter().map(|(v, _)| *v).collect();
     plan::check_dist(&dist, &variants).map_err(|reason| BuildError::Distribution {
@@ -362,24 +376,34 @@ pub fn build_with(
     } else {
         opts.platforms.iter().map(Some).collect()
     };
-    let scan_cache = cache.as_ref().map(|c| c.store().join("base-scan"));
-    let mut prepared: Vec<Prepared> = Vec::new();
-    for target in &targets {
-        prepared.push(prepare_platform(
-            opts,
-            *target,
-            &dist,
-            &variants,
-            &store,
-            cache.as_ref(),
-            scan_cache.as_deref(),
-        )?);
-    }
+    let scan_cache = cache.map(|c| c.store().join("base-scan"));
+    targets
+        .iter()
+        .map(|target| {
+            prepare_platform(
+                opts,
+                *target,
+                &dist,
+                &variants,
+                store,
+                cache,
+                scan_cache.as_deref(),
+            )
+        })
+        .collect()
+}
 
-    // Every distinct layer once: the Spark layers of all platforms plan to the same key,
-    // so they are looked up, tarred and compressed a single time and shared.
+/// The build stage: every distinct layer once (the Spark layers of all platforms plan
+/// to the same key, so they are looked up, tarred and compressed a single time and
+/// shared), from the cache or built in parallel into `store`.
+fn build_layers(
+    opts: &BuildOptions,
+    prepared: &[Prepared],
+    store: &Path,
+    cache: Option<&LayerCache>,
+) -> Result<(BTreeMap<String, LayerBlob>, Vec<LayerReport>), BuildError> {
     let mut unique: Vec<(String, &LayerPlan, Option<String>)> = Vec::new();
-    for p in &prepared {
+    for p in prepared {
         for (layer, key) in p.layers.iter().zip(&p.keys) {
             if unique.iter().any(|(k, _, _)| k == key) {
                 continue;
@@ -390,11 +414,11 @@ pub fn build_with(
     }
     let hits: Vec<Option<LayerBlob>> = unique
         .iter()
-        .map(|(k, _, _)| cache.as_ref().and_then(|c| c.get(k)))
+        .map(|(k, _, _)| cache.and_then(|c| c.get(k)))
         .collect();
     let todo: Vec<usize> = (0..unique.len()).filter(|&i| hits[i].is_none()).collect();
     let built = layer::run_parallel(&todo, |&i| {
-        layer::build_layer(unique[i].1, opts.epoch, opts.compression, &store)
+        layer::build_layer(unique[i].1, opts.epoch, opts.compression, store)
     });
     let mut by_key: BTreeMap<String, LayerBlob> = BTreeMap::new();
     for (i, hit) in hits.iter().enumerate() {
@@ -404,7 +428,7 @@ pub fn build_with(
     }
     for (&i, r) in todo.iter().zip(built) {
         let b = r?;
-        if let Some(c) = &cache {
+        if let Some(c) = cache {
             c.put(&unique[i].0, &b)?;
         }
         by_key.insert(unique[i].0.clone(), b);
@@ -424,178 +448,7 @@ pub fn build_with(
             })
         })
         .collect();
-
-    let created = json::rfc3339(opts.epoch);
-    let mut out_blobs: BTreeMap<String, BlobSource> = BTreeMap::new();
-    for p in &prepared {
-        for l in &p.base.layers {
-            out_blobs.insert(l.blob.digest.clone(), BlobSource::Path(l.path.clone()));
-        }
-    }
-    for b in by_key.values() {
-        out_blobs.insert(
-            b.digest.clone(),
-            BlobSource::Path(layer::blob_path(&store, &b.digest)),
-        );
-    }
-    let mut entries = Vec::new();
-    let mut reports = Vec::new();
-    let mut docker_manifest = Vec::new();
-    let single = opts.images.len() == 1;
-    for (variant, reference) in &opts.images {
-        let mut platform_reports = Vec::new();
-        let mut platform_manifests = Vec::new();
-        for p in &prepared {
-            let idx = plan::layers_for(&p.layers, *variant);
-            let blobs: Vec<&LayerBlob> = idx.iter().map(|&i| &by_key[&p.keys[i]]).collect();
-            let mut labels = BTreeMap::from([
-                (
-                    "org.opencontainers.image.version".to_string(),
-                    opts.spark_version.clone(),
-                ),
-                (
-                    "org.opencontainers.image.source".to_string(),
-                    opts.source.clone(),
-                ),
-                (
-                    "org.opencontainers.image.base.name".to_string(),
-                    p.base.name.clone(),
-                ),
-                (
-                    "org.opencontainers.image.created".to_string(),
-                    created.clone(),
-                ),
-                (
-                    "org.opencontainers.image.title".to_string(),
-                    variant.image_name().to_string(),
-                ),
-            ]);
-            if let Some(d) = &p.base.digest {
-                labels.insert("org.opencontainers.image.base.digest".into(), d.clone());
-            }
-            let inputs = json::ConfigInputs {
-                created: opts.epoch,
-                spark_version: &opts.spark_version,
-                java_home: &p.java_home,
-                timezone: &opts.timezone,
-                uid: opts.uid,
-                layers: idx
-                    .iter()
-                    .zip(&blobs)
-                    .map(|(&i, b)| (*b, format!("sparkimg build: {}", p.layers[i].name)))
-                    .collect(),
-                labels: labels.clone(),
-            };
-            let config = json::image_config(&p.base_config, &inputs);
-            let all_layers: Vec<&LayerBlob> = p
-                .base
-                .layers
-                .iter()
-                .map(|l| &l.blob)
-                .chain(blobs.iter().copied())
-                .collect();
-            let mut annotations = labels;
-            annotations.insert(
-                "dev.sparkimg.compression".into(),
-                opts.compression.describe(),
-            );
-            let manifest = json::manifest(&config, &all_layers, &annotations);
-            let size =
-                manifest.size() + config.size() + all_layers.iter().map(|l| l.size).sum::<u64>();
-            platform_reports.push(ImageReport {
-                reference: reference.to_string(),
-                manifest_digest: manifest.digest.clone(),
-                config_digest: config.digest.clone(),
-                size,
-                platform: p.platform_name(),
-                platforms: Vec::new(),
-                image_id: None,
-                repo_digests: Vec::new(),
-            });
-            docker_manifest.push(serde_json::json!({
-                "Config": format!("blobs/sha256/{}", config.digest.trim_start_matches("sha256:")),
-                "RepoTags": [reference.to_string()],
-                "Layers": all_layers
-                    .iter()
-                    .map(|l| format!("blobs/sha256/{}", l.digest.trim_start_matches("sha256:")))
-                    .collect::<Vec<_>>(),
-            }));
-            out_blobs.insert(
-                config.digest.clone(),
-                BlobSource::Bytes(config.bytes.clone()),
-            );
-            out_blobs.insert(
-                manifest.digest.clone(),
-                BlobSource::Bytes(manifest.bytes.clone()),
-            );
-            platform_manifests.push(json::PlatformManifest {
-                manifest,
-                os: p.base.config.os().to_string(),
-                arch: p.arch.clone(),
-                variant: p.base.config.variant().clone(),
-            });
-        }
-        // A tag alone is ambiguous when spark, spark-py and spark-r share it, so the ref
-        // name is the tag only for a single image (`oci:DIR:TAG`), else the full
-        // reference (`oci:DIR:quay.io/x/spark-py:TAG`).
-        let ref_name = if single {
-            reference.tag.clone()
-        } else {
-            reference.to_string()
-        };
-        if platform_manifests.len() == 1 {
-            let only = platform_manifests.remove(0);
-            entries.push(json::IndexEntry {
-                target: json::Target::Manifest(only),
-                ref_name,
-                full_name: reference.to_string(),
-            });
-            reports.extend(platform_reports);
-        } else {
-            let index = json::platform_index(&platform_manifests);
-            let size = index.size() + distinct_blob_sizes(&platform_manifests);
-            out_blobs.insert(index.digest.clone(), BlobSource::Bytes(index.bytes.clone()));
-            reports.push(ImageReport {
-                reference: reference.to_string(),
-                manifest_digest: index.digest.clone(),
-                config_digest: platform_reports[0].config_digest.clone(),
-                size,
-                platform: platform_reports
-                    .iter()
-                    .map(|r| r.platform.clone())
-                    .collect::<Vec<_>>()
-                    .join(","),
-                platforms: platform_reports,
-                image_id: None,
-                repo_digests: Vec::new(),
-            });
-            entries.push(json::IndexEntry {
-                target: json::Target::Index(index),
-                ref_name,
-                full_name: reference.to_string(),
-            });
-        }
-    }
-    let index = json::index(&entries);
-    let assembled = Assembled {
-        blobs: out_blobs
-            .into_iter()
-            .map(|(digest, source)| Blob { digest, source })
-            .collect(),
-        index,
-        docker_manifest: json::canonical(serde_json::Value::Array(docker_manifest)).bytes,
-    };
-    let written = sink(&assembled)?;
-    let built_count = layer_reports.iter().filter(|l| !l.cached).count();
-    Ok(BuildReport {
-        output: written,
-        images: reports,
-        layers_built: built_count,
-        layers_cached: layer_reports.len() - built_count,
-        layers: layer_reports,
-        java_home: prepared[0].java_home.clone(),
-        base: prepared[0].base.name.clone(),
-    })
+    Ok((by_key, layer_reports))
 }
 
 /// One platform's base and plan, ready for the shared layer build.
@@ -699,26 +552,6 @@ fn prepare_platform(
         layers,
         keys,
     })
-}
-
-/// Config and layer sizes of several platform manifests, each blob counted once, plus
-/// the manifests themselves.
-fn distinct_blob_sizes(manifests: &[json::PlatformManifest]) -> u64 {
-    let mut seen = BTreeSet::new();
-    let mut total = 0;
-    for m in manifests {
-        total += m.manifest.size();
-        let Ok(v) = serde_json::from_slice::<serde_json::Value>(&m.manifest.bytes) else {
-            continue;
-        };
-        let layers = v["layers"].as_array().into_iter().flatten();
-        for d in std::iter::once(&v["config"]).chain(layers) {
-            if seen.insert(d["digest"].as_str().unwrap_or_default().to_string()) {
-                total += d["size"].as_u64().unwrap_or(0);
-            }
-        }
-    }
-    total
 }
 
 /// Refuses an entrypoint binary built for another architecture than the image's (it

@@ -136,22 +136,6 @@ impl RegistryError {
         let path = path.into();
         move |source| RegistryError::Io { path, source }
     }
-
-    /// Exit codes (see `cli::EXIT_CODES`): 2 bad reference, 9 registry failure,
-    /// 10 authentication refused or credentials unusable, 1 local I/O.
-    pub fn exit_code(&self) -> u8 {
-        match self {
-            RegistryError::InvalidReference { .. } => 2,
-            RegistryError::Unauthorized { .. } | RegistryError::Credentials(_) => 10,
-            RegistryError::Http { .. }
-            | RegistryError::Transport { .. }
-            | RegistryError::DigestMismatch { .. }
-            | RegistryError::Manifest { .. }
-            | RegistryError::NoPlatform { .. } => 9,
-            RegistryError::Layout { .. } => 2,
-            RegistryError::Io { .. } => 1,
-        }
-    }
 }
 
 #[cfg(test)]
@@ -177,6 +161,9 @@ mod tests {
             err.to_string(),
             "r:5000/x/spark: upload blob sha256:ab: HTTP 400 (BLOB_UNKNOWN: blob unknown to registry)"
         );
-        assert_eq!(err.exit_code(), 9);
+        assert_eq!(
+            crate::exit::classify([&err as &(dyn std::error::Error + 'static)]),
+            9
+        );
     }
 }

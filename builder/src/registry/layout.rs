@@ -30,12 +30,71 @@ fn sha256(bytes: &[u8]) -> String {
     format!("sha256:{}", hex::encode(Sha256::digest(bytes)))
 }
 
-fn read_verified(dir: &Path, d: &Desc) -> Result<Vec<u8>, RegistryError> {
+/// Where the blobs of a set of images are: an OCI layout directory, or a build's layer
+/// store (see `crate::publish`). Push plans are made the same way from either.
+pub trait Blobs {
+    /// Named in errors.
+    fn root(&self) -> &Path;
+    /// The bytes of blob `digest` (small JSON blobs only), not yet verified.
+    fn bytes(&self, digest: &str) -> Result<Vec<u8>, RegistryError>;
+    /// Blob `d` ready to upload, its size checked against `d`.
+    fn blob(&self, d: &Desc) -> Result<PushBlob, RegistryError>;
+}
+
+/// An OCI image layout on disk.
+pub struct LayoutDir<'a>(pub &'a Path);
+
+impl Blobs for LayoutDir<'_> {
+    fn root(&self) -> &Path {
+        self.0
+    }
+
+    fn bytes(&self, digest: &str) -> Result<Vec<u8>, RegistryError> {
+        let p = blob_path(self.0, digest);
+        std::fs::read(&p).map_err(RegistryError::io(&p))
+    }
+
+    fn blob(&self, d: &Desc) -> Result<PushBlob, RegistryError> {
+        let dir = self.0;
+        let p = blob_path(dir, &d.digest);
+        let md = std::fs::metadata(&p).map_err(|_| {
+            bad(
+                dir,
+                format!(
+                    "blob {} is missing (a sparse layout cannot be pushed)",
+                    d.digest
+                ),
+            )
+        })?;
+        check_size(dir, d, md.len())?;
+        Ok(PushBlob {
+            digest: d.digest.clone(),
+            size: d.size,
+            data: BlobData::Path(p),
+        })
+    }
+}
+
+/// A blob whose length differs from its descriptor's is refused before any upload.
+pub fn check_size(root: &Path, d: &Desc, len: u64) -> Result<(), RegistryError> {
+    if len == d.size {
+        return Ok(());
+    }
+    Err(bad(
+        root,
+        format!(
+            "blob {} is {len} bytes, its descriptor says {}",
+            d.digest, d.size
+        ),
+    ))
+}
+
+fn read_verified(blobs: &dyn Blobs, d: &Desc) -> Result<Vec<u8>, RegistryError> {
+    let dir = blobs.root();
     if !validate_digest(&d.digest) {
         return Err(bad(dir, format!("unsupported digest {}", d.digest)));
     }
-    let p = blob_path(dir, &d.digest);
-    let bytes = std::fs::read(&p).map_err(RegistryError::io(&p))?;
+    let bytes = blobs.bytes(&d.digest)?;
     if sha256(&bytes) != d.digest {
         return Err(bad(
             dir,
@@ -45,36 +104,14 @@ fn read_verified(dir: &Path, d: &Desc) -> Result<Vec<u8>, RegistryError> {
     Ok(bytes)
 }
 
-fn blob_on_disk(dir: &Path, d: &Desc) -> Result<PushBlob, RegistryError> {
+fn blob_checked(blobs: &dyn Blobs, d: &Desc) -> Result<PushBlob, RegistryError> {
     if !validate_digest(&d.digest) {
-        return Err(bad(dir, format!("unsupported digest {}", d.digest)));
-    }
-    let p = blob_path(dir, &d.digest);
-    let md = std::fs::metadata(&p).map_err(|_| {
-        bad(
-            dir,
-            format!(
-                "blob {} is missing (a sparse layout cannot be pushed)",
-                d.digest
-            ),
-        )
-    })?;
-    if md.len() != d.size {
         return Err(bad(
-            dir,
-            format!(
-                "blob {} is {} bytes, its descriptor says {}",
-                d.digest,
-                md.len(),
-                d.size
-            ),
+            blobs.root(),
+            format!("unsupported digest {}", d.digest),
         ));
     }
-    Ok(PushBlob {
-        digest: d.digest.clone(),
-        size: d.size,
-        data: BlobData::Path(p),
-    })
+    blobs.blob(d)
 }
 
 /// Names an index entry carries (full reference first).
@@ -118,11 +155,19 @@ pub fn plans(
 ) -> Result<Vec<PushPlan>, RegistryError> {
     let index_path = dir.join("index.json");
     let bytes = std::fs::read(&index_path).map_err(RegistryError::io(&index_path))?;
-    let Parsed::Index { manifests, .. } = manifest::parse(
-        &bytes,
-        Some(manifest::OCI_INDEX),
-        &dir.display().to_string(),
-    )?
+    plans_from(&bytes, &LayoutDir(dir), select, to)
+}
+
+/// [`plans`] for any [`Blobs`]: `index` is the layout's `index.json`.
+pub fn plans_from(
+    index: &[u8],
+    blobs: &dyn Blobs,
+    select: Option<&str>,
+    to: &[RegistryRef],
+) -> Result<Vec<PushPlan>, RegistryError> {
+    let dir = blobs.root();
+    let Parsed::Index { manifests, .. } =
+        manifest::parse(index, Some(manifest::OCI_INDEX), &dir.display().to_string())?
     else {
         return Err(bad(dir, "index.json is not an image index"));
     };
@@ -163,72 +208,82 @@ pub fn plans(
         } else {
             to.to_vec()
         };
-        let top_bytes = read_verified(dir, d)?;
-        let mut blobs: Vec<PushBlob> = Vec::new();
-        let mut children = Vec::new();
-        let mut mount_from = Vec::new();
-        let mut add_image =
-            |mbytes: &[u8], mt: &str, reference: &str| -> Result<(), RegistryError> {
-                match manifest::parse(mbytes, Some(mt), reference)? {
-                    Parsed::Manifest {
-                        config,
-                        layers,
-                        annotations,
-                        ..
-                    } => {
-                        for b in std::iter::once(&config).chain(layers.iter()) {
-                            if !blobs.iter().any(|x| x.digest == b.digest) {
-                                blobs.push(blob_on_disk(dir, b)?);
-                            }
-                        }
-                        if let Some(n) = annotations.get(BASE_NAME) {
-                            mount_from.push(n.clone());
-                        }
-                        Ok(())
-                    }
-                    Parsed::Index { .. } => Err(bad(dir, "nested indexes are not supported")),
-                }
-            };
-        let media_type = match manifest::parse(&top_bytes, Some(&d.media_type), &d.digest)? {
-            Parsed::Index {
-                manifests: kids,
-                media_type,
-            } => {
-                for k in &kids {
-                    let kb = read_verified(dir, k)?;
-                    add_image(&kb, &k.media_type, &k.digest)?;
-                    children.push(PushManifest {
-                        digest: k.digest.clone(),
-                        media_type: k.media_type.clone(),
-                        bytes: Arc::new(kb),
-                    });
-                }
-                media_type
-            }
-            Parsed::Manifest { media_type, .. } => {
-                add_image(&top_bytes, &d.media_type, &d.digest)?;
-                media_type
-            }
-        };
-        // Big blobs first: the longest uploads start earliest, the parallel push ends
-        // sooner.
-        blobs.sort_by_key(|b| std::cmp::Reverse(b.size));
-        let top = PushManifest {
-            digest: d.digest.clone(),
-            media_type,
-            bytes: Arc::new(top_bytes),
-        };
-        for t in targets {
-            plans.push(PushPlan {
-                target: t,
-                blobs: blobs.clone(),
-                children: children.clone(),
-                top: top.clone(),
-                mount_from: mount_from.clone(),
-            });
-        }
+        plans.extend(entry_plans(blobs, d, targets)?);
     }
     Ok(plans)
+}
+
+/// One plan per target for index entry `d`: its blobs, child manifests and top manifest.
+fn entry_plans(
+    src: &dyn Blobs,
+    d: &Desc,
+    targets: Vec<RegistryRef>,
+) -> Result<Vec<PushPlan>, RegistryError> {
+    let dir = src.root();
+    let top_bytes = read_verified(src, d)?;
+    let mut blobs: Vec<PushBlob> = Vec::new();
+    let mut children = Vec::new();
+    let mut mount_from = Vec::new();
+    let mut add_image = |mbytes: &[u8], mt: &str, reference: &str| -> Result<(), RegistryError> {
+        match manifest::parse(mbytes, Some(mt), reference)? {
+            Parsed::Manifest {
+                config,
+                layers,
+                annotations,
+                ..
+            } => {
+                for b in std::iter::once(&config).chain(layers.iter()) {
+                    if !blobs.iter().any(|x| x.digest == b.digest) {
+                        blobs.push(blob_checked(src, b)?);
+                    }
+                }
+                if let Some(n) = annotations.get(BASE_NAME) {
+                    mount_from.push(n.clone());
+                }
+                Ok(())
+            }
+            Parsed::Index { .. } => Err(bad(dir, "nested indexes are not supported")),
+        }
+    };
+    let media_type = match manifest::parse(&top_bytes, Some(&d.media_type), &d.digest)? {
+        Parsed::Index {
+            manifests: kids,
+            media_type,
+        } => {
+            for k in &kids {
+                let kb = read_verified(src, k)?;
+                add_image(&kb, &k.media_type, &k.digest)?;
+                children.push(PushManifest {
+                    digest: k.digest.clone(),
+                    media_type: k.media_type.clone(),
+                    bytes: Arc::new(kb),
+                });
+            }
+            media_type
+        }
+        Parsed::Manifest { media_type, .. } => {
+            add_image(&top_bytes, &d.media_type, &d.digest)?;
+            media_type
+        }
+    };
+    // Big blobs first: the longest uploads start earliest, the parallel push ends
+    // sooner.
+    blobs.sort_by_key(|b| std::cmp::Reverse(b.size));
+    let top = PushManifest {
+        digest: d.digest.clone(),
+        media_type,
+        bytes: Arc::new(top_bytes),
+    };
+    Ok(targets
+        .into_iter()
+        .map(|target| PushPlan {
+            target,
+            blobs: blobs.clone(),
+            children: children.clone(),
+            top: top.clone(),
+            mount_from: mount_from.clone(),
+        })
+        .collect())
 }
 
 #[cfg(test)]

@@ -1,0 +1,258 @@
+//! The exit codes of `sparkimg`: one table (printed by `--help`, documented in the
+//! README's "`sparkimg` exit codes") and one classifier from any library error to its
+//! code.
+
+use std::error::Error;
+
+use crate::engine::EngineError;
+use crate::fetch::{FetchError, VersionError};
+use crate::image::BuildError;
+use crate::publish::PublishError;
+use crate::registry::RegistryError;
+
+pub const SUCCESS: u8 = 0;
+pub const OTHER: u8 = 1;
+pub const USAGE: u8 = 2;
+pub const VERIFICATION: u8 = 3;
+pub const DOWNLOAD: u8 = 4;
+pub const UNSAFE_ARCHIVE: u8 = 5;
+pub const BASE_OR_DIST: u8 = 6;
+pub const NOT_YET: u8 = 7;
+pub const OUTPUT_NOT_OURS: u8 = 8;
+pub const REGISTRY: u8 = 9;
+pub const REGISTRY_AUTH: u8 = 10;
+pub const NO_ENGINE: u8 = 11;
+pub const ENGINE_FAILED: u8 = 12;
+
+/// Every code and what it means, in order.
+pub const TABLE: &[(u8, &str)] = &[
+    (SUCCESS, "success"),
+    (OTHER, "other error (I/O, cache)"),
+    (
+        USAGE,
+        "usage error: bad flags, Spark versions, references, tags, time zones or \
+         SOURCE_DATE_EPOCH",
+    ),
+    (
+        VERIFICATION,
+        "verification failed (checksum missing, unparsable or wrong; bad signature)",
+    ),
+    (
+        DOWNLOAD,
+        "download failed on every mirror (not found, network, server errors)",
+    ),
+    (UNSAFE_ARCHIVE, "unsafe or oversized archive refused"),
+    (
+        BASE_OR_DIST,
+        "build: base image unusable (no Java, unreadable) or not a Spark distribution",
+    ),
+    (NOT_YET, "build: not implemented yet (-m minikube)"),
+    (
+        OUTPUT_NOT_OURS,
+        "build: the output path exists and was not written by sparkimg",
+    ),
+    (
+        REGISTRY,
+        "registry: push or pull failed (unreachable, server errors after retries, not \
+         found, digest mismatch, no image for the platform)",
+    ),
+    (
+        REGISTRY_AUTH,
+        "registry: authentication refused, or credentials unusable (auth file, helper)",
+    ),
+    (
+        NO_ENGINE,
+        "Docker Engine: none found or none answering (DOCKER_HOST, docker context, socket)",
+    ),
+    (
+        ENGINE_FAILED,
+        "Docker Engine: the daemon failed the build, load or push (its log is on stderr)",
+    ),
+];
+
+/// The table as `--help` prints it, meanings wrapped at 88 columns.
+pub fn help() -> String {
+    const WIDTH: usize = 88;
+    let mut s = String::from("Exit codes:");
+    for (code, meaning) in TABLE {
+        let mut line = format!("  {code:>2} ");
+        for word in meaning.split(' ') {
+            if line.len() + 1 + word.len() > WIDTH {
+                s.push('\n');
+                s.push_str(&line);
+                line = "     ".to_string();
+            }
+            line.push(' ');
+            line.push_str(word);
+        }
+        s.push('\n');
+        s.push_str(&line);
+    }
+    s
+}
+
+/// The code for an error and its chain of causes: the first cause sparkimg knows
+/// decides (context added on the way up does not hide it); anything else is 1.
+pub fn classify<'a>(chain: impl IntoIterator<Item = &'a (dyn Error + 'static)>) -> u8 {
+    chain.into_iter().find_map(code_of).unwrap_or(OTHER)
+}
+
+fn code_of(e: &(dyn Error + 'static)) -> Option<u8> {
+    // A version the grammar refuses is a usage error from every command.
+    if e.downcast_ref::<VersionError>().is_some() {
+        return Some(USAGE);
+    }
+    if let Some(e) = e.downcast_ref::<BuildError>() {
+        return Some(build(e));
+    }
+    if let Some(e) = e.downcast_ref::<FetchError>() {
+        return Some(fetch(e));
+    }
+    if let Some(e) = e.downcast_ref::<RegistryError>() {
+        return Some(registry(e));
+    }
+    if let Some(e) = e.downcast_ref::<EngineError>() {
+        return Some(engine(e));
+    }
+    e.downcast_ref::<PublishError>().map(|e| match e {
+        PublishError::Build(b) => build(b),
+        PublishError::Registry(r) => registry(r),
+        PublishError::Engine(d) => engine(d),
+    })
+}
+
+fn fetch(e: &FetchError) -> u8 {
+    match e {
+        // A version or build flavour that cannot exist: fix the command line.
+        FetchError::InvalidVersion(_) | FetchError::UnsupportedBuild { .. } => USAGE,
+        f if f.is_verification_failure() => VERIFICATION,
+        f if f.is_unsafe_archive() => UNSAFE_ARCHIVE,
+        FetchError::NotFound { .. }
+        | FetchError::Transient { .. }
+        | FetchError::Http { .. }
+        | FetchError::AllSourcesFailed { .. } => DOWNLOAD,
+        _ => OTHER,
+    }
+}
+
+fn build(e: &BuildError) -> u8 {
+    match e {
+        BuildError::InvalidReference { .. }
+        | BuildError::InvalidLocation { .. }
+        | BuildError::InvalidInput(_)
+        | BuildError::UnknownTimezone { .. }
+        | BuildError::SourceDateEpoch(_) => USAGE,
+        BuildError::Version(_) => USAGE,
+        BuildError::Fetch(f) => fetch(f),
+        BuildError::Base(_) | BuildError::NoJava | BuildError::Distribution { .. } => BASE_OR_DIST,
+        BuildError::NotYet(_) => NOT_YET,
+        BuildError::OutputNotOurs { .. } => OUTPUT_NOT_OURS,
+        BuildError::Io { .. } => OTHER,
+    }
+}
+
+fn registry(e: &RegistryError) -> u8 {
+    match e {
+        RegistryError::InvalidReference { .. } | RegistryError::Layout { .. } => USAGE,
+        RegistryError::Unauthorized { .. } | RegistryError::Credentials(_) => REGISTRY_AUTH,
+        RegistryError::Http { .. }
+        | RegistryError::Transport { .. }
+        | RegistryError::DigestMismatch { .. }
+        | RegistryError::Manifest { .. }
+        | RegistryError::NoPlatform { .. } => REGISTRY,
+        RegistryError::Io { .. } => OTHER,
+    }
+}
+
+fn engine(e: &EngineError) -> u8 {
+    match e {
+        EngineError::Discovery(_) | EngineError::Unreachable { .. } => NO_ENGINE,
+        EngineError::Daemon { .. } => ENGINE_FAILED,
+        EngineError::Build(b) => build(b),
+        EngineError::Registry(r) => registry(r),
+        EngineError::Io { .. } => OTHER,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn code(e: impl Error + 'static) -> u8 {
+        let e: Box<dyn Error> = Box::new(e);
+        classify(std::iter::once(e.as_ref()))
+    }
+
+    #[test]
+    fn table_is_complete_and_ordered() {
+        let codes: Vec<u8> = TABLE.iter().map(|(c, _)| *c).collect();
+        assert_eq!(codes, (0..=12).collect::<Vec<u8>>());
+        assert!(help().starts_with("Exit codes:\n   0  success\n"));
+        assert!(help().contains("\n  12  Docker Engine"));
+    }
+
+    #[test]
+    fn one_classifier_for_every_error_type() {
+        let bad = || "3.5".parse::<crate::fetch::SparkVersion>().unwrap_err();
+        // The same usage error from fetch, build, or on its own.
+        assert_eq!(code(bad()), USAGE);
+        assert_eq!(code(FetchError::InvalidVersion(bad())), USAGE);
+        assert_eq!(
+            code(BuildError::Fetch(FetchError::InvalidVersion(bad()))),
+            USAGE
+        );
+        assert_eq!(code(BuildError::Version(bad())), USAGE);
+        assert_eq!(code(BuildError::NoJava), BASE_OR_DIST);
+        assert_eq!(
+            code(PublishError::from(RegistryError::Credentials("x".into()))),
+            REGISTRY_AUTH
+        );
+        assert_eq!(
+            code(PublishError::Build(BuildError::OutputNotOurs {
+                path: "x".into(),
+                what: "y"
+            })),
+            OUTPUT_NOT_OURS
+        );
+        assert_eq!(
+            code(EngineError::Registry(Box::new(RegistryError::Credentials(
+                "x".into()
+            )))),
+            REGISTRY_AUTH
+        );
+        assert_eq!(code(EngineError::Discovery("x".into())), NO_ENGINE);
+        assert_eq!(code(std::io::Error::other("x")), OTHER);
+    }
+
+    /// The README's table is the documentation of this one; they say the same.
+    #[test]
+    fn readme_table_is_this_table() {
+        let readme = include_str!("../../README.md");
+        let start = readme
+            .find("## `sparkimg` exit codes")
+            .expect("README section");
+        let rows: Vec<(u8, String)> = readme[start..]
+            .lines()
+            .skip_while(|l| !l.starts_with("| 0 |"))
+            .take_while(|l| l.starts_with('|'))
+            .map(|l| {
+                let cells: Vec<&str> = l.trim_matches('|').split(" | ").collect();
+                (
+                    cells[0].trim().parse().unwrap(),
+                    cells[1].trim().replace('`', ""),
+                )
+            })
+            .collect();
+        let table: Vec<(u8, String)> = TABLE
+            .iter()
+            .map(|(c, m)| (*c, m.split_whitespace().collect::<Vec<_>>().join(" ")))
+            .collect();
+        assert_eq!(rows, table);
+    }
+
+    #[test]
+    fn the_first_known_cause_decides() {
+        let inner = anyhow::Error::new(BuildError::NotYet("m".into())).context("while x");
+        assert_eq!(classify(inner.chain()), NOT_YET);
+    }
+}

@@ -1,0 +1,660 @@
+//! The resolve stage of `sparkimg build`: flags and environment → one [`BuildRequest`]
+//! (version, distribution source, base, names, platforms, sinks, credential source),
+//! or a usage error. Pure: no network, no disk, no stdin, so everything that can be
+//! refused is refused before any work, and flag combinations are unit-tested.
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+
+use sparkimg::fetch::{urls, DistSpec, SparkVersion};
+use sparkimg::image::{
+    self, reference, BaseSpec, BuildError, Compression, ImageRef, OutputSpec, Platform, Variant,
+};
+use sparkimg::registry::RegistryRef;
+
+use crate::cli::{BuildArgs, CompressionArg, EngineArg, RegistryArgs};
+
+/// The environment variables `build` reads.
+#[derive(Debug, Default, Clone)]
+pub struct Env {
+    pub source_date_epoch: Option<String>,
+    pub mirrors: Option<String>,
+}
+
+impl Env {
+    pub fn from_process() -> Env {
+        Env {
+            source_date_epoch: std::env::var("SOURCE_DATE_EPOCH").ok(),
+            mirrors: std::env::var("SPARKIMG_MIRRORS").ok(),
+        }
+    }
+}
+
+/// Where the distribution comes from.
+#[derive(Debug, Clone)]
+pub enum Distribution {
+    /// `--spark-home`: used as is.
+    Home(PathBuf),
+    /// Fetched (and verified) into the cache.
+    Fetch {
+        spec: DistSpec,
+        mirrors: Vec<String>,
+        insecure_skip_verify: bool,
+    },
+}
+
+/// The Docker Engine path's own inputs.
+#[derive(Debug, Clone)]
+pub struct DockerBuild {
+    pub dockerfiles: BTreeMap<Variant, PathBuf>,
+    pub build_args: Vec<(String, String)>,
+}
+
+/// Whether to load into a Docker Engine.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Load {
+    No,
+    /// `--load`: a daemon must answer.
+    Insist,
+    /// No output flag at all: load when a daemon answers, else write `oci:sparkimg-out`.
+    IfAnswers,
+}
+
+/// Where the images go.
+#[derive(Debug, Clone)]
+pub struct Sinks {
+    pub output: Option<OutputSpec>,
+    /// `output` is `oci:sparkimg-out` because nothing was asked for.
+    pub defaulted: bool,
+    pub push: bool,
+    pub load: Load,
+}
+
+/// Names of the images, made once the tag is known.
+#[derive(Debug, Clone)]
+pub struct Names {
+    repo: Option<String>,
+    /// Per variant, an explicit `--name` / `--python-name` / `--r-name`.
+    wanted: Vec<(Variant, Option<String>)>,
+}
+
+impl Names {
+    pub fn images(&self, tag: &str) -> Result<Vec<(Variant, ImageRef)>, BuildError> {
+        self.wanted
+            .iter()
+            .map(|(v, name)| {
+                let n = match name {
+                    Some(n) => n.clone(),
+                    None => reference::default_name(self.repo.as_deref(), v.image_name()),
+                };
+                Ok((*v, reference::name_or_ref(&n, tag)?))
+            })
+            .collect()
+    }
+}
+
+/// Everything `build` will do, decided before doing any of it.
+#[derive(Debug, Clone)]
+pub struct BuildRequest {
+    /// Known from flags; else read from the distribution after the fetch.
+    pub version: Option<String>,
+    pub tag: Option<String>,
+    pub names: Names,
+    pub distribution: Distribution,
+    /// `--base` as given (the Docker Engine path passes it to FROM).
+    pub base_str: String,
+    pub base: BaseSpec,
+    /// A registry base to pull (daemonless only: the daemon resolves FROM itself).
+    pub base_ref: Option<RegistryRef>,
+    pub platforms: Vec<Platform>,
+    pub platform_entrypoints: BTreeMap<String, PathBuf>,
+    /// `Some` for `--engine docker`.
+    pub docker: Option<DockerBuild>,
+    pub sinks: Sinks,
+    compression: Option<CompressionArg>,
+    compression_level: Option<i32>,
+    pub uid: u64,
+    pub epoch: u64,
+    pub timezone: String,
+    pub no_cache: bool,
+    pub json: bool,
+    pub entrypoint: Option<PathBuf>,
+    pub cache_dir: Option<PathBuf>,
+    /// Registry flags; credentials are read from them once, by the caller.
+    pub registry: RegistryArgs,
+}
+
+impl BuildRequest {
+    /// Registry access is needed: a push, or a registry base to pull.
+    pub fn needs_registry(&self) -> bool {
+        self.sinks.push || self.base_ref.is_some()
+    }
+
+    /// Uncompressed layers are what a daemon unpacks fastest from a local stream; any
+    /// file output or push keeps gzip unless asked otherwise.
+    pub fn compression(&self, loading: bool) -> Result<Compression, BuildError> {
+        let only_load = loading && self.sinks.output.is_none() && !self.sinks.push;
+        let kind = match self.compression {
+            Some(CompressionArg::Gzip) => "gzip",
+            Some(CompressionArg::Zstd) => "zstd",
+            Some(CompressionArg::None) => "none",
+            None if only_load => "none",
+            None => "gzip",
+        };
+        image::parse_compression(kind, self.compression_level)
+    }
+}
+
+fn input(msg: impl Into<String>) -> BuildError {
+    BuildError::InvalidInput(msg.into())
+}
+
+/// The one place that says which Spark versions `build` serves.
+pub fn buildable_version(v: &str) -> Result<SparkVersion, BuildError> {
+    let parsed: SparkVersion = v.parse()?;
+    parsed.check_kubernetes()?;
+    Ok(parsed)
+}
+
+/// Flags + environment → request, or the usage error (exit 2) to print.
+pub fn resolve(args: &BuildArgs, env: &Env) -> Result<BuildRequest, BuildError> {
+    let engine_docker = matches!(args.engine, EngineArg::Docker);
+    check_engine_flags(args, engine_docker)?;
+    let push = wants_push(args)?;
+    let (platforms, platform_entrypoints) = platforms(args)?;
+    let compat = compat_build_args(args, engine_docker)?;
+    let version = version(args)?;
+    let base_str = base_choice(args, compat.java_image_tag.as_deref(), version.as_deref())?;
+    let base = BaseSpec::parse(&base_str)?;
+    if engine_docker && !matches!(base, BaseSpec::Registry(_)) {
+        return Err(input(format!(
+            "--base {base_str}: with --engine docker the base is an image the daemon has or \
+             can pull (load archives with `docker load` first)"
+        )));
+    }
+    let base_ref = match &base {
+        // Same message and exit code (2) as the registry's own parse error.
+        BaseSpec::Registry(r) if !engine_docker => {
+            Some(RegistryRef::parse(r).map_err(|e| input(e.to_string()))?)
+        }
+        _ => None,
+    };
+    let sinks = sinks(args, push, engine_docker, platforms.len() > 1)?;
+    let names = names(args);
+    // Names and tag are checked now, with a stand-in tag when the version comes from
+    // the distribution.
+    let tag = args.tag.clone();
+    names.images(tag.as_deref().or(version.as_deref()).unwrap_or("latest"))?;
+    let epoch = image::parse_epoch(env.source_date_epoch.as_deref())?;
+    let req = BuildRequest {
+        distribution: distribution(args, version.as_deref(), env)?,
+        version,
+        tag,
+        names,
+        base_str,
+        base,
+        base_ref,
+        platforms,
+        platform_entrypoints,
+        docker: engine_docker.then(|| DockerBuild {
+            dockerfiles: dockerfiles(args),
+            build_args: compat.docker_build_args,
+        }),
+        sinks,
+        compression: args.compression,
+        compression_level: args.compression_level,
+        uid: compat.uid.unwrap_or(args.uid),
+        epoch,
+        timezone: args.timezone.clone(),
+        no_cache: args.no_cache,
+        json: args.json,
+        entrypoint: args.entrypoint_binary.clone(),
+        cache_dir: args.cache_dir.clone(),
+        registry: args.registry.clone(),
+    };
+    // A bad --compression-level is refused now, whichever sink ends up chosen.
+    req.compression(false)?;
+    Ok(req)
+}
+
+fn check_engine_flags(args: &BuildArgs, engine_docker: bool) -> Result<(), BuildError> {
+    if let (Some(f), false) = (&args.dockerfile, engine_docker) {
+        return Err(input(format!(
+            "-f {f}: Dockerfiles are used only with --engine docker; the daemonless build \
+             needs none"
+        )));
+    }
+    if engine_docker && args.output.is_some() {
+        return Err(input(
+            "--output with --engine docker: the images stay in the Docker Engine (`docker \
+             save` them), or build daemonless to write files",
+        ));
+    }
+    if args.minikube {
+        return Err(BuildError::NotYet(
+            "-m (minikube's Docker): loading into a daemon lands with --load".into(),
+        ));
+    }
+    for (flag, v) in [("-p", &args.python), ("-R", &args.r)] {
+        if let Some(Some(file)) = v {
+            if file != "build" && file != "push" && !engine_docker {
+                eprintln!(
+                    "sparkimg: warning: {flag} {file}: Dockerfile ignored (only --engine docker \
+                     uses Dockerfiles); building the variant from sparkimg's layer plan"
+                );
+            }
+        }
+    }
+    Ok(())
+}
+
+/// `--push`, `-X`, the trailing `push` verb, or `-p push` / `-R push` (getopts-style
+/// parsing took the trailing verb as the value).
+fn wants_push(args: &BuildArgs) -> Result<bool, BuildError> {
+    match args.verb.as_deref() {
+        None | Some("build") | Some("push") => {}
+        Some(other) => {
+            return Err(input(format!(
+                "unexpected argument '{other}' (only `build` or `push`)"
+            )))
+        }
+    }
+    Ok(args.push
+        || args.buildx
+        || args.verb.as_deref() == Some("push")
+        || [&args.python, &args.r]
+            .iter()
+            .any(|v| matches!(v, Some(Some(f)) if f == "push")))
+}
+
+type Platforms = (Vec<Platform>, BTreeMap<String, PathBuf>);
+
+fn platforms(args: &BuildArgs) -> Result<Platforms, BuildError> {
+    let mut names = args.platform.clone();
+    if args.buildx && names.is_empty() {
+        names = vec!["linux/amd64".into(), "linux/arm64".into()];
+    }
+    let platforms: Vec<Platform> = names
+        .iter()
+        .map(|p| Platform::parse(p))
+        .collect::<Result<_, _>>()?;
+    let mut entrypoints = BTreeMap::new();
+    for spec in &args.platform_entrypoint {
+        let Some((platform, path)) = spec.split_once('=') else {
+            return Err(input(format!(
+                "--platform-entrypoint {spec:?}: expected OS/ARCH=PATH"
+            )));
+        };
+        entrypoints.insert(Platform::parse(platform)?.to_string(), PathBuf::from(path));
+    }
+    Ok((platforms, entrypoints))
+}
+
+/// What docker-image-tool.sh's `-b K=V` build args mean here.
+struct Compat {
+    uid: Option<u64>,
+    java_image_tag: Option<String>,
+    docker_build_args: Vec<(String, String)>,
+}
+
+fn compat_build_args(args: &BuildArgs, engine_docker: bool) -> Result<Compat, BuildError> {
+    let mut c = Compat {
+        uid: None,
+        java_image_tag: None,
+        docker_build_args: Vec::new(),
+    };
+    for a in &args.build_args {
+        let (k, v) = a
+            .split_once('=')
+            .ok_or_else(|| input(format!("-b {a}: expected KEY=VALUE")))?;
+        if engine_docker && k != "base_img" {
+            // The Dockerfiles may declare anything; spark_uid and java_image_tag still
+            // mean what they mean below.
+            c.docker_build_args.push((k.to_string(), v.to_string()));
+        }
+        match k {
+            "java_image_tag" => c.java_image_tag = Some(v.to_string()),
+            "spark_uid" => {
+                c.uid = Some(
+                    v.parse()
+                        .map_err(|_| input(format!("-b spark_uid={v}: not a number")))?,
+                )
+            }
+            "base_img" => eprintln!(
+                "sparkimg: warning: -b base_img ignored: spark-py and spark-r are built on the \
+                 JVM image's layers"
+            ),
+            _ if engine_docker => {}
+            _ => {
+                return Err(input(format!(
+                "-b {k}: unsupported build arg (supported: java_image_tag, spark_uid, base_img)"
+            )))
+            }
+        }
+    }
+    Ok(c)
+}
+
+/// `--spark-version`, else a tag that is a Spark version; `None` when the distribution
+/// (`--dist`, `--spark-home`) will tell.
+fn version(args: &BuildArgs) -> Result<Option<String>, BuildError> {
+    let tag_version = args
+        .tag
+        .as_deref()
+        .filter(|t| t.parse::<SparkVersion>().is_ok());
+    let version = args.spark_version.clone().or(tag_version.map(String::from));
+    if let Some(v) = &version {
+        buildable_version(v)?;
+    }
+    if version.is_none() && args.dist.is_none() && args.spark_home.is_none() {
+        return Err(input(match &args.tag {
+            Some(t) => format!("tag '{t}' is not a Spark version: pass --spark-version"),
+            None => {
+                "pass --spark-version, or a --tag that is a Spark version (e.g. -t 3.5.3)".into()
+            }
+        }));
+    }
+    if let Some(t) = &args.tag {
+        reference::validate_tag(t)?;
+    }
+    Ok(version)
+}
+
+fn base_choice(
+    args: &BuildArgs,
+    java_image_tag: Option<&str>,
+    version: Option<&str>,
+) -> Result<String, BuildError> {
+    Ok(match (&args.base, java_image_tag) {
+        (Some(_), Some(_)) => {
+            return Err(input(
+                "-b java_image_tag and --base both choose the base; pass one",
+            ))
+        }
+        (Some(b), None) => b.clone(),
+        (None, Some(t)) => format!("eclipse-temurin:{t}"),
+        (None, None) => {
+            let major = version
+                .and_then(|v| v.parse::<SparkVersion>().ok())
+                .map_or(3, |v| v.major);
+            reference::default_base(major).to_string()
+        }
+    })
+}
+
+fn sinks(
+    args: &BuildArgs,
+    push: bool,
+    engine_docker: bool,
+    multi_platform: bool,
+) -> Result<Sinks, BuildError> {
+    if multi_platform && (args.load || engine_docker) {
+        return Err(input(
+            "several platforms make an image index, which a Docker Engine cannot load or \
+             build here: drop --load/--engine docker, or pass one --platform",
+        ));
+    }
+    let output = args.output.as_deref().map(OutputSpec::parse).transpose()?;
+    if multi_platform && matches!(output, Some(OutputSpec::DockerArchive(_))) {
+        return Err(input(
+            "a docker-archive holds one platform (docker load has no multi-platform images); \
+             write several platforms to oci:DIR or oci-archive:FILE, or pass one --platform",
+        ));
+    }
+    let nothing_asked = output.is_none() && !push && !args.load && !engine_docker;
+    // Without any output flag the images go into the Docker Engine when one answers
+    // (docker-image-tool.sh's `build` leaves them there too); an index cannot.
+    let (output, defaulted, load) = match (nothing_asked, multi_platform) {
+        (true, true) => (Some(default_output()), true, Load::No),
+        (true, false) => (None, false, Load::IfAnswers),
+        (false, _) if args.load && !engine_docker => (output, false, Load::Insist),
+        (false, _) => (output, false, Load::No),
+    };
+    Ok(Sinks {
+        output,
+        defaulted,
+        push,
+        load,
+    })
+}
+
+/// Where images go when nothing else was asked for and no daemon answers.
+pub fn default_output() -> OutputSpec {
+    OutputSpec::OciDir(PathBuf::from("sparkimg-out"))
+}
+
+fn names(args: &BuildArgs) -> Names {
+    let mut wanted = vec![(Variant::Jvm, args.name.clone())];
+    if args.python.is_some() || args.python_name.is_some() {
+        wanted.push((Variant::Python, args.python_name.clone()));
+    }
+    if args.r.is_some() || args.r_name.is_some() {
+        wanted.push((Variant::R, args.r_name.clone()));
+    }
+    Names {
+        repo: args.repo.clone(),
+        wanted,
+    }
+}
+
+fn distribution(
+    args: &BuildArgs,
+    version: Option<&str>,
+    env: &Env,
+) -> Result<Distribution, BuildError> {
+    if let Some(home) = &args.spark_home {
+        return Ok(Distribution::Home(home.clone()));
+    }
+    let spec = match (&args.dist, version) {
+        (Some(d), _) => DistSpec::Dist(d.clone()),
+        (None, Some(v)) => DistSpec::Release {
+            version: buildable_version(v)?,
+            hadoop: args.hadoop.clone(),
+            scala: args.scala.clone(),
+        },
+        (None, None) => return Err(input("pass --spark-version or --dist")),
+    };
+    Ok(Distribution::Fetch {
+        spec,
+        mirrors: urls::mirror_list(
+            &args.mirrors,
+            env.mirrors.as_deref(),
+            !args.no_default_mirrors,
+        ),
+        insecure_skip_verify: args.insecure_skip_verify,
+    })
+}
+
+fn dockerfiles(args: &BuildArgs) -> BTreeMap<Variant, PathBuf> {
+    let mut out = BTreeMap::new();
+    for (v, f) in [
+        (Variant::Jvm, args.dockerfile.clone()),
+        (Variant::Python, args.python.clone().flatten()),
+        (Variant::R, args.r.clone().flatten()),
+    ] {
+        if let Some(f) = f.filter(|f| f != "build" && f != "push") {
+            out.insert(v, PathBuf::from(f));
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::Parser;
+
+    use super::*;
+    use crate::cli::{Cli, Command};
+
+    fn resolve_args(args: &[&str]) -> Result<BuildRequest, BuildError> {
+        let argv = ["sparkimg", "build"].iter().chain(args);
+        let Command::Build(b) = Cli::try_parse_from(argv).expect("flags parse").command else {
+            panic!("not a build")
+        };
+        resolve(&b, &Env::default())
+    }
+
+    fn usage(args: &[&str], needle: &str) {
+        match resolve_args(args) {
+            Err(
+                e @ (BuildError::InvalidInput(_)
+                | BuildError::InvalidReference { .. }
+                | BuildError::InvalidLocation { .. }
+                | BuildError::Fetch(_)),
+            ) => {
+                assert!(e.to_string().contains(needle), "{args:?}: {e}")
+            }
+            other => panic!("{args:?}: expected a usage error, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn version_from_tag_or_flag_and_the_2_3_rule() {
+        let r = resolve_args(&["-t", "3.5.3"]).unwrap();
+        assert_eq!(r.version.as_deref(), Some("3.5.3"));
+        assert!(matches!(
+            r.distribution,
+            Distribution::Fetch {
+                spec: DistSpec::Release { .. },
+                ..
+            }
+        ));
+        let r = resolve_args(&["-t", "mine", "--spark-version", "3.4.1"]).unwrap();
+        assert_eq!(
+            r.names.images("mine").unwrap()[0].1.to_string(),
+            "spark:mine"
+        );
+        usage(&["-t", "2.2.0"], "from Spark 2.3 on");
+        usage(&["-t", "mine"], "tag 'mine' is not a Spark version");
+        usage(&[], "pass --spark-version");
+        usage(&["--spark-version", "3.5"], "invalid Spark version");
+        assert!(buildable_version("2.3.0").is_ok());
+        // From the distribution: nothing to check yet but the names.
+        let r = resolve_args(&["--spark-home", "/x", "-r", "quay.io/me"]).unwrap();
+        assert_eq!(r.version, None);
+        assert!(matches!(r.distribution, Distribution::Home(_)));
+    }
+
+    #[test]
+    fn bad_names_and_flag_combinations_are_refused_before_any_work() {
+        usage(
+            &["-t", "3.5.3", "-r", "Bad Repo"],
+            "invalid image reference",
+        );
+        usage(&["-t", "3.5.3:x"], "");
+        usage(&["-t", "3.5.3", "-f", "Dockerfile"], "--engine docker");
+        usage(
+            &["-t", "3.5.3", "--engine", "docker", "--output", "oci:x"],
+            "--output with --engine docker",
+        );
+        usage(&["-t", "3.5.3", "-b", "nope"], "expected KEY=VALUE");
+        usage(&["-t", "3.5.3", "-b", "x=1"], "unsupported build arg");
+        usage(
+            &["-t", "3.5.3", "--base", "b:1", "-b", "java_image_tag=17"],
+            "pass one",
+        );
+        usage(
+            &[
+                "-t",
+                "3.5.3",
+                "--platform",
+                "linux/amd64,linux/arm64",
+                "--load",
+            ],
+            "several platforms",
+        );
+        usage(
+            &[
+                "-t",
+                "3.5.3",
+                "--platform",
+                "linux/amd64,linux/arm64",
+                "--output",
+                "docker-archive:x.tar",
+            ],
+            "a docker-archive holds one platform",
+        );
+        usage(&["-t", "3.5.3", "--compression-level", "12"], "gzip level");
+        usage(&["-t", "3.5.3", "frobnicate"], "unexpected argument");
+        assert!(matches!(
+            resolve_args(&["-t", "3.5.3", "-m"]),
+            Err(BuildError::NotYet(_))
+        ));
+        let env = Env {
+            source_date_epoch: Some("yesterday".into()),
+            mirrors: None,
+        };
+        let Command::Build(b) = Cli::parse_from(["sparkimg", "build", "-t", "3.5.3"]).command
+        else {
+            panic!("not a build")
+        };
+        assert!(matches!(
+            resolve(&b, &env),
+            Err(BuildError::SourceDateEpoch(_))
+        ));
+    }
+
+    #[test]
+    fn sinks_from_output_push_and_load() {
+        let s = |args: &[&str]| resolve_args(args).unwrap().sinks;
+        // Nothing asked: load when a daemon answers (else the default layout).
+        let d = s(&["-t", "3.5.3"]);
+        assert!(d.output.is_none() && !d.push && d.load == Load::IfAnswers);
+        // --push alone: the registry only, no file.
+        let p = s(&["-t", "3.5.3", "--push"]);
+        assert!(p.output.is_none() && p.push && p.load == Load::No && !p.defaulted);
+        // All three at once.
+        let all = s(&["-t", "3.5.3", "--output", "oci:d", "--push", "--load"]);
+        assert!(matches!(all.output, Some(OutputSpec::OciDir(_))));
+        assert!(all.push && all.load == Load::Insist);
+        // An archive and a push: fine now that pushes do not read the output back.
+        let a = s(&["-t", "3.5.3", "--output", "oci-archive:x.tar", "--push"]);
+        assert!(matches!(a.output, Some(OutputSpec::OciArchive(_))) && a.push);
+        // Several platforms and nothing asked: the default layout (no daemon for an index).
+        let m = s(&["-t", "3.5.3", "--platform", "linux/amd64,linux/arm64"]);
+        assert!(m.defaulted && m.load == Load::No);
+        // docker-image-tool.sh's spellings of push.
+        assert!(s(&["-t", "3.5.3", "push"]).push);
+        assert!(s(&["-t", "3.5.3", "-p", "push"]).push);
+        assert!(s(&["-t", "3.5.3", "-X"]).push);
+    }
+
+    #[test]
+    fn compression_follows_the_sinks() {
+        let r = |args: &[&str]| resolve_args(args).unwrap();
+        let only_load = r(&["-t", "3.5.3"]);
+        assert_eq!(only_load.compression(true).unwrap(), Compression::None);
+        assert_eq!(only_load.compression(false).unwrap(), Compression::Gzip(1));
+        let push_and_load = r(&["-t", "3.5.3", "--push", "--load"]);
+        assert_eq!(
+            push_and_load.compression(true).unwrap(),
+            Compression::Gzip(1)
+        );
+        let zstd = r(&["-t", "3.5.3", "--compression", "zstd"]);
+        assert_eq!(zstd.compression(true).unwrap(), Compression::Zstd(3));
+    }
+
+    #[test]
+    fn base_defaults_per_major_and_compat_args() {
+        let r = |args: &[&str]| resolve_args(args).unwrap();
+        assert_eq!(r(&["-t", "2.4.8"]).base_str, reference::default_base(2));
+        assert_eq!(r(&["-t", "3.5.3"]).base_str, reference::default_base(3));
+        let c = r(&[
+            "-t",
+            "3.5.3",
+            "-b",
+            "java_image_tag=11-jre",
+            "-b",
+            "spark_uid=1000",
+        ]);
+        assert_eq!(c.base_str, "eclipse-temurin:11-jre");
+        assert_eq!(c.uid, 1000);
+        assert!(c.base_ref.is_some() && c.needs_registry());
+        let local = r(&["-t", "3.5.3", "--base", "oci:/b"]);
+        assert!(local.base_ref.is_none() && !local.needs_registry());
+        let docker = r(&["-t", "3.5.3", "--engine", "docker", "-b", "x=1"]);
+        let d = docker.docker.expect("docker path");
+        assert_eq!(d.build_args, vec![("x".to_string(), "1".to_string())]);
+        assert!(docker.base_ref.is_none());
+    }
+}

@@ -1,0 +1,103 @@
+//! What several commands share: registry options and credentials from flags (read
+//! once per run), the Docker Engine connection, the progress flag. Command modules
+//! (`build_cmd`, `push_cmd`, `engine_cmd`) use this and the library, never each other.
+
+use std::io::BufRead;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use anyhow::{Context, Result};
+use sparkimg::engine::{self, Daemon};
+use sparkimg::fetch::progress::ProgressMode;
+use sparkimg::registry::{AuthSources, Credentials, RegistryError, RegistryOptions};
+
+use crate::cli::{ProgressArg, RegistryArgs};
+
+/// How long a daemon may take to answer `_ping`: a local socket answers in
+/// milliseconds; the bound only matters for a tcp:// host that drops packets.
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
+/// For the implicit load of a plain `sparkimg build`: no daemon is fine there, so do
+/// not make the user wait long to find out.
+const PROBE_TIMEOUT: Duration = Duration::from_secs(2);
+
+pub fn progress_mode(p: ProgressArg) -> ProgressMode {
+    match p {
+        ProgressArg::Auto => ProgressMode::Auto,
+        ProgressArg::Bar => ProgressMode::Bar,
+        ProgressArg::Lines => ProgressMode::Lines,
+        ProgressArg::Quiet => ProgressMode::Quiet,
+    }
+}
+
+/// Flags → options, once per run: `--password-stdin` consumes stdin, so a second call
+/// would read nothing. Credentials: `--creds`, else `--username` + a password from
+/// stdin, else the docker/podman credential files (read now, so a broken file fails
+/// early).
+pub fn registry_options(
+    args: &RegistryArgs,
+    cache_dir: Option<PathBuf>,
+) -> Result<RegistryOptions> {
+    let credentials = match (&args.creds, &args.username) {
+        (Some(c), _) => Some(Credentials::parse_user_pass(c)?),
+        (None, Some(user)) => Some(password_from_stdin(user)?),
+        (None, None) => None,
+    };
+    let auth = if credentials.is_some() {
+        AuthSources::default()
+    } else {
+        AuthSources::from_env()?
+    };
+    let mut opts = RegistryOptions {
+        credentials,
+        auth,
+        ca_certs: args.ca_cert.clone(),
+        insecure_registries: args.insecure_registry.clone(),
+        jobs: args.jobs.max(1),
+        progress: progress_mode(args.progress),
+        cache_dir,
+        ..RegistryOptions::default()
+    };
+    opts.retry.max_attempts = args.registry_retries.max(1);
+    if let Ok(ms) = std::env::var("SPARKIMG_RETRY_BASE_MS") {
+        // Tests shorten the backoff; not a user-facing knob.
+        if let Ok(ms) = ms.parse::<u64>() {
+            opts.retry.base_delay = Duration::from_millis(ms);
+        }
+    }
+    Ok(opts)
+}
+
+fn password_from_stdin(user: &str) -> Result<Credentials> {
+    let mut line = String::new();
+    std::io::stdin()
+        .lock()
+        .read_line(&mut line)
+        .context("reading the registry password from stdin")?;
+    let password = line.trim_end_matches(['\n', '\r']).to_string();
+    if password.is_empty() {
+        return Err(
+            RegistryError::Credentials("--password-stdin: stdin held no password".into()).into(),
+        );
+    }
+    Ok(Credentials::Basic {
+        username: user.to_string(),
+        password,
+    })
+}
+
+/// Find and connect to the daemon, or fail with the hint towards the daemonless path.
+pub fn connect() -> Result<Daemon> {
+    let found = engine::discover()?;
+    let d = Daemon::connect(found, CONNECT_TIMEOUT)?;
+    eprintln!(
+        "sparkimg: Docker Engine at {} (from {}), API {}",
+        d.found.endpoint, d.found.source, d.api_version
+    );
+    Ok(d)
+}
+
+/// For the default output of `sparkimg build`: a daemon if one answers, else `None`.
+pub fn probe() -> Option<Daemon> {
+    let found = engine::discover().ok()?;
+    Daemon::connect(found, PROBE_TIMEOUT).ok()
+}
