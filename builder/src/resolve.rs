@@ -495,16 +495,14 @@ mod tests {
     }
 
     fn usage(args: &[&str], needle: &str) {
+        // A usage error is whatever the one classifier calls one.
         match resolve_args(args) {
-            Err(
-                e @ (BuildError::InvalidInput(_)
-                | BuildError::InvalidReference { .. }
-                | BuildError::InvalidLocation { .. }
-                | BuildError::Fetch(_)),
-            ) => {
+            Err(e) => {
+                let code = sparkimg::exit::classify([&e as &(dyn std::error::Error + 'static)]);
+                assert_eq!(code, sparkimg::exit::USAGE, "{args:?}: {e}");
                 assert!(e.to_string().contains(needle), "{args:?}: {e}")
             }
-            other => panic!("{args:?}: expected a usage error, got {other:?}"),
+            Ok(r) => panic!("{args:?}: expected a usage error, got {r:?}"),
         }
     }
 
@@ -527,7 +525,8 @@ mod tests {
         usage(&["-t", "2.2.0"], "from Spark 2.3 on");
         usage(&["-t", "mine"], "tag 'mine' is not a Spark version");
         usage(&[], "pass --spark-version");
-        usage(&["--spark-version", "3.5"], "invalid Spark version");
+        usage(&["--spark-version", "3.5"], "names a release line");
+        usage(&["--spark-version", "3.x"], "is not a Spark version");
         assert!(buildable_version("2.3.0").is_ok());
         // From the distribution: nothing to check yet but the names.
         let r = resolve_args(&["--spark-home", "/x", "-r", "quay.io/me"]).unwrap();
