@@ -1,4 +1,11 @@
-//! Loopback HTTP server and tarball builders shared by the integration tests.
+//! Shared by the integration tests: skipping with a reason, tool probes, the loopback
+//! HTTP server and tarball builders.
+//!
+//! A test that cannot run here calls [`skip`]: it prints `SKIP: <test>: <reason>` and
+//! appends `<test>\t<reason>` to the file named by `SPARKIMG_SKIP_LOG`, which
+//! `cargo xtask test` sets, counts and lists at the end of its run. Under CI a skip
+//! is a failure, so no test can pass there unrun.
+//!
 //!
 //! The server is written on `std::net` rather than tiny_http/hyper on purpose: the fault
 //! injection needs socket-level control those crates hide (closing mid-body after exactly
@@ -9,12 +16,83 @@
 use std::collections::{HashMap, VecDeque};
 use std::io::{BufRead, BufReader, Write};
 use std::net::{Shutdown, SocketAddr, TcpListener, TcpStream};
+use std::path::Path;
+use std::process::Command;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::thread;
 use std::time::Duration;
 
 use sha2::{Digest, Sha512};
+
+/// CI=true (any value but empty, `0` or `false`), as `cargo xtask` reads it.
+pub fn in_ci() -> bool {
+    std::env::var("CI").is_ok_and(|v| !v.is_empty() && v != "0" && v != "false")
+}
+
+/// Records that the running test cannot run here (see the module comment).
+pub fn skip(why: &str) {
+    // libtest runs each test on a thread named after it.
+    let thread = std::thread::current();
+    let test = format!(
+        "{}::{}",
+        env!("CARGO_CRATE_NAME"),
+        thread.name().unwrap_or("?")
+    );
+    assert!(!in_ci(), "cannot run under CI: {test}: {why}");
+    eprintln!("SKIP: {test}: {why}");
+    if let Some(log) = std::env::var_os("SPARKIMG_SKIP_LOG") {
+        let line = format!("{test}\t{why}\n");
+        let appended = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&log)
+            .and_then(|mut f| f.write_all(line.as_bytes()));
+        if let Err(err) = appended {
+            eprintln!(
+                "warning: cannot append to {}: {err}",
+                Path::new(&log).display()
+            );
+        }
+    }
+}
+
+/// Whether `tool` runs (a path or a name on PATH).
+pub fn have(tool: &str) -> bool {
+    // openssl and htpasswd have no --version.
+    let probe: &[&str] = match tool {
+        "openssl" => &["version"],
+        "htpasswd" => &["-nbB", "a", "b"],
+        _ => &["--version"],
+    };
+    Command::new(tool)
+        .args(probe)
+        .output()
+        .is_ok_and(|o| o.status.success())
+}
+
+/// [`have`], or a recorded skip naming the tool.
+pub fn need(tool: &str) -> bool {
+    let ok = have(tool);
+    if !ok {
+        skip(&format!(
+            "{tool} is not installed (cargo xtask prereqs --install)"
+        ));
+    }
+    ok
+}
+
+/// Whether a Docker Engine answers, or a recorded skip.
+pub fn need_docker_engine() -> bool {
+    let ok = Command::new("docker")
+        .args(["version", "--format", "{{.Server.APIVersion}}"])
+        .output()
+        .is_ok_and(|o| o.status.success());
+    if !ok {
+        skip("no Docker Engine answers (`docker version`)");
+    }
+    ok
+}
 
 #[derive(Debug, Clone)]
 pub enum Fault {
