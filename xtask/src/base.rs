@@ -84,7 +84,7 @@ pub fn ensure() -> Result<Base> {
     );
     let _ = fs::remove_file(&stamp_path);
     let step = Step::start(format!(
-        "fixtures: mmdebstrap {NAME}.tar (about 100 MB of packages: 1-2 min, once)"
+        "fixtures: mmdebstrap {NAME}.tar (about 1 min, once)"
     ));
     let tmp = util::temp_sibling(&tar);
     let mut cmd = Command::new("mmdebstrap");
@@ -380,7 +380,7 @@ pub fn docker_import(base: &Base) -> Result<()> {
         return Ok(());
     }
     let step = Step::start(format!(
-        "fixtures: docker import {DOCKER_IMAGE} (about 30 s, once)"
+        "fixtures: docker import {DOCKER_IMAGE} (a few seconds, once)"
     ));
     // A tarball import has no config at all; give it the PATH Debian's images have.
     let out = util::output(

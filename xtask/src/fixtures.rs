@@ -340,7 +340,7 @@ fn ensure_sdist(version: &Version, pypi: &Path) -> Result<(PathBuf, String)> {
     }
 
     let step = Step::start(format!(
-        "fixtures: download {name} from PyPI (about 300 MB: 1-3 min, once)"
+        "fixtures: download {name} from PyPI (about 300 MB: 15 s to a few min, once)"
     ));
     let tmp = pypi.join(format!(".download-{version}-{}", std::process::id()));
     fs::create_dir_all(&tmp)?;

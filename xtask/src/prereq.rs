@@ -297,13 +297,15 @@ pub fn decide(missing: &[&Tool], can_install: bool) -> Action {
 /// mirror has since replaced is not asked for at a version that is gone.
 const STALE_LISTS: Duration = Duration::from_secs(24 * 3600);
 
-/// Whether apt's package lists are missing or older than [`STALE_LISTS`].
+/// Whether apt's package lists are missing or the newest is older than [`STALE_LISTS`]
+/// (apt dates a list by the server's Last-Modified, so one old list proves nothing).
 fn lists_stale() -> bool {
     let newest = std::fs::read_dir("/var/lib/apt/lists")
         .into_iter()
         .flatten()
         .flatten()
-        .filter(|e| e.file_name().to_string_lossy().ends_with("_Packages"))
+        // `…_Packages`, or compressed (`…_Packages.lz4`) when apt is configured so.
+        .filter(|e| e.file_name().to_string_lossy().contains("_Packages"))
         .filter_map(|e| e.metadata().ok()?.modified().ok())
         .max();
     newest.is_none_or(|t| {
