@@ -39,7 +39,7 @@ impl Summary {
             Some((reference, size, took)) => {
                 println!("  image:   {reference} ({})", util::human_size(*size));
                 println!(
-                    "  build:   {:.1} s (sparkimg build --load, no daemon involved)",
+                    "  build:   {:.1} s (sparkimg build --load: built without a daemon, then loaded)",
                     took.as_secs_f64()
                 );
             }
@@ -63,7 +63,9 @@ pub fn main(args: Vec<String>) -> Result<()> {
     let version = dist.version.to_string();
     let entrypoint = dist::build(false)?;
 
-    let step = Step::start("demo: build sparkimg (release; 3-5 min the first time, seconds after)");
+    let step = Step::start(
+        "demo: build sparkimg (release; about 6 min the first time on 2 cores, seconds after)",
+    );
     util::run(util::cargo().args(["build", "--release", "--quiet", "-p", "sparkimg"]))?;
     let sparkimg = target_dir().join("release/sparkimg");
     step.done();
@@ -226,7 +228,7 @@ fn on_the_host(
         .envs(env.iter().map(|(k, v)| (k, v)))
         .current_dir(&work_dir)
         .stdin(Stdio::null());
-    let step = Step::start("demo: SparkPi under spark-entrypoint (about 30 s)");
+    let step = Step::start("demo: SparkPi under spark-entrypoint (about 15 s)");
     let output = command.output().context("cannot start spark-entrypoint")?;
     step.done();
     let result = result_line(&output)?;
@@ -286,7 +288,7 @@ fn in_a_container(
     let version = job.version;
     let image = format!("sparkimg-demo/spark:{version}");
     let step = Step::start(format!(
-        "demo: sparkimg build {image} --load (Spark from {}, base {}; about 1 min cold)",
+        "demo: sparkimg build {image} --load (Spark from {}, base {}; about 10 s)",
         server.url,
         base_tar.display()
     ));
@@ -368,7 +370,7 @@ fn in_a_container(
     println!("{}", util::output(&mut docker_run(&with_plan))?.trim());
 
     let step =
-        Step::start("demo: SparkPi in the container, spark-entrypoint as PID 1 (about 30 s)");
+        Step::start("demo: SparkPi in the container, spark-entrypoint as PID 1 (about 15 s)");
     let mut run_args: Vec<&str> = args.to_vec();
     run_args.push(&slices);
     let output = docker_run(&run_args)
