@@ -12,7 +12,6 @@ mod e2e;
 mod elf;
 mod fixtures;
 mod prereq;
-mod skips;
 mod test;
 mod util;
 

@@ -5,7 +5,7 @@
 //! base image), the workspace tests, a benchmark smoke run, and the privileged
 //! entrypoint tests again from a clone under a private (0700) directory. Every step
 //! runs even when an earlier one failed; the end lists what was skipped and why
-//! (see `skips`), and under CI a skip fails the run.
+//! (see the `sparkimg-skips` crate), and under CI a skip fails the run.
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
@@ -15,7 +15,8 @@ use anyhow::{bail, Context, Result};
 use crate::fixtures::{self, Selector};
 use crate::prereq::{self, For};
 use crate::util::{self, Step};
-use crate::{base, dist, skips};
+use crate::{base, dist};
+use sparkimg_skips as skips;
 
 pub fn main(args: Vec<String>) -> Result<()> {
     if let Some(arg) = args.first() {

@@ -1,10 +1,9 @@
 //! Shared by the integration tests: skipping with a reason, tool probes, the loopback
 //! HTTP server and tarball builders.
 //!
-//! A test that cannot run here calls [`skip`]: it prints `SKIP: <test>: <reason>` and
-//! appends `<test>\t<reason>` to the file named by `SPARKIMG_SKIP_LOG`, which
-//! `cargo xtask test` sets, counts and lists at the end of its run. Under CI a skip
-//! is a failure, so no test can pass there unrun.
+//! A test that cannot run here calls [`skip`], which records it in the run's skip log
+//! (`sparkimg-skips`: counted and listed by `cargo xtask test`) and fails under CI, so
+//! no test can pass there unrun.
 //!
 //!
 //! The server is written on `std::net` rather than tiny_http/hyper on purpose: the fault
@@ -16,7 +15,6 @@
 use std::collections::{HashMap, VecDeque};
 use std::io::{BufRead, BufReader, Write};
 use std::net::{Shutdown, SocketAddr, TcpListener, TcpStream};
-use std::path::Path;
 use std::process::Command;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
@@ -25,36 +23,9 @@ use std::time::Duration;
 
 use sha2::{Digest, Sha512};
 
-/// CI=true (any value but empty, `0` or `false`), as `cargo xtask` reads it.
-pub fn in_ci() -> bool {
-    std::env::var("CI").is_ok_and(|v| !v.is_empty() && v != "0" && v != "false")
-}
-
 /// Records that the running test cannot run here (see the module comment).
 pub fn skip(why: &str) {
-    // libtest runs each test on a thread named after it.
-    let thread = std::thread::current();
-    let test = format!(
-        "{}::{}",
-        env!("CARGO_CRATE_NAME"),
-        thread.name().unwrap_or("?")
-    );
-    assert!(!in_ci(), "cannot run under CI: {test}: {why}");
-    eprintln!("SKIP: {test}: {why}");
-    if let Some(log) = std::env::var_os("SPARKIMG_SKIP_LOG") {
-        let line = format!("{test}\t{why}\n");
-        let appended = std::fs::OpenOptions::new()
-            .create(true)
-            .append(true)
-            .open(&log)
-            .and_then(|mut f| f.write_all(line.as_bytes()));
-        if let Err(err) = appended {
-            eprintln!(
-                "warning: cannot append to {}: {err}",
-                Path::new(&log).display()
-            );
-        }
-    }
+    sparkimg_skips::skip(&sparkimg_skips::current_test(env!("CARGO_CRATE_NAME")), why);
 }
 
 /// Whether `tool` runs (a path or a name on PATH).

@@ -1,50 +1,25 @@
 //! Helpers shared by the entrypoint's integration tests: the binary under test, tool
 //! and privilege checks, and skipping with a reason.
 //!
-//! A test that cannot run here calls [`skip`]: it prints `SKIP: <test>: <reason>` and
-//! appends `<test>\t<reason>` to the file named by `SPARKIMG_SKIP_LOG`, which
-//! `cargo xtask test` sets, counts and lists at the end of its run. Under CI a skip
-//! is a failure, so no test can pass there unrun.
+//! A test that cannot run here calls [`skip`], which records it in the run's skip log
+//! (`sparkimg-skips`: counted and listed by `cargo xtask test`) and fails under CI, so
+//! no test can pass there unrun.
 #![allow(dead_code)]
 
-use std::io::Write;
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
 pub const BIN: &str = env!("CARGO_BIN_EXE_spark-entrypoint");
 
-/// CI=true (any value but empty, `0` or `false`), as `cargo xtask` reads it.
-pub fn in_ci() -> bool {
-    std::env::var("CI").is_ok_and(|v| !v.is_empty() && v != "0" && v != "false")
-}
-
 /// Records that the running test cannot run here (see the module comment).
 pub fn skip(why: &str) {
-    // libtest runs each test on a thread named after it.
-    let thread = std::thread::current();
-    let test = thread.name().unwrap_or("?");
-    skip_named(&format!("{}::{test}", env!("CARGO_CRATE_NAME")), why);
+    sparkimg_skips::skip(&sparkimg_skips::current_test(env!("CARGO_CRATE_NAME")), why);
 }
 
 /// [`skip`] for a named test or group (harness-less tests have no named thread).
 pub fn skip_named(test: &str, why: &str) {
-    assert!(!in_ci(), "cannot run under CI: {test}: {why}");
-    eprintln!("SKIP: {test}: {why}");
-    if let Some(log) = std::env::var_os("SPARKIMG_SKIP_LOG") {
-        let line = format!("{test}\t{why}\n");
-        let appended = std::fs::OpenOptions::new()
-            .create(true)
-            .append(true)
-            .open(&log)
-            .and_then(|mut f| f.write_all(line.as_bytes()));
-        if let Err(err) = appended {
-            eprintln!(
-                "warning: cannot append to {}: {err}",
-                Path::new(&log).display()
-            );
-        }
-    }
+    sparkimg_skips::skip(test, why);
 }
 
 /// Whether `program` is on PATH.

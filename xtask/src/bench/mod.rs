@@ -19,7 +19,8 @@ use std::process::Command;
 use anyhow::{bail, Context, Result};
 use serde_json::{json, Value};
 
-use crate::{skips, util};
+use crate::util;
+use sparkimg_skips as skips;
 
 /// In the order `all` runs them: the quick ones first.
 const BENCHES: [&str; 5] = ["entrypoint", "fetch", "build", "push", "engine"];
