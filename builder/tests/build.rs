@@ -1,6 +1,6 @@
 //! `sparkimg build` end to end, validated with real tools: skopeo, umoci and the Docker
-//! Engine. Each tool-dependent check is skipped (with a note on stderr) when the tool is
-//! missing, except under CI=true, where a missing tool fails the test.
+//! Engine. Each tool-dependent check is skipped with its reason (`common::skip`, counted
+//! by `cargo xtask test`) when the tool is missing, except under CI=true, where it fails.
 //!
 //! Inputs are generated: a small fake Spark distribution and a base rootfs tarball that
 //! holds the host's TZif files, a fake JVM (`/usr/lib/jvm/.../bin/java`), and the host's
@@ -21,6 +21,9 @@ use std::process::{Command, Output};
 use std::sync::OnceLock;
 
 use serde_json::Value;
+
+mod common;
+use common::{need, need_docker_engine};
 
 fn workspace() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
@@ -48,29 +51,6 @@ fn entrypoint() -> PathBuf {
         target_dir.join("x86_64-unknown-linux-gnu/dist/spark-entrypoint")
     })
     .clone()
-}
-
-fn have(tool: &str) -> bool {
-    let ok = Command::new(tool)
-        .arg("--version")
-        .output()
-        .is_ok_and(|o| o.status.success());
-    if !ok {
-        assert!(
-            std::env::var("CI").is_err(),
-            "{tool} is required under CI (apt-get install skopeo umoci busybox-static docker)"
-        );
-        eprintln!("SKIP: {tool} not installed");
-    }
-    ok
-}
-
-fn docker_ok() -> bool {
-    have("docker")
-        && Command::new("docker")
-            .arg("info")
-            .output()
-            .is_ok_and(|o| o.status.success())
 }
 
 fn write(path: &Path, bytes: &[u8], mode: u32) {
@@ -314,7 +294,7 @@ fn oci_layout_with_variants_unpacks_with_umoci() {
         "example.com/x/spark-py:3.5.3"
     );
 
-    if have("skopeo") {
+    if need("skopeo") {
         let j = run(Command::new("skopeo")
             .args(["inspect", "--config"])
             .arg(format!("oci:{}:example.com/x/spark:3.5.3", out.display())));
@@ -348,7 +328,7 @@ fn oci_layout_with_variants_unpacks_with_umoci() {
             .arg(format!("oci:{}:py", copy.display())));
     }
 
-    if have("umoci") {
+    if need("umoci") {
         let bundle = fx.p("bundle");
         run(Command::new("umoci")
             .args(["unpack", "--image"])
@@ -446,7 +426,7 @@ fn single_image_is_tagged_by_tag_and_archives_validate() {
         rep_da["layers_built"], 0,
         "second build is all cache hits: {rep_da}"
     );
-    if have("skopeo") {
+    if need("skopeo") {
         run(Command::new("skopeo")
             .arg("inspect")
             .arg(format!("oci:{}:3.5.3", oci.display())));
@@ -463,7 +443,7 @@ fn single_image_is_tagged_by_tag_and_archives_validate() {
             .arg(format!("docker-archive:{}", da.display()))
             .arg(format!("oci:{}:copied", fx.p("copied").display())));
     }
-    if docker_ok() {
+    if need_docker_engine() {
         let tag = "example.com/x/spark:3.5.3";
         let _ = Command::new("docker").args(["rmi", "-f", tag]).output();
         run(Command::new("docker").args(["load", "-i"]).arg(&da));
@@ -473,7 +453,11 @@ fn single_image_is_tagged_by_tag_and_archives_validate() {
         assert_eq!(c["Entrypoint"][0], "/opt/spark-entrypoint");
         assert_eq!(c["User"], "185");
         assert_eq!(c["WorkingDir"], "/opt/spark/work-dir");
-        if Path::new("/bin/busybox").is_file() {
+        let busybox = Path::new("/bin/busybox").is_file();
+        if !busybox {
+            common::skip("no /bin/busybox (apt-get install busybox-static)");
+        }
+        if busybox {
             let ls = run(Command::new("docker").args([
                 "run",
                 "--rm",
@@ -961,7 +945,7 @@ fn multi_platform_index_shares_spark_layers() {
         assert_ne!(a.last(), b.last());
     }
 
-    if have("skopeo") {
+    if need("skopeo") {
         let target = format!("oci:{}:{REPO}/spark:3.5.3", out.display());
         let raw: Value = serde_json::from_str(&run(
             Command::new("skopeo").args(["inspect", "--raw", &target])

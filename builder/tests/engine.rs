@@ -4,8 +4,9 @@
 //!
 //! Needs a Docker Engine (Docker 20.10's classic builder is enough), the fixture
 //! distribution (`cargo xtask fixtures`), the base rootfs (`cargo xtask fixtures
-//! --docker-base`) and the entrypoint (`cargo xtask dist`). Missing pieces skip the test
-//! with a note, and fail it under CI.
+//! --docker-base`) and the entrypoint (`cargo xtask dist`), all of which `cargo xtask test`
+//! prepares. Missing pieces skip the test with its reason (`common::skip`), and fail it
+//! under CI.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -14,18 +15,13 @@ use std::process::{Command, Output};
 use serde_json::Value;
 use sparkimg::engine::{discovery, Daemon};
 
+mod common;
+use common::{need, need_docker_engine, skip};
+
 const BASE: &str = "sparkimg-fixture/base:bookworm-jre17";
 
 fn root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
-}
-
-fn skip(why: &str) -> bool {
-    if std::env::var_os("CI").is_some() {
-        panic!("CI: {why}");
-    }
-    eprintln!("\n*** SKIPPED: {why} ***\n");
-    true
 }
 
 fn docker(args: &[&str]) -> Output {
@@ -51,11 +47,7 @@ struct Env {
 }
 
 fn env() -> Option<Env> {
-    let have_daemon = Command::new("docker")
-        .args(["version", "--format", "{{.Server.APIVersion}}"])
-        .output()
-        .is_ok_and(|o| o.status.success());
-    if !have_daemon && skip("no Docker Engine answers (`docker version`)") {
+    if !need_docker_engine() {
         return None;
     }
     let dist_dir = root().join("target/fixtures/dist");
@@ -403,9 +395,8 @@ impl LocalRegistry {
     /// `extra`: YAML appended to the config (e.g. an `auth:` section).
     fn start_with(extra: &str) -> Option<LocalRegistry> {
         let bin = Path::new("/usr/bin/docker-registry");
-        if !bin.is_file()
-            && skip("docker-registry is not installed (apt-get install docker-registry)")
-        {
+        if !bin.is_file() {
+            skip("docker-registry is not installed (apt-get install docker-registry)");
             return None;
         }
         let dir = tempfile::tempdir().unwrap();
@@ -456,11 +447,7 @@ impl Drop for LocalRegistry {
 /// an independent client (skopeo) then finds in the registry.
 #[test]
 fn push_through_the_daemon_to_a_local_registry() {
-    let daemon_up = Command::new("docker")
-        .args(["version", "--format", "{{.Server.APIVersion}}"])
-        .output()
-        .is_ok_and(|o| o.status.success());
-    if !daemon_up && skip("no Docker Engine answers (`docker version`)") {
+    if !need_docker_engine() {
         return;
     }
     let Some(registry) = LocalRegistry::start() else {
@@ -495,12 +482,7 @@ fn push_through_the_daemon_to_a_local_registry() {
         .next()
         .unwrap()
         .to_string();
-    if Command::new("skopeo")
-        .arg("--version")
-        .output()
-        .is_ok_and(|o| o.status.success())
-        || !skip("skopeo is not installed")
-    {
+    if need("skopeo") {
         let out = Command::new("skopeo")
             .args(["inspect", "--tls-verify=false"])
             .arg(format!("docker://{reference}"))

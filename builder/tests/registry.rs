@@ -3,8 +3,8 @@
 //! and config; cross-checked with `skopeo`. Access-log lines (`"METHOD URI HTTP/1.1"
 //! STATUS`) are counted to prove what went over the wire.
 //!
-//! Without `docker-registry`, `skopeo` or `openssl` a test is skipped with a note, except
-//! under CI=true, where it fails.
+//! Without `docker-registry`, `skopeo` or `openssl` a test is skipped with its reason
+//! (`common::skip`, counted by `cargo xtask test`), except under CI=true, where it fails.
 
 use std::fs;
 use std::io::{BufRead, BufReader, Read, Write};
@@ -21,31 +21,13 @@ use base64::Engine as _;
 use serde_json::{json, Value};
 use sha2::{Digest, Sha256};
 
+mod common;
+use common::need;
+
 const REGISTRY: &str = "/usr/bin/docker-registry";
 
-fn have(tool: &str) -> bool {
-    // openssl and htpasswd have no --version.
-    let probe: &[&str] = match tool {
-        "openssl" => &["version"],
-        "htpasswd" => &["-nbB", "a", "b"],
-        _ => &["--version"],
-    };
-    let ok = Command::new(tool)
-        .args(probe)
-        .output()
-        .is_ok_and(|o| o.status.success());
-    if !ok {
-        assert!(
-            std::env::var("CI").is_err(),
-            "{tool} is required under CI (apt-get install docker-registry skopeo openssl)"
-        );
-        eprintln!("skipping: {tool} not installed");
-    }
-    ok
-}
-
 fn tools() -> bool {
-    have(REGISTRY) && have("skopeo") && have("openssl")
+    need(REGISTRY) && need("skopeo") && need("openssl")
 }
 
 fn free_port() -> u16 {
@@ -874,7 +856,7 @@ fn test_ca(dir: &Path) {
 
 #[test]
 fn basic_auth_over_tls_with_test_ca() {
-    if !tools() || !have("htpasswd") {
+    if !tools() || !need("htpasswd") {
         return;
     }
     let tmp = tempfile::tempdir().unwrap();

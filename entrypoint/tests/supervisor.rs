@@ -4,7 +4,9 @@
 //!
 //! Needs root (namespaces, bind mounts, setpriv) plus `unshare`, `setpriv`, `mount`
 //! (util-linux/mount), `/usr/bin/python3` and `java` 11+ (source launch); a test whose
-//! tool is missing or that cannot create namespaces says so and passes.
+//! tool or privilege is missing is skipped with its reason (`common::skip`: counted by
+//! `cargo xtask test`, a failure under CI). Tests that run the binary as another UID run
+//! a copy in a 0755 directory under /tmp, so the checkout may sit anywhere.
 //! Nothing here touches the real /etc/passwd: tests that may append to it run in a
 //! private mount namespace with a temporary copy bind-mounted over it.
 
@@ -16,17 +18,11 @@ use std::process::{Child, Command, Stdio};
 use std::sync::mpsc::{channel, Receiver};
 use std::time::{Duration, Instant};
 
-const BIN: &str = env!("CARGO_BIN_EXE_spark-entrypoint");
+mod common;
+use common::{need, need_root, reachable_binary, skip, tempdir, BIN};
+
 const PYTHON: &str = "/usr/bin/python3";
 const TIMEOUT: Duration = Duration::from_secs(20);
-
-fn have(program: &str) -> bool {
-    Command::new("sh")
-        .args(["-c", &format!("command -v {program}")])
-        .stdout(Stdio::null())
-        .status()
-        .is_ok_and(|s| s.success())
-}
 
 /// Whether PID namespaces (and so real PID-1 tests) work here.
 fn namespaces() -> bool {
@@ -39,29 +35,6 @@ fn namespaces() -> bool {
         skip("`unshare -fp --mount-proc` does not work here (needs root)");
     }
     ok
-}
-
-/// Outside CI a missing capability skips a test with a note; in CI (which runs as root
-/// with util-linux installed) it is a failure, so these tests can never pass unrun there.
-fn skip(why: &str) {
-    assert!(std::env::var_os("CI").is_none(), "cannot run in CI: {why}");
-    eprintln!("skipped: {why}");
-}
-
-fn root() -> bool {
-    // SAFETY: getuid cannot fail.
-    let ok = unsafe { libc::getuid() } == 0;
-    if !ok {
-        skip("needs root");
-    }
-    ok
-}
-
-/// A temp dir that other users can enter (tests drop privileges).
-fn tempdir() -> tempfile::TempDir {
-    let dir = tempfile::tempdir().unwrap();
-    std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
-    dir
 }
 
 fn write(path: &Path, text: &str, mode: u32) -> PathBuf {
@@ -683,8 +656,7 @@ public class Sleep {
 
 #[test]
 fn java_exits_143_on_sigterm() {
-    if !have("java") {
-        eprintln!("skipped: no java");
+    if !need("java") {
         return;
     }
     let dir = tempdir();
@@ -731,11 +703,13 @@ const BASE_PASSWD: &str = "root:x:0:0:root:/root:/bin/bash\n\
 daemon:x:1:1:daemon:/usr/sbin:/usr/sbin/nologin\n\
 alice:x:1000:1000:Alice:/home/alice:/bin/sh\n";
 
-fn entrypoint_master(home: &Path) -> Vec<String> {
+/// `env SPARK_HOME=… BIN --spark-version 3.5.3 master`, with the binary copied where
+/// the UID it drops to can execute it.
+fn entrypoint_master(dir: &Path, home: &Path) -> Vec<String> {
     vec![
         "env".into(),
         format!("SPARK_HOME={}", home.display()),
-        BIN.into(),
+        reachable_binary(dir).display().to_string(),
         "--spark-version".into(),
         "3.5.3".into(),
         "master".into(),
@@ -748,7 +722,7 @@ fn strs(v: &[String]) -> Vec<&str> {
 
 #[test]
 fn random_uid_gets_a_passwd_entry() {
-    if !root() || !have("setpriv") {
+    if !need_root() || !need("setpriv") {
         return;
     }
     let dir = tempdir();
@@ -763,7 +737,7 @@ fn random_uid_gets_a_passwd_entry() {
     ]
     .map(String::from)
     .to_vec();
-    argv.extend(entrypoint_master(&home));
+    argv.extend(entrypoint_master(dir.path(), &home));
     let out = run(with_passwd(&passwd, &strs(&argv)));
     assert_eq!(out.code, 0, "{}", out.stderr);
     let expected = format!(
@@ -812,13 +786,13 @@ fn random_uid_gets_a_passwd_entry() {
 
 #[test]
 fn root_switches_to_185() {
-    if !root() {
+    if !need_root() {
         return;
     }
     let dir = tempdir();
     let home = fake_spark_home(dir.path());
     let passwd = write(&dir.path().join("passwd"), BASE_PASSWD, 0o644);
-    let argv = entrypoint_master(&home);
+    let argv = entrypoint_master(dir.path(), &home);
     let out = run(with_passwd(&passwd, &strs(&argv)));
     assert_eq!(out.code, 0, "{}", out.stderr);
     assert!(
@@ -868,7 +842,7 @@ fn root_switches_to_185() {
 
 #[test]
 fn pass_through_keeps_root() {
-    if !root() {
+    if !need_root() {
         return;
     }
     let out = run({

@@ -5,7 +5,8 @@
 use std::path::Path;
 use std::process::{Command, Output};
 
-const BIN: &str = env!("CARGO_BIN_EXE_spark-entrypoint");
+mod common;
+use common::BIN;
 
 /// An executor pod's environment (3.3+ variables included), without SPARK_VERSION.
 fn executor(home: &Path, extra: &[(&str, &str)]) -> Output {

@@ -83,7 +83,9 @@ pub fn ensure() -> Result<Base> {
         "mmdebstrap is missing (apt-get install mmdebstrap; .ci/run installs it)"
     );
     let _ = fs::remove_file(&stamp_path);
-    let step = Step::start(format!("fixtures: mmdebstrap {NAME}.tar"));
+    let step = Step::start(format!(
+        "fixtures: mmdebstrap {NAME}.tar (about 1 min, once)"
+    ));
     let tmp = util::temp_sibling(&tar);
     let mut cmd = Command::new("mmdebstrap");
     cmd.args(["--variant=minbase", "--format=tar"])
@@ -360,17 +362,9 @@ fn parse_one_line(text: &str) -> Vec<Entry> {
 /// Imports the base tar as [`DOCKER_IMAGE`] when a Docker Engine answers; the image
 /// comment records the tar's sha256, so an up-to-date image is not imported again.
 pub fn docker_import(base: &Base) -> Result<()> {
-    let server = Command::new("docker")
-        .args(["version", "--format", "{{.Server.Version}}"])
-        .stdin(Stdio::null())
-        .stderr(Stdio::null())
-        .output();
-    match server {
-        Ok(out) if out.status.success() => {}
-        _ => {
-            eprintln!("fixtures: no Docker Engine reachable; not importing {DOCKER_IMAGE}");
-            return Ok(());
-        }
+    if util::docker_engine().is_none() {
+        eprintln!("fixtures: no Docker Engine reachable; not importing {DOCKER_IMAGE}");
+        return Ok(());
     }
     let comment = format!("sparkimg fixture {NAME}.tar sha256:{}", base.sha256);
     let current = Command::new("docker")
@@ -385,7 +379,9 @@ pub fn docker_import(base: &Base) -> Result<()> {
         eprintln!("fixtures: docker image {DOCKER_IMAGE} is up to date");
         return Ok(());
     }
-    let step = Step::start(format!("fixtures: docker import {DOCKER_IMAGE}"));
+    let step = Step::start(format!(
+        "fixtures: docker import {DOCKER_IMAGE} (a few seconds, once)"
+    ));
     // A tarball import has no config at all; give it the PATH Debian's images have.
     let out = util::output(
         Command::new("docker")

@@ -5,22 +5,99 @@
 //! there (sha512 verified), builds the Spark image on the fixture JVM base (a Debian root
 //! file system from mmdebstrap) without a daemon and `--load`s it into the Docker Engine;
 //! then a container of that image runs SparkPi with role `driver`, `spark-entrypoint` as
-//! its PID 1. Without a Docker Engine (or without root for the base), the same
-//! distribution is fetched with `sparkimg fetch` and SparkPi runs on the host under
-//! `spark-entrypoint` in its own PID namespace.
+//! its PID 1. The tools this needs (mmdebstrap for the base, javac, pip, …) are
+//! installed first when missing (`prereq`). When a Docker Engine answers, the job runs
+//! in a container or the demo fails; only without one is the same distribution
+//! fetched with `sparkimg fetch` and SparkPi run on the host under `spark-entrypoint`
+//! in its own PID namespace. A summary closes the run.
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
+use std::time::Duration;
 
 use anyhow::{bail, Context, Result};
 
 use crate::fixtures::{self, Selector};
+use crate::prereq::{self, For};
 use crate::util::{self, Mirror, Step};
 use crate::{dist, util::target_dir};
 
 const USAGE: &str = "usage: cargo xtask demo [--spark SEL] [--slices N]";
 
+/// What the demo did, printed at its end.
+struct Summary {
+    /// Image reference and size, and how long its build took (container runs only).
+    image: Option<(String, u64, Duration)>,
+    ran: String,
+    result: String,
+}
+
+impl Summary {
+    fn print(&self) {
+        println!("\ndemo summary");
+        match &self.image {
+            Some((reference, size, took)) => {
+                println!("  image:   {reference} ({})", util::human_size(*size));
+                println!(
+                    "  build:   {:.1} s (sparkimg build --load: built without a daemon, then loaded)",
+                    took.as_secs_f64()
+                );
+            }
+            None => println!("  image:   none (no Docker Engine answers)"),
+        }
+        println!("  ran in:  {}", self.ran);
+        println!("  result:  {}", self.result);
+    }
+}
+
 pub fn main(args: Vec<String>) -> Result<()> {
+    let (selectors, slices) = parse_args(args)?;
+    prereq::ensure(For::Demo)?;
+    let engine = util::docker_engine();
+    if engine.is_none() {
+        eprintln!("demo: no Docker Engine answers; SparkPi will run on the host instead");
+    }
+
+    let fixtures = fixtures::build(&selectors)?;
+    let dist = fixtures.dists.first().context("no fixture distribution")?;
+    let version = dist.version.to_string();
+    let entrypoint = dist::build(false)?;
+
+    let step = Step::start(
+        "demo: build sparkimg (release; about 6 min the first time on 2 cores, seconds after)",
+    );
+    util::run(util::cargo().args(["build", "--release", "--quiet", "-p", "sparkimg"]))?;
+    let sparkimg = target_dir().join("release/sparkimg");
+    step.done();
+
+    let demo_dir = target_dir().join("demo");
+    let cache = demo_dir.join("cache");
+    let mirror_root = dist
+        .mirror_dir
+        .parent()
+        .context("mirror dir has no parent")?;
+    let server = Mirror::serve(mirror_root, None)?;
+    let job = Job {
+        version: &version,
+        sparkpi_jar: &fixtures.sparkpi_jar,
+        slices,
+    };
+
+    let summary = match engine {
+        // A Docker Engine answers, so the job runs in a container or the demo fails:
+        // a host run would hide exactly what the demo is for.
+        Some(engine) => {
+            eprintln!("demo: Docker Engine {engine}");
+            let base = crate::base::ensure()?;
+            in_a_container(&sparkimg, &entrypoint, &server, &base.tar, &cache, &job)?
+        }
+        None => on_the_host(&sparkimg, &entrypoint, server, &cache, &demo_dir, &job)?,
+    };
+    summary.print();
+    Ok(())
+}
+
+fn parse_args(args: Vec<String>) -> Result<(Vec<Selector>, u32)> {
     let mut selectors = vec![Selector::Line(3, Some(5))];
     let mut slices: u32 = 10;
     let mut args = args.into_iter();
@@ -39,58 +116,53 @@ pub fn main(args: Vec<String>) -> Result<()> {
             other => bail!("demo: unknown option {other:?}\n{USAGE}"),
         }
     }
+    Ok((selectors, slices))
+}
 
-    let fixtures = fixtures::build(&selectors)?;
-    let dist = fixtures.dists.first().context("no fixture distribution")?;
-    let version = dist.version.to_string();
-    let entrypoint = dist::build(false)?;
+/// The Spark job the demo runs.
+struct Job<'a> {
+    version: &'a str,
+    sparkpi_jar: &'a Path,
+    slices: u32,
+}
 
-    let step = Step::start("demo: build sparkimg (release)");
-    util::run(util::cargo().args(["build", "--release", "--quiet", "-p", "sparkimg"]))?;
-    let sparkimg = target_dir().join("release/sparkimg");
-    step.done();
-
-    let demo_dir = target_dir().join("demo");
-    let cache = demo_dir.join("cache");
-    let mirror_root = dist
-        .mirror_dir
-        .parent()
-        .context("mirror dir has no parent")?;
-    let server = Mirror::serve(mirror_root, None)?;
-
-    if docker_ok() {
-        match crate::base::ensure() {
-            Ok(base) => {
-                return in_a_container(
-                    &sparkimg,
-                    &entrypoint,
-                    &server,
-                    &base.tar,
-                    &cache,
-                    &version,
-                    &fixtures.sparkpi_jar,
-                    slices,
-                );
-            }
-            Err(err) => {
-                eprintln!("demo: no JVM base image ({err:#}); running SparkPi on the host instead")
-            }
+/// The line SparkPi prints, or an error with the job's stderr.
+fn result_line(output: &std::process::Output) -> Result<String> {
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    match (
+        output.status.code(),
+        stdout.lines().find(|l| l.contains("Pi is roughly")),
+    ) {
+        (Some(0), Some(line)) => Ok(line.trim().to_string()),
+        (code, _) => {
+            eprintln!("{}", String::from_utf8_lossy(&output.stderr));
+            bail!("the Spark job did not print its result (exit status {code:?})")
         }
-    } else {
-        eprintln!("demo: no Docker Engine answers; running SparkPi on the host instead");
     }
+}
 
+/// Without a Docker Engine: `sparkimg fetch` the distribution and run SparkPi on the
+/// host under spark-entrypoint, PID 1 of its own PID namespace when we are root.
+fn on_the_host(
+    sparkimg: &Path,
+    entrypoint: &Path,
+    server: Mirror,
+    cache: &Path,
+    demo_dir: &Path,
+    job: &Job,
+) -> Result<Summary> {
+    let version = job.version;
     let step = Step::start(format!(
         "demo: sparkimg fetch {version} from {}",
         server.url
     ));
     let fetched = util::output(
-        Command::new(&sparkimg)
-            .args(["fetch", "--spark-version", &version, "--no-default-mirrors"])
+        Command::new(sparkimg)
+            .args(["fetch", "--spark-version", version, "--no-default-mirrors"])
             .arg("--mirror")
             .arg(&server.url)
             .arg("--cache-dir")
-            .arg(&cache)
+            .arg(cache)
             .arg("--json"),
     )?;
     step.done();
@@ -120,17 +192,17 @@ pub fn main(args: Vec<String>) -> Result<()> {
         "fixture.JavaSparkPi".into(),
         "--conf".into(),
         "spark.ui.enabled=false".into(),
-        fixtures.sparkpi_jar.display().to_string(),
-        slices.to_string(),
+        job.sparkpi_jar.display().to_string(),
+        job.slices.to_string(),
     ];
-    let env = pod_env(&spark_home, &version)?;
+    let env = pod_env(&spark_home, version)?;
 
     println!(
         "\nthe plan (spark-entrypoint --print-plan {}):",
         args.join(" ")
     );
     let plan = util::output(
-        Command::new(&entrypoint)
+        Command::new(entrypoint)
             .arg("--print-plan")
             .args(&args)
             .env_clear()
@@ -140,14 +212,15 @@ pub fn main(args: Vec<String>) -> Result<()> {
     println!("{}", plan.trim());
 
     let as_root = util::output(Command::new("id").arg("-u"))?.trim() == "0";
-    let mut command = if as_root && util::have("unshare") {
+    let namespaced = as_root && util::have("unshare");
+    let mut command = if namespaced {
         // A fresh PID namespace makes spark-entrypoint PID 1, as in a container.
         let mut c = Command::new("unshare");
         c.args(["--fork", "--pid", "--mount-proc", "--kill-child", "--"]);
-        c.arg(&entrypoint);
+        c.arg(entrypoint);
         c
     } else {
-        Command::new(&entrypoint)
+        Command::new(entrypoint)
     };
     command
         .args(&args)
@@ -155,22 +228,19 @@ pub fn main(args: Vec<String>) -> Result<()> {
         .envs(env.iter().map(|(k, v)| (k, v)))
         .current_dir(&work_dir)
         .stdin(Stdio::null());
-    let step = Step::start("demo: SparkPi under spark-entrypoint (PID 1)");
+    let step = Step::start("demo: SparkPi under spark-entrypoint (about 15 s)");
     let output = command.output().context("cannot start spark-entrypoint")?;
     step.done();
-    let stdout = String::from_utf8_lossy(&output.stdout);
-    let result = stdout.lines().find(|l| l.contains("Pi is roughly"));
-    match (output.status.code(), result) {
-        (Some(0), Some(line)) => {
-            println!("\n{line}");
-            println!("(exit status 0: Spark {version}, fetched and verified by sparkimg, run by spark-entrypoint)");
-            Ok(())
-        }
-        (code, _) => {
-            eprintln!("{}", String::from_utf8_lossy(&output.stderr));
-            bail!("the Spark job did not print its result (exit status {code:?})")
-        }
-    }
+    let result = result_line(&output)?;
+    Ok(Summary {
+        image: None,
+        ran: if namespaced {
+            "the host, spark-entrypoint as PID 1 of its own PID namespace".into()
+        } else {
+            "the host, under spark-entrypoint (not root: no PID namespace)".into()
+        },
+        result,
+    })
 }
 
 /// The environment a driver pod gets, reduced to what a local run needs.
@@ -206,30 +276,19 @@ fn pod_env(spark_home: &Path, version: &str) -> Result<Vec<(String, String)>> {
     Ok(env)
 }
 
-fn docker_ok() -> bool {
-    Command::new("docker")
-        .args(["version", "--format", "{{.Server.Version}}"])
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .status()
-        .is_ok_and(|s| s.success())
-}
-
 /// Build the image daemonlessly from the mirror and the base, load it, run SparkPi in it.
-#[allow(clippy::too_many_arguments)]
 fn in_a_container(
     sparkimg: &Path,
     entrypoint: &Path,
     server: &Mirror,
     base_tar: &Path,
     cache: &Path,
-    version: &str,
-    sparkpi_jar: &Path,
-    slices: u32,
-) -> Result<()> {
+    job: &Job,
+) -> Result<Summary> {
+    let version = job.version;
     let image = format!("sparkimg-demo/spark:{version}");
     let step = Step::start(format!(
-        "demo: sparkimg build {image} (Spark from {}, base {})",
+        "demo: sparkimg build {image} --load (Spark from {}, base {}; about 10 s)",
         server.url,
         base_tar.display()
     ));
@@ -251,7 +310,7 @@ fn in_a_container(
             .arg(cache)
             .args(["--load", "--json"]),
     )?;
-    step.done();
+    let build_time = step.done();
     let report: serde_json::Value =
         serde_json::from_str(report.trim()).context("sparkimg build --json printed no JSON")?;
     println!(
@@ -263,6 +322,17 @@ fn in_a_container(
             .as_str()
             .unwrap_or("?")
     );
+    let size = util::output(Command::new("docker").args([
+        "image",
+        "inspect",
+        "--format",
+        "{{.Size}}",
+        &image,
+    ]))?;
+    let size: u64 = size
+        .trim()
+        .parse()
+        .with_context(|| format!("docker image inspect printed {size:?} as the size"))?;
 
     let args = [
         "driver",
@@ -274,7 +344,7 @@ fn in_a_container(
         "spark.ui.enabled=false",
         "/opt/demo/sparkpi.jar",
     ];
-    let slices = slices.to_string();
+    let slices = job.slices.to_string();
     let docker_run = |extra: &[&str]| {
         let mut c = Command::new("docker");
         // Local mode needs no network at all.
@@ -284,7 +354,7 @@ fn in_a_container(
             .arg("-v")
             .arg(format!(
                 "{}:/opt/demo/sparkpi.jar:ro",
-                sparkpi_jar.display()
+                job.sparkpi_jar.display()
             ))
             .arg(&image)
             .args(extra);
@@ -299,7 +369,8 @@ fn in_a_container(
     );
     println!("{}", util::output(&mut docker_run(&with_plan))?.trim());
 
-    let step = Step::start("demo: SparkPi in the container (spark-entrypoint is PID 1)");
+    let step =
+        Step::start("demo: SparkPi in the container, spark-entrypoint as PID 1 (about 15 s)");
     let mut run_args: Vec<&str> = args.to_vec();
     run_args.push(&slices);
     let output = docker_run(&run_args)
@@ -307,21 +378,11 @@ fn in_a_container(
         .output()
         .context("cannot run docker")?;
     step.done();
-    let stdout = String::from_utf8_lossy(&output.stdout);
-    match (
-        output.status.code(),
-        stdout.lines().find(|l| l.contains("Pi is roughly")),
-    ) {
-        (Some(0), Some(line)) => {
-            println!("\n{line}");
-            println!(
-                "(exit status 0: Spark {version} fetched and verified, built into {image} without a daemon, run by spark-entrypoint as PID 1)"
-            );
-            Ok(())
-        }
-        (code, _) => {
-            eprintln!("{}", String::from_utf8_lossy(&output.stderr));
-            bail!("the Spark job did not print its result (exit status {code:?})")
-        }
-    }
+    Ok(Summary {
+        image: Some((image.clone(), size, build_time)),
+        ran: format!(
+            "a container of {image} (docker run --network none), spark-entrypoint as PID 1"
+        ),
+        result: result_line(&output)?,
+    })
 }

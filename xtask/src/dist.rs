@@ -35,7 +35,7 @@ pub fn main(args: Vec<String>) -> Result<()> {
 /// Builds, checks and installs the binary; returns `target/dist/spark-entrypoint`.
 pub fn build(musl: bool) -> Result<PathBuf> {
     let step = Step::start(format!(
-        "dist: build static spark-entrypoint ({})",
+        "dist: build static spark-entrypoint ({}; about 1 min the first time)",
         if musl { MUSL } else { "glibc +crt-static" }
     ));
     let target = if musl { MUSL } else { GNU };

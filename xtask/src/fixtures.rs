@@ -329,7 +329,9 @@ fn ensure_sdist(version: &Version, pypi: &Path) -> Result<(PathBuf, String)> {
         return Ok((sdist, hex));
     }
 
-    let step = Step::start(format!("fixtures: download {name} from PyPI"));
+    let step = Step::start(format!(
+        "fixtures: download {name} from PyPI (about 300 MB: 15 s to a few min, once)"
+    ));
     let tmp = pypi.join(format!(".download-{version}-{}", std::process::id()));
     fs::create_dir_all(&tmp)?;
     // pip checks the file against the sha256 the index publishes for it.

@@ -1,8 +1,8 @@
 //! `cargo xtask`: the project's build, fixture, benchmark and test automation.
 //!
-//! Run `cargo xtask help` for the commands. Everything here is plain Rust plus the
-//! system tools a Debian CI machine has (tar, gzip/pigz, sha*sum, pip, javac), so a
-//! fresh clone needs no extra installers.
+//! Run `cargo xtask help` for the commands. Everything here is plain Rust plus Debian
+//! system tools (tar, gzip/pigz, sha*sum, pip, javac, mmdebstrap, …): `prereq` lists
+//! them and installs what is missing, so a fresh clone needs no other installer.
 
 mod base;
 mod bench;
@@ -11,6 +11,7 @@ mod dist;
 mod e2e;
 mod elf;
 mod fixtures;
+mod prereq;
 mod test;
 mod util;
 
@@ -22,8 +23,12 @@ usage: cargo xtask <command> [options]
 commands:
   demo [--spark SEL] [--slices N]
                               the main job on embedded defaults: serve the fixture Spark
-                              distribution on loopback, `sparkimg fetch` it, and run SparkPi
-                              under spark-entrypoint as PID 1
+                              distribution on loopback, build an image of it without a
+                              daemon, load it and run SparkPi in a container (on the host
+                              under spark-entrypoint as PID 1 when no Docker Engine answers)
+  prereqs [--install] [demo|test|e2e|all]
+                              list the Debian tools each command needs and which are
+                              missing; --install installs them (root + apt-get)
   fixtures [--spark SEL]...   assemble Spark distributions from PyPI's pyspark sdist into
                               target/fixtures/ (SEL: 3.5.x (default), 4.x, all, or an exact
                               version like 3.5.9; repeat or comma-separate for several),
@@ -56,7 +61,9 @@ commands:
                               real Spark jobs in containers built by sparkimg, started
                               as Spark's Kubernetes backend starts pods, on a Docker
                               Engine (tests/, ~6 min; needs docker, skopeo, docker-registry)
-  test                        run the workspace tests (nextest if installed) and a bench smoke run
+  test                        prerequisites and fixtures, the workspace tests (nextest if
+                              installed), a bench smoke run, and the privileged entrypoint
+                              tests from a clone under a 0700 directory; lists what skipped
   help                        this text";
 
 fn main() -> std::process::ExitCode {
@@ -78,6 +85,7 @@ fn run() -> Result<()> {
     let command = args.remove(0);
     match command.as_str() {
         "demo" => demo::main(args),
+        "prereqs" => prereq::main(args),
         "fixtures" => fixtures::main(args),
         "dist" => dist::main(args),
         "bench" => bench::main(args),

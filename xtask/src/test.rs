@@ -1,40 +1,180 @@
 //! `cargo xtask test`: the README's one test command.
+//!
+//! In order: the prerequisites (installed when we can, see `prereq`), the inputs the
+//! tests use (fixture distribution, static entrypoint, and with a Docker Engine the JVM
+//! base image), the workspace tests, a benchmark smoke run, and the privileged
+//! entrypoint tests again from a clone under a private (0700) directory. Every step
+//! runs even when an earlier one failed; the end lists what was skipped and why
+//! (see the `sparkimg-skips` crate), and under CI a skip fails the run.
 
+use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
-use anyhow::{bail, Result};
+use anyhow::{bail, Context, Result};
 
+use crate::fixtures::{self, Selector};
+use crate::prereq::{self, For};
 use crate::util::{self, Step};
+use crate::{base, dist};
+use sparkimg_skips as skips;
 
 pub fn main(args: Vec<String>) -> Result<()> {
     if let Some(arg) = args.first() {
         bail!("test: unexpected argument {arg:?}");
     }
+    prereq::ensure(For::Test)?;
+    prepare_inputs()?;
+
+    let log = util::target_dir().join("xtask-test").join("skips.log");
+    std::fs::create_dir_all(log.parent().context("skip log has a parent")?)?;
+    std::fs::write(&log, "").with_context(|| format!("truncate {}", log.display()))?;
+
+    let mut failed = Vec::new();
+    let mut attempt = |name: &str, result: Result<()>| {
+        if let Err(err) = result {
+            eprintln!("error: {name}: {err:#}");
+            failed.push(name.to_string());
+        }
+    };
+    attempt("workspace tests", workspace_tests(&log));
+    attempt("benchmark smoke run", bench_smoke(&log));
+    attempt("private clone", private_clone(&log));
+
+    let skipped = skips::read(&log)?;
+    println!("{}", skips::summary(&skipped));
+    if !failed.is_empty() {
+        bail!("test: failed: {}", failed.join(", "));
+    }
+    if skips::in_ci() && !skipped.is_empty() {
+        bail!(
+            "test: {} skipped under CI, where everything must run",
+            skipped.len()
+        );
+    }
+    Ok(())
+}
+
+/// What the integration tests read from `target/`: cached after the first run.
+fn prepare_inputs() -> Result<()> {
+    fixtures::build(&[Selector::Line(3, Some(5))])?;
+    dist::build(false)?;
+    // The engine tests and benchmarks build FROM the imported base; without an engine
+    // they are skipped (and counted), so the base is not needed either.
+    if util::docker_engine().is_some() {
+        let built = base::ensure()?;
+        base::docker_import(&built)?;
+    }
+    Ok(())
+}
+
+fn workspace_tests(log: &Path) -> Result<()> {
     let nextest = util::cargo()
         .args(["nextest", "--version"])
         .stdout(Stdio::null())
         .stderr(Stdio::null())
         .status()
         .is_ok_and(|s| s.success());
-
-    let step = Step::start("test: workspace tests");
+    let step = Step::start("test: workspace tests (about 4 min on 2 cores)");
     if nextest {
         // nextest runs each test in its own process (isolation for the entrypoint's
         // signal and fork tests) but does not run doctests, so those follow separately.
-        util::run(util::cargo().args(["nextest", "run", "--workspace", "--no-fail-fast"]))?;
+        util::run(
+            util::cargo()
+                .args(["nextest", "run", "--workspace", "--no-fail-fast"])
+                .env(skips::ENV, log),
+        )?;
         util::run(util::cargo().args(["test", "--workspace", "--doc"]))?;
     } else {
-        util::run(util::cargo().args(["test", "--workspace", "--no-fail-fast"]))?;
+        util::run(
+            util::cargo()
+                .args(["test", "--workspace", "--no-fail-fast"])
+                .env(skips::ENV, log),
+        )?;
     }
     step.done();
+    Ok(())
+}
 
-    // Only proves the benchmarks still run (about 2 minutes once fixtures are cached
-    // and sparkimg's release build is fresh): --quick takes few samples and never
-    // fails on a missed target. Without Docker, skopeo or docker-registry the benchmarks
-    // needing them are skipped with a note, except under CI, which installs them.
-    let step = Step::start("test: benchmark smoke run (bench all --quick)");
+/// Only proves the benchmarks still run (about 2 minutes once fixtures are cached
+/// and sparkimg's release build is fresh): --quick takes few samples and never fails
+/// on a missed target. The prerequisites are installed by now, so a benchmark skips
+/// only without a Docker Engine, and that is counted.
+fn bench_smoke(log: &Path) -> Result<()> {
+    let step = Step::start("test: benchmark smoke run (bench all --quick, about 2 min)");
     let exe = std::env::current_exe()?;
-    util::run(Command::new(exe).args(["bench", "all", "--quick"]))?;
+    util::run(
+        Command::new(exe)
+            .args(["bench", "all", "--quick"])
+            .env(skips::ENV, log),
+    )?;
     step.done();
+    Ok(())
+}
+
+/// The tests that run the entrypoint as another UID, from a clone of HEAD under a
+/// `mktemp -d` (0700) directory, like a checkout in /root: they must not depend on
+/// where the checkout is.
+fn private_clone(log: &Path) -> Result<()> {
+    const TEST: &str = "xtask::private_clone";
+    let as_root = util::output(Command::new("id").arg("-u"))?.trim() == "0";
+    if !as_root {
+        if skips::in_ci() {
+            bail!("{TEST} needs root under CI");
+        }
+        skips::record(TEST, "needs root (the tests switch UIDs)");
+        return Ok(());
+    }
+    let step = Step::start(
+        "test: entrypoint's privileged tests from a clone under a 0700 directory (about 1 min)",
+    );
+    let private = PathBuf::from(util::output(Command::new("mktemp").arg("-d"))?.trim());
+    let result = run_in_clone(&private, log);
+    let _ = std::fs::remove_dir_all(&private);
+    result?;
+    step.done();
+    Ok(())
+}
+
+fn run_in_clone(private: &Path, log: &Path) -> Result<()> {
+    use std::os::unix::fs::PermissionsExt;
+    let mode = std::fs::metadata(private)?.permissions().mode() & 0o777;
+    anyhow::ensure!(mode == 0o700, "mktemp -d made mode {mode:o}, not 700");
+    let clone = private.join("sparkimg");
+    util::run(
+        Command::new("git")
+            .args(["clone", "--quiet", "--no-hardlinks"])
+            .arg(util::root())
+            .arg(&clone),
+    )?;
+    let mut cmd = util::cargo();
+    cmd.current_dir(&clone)
+        .args(["test", "--locked", "-p", "spark-entrypoint"])
+        .args(["--test", "supervisor", "--test", "vectors"])
+        // The clone's own target/, below the private directory: the point of the test.
+        .env_remove("CARGO_TARGET_DIR")
+        .env(skips::ENV, log)
+        .stdin(Stdio::null());
+    eprintln!(
+        "$ (in {}) cargo test -p spark-entrypoint --test supervisor --test vectors",
+        clone.display()
+    );
+    let out = cmd
+        .output()
+        .context("cannot start cargo test in the clone")?;
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    print!("{stdout}");
+    eprint!("{}", String::from_utf8_lossy(&out.stderr));
+    anyhow::ensure!(
+        out.status.success(),
+        "the tests failed in the clone: {}",
+        out.status
+    );
+    // A filter or a rename must not turn this into a run of nothing.
+    for test in ["random_uid_gets_a_passwd_entry", "root_switches_to_185"] {
+        anyhow::ensure!(
+            stdout.contains(&format!("test {test} ... ok")),
+            "{test} did not run and pass in the clone"
+        );
+    }
     Ok(())
 }

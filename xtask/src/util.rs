@@ -87,6 +87,19 @@ pub fn have(program: impl AsRef<OsStr>) -> bool {
         .is_ok_and(|s| s.success())
 }
 
+/// The Docker Engine's version when one answers (`docker version`), else `None`.
+pub fn docker_engine() -> Option<String> {
+    let out = Command::new("docker")
+        .args(["version", "--format", "{{.Server.Version}}"])
+        .stdin(Stdio::null())
+        .stderr(Stdio::null())
+        .output()
+        .ok()?;
+    out.status
+        .success()
+        .then(|| String::from_utf8_lossy(&out.stdout).trim().to_string())
+}
+
 /// A sibling of `path` that no reader trusts: a dot file with our pid, so two
 /// concurrent runs don't write into each other's temporary file.
 pub fn temp_sibling(path: &Path) -> PathBuf {
@@ -197,6 +210,43 @@ pub fn fnv64(parts: &[&[u8]]) -> u64 {
         }
     }
     hash
+}
+
+/// A 0755 directory under /tmp (never `$TMPDIR`, which may be private), removed on
+/// drop: for files that another UID must reach even when the checkout sits below a
+/// directory only its owner can enter.
+pub struct PublicTempDir(PathBuf);
+
+impl PublicTempDir {
+    pub fn new(prefix: &str) -> Result<PublicTempDir> {
+        use std::os::unix::fs::PermissionsExt;
+        let out = output(
+            Command::new("mktemp")
+                .arg("-d")
+                .arg(format!("/tmp/{prefix}.XXXXXX")),
+        )?;
+        let dir = PublicTempDir(PathBuf::from(out.trim()));
+        fs::set_permissions(&dir.0, fs::Permissions::from_mode(0o755))?;
+        Ok(dir)
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.0
+    }
+
+    /// Copies the executable `from` in as `name`, mode 0755.
+    pub fn copy_in(&self, from: &Path, name: &str) -> Result<PathBuf> {
+        let to = self.0.join(name);
+        let bytes = fs::read(from).with_context(|| format!("read {}", from.display()))?;
+        write_atomic_mode(&to, &bytes, 0o755)?;
+        Ok(to)
+    }
+}
+
+impl Drop for PublicTempDir {
+    fn drop(&mut self) {
+        let _ = fs::remove_dir_all(&self.0);
+    }
 }
 
 /// Prints how long a named step took; used so CI logs show where the time goes.

@@ -1,4 +1,10 @@
-//! Loopback HTTP server and tarball builders shared by the integration tests.
+//! Shared by the integration tests: skipping with a reason, tool probes, the loopback
+//! HTTP server and tarball builders.
+//!
+//! A test that cannot run here calls [`skip`], which records it in the run's skip log
+//! (`sparkimg-skips`: counted and listed by `cargo xtask test`) and fails under CI, so
+//! no test can pass there unrun.
+//!
 //!
 //! The server is written on `std::net` rather than tiny_http/hyper on purpose: the fault
 //! injection needs socket-level control those crates hide (closing mid-body after exactly
@@ -9,12 +15,55 @@
 use std::collections::{HashMap, VecDeque};
 use std::io::{BufRead, BufReader, Write};
 use std::net::{Shutdown, SocketAddr, TcpListener, TcpStream};
+use std::process::Command;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::thread;
 use std::time::Duration;
 
 use sha2::{Digest, Sha512};
+
+/// Records that the running test cannot run here (see the module comment).
+pub fn skip(why: &str) {
+    sparkimg_skips::skip(&sparkimg_skips::current_test(env!("CARGO_CRATE_NAME")), why);
+}
+
+/// Whether `tool` runs (a path or a name on PATH).
+pub fn have(tool: &str) -> bool {
+    // openssl and htpasswd have no --version.
+    let probe: &[&str] = match tool {
+        "openssl" => &["version"],
+        "htpasswd" => &["-nbB", "a", "b"],
+        _ => &["--version"],
+    };
+    Command::new(tool)
+        .args(probe)
+        .output()
+        .is_ok_and(|o| o.status.success())
+}
+
+/// [`have`], or a recorded skip naming the tool.
+pub fn need(tool: &str) -> bool {
+    let ok = have(tool);
+    if !ok {
+        skip(&format!(
+            "{tool} is not installed (cargo xtask prereqs --install)"
+        ));
+    }
+    ok
+}
+
+/// Whether a Docker Engine answers, or a recorded skip.
+pub fn need_docker_engine() -> bool {
+    let ok = Command::new("docker")
+        .args(["version", "--format", "{{.Server.APIVersion}}"])
+        .output()
+        .is_ok_and(|o| o.status.success());
+    if !ok {
+        skip("no Docker Engine answers (`docker version`)");
+    }
+    ok
+}
 
 #[derive(Debug, Clone)]
 pub enum Fault {

@@ -297,12 +297,7 @@ fn docker_image_size(tag: &str) -> Option<u64> {
 }
 
 pub(super) fn docker_ok() -> bool {
-    Command::new("docker")
-        .args(["version", "-f", "{{.Server.Version}}"])
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .status()
-        .is_ok_and(|s| s.success())
+    util::docker_engine().is_some()
 }
 
 pub(super) fn timed_output(cmd: &mut Command, name: &str) -> Result<(u64, String)> {

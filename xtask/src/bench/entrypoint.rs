@@ -72,12 +72,16 @@ pub fn run(opts: &Options) -> Result<Vec<Row>> {
     if !Path::new(TINI).is_file() {
         bail!("{TINI} is missing: the bash side runs under Debian's tini (apt-get install tini)");
     }
-    let ours = crate::dist::build(false)?;
+    let built = crate::dist::build(false)?;
 
     let dir = util::target_dir().join("bench").join("entrypoint");
     let stub = build_stub(&dir)?;
-    let pod = make_pod(&dir, &stub)?;
-    let script = dir.join("entrypoint.sh");
+    // As root the pod runs as `nobody` (see pod_user), so what it executes and reads
+    // is copied below /tmp: the checkout may sit in a directory only root can enter.
+    let pod_dir = util::PublicTempDir::new("sparkimg-bench-entrypoint")?;
+    let pod = make_pod(pod_dir.path(), &stub)?;
+    let ours = pod_dir.copy_in(&built, "spark-entrypoint")?;
+    let script = pod_dir.path().join("entrypoint.sh");
     util::write_atomic_mode(&script, UPSTREAM_SCRIPT.as_bytes(), 0o755)?;
     let sides = [
         Side {

@@ -20,6 +20,7 @@ use anyhow::{bail, Context, Result};
 use serde_json::{json, Value};
 
 use crate::util;
+use sparkimg_skips as skips;
 
 /// In the order `all` runs them: the quick ones first.
 const BENCHES: [&str; 5] = ["entrypoint", "fetch", "build", "push", "engine"];
@@ -66,10 +67,10 @@ pub fn main(args: Vec<String>) -> Result<()> {
         // is an error, not a silently shorter run.
         if what == "all" {
             if let Some(missing) = missing_tools(bench) {
-                if in_ci() {
+                if skips::in_ci() {
                     bail!("bench {bench} needs {missing}, which this CI machine lacks (.ci/run installs them)");
                 }
-                eprintln!("bench: skipping {bench}: needs {missing}");
+                skips::record(&format!("bench {bench}"), &format!("needs {missing}"));
                 run.skipped
                     .push((bench.to_string(), format!("needs {missing}")));
                 continue;
@@ -318,10 +319,6 @@ fn missing_tools(bench: &str) -> Option<String> {
     .map(|(_, name)| name)
     .collect();
     (!missing.is_empty()).then(|| missing.join(" and "))
-}
-
-fn in_ci() -> bool {
-    std::env::var("CI").is_ok_and(|v| !v.is_empty() && v != "false" && v != "0")
 }
 
 /// Runs `cmd` to completion and returns its wall time in ns; fails unless it exits 0.
