@@ -1,0 +1,254 @@
+//! Keeps ARCHITECTURE.md a true map: its code map names every source folder and file
+//! that exists and nothing that does not, and the dependency and module-boundary
+//! invariants it states hold in the code.
+//!
+//! The document is prose for people; these checks read only its conventions: a
+//! `### \`dir/\`` heading per workspace crate, bullets that start with the backticked
+//! path they describe, and the invariant sentences quoted in the tests below.
+
+use std::collections::BTreeSet;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+fn root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .expect("xtask sits in the workspace root")
+        .to_path_buf()
+}
+
+fn architecture() -> String {
+    std::fs::read_to_string(root().join("ARCHITECTURE.md")).expect("ARCHITECTURE.md")
+}
+
+/// Backticked spans of `text`, in order.
+fn ticks(text: &str) -> Vec<&str> {
+    text.split('`').skip(1).step_by(2).collect()
+}
+
+/// The code-map section of crate directory `dir` (`builder/`): from its `###` heading to
+/// the next heading.
+fn section<'a>(doc: &'a str, dir: &str) -> Option<&'a str> {
+    let head = format!("### `{dir}`");
+    let start = doc.find(&head)?;
+    let rest = &doc[start + head.len()..];
+    let end = rest.find("\n#").unwrap_or(rest.len());
+    Some(&rest[..end])
+}
+
+/// Every `.rs` file and folder under `src`, relative to it (`fetch/`, `fetch/names.rs`).
+fn sources(src: &Path) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut stack = vec![src.to_path_buf()];
+    while let Some(dir) = stack.pop() {
+        for e in std::fs::read_dir(&dir).unwrap().map(Result::unwrap) {
+            let p = e.path();
+            let rel = p.strip_prefix(src).unwrap().to_string_lossy().into_owned();
+            if p.is_dir() {
+                out.push(format!("{rel}/"));
+                stack.push(p);
+            } else if rel.ends_with(".rs") {
+                out.push(rel);
+            }
+        }
+    }
+    out.sort();
+    out
+}
+
+/// Whether the section names a source: a folder as `dir/` (or `a/dir/`); a file by its
+/// path (`fetch/names.rs`), its name (`names.rs`) or its module name (`names`,
+/// `fetch/names`). `mod.rs` and `lib.rs` are their folder's or crate's own.
+fn named(section_ticks: &BTreeSet<&str>, rel: &str) -> bool {
+    if let Some(dir) = rel.strip_suffix('/') {
+        let last = dir.rsplit('/').next().unwrap_or(dir);
+        return section_ticks.contains(format!("{dir}/").as_str())
+            || section_ticks.contains(format!("{last}/").as_str());
+    }
+    let file = rel.rsplit('/').next().unwrap_or(rel);
+    if file == "mod.rs" || file == "lib.rs" {
+        return true;
+    }
+    let module = rel.trim_end_matches(".rs");
+    let stem = file.trim_end_matches(".rs");
+    [rel, file, module, stem]
+        .iter()
+        .any(|n| section_ticks.contains(n))
+}
+
+fn workspace_members() -> Vec<String> {
+    let text = std::fs::read_to_string(root().join("Cargo.toml")).unwrap();
+    let start = text.find("members").expect("workspace members");
+    let list = &text[start..text[start..].find(']').unwrap() + start];
+    list.split('"')
+        .skip(1)
+        .step_by(2)
+        .map(String::from)
+        .collect()
+}
+
+#[test]
+fn code_map_names_every_source_and_nothing_else() {
+    let doc = architecture();
+    let mut problems = Vec::new();
+    for member in workspace_members() {
+        let Some(sec) = section(&doc, &format!("{member}/")) else {
+            problems.push(format!("no `### \\`{member}/\\`` section in the code map"));
+            continue;
+        };
+        let src = root().join(&member).join("src");
+        let ticks: BTreeSet<&str> = ticks(sec).into_iter().collect();
+        for rel in sources(&src) {
+            if !named(&ticks, &rel) {
+                problems.push(format!("{member}/src/{rel} is not in the code map"));
+            }
+        }
+        // What a bullet is about must exist.
+        for line in sec.lines() {
+            let Some(item) = line.trim_start().strip_prefix("- `") else {
+                continue;
+            };
+            let path = item.split('`').next().unwrap_or("");
+            let exists = src.join(path).exists() || root().join(path).exists();
+            if (path.ends_with(".rs") || path.ends_with('/')) && !exists {
+                problems.push(format!("code map names {member}/src/{path}, which is gone"));
+            }
+        }
+    }
+    assert!(
+        problems.is_empty(),
+        "ARCHITECTURE.md:\n{}",
+        problems.join("\n")
+    );
+}
+
+/// Normal (not dev, not build) dependencies of one package, from `cargo metadata`.
+fn dependencies(package: &str) -> BTreeSet<String> {
+    let out = Command::new(env!("CARGO"))
+        .args([
+            "metadata",
+            "--format-version",
+            "1",
+            "--no-deps",
+            "--offline",
+        ])
+        .current_dir(root())
+        .output()
+        .expect("cargo metadata");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let meta: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let pkg = meta["packages"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|p| p["name"] == package)
+        .unwrap_or_else(|| panic!("no package {package}"));
+    pkg["dependencies"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|d| d["kind"].is_null())
+        .map(|d| d["name"].as_str().unwrap().to_string())
+        .collect()
+}
+
+/// The invariant bullet that contains `phrase`, joined onto one line.
+fn invariant(doc: &str, phrase: &str) -> String {
+    let start = doc
+        .find(phrase)
+        .unwrap_or_else(|| panic!("no invariant '{phrase}'"));
+    let begin = doc[..start].rfind("\n- ").map_or(0, |i| i + 1);
+    let end = doc[start..]
+        .find("\n- ")
+        .map_or(doc.len(), |i| start + i)
+        .min(doc[start..].find("\n\n").map_or(doc.len(), |i| start + i));
+    doc[begin..end]
+        .split_whitespace()
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+#[test]
+fn entrypoint_depends_only_on_what_the_document_allows() {
+    let doc = architecture();
+    let line = invariant(&doc, "`spark-entrypoint` depends only on");
+    // The names between "depends only on" and the end of the bold clause.
+    let after = line.split("depends only on").nth(1).unwrap();
+    let allowed: BTreeSet<String> = ticks(after.split("**").next().unwrap_or(after))
+        .into_iter()
+        .map(String::from)
+        .collect();
+    let actual = dependencies("spark-entrypoint");
+    assert_eq!(
+        actual, allowed,
+        "entrypoint/Cargo.toml and ARCHITECTURE.md ({line}) disagree"
+    );
+}
+
+/// Files under `builder/src` whose code contains `pattern` (comments aside).
+fn files_using(pattern: &str) -> Vec<String> {
+    let src = root().join("builder/src");
+    sources(&src)
+        .into_iter()
+        .filter(|rel| rel.ends_with(".rs"))
+        .filter(|rel| {
+            let text = std::fs::read_to_string(src.join(rel)).unwrap();
+            text.lines()
+                .map(|l| l.split("//").next().unwrap_or(""))
+                .any(|code| code.contains(pattern))
+        })
+        .collect()
+}
+
+#[test]
+fn only_engine_knows_bollard_and_tokio() {
+    let doc = architecture();
+    invariant(&doc, "knows bollard and tokio");
+    for word in ["bollard", "tokio"] {
+        let outside: Vec<String> = files_using(&format!("{word}::"))
+            .into_iter()
+            .filter(|f| !f.starts_with("engine/"))
+            .collect();
+        assert!(
+            outside.is_empty(),
+            "{word} used outside engine/: {outside:?}"
+        );
+    }
+}
+
+#[test]
+fn only_the_named_modules_open_network_connections() {
+    let doc = architecture();
+    let line = invariant(&doc, "open network connections");
+    let clause = line
+        .split(';')
+        .find(|c| c.contains("open network connections"))
+        .unwrap();
+    let allowed: Vec<&str> = ticks(clause);
+    assert!(!allowed.is_empty(), "{clause}");
+    // What makes a connection: an HTTP client being built, or a raw socket. (Using
+    // reqwest's header or status types does not.)
+    let users: Vec<String> = [
+        "Client::builder",
+        "ClientBuilder",
+        "ureq::",
+        "TcpStream::connect",
+    ]
+    .iter()
+    .flat_map(|w| files_using(w))
+    .collect();
+    for f in users {
+        let module = f.trim_end_matches(".rs").trim_end_matches("/mod");
+        assert!(
+            allowed
+                .iter()
+                .any(|a| module == *a
+                    || module.starts_with(&format!("{}/", a.trim_end_matches('/')))),
+            "builder/src/{f} opens connections, but ARCHITECTURE.md allows only {allowed:?}"
+        );
+    }
+}
