@@ -32,107 +32,132 @@ pub fn run(opts: &Options) -> Result<Vec<Row>> {
         docker_ok(),
         "the Docker Engine does not answer; `bench build` compares against `docker build`"
     );
-    let Inputs {
-        version,
-        spark_home,
-        java_home,
-        entrypoint,
-        sparkimg,
-        dir,
-        base_ref,
-    } = inputs()?;
-    let work = Work(dir.join(format!(".work-{}", std::process::id())));
-    remove_old_work(&dir);
+    let inputs = inputs()?;
+    let work = Work(inputs.dir.join(format!(".work-{}", std::process::id())));
+    remove_old_work(&inputs.dir);
     fs::create_dir_all(&work.0)?;
 
     let step = Step::start(format!(
-        "bench: build spark {version}, {runs} runs per side"
+        "bench: build spark {}, {runs} runs per side",
+        inputs.version
     ));
-    let (mut cold, mut unchanged, mut one_layer, mut docker_cold, mut docker_cached) =
-        (vec![], vec![], vec![], vec![], vec![]);
-    let mut image_size = 0;
-    let mut docker_size = None;
+    let mut samples = Samples::default();
     for i in 0..runs {
-        // A hard-linked copy of the distribution: conf/ can be changed without touching
-        // the fixture, and both sides read the same page-cached files.
-        let tree = work.0.join(format!("tree-{i}"));
-        util::run(Command::new("cp").arg("-al").arg(&spark_home).arg(&tree))?;
-        let cache = work.0.join(format!("cache-{i}"));
-        let out = work.0.join(format!("out-{i}"));
-        let ours = |tree: &Path| -> Result<(u64, Value)> {
-            sync();
-            let mut cmd = Command::new(&sparkimg);
-            cmd.args(["build", "-t", &version, "--spark-home"])
-                .arg(tree)
-                .arg("--base")
-                .arg(&base_ref)
-                .arg("--entrypoint-binary")
-                .arg(&entrypoint)
-                .arg("--output")
-                .arg(format!("oci:{}", out.display()))
-                .arg("--cache-dir")
-                .arg(&cache)
-                .args([
-                    "--compression",
-                    "gzip",
-                    "--compression-level",
-                    "1",
-                    "--json",
-                ])
-                .env("SOURCE_DATE_EPOCH", "0");
-            let (ns, stdout) = timed_output(&mut cmd, "sparkimg build")?;
-            let report: Value =
-                serde_json::from_str(stdout.trim()).context("sparkimg build --json")?;
-            Ok((ns, report))
-        };
-
-        let (ns, report) = ours(&tree)?;
-        cold.push(ns);
-        image_size = report["images"][0]["size"].as_u64().unwrap_or(0);
-        let (ns, report) = ours(&tree)?;
-        ensure!(
-            report["layers_built"] == 0,
-            "an unchanged rebuild built layers: {report}"
-        );
-        unchanged.push(ns);
-        let conf = tree.join("conf/spark-defaults.conf");
-        let _ = fs::remove_file(&conf); // a hard link: replace it, never write through it
-        fs::write(&conf, format!("spark.app.name bench-{i}\n"))?;
-        let (ns, report) = ours(&tree)?;
-        ensure!(
-            report["layers_built"] == 1,
-            "changing conf/ should rebuild one layer: {report}"
-        );
-        one_layer.push(ns);
-
-        let ctx = work.0.join(format!("ctx-{i}"));
-        fs::create_dir_all(&ctx)?;
-        fs::rename(&tree, ctx.join("spark"))?;
-        fs::copy(&entrypoint, ctx.join("spark-entrypoint"))?;
-        fs::write(ctx.join("Dockerfile"), dockerfile(&version, &java_home))?;
-        let tag = format!("{DOCKER_TAG}:{}-{i}", std::process::id());
-        let _image = DockerImage(tag.clone());
-        sync();
-        docker_cold.push(docker_build(&ctx, &tag, true)?);
-        // The cached rebuild only informs; --quick (the smoke run) leaves it out.
-        if !opts.quick {
-            sync();
-            docker_cached.push(docker_build(&ctx, &tag, false)?);
-        }
-        docker_size = docker_size.or_else(|| docker_image_size(&tag));
+        round(&inputs, &work, i, opts.quick, &mut samples)?;
     }
     step.done();
     drop(work);
+    Ok(rows(&inputs.version, runs, &samples))
+}
 
-    let cold = Stats::of(&cold);
-    let unchanged = Stats::of(&unchanged);
-    let one_layer = Stats::of(&one_layer);
-    let docker_cold = Stats::of(&docker_cold);
-    let docker_cached = (!docker_cached.is_empty()).then(|| Stats::of(&docker_cached));
+/// What the runs measured: times in ns, sizes in bytes.
+#[derive(Default)]
+struct Samples {
+    cold: Vec<u64>,
+    unchanged: Vec<u64>,
+    one_layer: Vec<u64>,
+    docker_cold: Vec<u64>,
+    docker_cached: Vec<u64>,
+    image_size: u64,
+    docker_size: Option<u64>,
+}
+
+/// Run `i`: our three builds of one copy of the distribution, then docker's of it (its
+/// cached rebuild unless `quick`).
+fn round(inputs: &Inputs, work: &Work, i: usize, quick: bool, s: &mut Samples) -> Result<()> {
+    // A hard-linked copy of the distribution: conf/ can be changed without touching
+    // the fixture, and both sides read the same page-cached files.
+    let tree = work.0.join(format!("tree-{i}"));
+    util::run(
+        Command::new("cp")
+            .arg("-al")
+            .arg(&inputs.spark_home)
+            .arg(&tree),
+    )?;
+    let cache = work.0.join(format!("cache-{i}"));
+    let out = work.0.join(format!("out-{i}"));
+    let ours = || sparkimg_build(inputs, &tree, &out, &cache);
+
+    let (ns, report) = ours()?;
+    s.cold.push(ns);
+    s.image_size = report["images"][0]["size"].as_u64().unwrap_or(0);
+    let (ns, report) = ours()?;
+    ensure!(
+        report["layers_built"] == 0,
+        "an unchanged rebuild built layers: {report}"
+    );
+    s.unchanged.push(ns);
+    let conf = tree.join("conf/spark-defaults.conf");
+    let _ = fs::remove_file(&conf); // a hard link: replace it, never write through it
+    fs::write(&conf, format!("spark.app.name bench-{i}\n"))?;
+    let (ns, report) = ours()?;
+    ensure!(
+        report["layers_built"] == 1,
+        "changing conf/ should rebuild one layer: {report}"
+    );
+    s.one_layer.push(ns);
+
+    let ctx = work.0.join(format!("ctx-{i}"));
+    fs::create_dir_all(&ctx)?;
+    fs::rename(&tree, ctx.join("spark"))?;
+    fs::copy(&inputs.entrypoint, ctx.join("spark-entrypoint"))?;
+    fs::write(
+        ctx.join("Dockerfile"),
+        dockerfile(&inputs.version, &inputs.java_home),
+    )?;
+    let tag = format!("{DOCKER_TAG}:{}-{i}", std::process::id());
+    let _image = DockerImage(tag.clone());
+    sync();
+    s.docker_cold.push(docker_build(&ctx, &tag, true)?);
+    // The cached rebuild only informs; --quick (the smoke run) leaves it out.
+    if !quick {
+        sync();
+        s.docker_cached.push(docker_build(&ctx, &tag, false)?);
+    }
+    s.docker_size = s.docker_size.or_else(|| docker_image_size(&tag));
+    Ok(())
+}
+
+/// `sparkimg build --json` of `tree` to the OCI layout `out`, with layer cache `cache`:
+/// its time and its report.
+fn sparkimg_build(inputs: &Inputs, tree: &Path, out: &Path, cache: &Path) -> Result<(u64, Value)> {
+    sync();
+    let mut cmd = Command::new(&inputs.sparkimg);
+    cmd.args(["build", "-t", &inputs.version, "--spark-home"])
+        .arg(tree)
+        .arg("--base")
+        .arg(&inputs.base_ref)
+        .arg("--entrypoint-binary")
+        .arg(&inputs.entrypoint)
+        .arg("--output")
+        .arg(format!("oci:{}", out.display()))
+        .arg("--cache-dir")
+        .arg(cache)
+        .args([
+            "--compression",
+            "gzip",
+            "--compression-level",
+            "1",
+            "--json",
+        ])
+        .env("SOURCE_DATE_EPOCH", "0");
+    let (ns, stdout) = timed_output(&mut cmd, "sparkimg build")?;
+    let report: Value = serde_json::from_str(stdout.trim()).context("sparkimg build --json")?;
+    Ok((ns, report))
+}
+
+/// The report rows of `bench build`.
+fn rows(version: &str, runs: usize, s: &Samples) -> Vec<Row> {
+    let cold = Stats::of(&s.cold);
+    let unchanged = Stats::of(&s.unchanged);
+    let one_layer = Stats::of(&s.one_layer);
+    let docker_cold = Stats::of(&s.docker_cold);
+    let docker_cached = (!s.docker_cached.is_empty()).then(|| Stats::of(&s.docker_cached));
+    let (image_size, docker_size) = (s.image_size, s.docker_size);
     let speedup = docker_cold.median as f64 / cold.median.max(1) as f64;
     let cached_ratio = docker_cached.map(|d| d.median as f64 / unchanged.median.max(1) as f64);
     let detail = |s: Stats| s.to_json();
-    Ok(vec![
+    vec![
         Row {
             label: "build: cold, to an OCI layout vs docker build --no-cache".into(),
             what: format!(
@@ -175,7 +200,7 @@ pub fn run(opts: &Options) -> Result<Vec<Row>> {
             pass: None,
             detail: json!({ "ours_bytes": image_size, "theirs_bytes": docker_size }),
         },
-    ])
+    ]
 }
 
 /// What `bench build` and `bench engine` both start from.

@@ -90,67 +90,113 @@ pub fn run(opts: &Options) -> Result<Vec<Row>> {
         "bench: fetch spark {version} ({}), {runs} runs per side",
         human_size(tgz_size)
     ));
-    let mut raw = Vec::new();
-    let mut cold = Vec::new();
-    let mut shell = Vec::new();
-    let mut cached = Vec::new();
+    let sides = Sides {
+        sparkimg: &sparkimg,
+        version: &version,
+        mirror_url: &mirror_url,
+        url: &url,
+        base: &base,
+        pipeline: &pipeline,
+    };
+    let mut samples = Samples::default();
     for i in 0..runs {
-        raw.push(curl_to_null(&url)?);
-        let cache = work.0.join(format!("cache-{i}"));
-        let out = work.0.join(format!("pipeline-{i}"));
-        fs::create_dir_all(&out)?;
-        let fetch = || -> Result<u64> {
-            sync();
-            let (ns, home) = sparkimg_fetch(&sparkimg, &version, &mirror_url, &cache)?;
-            ensure!(
-                Path::new(home.trim()).join("bin/spark-submit").is_file(),
-                "sparkimg fetch printed {home:?}, which has no bin/spark-submit"
-            );
-            Ok(ns)
-        };
-        let pipe = || -> Result<u64> {
-            sync();
-            let ns = timed(
-                Command::new("bash")
-                    .args(["-c", &pipeline])
-                    .current_dir(&out)
-                    .stdout(Stdio::null()),
-                "the curl | sha512sum | tar pipeline",
-            )?;
-            ensure!(
-                out.join(&base).join("bin/spark-submit").is_file(),
-                "the pipeline left no {base}/bin/spark-submit"
-            );
-            Ok(ns)
-        };
-        // Alternate who goes first, so drift on a busy machine hits both alike.
-        if i % 2 == 0 {
-            cold.push(fetch()?);
-            shell.push(pipe()?);
-        } else {
-            shell.push(pipe()?);
-            cold.push(fetch()?);
-        }
-        sync();
-        for _ in 0..CACHED_PER_RUN {
-            cached.push(sparkimg_fetch(&sparkimg, &version, &mirror_url, &cache)?.0);
-        }
-        // Untimed: the next run starts from empty directories again.
-        fs::remove_dir_all(&cache)?;
-        fs::remove_dir_all(&out)?;
+        sides.round(&work, i, &mut samples)?;
     }
     step.done();
     drop(server);
     drop(work);
+    Ok(rows(&version, tgz_size, runs, &samples))
+}
 
-    let raw = Stats::of(&raw);
-    let cold = Stats::of(&cold);
-    let shell = Stats::of(&shell);
-    let cached = Stats::of(&cached);
+/// Times in ns: `curl -o /dev/null`, cold `sparkimg fetch`, the shell pipeline, and
+/// cached `sparkimg fetch`.
+#[derive(Default)]
+struct Samples {
+    raw: Vec<u64>,
+    cold: Vec<u64>,
+    shell: Vec<u64>,
+    cached: Vec<u64>,
+}
+
+/// What the two sides fetch, and how.
+struct Sides<'a> {
+    sparkimg: &'a Path,
+    version: &'a SparkVersion,
+    mirror_url: &'a str,
+    /// The tarball's URL on the mirror.
+    url: &'a str,
+    /// The tarball's name without `.tgz` (the folder it unpacks to).
+    base: &'a str,
+    /// The shell pipeline, run in an empty directory.
+    pipeline: &'a str,
+}
+
+impl Sides<'_> {
+    /// Run `i`: the raw transfer, both sides cold (in turns), then the cache hits.
+    fn round(&self, work: &Work, i: usize, s: &mut Samples) -> Result<()> {
+        s.raw.push(curl_to_null(self.url)?);
+        let cache = work.0.join(format!("cache-{i}"));
+        let out = work.0.join(format!("pipeline-{i}"));
+        fs::create_dir_all(&out)?;
+        // Alternate who goes first, so drift on a busy machine hits both alike.
+        if i.is_multiple_of(2) {
+            s.cold.push(self.ours(&cache)?);
+            s.shell.push(self.theirs(&out)?);
+        } else {
+            s.shell.push(self.theirs(&out)?);
+            s.cold.push(self.ours(&cache)?);
+        }
+        sync();
+        for _ in 0..CACHED_PER_RUN {
+            let (ns, _) = sparkimg_fetch(self.sparkimg, self.version, self.mirror_url, &cache)?;
+            s.cached.push(ns);
+        }
+        // Untimed: the next run starts from empty directories again.
+        fs::remove_dir_all(&cache)?;
+        fs::remove_dir_all(&out)?;
+        Ok(())
+    }
+
+    /// `sparkimg fetch` into `cache`, checked to have unpacked a distribution.
+    fn ours(&self, cache: &Path) -> Result<u64> {
+        sync();
+        let (ns, home) = sparkimg_fetch(self.sparkimg, self.version, self.mirror_url, cache)?;
+        ensure!(
+            Path::new(home.trim()).join("bin/spark-submit").is_file(),
+            "sparkimg fetch printed {home:?}, which has no bin/spark-submit"
+        );
+        Ok(ns)
+    }
+
+    /// The shell pipeline in `out`, checked to have unpacked a distribution.
+    fn theirs(&self, out: &Path) -> Result<u64> {
+        sync();
+        let ns = timed(
+            Command::new("bash")
+                .args(["-c", self.pipeline])
+                .current_dir(out)
+                .stdout(Stdio::null()),
+            "the curl | sha512sum | tar pipeline",
+        )?;
+        ensure!(
+            out.join(self.base).join("bin/spark-submit").is_file(),
+            "the pipeline left no {}/bin/spark-submit",
+            self.base
+        );
+        Ok(ns)
+    }
+}
+
+/// The report rows of `bench fetch` of a `tgz_size`-byte tarball.
+fn rows(version: &SparkVersion, tgz_size: u64, runs: usize, s: &Samples) -> Vec<Row> {
+    let raw = Stats::of(&s.raw);
+    let cold = Stats::of(&s.cold);
+    let shell = Stats::of(&s.shell);
+    let cached = Stats::of(&s.cached);
     let rate = |ns: u64| tgz_size as f64 / (ns.max(1) as f64 / 1e9) / 1e6;
     let speedup = shell.median as f64 / cold.median.max(1) as f64;
     let n_cached = runs * CACHED_PER_RUN;
-    Ok(vec![
+    vec![
         Row {
             label: "fetch: raw loopback transfer".into(),
             what: format!(
@@ -194,7 +240,7 @@ pub fn run(opts: &Options) -> Result<Vec<Row>> {
             pass: Some(cached.median < MAX_CACHED_NS),
             detail: json!({ "runs": n_cached, "ours": cached.to_json() }),
         },
-    ])
+    ]
 }
 
 /// The fixture mirror and the Spark version to fetch from it: the newest 3.x

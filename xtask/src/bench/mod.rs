@@ -179,25 +179,7 @@ fn write_report(
     let md_path = dir.join("report.md");
     let svg_path = dir.join("ratios.svg");
 
-    // Keep the other benchmarks' rows from earlier runs; a corrupt or old-format
-    // report is simply started afresh.
-    let mut all: Vec<Value> = fs::read(&json_path)
-        .ok()
-        .and_then(|bytes| serde_json::from_slice::<Value>(&bytes).ok())
-        .and_then(|v| v.get("rows")?.as_array().cloned())
-        .unwrap_or_default()
-        .into_iter()
-        .filter(|row| row.get("bench").and_then(Value::as_str) != Some(bench))
-        .collect();
-    all.extend(rows.iter().map(|r| r.to_json(bench)));
-    // Keep the benchmarks' order, whatever order they were run in.
-    all.sort_by_key(|row| {
-        let name = row.get("bench").and_then(Value::as_str).unwrap_or("");
-        BENCHES
-            .iter()
-            .position(|b| *b == name)
-            .unwrap_or(BENCHES.len())
-    });
+    let all = merged_rows(&json_path, bench, rows);
     let when = util::output(Command::new("date").args(["-u", "+%Y-%m-%d %H:%M UTC"]))
         .map(|s| s.trim().to_string())
         .unwrap_or_default();
@@ -225,8 +207,42 @@ fn write_report(
         serde_json::to_string_pretty(&report)?.as_bytes(),
     )?;
 
-    let bars: Vec<chart::Bar> = all
-        .iter()
+    let svg = chart::ratios(&bars(&all))?;
+    util::write_atomic(&svg_path, svg.as_bytes())?;
+
+    let md = markdown(run, &when, cores, &all);
+    util::write_atomic(&md_path, md.as_bytes())?;
+    Ok((md, json_path, md_path, svg_path))
+}
+
+/// The rows of report.json at `json_path` that are not `bench`'s, with `rows` (as
+/// `bench`'s) added, in the benchmarks' order.
+fn merged_rows(json_path: &Path, bench: &str, rows: &[Row]) -> Vec<Value> {
+    // Keep the other benchmarks' rows from earlier runs; a corrupt or old-format
+    // report is simply started afresh.
+    let mut all: Vec<Value> = fs::read(json_path)
+        .ok()
+        .and_then(|bytes| serde_json::from_slice::<Value>(&bytes).ok())
+        .and_then(|v| v.get("rows")?.as_array().cloned())
+        .unwrap_or_default()
+        .into_iter()
+        .filter(|row| row.get("bench").and_then(Value::as_str) != Some(bench))
+        .collect();
+    all.extend(rows.iter().map(|r| r.to_json(bench)));
+    // Keep the benchmarks' order, whatever order they were run in.
+    all.sort_by_key(|row| {
+        let name = row.get("bench").and_then(Value::as_str).unwrap_or("");
+        BENCHES
+            .iter()
+            .position(|b| *b == name)
+            .unwrap_or(BENCHES.len())
+    });
+    all
+}
+
+/// The chart's bars: the rows with a ratio to draw.
+fn bars(all: &[Value]) -> Vec<chart::Bar> {
+    all.iter()
         .filter_map(|row| {
             let ratio = row.get("ratio").and_then(Value::as_f64)?;
             let text = |key: &str| row.get(key).and_then(Value::as_str).unwrap_or("");
@@ -244,10 +260,11 @@ fn write_report(
                 pass: row.get("pass").and_then(Value::as_bool),
             })
         })
-        .collect();
-    let svg = chart::ratios(&bars)?;
-    util::write_atomic(&svg_path, svg.as_bytes())?;
+        .collect()
+}
 
+/// report.md: the table of `all` rows under a header saying what the last run was.
+fn markdown(run: &LastRun, when: &str, cores: usize, all: &[Value]) -> String {
     let mut md = format!(
         "# sparkimg benchmarks\n\n\
          `cargo xtask bench <what>`; ratio = theirs ÷ ours (above 1: ours is faster or smaller). \
@@ -258,7 +275,7 @@ fn write_report(
         run.what,
         if run.quick { " --quick" } else { "" },
     );
-    for row in &all {
+    for row in all {
         let s = |key: &str| {
             row.get(key)
                 .and_then(Value::as_str)
@@ -294,8 +311,7 @@ fn write_report(
             "\nSkipped `{bench}` ({why}); its rows above, if any, are from an earlier run.\n"
         );
     }
-    util::write_atomic(&md_path, md.as_bytes())?;
-    Ok((md, json_path, md_path, svg_path))
+    md
 }
 
 /// The tools a benchmark needs beyond what every machine building sparkimg has, if
