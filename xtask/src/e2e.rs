@@ -42,6 +42,51 @@ enum Engines {
 
 pub fn main(args: Vec<String>) -> Result<()> {
     let started = Instant::now();
+    let Some(Args {
+        engines,
+        selectors,
+        filters,
+    }) = parse_args(args)?
+    else {
+        println!("{USAGE}");
+        return Ok(());
+    };
+
+    docker_reachable()?;
+    let ctx = prepare(&selectors)?;
+
+    let mut failures = Vec::new();
+    let mut skipped = Vec::new();
+    if engines != Engines::Docker {
+        let images = ctx.build_daemonless()?;
+        if let Err(e) = ctx.run_tests(&images, &filters) {
+            failures.push(format!("daemonless: {e:#}"));
+        }
+    }
+    if engines != Engines::Daemonless {
+        ctx.engine_variant(engines, &filters, &mut failures, &mut skipped);
+    }
+
+    print_report(&ctx.report);
+    for s in &skipped {
+        println!("e2e: SKIPPED {s}");
+    }
+    println!("e2e: total {:.1}s", started.elapsed().as_secs_f64());
+    if !failures.is_empty() {
+        bail!("e2e failed:\n  {}", failures.join("\n  "));
+    }
+    Ok(())
+}
+
+/// What `cargo xtask e2e` was asked to do.
+struct Args {
+    engines: Engines,
+    selectors: Vec<Selector>,
+    filters: Vec<String>,
+}
+
+/// The command line; `None` for `--help`.
+fn parse_args(args: Vec<String>) -> Result<Option<Args>> {
     let mut engines = Engines::Auto;
     let mut selectors = vec![Selector::Line(3, Some(5))];
     let mut filters: Vec<String> = Vec::new();
@@ -60,17 +105,23 @@ pub fn main(args: Vec<String>) -> Result<()> {
             "--spark" => {
                 selectors = Selector::parse(&args.next().context("--spark needs a value")?)?;
             }
-            "-h" | "--help" => {
-                println!("{USAGE}");
-                return Ok(());
-            }
+            "-h" | "--help" => return Ok(None),
             f if !f.starts_with('-') => filters.push(f.to_string()),
             other => bail!("e2e: unknown option {other:?}\n{USAGE}"),
         }
     }
 
-    docker_reachable()?;
-    let fixtures = fixtures::build(&selectors)?;
+    Ok(Some(Args {
+        engines,
+        selectors,
+        filters,
+    }))
+}
+
+/// What a user has before the scenarios: the fixtures, the JVM base in the Docker
+/// Engine, spark-entrypoint, a release sparkimg and the distribution it fetched.
+fn prepare(selectors: &[Selector]) -> Result<Ctx> {
+    let fixtures = fixtures::build(selectors)?;
     let dist = fixtures.dists.first().context("no fixture distribution")?;
     let version = dist.version.to_string();
     let base = base::ensure()?;
@@ -108,32 +159,34 @@ pub fn main(args: Vec<String>) -> Result<()> {
     step.done();
     drop(server);
 
-    let ctx = Ctx {
-        sparkimg: sparkimg.clone(),
+    Ok(Ctx {
+        sparkimg,
         spark_home,
-        version: version.clone(),
+        version,
         entrypoint,
         base_tar: base.tar.clone(),
         cache,
-        dir: dir.clone(),
+        dir,
         fixtures_dir: fixtures
             .sparkpi_jar
             .parent()
             .context("sparkpi.jar has no parent")?
             .to_path_buf(),
-        report: report.clone(),
-    };
+        report,
+    })
+}
 
-    let mut failures = Vec::new();
-    let mut skipped = Vec::new();
-    if engines != Engines::Docker {
-        let images = ctx.build_daemonless()?;
-        if let Err(e) = ctx.run_tests(&images, &filters) {
-            failures.push(format!("daemonless: {e:#}"));
-        }
-    }
-    if engines != Engines::Daemonless {
-        match ctx.build_engine() {
+impl Ctx {
+    /// The `--engine docker` variant: its images built and the per-source scenarios run
+    /// on them, or why not in `failures` or (for `auto`, when not implemented) `skipped`.
+    fn engine_variant(
+        &self,
+        engines: Engines,
+        filters: &[String],
+        failures: &mut Vec<String>,
+        skipped: &mut Vec<String>,
+    ) {
+        match self.build_engine() {
             Ok(Some(images)) => {
                 // Scenarios 1 and 6 run on every image source; with filters, only
                 // those of them that were asked for.
@@ -147,7 +200,7 @@ pub fn main(args: Vec<String>) -> Result<()> {
                         .collect()
                 };
                 if !f.is_empty() {
-                    if let Err(e) = ctx.run_tests(&images, &f) {
+                    if let Err(e) = self.run_tests(&images, &f) {
                         failures.push(format!("engine docker: {e:#}"));
                     }
                 }
@@ -162,16 +215,6 @@ pub fn main(args: Vec<String>) -> Result<()> {
             Err(e) => failures.push(format!("engine docker build: {e:#}")),
         }
     }
-
-    print_report(&report);
-    for s in &skipped {
-        println!("e2e: SKIPPED {s}");
-    }
-    println!("e2e: total {:.1}s", started.elapsed().as_secs_f64());
-    if !failures.is_empty() {
-        bail!("e2e failed:\n  {}", failures.join("\n  "));
-    }
-    Ok(())
 }
 
 fn docker_reachable() -> Result<()> {
