@@ -252,3 +252,101 @@ fn only_the_named_modules_open_network_connections() {
         );
     }
 }
+
+/// The longest a function may be: one screen.
+const MAX_FN_LINES: usize = 120;
+
+/// `line` without the qualifiers that may precede `fn` (`pub(crate) async unsafe`), if
+/// what follows them is a function item; `None` otherwise.
+fn fn_item(line: &str) -> Option<&str> {
+    let mut rest = line.trim_start();
+    loop {
+        if let Some(r) = rest.strip_prefix("fn ") {
+            return Some(r);
+        }
+        let word_end = rest.find([' ', '(']).unwrap_or(rest.len());
+        let after = match &rest[..word_end] {
+            "pub" if rest[word_end..].starts_with('(') => &rest[rest.find(')')? + 1..],
+            "pub" | "async" | "unsafe" | "const" | "default" => &rest[word_end..],
+            "extern" => rest[word_end..]
+                .trim_start()
+                .strip_prefix('"')
+                .and_then(|r| r.find('"').map(|q| &r[q + 1..]))?,
+            _ => return None,
+        };
+        rest = after.trim_start();
+    }
+}
+
+/// `(name, first line (1-based), lines)` of every function body in `text` that spans
+/// more than `max` lines.
+///
+/// Hand-written rather than parsed with `syn`, which would add a proc-macro-sized
+/// dependency to xtask's compile for one check. It leans on rustfmt (which
+/// `cargo fmt --all --check` enforces): a function's closing brace is the first later
+/// line that is exactly the `fn` line's indentation followed by `}`, so braces inside
+/// strings, chars and closures never need lexing.
+fn long_functions(text: &str, max: usize) -> Vec<(String, usize, usize)> {
+    let lines: Vec<&str> = text.lines().collect();
+    let mut out = Vec::new();
+    for (i, line) in lines.iter().enumerate() {
+        let Some(sig) = fn_item(line) else { continue };
+        let code = line.split("//").next().unwrap_or(line).trim_end();
+        // Declarations without a body, and bodies on one line.
+        if code.ends_with(';') || (code.contains('{') && code.ends_with('}')) {
+            continue;
+        }
+        let indent = &line[..line.len() - line.trim_start().len()];
+        let close = format!("{indent}}}");
+        let Some(end) = lines[i + 1..].iter().position(|l| *l == close) else {
+            continue;
+        };
+        let len = end + 2;
+        if len > max {
+            let name = sig.split(['(', '<', ' ']).next().unwrap_or(sig);
+            out.push((name.to_string(), i + 1, len));
+        }
+    }
+    out
+}
+
+#[test]
+fn long_functions_are_found_with_their_length() {
+    let body = "    let x = 1;\n".repeat(4);
+    let text = format!(
+        "fn short() {{}}\n\
+         pub(crate) async fn long<T>(t: T)\nwhere\n    T: Copy,\n{{\n{body}}}\n\
+         trait T {{\n    fn decl(&self);\n    fn inner(&self) {{\n{body}    }}\n}}\n"
+    );
+    assert_eq!(
+        long_functions(&text, 4),
+        vec![("long".to_string(), 2, 9), ("inner".to_string(), 13, 6)]
+    );
+    assert!(long_functions(&text, 9).is_empty());
+}
+
+#[test]
+fn every_function_fits_on_a_screen() {
+    let line = invariant(&architecture(), "Every function fits on a screen");
+    assert!(
+        line.contains(&format!("≤ {MAX_FN_LINES} lines")),
+        "ARCHITECTURE.md states another limit: {line}"
+    );
+    let mut problems = Vec::new();
+    for member in workspace_members() {
+        let src = root().join(&member).join("src");
+        for rel in sources(&src).into_iter().filter(|r| r.ends_with(".rs")) {
+            let text = std::fs::read_to_string(src.join(&rel)).unwrap();
+            for (name, line, len) in long_functions(&text, MAX_FN_LINES) {
+                problems.push(format!(
+                    "{member}/src/{rel}:{line}: fn {name} is {len} lines"
+                ));
+            }
+        }
+    }
+    assert!(
+        problems.is_empty(),
+        "functions over {MAX_FN_LINES} lines (split them):\n{}",
+        problems.join("\n")
+    );
+}
