@@ -212,21 +212,31 @@ fn run_launcher(
     let code = status
         .code()
         .unwrap_or_else(|| 128 + status.signal().unwrap_or(0));
-    let mut out = std::io::stdout();
-    if code != 0 {
-        // spark-class exits with the launcher's status; what the launcher printed on
-        // stdout is a message by then, shown without the NULs.
-        let text: Vec<u8> = output.stdout.into_iter().filter(|b| *b != 0).collect();
+    // What the launcher printed when it gave no command is a message: shown as
+    // spark-class shows it, without the NULs.
+    let show_as_message = |stdout: &[u8]| {
+        let text: Vec<u8> = stdout.iter().copied().filter(|b| *b != 0).collect();
+        let mut out = std::io::stdout();
         let _ = out.write_all(&text).and_then(|()| out.flush());
+    };
+    if code != 0 {
+        // spark-class exits with the launcher's status.
+        show_as_message(&output.stdout);
         return Ok(Launched::Exit(code));
     }
-    let printed =
-        launcher::parse_output(&output.stdout, launcher.separated_output).map_err(|err| {
-            Failure {
+    let printed = match launcher::parse_output(&output.stdout, launcher.separated_output) {
+        Ok(printed) => printed,
+        Err(err) => {
+            if err == launcher::OutputError::NoCommand {
+                show_as_message(&output.stdout);
+            }
+            return Err(Failure {
                 message: err.to_string(),
                 code: exit_code::UPSTREAM_ERROR,
-            }
-        })?;
+            });
+        }
+    };
+    let mut out = std::io::stdout();
     for message in &printed.messages {
         let _ = out
             .write_all(message.as_encoded_bytes())
