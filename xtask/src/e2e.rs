@@ -27,7 +27,9 @@ usage: cargo xtask e2e [--engine auto|daemonless|docker|both] [--spark SEL] [FIL
   --engine daemonless  only daemonless-built images
   --engine docker      only engine-built images (scenarios 1 and 6)
   --engine both        both, and fail if the engine path does not work
-  FILTER               libtest filters (test names contain them), e.g. s1 s6";
+  FILTER               libtest filters (test names contain them), e.g. s1 s6
+
+Daemonless runs also build images on the shell-free base and run s1, s4, s5, s9 on them.";
 
 /// Scenarios that run on every image source (the rest run on the daemonless images).
 const PER_SOURCE: &[&str] = &["s1_", "s6_"];
