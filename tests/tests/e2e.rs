@@ -658,8 +658,8 @@ fn s6_timezone() {
 
 /// Scenario 9 (issue 14): Spark's scripts are not needed. A standalone master started
 /// through `/opt/entrypoint.sh` (upstream's path, which pod templates name), a worker,
-/// and a `driver` whose job runs on the worker's executor: every role goes through
-/// Spark's launcher run by the entrypoint. On the shell-free images there is no
+/// a `driver` whose job runs on the worker's executor, and a history server: every
+/// role goes through Spark's launcher run by the entrypoint. On the shell-free images there is no
 /// `/bin/sh` at all, and a `spark-env.sh` is ignored with a warning; where there is a
 /// shell, the scripts run and its settings apply.
 #[test]
@@ -766,10 +766,21 @@ fn s9_shell_free_standalone() {
         "the worker launched the executor"
     );
     assert!(master.running() && worker.running());
+
+    // The last role that went through spark-class: the history server.
+    let history = cluster.start(
+        Spec::new("history", &image)
+            .ip(50)
+            .env("SPARK_DAEMON_MEMORY", "256m")
+            .tmpfs("/tmp/spark-events")
+            .args(&["history"]),
+    );
+    history.wait_log("Bound HistoryServer to", secs(90));
+    cluster.mark("history server up");
     cluster.report(
         &inputs.images.variant,
         &format!(
-            "shell in image: {has_shell}; master via /opt/entrypoint.sh, {env_rule}; {result}; tasks {tasks:?}"
+            "shell in image: {has_shell}; master via /opt/entrypoint.sh, {env_rule}; {result}; tasks {tasks:?}; history server up"
         ),
     );
 }
