@@ -931,6 +931,43 @@ mod tests {
     }
 
     #[test]
+    fn only_the_scripts_roles_get_a_launcher_step() {
+        let env = executor_env(&[
+            ("SPARK_DRIVER_BIND_ADDRESS", "10.1.1.1"),
+            ("SPARK_DRIVER_MEMORY", "1g"),
+            ("SPARK_DRIVER_CLASS", "Pi"),
+        ]);
+        let launcher_tail = |args: &[&str], version: &str| {
+            let plan = run(args, &env, version).unwrap();
+            plan.launcher.map(|l| {
+                let main = l.argv.iter().position(|a| a == launcher::LAUNCHER_MAIN);
+                l.argv[main.expect("launcher main") + 1..]
+                    .iter()
+                    .map(|a| a.to_string_lossy().into_owned())
+                    .collect::<Vec<_>>()
+            })
+        };
+        assert_eq!(launcher_tail(&["executor"], "3.5.3"), None);
+        assert_eq!(launcher_tail(&["ls", "-l"], "3.5.3"), None);
+        // 2.3's driver runs java itself.
+        assert_eq!(launcher_tail(&["driver"], "2.3.4"), None);
+        let submit = launcher_tail(&["driver", "--class", "Pi", "x.jar"], "3.5.3").unwrap();
+        assert_eq!(submit[0], launcher::SUBMIT_CLASS);
+        assert_eq!(submit[submit.len() - 3..], ["--class", "Pi", "x.jar"]);
+        assert_eq!(
+            launcher_tail(&["history"], "4.0.1").unwrap(),
+            ["org.apache.spark.deploy.history.HistoryServer"]
+        );
+        assert_eq!(
+            launcher_tail(&["init", "/etc/spark-init/p"], "2.3.4").unwrap(),
+            [
+                "org.apache.spark.deploy.k8s.SparkPodInitContainer",
+                "/etc/spark-init/p"
+            ]
+        );
+    }
+
+    #[test]
     fn gecos_follows_spark_user_name_from_3_0() {
         let env: Env = [("SPARK_HOME", "/opt/spark"), ("SPARK_USER_NAME", "alice")]
             .into_iter()
