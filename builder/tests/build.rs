@@ -374,7 +374,16 @@ fn oci_layout_with_variants_unpacks_with_umoci() {
         );
         assert_eq!(md("opt/spark-entrypoint").mode() & 0o7777, 0o755);
         assert_eq!(
-            fs::read(root.join("etc/localtime")).unwrap(),
+            fs::read_link(root.join("opt/entrypoint.sh")).unwrap(),
+            Path::new("/opt/spark-entrypoint")
+        );
+        // The base has zoneinfo: /etc/localtime links into it, and the zone is there.
+        assert_eq!(
+            fs::read_link(root.join("etc/localtime")).unwrap(),
+            Path::new("/usr/share/zoneinfo/Asia/Shanghai")
+        );
+        assert_eq!(
+            fs::read(root.join("usr/share/zoneinfo/Asia/Shanghai")).unwrap(),
             fs::read("/usr/share/zoneinfo/Asia/Shanghai").unwrap()
         );
         assert_eq!(

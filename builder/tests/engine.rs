@@ -124,7 +124,7 @@ fn ok_json(o: &Output) -> Value {
 /// every regular file. Sorted, so two images compare line by line.
 fn tree(image: &str) -> String {
     let script = "find /opt -maxdepth 0 -printf '%p %m %U:%G %y\\n'; \
-        find /opt/spark /opt/spark-entrypoint /usr/bin/tini /opt/decom.sh /etc/localtime \
+        find /opt/spark /opt/spark-entrypoint /usr/bin/tini /opt/decom.sh /opt/entrypoint.sh /etc/localtime \
              /etc/timezone /etc/passwd -printf '%p %m %U:%G %y %l\\n' | sort; \
         find /opt/spark /opt/spark-entrypoint /etc/localtime /etc/timezone /etc/passwd \
              -type f -exec sha256sum {} + | sort";
@@ -267,7 +267,8 @@ fn engine_build_matches_daemonless_load_and_runs() {
         "/opt/decom.sh 777 0:0 l /opt/spark-entrypoint",
         "/opt/spark/work-dir 775 185:0 d",
         "/etc/passwd 664 0:0 f",
-        "/etc/localtime 644 0:0 f",
+        "/opt/entrypoint.sh 777 0:0 l /opt/spark-entrypoint",
+        "/etc/localtime 777 0:0 l /usr/share/zoneinfo/UTC",
     ] {
         assert!(
             t.lines().any(|l| l.trim_end() == line),

@@ -7,6 +7,8 @@ use std::collections::BTreeMap;
 use std::ffi::{OsStr, OsString};
 use std::fmt::Write;
 
+use crate::launcher::Launcher;
+
 /// A JSON string literal. Bytes that are not UTF-8 become U+FFFD.
 pub fn string(value: &OsStr) -> String {
     let text = value.to_string_lossy();
@@ -29,17 +31,47 @@ pub fn string(value: &OsStr) -> String {
     out
 }
 
-/// `{"argv": [...], "env": {...}}` on one line.
-pub fn plan_object(argv: &[OsString], env: &BTreeMap<OsString, OsString>) -> String {
-    let argv: Vec<String> = argv.iter().map(|a| string(a)).collect();
-    let env: Vec<String> = env
+fn array(items: &[OsString]) -> String {
+    let items: Vec<String> = items.iter().map(|a| string(a)).collect();
+    format!("[{}]", items.join(", "))
+}
+
+fn object(map: &BTreeMap<OsString, OsString>) -> String {
+    let members: Vec<String> = map
         .iter()
         .map(|(k, v)| format!("{}: {}", string(k), string(v)))
         .collect();
+    format!("{{{}}}", members.join(", "))
+}
+
+/// `{"argv": [...], "env": {...}, "launcher": null | {...}}` on one line: upstream's
+/// argv and variables, then the launcher step that really runs (see `launcher.rs`).
+pub fn plan_object(
+    argv: &[OsString],
+    env: &BTreeMap<OsString, OsString>,
+    launcher: Option<&Launcher>,
+) -> String {
+    let launcher = match launcher {
+        None => "null".to_string(),
+        Some(l) => {
+            let error = match &l.refusal {
+                None => "null".to_string(),
+                Some(refusal) => string(refusal.message.as_ref()),
+            };
+            format!(
+                "{{\"argv\": {}, \"env\": {}, \"unset\": {}, \"error\": {}}}",
+                array(&l.argv),
+                object(&l.env),
+                array(&l.unset),
+                error
+            )
+        }
+    };
     format!(
-        "{{\"argv\": [{}], \"env\": {{{}}}}}",
-        argv.join(", "),
-        env.join(", ")
+        "{{\"argv\": {}, \"env\": {}, \"launcher\": {}}}",
+        array(argv),
+        object(env),
+        launcher
     )
 }
 
@@ -62,8 +94,22 @@ mod tests {
         env.insert(OsString::from("A"), OsString::from(""));
         let argv = vec![OsString::from("java"), OsString::from("-Da=b c")];
         assert_eq!(
-            plan_object(&argv, &env),
-            r#"{"argv": ["java", "-Da=b c"], "env": {"A": "", "B": "2"}}"#
+            plan_object(&argv, &env, None),
+            r#"{"argv": ["java", "-Da=b c"], "env": {"A": "", "B": "2"}, "launcher": null}"#
+        );
+        let launcher = Launcher {
+            argv: vec!["java".into(), "-Xmx128m".into()],
+            env: env.clone(),
+            unset: vec!["HADOOP_CONF_DIR".into()],
+            separated_output: true,
+            refusal: Some(crate::launcher::Refusal {
+                message: "no \"jars\"".into(),
+                code: 1,
+            }),
+        };
+        assert_eq!(
+            plan_object(&[], &BTreeMap::new(), Some(&launcher)),
+            r#"{"argv": [], "env": {}, "launcher": {"argv": ["java", "-Xmx128m"], "env": {"A": "", "B": "2"}, "unset": ["HADOOP_CONF_DIR"], "error": "no \"jars\""}}"#
         );
     }
 }

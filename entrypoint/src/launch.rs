@@ -4,12 +4,15 @@
 use std::collections::BTreeMap;
 use std::ffi::OsString;
 use std::io::Write;
+use std::os::unix::process::{CommandExt, ExitStatusExt};
 use std::path::Path;
+use std::process::Stdio;
 
 use crate::exit_code;
 use crate::identity::{self, Credentials, Facts, PasswdFix};
 use crate::init::{self, Command, Options, SignalState};
 use crate::inputs::Env;
+use crate::launcher::{self, Launcher};
 use crate::plan::{Plan, Prepare};
 
 /// A failure before the command started: the message and our exit status.
@@ -123,8 +126,15 @@ fn prepare_and_run(signals: &SignalState, plan: &Plan, env: &Env) -> Result<i32,
     };
     child_env.extend(additions);
 
+    let argv = match &plan.launcher {
+        None => plan.argv.clone(),
+        Some(launcher) => match run_launcher(launcher, &mut child_env, credentials.as_ref())? {
+            Launched::Command(argv) => argv,
+            Launched::Exit(code) => return Ok(code),
+        },
+    };
     let cmd = Command {
-        argv: plan.argv.clone(),
+        argv,
         env: child_env.into_iter().collect(),
         credentials,
     };
@@ -136,6 +146,105 @@ fn prepare_and_run(signals: &SignalState, plan: &Plan, env: &Env) -> Result<i32,
         message: err.to_string(),
         code: exit_code::INTERNAL,
     })
+}
+
+/// What came of running Spark's launcher.
+enum Launched {
+    /// The command to exec (its variables are already in the child's environment).
+    Command(Vec<OsString>),
+    /// The launcher failed; it said why itself. Exit with this status.
+    Exit(i32),
+}
+
+/// Runs Spark's launcher as `bin/spark-class` does: its stdout is read, its stderr
+/// and stdin are ours, its exit status decides. It runs as the user the command
+/// will run as, with the command's environment, to which the scripts' exports and
+/// the launcher's `env NAME=VALUE` prefix are added.
+fn run_launcher(
+    launcher: &Launcher,
+    child_env: &mut BTreeMap<OsString, OsString>,
+    credentials: Option<&Credentials>,
+) -> Result<Launched, Failure> {
+    if let Some(refusal) = &launcher.refusal {
+        return Err(Failure {
+            message: refusal.message.clone(),
+            code: refusal.code,
+        });
+    }
+    for name in &launcher.unset {
+        child_env.remove(name);
+    }
+    child_env.extend(launcher.env.clone());
+    let Some((program, args)) = launcher.argv.split_first() else {
+        return Err(Failure {
+            message: "the launcher step has no program".into(),
+            code: exit_code::INTERNAL,
+        });
+    };
+    // std resets the signal mask we blocked, so the launcher JVM starts like any
+    // program; signals that reach us meanwhile wait for the command, as before.
+    let mut command = std::process::Command::new(program);
+    command
+        .args(args)
+        .env_clear()
+        .envs(child_env.iter())
+        .stdout(Stdio::piped());
+    if let Some(c) = credentials {
+        // std also drops root's supplementary groups here; the launcher only reads
+        // $SPARK_HOME, which is world-readable, so the user's own groups are not needed.
+        command.uid(c.uid).gid(c.gid);
+    }
+    let output = command
+        .spawn()
+        .and_then(std::process::Child::wait_with_output)
+        .map_err(|err| Failure {
+            message: format!(
+                "cannot run Spark's launcher ({}): {err}",
+                Path::new(program).display()
+            ),
+            code: match err.kind() {
+                std::io::ErrorKind::NotFound => exit_code::NOT_FOUND,
+                std::io::ErrorKind::PermissionDenied => exit_code::NOT_EXECUTABLE,
+                _ => exit_code::INTERNAL,
+            },
+        })?;
+    let status = output.status;
+    let code = status
+        .code()
+        .unwrap_or_else(|| 128 + status.signal().unwrap_or(0));
+    // What the launcher printed when it gave no command is a message: shown as
+    // spark-class shows it, without the NULs.
+    let show_as_message = |stdout: &[u8]| {
+        let text: Vec<u8> = stdout.iter().copied().filter(|b| *b != 0).collect();
+        let mut out = std::io::stdout();
+        let _ = out.write_all(&text).and_then(|()| out.flush());
+    };
+    if code != 0 {
+        // spark-class exits with the launcher's status.
+        show_as_message(&output.stdout);
+        return Ok(Launched::Exit(code));
+    }
+    let printed = match launcher::parse_output(&output.stdout, launcher.separated_output) {
+        Ok(printed) => printed,
+        Err(err) => {
+            if err == launcher::OutputError::NoCommand {
+                show_as_message(&output.stdout);
+            }
+            return Err(Failure {
+                message: err.to_string(),
+                code: exit_code::UPSTREAM_ERROR,
+            });
+        }
+    };
+    let mut out = std::io::stdout();
+    for message in &printed.messages {
+        let _ = out
+            .write_all(message.as_encoded_bytes())
+            .and_then(|()| out.write_all(b"\n"));
+    }
+    let _ = out.flush();
+    child_env.extend(printed.env);
+    Ok(Launched::Command(printed.argv))
 }
 
 /// `cp -R from/. .`: the contents of `from` into the working directory (Spark 2.3's

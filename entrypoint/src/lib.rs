@@ -8,6 +8,8 @@
 //!   pod's role, arguments and environment into the command upstream's
 //!   `entrypoint.sh` would run for that Spark version. No I/O; facts about the
 //!   machine come in through the [`probe::Probe`] trait.
+//! * [`launcher`]: what `bin/spark-submit`/`bin/spark-class` do, without a shell:
+//!   the launcher JVM's command (pure) and reading what it prints.
 //! * [`identity`]: passwd/group parsing and the random-UID / privilege-drop plan
 //!   (pure), plus applying it (effects).
 //! * [`init`]: the tini-like supervisor (fork, exec, forward signals, reap).
@@ -23,6 +25,7 @@ pub mod inputs;
 pub mod javaopts;
 pub mod json;
 pub mod launch;
+pub mod launcher;
 pub mod plan;
 pub mod probe;
 pub mod sys;

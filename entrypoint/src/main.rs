@@ -98,7 +98,10 @@ fn entrypoint_main(mut args: Vec<OsString>) -> i32 {
         eprintln!("spark-entrypoint: warning: {warning}");
     }
     if print_plan {
-        println!("{}", json::plan_object(&plan.argv, &plan.env));
+        println!(
+            "{}",
+            json::plan_object(&plan.argv, &plan.env, plan.launcher.as_ref())
+        );
         return 0;
     }
     launch::run_blocked(&signals, &plan, &env)

@@ -13,6 +13,7 @@ use std::path::PathBuf;
 use crate::exit_code;
 use crate::inputs::Env;
 use crate::javaopts;
+use crate::launcher::{self, Launcher, Script};
 use crate::probe::Probe;
 use crate::version::{Contract, SparkVersion};
 use crate::words::split_ifs;
@@ -90,6 +91,10 @@ pub struct Plan {
     pub drop_privileges: bool,
     /// The gecos field for a passwd entry made up for a uid without one.
     pub passwd_gecos: OsString,
+    /// For roles upstream starts through `spark-submit`/`spark-class`: run Spark's
+    /// launcher ourselves and exec the command it prints instead of `argv` (which stays
+    /// upstream's, for `--print-plan` and the vectors). `None`: exec `argv`.
+    pub launcher: Option<Launcher>,
 }
 
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
@@ -166,6 +171,23 @@ pub fn plan(
         Role::History => spark_class(env, "org.apache.spark.deploy.history.HistoryServer", rest),
         Role::PassThrough => rest.to_vec(),
     };
+    let script = match role {
+        Role::Driver if version.is_2_3() => None,
+        Role::Driver | Role::DriverPy | Role::DriverR => Some(Script::Submit),
+        Role::Init | Role::Master | Role::Worker | Role::History => Some(Script::Class),
+        Role::Executor | Role::PassThrough => None,
+    };
+    let launcher = script.and_then(|script| {
+        // The script sees the environment with this plan's changes applied.
+        let mut view = env.clone();
+        for (name, value) in &planner.set {
+            view.set(name.clone(), value.clone());
+        }
+        match launcher::plan(script, &argv, &view, version, probe, &mut planner.warnings) {
+            launcher::Decision::Launcher(launcher) => Some(launcher),
+            launcher::Decision::Scripts { .. } => None,
+        }
+    });
     let prepare = match env.non_empty("SPARK_MOUNTED_FILES_DIR") {
         Some(dir) if version.is_2_3() => vec![Prepare::CopyDirIntoCwd { from: dir.into() }],
         _ => Vec::new(),
@@ -184,6 +206,7 @@ pub fn plan(
         supervise: true,
         drop_privileges: role.is_spark_process(),
         passwd_gecos,
+        launcher,
     })
 }
 
@@ -572,6 +595,17 @@ mod tests {
         fn cwd(&self) -> OsString {
             "/opt/spark/work-dir".into()
         }
+        fn path_kind(&self, path: &std::path::Path) -> crate::probe::PathKind {
+            // A Spark distribution under /opt/spark and nothing else.
+            if path == std::path::Path::new("/opt/spark/jars") {
+                crate::probe::PathKind::Dir
+            } else {
+                crate::probe::PathKind::Missing
+            }
+        }
+        fn find_program(&self, _name: &str, _env: &Env) -> Option<PathBuf> {
+            None
+        }
     }
 
     fn executor_env(extra: &[(&str, &str)]) -> Env {
@@ -893,6 +927,43 @@ mod tests {
         assert_eq!(
             run(&["driver-py"], &env, "3.1.3").unwrap().role,
             Role::PassThrough
+        );
+    }
+
+    #[test]
+    fn only_the_scripts_roles_get_a_launcher_step() {
+        let env = executor_env(&[
+            ("SPARK_DRIVER_BIND_ADDRESS", "10.1.1.1"),
+            ("SPARK_DRIVER_MEMORY", "1g"),
+            ("SPARK_DRIVER_CLASS", "Pi"),
+        ]);
+        let launcher_tail = |args: &[&str], version: &str| {
+            let plan = run(args, &env, version).unwrap();
+            plan.launcher.map(|l| {
+                let main = l.argv.iter().position(|a| a == launcher::LAUNCHER_MAIN);
+                l.argv[main.expect("launcher main") + 1..]
+                    .iter()
+                    .map(|a| a.to_string_lossy().into_owned())
+                    .collect::<Vec<_>>()
+            })
+        };
+        assert_eq!(launcher_tail(&["executor"], "3.5.3"), None);
+        assert_eq!(launcher_tail(&["ls", "-l"], "3.5.3"), None);
+        // 2.3's driver runs java itself.
+        assert_eq!(launcher_tail(&["driver"], "2.3.4"), None);
+        let submit = launcher_tail(&["driver", "--class", "Pi", "x.jar"], "3.5.3").unwrap();
+        assert_eq!(submit[0], launcher::SUBMIT_CLASS);
+        assert_eq!(submit[submit.len() - 3..], ["--class", "Pi", "x.jar"]);
+        assert_eq!(
+            launcher_tail(&["history"], "4.0.1").unwrap(),
+            ["org.apache.spark.deploy.history.HistoryServer"]
+        );
+        assert_eq!(
+            launcher_tail(&["init", "/etc/spark-init/p"], "2.3.4").unwrap(),
+            [
+                "org.apache.spark.deploy.k8s.SparkPodInitContainer",
+                "/etc/spark-init/p"
+            ]
         );
     }
 

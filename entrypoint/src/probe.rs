@@ -19,6 +19,20 @@ pub trait Probe {
     fn python_version(&self, python: &str, env: &Env) -> Option<String>;
     /// The working directory (`$PWD` of the upstream script).
     fn cwd(&self) -> OsString;
+    /// What is at `path`, symbolic links followed (what `[ -f ]` / `[ -d ]` test).
+    fn path_kind(&self, path: &Path) -> PathKind;
+    /// Where `execvp` would find `name` on the `PATH` of `env`.
+    fn find_program(&self, name: &str, env: &Env) -> Option<PathBuf>;
+}
+
+/// The answer of [`Probe::path_kind`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PathKind {
+    Missing,
+    File,
+    Dir,
+    /// A device, socket or FIFO.
+    Other,
 }
 
 /// Answers from the live system. Every method is only called when the plan needs it,
@@ -108,6 +122,19 @@ impl Probe for SystemProbe {
         std::env::current_dir()
             .map(PathBuf::into_os_string)
             .unwrap_or_else(|_| OsString::from("."))
+    }
+
+    fn path_kind(&self, path: &Path) -> PathKind {
+        match path.metadata() {
+            Ok(m) if m.is_file() => PathKind::File,
+            Ok(m) if m.is_dir() => PathKind::Dir,
+            Ok(_) => PathKind::Other,
+            Err(_) => PathKind::Missing,
+        }
+    }
+
+    fn find_program(&self, name: &str, env: &Env) -> Option<PathBuf> {
+        find_on_path(name, env)
     }
 }
 

@@ -114,6 +114,24 @@ pub trait Contract {
         matches!(self.version().line(), (2, 4) | (3, 0))
     }
 
+    /// `bin/spark-class` passes `$SPARK_LAUNCHER_OPTS` to the launcher JVM, and the
+    /// launcher prints a `\0\n` line between its messages and the command
+    /// (SPARK-28525, 3.0; 2.x prints the NUL-separated command only).
+    fn launcher_has_opts_and_separator(&self) -> bool {
+        self.version().line() >= (3, 0)
+    }
+
+    /// `load-spark-env.sh`'s `SPARK_SCALA_VERSION` when unset: the first Scala version
+    /// when `assembly/target/scala-<it>` exists, else the second; both existing is an
+    /// error. 2.x chose between 2.11 and 2.12, 3.x and later between 2.13 and 2.12.
+    fn scala_version_detection(&self) -> (&'static str, &'static str) {
+        if self.version().line() >= (3, 0) {
+            ("2.13", "2.12")
+        } else {
+            ("2.11", "2.12")
+        }
+    }
+
     /// The gecos field of a synthesized passwd entry uses `SPARK_USER_NAME` (3.0 line on).
     fn gecos_uses_spark_user_name(&self) -> bool {
         self.version().line() >= (3, 0)
@@ -207,5 +225,9 @@ mod tests {
         assert!(v("2.3.4").is_2_3() && !v("2.3.4").has_pass_through());
         assert!(v("3.0.2").honours_pyspark_major_python_version());
         assert!(!v("3.1.1").honours_pyspark_major_python_version());
+        assert!(!v("2.4.8").launcher_has_opts_and_separator());
+        assert!(v("3.0.0").launcher_has_opts_and_separator());
+        assert_eq!(v("2.3.0").scala_version_detection(), ("2.11", "2.12"));
+        assert_eq!(v("4.0.1").scala_version_detection(), ("2.13", "2.12"));
     }
 }

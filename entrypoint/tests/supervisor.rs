@@ -671,11 +671,23 @@ fn java_exits_143_on_sigterm() {
     }
 }
 
-/// A Spark home whose `bin/spark-class` reports who it runs as.
+/// A Spark home whose `bin/spark-class` reports who it runs as, with a `jdk/bin/java`
+/// that plays Spark's launcher: it says on stderr who it runs as and prints
+/// `bin/spark-class CLASS` as the command to run.
 fn fake_spark_home(dir: &Path) -> PathBuf {
     let home = dir.join("spark");
     std::fs::create_dir_all(home.join("bin")).unwrap();
+    std::fs::create_dir_all(home.join("jars")).unwrap();
+    std::fs::create_dir_all(home.join("jdk/bin")).unwrap();
     std::fs::set_permissions(&home, std::fs::Permissions::from_mode(0o755)).unwrap();
+    write(
+        &home.join("jdk/bin/java"),
+        "#!/bin/sh
+         for a; do shift; [ \"$a\" = org.apache.spark.launcher.Main ] && break; done
+         echo \"launcher uid=$(id -u) scala=$SPARK_SCALA_VERSION\" >&2
+         printf '\\0\\n%s\\0%s\\0' \"$SPARK_HOME/bin/spark-class\" \"$1\"\n",
+        0o755,
+    );
     write(
         &home.join("bin/spark-class"),
         "#!/bin/sh\n\
@@ -709,6 +721,7 @@ fn entrypoint_master(dir: &Path, home: &Path) -> Vec<String> {
     vec![
         "env".into(),
         format!("SPARK_HOME={}", home.display()),
+        format!("JAVA_HOME={}", home.join("jdk").display()),
         reachable_binary(dir).display().to_string(),
         "--spark-version".into(),
         "3.5.3".into(),
@@ -754,6 +767,12 @@ fn random_uid_gets_a_passwd_entry() {
         out.stdout
     );
     assert!(out.stdout.contains("name=1000730000"), "{}", out.stdout);
+    // Spark's launcher ran first, as the same user, with load-spark-env.sh's variables.
+    assert!(
+        out.stderr.contains("launcher uid=1000730000 scala=2.12"),
+        "{}",
+        out.stderr
+    );
     assert!(
         out.stdout
             .contains("class=org.apache.spark.deploy.master.Master"),
@@ -803,6 +822,7 @@ fn root_switches_to_185() {
     // No entry for 185: gosu's HOME, and the entry appended for the final uid.
     assert!(out.stdout.contains("home=/\n"), "{}", out.stdout);
     assert!(out.stdout.contains("name=185"), "{}", out.stdout);
+    assert!(out.stderr.contains("launcher uid=185 "), "{}", out.stderr);
     assert_eq!(
         std::fs::read_to_string(&passwd).unwrap(),
         format!(
@@ -1072,4 +1092,59 @@ fn invoked_as_decom_sh_it_decommissions() {
     assert_eq!(out.code, 0, "{}\n{}", out.stdout, out.stderr);
     executor.expect_line("pwr");
     assert_eq!(executor.finish().code, 0);
+}
+
+/// Spark's launcher as `bin/spark-class` treats it: its command (with the variables of
+/// its `env` prefix) runs under us; its failure status is ours; output that is not a
+/// command is an error.
+#[test]
+fn launcher_status_and_its_env_prefix() {
+    let dir = tempdir();
+    let home = dir.path().join("spark");
+    std::fs::create_dir_all(home.join("jars")).unwrap();
+    std::fs::create_dir_all(home.join("jdk/bin")).unwrap();
+    write(
+        &home.join("jdk/bin/java"),
+        "#!/bin/sh\n\
+         case \"$FAKE_LAUNCHER\" in\n\
+         fail) echo 'launcher says no'; exit 3;;\n\
+         junk) echo 'Error occurred during initialization of VM';;\n\
+         *) printf '\\0\\nenv\\0FROM_LAUNCHER=yes x\\0/bin/sh\\0-c\\0%s\\0' \
+            'echo \"from_launcher=$FROM_LAUNCHER env_loaded=$SPARK_ENV_LOADED\"; exit 7';;\n\
+         esac\n",
+        0o755,
+    );
+    let run_with = |mode: &str| {
+        let mut cmd = Command::new(BIN);
+        cmd.args(["--spark-version", "3.5.3", "history"])
+            .env("SPARK_HOME", &home)
+            .env("JAVA_HOME", home.join("jdk"))
+            .env("SPARK_RUN_AS", "root")
+            .env_remove("SPARK_ENV_LOADED")
+            .env("FAKE_LAUNCHER", mode);
+        run(cmd)
+    };
+    let out = run_with("command");
+    assert_eq!(out.code, 7, "{}", out.stderr);
+    assert!(
+        out.stdout.contains("from_launcher=yes x env_loaded=1"),
+        "{}",
+        out.stdout
+    );
+    let out = run_with("fail");
+    assert_eq!(out.code, 3, "{}", out.stderr);
+    assert!(out.stdout.contains("launcher says no"), "{}", out.stdout);
+    let out = run_with("junk");
+    assert_eq!(out.code, 1, "{}", out.stderr);
+    assert!(
+        out.stdout
+            .contains("Error occurred during initialization of VM"),
+        "{}",
+        out.stdout
+    );
+    assert!(
+        out.stderr.contains("launcher printed no command"),
+        "{}",
+        out.stderr
+    );
 }

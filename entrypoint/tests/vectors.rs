@@ -28,8 +28,9 @@ use libtest_mimic::{Arguments, Failed, Trial};
 use serde_json::Value;
 
 use spark_entrypoint::inputs::Env;
+use spark_entrypoint::launcher::{LAUNCHER_MAIN, SUBMIT_CLASS};
 use spark_entrypoint::plan::{self, Prepare};
-use spark_entrypoint::probe::Probe;
+use spark_entrypoint::probe::{PathKind, Probe};
 use spark_entrypoint::version::{Contract, SparkVersion};
 
 mod common;
@@ -55,6 +56,8 @@ enum Outcome {
     Planned {
         argv: Vec<String>,
         env: BTreeMap<String, String>,
+        /// The launcher step's argv (the new field beside upstream's argv), if any.
+        launcher: Option<Vec<String>>,
         /// `Some` only for the planner trial, which sees the whole plan.
         details: Option<Details>,
     },
@@ -193,6 +196,26 @@ impl Probe for RecordedContainer<'_> {
     fn cwd(&self) -> std::ffi::OsString {
         self.0["cwd"].as_str().unwrap_or("/").into()
     }
+
+    fn path_kind(&self, path: &Path) -> PathKind {
+        // The recorded containers are Spark images: a distribution with its jars,
+        // no spark-env.sh.
+        if path.ends_with("jars") {
+            PathKind::Dir
+        } else {
+            PathKind::Missing
+        }
+    }
+
+    fn find_program(&self, name: &str, _env: &Env) -> Option<PathBuf> {
+        match name {
+            "bash" => Some("/bin/bash".into()),
+            "java" if self.0["java_on_path"].as_bool() == Some(true) => {
+                Some("/usr/bin/java".into())
+            }
+            _ => None,
+        }
+    }
 }
 
 fn run_planner(v: &Vector) -> Outcome {
@@ -220,6 +243,10 @@ fn run_planner(v: &Vector) -> Outcome {
                 .iter()
                 .map(|(k, v)| (lossless(k), lossless(v)))
                 .collect(),
+            launcher: plan
+                .launcher
+                .as_ref()
+                .map(|l| l.argv.iter().map(|a| lossless(a)).collect()),
             details: Some(Details {
                 notice: plan.notice.map(|n| format!("{n}\n")),
                 copies_from: plan
@@ -342,9 +369,21 @@ fn run_binary(v: &Vector) -> Result<Outcome, Failed> {
         .iter()
         .map(|(k, v)| (k.clone(), v.as_str().unwrap_or("").to_string()))
         .collect();
+    let launcher = match &plan["launcher"] {
+        Value::Null => None,
+        launcher => Some(
+            launcher["argv"]
+                .as_array()
+                .ok_or("plan's launcher has no argv")?
+                .iter()
+                .map(|a| a.as_str().unwrap_or("").to_string())
+                .collect(),
+        ),
+    };
     Ok(Outcome::Planned {
         argv,
         env,
+        launcher,
         details: None,
     })
 }
@@ -462,8 +501,37 @@ fn replace_option_segment(expected: &[String], opts: Vec<String>) -> Vec<String>
 }
 
 fn check(v: &Vector, got: &Outcome) -> Result<(), Failed> {
-    let result = check_inner(v, got);
+    let result = check_launcher(got).and_then(|()| check_inner(v, got));
     result.map_err(|why| format!("{why}\n  case: {}\n  ours: {got:#?}", v.id).into())
+}
+
+/// The launcher step runs what upstream's `spark-submit`/`spark-class` would: the
+/// same class and arguments, after `org.apache.spark.launcher.Main`. Roles that exec
+/// anything else have no launcher step.
+fn check_launcher(got: &Outcome) -> Result<(), String> {
+    let Outcome::Planned { argv, launcher, .. } = got else {
+        return Ok(());
+    };
+    let program = argv.first().map(String::as_str).unwrap_or("");
+    let want: Option<Vec<String>> = if program.ends_with("/bin/spark-submit") {
+        let mut want = vec![SUBMIT_CLASS.to_string()];
+        want.extend(argv[1..].iter().cloned());
+        Some(want)
+    } else if program.ends_with("/bin/spark-class") {
+        Some(argv[1..].to_vec())
+    } else {
+        None
+    };
+    let tail = launcher.as_ref().map(|l| {
+        let main = l.iter().position(|a| a == LAUNCHER_MAIN);
+        main.map_or_else(Vec::new, |i| l[i + 1..].to_vec())
+    });
+    if tail != want {
+        return fail(format!(
+            "launcher step {launcher:?} does not run upstream's {argv:?}"
+        ));
+    }
+    Ok(())
 }
 
 fn fail<T>(why: impl Into<String>) -> Result<T, String> {
@@ -495,7 +563,9 @@ type PlanView<'a> = (
 
 fn planned(got: &Outcome) -> Result<PlanView<'_>, String> {
     match got {
-        Outcome::Planned { argv, env, details } => Ok((argv, env, details.as_ref())),
+        Outcome::Planned {
+            argv, env, details, ..
+        } => Ok((argv, env, details.as_ref())),
         Outcome::Failed { code, message } => {
             fail(format!("expected a plan, got exit {code}: {message}"))
         }

@@ -389,6 +389,9 @@ impl Cluster {
         for t in &spec.tmpfs {
             cmd.args(["--tmpfs", &format!("{t}:mode=1777")]);
         }
+        if let Some(entrypoint) = &spec.entrypoint {
+            cmd.args(["--entrypoint", entrypoint]);
+        }
         cmd.arg(&spec.image).args(&spec.args);
         self.containers.borrow_mut().push(name.clone());
         run_ok(&mut cmd);
@@ -437,6 +440,8 @@ pub struct Spec {
     pub mounts: Vec<(PathBuf, String)>,
     /// Writable tmpfs directories (a pod's emptyDir volumes).
     pub tmpfs: Vec<String>,
+    /// `--entrypoint` (a pod spec's `command`), instead of the image's.
+    pub entrypoint: Option<String>,
     pub args: Vec<String>,
 }
 
@@ -478,6 +483,10 @@ impl Spec {
     }
     pub fn tmpfs(mut self, dir: &str) -> Spec {
         self.tmpfs.push(dir.into());
+        self
+    }
+    pub fn entrypoint(mut self, path: &str) -> Spec {
+        self.entrypoint = Some(path.into());
         self
     }
     pub fn args<S: AsRef<str>>(mut self, args: &[S]) -> Spec {

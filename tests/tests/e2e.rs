@@ -617,7 +617,7 @@ fn s6_timezone() {
     let class_dir = tz_class(&inputs);
     let script = "echo \"TZ=${TZ-unset}\"; date +'date: %Z %z'; java -cp /opt/e2e/tz TZ Asia/Shanghai; \
                   unset TZ; date +'date without TZ: %Z %z'; echo \"etc/timezone: $(cat /etc/timezone)\"; \
-                  echo \"localtime: $(readlink -f /etc/localtime || echo file)\"; \
+                  echo \"localtime: $(readlink /etc/localtime || echo file)\"; \
                   java -cp /opt/e2e/tz TZ Asia/Shanghai | sed 's/^/without TZ: /'";
     let sh = tz_run(&inputs.images.spark_tz, &class_dir, script);
     cluster.mark("Asia/Shanghai image checked");
@@ -629,10 +629,10 @@ fn s6_timezone() {
         "date without TZ: CST +0800",
         "etc/timezone: Asia/Shanghai",
         "same rules as Asia/Shanghai: true",
-        // Without TZ the JVM finds its zone from /etc/localtime. sparkimg writes that
-        // as a regular file (a copy of the zone), so OpenJDK searches zoneinfo for an
-        // identical file and may name an alias (PRC): the rules, which are what
-        // matters for times, must be Shanghai's; the id is reported, not asserted.
+        // Without TZ the JVM finds its zone from /etc/localtime, a link into the base's
+        // zoneinfo: it names the zone itself (a copied file gave an alias, PRC).
+        "localtime: /usr/share/zoneinfo/Asia/Shanghai",
+        "without TZ: default zone: Asia/Shanghai offset +08:00",
         "without TZ: same rules as Asia/Shanghai: true",
     ] {
         assert!(sh.contains(want), "{want:?} not in:\n{sh}");
@@ -652,6 +652,135 @@ fn s6_timezone() {
         &inputs.images.variant,
         &format!(
             "Asia/Shanghai image: date CST +0800, JVM Asia/Shanghai +08:00; TZ unset: date CST, JVM {bare_id} (same rules); UTC image: UTC"
+        ),
+    );
+}
+
+/// Scenario 9 (issue 14): Spark's scripts are not needed. A standalone master started
+/// through `/opt/entrypoint.sh` (upstream's path, which pod templates name), a worker,
+/// a `driver` whose job runs on the worker's executor, and a history server: every
+/// role goes through Spark's launcher run by the entrypoint. On the shell-free images there is no
+/// `/bin/sh` at all, and a `spark-env.sh` is ignored with a warning; where there is a
+/// shell, the scripts run and its settings apply.
+#[test]
+#[ignore = "needs a Docker Engine and images built by sparkimg: cargo xtask e2e"]
+fn s9_shell_free_standalone() {
+    let inputs = Inputs::from_env();
+    let image = inputs.images.spark.clone();
+    let cluster = Cluster::new("s9");
+    let sh = run_once(&image, &["--entrypoint", "/bin/sh"], &["-c", "true"]);
+    let has_shell = sh.status.success();
+    if inputs.images.variant == "noshell" {
+        assert!(
+            !has_shell,
+            "the shell-free image runs /bin/sh: {}",
+            text(&sh)
+        );
+    }
+    // spark-env.sh as a user writes it: plain assignments, exported by the scripts.
+    let conf = inputs.work.join("s9-conf");
+    std::fs::create_dir_all(&conf).expect("create the conf dir");
+    std::fs::write(conf.join("spark-env.sh"), "SPARK_DAEMON_MEMORY=320m\n")
+        .expect("write spark-env.sh");
+
+    let master = cluster.start(
+        Spec::new("master", &image)
+            .ip(10)
+            .alias("master")
+            .entrypoint("/opt/entrypoint.sh")
+            .env("SPARK_DAEMON_MEMORY", "256m")
+            .env("SPARK_CONF_DIR", "/opt/e2e/conf")
+            .env("SPARK_PRINT_LAUNCH_COMMAND", "1")
+            .mount(&conf, "/opt/e2e/conf")
+            .args(&["master", "--host", "master", "--port", "7077"]),
+    );
+    let mlog = master.wait_log("I have been elected leader", secs(90));
+    cluster.mark("master ALIVE");
+    let command = line_with(&mlog, "Spark Command: ")
+        .unwrap_or_else(|| panic!("the launcher printed no command:\n{mlog}"))
+        .to_string();
+    let env_rule = if has_shell {
+        assert!(
+            command.contains("-Xmx320m"),
+            "spark-env.sh applied: {command}"
+        );
+        "spark-env.sh sourced by the scripts"
+    } else {
+        assert!(
+            command.contains("-Xmx256m"),
+            "spark-env.sh ignored: {command}"
+        );
+        assert!(
+            mlog.contains("/opt/e2e/conf/spark-env.sh is ignored"),
+            "no warning about spark-env.sh:\n{mlog}"
+        );
+        "spark-env.sh ignored with a warning"
+    };
+
+    let worker = cluster.start(
+        Spec::new("worker", &image)
+            .ip(41)
+            .env("SPARK_MASTER_URL", "spark://master:7077")
+            .env("SPARK_WORKER_CORES", "1")
+            .env("SPARK_WORKER_MEMORY", "768m")
+            .env("SPARK_DAEMON_MEMORY", "256m")
+            .args(&["worker", "--host", "worker"]),
+    );
+    worker.wait_log("Successfully registered with master", secs(120));
+    cluster.mark("worker registered");
+
+    let mut args: Vec<String> = vec![
+        "driver".into(),
+        "--master".into(),
+        "spark://master:7077".into(),
+        "--driver-memory".into(),
+        "512m".into(),
+    ];
+    args.extend(driver_confs("driver", 1));
+    args.extend([
+        "--class".into(),
+        "fixture.JavaSparkPi".into(),
+        "/opt/e2e/fixtures/sparkpi.jar".into(),
+        "8".into(),
+    ]);
+    let driver = cluster.start(
+        Spec::new("driver", &image)
+            .ip(20)
+            .alias("driver")
+            .env("SPARK_DRIVER_BIND_ADDRESS", cluster.ip(20))
+            .mount(&inputs.fixtures, "/opt/e2e/fixtures")
+            .args(&args),
+    );
+    let code = driver.wait_exit(secs(240));
+    cluster.mark("driver exited");
+    let log = driver.logs();
+    assert_eq!(code, 0, "driver exit status");
+    let result = line_with(&log, "Pi is roughly 3.1")
+        .unwrap_or_else(|| panic!("driver printed no result:\n{log}"))
+        .trim()
+        .to_string();
+    let tasks = finished_tasks(&log);
+    assert_eq!(tasks.values().sum::<usize>(), 8, "tasks: {tasks:?}");
+    assert!(
+        worker.logs().contains("Asked to launch executor"),
+        "the worker launched the executor"
+    );
+    assert!(master.running() && worker.running());
+
+    // The last role that went through spark-class: the history server.
+    let history = cluster.start(
+        Spec::new("history", &image)
+            .ip(50)
+            .env("SPARK_DAEMON_MEMORY", "256m")
+            .tmpfs("/tmp/spark-events")
+            .args(&["history"]),
+    );
+    history.wait_log("Bound HistoryServer to", secs(90));
+    cluster.mark("history server up");
+    cluster.report(
+        &inputs.images.variant,
+        &format!(
+            "shell in image: {has_shell}; master via /opt/entrypoint.sh, {env_rule}; {result}; tasks {tasks:?}; history server up"
         ),
     );
 }

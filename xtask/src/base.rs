@@ -27,6 +27,46 @@ const REVISION: u32 = 1;
 const SUITE: &str = "bookworm";
 const NAME: &str = "bookworm-jre17";
 pub const DOCKER_IMAGE: &str = "sparkimg-fixture/base:bookworm-jre17";
+
+/// A flavour of the base: the same packages, then `hooks` (mmdebstrap customize hooks).
+pub struct Variant {
+    pub name: &'static str,
+    pub docker_image: &'static str,
+    hooks: &'static [&'static str],
+    /// Paths that must not be in the tar.
+    absent: &'static [&'static str],
+}
+
+/// The base as it has always been.
+pub const FULL: Variant = Variant {
+    name: NAME,
+    docker_image: DOCKER_IMAGE,
+    hooks: &[],
+    absent: &[],
+};
+
+/// The base with no shell at all (issue 14): bash and dash are purged after the
+/// install, the way a distroless image never has them. Their maintainer scripts are
+/// deleted first: dpkg would run them with the very shell being removed. One dpkg call
+/// purges both, so its start-up check still finds `sh`; `--no-triggers` because the
+/// trigger it would run (debianutils' update-shells) is a shell script too, so that
+/// package stays `triggers-pending`, installed all the same.
+pub const NOSHELL: Variant = Variant {
+    name: "bookworm-jre17-noshell",
+    docker_image: "sparkimg-fixture/base:bookworm-jre17-noshell",
+    hooks: &[
+        "rm -f \"$1\"/var/lib/dpkg/info/bash.preinst \"$1\"/var/lib/dpkg/info/bash.postinst \"$1\"/var/lib/dpkg/info/bash.prerm \"$1\"/var/lib/dpkg/info/bash.postrm \"$1\"/var/lib/dpkg/info/dash.preinst \"$1\"/var/lib/dpkg/info/dash.postinst \"$1\"/var/lib/dpkg/info/dash.prerm \"$1\"/var/lib/dpkg/info/dash.postrm",
+        "chroot \"$1\" dpkg --purge --no-triggers --force-remove-essential --force-depends bash dash",
+    ],
+    absent: &[
+        "usr/bin/sh",
+        "bin/sh",
+        "usr/bin/bash",
+        "usr/bin/dash",
+        "bin/bash",
+        "bin/dash",
+    ],
+};
 const PACKAGES: [&str; 5] = [
     "openjdk-17-jre-headless",
     "python3",
@@ -65,14 +105,20 @@ pub struct Base {
 
 /// Builds the base tar unless the stamp says an identical one is already there.
 pub fn ensure() -> Result<Base> {
+    ensure_variant(&FULL)
+}
+
+/// [`ensure`] for one [`Variant`].
+pub fn ensure_variant(variant: &Variant) -> Result<Base> {
+    let name = variant.name;
     let dir = util::target_dir().join("fixtures").join("base");
     fs::create_dir_all(&dir)?;
     util::remove_stale_temporaries(&dir);
-    let tar = dir.join(format!("{NAME}.tar"));
-    let meta = dir.join(format!("{NAME}.json"));
-    let stamp_path = dir.join(format!("{NAME}.stamp"));
+    let tar = dir.join(format!("{name}.tar"));
+    let meta = dir.join(format!("{name}.json"));
+    let stamp_path = dir.join(format!("{name}.stamp"));
     let mirrors = mirrors()?;
-    let inputs = inputs(&mirrors);
+    let inputs = inputs(&mirrors, variant);
 
     if let Some(base) = cached(&tar, &meta, &stamp_path, &inputs) {
         eprintln!("fixtures: {} is up to date", tar.display());
@@ -84,13 +130,19 @@ pub fn ensure() -> Result<Base> {
     );
     let _ = fs::remove_file(&stamp_path);
     let step = Step::start(format!(
-        "fixtures: mmdebstrap {NAME}.tar (about 1 min, once)"
+        "fixtures: mmdebstrap {name}.tar (about 1 min, once)"
     ));
     let tmp = util::temp_sibling(&tar);
     let mut cmd = Command::new("mmdebstrap");
     cmd.args(["--variant=minbase", "--format=tar"])
         .arg(format!("--include={}", PACKAGES.join(",")))
-        .args(OPTIONS);
+        .args(OPTIONS)
+        .args(
+            variant
+                .hooks
+                .iter()
+                .map(|h| format!("--customize-hook={h}")),
+        );
     if Path::new(MERGED_USR_HOOKS).is_dir() {
         cmd.arg(format!("--hook-dir={MERGED_USR_HOOKS}"));
     }
@@ -102,8 +154,8 @@ pub fn ensure() -> Result<Base> {
     built?;
     step.done();
 
-    let step = Step::start(format!("fixtures: inspect {NAME}.tar"));
-    let described = describe(&tmp);
+    let step = Step::start(format!("fixtures: inspect {name}.tar"));
+    let described = describe(&tmp, variant);
     if described.is_err() {
         let _ = fs::remove_file(&tmp);
     }
@@ -115,7 +167,7 @@ pub fn ensure() -> Result<Base> {
     info["mirrors"] = json!(mirrors);
     info["size"] = json!(size);
     info["sha256"] = json!(sha256);
-    info["docker_image"] = json!(DOCKER_IMAGE);
+    info["docker_image"] = json!(variant.docker_image);
     fs::rename(&tmp, &tar)?;
     util::write_atomic(&meta, serde_json::to_string_pretty(&info)?.as_bytes())?;
     util::write_atomic(
@@ -139,13 +191,16 @@ pub fn ensure() -> Result<Base> {
 }
 
 /// Everything that decides the tar's content, one item per line.
-fn inputs(mirrors: &[String]) -> String {
+fn inputs(mirrors: &[String], variant: &Variant) -> String {
     let mut s = format!(
         "revision {REVISION}\nsuite {SUITE}\nvariant minbase\ninclude {}\n",
         PACKAGES.join(",")
     );
     for opt in OPTIONS {
         s += &format!("option {opt}\n");
+    }
+    for hook in variant.hooks {
+        s += &format!("customize-hook {hook}\n");
     }
     s += &format!(
         "merged-usr-hooks {}\n",
@@ -184,7 +239,7 @@ fn cached(tar: &Path, meta: &Path, stamp_path: &Path, inputs: &str) -> Option<Ba
 
 /// Finds what the e2e tests need inside the tar (and fails if something is missing):
 /// the Java home, python3, libnss_wrapper.so, a zoneinfo file, and package versions.
-fn describe(tar: &Path) -> Result<Value> {
+fn describe(tar: &Path, variant: &Variant) -> Result<Value> {
     let listing = util::output(Command::new("tar").arg("--list").arg("--file").arg(tar))?;
     let entries: Vec<&str> = listing
         .lines()
@@ -203,6 +258,9 @@ fn describe(tar: &Path) -> Result<Value> {
         .context("no libnss_wrapper.so in the base tar")?;
     for path in ["/usr/bin/python3", "/usr/share/zoneinfo/Asia/Shanghai"] {
         ensure!(has(path), "no {path} in the base tar");
+    }
+    for path in variant.absent {
+        ensure!(!has(path), "{path} is in the {} base tar", variant.name);
     }
 
     let status = util::output(
@@ -240,7 +298,9 @@ fn installed_versions(status: &str) -> Vec<(String, String)> {
                 .find_map(|l| l.strip_prefix(key)?.strip_prefix(':'))
                 .map(|v| v.trim().to_string())
         };
-        let installed = field("Status").is_some_and(|s| s.ends_with(" installed"));
+        // `triggers-pending`: installed, a trigger not run (the shell-free base).
+        let installed = field("Status")
+            .is_some_and(|s| s.ends_with(" installed") || s.ends_with(" triggers-pending"));
         if let (true, Some(p), Some(v)) = (installed, field("Package"), field("Version")) {
             out.push((p, v));
         }
@@ -362,13 +422,19 @@ fn parse_one_line(text: &str) -> Vec<Entry> {
 /// Imports the base tar as [`DOCKER_IMAGE`] when a Docker Engine answers; the image
 /// comment records the tar's sha256, so an up-to-date image is not imported again.
 pub fn docker_import(base: &Base) -> Result<()> {
+    docker_import_variant(base, &FULL)
+}
+
+/// [`docker_import`] of a [`Variant`]'s tar as its image.
+pub fn docker_import_variant(base: &Base, variant: &Variant) -> Result<()> {
+    let (name, image) = (variant.name, variant.docker_image);
     if util::docker_engine().is_none() {
-        eprintln!("fixtures: no Docker Engine reachable; not importing {DOCKER_IMAGE}");
+        eprintln!("fixtures: no Docker Engine reachable; not importing {image}");
         return Ok(());
     }
-    let comment = format!("sparkimg fixture {NAME}.tar sha256:{}", base.sha256);
+    let comment = format!("sparkimg fixture {name}.tar sha256:{}", base.sha256);
     let current = Command::new("docker")
-        .args(["image", "inspect", "--format", "{{.Comment}}", DOCKER_IMAGE])
+        .args(["image", "inspect", "--format", "{{.Comment}}", image])
         .stdin(Stdio::null())
         .stderr(Stdio::null())
         .output()
@@ -376,11 +442,11 @@ pub fn docker_import(base: &Base) -> Result<()> {
         .filter(|o| o.status.success())
         .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_string());
     if current.as_deref() == Some(comment.as_str()) {
-        eprintln!("fixtures: docker image {DOCKER_IMAGE} is up to date");
+        eprintln!("fixtures: docker image {image} is up to date");
         return Ok(());
     }
     let step = Step::start(format!(
-        "fixtures: docker import {DOCKER_IMAGE} (a few seconds, once)"
+        "fixtures: docker import {image} (a few seconds, once)"
     ));
     // A tarball import has no config at all; give it the PATH Debian's images have.
     let out = util::output(
@@ -392,13 +458,13 @@ pub fn docker_import(base: &Base) -> Result<()> {
             ])
             .args(["--message", &comment])
             .arg(&base.tar)
-            .arg(DOCKER_IMAGE),
+            .arg(image),
     )?;
     if !out.trim().starts_with("sha256:") {
         bail!("docker import printed {out:?}, not an image id");
     }
     step.done();
-    eprintln!("fixtures: docker image {DOCKER_IMAGE} = {}", out.trim());
+    eprintln!("fixtures: docker image {image} = {}", out.trim());
     Ok(())
 }
 
@@ -475,10 +541,14 @@ Enabled: yes
     #[test]
     fn dpkg_status_versions() {
         let status = "Package: tzdata\nStatus: install ok installed\nVersion: 2025b-0+deb12u1\n\n\
-                      Package: gone\nStatus: deinstall ok config-files\nVersion: 1\n";
+                      Package: gone\nStatus: deinstall ok config-files\nVersion: 1\n\n\
+                      Package: debianutils\nStatus: install ok triggers-pending\nVersion: 5.7-0.5~deb12u1\n";
         assert_eq!(
             installed_versions(status),
-            vec![("tzdata".to_string(), "2025b-0+deb12u1".to_string())]
+            vec![
+                ("tzdata".to_string(), "2025b-0+deb12u1".to_string()),
+                ("debianutils".to_string(), "5.7-0.5~deb12u1".to_string())
+            ]
         );
     }
 }

@@ -27,10 +27,18 @@ usage: cargo xtask e2e [--engine auto|daemonless|docker|both] [--spark SEL] [FIL
   --engine daemonless  only daemonless-built images
   --engine docker      only engine-built images (scenarios 1 and 6)
   --engine both        both, and fail if the engine path does not work
-  FILTER               libtest filters (test names contain them), e.g. s1 s6";
+  FILTER               libtest filters (test names contain them), e.g. s1 s6
+
+Daemonless runs also build images on the shell-free base and run s1, s4, s5, s9 on them.";
 
 /// Scenarios that run on every image source (the rest run on the daemonless images).
 const PER_SOURCE: &[&str] = &["s1_", "s6_"];
+
+/// Scenarios that also run on daemonless images from the shell-free base (issue 14):
+/// executors join a driver (JVM and PySpark), signals and decommissioning, random
+/// UIDs, and a standalone master + worker. The others start `sh` or Spark's scripts
+/// themselves.
+const NOSHELL: &[&str] = &["s1_", "s4_", "s5_", "s9_"];
 
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
 enum Engines {
@@ -61,6 +69,14 @@ pub fn main(args: Vec<String>) -> Result<()> {
         let images = ctx.build_daemonless()?;
         if let Err(e) = ctx.run_tests(&images, &filters) {
             failures.push(format!("daemonless: {e:#}"));
+        }
+        let selected = among(NOSHELL, &filters);
+        if !selected.is_empty() {
+            let noshell = base::ensure_variant(&base::NOSHELL)?;
+            let images = ctx.build_noshell(&noshell.tar)?;
+            if let Err(e) = ctx.run_tests(&images, &selected) {
+                failures.push(format!("noshell: {e:#}"));
+            }
         }
     }
     if engines != Engines::Daemonless {
@@ -217,6 +233,19 @@ impl Ctx {
     }
 }
 
+/// The libtest filters for `scenarios`: all of them without user filters, else the
+/// user's filters that name one of them.
+fn among(scenarios: &[&str], filters: &[String]) -> Vec<String> {
+    if filters.is_empty() {
+        return scenarios.iter().map(|s| s.to_string()).collect();
+    }
+    filters
+        .iter()
+        .filter(|f| scenarios.iter().any(|s| f.starts_with(&s[..2])))
+        .cloned()
+        .collect()
+}
+
 fn docker_reachable() -> Result<()> {
     let out = Command::new("docker")
         .args(["version", "--format", "{{.Server.Version}}"])
@@ -307,6 +336,34 @@ impl Ctx {
             spark_py: format!("e2e/spark-py:{}", self.version),
             spark_tz: format!("e2e-tz/spark:{}", self.version),
             archives: vec![images_tar, tz_tar],
+        })
+    }
+
+    /// Daemonless JVM + PySpark images (UTC) on the shell-free base, `docker load`ed.
+    fn build_noshell(&self, base_tar: &Path) -> Result<Images> {
+        let out = self.dir.join("noshell");
+        std::fs::create_dir_all(&out)?;
+        let tar = out.join("images.tar");
+        let _ = std::fs::remove_file(&tar);
+        let step = Step::start("e2e: sparkimg build -r e2e-noshell (daemonless, no shell)");
+        let mut cmd = self.build_cmd("e2e-noshell");
+        cmd.arg("-p")
+            .args(["--base", &format!("rootfs:{}", base_tar.display())])
+            .arg("--output")
+            .arg(format!("docker-archive:{}", tar.display()));
+        util::run(&mut cmd)?;
+        step.done();
+        let step = Step::start(format!("e2e: docker load -i {}", tar.display()));
+        util::run(Command::new("docker").args(["load", "-q", "-i"]).arg(&tar))?;
+        step.done();
+        let spark = format!("e2e-noshell/spark:{}", self.version);
+        Ok(Images {
+            variant: "noshell",
+            spark_py: format!("e2e-noshell/spark-py:{}", self.version),
+            // No time-zone scenario runs here (it needs `sh`).
+            spark_tz: spark.clone(),
+            spark,
+            archives: vec![tar],
         })
     }
 

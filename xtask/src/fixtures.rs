@@ -111,19 +111,23 @@ pub fn main(args: Vec<String>) -> Result<()> {
     // Opt-in: mmdebstrap needs root (or user namespaces) and 45–75 s when cold,
     // and only the container end-to-end tests use the result.
     if base || docker_base {
-        let step = Step::start("fixtures: base root file system");
-        let built = crate::base::ensure()?;
-        if docker_base {
-            crate::base::docker_import(&built)?;
+        // The normal base and its shell-free variant (issue 14), which the e2e suite
+        // runs the same scenarios on.
+        for variant in [&crate::base::FULL, &crate::base::NOSHELL] {
+            let step = Step::start(format!("fixtures: base root file system {}", variant.name));
+            let built = crate::base::ensure_variant(variant)?;
+            if docker_base {
+                crate::base::docker_import_variant(&built, variant)?;
+            }
+            step.done();
+            println!(
+                "base:       {} ({}, java home {})\n            {}",
+                built.tar.display(),
+                human_size(built.size),
+                built.java_home,
+                built.meta.display()
+            );
         }
-        step.done();
-        println!(
-            "base:       {} ({}, java home {})\n            {}",
-            built.tar.display(),
-            human_size(built.size),
-            built.java_home,
-            built.meta.display()
-        );
     }
     Ok(())
 }

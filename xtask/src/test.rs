@@ -101,9 +101,20 @@ fn workspace_tests(log: &Path) -> Result<()> {
 /// only without a Docker Engine, and that is counted.
 fn bench_smoke(log: &Path) -> Result<()> {
     let step = Step::start("test: benchmark smoke run (bench all --quick, about 2 min)");
-    let exe = std::env::current_exe()?;
+    // Through cargo, not current_exe(): building the workspace's tests may have relinked
+    // this very binary (features unify differently), leaving current_exe() deleted.
+    let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
     util::run(
-        Command::new(exe)
+        Command::new(cargo)
+            .args([
+                "run",
+                "--quiet",
+                "--package",
+                "xtask",
+                "--bin",
+                "xtask",
+                "--",
+            ])
             .args(["bench", "all", "--quick"])
             .env(skips::ENV, log),
     )?;

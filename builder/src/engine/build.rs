@@ -105,6 +105,7 @@ pub fn build_images(
         },
         passwd: Arc::from(&b""[..]),
         localtime: Arc::from(&b""[..]),
+        localtime_link: None,
         timezone: b.timezone.clone(),
         uid: b.uid,
     };

@@ -216,6 +216,7 @@ mod tests {
             entrypoint: Content::Bytes(Arc::from(&b"ep"[..])),
             passwd: Arc::from(&b""[..]),
             localtime: Arc::from(&b""[..]),
+            localtime_link: None,
             timezone: "UTC".into(),
             uid: 185,
         };
@@ -283,6 +284,7 @@ mod tests {
             entrypoint: Content::Bytes(Arc::from(&b"ep"[..])),
             passwd: Arc::from(&b""[..]),
             localtime: Arc::from(&b""[..]),
+            localtime_link: None,
             timezone: "UTC".into(),
             uid: 185,
         };

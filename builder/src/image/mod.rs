@@ -272,6 +272,14 @@ pub fn resolve_timezone(
     }
 }
 
+/// `/usr/share/zoneinfo/<zone>` when the base has that zone, for `/etc/localtime` to
+/// point to (as Debian's tzdata sets it up); `None` when the zone comes from the host.
+pub fn localtime_link(zone: &str, basefs: &BaseFs) -> Option<String> {
+    let path = format!("{ZONEINFO}/{zone}");
+    (basefs::valid_zone_name(zone) && basefs.read(&path).is_some_and(is_tzif))
+        .then(|| format!("/{path}"))
+}
+
 /// The finished images before they go anywhere: every blob (each digest once), the
 /// OCI index and a `docker load` manifest.json.
 #[derive(Debug, Clone)]
@@ -515,6 +523,7 @@ fn prepare_platform(
         .or_else(|| basefs.java_home())
         .ok_or(BuildError::NoJava)?;
     let localtime = resolve_timezone(&opts.timezone, &basefs, &opts.host_zoneinfo)?;
+    let localtime_link = localtime_link(&opts.timezone, &basefs);
     let passwd = plan::passwd_with_spark(basefs.read("etc/passwd"), opts.uid);
 
     let entrypoint = opts
@@ -532,6 +541,7 @@ fn prepare_platform(
         entrypoint: file_content(entrypoint)?,
         passwd: Arc::from(passwd),
         localtime: Arc::from(localtime),
+        localtime_link,
         timezone: opts.timezone.clone(),
         uid: opts.uid,
     };

@@ -9,8 +9,9 @@
 //! 3. `examples`: `examples/`, `data/`, `kubernetes/tests` → `/opt/spark/tests`;
 //! 4. `python` (spark-py only): `python/pyspark`, `python/lib`; `r` (spark-r only): `R/`;
 //! 5. `spark-bin`: `bin/`, `sbin/`, `conf/`, `kubernetes/` (without tests), `RELEASE`;
-//! 6. `system`: `/opt/spark-entrypoint`, `/usr/bin/tini`, `/opt/decom.sh`, `/opt/spark/work-dir`,
-//!    `/etc/passwd`, `/etc/localtime`, `/etc/timezone`.
+//! 6. `system`: `/opt/spark-entrypoint`, `/usr/bin/tini`, `/opt/decom.sh`, `/opt/entrypoint.sh`,
+//!    `/opt/spark/work-dir`, `/etc/passwd`, `/etc/localtime` (a link into the base's
+//!    zoneinfo when it has one), `/etc/timezone`.
 
 use std::collections::BTreeSet;
 use std::path::PathBuf;
@@ -106,6 +107,9 @@ pub struct SystemFiles {
     pub entrypoint: Content,
     pub passwd: Arc<[u8]>,
     pub localtime: Arc<[u8]>,
+    /// `/etc/localtime` as a symlink to this (the base's `/usr/share/zoneinfo/<zone>`)
+    /// instead of a copy: the JVM then names the zone, not an alias of it (`PRC`).
+    pub localtime_link: Option<String>,
     pub timezone: String,
     pub uid: u64,
 }
@@ -312,6 +316,15 @@ pub fn plan_layers(dist: &[DistFile], sys: &SystemFiles) -> Vec<LayerPlan> {
         uid: 0,
         gid: 0,
     });
+    // Upstream's entrypoint path, for pod templates that name it (`command:
+    // ["/opt/entrypoint.sh"]`): the entrypoint, which needs no shell.
+    system.push(Entry {
+        path: "opt/entrypoint.sh".into(),
+        kind: Kind::Symlink("/opt/spark-entrypoint".into()),
+        mode: 0o777,
+        uid: 0,
+        gid: 0,
+    });
     // Group-writable for the arbitrary UIDs OpenShift and friends run with (gid 0).
     system.push(dir("opt/spark/work-dir", sys.uid, SPARK_GID, 0o775));
     // Group-writable so the entrypoint can append an entry for a random UID (upstream's
@@ -321,11 +334,20 @@ pub fn plan_layers(dist: &[DistFile], sys: &SystemFiles) -> Vec<LayerPlan> {
         Content::Bytes(sys.passwd.clone()),
         0o664,
     ));
-    system.push(file(
-        "etc/localtime",
-        Content::Bytes(sys.localtime.clone()),
-        0o644,
-    ));
+    system.push(match &sys.localtime_link {
+        Some(target) => Entry {
+            path: "etc/localtime".into(),
+            kind: Kind::Symlink(target.clone()),
+            mode: 0o777,
+            uid: 0,
+            gid: 0,
+        },
+        None => file(
+            "etc/localtime",
+            Content::Bytes(sys.localtime.clone()),
+            0o644,
+        ),
+    });
     system.push(file(
         "etc/timezone",
         Content::Bytes(format!("{}\n", sys.timezone).into_bytes().into()),
@@ -396,6 +418,7 @@ mod tests {
             entrypoint: Content::Bytes(Arc::from(&b"ep"[..])),
             passwd: Arc::from(&b"root:x:0:0::/root:/bin/sh\n"[..]),
             localtime: Arc::from(&b"TZif"[..]),
+            localtime_link: None,
             timezone: "UTC".into(),
             uid: 185,
         }
@@ -461,6 +484,40 @@ mod tests {
         assert_eq!(layers_for(&layers, Variant::Jvm), [0, 1, 2, 5, 6]);
         assert_eq!(layers_for(&layers, Variant::Python), [0, 1, 2, 3, 5, 6]);
         assert_eq!(layers_for(&layers, Variant::R), [0, 1, 2, 4, 5, 6]);
+    }
+
+    #[test]
+    fn system_layer_links_and_localtime() {
+        let system = |sys: &SystemFiles| {
+            let layers = plan_layers(&[f("jars/a.jar", false)], sys);
+            let system = layers.into_iter().find(|l| l.name == "system").unwrap();
+            system.entries
+        };
+        let kind = |entries: &[Entry], path: &str| {
+            entries
+                .iter()
+                .find(|e| e.path == path)
+                .map(|e| e.kind.clone())
+                .unwrap_or_else(|| panic!("no {path}"))
+        };
+        let copied = system(&sys());
+        for link in ["usr/bin/tini", "opt/decom.sh", "opt/entrypoint.sh"] {
+            assert_eq!(
+                kind(&copied, link),
+                Kind::Symlink("/opt/spark-entrypoint".into()),
+                "{link}"
+            );
+        }
+        assert!(matches!(kind(&copied, "etc/localtime"), Kind::File(_)));
+        let linked = system(&SystemFiles {
+            localtime_link: Some("/usr/share/zoneinfo/Asia/Shanghai".into()),
+            ..sys()
+        });
+        assert_eq!(
+            kind(&linked, "etc/localtime"),
+            Kind::Symlink("/usr/share/zoneinfo/Asia/Shanghai".into())
+        );
+        assert!(matches!(kind(&linked, "etc/timezone"), Kind::File(_)));
     }
 
     #[test]

@@ -10,6 +10,7 @@ mod chart;
 mod engine;
 mod entrypoint;
 mod fetch;
+mod launcher;
 mod push;
 
 use std::fs;
