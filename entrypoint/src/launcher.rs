@@ -175,6 +175,10 @@ fn scala_version(
     set: &mut BTreeMap<OsString, OsString>,
     refusal: &mut Option<Refusal>,
 ) -> OsString {
+    if let Some(fixed) = version.fixed_scala_version() {
+        set.insert("SPARK_SCALA_VERSION".into(), fixed.into());
+        return OsString::from(fixed);
+    }
     if let Some(scala) = env.non_empty("SPARK_SCALA_VERSION") {
         return scala.to_os_string();
     }
@@ -494,7 +498,7 @@ mod tests {
                 "7077",
             ],
             &e,
-            "4.0.1",
+            "3.5.3",
             &machine,
         );
         let l = expect_launcher(decision);
@@ -508,6 +512,28 @@ mod tests {
                 "7077"
             ])
         );
+    }
+
+    /// 4.x's load-spark-env.sh exports 2.13 whatever the environment said.
+    #[test]
+    fn four_x_exports_scala_2_13_over_the_environment() {
+        let e = env(&[("SPARK_SCALA_VERSION", "2.12"), ("SPARK_HOME", "/s")]);
+        let machine = Machine {
+            dirs: vec!["/s/jars"],
+            ..Machine::default()
+        };
+        let master = [
+            "/s/bin/spark-class",
+            "org.apache.spark.deploy.master.Master",
+        ];
+        let (decision, _) = launcher(Script::Class, &master, &e, "4.0.1", &machine);
+        let l = expect_launcher(decision);
+        let scala = l
+            .env
+            .iter()
+            .find(|(k, _)| *k == "SPARK_SCALA_VERSION")
+            .map(|(_, v)| v.to_str().unwrap());
+        assert_eq!(scala, Some("2.13"), "{:?}", l.env);
     }
 
     #[test]

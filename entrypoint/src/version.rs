@@ -121,6 +121,12 @@ pub trait Contract {
         self.version().line() >= (3, 0)
     }
 
+    /// 4.x's `load-spark-env.sh` exports `SPARK_SCALA_VERSION=2.13` outright (Scala 2.12
+    /// is gone), over any value the environment had; earlier lines detect it.
+    fn fixed_scala_version(&self) -> Option<&'static str> {
+        (self.version().major >= 4).then_some("2.13")
+    }
+
     /// `load-spark-env.sh`'s `SPARK_SCALA_VERSION` when unset: the first Scala version
     /// when `assembly/target/scala-<it>` exists, else the second; both existing is an
     /// error. 2.x chose between 2.11 and 2.12, 3.x and later between 2.13 and 2.12.
@@ -228,6 +234,7 @@ mod tests {
         assert!(!v("2.4.8").launcher_has_opts_and_separator());
         assert!(v("3.0.0").launcher_has_opts_and_separator());
         assert_eq!(v("2.3.0").scala_version_detection(), ("2.11", "2.12"));
-        assert_eq!(v("4.0.1").scala_version_detection(), ("2.13", "2.12"));
+        assert_eq!(v("4.0.1").fixed_scala_version(), Some("2.13"));
+        assert_eq!(v("3.5.9").fixed_scala_version(), None);
     }
 }
