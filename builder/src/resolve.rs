@@ -117,6 +117,10 @@ pub struct BuildRequest {
     pub epoch: u64,
     pub timezone: String,
     pub no_cache: bool,
+    /// `--apt-packages`, checked as Debian package names.
+    pub apt_packages: Vec<String>,
+    /// `--insecure-skip-verify` (also: unsigned apt repositories are accepted).
+    pub insecure_skip_verify: bool,
     pub json: bool,
     pub entrypoint: Option<PathBuf>,
     pub cache_dir: Option<PathBuf>,
@@ -207,6 +211,8 @@ pub fn resolve(args: &BuildArgs, env: &Env) -> Result<BuildRequest, BuildError> 
         epoch,
         timezone: args.timezone.clone(),
         no_cache: args.no_cache,
+        apt_packages: apt_packages(&args.apt_packages)?,
+        insecure_skip_verify: args.insecure_skip_verify,
         json: args.json,
         entrypoint: args.entrypoint_binary.clone(),
         cache_dir: args.cache_dir.clone(),
@@ -215,6 +221,28 @@ pub fn resolve(args: &BuildArgs, env: &Env) -> Result<BuildRequest, BuildError> 
     // A bad --compression-level is refused now, whichever sink ends up chosen.
     req.compression(false)?;
     Ok(req)
+}
+
+/// Debian policy's package names (lowercase letters, digits, `+ - .`; two characters at
+/// least, starting alphanumeric), so a typo fails before any download.
+fn apt_packages(names: &[String]) -> Result<Vec<String>, BuildError> {
+    let mut out: Vec<String> = Vec::new();
+    for n in names.iter().map(|n| n.trim()).filter(|n| !n.is_empty()) {
+        let ok = n.len() >= 2
+            && n.starts_with(|c: char| c.is_ascii_lowercase() || c.is_ascii_digit())
+            && n.chars()
+                .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || "+-.".contains(c));
+        if !ok {
+            return Err(input(format!(
+                "--apt-packages {n:?}: not a Debian package name (lowercase letters, digits, \
+                 '+', '-', '.')"
+            )));
+        }
+        if !out.iter().any(|o| o == n) {
+            out.push(n.to_string());
+        }
+    }
+    Ok(out)
 }
 
 fn check_engine_flags(args: &BuildArgs, engine_docker: bool) -> Result<(), BuildError> {

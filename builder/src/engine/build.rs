@@ -35,6 +35,9 @@ pub struct EngineBuild {
     pub entrypoint: PathBuf,
     pub source: String,
     pub no_cache: bool,
+    /// `--apt-packages`, installed by the JVM image's RUN apt-get (spark-py and spark-r
+    /// are built FROM it).
+    pub apt_packages: Vec<String>,
 }
 
 /// The Java home the images get: `-b java_home=`, else the base's `JAVA_HOME`, else the
@@ -110,6 +113,7 @@ pub fn build_images(
     };
     let layers = plan::plan_layers(&dist, &sys);
     let created = json::rfc3339(b.epoch);
+    let apt_packages = b.apt_packages.join(",");
     let jvm_ref = b
         .images
         .iter()
@@ -125,6 +129,7 @@ pub fn build_images(
         uid: b.uid,
         source: &b.source,
         created: &created,
+        apt_packages: &apt_packages,
     };
 
     let mut reports = Vec::new();
@@ -137,7 +142,11 @@ pub fn build_images(
                 source,
             })?,
             None => {
-                dockerfile::builtin_without(*variant, &empty_dirs(&entries, *variant)).into_bytes()
+                let d = dockerfile::builtin_without(*variant, &empty_dirs(&entries, *variant));
+                match b.apt_packages.is_empty() {
+                    true => dockerfile::without_apt_block(&d).into_bytes(),
+                    false => d.into_bytes(),
+                }
             }
         };
         let epoch = b.epoch;

@@ -68,6 +68,10 @@ pub struct BuildOptions {
     pub source: String,
     /// Fallback zoneinfo when the base has none.
     pub host_zoneinfo: PathBuf,
+    /// `--apt-packages`: OS packages added to every image (with python3 for spark-py
+    /// and R for spark-r when the base lacks them).
+    pub apt_packages: Vec<String>,
+    pub apt: crate::apt::AptOptions,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -535,11 +539,14 @@ fn prepare_platform(
         timezone: opts.timezone.clone(),
         uid: opts.uid,
     };
-    // Only the layers some requested image uses.
-    let layers: Vec<LayerPlan> = plan::plan_layers(dist, &sys)
-        .into_iter()
-        .filter(|l| l.only.is_none_or(|o| variants.contains(&o)))
-        .collect();
+    // The OS packages first (right after the base), then only the Spark layers some
+    // requested image uses.
+    let mut layers = os_package_layers(opts, &basefs, &base.config, variants)?;
+    layers.extend(
+        plan::plan_layers(dist, &sys)
+            .into_iter()
+            .filter(|l| l.only.is_none_or(|o| variants.contains(&o))),
+    );
     let keys = layers
         .iter()
         .map(|l| cache::plan_key(l, opts.epoch, opts.compression))
@@ -552,6 +559,59 @@ fn prepare_platform(
         layers,
         keys,
     })
+}
+
+/// One package layer per variant that needs packages (variants needing the same set
+/// get the same layer, so it is built once and shared). The base's apt indexes are
+/// fetched once per platform, and only when some variant needs a package.
+fn os_package_layers(
+    opts: &BuildOptions,
+    basefs: &BaseFs,
+    config: &oci_spec::image::ImageConfiguration,
+    variants: &BTreeSet<Variant>,
+) -> Result<Vec<LayerPlan>, BuildError> {
+    let wanted: Vec<(Variant, Vec<String>)> = variants
+        .iter()
+        .map(|v| (*v, crate::apt::wanted(*v, basefs, &opts.apt_packages)))
+        .filter(|(_, w)| !w.is_empty())
+        .collect();
+    let Some((first, first_wanted)) = wanted.first() else {
+        return Ok(Vec::new());
+    };
+    let needs = match crate::apt::runtime(*first) {
+        Some((_, pkg)) if first_wanted.first().map(String::as_str) == Some(pkg) => {
+            (first.image_name().to_string(), pkg.to_string())
+        }
+        _ => ("--apt-packages".to_string(), first_wanted.join(", ")),
+    };
+    let arch = crate::apt::deb_arch(
+        config.architecture().to_string().as_str(),
+        config.variant().as_deref(),
+    );
+    let repo = crate::apt::open(basefs, &arch, (&needs.0, &needs.1), &opts.apt)?;
+    let mut built: Vec<(Vec<String>, LayerPlan)> = Vec::new();
+    let mut out = Vec::new();
+    for (variant, w) in &wanted {
+        let pkgs = repo.resolve(w)?;
+        if pkgs.is_empty() {
+            continue;
+        }
+        let ids: Vec<String> = pkgs
+            .iter()
+            .map(|p| format!("{} {}", p.name, p.sha256))
+            .collect();
+        let mut layer = match built.iter().find(|(k, _)| *k == ids) {
+            Some((_, l)) => l.clone(),
+            None => {
+                let l = repo.layer(&pkgs, basefs, *variant)?;
+                built.push((ids, l.clone()));
+                l
+            }
+        };
+        layer.only = Some(*variant);
+        out.push(layer);
+    }
+    Ok(out)
 }
 
 /// Refuses an entrypoint binary built for another architecture than the image's (it
