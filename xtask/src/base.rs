@@ -54,6 +54,28 @@ const OPTIONS: [&str; 8] = [
     "--essential-hook=mkdir -p \"$1/usr/share/man/man1\"",
 ];
 
+/// A base variant: its file name, packages, and whether python3 must be in it.
+pub struct Flavor {
+    pub name: &'static str,
+    pub packages: &'static [&'static str],
+    pub python3: bool,
+}
+
+/// The e2e suite's base: Java 17, Python 3, tzdata, procps, nss_wrapper.
+pub const FULL: Flavor = Flavor {
+    name: NAME,
+    packages: &PACKAGES,
+    python3: true,
+};
+
+/// A JVM-only base without python3 (`--jvm-only-base`), the case of the default
+/// eclipse-temurin base: spark-py on it must get python3 from sparkimg's package layer.
+pub const JVM_ONLY: Flavor = Flavor {
+    name: "bookworm-jre17-nopython",
+    packages: &["openjdk-17-jre-headless", "tzdata", "libnss-wrapper"],
+    python3: false,
+};
+
 /// What [`ensure`] produced.
 pub struct Base {
     pub tar: PathBuf,
@@ -65,14 +87,20 @@ pub struct Base {
 
 /// Builds the base tar unless the stamp says an identical one is already there.
 pub fn ensure() -> Result<Base> {
+    ensure_flavor(&FULL)
+}
+
+/// [`ensure`] for any [`Flavor`].
+pub fn ensure_flavor(flavor: &Flavor) -> Result<Base> {
+    let (name, packages) = (flavor.name, flavor.packages);
     let dir = util::target_dir().join("fixtures").join("base");
     fs::create_dir_all(&dir)?;
     util::remove_stale_temporaries(&dir);
-    let tar = dir.join(format!("{NAME}.tar"));
-    let meta = dir.join(format!("{NAME}.json"));
-    let stamp_path = dir.join(format!("{NAME}.stamp"));
+    let tar = dir.join(format!("{name}.tar"));
+    let meta = dir.join(format!("{name}.json"));
+    let stamp_path = dir.join(format!("{name}.stamp"));
     let mirrors = mirrors()?;
-    let inputs = inputs(&mirrors);
+    let inputs = inputs(&mirrors, packages);
 
     if let Some(base) = cached(&tar, &meta, &stamp_path, &inputs) {
         eprintln!("fixtures: {} is up to date", tar.display());
@@ -83,11 +111,11 @@ pub fn ensure() -> Result<Base> {
         "mmdebstrap is missing (apt-get install mmdebstrap; .ci/run installs it)"
     );
     let _ = fs::remove_file(&stamp_path);
-    let step = Step::start(format!("fixtures: mmdebstrap {NAME}.tar"));
+    let step = Step::start(format!("fixtures: mmdebstrap {name}.tar"));
     let tmp = util::temp_sibling(&tar);
     let mut cmd = Command::new("mmdebstrap");
     cmd.args(["--variant=minbase", "--format=tar"])
-        .arg(format!("--include={}", PACKAGES.join(",")))
+        .arg(format!("--include={}", packages.join(",")))
         .args(OPTIONS);
     if Path::new(MERGED_USR_HOOKS).is_dir() {
         cmd.arg(format!("--hook-dir={MERGED_USR_HOOKS}"));
@@ -100,8 +128,8 @@ pub fn ensure() -> Result<Base> {
     built?;
     step.done();
 
-    let step = Step::start(format!("fixtures: inspect {NAME}.tar"));
-    let described = describe(&tmp);
+    let step = Step::start(format!("fixtures: inspect {name}.tar"));
+    let described = describe(&tmp, flavor);
     if described.is_err() {
         let _ = fs::remove_file(&tmp);
     }
@@ -109,11 +137,13 @@ pub fn ensure() -> Result<Base> {
     let size = fs::metadata(&tmp)?.len();
     let sha256 = util::sha_file("sha256sum", &tmp)?;
     info["suite"] = json!(SUITE);
-    info["packages_requested"] = json!(PACKAGES);
+    info["packages_requested"] = json!(packages);
     info["mirrors"] = json!(mirrors);
     info["size"] = json!(size);
     info["sha256"] = json!(sha256);
-    info["docker_image"] = json!(DOCKER_IMAGE);
+    if flavor.name == NAME {
+        info["docker_image"] = json!(DOCKER_IMAGE);
+    }
     fs::rename(&tmp, &tar)?;
     util::write_atomic(&meta, serde_json::to_string_pretty(&info)?.as_bytes())?;
     util::write_atomic(
@@ -137,10 +167,10 @@ pub fn ensure() -> Result<Base> {
 }
 
 /// Everything that decides the tar's content, one item per line.
-fn inputs(mirrors: &[String]) -> String {
+fn inputs(mirrors: &[String], packages: &[&str]) -> String {
     let mut s = format!(
         "revision {REVISION}\nsuite {SUITE}\nvariant minbase\ninclude {}\n",
-        PACKAGES.join(",")
+        packages.join(",")
     );
     for opt in OPTIONS {
         s += &format!("option {opt}\n");
@@ -182,7 +212,7 @@ fn cached(tar: &Path, meta: &Path, stamp_path: &Path, inputs: &str) -> Option<Ba
 
 /// Finds what the e2e tests need inside the tar (and fails if something is missing):
 /// the Java home, python3, libnss_wrapper.so, a zoneinfo file, and package versions.
-fn describe(tar: &Path) -> Result<Value> {
+fn describe(tar: &Path, flavor: &Flavor) -> Result<Value> {
     let listing = util::output(Command::new("tar").arg("--list").arg("--file").arg(tar))?;
     let entries: Vec<&str> = listing
         .lines()
@@ -199,9 +229,15 @@ fn describe(tar: &Path) -> Result<Value> {
         .find(|e| e.starts_with("usr/lib/") && e.ends_with("/libnss_wrapper.so"))
         .map(|e| format!("/{e}"))
         .context("no libnss_wrapper.so in the base tar")?;
-    for path in ["/usr/bin/python3", "/usr/share/zoneinfo/Asia/Shanghai"] {
-        ensure!(has(path), "no {path} in the base tar");
-    }
+    ensure!(
+        has("/usr/share/zoneinfo/Asia/Shanghai"),
+        "no zoneinfo in the base tar"
+    );
+    ensure!(
+        has("/usr/bin/python3") == flavor.python3,
+        "/usr/bin/python3 is {} the base tar",
+        if flavor.python3 { "not in" } else { "in" }
+    );
 
     let status = util::output(
         Command::new("tar")
@@ -211,7 +247,7 @@ fn describe(tar: &Path) -> Result<Value> {
     )?;
     let versions = installed_versions(&status);
     let mut packages = serde_json::Map::new();
-    for name in PACKAGES {
+    for name in flavor.packages {
         let version = versions
             .iter()
             .find(|(p, _)| p == name)
@@ -222,7 +258,7 @@ fn describe(tar: &Path) -> Result<Value> {
     Ok(json!({
         "java_home": java_home,
         "java": format!("{java_home}/bin/java"),
-        "python3": "/usr/bin/python3",
+        "python3": flavor.python3.then_some("/usr/bin/python3"),
         "nss_wrapper": nss_wrapper,
         "packages": packages,
         "package_count": versions.len(),
