@@ -456,6 +456,26 @@ fn missing_unsatisfiable_and_not_debian_are_refused() {
         stderr(&o)
     );
 
+    // spark-r: the distribution's SparkR is required first (this one has no R/ at
+    // all), then R from the sources when the base lacks it.
+    let o = run.sparkimg(&base_deb, &["-R"]);
+    assert_eq!(o.status.code(), Some(6), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("spark-r needs R/lib/SparkR"),
+        "{}",
+        stderr(&o)
+    );
+    let sparkr = run.dir.path().join("spark/R/lib/SparkR/DESCRIPTION");
+    fs::create_dir_all(sparkr.parent().unwrap()).unwrap();
+    fs::write(&sparkr, b"Package: SparkR\n").unwrap();
+    let o = run.sparkimg(&base_deb, &["-R"]);
+    assert_eq!(o.status.code(), Some(6), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("package 'r-base-core' is not in"),
+        "{}",
+        stderr(&o)
+    );
+
     // A base that is not Debian: refused naming what is missing and the fix, and
     // without a request to any repository.
     let before = repo.server.all_seen().len();
@@ -497,4 +517,136 @@ fn bad_names_are_refused_before_any_network() {
         stderr(&o)
     );
     assert!(took < Duration::from_secs(1), "took {took:?}");
+}
+
+/// Removes the images a test loaded, also when it panics.
+struct Loaded(Vec<String>);
+
+impl Drop for Loaded {
+    fn drop(&mut self) {
+        for i in &self.0 {
+            let _ = Command::new("docker").args(["rmi", "-f", i]).output();
+        }
+    }
+}
+
+fn docker(args: &[&str]) -> String {
+    let o = Command::new("docker").args(args).output().unwrap();
+    assert!(o.status.success(), "docker {args:?}: {}", stderr(&o));
+    String::from_utf8_lossy(&o.stdout).into_owned()
+}
+
+fn files_under(dir: &Path) -> Vec<String> {
+    let mut v: Vec<String> = fs::read_dir(dir)
+        .map(|r| {
+            r.filter_map(|e| Some(e.ok()?.file_name().to_string_lossy().into_owned()))
+                .collect()
+        })
+        .unwrap_or_default();
+    v.sort();
+    v
+}
+
+/// The real apt path: spark-py on a Debian base with Java and no python3 (`cargo xtask
+/// fixtures --jvm-only-base`) gets python3 from deb.debian.org; dpkg knows it, PySpark
+/// runs Python tasks in the image, and a rebuild downloads no package.
+#[test]
+#[ignore = "needs deb.debian.org, a Docker Engine, `cargo xtask fixtures --jvm-only-base` and `cargo xtask dist`"]
+fn python_added_to_a_jvm_only_debian_base() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+    let base = root.join("target/fixtures/base/bookworm-jre17-nopython.tar");
+    let home = root.join("target/fixtures/dist/spark-3.5.9-bin-hadoop3");
+    let ep = root.join("target/dist/spark-entrypoint");
+    for p in [&base, &home, &ep] {
+        assert!(p.exists(), "{} is missing", p.display());
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let repo = format!("localhost/sparkimg-apt-test-{}", std::process::id());
+    let image = format!("{repo}/spark-py:1");
+    let _guard = Loaded(vec![format!("{repo}/spark:1"), image.clone()]);
+    let cache = dir.path().join("cache");
+    let build = || {
+        let archive = dir.path().join("images.tar");
+        let _ = fs::remove_file(&archive);
+        let o = Command::new(env!("CARGO_BIN_EXE_sparkimg"))
+            .arg("build")
+            .arg("--spark-home")
+            .arg(&home)
+            .arg("--base")
+            .arg(format!("rootfs:{}", base.display()))
+            .args(["--repo", &repo, "--tag", "1", "-p", "--json"])
+            .arg("--entrypoint-binary")
+            .arg(&ep)
+            .arg("--cache-dir")
+            .arg(&cache)
+            .arg("--output")
+            .arg(format!("docker-archive:{}", archive.display()))
+            .output()
+            .unwrap();
+        (report(&o), archive)
+    };
+    let (first, archive) = build();
+    let layer = |r: &serde_json::Value| {
+        r["layers"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|l| l["name"] == "os-packages")
+            .cloned()
+            .unwrap_or_else(|| panic!("no os-packages layer: {r}"))
+    };
+    assert_eq!(layer(&first)["cached"], false);
+    let downloaded = files_under(&cache.join("apt/sha256"));
+    assert!(downloaded.len() > 5, "{downloaded:?}");
+
+    docker(&["load", "-i", archive.to_str().unwrap()]);
+    let status = docker(&[
+        "run",
+        "--rm",
+        "--entrypoint",
+        "dpkg",
+        &image,
+        "-s",
+        "python3",
+    ]);
+    assert!(status.contains("Status: install ok installed"), "{status}");
+    // The JVM image has no python3: the layer is only in the images that need it.
+    let jvm = Command::new("docker")
+        .args([
+            "run",
+            "--rm",
+            "--entrypoint",
+            "dpkg",
+            &format!("{repo}/spark:1"),
+        ])
+        .args(["-s", "python3"])
+        .output()
+        .unwrap();
+    assert!(
+        !jvm.status.success(),
+        "{}",
+        String::from_utf8_lossy(&jvm.stdout)
+    );
+    let fixtures = root.join("target/fixtures");
+    let pi = docker(&[
+        "run",
+        "--rm",
+        "-v",
+        &format!("{}:/opt/e2e/fixtures:ro", fixtures.display()),
+        &image,
+        "/opt/spark/bin/spark-submit",
+        "--master",
+        "local[2]",
+        "--driver-memory",
+        "512m",
+        "/opt/e2e/fixtures/pi.py",
+        "4",
+    ]);
+    assert!(pi.contains("Pi is roughly 3.1"), "{pi}");
+
+    // The rebuild: the layer from the cache, no package or index downloaded again.
+    let (second, _) = build();
+    assert_eq!(layer(&second)["cached"], true);
+    assert_eq!(layer(&second)["digest"], layer(&first)["digest"]);
+    assert_eq!(files_under(&cache.join("apt/sha256")), downloaded);
 }
