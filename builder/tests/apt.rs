@@ -650,3 +650,48 @@ fn python_added_to_a_jvm_only_debian_base() {
     assert_eq!(layer(&second)["digest"], layer(&first)["digest"]);
     assert_eq!(files_under(&cache.join("apt/sha256")), downloaded);
 }
+
+/// The real apt path for R: `--apt-packages r-base-core` (SparkR itself cannot be had
+/// here: PyPI's pyspark sdist has no `R/`, so `-R` is tested as a refusal above); R and
+/// its standard packages run in the image, `/etc/R/Renviron` made as the postinst would.
+#[test]
+#[ignore = "needs deb.debian.org, a Docker Engine, `cargo xtask fixtures --jvm-only-base` and `cargo xtask dist`"]
+fn r_added_to_a_jvm_only_debian_base() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+    let base = root.join("target/fixtures/base/bookworm-jre17-nopython.tar");
+    let home = root.join("target/fixtures/dist/spark-3.5.9-bin-hadoop3");
+    let ep = root.join("target/dist/spark-entrypoint");
+    let dir = tempfile::tempdir().unwrap();
+    let repo = format!("localhost/sparkimg-apt-test-r-{}", std::process::id());
+    let image = format!("{repo}/spark:1");
+    let _guard = Loaded(vec![image.clone()]);
+    let archive = dir.path().join("images.tar");
+    let o = Command::new(env!("CARGO_BIN_EXE_sparkimg"))
+        .arg("build")
+        .arg("--spark-home")
+        .arg(&home)
+        .arg("--base")
+        .arg(format!("rootfs:{}", base.display()))
+        .args(["--repo", &repo, "--tag", "1", "--json"])
+        .args(["--apt-packages", "r-base-core"])
+        .arg("--entrypoint-binary")
+        .arg(&ep)
+        .arg("--cache-dir")
+        .arg(dir.path().join("cache"))
+        .arg("--output")
+        .arg(format!("docker-archive:{}", archive.display()))
+        .output()
+        .unwrap();
+    report(&o);
+    docker(&["load", "-i", archive.to_str().unwrap()]);
+    let out = docker(&[
+        "run",
+        "--rm",
+        "--entrypoint",
+        "Rscript",
+        &image,
+        "-e",
+        "cat(stats::median(c(1, 5, 9)), utils::packageVersion('base') >= '4', '\\n')",
+    ]);
+    assert_eq!(out.trim(), "5 TRUE");
+}

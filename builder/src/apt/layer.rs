@@ -71,6 +71,32 @@ fn alternative_links(
     out
 }
 
+/// The [`scripts::COPIES`] of the packages in the layer, where the target is new.
+fn script_copies(base: &BaseFs, files: &BTreeMap<String, Entry>, added: &[Stanza]) -> Vec<Entry> {
+    let mut out = Vec::new();
+    for (pkg, from, to) in scripts::COPIES {
+        if !added.iter().any(|s| s.get("Package") == Some(pkg)) {
+            continue;
+        }
+        let Some(src) = files.get(from) else {
+            continue;
+        };
+        if files.contains_key(to) || base.resolve(to).is_some() {
+            continue;
+        }
+        if let Kind::File(content) = &src.kind {
+            out.push(Entry {
+                path: to.to_string(),
+                kind: Kind::File(content.clone()),
+                mode: 0o644,
+                uid: 0,
+                gid: 0,
+            });
+        }
+    }
+    out
+}
+
 /// One layer holding `debs` (in the order given), for `variant`'s images.
 pub fn plan(
     debs: &[Unpacked],
@@ -112,7 +138,9 @@ pub fn plan(
         }
         stanzas.push(st);
     }
+    let copies = script_copies(base, &files, &stanzas);
     let links = alternative_links(base, &files, &alts);
+    files.extend(copies.into_iter().map(|e| (e.path.clone(), e)));
     let mut entries: Vec<Entry> = files.into_values().collect();
     entries.extend(links);
     entries.extend(info);
@@ -215,5 +243,29 @@ mod tests {
         let link = p.entries.iter().find(|e| e.path == "usr/bin/a").unwrap();
         assert_eq!(link.kind, Kind::Symlink("/etc/alternatives/a".into()));
         assert_eq!(p.only, Some(Variant::Python));
+    }
+
+    #[test]
+    fn r_gets_its_renviron() {
+        let r = unpack(&make_deb(
+            "Package: r-base-core\nVersion: 4.2.2\nArchitecture: amd64\n",
+            &[("./usr/lib/R/etc/Renviron.ucf", b"R_LIBS=x\n")],
+        ))
+        .unwrap();
+        let p = plan(std::slice::from_ref(&r), &base(), "", Variant::R).unwrap();
+        let made = p
+            .entries
+            .iter()
+            .find(|e| e.path == "etc/R/Renviron")
+            .unwrap();
+        assert_eq!(
+            made.kind,
+            Kind::File(Content::Bytes(Arc::from(&b"R_LIBS=x\n"[..])))
+        );
+        // Another package shipping the same file gets no copy.
+        let mut other = r;
+        other.control = "Package: other\nVersion: 1\nArchitecture: all\n".into();
+        let p = plan(&[other], &base(), "", Variant::R).unwrap();
+        assert!(!p.entries.iter().any(|e| e.path == "etc/R/Renviron"));
     }
 }

@@ -2,6 +2,16 @@
 //! script. Only `update-alternatives --install` (and its `--slave` links) written out
 //! literally in a `postinst` is applied; anything built from shell variables is not.
 
+/// Files a `postinst` makes by copying one the package ships, where the script builds
+/// the copy in shell (so [`alternatives`]-style parsing cannot see it): (package, file
+/// shipped, file made). R reads `/etc/R/Renviron` for its library paths; without it not
+/// even `utils` loads.
+pub const COPIES: [(&str, &str, &str); 1] = [(
+    "r-base-core",
+    "usr/lib/R/etc/Renviron.ucf",
+    "etc/R/Renviron",
+)];
+
 /// One alternative: `link` → `/etc/alternatives/<name>` → `path`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Alternative {
