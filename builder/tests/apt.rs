@@ -695,3 +695,54 @@ fn r_added_to_a_jvm_only_debian_base() {
     ]);
     assert_eq!(out.trim(), "5 TRUE");
 }
+
+/// `--engine docker`: the Dockerfiles' RUN apt-get, as upstream's: spark-py on a base
+/// image without python3 gets it, and `--apt-packages` goes into every image.
+#[test]
+#[ignore = "needs deb.debian.org from Docker builds, a Docker Engine, `cargo xtask fixtures --jvm-only-base` and `cargo xtask dist`"]
+fn engine_path_installs_python3_and_apt_packages() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+    let base_tar = root.join("target/fixtures/base/bookworm-jre17-nopython.tar");
+    let home = root.join("target/fixtures/dist/spark-3.5.9-bin-hadoop3");
+    let ep = root.join("target/dist/spark-entrypoint");
+    let pid = std::process::id();
+    let base = format!("localhost/sparkimg-apt-test-base:{pid}");
+    let repo = format!("localhost/sparkimg-apt-test-engine-{pid}");
+    let (jvm, py) = (format!("{repo}/spark:1"), format!("{repo}/spark-py:1"));
+    let _guard = Loaded(vec![base.clone(), jvm.clone(), py.clone()]);
+    docker(&[
+        "import",
+        "--change",
+        "ENV PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
+        base_tar.to_str().unwrap(),
+        &base,
+    ]);
+    let dir = tempfile::tempdir().unwrap();
+    let o = Command::new(env!("CARGO_BIN_EXE_sparkimg"))
+        .args(["build", "--engine", "docker", "--base", &base])
+        .arg("--spark-home")
+        .arg(&home)
+        .args(["--repo", &repo, "--tag", "1", "-p", "--json"])
+        .args(["--apt-packages", "less"])
+        .arg("--entrypoint-binary")
+        .arg(&ep)
+        .arg("--cache-dir")
+        .arg(dir.path().join("cache"))
+        .output()
+        .unwrap();
+    report(&o);
+    for (image, pkgs) in [(&jvm, &["less"][..]), (&py, &["less", "python3"][..])] {
+        for p in pkgs {
+            let s = docker(&["run", "--rm", "--entrypoint", "dpkg", image, "-s", p]);
+            assert!(
+                s.contains("Status: install ok installed"),
+                "{image} {p}: {s}"
+            );
+        }
+    }
+    let jvm_py = Command::new("docker")
+        .args(["run", "--rm", "--entrypoint", "dpkg", &jvm, "-s", "python3"])
+        .output()
+        .unwrap();
+    assert!(!jvm_py.status.success(), "python3 only in spark-py");
+}
