@@ -517,6 +517,23 @@ fn bad_names_are_refused_before_any_network() {
         stderr(&o)
     );
     assert!(took < Duration::from_secs(1), "took {took:?}");
+
+    // A malformed time zone and a bad package name: the same, at once.
+    for bad in [
+        &["--timezone", "../etc/passwd"][..],
+        &["--apt-packages", "Not A Package"],
+    ] {
+        let started = Instant::now();
+        let o = Command::new(env!("CARGO_BIN_EXE_sparkimg"))
+            .args(["build", "--repo", "quay.io/x", "--tag", "3.5.9", "-p"])
+            .args(["--base", "registry.invalid/x/base:1", "--spark-home"])
+            .arg(&home)
+            .args(bad)
+            .output()
+            .unwrap();
+        assert_eq!(o.status.code(), Some(2), "{bad:?}: {}", stderr(&o));
+        assert!(started.elapsed() < Duration::from_secs(1), "{bad:?}");
+    }
 }
 
 /// Removes the images a test loaded, also when it panics.

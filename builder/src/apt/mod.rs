@@ -92,7 +92,9 @@ pub fn runtime(variant: Variant) -> Option<(&'static str, &'static str)> {
 pub fn wanted(variant: Variant, base: &BaseFs, extra: &[String]) -> Vec<String> {
     let mut out = Vec::new();
     if let Some((program, pkg)) = runtime(variant) {
-        if base.resolve(program).is_none() {
+        // Images built from source (python:3.x) keep theirs under /usr/local.
+        let local = program.replace("usr/bin/", "usr/local/bin/");
+        if base.resolve(program).is_none() && base.resolve(&local).is_none() {
             out.push(pkg.to_string());
         }
     }
@@ -235,6 +237,8 @@ mod tests {
             ("usr/bin/python3".into(), Node::Symlink("python3.11".into())),
         ]);
         assert!(wanted(Variant::Python, &b, &[]).is_empty());
+        b.apply_layer(vec![("usr/local/bin/R".into(), Node::File(None))]);
+        assert!(wanted(Variant::R, &b, &[]).is_empty());
         assert_eq!(wanted(Variant::Jvm, &b, &extra), ["procps", "python3"]);
         assert_eq!(deb_arch("arm", Some("v7")), "armhf");
         assert_eq!(deb_arch("ppc64le", None), "ppc64el");

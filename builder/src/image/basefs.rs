@@ -41,7 +41,12 @@ pub fn interesting(path: &str) -> bool {
 }
 
 /// Programs whose presence decides whether a variant needs OS packages.
-pub const RUNTIMES: [&str; 2] = ["usr/bin/python3", "usr/bin/R"];
+pub const RUNTIMES: [&str; 4] = [
+    "usr/bin/python3",
+    "usr/local/bin/python3",
+    "usr/bin/R",
+    "usr/local/bin/R",
+];
 
 fn wants_apt_data(path: &str) -> bool {
     path == "var/lib/dpkg/status"
