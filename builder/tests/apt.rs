@@ -215,6 +215,59 @@ fn base(dir: &Path, repo: &Repo, debian: bool) -> PathBuf {
     path
 }
 
+/// A base whose source is a deb822 `.sources` file with `Signed-By:` a binary keyring
+/// holding `signed_by`, while `trusted.gpg.d/` holds `global`.
+fn base_deb822(
+    dir: &Path,
+    repo: &Repo,
+    signed_by: &SignedSecretKey,
+    global: &SignedSecretKey,
+) -> PathBuf {
+    use pgp::ser::Serialize;
+    let status = "Package: base-files\nStatus: install ok installed\nVersion: 12.4\n";
+    let sources = format!(
+        "Types: deb\nURIs: {}\nSuites: stable\nComponents: main\nSigned-By: /usr/share/keyrings/test.gpg\n",
+        repo.server.url("repo")
+    );
+    let keyring = SignedPublicKey::from(signed_by.clone()).to_bytes().unwrap();
+    let global = armored_public(global);
+    let entries: Vec<(&str, &[u8], u32)> = vec![
+        ("usr/lib/jvm/java-17/bin/java", b"#!/bin/sh\n", 0o755),
+        ("var/lib/dpkg/status", status.as_bytes(), 0o644),
+        (
+            "etc/apt/sources.list.d/test.sources",
+            sources.as_bytes(),
+            0o644,
+        ),
+        ("usr/share/keyrings/test.gpg", &keyring, 0o644),
+        ("etc/apt/trusted.gpg.d/other.asc", global.as_bytes(), 0o644),
+    ];
+    let path = dir.join("base822.tar");
+    fs::write(&path, tar_of(&entries)).unwrap();
+    path
+}
+
+#[test]
+fn deb822_signed_by_a_binary_keyring_is_the_only_key() {
+    let repo = repo();
+    let run = Run::new();
+    let stranger = key();
+    // The repository's key, as a binary keyring named by Signed-By: accepted.
+    let good = base_deb822(run.dir.path(), &repo, &repo.key, &stranger);
+    let rep = report(&run.sparkimg(&good, &["--apt-packages", "hello"]));
+    let (_, entries) = os_layer(&run, &rep);
+    assert_eq!(file(&entries, "usr/bin/hello"), b"#!/bin/sh\necho hello\n");
+    // Signed-By names another key: refused although trusted.gpg.d has the right one.
+    let bad = base_deb822(run.dir.path(), &repo, &stranger, &repo.key);
+    let o = run.sparkimg(&bad, &["--apt-packages", "hello"]);
+    assert_eq!(o.status.code(), Some(3), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("bad OpenPGP signature"),
+        "{}",
+        stderr(&o)
+    );
+}
+
 fn dist(dir: &Path) -> PathBuf {
     let home = dir.join("spark");
     for (p, b) in [
