@@ -192,6 +192,18 @@ impl Repo {
         Ok(resolve::resolve(&u, &self.installed, wanted)?)
     }
 
+    fn fetch_unpack(&self, p: &Package) -> Result<unpack::Unpacked, AptError> {
+        let url = format!("{}/{}", self.sources[p.source].uri, p.filename);
+        if p.sha256.is_empty() {
+            return Err(AptError::Format {
+                what: url,
+                reason: "the index gives no SHA256 for it".into(),
+            });
+        }
+        let bytes = self.fetcher.verified(&url, &p.sha256, p.size)?;
+        unpack::unpack(&bytes).map_err(|reason| AptError::Format { what: url, reason })
+    }
+
     /// The layer adding `pkgs` (from [`Repo::resolve`]) for `variant`'s images.
     pub fn layer(
         &self,
@@ -199,20 +211,10 @@ impl Repo {
         base: &BaseFs,
         variant: Variant,
     ) -> Result<LayerPlan, AptError> {
-        let mut debs = Vec::with_capacity(pkgs.len());
-        for p in pkgs {
-            let url = format!("{}/{}", self.sources[p.source].uri, p.filename);
-            if p.sha256.is_empty() {
-                return Err(AptError::Format {
-                    what: url,
-                    reason: "the index gives no SHA256 for it".into(),
-                });
-            }
-            let bytes = self.fetcher.verified(&url, &p.sha256, p.size)?;
-            debs.push(
-                unpack::unpack(&bytes).map_err(|reason| AptError::Format { what: url, reason })?,
-            );
-        }
+        // Downloads and decompression in parallel; results in package order.
+        let debs = crate::image::layer::run_parallel(pkgs, |p| self.fetch_unpack(p))
+            .into_iter()
+            .collect::<Result<Vec<_>, _>>()?;
         layer::plan(&debs, base, &self.base_status, variant).map_err(|reason| AptError::Format {
             what: "the package layer".into(),
             reason,
