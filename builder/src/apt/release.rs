@@ -121,6 +121,49 @@ mod tests {
         assert_eq!(r.sha256["main/binary-amd64/Packages"].0, "aa11");
     }
 
+    /// A key whose signing is done by a subkey, as many third-party repositories do.
+    fn subkey_signer() -> pgp::composed::SignedSecretKey {
+        use pgp::composed::{KeyType, SecretKeyParamsBuilder, SubkeyParamsBuilder};
+        let mut sub = SubkeyParamsBuilder::default();
+        sub.key_type(KeyType::Ed25519Legacy).can_sign(true);
+        let mut params = SecretKeyParamsBuilder::default();
+        params
+            .key_type(KeyType::Ed25519Legacy)
+            .can_certify(true)
+            .can_sign(false)
+            .primary_user_id("repo <repo@example.invalid>".into())
+            .subkeys(vec![sub.build().unwrap()]);
+        let mut rng = rand::thread_rng();
+        let key = params.build().unwrap().generate(&mut rng).unwrap();
+        key.sign(&mut rng, &pgp::types::Password::from("")).unwrap()
+    }
+
+    #[test]
+    fn a_subkey_signature_verifies_and_an_edit_does_not() {
+        use pgp::composed::ArmorOptions;
+        let key = subkey_signer();
+        let signed = CleartextSignedMessage::sign(
+            rand::thread_rng(),
+            RELEASE,
+            &key.secret_subkeys[0].key,
+            &pgp::types::Password::from(""),
+        )
+        .unwrap()
+        .to_armored_string(ArmorOptions::default())
+        .unwrap();
+        let armored = SignedPublicKey::from(key)
+            .to_armored_string(ArmorOptions::default())
+            .unwrap();
+        let keys = read_keys(&[armored.into_bytes()]);
+        assert_eq!(keys.len(), 1);
+        let text = verify(&signed, &keys).unwrap();
+        assert_eq!(Release::parse(&text), Release::parse(RELEASE));
+        let edited = signed.replace("bb22 200", "bb23 200");
+        assert!(verify(&edited, &keys)
+            .unwrap_err()
+            .contains("no key the base trusts"));
+    }
+
     #[test]
     fn unsigned_or_keyless_is_refused() {
         assert!(verify(RELEASE, &[]).unwrap_err().contains("not an OpenPGP"));
