@@ -692,4 +692,29 @@ mod tests {
         assert_eq!(d.build_args, vec![("x".to_string(), "1".to_string())]);
         assert!(docker.base_ref.is_none());
     }
+
+    #[test]
+    fn apt_packages_and_time_zones_are_checked_here() {
+        let r = resolve_args(&[
+            "-t",
+            "3.5.3",
+            "--apt-packages",
+            "krb5-user,procps",
+            "--apt-packages",
+            "procps,libstdc++6",
+        ])
+        .unwrap();
+        assert_eq!(r.apt_packages, ["krb5-user", "procps", "libstdc++6"]);
+        for bad in ["Procps", "a", "+x", "pro cps", "pkg;rm"] {
+            usage(
+                &["-t", "3.5.3", "--apt-packages", bad],
+                "not a Debian package name",
+            );
+        }
+        assert!(matches!(
+            resolve_args(&["-t", "3.5.3", "--timezone", "../../etc/passwd"]),
+            Err(BuildError::UnknownTimezone { .. })
+        ));
+        assert!(resolve_args(&["-t", "3.5.3", "--timezone", "Asia/Shanghai"]).is_ok());
+    }
 }
