@@ -43,8 +43,9 @@ pub enum AptError {
         what: String,
         reason: String,
     },
+    // Not a `#[source]`: the message is the resolver's, printed once, then the hint.
     #[error("{0}\nhint: check the name with `apt-cache policy` on the base, or pick a base whose sources have it")]
-    Resolve(#[from] resolve::ResolveError),
+    Resolve(resolve::ResolveError),
     #[error("{url}: no signed InRelease; refusing an unsigned repository\nhint: --insecure-skip-verify accepts it at your own risk")]
     Unsigned { url: String },
     #[error("{url}: bad OpenPGP signature: {reason}")]
@@ -67,6 +68,12 @@ pub enum AptError {
         #[source]
         source: std::io::Error,
     },
+}
+
+impl From<resolve::ResolveError> for AptError {
+    fn from(e: resolve::ResolveError) -> Self {
+        AptError::Resolve(e)
+    }
 }
 
 /// How the package layer is fetched.
