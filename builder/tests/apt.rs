@@ -490,7 +490,14 @@ fn missing_unsatisfiable_and_not_debian_are_refused() {
 
     let o = run.sparkimg(&base_deb, &["--apt-packages", "no-such-thing"]);
     assert_eq!(o.status.code(), Some(6), "{}", stderr(&o));
-    assert!(stderr(&o).contains("package 'no-such-thing' is not in the base's apt sources"));
+    let err = stderr(&o);
+    assert_eq!(
+        err.matches("package 'no-such-thing' is not in the base's apt sources")
+            .count(),
+        1,
+        "{err}"
+    );
+    assert!(err.contains("\nhint: check the name"), "{err}");
 
     let o = run.sparkimg(&base_deb, &["--apt-packages", "needy"]);
     assert_eq!(o.status.code(), Some(6), "{}", stderr(&o));
