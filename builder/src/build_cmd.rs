@@ -7,6 +7,7 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use anyhow::{bail, Context, Result};
+use sparkimg::apt::AptOptions;
 use sparkimg::engine::{self, Daemon};
 use sparkimg::fetch::{self, Cache, FetchOptions, SparkVersion};
 use sparkimg::image::{self, BaseSpec, BuildError, BuildOptions, BuildReport, Platform};
@@ -67,6 +68,7 @@ pub fn run(args: BuildArgs) -> Result<()> {
             entrypoint: prepared.entrypoint.clone(),
             source,
             no_cache: req.no_cache,
+            apt_packages: req.apt_packages.clone(),
         };
         return engine_build(&req, daemon, &b, prepared.registry.as_ref());
     }
@@ -86,6 +88,11 @@ pub fn run(args: BuildArgs) -> Result<()> {
         cache_dir: (!req.no_cache).then_some(prepared.cache_root.clone()),
         source,
         host_zoneinfo: PathBuf::from("/usr/share/zoneinfo"),
+        apt_packages: req.apt_packages.clone(),
+        apt: AptOptions {
+            cache_dir: (!req.no_cache).then_some(prepared.cache_root.clone()),
+            insecure_skip_verify: req.insecure_skip_verify,
+        },
     };
     daemonless(&req, &opts, prepared)
 }

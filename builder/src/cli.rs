@@ -337,8 +337,16 @@ pub struct BuildArgs {
     #[arg(long, value_name = "PATH_OR_URL", conflicts_with_all = ["hadoop", "scala", "mirrors"])]
     pub dist: Option<String>,
 
+    /// Continue when no usable distribution checksum exists, and accept unsigned apt
+    /// repositories for OS packages (checksums that exist are still checked).
     #[arg(long)]
     pub insecure_skip_verify: bool,
+
+    /// OS packages added to every image from the base's own apt sources (comma-separated,
+    /// repeatable), e.g. krb5-user,procps. spark-py and spark-r also get python3 or R
+    /// when the base lacks them.
+    #[arg(long, value_name = "PKG[,PKG...]", value_delimiter = ',')]
+    pub apt_packages: Vec<String>,
 
     /// docker-image-tool.sh's trailing verb: `build` (default) or `push` (= --push).
     #[arg(value_name = "build|push", hide = true)]

@@ -4,6 +4,7 @@
 
 use std::error::Error;
 
+use crate::apt::AptError;
 use crate::engine::EngineError;
 use crate::fetch::{FetchError, VersionError};
 use crate::image::BuildError;
@@ -35,7 +36,8 @@ pub const TABLE: &[(u8, &str)] = &[
     ),
     (
         VERIFICATION,
-        "verification failed (checksum missing, unparsable or wrong; bad signature)",
+        "verification failed (checksum missing, unparsable or wrong; bad signature; an \
+         unsigned apt repository)",
     ),
     (
         DOWNLOAD,
@@ -44,7 +46,9 @@ pub const TABLE: &[(u8, &str)] = &[
     (UNSAFE_ARCHIVE, "unsafe or oversized archive refused"),
     (
         BASE_OR_DIST,
-        "build: base image unusable (no Java, unreadable) or not a Spark distribution",
+        "build: base image unusable (no Java, unreadable; lacks python3/R and is not \
+         Debian/Ubuntu; OS packages that do not exist or cannot be satisfied) or not a \
+         Spark distribution",
     ),
     (NOT_YET, "build: not implemented yet (-m minikube)"),
     (
@@ -144,10 +148,23 @@ fn build(e: &BuildError) -> u8 {
         | BuildError::SourceDateEpoch(_) => USAGE,
         BuildError::Version(_) => USAGE,
         BuildError::Fetch(f) => fetch(f),
+        BuildError::Packages(a) => apt(a),
         BuildError::Base(_) | BuildError::NoJava | BuildError::Distribution { .. } => BASE_OR_DIST,
         BuildError::NotYet(_) => NOT_YET,
         BuildError::OutputNotOurs { .. } => OUTPUT_NOT_OURS,
         BuildError::Io { .. } => OTHER,
+    }
+}
+
+fn apt(e: &AptError) -> u8 {
+    match e {
+        AptError::NotDebian { .. } | AptError::Resolve(_) => BASE_OR_DIST,
+        AptError::Unsigned { .. } | AptError::Signature { .. } | AptError::HashMismatch { .. } => {
+            VERIFICATION
+        }
+        AptError::NotFound { .. } => DOWNLOAD,
+        AptError::Fetch(f) => fetch(f),
+        AptError::Format { .. } | AptError::Io { .. } => OTHER,
     }
 }
 

@@ -1,5 +1,6 @@
 //! `sparkimg`: fetch Spark distributions and build Spark container images.
 
+pub mod apt;
 pub mod fetch;
 
 pub mod http;

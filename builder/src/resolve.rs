@@ -117,6 +117,10 @@ pub struct BuildRequest {
     pub epoch: u64,
     pub timezone: String,
     pub no_cache: bool,
+    /// `--apt-packages`, checked as Debian package names.
+    pub apt_packages: Vec<String>,
+    /// `--insecure-skip-verify` (also: unsigned apt repositories are accepted).
+    pub insecure_skip_verify: bool,
     pub json: bool,
     pub entrypoint: Option<PathBuf>,
     pub cache_dir: Option<PathBuf>,
@@ -186,6 +190,13 @@ pub fn resolve(args: &BuildArgs, env: &Env) -> Result<BuildRequest, BuildError> 
     let tag = args.tag.clone();
     names.images(tag.as_deref().or(version.as_deref()).unwrap_or("latest"))?;
     let epoch = image::parse_epoch(env.source_date_epoch.as_deref())?;
+    // The zone's shape now; whether the base has it is known once the base is read.
+    if !image::basefs::valid_zone_name(&args.timezone) {
+        return Err(BuildError::UnknownTimezone {
+            zone: args.timezone.clone(),
+            suggestions: Vec::new(),
+        });
+    }
     let req = BuildRequest {
         distribution: distribution(args, version.as_deref(), env)?,
         version,
@@ -207,6 +218,8 @@ pub fn resolve(args: &BuildArgs, env: &Env) -> Result<BuildRequest, BuildError> 
         epoch,
         timezone: args.timezone.clone(),
         no_cache: args.no_cache,
+        apt_packages: apt_packages(&args.apt_packages)?,
+        insecure_skip_verify: args.insecure_skip_verify,
         json: args.json,
         entrypoint: args.entrypoint_binary.clone(),
         cache_dir: args.cache_dir.clone(),
@@ -215,6 +228,28 @@ pub fn resolve(args: &BuildArgs, env: &Env) -> Result<BuildRequest, BuildError> 
     // A bad --compression-level is refused now, whichever sink ends up chosen.
     req.compression(false)?;
     Ok(req)
+}
+
+/// Debian policy's package names (lowercase letters, digits, `+ - .`; two characters at
+/// least, starting alphanumeric), so a typo fails before any download.
+fn apt_packages(names: &[String]) -> Result<Vec<String>, BuildError> {
+    let mut out: Vec<String> = Vec::new();
+    for n in names.iter().map(|n| n.trim()).filter(|n| !n.is_empty()) {
+        let ok = n.len() >= 2
+            && n.starts_with(|c: char| c.is_ascii_lowercase() || c.is_ascii_digit())
+            && n.chars()
+                .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || "+-.".contains(c));
+        if !ok {
+            return Err(input(format!(
+                "--apt-packages {n:?}: not a Debian package name (lowercase letters, digits, \
+                 '+', '-', '.')"
+            )));
+        }
+        if !out.iter().any(|o| o == n) {
+            out.push(n.to_string());
+        }
+    }
+    Ok(out)
 }
 
 fn check_engine_flags(args: &BuildArgs, engine_docker: bool) -> Result<(), BuildError> {
@@ -655,5 +690,30 @@ mod tests {
         let d = docker.docker.expect("docker path");
         assert_eq!(d.build_args, vec![("x".to_string(), "1".to_string())]);
         assert!(docker.base_ref.is_none());
+    }
+
+    #[test]
+    fn apt_packages_and_time_zones_are_checked_here() {
+        let r = resolve_args(&[
+            "-t",
+            "3.5.3",
+            "--apt-packages",
+            "krb5-user,procps",
+            "--apt-packages",
+            "procps,libstdc++6",
+        ])
+        .unwrap();
+        assert_eq!(r.apt_packages, ["krb5-user", "procps", "libstdc++6"]);
+        for bad in ["Procps", "a", "+x", "pro cps", "pkg;rm"] {
+            usage(
+                &["-t", "3.5.3", "--apt-packages", bad],
+                "not a Debian package name",
+            );
+        }
+        assert!(matches!(
+            resolve_args(&["-t", "3.5.3", "--timezone", "../../etc/passwd"]),
+            Err(BuildError::UnknownTimezone { .. })
+        ));
+        assert!(resolve_args(&["-t", "3.5.3", "--timezone", "Asia/Shanghai"]).is_ok());
     }
 }

@@ -165,6 +165,9 @@ fn base_rootfs(path: &Path, java: bool) {
             0o755,
         );
     }
+    // The runtimes of spark-py and spark-r, so those images need no OS packages.
+    add(&mut b, "usr/bin/python3", b"#!/bin/sh\n", 0o755);
+    add(&mut b, "usr/bin/R", b"#!/bin/sh\n", 0o755);
     if let Ok(bb) = fs::read("/bin/busybox") {
         add(&mut b, "bin/busybox", &bb, 0o755);
         for tool in ["sh", "ls", "cat", "stat", "echo", "id"] {

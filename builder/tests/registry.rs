@@ -266,6 +266,8 @@ fn base_layer() -> (Vec<u8>, String) {
     layer(&[
         ("etc/passwd", b"root:x:0:0:root:/root:/bin/sh\n", 0o644),
         ("usr/lib/jvm/jre-17/bin/java", b"#!/bin/sh\n", 0o755),
+        // spark-py images need python3 from the base (else sparkimg would add it).
+        ("usr/bin/python3", b"#!/bin/sh\n", 0o755),
     ])
 }
 

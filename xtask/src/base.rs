@@ -28,12 +28,14 @@ const SUITE: &str = "bookworm";
 const NAME: &str = "bookworm-jre17";
 pub const DOCKER_IMAGE: &str = "sparkimg-fixture/base:bookworm-jre17";
 
-/// A flavour of the base: the same packages, then `hooks` (mmdebstrap customize hooks).
+/// A flavour of the base: its packages, then `hooks` (mmdebstrap customize hooks).
 pub struct Variant {
     pub name: &'static str,
     pub docker_image: &'static str,
+    packages: &'static [&'static str],
     hooks: &'static [&'static str],
-    /// Paths that must not be in the tar.
+    /// Paths that must be in the tar, and paths that must not.
+    present: &'static [&'static str],
     absent: &'static [&'static str],
 }
 
@@ -41,8 +43,23 @@ pub struct Variant {
 pub const FULL: Variant = Variant {
     name: NAME,
     docker_image: DOCKER_IMAGE,
+    packages: &PACKAGES,
     hooks: &[],
+    present: &WITH_PYTHON,
     absent: &[],
+};
+
+const WITH_PYTHON: [&str; 2] = ["/usr/bin/python3", "/usr/share/zoneinfo/Asia/Shanghai"];
+
+/// A JVM-only base without python3 (`--jvm-only-base`), the case of the default
+/// eclipse-temurin base: spark-py on it must get python3 from sparkimg's package layer.
+pub const JVM_ONLY: Variant = Variant {
+    name: "bookworm-jre17-nopython",
+    docker_image: "sparkimg-fixture/base:bookworm-jre17-nopython",
+    packages: &["openjdk-17-jre-headless", "tzdata", "libnss-wrapper"],
+    hooks: &[],
+    present: &["/usr/share/zoneinfo/Asia/Shanghai"],
+    absent: &["usr/bin/python3"],
 };
 
 /// The base with no shell at all (issue 14): bash and dash are purged after the
@@ -54,10 +71,12 @@ pub const FULL: Variant = Variant {
 pub const NOSHELL: Variant = Variant {
     name: "bookworm-jre17-noshell",
     docker_image: "sparkimg-fixture/base:bookworm-jre17-noshell",
+    packages: &PACKAGES,
     hooks: &[
         "rm -f \"$1\"/var/lib/dpkg/info/bash.preinst \"$1\"/var/lib/dpkg/info/bash.postinst \"$1\"/var/lib/dpkg/info/bash.prerm \"$1\"/var/lib/dpkg/info/bash.postrm \"$1\"/var/lib/dpkg/info/dash.preinst \"$1\"/var/lib/dpkg/info/dash.postinst \"$1\"/var/lib/dpkg/info/dash.prerm \"$1\"/var/lib/dpkg/info/dash.postrm",
         "chroot \"$1\" dpkg --purge --no-triggers --force-remove-essential --force-depends bash dash",
     ],
+    present: &WITH_PYTHON,
     absent: &[
         "usr/bin/sh",
         "bin/sh",
@@ -135,7 +154,7 @@ pub fn ensure_variant(variant: &Variant) -> Result<Base> {
     let tmp = util::temp_sibling(&tar);
     let mut cmd = Command::new("mmdebstrap");
     cmd.args(["--variant=minbase", "--format=tar"])
-        .arg(format!("--include={}", PACKAGES.join(",")))
+        .arg(format!("--include={}", variant.packages.join(",")))
         .args(OPTIONS)
         .args(
             variant
@@ -163,7 +182,7 @@ pub fn ensure_variant(variant: &Variant) -> Result<Base> {
     let size = fs::metadata(&tmp)?.len();
     let sha256 = util::sha_file("sha256sum", &tmp)?;
     info["suite"] = json!(SUITE);
-    info["packages_requested"] = json!(PACKAGES);
+    info["packages_requested"] = json!(variant.packages);
     info["mirrors"] = json!(mirrors);
     info["size"] = json!(size);
     info["sha256"] = json!(sha256);
@@ -194,7 +213,7 @@ pub fn ensure_variant(variant: &Variant) -> Result<Base> {
 fn inputs(mirrors: &[String], variant: &Variant) -> String {
     let mut s = format!(
         "revision {REVISION}\nsuite {SUITE}\nvariant minbase\ninclude {}\n",
-        PACKAGES.join(",")
+        variant.packages.join(",")
     );
     for opt in OPTIONS {
         s += &format!("option {opt}\n");
@@ -256,8 +275,8 @@ fn describe(tar: &Path, variant: &Variant) -> Result<Value> {
         .find(|e| e.starts_with("usr/lib/") && e.ends_with("/libnss_wrapper.so"))
         .map(|e| format!("/{e}"))
         .context("no libnss_wrapper.so in the base tar")?;
-    for path in ["/usr/bin/python3", "/usr/share/zoneinfo/Asia/Shanghai"] {
-        ensure!(has(path), "no {path} in the base tar");
+    for path in variant.present {
+        ensure!(has(path), "no {path} in the {} base tar", variant.name);
     }
     for path in variant.absent {
         ensure!(!has(path), "{path} is in the {} base tar", variant.name);
@@ -271,7 +290,7 @@ fn describe(tar: &Path, variant: &Variant) -> Result<Value> {
     )?;
     let versions = installed_versions(&status);
     let mut packages = serde_json::Map::new();
-    for name in PACKAGES {
+    for name in variant.packages {
         let version = versions
             .iter()
             .find(|(p, _)| p == name)
@@ -282,7 +301,7 @@ fn describe(tar: &Path, variant: &Variant) -> Result<Value> {
     Ok(json!({
         "java_home": java_home,
         "java": format!("{java_home}/bin/java"),
-        "python3": "/usr/bin/python3",
+        "python3": has("/usr/bin/python3").then_some("/usr/bin/python3"),
         "nss_wrapper": nss_wrapper,
         "packages": packages,
         "package_count": versions.len(),

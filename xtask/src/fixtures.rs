@@ -16,6 +16,8 @@
 //!   sparkpi.jar, pi.py                           test jobs
 //!   base/bookworm-jre17.{tar,json,stamp}         with --base: Debian root file system
 //!                                                (see base.rs)
+//!   base/bookworm-jre17-nopython.{tar,json,stamp} with --jvm-only-base: the same
+//!                                                without python3 (base.rs JVM_ONLY)
 //!
 //! Every output is written under a temporary name and renamed into place, and the
 //! stamp is written last: an interrupted run leaves nothing that a later run trusts.
@@ -79,7 +81,7 @@ const PI_PY: &str = include_str!("../assets/fixtures/pi.py");
 
 pub fn main(args: Vec<String>) -> Result<()> {
     let mut selectors = Vec::new();
-    let (mut base, mut docker_base) = (false, false);
+    let (mut base, mut docker_base, mut jvm_only_base) = (false, false, false);
     let mut args = args.into_iter();
     while let Some(arg) = args.next() {
         let value = match arg.as_str() {
@@ -92,10 +94,15 @@ pub fn main(args: Vec<String>) -> Result<()> {
                 docker_base = true;
                 continue;
             }
+            "--jvm-only-base" => {
+                jvm_only_base = true;
+                continue;
+            }
             other => match other.strip_prefix("--spark=") {
                 Some(v) => v.to_string(),
                 None => bail!(
-                    "fixtures: unknown option {other:?} (expected --spark SEL, --base, --docker-base)"
+                    "fixtures: unknown option {other:?} (expected --spark SEL, --base, --docker-base, \
+                     --jvm-only-base)"
                 ),
             },
         };
@@ -128,6 +135,15 @@ pub fn main(args: Vec<String>) -> Result<()> {
                 built.meta.display()
             );
         }
+    }
+    // A base without python3, for the OS-package layer tests (builder/tests/apt.rs).
+    if jvm_only_base {
+        let built = crate::base::ensure_variant(&crate::base::JVM_ONLY)?;
+        println!(
+            "base:       {} ({}, no python3)",
+            built.tar.display(),
+            human_size(built.size)
+        );
     }
     Ok(())
 }

@@ -63,6 +63,9 @@ fn prepare_inputs() -> Result<()> {
     if util::docker_engine().is_some() {
         let built = base::ensure()?;
         base::docker_import(&built)?;
+        // The apt tests build spark-py on a JVM base without python3 (deb.debian.org
+        // is one of the package registries this machine, and CI, reach).
+        base::ensure_variant(&base::JVM_ONLY)?;
     }
     Ok(())
 }

@@ -158,18 +158,12 @@ fn dependencies(package: &str) -> BTreeSet<String> {
 
 /// The invariant bullet that contains `phrase`, joined onto one line.
 fn invariant(doc: &str, phrase: &str) -> String {
-    let start = doc
-        .find(phrase)
-        .unwrap_or_else(|| panic!("no invariant '{phrase}'"));
-    let begin = doc[..start].rfind("\n- ").map_or(0, |i| i + 1);
-    let end = doc[start..]
-        .find("\n- ")
-        .map_or(doc.len(), |i| start + i)
-        .min(doc[start..].find("\n\n").map_or(doc.len(), |i| start + i));
-    doc[begin..end]
-        .split_whitespace()
-        .collect::<Vec<_>>()
-        .join(" ")
+    // Bullets and paragraphs, each on one line, so a phrase wrapped in the source matches.
+    doc.split("\n- ")
+        .flat_map(|b| b.split("\n\n"))
+        .map(|b| b.split_whitespace().collect::<Vec<_>>().join(" "))
+        .find(|b| b.contains(phrase))
+        .unwrap_or_else(|| panic!("no invariant '{phrase}'"))
 }
 
 #[test]

@@ -9,10 +9,10 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::path::PathBuf;
 use std::sync::Arc;
 
-use crate::image::plan::{self, Content, SystemFiles, Variant};
+use crate::image::plan::{self, Content, DistFile, SystemFiles, Variant};
 use crate::image::{self, basefs, json, BuildError, BuildReport, ImageRef, ImageReport};
 
-use super::context::{context_plan, empty_dirs, write_context};
+use super::context::{context_plan, empty_dirs, write_context, ContextEntry};
 use super::daemon::{Daemon, JAVA_HOME_PROBE};
 use super::dockerfile::{self, ArgInputs};
 use super::error::EngineError;
@@ -35,6 +35,9 @@ pub struct EngineBuild {
     pub entrypoint: PathBuf,
     pub source: String,
     pub no_cache: bool,
+    /// `--apt-packages`, installed by the JVM image's RUN apt-get (spark-py and spark-r
+    /// are built FROM it).
+    pub apt_packages: Vec<String>,
 }
 
 /// The Java home the images get: `-b java_home=`, else the base's `JAVA_HOME`, else the
@@ -61,12 +64,9 @@ fn java_home(daemon: &Daemon, b: &EngineBuild) -> Result<String, EngineError> {
         .ok_or(EngineError::Build(BuildError::NoJava))
 }
 
-/// Build every image of `b`, streaming build output lines to `log`.
-pub fn build_images(
-    daemon: &Daemon,
-    b: &EngineBuild,
-    log: &mut dyn FnMut(&str),
-) -> Result<BuildReport, EngineError> {
+/// The inputs every image needs, refused before the daemon does any work: a valid
+/// zone, the entrypoint binary, and a distribution with what the images need.
+fn checked_dist(b: &EngineBuild) -> Result<Vec<DistFile>, EngineError> {
     if !basefs::valid_zone_name(&b.timezone) {
         return Err(BuildError::UnknownTimezone {
             zone: b.timezone.clone(),
@@ -94,6 +94,36 @@ pub fn build_images(
         path: b.spark_home.clone(),
         reason,
     })?;
+    Ok(dist)
+}
+
+/// The user's Dockerfile for `variant`, or the built-in one without the COPYs of empty
+/// context directories and, when no packages were asked for, without the apt block.
+fn dockerfile_for(
+    b: &EngineBuild,
+    variant: Variant,
+    entries: &[ContextEntry],
+) -> Result<Vec<u8>, EngineError> {
+    if let Some(p) = b.dockerfiles.get(&variant) {
+        return std::fs::read(p).map_err(|source| EngineError::Io {
+            path: p.clone(),
+            source,
+        });
+    }
+    let d = dockerfile::builtin_without(variant, &empty_dirs(entries, variant));
+    Ok(match b.apt_packages.is_empty() {
+        true => dockerfile::without_apt_block(&d).into_bytes(),
+        false => d.into_bytes(),
+    })
+}
+
+/// Build every image of `b`, streaming build output lines to `log`.
+pub fn build_images(
+    daemon: &Daemon,
+    b: &EngineBuild,
+    log: &mut dyn FnMut(&str),
+) -> Result<BuildReport, EngineError> {
+    let dist = checked_dist(b)?;
     let java_home = java_home(daemon, b)?;
     // passwd and localtime are made by the Dockerfile from the base; only the file
     // layout matters here.
@@ -111,6 +141,7 @@ pub fn build_images(
     };
     let layers = plan::plan_layers(&dist, &sys);
     let created = json::rfc3339(b.epoch);
+    let apt_packages = b.apt_packages.join(",");
     let jvm_ref = b
         .images
         .iter()
@@ -126,21 +157,14 @@ pub fn build_images(
         uid: b.uid,
         source: &b.source,
         created: &created,
+        apt_packages: &apt_packages,
     };
 
     let mut reports = Vec::new();
     for (variant, reference) in &b.images {
         let reference = reference.to_string();
         let entries = context_plan(&layers, *variant);
-        let dockerfile = match b.dockerfiles.get(variant) {
-            Some(p) => std::fs::read(p).map_err(|source| EngineError::Io {
-                path: p.clone(),
-                source,
-            })?,
-            None => {
-                dockerfile::builtin_without(*variant, &empty_dirs(&entries, *variant)).into_bytes()
-            }
-        };
+        let dockerfile = dockerfile_for(b, *variant, &entries)?;
         let epoch = b.epoch;
         let args = dockerfile::build_args(*variant, &inputs, &b.build_args);
         log(&format!(

@@ -23,6 +23,29 @@ fn copy_line(dir: &str) -> String {
     format!("COPY --chown=${{spark_uid}}:0 {dir}/ /opt/spark/")
 }
 
+const APT_BEGIN: &str = "# apt-packages:begin";
+const APT_END: &str = "# apt-packages:end";
+
+/// Pure: `dockerfile` without its `--apt-packages` block when no packages are asked
+/// for (a RUN that installs nothing would still cost a container commit and a layer).
+pub fn without_apt_block(dockerfile: &str) -> String {
+    let mut out = String::new();
+    let mut inside = false;
+    for l in dockerfile.lines() {
+        if l.starts_with(APT_BEGIN) {
+            inside = true;
+        }
+        if !inside {
+            out.push_str(l);
+            out.push('\n');
+        }
+        if l.starts_with(APT_END) {
+            inside = false;
+        }
+    }
+    out
+}
+
 /// Pure: the built-in Dockerfile of `variant` without the COPYs of `empty` context
 /// directories. Docker 20.10's classic builder cannot commit a COPY that follows the COPY
 /// of an empty directory ("failed to get layer …: layer does not exist"), and on any
@@ -54,6 +77,8 @@ pub struct ArgInputs<'a> {
     pub source: &'a str,
     /// RFC 3339 of SOURCE_DATE_EPOCH, for the `created` label.
     pub created: &'a str,
+    /// `--apt-packages`, comma-separated; empty: none.
+    pub apt_packages: &'a str,
 }
 
 /// Pure: the build args of one image. `user` (`-b K=V`, in order) comes last and wins,
@@ -76,6 +101,9 @@ pub fn build_args(
             set("timezone", inputs.timezone);
             set("source", inputs.source);
             set("created", inputs.created);
+            if !inputs.apt_packages.is_empty() {
+                set("apt_packages", inputs.apt_packages);
+            }
         }
         // docker-image-tool.sh passes the JVM image to the bindings as base_img too.
         Variant::Python | Variant::R => set("base_img", inputs.jvm_image),
@@ -133,7 +161,27 @@ mod tests {
             uid: 185,
             source: "https://github.com/apache/spark",
             created: "1970-01-01T00:00:00Z",
+            apt_packages: "",
         }
+    }
+
+    #[test]
+    fn apt_block_only_with_packages() {
+        assert!(JVM.contains("apt-get install"));
+        let without = without_apt_block(JVM);
+        assert!(!without.contains("apt-get") && !without.contains("apt_packages"));
+        assert!(without.contains("ENTRYPOINT") && without.contains("FROM ${base_img}"));
+        assert_eq!(without_apt_block(PYTHON), PYTHON);
+        let with = ArgInputs {
+            apt_packages: "krb5-user,procps",
+            ..inputs()
+        };
+        assert_eq!(
+            build_args(Variant::Jvm, &with, &[])["apt_packages"],
+            "krb5-user,procps"
+        );
+        assert!(!build_args(Variant::Jvm, &inputs(), &[]).contains_key("apt_packages"));
+        assert!(!build_args(Variant::Python, &with, &[]).contains_key("apt_packages"));
     }
 
     #[test]

@@ -219,6 +219,14 @@ impl Http {
     /// GET a small text file (checksums, keys). `Ok(None)` when the server says it does
     /// not have it.
     pub(crate) fn get_text(&self, url: &str, limit: u64) -> Result<Option<String>, FetchError> {
+        Ok(self
+            .get_bytes(url, limit)?
+            .map(|b| String::from_utf8_lossy(&b).into_owned()))
+    }
+
+    /// GET a file of at most `limit` bytes into memory (apt indexes and packages, which
+    /// the caller verifies). `Ok(None)` when the server says it does not have it.
+    pub(crate) fn get_bytes(&self, url: &str, limit: u64) -> Result<Option<Vec<u8>>, FetchError> {
         let attempt = |_: &mut (), attempt| {
             let resp = self
                 .client
@@ -235,11 +243,11 @@ impl Http {
                 _ if code == 404 || code == 410 => return Ok(None),
                 _ => return Err(Failure::Fatal(Self::status_error(url, code))),
             }
-            let mut text = String::new();
+            let mut body = Vec::new();
             resp.take(limit)
-                .read_to_string(&mut text)
+                .read_to_end(&mut body)
                 .map_err(|e| Failure::Retry(error_chain(&e), None))?;
-            Ok(Some(text))
+            Ok(Some(body))
         };
         let waiting = |_: &mut (), reason: &String, delay| {
             progress::note(&format!("{url}: {reason}; retrying in {delay:?}"))

@@ -7,7 +7,7 @@
 
 pub mod cache;
 pub mod checksum;
-mod download;
+pub(crate) mod download;
 pub mod error;
 pub mod extract;
 pub mod names;

@@ -26,17 +26,36 @@ pub struct BaseFs {
 
 pub const ZONEINFO: &str = "usr/share/zoneinfo";
 
-/// Paths worth remembering; everything else in a (large) base is skipped.
+/// Paths worth remembering; everything else in a (large) base is skipped. Top-level
+/// entries are kept for their symlinks (merged-/usr: `lib` → `usr/lib`), which the
+/// package layer writes through; `etc/apt`, the keyrings and dpkg's status feed it.
 pub fn interesting(path: &str) -> bool {
     path == "etc/passwd"
+        || !path.contains('/')
+        || wants_apt_data(path)
+        || RUNTIMES.contains(&path)
         || path == ZONEINFO
         || path.starts_with("usr/share/zoneinfo/")
         || path.starts_with("usr/lib/jvm")
         || path.starts_with("opt/java")
 }
 
+/// Programs whose presence decides whether a variant needs OS packages.
+pub const RUNTIMES: [&str; 4] = [
+    "usr/bin/python3",
+    "usr/local/bin/python3",
+    "usr/bin/R",
+    "usr/local/bin/R",
+];
+
+fn wants_apt_data(path: &str) -> bool {
+    path == "var/lib/dpkg/status"
+        || path.starts_with("etc/apt/")
+        || path.starts_with("usr/share/keyrings/")
+}
+
 fn wants_data(path: &str) -> bool {
-    path == "etc/passwd" || path.starts_with("usr/share/zoneinfo/")
+    path == "etc/passwd" || path.starts_with("usr/share/zoneinfo/") || wants_apt_data(path)
 }
 
 /// `./a/b/` → `a/b`.
@@ -236,7 +255,8 @@ fn scan_layer(path: &Path) -> Result<Vec<(String, Node)>, BuildError> {
 // The scan cache's file format, by hand because it is tiny and must load in
 // milliseconds (zoneinfo is ~2000 small binary files: JSON would triple them):
 // magic, then per entry a kind byte, u32 path length, path, u64 payload length, payload.
-const SCAN_MAGIC: &[u8; 8] = b"SPKSCAN1";
+// Version 2 added the apt and dpkg files: older scans lack them and are redone.
+const SCAN_MAGIC: &[u8; 8] = b"SPKSCAN2";
 
 fn write_scan(file: &Path, entries: &[(String, Node)]) -> std::io::Result<()> {
     use std::io::Write;

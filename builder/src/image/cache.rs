@@ -60,6 +60,32 @@ pub fn plan_key(plan: &LayerPlan, mtime: u64, c: Compression) -> String {
     hex::encode(h.finalize())
 }
 
+/// Key of an OS-package layer, known before any package is unpacked: the base's
+/// layers (its dpkg status goes into the layer) and the packages by name and SHA256
+/// (which the verified indexes fixed), so a rebuild unpacks nothing.
+pub fn packages_key(
+    base_layers: &[String],
+    packages: &[String],
+    mtime: u64,
+    c: Compression,
+) -> String {
+    let mut h = Sha256::new();
+    field(
+        &mut h,
+        format!("sparkimg {VERSION} os-packages v1").as_bytes(),
+    );
+    field(&mut h, c.describe().as_bytes());
+    field(&mut h, mtime.to_string().as_bytes());
+    for d in base_layers {
+        field(&mut h, d.as_bytes());
+    }
+    field(&mut h, b"packages");
+    for p in packages {
+        field(&mut h, p.as_bytes());
+    }
+    hex::encode(h.finalize())
+}
+
 /// Key for re-compressing a rootfs tarball.
 pub fn file_key(path: &Path, c: Compression) -> Result<String, BuildError> {
     let md = fs::metadata(path).map_err(BuildError::io(path))?;
@@ -112,5 +138,40 @@ impl LayerCache {
         tmp.persist(&dest)
             .map_err(|e| BuildError::io(&dest)(e.error))?;
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn packages_key_covers_base_packages_epoch_and_compression() {
+        let base = vec!["sha256:a".to_string()];
+        let pkgs = vec!["python3 aa".to_string(), "python3.11 bb".to_string()];
+        let k = packages_key(&base, &pkgs, 0, Compression::Gzip(1));
+        assert_eq!(k, packages_key(&base, &pkgs, 0, Compression::Gzip(1)));
+        let others = [
+            packages_key(&["sha256:b".into()], &pkgs, 0, Compression::Gzip(1)),
+            packages_key(&base, &pkgs[..1], 0, Compression::Gzip(1)),
+            packages_key(
+                &base,
+                &["python3 ab".into(), pkgs[1].clone()],
+                0,
+                Compression::Gzip(1),
+            ),
+            packages_key(&base, &pkgs, 1, Compression::Gzip(1)),
+            packages_key(&base, &pkgs, 0, Compression::Zstd(3)),
+            // A layer boundary moved between the base list and the package list.
+            packages_key(
+                &[],
+                &[base[0].clone(), pkgs[0].clone(), pkgs[1].clone()],
+                0,
+                Compression::Gzip(1),
+            ),
+        ];
+        for o in others {
+            assert_ne!(o, k);
+        }
     }
 }

@@ -55,6 +55,9 @@ pub enum BuildError {
     Fetch(#[from] FetchError),
 
     #[error(transparent)]
+    Packages(#[from] crate::apt::AptError),
+
+    #[error(transparent)]
     Version(#[from] crate::fetch::VersionError),
 
     #[error("{}: {source}", .path.display())]

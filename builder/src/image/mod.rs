@@ -68,6 +68,10 @@ pub struct BuildOptions {
     pub source: String,
     /// Fallback zoneinfo when the base has none.
     pub host_zoneinfo: PathBuf,
+    /// `--apt-packages`: OS packages added to every image (with python3 for spark-py
+    /// and R for spark-r when the base lacks them).
+    pub apt_packages: Vec<String>,
+    pub apt: crate::apt::AptOptions,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -426,7 +430,17 @@ fn build_layers(
         .collect();
     let todo: Vec<usize> = (0..unique.len()).filter(|&i| hits[i].is_none()).collect();
     let built = layer::run_parallel(&todo, |&i| {
-        layer::build_layer(unique[i].1, opts.epoch, opts.compression, store)
+        let plan = unique[i].1;
+        if plan.name == crate::apt::layer::NAME && plan.entries.is_empty() {
+            // Planned from a cache hit that is gone now (the cache was cleaned meanwhile).
+            return Err(BuildError::Io {
+                path: store.to_path_buf(),
+                source: std::io::Error::other(
+                    "the cached os-packages layer disappeared during the build; run it again",
+                ),
+            });
+        }
+        layer::build_layer(plan, opts.epoch, opts.compression, store)
     });
     let mut by_key: BTreeMap<String, LayerBlob> = BTreeMap::new();
     for (i, hit) in hits.iter().enumerate() {
@@ -545,15 +559,17 @@ fn prepare_platform(
         timezone: opts.timezone.clone(),
         uid: opts.uid,
     };
-    // Only the layers some requested image uses.
-    let layers: Vec<LayerPlan> = plan::plan_layers(dist, &sys)
-        .into_iter()
-        .filter(|l| l.only.is_none_or(|o| variants.contains(&o)))
-        .collect();
-    let keys = layers
-        .iter()
-        .map(|l| cache::plan_key(l, opts.epoch, opts.compression))
-        .collect();
+    // The OS packages first (right after the base), then only the Spark layers some
+    // requested image uses.
+    let base_ids: Vec<String> = base.layers.iter().map(|l| l.blob.diff_id.clone()).collect();
+    let os = os_package_layers(opts, &basefs, &base.config, variants, &base_ids, cache)?;
+    let (mut layers, mut keys): (Vec<LayerPlan>, Vec<String>) = os.into_iter().unzip();
+    for l in plan::plan_layers(dist, &sys) {
+        if l.only.is_none_or(|o| variants.contains(&o)) {
+            keys.push(cache::plan_key(&l, opts.epoch, opts.compression));
+            layers.push(l);
+        }
+    }
     Ok(Prepared {
         base,
         base_config,
@@ -562,6 +578,71 @@ fn prepare_platform(
         layers,
         keys,
     })
+}
+
+/// One package layer per variant that needs packages (variants needing the same set
+/// get the same layer, so it is built once and shared). The base's apt indexes are
+/// fetched once per platform, and only when some variant needs a package.
+/// A layer found in the cache by its packages key is planned empty: it is never built
+/// (see [`build_layers`]), so no package is unpacked.
+fn os_package_layers(
+    opts: &BuildOptions,
+    basefs: &BaseFs,
+    config: &oci_spec::image::ImageConfiguration,
+    variants: &BTreeSet<Variant>,
+    base_ids: &[String],
+    cache: Option<&LayerCache>,
+) -> Result<Vec<(LayerPlan, String)>, BuildError> {
+    let wanted: Vec<(Variant, Vec<String>)> = variants
+        .iter()
+        .map(|v| (*v, crate::apt::wanted(*v, basefs, &opts.apt_packages)))
+        .filter(|(_, w)| !w.is_empty())
+        .collect();
+    let Some((first, first_wanted)) = wanted.first() else {
+        return Ok(Vec::new());
+    };
+    let needs = match crate::apt::runtime(*first) {
+        Some((_, pkg)) if first_wanted.first().map(String::as_str) == Some(pkg) => {
+            (first.image_name().to_string(), pkg.to_string())
+        }
+        _ => ("--apt-packages".to_string(), first_wanted.join(", ")),
+    };
+    let arch = crate::apt::deb_arch(
+        config.architecture().to_string().as_str(),
+        config.variant().as_deref(),
+    );
+    let repo = crate::apt::open(basefs, &arch, (&needs.0, &needs.1), &opts.apt)?;
+    let mut built: Vec<(String, LayerPlan)> = Vec::new();
+    let mut out = Vec::new();
+    for (variant, w) in &wanted {
+        let pkgs = repo.resolve(w)?;
+        if pkgs.is_empty() {
+            continue;
+        }
+        let ids: Vec<String> = pkgs
+            .iter()
+            .map(|p| format!("{} {}", p.name, p.sha256))
+            .collect();
+        let key = cache::packages_key(base_ids, &ids, opts.epoch, opts.compression);
+        let mut layer = match built.iter().find(|(k, _)| *k == key) {
+            Some((_, l)) => l.clone(),
+            None => {
+                let l = match cache.and_then(|c| c.get(&key)) {
+                    Some(_) => LayerPlan {
+                        name: crate::apt::layer::NAME,
+                        only: Some(*variant),
+                        entries: Vec::new(),
+                    },
+                    None => repo.layer(&pkgs, basefs, *variant)?,
+                };
+                built.push((key.clone(), l.clone()));
+                l
+            }
+        };
+        layer.only = Some(*variant);
+        out.push((layer, key));
+    }
+    Ok(out)
 }
 
 /// Refuses an entrypoint binary built for another architecture than the image's (it

@@ -169,9 +169,14 @@ pub fn check_dist(dist: &[DistFile], variants: &BTreeSet<Variant>) -> Result<(),
         let (layer, what, flag) = match v {
             Variant::Jvm => continue,
             Variant::Python => ("python", "python/pyspark or python/lib", "-p"),
-            Variant::R => ("r", "R/", "-R"),
+            Variant::R => ("r", "R/lib/SparkR", "-R"),
         };
-        if !has_file_under(layer) {
+        // SparkR's package is what `-R` images load; a bare R/ directory runs nothing.
+        let sparkr = *v != Variant::R
+            || dist.iter().any(|f| {
+                f.rel.starts_with("R/lib/SparkR/") && matches!(f.kind, DistKind::File { .. })
+            });
+        if !has_file_under(layer) || !sparkr {
             return Err(format!(
                 "{} needs {what}, which this distribution lacks: use a full Spark \
                  distribution (a -bin-hadoop download), or drop {flag}",
@@ -204,13 +209,13 @@ fn dir(path: &str, uid: u64, gid: u64, mode: u32) -> Entry {
 }
 
 /// Sort key: component-wise, so a directory always precedes its children.
-fn sort_entries(entries: &mut [Entry]) {
+pub fn sort_entries(entries: &mut [Entry]) {
     entries.sort_by(|a, b| a.path.split('/').cmp(b.path.split('/')));
 }
 
 /// Add every missing ancestor directory, owned like the tree it leads to: root for
 /// system paths, the Spark user for `/opt/spark/...`.
-fn add_parents(entries: &mut Vec<Entry>, uid: u64) {
+pub fn add_parents(entries: &mut Vec<Entry>, uid: u64) {
     let have: BTreeSet<String> = entries.iter().map(|e| e.path.clone()).collect();
     let mut missing = BTreeSet::new();
     for e in entries.iter() {
@@ -590,6 +595,9 @@ mod tests {
         let r = check_dist(&with_py, &all).unwrap_err();
         assert!(r.contains("spark-r needs R/") && r.contains("-R"), "{r}");
         let mut full = with_py;
+        full.push(f("R/pkg/DESCRIPTION", false));
+        let r = check_dist(&full, &all).unwrap_err();
+        assert!(r.contains("R/lib/SparkR"), "{r}");
         full.push(f("R/lib/SparkR/DESCRIPTION", false));
         assert!(check_dist(&full, &all).is_ok());
     }

@@ -1,0 +1,147 @@
+//! Pure: dpkg's database in the image: what the base has installed
+//! (`/var/lib/dpkg/status`), and the status file and `info/<pkg>.list` files the
+//! package layer writes so dpkg, scanners and SBOM tools see what it added.
+
+use super::control::{self, Stanza};
+use super::packages::Package;
+
+pub const STATUS: &str = "var/lib/dpkg/status";
+pub const INFO: &str = "var/lib/dpkg/info";
+
+/// The packages dpkg considers installed (`Status: install ok installed`; half-removed
+/// or config-files-only entries do not satisfy anything).
+pub fn installed(status: &str) -> Result<Vec<Package>, String> {
+    let mut out = Vec::new();
+    for st in control::parse(status) {
+        let ok = st
+            .get("Status")
+            .is_some_and(|s| s.split_whitespace().last() == Some("installed"));
+        if !ok {
+            continue;
+        }
+        if let Some(p) = Package::from_stanza(&st, usize::MAX)? {
+            out.push(p);
+        }
+    }
+    Ok(out)
+}
+
+/// A new package's status entry: its `control` stanza with `Status` after `Package`,
+/// as dpkg writes it.
+pub fn entry(control_text: &str) -> Option<Stanza> {
+    let st = control::parse(control_text).into_iter().next()?;
+    st.get("Package")?;
+    let mut fields = Vec::with_capacity(st.fields.len() + 1);
+    for (k, v) in st.fields {
+        let is_package = k.eq_ignore_ascii_case("Package");
+        fields.push((k, v));
+        if is_package {
+            fields.push(("Status".to_string(), "install ok installed".to_string()));
+        }
+    }
+    Some(Stanza { fields })
+}
+
+/// The status file of the image: the base's entries, minus those the layer replaces
+/// (upgrades), then the new ones in name order.
+pub fn merged(base: &str, added: &[Stanza]) -> String {
+    let replaced = |st: &Stanza| {
+        let name = st.get("Package");
+        added.iter().any(|a| a.get("Package") == name)
+    };
+    let mut new: Vec<&Stanza> = added.iter().collect();
+    new.sort_by_key(|s| s.get("Package").unwrap_or("").to_string());
+    let all = control::parse(base)
+        .into_iter()
+        .filter(|s| !replaced(s))
+        .collect::<Vec<_>>();
+    let mut out = String::new();
+    for st in all.iter().chain(new) {
+        out.push_str(&st.render());
+        out.push('\n');
+    }
+    out
+}
+
+/// `info/<pkg>.list` (`<pkg>:<arch>.list` for `Multi-Arch: same` packages, as dpkg
+/// names them): one absolute path per line, `/.` first, in archive order.
+pub fn list_name(st: &Stanza) -> String {
+    let name = st.get("Package").unwrap_or("");
+    match (st.get("Multi-Arch"), st.get("Architecture")) {
+        (Some("same"), Some(arch)) => format!("{name}:{arch}"),
+        _ => name.to_string(),
+    }
+}
+
+pub fn list_text(paths: &[String]) -> String {
+    let mut out = String::from("/.\n");
+    for p in paths {
+        out.push('/');
+        out.push_str(p);
+        out.push('\n');
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const STATUS_TEXT: &str = "Package: libc6\nStatus: install ok installed\nArchitecture: amd64\nMulti-Arch: same\nVersion: 2.36-9+deb12u4\n\nPackage: gone\nStatus: deinstall ok config-files\nVersion: 1\n\nPackage: python3\nStatus: install ok installed\nVersion: 3.9.2-3\nProvides: python3-profiler (= 3.9.2-3)\n";
+
+    #[test]
+    fn only_installed_entries_count() {
+        let i = installed(STATUS_TEXT).unwrap();
+        let names: Vec<&str> = i.iter().map(|p| p.name.as_str()).collect();
+        assert_eq!(names, ["libc6", "python3"]);
+        assert_eq!(i[1].provides[0].0, "python3-profiler");
+    }
+
+    #[test]
+    fn new_entries_replace_and_follow_the_base() {
+        let e = entry(
+            "Package: python3\nVersion: 3.11.2-1+b1\nArchitecture: amd64\nDescription: x\n more\n",
+        )
+        .unwrap();
+        assert_eq!(
+            e.fields[1],
+            ("Status".into(), "install ok installed".into())
+        );
+        let z = entry("Package: aaa\nVersion: 1\nArchitecture: all\n").unwrap();
+        let out = merged(STATUS_TEXT, &[e, z]);
+        let names: Vec<String> = control::parse(&out)
+            .iter()
+            .map(|s| {
+                format!(
+                    "{} {}",
+                    s.get("Package").unwrap(),
+                    s.get("Version").unwrap()
+                )
+            })
+            .collect();
+        assert_eq!(
+            names,
+            [
+                "libc6 2.36-9+deb12u4",
+                "gone 1",
+                "aaa 1",
+                "python3 3.11.2-1+b1"
+            ]
+        );
+        assert!(out.contains("Description: x\n more\n"));
+        let i = installed(&out).unwrap();
+        assert_eq!(i.len(), 3);
+        assert!(entry("Version: 1\n").is_none());
+    }
+
+    #[test]
+    fn list_files() {
+        let libc = &control::parse(STATUS_TEXT)[0];
+        assert_eq!(list_name(libc), "libc6:amd64");
+        assert_eq!(list_name(&control::parse(STATUS_TEXT)[2]), "python3");
+        assert_eq!(
+            list_text(&["usr".into(), "usr/bin/x".into()]),
+            "/.\n/usr\n/usr/bin/x\n"
+        );
+    }
+}
