@@ -306,6 +306,15 @@ pub struct BuildArgs {
     #[arg(short = 'n', long)]
     pub no_cache: bool,
 
+    /// SBOM documents to attach to every image as OCI referrers (daemonless builds).
+    #[arg(long, value_name = "FORMAT", default_value = "spdx",
+          value_parser = ["spdx", "cyclonedx", "both", "none"])]
+    pub sbom: String,
+
+    /// Also write each SBOM document to DIR (`<name>_<tag>_<os>-<arch>.spdx.json`, …).
+    #[arg(long, value_name = "DIR")]
+    pub sbom_dir: Option<PathBuf>,
+
     /// Print one JSON object (images with digests, layers built/cached) on stdout.
     #[arg(long)]
     pub json: bool,

@@ -12,4 +12,6 @@ pub mod engine;
 
 pub mod publish;
 
+pub mod sbom;
+
 pub mod exit;

@@ -250,6 +250,7 @@ pub fn open_layout(dir: &Path) -> Result<Assembled, PublishError> {
             bytes,
         },
         docker_manifest,
+        sboms: Vec::new(),
     })
 }
 
@@ -311,6 +312,7 @@ mod tests {
                 bytes: index,
             },
             docker_manifest: Vec::new(),
+            sboms: Vec::new(),
         };
         (a, ld, cd)
     }

@@ -118,6 +118,9 @@ pub struct BuildRequest {
     pub timezone: String,
     pub no_cache: bool,
     pub json: bool,
+    /// `--sbom` and `--sbom-dir`.
+    pub sbom: sparkimg::sbom::Formats,
+    pub sbom_dir: Option<PathBuf>,
     pub entrypoint: Option<PathBuf>,
     pub cache_dir: Option<PathBuf>,
     /// Registry flags; credentials are read from them once, by the caller.
@@ -208,6 +211,13 @@ pub fn resolve(args: &BuildArgs, env: &Env) -> Result<BuildRequest, BuildError> 
         timezone: args.timezone.clone(),
         no_cache: args.no_cache,
         json: args.json,
+        sbom: sparkimg::sbom::Formats::parse(&args.sbom).ok_or_else(|| {
+            BuildError::InvalidInput(format!(
+                "unknown --sbom '{}': use spdx, cyclonedx, both or none",
+                args.sbom
+            ))
+        })?,
+        sbom_dir: args.sbom_dir.clone(),
         entrypoint: args.entrypoint_binary.clone(),
         cache_dir: args.cache_dir.clone(),
         registry: args.registry.clone(),

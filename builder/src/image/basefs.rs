@@ -28,15 +28,19 @@ pub const ZONEINFO: &str = "usr/share/zoneinfo";
 
 /// Paths worth remembering; everything else in a (large) base is skipped.
 pub fn interesting(path: &str) -> bool {
-    path == "etc/passwd"
+    wants_data(path)
         || path == ZONEINFO
         || path.starts_with("usr/share/zoneinfo/")
         || path.starts_with("usr/lib/jvm")
         || path.starts_with("opt/java")
+        // Listed (by name) in SBOMs: every jar of an image, the base's too.
+        || path.ends_with(".jar")
 }
 
 fn wants_data(path: &str) -> bool {
-    path == "etc/passwd" || path.starts_with("usr/share/zoneinfo/")
+    path == "etc/passwd"
+        || path.starts_with("usr/share/zoneinfo/")
+        || crate::sbom::osdb::wants(path)
 }
 
 /// `./a/b/` → `a/b`.
@@ -236,7 +240,8 @@ fn scan_layer(path: &Path) -> Result<Vec<(String, Node)>, BuildError> {
 // The scan cache's file format, by hand because it is tiny and must load in
 // milliseconds (zoneinfo is ~2000 small binary files: JSON would triple them):
 // magic, then per entry a kind byte, u32 path length, path, u64 payload length, payload.
-const SCAN_MAGIC: &[u8; 8] = b"SPKSCAN1";
+// Version 2 keeps the package databases (for SBOMs): older scans are redone.
+const SCAN_MAGIC: &[u8; 8] = b"SPKSCAN2";
 
 fn write_scan(file: &Path, entries: &[(String, Node)]) -> std::io::Result<()> {
     use std::io::Write;

@@ -17,6 +17,7 @@ pub mod layer;
 pub mod output;
 pub mod plan;
 pub mod reference;
+pub mod sboms;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::fs;
@@ -31,6 +32,7 @@ pub use error::BuildError;
 pub use layer::{Compression, LayerBlob};
 pub use plan::Variant;
 pub use reference::{BaseSpec, ImageRef, OutputSpec};
+pub use sboms::{SbomDoc, SbomOptions};
 
 use basefs::{is_tzif, BaseFs, ZONEINFO};
 use cache::LayerCache;
@@ -68,6 +70,8 @@ pub struct BuildOptions {
     pub source: String,
     /// Fallback zoneinfo when the base has none.
     pub host_zoneinfo: PathBuf,
+    /// SBOMs to attach (`--sbom`); `None`: none.
+    pub sbom: Option<SbomOptions>,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -287,6 +291,8 @@ pub struct Assembled {
     pub blobs: Vec<Blob>,
     pub index: json::JsonBlob,
     pub docker_manifest: Vec<u8>,
+    /// The SBOM documents, also among `blobs` with their referrers.
+    pub sboms: Vec<SbomDoc>,
 }
 
 impl Assembled {
@@ -328,7 +334,12 @@ pub fn build_with<T, E: From<BuildError>>(
     };
     let prepared = plan_platforms(opts, &store, cache.as_ref())?;
     let (by_key, layer_reports) = build_layers(opts, &prepared, &store, cache.as_ref())?;
-    let (assembled, images) = assemble::assemble(opts, &prepared, &by_key, &store);
+    let (mut assembled, images) = assemble::assemble(opts, &prepared, &by_key, &store);
+    if let Some(so) = opts.sbom.as_ref().filter(|so| so.formats.any()) {
+        let docs = sboms::documents(opts, so, &prepared, &images)?;
+        sboms::attach(&mut assembled, &docs, &json::rfc3339(opts.epoch));
+        assembled.sboms = docs;
+    }
     let delivered = publish(&assembled)?;
     let built_count = layer_reports.iter().filter(|l| !l.cached).count();
     let report = BuildReport {
@@ -467,6 +478,8 @@ struct Prepared {
     java_home: String,
     layers: Vec<LayerPlan>,
     keys: Vec<String>,
+    /// The base's OS packages and jars, and notes on what could not be listed (SBOMs).
+    os_packages: (Vec<crate::sbom::Package>, Vec<String>),
 }
 
 impl Prepared {
@@ -525,6 +538,14 @@ fn prepare_platform(
     let localtime = resolve_timezone(&opts.timezone, &basefs, &opts.host_zoneinfo)?;
     let localtime_link = localtime_link(&opts.timezone, &basefs);
     let passwd = plan::passwd_with_spark(basefs.read("etc/passwd"), opts.uid);
+    let mut os_packages = crate::sbom::osdb::os_packages(|p| basefs.read(p));
+    os_packages.0.extend(
+        basefs
+            .nodes
+            .iter()
+            .filter(|(k, n)| k.ends_with(".jar") && matches!(n, basefs::Node::File(_)))
+            .map(|(k, _)| crate::sbom::jar::base_jar_package(&format!("/{k}"))),
+    );
 
     let entrypoint = opts
         .platform_entrypoints
@@ -561,6 +582,7 @@ fn prepare_platform(
         java_home,
         layers,
         keys,
+        os_packages,
     })
 }
 

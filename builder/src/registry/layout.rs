@@ -173,6 +173,7 @@ pub fn plans_from(
     };
     let entries: Vec<&Desc> = manifests
         .iter()
+        .filter(|d| d.artifact_type.is_none())
         .filter(|d| select.is_none_or(|s| selected(d, s)))
         .collect();
     if entries.is_empty() {
@@ -302,6 +303,7 @@ mod tests {
                     .map(|(k, v)| (k.to_string(), v.to_string()))
                     .collect(),
             ),
+            artifact_type: None,
         }
     }
 
