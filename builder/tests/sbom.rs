@@ -73,9 +73,9 @@ errors = JsonStrictValidator(SchemaVersion.V1_5).validate_str(open(sys.argv[1]).
 print(errors)
 sys.exit(1 if errors else 0)";
 
-fn build(dist: &Path, base: &Path, ep: &Path, out: &Path) {
+fn build(dist: &Path, base: &Path, ep: &Path, out: &Path, extra: &[&str]) {
     let o = Command::new(env!("CARGO_BIN_EXE_sparkimg"))
-        .args(["build", "--sbom", "both", "--no-cache", "--spark-home"])
+        .args(["build", "--no-cache", "--spark-home"])
         .arg(dist)
         .arg("--base")
         .arg(format!("rootfs:{}", base.display()))
@@ -85,6 +85,7 @@ fn build(dist: &Path, base: &Path, ep: &Path, out: &Path) {
         .arg(format!("oci:{}", out.join("layout").display()))
         .arg("--sbom-dir")
         .arg(out.join("sboms"))
+        .args(extra)
         .env("SOURCE_DATE_EPOCH", "1700000000")
         .output()
         .unwrap();
@@ -203,7 +204,7 @@ fn sboms_validate_list_everything_and_are_reproducible() {
     let Some(venv) = venv() else { return };
     let tmp = tempfile::tempdir().unwrap();
     let (a, b) = (tmp.path().join("a"), tmp.path().join("b"));
-    build(&dist, &base, &ep, &a);
+    build(&dist, &base, &ep, &a, &["--sbom", "both"]);
     let (image, docs) = referrers(&a);
     assert_eq!(docs.len(), 2, "one SPDX and one CycloneDX document");
 
@@ -299,8 +300,100 @@ fn sboms_validate_list_everything_and_are_reproducible() {
     );
 
     // Same inputs and SOURCE_DATE_EPOCH: the same documents, byte for byte.
-    build(&dist, &base, &ep, &b);
+    build(&dist, &base, &ep, &b, &["--sbom", "both"]);
     let (image_b, docs_b) = referrers(&b);
     assert_eq!(image, image_b);
     assert_eq!(docs, docs_b);
+}
+
+fn skopeo_raw(reference: &str) -> Value {
+    serde_json::from_slice(&skopeo_bytes(reference)).unwrap()
+}
+
+/// `skopeo inspect --raw`: the manifest's bytes as the registry serves them.
+fn skopeo_bytes(reference: &str) -> Vec<u8> {
+    let o = Command::new("skopeo")
+        .args(["inspect", "--raw", "--tls-verify=false"])
+        .arg(format!("docker://{reference}"))
+        .output()
+        .unwrap();
+    assert!(
+        o.status.success(),
+        "{reference}: {}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    o.stdout
+}
+
+/// The referrers tag of `subject` in `repo` lists one SPDX document, whose artifact
+/// manifest refers to `subject` and carries the document `--sbom-dir` wrote.
+fn check_referrers_tag(repo: &str, subject: &str, doc: &[u8]) {
+    let index = skopeo_raw(&format!("{repo}:{}", subject.replace(':', "-")));
+    let list = index["manifests"].as_array().unwrap();
+    assert_eq!(list.len(), 1, "{index}");
+    assert_eq!(list[0]["artifactType"], "application/spdx+json");
+    let m = skopeo_raw(&format!("{repo}@{}", list[0]["digest"].as_str().unwrap()));
+    assert_eq!(m["subject"]["digest"], subject);
+    let want = format!(
+        "sha256:{}",
+        hex::encode(<sha2::Sha256 as sha2::Digest>::digest(doc))
+    );
+    assert_eq!(m["layers"][0]["digest"], want.as_str());
+}
+
+#[test]
+fn referrers_survive_push_and_push_from_a_layout() {
+    let Some((dist, base, ep)) = inputs() else {
+        return;
+    };
+    if !common::need("skopeo") {
+        return;
+    }
+    let Some(reg) = common::LoopbackRegistry::start() else {
+        return;
+    };
+    let host = reg.host();
+    let tmp = tempfile::tempdir().unwrap();
+    let (plain, sbom) = (tmp.path().join("plain"), tmp.path().join("sbom"));
+    // The image is the same with and without its SBOM attached.
+    build(&dist, &base, &ep, &plain, &["--sbom", "none"]);
+    let index: Value =
+        serde_json::from_slice(&fs::read(plain.join("layout/index.json")).unwrap()).unwrap();
+    assert_eq!(index["manifests"].as_array().unwrap().len(), 1, "{index}");
+    let image = index["manifests"][0]["digest"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let repo = format!("{host}/sbom");
+    build(&dist, &base, &ep, &sbom, &["-r", &repo, "--push"]);
+    let (image_b, docs) = referrers(&sbom);
+    assert_eq!(image, image_b);
+    // What the tag serves is the image built without SBOM, byte for byte.
+    let pushed = skopeo_bytes(&format!("{repo}/spark:3.5.9"));
+    let digest = hex::encode(<sha2::Sha256 as sha2::Digest>::digest(&pushed));
+    assert_eq!(format!("sha256:{digest}"), image);
+    check_referrers_tag(
+        &format!("{repo}/spark"),
+        &image,
+        &docs["application/spdx+json"],
+    );
+
+    // `sparkimg push` of the layout carries the referrers along.
+    let o = Command::new(env!("CARGO_BIN_EXE_sparkimg"))
+        .arg("push")
+        .arg(format!("oci:{}:3.5.9", sbom.join("layout").display()))
+        .arg("--to")
+        .arg(format!("{host}/copy/spark:1"))
+        .output()
+        .unwrap();
+    assert!(
+        o.status.success(),
+        "push: {}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    check_referrers_tag(
+        &format!("{host}/copy/spark"),
+        &image,
+        &docs["application/spdx+json"],
+    );
 }
