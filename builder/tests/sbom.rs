@@ -325,14 +325,17 @@ fn skopeo_bytes(reference: &str) -> Vec<u8> {
     o.stdout
 }
 
-/// The referrers tag of `subject` in `repo` lists one SPDX document, whose artifact
-/// manifest refers to `subject` and carries the document `--sbom-dir` wrote.
+/// The referrers tag of `subject` in `repo` lists both documents; the SPDX one's
+/// artifact manifest refers to `subject` and carries `doc`.
 fn check_referrers_tag(repo: &str, subject: &str, doc: &[u8]) {
     let index = skopeo_raw(&format!("{repo}:{}", subject.replace(':', "-")));
     let list = index["manifests"].as_array().unwrap();
-    assert_eq!(list.len(), 1, "{index}");
-    assert_eq!(list[0]["artifactType"], "application/spdx+json");
-    let m = skopeo_raw(&format!("{repo}@{}", list[0]["digest"].as_str().unwrap()));
+    assert_eq!(list.len(), 2, "{index}");
+    let spdx = list
+        .iter()
+        .find(|e| e["artifactType"] == "application/spdx+json")
+        .expect("an SPDX referrer");
+    let m = skopeo_raw(&format!("{repo}@{}", spdx["digest"].as_str().unwrap()));
     assert_eq!(m["subject"]["digest"], subject);
     let want = format!(
         "sha256:{}",
@@ -365,7 +368,13 @@ fn referrers_survive_push_and_push_from_a_layout() {
         .unwrap()
         .to_string();
     let repo = format!("{host}/sbom");
-    build(&dist, &base, &ep, &sbom, &["-r", &repo, "--push"]);
+    build(
+        &dist,
+        &base,
+        &ep,
+        &sbom,
+        &["-r", &repo, "--push", "--sbom", "both"],
+    );
     let (image_b, docs) = referrers(&sbom);
     assert_eq!(image, image_b);
     // What the tag serves is the image built without SBOM, byte for byte.
@@ -396,4 +405,45 @@ fn referrers_survive_push_and_push_from_a_layout() {
         &image,
         &docs["application/spdx+json"],
     );
+
+    // `sparkimg sbom` finds them in the registry and in the layout; none: exit 1.
+    let spdx = &docs["application/spdx+json"];
+    let cdx = &docs["application/vnd.cyclonedx+json"];
+    assert_eq!(
+        sbom_cmd(&[format!("{repo}/spark:3.5.9")]),
+        (0, spdx.clone())
+    );
+    assert_eq!(
+        sbom_cmd(&[format!("{host}/copy/spark:1")]),
+        (0, spdx.clone())
+    );
+    let layout = format!("oci:{}:3.5.9", sbom.join("layout").display());
+    assert_eq!(
+        sbom_cmd(&[layout, "--format".into(), "cyclonedx".into()]),
+        (0, cdx.clone())
+    );
+    let none = format!("oci:{}", plain.join("layout").display());
+    assert_eq!(sbom_cmd(&[none]).0, 1);
+    let o = Command::new("skopeo")
+        .args(["copy", "--quiet", "--dest-tls-verify=false"])
+        .arg(format!("oci:{}", plain.join("layout").display()))
+        .arg(format!("docker://{host}/plain/spark:1"))
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    assert_eq!(sbom_cmd(&[format!("{host}/plain/spark:1")]).0, 1);
+}
+
+/// `sparkimg sbom ARGS`: (exit code, stdout).
+fn sbom_cmd(args: &[String]) -> (i32, Vec<u8>) {
+    let o = Command::new(env!("CARGO_BIN_EXE_sparkimg"))
+        .arg("sbom")
+        .args(args)
+        .env(
+            "SPARKIMG_CACHE_DIR",
+            workspace().join("target/sbom-test-cache"),
+        )
+        .output()
+        .unwrap();
+    (o.status.code().unwrap_or(-1), o.stdout)
 }
