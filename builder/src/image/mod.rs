@@ -333,10 +333,23 @@ pub fn build_with<T, E: From<BuildError>>(
         }
     };
     let prepared = plan_platforms(opts, &store, cache.as_ref())?;
-    let (by_key, layer_reports) = build_layers(opts, &prepared, &store, cache.as_ref())?;
+    let sbom = opts.sbom.as_ref().filter(|so| so.formats.any());
+    // Jars are read for the SBOM while the layers are built (the big jars layer
+    // compresses on one core).
+    let (built, jars) = std::thread::scope(|s| {
+        let jars = sbom.map(|_| s.spawn(|| sboms::scan(opts, &prepared)));
+        let built = build_layers(opts, &prepared, &store, cache.as_ref());
+        let jars = jars.map(|h| {
+            h.join()
+                .unwrap_or_else(|_| Err(BuildError::InvalidInput("jar scan panicked".into())))
+        });
+        (built, jars)
+    });
+    let (by_key, layer_reports) = built?;
+    let jars = jars.transpose()?;
     let (mut assembled, images) = assemble::assemble(opts, &prepared, &by_key, &store);
-    if let Some(so) = opts.sbom.as_ref().filter(|so| so.formats.any()) {
-        let docs = sboms::documents(opts, so, &prepared, &images)?;
+    if let (Some(so), Some(jars)) = (sbom, &jars) {
+        let docs = sboms::documents(opts, so, &prepared, &images, jars)?;
         sboms::attach(&mut assembled, &docs, &json::rfc3339(opts.epoch));
         assembled.sboms = docs;
     }

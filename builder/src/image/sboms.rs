@@ -149,12 +149,27 @@ fn inventory(
     .sorted())
 }
 
+/// What each jar of the build holds; needs only the plans, so it runs while the layers
+/// are built.
+pub(super) type Jars = BTreeMap<PathBuf, jar::JarFacts>;
+
+/// Reads every jar any image of the build holds (see [`Jars`]).
+pub(super) fn scan(opts: &BuildOptions, prepared: &[Prepared]) -> Result<Jars, BuildError> {
+    let all: Vec<(String, PathBuf)> = opts
+        .images
+        .iter()
+        .flat_map(|(variant, _)| prepared.iter().flat_map(|p| image_files(p, *variant)))
+        .collect();
+    scan_jars(&all)
+}
+
 /// Every SBOM document of the build: per image, per platform, per format.
 pub(super) fn documents(
     opts: &BuildOptions,
     so: &SbomOptions,
     prepared: &[Prepared],
     reports: &[ImageReport],
+    jars: &Jars,
 ) -> Result<Vec<SbomDoc>, BuildError> {
     let mut per_image = Vec::new();
     for ((variant, _), report) in opts.images.iter().zip(reports) {
@@ -167,8 +182,6 @@ pub(super) fn documents(
             per_image.push((p, image_files(p, *variant), report, pr));
         }
     }
-    let all: Vec<(String, PathBuf)> = per_image.iter().flat_map(|x| x.1.clone()).collect();
-    let jars = scan_jars(&all)?;
     let mut docs = Vec::new();
     for (p, files, report, pr) in per_image {
         let id = (
@@ -176,7 +189,7 @@ pub(super) fn documents(
             pr.manifest_digest.as_str(),
             pr.platform.clone(),
         );
-        let inv = inventory(opts, so, p, &files, &jars, id)?;
+        let inv = inventory(opts, so, p, &files, jars, id)?;
         let formats = [
             (so.formats.spdx, Format::Spdx),
             (so.formats.cyclonedx, Format::CycloneDx),
