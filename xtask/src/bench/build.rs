@@ -23,6 +23,8 @@ const MAX_COLD_NS: u64 = 4_000_000_000;
 const MAX_NO_CHANGE_NS: u64 = 500_000_000;
 const MAX_ONE_LAYER_NS: u64 = 1_000_000_000;
 const MIN_SPEEDUP: f64 = 5.0;
+/// Issue 16: SBOMs add at most 10% to a cold build.
+const MAX_SBOM_COST: f64 = 1.10;
 const DOCKER_TAG: &str = "sparkimg-bench/build";
 
 pub fn run(opts: &Options) -> Result<Vec<Row>> {
@@ -50,6 +52,7 @@ pub fn run(opts: &Options) -> Result<Vec<Row>> {
     ));
     let (mut cold, mut unchanged, mut one_layer, mut docker_cold, mut docker_cached) =
         (vec![], vec![], vec![], vec![], vec![]);
+    let (mut cold_both, mut cold_none) = (vec![], vec![]);
     let mut image_size = 0;
     let mut docker_size = None;
     for i in 0..runs {
@@ -59,7 +62,7 @@ pub fn run(opts: &Options) -> Result<Vec<Row>> {
         util::run(Command::new("cp").arg("-al").arg(&spark_home).arg(&tree))?;
         let cache = work.0.join(format!("cache-{i}"));
         let out = work.0.join(format!("out-{i}"));
-        let ours = |tree: &Path| -> Result<(u64, Value)> {
+        let ours_with = |tree: &Path, cache: &Path, sbom: &str| -> Result<(u64, Value)> {
             sync();
             let mut cmd = Command::new(&sparkimg);
             cmd.args(["build", "-t", &version, "--spark-home"])
@@ -71,7 +74,8 @@ pub fn run(opts: &Options) -> Result<Vec<Row>> {
                 .arg("--output")
                 .arg(format!("oci:{}", out.display()))
                 .arg("--cache-dir")
-                .arg(&cache)
+                .arg(cache)
+                .args(["--sbom", sbom])
                 .args([
                     "--compression",
                     "gzip",
@@ -85,6 +89,13 @@ pub fn run(opts: &Options) -> Result<Vec<Row>> {
                 serde_json::from_str(stdout.trim()).context("sparkimg build --json")?;
             Ok((ns, report))
         };
+        let ours = |tree: &Path| ours_with(tree, &cache, "spdx");
+        // The SBOM's cost: cold builds (own empty caches) without and with both formats.
+        for (sbom, times) in [("none", &mut cold_none), ("both", &mut cold_both)] {
+            let c = work.0.join(format!("cache-{sbom}-{i}"));
+            times.push(ours_with(&tree, &c, sbom)?.0);
+            let _ = fs::remove_dir_all(&c);
+        }
 
         let (ns, report) = ours(&tree)?;
         cold.push(ns);
@@ -132,7 +143,21 @@ pub fn run(opts: &Options) -> Result<Vec<Row>> {
     let speedup = docker_cold.median as f64 / cold.median.max(1) as f64;
     let cached_ratio = docker_cached.map(|d| d.median as f64 / unchanged.median.max(1) as f64);
     let detail = |s: Stats| s.to_json();
+    let (cold_both, cold_none) = (Stats::of(&cold_both), Stats::of(&cold_none));
+    let sbom_ratio = cold_none.median as f64 / cold_both.median.max(1) as f64;
     Ok(vec![
+        Row {
+            label: "build: cold with SBOMs vs without".into(),
+            what: format!(
+                "build spark {version}, cold (empty cache): --sbom both (SPDX + CycloneDX: every jar hashed and its pom.properties read) vs --sbom none (median of {runs})"
+            ),
+            ours: cold_both.describe(),
+            theirs: cold_none.describe(),
+            ratio: Some(sbom_ratio),
+            target: format!("≤ {MAX_SBOM_COST}× without"),
+            pass: Some(sbom_ratio * MAX_SBOM_COST >= 1.0),
+            detail: json!({ "runs": runs, "ours": detail(cold_both), "theirs": detail(cold_none) }),
+        },
         Row {
             label: "build: cold, to an OCI layout vs docker build --no-cache".into(),
             what: format!(
