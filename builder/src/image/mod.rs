@@ -336,8 +336,9 @@ pub fn build_with<T, E: From<BuildError>>(
     let sbom = opts.sbom.as_ref().filter(|so| so.formats.any());
     // Jars are read for the SBOM while the layers are built (the big jars layer
     // compresses on one core).
+    let jar_cache = cache.as_ref().map(|c| c.store().join("sbom-jars"));
     let (built, jars) = std::thread::scope(|s| {
-        let jars = sbom.map(|_| s.spawn(|| sboms::scan(opts, &prepared)));
+        let jars = sbom.map(|_| s.spawn(|| sboms::scan(opts, &prepared, jar_cache.as_deref())));
         let built = build_layers(opts, &prepared, &store, cache.as_ref());
         let jars = jars.map(|h| {
             h.join()

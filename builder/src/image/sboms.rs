@@ -48,8 +48,11 @@ fn image_files(p: &Prepared, variant: super::Variant) -> Vec<(String, PathBuf)> 
         .collect()
 }
 
-/// Reads every distinct jar of all images once, in parallel.
-fn scan_jars(files: &[(String, PathBuf)]) -> Result<BTreeMap<PathBuf, jar::JarFacts>, BuildError> {
+/// Reads every distinct jar of all images once, in parallel (or from `cache`).
+fn scan_jars(
+    files: &[(String, PathBuf)],
+    cache: Option<&Path>,
+) -> Result<BTreeMap<PathBuf, jar::JarFacts>, BuildError> {
     let mut paths: Vec<&Path> = files
         .iter()
         .filter(|(img, _)| img.ends_with(".jar"))
@@ -57,7 +60,7 @@ fn scan_jars(files: &[(String, PathBuf)]) -> Result<BTreeMap<PathBuf, jar::JarFa
         .collect();
     paths.sort();
     paths.dedup();
-    let facts = layer::run_parallel(&paths, |p| jar::scan(p));
+    let facts = layer::run_parallel(&paths, |p| jar::scan_cached(p, cache));
     paths
         .iter()
         .zip(facts)
@@ -154,13 +157,17 @@ fn inventory(
 pub(super) type Jars = BTreeMap<PathBuf, jar::JarFacts>;
 
 /// Reads every jar any image of the build holds (see [`Jars`]).
-pub(super) fn scan(opts: &BuildOptions, prepared: &[Prepared]) -> Result<Jars, BuildError> {
+pub(super) fn scan(
+    opts: &BuildOptions,
+    prepared: &[Prepared],
+    cache: Option<&Path>,
+) -> Result<Jars, BuildError> {
     let all: Vec<(String, PathBuf)> = opts
         .images
         .iter()
         .flat_map(|(variant, _)| prepared.iter().flat_map(|p| image_files(p, *variant)))
         .collect();
-    scan_jars(&all)
+    scan_jars(&all, cache)
 }
 
 /// Every SBOM document of the build: per image, per platform, per format.

@@ -13,7 +13,7 @@ use super::{encode_segment, Kind, Package};
 use crate::image::BuildError;
 
 /// `groupId:artifactId:version` of one pom.properties.
-#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, serde::Serialize, serde::Deserialize)]
 pub struct Coordinates {
     pub group: String,
     pub artifact: String,
@@ -32,7 +32,7 @@ impl Coordinates {
 }
 
 /// What one read of a jar found.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct JarFacts {
     pub sha1: String,
     pub sha256: String,
@@ -168,6 +168,40 @@ pub fn base_jar_package(path: &str) -> Package {
     p.path = Some(path.to_string());
     p.comment = Some("in the base image; coordinates from the file name".into());
     p
+}
+
+/// [`scan`], remembered in `cache` (a directory) by the file's path, size and mtime, so
+/// an unchanged rebuild reads no jar. A cache that cannot be read or written only costs
+/// the scan.
+pub fn scan_cached(file: &Path, cache: Option<&Path>) -> Result<JarFacts, BuildError> {
+    use std::os::unix::fs::MetadataExt;
+    let Some(dir) = cache else {
+        return scan(file);
+    };
+    let md = std::fs::metadata(file).map_err(BuildError::io(file))?;
+    let key = format!(
+        "{}\0{}\0{}.{}",
+        file.display(),
+        md.len(),
+        md.mtime(),
+        md.mtime_nsec()
+    );
+    let entry = dir.join(hex::encode(Sha256::digest(key)));
+    if let Some(f) = std::fs::read(&entry)
+        .ok()
+        .and_then(|b| serde_json::from_slice(&b).ok())
+    {
+        return Ok(f);
+    }
+    let facts = scan(file)?;
+    if let Ok(bytes) = serde_json::to_vec(&facts) {
+        let _ = std::fs::create_dir_all(dir).and_then(|_| {
+            let mut tmp = tempfile::NamedTempFile::new_in(dir)?;
+            std::io::Write::write_all(&mut tmp, &bytes)?;
+            tmp.persist(&entry).map(|_| ()).map_err(|e| e.error)
+        });
+    }
+    Ok(facts)
 }
 
 /// Reads the jar at `file` once. A file that is not a zip still gets its hashes.

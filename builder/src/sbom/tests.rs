@@ -206,3 +206,18 @@ fn formats_parse() {
         Some(Format::Spdx)
     );
 }
+
+#[test]
+fn jar_facts_are_cached_by_path_size_and_mtime() {
+    let dir = tempfile::tempdir().unwrap();
+    let (jar_path, cache) = (dir.path().join("x-1.jar"), dir.path().join("cache"));
+    std::fs::write(&jar_path, b"first").unwrap();
+    let a = jar::scan_cached(&jar_path, Some(&cache)).unwrap();
+    assert_eq!(std::fs::read_dir(&cache).unwrap().count(), 1);
+    assert_eq!(jar::scan_cached(&jar_path, Some(&cache)).unwrap(), a);
+    // A changed file (other size) is read again, not served from the cache.
+    std::fs::write(&jar_path, b"second, longer").unwrap();
+    let b = jar::scan_cached(&jar_path, Some(&cache)).unwrap();
+    assert_ne!(a.sha256, b.sha256);
+    assert_eq!(b, jar::scan(&jar_path).unwrap());
+}
