@@ -10,7 +10,9 @@ use anyhow::{bail, Context, Result};
 use sparkimg::apt::AptOptions;
 use sparkimg::engine::{self, Daemon};
 use sparkimg::fetch::{self, Cache, FetchOptions, SparkVersion};
-use sparkimg::image::{self, BaseSpec, BuildError, BuildOptions, BuildReport, Platform};
+use sparkimg::image::{
+    self, BaseSpec, BuildError, BuildOptions, BuildReport, Platform, SbomOptions,
+};
 use sparkimg::publish::{self, Delivered, FileSink, LoadSink, RegistrySink, Sink};
 use sparkimg::registry::{self, PushReport, RegistryOptions};
 
@@ -33,7 +35,7 @@ pub fn run(args: BuildArgs) -> Result<()> {
     let req = resolve::resolve(&args, &Env::from_process())?;
     let prepared = prepare(&req)?;
     let bases = pull_bases(&req, prepared.registry.as_ref())?;
-    let (spark_home, source) = fetch_distribution(&req, &prepared.cache_root)?;
+    let (spark_home, source, tarball) = fetch_distribution(&req, &prepared.cache_root)?;
     let version = match &req.version {
         Some(v) => v.clone(),
         None => version_from_dist(&spark_home).ok_or_else(|| {
@@ -72,6 +74,10 @@ pub fn run(args: BuildArgs) -> Result<()> {
         };
         return engine_build(&req, daemon, &b, prepared.registry.as_ref());
     }
+    let sbom = req.sbom.any().then(|| SbomOptions {
+        formats: req.sbom,
+        spark: sbom_spark_package(&version, &source, tarball.as_ref()),
+    });
     let opts = BuildOptions {
         spark_home,
         spark_version: version,
@@ -86,13 +92,14 @@ pub fn run(args: BuildArgs) -> Result<()> {
         entrypoint: prepared.entrypoint.clone(),
         platform_entrypoints: req.platform_entrypoints.clone(),
         cache_dir: (!req.no_cache).then_some(prepared.cache_root.clone()),
-        source,
         host_zoneinfo: PathBuf::from("/usr/share/zoneinfo"),
         apt_packages: req.apt_packages.clone(),
         apt: AptOptions {
             cache_dir: (!req.no_cache).then_some(prepared.cache_root.clone()),
             insecure_skip_verify: req.insecure_skip_verify,
         },
+        sbom,
+        source,
     };
     daemonless(&req, &opts, prepared)
 }
@@ -206,10 +213,19 @@ fn pull_bases(req: &BuildRequest, ropts: Option<&RegistryOptions>) -> Result<Bas
     Ok(bases)
 }
 
-/// The fetch stage for the distribution: SPARK_HOME and the `source` label.
-fn fetch_distribution(req: &BuildRequest, cache_root: &Path) -> Result<(PathBuf, String)> {
+/// A fetched distribution tarball: its file name and sha512.
+type Tarball = (String, String);
+
+/// The fetch stage for the distribution: SPARK_HOME, the `source` label and, when
+/// fetched, the tarball's file name and sha512 (for the SBOM).
+fn fetch_distribution(
+    req: &BuildRequest,
+    cache_root: &Path,
+) -> Result<(PathBuf, String, Option<Tarball>)> {
     match &req.distribution {
-        Distribution::Home(home) => Ok((home.clone(), "https://github.com/apache/spark".into())),
+        Distribution::Home(home) => {
+            Ok((home.clone(), "https://github.com/apache/spark".into(), None))
+        }
         Distribution::Fetch {
             spec,
             mirrors,
@@ -224,9 +240,52 @@ fn fetch_distribution(req: &BuildRequest, cache_root: &Path) -> Result<(PathBuf,
                 fetched.path.display(),
                 fetched.source
             );
-            Ok((fetched.path, fetched.source))
+            Ok((
+                fetched.path,
+                fetched.source,
+                Some((fetched.file, fetched.sha512)),
+            ))
         }
     }
+}
+
+/// The Spark distribution as an SBOM package; a local tarball has no download URL.
+fn sbom_spark_package(
+    version: &str,
+    source: &str,
+    tarball: Option<&Tarball>,
+) -> sparkimg::sbom::Package {
+    let url = (source.starts_with("https://") || source.starts_with("http://")).then_some(source);
+    let mut p = sparkimg::sbom::spark_package(
+        version,
+        tarball.map(|t| t.0.as_str()),
+        url.unwrap_or("NOASSERTION"),
+        tarball.map(|t| t.1.as_str()),
+    );
+    if url.is_none() {
+        p.download = None;
+    }
+    p
+}
+
+/// Writes each SBOM document to `--sbom-dir` as `<image>_<tag>_<os>-<arch>.<suffix>`.
+fn write_sbom_dir(dir: &Path, docs: &[image::SbomDoc]) -> Result<(), BuildError> {
+    std::fs::create_dir_all(dir).map_err(BuildError::io(dir))?;
+    for d in docs {
+        let name: String = format!("{}_{}", d.reference, d.platform)
+            .chars()
+            .map(|c| {
+                if c.is_ascii_alphanumeric() || c == '.' || c == '-' {
+                    c
+                } else {
+                    '_'
+                }
+            })
+            .collect();
+        let path = dir.join(format!("{name}.{}", d.format.suffix()));
+        std::fs::write(&path, &d.document.bytes).map_err(BuildError::io(&path))?;
+    }
+    Ok(())
 }
 
 /// Spark version from RELEASE ("Spark 3.5.3 built for Hadoop 3.3.4") or the
@@ -322,7 +381,12 @@ fn sinks(req: &BuildRequest, opts: &BuildOptions, p: Prepared) -> (Vec<Box<dyn S
 fn daemonless(req: &BuildRequest, opts: &BuildOptions, p: Prepared) -> Result<()> {
     let (mut sinks, written_default) = sinks(req, opts, p);
     let described: Vec<String> = sinks.iter().map(|s| s.describe()).collect();
-    let (mut report, delivered) = image::build_with(opts, |a| publish::publish_all(&mut sinks, a))?;
+    let (mut report, delivered) = image::build_with(opts, |a| {
+        if let Some(dir) = &req.sbom_dir {
+            write_sbom_dir(dir, &a.sboms)?;
+        }
+        publish::publish_all(&mut sinks, a)
+    })?;
     let pushed = apply_deliveries(&mut report, &delivered);
     for l in &report.layers {
         eprintln!(

@@ -20,6 +20,36 @@ pub enum Command {
     Build(Box<BuildArgs>),
     /// Push images of an OCI layout (or oci-archive) to a registry.
     Push(Box<PushArgs>),
+    /// Print the SBOM attached to an image (an OCI layout or a registry); exit 1 when
+    /// it has none.
+    Sbom(Box<SbomArgs>),
+}
+
+/// `sparkimg sbom`.
+#[derive(Debug, Args)]
+#[command(
+    after_help = sparkimg::exit::help(),
+    override_usage = "sparkimg sbom oci:DIR[:REF] [OPTIONS]\n       sparkimg sbom REGISTRY/REPO:TAG [OPTIONS]"
+)]
+pub struct SbomArgs {
+    /// oci:DIR[:REF] (as written by `sparkimg build`) or a registry reference.
+    #[arg(value_name = "IMAGE")]
+    pub image: String,
+
+    /// Which document (default: SPDX when attached, else the first one).
+    #[arg(long, value_name = "FORMAT", value_parser = ["spdx", "cyclonedx"])]
+    pub format: Option<String>,
+
+    /// The platform of a multi-platform image (default: this machine's).
+    #[arg(long, value_name = "OS/ARCH[/VARIANT]")]
+    pub platform: Option<String>,
+
+    /// Cache directory (registry manifests and blobs).
+    #[arg(long, value_name = "DIR", env = "SPARKIMG_CACHE_DIR")]
+    pub cache_dir: Option<PathBuf>,
+
+    #[command(flatten)]
+    pub registry: RegistryArgs,
 }
 
 /// Registry access, shared by `build` (--push, registry --base) and `push`.
@@ -305,6 +335,15 @@ pub struct BuildArgs {
     /// Do not use or fill the layer cache (docker-image-tool.sh -n).
     #[arg(short = 'n', long)]
     pub no_cache: bool,
+
+    /// SBOM documents to attach to every image as OCI referrers (daemonless builds).
+    #[arg(long, value_name = "FORMAT", default_value = "spdx",
+          value_parser = ["spdx", "cyclonedx", "both", "none"])]
+    pub sbom: String,
+
+    /// Also write each SBOM document to DIR (`<name>_<tag>_<os>-<arch>.spdx.json`, …).
+    #[arg(long, value_name = "DIR")]
+    pub sbom_dir: Option<PathBuf>,
 
     /// Print one JSON object (images with digests, layers built/cached) on stdout.
     #[arg(long)]

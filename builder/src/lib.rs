@@ -13,4 +13,6 @@ pub mod engine;
 
 pub mod publish;
 
+pub mod sbom;
+
 pub mod exit;

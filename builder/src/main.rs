@@ -8,6 +8,7 @@ mod cli;
 mod engine_cmd;
 mod push_cmd;
 mod resolve;
+mod sbom_cmd;
 mod support;
 
 use std::process::ExitCode;
@@ -46,6 +47,7 @@ fn run(cli: Cli) -> Result<()> {
             }
             push_cmd::run(*args)
         }
+        Command::Sbom(args) => sbom_cmd::run(*args),
     }
 }
 

@@ -154,7 +154,8 @@ impl Sink for RegistrySink {
 }
 
 impl RegistrySink {
-    /// Blobs, then platform manifests, then each manifest or index by tag.
+    /// Blobs, then platform manifests, then each manifest or index by tag; then the
+    /// images' referrers (SBOMs) and their referrers tags.
     pub fn push(&self, images: &Assembled) -> Result<Vec<PushReport>, PublishError> {
         let store = AssembledBlobs::new(images, &self.source);
         let plans = layout::plans_from(
@@ -163,7 +164,13 @@ impl RegistrySink {
             self.select.as_deref(),
             &self.to,
         )?;
-        Ok(registry::push(&plans, &self.opts)?)
+        let referrers = layout::referrer_plans(&images.index.bytes, &store, &plans)?;
+        let reports = registry::push(&plans, &self.opts)?;
+        // After the images they refer to; the reports stay the images'.
+        if !referrers.is_empty() {
+            registry::push(&referrers, &self.opts)?;
+        }
+        Ok(reports)
     }
 }
 
@@ -250,6 +257,7 @@ pub fn open_layout(dir: &Path) -> Result<Assembled, PublishError> {
             bytes,
         },
         docker_manifest,
+        sboms: Vec::new(),
     })
 }
 
@@ -311,6 +319,7 @@ mod tests {
                 bytes: index,
             },
             docker_manifest: Vec::new(),
+            sboms: Vec::new(),
         };
         (a, ld, cd)
     }

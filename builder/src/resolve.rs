@@ -122,6 +122,9 @@ pub struct BuildRequest {
     /// `--insecure-skip-verify` (also: unsigned apt repositories are accepted).
     pub insecure_skip_verify: bool,
     pub json: bool,
+    /// `--sbom` and `--sbom-dir`.
+    pub sbom: sparkimg::sbom::Formats,
+    pub sbom_dir: Option<PathBuf>,
     pub entrypoint: Option<PathBuf>,
     pub cache_dir: Option<PathBuf>,
     /// Registry flags; credentials are read from them once, by the caller.
@@ -221,6 +224,13 @@ pub fn resolve(args: &BuildArgs, env: &Env) -> Result<BuildRequest, BuildError> 
         apt_packages: apt_packages(&args.apt_packages)?,
         insecure_skip_verify: args.insecure_skip_verify,
         json: args.json,
+        sbom: sparkimg::sbom::Formats::parse(&args.sbom).ok_or_else(|| {
+            BuildError::InvalidInput(format!(
+                "unknown --sbom '{}': use spdx, cyclonedx, both or none",
+                args.sbom
+            ))
+        })?,
+        sbom_dir: args.sbom_dir.clone(),
         entrypoint: args.entrypoint_binary.clone(),
         cache_dir: args.cache_dir.clone(),
         registry: args.registry.clone(),

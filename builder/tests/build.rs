@@ -442,9 +442,10 @@ fn single_image_is_tagged_by_tag_and_archives_validate() {
         run(Command::new("skopeo")
             .arg("inspect")
             .arg(format!("oci:{}:3.5.3", oci.display())));
+        // By tag: the SBOM's referrer is a second manifest in the archive's index.
         run(Command::new("skopeo")
             .arg("inspect")
-            .arg(format!("oci-archive:{}", oa.display())));
+            .arg(format!("oci-archive:{}:3.5.3", oa.display())));
         let j = run(Command::new("skopeo")
             .args(["inspect", "--config"])
             .arg(format!("docker-archive:{}", da.display())));

@@ -467,7 +467,8 @@ fn push_build_pull_repush_mount_and_v2s2_base() {
             &format!("oci:{}:x", copy.display()),
         ]));
 
-        // Re-push unchanged: HEADs and one manifest PUT per image, nothing else.
+        // Re-push unchanged: HEADs and one manifest PUT per image, nothing else, besides
+        // each image's SBOM referrer (by digest) and its referrers tag (`sha256-<hex>`).
         let before = reg.log_len();
         ok(&sparkimg(
             &[
@@ -480,8 +481,12 @@ fn push_build_pull_repush_mount_and_v2s2_base() {
             None,
         ));
         let reqs = reg.requests(before);
-        let puts: Vec<_> = reqs.iter().filter(|(m, _, _)| m == "PUT").collect();
+        let (puts, referrer_puts): (Vec<_>, Vec<_>) = reqs
+            .iter()
+            .filter(|(m, _, _)| m == "PUT")
+            .partition(|(_, u, _)| !u.contains("/manifests/sha256"));
         assert_eq!(puts.len(), 2, "{reqs:?}");
+        assert_eq!(referrer_puts.len(), 4, "{reqs:?}");
         assert!(puts
             .iter()
             .all(|(_, u, s)| u.contains("/manifests/3.5.3") && *s == 201));
@@ -526,9 +531,27 @@ fn push_build_pull_repush_mount_and_v2s2_base() {
         && u.starts_with("/v2/elsewhere/spark/blobs/uploads/?mount=")
         && u.contains("&from=")
         && *s == 201));
-    assert!(!reqs
+    // Only the SBOM document is new (it names the image), so only it is uploaded.
+    let index: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(out.join("index.json")).unwrap()).unwrap();
+    let sbom_docs: Vec<String> = index["manifests"]
+        .as_array()
+        .unwrap()
         .iter()
-        .any(|(m, u, _)| m == "PUT" && u.contains("/blobs/uploads/")));
+        .filter(|e| e.get("artifactType").is_some())
+        .map(|e| {
+            let hex = e["digest"].as_str().unwrap().trim_start_matches("sha256:");
+            let m: serde_json::Value =
+                serde_json::from_slice(&std::fs::read(out.join("blobs/sha256").join(hex)).unwrap())
+                    .unwrap();
+            // By hex: the upload URL carries the digest percent-encoded.
+            m["layers"][0]["digest"].as_str().unwrap()[7..].to_string()
+        })
+        .collect();
+    assert!(!sbom_docs.is_empty());
+    assert!(!reqs.iter().any(|(m, u, _)| m == "PUT"
+        && u.contains("/blobs/uploads/")
+        && !sbom_docs.iter().any(|d| u.contains(d.as_str()))));
 
     // By digest: the name keeps the digest; once cached, no registry is needed at all.
     let by_digest = format!("{host}/x/base@{base_digest}");

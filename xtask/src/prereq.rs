@@ -106,6 +106,14 @@ pub const TOOLS: &[Tool] = &[
         optional: false,
     },
     Tool {
+        name: "python3-venv",
+        probe: Probe::Runs(&["python3", "-c", "import ensurepip, venv"]),
+        package: "python3-venv",
+        why: "the SBOM tests' validators (spdx-tools, cyclonedx-python-lib) in target/sbom-venv",
+        needed_by: &[Test],
+        optional: false,
+    },
+    Tool {
         name: "javac",
         probe: Probe::Runs(&["javac", "-version"]),
         package: "openjdk-17-jdk-headless",

@@ -49,6 +49,7 @@ pub(super) fn assemble(
             .collect(),
         index,
         docker_manifest: json::canonical(serde_json::Value::Array(out.docker_manifest)).bytes,
+        sboms: Vec::new(),
     };
     (assembled, reports)
 }

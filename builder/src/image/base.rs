@@ -159,17 +159,20 @@ fn open_oci_layout(
     tmp: Option<tempfile::TempDir>,
 ) -> Result<BaseImage, BuildError> {
     let index: ImageIndex = read_json(&root.join("index.json"))?;
+    // Artifacts (SBOM referrers) beside the images are not bases.
+    let images = index
+        .manifests()
+        .iter()
+        .filter(|d| d.artifact_type().is_none());
     let candidates: Vec<&Descriptor> = match reference {
-        Some(r) => index
-            .manifests()
-            .iter()
+        Some(r) => images
             .filter(|d| {
                 ref_names(d)
                     .iter()
                     .any(|n| *n == r || n.rsplit_once(':').is_some_and(|(_, t)| t == r))
             })
             .collect(),
-        None => index.manifests().iter().collect(),
+        None => images.collect(),
     };
     let mut desc = match candidates.as_slice() {
         [one] => (*one).clone(),

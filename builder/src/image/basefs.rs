@@ -30,14 +30,15 @@ pub const ZONEINFO: &str = "usr/share/zoneinfo";
 /// entries are kept for their symlinks (merged-/usr: `lib` → `usr/lib`), which the
 /// package layer writes through; `etc/apt`, the keyrings and dpkg's status feed it.
 pub fn interesting(path: &str) -> bool {
-    path == "etc/passwd"
+    wants_data(path)
         || !path.contains('/')
-        || wants_apt_data(path)
         || RUNTIMES.contains(&path)
         || path == ZONEINFO
         || path.starts_with("usr/share/zoneinfo/")
         || path.starts_with("usr/lib/jvm")
         || path.starts_with("opt/java")
+        // Listed (by name) in SBOMs: every jar of an image, the base's too.
+        || path.ends_with(".jar")
 }
 
 /// Programs whose presence decides whether a variant needs OS packages.
@@ -55,7 +56,10 @@ fn wants_apt_data(path: &str) -> bool {
 }
 
 fn wants_data(path: &str) -> bool {
-    path == "etc/passwd" || path.starts_with("usr/share/zoneinfo/") || wants_apt_data(path)
+    path == "etc/passwd"
+        || path.starts_with("usr/share/zoneinfo/")
+        || wants_apt_data(path)
+        || crate::sbom::osdb::wants(path)
 }
 
 /// `./a/b/` → `a/b`.
@@ -255,8 +259,9 @@ fn scan_layer(path: &Path) -> Result<Vec<(String, Node)>, BuildError> {
 // The scan cache's file format, by hand because it is tiny and must load in
 // milliseconds (zoneinfo is ~2000 small binary files: JSON would triple them):
 // magic, then per entry a kind byte, u32 path length, path, u64 payload length, payload.
-// Version 2 added the apt and dpkg files: older scans lack them and are redone.
-const SCAN_MAGIC: &[u8; 8] = b"SPKSCAN2";
+// Version 3 keeps the apt and dpkg files (the package layer) and the package
+// databases (SBOMs): older scans lack them and are redone.
+const SCAN_MAGIC: &[u8; 8] = b"SPKSCAN3";
 
 fn write_scan(file: &Path, entries: &[(String, Node)]) -> std::io::Result<()> {
     use std::io::Write;

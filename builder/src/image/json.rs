@@ -271,6 +271,34 @@ pub fn index(entries: &[IndexEntry]) -> JsonBlob {
     canonical(json!({"schemaVersion": 2, "mediaType": INDEX_TYPE, "manifests": manifests}))
 }
 
+/// The empty config of an artifact manifest (OCI 1.1: `{}`, its own media type).
+pub const EMPTY_TYPE: &str = "application/vnd.oci.empty.v1+json";
+pub const EMPTY_CONFIG: &[u8] = b"{}";
+
+/// An OCI 1.1 artifact manifest that refers to `subject` (a manifest descriptor): the
+/// document `doc` as its one layer, typed `artifact_type` (an SBOM's referrer).
+pub fn referrer(artifact_type: &str, doc: &JsonBlob, subject: &Value, created: &str) -> JsonBlob {
+    let empty = format!("sha256:{}", hex::encode(Sha256::digest(EMPTY_CONFIG)));
+    canonical(json!({
+        "schemaVersion": 2,
+        "mediaType": MANIFEST_TYPE,
+        "artifactType": artifact_type,
+        "config": {"mediaType": EMPTY_TYPE, "digest": empty, "size": EMPTY_CONFIG.len()},
+        "layers": [{"mediaType": artifact_type, "digest": doc.digest, "size": doc.size()}],
+        "subject": subject,
+        "annotations": {"org.opencontainers.image.created": created},
+    }))
+}
+
+/// `index` with `extra` descriptors appended (referrers listed beside the images).
+pub fn with_manifests(index: &JsonBlob, extra: Vec<Value>) -> JsonBlob {
+    let mut v: Value = serde_json::from_slice(&index.bytes).unwrap_or_else(|_| json!({}));
+    if let Some(list) = v.get_mut("manifests").and_then(Value::as_array_mut) {
+        list.extend(extra);
+    }
+    canonical(v)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -17,6 +17,7 @@ pub mod layer;
 pub mod output;
 pub mod plan;
 pub mod reference;
+pub mod sboms;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::fs;
@@ -31,6 +32,7 @@ pub use error::BuildError;
 pub use layer::{Compression, LayerBlob};
 pub use plan::Variant;
 pub use reference::{BaseSpec, ImageRef, OutputSpec};
+pub use sboms::{SbomDoc, SbomOptions};
 
 use basefs::{is_tzif, BaseFs, ZONEINFO};
 use cache::LayerCache;
@@ -72,6 +74,8 @@ pub struct BuildOptions {
     /// and R for spark-r when the base lacks them).
     pub apt_packages: Vec<String>,
     pub apt: crate::apt::AptOptions,
+    /// SBOMs to attach (`--sbom`); `None`: none.
+    pub sbom: Option<SbomOptions>,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -291,6 +295,8 @@ pub struct Assembled {
     pub blobs: Vec<Blob>,
     pub index: json::JsonBlob,
     pub docker_manifest: Vec<u8>,
+    /// The SBOM documents, also among `blobs` with their referrers.
+    pub sboms: Vec<SbomDoc>,
 }
 
 impl Assembled {
@@ -331,8 +337,27 @@ pub fn build_with<T, E: From<BuildError>>(
         }
     };
     let prepared = plan_platforms(opts, &store, cache.as_ref())?;
-    let (by_key, layer_reports) = build_layers(opts, &prepared, &store, cache.as_ref())?;
-    let (assembled, images) = assemble::assemble(opts, &prepared, &by_key, &store);
+    let sbom = opts.sbom.as_ref().filter(|so| so.formats.any());
+    // Jars are read for the SBOM while the layers are built (the big jars layer
+    // compresses on one core).
+    let jar_cache = cache.as_ref().map(|c| c.store().join("sbom-jars"));
+    let (built, jars) = std::thread::scope(|s| {
+        let jars = sbom.map(|_| s.spawn(|| sboms::scan(opts, &prepared, jar_cache.as_deref())));
+        let built = build_layers(opts, &prepared, &store, cache.as_ref());
+        let jars = jars.map(|h| {
+            h.join()
+                .unwrap_or_else(|_| Err(BuildError::InvalidInput("jar scan panicked".into())))
+        });
+        (built, jars)
+    });
+    let (by_key, layer_reports) = built?;
+    let jars = jars.transpose()?;
+    let (mut assembled, images) = assemble::assemble(opts, &prepared, &by_key, &store);
+    if let (Some(so), Some(jars)) = (sbom, &jars) {
+        let docs = sboms::documents(opts, so, &prepared, &images, jars)?;
+        sboms::attach(&mut assembled, &docs, &json::rfc3339(opts.epoch));
+        assembled.sboms = docs;
+    }
     let delivered = publish(&assembled)?;
     let built_count = layer_reports.iter().filter(|l| !l.cached).count();
     let report = BuildReport {
@@ -481,6 +506,8 @@ struct Prepared {
     java_home: String,
     layers: Vec<LayerPlan>,
     keys: Vec<String>,
+    /// The base's OS packages and jars, and notes on what could not be listed (SBOMs).
+    os_packages: (Vec<crate::sbom::Package>, Vec<String>),
 }
 
 impl Prepared {
@@ -539,6 +566,14 @@ fn prepare_platform(
     let localtime = resolve_timezone(&opts.timezone, &basefs, &opts.host_zoneinfo)?;
     let localtime_link = localtime_link(&opts.timezone, &basefs);
     let passwd = plan::passwd_with_spark(basefs.read("etc/passwd"), opts.uid);
+    let mut os_packages = crate::sbom::osdb::os_packages(|p| basefs.read(p));
+    os_packages.0.extend(
+        basefs
+            .nodes
+            .iter()
+            .filter(|(k, n)| k.ends_with(".jar") && matches!(n, basefs::Node::File(_)))
+            .map(|(k, _)| crate::sbom::jar::base_jar_package(&format!("/{k}"))),
+    );
 
     let entrypoint = opts
         .platform_entrypoints
@@ -577,6 +612,7 @@ fn prepare_platform(
         java_home,
         layers,
         keys,
+        os_packages,
     })
 }
 

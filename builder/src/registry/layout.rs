@@ -173,6 +173,7 @@ pub fn plans_from(
     };
     let entries: Vec<&Desc> = manifests
         .iter()
+        .filter(|d| d.artifact_type.is_none())
         .filter(|d| select.is_none_or(|s| selected(d, s)))
         .collect();
     if entries.is_empty() {
@@ -286,6 +287,107 @@ fn entry_plans(
         .collect())
 }
 
+/// Pure: the referrers tag of the distribution spec's fallback (`sha256-<hex>`), for
+/// registries without the referrers API.
+pub fn referrers_tag(subject: &str) -> String {
+    subject.replace(':', "-")
+}
+
+/// Push plans for the layout's referrers (artifact manifests listed in `index` with an
+/// `artifactType`, e.g. SBOMs) whose subject `images` push: each artifact by digest into
+/// the subject's repository, then per subject the referrers tag schema's index. The
+/// index lists this layout's referrers of that subject (it replaces what the tag held).
+pub fn referrer_plans(
+    index: &[u8],
+    blobs: &dyn Blobs,
+    images: &[PushPlan],
+) -> Result<Vec<PushPlan>, RegistryError> {
+    let dir = blobs.root();
+    let Parsed::Index { manifests, .. } =
+        manifest::parse(index, Some(manifest::OCI_INDEX), &dir.display().to_string())?
+    else {
+        return Err(bad(dir, "index.json is not an image index"));
+    };
+    let mut plans = Vec::new();
+    // (repository target, subject) → descriptors for the referrers index.
+    let mut tags: Vec<(RegistryRef, String, Vec<serde_json::Value>)> = Vec::new();
+    for d in manifests.iter().filter(|d| d.artifact_type.is_some()) {
+        let bytes = read_verified(blobs, d)?;
+        let v: serde_json::Value = serde_json::from_slice(&bytes)
+            .map_err(|e| bad(dir, format!("referrer {}: {e}", d.digest)))?;
+        let Some(subject) = v["subject"]["digest"].as_str() else {
+            continue;
+        };
+        let Parsed::Manifest { config, layers, .. } =
+            manifest::parse(&bytes, Some(manifest::OCI_MANIFEST), &d.digest)?
+        else {
+            return Err(bad(dir, format!("referrer {} is an index", d.digest)));
+        };
+        let owners = images
+            .iter()
+            .filter(|p| p.top.digest == subject || p.children.iter().any(|c| c.digest == subject));
+        for owner in owners {
+            let target = RegistryRef {
+                tag: None,
+                digest: None,
+                ..owner.target.clone()
+            };
+            let mut pushed = Vec::new();
+            for b in std::iter::once(&config).chain(layers.iter()) {
+                pushed.push(blob_checked(blobs, b)?);
+            }
+            plans.push(PushPlan {
+                target: target.clone(),
+                blobs: pushed,
+                children: Vec::new(),
+                top: PushManifest {
+                    digest: d.digest.clone(),
+                    media_type: manifest::OCI_MANIFEST.into(),
+                    bytes: Arc::new(bytes.clone()),
+                },
+                mount_from: Vec::new(),
+            });
+            let entry = serde_json::json!({
+                "mediaType": manifest::OCI_MANIFEST,
+                "digest": d.digest,
+                "size": d.size,
+                "artifactType": d.artifact_type,
+            });
+            match tags
+                .iter_mut()
+                .find(|(t, s, _)| t.to_string() == target.to_string() && s == subject)
+            {
+                Some((_, _, list)) if !list.contains(&entry) => list.push(entry),
+                Some(_) => {}
+                None => tags.push((target, subject.to_string(), vec![entry])),
+            }
+        }
+    }
+    for (target, subject, list) in tags {
+        let bytes = serde_json::to_vec(&serde_json::json!({
+            "schemaVersion": 2,
+            "mediaType": manifest::OCI_INDEX,
+            "manifests": list,
+        }))
+        .map_err(|e| bad(dir, format!("referrers index: {e}")))?;
+        plans.push(PushPlan {
+            target: RegistryRef {
+                tag: Some(referrers_tag(&subject)),
+                ..target
+            },
+            blobs: Vec::new(),
+            children: Vec::new(),
+            top: PushManifest {
+                digest: sha256(&bytes),
+                media_type: manifest::OCI_INDEX.into(),
+                bytes: Arc::new(bytes),
+            },
+            mount_from: Vec::new(),
+        });
+    }
+    Ok(plans)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -302,6 +404,7 @@ mod tests {
                     .map(|(k, v)| (k.to_string(), v.to_string()))
                     .collect(),
             ),
+            artifact_type: None,
         }
     }
 

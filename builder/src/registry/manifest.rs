@@ -52,6 +52,9 @@ pub struct Desc {
     pub platform: Option<PlatformJson>,
     #[serde(default)]
     pub annotations: Option<std::collections::BTreeMap<String, String>>,
+    /// Set on artifacts (an SBOM's referrer manifest), which are not images.
+    #[serde(default)]
+    pub artifact_type: Option<String>,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -72,6 +75,8 @@ struct Raw {
 }
 
 /// A parsed manifest or index.
+// A handful are parsed per push or pull: boxing the manifest's fields buys nothing.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug, Clone)]
 pub enum Parsed {
     Index {

@@ -186,6 +186,79 @@ pub fn pull(
     })
 }
 
+/// The documents attached to an image as referrers (SBOMs), found through the referrers
+/// tag schema (`sha256-<hex>`; what registries without the referrers API hold).
+#[derive(Debug, Clone)]
+pub struct Referrers {
+    /// The platform manifest they refer to.
+    pub subject: String,
+    /// `(artifactType, the artifact's first layer)`, in the tag's order.
+    pub documents: Vec<(String, Vec<u8>)>,
+}
+
+/// The referrers of `reference` (for an index: of its `platform` manifest).
+pub fn referrers(
+    reference: &RegistryRef,
+    platform: &Platform,
+    opts: &RegistryOptions,
+) -> Result<Referrers, RegistryError> {
+    let cache = opts
+        .cache_dir
+        .clone()
+        .ok_or_else(|| RegistryError::Layout {
+            path: PathBuf::from("."),
+            reason: "reading referrers needs a cache directory".into(),
+        })?;
+    let store = Store {
+        root: cache.join("registry"),
+    };
+    let reg = Registry::new(&reference.registry, http_client(opts)?, opts)?;
+    let repo = reference.repository.as_str();
+    let scopes = Scopes::repository(repo, &["pull"]);
+    let shown = reference.to_string();
+    let (bytes, ct, mut subject) =
+        get_manifest(&reg, &store, repo, reference.wire_reference(), &scopes)?;
+    if let Parsed::Index { manifests, .. } = manifest::parse(&bytes, ct.as_deref(), &shown)? {
+        subject = manifest::select(&manifests, platform, &shown)?
+            .digest
+            .clone();
+    }
+    let tag = super::layout::referrers_tag(&subject);
+    let index = match get_manifest(&reg, &store, repo, &tag, &scopes) {
+        Ok((b, _, _)) => b,
+        Err(RegistryError::Http { status: 404, .. }) => {
+            return Ok(Referrers {
+                subject,
+                documents: Vec::new(),
+            })
+        }
+        Err(e) => return Err(e),
+    };
+    let Parsed::Index { manifests, .. } = manifest::parse(&index, Some(manifest::OCI_INDEX), &tag)?
+    else {
+        return Err(RegistryError::Manifest {
+            reference: tag,
+            reason: "the referrers tag is not an index".into(),
+        });
+    };
+    let progress = Progress::new(opts.progress);
+    let mut documents = Vec::new();
+    for d in manifests {
+        let (mb, _, _) = get_manifest(&reg, &store, repo, &d.digest, &scopes)?;
+        let Parsed::Manifest { layers, .. } = manifest::parse(&mb, Some(&d.media_type), &d.digest)?
+        else {
+            continue;
+        };
+        let (Some(layer), Some(kind)) = (layers.first(), d.artifact_type.clone()) else {
+            continue;
+        };
+        download_blob(&reg, &store, repo, layer, &scopes, &progress)?;
+        let path = store.path(&layer.digest);
+        documents.push((kind, fs::read(&path).map_err(RegistryError::io(&path))?));
+    }
+    Ok(Referrers { subject, documents })
+}
+
 /// A manifest by tag or digest: from the store when the digest is known and cached,
 /// else from the registry; digest references are verified.
 fn get_manifest(

@@ -345,3 +345,65 @@ pub fn gpg_style(data: &[u8], name: &str) -> Vec<u8> {
     let lines: Vec<String> = groups.chunks(5).map(|c| c.join(" ")).collect();
     format!("{name}: {}\n", lines.join(&format!("\n{pad}"))).into_bytes()
 }
+
+/// `docker-registry serve` (Debian's, distribution 2.8: no referrers API) on a free
+/// loopback port with temporary storage; killed on drop. `None` after a recorded skip.
+pub struct LoopbackRegistry {
+    child: std::process::Child,
+    pub port: u16,
+    _dir: tempfile::TempDir,
+}
+
+impl LoopbackRegistry {
+    pub fn start() -> Option<LoopbackRegistry> {
+        let bin = "/usr/bin/docker-registry";
+        if !std::path::Path::new(bin).is_file() {
+            skip("docker-registry is not installed (apt-get install docker-registry)");
+            return None;
+        }
+        let dir = tempfile::tempdir().unwrap();
+        let port = TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let config = dir.path().join("config.yml");
+        std::fs::write(
+            &config,
+            format!(
+                "version: 0.1\nlog:\n  level: error\nstorage:\n  filesystem:\n    \
+                 rootdirectory: {}\nhttp:\n  addr: 127.0.0.1:{port}\n",
+                dir.path().join("data").display()
+            ),
+        )
+        .unwrap();
+        let child = Command::new(bin)
+            .arg("serve")
+            .arg(&config)
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap();
+        let start = std::time::Instant::now();
+        while TcpStream::connect(("127.0.0.1", port)).is_err() {
+            assert!(start.elapsed().as_secs() < 20, "registry did not start");
+            thread::sleep(Duration::from_millis(20));
+        }
+        Some(LoopbackRegistry {
+            child,
+            port,
+            _dir: dir,
+        })
+    }
+
+    pub fn host(&self) -> String {
+        format!("127.0.0.1:{}", self.port)
+    }
+}
+
+impl Drop for LoopbackRegistry {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}

@@ -23,6 +23,8 @@ const MAX_COLD_NS: u64 = 4_000_000_000;
 const MAX_NO_CHANGE_NS: u64 = 500_000_000;
 const MAX_ONE_LAYER_NS: u64 = 1_000_000_000;
 const MIN_SPEEDUP: f64 = 5.0;
+/// Issue 16: SBOMs add at most 10% to a cold build.
+const MAX_SBOM_COST: f64 = 1.10;
 const DOCKER_TAG: &str = "sparkimg-bench/build";
 
 pub fn run(opts: &Options) -> Result<Vec<Row>> {
@@ -58,6 +60,9 @@ struct Samples {
     one_layer: Vec<u64>,
     docker_cold: Vec<u64>,
     docker_cached: Vec<u64>,
+    /// Cold builds with `--sbom both` and `--sbom none`, for the SBOM's cost.
+    cold_both: Vec<u64>,
+    cold_none: Vec<u64>,
     image_size: u64,
     docker_size: Option<u64>,
 }
@@ -76,7 +81,13 @@ fn round(inputs: &Inputs, work: &Work, i: usize, quick: bool, s: &mut Samples) -
     )?;
     let cache = work.0.join(format!("cache-{i}"));
     let out = work.0.join(format!("out-{i}"));
-    let ours = || sparkimg_build(inputs, &tree, &out, &cache);
+    let ours = || sparkimg_build(inputs, &tree, &out, &cache, "spdx");
+    // The SBOM's cost: cold builds (own empty caches) without and with both formats.
+    for (sbom, times) in [("none", &mut s.cold_none), ("both", &mut s.cold_both)] {
+        let c = work.0.join(format!("cache-{sbom}-{i}"));
+        times.push(sparkimg_build(inputs, &tree, &out, &c, sbom)?.0);
+        let _ = fs::remove_dir_all(&c);
+    }
 
     let (ns, report) = ours()?;
     s.cold.push(ns);
@@ -118,9 +129,15 @@ fn round(inputs: &Inputs, work: &Work, i: usize, quick: bool, s: &mut Samples) -
     Ok(())
 }
 
-/// `sparkimg build --json` of `tree` to the OCI layout `out`, with layer cache `cache`:
-/// its time and its report.
-fn sparkimg_build(inputs: &Inputs, tree: &Path, out: &Path, cache: &Path) -> Result<(u64, Value)> {
+/// `sparkimg build --json --sbom SBOM` of `tree` to the OCI layout `out`, with layer
+/// cache `cache`: its time and its report.
+fn sparkimg_build(
+    inputs: &Inputs,
+    tree: &Path,
+    out: &Path,
+    cache: &Path,
+    sbom: &str,
+) -> Result<(u64, Value)> {
     sync();
     let mut cmd = Command::new(&inputs.sparkimg);
     cmd.args(["build", "-t", &inputs.version, "--spark-home"])
@@ -133,6 +150,7 @@ fn sparkimg_build(inputs: &Inputs, tree: &Path, out: &Path, cache: &Path) -> Res
         .arg(format!("oci:{}", out.display()))
         .arg("--cache-dir")
         .arg(cache)
+        .args(["--sbom", sbom])
         .args([
             "--compression",
             "gzip",
@@ -157,7 +175,21 @@ fn rows(version: &str, runs: usize, s: &Samples) -> Vec<Row> {
     let speedup = docker_cold.median as f64 / cold.median.max(1) as f64;
     let cached_ratio = docker_cached.map(|d| d.median as f64 / unchanged.median.max(1) as f64);
     let detail = |s: Stats| s.to_json();
+    let (cold_both, cold_none) = (Stats::of(&s.cold_both), Stats::of(&s.cold_none));
+    let sbom_ratio = cold_none.median as f64 / cold_both.median.max(1) as f64;
     vec![
+        Row {
+            label: "build: cold with SBOMs vs without".into(),
+            what: format!(
+                "build spark {version}, cold (empty cache): --sbom both (SPDX + CycloneDX: every jar hashed and its pom.properties read) vs --sbom none (median of {runs})"
+            ),
+            ours: cold_both.describe(),
+            theirs: cold_none.describe(),
+            ratio: Some(sbom_ratio),
+            target: format!("≤ {MAX_SBOM_COST}× without"),
+            pass: Some(sbom_ratio * MAX_SBOM_COST >= 1.0),
+            detail: json!({ "runs": runs, "ours": detail(cold_both), "theirs": detail(cold_none) }),
+        },
         Row {
             label: "build: cold, to an OCI layout vs docker build --no-cache".into(),
             what: format!(

@@ -1,0 +1,265 @@
+//! The SBOM step of `build_with`: per image and platform, an inventory of what the
+//! image's own layer plans put into it (every jar read once, however many images hold
+//! it) plus the base's OS packages, written in the requested formats and attached to
+//! the image as OCI referrers (an artifact manifest per document, listed in the index).
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use serde_json::{json, Value};
+use sha2::{Digest, Sha256};
+
+use super::output::{Blob, BlobSource};
+use super::plan::{self, Content, Kind as EntryKind};
+use super::{json, layer, Assembled, BuildError, BuildOptions, ImageReport, Prepared};
+use crate::sbom::{self, cyclonedx, jar, spdx, Format, Inventory, Kind, Package};
+
+/// One SBOM document of one image on one platform.
+#[derive(Debug, Clone)]
+pub struct SbomDoc {
+    pub reference: String,
+    /// `os/arch[/variant]`.
+    pub platform: String,
+    /// The platform manifest it describes (its referrer's subject).
+    pub subject: String,
+    pub format: Format,
+    pub document: json::JsonBlob,
+}
+
+/// What a build needs to describe its images beyond the build itself.
+#[derive(Debug, Clone)]
+pub struct SbomOptions {
+    pub formats: sbom::Formats,
+    /// The Spark distribution's package ([`sbom::spark_package`]).
+    pub spark: Package,
+}
+
+/// Files of one platform image: (path in the image, file on disk).
+fn image_files(p: &Prepared, variant: super::Variant) -> Vec<(String, PathBuf)> {
+    plan::layers_for(&p.layers, variant)
+        .into_iter()
+        .flat_map(|i| &p.layers[i].entries)
+        .filter_map(|e| match &e.kind {
+            EntryKind::File(Content::Path { path, .. }) => {
+                Some((format!("/{}", e.path), path.clone()))
+            }
+            _ => None,
+        })
+        .collect()
+}
+
+/// Reads every distinct jar of all images once, in parallel (or from `cache`).
+fn scan_jars(
+    files: &[(String, PathBuf)],
+    cache: Option<&Path>,
+) -> Result<BTreeMap<PathBuf, jar::JarFacts>, BuildError> {
+    let mut paths: Vec<&Path> = files
+        .iter()
+        .filter(|(img, _)| img.ends_with(".jar"))
+        .map(|(_, disk)| disk.as_path())
+        .collect();
+    paths.sort();
+    paths.dedup();
+    let facts = layer::run_parallel(&paths, |p| jar::scan_cached(p, cache));
+    paths
+        .iter()
+        .zip(facts)
+        .map(|(p, f)| Ok((p.to_path_buf(), f?)))
+        .collect()
+}
+
+/// Packages that are not jars: Python archives under `python/lib` and the entrypoint.
+fn other_package(
+    img: &str,
+    disk: &Path,
+    spark_version: &str,
+) -> Result<Option<Package>, BuildError> {
+    let file = img.rsplit('/').next().unwrap_or(img);
+    let pypi = |name: &str, version: &str| {
+        let purl = format!("pkg:pypi/{name}@{}", sbom::encode_segment(version));
+        let mut p = Package::new(Kind::Python, name, version, purl);
+        p.path = Some(img.to_string());
+        p
+    };
+    if img.starts_with("/opt/spark/python/lib/") {
+        if file == "pyspark.zip" {
+            return Ok(Some(pypi("pyspark", spark_version)));
+        }
+        if let Some(v) = file
+            .strip_prefix("py4j-")
+            .and_then(|f| f.strip_suffix("-src.zip"))
+        {
+            return Ok(Some(pypi("py4j", v)));
+        }
+    }
+    if img == "/opt/spark-entrypoint" {
+        let (sha1, sha256) = jar::file_hashes(disk)?;
+        let mut p = Package::new(
+            Kind::Entrypoint,
+            "spark-entrypoint",
+            env!("CARGO_PKG_VERSION"),
+            format!("pkg:generic/spark-entrypoint@{}", env!("CARGO_PKG_VERSION")),
+        );
+        p.path = Some(img.to_string());
+        p.sha256 = Some(sha256);
+        p.sha1 = Some(sha1);
+        return Ok(Some(p));
+    }
+    Ok(None)
+}
+
+/// The base as its own package, when it is known by digest.
+fn base_package(p: &Prepared) -> Option<Package> {
+    let digest = p.base.digest.as_ref()?;
+    let name = &p.base.name;
+    let short = name.rsplit('/').next().unwrap_or(name);
+    let short = short.split([':', '@']).next().unwrap_or(short);
+    let purl = format!(
+        "pkg:oci/{}@{}?repository_url={}",
+        sbom::encode_segment(short),
+        sbom::encode(digest),
+        sbom::encode(name)
+    );
+    Some(Package::new(Kind::Base, name, digest, purl))
+}
+
+/// The inventory of one platform image.
+fn inventory(
+    opts: &BuildOptions,
+    so: &SbomOptions,
+    p: &Prepared,
+    files: &[(String, PathBuf)],
+    jars: &BTreeMap<PathBuf, jar::JarFacts>,
+    (reference, digest, platform): (&str, &str, String),
+) -> Result<Inventory, BuildError> {
+    let mut packages = vec![so.spark.clone()];
+    for (img, disk) in files {
+        match jars.get(disk) {
+            Some(f) if img.ends_with(".jar") => packages.push(jar::jar_package(img, f)),
+            _ => packages.extend(other_package(img, disk, &opts.spark_version)?),
+        }
+    }
+    packages.extend(p.os_packages.0.iter().cloned());
+    packages.extend(base_package(p));
+    Ok(Inventory {
+        reference: reference.to_string(),
+        digest: digest.to_string(),
+        platform,
+        created: opts.epoch,
+        packages,
+        notes: p.os_packages.1.clone(),
+    }
+    .sorted())
+}
+
+/// What each jar of the build holds; needs only the plans, so it runs while the layers
+/// are built.
+pub(super) type Jars = BTreeMap<PathBuf, jar::JarFacts>;
+
+/// Reads every jar any image of the build holds (see [`Jars`]).
+pub(super) fn scan(
+    opts: &BuildOptions,
+    prepared: &[Prepared],
+    cache: Option<&Path>,
+) -> Result<Jars, BuildError> {
+    let all: Vec<(String, PathBuf)> = opts
+        .images
+        .iter()
+        .flat_map(|(variant, _)| prepared.iter().flat_map(|p| image_files(p, *variant)))
+        .collect();
+    scan_jars(&all, cache)
+}
+
+/// Every SBOM document of the build: per image, per platform, per format.
+pub(super) fn documents(
+    opts: &BuildOptions,
+    so: &SbomOptions,
+    prepared: &[Prepared],
+    reports: &[ImageReport],
+    jars: &Jars,
+) -> Result<Vec<SbomDoc>, BuildError> {
+    let mut per_image = Vec::new();
+    for ((variant, _), report) in opts.images.iter().zip(reports) {
+        let platforms: Vec<&ImageReport> = if report.platforms.is_empty() {
+            vec![report]
+        } else {
+            report.platforms.iter().collect()
+        };
+        for (p, pr) in prepared.iter().zip(platforms) {
+            per_image.push((p, image_files(p, *variant), report, pr));
+        }
+    }
+    let mut docs = Vec::new();
+    for (p, files, report, pr) in per_image {
+        let id = (
+            report.reference.as_str(),
+            pr.manifest_digest.as_str(),
+            pr.platform.clone(),
+        );
+        let inv = inventory(opts, so, p, &files, jars, id)?;
+        let formats = [
+            (so.formats.spdx, Format::Spdx),
+            (so.formats.cyclonedx, Format::CycloneDx),
+        ];
+        for (_, format) in formats.into_iter().filter(|(on, _)| *on) {
+            let document = match format {
+                Format::Spdx => spdx::document(&inv),
+                Format::CycloneDx => cyclonedx::document(&inv),
+            };
+            docs.push(SbomDoc {
+                reference: inv.reference.clone(),
+                platform: inv.platform.clone(),
+                subject: inv.digest.clone(),
+                format,
+                document,
+            });
+        }
+    }
+    Ok(docs)
+}
+
+/// Adds each document, its artifact manifest and the empty config to the blobs, and
+/// lists the artifact manifests in the index by `artifactType`, without a ref name (they
+/// are found through their `subject`, as registries' referrers API finds them).
+pub(super) fn attach(assembled: &mut Assembled, docs: &[SbomDoc], created: &str) {
+    let mut extra: Vec<Value> = Vec::new();
+    let add = |digest: &str, bytes: Vec<u8>, blobs: &mut Vec<Blob>| {
+        if !blobs.iter().any(|b| b.digest == digest) {
+            blobs.push(Blob {
+                digest: digest.to_string(),
+                source: BlobSource::Bytes(bytes),
+            });
+        }
+    };
+    for d in docs {
+        let subject_size = assembled
+            .blobs
+            .iter()
+            .find(|b| b.digest == d.subject)
+            .map(|b| match &b.source {
+                BlobSource::Bytes(x) => x.len() as u64,
+                BlobSource::Path(p) => std::fs::metadata(p).map(|m| m.len()).unwrap_or(0),
+            })
+            .unwrap_or(0);
+        let subject =
+            json!({"mediaType": json::MANIFEST_TYPE, "digest": d.subject, "size": subject_size});
+        let m = json::referrer(d.format.artifact_type(), &d.document, &subject, created);
+        let empty = format!("sha256:{}", hex::encode(Sha256::digest(json::EMPTY_CONFIG)));
+        add(&empty, json::EMPTY_CONFIG.to_vec(), &mut assembled.blobs);
+        add(
+            &d.document.digest,
+            d.document.bytes.clone(),
+            &mut assembled.blobs,
+        );
+        add(&m.digest, m.bytes.clone(), &mut assembled.blobs);
+        extra.push(json!({
+            "mediaType": json::MANIFEST_TYPE,
+            "artifactType": d.format.artifact_type(),
+            "digest": m.digest,
+            "size": m.size(),
+        }));
+    }
+    assembled.blobs.sort_by(|a, b| a.digest.cmp(&b.digest));
+    extra.sort_by_key(|v| v["digest"].as_str().unwrap_or_default().to_string());
+    assembled.index = json::with_manifests(&assembled.index, extra);
+}

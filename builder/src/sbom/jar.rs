@@ -1,0 +1,242 @@
+//! Jars: Maven coordinates from a jar's own `META-INF/maven/<g>/<a>/pom.properties`
+//! (pure: [`parse_pom_properties`], [`from_file_name`], [`jar_package`]), and
+//! [`scan`], which reads a jar once: sha1 and sha256 of its bytes, then from the same
+//! bytes the zip central directory and only the pom.properties entries.
+
+use std::io::{Cursor, Read};
+use std::path::Path;
+
+use sha1::Sha1;
+use sha2::{Digest, Sha256};
+
+use super::{encode_segment, Kind, Package};
+use crate::image::BuildError;
+
+/// `groupId:artifactId:version` of one pom.properties.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, serde::Serialize, serde::Deserialize)]
+pub struct Coordinates {
+    pub group: String,
+    pub artifact: String,
+    pub version: String,
+}
+
+impl Coordinates {
+    pub fn purl(&self) -> String {
+        format!(
+            "pkg:maven/{}/{}@{}",
+            encode_segment(&self.group),
+            encode_segment(&self.artifact),
+            encode_segment(&self.version)
+        )
+    }
+}
+
+/// What one read of a jar found.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct JarFacts {
+    pub sha1: String,
+    pub sha256: String,
+    /// Every pom.properties, sorted; several for a shaded jar.
+    pub poms: Vec<Coordinates>,
+    /// Why no coordinates could be read (not a zip), if so.
+    pub unreadable: Option<String>,
+}
+
+/// Java properties, the subset pom.properties uses: `key=value` or `key: value`, `#`
+/// and `!` comments.
+pub fn parse_pom_properties(text: &str) -> Option<Coordinates> {
+    let mut group = None;
+    let mut artifact = None;
+    let mut version = None;
+    for line in text.lines() {
+        let line = line.trim();
+        if line.is_empty() || line.starts_with(['#', '!']) {
+            continue;
+        }
+        let Some((k, v)) = line.split_once(['=', ':']) else {
+            continue;
+        };
+        let v = Some(v.trim().to_string());
+        match k.trim() {
+            "groupId" => group = v,
+            "artifactId" => artifact = v,
+            "version" => version = v,
+            _ => {}
+        }
+    }
+    Some(Coordinates {
+        group: group.filter(|s| !s.is_empty())?,
+        artifact: artifact.filter(|s| !s.is_empty())?,
+        version: version.filter(|s| !s.is_empty())?,
+    })
+}
+
+/// `spark-core_2.12-3.5.3.jar` → (`spark-core_2.12`, `3.5.3`): the version starts at
+/// the first `-` followed by a digit.
+pub fn from_file_name(file: &str) -> (String, String) {
+    let stem = file.strip_suffix(".jar").unwrap_or(file);
+    let bytes = stem.as_bytes();
+    let cut = (1..bytes.len()).find(|&i| bytes[i - 1] == b'-' && bytes[i].is_ascii_digit());
+    match cut {
+        Some(i) => (stem[..i - 1].to_string(), stem[i..].to_string()),
+        None => (stem.to_string(), String::new()),
+    }
+}
+
+/// The package of a jar at `path` in the image. One pom.properties: its coordinates.
+/// Several (shaded): the one whose artifactId the file name starts with is the jar, the
+/// others are contained packages; with none matching, the file name names the jar.
+pub fn jar_package(path: &str, facts: &JarFacts) -> Package {
+    let file = path.rsplit('/').next().unwrap_or(path);
+    let main = match facts.poms.as_slice() {
+        [one] => Some(one.clone()),
+        many => many
+            .iter()
+            .filter(|c| file.starts_with(&format!("{}-", c.artifact)))
+            .max_by_key(|c| c.artifact.len())
+            .cloned(),
+    };
+    let mut p = match &main {
+        Some(c) => {
+            let mut p = Package::new(Kind::Jar, &c.artifact, &c.version, c.purl());
+            p.group = Some(c.group.clone());
+            p
+        }
+        None => {
+            let (name, version) = from_file_name(file);
+            let purl = if version.is_empty() {
+                format!("pkg:generic/{}", encode_segment(&name))
+            } else {
+                format!(
+                    "pkg:generic/{}@{}",
+                    encode_segment(&name),
+                    encode_segment(&version)
+                )
+            };
+            let mut p = Package::new(Kind::Jar, &name, &version, purl);
+            p.comment = Some(match &facts.unreadable {
+                Some(why) => format!("coordinates from the file name ({why})"),
+                None if facts.poms.is_empty() => {
+                    "coordinates from the file name (no pom.properties)".into()
+                }
+                None => "coordinates from the file name (no pom.properties names the jar)".into(),
+            });
+            p
+        }
+    };
+    p.path = Some(path.to_string());
+    p.sha1 = Some(facts.sha1.clone());
+    p.sha256 = Some(facts.sha256.clone());
+    p.contains = facts
+        .poms
+        .iter()
+        .filter(|c| Some(*c) != main.as_ref())
+        .map(|c| {
+            let mut q = Package::new(Kind::Jar, &c.artifact, &c.version, c.purl());
+            q.group = Some(c.group.clone());
+            q.path = Some(path.to_string());
+            q.comment = Some("shaded into the jar".into());
+            q
+        })
+        .collect();
+    p
+}
+
+/// sha1 and sha256 of a file (the entrypoint binary).
+pub fn file_hashes(file: &Path) -> Result<(String, String), BuildError> {
+    let bytes = std::fs::read(file).map_err(BuildError::io(file))?;
+    Ok((
+        hex::encode(Sha1::digest(&bytes)),
+        hex::encode(Sha256::digest(&bytes)),
+    ))
+}
+
+/// A jar the base image holds: only its path is known (base layers are not re-read), so
+/// it is named from its file name.
+pub fn base_jar_package(path: &str) -> Package {
+    let file = path.rsplit('/').next().unwrap_or(path);
+    let (name, version) = from_file_name(file);
+    let purl = match version.as_str() {
+        "" => format!("pkg:generic/{}", encode_segment(&name)),
+        v => format!(
+            "pkg:generic/{}@{}",
+            encode_segment(&name),
+            encode_segment(v)
+        ),
+    };
+    let mut p = Package::new(Kind::Jar, &name, &version, purl);
+    p.path = Some(path.to_string());
+    p.comment = Some("in the base image; coordinates from the file name".into());
+    p
+}
+
+/// [`scan`], remembered in `cache` (a directory) by the file's path, size and mtime, so
+/// an unchanged rebuild reads no jar. A cache that cannot be read or written only costs
+/// the scan.
+pub fn scan_cached(file: &Path, cache: Option<&Path>) -> Result<JarFacts, BuildError> {
+    use std::os::unix::fs::MetadataExt;
+    let Some(dir) = cache else {
+        return scan(file);
+    };
+    let md = std::fs::metadata(file).map_err(BuildError::io(file))?;
+    let key = format!(
+        "{}\0{}\0{}.{}",
+        file.display(),
+        md.len(),
+        md.mtime(),
+        md.mtime_nsec()
+    );
+    let entry = dir.join(hex::encode(Sha256::digest(key)));
+    if let Some(f) = std::fs::read(&entry)
+        .ok()
+        .and_then(|b| serde_json::from_slice(&b).ok())
+    {
+        return Ok(f);
+    }
+    let facts = scan(file)?;
+    if let Ok(bytes) = serde_json::to_vec(&facts) {
+        let _ = std::fs::create_dir_all(dir).and_then(|_| {
+            let mut tmp = tempfile::NamedTempFile::new_in(dir)?;
+            std::io::Write::write_all(&mut tmp, &bytes)?;
+            tmp.persist(&entry).map(|_| ()).map_err(|e| e.error)
+        });
+    }
+    Ok(facts)
+}
+
+/// Reads the jar at `file` once. A file that is not a zip still gets its hashes.
+pub fn scan(file: &Path) -> Result<JarFacts, BuildError> {
+    let bytes = std::fs::read(file).map_err(BuildError::io(file))?;
+    let sha1 = hex::encode(Sha1::digest(&bytes));
+    let sha256 = hex::encode(Sha256::digest(&bytes));
+    let (poms, unreadable) = match read_poms(&bytes) {
+        Ok(p) => (p, None),
+        Err(e) => (Vec::new(), Some(format!("not a readable jar: {e}"))),
+    };
+    Ok(JarFacts {
+        sha1,
+        sha256,
+        poms,
+        unreadable,
+    })
+}
+
+fn read_poms(bytes: &[u8]) -> Result<Vec<Coordinates>, zip::result::ZipError> {
+    let mut zip = zip::ZipArchive::new(Cursor::new(bytes))?;
+    let names: Vec<String> = zip
+        .file_names()
+        .filter(|n| n.starts_with("META-INF/maven/") && n.ends_with("/pom.properties"))
+        .map(str::to_string)
+        .collect();
+    let mut poms = Vec::new();
+    for n in names {
+        let mut text = String::new();
+        // A damaged entry loses one coordinate, not the jar.
+        if zip.by_name(&n)?.read_to_string(&mut text).is_ok() {
+            poms.extend(parse_pom_properties(&text));
+        }
+    }
+    poms.sort();
+    poms.dedup();
+    Ok(poms)
+}

@@ -1,0 +1,449 @@
+//! SBOMs end to end (issue 16) on the real fixtures: the Spark distribution assembled
+//! from PyPI's pyspark sdist and the mmdebstrap Debian JVM base (`cargo xtask
+//! fixtures`, `cargo xtask dist`). Documents are checked by the formats' own validators
+//! (PyPI `spdx-tools` and `cyclonedx-python-lib`, installed into `target/sbom-venv`),
+//! and for completeness against the image's layers, not against sparkimg's bookkeeping.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::fs;
+use std::io::Read;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use serde_json::Value;
+
+mod common;
+
+fn workspace() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
+}
+
+/// The fixtures and the entrypoint, or a recorded skip (a failure under CI).
+fn inputs() -> Option<(PathBuf, PathBuf, PathBuf)> {
+    let fx = workspace().join("target/fixtures");
+    let dist = fx.join("dist/spark-3.5.9-bin-hadoop3");
+    let base = fx.join("base/bookworm-jre17.tar");
+    let ep = workspace().join("target/dist/spark-entrypoint");
+    for (p, how) in [
+        (&dist, "cargo xtask fixtures"),
+        (&base, "cargo xtask fixtures"),
+        (&ep, "cargo xtask dist"),
+    ] {
+        if !p.exists() {
+            common::skip(&format!("{} is missing (run `{how}`)", p.display()));
+            return None;
+        }
+    }
+    Some((dist, base, ep))
+}
+
+/// The validators' venv, created once (pip reaches PyPI).
+fn venv() -> Option<PathBuf> {
+    let dir = workspace().join("target/sbom-venv");
+    let ready = |d: &Path| d.join("bin/pyspdxtools").is_file() && d.join(".cdx-ok").is_file();
+    if ready(&dir) {
+        return Some(dir);
+    }
+    let ok = Command::new("python3")
+        .args(["-m", "venv"])
+        .arg(&dir)
+        .status()
+        .is_ok_and(|s| s.success())
+        && Command::new(dir.join("bin/pip"))
+            .args([
+                "install",
+                "-q",
+                "spdx-tools",
+                "cyclonedx-python-lib[json-validation]",
+            ])
+            .status()
+            .is_ok_and(|s| s.success());
+    if !ok {
+        common::skip("cannot install spdx-tools and cyclonedx-python-lib (python3-venv, PyPI)");
+        return None;
+    }
+    fs::write(dir.join(".cdx-ok"), b"").unwrap();
+    Some(dir)
+}
+
+const CDX_CHECK: &str = "import sys
+from cyclonedx.validation.json import JsonStrictValidator
+from cyclonedx.schema import SchemaVersion
+errors = JsonStrictValidator(SchemaVersion.V1_5).validate_str(open(sys.argv[1]).read())
+print(errors)
+sys.exit(1 if errors else 0)";
+
+fn build(dist: &Path, base: &Path, ep: &Path, out: &Path, extra: &[&str]) {
+    let o = Command::new(env!("CARGO_BIN_EXE_sparkimg"))
+        .args(["build", "--no-cache", "--spark-home"])
+        .arg(dist)
+        .arg("--base")
+        .arg(format!("rootfs:{}", base.display()))
+        .arg("--entrypoint-binary")
+        .arg(ep)
+        .arg("--output")
+        .arg(format!("oci:{}", out.join("layout").display()))
+        .arg("--sbom-dir")
+        .arg(out.join("sboms"))
+        .args(extra)
+        .env("SOURCE_DATE_EPOCH", "1700000000")
+        .output()
+        .unwrap();
+    assert!(
+        o.status.success(),
+        "build failed: {}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+}
+
+fn blob(layout: &Path, digest: &str) -> Vec<u8> {
+    fs::read(
+        layout
+            .join("blobs/sha256")
+            .join(digest.trim_start_matches("sha256:")),
+    )
+    .unwrap()
+}
+
+/// The image's manifest digest and its referrers (artifactType → document bytes),
+/// checking each referrer's subject and that `--sbom-dir` holds the same bytes.
+fn referrers(out: &Path) -> (String, BTreeMap<String, Vec<u8>>) {
+    let layout = out.join("layout");
+    let index: Value =
+        serde_json::from_slice(&fs::read(layout.join("index.json")).unwrap()).unwrap();
+    let entries = index["manifests"].as_array().unwrap();
+    let images: Vec<&Value> = entries
+        .iter()
+        .filter(|e| e.get("artifactType").is_none())
+        .collect();
+    assert_eq!(images.len(), 1, "{index}");
+    let image = images[0]["digest"].as_str().unwrap().to_string();
+    let mut docs = BTreeMap::new();
+    for e in entries.iter().filter(|e| e.get("artifactType").is_some()) {
+        let m: Value =
+            serde_json::from_slice(&blob(&layout, e["digest"].as_str().unwrap())).unwrap();
+        assert_eq!(m["subject"]["digest"], image.as_str());
+        assert_eq!(m["artifactType"], e["artifactType"]);
+        let layer = &m["layers"][0];
+        let bytes = blob(&layout, layer["digest"].as_str().unwrap());
+        assert_eq!(layer["size"].as_u64(), Some(bytes.len() as u64));
+        docs.insert(e["artifactType"].as_str().unwrap().to_string(), bytes);
+    }
+    let on_disk: BTreeSet<Vec<u8>> = fs::read_dir(out.join("sboms"))
+        .unwrap()
+        .map(|e| fs::read(e.unwrap().path()).unwrap())
+        .collect();
+    assert_eq!(on_disk, docs.values().cloned().collect::<BTreeSet<_>>());
+    (image, docs)
+}
+
+/// What the image's layers hold: every jar path with its bytes' pom.properties, and the
+/// merged dpkg status (the topmost layer's).
+struct Layers {
+    jars: BTreeMap<String, Vec<(String, String, String)>>,
+    dpkg_status: String,
+}
+
+fn read_layers(layout: &Path, manifest: &str) -> Layers {
+    let m: Value = serde_json::from_slice(&blob(layout, manifest)).unwrap();
+    let mut out = Layers {
+        jars: BTreeMap::new(),
+        dpkg_status: String::new(),
+    };
+    for l in m["layers"].as_array().unwrap() {
+        let raw = blob(layout, l["digest"].as_str().unwrap());
+        let mut ar = tar::Archive::new(flate2::read::GzDecoder::new(&raw[..]));
+        for e in ar.entries().unwrap() {
+            let mut e = e.unwrap();
+            let path = format!("/{}", e.path().unwrap().display()).replace("/./", "/");
+            if path.ends_with(".jar") && e.header().entry_type().is_file() {
+                let mut bytes = Vec::new();
+                e.read_to_end(&mut bytes).unwrap();
+                out.jars.insert(path, poms(&bytes));
+            } else if path == "/var/lib/dpkg/status" {
+                out.dpkg_status.clear();
+                e.read_to_string(&mut out.dpkg_status).unwrap();
+            }
+        }
+    }
+    out
+}
+
+/// (groupId, artifactId, version) of each pom.properties in a jar.
+fn poms(jar: &[u8]) -> Vec<(String, String, String)> {
+    let Ok(mut z) = zip::ZipArchive::new(std::io::Cursor::new(jar)) else {
+        return Vec::new();
+    };
+    let names: Vec<String> = z
+        .file_names()
+        .filter(|n| n.ends_with("/pom.properties"))
+        .map(String::from)
+        .collect();
+    names
+        .iter()
+        .map(|n| {
+            let mut text = String::new();
+            z.by_name(n).unwrap().read_to_string(&mut text).unwrap();
+            let get = |k: &str| {
+                text.lines()
+                    .find_map(|l| l.strip_prefix(&format!("{k}=")))
+                    .unwrap_or("")
+                    .trim()
+                    .to_string()
+            };
+            (get("groupId"), get("artifactId"), get("version"))
+        })
+        .collect()
+}
+
+#[test]
+fn sboms_validate_list_everything_and_are_reproducible() {
+    let Some((dist, base, ep)) = inputs() else {
+        return;
+    };
+    let Some(venv) = venv() else { return };
+    let tmp = tempfile::tempdir().unwrap();
+    let (a, b) = (tmp.path().join("a"), tmp.path().join("b"));
+    build(&dist, &base, &ep, &a, &["--sbom", "both"]);
+    let (image, docs) = referrers(&a);
+    assert_eq!(docs.len(), 2, "one SPDX and one CycloneDX document");
+
+    // The formats' own validators, on the files --sbom-dir wrote.
+    for f in fs::read_dir(a.join("sboms"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+    {
+        let name = f.display().to_string();
+        let o = if name.ends_with(".spdx.json") {
+            Command::new(venv.join("bin/pyspdxtools"))
+                .arg("-i")
+                .arg(&f)
+                .output()
+                .unwrap()
+        } else {
+            Command::new(venv.join("bin/python"))
+                .args(["-c", CDX_CHECK])
+                .arg(&f)
+                .output()
+                .unwrap()
+        };
+        assert!(
+            o.status.success(),
+            "{name} is invalid: {}{}",
+            String::from_utf8_lossy(&o.stdout),
+            String::from_utf8_lossy(&o.stderr)
+        );
+    }
+
+    // Completeness, against the layers.
+    let spdx: Value = serde_json::from_slice(&docs["application/spdx+json"]).unwrap();
+    let packages = spdx["packages"].as_array().unwrap();
+    let purl = |p: &Value| {
+        p["externalRefs"][0]["referenceLocator"]
+            .as_str()
+            .unwrap_or("")
+            .to_string()
+    };
+    let by_file: BTreeMap<String, String> = packages
+        .iter()
+        .filter(|p| p["comment"].as_str() != Some("shaded into the jar"))
+        .filter_map(|p| Some((p["packageFileName"].as_str()?.to_string(), purl(p))))
+        .collect();
+    let layers = read_layers(&a.join("layout"), &image);
+    assert!(layers.jars.len() > 200, "{} jars", layers.jars.len());
+    for path in layers.jars.keys() {
+        assert!(by_file.contains_key(path), "{path} is not in the SBOM");
+    }
+    // A jar with one pom.properties is named by it. (The fixture's own Spark jars are
+    // compiled from the sdist without one: they are named from the file name.)
+    let mut known = 0;
+    for (path, poms) in &layers.jars {
+        if let [(g, a, v)] = poms.as_slice() {
+            assert_eq!(by_file[path], format!("pkg:maven/{g}/{a}@{v}"), "{path}");
+            known += 1;
+        }
+    }
+    assert!(known >= 50, "only {known} jars with one pom.properties");
+    // spark-core shades Jetty: its own pom.properties names it, the others are
+    // contained packages.
+    let core = "/opt/spark/jars/spark-core_2.12-3.5.9.jar";
+    let own = layers.jars[core]
+        .iter()
+        .find(|(_, a, _)| a == "spark-core_2.12")
+        .expect("spark-core's pom.properties");
+    assert_eq!(
+        by_file[core],
+        format!("pkg:maven/{}/{}@{}", own.0, own.1, own.2)
+    );
+    let purls: BTreeSet<String> = packages.iter().map(purl).collect();
+    let installed: Vec<&str> = layers
+        .dpkg_status
+        .split("\n\n")
+        .filter(|p| {
+            p.lines()
+                .any(|l| l.starts_with("Status:") && l.ends_with(" installed"))
+        })
+        .filter_map(|p| p.lines().find_map(|l| l.strip_prefix("Package: ")))
+        .collect();
+    assert!(installed.len() > 50, "{} dpkg packages", installed.len());
+    for name in installed {
+        // purls percent-encode `+` (libstdc++6).
+        let prefix = format!("pkg:deb/debian/{}@", name.replace('+', "%2B"));
+        assert!(
+            purls.iter().any(|p| p.starts_with(&prefix)),
+            "{name} is not in the SBOM"
+        );
+    }
+    assert!(
+        purls.contains("pkg:generic/apache-spark@3.5.9"),
+        "{purls:?}"
+    );
+
+    // Same inputs and SOURCE_DATE_EPOCH: the same documents, byte for byte.
+    build(&dist, &base, &ep, &b, &["--sbom", "both"]);
+    let (image_b, docs_b) = referrers(&b);
+    assert_eq!(image, image_b);
+    assert_eq!(docs, docs_b);
+}
+
+fn skopeo_raw(reference: &str) -> Value {
+    serde_json::from_slice(&skopeo_bytes(reference)).unwrap()
+}
+
+/// `skopeo inspect --raw`: the manifest's bytes as the registry serves them.
+fn skopeo_bytes(reference: &str) -> Vec<u8> {
+    let o = Command::new("skopeo")
+        .args(["inspect", "--raw", "--tls-verify=false"])
+        .arg(format!("docker://{reference}"))
+        .output()
+        .unwrap();
+    assert!(
+        o.status.success(),
+        "{reference}: {}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    o.stdout
+}
+
+/// The referrers tag of `subject` in `repo` lists both documents; the SPDX one's
+/// artifact manifest refers to `subject` and carries `doc`.
+fn check_referrers_tag(repo: &str, subject: &str, doc: &[u8]) {
+    let index = skopeo_raw(&format!("{repo}:{}", subject.replace(':', "-")));
+    let list = index["manifests"].as_array().unwrap();
+    assert_eq!(list.len(), 2, "{index}");
+    let spdx = list
+        .iter()
+        .find(|e| e["artifactType"] == "application/spdx+json")
+        .expect("an SPDX referrer");
+    let m = skopeo_raw(&format!("{repo}@{}", spdx["digest"].as_str().unwrap()));
+    assert_eq!(m["subject"]["digest"], subject);
+    let want = format!(
+        "sha256:{}",
+        hex::encode(<sha2::Sha256 as sha2::Digest>::digest(doc))
+    );
+    assert_eq!(m["layers"][0]["digest"], want.as_str());
+}
+
+#[test]
+fn referrers_survive_push_and_push_from_a_layout() {
+    let Some((dist, base, ep)) = inputs() else {
+        return;
+    };
+    if !common::need("skopeo") {
+        return;
+    }
+    let Some(reg) = common::LoopbackRegistry::start() else {
+        return;
+    };
+    let host = reg.host();
+    let tmp = tempfile::tempdir().unwrap();
+    let (plain, sbom) = (tmp.path().join("plain"), tmp.path().join("sbom"));
+    // The image is the same with and without its SBOM attached.
+    build(&dist, &base, &ep, &plain, &["--sbom", "none"]);
+    let index: Value =
+        serde_json::from_slice(&fs::read(plain.join("layout/index.json")).unwrap()).unwrap();
+    assert_eq!(index["manifests"].as_array().unwrap().len(), 1, "{index}");
+    let image = index["manifests"][0]["digest"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let repo = format!("{host}/sbom");
+    build(
+        &dist,
+        &base,
+        &ep,
+        &sbom,
+        &["-r", &repo, "--push", "--sbom", "both"],
+    );
+    let (image_b, docs) = referrers(&sbom);
+    assert_eq!(image, image_b);
+    // What the tag serves is the image built without SBOM, byte for byte.
+    let pushed = skopeo_bytes(&format!("{repo}/spark:3.5.9"));
+    let digest = hex::encode(<sha2::Sha256 as sha2::Digest>::digest(&pushed));
+    assert_eq!(format!("sha256:{digest}"), image);
+    check_referrers_tag(
+        &format!("{repo}/spark"),
+        &image,
+        &docs["application/spdx+json"],
+    );
+
+    // `sparkimg push` of the layout carries the referrers along.
+    let o = Command::new(env!("CARGO_BIN_EXE_sparkimg"))
+        .arg("push")
+        .arg(format!("oci:{}:3.5.9", sbom.join("layout").display()))
+        .arg("--to")
+        .arg(format!("{host}/copy/spark:1"))
+        .output()
+        .unwrap();
+    assert!(
+        o.status.success(),
+        "push: {}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    check_referrers_tag(
+        &format!("{host}/copy/spark"),
+        &image,
+        &docs["application/spdx+json"],
+    );
+
+    // `sparkimg sbom` finds them in the registry and in the layout; none: exit 1.
+    let spdx = &docs["application/spdx+json"];
+    let cdx = &docs["application/vnd.cyclonedx+json"];
+    assert_eq!(
+        sbom_cmd(&[format!("{repo}/spark:3.5.9")]),
+        (0, spdx.clone())
+    );
+    assert_eq!(
+        sbom_cmd(&[format!("{host}/copy/spark:1")]),
+        (0, spdx.clone())
+    );
+    let layout = format!("oci:{}:3.5.9", sbom.join("layout").display());
+    assert_eq!(
+        sbom_cmd(&[layout, "--format".into(), "cyclonedx".into()]),
+        (0, cdx.clone())
+    );
+    let none = format!("oci:{}", plain.join("layout").display());
+    assert_eq!(sbom_cmd(&[none]).0, 1);
+    let o = Command::new("skopeo")
+        .args(["copy", "--quiet", "--dest-tls-verify=false"])
+        .arg(format!("oci:{}", plain.join("layout").display()))
+        .arg(format!("docker://{host}/plain/spark:1"))
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    assert_eq!(sbom_cmd(&[format!("{host}/plain/spark:1")]).0, 1);
+}
+
+/// `sparkimg sbom ARGS`: (exit code, stdout).
+fn sbom_cmd(args: &[String]) -> (i32, Vec<u8>) {
+    let o = Command::new(env!("CARGO_BIN_EXE_sparkimg"))
+        .arg("sbom")
+        .args(args)
+        .env(
+            "SPARKIMG_CACHE_DIR",
+            workspace().join("target/sbom-test-cache"),
+        )
+        .output()
+        .unwrap();
+    (o.status.code().unwrap_or(-1), o.stdout)
+}
