@@ -29,7 +29,8 @@ usage: cargo xtask e2e [--engine auto|daemonless|docker|both] [--spark SEL] [FIL
   --engine both        both, and fail if the engine path does not work
   FILTER               libtest filters (test names contain them), e.g. s1 s6
 
-Daemonless runs also build images on the shell-free base and run s1, s4, s5, s9 on them.";
+Daemonless runs also build images on the shell-free base and run s1, s4, s5, s9 on them,
+and on the JVM-only base (python3 from sparkimg's package layer) run s1's PySpark job.";
 
 /// Scenarios that run on every image source (the rest run on the daemonless images).
 const PER_SOURCE: &[&str] = &["s1_", "s6_"];
@@ -39,6 +40,10 @@ const PER_SOURCE: &[&str] = &["s1_", "s6_"];
 /// UIDs, and a standalone master + worker. The others start `sh` or Spark's scripts
 /// themselves.
 const NOSHELL: &[&str] = &["s1_", "s4_", "s5_", "s9_"];
+
+/// Run on images from the JVM-only base (no python3; issue 21): spark-py's python3 comes
+/// from sparkimg's OS-package layer, and executors run a PySpark driver's Python tasks.
+const NOPYTHON: &[&str] = &["s1_executor_pods_join_driver_pyspark"];
 
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
 enum Engines {
@@ -70,12 +75,18 @@ pub fn main(args: Vec<String>) -> Result<()> {
         if let Err(e) = ctx.run_tests(&images, &filters) {
             failures.push(format!("daemonless: {e:#}"));
         }
-        let selected = among(NOSHELL, &filters);
-        if !selected.is_empty() {
-            let noshell = base::ensure_variant(&base::NOSHELL)?;
-            let images = ctx.build_noshell(&noshell.tar)?;
+        for (scenarios, variant, label) in [
+            (NOSHELL, &base::NOSHELL, "noshell"),
+            (NOPYTHON, &base::JVM_ONLY, "nopython"),
+        ] {
+            let selected = among(scenarios, &filters);
+            if selected.is_empty() {
+                continue;
+            }
+            let built = base::ensure_variant(variant)?;
+            let images = ctx.build_on(&built.tar, label)?;
             if let Err(e) = ctx.run_tests(&images, &selected) {
-                failures.push(format!("noshell: {e:#}"));
+                failures.push(format!("{label}: {e:#}"));
             }
         }
     }
@@ -339,14 +350,18 @@ impl Ctx {
         })
     }
 
-    /// Daemonless JVM + PySpark images (UTC) on the shell-free base, `docker load`ed.
-    fn build_noshell(&self, base_tar: &Path) -> Result<Images> {
-        let out = self.dir.join("noshell");
+    /// Daemonless JVM + PySpark images (UTC) on another fixture base (`label`: the
+    /// shell-free or the JVM-only one), `docker load`ed as `e2e-<label>/…`.
+    fn build_on(&self, base_tar: &Path, label: &'static str) -> Result<Images> {
+        let out = self.dir.join(label);
         std::fs::create_dir_all(&out)?;
         let tar = out.join("images.tar");
         let _ = std::fs::remove_file(&tar);
-        let step = Step::start("e2e: sparkimg build -r e2e-noshell (daemonless, no shell)");
-        let mut cmd = self.build_cmd("e2e-noshell");
+        let repo = format!("e2e-{label}");
+        let step = Step::start(format!(
+            "e2e: sparkimg build -r {repo} (daemonless, {label})"
+        ));
+        let mut cmd = self.build_cmd(&repo);
         cmd.arg("-p")
             .args(["--base", &format!("rootfs:{}", base_tar.display())])
             .arg("--output")
@@ -356,11 +371,11 @@ impl Ctx {
         let step = Step::start(format!("e2e: docker load -i {}", tar.display()));
         util::run(Command::new("docker").args(["load", "-q", "-i"]).arg(&tar))?;
         step.done();
-        let spark = format!("e2e-noshell/spark:{}", self.version);
+        let spark = format!("{repo}/spark:{}", self.version);
         Ok(Images {
-            variant: "noshell",
-            spark_py: format!("e2e-noshell/spark-py:{}", self.version),
-            // No time-zone scenario runs here (it needs `sh`).
+            variant: label,
+            spark_py: format!("{repo}/spark-py:{}", self.version),
+            // No time-zone scenario runs on these bases.
             spark_tz: spark.clone(),
             spark,
             archives: vec![tar],
