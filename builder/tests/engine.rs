@@ -16,7 +16,7 @@ use serde_json::Value;
 use sparkimg::engine::{discovery, Daemon};
 
 mod common;
-use common::{need, need_docker_engine, skip};
+use common::{need, need_docker_engine, skip, LoopbackRegistry};
 
 const BASE: &str = "sparkimg-fixture/base:bookworm-jre17";
 
@@ -381,68 +381,6 @@ fn no_daemon_is_a_clear_error() {
     );
 }
 
-/// `docker-registry serve` on a free loopback port with temp storage; killed on drop.
-struct LocalRegistry {
-    child: std::process::Child,
-    port: u16,
-    _dir: tempfile::TempDir,
-}
-
-impl LocalRegistry {
-    fn start() -> Option<LocalRegistry> {
-        Self::start_with("")
-    }
-
-    /// `extra`: YAML appended to the config (e.g. an `auth:` section).
-    fn start_with(extra: &str) -> Option<LocalRegistry> {
-        let bin = Path::new("/usr/bin/docker-registry");
-        if !bin.is_file() {
-            skip("docker-registry is not installed (apt-get install docker-registry)");
-            return None;
-        }
-        let dir = tempfile::tempdir().unwrap();
-        let port = std::net::TcpListener::bind("127.0.0.1:0")
-            .unwrap()
-            .local_addr()
-            .unwrap()
-            .port();
-        let config = dir.path().join("config.yml");
-        std::fs::write(
-            &config,
-            format!(
-                "version: 0.1\nlog:\n  level: error\nstorage:\n  filesystem:\n    rootdirectory: {}\nhttp:\n  addr: 127.0.0.1:{port}\n{extra}",
-                dir.path().join("data").display()
-            ),
-        )
-        .unwrap();
-        let child = Command::new(bin)
-            .arg("serve")
-            .arg(&config)
-            .stdout(std::process::Stdio::null())
-            .stderr(std::process::Stdio::null())
-            .spawn()
-            .unwrap();
-        let r = LocalRegistry {
-            child,
-            port,
-            _dir: dir,
-        };
-        let start = std::time::Instant::now();
-        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
-            assert!(start.elapsed().as_secs() < 20, "registry did not start");
-            std::thread::sleep(std::time::Duration::from_millis(20));
-        }
-        Some(r)
-    }
-}
-
-impl Drop for LocalRegistry {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
 /// `sparkimg push --engine docker` pushes through the daemon (Docker treats 127.0.0.0/8
 /// registries as insecure, so plain HTTP works) and reports the repository digest, which
 /// an independent client (skopeo) then finds in the registry.
@@ -451,7 +389,7 @@ fn push_through_the_daemon_to_a_local_registry() {
     if !need_docker_engine() {
         return;
     }
-    let Some(registry) = LocalRegistry::start() else {
+    let Some(registry) = LoopbackRegistry::start() else {
         return;
     };
     // A tiny image of our own (one file), so the push is quick.
@@ -625,7 +563,7 @@ fn skopeo_digest(reference: &str, creds: Option<&str>) -> String {
 #[test]
 fn output_load_and_push_in_one_run() {
     let Some(env) = env() else { return };
-    let Some(registry) = LocalRegistry::start() else {
+    let Some(registry) = LoopbackRegistry::start() else {
         return;
     };
     let repo = format!("127.0.0.1:{}/sinks-{}", registry.port, std::process::id());
@@ -697,7 +635,7 @@ fn engine_push_reads_the_password_from_stdin_once() {
     };
     let file = dir.path().join("htpasswd");
     std::fs::write(&file, htpasswd).unwrap();
-    let Some(registry) = LocalRegistry::start_with(&format!(
+    let Some(registry) = LoopbackRegistry::start_with(&format!(
         "auth:\n  htpasswd:\n    realm: test\n    path: {}\n",
         file.display()
     )) else {

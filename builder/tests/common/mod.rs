@@ -356,6 +356,11 @@ pub struct LoopbackRegistry {
 
 impl LoopbackRegistry {
     pub fn start() -> Option<LoopbackRegistry> {
+        Self::start_with("")
+    }
+
+    /// `extra`: YAML appended to the config (e.g. an `auth:` section).
+    pub fn start_with(extra: &str) -> Option<LoopbackRegistry> {
         let bin = "/usr/bin/docker-registry";
         if !std::path::Path::new(bin).is_file() {
             skip("docker-registry is not installed (apt-get install docker-registry)");
@@ -372,7 +377,7 @@ impl LoopbackRegistry {
             &config,
             format!(
                 "version: 0.1\nlog:\n  level: error\nstorage:\n  filesystem:\n    \
-                 rootdirectory: {}\nhttp:\n  addr: 127.0.0.1:{port}\n",
+                 rootdirectory: {}\nhttp:\n  addr: 127.0.0.1:{port}\n{extra}",
                 dir.path().join("data").display()
             ),
         )
