@@ -212,15 +212,18 @@ mod tests {
             f("LICENSE"),
             f("yarn/spark-yarn-shuffle.jar"),
         ];
-        let sys = SystemFiles {
+        plan_layers(&dist, &sys())
+    }
+
+    fn sys() -> SystemFiles {
+        SystemFiles {
             entrypoint: Content::Bytes(Arc::from(&b"ep"[..])),
             passwd: Arc::from(&b""[..]),
             localtime: Arc::from(&b""[..]),
             localtime_link: None,
             timezone: "UTC".into(),
             uid: 185,
-        };
-        plan_layers(&dist, &sys)
+        }
     }
 
     fn paths(v: &[ContextEntry]) -> Vec<&str> {
@@ -280,15 +283,7 @@ mod tests {
                 kind: DistKind::Dir,
             },
         ];
-        let sys = SystemFiles {
-            entrypoint: Content::Bytes(Arc::from(&b"ep"[..])),
-            passwd: Arc::from(&b""[..]),
-            localtime: Arc::from(&b""[..]),
-            localtime_link: None,
-            timezone: "UTC".into(),
-            uid: 185,
-        };
-        let plan = plan_layers(&trimmed, &sys);
+        let plan = plan_layers(&trimmed, &sys());
         let jvm = context_plan(&plan, Variant::Jvm);
         assert_eq!(empty_dirs(&jvm, Variant::Jvm), ["spark-deps", "examples"]);
         let py = context_plan(&plan, Variant::Python);
