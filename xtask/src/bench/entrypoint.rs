@@ -170,7 +170,7 @@ pub fn run(opts: &Options) -> Result<Vec<Row>> {
         .map_or(if opts.quick { 3 } else { 10 }, |r| r.min(20));
     // Both sides as the invoking user (root keeps root through SPARK_RUN_AS): a real
     // Spark home is too big to copy where `nobody` could reach it from a private checkout.
-    rows.extend(super::launcher::rows(&ours, &dist.tree, real_runs, None)?);
+    rows.extend(super::launcher::rows(&ours, &dist.tree, real_runs)?);
 
     let ours_size = fs::metadata(&ours)?.len();
     let tini_static = fs::metadata(TINI_STATIC).map(|m| m.len()).ok();

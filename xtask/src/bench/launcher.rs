@@ -70,20 +70,12 @@ fn java_home() -> Result<PathBuf> {
 }
 
 /// Rows for the driver start → main comparison and the base images.
-pub fn rows(
-    entrypoint: &Path,
-    spark_home: &Path,
-    runs: usize,
-    user: Option<(u32, u32)>,
-) -> Result<Vec<Row>> {
+pub fn rows(entrypoint: &Path, spark_home: &Path, runs: usize) -> Result<Vec<Row>> {
     let dir = util::target_dir().join("bench").join("launcher");
     fs::create_dir_all(&dir)?;
     let jar = bench_jar(&dir)?;
     let work = dir.join("work-dir");
     fs::create_dir_all(&work)?;
-    if let Some((uid, gid)) = user {
-        std::os::unix::fs::chown(&work, Some(uid), Some(gid))?;
-    }
     let stamp = work.join("main-started");
     let env: Vec<(String, String)> = vec![
         ("PATH".into(), "/usr/local/bin:/usr/bin:/bin".into()),
@@ -110,7 +102,7 @@ pub fn rows(
     // Upstream's argv for the same pod, as our planner records it.
     let mut plan_cmd = vec![ours[0].clone(), "--print-plan".into()];
     plan_cmd.extend(ours[1..].iter().cloned());
-    let plan = run_side(&plan_cmd, &env, &work, user, None)?;
+    let plan = run_side(&plan_cmd, &env, &work, None)?;
     let plan: Value = serde_json::from_str(plan.trim()).context("--print-plan output")?;
     let theirs: Vec<String> = plan["argv"]
         .as_array()
@@ -134,7 +126,7 @@ pub fn rows(
         let order = if i % 2 == 0 { [0, 1] } else { [1, 0] };
         for side in order {
             let argv = if side == 0 { &ours } else { &theirs };
-            let ns = time_to_main(argv, &env, &work, user, &stamp)?;
+            let ns = time_to_main(argv, &env, &work, &stamp)?;
             // The first round warms the page cache (Spark's jars) for both.
             if i > 0 {
                 samples[side].push(ns);
@@ -159,22 +151,13 @@ pub fn rows(
     Ok(rows)
 }
 
-fn side_command(
-    argv: &[String],
-    env: &[(String, String)],
-    work: &Path,
-    user: Option<(u32, u32)>,
-) -> Command {
+fn side_command(argv: &[String], env: &[(String, String)], work: &Path) -> Command {
     let mut cmd = Command::new(&argv[0]);
     cmd.args(&argv[1..])
         .env_clear()
         .envs(env.iter().map(|(k, v)| (k, v)))
         .current_dir(work)
         .stdin(Stdio::null());
-    if let Some((uid, gid)) = user {
-        use std::os::unix::process::CommandExt;
-        cmd.uid(uid).gid(gid);
-    }
     cmd
 }
 
@@ -183,10 +166,9 @@ fn run_side(
     argv: &[String],
     env: &[(String, String)],
     work: &Path,
-    user: Option<(u32, u32)>,
     start: Option<&mut u64>,
 ) -> Result<String> {
-    let mut cmd = side_command(argv, env, work, user);
+    let mut cmd = side_command(argv, env, work);
     if let Some(start) = start {
         *start = super::entrypoint::monotonic_ns();
     }
@@ -208,12 +190,11 @@ fn time_to_main(
     argv: &[String],
     env: &[(String, String)],
     work: &Path,
-    user: Option<(u32, u32)>,
     stamp: &Path,
 ) -> Result<u64> {
     let _ = fs::remove_file(stamp);
     let mut start = 0;
-    run_side(argv, env, work, user, Some(&mut start))?;
+    run_side(argv, env, work, Some(&mut start))?;
     let text = fs::read_to_string(stamp)
         .with_context(|| format!("{argv:?} exited 0 but BenchMain never ran"))?;
     let main: u64 = text.trim().parse().context("unreadable BenchMain stamp")?;
