@@ -10,12 +10,14 @@ use std::sync::Mutex;
 
 use sha2::{Digest, Sha256};
 
+use super::compress::{self, Compressor};
 use super::error::BuildError;
 use super::plan::{Content, Entry, Kind, LayerPlan};
 
-/// Layer compression. Both compressors are pinned (flate2's default miniz_oxide backend,
-/// the zstd crate's bundled libzstd), single-threaded, so the bytes depend only on the
-/// input, the algorithm and the level.
+/// Layer compression. Both compressors are pinned (flate2's zlib-rs backend in fixed
+/// 1 MiB blocks, the zstd crate's bundled libzstd in its multi-threaded frame layout) and
+/// run on all cores, so the bytes depend only on the input, the algorithm and the
+/// level (see [`super::compress`]).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Compression {
     Gzip(u32),
@@ -36,9 +38,13 @@ impl Compression {
     /// different digests.
     pub fn describe(self) -> String {
         match self {
-            Compression::Gzip(l) => format!("gzip/miniz_oxide/{l}"),
+            Compression::Gzip(l) => format!(
+                "gzip/{}/blocks-{}KiB/{l}",
+                compress::gzip_backend(),
+                compress::BLOCK >> 10
+            ),
             Compression::Zstd(l) => {
-                format!("zstd/libzstd-{}/{l}", zstd::zstd_safe::version_string())
+                format!("zstd/libzstd-{}/mt/{l}", zstd::zstd_safe::version_string())
             }
             Compression::None => "none".into(),
         }
@@ -98,53 +104,6 @@ impl<W: Write> Write for HashWriter<W> {
     }
 }
 
-enum Compressor<W: Write> {
-    Gzip(flate2::write::GzEncoder<W>),
-    Zstd(zstd::Encoder<'static, W>),
-    None(W),
-}
-
-impl<W: Write> Compressor<W> {
-    fn new(w: W, c: Compression) -> io::Result<Self> {
-        Ok(match c {
-            // Fixed header: mtime 0, no name, OS byte 255 ("unknown"), so the bytes do
-            // not depend on the machine or the time.
-            Compression::Gzip(l) => Compressor::Gzip(
-                flate2::GzBuilder::new()
-                    .mtime(0)
-                    .operating_system(255)
-                    .write(w, flate2::Compression::new(l)),
-            ),
-            Compression::Zstd(l) => Compressor::Zstd(zstd::Encoder::new(w, l)?),
-            Compression::None => Compressor::None(w),
-        })
-    }
-    fn finish(self) -> io::Result<W> {
-        match self {
-            Compressor::Gzip(g) => g.finish(),
-            Compressor::Zstd(z) => z.finish(),
-            Compressor::None(w) => Ok(w),
-        }
-    }
-}
-
-impl<W: Write> Write for Compressor<W> {
-    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
-        match self {
-            Compressor::Gzip(g) => g.write(buf),
-            Compressor::Zstd(z) => z.write(buf),
-            Compressor::None(w) => w.write(buf),
-        }
-    }
-    fn flush(&mut self) -> io::Result<()> {
-        match self {
-            Compressor::Gzip(g) => g.flush(),
-            Compressor::Zstd(z) => z.flush(),
-            Compressor::None(w) => w.flush(),
-        }
-    }
-}
-
 type Sink = HashWriter<Compressor<HashWriter<BufWriter<File>>>>;
 
 fn open_sink(store: &Path, c: Compression) -> Result<(Sink, tempfile::TempPath), BuildError> {
@@ -155,8 +114,8 @@ fn open_sink(store: &Path, c: Compression) -> Result<(Sink, tempfile::TempPath),
         .tempfile_in(&dir)
         .map_err(BuildError::io(&dir))?;
     let (file, path) = tmp.into_parts();
-    let comp = Compressor::new(HashWriter::new(BufWriter::with_capacity(1 << 20, file)), c)
-        .map_err(BuildError::io(&dir))?;
+    let out = HashWriter::new(BufWriter::with_capacity(1 << 20, file));
+    let comp = Compressor::new(out, c, compress::threads()).map_err(BuildError::io(&dir))?;
     Ok((HashWriter::new(comp), path))
 }
 
@@ -275,7 +234,7 @@ pub fn restream_layer(src: &Path, c: Compression, store: &Path) -> Result<LayerB
     close_sink(sink, tmp, store, c)
 }
 
-/// Run `jobs` on all cores; results come back in job order, so output never depends on
+/// Run `jobs` on all cores (the pool size, `SPARKIMG_THREADS`); results come back in job order, so output never depends on
 /// scheduling.
 pub fn run_parallel<T, R, F>(jobs: &[T], f: F) -> Vec<R>
 where
@@ -283,9 +242,7 @@ where
     R: Send,
     F: Fn(&T) -> R + Sync,
 {
-    let threads = std::thread::available_parallelism()
-        .map_or(1, |n| n.get())
-        .min(jobs.len().max(1));
+    let threads = compress::threads().min(jobs.len().max(1));
     let next = AtomicUsize::new(0);
     let results: Mutex<Vec<Option<R>>> = Mutex::new((0..jobs.len()).map(|_| None).collect());
     std::thread::scope(|s| {

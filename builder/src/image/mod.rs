@@ -11,6 +11,7 @@ pub mod assemble;
 pub mod base;
 pub mod basefs;
 pub mod cache;
+pub mod compress;
 pub mod error;
 pub mod json;
 pub mod layer;

@@ -10,6 +10,7 @@ mod chart;
 mod engine;
 mod entrypoint;
 mod fetch;
+mod instructions;
 mod launcher;
 mod push;
 
@@ -321,8 +322,15 @@ fn missing_tools(bench: &str) -> Option<String> {
     let docker = || build::docker_ok();
     let skopeo = || util::have("skopeo");
     let registry = || Path::new(push::REGISTRY).is_file();
+    let pigz = || util::have("pigz");
     let missing: Vec<&str> = match bench {
-        "build" | "engine" => [(docker(), "a Docker Engine"), (skopeo(), "skopeo")].to_vec(),
+        "build" => [
+            (docker(), "a Docker Engine"),
+            (skopeo(), "skopeo"),
+            (pigz(), "pigz"),
+        ]
+        .to_vec(),
+        "engine" => [(docker(), "a Docker Engine"), (skopeo(), "skopeo")].to_vec(),
         "push" => [
             (docker(), "a Docker Engine"),
             (skopeo(), "skopeo"),
