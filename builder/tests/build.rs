@@ -193,6 +193,14 @@ impl Fixture {
     }
     /// Run `sparkimg build` with the fixture's distribution, base, cache and entrypoint.
     fn build(&self, extra: &[&str], epoch: Option<&str>) -> Output {
+        let mut c = self.command(extra);
+        if let Some(e) = epoch {
+            c.env("SOURCE_DATE_EPOCH", e);
+        }
+        c.output().unwrap()
+    }
+    /// The `sparkimg build` command of [`Fixture::build`], without an epoch.
+    fn command(&self, extra: &[&str]) -> Command {
         let mut c = Command::new(env!("CARGO_BIN_EXE_sparkimg"));
         c.arg("build")
             .arg("--spark-home")
@@ -208,10 +216,7 @@ impl Fixture {
             .args(extra)
             .current_dir(self.dir.path())
             .env_remove("SOURCE_DATE_EPOCH");
-        if let Some(e) = epoch {
-            c.env("SOURCE_DATE_EPOCH", e);
-        }
-        c.output().unwrap()
+        c
     }
     fn build_ok(&self, extra: &[&str]) -> Value {
         let mut args = vec!["--json"];
@@ -629,6 +634,52 @@ fn reproducible_and_cached() {
         serde_json::from_slice(&fs::read(fx.p("c/blobs/sha256").join(&cfg_digest[7..])).unwrap())
             .unwrap();
     assert_eq!(cfg["created"], "2023-11-14T22:13:20Z");
+}
+
+/// Issue 19: layers are compressed on a pool of `SPARKIMG_THREADS` threads; the bytes
+/// (so every digest) must not depend on its size, for gzip's blocks and zstd's frames.
+#[test]
+fn digests_do_not_depend_on_the_thread_count() {
+    let fx = Fixture::new();
+    // Several 1 MiB gzip blocks in the jars layer: text-like bytes from a fixed LCG.
+    let mut x: u64 = 7;
+    let big: Vec<u8> = (0..3_500_000)
+        .map(|_| {
+            x = x.wrapping_mul(6364136223846793005).wrapping_add(1);
+            b"spark jar class 0123\n"[(x >> 59) as usize % 21]
+        })
+        .collect();
+    write(&fx.p("spark/jars/big-1.0.jar"), &big, 0o644);
+    for compression in ["gzip", "zstd"] {
+        let digests: Vec<Value> = ["1", "4"]
+            .iter()
+            .map(|threads| {
+                let out = fx.p(&format!("{compression}-{threads}"));
+                let o = fx
+                    .command(&[
+                        "--json",
+                        "-t",
+                        "3.5.3",
+                        "-n",
+                        "--compression",
+                        compression,
+                        &format!("--output=oci:{}", out.display()),
+                    ])
+                    .env("SPARKIMG_THREADS", threads)
+                    .output()
+                    .unwrap();
+                assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+                let r: Value = serde_json::from_slice(&o.stdout).unwrap();
+                assert!(r["layers_built"].as_u64().unwrap() > 0, "{r}");
+                r["images"].clone()
+            })
+            .collect();
+        assert_eq!(digests[0], digests[1], "{compression}: 1 thread vs 4");
+        assert_eq!(
+            tree_bytes(&fx.p(&format!("{compression}-1"))),
+            tree_bytes(&fx.p(&format!("{compression}-4")))
+        );
+    }
 }
 
 fn fails(o: &Output, code: i32, needle: &str) {
