@@ -45,33 +45,11 @@ pub fn run(opts: &Options) -> Result<Vec<Row>> {
         Path::new(REGISTRY).is_file() && util::have("skopeo"),
         "needs Debian's docker-registry and skopeo (apt-get install docker-registry skopeo)"
     );
-    let super::build::Inputs {
-        version,
-        spark_home,
-        entrypoint,
-        sparkimg,
-        base_ref,
-        ..
-    } = super::build::inputs()?;
+    let inputs = super::build::inputs()?;
+    let (version, sparkimg) = (inputs.version.clone(), inputs.sparkimg.clone());
     let dir = util::target_dir().join("bench").join("push");
     fs::create_dir_all(&dir)?;
-    let layout = dir.join("image");
-    let step = Step::start("bench: the image to push (sparkimg build, cached)");
-    util::run(
-        Command::new(&sparkimg)
-            .args(["build", "-r", "bench", "-t", &version, "--spark-home"])
-            .arg(&spark_home)
-            .arg("--base")
-            .arg(&base_ref)
-            .arg("--entrypoint-binary")
-            .arg(&entrypoint)
-            .arg("--output")
-            .arg(format!("oci:{}", layout.display()))
-            .arg("--cache-dir")
-            .arg(dir.join("cache"))
-            .stdout(Stdio::null()),
-    )?;
-    step.done();
+    let layout = image(&inputs, &dir)?;
     let source = format!("oci:{}", layout.display());
     let size = dir_size(&layout.join("blobs"));
 
@@ -102,26 +80,12 @@ pub fn run(opts: &Options) -> Result<Vec<Row>> {
         requests.push(registry.requests_since(before));
         drop(registry);
 
-        let registry = Registry::start(&dir, &format!("curl-{i}"))?;
-        floor.push(timed(
-            Command::new("bash")
-                .args(["-c", CURL_FLOOR, "bash", &registry.host()])
-                .arg(layout.join("blobs/sha256")),
-            "curl -T (the push floor)",
-        )?);
-        drop(registry);
-
-        let registry = Registry::start(&dir, &format!("skopeo-{i}"))?;
-        theirs.push(timed(
-            Command::new("skopeo")
-                .args(["copy", "-q", "--dest-tls-verify=false"])
-                // A one-image layout is named by its tag (see `sparkimg build`).
-                .arg(format!("{source}:{version}"))
-                .arg(format!(
-                    "docker://{}/bench/spark:{version}",
-                    registry.host()
-                )),
-            "skopeo copy",
+        floor.push(curl_floor(&dir, i, &layout.join("blobs/sha256"))?);
+        theirs.push(skopeo_copy(
+            &dir,
+            i,
+            &format!("{source}:{version}"),
+            &version,
         )?);
     }
     step.done();
@@ -175,6 +139,61 @@ pub fn run(opts: &Options) -> Result<Vec<Row>> {
             detail: json!({ "runs": runs, "ours": unchanged.to_json(), "requests": last }),
         },
     ])
+}
+
+/// The image to push, built into `dir/image` (cached, untimed).
+fn image(inputs: &super::build::Inputs, dir: &Path) -> Result<PathBuf> {
+    let layout = dir.join("image");
+    let step = Step::start("bench: the image to push (sparkimg build, cached)");
+    util::run(
+        Command::new(&inputs.sparkimg)
+            .args([
+                "build",
+                "-r",
+                "bench",
+                "-t",
+                &inputs.version,
+                "--spark-home",
+            ])
+            .arg(&inputs.spark_home)
+            .arg("--base")
+            .arg(&inputs.base_ref)
+            .arg("--entrypoint-binary")
+            .arg(&inputs.entrypoint)
+            .arg("--output")
+            .arg(format!("oci:{}", layout.display()))
+            .arg("--cache-dir")
+            .arg(dir.join("cache"))
+            .stdout(Stdio::null()),
+    )?;
+    step.done();
+    Ok(layout)
+}
+
+/// The push floor into a fresh registry: [`CURL_FLOOR`] on the layout's blobs.
+fn curl_floor(dir: &Path, i: usize, blobs: &Path) -> Result<u64> {
+    let registry = Registry::start(dir, &format!("curl-{i}"))?;
+    timed(
+        Command::new("bash")
+            .args(["-c", CURL_FLOOR, "bash", &registry.host()])
+            .arg(blobs),
+        "curl -T (the push floor)",
+    )
+}
+
+/// `skopeo copy` of `source` (a one-image layout named by its tag, see `sparkimg
+/// build`) into a fresh registry.
+fn skopeo_copy(dir: &Path, i: usize, source: &str, version: &str) -> Result<u64> {
+    let registry = Registry::start(dir, &format!("skopeo-{i}"))?;
+    timed(
+        Command::new("skopeo")
+            .args(["copy", "-q", "--dest-tls-verify=false", source])
+            .arg(format!(
+                "docker://{}/bench/spark:{version}",
+                registry.host()
+            )),
+        "skopeo copy",
+    )
 }
 
 /// `HEAD 7, PUT 1, GET 1` from a request list.
