@@ -2,7 +2,11 @@
 //! loaded machine are not. The kernel here offers no hardware counters to `perf stat`,
 //! so valgrind's callgrind counts them: every process of a side (`--trace-children`),
 //! each dumped just before it calls `execve` so the work of a process that execs (bash
-//! handing over to tini) is kept, not lost with its image.
+//! handing over to tini) is kept, not lost with its image. Only functions with symbols
+//! can trigger a dump: the stripped static binaries (ours, tini-static) dump at exit,
+//! and their forked children's pre-exec instructions (a few thousand) are not counted.
+//! An exec'd image that dumps again (bash execing bash, the driver's spark-submit →
+//! spark-class) reuses its pid's part numbers, so the bash driver side is a lower bound.
 
 use std::fs;
 use std::path::Path;
@@ -22,6 +26,10 @@ pub fn count(cmd: &Command, user: Option<(u32, u32)>, scratch: &Path) -> Result<
         "--tool=callgrind",
         "--trace-children=yes",
         "--dump-before=execve",
+        // A forked child inherits its parent's counters: dumping (and so zeroing) them
+        // before every fork keeps bash's subshells from counting bash twice.
+        "--dump-before=fork",
+        "--dump-before=_Fork",
         "--dump-instr=no",
         "--quiet",
     ])
