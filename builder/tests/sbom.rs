@@ -74,6 +74,12 @@ print(errors)
 sys.exit(1 if errors else 0)";
 
 fn build(dist: &Path, base: &Path, ep: &Path, out: &Path, extra: &[&str]) {
+    let layout = format!("oci:{}", out.join("layout").display());
+    build_to(dist, base, ep, out, &layout, extra);
+}
+
+/// A build writing `output` and the documents to `out/sboms`.
+fn build_to(dist: &Path, base: &Path, ep: &Path, out: &Path, output: &str, extra: &[&str]) {
     let o = Command::new(env!("CARGO_BIN_EXE_sparkimg"))
         .args(["build", "--no-cache", "--spark-home"])
         .arg(dist)
@@ -82,7 +88,7 @@ fn build(dist: &Path, base: &Path, ep: &Path, out: &Path, extra: &[&str]) {
         .arg("--entrypoint-binary")
         .arg(ep)
         .arg("--output")
-        .arg(format!("oci:{}", out.join("layout").display()))
+        .arg(output)
         .arg("--sbom-dir")
         .arg(out.join("sboms"))
         .args(extra)
@@ -204,7 +210,10 @@ fn sboms_validate_list_everything_and_are_reproducible() {
     let Some(venv) = venv() else { return };
     let tmp = tempfile::tempdir().unwrap();
     let (a, b) = (tmp.path().join("a"), tmp.path().join("b"));
-    build(&dist, &base, &ep, &a, &["--sbom", "both"]);
+    // jq (with libjq1 and libonig5) from deb.debian.org in an os-packages layer: the
+    // SBOM must list what dpkg has after that layer, not only the base's packages.
+    let args = ["--sbom", "both", "--apt-packages", "jq"];
+    build(&dist, &base, &ep, &a, &args);
     let (image, docs) = referrers(&a);
     assert_eq!(docs.len(), 2, "one SPDX and one CycloneDX document");
 
@@ -276,34 +285,139 @@ fn sboms_validate_list_everything_and_are_reproducible() {
         format!("pkg:maven/{}/{}@{}", own.0, own.1, own.2)
     );
     let purls: BTreeSet<String> = packages.iter().map(purl).collect();
-    let installed: Vec<&str> = layers
+    // (name, version) of every installed entry of the final image's dpkg status.
+    let installed: Vec<(&str, &str)> = layers
         .dpkg_status
         .split("\n\n")
         .filter(|p| {
             p.lines()
                 .any(|l| l.starts_with("Status:") && l.ends_with(" installed"))
         })
-        .filter_map(|p| p.lines().find_map(|l| l.strip_prefix("Package: ")))
+        .filter_map(|p| {
+            let field = |k: &str| p.lines().find_map(|l| l.strip_prefix(k));
+            Some((field("Package: ")?, field("Version: ")?))
+        })
         .collect();
     assert!(installed.len() > 50, "{} dpkg packages", installed.len());
-    for name in installed {
-        // purls percent-encode `+` (libstdc++6).
-        let prefix = format!("pkg:deb/debian/{}@", name.replace('+', "%2B"));
+    for added in ["jq", "libjq1", "libonig5"] {
+        assert!(
+            installed.iter().any(|(n, _)| *n == added),
+            "{added} is not in the final dpkg status"
+        );
+    }
+    // purls percent-encode `+` (libstdc++6) and `:` (epochs).
+    let enc = |s: &str| s.replace('+', "%2B").replace(':', "%3A");
+    for (name, version) in installed {
+        let prefix = format!("pkg:deb/debian/{}@{}?", enc(name), enc(version));
         assert!(
             purls.iter().any(|p| p.starts_with(&prefix)),
-            "{name} is not in the SBOM"
+            "{name} {version} is not in the SBOM"
         );
     }
     assert!(
         purls.contains("pkg:generic/apache-spark@3.5.9"),
         "{purls:?}"
     );
+    check_entrypoint_crates(&spdx);
 
-    // Same inputs and SOURCE_DATE_EPOCH: the same documents, byte for byte.
-    build(&dist, &base, &ep, &b, &["--sbom", "both"]);
-    let (image_b, docs_b) = referrers(&b);
-    assert_eq!(image, image_b);
-    assert_eq!(docs, docs_b);
+    // `sparkimg sbom` reads an oci-archive (here: the layout, tarred).
+    let archive = tmp.path().join("a.tar");
+    let mut t = tar::Builder::new(fs::File::create(&archive).unwrap());
+    t.append_dir_all(".", a.join("layout")).unwrap();
+    t.finish().unwrap();
+    let spdx_doc = &docs["application/spdx+json"];
+    let cdx_doc = &docs["application/vnd.cyclonedx+json"];
+    let oci_archive = format!("oci-archive:{}", archive.display());
+    assert_eq!(sbom_cmd(&[oci_archive]), (0, spdx_doc.clone()));
+
+    // Same inputs and SOURCE_DATE_EPOCH: the same documents, byte for byte (the SPDX
+    // namespace and CycloneDX serial carry the image digest), here read back from a
+    // docker-archive output by `sparkimg sbom`.
+    fs::create_dir_all(&b).unwrap();
+    let docker = format!("docker-archive:{}", b.join("image.tar").display());
+    build_to(&dist, &base, &ep, &b, &docker, &args);
+    assert_eq!(
+        sbom_cmd(std::slice::from_ref(&docker)),
+        (0, spdx_doc.clone())
+    );
+    let cdx = sbom_cmd(&[docker, "--format".into(), "cyclonedx".into()]);
+    assert_eq!(cdx, (0, cdx_doc.clone()));
+    let written = |d: &Path| -> BTreeSet<Vec<u8>> {
+        fs::read_dir(d.join("sboms"))
+            .unwrap()
+            .map(|e| fs::read(e.unwrap().path()).unwrap())
+            .collect()
+    };
+    assert_eq!(written(&a), written(&b));
+}
+
+/// The version Cargo.lock gives a package the entrypoint depends on (by name alone when
+/// the lock has one version of it, else as `name version`).
+fn locked_version(lock: &str, name: &str) -> String {
+    let blocks: Vec<&str> = lock.split("[[package]]").collect();
+    let field = |b: &str, k: &str| {
+        b.lines()
+            .find_map(|l| l.strip_prefix(&format!("{k} = \"")))
+            .map(|v| v.trim_end_matches('"').to_string())
+    };
+    let ep = blocks
+        .iter()
+        .find(|b| field(b, "name").as_deref() == Some("spark-entrypoint"))
+        .unwrap();
+    let dep = ep
+        .lines()
+        .map(|l| l.trim().trim_matches([' ', '"', ',']))
+        .find(|l| l.split(' ').next() == Some(name))
+        .unwrap_or_else(|| panic!("spark-entrypoint does not depend on {name}"));
+    if let Some((_, v)) = dep.split_once(' ') {
+        return v.to_string();
+    }
+    let versions: Vec<String> = blocks
+        .iter()
+        .filter(|b| field(b, "name").as_deref() == Some(name))
+        .filter_map(|b| field(b, "version"))
+        .collect();
+    assert_eq!(versions.len(), 1, "{name}: {versions:?}");
+    versions[0].clone()
+}
+
+/// The entrypoint's package contains exactly its runtime crates, read back from the
+/// `.dep-v0` section of the binary in the image, with Cargo.lock's versions.
+fn check_entrypoint_crates(spdx: &Value) {
+    let packages = spdx["packages"].as_array().unwrap();
+    let ep = packages
+        .iter()
+        .find(|p| p["packageFileName"] == "/opt/spark-entrypoint")
+        .expect("the entrypoint package");
+    assert_eq!(ep["versionInfo"], "0.1.0", "the root crate's version");
+    let lock = fs::read_to_string(workspace().join("Cargo.lock")).unwrap();
+    let want: BTreeSet<String> = ["libc", "thiserror", "spark-version"]
+        .iter()
+        .map(|n| format!("pkg:cargo/{n}@{}", locked_version(&lock, n)))
+        .collect();
+    let contained: BTreeSet<&str> = spdx["relationships"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|r| r["spdxElementId"] == ep["SPDXID"] && r["relationshipType"] == "CONTAINS")
+        .filter_map(|r| r["relatedSpdxElement"].as_str())
+        .collect();
+    let crates: BTreeSet<String> = packages
+        .iter()
+        .filter(|p| contained.contains(p["SPDXID"].as_str().unwrap_or("")))
+        .filter_map(|p| p["externalRefs"][0]["referenceLocator"].as_str())
+        .map(String::from)
+        .collect();
+    assert_eq!(crates, want);
+    let all_cargo = packages
+        .iter()
+        .filter_map(|p| p["externalRefs"][0]["referenceLocator"].as_str())
+        .filter(|purl| purl.starts_with("pkg:cargo/"))
+        .count();
+    assert_eq!(
+        all_cargo, 3,
+        "no build-time crate (proc-macros, build.rs's) is listed"
+    );
 }
 
 fn skopeo_raw(reference: &str) -> Value {

@@ -507,7 +507,34 @@ struct Prepared {
     layers: Vec<LayerPlan>,
     keys: Vec<String>,
     /// The base's OS packages and jars, and notes on what could not be listed (SBOMs).
-    os_packages: (Vec<crate::sbom::Package>, Vec<String>),
+    os_packages: OsPackages,
+    /// The same for the images of a variant with an os-packages layer: the packages of
+    /// the dpkg status after that layer.
+    variant_os_packages: BTreeMap<Variant, OsPackages>,
+}
+
+/// OS packages and base jars of an image, and notes on what could not be listed.
+type OsPackages = (Vec<crate::sbom::Package>, Vec<String>);
+
+/// What [`os_package_layers`] plans: the layers with their keys, and per variant the
+/// dpkg status of its images after the layer.
+type PackageLayers = (Vec<(LayerPlan, String)>, BTreeMap<Variant, String>);
+
+/// The OS packages of an image on `basefs`, whose dpkg status is `status` when a
+/// package layer replaced the base's.
+fn image_os_packages(basefs: &BaseFs, status: Option<&str>) -> OsPackages {
+    let mut os = crate::sbom::osdb::os_packages(|p| match status {
+        Some(s) if p == crate::sbom::osdb::DPKG_STATUS => Some(s.as_bytes()),
+        _ => basefs.read(p),
+    });
+    os.0.extend(
+        basefs
+            .nodes
+            .iter()
+            .filter(|(k, n)| k.ends_with(".jar") && matches!(n, basefs::Node::File(_)))
+            .map(|(k, _)| crate::sbom::jar::base_jar_package(&format!("/{k}"))),
+    );
+    os
 }
 
 impl Prepared {
@@ -566,14 +593,7 @@ fn prepare_platform(
     let localtime = resolve_timezone(&opts.timezone, &basefs, &opts.host_zoneinfo)?;
     let localtime_link = localtime_link(&opts.timezone, &basefs);
     let passwd = plan::passwd_with_spark(basefs.read("etc/passwd"), opts.uid);
-    let mut os_packages = crate::sbom::osdb::os_packages(|p| basefs.read(p));
-    os_packages.0.extend(
-        basefs
-            .nodes
-            .iter()
-            .filter(|(k, n)| k.ends_with(".jar") && matches!(n, basefs::Node::File(_)))
-            .map(|(k, _)| crate::sbom::jar::base_jar_package(&format!("/{k}"))),
-    );
+    let os_packages = image_os_packages(&basefs, None);
 
     let entrypoint = opts
         .platform_entrypoints
@@ -597,8 +617,13 @@ fn prepare_platform(
     // The OS packages first (right after the base), then only the Spark layers some
     // requested image uses.
     let base_ids: Vec<String> = base.layers.iter().map(|l| l.blob.diff_id.clone()).collect();
-    let os = os_package_layers(opts, &basefs, &base.config, variants, &base_ids, cache)?;
+    let (os, statuses) =
+        os_package_layers(opts, &basefs, &base.config, variants, &base_ids, cache)?;
     let (mut layers, mut keys): (Vec<LayerPlan>, Vec<String>) = os.into_iter().unzip();
+    let variant_os_packages = statuses
+        .iter()
+        .map(|(v, s)| (*v, image_os_packages(&basefs, Some(s))))
+        .collect();
     for l in plan::plan_layers(dist, &sys) {
         if l.only.is_none_or(|o| variants.contains(&o)) {
             keys.push(cache::plan_key(&l, opts.epoch, opts.compression));
@@ -613,6 +638,7 @@ fn prepare_platform(
         layers,
         keys,
         os_packages,
+        variant_os_packages,
     })
 }
 
@@ -628,14 +654,14 @@ fn os_package_layers(
     variants: &BTreeSet<Variant>,
     base_ids: &[String],
     cache: Option<&LayerCache>,
-) -> Result<Vec<(LayerPlan, String)>, BuildError> {
+) -> Result<PackageLayers, BuildError> {
     let wanted: Vec<(Variant, Vec<String>)> = variants
         .iter()
         .map(|v| (*v, crate::apt::wanted(*v, basefs, &opts.apt_packages)))
         .filter(|(_, w)| !w.is_empty())
         .collect();
     let Some((first, first_wanted)) = wanted.first() else {
-        return Ok(Vec::new());
+        return Ok(Default::default());
     };
     let needs = match crate::apt::runtime(*first) {
         Some((_, pkg)) if first_wanted.first().map(String::as_str) == Some(pkg) => {
@@ -650,11 +676,13 @@ fn os_package_layers(
     let repo = crate::apt::open(basefs, &arch, (&needs.0, &needs.1), &opts.apt)?;
     let mut built: Vec<(String, LayerPlan)> = Vec::new();
     let mut out = Vec::new();
+    let mut statuses = BTreeMap::new();
     for (variant, w) in &wanted {
         let pkgs = repo.resolve(w)?;
         if pkgs.is_empty() {
             continue;
         }
+        statuses.insert(*variant, repo.status_after(&pkgs));
         let ids: Vec<String> = pkgs
             .iter()
             .map(|p| format!("{} {}", p.name, p.sha256))
@@ -678,7 +706,7 @@ fn os_package_layers(
         layer.only = Some(*variant);
         out.push((layer, key));
     }
-    Ok(out)
+    Ok((out, statuses))
 }
 
 /// Refuses an entrypoint binary built for another architecture than the image's (it

@@ -12,7 +12,7 @@ use sha2::{Digest, Sha256};
 use super::output::{Blob, BlobSource};
 use super::plan::{self, Content, Kind as EntryKind};
 use super::{json, layer, Assembled, BuildError, BuildOptions, ImageReport, Prepared};
-use crate::sbom::{self, cyclonedx, jar, spdx, Format, Inventory, Kind, Package};
+use crate::sbom::{self, cyclonedx, jar, rust, spdx, Format, Inventory, Kind, Package};
 
 /// One SBOM document of one image on one platform.
 #[derive(Debug, Clone)]
@@ -93,16 +93,15 @@ fn other_package(
         }
     }
     if img == "/opt/spark-entrypoint" {
-        let (sha1, sha256) = jar::file_hashes(disk)?;
-        let mut p = Package::new(
-            Kind::Entrypoint,
-            "spark-entrypoint",
-            env!("CARGO_PKG_VERSION"),
-            format!("pkg:generic/spark-entrypoint@{}", env!("CARGO_PKG_VERSION")),
-        );
-        p.path = Some(img.to_string());
-        p.sha256 = Some(sha256);
-        p.sha1 = Some(sha1);
+        let bytes = std::fs::read(disk).map_err(BuildError::io(disk))?;
+        let crates = rust::crates(&bytes)
+            .map_err(|e| BuildError::InvalidInput(format!("{}: {e}", disk.display())))?;
+        // Without a crate list (a binary not built by this workspace), the name and
+        // sparkimg's version are all we can say; the package's comment says so.
+        let fallback = ("spark-entrypoint", env!("CARGO_PKG_VERSION"));
+        let mut p = rust::binary_package(img, crates.as_deref(), fallback);
+        p.sha256 = Some(hex::encode(Sha256::digest(&bytes)));
+        p.sha1 = Some(hex::encode(<sha1::Sha1 as Digest>::digest(&bytes)));
         return Ok(Some(p));
     }
     Ok(None)
@@ -130,8 +129,14 @@ fn inventory(
     p: &Prepared,
     files: &[(String, PathBuf)],
     jars: &BTreeMap<PathBuf, jar::JarFacts>,
+    variant: super::Variant,
     (reference, digest, platform): (&str, &str, String),
 ) -> Result<Inventory, BuildError> {
+    // The dpkg status after the variant's os-packages layer, else the base's.
+    let os = p
+        .variant_os_packages
+        .get(&variant)
+        .unwrap_or(&p.os_packages);
     let mut packages = vec![so.spark.clone()];
     for (img, disk) in files {
         match jars.get(disk) {
@@ -139,7 +144,7 @@ fn inventory(
             _ => packages.extend(other_package(img, disk, &opts.spark_version)?),
         }
     }
-    packages.extend(p.os_packages.0.iter().cloned());
+    packages.extend(os.0.iter().cloned());
     packages.extend(base_package(p));
     Ok(Inventory {
         reference: reference.to_string(),
@@ -147,7 +152,7 @@ fn inventory(
         platform,
         created: opts.epoch,
         packages,
-        notes: p.os_packages.1.clone(),
+        notes: os.1.clone(),
     }
     .sorted())
 }
@@ -186,17 +191,17 @@ pub(super) fn documents(
             report.platforms.iter().collect()
         };
         for (p, pr) in prepared.iter().zip(platforms) {
-            per_image.push((p, image_files(p, *variant), report, pr));
+            per_image.push((p, *variant, image_files(p, *variant), report, pr));
         }
     }
     let mut docs = Vec::new();
-    for (p, files, report, pr) in per_image {
+    for (p, variant, files, report, pr) in per_image {
         let id = (
             report.reference.as_str(),
             pr.manifest_digest.as_str(),
             pr.platform.clone(),
         );
-        let inv = inventory(opts, so, p, &files, jars, id)?;
+        let inv = inventory(opts, so, p, &files, jars, variant, id)?;
         let formats = [
             (so.formats.spdx, Format::Spdx),
             (so.formats.cyclonedx, Format::CycloneDx),
