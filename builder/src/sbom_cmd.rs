@@ -29,7 +29,8 @@ pub fn run(args: SbomArgs) -> Result<()> {
         let reference = RegistryRef::parse(&args.image)?;
         let cache = args.cache_dir.clone().or_else(Cache::default_root);
         let opts = support::registry_options(&args.registry, cache)?;
-        let r = registry::referrers(&reference, &platform, &opts)?;
+        let types = [Format::Spdx, Format::CycloneDx].map(Format::artifact_type);
+        let r = registry::referrers(&reference, &platform, &types, &opts)?;
         (r.subject, r.documents)
     };
     let want = args.format.as_deref().map(|f| match f {

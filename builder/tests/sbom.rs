@@ -143,10 +143,11 @@ fn referrers(out: &Path) -> (String, BTreeMap<String, Vec<u8>>) {
     (image, docs)
 }
 
-/// What the image's layers hold: every jar path with its bytes' pom.properties, and the
-/// merged dpkg status (the topmost layer's).
+/// What the image's layers hold: every jar path with its bytes' pom.properties, their
+/// sha256, and the merged dpkg status (the topmost layer's).
 struct Layers {
     jars: BTreeMap<String, Vec<(String, String, String)>>,
+    jar_sha256: BTreeMap<String, String>,
     dpkg_status: String,
 }
 
@@ -154,6 +155,7 @@ fn read_layers(layout: &Path, manifest: &str) -> Layers {
     let m: Value = serde_json::from_slice(&blob(layout, manifest)).unwrap();
     let mut out = Layers {
         jars: BTreeMap::new(),
+        jar_sha256: BTreeMap::new(),
         dpkg_status: String::new(),
     };
     for l in m["layers"].as_array().unwrap() {
@@ -165,6 +167,8 @@ fn read_layers(layout: &Path, manifest: &str) -> Layers {
             if path.ends_with(".jar") && e.header().entry_type().is_file() {
                 let mut bytes = Vec::new();
                 e.read_to_end(&mut bytes).unwrap();
+                let sha = hex::encode(<sha2::Sha256 as sha2::Digest>::digest(&bytes));
+                out.jar_sha256.insert(path.clone(), sha);
                 out.jars.insert(path, poms(&bytes));
             } else if path == "/var/lib/dpkg/status" {
                 out.dpkg_status.clear();
@@ -262,6 +266,24 @@ fn sboms_validate_list_everything_and_are_reproducible() {
     assert!(layers.jars.len() > 200, "{} jars", layers.jars.len());
     for path in layers.jars.keys() {
         assert!(by_file.contains_key(path), "{path} is not in the SBOM");
+    }
+    // Each jar's SHA256 is that of the bytes in the layer (hashed while it was tarred).
+    let sha256_of: BTreeMap<&str, &str> = packages
+        .iter()
+        .filter(|p| p["comment"].as_str() != Some("shaded into the jar"))
+        .filter_map(|p| {
+            let sum = p["checksums"]
+                .as_array()?
+                .iter()
+                .find(|c| c["algorithm"] == "SHA256")?;
+            Some((
+                p["packageFileName"].as_str()?,
+                sum["checksumValue"].as_str()?,
+            ))
+        })
+        .collect();
+    for (path, sha) in &layers.jar_sha256 {
+        assert_eq!(sha256_of.get(path.as_str()), Some(&sha.as_str()), "{path}");
     }
     // A jar with one pom.properties is named by it. (The fixture's own Spark jars are
     // compiled from the sdist without one: they are named from the file name.)
@@ -560,4 +582,74 @@ fn sbom_cmd(args: &[String]) -> (i32, Vec<u8>) {
         .output()
         .unwrap();
     (o.status.code().unwrap_or(-1), o.stdout)
+}
+
+/// A spark home, a rootfs base and an entrypoint small enough for a quick build (the
+/// registry behaviour, not the inventory, is under test).
+fn tiny_inputs(dir: &Path) -> (PathBuf, PathBuf, PathBuf) {
+    let home = dir.join("spark");
+    for (p, b) in [
+        ("jars/spark-core_2.12-3.5.3.jar", &b"PK core"[..]),
+        ("bin/spark-submit", b"#!/bin/sh\n"),
+        ("RELEASE", b"Spark 3.5.3 built for Hadoop 3.3.4\n"),
+    ] {
+        let f = home.join(p);
+        fs::create_dir_all(f.parent().unwrap()).unwrap();
+        fs::write(f, b).unwrap();
+    }
+    let mut t = tar::Builder::new(Vec::new());
+    for (path, data) in [
+        ("etc/passwd", &b"root:x:0:0:root:/root:/bin/sh\n"[..]),
+        ("usr/lib/jvm/java-17/bin/java", b"#!/bin/sh\n"),
+    ] {
+        let mut h = tar::Header::new_gnu();
+        h.set_mode(0o755);
+        h.set_size(data.len() as u64);
+        t.append_data(&mut h, path, data).unwrap();
+    }
+    let base = dir.join("base.tar");
+    fs::write(&base, t.into_inner().unwrap()).unwrap();
+    let ep = dir.join("entrypoint");
+    fs::write(&ep, b"#!/bin/sh\n").unwrap();
+    (home, base, ep)
+}
+
+/// A registry with the referrers API (distribution spec 1.1): it answers the referrer
+/// manifests' push with `OCI-Subject`, so no referrers tag is written, and `sparkimg
+/// sbom` finds the documents through `GET /v2/<name>/referrers/<digest>`. (The tag
+/// schema fallback on docker-registry 2.8 is the test above.)
+#[test]
+fn referrers_api_replaces_the_tag_schema() {
+    let reg = common::oci::ApiRegistry::start();
+    let tmp = tempfile::tempdir().unwrap();
+    let (home, base, ep) = tiny_inputs(tmp.path());
+    let out = tmp.path().join("out");
+    let repo = format!("{}/api", reg.host());
+    let args = ["-r", &repo, "--tag", "1", "--push", "--sbom", "both"];
+    build(&home, &base, &ep, &out, &args);
+    let (image, docs) = referrers(&out);
+    let refs = reg.manifest_refs("api/spark");
+    assert!(refs.contains(&"1".to_string()), "{refs:?}");
+    assert!(
+        refs.iter().all(|r| !r.starts_with("sha256-")),
+        "a referrers tag was written: {refs:?}"
+    );
+    // The image and both artifact manifests, by digest.
+    assert_eq!(refs.iter().filter(|r| r.starts_with("sha256:")).count(), 3);
+
+    let spdx = docs["application/spdx+json"].clone();
+    assert_eq!(sbom_cmd(&[format!("{repo}/spark:1")]), (0, spdx));
+    let cdx = sbom_cmd(&[
+        format!("{repo}/spark:1"),
+        "--format".into(),
+        "cyclonedx".into(),
+    ]);
+    assert_eq!(cdx, (0, docs["application/vnd.cyclonedx+json"].clone()));
+    let log = reg.log();
+    let api = format!("GET /v2/api/spark/referrers/{image}");
+    assert!(log.contains(&api), "{log:#?}");
+    assert!(
+        !log.iter().any(|l| l.contains("/manifests/sha256-")),
+        "{log:#?}"
+    );
 }

@@ -338,20 +338,20 @@ pub fn build_with<T, E: From<BuildError>>(
     };
     let prepared = plan_platforms(opts, &store, cache.as_ref())?;
     let sbom = opts.sbom.as_ref().filter(|so| so.formats.any());
-    // Jars are read for the SBOM while the layers are built (the big jars layer
-    // compresses on one core).
+    // The SBOM's jar hashes are teed off the layer build's single read of each jar;
+    // afterwards only central directories and pom.properties entries are read (and
+    // whole jars only for layers that came from the cache, unless their facts did).
     let jar_cache = cache.as_ref().map(|c| c.store().join("sbom-jars"));
-    let (built, jars) = std::thread::scope(|s| {
-        let jars = sbom.map(|_| s.spawn(|| sboms::scan(opts, &prepared, jar_cache.as_deref())));
-        let built = build_layers(opts, &prepared, &store, cache.as_ref());
-        let jars = jars.map(|h| {
-            h.join()
-                .unwrap_or_else(|_| Err(BuildError::InvalidInput("jar scan panicked".into())))
-        });
-        (built, jars)
-    });
-    let (by_key, layer_reports) = built?;
-    let jars = jars.transpose()?;
+    let tee = sbom.map(|_| layer::JarTee::default());
+    let (by_key, layer_reports) =
+        build_layers(opts, &prepared, &store, cache.as_ref(), tee.as_ref())?;
+    let jars = match tee {
+        Some(t) => {
+            let hashes = t.into_inner().unwrap_or_else(|p| p.into_inner());
+            Some(sboms::scan(opts, &prepared, jar_cache.as_deref(), &hashes)?)
+        }
+        None => None,
+    };
     let (mut assembled, images) = assemble::assemble(opts, &prepared, &by_key, &store);
     if let (Some(so), Some(jars)) = (sbom, &jars) {
         let docs = sboms::documents(opts, so, &prepared, &images, jars)?;
@@ -438,6 +438,7 @@ fn build_layers(
     prepared: &[Prepared],
     store: &Path,
     cache: Option<&LayerCache>,
+    tee: Option<&layer::JarTee>,
 ) -> Result<(BTreeMap<String, LayerBlob>, Vec<LayerReport>), BuildError> {
     let mut unique: Vec<(String, &LayerPlan, Option<String>)> = Vec::new();
     for p in prepared {
@@ -465,7 +466,7 @@ fn build_layers(
                 ),
             });
         }
-        layer::build_layer(plan, opts.epoch, opts.compression, store)
+        layer::build_layer(plan, opts.epoch, opts.compression, store, tee)
     });
     let mut by_key: BTreeMap<String, LayerBlob> = BTreeMap::new();
     for (i, hit) in hits.iter().enumerate() {

@@ -48,10 +48,13 @@ fn image_files(p: &Prepared, variant: super::Variant) -> Vec<(String, PathBuf)> 
         .collect()
 }
 
-/// Reads every distinct jar of all images once, in parallel (or from `cache`).
+/// What every distinct jar of all images holds, in parallel: from `cache`, else from
+/// the `hashes` the layer build teed off plus the jar's central directory, else from
+/// one full read.
 fn scan_jars(
     files: &[(String, PathBuf)],
     cache: Option<&Path>,
+    hashes: &BTreeMap<PathBuf, jar::Hashes>,
 ) -> Result<BTreeMap<PathBuf, jar::JarFacts>, BuildError> {
     let mut paths: Vec<&Path> = files
         .iter()
@@ -60,7 +63,9 @@ fn scan_jars(
         .collect();
     paths.sort();
     paths.dedup();
-    let facts = layer::run_parallel(&paths, |p| jar::scan_cached(p, cache));
+    let facts = layer::run_parallel(&paths, |p| {
+        jar::scan_cached(p, cache, hashes.get(*p).cloned())
+    });
     paths
         .iter()
         .zip(facts)
@@ -157,22 +162,22 @@ fn inventory(
     .sorted())
 }
 
-/// What each jar of the build holds; needs only the plans, so it runs while the layers
-/// are built.
+/// What each jar of the build holds.
 pub(super) type Jars = BTreeMap<PathBuf, jar::JarFacts>;
 
-/// Reads every jar any image of the build holds (see [`Jars`]).
+/// Every jar any image of the build holds (see [`scan_jars`]), after the layer build.
 pub(super) fn scan(
     opts: &BuildOptions,
     prepared: &[Prepared],
     cache: Option<&Path>,
+    hashes: &BTreeMap<PathBuf, jar::Hashes>,
 ) -> Result<Jars, BuildError> {
     let all: Vec<(String, PathBuf)> = opts
         .images
         .iter()
         .flat_map(|(variant, _)| prepared.iter().flat_map(|p| image_files(p, *variant)))
         .collect();
-    scan_jars(&all, cache)
+    scan_jars(&all, cache, hashes)
 }
 
 /// Every SBOM document of the build: per image, per platform, per format.

@@ -120,6 +120,16 @@ fn scan_reads_hashes_and_pom_properties_from_a_real_zip() {
     let bytes = std::fs::read(&path).unwrap();
     assert_eq!(facts.sha256, hex::encode(Sha256::digest(&bytes)));
     assert_eq!(facts.poms, vec![coords("org.demo", "demo", "1.2")]);
+    // Hashes teed off another read (the layer's tar) give the same facts.
+    let mut r = jar::HashingReader::new(std::fs::File::open(&path).unwrap());
+    std::io::copy(&mut r, &mut std::io::sink()).unwrap();
+    assert_eq!(jar::scan_hashed(&path, r.finish()).unwrap(), facts);
+    assert_eq!(
+        jar::scan_cached(&path, None, Some(("1".into(), "2".into())))
+            .unwrap()
+            .sha256,
+        "2"
+    );
     std::fs::write(&path, b"not a zip").unwrap();
     let facts = jar::scan(&path).unwrap();
     assert!(facts.poms.is_empty() && facts.unreadable.is_some());
@@ -212,12 +222,12 @@ fn jar_facts_are_cached_by_path_size_and_mtime() {
     let dir = tempfile::tempdir().unwrap();
     let (jar_path, cache) = (dir.path().join("x-1.jar"), dir.path().join("cache"));
     std::fs::write(&jar_path, b"first").unwrap();
-    let a = jar::scan_cached(&jar_path, Some(&cache)).unwrap();
+    let a = jar::scan_cached(&jar_path, Some(&cache), None).unwrap();
     assert_eq!(std::fs::read_dir(&cache).unwrap().count(), 1);
-    assert_eq!(jar::scan_cached(&jar_path, Some(&cache)).unwrap(), a);
+    assert_eq!(jar::scan_cached(&jar_path, Some(&cache), None).unwrap(), a);
     // A changed file (other size) is read again, not served from the cache.
     std::fs::write(&jar_path, b"second, longer").unwrap();
-    let b = jar::scan_cached(&jar_path, Some(&cache)).unwrap();
+    let b = jar::scan_cached(&jar_path, Some(&cache), None).unwrap();
     assert_ne!(a.sha256, b.sha256);
     assert_eq!(b, jar::scan(&jar_path).unwrap());
 }
