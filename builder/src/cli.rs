@@ -29,10 +29,11 @@ pub enum Command {
 #[derive(Debug, Args)]
 #[command(
     after_help = sparkimg::exit::help(),
-    override_usage = "sparkimg sbom oci:DIR[:REF] [OPTIONS]\n       sparkimg sbom REGISTRY/REPO:TAG [OPTIONS]"
+    override_usage = "sparkimg sbom oci:DIR[:REF] | oci-archive:FILE[:REF] | docker-archive:FILE[:REF] [OPTIONS]\n       sparkimg sbom REGISTRY/REPO:TAG [OPTIONS]"
 )]
 pub struct SbomArgs {
-    /// oci:DIR[:REF] (as written by `sparkimg build`) or a registry reference.
+    /// oci:DIR[:REF], oci-archive:FILE[:REF], docker-archive:FILE[:REF] (as written by
+    /// `sparkimg build`) or a registry reference.
     #[arg(value_name = "IMAGE")]
     pub image: String,
 

@@ -1,64 +1,12 @@
 //! `sparkimg push`: an OCI layout or archive fed to the registry sink a build uses.
 
-use std::path::PathBuf;
-
-use anyhow::{Context, Result};
+use anyhow::Result;
 use sparkimg::fetch::Cache;
 use sparkimg::publish::{self, RegistrySink};
 use sparkimg::registry::{RegistryError, RegistryRef};
 
 use crate::cli::PushArgs;
 use crate::support;
-
-/// An `oci:` directory as is; archives unpacked into a temporary directory (kept alive
-/// by the returned guard).
-fn open_source(source: &str) -> Result<(PathBuf, Option<String>, Option<tempfile::TempDir>)> {
-    let (kind, rest) = source.split_once(':').ok_or_else(|| {
-        usage(format!(
-            "{source}: expected oci:DIR[:REF] or oci-archive:FILE[:REF]"
-        ))
-    })?;
-    let (path, sel) = match rest.split_once(':') {
-        Some((p, r)) if !r.is_empty() => (PathBuf::from(p), Some(r.to_string())),
-        Some((p, _)) => (PathBuf::from(p), None),
-        None => (PathBuf::from(rest), None),
-    };
-    if path.as_os_str().is_empty() {
-        return Err(usage(format!("{source}: missing path")));
-    }
-    match kind {
-        "oci" => Ok((path, sel, None)),
-        "oci-archive" | "docker-archive" => {
-            let tmp = tempfile::Builder::new()
-                .prefix("sparkimg-push-")
-                .tempdir()
-                .context("creating a temporary directory")?;
-            let f = std::fs::File::open(&path).with_context(|| path.display().to_string())?;
-            tar::Archive::new(f)
-                .unpack(tmp.path())
-                .with_context(|| format!("unpacking {}", path.display()))?;
-            if !tmp.path().join("index.json").is_file() {
-                return Err(usage(format!(
-                    "{}: no OCI layout inside (only archives written by sparkimg or docker 25+ \
-                     can be pushed)",
-                    path.display()
-                )));
-            }
-            Ok((tmp.path().to_path_buf(), sel, Some(tmp)))
-        }
-        _ => Err(usage(format!(
-            "{source}: expected oci:DIR[:REF], oci-archive:FILE[:REF] or docker-archive:FILE"
-        ))),
-    }
-}
-
-fn usage(msg: String) -> anyhow::Error {
-    RegistryError::Layout {
-        path: PathBuf::from("."),
-        reason: msg,
-    }
-    .into()
-}
 
 fn parse_targets(to: &[String]) -> Result<Vec<RegistryRef>> {
     let mut out = Vec::new();
@@ -78,7 +26,7 @@ fn parse_targets(to: &[String]) -> Result<Vec<RegistryRef>> {
 
 pub fn run(args: PushArgs) -> Result<()> {
     let to = parse_targets(&args.to)?;
-    let (dir, select, _guard) = open_source(&args.source)?;
+    let (dir, select, _guard) = support::open_layout_source(&args.source)?;
     let cache = args.cache_dir.clone().or_else(Cache::default_root);
     let opts = support::registry_options(&args.registry, cache)?;
     let images = publish::open_layout(&dir)?;

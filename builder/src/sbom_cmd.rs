@@ -1,7 +1,8 @@
-//! `sparkimg sbom`: the SBOM attached to an image as an OCI referrer, from a layout's
-//! `index.json` or a registry's referrers tag, printed on stdout.
+//! `sparkimg sbom`: the SBOM attached to an image as an OCI referrer, from the
+//! `index.json` of a layout or archive (`oci:`, `oci-archive:`, `docker-archive:`) or a
+//! registry's referrers tag, printed on stdout.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use anyhow::{anyhow, Context, Result};
 use serde_json::Value;
@@ -18,22 +19,19 @@ pub fn run(args: SbomArgs) -> Result<()> {
         Some(p) => Platform::parse(p)?,
         None => Platform::host(),
     };
-    let (subject, documents) = match args.image.strip_prefix("oci:") {
-        Some(rest) => {
-            let (dir, select) = match rest.split_once(':') {
-                Some((d, r)) if !r.is_empty() => (PathBuf::from(d), Some(r)),
-                Some((d, _)) => (PathBuf::from(d), None),
-                None => (PathBuf::from(rest), None),
-            };
-            layout_referrers(&dir, select, &platform)?
-        }
-        None => {
-            let reference = RegistryRef::parse(&args.image)?;
-            let cache = args.cache_dir.clone().or_else(Cache::default_root);
-            let opts = support::registry_options(&args.registry, cache)?;
-            let r = registry::referrers(&reference, &platform, &opts)?;
-            (r.subject, r.documents)
-        }
+    let local = ["oci:", "oci-archive:", "docker-archive:"]
+        .iter()
+        .any(|p| args.image.starts_with(p));
+    let (subject, documents) = if local {
+        let (dir, select, _guard) = support::open_layout_source(&args.image)?;
+        layout_referrers(&dir, select.as_deref(), &platform)?
+    } else {
+        let reference = RegistryRef::parse(&args.image)?;
+        let cache = args.cache_dir.clone().or_else(Cache::default_root);
+        let opts = support::registry_options(&args.registry, cache)?;
+        let types = [Format::Spdx, Format::CycloneDx].map(Format::artifact_type);
+        let r = registry::referrers(&reference, &platform, &types, &opts)?;
+        (r.subject, r.documents)
     };
     let want = args.format.as_deref().map(|f| match f {
         "cyclonedx" => Format::CycloneDx,

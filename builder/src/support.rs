@@ -1,6 +1,7 @@
 //! What several commands share: registry options and credentials from flags (read
-//! once per run), the Docker Engine connection, the progress flag. Command modules
-//! (`build_cmd`, `push_cmd`, `engine_cmd`) use this and the library, never each other.
+//! once per run), the Docker Engine connection, the progress flag, opening a layout or
+//! archive given on the command line. Command modules
+//! (`build_cmd`, `push_cmd`, `sbom_cmd`, `engine_cmd`) use this and the library, never each other.
 
 use std::io::BufRead;
 use std::path::PathBuf;
@@ -27,6 +28,59 @@ pub fn progress_mode(p: ProgressArg) -> ProgressMode {
         ProgressArg::Lines => ProgressMode::Lines,
         ProgressArg::Quiet => ProgressMode::Quiet,
     }
+}
+
+/// `oci:DIR[:REF]`, `oci-archive:FILE[:REF]` or `docker-archive:FILE[:REF]` (`push`,
+/// `sbom`): a directory as is; archives unpacked into a temporary directory (kept alive
+/// by the returned guard).
+pub fn open_layout_source(
+    source: &str,
+) -> Result<(PathBuf, Option<String>, Option<tempfile::TempDir>)> {
+    let (kind, rest) = source.split_once(':').ok_or_else(|| {
+        usage(format!(
+            "{source}: expected oci:DIR[:REF] or oci-archive:FILE[:REF]"
+        ))
+    })?;
+    let (path, sel) = match rest.split_once(':') {
+        Some((p, r)) if !r.is_empty() => (PathBuf::from(p), Some(r.to_string())),
+        Some((p, _)) => (PathBuf::from(p), None),
+        None => (PathBuf::from(rest), None),
+    };
+    if path.as_os_str().is_empty() {
+        return Err(usage(format!("{source}: missing path")));
+    }
+    match kind {
+        "oci" => Ok((path, sel, None)),
+        "oci-archive" | "docker-archive" => {
+            let tmp = tempfile::Builder::new()
+                .prefix("sparkimg-push-")
+                .tempdir()
+                .context("creating a temporary directory")?;
+            let f = std::fs::File::open(&path).with_context(|| path.display().to_string())?;
+            tar::Archive::new(f)
+                .unpack(tmp.path())
+                .with_context(|| format!("unpacking {}", path.display()))?;
+            if !tmp.path().join("index.json").is_file() {
+                return Err(usage(format!(
+                    "{}: no OCI layout inside (only archives written by sparkimg or docker 25+ \
+                     can be pushed)",
+                    path.display()
+                )));
+            }
+            Ok((tmp.path().to_path_buf(), sel, Some(tmp)))
+        }
+        _ => Err(usage(format!(
+            "{source}: expected oci:DIR[:REF], oci-archive:FILE[:REF] or docker-archive:FILE"
+        ))),
+    }
+}
+
+fn usage(msg: String) -> anyhow::Error {
+    RegistryError::Layout {
+        path: PathBuf::from("."),
+        reason: msg,
+    }
+    .into()
 }
 
 /// Flags → options, once per run: `--password-stdin` consumes stdin, so a second call

@@ -8,6 +8,7 @@
 
 mod common;
 
+use std::collections::{BTreeMap, BTreeSet};
 use std::fs;
 use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
@@ -423,6 +424,81 @@ fn packages_layer_from_a_signed_repository_and_cached() {
         rep["images"][0]["manifest_digest"],
         again["images"][0]["manifest_digest"]
     );
+}
+
+/// The SPDX documents `--sbom-dir` holds: file name → (bytes, purl of every package).
+fn sboms(dir: &Path) -> BTreeMap<String, (Vec<u8>, BTreeSet<String>)> {
+    let mut out = BTreeMap::new();
+    for f in fs::read_dir(dir).unwrap().map(|e| e.unwrap().path()) {
+        let bytes = fs::read(&f).unwrap();
+        let doc: serde_json::Value = serde_json::from_slice(&bytes).unwrap();
+        let purls = doc["packages"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter_map(|p| p["externalRefs"][0]["referenceLocator"].as_str())
+            .map(String::from)
+            .collect();
+        let name = f.file_name().unwrap().to_string_lossy().into_owned();
+        out.insert(name, (bytes, purls));
+    }
+    out
+}
+
+/// The SBOM lists what dpkg has installed in the final image, i.e. the status file the
+/// os-packages layer writes (base packages and added ones), with their versions; the
+/// same when the layer comes from the cache and nothing is unpacked.
+#[test]
+fn sbom_lists_the_packages_the_layer_installs() {
+    let repo = repo();
+    let run = Run::new();
+    let base = base(run.dir.path(), &repo, true);
+    let dir = run.dir.path().join("sboms");
+    let args = [
+        "--apt-packages",
+        "hello",
+        "--sbom-dir",
+        dir.to_str().unwrap(),
+    ];
+    let rep = report(&run.sparkimg(&base, &args));
+    let (cached, entries) = os_layer(&run, &rep);
+    assert!(!cached);
+    let status = String::from_utf8(file(&entries, "var/lib/dpkg/status").to_vec()).unwrap();
+    let first = sboms(&dir);
+    assert_eq!(first.len(), 1, "{:?}", first.keys());
+    let (_, purls) = first.values().next().unwrap();
+    let mut installed = 0;
+    for st in status
+        .split("\n\n")
+        .filter(|s| s.contains("Status: install ok installed"))
+    {
+        let field = |k: &str| {
+            st.lines()
+                .find_map(|l| l.strip_prefix(&format!("{k}: ")))
+                .unwrap()
+        };
+        let want = format!(
+            "pkg:deb/debian/{}@{}?arch={}",
+            field("Package"),
+            field("Version"),
+            field("Architecture")
+        );
+        assert!(
+            purls.iter().any(|p| p.starts_with(&want)),
+            "{want} is not in {purls:?}"
+        );
+        installed += 1;
+    }
+    assert_eq!(installed, 3, "base-files, hello, libhello: {status}");
+    assert_eq!(
+        purls.iter().filter(|p| p.starts_with("pkg:deb/")).count(),
+        3
+    );
+
+    fs::remove_dir_all(&dir).unwrap();
+    let again = report(&run.sparkimg(&base, &args));
+    assert!(os_layer(&run, &again).0, "{again}");
+    assert_eq!(sboms(&dir), first, "the cached layer's SBOM differs");
 }
 
 #[test]

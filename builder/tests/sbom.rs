@@ -74,6 +74,12 @@ print(errors)
 sys.exit(1 if errors else 0)";
 
 fn build(dist: &Path, base: &Path, ep: &Path, out: &Path, extra: &[&str]) {
+    let layout = format!("oci:{}", out.join("layout").display());
+    build_to(dist, base, ep, out, &layout, extra);
+}
+
+/// A build writing `output` and the documents to `out/sboms`.
+fn build_to(dist: &Path, base: &Path, ep: &Path, out: &Path, output: &str, extra: &[&str]) {
     let o = Command::new(env!("CARGO_BIN_EXE_sparkimg"))
         .args(["build", "--no-cache", "--spark-home"])
         .arg(dist)
@@ -82,7 +88,7 @@ fn build(dist: &Path, base: &Path, ep: &Path, out: &Path, extra: &[&str]) {
         .arg("--entrypoint-binary")
         .arg(ep)
         .arg("--output")
-        .arg(format!("oci:{}", out.join("layout").display()))
+        .arg(output)
         .arg("--sbom-dir")
         .arg(out.join("sboms"))
         .args(extra)
@@ -137,10 +143,11 @@ fn referrers(out: &Path) -> (String, BTreeMap<String, Vec<u8>>) {
     (image, docs)
 }
 
-/// What the image's layers hold: every jar path with its bytes' pom.properties, and the
-/// merged dpkg status (the topmost layer's).
+/// What the image's layers hold: every jar path with its bytes' pom.properties, their
+/// sha256, and the merged dpkg status (the topmost layer's).
 struct Layers {
     jars: BTreeMap<String, Vec<(String, String, String)>>,
+    jar_sha256: BTreeMap<String, String>,
     dpkg_status: String,
 }
 
@@ -148,6 +155,7 @@ fn read_layers(layout: &Path, manifest: &str) -> Layers {
     let m: Value = serde_json::from_slice(&blob(layout, manifest)).unwrap();
     let mut out = Layers {
         jars: BTreeMap::new(),
+        jar_sha256: BTreeMap::new(),
         dpkg_status: String::new(),
     };
     for l in m["layers"].as_array().unwrap() {
@@ -159,6 +167,8 @@ fn read_layers(layout: &Path, manifest: &str) -> Layers {
             if path.ends_with(".jar") && e.header().entry_type().is_file() {
                 let mut bytes = Vec::new();
                 e.read_to_end(&mut bytes).unwrap();
+                let sha = hex::encode(<sha2::Sha256 as sha2::Digest>::digest(&bytes));
+                out.jar_sha256.insert(path.clone(), sha);
                 out.jars.insert(path, poms(&bytes));
             } else if path == "/var/lib/dpkg/status" {
                 out.dpkg_status.clear();
@@ -204,7 +214,10 @@ fn sboms_validate_list_everything_and_are_reproducible() {
     let Some(venv) = venv() else { return };
     let tmp = tempfile::tempdir().unwrap();
     let (a, b) = (tmp.path().join("a"), tmp.path().join("b"));
-    build(&dist, &base, &ep, &a, &["--sbom", "both"]);
+    // jq (with libjq1 and libonig5) from deb.debian.org in an os-packages layer: the
+    // SBOM must list what dpkg has after that layer, not only the base's packages.
+    let args = ["--sbom", "both", "--apt-packages", "jq"];
+    build(&dist, &base, &ep, &a, &args);
     let (image, docs) = referrers(&a);
     assert_eq!(docs.len(), 2, "one SPDX and one CycloneDX document");
 
@@ -254,6 +267,24 @@ fn sboms_validate_list_everything_and_are_reproducible() {
     for path in layers.jars.keys() {
         assert!(by_file.contains_key(path), "{path} is not in the SBOM");
     }
+    // Each jar's SHA256 is that of the bytes in the layer (hashed while it was tarred).
+    let sha256_of: BTreeMap<&str, &str> = packages
+        .iter()
+        .filter(|p| p["comment"].as_str() != Some("shaded into the jar"))
+        .filter_map(|p| {
+            let sum = p["checksums"]
+                .as_array()?
+                .iter()
+                .find(|c| c["algorithm"] == "SHA256")?;
+            Some((
+                p["packageFileName"].as_str()?,
+                sum["checksumValue"].as_str()?,
+            ))
+        })
+        .collect();
+    for (path, sha) in &layers.jar_sha256 {
+        assert_eq!(sha256_of.get(path.as_str()), Some(&sha.as_str()), "{path}");
+    }
     // A jar with one pom.properties is named by it. (The fixture's own Spark jars are
     // compiled from the sdist without one: they are named from the file name.)
     let mut known = 0;
@@ -276,34 +307,139 @@ fn sboms_validate_list_everything_and_are_reproducible() {
         format!("pkg:maven/{}/{}@{}", own.0, own.1, own.2)
     );
     let purls: BTreeSet<String> = packages.iter().map(purl).collect();
-    let installed: Vec<&str> = layers
+    // (name, version) of every installed entry of the final image's dpkg status.
+    let installed: Vec<(&str, &str)> = layers
         .dpkg_status
         .split("\n\n")
         .filter(|p| {
             p.lines()
                 .any(|l| l.starts_with("Status:") && l.ends_with(" installed"))
         })
-        .filter_map(|p| p.lines().find_map(|l| l.strip_prefix("Package: ")))
+        .filter_map(|p| {
+            let field = |k: &str| p.lines().find_map(|l| l.strip_prefix(k));
+            Some((field("Package: ")?, field("Version: ")?))
+        })
         .collect();
     assert!(installed.len() > 50, "{} dpkg packages", installed.len());
-    for name in installed {
-        // purls percent-encode `+` (libstdc++6).
-        let prefix = format!("pkg:deb/debian/{}@", name.replace('+', "%2B"));
+    for added in ["jq", "libjq1", "libonig5"] {
+        assert!(
+            installed.iter().any(|(n, _)| *n == added),
+            "{added} is not in the final dpkg status"
+        );
+    }
+    // purls percent-encode `+` (libstdc++6) and `:` (epochs).
+    let enc = |s: &str| s.replace('+', "%2B").replace(':', "%3A");
+    for (name, version) in installed {
+        let prefix = format!("pkg:deb/debian/{}@{}?", enc(name), enc(version));
         assert!(
             purls.iter().any(|p| p.starts_with(&prefix)),
-            "{name} is not in the SBOM"
+            "{name} {version} is not in the SBOM"
         );
     }
     assert!(
         purls.contains("pkg:generic/apache-spark@3.5.9"),
         "{purls:?}"
     );
+    check_entrypoint_crates(&spdx);
 
-    // Same inputs and SOURCE_DATE_EPOCH: the same documents, byte for byte.
-    build(&dist, &base, &ep, &b, &["--sbom", "both"]);
-    let (image_b, docs_b) = referrers(&b);
-    assert_eq!(image, image_b);
-    assert_eq!(docs, docs_b);
+    // `sparkimg sbom` reads an oci-archive (here: the layout, tarred).
+    let archive = tmp.path().join("a.tar");
+    let mut t = tar::Builder::new(fs::File::create(&archive).unwrap());
+    t.append_dir_all(".", a.join("layout")).unwrap();
+    t.finish().unwrap();
+    let spdx_doc = &docs["application/spdx+json"];
+    let cdx_doc = &docs["application/vnd.cyclonedx+json"];
+    let oci_archive = format!("oci-archive:{}", archive.display());
+    assert_eq!(sbom_cmd(&[oci_archive]), (0, spdx_doc.clone()));
+
+    // Same inputs and SOURCE_DATE_EPOCH: the same documents, byte for byte (the SPDX
+    // namespace and CycloneDX serial carry the image digest), here read back from a
+    // docker-archive output by `sparkimg sbom`.
+    fs::create_dir_all(&b).unwrap();
+    let docker = format!("docker-archive:{}", b.join("image.tar").display());
+    build_to(&dist, &base, &ep, &b, &docker, &args);
+    assert_eq!(
+        sbom_cmd(std::slice::from_ref(&docker)),
+        (0, spdx_doc.clone())
+    );
+    let cdx = sbom_cmd(&[docker, "--format".into(), "cyclonedx".into()]);
+    assert_eq!(cdx, (0, cdx_doc.clone()));
+    let written = |d: &Path| -> BTreeSet<Vec<u8>> {
+        fs::read_dir(d.join("sboms"))
+            .unwrap()
+            .map(|e| fs::read(e.unwrap().path()).unwrap())
+            .collect()
+    };
+    assert_eq!(written(&a), written(&b));
+}
+
+/// The version Cargo.lock gives a package the entrypoint depends on (by name alone when
+/// the lock has one version of it, else as `name version`).
+fn locked_version(lock: &str, name: &str) -> String {
+    let blocks: Vec<&str> = lock.split("[[package]]").collect();
+    let field = |b: &str, k: &str| {
+        b.lines()
+            .find_map(|l| l.strip_prefix(&format!("{k} = \"")))
+            .map(|v| v.trim_end_matches('"').to_string())
+    };
+    let ep = blocks
+        .iter()
+        .find(|b| field(b, "name").as_deref() == Some("spark-entrypoint"))
+        .unwrap();
+    let dep = ep
+        .lines()
+        .map(|l| l.trim().trim_matches([' ', '"', ',']))
+        .find(|l| l.split(' ').next() == Some(name))
+        .unwrap_or_else(|| panic!("spark-entrypoint does not depend on {name}"));
+    if let Some((_, v)) = dep.split_once(' ') {
+        return v.to_string();
+    }
+    let versions: Vec<String> = blocks
+        .iter()
+        .filter(|b| field(b, "name").as_deref() == Some(name))
+        .filter_map(|b| field(b, "version"))
+        .collect();
+    assert_eq!(versions.len(), 1, "{name}: {versions:?}");
+    versions[0].clone()
+}
+
+/// The entrypoint's package contains exactly its runtime crates, read back from the
+/// `.dep-v0` section of the binary in the image, with Cargo.lock's versions.
+fn check_entrypoint_crates(spdx: &Value) {
+    let packages = spdx["packages"].as_array().unwrap();
+    let ep = packages
+        .iter()
+        .find(|p| p["packageFileName"] == "/opt/spark-entrypoint")
+        .expect("the entrypoint package");
+    assert_eq!(ep["versionInfo"], "0.1.0", "the root crate's version");
+    let lock = fs::read_to_string(workspace().join("Cargo.lock")).unwrap();
+    let want: BTreeSet<String> = ["libc", "thiserror", "spark-version"]
+        .iter()
+        .map(|n| format!("pkg:cargo/{n}@{}", locked_version(&lock, n)))
+        .collect();
+    let contained: BTreeSet<&str> = spdx["relationships"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|r| r["spdxElementId"] == ep["SPDXID"] && r["relationshipType"] == "CONTAINS")
+        .filter_map(|r| r["relatedSpdxElement"].as_str())
+        .collect();
+    let crates: BTreeSet<String> = packages
+        .iter()
+        .filter(|p| contained.contains(p["SPDXID"].as_str().unwrap_or("")))
+        .filter_map(|p| p["externalRefs"][0]["referenceLocator"].as_str())
+        .map(String::from)
+        .collect();
+    assert_eq!(crates, want);
+    let all_cargo = packages
+        .iter()
+        .filter_map(|p| p["externalRefs"][0]["referenceLocator"].as_str())
+        .filter(|purl| purl.starts_with("pkg:cargo/"))
+        .count();
+    assert_eq!(
+        all_cargo, 3,
+        "no build-time crate (proc-macros, build.rs's) is listed"
+    );
 }
 
 fn skopeo_raw(reference: &str) -> Value {
@@ -446,4 +582,74 @@ fn sbom_cmd(args: &[String]) -> (i32, Vec<u8>) {
         .output()
         .unwrap();
     (o.status.code().unwrap_or(-1), o.stdout)
+}
+
+/// A spark home, a rootfs base and an entrypoint small enough for a quick build (the
+/// registry behaviour, not the inventory, is under test).
+fn tiny_inputs(dir: &Path) -> (PathBuf, PathBuf, PathBuf) {
+    let home = dir.join("spark");
+    for (p, b) in [
+        ("jars/spark-core_2.12-3.5.3.jar", &b"PK core"[..]),
+        ("bin/spark-submit", b"#!/bin/sh\n"),
+        ("RELEASE", b"Spark 3.5.3 built for Hadoop 3.3.4\n"),
+    ] {
+        let f = home.join(p);
+        fs::create_dir_all(f.parent().unwrap()).unwrap();
+        fs::write(f, b).unwrap();
+    }
+    let mut t = tar::Builder::new(Vec::new());
+    for (path, data) in [
+        ("etc/passwd", &b"root:x:0:0:root:/root:/bin/sh\n"[..]),
+        ("usr/lib/jvm/java-17/bin/java", b"#!/bin/sh\n"),
+    ] {
+        let mut h = tar::Header::new_gnu();
+        h.set_mode(0o755);
+        h.set_size(data.len() as u64);
+        t.append_data(&mut h, path, data).unwrap();
+    }
+    let base = dir.join("base.tar");
+    fs::write(&base, t.into_inner().unwrap()).unwrap();
+    let ep = dir.join("entrypoint");
+    fs::write(&ep, b"#!/bin/sh\n").unwrap();
+    (home, base, ep)
+}
+
+/// A registry with the referrers API (distribution spec 1.1): it answers the referrer
+/// manifests' push with `OCI-Subject`, so no referrers tag is written, and `sparkimg
+/// sbom` finds the documents through `GET /v2/<name>/referrers/<digest>`. (The tag
+/// schema fallback on docker-registry 2.8 is the test above.)
+#[test]
+fn referrers_api_replaces_the_tag_schema() {
+    let reg = common::oci::ApiRegistry::start();
+    let tmp = tempfile::tempdir().unwrap();
+    let (home, base, ep) = tiny_inputs(tmp.path());
+    let out = tmp.path().join("out");
+    let repo = format!("{}/api", reg.host());
+    let args = ["-r", &repo, "--tag", "1", "--push", "--sbom", "both"];
+    build(&home, &base, &ep, &out, &args);
+    let (image, docs) = referrers(&out);
+    let refs = reg.manifest_refs("api/spark");
+    assert!(refs.contains(&"1".to_string()), "{refs:?}");
+    assert!(
+        refs.iter().all(|r| !r.starts_with("sha256-")),
+        "a referrers tag was written: {refs:?}"
+    );
+    // The image and both artifact manifests, by digest.
+    assert_eq!(refs.iter().filter(|r| r.starts_with("sha256:")).count(), 3);
+
+    let spdx = docs["application/spdx+json"].clone();
+    assert_eq!(sbom_cmd(&[format!("{repo}/spark:1")]), (0, spdx));
+    let cdx = sbom_cmd(&[
+        format!("{repo}/spark:1"),
+        "--format".into(),
+        "cyclonedx".into(),
+    ]);
+    assert_eq!(cdx, (0, docs["application/vnd.cyclonedx+json"].clone()));
+    let log = reg.log();
+    let api = format!("GET /v2/api/spark/referrers/{image}");
+    assert!(log.contains(&api), "{log:#?}");
+    assert!(
+        !log.iter().any(|l| l.contains("/manifests/sha256-")),
+        "{log:#?}"
+    );
 }

@@ -20,6 +20,15 @@ roles: driver, executor, (2.3) init, (2.4) driver-py, driver-r,
        master, worker [spark://HOST:PORT], history;
        anything else runs as a command (Spark 2.4+)";
 
+/// The crates this binary is built from (written by `build.rs` in cargo-auditable's
+/// format), in the `.dep-v0` section where sparkimg's SBOM step and scanners read it.
+/// Nothing reads it at run time; `#[used]` keeps it through LTO and the linker.
+#[used]
+#[link_section = ".dep-v0"]
+static DEPENDENCIES: [u8; DEPENDENCIES_LEN] =
+    *include_bytes!(concat!(env!("OUT_DIR"), "/dep-v0.zlib"));
+const DEPENDENCIES_LEN: usize = include_bytes!(concat!(env!("OUT_DIR"), "/dep-v0.zlib")).len();
+
 fn main() -> ExitCode {
     let mut args: Vec<OsString> = std::env::args_os().collect();
     let argv0 = if args.is_empty() {

@@ -122,8 +122,9 @@ fn code_map_names_every_source_and_nothing_else() {
     );
 }
 
-/// Normal (not dev, not build) dependencies of one package, from `cargo metadata`.
-fn dependencies(package: &str) -> BTreeSet<String> {
+/// Dependencies of one package of `kind` (`None`: normal; `Some("build")`), from
+/// `cargo metadata`.
+fn dependencies(package: &str, kind: Option<&str>) -> BTreeSet<String> {
     let out = Command::new(env!("CARGO"))
         .args([
             "metadata",
@@ -151,7 +152,7 @@ fn dependencies(package: &str) -> BTreeSet<String> {
         .as_array()
         .unwrap()
         .iter()
-        .filter(|d| d["kind"].is_null())
+        .filter(|d| d["kind"].as_str() == kind)
         .map(|d| d["name"].as_str().unwrap().to_string())
         .collect()
 }
@@ -176,10 +177,22 @@ fn entrypoint_depends_only_on_what_the_document_allows() {
         .into_iter()
         .map(String::from)
         .collect();
-    let actual = dependencies("spark-entrypoint");
+    let actual = dependencies("spark-entrypoint", None);
     assert_eq!(
         actual, allowed,
         "entrypoint/Cargo.toml and ARCHITECTURE.md ({line}) disagree"
+    );
+    // The build script's: named in the bold clause after "build-dependencies are only".
+    let line = invariant(&doc, "build-dependencies are only");
+    let after = line.split("build-dependencies are only").nth(1).unwrap();
+    let allowed: BTreeSet<String> = ticks(after.split("**").next().unwrap_or(after))
+        .into_iter()
+        .map(String::from)
+        .collect();
+    assert_eq!(
+        dependencies("spark-entrypoint", Some("build")),
+        allowed,
+        "entrypoint/Cargo.toml's build-dependencies and ARCHITECTURE.md ({line}) disagree"
     );
 }
 

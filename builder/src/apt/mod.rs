@@ -199,6 +199,13 @@ impl Repo {
         Ok(resolve::resolve(&u, &self.installed, wanted)?)
     }
 
+    /// The dpkg status of the image once `pkgs` (from [`Repo::resolve`]) are added,
+    /// with the fields the SBOM reads (see [`status::record`]).
+    pub fn status_after(&self, pkgs: &[Package]) -> String {
+        let added: Vec<_> = pkgs.iter().map(status::record).collect();
+        status::merged(&self.base_status, &added)
+    }
+
     fn fetch_unpack(&self, p: &Package) -> Result<unpack::Unpacked, AptError> {
         let url = format!("{}/{}", self.sources[p.source].uri, p.filename);
         if p.sha256.is_empty() {

@@ -77,6 +77,8 @@ pub struct Package {
     pub size: u64,
     /// Which source (index into the resolver's list of sources) it came from.
     pub source: usize,
+    /// The `Source` field (the source package, when it differs from `name`).
+    pub source_package: Option<String>,
 }
 
 impl Package {
@@ -114,6 +116,7 @@ impl Package {
             sha256: st.get("SHA256").unwrap_or("").to_ascii_lowercase(),
             size: st.get("Size").and_then(|s| s.parse().ok()).unwrap_or(0),
             source,
+            source_package: st.get("Source").map(String::from),
         }))
     }
 

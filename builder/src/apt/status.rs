@@ -63,6 +63,23 @@ pub fn merged(base: &str, added: &[Stanza]) -> String {
     out
 }
 
+/// The status entry of a package the layer adds, from its index record: the fields an
+/// SBOM reads (`Package`, `Status`, `Version`, `Architecture`, `Source`). The index
+/// record carries them as the `.deb`'s control does, so a layer planned from the cache
+/// (never unpacked) is described as the one built.
+pub fn record(p: &Package) -> Stanza {
+    let mut fields = vec![
+        ("Package".to_string(), p.name.clone()),
+        ("Status".to_string(), "install ok installed".to_string()),
+        ("Version".to_string(), p.version.to_string()),
+        ("Architecture".to_string(), p.arch.clone()),
+    ];
+    if let Some(s) = &p.source_package {
+        fields.push(("Source".to_string(), s.clone()));
+    }
+    Stanza { fields }
+}
+
 /// `info/<pkg>.list` (`<pkg>:<arch>.list` for `Multi-Arch: same` packages, as dpkg
 /// names them): one absolute path per line, `/.` first, in archive order.
 pub fn list_name(st: &Stanza) -> String {
@@ -132,6 +149,27 @@ mod tests {
         let i = installed(&out).unwrap();
         assert_eq!(i.len(), 3);
         assert!(entry("Version: 1\n").is_none());
+    }
+
+    #[test]
+    fn records_from_the_index_carry_what_the_sbom_reads() {
+        let idx = "Package: libpython3.11-minimal\nSource: python3.11\nVersion: 1:3.11.2-6+deb12u6\nArchitecture: amd64\nFilename: pool/x.deb\nSHA256: AB\n";
+        let p = Package::from_stanza(&control::parse(idx)[0], 0)
+            .unwrap()
+            .unwrap();
+        assert_eq!(
+            record(&p).render(),
+            "Package: libpython3.11-minimal\nStatus: install ok installed\nVersion: 1:3.11.2-6+deb12u6\nArchitecture: amd64\nSource: python3.11\n"
+        );
+        let plain = Package::from_stanza(&control::parse("Package: a\nVersion: 2\n")[0], 0)
+            .unwrap()
+            .unwrap();
+        assert_eq!(record(&plain).get("Source"), None);
+        // An upgrade replaces the base's entry.
+        let out = merged(STATUS_TEXT, &[record(&p), record(&plain)]);
+        let i = installed(&out).unwrap();
+        let names: Vec<&str> = i.iter().map(|p| p.name.as_str()).collect();
+        assert_eq!(names, ["libc6", "python3", "a", "libpython3.11-minimal"]);
     }
 
     #[test]

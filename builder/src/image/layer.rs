@@ -2,6 +2,7 @@
 //! (tar → sha256 = diff_id → compressor → sha256 = digest → temp file → rename), and run
 //! several such passes at once.
 
+use std::collections::BTreeMap;
 use std::fs::{self, File};
 use std::io::{self, BufReader, BufWriter, Read, Write};
 use std::path::{Path, PathBuf};
@@ -150,8 +151,17 @@ fn header_for(e: &Entry, mtime: u64) -> tar::Header {
     h
 }
 
+/// The hashes of the jars a build's layers read, by file on disk (for the SBOM).
+pub type JarTee = Mutex<BTreeMap<PathBuf, crate::sbom::jar::Hashes>>;
+
 /// Write the tar of `plan` to `w`. Entries are already sorted with parents first.
-pub fn write_tar<W: Write>(plan: &LayerPlan, mtime: u64, w: W) -> Result<W, BuildError> {
+/// With `tee`, each `.jar` is hashed while it is read into the tar.
+pub fn write_tar<W: Write>(
+    plan: &LayerPlan,
+    mtime: u64,
+    w: W,
+    tee: Option<&JarTee>,
+) -> Result<W, BuildError> {
     let mut b = tar::Builder::new(w);
     b.mode(tar::HeaderMode::Complete);
     b.follow_symlinks(false);
@@ -190,22 +200,32 @@ pub fn write_tar<W: Write>(plan: &LayerPlan, mtime: u64, w: W) -> Result<W, Buil
                 }
                 h.set_entry_type(tar::EntryType::Regular);
                 h.set_size(*size);
-                b.append_data(&mut h, &e.path, f).map_err(io_err(path))?;
+                match tee.filter(|_| e.path.ends_with(".jar")) {
+                    Some(tee) => {
+                        let mut r = crate::sbom::jar::HashingReader::new(f);
+                        b.append_data(&mut h, &e.path, &mut r)
+                            .map_err(io_err(path))?;
+                        let mut t = tee.lock().unwrap_or_else(|p| p.into_inner());
+                        t.insert(path.clone(), r.finish());
+                    }
+                    None => b.append_data(&mut h, &e.path, f).map_err(io_err(path))?,
+                }
             }
         }
     }
     b.into_inner().map_err(BuildError::io("tar"))
 }
 
-/// Build one planned layer into `store/blobs/sha256/`.
+/// Build one planned layer into `store/blobs/sha256/` (see [`write_tar`] for `tee`).
 pub fn build_layer(
     plan: &LayerPlan,
     mtime: u64,
     c: Compression,
     store: &Path,
+    tee: Option<&JarTee>,
 ) -> Result<LayerBlob, BuildError> {
     let (sink, tmp) = open_sink(store, c)?;
-    let sink = write_tar(plan, mtime, sink)?;
+    let sink = write_tar(plan, mtime, sink, tee)?;
     close_sink(sink, tmp, store, c)
 }
 
@@ -265,4 +285,47 @@ where
         .into_iter()
         .map(|r| r.expect("every job ran"))
         .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::image::plan::Content;
+
+    #[test]
+    fn the_tee_hashes_jars_without_changing_the_tar() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut entries = Vec::new();
+        for (name, data) in [("a.jar", &b"PK jar bytes"[..]), ("b.txt", b"text")] {
+            let path = dir.path().join(name);
+            fs::write(&path, data).unwrap();
+            entries.push(Entry {
+                path: format!("opt/{name}"),
+                kind: Kind::File(Content::Path {
+                    path,
+                    size: data.len() as u64,
+                    mtime_ns: 0,
+                }),
+                mode: 0o644,
+                uid: 0,
+                gid: 0,
+            });
+        }
+        let plan = LayerPlan {
+            name: "jars",
+            only: None,
+            entries,
+        };
+        let tee = JarTee::default();
+        let plain = write_tar(&plan, 0, Vec::new(), None).unwrap();
+        let teed = write_tar(&plan, 0, Vec::new(), Some(&tee)).unwrap();
+        assert_eq!(plain, teed);
+        let hashes = tee.into_inner().unwrap();
+        // Jars only, with the hashes of their bytes.
+        assert_eq!(hashes.len(), 1);
+        let (sha1, sha256) = &hashes[&dir.path().join("a.jar")];
+        assert_eq!(sha256, &hex::encode(Sha256::digest(b"PK jar bytes")));
+        let want_sha1 = <sha1::Sha1 as sha1::Digest>::digest(b"PK jar bytes");
+        assert_eq!(sha1, &hex::encode(want_sha1));
+    }
 }

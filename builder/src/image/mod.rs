@@ -339,20 +339,20 @@ pub fn build_with<T, E: From<BuildError>>(
     };
     let prepared = plan_platforms(opts, &store, cache.as_ref())?;
     let sbom = opts.sbom.as_ref().filter(|so| so.formats.any());
-    // Jars are read for the SBOM while the layers are built (the big jars layer
-    // compresses on one core).
+    // The SBOM's jar hashes are teed off the layer build's single read of each jar;
+    // afterwards only central directories and pom.properties entries are read (and
+    // whole jars only for layers that came from the cache, unless their facts did).
     let jar_cache = cache.as_ref().map(|c| c.store().join("sbom-jars"));
-    let (built, jars) = std::thread::scope(|s| {
-        let jars = sbom.map(|_| s.spawn(|| sboms::scan(opts, &prepared, jar_cache.as_deref())));
-        let built = build_layers(opts, &prepared, &store, cache.as_ref());
-        let jars = jars.map(|h| {
-            h.join()
-                .unwrap_or_else(|_| Err(BuildError::InvalidInput("jar scan panicked".into())))
-        });
-        (built, jars)
-    });
-    let (by_key, layer_reports) = built?;
-    let jars = jars.transpose()?;
+    let tee = sbom.map(|_| layer::JarTee::default());
+    let (by_key, layer_reports) =
+        build_layers(opts, &prepared, &store, cache.as_ref(), tee.as_ref())?;
+    let jars = match tee {
+        Some(t) => {
+            let hashes = t.into_inner().unwrap_or_else(|p| p.into_inner());
+            Some(sboms::scan(opts, &prepared, jar_cache.as_deref(), &hashes)?)
+        }
+        None => None,
+    };
     let (mut assembled, images) = assemble::assemble(opts, &prepared, &by_key, &store);
     if let (Some(so), Some(jars)) = (sbom, &jars) {
         let docs = sboms::documents(opts, so, &prepared, &images, jars)?;
@@ -439,6 +439,7 @@ fn build_layers(
     prepared: &[Prepared],
     store: &Path,
     cache: Option<&LayerCache>,
+    tee: Option<&layer::JarTee>,
 ) -> Result<(BTreeMap<String, LayerBlob>, Vec<LayerReport>), BuildError> {
     let mut unique: Vec<(String, &LayerPlan, Option<String>)> = Vec::new();
     for p in prepared {
@@ -466,7 +467,7 @@ fn build_layers(
                 ),
             });
         }
-        layer::build_layer(plan, opts.epoch, opts.compression, store)
+        layer::build_layer(plan, opts.epoch, opts.compression, store, tee)
     });
     let mut by_key: BTreeMap<String, LayerBlob> = BTreeMap::new();
     for (i, hit) in hits.iter().enumerate() {
@@ -508,7 +509,34 @@ struct Prepared {
     layers: Vec<LayerPlan>,
     keys: Vec<String>,
     /// The base's OS packages and jars, and notes on what could not be listed (SBOMs).
-    os_packages: (Vec<crate::sbom::Package>, Vec<String>),
+    os_packages: OsPackages,
+    /// The same for the images of a variant with an os-packages layer: the packages of
+    /// the dpkg status after that layer.
+    variant_os_packages: BTreeMap<Variant, OsPackages>,
+}
+
+/// OS packages and base jars of an image, and notes on what could not be listed.
+type OsPackages = (Vec<crate::sbom::Package>, Vec<String>);
+
+/// What [`os_package_layers`] plans: the layers with their keys, and per variant the
+/// dpkg status of its images after the layer.
+type PackageLayers = (Vec<(LayerPlan, String)>, BTreeMap<Variant, String>);
+
+/// The OS packages of an image on `basefs`, whose dpkg status is `status` when a
+/// package layer replaced the base's.
+fn image_os_packages(basefs: &BaseFs, status: Option<&str>) -> OsPackages {
+    let mut os = crate::sbom::osdb::os_packages(|p| match status {
+        Some(s) if p == crate::sbom::osdb::DPKG_STATUS => Some(s.as_bytes()),
+        _ => basefs.read(p),
+    });
+    os.0.extend(
+        basefs
+            .nodes
+            .iter()
+            .filter(|(k, n)| k.ends_with(".jar") && matches!(n, basefs::Node::File(_)))
+            .map(|(k, _)| crate::sbom::jar::base_jar_package(&format!("/{k}"))),
+    );
+    os
 }
 
 impl Prepared {
@@ -567,14 +595,7 @@ fn prepare_platform(
     let localtime = resolve_timezone(&opts.timezone, &basefs, &opts.host_zoneinfo)?;
     let localtime_link = localtime_link(&opts.timezone, &basefs);
     let passwd = plan::passwd_with_spark(basefs.read("etc/passwd"), opts.uid);
-    let mut os_packages = crate::sbom::osdb::os_packages(|p| basefs.read(p));
-    os_packages.0.extend(
-        basefs
-            .nodes
-            .iter()
-            .filter(|(k, n)| k.ends_with(".jar") && matches!(n, basefs::Node::File(_)))
-            .map(|(k, _)| crate::sbom::jar::base_jar_package(&format!("/{k}"))),
-    );
+    let os_packages = image_os_packages(&basefs, None);
 
     let entrypoint = opts
         .platform_entrypoints
@@ -598,8 +619,13 @@ fn prepare_platform(
     // The OS packages first (right after the base), then only the Spark layers some
     // requested image uses.
     let base_ids: Vec<String> = base.layers.iter().map(|l| l.blob.diff_id.clone()).collect();
-    let os = os_package_layers(opts, &basefs, &base.config, variants, &base_ids, cache)?;
+    let (os, statuses) =
+        os_package_layers(opts, &basefs, &base.config, variants, &base_ids, cache)?;
     let (mut layers, mut keys): (Vec<LayerPlan>, Vec<String>) = os.into_iter().unzip();
+    let variant_os_packages = statuses
+        .iter()
+        .map(|(v, s)| (*v, image_os_packages(&basefs, Some(s))))
+        .collect();
     for l in plan::plan_layers(dist, &sys) {
         if l.only.is_none_or(|o| variants.contains(&o)) {
             keys.push(cache::plan_key(&l, opts.epoch, opts.compression));
@@ -614,6 +640,7 @@ fn prepare_platform(
         layers,
         keys,
         os_packages,
+        variant_os_packages,
     })
 }
 
@@ -629,14 +656,14 @@ fn os_package_layers(
     variants: &BTreeSet<Variant>,
     base_ids: &[String],
     cache: Option<&LayerCache>,
-) -> Result<Vec<(LayerPlan, String)>, BuildError> {
+) -> Result<PackageLayers, BuildError> {
     let wanted: Vec<(Variant, Vec<String>)> = variants
         .iter()
         .map(|v| (*v, crate::apt::wanted(*v, basefs, &opts.apt_packages)))
         .filter(|(_, w)| !w.is_empty())
         .collect();
     let Some((first, first_wanted)) = wanted.first() else {
-        return Ok(Vec::new());
+        return Ok(Default::default());
     };
     let needs = match crate::apt::runtime(*first) {
         Some((_, pkg)) if first_wanted.first().map(String::as_str) == Some(pkg) => {
@@ -651,11 +678,13 @@ fn os_package_layers(
     let repo = crate::apt::open(basefs, &arch, (&needs.0, &needs.1), &opts.apt)?;
     let mut built: Vec<(String, LayerPlan)> = Vec::new();
     let mut out = Vec::new();
+    let mut statuses = BTreeMap::new();
     for (variant, w) in &wanted {
         let pkgs = repo.resolve(w)?;
         if pkgs.is_empty() {
             continue;
         }
+        statuses.insert(*variant, repo.status_after(&pkgs));
         let ids: Vec<String> = pkgs
             .iter()
             .map(|p| format!("{} {}", p.name, p.sha256))
@@ -679,7 +708,7 @@ fn os_package_layers(
         layer.only = Some(*variant);
         out.push((layer, key));
     }
-    Ok(out)
+    Ok((out, statuses))
 }
 
 /// Refuses an entrypoint binary built for another architecture than the image's (it

@@ -12,7 +12,7 @@ use sha2::{Digest, Sha256};
 use super::output::{Blob, BlobSource};
 use super::plan::{self, Content, Kind as EntryKind};
 use super::{json, layer, Assembled, BuildError, BuildOptions, ImageReport, Prepared};
-use crate::sbom::{self, cyclonedx, jar, spdx, Format, Inventory, Kind, Package};
+use crate::sbom::{self, cyclonedx, jar, rust, spdx, Format, Inventory, Kind, Package};
 
 /// One SBOM document of one image on one platform.
 #[derive(Debug, Clone)]
@@ -48,10 +48,13 @@ fn image_files(p: &Prepared, variant: super::Variant) -> Vec<(String, PathBuf)> 
         .collect()
 }
 
-/// Reads every distinct jar of all images once, in parallel (or from `cache`).
+/// What every distinct jar of all images holds, in parallel: from `cache`, else from
+/// the `hashes` the layer build teed off plus the jar's central directory, else from
+/// one full read.
 fn scan_jars(
     files: &[(String, PathBuf)],
     cache: Option<&Path>,
+    hashes: &BTreeMap<PathBuf, jar::Hashes>,
 ) -> Result<BTreeMap<PathBuf, jar::JarFacts>, BuildError> {
     let mut paths: Vec<&Path> = files
         .iter()
@@ -60,7 +63,9 @@ fn scan_jars(
         .collect();
     paths.sort();
     paths.dedup();
-    let facts = layer::run_parallel(&paths, |p| jar::scan_cached(p, cache));
+    let facts = layer::run_parallel(&paths, |p| {
+        jar::scan_cached(p, cache, hashes.get(*p).cloned())
+    });
     paths
         .iter()
         .zip(facts)
@@ -93,16 +98,15 @@ fn other_package(
         }
     }
     if img == "/opt/spark-entrypoint" {
-        let (sha1, sha256) = jar::file_hashes(disk)?;
-        let mut p = Package::new(
-            Kind::Entrypoint,
-            "spark-entrypoint",
-            env!("CARGO_PKG_VERSION"),
-            format!("pkg:generic/spark-entrypoint@{}", env!("CARGO_PKG_VERSION")),
-        );
-        p.path = Some(img.to_string());
-        p.sha256 = Some(sha256);
-        p.sha1 = Some(sha1);
+        let bytes = std::fs::read(disk).map_err(BuildError::io(disk))?;
+        let crates = rust::crates(&bytes)
+            .map_err(|e| BuildError::InvalidInput(format!("{}: {e}", disk.display())))?;
+        // Without a crate list (a binary not built by this workspace), the name and
+        // sparkimg's version are all we can say; the package's comment says so.
+        let fallback = ("spark-entrypoint", env!("CARGO_PKG_VERSION"));
+        let mut p = rust::binary_package(img, crates.as_deref(), fallback);
+        p.sha256 = Some(hex::encode(Sha256::digest(&bytes)));
+        p.sha1 = Some(hex::encode(<sha1::Sha1 as Digest>::digest(&bytes)));
         return Ok(Some(p));
     }
     Ok(None)
@@ -130,8 +134,14 @@ fn inventory(
     p: &Prepared,
     files: &[(String, PathBuf)],
     jars: &BTreeMap<PathBuf, jar::JarFacts>,
+    variant: super::Variant,
     (reference, digest, platform): (&str, &str, String),
 ) -> Result<Inventory, BuildError> {
+    // The dpkg status after the variant's os-packages layer, else the base's.
+    let os = p
+        .variant_os_packages
+        .get(&variant)
+        .unwrap_or(&p.os_packages);
     let mut packages = vec![so.spark.clone()];
     for (img, disk) in files {
         match jars.get(disk) {
@@ -139,7 +149,7 @@ fn inventory(
             _ => packages.extend(other_package(img, disk, &opts.spark_version)?),
         }
     }
-    packages.extend(p.os_packages.0.iter().cloned());
+    packages.extend(os.0.iter().cloned());
     packages.extend(base_package(p));
     Ok(Inventory {
         reference: reference.to_string(),
@@ -147,27 +157,27 @@ fn inventory(
         platform,
         created: opts.epoch,
         packages,
-        notes: p.os_packages.1.clone(),
+        notes: os.1.clone(),
     }
     .sorted())
 }
 
-/// What each jar of the build holds; needs only the plans, so it runs while the layers
-/// are built.
+/// What each jar of the build holds.
 pub(super) type Jars = BTreeMap<PathBuf, jar::JarFacts>;
 
-/// Reads every jar any image of the build holds (see [`Jars`]).
+/// Every jar any image of the build holds (see [`scan_jars`]), after the layer build.
 pub(super) fn scan(
     opts: &BuildOptions,
     prepared: &[Prepared],
     cache: Option<&Path>,
+    hashes: &BTreeMap<PathBuf, jar::Hashes>,
 ) -> Result<Jars, BuildError> {
     let all: Vec<(String, PathBuf)> = opts
         .images
         .iter()
         .flat_map(|(variant, _)| prepared.iter().flat_map(|p| image_files(p, *variant)))
         .collect();
-    scan_jars(&all, cache)
+    scan_jars(&all, cache, hashes)
 }
 
 /// Every SBOM document of the build: per image, per platform, per format.
@@ -186,17 +196,17 @@ pub(super) fn documents(
             report.platforms.iter().collect()
         };
         for (p, pr) in prepared.iter().zip(platforms) {
-            per_image.push((p, image_files(p, *variant), report, pr));
+            per_image.push((p, *variant, image_files(p, *variant), report, pr));
         }
     }
     let mut docs = Vec::new();
-    for (p, files, report, pr) in per_image {
+    for (p, variant, files, report, pr) in per_image {
         let id = (
             report.reference.as_str(),
             pr.manifest_digest.as_str(),
             pr.platform.clone(),
         );
-        let inv = inventory(opts, so, p, &files, jars, id)?;
+        let inv = inventory(opts, so, p, &files, jars, variant, id)?;
         let formats = [
             (so.formats.spdx, Format::Spdx),
             (so.formats.cyclonedx, Format::CycloneDx),

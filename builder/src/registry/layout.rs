@@ -283,6 +283,7 @@ fn entry_plans(
             children: children.clone(),
             top: top.clone(),
             mount_from: mount_from.clone(),
+            referrers_tag_of: None,
         })
         .collect())
 }
@@ -296,7 +297,8 @@ pub fn referrers_tag(subject: &str) -> String {
 /// Push plans for the layout's referrers (artifact manifests listed in `index` with an
 /// `artifactType`, e.g. SBOMs) whose subject `images` push: each artifact by digest into
 /// the subject's repository, then per subject the referrers tag schema's index. The
-/// index lists this layout's referrers of that subject (it replaces what the tag held).
+/// index lists this layout's referrers of that subject (it replaces what the tag held);
+/// `push` leaves it out when the registry took the referrers through its referrers API.
 pub fn referrer_plans(
     index: &[u8],
     blobs: &dyn Blobs,
@@ -346,6 +348,7 @@ pub fn referrer_plans(
                     bytes: Arc::new(bytes.clone()),
                 },
                 mount_from: Vec::new(),
+                referrers_tag_of: None,
             });
             let entry = serde_json::json!({
                 "mediaType": manifest::OCI_MANIFEST,
@@ -383,6 +386,7 @@ pub fn referrer_plans(
                 bytes: Arc::new(bytes),
             },
             mount_from: Vec::new(),
+            referrers_tag_of: Some(subject),
         });
     }
     Ok(plans)

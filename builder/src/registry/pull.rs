@@ -186,8 +186,9 @@ pub fn pull(
     })
 }
 
-/// The documents attached to an image as referrers (SBOMs), found through the referrers
-/// tag schema (`sha256-<hex>`; what registries without the referrers API hold).
+/// The documents attached to an image as referrers (SBOMs), found through the
+/// registry's referrers API, else the referrers tag schema (`sha256-<hex>`; what
+/// registries without the API hold).
 #[derive(Debug, Clone)]
 pub struct Referrers {
     /// The platform manifest they refer to.
@@ -196,10 +197,12 @@ pub struct Referrers {
     pub documents: Vec<(String, Vec<u8>)>,
 }
 
-/// The referrers of `reference` (for an index: of its `platform` manifest).
+/// The referrers of `reference` (for an index: of its `platform` manifest) whose
+/// `artifactType` is one of `types`.
 pub fn referrers(
     reference: &RegistryRef,
     platform: &Platform,
+    types: &[&str],
     opts: &RegistryOptions,
 ) -> Result<Referrers, RegistryError> {
     let cache = opts
@@ -223,33 +226,46 @@ pub fn referrers(
             .digest
             .clone();
     }
-    let tag = super::layout::referrers_tag(&subject);
-    let index = match get_manifest(&reg, &store, repo, &tag, &scopes) {
-        Ok((b, _, _)) => b,
-        Err(RegistryError::Http { status: 404, .. }) => {
-            return Ok(Referrers {
-                subject,
-                documents: Vec::new(),
-            })
+    let (index, name) = match referrers_api(&reg, repo, &subject, &scopes)? {
+        Some(index) => (index, format!("referrers of {subject}")),
+        None => {
+            let tag = super::layout::referrers_tag(&subject);
+            match get_manifest(&reg, &store, repo, &tag, &scopes) {
+                Ok((b, _, _)) => (b, tag),
+                Err(RegistryError::Http { status: 404, .. }) => {
+                    return Ok(Referrers {
+                        subject,
+                        documents: Vec::new(),
+                    })
+                }
+                Err(e) => return Err(e),
+            }
         }
-        Err(e) => return Err(e),
     };
-    let Parsed::Index { manifests, .. } = manifest::parse(&index, Some(manifest::OCI_INDEX), &tag)?
+    let Parsed::Index { manifests, .. } =
+        manifest::parse(&index, Some(manifest::OCI_INDEX), &name)?
     else {
         return Err(RegistryError::Manifest {
-            reference: tag,
-            reason: "the referrers tag is not an index".into(),
+            reference: name,
+            reason: "the referrers list is not an index".into(),
         });
     };
     let progress = Progress::new(opts.progress);
     let mut documents = Vec::new();
     for d in manifests {
+        let Some(kind) = d
+            .artifact_type
+            .clone()
+            .filter(|t| types.contains(&t.as_str()))
+        else {
+            continue;
+        };
         let (mb, _, _) = get_manifest(&reg, &store, repo, &d.digest, &scopes)?;
         let Parsed::Manifest { layers, .. } = manifest::parse(&mb, Some(&d.media_type), &d.digest)?
         else {
             continue;
         };
-        let (Some(layer), Some(kind)) = (layers.first(), d.artifact_type.clone()) else {
+        let Some(layer) = layers.first() else {
             continue;
         };
         download_blob(&reg, &store, repo, layer, &scopes, &progress)?;
@@ -257,6 +273,44 @@ pub fn referrers(
         documents.push((kind, fs::read(&path).map_err(RegistryError::io(&path))?));
     }
     Ok(Referrers { subject, documents })
+}
+
+/// `GET /v2/<name>/referrers/<digest>` (distribution spec 1.1): the index of the
+/// subject's referrers, or `None` when the registry has no referrers API (404).
+fn referrers_api(
+    reg: &Registry,
+    repo: &str,
+    subject: &str,
+    scopes: &Scopes,
+) -> Result<Option<Vec<u8>>, RegistryError> {
+    let ctx = Ctx {
+        repository: repo,
+        what: "get referrers",
+        digest: Some(subject),
+    };
+    let url = reg.url(&ctx, repo, &format!("referrers/{subject}"))?;
+    reg.with_retry(|_| {
+        let resp = reg.send(&ctx, scopes, Method::GET, &url, &|rb| {
+            rb.header(ACCEPT, manifest::OCI_INDEX)
+                .timeout(reg.retry.read_timeout)
+        })?;
+        if resp.status().as_u16() == 404 {
+            return Ok(None);
+        }
+        if !resp.status().is_success() {
+            return Err(reg.fail(&ctx, resp));
+        }
+        let mut buf = Vec::new();
+        resp.take(MAX_MANIFEST + 1)
+            .read_to_end(&mut buf)
+            .map_err(|e| Attempt::retry(reg.err_transport(&ctx, &e), None))?;
+        if buf.len() as u64 > MAX_MANIFEST {
+            return Err(Attempt::fatal(
+                reg.err_transport(&ctx, &"referrers list larger than 4 MiB"),
+            ));
+        }
+        Ok(Some(buf))
+    })
 }
 
 /// A manifest by tag or digest: from the store when the digest is known and cached,

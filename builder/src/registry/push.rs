@@ -55,6 +55,9 @@ pub struct PushPlan {
     /// Repositories (full names, any registry) that may already hold some blobs, e.g.
     /// the base image's; those on the target's registry are mount sources.
     pub mount_from: Vec<String>,
+    /// Set on the referrers tag schema's index of this subject: pushed only when the
+    /// registry did not take the subject's referrers through the referrers API.
+    pub referrers_tag_of: Option<String>,
 }
 
 #[derive(Debug, Clone, Default, Serialize)]
@@ -69,6 +72,10 @@ pub struct PushReport {
     pub blobs_mounted: usize,
     pub blobs_uploaded: usize,
     pub bytes_uploaded: u64,
+    /// The registry's `OCI-Subject` answer to a manifest with a `subject`: it keeps
+    /// referrers itself (the referrers API), so no referrers tag is needed.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub oci_subject: Option<String>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -183,7 +190,23 @@ pub fn push(plans: &[PushPlan], opts: &RegistryOptions) -> Result<Vec<PushReport
     // digest → repositories on the registry that received it during this run.
     let mut seen: HashMap<(String, String), Vec<String>> = HashMap::new();
     let mut reports = Vec::new();
+    // (registry, repository, subject) the registry keeps referrers of.
+    let mut api: BTreeSet<(String, String, String)> = BTreeSet::new();
     for plan in plans {
+        if let Some(subject) = &plan.referrers_tag_of {
+            let key = (
+                plan.target.registry.clone(),
+                plan.target.repository.clone(),
+                subject.clone(),
+            );
+            if api.contains(&key) {
+                progress.note(&format!(
+                    "{} has the referrers API: no referrers tag for {subject}",
+                    plan.target.registry
+                ));
+                continue;
+            }
+        }
         let reg = match registries.get(&plan.target.registry) {
             Some(r) => r.clone(),
             None => {
@@ -225,6 +248,10 @@ pub fn push(plans: &[PushPlan], opts: &RegistryOptions) -> Result<Vec<PushReport
             hints.record(&plan.target.registry, &plan.target.repository, &b.digest);
         }
         progress.note(&format!("pushed {}@{}", plan.target, report.digest));
+        if let Some(s) = &report.oci_subject {
+            let key = (plan.target.registry.clone(), plan.target.repository.clone());
+            api.insert((key.0, key.1, s.clone()));
+        }
         reports.push(report);
     }
     if let Some(c) = &opts.cache_dir {
@@ -295,7 +322,7 @@ fn push_one(
         put_manifest(reg, repo, &m.digest, m, scopes)?;
     }
     let tag = plan.target.tag.as_deref().unwrap_or(&plan.top.digest);
-    put_manifest(reg, repo, tag, &plan.top, scopes)?;
+    report.oci_subject = put_manifest(reg, repo, tag, &plan.top, scopes)?;
     Ok(report)
 }
 
@@ -483,7 +510,7 @@ fn put_manifest(
     reference: &str,
     m: &PushManifest,
     scopes: &Scopes,
-) -> Result<(), RegistryError> {
+) -> Result<Option<String>, RegistryError> {
     let ctx = Ctx {
         repository: repo,
         what: if reference.starts_with("sha256:") {
@@ -516,7 +543,12 @@ fn put_manifest(
                 expected: m.digest.clone(),
                 actual: d,
             })),
-            _ => Ok(()),
+            // The distribution spec's answer of a registry with the referrers API.
+            _ => Ok(resp
+                .headers()
+                .get("OCI-Subject")
+                .and_then(|v| v.to_str().ok())
+                .map(String::from)),
         }
     })
 }

@@ -54,7 +54,7 @@ fn component(p: &Package, parent: Option<&str>) -> Value {
         Kind::Spark => "framework",
         Kind::Entrypoint => "application",
         Kind::Base => "container",
-        Kind::Jar | Kind::Python | Kind::Os => "library",
+        Kind::Jar | Kind::Python | Kind::Os | Kind::Crate => "library",
     };
     let hashes: Vec<Value> = [
         ("SHA-1", &p.sha1),

@@ -1,9 +1,11 @@
 //! Jars: Maven coordinates from a jar's own `META-INF/maven/<g>/<a>/pom.properties`
 //! (pure: [`parse_pom_properties`], [`from_file_name`], [`jar_package`]), and
 //! [`scan`], which reads a jar once: sha1 and sha256 of its bytes, then from the same
-//! bytes the zip central directory and only the pom.properties entries.
+//! bytes the zip central directory and only the pom.properties entries. A jar the layer
+//! build has just tarred comes with its hashes ([`HashingReader`] tees them off the tar's
+//! read), so only its central directory and pom.properties entries are read again.
 
-use std::io::{Cursor, Read};
+use std::io::{BufReader, Cursor, Read, Seek};
 use std::path::Path;
 
 use sha1::Sha1;
@@ -142,13 +144,42 @@ pub fn jar_package(path: &str, facts: &JarFacts) -> Package {
     p
 }
 
-/// sha1 and sha256 of a file (the entrypoint binary).
-pub fn file_hashes(file: &Path) -> Result<(String, String), BuildError> {
-    let bytes = std::fs::read(file).map_err(BuildError::io(file))?;
-    Ok((
-        hex::encode(Sha1::digest(&bytes)),
-        hex::encode(Sha256::digest(&bytes)),
-    ))
+/// (sha1, sha256) of a jar's bytes, lowercase hex.
+pub type Hashes = (String, String);
+
+/// A reader that hashes what passes through it: the layer build reads each jar through
+/// one, so the SBOM needs no second pass over the jar's bytes.
+pub struct HashingReader<R> {
+    inner: R,
+    sha1: Sha1,
+    sha256: Sha256,
+}
+
+impl<R: Read> HashingReader<R> {
+    pub fn new(inner: R) -> Self {
+        HashingReader {
+            inner,
+            sha1: Sha1::new(),
+            sha256: Sha256::new(),
+        }
+    }
+
+    /// The hashes of everything read so far.
+    pub fn finish(self) -> Hashes {
+        (
+            hex::encode(self.sha1.finalize()),
+            hex::encode(self.sha256.finalize()),
+        )
+    }
+}
+
+impl<R: Read> Read for HashingReader<R> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        self.sha1.update(&buf[..n]);
+        self.sha256.update(&buf[..n]);
+        Ok(n)
+    }
 }
 
 /// A jar the base image holds: only its path is known (base layers are not re-read), so
@@ -173,8 +204,16 @@ pub fn base_jar_package(path: &str) -> Package {
 /// [`scan`], remembered in `cache` (a directory) by the file's path, size and mtime, so
 /// an unchanged rebuild reads no jar. A cache that cannot be read or written only costs
 /// the scan.
-pub fn scan_cached(file: &Path, cache: Option<&Path>) -> Result<JarFacts, BuildError> {
+pub fn scan_cached(
+    file: &Path,
+    cache: Option<&Path>,
+    hashes: Option<Hashes>,
+) -> Result<JarFacts, BuildError> {
     use std::os::unix::fs::MetadataExt;
+    let scan = |file: &Path| match hashes {
+        Some(h) => scan_hashed(file, h),
+        None => scan(file),
+    };
     let Some(dir) = cache else {
         return scan(file);
     };
@@ -209,20 +248,34 @@ pub fn scan(file: &Path) -> Result<JarFacts, BuildError> {
     let bytes = std::fs::read(file).map_err(BuildError::io(file))?;
     let sha1 = hex::encode(Sha1::digest(&bytes));
     let sha256 = hex::encode(Sha256::digest(&bytes));
-    let (poms, unreadable) = match read_poms(&bytes) {
+    Ok(facts((sha1, sha256), read_poms(Cursor::new(&bytes))))
+}
+
+/// A jar whose `hashes` are known (the layer build teed them off): only its central
+/// directory and pom.properties entries are read.
+pub fn scan_hashed(file: &Path, hashes: Hashes) -> Result<JarFacts, BuildError> {
+    let f = std::fs::File::open(file).map_err(BuildError::io(file))?;
+    Ok(facts(hashes, read_poms(BufReader::new(f))))
+}
+
+fn facts(
+    (sha1, sha256): Hashes,
+    poms: Result<Vec<Coordinates>, zip::result::ZipError>,
+) -> JarFacts {
+    let (poms, unreadable) = match poms {
         Ok(p) => (p, None),
         Err(e) => (Vec::new(), Some(format!("not a readable jar: {e}"))),
     };
-    Ok(JarFacts {
+    JarFacts {
         sha1,
         sha256,
         poms,
         unreadable,
-    })
+    }
 }
 
-fn read_poms(bytes: &[u8]) -> Result<Vec<Coordinates>, zip::result::ZipError> {
-    let mut zip = zip::ZipArchive::new(Cursor::new(bytes))?;
+fn read_poms<R: Read + Seek>(r: R) -> Result<Vec<Coordinates>, zip::result::ZipError> {
+    let mut zip = zip::ZipArchive::new(r)?;
     let names: Vec<String> = zip
         .file_names()
         .filter(|n| n.starts_with("META-INF/maven/") && n.ends_with("/pom.properties"))

@@ -2,7 +2,8 @@
 //! CycloneDX 1.5 JSON.
 //!
 //! Pure: the [`Inventory`] model, [`osdb`] (dpkg status, apk installed db, os-release),
-//! [`jar`]'s pom.properties and file-name rules, and the writers [`spdx`] and
+//! [`jar`]'s pom.properties and file-name rules, [`rust`] (the crates embedded in the
+//! entrypoint binary), and the writers [`spdx`] and
 //! [`cyclonedx`] (canonical JSON: sorted keys and arrays, names derived from the image
 //! digest, time from SOURCE_DATE_EPOCH, so equal inputs give equal bytes). Effects:
 //! [`jar::scan`] (one read per jar: hashes, zip central directory, pom.properties).
@@ -10,6 +11,7 @@
 pub mod cyclonedx;
 pub mod jar;
 pub mod osdb;
+pub mod rust;
 pub mod spdx;
 
 use sha1::Sha1;
@@ -82,6 +84,8 @@ pub enum Kind {
     Os,
     /// The `spark-entrypoint` binary.
     Entrypoint,
+    /// A Rust crate linked into the entrypoint (`pkg:cargo`, from its `.dep-v0`).
+    Crate,
     /// The base image.
     Base,
 }

@@ -76,7 +76,7 @@ fn package(p: &Package, id: &str) -> Value {
         Kind::Spark => "FRAMEWORK",
         Kind::Entrypoint => "APPLICATION",
         Kind::Base => "CONTAINER",
-        Kind::Jar | Kind::Python | Kind::Os => "LIBRARY",
+        Kind::Jar | Kind::Python | Kind::Os | Kind::Crate => "LIBRARY",
     };
     let checksums: Vec<Value> = [
         ("SHA1", &p.sha1),

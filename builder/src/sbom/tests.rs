@@ -120,6 +120,16 @@ fn scan_reads_hashes_and_pom_properties_from_a_real_zip() {
     let bytes = std::fs::read(&path).unwrap();
     assert_eq!(facts.sha256, hex::encode(Sha256::digest(&bytes)));
     assert_eq!(facts.poms, vec![coords("org.demo", "demo", "1.2")]);
+    // Hashes teed off another read (the layer's tar) give the same facts.
+    let mut r = jar::HashingReader::new(std::fs::File::open(&path).unwrap());
+    std::io::copy(&mut r, &mut std::io::sink()).unwrap();
+    assert_eq!(jar::scan_hashed(&path, r.finish()).unwrap(), facts);
+    assert_eq!(
+        jar::scan_cached(&path, None, Some(("1".into(), "2".into())))
+            .unwrap()
+            .sha256,
+        "2"
+    );
     std::fs::write(&path, b"not a zip").unwrap();
     let facts = jar::scan(&path).unwrap();
     assert!(facts.poms.is_empty() && facts.unreadable.is_some());
@@ -212,12 +222,88 @@ fn jar_facts_are_cached_by_path_size_and_mtime() {
     let dir = tempfile::tempdir().unwrap();
     let (jar_path, cache) = (dir.path().join("x-1.jar"), dir.path().join("cache"));
     std::fs::write(&jar_path, b"first").unwrap();
-    let a = jar::scan_cached(&jar_path, Some(&cache)).unwrap();
+    let a = jar::scan_cached(&jar_path, Some(&cache), None).unwrap();
     assert_eq!(std::fs::read_dir(&cache).unwrap().count(), 1);
-    assert_eq!(jar::scan_cached(&jar_path, Some(&cache)).unwrap(), a);
+    assert_eq!(jar::scan_cached(&jar_path, Some(&cache), None).unwrap(), a);
     // A changed file (other size) is read again, not served from the cache.
     std::fs::write(&jar_path, b"second, longer").unwrap();
-    let b = jar::scan_cached(&jar_path, Some(&cache)).unwrap();
+    let b = jar::scan_cached(&jar_path, Some(&cache), None).unwrap();
     assert_ne!(a.sha256, b.sha256);
     assert_eq!(b, jar::scan(&jar_path).unwrap());
+}
+
+fn zlib(data: &[u8]) -> Vec<u8> {
+    let mut z = flate2::write::ZlibEncoder::new(Vec::new(), flate2::Compression::default());
+    z.write_all(data).unwrap();
+    z.finish().unwrap()
+}
+
+const AUDIT: &str = r#"{"format":1,"packages":[
+{"name":"libc","version":"0.2.180","source":"crates.io"},
+{"name":"proc-macro2","version":"1.0.1","source":"crates.io","kind":"build"},
+{"name":"spark-entrypoint","version":"0.1.0","source":"local","dependencies":[0,3,4],"root":true},
+{"name":"spark-version","version":"0.1.0","source":"local","kind":"runtime","dependencies":[4]},
+{"name":"thiserror","version":"2.0.1+x","source":"crates.io","dependencies":[1]}]}"#;
+
+#[test]
+fn embedded_crates_become_contained_cargo_packages() {
+    let crates = rust::decode(&zlib(AUDIT.as_bytes())).unwrap();
+    assert_eq!(crates.len(), 5);
+    assert!(crates[2].root && crates[3].runtime() && !crates[1].runtime());
+    let p = rust::binary_package("/opt/spark-entrypoint", Some(&crates), ("x", "9"));
+    assert_eq!(p.kind, Kind::Entrypoint);
+    assert_eq!(p.purl, "pkg:generic/spark-entrypoint@0.1.0");
+    assert_eq!(p.path.as_deref(), Some("/opt/spark-entrypoint"));
+    let purls: Vec<&str> = p.contains.iter().map(|c| c.purl.as_str()).collect();
+    // Runtime crates only, not the root itself, not build-time ones (proc-macro2).
+    assert_eq!(
+        purls,
+        [
+            "pkg:cargo/libc@0.2.180",
+            "pkg:cargo/spark-version@0.1.0",
+            "pkg:cargo/thiserror@2.0.1%2Bx"
+        ]
+    );
+    assert!(p.contains.iter().all(|c| c.kind == Kind::Crate));
+    assert_eq!(
+        p.contains[1].comment.as_deref(),
+        Some("crate from local, linked into spark-entrypoint")
+    );
+    // Both writers show the crates inside the binary.
+    let inv = Inventory {
+        reference: "r/spark:1".into(),
+        digest: "sha256:00".into(),
+        platform: "linux/amd64".into(),
+        created: 0,
+        packages: vec![p],
+        notes: vec![],
+    }
+    .sorted();
+    let spdx: serde_json::Value = serde_json::from_slice(&spdx::document(&inv).bytes).unwrap();
+    let contains = spdx["relationships"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|r| r["relationshipType"] == "CONTAINS" && r["spdxElementId"] != "SPDXRef-Image")
+        .count();
+    assert_eq!(contains, 3);
+    let cdx: serde_json::Value = serde_json::from_slice(&cyclonedx::document(&inv).bytes).unwrap();
+    assert_eq!(
+        cdx["components"][0]["components"].as_array().unwrap().len(),
+        3
+    );
+}
+
+#[test]
+fn binaries_without_or_with_a_broken_crate_list() {
+    assert_eq!(rust::crates(b"#!/bin/sh\nexec true\n"), Ok(None));
+    let p = rust::binary_package("/opt/spark-entrypoint", None, ("spark-entrypoint", "9"));
+    assert_eq!(p.purl, "pkg:generic/spark-entrypoint@9");
+    assert!(p.contains.is_empty());
+    assert!(p.comment.unwrap().contains("no .dep-v0 section"));
+    assert!(rust::decode(b"not zlib").unwrap_err().contains("not zlib"));
+    assert!(rust::decode(&zlib(b"{\"packages\":3}")).is_err());
+    // A zip bomb stops at the limit.
+    let bomb = zlib(&vec![b' '; rust::MAX_JSON as usize + 10]);
+    assert!(rust::decode(&bomb).unwrap_err().contains("over"));
 }

@@ -12,6 +12,8 @@
 //! alive after a short body, so a "truncation" would only ever look like a stall.
 #![allow(dead_code)]
 
+pub mod oci;
+
 use std::collections::{HashMap, VecDeque};
 use std::io::{BufRead, BufReader, Write};
 use std::net::{Shutdown, SocketAddr, TcpListener, TcpStream};

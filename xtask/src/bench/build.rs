@@ -206,7 +206,7 @@ fn rows(version: &str, runs: usize, s: &Samples) -> Vec<Row> {
         Row {
             label: "build: cold with SBOMs vs without".into(),
             what: format!(
-                "build spark {version}, cold (empty cache): --sbom both (SPDX + CycloneDX: every jar hashed and its pom.properties read) vs --sbom none (median of {runs})"
+                "build spark {version}, cold (empty cache): --sbom both (SPDX + CycloneDX: every jar hashed as its layer is tarred, then its pom.properties read) vs --sbom none (median of {runs})"
             ),
             ours: cold_both.describe(),
             theirs: cold_none.describe(),
