@@ -13,7 +13,7 @@ use sparkimg::sbom::Format;
 use crate::cli::SbomArgs;
 use crate::support;
 
-pub fn run(args: SbomArgs) -> Result<()> {
+pub fn run(args: SbomArgs, lock_timeout: std::time::Duration) -> Result<()> {
     let platform = match &args.platform {
         Some(p) => Platform::parse(p)?,
         None => Platform::host(),
@@ -30,6 +30,7 @@ pub fn run(args: SbomArgs) -> Result<()> {
         None => {
             let reference = RegistryRef::parse(&args.image)?;
             let cache = args.cache_dir.clone().or_else(Cache::default_root);
+            let _session = support::cache_session(cache.as_deref(), lock_timeout)?;
             let opts = support::registry_options(&args.registry, cache)?;
             let r = registry::referrers(&reference, &platform, &opts)?;
             (r.subject, r.documents)

@@ -83,6 +83,10 @@ pub enum FetchError {
         source: std::io::Error,
     },
 
+    /// A cache lock not obtained in time.
+    #[error(transparent)]
+    Lock(#[from] crate::cache::CacheError),
+
     #[error("HTTP client setup: {0}")]
     Client(#[from] crate::http::ClientError),
 

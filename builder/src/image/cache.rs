@@ -124,8 +124,15 @@ impl LayerCache {
         let text = fs::read(self.root.join("layers").join(format!("{key}.json"))).ok()?;
         let blob: LayerBlob = serde_json::from_slice(&text).ok()?;
         // A missing or truncated blob (someone cleaned the cache) is a miss, not an error.
-        let md = fs::metadata(blob_path(&self.root, &blob.digest)).ok()?;
-        (md.len() == blob.size).then_some(blob)
+        let path = blob_path(&self.root, &blob.digest);
+        let md = fs::metadata(&path).ok()?;
+        if md.len() != blob.size {
+            return None;
+        }
+        // Last use, for `cache prune --older-than/--keep-last`.
+        crate::cache::touch(&path);
+        crate::cache::touch(&self.root.join("layers").join(format!("{key}.json")));
+        Some(blob)
     }
 
     pub fn put(&self, key: &str, blob: &LayerBlob) -> Result<(), BuildError> {
