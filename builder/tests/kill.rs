@@ -1,0 +1,289 @@
+//! Kill anywhere: `sparkimg fetch` (from a loopback mirror) and `sparkimg build` (a
+//! daemonless build into an OCI layout) are killed with SIGKILL at 20 points spread
+//! over an uninterrupted run's duration, each in a cache of its own. After each kill a
+//! rerun must succeed with the digests of the uninterrupted run, every blob in the
+//! cache must hash to its name, and the rerun must leave no leftovers in the cache.
+
+mod common;
+
+use std::fs;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+use sha2::{Digest, Sha256, Sha512};
+
+use common::{noise, sha512sum_line, Server};
+
+const POINTS: u32 = 20;
+
+fn ok(out: &Output) -> serde_json::Value {
+    assert!(
+        out.status.success(),
+        "sparkimg failed: {:?}\n{}",
+        out.status,
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_slice(&out.stdout).unwrap_or(serde_json::Value::Null)
+}
+
+fn sparkimg(args: &[String], cache: &Path) -> Command {
+    let mut c = Command::new(env!("CARGO_BIN_EXE_sparkimg"));
+    c.args(args)
+        .env("SPARKIMG_CACHE_DIR", cache)
+        .env_remove("SPARKIMG_MIRRORS")
+        .env("SOURCE_DATE_EPOCH", "1700000000")
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    c
+}
+
+/// Starts `cmd`, SIGKILLs it after `at`; whether it was still running then.
+fn kill_at(mut cmd: Command, at: Duration) -> bool {
+    let mut child = cmd.spawn().unwrap();
+    std::thread::sleep(at);
+    let running = child.try_wait().unwrap().is_none();
+    child.kill().unwrap();
+    child.wait().unwrap();
+    running
+}
+
+/// Every cached blob hashes to its name (tarballs sha512, layers sha256); temp files
+/// of the killed process are skipped here (the rerun's sweep must remove them).
+fn check_blobs(cache: &Path) -> usize {
+    let mut n = 0;
+    for (dir, sha512) in [("blobs/sha512", true), ("build/blobs/sha256", false)] {
+        let Ok(rd) = fs::read_dir(cache.join(dir)) else {
+            continue;
+        };
+        for e in rd.flatten() {
+            let name = e.file_name().to_string_lossy().into_owned();
+            if name.starts_with('.') {
+                continue;
+            }
+            let bytes = fs::read(e.path()).unwrap();
+            let hex = match sha512 {
+                true => hex::encode(Sha512::digest(&bytes)),
+                false => hex::encode(Sha256::digest(&bytes)),
+            };
+            assert_eq!(hex, name, "corrupt cache entry {}", e.path().display());
+            n += 1;
+        }
+    }
+    n
+}
+
+fn no_leftovers(cache: &Path) {
+    let out = sparkimg(&["cache".into(), "ls".into(), "--json".into()], cache)
+        .output()
+        .unwrap();
+    let v = ok(&out);
+    assert_eq!(v["leftovers"], serde_json::json!([]), "{v}");
+}
+
+/// The kill points: spread over 80% of `t`, never at zero.
+fn points(t: Duration) -> Vec<Duration> {
+    (1..=POINTS)
+        .map(|i| t.mul_f64(0.8 * f64::from(i) / f64::from(POINTS)))
+        .collect()
+}
+
+/// A Spark-shaped distribution of ~24 MB of incompressible jars, so a fetch takes long
+/// enough to be killed at many points.
+fn big_tgz() -> Vec<u8> {
+    let top = "spark-3.5.3-bin-hadoop3";
+    let mut b = tar::Builder::new(flate2::write::GzEncoder::new(
+        Vec::new(),
+        flate2::Compression::fast(),
+    ));
+    let mut add = |path: &str, data: &[u8]| {
+        let mut h = tar::Header::new_gnu();
+        h.set_size(data.len() as u64);
+        h.set_mode(0o644);
+        h.set_entry_type(tar::EntryType::Regular);
+        b.append_data(&mut h, format!("{top}/{path}"), data)
+            .unwrap();
+    };
+    add("RELEASE", b"Spark 3.5.3 built for Hadoop 3\n");
+    for i in 0..3 {
+        add(&format!("jars/j{i}.jar"), &noise(8 << 20, i));
+    }
+    b.into_inner().unwrap().finish().unwrap()
+}
+
+#[test]
+fn fetch_killed_anywhere_reruns_to_the_same_digest() {
+    let s = Server::start();
+    let tgz = big_tgz();
+    let name = "spark-3.5.3-bin-hadoop3.tgz";
+    s.put(&format!("/m/spark-3.5.3/{name}"), tgz.clone());
+    s.put(
+        &format!("/m/spark-3.5.3/{name}.sha512"),
+        sha512sum_line(&tgz, name),
+    );
+    let args: Vec<String> = [
+        "fetch",
+        "--spark-version",
+        "3.5.3",
+        "--no-default-mirrors",
+        "--json",
+        "--mirror",
+    ]
+    .iter()
+    .map(|a| a.to_string())
+    .chain([s.url("m")])
+    .collect();
+    let reference = tempfile::tempdir().unwrap();
+    let t0 = Instant::now();
+    let want = ok(&sparkimg(&args, reference.path()).output().unwrap());
+    let took = t0.elapsed();
+    let mut killed = 0;
+    for at in points(took) {
+        let cache = tempfile::tempdir().unwrap();
+        killed += u32::from(kill_at(sparkimg(&args, cache.path()), at));
+        check_blobs(cache.path());
+        let got = ok(&sparkimg(&args, cache.path()).output().unwrap());
+        assert_eq!(got["sha512"], want["sha512"], "after a kill at {at:?}");
+        let home = PathBuf::from(got["path"].as_str().unwrap());
+        assert_eq!(
+            fs::read(home.join("jars/j2.jar")).unwrap(),
+            noise(8 << 20, 2)
+        );
+        assert!(check_blobs(cache.path()) >= 1);
+        no_leftovers(cache.path());
+    }
+    eprintln!("fetch: {killed} of {POINTS} kills landed mid-run (uninterrupted run {took:?})");
+    assert!(
+        killed >= POINTS * 3 / 4,
+        "only {killed} kills landed mid-run"
+    );
+}
+
+/// A base rootfs with Java, a distribution with ~9 MB of jars, an entrypoint file.
+fn build_inputs(dir: &Path) -> Vec<String> {
+    let home = dir.join("spark");
+    let files: Vec<(String, Vec<u8>, u32)> = vec![
+        (
+            "RELEASE".into(),
+            b"Spark 3.5.3 built for Hadoop 3.3.4\n".to_vec(),
+            0o644,
+        ),
+        ("bin/spark-submit".into(), b"#!/bin/sh\n".to_vec(), 0o755),
+        (
+            "jars/spark-core_2.12-3.5.3.jar".into(),
+            noise(8 << 20, 7),
+            0o644,
+        ),
+        ("jars/a.jar".into(), noise(8 << 20, 8), 0o644),
+        ("jars/b.jar".into(), noise(8 << 20, 9), 0o644),
+    ];
+    for (p, b, m) in &files {
+        let f = home.join(p);
+        fs::create_dir_all(f.parent().unwrap()).unwrap();
+        fs::write(&f, b).unwrap();
+        use std::os::unix::fs::PermissionsExt;
+        fs::set_permissions(&f, fs::Permissions::from_mode(*m)).unwrap();
+    }
+    let mut b = tar::Builder::new(Vec::new());
+    for (p, data, mode) in [
+        ("etc/passwd", &b"root:x:0:0:root:/root:/bin/sh\n"[..], 0o644),
+        ("usr/lib/jvm/jre-17/bin/java", b"#!/bin/sh\n", 0o755),
+    ] {
+        let mut h = tar::Header::new_gnu();
+        h.set_size(data.len() as u64);
+        h.set_mode(mode);
+        h.set_entry_type(tar::EntryType::Regular);
+        b.append_data(&mut h, p, data).unwrap();
+    }
+    let base = dir.join("base.tar");
+    fs::File::create(&base)
+        .unwrap()
+        .write_all(&b.into_inner().unwrap())
+        .unwrap();
+    let ep = dir.join("spark-entrypoint");
+    fs::write(&ep, b"\x7fELF not really").unwrap();
+    [
+        "build",
+        "--name",
+        "kill/spark:1",
+        "--sbom",
+        "spdx",
+        "--json",
+        "--spark-home",
+    ]
+    .iter()
+    .map(|a| a.to_string())
+    .chain([
+        home.display().to_string(),
+        "--base".into(),
+        format!("rootfs:{}", base.display()),
+        "--entrypoint-binary".into(),
+        ep.display().to_string(),
+    ])
+    .collect()
+}
+
+fn digest_of(out_dir: &Path) -> String {
+    let index: serde_json::Value =
+        serde_json::from_slice(&fs::read(out_dir.join("index.json")).unwrap()).unwrap();
+    index["manifests"][0]["digest"]
+        .as_str()
+        .unwrap()
+        .to_string()
+}
+
+#[test]
+fn build_killed_anywhere_reruns_to_the_same_digest() {
+    let inputs = tempfile::tempdir().unwrap();
+    let args = build_inputs(inputs.path());
+    let with_out = |dir: &Path| {
+        let mut a = args.clone();
+        a.extend([
+            "--output".into(),
+            format!("oci:{}", dir.join("out").display()),
+        ]);
+        a
+    };
+    let reference = tempfile::tempdir().unwrap();
+    let t0 = Instant::now();
+    ok(
+        &sparkimg(&with_out(reference.path()), &reference.path().join("cache"))
+            .output()
+            .unwrap(),
+    );
+    let took = t0.elapsed();
+    let want = digest_of(&reference.path().join("out"));
+    let mut killed = 0;
+    for at in points(took) {
+        let run = tempfile::tempdir().unwrap();
+        let cache = run.path().join("cache");
+        killed += u32::from(kill_at(sparkimg(&with_out(run.path()), &cache), at));
+        check_blobs(&cache);
+        ok(&sparkimg(&with_out(run.path()), &cache).output().unwrap());
+        assert_eq!(
+            digest_of(&run.path().join("out")),
+            want,
+            "after a kill at {at:?}"
+        );
+        assert!(check_blobs(&cache) >= 3);
+        no_leftovers(&cache);
+        // Beside the output only the output itself (its staging is renamed or removed).
+        let beside: Vec<_> = fs::read_dir(run.path())
+            .unwrap()
+            .flatten()
+            .map(|e| e.file_name().to_string_lossy().into_owned())
+            .filter(|n| n != "cache" && n != "out")
+            .collect();
+        assert!(
+            beside.is_empty(),
+            "left beside the output after a kill at {at:?}: {beside:?}"
+        );
+    }
+    eprintln!("build: {killed} of {POINTS} kills landed mid-run (uninterrupted run {took:?})");
+    assert!(
+        killed >= POINTS * 3 / 4,
+        "only {killed} kills landed mid-run"
+    );
+}
