@@ -287,3 +287,56 @@ fn build_killed_anywhere_reruns_to_the_same_digest() {
         "only {killed} kills landed mid-run"
     );
 }
+
+/// Layer digests a `build --json` built itself (not from the cache).
+fn built_layers(v: &serde_json::Value) -> Vec<String> {
+    let mut out = Vec::new();
+    for img in v["images"].as_array().into_iter().flatten() {
+        for l in img["layers"].as_array().into_iter().flatten() {
+            if l["cached"] == false {
+                out.push(l["digest"].as_str().unwrap_or_default().to_string());
+            }
+        }
+    }
+    for l in v["layers"].as_array().into_iter().flatten() {
+        if l["cached"] == false {
+            out.push(l["digest"].as_str().unwrap_or_default().to_string());
+        }
+    }
+    out.sort();
+    out.dedup();
+    out
+}
+
+#[test]
+fn two_concurrent_builds_of_one_image_both_succeed_and_build_each_layer_once() {
+    let inputs = tempfile::tempdir().unwrap();
+    let args = build_inputs(inputs.path());
+    let run = tempfile::tempdir().unwrap();
+    let cache = run.path().join("cache");
+    let start = |out: &str| {
+        let mut a = args.clone();
+        a.extend([
+            "--output".into(),
+            format!("oci:{}", run.path().join(out).display()),
+        ]);
+        sparkimg(&a, &cache).spawn().unwrap()
+    };
+    let (a, b) = (start("a"), start("b"));
+    let (a, b) = (a.wait_with_output().unwrap(), b.wait_with_output().unwrap());
+    let (va, vb) = (ok(&a), ok(&b));
+    assert_eq!(
+        digest_of(&run.path().join("a")),
+        digest_of(&run.path().join("b"))
+    );
+    let (la, lb) = (built_layers(&va), built_layers(&vb));
+    assert!(!la.is_empty() || !lb.is_empty(), "{va}\n{vb}");
+    for d in &la {
+        assert!(
+            !lb.contains(d),
+            "layer {d} built by both builds:\n{va}\n{vb}"
+        );
+    }
+    check_blobs(&cache);
+    no_leftovers(&cache);
+}

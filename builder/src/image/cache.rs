@@ -135,6 +135,34 @@ impl LayerCache {
         Some(blob)
     }
 
+    /// Hold the lock of layer `key` (waiting for another process building the same
+    /// layer, at most the default lock timeout), so concurrent builds of one image
+    /// build each layer once: the second finds it in the cache when the lock is free.
+    pub fn lock(&self, key: &str) -> Result<std::fs::File, BuildError> {
+        let dir = self.root.join("locks");
+        fs::create_dir_all(&dir).map_err(BuildError::io(&dir))?;
+        let path = dir.join(format!("{key}.lock"));
+        let file = fs::OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(&path)
+            .map_err(BuildError::io(&path))?;
+        let what = format!(
+            "another sparkimg process building layer {}",
+            &key[..12.min(key.len())]
+        );
+        let timeout = crate::cache::DEFAULT_LOCK_TIMEOUT;
+        crate::cache::lock::take(
+            &file,
+            &path,
+            crate::cache::lock::Mode::Exclusive,
+            timeout,
+            &what,
+        )?;
+        Ok(file)
+    }
+
     pub fn put(&self, key: &str, blob: &LayerBlob) -> Result<(), BuildError> {
         let dir = self.root.join("layers");
         fs::create_dir_all(&dir).map_err(BuildError::io(&dir))?;
