@@ -340,3 +340,54 @@ fn two_concurrent_builds_of_one_image_both_succeed_and_build_each_layer_once() {
     check_blobs(&cache);
     no_leftovers(&cache);
 }
+
+#[test]
+fn a_full_cache_file_system_is_a_clear_error_and_leaves_no_entry() {
+    let root = Command::new("id").arg("-u").output().unwrap().stdout == b"0\n";
+    if !root {
+        common::skip("mounting a small tmpfs needs root");
+        return;
+    }
+    if !common::need("unshare") {
+        return;
+    }
+    let s = Server::start();
+    let tgz = big_tgz();
+    let name = "spark-3.5.3-bin-hadoop3.tgz";
+    s.put(&format!("/m/spark-3.5.3/{name}"), tgz.clone());
+    s.put(
+        &format!("/m/spark-3.5.3/{name}.sha512"),
+        sha512sum_line(&tgz, name),
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let cache = dir.path().join("cache");
+    fs::create_dir(&cache).unwrap();
+    let listing = dir.path().join("listing");
+    // A private mount namespace: an 8 MB tmpfs as the cache, listed before it goes.
+    let script = r#"mount -t tmpfs -o size=8m tmpfs "$1" || exit 99
+"$2" fetch --spark-version 3.5.3 --no-default-mirrors --mirror "$3" --cache-dir "$1"
+rc=$?
+find "$1" -type f ! -path "*/locks/*" > "$4"
+exit $rc"#;
+    let out = Command::new("unshare")
+        .args(["-m", "sh", "-c", script, "sh"])
+        .arg(&cache)
+        .arg(env!("CARGO_BIN_EXE_sparkimg"))
+        .arg(s.url("m"))
+        .arg(&listing)
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    let want = format!(
+        "no space left on the file system holding {}/partial/",
+        cache.display()
+    );
+    assert!(err.contains(&want), "{err}");
+    assert!(
+        err.contains(&format!("needs {} bytes", tgz.len())) && err.contains("hint:"),
+        "{err}"
+    );
+    let left = fs::read_to_string(&listing).unwrap();
+    assert_eq!(left, "", "files left in the full cache");
+}

@@ -338,7 +338,8 @@ fn fetch_sources(
         prog.finish();
         match res {
             Ok(()) => {}
-            Err(e @ FetchError::Io { .. }) => return Err(e),
+            // Local trouble: another mirror cannot help.
+            Err(e @ (FetchError::Io { .. } | FetchError::NoSpace { .. })) => return Err(e),
             Err(e) => {
                 states.insert(key, st);
                 failures.push(e);
