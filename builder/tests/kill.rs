@@ -391,3 +391,73 @@ exit $rc"#;
     let left = fs::read_to_string(&listing).unwrap();
     assert_eq!(left, "", "files left in the full cache");
 }
+
+/// A Docker Engine that answers the ping and the version, then drops the connection
+/// in the middle of `docker load` (what a daemon restart looks like to a client). A
+/// fake on a socket of our own: the real daemon is shared and must not be restarted.
+fn dying_engine(sock: &Path) -> std::thread::JoinHandle<()> {
+    use std::io::{BufRead, BufReader, Read};
+    let listener = std::os::unix::net::UnixListener::bind(sock).unwrap();
+    std::thread::spawn(move || {
+        for conn in listener.incoming() {
+            let Ok(conn) = conn else { return };
+            let mut r = BufReader::new(conn.try_clone().unwrap());
+            let mut line = String::new();
+            if r.read_line(&mut line).unwrap_or(0) == 0 {
+                continue;
+            }
+            loop {
+                let mut h = String::new();
+                if r.read_line(&mut h).unwrap_or(0) == 0 || h == "\r\n" {
+                    break;
+                }
+            }
+            let mut w = conn;
+            let reply = |w: &mut std::os::unix::net::UnixStream, body: &str| {
+                let _ = write!(
+                    w,
+                    "HTTP/1.1 200 OK\r\nApi-Version: 1.43\r\nContent-Type: application/json\r\n\
+                     Content-Length: {}\r\n\r\n{body}",
+                    body.len()
+                );
+            };
+            if line.contains("/_ping") {
+                reply(&mut w, "OK");
+            } else if line.contains("/version") {
+                reply(
+                    &mut w,
+                    r#"{"ApiVersion":"1.43","MinAPIVersion":"1.12","Version":"24.0.0","Os":"linux","Arch":"amd64"}"#,
+                );
+            } else if line.contains("/images/load") {
+                // Take a little of the archive, then vanish.
+                let mut buf = vec![0u8; 256 << 10];
+                let _ = r.read_exact(&mut buf);
+                let _ = w.shutdown(std::net::Shutdown::Both);
+                return;
+            } else {
+                let _ = write!(w, "HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\n\r\n");
+            }
+        }
+    })
+}
+
+#[test]
+fn an_engine_gone_during_load_is_a_clear_error() {
+    let inputs = tempfile::tempdir().unwrap();
+    let mut args = build_inputs(inputs.path());
+    let sock = inputs.path().join("docker.sock");
+    let server = dying_engine(&sock);
+    args.push("--load".into());
+    let out = sparkimg(&args, &inputs.path().join("cache"))
+        .env("DOCKER_HOST", format!("unix://{}", sock.display()))
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(12), "{err}");
+    assert!(
+        err.contains("Docker Engine: load: the connection to the daemon was lost"),
+        "{err}"
+    );
+    assert!(err.contains("restarted or stopped"), "{err}");
+    server.join().unwrap();
+}
