@@ -5,6 +5,7 @@
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
+use std::time::Duration;
 
 use anyhow::{bail, Context, Result};
 use sparkimg::apt::AptOptions;
@@ -31,11 +32,13 @@ struct Prepared {
     entrypoint: PathBuf,
 }
 
-pub fn run(args: BuildArgs) -> Result<()> {
+pub fn run(args: BuildArgs, lock_timeout: Duration) -> Result<()> {
     let req = resolve::resolve(&args, &Env::from_process())?;
     let prepared = prepare(&req)?;
+    let _session = sparkimg::cache::open_session(&prepared.cache_root, lock_timeout)?;
     let bases = pull_bases(&req, prepared.registry.as_ref())?;
-    let (spark_home, source, tarball) = fetch_distribution(&req, &prepared.cache_root)?;
+    let (spark_home, source, tarball) =
+        fetch_distribution(&req, &prepared.cache_root, lock_timeout)?;
     let version = match &req.version {
         Some(v) => v.clone(),
         None => version_from_dist(&spark_home).ok_or_else(|| {
@@ -221,6 +224,7 @@ type Tarball = (String, String);
 fn fetch_distribution(
     req: &BuildRequest,
     cache_root: &Path,
+    lock_timeout: Duration,
 ) -> Result<(PathBuf, String, Option<Tarball>)> {
     match &req.distribution {
         Distribution::Home(home) => {
@@ -232,6 +236,7 @@ fn fetch_distribution(
             insecure_skip_verify,
         } => {
             let mut opts = FetchOptions::new(cache_root.to_path_buf());
+            opts.lock_timeout = lock_timeout;
             opts.mirrors = mirrors.clone();
             opts.insecure_skip_verify = *insecure_skip_verify;
             let fetched = fetch::fetch(spec, &opts).map_err(BuildError::from)?;

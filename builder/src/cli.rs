@@ -1,6 +1,7 @@
 //! Command-line surface. One subcommand per verb; `build` and `push` slot in beside `fetch`.
 
 use std::path::PathBuf;
+use std::time::Duration;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
@@ -9,6 +10,12 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 pub struct Cli {
     #[command(subcommand)]
     pub command: Command,
+
+    /// How long to wait for a cache lock another sparkimg process holds (the same
+    /// distribution being fetched, a prune running) before failing, e.g. 30s, 10m.
+    #[arg(long, global = true, value_name = "DURATION", default_value = "10m",
+          value_parser = humantime::parse_duration, env = "SPARKIMG_LOCK_TIMEOUT")]
+    pub lock_timeout: Duration,
 }
 
 #[derive(Debug, Subcommand)]
@@ -23,6 +30,58 @@ pub enum Command {
     /// Print the SBOM attached to an image (an OCI layout or a registry); exit 1 when
     /// it has none.
     Sbom(Box<SbomArgs>),
+    /// Show what the cache holds, or prune it.
+    #[command(subcommand)]
+    Cache(CacheCommand),
+}
+
+/// `sparkimg cache`.
+#[derive(Debug, Subcommand)]
+pub enum CacheCommand {
+    /// What is cached, by kind, with sizes (and leftovers of interrupted runs).
+    Ls(CacheLsArgs),
+    /// Remove leftovers of interrupted runs, and with --older-than, --keep-last or
+    /// --all cache entries. Waits until no other sparkimg command uses the cache.
+    Prune(CachePruneArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct CacheLsArgs {
+    /// Print one JSON object (kinds, entries, leftovers) on stdout.
+    #[arg(long)]
+    pub json: bool,
+
+    /// Cache directory [default: $XDG_CACHE_HOME/sparkimg or ~/.cache/sparkimg].
+    #[arg(long, value_name = "DIR", env = "SPARKIMG_CACHE_DIR")]
+    pub cache_dir: Option<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+pub struct CachePruneArgs {
+    /// Remove entries not used for longer than DURATION (e.g. 7d, 12h).
+    #[arg(long, value_name = "DURATION", value_parser = humantime::parse_duration)]
+    pub older_than: Option<Duration>,
+
+    /// Keep the N most recently used entries of each kind (with --older-than: remove
+    /// only entries that are both older and beyond the N newest).
+    #[arg(long, value_name = "N")]
+    pub keep_last: Option<usize>,
+
+    /// Remove everything cached.
+    #[arg(long, conflicts_with_all = ["older_than", "keep_last"])]
+    pub all: bool,
+
+    /// Say what would be removed; remove nothing.
+    #[arg(long)]
+    pub dry_run: bool,
+
+    /// Print one JSON object (what was removed and kept) on stdout.
+    #[arg(long)]
+    pub json: bool,
+
+    /// Cache directory [default: $XDG_CACHE_HOME/sparkimg or ~/.cache/sparkimg].
+    #[arg(long, value_name = "DIR", env = "SPARKIMG_CACHE_DIR")]
+    pub cache_dir: Option<PathBuf>,
 }
 
 /// `sparkimg sbom`.

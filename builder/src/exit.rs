@@ -152,7 +152,7 @@ fn build(e: &BuildError) -> u8 {
         BuildError::Base(_) | BuildError::NoJava | BuildError::Distribution { .. } => BASE_OR_DIST,
         BuildError::NotYet(_) => NOT_YET,
         BuildError::OutputNotOurs { .. } => OUTPUT_NOT_OURS,
-        BuildError::Io { .. } => OTHER,
+        BuildError::Io { .. } | BuildError::Lock(_) => OTHER,
     }
 }
 

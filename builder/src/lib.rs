@@ -1,6 +1,7 @@
 //! `sparkimg`: fetch Spark distributions and build Spark container images.
 
 pub mod apt;
+pub mod cache;
 pub mod fetch;
 
 pub mod http;

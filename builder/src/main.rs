@@ -4,6 +4,7 @@
 //! stderr. Exit codes are [`sparkimg::exit`]'s table, printed by `--help`.
 
 mod build_cmd;
+mod cache_cmd;
 mod cli;
 mod engine_cmd;
 mod push_cmd;
@@ -32,9 +33,11 @@ fn main() -> ExitCode {
 }
 
 fn run(cli: Cli) -> Result<()> {
+    let lock_timeout = cli.lock_timeout;
     match cli.command {
-        Command::Fetch(args) => run_fetch(args),
-        Command::Build(args) => build_cmd::run(*args),
+        Command::Fetch(args) => run_fetch(args, lock_timeout),
+        Command::Build(args) => build_cmd::run(*args, lock_timeout),
+        Command::Cache(cmd) => cache_cmd::run(cmd, lock_timeout),
         Command::Push(args) if matches!(args.engine, cli::EngineArg::Docker) => {
             engine_cmd::push(*args)
         }
@@ -45,21 +48,23 @@ fn run(cli: Cli) -> Result<()> {
                      references only with --engine docker)"
                 )));
             }
-            push_cmd::run(*args)
+            push_cmd::run(*args, lock_timeout)
         }
-        Command::Sbom(args) => sbom_cmd::run(*args),
+        Command::Sbom(args) => sbom_cmd::run(*args, lock_timeout),
     }
 }
 
-fn run_fetch(args: FetchArgs) -> Result<()> {
+fn run_fetch(args: FetchArgs, lock_timeout: Duration) -> Result<()> {
     let cache_dir = match args.cache_dir {
         Some(d) => d,
         None => Cache::default_root().context(
             "cannot find a cache directory: set --cache-dir, SPARKIMG_CACHE_DIR or HOME",
         )?,
     };
+    let _session = sparkimg::cache::open_session(&cache_dir, lock_timeout)?;
     let env_mirrors = std::env::var("SPARKIMG_MIRRORS").ok();
     let mut opts = FetchOptions::new(cache_dir);
+    opts.lock_timeout = lock_timeout;
     opts.mirrors = urls::mirror_list(
         &args.mirrors,
         env_mirrors.as_deref(),

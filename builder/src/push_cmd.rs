@@ -1,5 +1,7 @@
 //! `sparkimg push`: an OCI layout or archive fed to the registry sink a build uses.
 
+use std::time::Duration;
+
 use anyhow::Result;
 use sparkimg::fetch::Cache;
 use sparkimg::publish::{self, RegistrySink};
@@ -24,10 +26,11 @@ fn parse_targets(to: &[String]) -> Result<Vec<RegistryRef>> {
     Ok(out)
 }
 
-pub fn run(args: PushArgs) -> Result<()> {
+pub fn run(args: PushArgs, lock_timeout: Duration) -> Result<()> {
     let to = parse_targets(&args.to)?;
     let (dir, select, _guard) = support::open_layout_source(&args.source)?;
     let cache = args.cache_dir.clone().or_else(Cache::default_root);
+    let _session = support::cache_session(cache.as_deref(), lock_timeout)?;
     let opts = support::registry_options(&args.registry, cache)?;
     let images = publish::open_layout(&dir)?;
     let sink = RegistrySink {

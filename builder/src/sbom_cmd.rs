@@ -14,7 +14,7 @@ use sparkimg::sbom::Format;
 use crate::cli::SbomArgs;
 use crate::support;
 
-pub fn run(args: SbomArgs) -> Result<()> {
+pub fn run(args: SbomArgs, lock_timeout: std::time::Duration) -> Result<()> {
     let platform = match &args.platform {
         Some(p) => Platform::parse(p)?,
         None => Platform::host(),
@@ -28,6 +28,7 @@ pub fn run(args: SbomArgs) -> Result<()> {
     } else {
         let reference = RegistryRef::parse(&args.image)?;
         let cache = args.cache_dir.clone().or_else(Cache::default_root);
+        let _session = support::cache_session(cache.as_deref(), lock_timeout)?;
         let opts = support::registry_options(&args.registry, cache)?;
         let types = [Format::Spdx, Format::CycloneDx].map(Format::artifact_type);
         let r = registry::referrers(&reference, &platform, &types, &opts)?;

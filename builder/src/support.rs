@@ -155,3 +155,24 @@ pub fn probe() -> Option<Daemon> {
     let found = engine::discover().ok()?;
     Daemon::connect(found, PROBE_TIMEOUT).ok()
 }
+
+/// The cache session of a command for which the cache is optional (push: mount hints;
+/// sbom: pulled manifests): a cache that cannot be created is a warning, while a lock
+/// not obtained in time is still an error.
+pub fn cache_session(
+    root: Option<&std::path::Path>,
+    lock_timeout: std::time::Duration,
+) -> anyhow::Result<Option<sparkimg::cache::Session>> {
+    let Some(root) = root else { return Ok(None) };
+    match sparkimg::cache::open_session(root, lock_timeout) {
+        Ok(s) => Ok(Some(s)),
+        Err(e @ sparkimg::cache::CacheError::Io { .. }) => {
+            eprintln!(
+                "sparkimg: warning: not using the cache {}: {e}",
+                root.display()
+            );
+            Ok(None)
+        }
+        Err(e) => Err(e.into()),
+    }
+}

@@ -627,7 +627,7 @@ fn engine_push_reads_the_password_from_stdin_once() {
     let Some(env) = env() else { return };
     let dir = tempfile::tempdir().unwrap();
     let htpasswd = Command::new("htpasswd")
-        .args(["-Bbn", "spark", "pw-from-stdin"])
+        .args(["-Bbn", "spark", "pw-Stdin-S3CR3T"])
         .output();
     let Ok(htpasswd) = htpasswd.map(|o| o.stdout) else {
         skip("htpasswd is not installed (apt-get install apache2-utils)");
@@ -682,15 +682,34 @@ fn engine_push_reads_the_password_from_stdin_once() {
         .stdin
         .take()
         .unwrap()
-        .write_all(b"pw-from-stdin\n")
+        .write_all(b"pw-Stdin-S3CR3T\n")
         .unwrap();
-    let v = ok_json(&child.wait_with_output().unwrap());
+    let out = child.wait_with_output().unwrap();
+    let secrets = vec!["S3CR3T".to_string(), {
+        use base64::Engine as _;
+        base64::engine::general_purpose::STANDARD.encode("spark:pw-Stdin-S3CR3T")
+    }];
+    common::assert_output_has_no_secret(&out, &secrets);
+    let v = ok_json(&out);
     let images = v["images"].as_array().unwrap();
     assert_eq!(images.len(), 2, "{v}");
+    // Nor in what the daemon keeps of the images (config, labels, history, build args)
+    // or in what the build wrote.
+    for r in &refs {
+        for what in [
+            &["image", "inspect", r.as_str()][..],
+            &["history", "--no-trunc", r.as_str()],
+        ] {
+            let o = Command::new("docker").args(what).output().unwrap();
+            assert!(o.status.success(), "docker {what:?}");
+            common::assert_output_has_no_secret(&o, &secrets);
+        }
+    }
+    common::assert_tree_has_no_secret(dir.path(), std::slice::from_ref(&file), &secrets);
     for (i, r) in images.iter().zip(&refs) {
         assert_eq!(i["reference"], r.as_str());
         let digest = i["manifest_digest"].as_str().unwrap();
         assert!(digest.starts_with("sha256:"), "{i}");
-        assert_eq!(skopeo_digest(r, Some("spark:pw-from-stdin")), digest);
+        assert_eq!(skopeo_digest(r, Some("spark:pw-Stdin-S3CR3T")), digest);
     }
 }

@@ -156,9 +156,41 @@ fn sparkimg(args: &[&str], envs: &[(&str, &str)], stdin: Option<&str>) -> Output
             .unwrap()
             .write_all(input.as_bytes())
             .unwrap();
-        return child.wait_with_output().unwrap();
+        let out = child.wait_with_output().unwrap();
+        common::assert_output_has_no_secret(&out, &secrets());
+        return out;
     }
-    c.output().unwrap()
+    let out = c.output().unwrap();
+    common::assert_output_has_no_secret(&out, &secrets());
+    out
+}
+
+/// Bearer tokens the test token server issued (secrets too: scanned for like passwords).
+static ISSUED: Mutex<Vec<String>> = Mutex::new(Vec::new());
+
+/// Every fake secret of this file's auth scenarios, in the forms it travels in: each
+/// `sparkimg` run's stdout and stderr (`--json` included) and, at the end of the auth
+/// tests, every file written (layouts, cache, SBOMs, the registry's storage) are
+/// scanned for them.
+fn secrets() -> Vec<String> {
+    let raw = [
+        "pw-Basic-S3CR3T",
+        "pw-Wrong-S3CR3T",
+        "pw-Token-S3CR3T",
+        "pw-Nope-S3CR3T",
+        "id-Token-S3CR3T",
+    ];
+    let b64 = |s: String| base64::engine::general_purpose::STANDARD.encode(s);
+    let mut v: Vec<String> = raw.iter().map(|s| s.to_string()).collect();
+    v.extend(raw.iter().map(|s| b64(format!("spark:{s}"))));
+    // Any fragment of the raw ones.
+    v.push("S3CR3T".into());
+    for tok in ISSUED.lock().unwrap_or_else(|e| e.into_inner()).iter() {
+        v.push(tok.clone());
+        // The signature alone, should a token be cut.
+        v.extend(tok.rsplit('.').next().map(String::from));
+    }
+    v
 }
 
 fn ok(o: &Output) -> Value {
@@ -887,7 +919,7 @@ fn basic_auth_over_tls_with_test_ca() {
     let tmp = tempfile::tempdir().unwrap();
     let t = tmp.path();
     test_ca(t);
-    let htp = run(Command::new("htpasswd").args(["-Bbn", "spark", "s3cret-pw"]));
+    let htp = run(Command::new("htpasswd").args(["-Bbn", "spark", "pw-Basic-S3CR3T"]));
     fs::write(t.join("htpasswd"), htp).unwrap();
     let reg = Registry::start(
         &format!(
@@ -913,7 +945,7 @@ fn basic_auth_over_tls_with_test_ca() {
             "--to",
             &target,
             "--creds",
-            "spark:wrong",
+            "spark:pw-Wrong-S3CR3T",
             "--ca-cert",
             &ca,
         ],
@@ -926,10 +958,17 @@ fn basic_auth_over_tls_with_test_ca() {
         err.contains(&format!("{host}/secure/img")) && err.contains("401"),
         "{err}"
     );
-    assert!(!err.contains("wrong"), "the password leaked: {err}");
+    assert!(!err.contains("pw-Wrong"), "the password leaked: {err}");
     // No CA: the certificate is refused, and plain HTTP is no way around TLS errors.
     let o = sparkimg(
-        &["push", &src, "--to", &target, "--creds", "spark:s3cret-pw"],
+        &[
+            "push",
+            &src,
+            "--to",
+            &target,
+            "--creds",
+            "spark:pw-Basic-S3CR3T",
+        ],
         &[],
         None,
     );
@@ -947,7 +986,7 @@ fn basic_auth_over_tls_with_test_ca() {
             "--cert-dir",
             &t.display().to_string(),
             "--creds",
-            "spark:s3cret-pw",
+            "spark:pw-Basic-S3CR3T",
             &format!("docker://{target}"),
         ])
         .env("SSL_CERT_FILE", &ca)
@@ -983,13 +1022,13 @@ fn basic_auth_over_tls_with_test_ca() {
             "--json",
         ],
         &[],
-        Some("s3cret-pw\n"),
+        Some("pw-Basic-S3CR3T\n"),
     ));
     assert_eq!(v["pushed"][0]["digest"], img["digest"]);
     // Credentials from a docker config.json (auths → base64 user:pass).
     let dc = t.join("docker");
     fs::create_dir_all(&dc).unwrap();
-    let auth = base64::engine::general_purpose::STANDARD.encode("spark:s3cret-pw");
+    let auth = base64::engine::general_purpose::STANDARD.encode("spark:pw-Basic-S3CR3T");
     fs::write(
         dc.join("config.json"),
         json!({"auths": {host.clone(): {"auth": auth}}}).to_string(),
@@ -1018,7 +1057,7 @@ fn basic_auth_over_tls_with_test_ca() {
         &helper,
         format!(
             "#!/bin/sh\nread server\n[ \"$1\" = get ] && [ \"$server\" = \"{host}\" ] || exit 1\n\
-             echo '{{\"ServerURL\":\"{host}\",\"Username\":\"spark\",\"Secret\":\"s3cret-pw\"}}'\n"
+             echo '{{\"ServerURL\":\"{host}\",\"Username\":\"spark\",\"Secret\":\"pw-Basic-S3CR3T\"}}'\n"
         ),
     )
     .unwrap();
@@ -1076,11 +1115,17 @@ fn basic_auth_over_tls_with_test_ca() {
             "--cert-dir",
             &t.join("certs").display().to_string(),
             "--creds",
-            "spark:s3cret-pw",
+            "spark:pw-Basic-S3CR3T",
             &format!("docker://{host}/secure/img:3"),
         ])
         .env("SSL_CERT_FILE", &ca));
     assert_eq!(sha256(out.as_bytes()), img["digest"].as_str().unwrap());
+    // Nothing written holds a secret: the layouts, the registry's storage (manifests,
+    // configs, labels), its log. The credential inputs themselves are left out.
+    let inputs = ["docker", "docker-helper", "bin", "auth.json"].map(|i| t.join(i));
+    let n = common::assert_tree_has_no_secret(t, &inputs, &secrets())
+        + common::assert_tree_has_no_secret(reg.dir.path(), &[], &secrets());
+    assert!(n > 10, "only {n} files scanned");
 }
 
 // ---- Bearer tokens from a test token server ----
@@ -1203,11 +1248,11 @@ impl TokenServer {
                 }
                 let good = format!(
                     "Basic {}",
-                    base64::engine::general_purpose::STANDARD.encode("spark:tok-pw")
+                    base64::engine::general_purpose::STANDARD.encode("spark:pw-Token-S3CR3T")
                 );
                 let mut conn = conn;
                 let allowed = authz.as_deref() == Some(good.as_str())
-                    || (line.starts_with("POST ") && refresh.as_deref() == Some("id-token-1"));
+                    || (line.starts_with("POST ") && refresh.as_deref() == Some("id-Token-S3CR3T"));
                 if !allowed {
                     let body = r#"{"details":"bad credentials"}"#;
                     let _ = write!(conn, "HTTP/1.1 401 Unauthorized\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}", body.len());
@@ -1223,6 +1268,10 @@ impl TokenServer {
                     })
                     .collect();
                 let tok = sign_jwt(&dir, &service, json!(access));
+                ISSUED
+                    .lock()
+                    .unwrap_or_else(|e| e.into_inner())
+                    .push(tok.clone());
                 let body = json!({"token": tok, "expires_in": 300}).to_string();
                 let _ = write!(conn, "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}", body.len());
             }
@@ -1284,7 +1333,7 @@ fn bearer_token_auth_with_scopes() {
             "--to",
             &format!("{host}/a/img:1"),
             "--creds",
-            "spark:nope",
+            "spark:pw-Nope-S3CR3T",
         ],
         &[],
         None,
@@ -1303,7 +1352,7 @@ fn bearer_token_auth_with_scopes() {
             "--to",
             &format!("{host}/a/img:1"),
             "--creds",
-            "spark:tok-pw",
+            "spark:pw-Token-S3CR3T",
             "--cache-dir",
             &cache,
             "--json",
@@ -1327,7 +1376,7 @@ fn bearer_token_auth_with_scopes() {
             "--to",
             &format!("{host}/b/img:1"),
             "--creds",
-            "spark:tok-pw",
+            "spark:pw-Token-S3CR3T",
             "--cache-dir",
             &cache,
             "--json",
@@ -1354,7 +1403,7 @@ fn bearer_token_auth_with_scopes() {
     fs::create_dir_all(&dc).unwrap();
     fs::write(
         dc.join("config.json"),
-        json!({"auths": {host.clone(): {"identitytoken": "id-token-1"}}}).to_string(),
+        json!({"auths": {host.clone(): {"identitytoken": "id-Token-S3CR3T"}}}).to_string(),
     )
     .unwrap();
     ts.scopes.lock().unwrap().clear();
@@ -1374,13 +1423,22 @@ fn bearer_token_auth_with_scopes() {
     let mut args = build_args(t, &home, &ep, &format!("{host}/b/img:1"));
     args.extend([
         "--name".into(),
-        "local/spark:1".into(),
+        format!("{host}/built/spark:1"),
         "--output".into(),
         format!("oci:{}", t.join("o").display()),
+        "--push".into(),
         "--creds".into(),
-        "spark:tok-pw".into(),
+        "spark:pw-Token-S3CR3T".into(),
+        "--sbom-dir".into(),
+        t.join("sboms").display().to_string(),
     ]);
     ok(&sparkimg(&strs(&args), &[], None));
+    assert!(!ISSUED.lock().unwrap().is_empty());
+    // Nothing written holds a password or a token: the pushed images in the registry's
+    // storage, the built layout (configs, labels), its SBOMs, the cache.
+    let n = common::assert_tree_has_no_secret(t, &[t.join("docker")], &secrets())
+        + common::assert_tree_has_no_secret(reg.dir.path(), &[], &secrets());
+    assert!(n > 10, "only {n} files scanned");
 }
 
 #[test]
@@ -1599,4 +1657,86 @@ fn rate_limits_and_server_errors_are_retried() {
         &["--tls-verify=false"],
     );
     assert_eq!(sha256(&raw), img["digest"].as_str().unwrap());
+}
+
+/// `sparkimg push` killed with SIGKILL at 20 points over an uninterrupted push's
+/// duration: whenever the tag exists it serves every blob it refers to (skopeo copies
+/// the image), and a rerun completes with the layout's digest.
+#[test]
+fn push_killed_anywhere_never_tags_missing_blobs_and_reruns() {
+    if !tools() {
+        return;
+    }
+    let reg = Registry::start("");
+    let host = reg.host();
+    let tmp = tempfile::tempdir().unwrap();
+    let t = tmp.path();
+    let mut layers = vec![base_layer()];
+    for i in 0..5u64 {
+        layers.push(layer(&[(
+            &format!("l{i}.bin"),
+            &common::noise(2 << 20, i),
+            0o644,
+        )]));
+    }
+    let mut l = Layout::new(&t.join("img"));
+    let img = l.image("amd64", &layers);
+    l.add(img.clone(), "1");
+    let src = format!("oci:{}", t.join("img").display());
+    let push = |repo: &str, cache: &Path| {
+        let mut c = Command::new(env!("CARGO_BIN_EXE_sparkimg"));
+        c.args([
+            "push",
+            &src,
+            "--to",
+            &format!("{host}/{repo}:1"),
+            "--json",
+            "--cache-dir",
+        ])
+        .arg(cache)
+        .env("HOME", "/nonexistent")
+        .env("SPARKIMG_RETRY_BASE_MS", "200")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+        c
+    };
+    let t0 = Instant::now();
+    ok(&push("kill/reference", &t.join("c-ref")).output().unwrap());
+    let took = t0.elapsed();
+    let mut landed = 0;
+    let mut tagged_early = 0;
+    for i in 1..=20u32 {
+        let repo = format!("kill/p{i}");
+        let cache = t.join(format!("c{i}"));
+        let mut child = push(&repo, &cache).spawn().unwrap();
+        thread::sleep(took.mul_f64(0.8 * f64::from(i) / 20.0));
+        landed += u32::from(child.try_wait().unwrap().is_none());
+        child.kill().unwrap();
+        child.wait().unwrap();
+        let copy = Command::new("skopeo")
+            .args(["copy", "--src-tls-verify=false"])
+            .arg(format!("docker://{host}/{repo}:1"))
+            .arg(format!("dir:{}", t.join(format!("copy{i}")).display()))
+            .output()
+            .unwrap();
+        let err = String::from_utf8_lossy(&copy.stderr);
+        if copy.status.success() {
+            tagged_early += 1;
+        } else {
+            // No tag at all is fine; a tag with missing blobs is not.
+            assert!(
+                err.contains("manifest unknown") || err.contains("not found"),
+                "after a kill at point {i} the tag is broken: {err}"
+            );
+        }
+        let v = ok(&push(&repo, &cache).output().unwrap());
+        assert_eq!(v["pushed"][0]["digest"], img["digest"], "point {i}");
+        let raw = skopeo_raw(&format!("{host}/{repo}:1"), &["--tls-verify=false"]);
+        assert_eq!(sha256(&raw), img["digest"].as_str().unwrap());
+    }
+    eprintln!(
+        "push: {landed} of 20 kills landed mid-run ({tagged_early} after the tag was written; \
+         uninterrupted push {took:?})"
+    );
+    assert!(landed >= 15, "only {landed} kills landed mid-run");
 }

@@ -11,6 +11,7 @@ mod dist;
 mod e2e;
 mod elf;
 mod fixtures;
+mod fuzz;
 mod prereq;
 mod test;
 mod util;
@@ -61,6 +62,9 @@ commands:
                               real Spark jobs in containers built by sparkimg, started
                               as Spark's Kubernetes backend starts pods, on a Docker
                               Engine (tests/, ~6 min; needs docker, skopeo, docker-registry)
+  fuzz [--secs N] [TARGET...] build the cargo-fuzz targets of fuzz/ (RUSTC_BOOTSTRAP=1) and
+                              run each for N seconds (default 25, CI's smoke run) from
+                              fuzz/seeds/; a crash fails with the input in fuzz/artifacts/
   test                        prerequisites and fixtures, the workspace tests (nextest if
                               installed), a bench smoke run, and the privileged entrypoint
                               tests from a clone under a 0700 directory; lists what skipped
@@ -90,6 +94,7 @@ fn run() -> Result<()> {
         "dist" => dist::main(args),
         "bench" => bench::main(args),
         "test" => test::main(args),
+        "fuzz" => fuzz::main(args),
         "e2e" => e2e::main(args),
         "help" | "--help" | "-h" => {
             println!("{USAGE}");

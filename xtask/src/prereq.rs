@@ -21,6 +21,7 @@ pub enum For {
     Demo,
     Test,
     E2e,
+    Fuzz,
     All,
 }
 
@@ -30,6 +31,7 @@ impl For {
             "demo" => For::Demo,
             "test" => For::Test,
             "e2e" => For::E2e,
+            "fuzz" => For::Fuzz,
             "all" | "ci" => For::All,
             _ => return None,
         })
@@ -49,7 +51,8 @@ pub enum Probe {
 pub struct Tool {
     pub name: &'static str,
     pub probe: Probe,
-    /// The Debian package providing it.
+    /// The Debian package providing it, or `cargo:<crate>` for a cargo subcommand
+    /// installed with `cargo install --locked` (no root needed).
     pub package: &'static str,
     pub why: &'static str,
     pub needed_by: &'static [For],
@@ -57,7 +60,7 @@ pub struct Tool {
     pub optional: bool,
 }
 
-use For::{Demo, E2e, Test};
+use For::{Demo, E2e, Fuzz, Test};
 
 /// The list. The test suite's tools are needed by `cargo xtask test` so that no test
 /// skips for a missing tool; `cargo xtask e2e` and the demo need a subset.
@@ -244,6 +247,14 @@ pub const TOOLS: &[Tool] = &[
         needed_by: &[Demo, Test, E2e],
         optional: true,
     },
+    Tool {
+        name: "cargo-fuzz",
+        probe: Probe::Runs(&["cargo", "fuzz", "--version"]),
+        package: "cargo:cargo-fuzz",
+        why: "builds and runs the libFuzzer targets of fuzz/ (`cargo xtask fuzz`)",
+        needed_by: &[Fuzz],
+        optional: false,
+    },
 ];
 
 impl Tool {
@@ -273,18 +284,31 @@ pub fn missing(what: For, present: impl Fn(&Tool) -> bool) -> Vec<&'static Tool>
         .collect()
 }
 
-/// The exact command that installs `tools` (each package once, in list order).
+/// The exact commands that install `tools` (each package once, in list order): one
+/// `apt-get install` for Debian packages, one `cargo install` for cargo subcommands.
 pub fn install_line(tools: &[&Tool]) -> String {
-    let mut packages: Vec<&str> = Vec::new();
+    let mut apt: Vec<&str> = Vec::new();
+    let mut cargo: Vec<&str> = Vec::new();
     for tool in tools {
-        if !packages.contains(&tool.package) {
-            packages.push(tool.package);
+        let (list, name) = match tool.package.strip_prefix("cargo:") {
+            Some(c) => (&mut cargo, c),
+            None => (&mut apt, tool.package),
+        };
+        if !list.contains(&name) {
+            list.push(name);
         }
     }
-    format!(
-        "apt-get install -y --no-install-recommends {}",
-        packages.join(" ")
-    )
+    let mut lines = Vec::new();
+    if !apt.is_empty() {
+        lines.push(format!(
+            "apt-get install -y --no-install-recommends {}",
+            apt.join(" ")
+        ));
+    }
+    if !cargo.is_empty() {
+        lines.push(format!("cargo install --locked {}", cargo.join(" ")));
+    }
+    lines.join(" && ")
 }
 
 /// What [`ensure`] does about the missing tools.
@@ -377,6 +401,23 @@ pub fn ensure(what: For) -> Result<()> {
         gone.len()
     ));
     eprintln!("prereqs: {line}");
+    for part in line.split(" && ") {
+        match part.strip_prefix("cargo ") {
+            Some(rest) => util::run(Command::new("cargo").args(rest.split(' ')))?,
+            None => apt_install(part)?,
+        }
+    }
+    step.done();
+    let still = missing(what, Tool::present);
+    if !still.is_empty() {
+        let names: Vec<&str> = still.iter().map(|t| t.name).collect();
+        bail!("still missing after the install: {}", names.join(", "));
+    }
+    Ok(())
+}
+
+/// One `apt-get install …` line, refreshing stale or too old lists first.
+fn apt_install(line: &str) -> Result<()> {
     let mut args: Vec<&str> = line.split(' ').skip(1).collect();
     args.insert(1, "-q");
     let mut updated = false;
@@ -389,16 +430,10 @@ pub fn ensure(what: For) -> Result<()> {
         apt(&["update", "-q"])?;
         apt(&args)?;
     }
-    step.done();
-    let still = missing(what, Tool::present);
-    if !still.is_empty() {
-        let names: Vec<&str> = still.iter().map(|t| t.name).collect();
-        bail!("still missing after the install: {}", names.join(", "));
-    }
     Ok(())
 }
 
-const USAGE: &str = "usage: cargo xtask prereqs [--install] [demo|test|e2e|all]";
+const USAGE: &str = "usage: cargo xtask prereqs [--install] [demo|test|e2e|fuzz|all]";
 
 /// `cargo xtask prereqs [--install] [FOR]`: report (and with --install, install).
 pub fn main(args: Vec<String>) -> Result<()> {
@@ -481,6 +516,18 @@ mod tests {
         assert_eq!(
             install_line(&named(&["unshare", "skopeo", "unshare"])),
             "apt-get install -y --no-install-recommends util-linux skopeo"
+        );
+    }
+
+    #[test]
+    fn cargo_subcommands_install_with_cargo() {
+        assert_eq!(
+            install_line(&named(&["cargo-fuzz", "skopeo", "cargo-fuzz"])),
+            "apt-get install -y --no-install-recommends skopeo && cargo install --locked cargo-fuzz"
+        );
+        assert_eq!(
+            install_line(&named(&["cargo-fuzz"])),
+            "cargo install --locked cargo-fuzz"
         );
     }
 

@@ -63,6 +63,22 @@ impl Write for BodyWriter {
 
 type Producer = Box<dyn FnOnce(&mut BodyWriter) -> Result<(), EngineError> + Send>;
 
+/// [`EngineError::daemon`], saying so when the connection itself broke mid-request
+/// (the daemon restarted or stopped), which bollard reports only as a client error.
+fn lost_or(what: &'static str) -> impl FnOnce(bollard::errors::Error) -> EngineError {
+    move |e| match e {
+        bollard::errors::Error::HyperLegacyError { .. }
+        | bollard::errors::Error::IOError { .. } => EngineError::Daemon {
+            what: what.into(),
+            detail: format!(
+                "the connection to the daemon was lost ({e}); was it restarted or stopped? \
+                     Nothing was loaded; run the build again"
+            ),
+        },
+        e => EngineError::daemon(what)(e),
+    }
+}
+
 /// Start `produce` on a thread; returns the body stream and the thread's handle.
 fn spawn_body(
     produce: Producer,
@@ -259,7 +275,7 @@ impl Daemon {
                 None,
             );
             while let Some(item) = stream.next().await {
-                let info = item.map_err(EngineError::daemon("load"))?;
+                let info = item.map_err(lost_or("load"))?;
                 if let Some(s) = info.stream.as_deref().or(info.status.as_deref()) {
                     for line in s.lines().filter(|l| !l.trim().is_empty()) {
                         log(line);
@@ -274,8 +290,21 @@ impl Daemon {
                 source: io::Error::other("archive writer panicked"),
             })
         });
-        produced?;
-        result
+        // The daemon's side first: when it went away the writer only saw a broken pipe.
+        match (result, produced) {
+            (Err(e), _) => Err(e),
+            (Ok(()), Err(EngineError::Io { source, .. }))
+                if source.kind() == io::ErrorKind::BrokenPipe =>
+            {
+                Err(EngineError::Daemon {
+                    what: "load".into(),
+                    detail: "the daemon closed the connection before it had the whole image \
+                             (was it restarted or stopped?)"
+                        .into(),
+                })
+            }
+            (Ok(()), produced) => produced,
+        }
     }
 
     /// `docker import` of a root filesystem tar (a base image for tests and fixtures).

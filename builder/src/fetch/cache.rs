@@ -15,12 +15,12 @@
 use std::fs::{self, File, OpenOptions};
 use std::io::Write;
 use std::path::{Path, PathBuf};
+use std::time::Duration;
 
-use fs4::FileExt;
 use serde::{Deserialize, Serialize};
 
 use super::error::FetchError;
-use super::progress;
+use crate::cache::lock::{self, Mode};
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct IndexEntry {
@@ -36,6 +36,7 @@ pub struct IndexEntry {
 #[derive(Debug, Clone)]
 pub struct Cache {
     root: PathBuf,
+    lock_timeout: Duration,
 }
 
 /// Turn an artifact name into something safe to use as a file name under the cache.
@@ -56,7 +57,16 @@ pub fn cache_key(name: &str) -> String {
 
 impl Cache {
     pub fn new(root: impl Into<PathBuf>) -> Self {
-        Cache { root: root.into() }
+        Cache {
+            root: root.into(),
+            lock_timeout: crate::cache::DEFAULT_LOCK_TIMEOUT,
+        }
+    }
+
+    /// How long [`Cache::lock`] waits for another process before failing.
+    pub fn with_lock_timeout(mut self, timeout: Duration) -> Self {
+        self.lock_timeout = timeout;
+        self
     }
 
     /// `$XDG_CACHE_HOME/sparkimg`, else `~/.cache/sparkimg`.
@@ -122,7 +132,15 @@ impl Cache {
         if !well_formed || entry.file != file || (require_verified && !entry.verified) {
             return None;
         }
-        self.dist(&entry.sha512).is_dir().then_some(entry)
+        let dist = self.dist(&entry.sha512);
+        if !dist.is_dir() {
+            return None;
+        }
+        // Last use, for `cache prune --older-than/--keep-last`.
+        crate::cache::touch(&dist);
+        crate::cache::touch(&self.blob(&entry.sha512));
+        crate::cache::touch(&self.index_path(file));
+        Some(entry)
     }
 
     /// Publish an index entry atomically (temp file + rename).
@@ -136,30 +154,19 @@ impl Cache {
         Ok(())
     }
 
-    /// Take the per-artifact lock, waiting (and saying so) if another process holds it.
-    /// The lock is released when the returned file is dropped, also if we crash.
+    /// Take the per-artifact lock, waiting (and saying for whom) while another process
+    /// holds it, at most the lock timeout. Released when the returned file is dropped,
+    /// also if we crash.
     pub(crate) fn lock(&self, key: &str) -> Result<File, FetchError> {
         let path = self.root.join("locks").join(format!("{key}.lock"));
-        let ctx = |e| FetchError::io(format!("locking {}", path.display()), e);
         let file = OpenOptions::new()
             .create(true)
             .truncate(false)
             .write(true)
             .open(&path)
-            .map_err(ctx)?;
-        // Fully qualified: Rust ≥1.89 has an inherent `File::try_lock` with another
-        // signature, and the MSRV is older.
-        match FileExt::try_lock(&file) {
-            Ok(()) => {}
-            Err(fs4::TryLockError::WouldBlock) => {
-                progress::note(&format!(
-                    "waiting for another sparkimg process to finish {key} (lock {})",
-                    path.display()
-                ));
-                FileExt::lock(&file).map_err(ctx)?;
-            }
-            Err(fs4::TryLockError::Error(e)) => return Err(ctx(e)),
-        }
+            .map_err(|e| FetchError::io(format!("locking {}", path.display()), e))?;
+        let what = format!("another sparkimg process to finish {key}");
+        lock::take(&file, &path, Mode::Exclusive, self.lock_timeout, &what)?;
         Ok(file)
     }
 }

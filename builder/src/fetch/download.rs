@@ -113,6 +113,10 @@ type AttemptFailure = Failure<String, FetchError>;
 /// One download in progress: the partial file and everything fed from its bytes.
 struct Job<'a> {
     file: File,
+    /// The partial file's path and the full size when the server said it, for a full
+    /// file system's message.
+    path: &'a Path,
+    total: Option<u64>,
     st: &'a mut HashState,
     prog: &'a mut Progress,
     tee: &'a mut Tee,
@@ -151,9 +155,19 @@ impl Job<'_> {
                     ))
                 }
             };
-            self.file
-                .write_all(&buf[..n])
-                .map_err(|e| Failure::Fatal(FetchError::io("writing a partial download", e)))?;
+            self.file.write_all(&buf[..n]).map_err(|e| {
+                Failure::Fatal(match e.raw_os_error() {
+                    // ENOSPC: say where and how much; the bytes so far are of no use.
+                    Some(28) => {
+                        let _ = std::fs::remove_file(self.path);
+                        FetchError::NoSpace {
+                            path: self.path.to_path_buf(),
+                            needed: self.total,
+                        }
+                    }
+                    _ => FetchError::io("writing a partial download", e),
+                })
+            })?;
             self.st.update(&buf[..n]);
             self.tee.send(&buf[..n]);
             self.prog.set(self.st.len);
@@ -290,6 +304,8 @@ impl Http {
 
         let mut job = Job {
             file,
+            path: partial,
+            total: None,
             st,
             prog,
             tee,
@@ -350,6 +366,7 @@ impl Http {
             header(CONTENT_LENGTH).and_then(|v| v.trim().parse().ok())
         };
         job.prog.begin(job.st.len, total);
+        job.total = total;
         job.copy_body(resp)?;
         let len = job.st.len;
         match total {

@@ -83,6 +83,19 @@ pub enum FetchError {
         source: std::io::Error,
     },
 
+    #[error(
+        "no space left on the file system holding {}: the download needs {}, and its \
+         extraction about as much again\nhint: free space there, or pass --cache-dir DIR on \
+         a larger file system (`sparkimg cache prune` frees what the cache holds)",
+        .path.display(),
+        .needed.map_or("more space".to_string(), |n| format!("{n} bytes ({})", indicatif::HumanBytes(n)))
+    )]
+    NoSpace { path: PathBuf, needed: Option<u64> },
+
+    /// A cache lock not obtained in time.
+    #[error(transparent)]
+    Lock(#[from] crate::cache::CacheError),
+
     #[error("HTTP client setup: {0}")]
     Client(#[from] crate::http::ClientError),
 

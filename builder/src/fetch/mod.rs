@@ -61,6 +61,8 @@ pub struct FetchOptions {
     pub retry: RetryPolicy,
     pub limits: ExtractLimits,
     pub progress: ProgressMode,
+    /// How long to wait for another process's lock on the same artifact.
+    pub lock_timeout: std::time::Duration,
 }
 
 impl FetchOptions {
@@ -73,6 +75,7 @@ impl FetchOptions {
             retry: RetryPolicy::default(),
             limits: ExtractLimits::default(),
             progress: ProgressMode::Auto,
+            lock_timeout: crate::cache::DEFAULT_LOCK_TIMEOUT,
         }
     }
 }
@@ -97,7 +100,7 @@ pub struct Fetched {
 
 /// Resolve, download (or reuse), verify and extract a Spark distribution.
 pub fn fetch(spec: &DistSpec, opts: &FetchOptions) -> Result<Fetched, FetchError> {
-    let cache = Cache::new(&opts.cache_dir);
+    let cache = Cache::new(&opts.cache_dir).with_lock_timeout(opts.lock_timeout);
     cache.ensure()?;
     match spec {
         DistSpec::Release {
@@ -238,6 +241,8 @@ fn already_cached(
     if !(cache.dist(h).is_dir() && blob.is_file()) {
         return None;
     }
+    crate::cache::touch(&cache.dist(h));
+    crate::cache::touch(&blob);
     let bytes = fs::metadata(&blob).map(|m| m.len()).unwrap_or(0);
     Some(Fetched {
         version: version.clone(),
@@ -333,7 +338,8 @@ fn fetch_sources(
         prog.finish();
         match res {
             Ok(()) => {}
-            Err(e @ FetchError::Io { .. }) => return Err(e),
+            // Local trouble: another mirror cannot help.
+            Err(e @ (FetchError::Io { .. } | FetchError::NoSpace { .. })) => return Err(e),
             Err(e) => {
                 states.insert(key, st);
                 failures.push(e);
@@ -460,6 +466,8 @@ fn fetch_local(cache: &Cache, path: &Path, opts: &FetchOptions) -> Result<Fetche
     };
     if let Some(h) = &expected {
         if cache.dist(h).is_dir() {
+            crate::cache::touch(&cache.dist(h));
+            crate::cache::touch(&cache.blob(h));
             return Ok(Fetched {
                 version: None,
                 file,

@@ -124,8 +124,43 @@ impl LayerCache {
         let text = fs::read(self.root.join("layers").join(format!("{key}.json"))).ok()?;
         let blob: LayerBlob = serde_json::from_slice(&text).ok()?;
         // A missing or truncated blob (someone cleaned the cache) is a miss, not an error.
-        let md = fs::metadata(blob_path(&self.root, &blob.digest)).ok()?;
-        (md.len() == blob.size).then_some(blob)
+        let path = blob_path(&self.root, &blob.digest);
+        let md = fs::metadata(&path).ok()?;
+        if md.len() != blob.size {
+            return None;
+        }
+        // Last use, for `cache prune --older-than/--keep-last`.
+        crate::cache::touch(&path);
+        crate::cache::touch(&self.root.join("layers").join(format!("{key}.json")));
+        Some(blob)
+    }
+
+    /// Hold the lock of layer `key` (waiting for another process building the same
+    /// layer, at most the default lock timeout), so concurrent builds of one image
+    /// build each layer once: the second finds it in the cache when the lock is free.
+    pub fn lock(&self, key: &str) -> Result<std::fs::File, BuildError> {
+        let dir = self.root.join("locks");
+        fs::create_dir_all(&dir).map_err(BuildError::io(&dir))?;
+        let path = dir.join(format!("{key}.lock"));
+        let file = fs::OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(&path)
+            .map_err(BuildError::io(&path))?;
+        let what = format!(
+            "another sparkimg process building layer {}",
+            &key[..12.min(key.len())]
+        );
+        let timeout = crate::cache::DEFAULT_LOCK_TIMEOUT;
+        crate::cache::lock::take(
+            &file,
+            &path,
+            crate::cache::lock::Mode::Exclusive,
+            timeout,
+            &what,
+        )?;
+        Ok(file)
     }
 
     pub fn put(&self, key: &str, blob: &LayerBlob) -> Result<(), BuildError> {

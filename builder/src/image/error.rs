@@ -60,6 +60,10 @@ pub enum BuildError {
     #[error(transparent)]
     Version(#[from] crate::fetch::VersionError),
 
+    /// A cache lock not obtained in time.
+    #[error(transparent)]
+    Lock(#[from] crate::cache::CacheError),
+
     #[error("{}: {source}", .path.display())]
     Io {
         path: PathBuf,

@@ -467,32 +467,43 @@ fn build_layers(
                 ),
             });
         }
-        layer::build_layer(plan, opts.epoch, opts.compression, store, tee)
+        let Some(c) = cache else {
+            return layer::build_layer(plan, opts.epoch, opts.compression, store, tee)
+                .map(|b| (b, false));
+        };
+        let key = &unique[i].0;
+        let _lock = c.lock(key)?;
+        // Another process built it while we waited.
+        if let Some(b) = c.get(key) {
+            return Ok((b, true));
+        }
+        let b = layer::build_layer(plan, opts.epoch, opts.compression, store, tee)?;
+        c.put(key, &b)?;
+        Ok((b, false))
     });
     let mut by_key: BTreeMap<String, LayerBlob> = BTreeMap::new();
+    let mut cached: Vec<bool> = hits.iter().map(Option::is_some).collect();
     for (i, hit) in hits.iter().enumerate() {
         if let Some(b) = hit {
             by_key.insert(unique[i].0.clone(), b.clone());
         }
     }
     for (&i, r) in todo.iter().zip(built) {
-        let b = r?;
-        if let Some(c) = cache {
-            c.put(&unique[i].0, &b)?;
-        }
+        let (b, hit) = r?;
+        cached[i] = hit;
         by_key.insert(unique[i].0.clone(), b);
     }
     let layer_reports: Vec<LayerReport> = unique
         .iter()
-        .zip(&hits)
-        .filter_map(|((key, l, platform), h)| {
+        .zip(&cached)
+        .filter_map(|((key, l, platform), &cached)| {
             let b = by_key.get(key)?;
             Some(LayerReport {
                 name: l.name.to_string(),
                 digest: b.digest.clone(),
                 diff_id: b.diff_id.clone(),
                 size: b.size,
-                cached: h.is_some(),
+                cached,
                 platform: platform.clone(),
             })
         })

@@ -51,7 +51,7 @@ impl Credentials {
 }
 
 /// One `auths` entry of a docker config or podman auth.json.
-#[derive(Debug, Default, Clone, Deserialize)]
+#[derive(Default, Clone, Deserialize)]
 pub struct AuthEntry {
     #[serde(default)]
     pub auth: Option<String>,
@@ -61,6 +61,19 @@ pub struct AuthEntry {
     pub password: Option<String>,
     #[serde(default)]
     pub identitytoken: Option<String>,
+}
+
+/// Only whether each secret is there: `RegistryOptions` (and so this) is `Debug`.
+impl fmt::Debug for AuthEntry {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let shown = |o: &Option<String>| o.as_ref().map(|_| "<redacted>");
+        f.debug_struct("AuthEntry")
+            .field("auth", &shown(&self.auth))
+            .field("username", &self.username)
+            .field("password", &shown(&self.password))
+            .field("identitytoken", &shown(&self.identitytoken))
+            .finish()
+    }
 }
 
 /// The parts of `config.json` / `auth.json` we read.
@@ -359,5 +372,26 @@ mod tests {
         assert!(!format!("{c:?}").contains("s3"));
         assert!(Credentials::parse_user_pass("nopass").is_err());
         assert!(Credentials::parse_user_pass(":x").is_err());
+    }
+
+    #[test]
+    fn debug_of_auth_files_shows_no_secret() {
+        let f = file(
+            r#"{"auths":{"a.lan":{"auth":"dXNlcjpTM2NyZXQtQXV0aA==","username":"user",
+               "password":"S3cret-Pass","identitytoken":"S3cret-Tok"}}}"#,
+        );
+        let shown = format!(
+            "{:?} {f:#?}",
+            AuthSources {
+                files: vec![f.clone()]
+            }
+        );
+        for secret in ["dXNlcjpTM2NyZXQtQXV0aA==", "S3cret-Pass", "S3cret-Tok"] {
+            assert!(!shown.contains(secret), "{shown}");
+        }
+        assert!(
+            shown.contains("user") && shown.contains("<redacted>"),
+            "{shown}"
+        );
     }
 }

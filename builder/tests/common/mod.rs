@@ -414,3 +414,58 @@ impl Drop for LoopbackRegistry {
         let _ = self.child.wait();
     }
 }
+
+/// Fails when any of `secrets` (fake credentials a test handed to sparkimg) occurs in
+/// `bytes`, which is `what` (an output stream, a written file).
+pub fn assert_no_secret(what: &str, bytes: &[u8], secrets: &[String]) {
+    for s in secrets.iter().filter(|s| !s.is_empty()) {
+        let found = bytes.windows(s.len()).position(|w| w == s.as_bytes());
+        if let Some(at) = found {
+            let from = at.saturating_sub(80);
+            let to = (at + s.len() + 80).min(bytes.len());
+            panic!(
+                "secret {s:?} leaked into {what}: …{}…",
+                String::from_utf8_lossy(&bytes[from..to])
+            );
+        }
+    }
+}
+
+/// [`assert_no_secret`] over stdout and stderr of a run.
+pub fn assert_output_has_no_secret(out: &std::process::Output, secrets: &[String]) {
+    assert_no_secret("stdout", &out.stdout, secrets);
+    assert_no_secret("stderr", &out.stderr, secrets);
+}
+
+/// [`assert_no_secret`] over every file under `dir` (layouts, caches, registry storage,
+/// SBOMs), except the credential inputs the test wrote itself (`inputs`, files or
+/// folders). Returns how many files were scanned.
+pub fn assert_tree_has_no_secret(
+    dir: &std::path::Path,
+    inputs: &[std::path::PathBuf],
+    secrets: &[String],
+) -> usize {
+    let mut scanned = 0;
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        let Ok(rd) = std::fs::read_dir(&d) else {
+            continue;
+        };
+        for ent in rd.flatten() {
+            let p = ent.path();
+            if inputs.iter().any(|i| p.starts_with(i)) {
+                continue;
+            }
+            let Ok(ft) = ent.file_type() else { continue };
+            if ft.is_dir() {
+                stack.push(p);
+            } else if ft.is_file() {
+                if let Ok(bytes) = std::fs::read(&p) {
+                    assert_no_secret(&p.display().to_string(), &bytes, secrets);
+                    scanned += 1;
+                }
+            }
+        }
+    }
+    scanned
+}
