@@ -147,12 +147,14 @@ fn with_newline(mut text: Vec<u8>) -> Vec<u8> {
     text
 }
 
+/// Whether /etc/passwd (its bytes) has an entry for `uid`.
+pub fn has_entry(passwd: &[u8], uid: u32) -> bool {
+    parse_passwd(passwd).iter().any(|e| e.uid == uid)
+}
+
 /// Decides how the final uid gets a passwd entry.
 pub fn plan_passwd_fix(facts: &Facts) -> PasswdFix {
-    if parse_passwd(&facts.passwd)
-        .iter()
-        .any(|e| e.uid == facts.uid)
-    {
+    if has_entry(&facts.passwd, facts.uid) {
         return PasswdFix::Nothing;
     }
     let entry = |name: &[u8]| {

@@ -92,26 +92,30 @@ fn prepare_and_run(signals: &SignalState, plan: &Plan, env: &Env) -> Result<i32,
         child_env.insert("HOME".into(), home.clone());
     }
     let (final_uid, final_gid) = credentials.as_ref().map_or((uid, gid), |c| (c.uid, c.gid));
-    let passwd_writable = identity::writable(passwd_path);
-    let facts = Facts {
-        uid: final_uid,
-        gid: final_gid,
-        // Only looked for when it could matter.
-        nss_wrapper: if passwd_writable {
-            None
-        } else {
-            identity::find_nss_wrapper()
-        },
-        passwd,
-        group,
-        passwd_writable,
-        spark_home: child_env
-            .get(std::ffi::OsStr::new("SPARK_HOME"))
-            .cloned()
-            .unwrap_or_default(),
-        gecos: plan.passwd_gecos.clone(),
+    // The usual case, an entry for the user, asks nothing more of the system: the
+    // access check and nss_wrapper's search (a directory scan) are for a missing entry.
+    let fix = if identity::has_entry(&passwd, final_uid) {
+        PasswdFix::Nothing
+    } else {
+        let passwd_writable = identity::writable(passwd_path);
+        identity::plan_passwd_fix(&Facts {
+            uid: final_uid,
+            gid: final_gid,
+            nss_wrapper: if passwd_writable {
+                None
+            } else {
+                identity::find_nss_wrapper()
+            },
+            passwd,
+            group,
+            passwd_writable,
+            spark_home: child_env
+                .get(std::ffi::OsStr::new("SPARK_HOME"))
+                .cloned()
+                .unwrap_or_default(),
+            gecos: plan.passwd_gecos.clone(),
+        })
     };
-    let fix = identity::plan_passwd_fix(&facts);
     // Kept alive until the command has ended: nss_wrapper reads them all along.
     let (additions, _temp_files) = match identity::apply_passwd_fix(&fix, passwd_path) {
         Ok(done) => done,
