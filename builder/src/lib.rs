@@ -7,6 +7,8 @@ pub mod http;
 
 pub mod image;
 
+pub mod maven;
+
 pub mod registry;
 
 pub mod engine;
