@@ -134,7 +134,14 @@ fn code_of(e: &(dyn Error + 'static)) -> Option<u8> {
 /// `None` for a source error: its cause (a fetch error) decides.
 fn maven(e: &MavenError) -> Option<u8> {
     match e {
-        MavenError::Coordinate { .. } => Some(USAGE),
+        MavenError::Coordinate { .. }
+        | MavenError::Repository { .. }
+        | MavenError::Settings { .. } => Some(USAGE),
+        MavenError::ChecksumMismatch { .. } | MavenError::ChecksumMissing { .. } => {
+            Some(VERIFICATION)
+        }
+        MavenError::Fetch(f) => Some(fetch(f)),
+        MavenError::Io { .. } => Some(OTHER),
         MavenError::NotFound { .. }
         | MavenError::NoVersionInRange { .. }
         | MavenError::ParentNotFound { .. } => Some(DOWNLOAD),

@@ -13,7 +13,9 @@
 pub mod coordinate;
 pub mod model;
 pub mod pom;
+pub mod remote;
 pub mod resolve;
+pub mod settings;
 pub mod version;
 
 #[cfg(test)]
@@ -92,6 +94,40 @@ pub enum MavenError {
     NoVersion {
         coordinate: String,
         dependency: String,
+    },
+
+    #[error("invalid repository `{given}`: {reason}\nhint: --repositories takes http://, https:// or file:// URLs, separated by commas")]
+    Repository { given: String, reason: String },
+
+    #[error("cannot read Maven settings {file}: {reason}")]
+    Settings { file: String, reason: String },
+
+    #[error(
+        "{algorithm} mismatch for {file} from {repository}\n  expected: {expected}\n  actual:   {actual}\n\
+         hint: the repository may be serving a corrupt or tampered file"
+    )]
+    ChecksumMismatch {
+        file: String,
+        repository: String,
+        algorithm: &'static str,
+        expected: String,
+        actual: String,
+    },
+
+    #[error(
+        "no checksum (.sha512, .sha256 or .sha1) for {file} in {repository}\n\
+         hint: pass --insecure-skip-verify only if you trust this repository"
+    )]
+    ChecksumMissing { file: String, repository: String },
+
+    #[error(transparent)]
+    Fetch(#[from] crate::fetch::FetchError),
+
+    #[error("{path}: {source}")]
+    Io {
+        path: std::path::PathBuf,
+        #[source]
+        source: std::io::Error,
     },
 
     #[error("{what}: {source}")]
