@@ -387,6 +387,20 @@ pub struct BuildArgs {
     #[arg(long, value_name = "PKG[,PKG...]", value_delimiter = ',')]
     pub apt_packages: Vec<String>,
 
+    /// Maven coordinates baked into /opt/spark/jars with their dependencies, resolved
+    /// as `spark-submit --packages` resolves them (Spark's syntax).
+    #[arg(long, value_name = "G:A:V[,G:A:V...]")]
+    pub packages: Option<String>,
+
+    /// Maven repositories asked after Maven Central and spark-packages (http://,
+    /// https:// or file://; `user:pass@` or ~/.m2/settings.xml for credentials).
+    #[arg(long, value_name = "URL[,URL...]")]
+    pub repositories: Option<String>,
+
+    /// group:artifact pairs (globs allowed) left out of the --packages resolution.
+    #[arg(long, value_name = "G:A[,G:A...]")]
+    pub exclude_packages: Option<String>,
+
     /// docker-image-tool.sh's trailing verb: `build` (default) or `push` (= --push).
     #[arg(value_name = "build|push", hide = true)]
     pub verb: Option<String>,

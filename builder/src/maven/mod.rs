@@ -16,6 +16,7 @@ pub mod pom;
 pub mod remote;
 pub mod resolve;
 pub mod settings;
+pub mod stage;
 pub mod version;
 
 #[cfg(test)]

@@ -189,8 +189,8 @@ impl Remote {
             return Ok(());
         }
         if self.insecure_skip_verify {
-            progress::note(&format!(
-                "warning: no checksum for {rel} in {}; used unverified (--insecure-skip-verify)",
+            progress::warn(&format!(
+                "no checksum for {rel} in {}; used unverified (--insecure-skip-verify)",
                 repo.url
             ));
             return Ok(());

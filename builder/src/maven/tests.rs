@@ -689,3 +689,56 @@ fn dependency_cycles_are_walked_once() {
         ["org.a_a-1.jar", "org.b_b-1.jar", "org.c_c-1.jar"]
     );
 }
+
+#[test]
+fn distribution_jars_are_known_by_their_own_pom_properties() {
+    use crate::sbom::jar::Coordinates;
+    use stage::shipped_module;
+    let c = |g: &str, a: &str, v: &str| Coordinates {
+        group: g.into(),
+        artifact: a.into(),
+        version: v.into(),
+    };
+    // A shaded jar carries several; the one its file is named after counts.
+    let poms = [
+        c("com.google.guava", "guava", "14.0.1"),
+        c("org.x", "shaded-inside", "9"),
+    ];
+    assert_eq!(
+        shipped_module("guava-14.0.1.jar", &poms),
+        Some((ModuleId::new("com.google.guava", "guava"), "14.0.1".into()))
+    );
+    assert_eq!(shipped_module("unknown-1.jar", &poms), None);
+    assert_eq!(shipped_module("x.jar", &[]), None);
+}
+
+#[test]
+fn report_names_evictions_and_the_distributions_wins() {
+    let res = Resolution {
+        artifacts: Vec::new(),
+        evictions: vec![Eviction {
+            module: ModuleId::new("g", "c"),
+            revision: "1".into(),
+            by: "2".into(),
+        }],
+        shipped: vec![
+            Shipped {
+                module: ModuleId::new("g", "same"),
+                resolved: "1".into(),
+                shipped: "1".into(),
+            },
+            Shipped {
+                module: ModuleId::new("g", "json"),
+                resolved: "2".into(),
+                shipped: "1".into(),
+            },
+        ],
+    };
+    assert_eq!(
+        stage::report_lines(&res),
+        [
+            "packages: g:c 1 evicted by 2",
+            "packages: g:json 2 is already in the distribution's jars/ as 1; keeping 1",
+        ]
+    );
+}
