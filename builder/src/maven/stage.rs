@@ -39,7 +39,7 @@ pub fn shipped_module(file: &str, poms: &[Coordinates]) -> Option<(ModuleId, Str
 
 /// group:artifact → version of `jars/*.jar`, read as the SBOM reads jars (and from its
 /// cache). A jar that cannot be read is skipped: it only misses the deduplication.
-fn shipped(spark_home: &Path, cache_root: &Path) -> BTreeMap<ModuleId, String> {
+pub fn shipped(spark_home: &Path, cache_root: &Path) -> BTreeMap<ModuleId, String> {
     let cache = cache_root.join("build").join("sbom-jars");
     let Ok(dir) = std::fs::read_dir(spark_home.join("jars")) else {
         return BTreeMap::new();
