@@ -4,6 +4,7 @@
 mod common;
 
 use std::error::Error;
+use std::net::TcpListener;
 use std::path::Path;
 use std::time::Duration;
 
@@ -236,4 +237,23 @@ fn file_repositories() {
     let got = r.download(&res.artifacts).unwrap();
     assert_eq!(got.len(), 2);
     assert!(got.iter().all(|f| f.repository == url));
+}
+
+#[test]
+fn an_unreachable_repository_is_passed_over() {
+    let server = Server::start();
+    server.module("org.a:app:1.0", &[], true);
+    // A port nothing listens on, first in the list.
+    let dead = TcpListener::bind("127.0.0.1:0").unwrap();
+    let dead_url = format!("http://{}/m2/", dead.local_addr().unwrap());
+    drop(dead);
+    let repos = repositories(Some(&dead_url), &[server.url("m2/")], &[]).unwrap();
+    let cache = tempfile::tempdir().unwrap();
+    let r = Remote::new(repos, cache.path(), false, policy()).unwrap();
+    let res = resolve(&r, &request("org.a:app:1.0")).unwrap();
+    assert_eq!(r.download(&res.artifacts).unwrap().len(), 1);
+    // Found nowhere while one repository was unreachable: the network error is the answer.
+    let e = resolve(&r, &request("org.x:none:1")).unwrap_err();
+    assert_eq!(code(&e), exit::DOWNLOAD, "{e}");
+    assert!(e.to_string().contains(&dead_url), "{e}");
 }

@@ -207,15 +207,24 @@ impl Remote {
         if let Some(hit) = self.cached(rel) {
             return Ok(Some(hit));
         }
+        // As Ivy's chain: a repository that cannot be reached is passed over; its error
+        // is the answer only when no later one has the file.
+        let mut unreachable = None;
         for repo in &self.repos {
-            let Some(bytes) = self.raw(repo, rel)? else {
-                continue;
+            let bytes = match self.raw(repo, rel) {
+                Ok(Some(bytes)) => bytes,
+                Ok(None) => continue,
+                Err(e @ MavenError::Fetch(_)) => {
+                    unreachable.get_or_insert(e);
+                    continue;
+                }
+                Err(e) => return Err(e),
             };
             self.verify(repo, rel, &bytes)?;
             let sha = self.store(rel, &bytes, &repo.url)?;
             return Ok(Some((bytes, sha, repo.url.clone())));
         }
-        Ok(None)
+        unreachable.map_or(Ok(None), Err)
     }
 
     fn fetch_one(&self, a: &Artifact) -> Result<Fetched, MavenError> {
