@@ -15,7 +15,7 @@ use sparkimg::http::RetryPolicy;
 use sparkimg::maven::coordinate::parse_packages;
 use sparkimg::maven::remote::{file_path, Remote};
 use sparkimg::maven::settings::repositories;
-use sparkimg::maven::{resolve, Coordinate, MavenError, Request, Resolution};
+use sparkimg::maven::{resolve, Coordinate, MavenError, PomSource, Request, Resolution};
 
 fn policy() -> RetryPolicy {
     RetryPolicy {
@@ -256,4 +256,55 @@ fn an_unreachable_repository_is_passed_over() {
     let e = resolve(&r, &request("org.x:none:1")).unwrap_err();
     assert_eq!(code(&e), exit::DOWNLOAD, "{e}");
     assert!(e.to_string().contains(&dead_url), "{e}");
+}
+
+#[test]
+fn credentials_go_in_a_header_and_are_never_printed() {
+    use base64::Engine as _;
+    let server = Server::start();
+    server.module("org.a:app:1.0", &[], true);
+    let basic = |u: &str, p: &str| {
+        format!(
+            "Basic {}",
+            base64::engine::general_purpose::STANDARD.encode(format!("{u}:{p}"))
+        )
+    };
+    // From the URL (percent-encoded), then from settings.xml matched by the name repo-1.
+    let with_user = server
+        .url("m2/")
+        .replace("http://", "http://al%40ice:s3cr%3At@");
+    let settings = "<settings><servers><server><id>repo-1</id><username>bob</username>\
+                    <password>hunter2</password></server></servers></settings>";
+    let servers = sparkimg::maven::settings::servers(settings, "settings.xml").unwrap();
+    // The default repositories: one on the same server that has nothing.
+    let empty = server.url("empty/");
+    for (given, servers, want) in [
+        (with_user.as_str(), &[][..], basic("al@ice", "s3cr:t")),
+        (
+            server.url("m2/").as_str(),
+            &servers[..],
+            basic("bob", "hunter2"),
+        ),
+    ] {
+        let repos = repositories(Some(&empty), &[given.to_string()], servers).unwrap();
+        let cache = tempfile::tempdir().unwrap();
+        let r = Remote::new(repos, cache.path(), false, policy()).unwrap();
+        let res = resolve(&r, &request("org.a:app:1.0")).unwrap();
+        r.download(&res.artifacts).unwrap();
+        let jar = format!("/m2/{}", file_path(&gav("org.a:app:1.0"), "jar"));
+        let seen = server.seen(&jar);
+        assert_eq!(
+            seen.last().unwrap().authorization.as_deref(),
+            Some(want.as_str())
+        );
+        // An error about that repository shows its URL without the secret.
+        let e = resolve(&r, &request("org.x:none:1"))
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains(&server.url("m2/")), "{e}");
+        for secret in ["s3cr", "hunter2", "al%40ice"] {
+            assert!(!e.contains(secret), "{e}");
+        }
+        assert!(!format!("{:?}", r.repositories()).contains("hunter2"));
+    }
 }
