@@ -121,7 +121,7 @@ fn bake_packages(
         repositories: &req.packages.repositories,
         default_root: default_root.as_deref().filter(|r| !r.trim().is_empty()),
         settings_xml: home.map(|h| h.join(".m2").join("settings.xml")),
-        spark_home,
+        spark_home: Some(spark_home),
         cache_root,
         insecure_skip_verify: req.insecure_skip_verify,
         policy: sparkimg::http::RetryPolicy::default(),

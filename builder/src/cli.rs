@@ -23,6 +23,42 @@ pub enum Command {
     /// Print the SBOM attached to an image (an OCI layout or a registry); exit 1 when
     /// it has none.
     Sbom(Box<SbomArgs>),
+    /// Resolve and download Maven packages as `build --packages` does (into the cache),
+    /// and print the jars an image would get.
+    Packages(Box<PackagesArgs>),
+}
+
+/// `sparkimg packages`.
+#[derive(Debug, Args)]
+#[command(after_help = sparkimg::exit::help())]
+pub struct PackagesArgs {
+    /// Maven coordinates, as for `build --packages`.
+    #[arg(long, value_name = "G:A:V[,G:A:V...]")]
+    pub packages: String,
+
+    /// As for `build --repositories`.
+    #[arg(long, value_name = "URL[,URL...]")]
+    pub repositories: Option<String>,
+
+    /// As for `build --exclude-packages`.
+    #[arg(long, value_name = "G:A[,G:A...]")]
+    pub exclude_packages: Option<String>,
+
+    /// A distribution whose jars/ win over resolved versions, as in `build`.
+    #[arg(long, value_name = "DIR")]
+    pub spark_home: Option<PathBuf>,
+
+    /// Cache directory.
+    #[arg(long, value_name = "DIR", env = "SPARKIMG_CACHE_DIR")]
+    pub cache_dir: Option<PathBuf>,
+
+    /// Accept files whose repository offers no checksum.
+    #[arg(long)]
+    pub insecure_skip_verify: bool,
+
+    /// One JSON array of {coordinate, file, sha256, repository}.
+    #[arg(long)]
+    pub json: bool,
 }
 
 /// `sparkimg sbom`.

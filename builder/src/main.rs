@@ -6,6 +6,7 @@
 mod build_cmd;
 mod cli;
 mod engine_cmd;
+mod packages_cmd;
 mod push_cmd;
 mod resolve;
 mod sbom_cmd;
@@ -48,6 +49,7 @@ fn run(cli: Cli) -> Result<()> {
             push_cmd::run(*args)
         }
         Command::Sbom(args) => sbom_cmd::run(*args),
+        Command::Packages(args) => packages_cmd::run(*args),
     }
 }
 

@@ -308,3 +308,40 @@ fn credentials_go_in_a_header_and_are_never_printed() {
         assert!(!format!("{:?}", r.repositories()).contains("hunter2"));
     }
 }
+
+#[test]
+fn the_packages_command_lists_what_an_image_would_get() {
+    let dir = tempfile::tempdir().unwrap();
+    let repo = dir.path().join("repo");
+    repo.as_path()
+        .module("org.a:app:1.0", &["org.b:lib:2.0"], true);
+    repo.as_path().module("org.b:lib:2.0", &[], true);
+    let url = url::Url::from_directory_path(&repo).unwrap().to_string();
+    let run = |packages: &str| {
+        std::process::Command::new(env!("CARGO_BIN_EXE_sparkimg"))
+            .args(["packages", "--json", "--packages", packages])
+            .arg("--cache-dir")
+            .arg(dir.path().join("cache"))
+            .env("DEFAULT_ARTIFACT_REPOSITORY", &url)
+            .output()
+            .unwrap()
+    };
+    let out = run("org.a:app:1.0");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let jars: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let files: Vec<&str> = jars
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|j| j["file"].as_str().unwrap())
+        .collect();
+    assert_eq!(files, ["org.a_app-1.0.jar", "org.b_lib-2.0.jar"]);
+    assert_eq!(run("org.a:app").status.code(), Some(2));
+    let missing = run("org.a:gone:1");
+    assert_eq!(missing.status.code(), Some(4));
+    assert!(String::from_utf8_lossy(&missing.stderr).contains("org.a:gone:1"));
+}

@@ -23,7 +23,8 @@ pub struct StageOptions<'a> {
     pub default_root: Option<&'a str>,
     /// `~/.m2/settings.xml` (read when it exists).
     pub settings_xml: Option<PathBuf>,
-    pub spark_home: &'a Path,
+    /// The distribution whose `jars/` win over resolved versions (none: nothing does).
+    pub spark_home: Option<&'a Path>,
     pub cache_root: &'a Path,
     pub insecure_skip_verify: bool,
     pub policy: RetryPolicy,
@@ -105,7 +106,10 @@ pub fn run(o: &StageOptions) -> Result<Vec<PackageJar>, MavenError> {
     let req = Request {
         packages: o.packages.to_vec(),
         excludes: o.excludes.to_vec(),
-        shipped: shipped(o.spark_home, o.cache_root),
+        shipped: o
+            .spark_home
+            .map(|h| shipped(h, o.cache_root))
+            .unwrap_or_default(),
     };
     let res = resolve(&remote, &req)?;
     for line in report_lines(&res) {
