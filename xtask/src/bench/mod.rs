@@ -11,6 +11,7 @@ mod engine;
 mod entrypoint;
 mod fetch;
 mod launcher;
+mod packages;
 mod push;
 
 use std::fs;
@@ -24,7 +25,7 @@ use crate::util;
 use sparkimg_skips as skips;
 
 /// In the order `all` runs them: the quick ones first.
-const BENCHES: [&str; 5] = ["entrypoint", "fetch", "build", "push", "engine"];
+const BENCHES: [&str; 6] = ["entrypoint", "fetch", "build", "push", "engine", "packages"];
 
 pub fn main(args: Vec<String>) -> Result<()> {
     let mut args = args.into_iter();
@@ -84,6 +85,7 @@ pub fn main(args: Vec<String>) -> Result<()> {
             "build" => build::run(&opts)?,
             "push" => push::run(&opts)?,
             "engine" => engine::run(&opts)?,
+            "packages" => packages::run(&opts)?,
             _ => unreachable!("BENCHES and this match disagree"),
         };
         step.done();
