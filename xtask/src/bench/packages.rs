@@ -21,7 +21,30 @@ const MODULES: usize = 50;
 /// Targets: cold at least as fast as spark-submit's resolution, a cached run < 300 ms.
 const MIN_SPEEDUP: f64 = 1.0;
 const MAX_CACHED_NS: u64 = 300_000_000;
-const SPARK: &str = "spark-3.5.9-bin-hadoop3";
+
+/// The newest Spark 3 fixture distribution (`cargo xtask fixtures` makes 3.5.x).
+fn spark_home() -> Option<PathBuf> {
+    let dir = util::target_dir().join("fixtures/dist");
+    fs::read_dir(&dir)
+        .ok()?
+        .flatten()
+        .map(|e| e.path())
+        .filter(|p| {
+            let name = p.file_name().and_then(|n| n.to_str()).unwrap_or("");
+            name.starts_with("spark-3.") && p.join("bin/spark-submit").is_file()
+        })
+        .max_by_key(|p| {
+            let name = p
+                .file_name()
+                .and_then(|n| n.to_str())
+                .unwrap_or("")
+                .to_string();
+            crate::fixtures::final_release(
+                name.trim_start_matches("spark-")
+                    .trim_end_matches("-bin-hadoop3"),
+            )
+        })
+}
 
 /// Module `i` depends on `2i+1` and `2i+2` (a binary tree of 50), all children of one
 /// parent POM that holds the version as a property.
@@ -117,11 +140,10 @@ impl Sides {
 pub fn run(opts: &Options) -> Result<Vec<Row>> {
     let runs = opts.runs.unwrap_or(if opts.quick { 1 } else { 3 });
     ensure!(runs > 0, "--runs must be positive");
-    let spark_home = util::target_dir().join("fixtures/dist").join(SPARK);
-    ensure!(
-        spark_home.join("bin/spark-submit").is_file() && util::have("java"),
-        "bench packages needs java and the {SPARK} fixture (cargo xtask fixtures)"
-    );
+    let spark_home = spark_home().filter(|_| util::have("java"));
+    let Some(spark_home) = spark_home else {
+        anyhow::bail!("bench packages needs java and a Spark 3 fixture (cargo xtask fixtures)");
+    };
     let step = Step::start("bench: cargo build --release -p sparkimg");
     util::run(util::cargo().args(["build", "--release", "-p", "sparkimg"]))?;
     step.done();
