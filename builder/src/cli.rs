@@ -447,9 +447,9 @@ pub struct BuildArgs {
 
 const BUILD_TEXT: &str = "\
 Layers, least to most often changing: base (untouched), third-party jars, spark-* jars,
-examples/data, python (spark-py) or R (spark-r), bin/sbin/conf/kubernetes, and a small
-system layer (/opt/spark-entrypoint, /usr/bin/tini -> it, work-dir, /etc/passwd,
-/etc/localtime, /etc/timezone). Outputs are reproducible: SOURCE_DATE_EPOCH (default 0)
+--packages jars (also in jars/), examples/data, python (spark-py) or R (spark-r),
+bin/sbin/conf/kubernetes, and a small system layer (/opt/spark-entrypoint, /usr/bin/tini
+-> it, work-dir, /etc/passwd, /etc/localtime, /etc/timezone). Outputs are reproducible: SOURCE_DATE_EPOCH (default 0)
 sets file times and `created`. Unchanged layers come from the cache without tar or
 compression.
 
