@@ -51,6 +51,7 @@ pub fn run(args: BuildArgs, lock_timeout: Duration) -> Result<()> {
     resolve::buildable_version(&version)?;
     let tag = req.tag.clone().unwrap_or_else(|| version.clone());
     let images = req.names.images(&tag)?;
+    let packages = bake_packages(&req, &spark_home, &prepared.cache_root)?;
     if let Some(daemon) = &prepared.engine {
         let b = sparkimg::engine::build::EngineBuild {
             spark_home,
@@ -74,6 +75,7 @@ pub fn run(args: BuildArgs, lock_timeout: Duration) -> Result<()> {
             source,
             no_cache: req.no_cache,
             apt_packages: req.apt_packages.clone(),
+            packages,
         };
         return engine_build(&req, daemon, &b, prepared.registry.as_ref());
     }
@@ -103,8 +105,37 @@ pub fn run(args: BuildArgs, lock_timeout: Duration) -> Result<()> {
         },
         sbom,
         source,
+        packages,
     };
     daemonless(&req, &opts, prepared)
+}
+
+/// The `--packages` stage: resolved and downloaded before any layer is planned.
+fn bake_packages(
+    req: &BuildRequest,
+    spark_home: &Path,
+    cache_root: &Path,
+) -> Result<Vec<sparkimg::image::plan::PackageJar>> {
+    let default_root = std::env::var("DEFAULT_ARTIFACT_REPOSITORY").ok();
+    let home = std::env::var_os("HOME").map(PathBuf::from);
+    let jars = sparkimg::maven::stage::run(&sparkimg::maven::stage::StageOptions {
+        packages: &req.packages.coordinates,
+        excludes: &req.packages.excludes,
+        repositories: &req.packages.repositories,
+        default_root: default_root.as_deref().filter(|r| !r.trim().is_empty()),
+        settings_xml: home.map(|h| h.join(".m2").join("settings.xml")),
+        spark_home: Some(spark_home),
+        cache_root,
+        insecure_skip_verify: req.insecure_skip_verify,
+        policy: sparkimg::http::RetryPolicy::default(),
+    })?;
+    if !jars.is_empty() {
+        eprintln!(
+            "sparkimg: packages: {} jar(s) for /opt/spark/jars",
+            jars.len()
+        );
+    }
+    Ok(jars)
 }
 
 /// Everything that can fail without the distribution, before it is fetched: no point

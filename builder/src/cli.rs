@@ -33,6 +33,42 @@ pub enum Command {
     /// Show what the cache holds, or prune it.
     #[command(subcommand)]
     Cache(CacheCommand),
+    /// Resolve and download Maven packages as `build --packages` does (into the cache),
+    /// and print the jars an image would get.
+    Packages(Box<PackagesArgs>),
+}
+
+/// `sparkimg packages`.
+#[derive(Debug, Args)]
+#[command(after_help = sparkimg::exit::help())]
+pub struct PackagesArgs {
+    /// Maven coordinates, as for `build --packages`.
+    #[arg(long, value_name = "G:A:V[,G:A:V...]")]
+    pub packages: String,
+
+    /// As for `build --repositories`.
+    #[arg(long, value_name = "URL[,URL...]")]
+    pub repositories: Option<String>,
+
+    /// As for `build --exclude-packages`.
+    #[arg(long, value_name = "G:A[,G:A...]")]
+    pub exclude_packages: Option<String>,
+
+    /// A distribution whose jars/ win over resolved versions, as in `build`.
+    #[arg(long, value_name = "DIR")]
+    pub spark_home: Option<PathBuf>,
+
+    /// Cache directory.
+    #[arg(long, value_name = "DIR", env = "SPARKIMG_CACHE_DIR")]
+    pub cache_dir: Option<PathBuf>,
+
+    /// Accept files whose repository offers no checksum.
+    #[arg(long)]
+    pub insecure_skip_verify: bool,
+
+    /// One JSON array of {coordinate, file, sha256, repository}.
+    #[arg(long)]
+    pub json: bool,
 }
 
 /// `sparkimg cache`.
@@ -447,6 +483,20 @@ pub struct BuildArgs {
     #[arg(long, value_name = "PKG[,PKG...]", value_delimiter = ',')]
     pub apt_packages: Vec<String>,
 
+    /// Maven coordinates baked into /opt/spark/jars with their dependencies, resolved
+    /// as `spark-submit --packages` resolves them (Spark's syntax).
+    #[arg(long, value_name = "G:A:V[,G:A:V...]")]
+    pub packages: Option<String>,
+
+    /// Maven repositories asked after Maven Central and spark-packages (http://,
+    /// https:// or file://; `user:pass@` or ~/.m2/settings.xml for credentials).
+    #[arg(long, value_name = "URL[,URL...]")]
+    pub repositories: Option<String>,
+
+    /// group:artifact pairs (globs allowed) left out of the --packages resolution.
+    #[arg(long, value_name = "G:A[,G:A...]")]
+    pub exclude_packages: Option<String>,
+
     /// docker-image-tool.sh's trailing verb: `build` (default) or `push` (= --push).
     #[arg(value_name = "build|push", hide = true)]
     pub verb: Option<String>,
@@ -457,9 +507,9 @@ pub struct BuildArgs {
 
 const BUILD_TEXT: &str = "\
 Layers, least to most often changing: base (untouched), third-party jars, spark-* jars,
-examples/data, python (spark-py) or R (spark-r), bin/sbin/conf/kubernetes, and a small
-system layer (/opt/spark-entrypoint, /usr/bin/tini -> it, work-dir, /etc/passwd,
-/etc/localtime, /etc/timezone). Outputs are reproducible: SOURCE_DATE_EPOCH (default 0)
+--packages jars (also in jars/), examples/data, python (spark-py) or R (spark-r),
+bin/sbin/conf/kubernetes, and a small system layer (/opt/spark-entrypoint, /usr/bin/tini
+-> it, work-dir, /etc/passwd, /etc/localtime, /etc/timezone). Outputs are reproducible: SOURCE_DATE_EPOCH (default 0)
 sets file times and `created`. Unchanged layers come from the cache without tar or
 compression.
 

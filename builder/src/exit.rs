@@ -8,6 +8,7 @@ use crate::apt::AptError;
 use crate::engine::EngineError;
 use crate::fetch::{FetchError, VersionError};
 use crate::image::BuildError;
+use crate::maven::MavenError;
 use crate::publish::PublishError;
 use crate::registry::RegistryError;
 
@@ -31,7 +32,8 @@ pub const TABLE: &[(u8, &str)] = &[
     (OTHER, "other error (I/O, cache)"),
     (
         USAGE,
-        "usage error: bad flags, Spark versions, references, tags, time zones or \
+        "usage error: bad flags, Spark versions, Maven coordinates, references, tags, time \
+         zones or \
          SOURCE_DATE_EPOCH",
     ),
     (
@@ -41,7 +43,8 @@ pub const TABLE: &[(u8, &str)] = &[
     ),
     (
         DOWNLOAD,
-        "download failed on every mirror (not found, network, server errors)",
+        "download failed on every mirror or Maven repository (not found, network, server \
+         errors)",
     ),
     (UNSAFE_ARCHIVE, "unsafe or oversized archive refused"),
     (
@@ -109,6 +112,9 @@ fn code_of(e: &(dyn Error + 'static)) -> Option<u8> {
     if let Some(e) = e.downcast_ref::<BuildError>() {
         return Some(build(e));
     }
+    if let Some(e) = e.downcast_ref::<MavenError>() {
+        return maven(e);
+    }
     if let Some(e) = e.downcast_ref::<FetchError>() {
         return Some(fetch(e));
     }
@@ -123,6 +129,27 @@ fn code_of(e: &(dyn Error + 'static)) -> Option<u8> {
         PublishError::Registry(r) => registry(r),
         PublishError::Engine(d) => engine(d),
     })
+}
+
+/// `None` for a source error: its cause (a fetch error) decides.
+fn maven(e: &MavenError) -> Option<u8> {
+    match e {
+        MavenError::Coordinate { .. }
+        | MavenError::Repository { .. }
+        | MavenError::Settings { .. } => Some(USAGE),
+        MavenError::ChecksumMismatch { .. } | MavenError::ChecksumMissing { .. } => {
+            Some(VERIFICATION)
+        }
+        MavenError::Fetch(f) => Some(fetch(f)),
+        MavenError::Io { .. } => Some(OTHER),
+        MavenError::NotFound { .. }
+        | MavenError::NoVersionInRange { .. }
+        | MavenError::ParentNotFound { .. } => Some(DOWNLOAD),
+        MavenError::Pom { .. } | MavenError::ParentCycle { .. } | MavenError::NoVersion { .. } => {
+            Some(OTHER)
+        }
+        MavenError::Source { .. } => None,
+    }
 }
 
 fn fetch(e: &FetchError) -> u8 {

@@ -8,6 +8,8 @@ pub mod http;
 
 pub mod image;
 
+pub mod maven;
+
 pub mod registry;
 
 pub mod engine;

@@ -7,6 +7,7 @@ mod build_cmd;
 mod cache_cmd;
 mod cli;
 mod engine_cmd;
+mod packages_cmd;
 mod push_cmd;
 mod resolve;
 mod sbom_cmd;
@@ -51,6 +52,7 @@ fn run(cli: Cli) -> Result<()> {
             push_cmd::run(*args, lock_timeout)
         }
         Command::Sbom(args) => sbom_cmd::run(*args, lock_timeout),
+        Command::Packages(args) => packages_cmd::run(*args),
     }
 }
 

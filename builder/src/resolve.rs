@@ -10,6 +10,7 @@ use sparkimg::fetch::{urls, DistSpec, SparkVersion};
 use sparkimg::image::{
     self, reference, BaseSpec, BuildError, Compression, ImageRef, OutputSpec, Platform, Variant,
 };
+use sparkimg::maven::{coordinate, settings, Coordinate, Pattern};
 use sparkimg::registry::RegistryRef;
 
 use crate::cli::{BuildArgs, CompressionArg, EngineArg, RegistryArgs};
@@ -121,6 +122,8 @@ pub struct BuildRequest {
     pub apt_packages: Vec<String>,
     /// `--insecure-skip-verify` (also: unsigned apt repositories are accepted).
     pub insecure_skip_verify: bool,
+    /// `--packages`, `--exclude-packages` and `--repositories`, in Spark's grammar.
+    pub packages: Packages,
     pub json: bool,
     /// `--sbom` and `--sbom-dir`.
     pub sbom: sparkimg::sbom::Formats,
@@ -223,6 +226,7 @@ pub fn resolve(args: &BuildArgs, env: &Env) -> Result<BuildRequest, BuildError> 
         no_cache: args.no_cache,
         apt_packages: apt_packages(&args.apt_packages)?,
         insecure_skip_verify: args.insecure_skip_verify,
+        packages: packages(args)?,
         json: args.json,
         sbom: sparkimg::sbom::Formats::parse(&args.sbom).ok_or_else(|| {
             BuildError::InvalidInput(format!(
@@ -238,6 +242,37 @@ pub fn resolve(args: &BuildArgs, env: &Env) -> Result<BuildRequest, BuildError> 
     // A bad --compression-level is refused now, whichever sink ends up chosen.
     req.compression(false)?;
     Ok(req)
+}
+
+/// `--packages` and its companions, checked as Spark checks them (exit 2).
+#[derive(Debug, Clone, Default)]
+pub struct Packages {
+    pub coordinates: Vec<Coordinate>,
+    pub excludes: Vec<Pattern>,
+    /// `--repositories` split on commas, validated; credentials still in them.
+    pub repositories: Vec<String>,
+}
+
+fn packages(args: &BuildArgs) -> Result<Packages, BuildError> {
+    let usage = |e: sparkimg::maven::MavenError| input(e.to_string());
+    let list = |v: &Option<String>| v.as_deref().map(str::trim).unwrap_or("").to_string();
+    let coordinates = match list(&args.packages) {
+        p if p.is_empty() => Vec::new(),
+        p => coordinate::parse_packages(&p).map_err(usage)?,
+    };
+    let excludes = coordinate::parse_excludes(&list(&args.exclude_packages)).map_err(usage)?;
+    let repositories: Vec<String> = list(&args.repositories)
+        .split(',')
+        .map(str::trim)
+        .filter(|r| !r.is_empty())
+        .map(String::from)
+        .collect();
+    settings::repositories(None, &repositories, &[]).map_err(usage)?;
+    Ok(Packages {
+        coordinates,
+        excludes,
+        repositories,
+    })
 }
 
 /// Debian policy's package names (lowercase letters, digits, `+ - .`; two characters at
@@ -700,6 +735,50 @@ mod tests {
         let d = docker.docker.expect("docker path");
         assert_eq!(d.build_args, vec![("x".to_string(), "1".to_string())]);
         assert!(docker.base_ref.is_none());
+    }
+
+    #[test]
+    fn packages_flags_are_checked_here_in_sparks_grammar() {
+        let r = resolve_args(&[
+            "-t",
+            "3.5.3",
+            "--packages",
+            "org.a:x:1,org.b/y:2",
+            "--exclude-packages",
+            "org.c:*",
+            "--repositories",
+            "https://u:p@repo.example/m2, file:///srv/m2",
+        ])
+        .unwrap();
+        assert_eq!(
+            r.packages.coordinates,
+            [
+                Coordinate::new("org.a", "x", "1"),
+                Coordinate::new("org.b", "y", "2")
+            ]
+        );
+        assert_eq!(r.packages.excludes, [Pattern::new("org.c", "*")]);
+        assert_eq!(r.packages.repositories.len(), 2);
+        assert!(resolve_args(&["-t", "3.5.3"])
+            .unwrap()
+            .packages
+            .coordinates
+            .is_empty());
+        usage(&["-t", "3.5.3", "--packages", "org.a:x"], "`org.a:x`");
+        usage(
+            &["-t", "3.5.3", "--packages", "org.a:x:1:jdk8"],
+            "groupId:artifactId:version",
+        );
+        usage(
+            &["-t", "3.5.3", "--exclude-packages", "org.a:x:1"],
+            "groupId:artifactId",
+        );
+        usage(&["-t", "3.5.3", "--repositories", "ftp://h/"], "ftp://h/");
+        // A secret in a bad repository URL is not echoed.
+        match resolve_args(&["-t", "3.5.3", "--repositories", "gopher://u:hunter2@h/"]) {
+            Err(e) => assert!(!e.to_string().contains("hunter2"), "{e}"),
+            Ok(_) => panic!("gopher accepted"),
+        }
     }
 
     #[test]

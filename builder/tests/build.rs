@@ -193,7 +193,11 @@ impl Fixture {
     }
     /// Run `sparkimg build` with the fixture's distribution, base, cache and entrypoint.
     fn build(&self, extra: &[&str], epoch: Option<&str>) -> Output {
+        self.build_env(extra, epoch, &[])
+    }
+    fn build_env(&self, extra: &[&str], epoch: Option<&str>, env: &[(&str, &str)]) -> Output {
         let mut c = self.command(extra);
+        c.envs(env.iter().copied());
         if let Some(e) = epoch {
             c.env("SOURCE_DATE_EPOCH", e);
         }
@@ -1062,4 +1066,99 @@ fn multi_platform_index_shares_spark_layers() {
     );
     fails(&o, 2, "docker-archive holds one platform");
     assert!(!f.p("multi.tar").exists());
+}
+
+/// A module in a `file://` Maven repository: POM, jar, and their `.sha1`s.
+fn maven_module(repo: &Path, g: &str, a: &str, v: &str, deps: &[(&str, &str, &str)]) {
+    use sha1::Digest as _;
+    let dir = repo.join(g.replace('.', "/")).join(a).join(v);
+    let deps: String = deps
+        .iter()
+        .map(|(g, a, v)| {
+            format!("<dependency><groupId>{g}</groupId><artifactId>{a}</artifactId><version>{v}</version></dependency>")
+        })
+        .collect();
+    let pom = format!(
+        "<project><groupId>{g}</groupId><artifactId>{a}</artifactId><version>{v}</version>\
+         <dependencies>{deps}</dependencies></project>"
+    );
+    let jar = format!("PK {g}:{a}:{v}");
+    for (name, bytes) in [(format!("{a}-{v}.pom"), pom), (format!("{a}-{v}.jar"), jar)] {
+        let sum = hex::encode(sha1::Sha1::digest(bytes.as_bytes()));
+        write(&dir.join(&name), bytes.as_bytes(), 0o644);
+        write(&dir.join(format!("{name}.sha1")), sum.as_bytes(), 0o644);
+    }
+}
+
+/// The paths in a gzip layer blob of a layout.
+fn layer_paths(layout: &Path, digest: &str) -> Vec<String> {
+    let blob = fs::File::open(layout.join("blobs/sha256").join(&digest[7..])).unwrap();
+    let mut tar = tar::Archive::new(flate2::read::GzDecoder::new(blob));
+    tar.entries()
+        .unwrap()
+        .map(|e| e.unwrap().path().unwrap().to_string_lossy().into_owned())
+        .collect()
+}
+
+#[test]
+fn packages_are_baked_into_jars_and_rebuilt_offline() {
+    let fx = Fixture::new();
+    let repo = fx.p("m2");
+    maven_module(&repo, "org.a", "app", "1.0", &[("org.b", "lib", "2.0")]);
+    maven_module(&repo, "org.b", "lib", "2.0", &[]);
+    let root = format!("file://{}/", repo.display());
+    let env = [("DEFAULT_ARTIFACT_REPOSITORY", root.as_str())];
+    let out = fx.p("out");
+    let args = ["--json", "-t", "3.5.3", "--packages", "org.a:app:1.0"];
+    let output = format!("--output=oci:{}", out.display());
+    let build = |extra: &[&str]| {
+        let all: Vec<&str> = args.iter().copied().chain(extra.iter().copied()).collect();
+        let o = fx.build_env(&all, None, &env);
+        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+        serde_json::from_slice::<Value>(&o.stdout).unwrap()
+    };
+    let r = build(&[&output]);
+    let files: Vec<&str> = r["packages"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p["file"].as_str().unwrap())
+        .collect();
+    assert_eq!(files, ["org.a_app-1.0.jar", "org.b_lib-2.0.jar"]);
+    assert_eq!(r["packages"][0]["coordinate"], "org.a:app:1.0");
+    assert_eq!(r["packages"][0]["repository"], root.as_str());
+    assert_eq!(r["packages"][0]["sha256"].as_str().unwrap().len(), 64);
+    let names: Vec<&str> = r["layers"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|l| l["name"].as_str().unwrap())
+        .collect();
+    let at = names
+        .iter()
+        .position(|n| *n == "packages")
+        .expect("a packages layer");
+    assert_eq!(names[at - 1], "spark-jars");
+    let paths = layer_paths(&out, r["layers"][at]["digest"].as_str().unwrap());
+    assert!(
+        paths.contains(&"opt/spark/jars/org.a_app-1.0.jar".to_string()),
+        "{paths:?}"
+    );
+    let manifest = blob_json(&out, r["images"][0]["manifest_digest"].as_str().unwrap());
+    assert_eq!(
+        manifest["annotations"]["dev.sparkimg.packages"],
+        "org.a:app:1.0,org.b:lib:2.0"
+    );
+    // The repository gone, a rebuild resolves from the cache and reuses the layer.
+    fs::remove_dir_all(&repo).unwrap();
+    let again = build(&[&output]);
+    assert_eq!(again["layers_built"], 0, "{again}");
+    assert_eq!(again["images"], r["images"]);
+    // Spark's grammar: a coordinate without a version is a usage error.
+    let o = fx.build_env(
+        &["-t", "3.5.3", "--packages", "org.a:app", &output],
+        None,
+        &env,
+    );
+    fails(&o, 2, "org.a:app");
 }

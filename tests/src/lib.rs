@@ -270,6 +270,16 @@ pub struct Cluster {
 
 impl Cluster {
     pub fn new(scenario: &str) -> Cluster {
+        Cluster::create(scenario, false)
+    }
+
+    /// A cluster whose network reaches nothing outside it (`docker network create
+    /// --internal`): pods that must not need egress.
+    pub fn new_internal(scenario: &str) -> Cluster {
+        Cluster::create(scenario, true)
+    }
+
+    fn create(scenario: &str, internal: bool) -> Cluster {
         static STALE: Once = Once::new();
         STALE.call_once(remove_stale);
         let pid = std::process::id();
@@ -277,7 +287,7 @@ impl Cluster {
         // A free /24: Docker refuses a subnet that overlaps another network's.
         for third in (200..=254).rev() {
             let prefix = format!("172.31.{third}");
-            let out = run(&mut docker([
+            let out = run(docker([
                 "network",
                 "create",
                 "--driver",
@@ -291,7 +301,8 @@ impl Cluster {
                 "--label",
                 &format!("{OWNER_LABEL}={pid}"),
                 &network,
-            ]));
+            ])
+            .args(internal.then_some("--internal")));
             if out.status.success() {
                 eprintln!("e2e[{scenario}]: network {network} on {prefix}.0/24");
                 return Cluster {
@@ -380,6 +391,9 @@ impl Cluster {
         if let Some(user) = &spec.user {
             cmd.args(["--user", user]);
         }
+        if spec.read_only {
+            cmd.arg("--read-only");
+        }
         for (k, v) in &spec.env {
             cmd.args(["-e", &format!("{k}={v}")]);
         }
@@ -442,6 +456,8 @@ pub struct Spec {
     pub tmpfs: Vec<String>,
     /// `--entrypoint` (a pod spec's `command`), instead of the image's.
     pub entrypoint: Option<String>,
+    /// `--read-only` (a pod's `readOnlyRootFilesystem`).
+    pub read_only: bool,
     pub args: Vec<String>,
 }
 
@@ -481,6 +497,11 @@ impl Spec {
         self.mounts.push((host.to_path_buf(), inside.into()));
         self
     }
+    pub fn read_only(mut self) -> Spec {
+        self.read_only = true;
+        self
+    }
+
     pub fn tmpfs(mut self, dir: &str) -> Spec {
         self.tmpfs.push(dir.into());
         self

@@ -1022,3 +1022,225 @@ impl Drop for Registry {
         let _ = std::fs::remove_dir_all(&self.dir);
     }
 }
+
+/// Scenario 10 (issue 15): a connector compiled here, `e2econn.Conn` in
+/// `org.e2e:conn:1.0`, whose tasks call `e2edep.Dep` from its Maven dependency
+/// `org.e2e:dep:1.0`, published to a `file://` repository, baked into an image with
+/// `sparkimg build --packages org.e2e:conn:1.0`, and run as a real job: a driver and two
+/// executor pods on a network with no way out, read-only root file systems, a random UID.
+/// The executors load both classes from `/opt/spark/jars`.
+#[test]
+#[ignore = "needs a Docker Engine and images built by sparkimg: cargo xtask e2e"]
+fn s10_packages_baked_connector() {
+    let inputs = Inputs::from_env();
+    let build = BuildInputs::from_env();
+    let work = inputs.work.join(format!("s10-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&work);
+    let repo = work.join("m2");
+    connector_repository(&build.spark_home, &work, &repo);
+    let image = format!(
+        "e2e-packages-{}/spark:{}",
+        std::process::id(),
+        inputs.spark_version
+    );
+    let _untag = Untag(image.clone());
+    let out = run(std::process::Command::new(&build.sparkimg)
+        .args([
+            "build",
+            "-r",
+            &format!("e2e-packages-{}", std::process::id()),
+        ])
+        .args(["-t", &inputs.spark_version, "--load", "--json"])
+        .arg("--spark-home")
+        .arg(&build.spark_home)
+        .args(["--base", &build.base])
+        .arg("--entrypoint-binary")
+        .arg(&build.entrypoint)
+        .arg("--cache-dir")
+        .arg(work.join("cache"))
+        .args(["--packages", "org.e2e:conn:1.0"])
+        .env(
+            "DEFAULT_ARTIFACT_REPOSITORY",
+            format!("file://{}/", repo.display()),
+        ));
+    assert!(
+        out.status.success(),
+        "sparkimg build --packages: {}",
+        text(&out)
+    );
+    let report = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        report.contains("org.e2e_conn-1.0.jar") && report.contains("org.e2e_dep-1.0.jar"),
+        "{report}"
+    );
+
+    let cluster = Cluster::new_internal("s10");
+    const RANDOM: &str = "1000740000:0";
+    let pod = |name: &str| {
+        Spec::new(name, &image)
+            .user(RANDOM)
+            .read_only()
+            .tmpfs("/tmp")
+            .tmpfs("/var/data/spark-local")
+    };
+    let master = start_master(&cluster, &image);
+    let mut args: Vec<String> = [
+        "driver",
+        "--master",
+        "spark://master:7077",
+        "--name",
+        "e2e-s10",
+    ]
+    .map(String::from)
+    .to_vec();
+    args.extend(driver_confs("driver", 2));
+    args.extend(["--class", "e2econn.Conn", "spark-internal", "8"].map(String::from));
+    let driver = cluster.start(
+        pod("driver")
+            .ip(20)
+            .alias("driver")
+            .hostname("s10-driver")
+            .env("SPARK_DRIVER_BIND_ADDRESS", cluster.ip(20))
+            .env("SPARK_LOCAL_DIRS", "/var/data/spark-local")
+            .args(&args),
+    );
+    let app_id = wait_app_id(&driver);
+    cluster.mark(&format!("driver connected as {app_id}"));
+    let executors: Vec<Container> = (1..=2u8)
+        .map(|id| {
+            let pod_name = format!("s10-exec-{id}");
+            let env = executor_pod_env(
+                "driver",
+                &app_id,
+                id.into(),
+                &cluster.ip(30 + id),
+                &pod_name,
+                &[],
+            );
+            cluster.start(
+                pod(&format!("exec-{id}"))
+                    .ip(30 + id)
+                    .hostname(&pod_name)
+                    .envs(env)
+                    .args(&["executor"]),
+            )
+        })
+        .collect();
+    let code = driver.wait_exit(secs(300));
+    let log = driver.logs();
+    assert_eq!(code, 0, "driver exit status");
+    assert!(log.contains("connector sum 1001000"), "no connector result");
+    let loaded = line_with(&log, "connector loaded from")
+        .unwrap_or_default()
+        .to_string();
+    assert!(
+        loaded.contains("file:/opt/spark/jars/org.e2e_dep-1.0.jar"),
+        "{loaded}"
+    );
+    let tasks = finished_tasks(&log);
+    assert!(
+        tasks.get("1").is_some_and(|n| *n > 0) && tasks.get("2").is_some_and(|n| *n > 0),
+        "both executors ran tasks: {tasks:?}"
+    );
+    for e in &executors {
+        assert_eq!(e.wait_exit(secs(60)), 0, "{} exit status", e.name);
+    }
+    assert!(master.running());
+    cluster.report(
+        &inputs.images.variant,
+        &format!("{}; tasks {tasks:?}", loaded.trim()),
+    );
+    let _ = std::fs::remove_dir_all(&work);
+}
+
+/// Compiles the connector and its dependency against the distribution's jars and
+/// publishes both, with POMs and `.sha1`s, into a Maven repository at `repo`.
+fn connector_repository(
+    spark_home: &std::path::Path,
+    work: &std::path::Path,
+    repo: &std::path::Path,
+) {
+    let src = work.join("src");
+    let write = |rel: &str, text: &str| {
+        let p = src.join(rel);
+        std::fs::create_dir_all(p.parent().unwrap()).unwrap();
+        std::fs::write(p, text).unwrap();
+    };
+    write("dep/e2edep/Dep.java", "package e2edep;\npublic final class Dep {\n  public static long twice(long x) { return 2 * x; }\n}\n");
+    write(
+        "conn/e2econn/Conn.java",
+        "package e2econn;\n\
+         import java.util.ArrayList;\nimport java.util.List;\n\
+         import org.apache.spark.SparkConf;\nimport org.apache.spark.api.java.JavaSparkContext;\n\
+         public final class Conn {\n\
+           public static void main(String[] args) {\n\
+             int slices = Integer.parseInt(args[0]);\n\
+             JavaSparkContext sc = new JavaSparkContext(new SparkConf().setAppName(\"e2e-connector\"));\n\
+             List<Long> xs = new ArrayList<>();\n\
+             for (long i = 1; i <= 1000; i++) xs.add(i);\n\
+             long sum = sc.parallelize(xs, slices).map(x -> e2edep.Dep.twice(x)).reduce(Long::sum);\n\
+             List<String> from = sc.parallelize(xs, slices)\n\
+               .map(x -> String.valueOf(e2edep.Dep.class.getProtectionDomain().getCodeSource().getLocation()))\n\
+               .collect();\n\
+             System.out.println(\"connector sum \" + sum);\n\
+             System.out.println(\"connector loaded from \" + new java.util.TreeSet<>(from));\n\
+             sc.stop();\n\
+           }\n\
+         }\n",
+    );
+    let classes = work.join("classes");
+    let jars = format!("{}/jars/*", spark_home.display());
+    for (module, cp) in [
+        ("dep", String::new()),
+        ("conn", format!("{jars}:{}", classes.join("dep").display())),
+    ] {
+        let out_dir = classes.join(module);
+        let srcs: Vec<std::path::PathBuf> = walk_java(&src.join(module));
+        let mut javac = std::process::Command::new("javac");
+        javac.args(["--release", "11", "-d"]).arg(&out_dir);
+        if !cp.is_empty() {
+            javac.args(["-cp", &cp]);
+        }
+        run_ok(javac.args(&srcs));
+        let dir = repo.join("org/e2e").join(module).join("1.0");
+        std::fs::create_dir_all(&dir).unwrap();
+        let jar = dir.join(format!("{module}-1.0.jar"));
+        run_ok(
+            std::process::Command::new("jar")
+                .arg("cf")
+                .arg(&jar)
+                .arg("-C")
+                .arg(&out_dir)
+                .arg("."),
+        );
+        let deps = if module == "conn" {
+            "<dependencies><dependency><groupId>org.e2e</groupId><artifactId>dep</artifactId><version>1.0</version></dependency></dependencies>"
+        } else {
+            ""
+        };
+        let pom = dir.join(format!("{module}-1.0.pom"));
+        std::fs::write(
+            &pom,
+            format!("<project><modelVersion>4.0.0</modelVersion><groupId>org.e2e</groupId><artifactId>{module}</artifactId><version>1.0</version>{deps}</project>"),
+        )
+        .unwrap();
+        for f in [&jar, &pom] {
+            let sum = run_ok(std::process::Command::new("sha1sum").arg(f));
+            let hex = sum.split_whitespace().next().unwrap().to_string();
+            std::fs::write(format!("{}.sha1", f.display()), hex).unwrap();
+        }
+    }
+}
+
+fn walk_java(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
+    let mut out = Vec::new();
+    for e in std::fs::read_dir(dir).unwrap().flatten() {
+        let p = e.path();
+        if p.is_dir() {
+            out.extend(walk_java(&p));
+        } else if p.extension().is_some_and(|x| x == "java") {
+            out.push(p);
+        }
+    }
+    out
+}

@@ -120,7 +120,8 @@ pub const TOOLS: &[Tool] = &[
         name: "javac",
         probe: Probe::Runs(&["javac", "-version"]),
         package: "openjdk-17-jdk-headless",
-        why: "javac/jar for the SparkPi fixture; java for host runs and the SIGTERM test",
+        why: "javac/jar for the SparkPi fixture and e2e's --packages connector; java for host \
+              runs, the SIGTERM test and the spark-submit --packages oracle",
         needed_by: &[Demo, Test, E2e],
         optional: false,
     },

@@ -38,6 +38,8 @@ pub struct EngineBuild {
     /// `--apt-packages`, installed by the JVM image's RUN apt-get (spark-py and spark-r
     /// are built FROM it).
     pub apt_packages: Vec<String>,
+    /// `--packages`: the jars of the `packages` context directory.
+    pub packages: Vec<plan::PackageJar>,
 }
 
 /// The Java home the images get: `-b java_home=`, else the base's `JAVA_HOME`, else the
@@ -81,7 +83,8 @@ fn checked_dist(b: &EngineBuild) -> Result<Vec<DistFile>, EngineError> {
         ))
         .into());
     }
-    let dist = image::walk_dist(&b.spark_home)?;
+    let mut dist = image::walk_dist(&b.spark_home)?;
+    dist.extend(image::package_dist(&b.packages)?);
     // A user's own spark-py/spark-r Dockerfile may bring Python or R itself.
     let needs: BTreeSet<Variant> = b
         .images
@@ -203,5 +206,6 @@ pub fn build_images(
         layers_cached: 0,
         java_home,
         base: b.base.clone(),
+        packages: b.packages.clone(),
     })
 }

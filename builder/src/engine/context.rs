@@ -18,7 +18,13 @@ use crate::image::plan::{Content, Kind, LayerPlan, Variant, SPARK_HOME};
 use super::error::EngineError;
 
 /// Context directories of the JVM image, in Dockerfile order.
-pub const JVM_DIRS: [&str; 4] = ["spark-deps", "spark-jars", "examples", "spark-bin"];
+pub const JVM_DIRS: [&str; 5] = [
+    "spark-deps",
+    "spark-jars",
+    "packages",
+    "examples",
+    "spark-bin",
+];
 
 /// One entry of the context tar (path relative to the context root).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -204,6 +210,7 @@ mod tests {
         let dist = vec![
             f("jars/spark-core_2.12-3.5.3.jar"),
             f("jars/scala-library-2.12.18.jar"),
+            f("packages/org.a_x-1.jar"),
             f("bin/spark-submit"),
             f("python/pyspark/__init__.py"),
             f("python/docs/index.html"),
@@ -238,12 +245,16 @@ mod tests {
             [
                 "spark-deps",
                 "spark-jars",
+                "packages",
                 "examples",
                 "spark-bin",
                 "spark-deps/jars",
                 "spark-deps/jars/scala-library-2.12.18.jar",
                 "spark-jars/jars",
                 "spark-jars/jars/spark-core_2.12-3.5.3.jar",
+                // --packages jars land in /opt/spark/jars through their own COPY.
+                "packages/jars",
+                "packages/jars/org.a_x-1.jar",
                 "examples/tests",
                 "examples/tests/a.py",
                 "spark-bin/bin",
@@ -285,7 +296,10 @@ mod tests {
         ];
         let plan = plan_layers(&trimmed, &sys());
         let jvm = context_plan(&plan, Variant::Jvm);
-        assert_eq!(empty_dirs(&jvm, Variant::Jvm), ["spark-deps", "examples"]);
+        assert_eq!(
+            empty_dirs(&jvm, Variant::Jvm),
+            ["spark-deps", "packages", "examples"]
+        );
         let py = context_plan(&plan, Variant::Python);
         assert_eq!(empty_dirs(&py, Variant::Python), ["python"]);
     }

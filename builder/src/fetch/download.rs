@@ -241,12 +241,23 @@ impl Http {
     /// GET a file of at most `limit` bytes into memory (apt indexes and packages, which
     /// the caller verifies). `Ok(None)` when the server says it does not have it.
     pub(crate) fn get_bytes(&self, url: &str, limit: u64) -> Result<Option<Vec<u8>>, FetchError> {
+        self.get_bytes_as(url, limit, None)
+    }
+
+    /// [`Http::get_bytes`] with Basic credentials `(user, password)` (Maven
+    /// repositories); they go in a header, never in `url`, so no message shows them.
+    pub(crate) fn get_bytes_as(
+        &self,
+        url: &str,
+        limit: u64,
+        auth: Option<(&str, &str)>,
+    ) -> Result<Option<Vec<u8>>, FetchError> {
         let attempt = |_: &mut (), attempt| {
-            let resp = self
-                .client
-                .get(url)
-                .send()
-                .map_err(|e| Self::send_failed(url, e, attempt))?;
+            let mut req = self.client.get(url);
+            if let Some((user, password)) = auth {
+                req = req.basic_auth(user, Some(password));
+            }
+            let resp = req.send().map_err(|e| Self::send_failed(url, e, attempt))?;
             let code = resp.status().as_u16();
             match classify_status(code) {
                 StatusAction::Proceed => {}

@@ -155,6 +155,15 @@ fn labels(
     if let Some(d) = &p.base.digest {
         labels.insert("org.opencontainers.image.base.digest".into(), d.clone());
     }
+    if !opts.packages.is_empty() {
+        // What `--packages` baked in, as resolved (a label, hence also an annotation).
+        let coordinates: Vec<&str> = opts
+            .packages
+            .iter()
+            .map(|j| j.coordinate.as_str())
+            .collect();
+        labels.insert("dev.sparkimg.packages".into(), coordinates.join(","));
+    }
     labels
 }
 

@@ -77,6 +77,8 @@ pub struct BuildOptions {
     pub apt: crate::apt::AptOptions,
     /// SBOMs to attach (`--sbom`); `None`: none.
     pub sbom: Option<SbomOptions>,
+    /// `--packages`: resolved jars for the `packages` layer.
+    pub packages: Vec<plan::PackageJar>,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -125,6 +127,9 @@ pub struct BuildReport {
     pub layers_cached: usize,
     pub java_home: String,
     pub base: String,
+    /// `--packages`: each jar baked into `/opt/spark/jars`.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub packages: Vec<plan::PackageJar>,
 }
 
 /// Pure: parse SOURCE_DATE_EPOCH (unset or empty → 0).
@@ -164,6 +169,25 @@ pub fn parse_compression(kind: &str, level: Option<i32>) -> Result<Compression, 
             "unknown compression '{other}': use gzip, zstd or none"
         ))),
     }
+}
+
+/// The `--packages` jars as distribution files under `packages/` (which the plan puts
+/// in `jars/` of the `packages` layer); size and mtime key the layer cache.
+pub fn package_dist(jars: &[plan::PackageJar]) -> Result<Vec<DistFile>, BuildError> {
+    jars.iter()
+        .map(|j| {
+            let md = fs::metadata(&j.path).map_err(BuildError::io(&j.path))?;
+            Ok(DistFile {
+                rel: format!("{}/{}", plan::PACKAGES_DIR, j.file),
+                kind: DistKind::File {
+                    path: j.path.clone(),
+                    size: md.len(),
+                    mtime_ns: i128::from(md.mtime()) * 1_000_000_000 + i128::from(md.mtime_nsec()),
+                    executable: false,
+                },
+            })
+        })
+        .collect()
 }
 
 /// Walk SPARK_HOME in sorted order; symlinks are kept as links.
@@ -369,6 +393,7 @@ pub fn build_with<T, E: From<BuildError>>(
         layers: layer_reports,
         java_home: prepared[0].java_home.clone(),
         base: prepared[0].base.name.clone(),
+        packages: opts.packages.clone(),
     };
     Ok((report, delivered))
 }
@@ -403,7 +428,8 @@ fn plan_platforms(
     store: &Path,
     cache: Option<&LayerCache>,
 ) -> Result<Vec<Prepared>, BuildError> {
-    let dist = walk_dist(&opts.spark_home)?;
+    let mut dist = walk_dist(&opts.spark_home)?;
+    dist.extend(package_dist(&opts.packages)?);
     let variants: BTreeSet<Variant> = opts.images.iter().map(|(v, _)| *v).collect();
     plan::check_dist(&dist, &variants).map_err(|reason| BuildError::Distribution {
         path: opts.spark_home.clone(),

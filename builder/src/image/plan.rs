@@ -6,6 +6,8 @@
 //!
 //! 1. `spark-deps`: third-party jars (`jars/` minus `spark-*`);
 //! 2. `spark-jars`: Spark's own `jars/spark-*`;
+//!    then `packages`: the jars `--packages` resolved, also in `jars/` (every role's
+//!    classpath, as upstream's images have it);
 //! 3. `examples`: `examples/`, `data/`, `kubernetes/tests` → `/opt/spark/tests`;
 //! 4. `python` (spark-py only): `python/pyspark`, `python/lib`; `r` (spark-r only): `R/`;
 //! 5. `spark-bin`: `bin/`, `sbin/`, `conf/`, `kubernetes/` (without tests), `RELEASE`;
@@ -114,6 +116,24 @@ pub struct SystemFiles {
     pub uid: u64,
 }
 
+/// A jar `--packages` resolved, verified and in the cache; it goes to
+/// `/opt/spark/jars/<file_name>` in the `packages` layer.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct PackageJar {
+    /// `group:artifact:version[:classifier]`.
+    pub coordinate: String,
+    /// Spark's name for it (`group_artifact-version.jar`).
+    pub file: String,
+    pub sha256: String,
+    /// The repository it came from (no credentials).
+    pub repository: String,
+    #[serde(skip)]
+    pub path: PathBuf,
+}
+
+/// Where package jars sit among the distribution's files (`layer_of` maps them).
+pub const PACKAGES_DIR: &str = "packages";
+
 pub const SPARK_HOME: &str = "opt/spark";
 const SPARK_GID: u64 = 0;
 
@@ -131,6 +151,10 @@ fn layer_of(rel: &str) -> Option<(&'static str, Option<Variant>, String)> {
             Some((name, None, under(rel)))
         }
         "examples" | "data" => Some(("examples", None, under(rel))),
+        PACKAGES_DIR => {
+            let file = rel.strip_prefix("packages/")?;
+            Some(("packages", None, under(&format!("jars/{file}"))))
+        }
         "python" => {
             // Upstream's spark-py copies python/pyspark and python/lib only.
             let second = rel.split('/').nth(1)?;
@@ -188,9 +212,10 @@ pub fn check_dist(dist: &[DistFile], variants: &BTreeSet<Variant>) -> Result<(),
 }
 
 /// Layer names in image order; `python` and `r` sit at the same position.
-const ORDER: [&str; 7] = [
+const ORDER: [&str; 8] = [
     "spark-deps",
     "spark-jars",
+    "packages",
     "examples",
     "python",
     "r",
@@ -489,6 +514,22 @@ mod tests {
         assert_eq!(layers_for(&layers, Variant::Jvm), [0, 1, 2, 5, 6]);
         assert_eq!(layers_for(&layers, Variant::Python), [0, 1, 2, 3, 5, 6]);
         assert_eq!(layers_for(&layers, Variant::R), [0, 1, 2, 4, 5, 6]);
+    }
+
+    #[test]
+    fn packages_go_to_jars_between_spark_jars_and_examples() {
+        let dist = vec![
+            f("jars/spark-core_2.12-3.5.3.jar", false),
+            f("packages/org.a_x-1.jar", false),
+            f("examples/jars/e.jar", false),
+        ];
+        let layers = plan_layers(&dist, &sys());
+        let names: Vec<_> = layers.iter().map(|l| l.name).collect();
+        assert_eq!(names, ["spark-jars", "packages", "examples", "system"]);
+        let jar = layers[1].entries.last().unwrap();
+        assert_eq!(jar.path, "opt/spark/jars/org.a_x-1.jar");
+        assert_eq!((jar.mode, jar.uid, jar.gid), (0o644, 185, 0));
+        assert_eq!(layers_for(&layers, Variant::Jvm), [0, 1, 2, 3]);
     }
 
     #[test]

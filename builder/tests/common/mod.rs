@@ -86,6 +86,8 @@ pub struct Seen {
     pub status: u16,
     /// Body bytes actually written to the socket.
     pub served: u64,
+    /// The request's `Authorization` header.
+    pub authorization: Option<String>,
 }
 
 #[derive(Default)]
@@ -194,6 +196,7 @@ fn handle(conn: TcpStream, state: Arc<Mutex<State>>) {
     }
     let path = line.split_whitespace().nth(1).unwrap_or("/").to_string();
     let mut range = None;
+    let mut authorization = None;
     loop {
         let mut h = String::new();
         if reader.read_line(&mut h).unwrap_or(0) == 0 || h == "\r\n" {
@@ -202,6 +205,9 @@ fn handle(conn: TcpStream, state: Arc<Mutex<State>>) {
         if let Some((k, v)) = h.split_once(':') {
             if k.eq_ignore_ascii_case("range") {
                 range = Some(v.trim().to_string());
+            }
+            if k.eq_ignore_ascii_case("authorization") {
+                authorization = Some(v.trim().to_string());
             }
         }
     }
@@ -217,6 +223,7 @@ fn handle(conn: TcpStream, state: Arc<Mutex<State>>) {
             range: range.clone(),
             status,
             served,
+            authorization: authorization.clone(),
         });
     };
     let head = |out: &mut TcpStream, status: u16, extra: &str, len: usize| {

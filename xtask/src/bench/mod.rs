@@ -12,6 +12,7 @@ mod entrypoint;
 mod fetch;
 mod instructions;
 mod launcher;
+mod packages;
 mod push;
 
 use std::fs;
@@ -25,7 +26,7 @@ use crate::util;
 use sparkimg_skips as skips;
 
 /// In the order `all` runs them: the quick ones first.
-const BENCHES: [&str; 5] = ["entrypoint", "fetch", "build", "push", "engine"];
+const BENCHES: [&str; 6] = ["entrypoint", "fetch", "build", "push", "engine", "packages"];
 
 pub fn main(args: Vec<String>) -> Result<()> {
     let mut args = args.into_iter();
@@ -85,6 +86,7 @@ pub fn main(args: Vec<String>) -> Result<()> {
             "build" => build::run(&opts)?,
             "push" => push::run(&opts)?,
             "engine" => engine::run(&opts)?,
+            "packages" => packages::run(&opts)?,
             _ => unreachable!("BENCHES and this match disagree"),
         };
         step.done();

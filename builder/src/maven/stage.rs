@@ -1,0 +1,135 @@
+//! The `--packages` stage of `sparkimg build`: repositories and credentials, what the
+//! distribution already ships, resolution, the report of evictions and of the jars the
+//! distribution wins, then the downloads. Its result is what the `packages` layer holds.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use super::coordinate::{Coordinate, ModuleId, Pattern};
+use super::remote::Remote;
+use super::settings::{self, Server};
+use super::{resolve, MavenError, Request, Resolution};
+use crate::fetch::progress;
+use crate::http::RetryPolicy;
+use crate::image::plan::PackageJar;
+use crate::sbom::jar::{self, Coordinates};
+
+pub struct StageOptions<'a> {
+    pub packages: &'a [Coordinate],
+    pub excludes: &'a [Pattern],
+    /// `--repositories`, credentials still in them.
+    pub repositories: &'a [String],
+    /// `DEFAULT_ARTIFACT_REPOSITORY`, as Spark reads it.
+    pub default_root: Option<&'a str>,
+    /// `~/.m2/settings.xml` (read when it exists).
+    pub settings_xml: Option<PathBuf>,
+    /// The distribution whose `jars/` win over resolved versions (none: nothing does).
+    pub spark_home: Option<&'a Path>,
+    pub cache_root: &'a Path,
+    pub insecure_skip_verify: bool,
+    pub policy: RetryPolicy,
+}
+
+/// Pure: the module a distribution jar is, from its file name and pom.properties: the
+/// entry whose `artifact-version` the file name starts with (a shaded jar carries others).
+pub fn shipped_module(file: &str, poms: &[Coordinates]) -> Option<(ModuleId, String)> {
+    poms.iter()
+        .find(|c| file.starts_with(&format!("{}-{}", c.artifact, c.version)))
+        .map(|c| (ModuleId::new(&c.group, &c.artifact), c.version.clone()))
+}
+
+/// group:artifact → version of `jars/*.jar`, read as the SBOM reads jars (and from its
+/// cache). A jar that cannot be read is skipped: it only misses the deduplication.
+pub fn shipped(spark_home: &Path, cache_root: &Path) -> BTreeMap<ModuleId, String> {
+    let cache = cache_root.join("build").join("sbom-jars");
+    let Ok(dir) = std::fs::read_dir(spark_home.join("jars")) else {
+        return BTreeMap::new();
+    };
+    dir.filter_map(Result::ok)
+        .filter_map(|e| {
+            let name = e.file_name().to_string_lossy().into_owned();
+            let facts = jar::scan_cached(&e.path(), Some(&cache), None).ok()?;
+            shipped_module(&name, &facts.poms)
+        })
+        .collect()
+}
+
+fn servers(settings_xml: Option<&Path>) -> Result<Vec<Server>, MavenError> {
+    let Some(path) = settings_xml else {
+        return Ok(Vec::new());
+    };
+    match std::fs::read_to_string(path) {
+        Ok(text) => settings::servers(&text, &path.display().to_string()),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(Vec::new()),
+        Err(source) => Err(MavenError::Io {
+            path: path.to_path_buf(),
+            source,
+        }),
+    }
+}
+
+/// The lines a resolution is reported with: evictions, and each jar the distribution
+/// ships in another version than the one resolved.
+pub fn report_lines(res: &Resolution) -> Vec<String> {
+    let mut lines: Vec<String> = res
+        .evictions
+        .iter()
+        .map(|e| format!("packages: {} {} evicted by {}", e.module, e.revision, e.by))
+        .collect();
+    lines.extend(
+        res.shipped
+            .iter()
+            .filter(|s| s.resolved != s.shipped)
+            .map(|s| {
+                format!(
+                    "packages: {} {} is already in the distribution's jars/ as {}; keeping {}",
+                    s.module, s.resolved, s.shipped, s.shipped
+                )
+            }),
+    );
+    lines
+}
+
+/// Resolves and downloads `--packages`; nothing to do without coordinates.
+pub fn run(o: &StageOptions) -> Result<Vec<PackageJar>, MavenError> {
+    if o.packages.is_empty() {
+        return Ok(Vec::new());
+    }
+    let servers = servers(o.settings_xml.as_deref())?;
+    let repos = settings::repositories(o.default_root, o.repositories, &servers)?;
+    let remote = Remote::new(
+        repos,
+        o.cache_root,
+        o.insecure_skip_verify,
+        o.policy.clone(),
+    )?;
+    let req = Request {
+        packages: o.packages.to_vec(),
+        excludes: o.excludes.to_vec(),
+        shipped: o
+            .spark_home
+            .map(|h| shipped(h, o.cache_root))
+            .unwrap_or_default(),
+    };
+    let res = resolve(&remote, &req)?;
+    for line in report_lines(&res) {
+        progress::note(&line);
+    }
+    let fetched = remote.download(&res.artifacts)?;
+    Ok(fetched
+        .into_iter()
+        .map(|f| {
+            let mut coordinate = f.artifact.coordinate.to_string();
+            if let Some(k) = &f.artifact.classifier {
+                coordinate = format!("{coordinate}:{k}");
+            }
+            PackageJar {
+                coordinate,
+                file: f.artifact.file_name(),
+                sha256: f.sha256,
+                repository: f.repository,
+                path: f.path,
+            }
+        })
+        .collect())
+}

@@ -1,0 +1,54 @@
+//! `sparkimg packages`: the `--packages` stage of `build` on its own (resolve, verify,
+//! download into the cache) and the jars an image would get, one per line or as JSON.
+//! Warms the cache for offline builds and shows what a coordinate brings in.
+
+use anyhow::{Context, Result};
+use sparkimg::fetch::Cache;
+use sparkimg::maven::{coordinate, settings, stage};
+
+use crate::cli::PackagesArgs;
+
+pub fn run(args: PackagesArgs) -> Result<()> {
+    let packages = coordinate::parse_packages(args.packages.trim())?;
+    let excludes = coordinate::parse_excludes(args.exclude_packages.as_deref().unwrap_or(""))?;
+    let repositories: Vec<String> = args
+        .repositories
+        .as_deref()
+        .unwrap_or("")
+        .split(',')
+        .map(str::trim)
+        .filter(|r| !r.is_empty())
+        .map(String::from)
+        .collect();
+    settings::repositories(None, &repositories, &[])?;
+    let cache_root = match &args.cache_dir {
+        Some(d) => d.clone(),
+        None => Cache::default_root().context(
+            "cannot find a cache directory: set --cache-dir, SPARKIMG_CACHE_DIR or HOME",
+        )?,
+    };
+    let default_root = std::env::var("DEFAULT_ARTIFACT_REPOSITORY").ok();
+    let home = std::env::var_os("HOME").map(std::path::PathBuf::from);
+    let jars = stage::run(&stage::StageOptions {
+        packages: &packages,
+        excludes: &excludes,
+        repositories: &repositories,
+        default_root: default_root.as_deref().filter(|r| !r.trim().is_empty()),
+        settings_xml: home.map(|h| h.join(".m2").join("settings.xml")),
+        spark_home: args.spark_home.as_deref(),
+        cache_root: &cache_root,
+        insecure_skip_verify: args.insecure_skip_verify,
+        policy: sparkimg::http::RetryPolicy::default(),
+    })?;
+    if args.json {
+        println!("{}", serde_json::to_string(&jars)?);
+    } else {
+        for j in &jars {
+            println!(
+                "{}\t{}\t{}\t{}",
+                j.coordinate, j.file, j.sha256, j.repository
+            );
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,428 @@
+//! The oracle for `--packages` is Spark itself: a generated Maven repository (parents,
+//! properties, dependencyManagement and a BOM, scopes, optional, exclusions, a conflict
+//! between two roots, a range, a relocation, packagings, a cycle, an artifact the
+//! distribution ships), resolved by the fixture distribution's `bin/spark-submit
+//! --packages` (Ivy, with `spark.jars.ivySettings` naming only that repository and a
+//! throwaway `spark.jars.ivy`) and by sparkimg; the retrieved jar sets must be equal,
+//! case by case (less the distribution's own jars, sparkimg's one deliberate difference).
+
+mod common;
+
+use std::collections::BTreeSet;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use sha1::Digest as _;
+use sparkimg::http::RetryPolicy;
+use sparkimg::maven::coordinate::{parse_excludes, parse_packages};
+use sparkimg::maven::remote::Remote;
+use sparkimg::maven::settings::repositories;
+use sparkimg::maven::stage::shipped;
+use sparkimg::maven::{resolve, Request};
+
+const SPARK: &str = "spark-3.5.9-bin-hadoop3";
+
+/// Writes one module: its POM (`body` inside `<project>`), a jar unless `jar` is
+/// `None` (`Some(ext)` names the main file's extension and classifier suffix), the
+/// `.sha1` of each, and its `maven-metadata.xml` listing every version written so far.
+fn module(repo: &Path, gav: &str, body: &str, files: &[&str]) {
+    let f: Vec<&str> = gav.split(':').collect();
+    let (g, a, v) = (f[0], f[1], f[2]);
+    let dir = repo.join(g.replace('.', "/")).join(a);
+    let vdir = dir.join(v);
+    std::fs::create_dir_all(&vdir).unwrap();
+    let pom = format!(
+        "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<project xmlns=\"http://maven.apache.org/POM/4.0.0\">\
+         <modelVersion>4.0.0</modelVersion><groupId>{g}</groupId><artifactId>{a}</artifactId>\
+         <version>{v}</version>{body}</project>\n"
+    );
+    write_with_sha1(&vdir.join(format!("{a}-{v}.pom")), pom.as_bytes());
+    for suffix in files {
+        let bytes = format!("{gav}{suffix}").into_bytes();
+        write_with_sha1(&vdir.join(format!("{a}-{v}{suffix}")), &bytes);
+    }
+    let mut versions: Vec<String> = std::fs::read_dir(&dir)
+        .unwrap()
+        .flatten()
+        .filter(|e| e.path().is_dir())
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .collect();
+    versions.sort();
+    let listed: String = versions
+        .iter()
+        .map(|v| format!("<version>{v}</version>"))
+        .collect();
+    let meta = format!(
+        "<metadata><groupId>{g}</groupId><artifactId>{a}</artifactId><versioning>\
+         <versions>{listed}</versions></versioning></metadata>"
+    );
+    write_with_sha1(&dir.join("maven-metadata.xml"), meta.as_bytes());
+}
+
+fn write_with_sha1(path: &Path, bytes: &[u8]) {
+    std::fs::write(path, bytes).unwrap();
+    let sum = hex::encode(sha1::Sha1::digest(bytes));
+    std::fs::write(format!("{}.sha1", path.display()), sum).unwrap();
+}
+
+fn deps(list: &[&str]) -> String {
+    let mut s = String::from("<dependencies>");
+    for d in list {
+        s.push_str(&dep(d, ""));
+    }
+    s + "</dependencies>"
+}
+
+/// `g:a[:v[:scope]]`, `extra` inside the element.
+fn dep(d: &str, extra: &str) -> String {
+    let f: Vec<&str> = d.split(':').collect();
+    let v = f
+        .get(2)
+        .filter(|v| !v.is_empty())
+        .map(|v| format!("<version>{v}</version>"));
+    let scope = f.get(3).map(|s| format!("<scope>{s}</scope>"));
+    format!(
+        "<dependency><groupId>{}</groupId><artifactId>{}</artifactId>{}{}{extra}</dependency>",
+        f[0],
+        f[1],
+        v.unwrap_or_default(),
+        scope.unwrap_or_default()
+    )
+}
+
+fn excl(g: &str, a: &str) -> String {
+    format!("<exclusions><exclusion><groupId>{g}</groupId><artifactId>{a}</artifactId></exclusion></exclusions>")
+}
+
+fn leaf(repo: &Path, gav: &str) {
+    module(repo, gav, "", &[".jar"]);
+}
+
+/// Every case's modules in one repository.
+fn generate(repo: &Path) {
+    // Parents and properties.
+    module(repo, "org.p:parent:1", "<packaging>pom</packaging><properties><lib.version>2.${minor}</lib.version><minor>1</minor></properties>", &[]);
+    let parent = "<parent><groupId>org.p</groupId><artifactId>parent</artifactId><version>1</version></parent>";
+    module(
+        repo,
+        "org.c:child:1.0",
+        &format!(
+            "{parent}{}",
+            deps(&[
+                "org.l:lib:${lib.version}",
+                "org.c:sibling:${project.version}"
+            ])
+        ),
+        &[".jar"],
+    );
+    leaf(repo, "org.l:lib:2.1");
+    leaf(repo, "org.c:sibling:1.0");
+    // dependencyManagement, a BOM import, and mediation of a transitive version.
+    let managed = |l: &[&str]| format!("<dependencyManagement>{}</dependencyManagement>", deps(l));
+    module(
+        repo,
+        "org.b:bom:1",
+        &format!(
+            "<packaging>pom</packaging>{}",
+            managed(&["org.x:x:5", "org.y:y:7"])
+        ),
+        &[],
+    );
+    let dm = format!(
+        "<dependencyManagement><dependencies>{}{}</dependencies></dependencyManagement>",
+        dep("org.own:own:2", ""),
+        dep("org.b:bom:1:import", "<type>pom</type>")
+    );
+    module(
+        repo,
+        "org.d:app:1",
+        &format!(
+            "{dm}{}",
+            deps(&["org.x:x", "org.y:y", "org.own:own", "org.m:mid:1"])
+        ),
+        &[".jar"],
+    );
+    module(repo, "org.m:mid:1", &deps(&["org.x:x:4"]), &[".jar"]);
+    for gav in ["org.x:x:4", "org.x:x:5", "org.y:y:7", "org.own:own:2"] {
+        leaf(repo, gav);
+    }
+    generate_more(repo);
+}
+
+fn generate_more(repo: &Path) {
+    // Scopes and optional.
+    let optional = dep("org.so:optional:1", "<optional>true</optional>");
+    let scoped = deps(&[
+        "org.sc:compile:1:compile",
+        "org.sr:runtime:1:runtime",
+        "org.st:test:1:test",
+        "org.sp:provided:1:provided",
+    ]);
+    module(
+        repo,
+        "org.s:scoped:1",
+        &scoped.replace("</dependencies>", &format!("{optional}</dependencies>")),
+        &[".jar"],
+    );
+    for gav in [
+        "org.sc:compile:1",
+        "org.sr:runtime:1",
+        "org.st:test:1",
+        "org.sp:provided:1",
+        "org.so:optional:1",
+    ] {
+        leaf(repo, gav);
+    }
+    // Exclusions, one a wildcard; z is also reached on a path without one.
+    let ex = format!(
+        "<dependencies>{}{}{}</dependencies>",
+        dep("org.eb:b:1", &excl("org.ex", "x")),
+        dep("org.ew:w:1", &excl("*", "*")),
+        dep("org.ec:c:1", "")
+    );
+    module(repo, "org.e:ex:1", &ex, &[".jar"]);
+    module(
+        repo,
+        "org.eb:b:1",
+        &deps(&["org.ex:x:1", "org.ey:y:1"]),
+        &[".jar"],
+    );
+    module(
+        repo,
+        "org.ew:w:1",
+        &deps(&["org.ey:y:1", "org.ez:z:1"]),
+        &[".jar"],
+    );
+    module(repo, "org.ec:c:1", &deps(&["org.ez:z:1"]), &[".jar"]);
+    for gav in ["org.ex:x:1", "org.ey:y:1", "org.ez:z:1"] {
+        leaf(repo, gav);
+    }
+    // A conflict between two roots; the evicted revision has a dependency of its own.
+    module(repo, "org.k:k1:1", &deps(&["org.v:v:1.0"]), &[".jar"]);
+    module(repo, "org.k:k2:1", &deps(&["org.v:v:1.10"]), &[".jar"]);
+    module(repo, "org.v:v:1.0", &deps(&["org.v:only-old:1"]), &[".jar"]);
+    leaf(repo, "org.v:v:1.10");
+    leaf(repo, "org.v:only-old:1");
+    // A range.
+    module(
+        repo,
+        "org.r:ranged:1",
+        &deps(&["org.rv:rv:[1.0,2.0)"]),
+        &[".jar"],
+    );
+    for v in ["0.9", "1.0", "1.5", "2.0"] {
+        leaf(repo, &format!("org.rv:rv:{v}"));
+    }
+    // A relocation.
+    module(repo, "org.old:lib:1", "<distributionManagement><relocation><groupId>org.new</groupId></relocation></distributionManagement>", &[]);
+    module(repo, "org.new:lib:1", &deps(&["org.nd:d:1"]), &[".jar"]);
+    leaf(repo, "org.nd:d:1");
+    generate_rest(repo);
+}
+
+fn generate_rest(repo: &Path) {
+    // Packagings and classifiers.
+    let pk = format!(
+        "<dependencies>{}{}{}{}</dependencies>",
+        dep("org.pb:bundle:1", ""),
+        dep("org.pp:pomonly:1", ""),
+        dep("org.pt:withtests:1", "<type>test-jar</type>"),
+        dep("org.pn:native:1", "<classifier>linux</classifier>")
+    );
+    module(repo, "org.pk:pk:1", &pk, &[".jar"]);
+    module(
+        repo,
+        "org.pb:bundle:1",
+        "<packaging>bundle</packaging>",
+        &[".jar"],
+    );
+    module(
+        repo,
+        "org.pp:pomonly:1",
+        &format!("<packaging>pom</packaging>{}", deps(&["org.pd:d:1"])),
+        &[],
+    );
+    leaf(repo, "org.pd:d:1");
+    module(repo, "org.pt:withtests:1", "", &[".jar", "-tests.jar"]);
+    module(repo, "org.pn:native:1", "", &[".jar", "-linux.jar"]);
+    // Spark's own modules and Scala are never fetched (they are not even here); a jar the
+    // distribution ships (commons-lang3 3.12.0) in another version.
+    let conn = deps(&[
+        "org.apache.spark:spark-sql_2.12:3.5.9",
+        "org.scala-lang:scala-library:2.12.18",
+        "org.apache.commons:commons-lang3:3.99",
+        "org.t:tiny:1",
+    ]);
+    module(repo, "org.sh:conn_2.12:1", &conn, &[".jar"]);
+    leaf(repo, "org.apache.commons:commons-lang3:3.99");
+    leaf(repo, "org.t:tiny:1");
+    // A cycle.
+    module(repo, "org.cy:a:1", &deps(&["org.cy:b:1"]), &[".jar"]);
+    module(
+        repo,
+        "org.cy:b:1",
+        &deps(&["org.cy:a:1", "org.cy:c:1"]),
+        &[".jar"],
+    );
+    module(repo, "org.cy:c:1", &deps(&["org.cy:b:1"]), &[".jar"]);
+}
+
+/// `(name, --packages, --exclude-packages)`.
+const CASES: &[(&str, &str, &str)] = &[
+    ("parents and properties", "org.c:child:1.0", ""),
+    ("dependencyManagement, BOM, mediation", "org.d:app:1", ""),
+    ("scopes and optional", "org.s:scoped:1", ""),
+    ("exclusions", "org.e:ex:1", ""),
+    ("--exclude-packages", "org.e:ex:1", "org.ey:y,org.ec:*"),
+    ("conflict between two roots", "org.k:k1:1,org.k:k2:1", ""),
+    ("range", "org.r:ranged:1", ""),
+    ("relocation", "org.old:lib:1", ""),
+    ("packagings and classifiers", "org.pk:pk:1", ""),
+    (
+        "Spark's modules and the distribution's jars",
+        "org.sh:conn_2.12:1",
+        "",
+    ),
+    ("cycle", "org.cy:a:1", ""),
+];
+
+fn spark_submit(
+    home: &Path,
+    work: &Path,
+    repo_url: &str,
+    packages: &str,
+    excludes: &str,
+) -> BTreeSet<String> {
+    std::fs::create_dir_all(work).unwrap();
+    let settings = work.join("ivysettings.xml");
+    std::fs::write(
+        &settings,
+        format!(
+            "<ivysettings><settings defaultResolver=\"repo\"/><resolvers>\
+             <ibiblio name=\"repo\" m2compatible=\"true\" root=\"{repo_url}\"/></resolvers></ivysettings>"
+        ),
+    )
+    .unwrap();
+    let ivy = work.join("ivy");
+    let _ = std::fs::remove_dir_all(&ivy);
+    let mut cmd = Command::new(home.join("bin/spark-submit"));
+    cmd.env("HOME", work).env("SPARK_LOCAL_IP", "127.0.0.1");
+    cmd.args(["--packages", packages]);
+    if !excludes.is_empty() {
+        cmd.args(["--exclude-packages", excludes]);
+    }
+    cmd.arg("--conf")
+        .arg(format!("spark.jars.ivySettings={}", settings.display()));
+    cmd.arg("--conf")
+        .arg(format!("spark.jars.ivy={}", ivy.display()));
+    // Resolution happens before the main class is loaded; none is needed.
+    cmd.args(["--class", "NoSuchMain", "spark-internal"]);
+    let out = cmd.output().expect("run spark-submit");
+    let jars = std::fs::read_dir(ivy.join("jars"));
+    let Ok(jars) = jars else {
+        panic!(
+            "spark-submit retrieved nothing:\n{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    };
+    jars.flatten()
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .collect()
+}
+
+fn fixture_home() -> Option<PathBuf> {
+    let home = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../target/fixtures/dist")
+        .join(SPARK);
+    home.join("bin/spark-submit").is_file().then_some(home)
+}
+
+#[test]
+fn same_jars_as_spark_submit_packages() {
+    let Some(home) = fixture_home() else {
+        common::skip(&format!("no {SPARK} fixture (cargo xtask fixtures)"));
+        return;
+    };
+    if !common::need("java") {
+        return;
+    }
+    let work = tempfile::tempdir().unwrap();
+    let repo = work.path().join("repo");
+    generate(&repo);
+    let url = url::Url::from_directory_path(&repo).unwrap().to_string();
+    let cache = work.path().join("cache");
+    let policy = RetryPolicy::default();
+    let remote = Remote::new(
+        repositories(Some(&url), &[], &[]).unwrap(),
+        &cache,
+        false,
+        policy,
+    )
+    .unwrap();
+    let dist_jars = shipped(&home, &cache);
+    // Two spark-submits at a time: each is a JVM start and an Ivy resolution (~10 s).
+    let theirs: Vec<BTreeSet<String>> = std::thread::scope(|s| {
+        let runs: Vec<_> = CASES
+            .iter()
+            .enumerate()
+            .map(|(i, (_, packages, excludes))| {
+                let (home, url, work) = (&home, &url, work.path().join(format!("case-{i}")));
+                (i, move || {
+                    spark_submit(home, &work, url, packages, excludes)
+                })
+            })
+            .collect();
+        let mut out = vec![BTreeSet::new(); CASES.len()];
+        for pair in runs.chunks(2) {
+            let handles: Vec<_> = pair.iter().map(|(i, f)| (*i, s.spawn(f.clone()))).collect();
+            for (i, h) in handles {
+                out[i] = h.join().unwrap();
+            }
+        }
+        out
+    });
+    let mut failures = Vec::new();
+    for ((name, packages, excludes), theirs) in CASES.iter().zip(theirs) {
+        let req = Request {
+            packages: parse_packages(packages).unwrap(),
+            excludes: parse_excludes(excludes).unwrap(),
+            shipped: dist_jars.clone(),
+        };
+        let res = resolve(&remote, &req).unwrap_or_else(|e| panic!("{name}: {e}"));
+        let ours: BTreeSet<String> = res.artifacts.iter().map(|a| a.file_name()).collect();
+        assert!(!ours.is_empty(), "{name}: nothing resolved");
+        // The deliberate difference: what the distribution ships is not added again.
+        let kept: BTreeSet<String> = res
+            .shipped
+            .iter()
+            .map(|s| {
+                format!(
+                    "{}_{}-{}.jar",
+                    s.module.group, s.module.artifact, s.resolved
+                )
+            })
+            .collect();
+        let theirs: BTreeSet<String> = theirs.difference(&kept).cloned().collect();
+        if ours != theirs {
+            failures.push(format!(
+                "{name}:\n  sparkimg:     {ours:?}\n  spark-submit: {theirs:?}"
+            ));
+        }
+    }
+    // The shipped case did meet the distribution's commons-lang3.
+    let conn = Request {
+        packages: parse_packages("org.sh:conn_2.12:1").unwrap(),
+        excludes: Vec::new(),
+        shipped: dist_jars.clone(),
+    };
+    let res = resolve(&remote, &conn).unwrap();
+    assert_eq!(res.shipped.len(), 1, "{:?}", res.shipped);
+    assert_eq!(
+        (
+            res.shipped[0].resolved.as_str(),
+            res.shipped[0].shipped.as_str()
+        ),
+        ("3.99", "3.12.0")
+    );
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+}
