@@ -23,6 +23,63 @@ pub enum Command {
     /// Print the SBOM attached to an image (an OCI layout or a registry); exit 1 when
     /// it has none.
     Sbom(Box<SbomArgs>),
+    /// Move an image sparkimg built onto a new base (a patched JRE/OS) without touching
+    /// its Spark layers: the result is what `build` gives on that base.
+    Rebase(Box<RebaseArgs>),
+}
+
+/// `sparkimg rebase`.
+#[derive(Debug, Args)]
+#[command(
+    after_help = sparkimg::exit::help(),
+    override_usage = "sparkimg rebase IMAGE --base NEWBASE [--to REF] [--output OUT] [--push] [OPTIONS]"
+)]
+pub struct RebaseArgs {
+    /// The image: oci:DIR[:REF], oci-archive:FILE[:REF] or docker-archive:FILE[:REF] (as
+    /// written by `sparkimg build`).
+    #[arg(value_name = "IMAGE")]
+    pub image: String,
+
+    /// The new base, any base `build` accepts (a registry base is pulled per platform).
+    #[arg(long, value_name = "NEWBASE")]
+    pub base: String,
+
+    /// The base the image was built on [default: the one its
+    /// org.opencontainers.image.base.name label records, when that is still the same
+    /// digest]. Its layers must be the image's first ones.
+    #[arg(long, value_name = "OLDBASE")]
+    pub old_base: Option<String>,
+
+    /// The rebased image's name [default: the image's own].
+    #[arg(long, value_name = "REF")]
+    pub to: Option<String>,
+
+    /// Where to write: oci:DIR, oci-archive:FILE, docker-archive:FILE.
+    #[arg(long, value_name = "OUT")]
+    pub output: Option<String>,
+
+    /// Push the rebased image to its reference (--to, else its own name).
+    #[arg(long)]
+    pub push: bool,
+
+    /// Only these platforms of a multi-platform image [default: all of them].
+    #[arg(long, value_name = "OS/ARCH", value_delimiter = ',')]
+    pub platform: Vec<String>,
+
+    /// Rebase even when the new base's Java major version differs from the image's.
+    #[arg(long)]
+    pub allow_java_change: bool,
+
+    /// Print one JSON object (the rebased image, per platform what changed) on stdout.
+    #[arg(long)]
+    pub json: bool,
+
+    /// Cache directory (pulled bases, base scans).
+    #[arg(long, value_name = "DIR", env = "SPARKIMG_CACHE_DIR")]
+    pub cache_dir: Option<PathBuf>,
+
+    #[command(flatten)]
+    pub registry: RegistryArgs,
 }
 
 /// `sparkimg sbom`.

@@ -7,6 +7,7 @@ mod build_cmd;
 mod cli;
 mod engine_cmd;
 mod push_cmd;
+mod rebase_cmd;
 mod resolve;
 mod sbom_cmd;
 mod support;
@@ -48,6 +49,7 @@ fn run(cli: Cli) -> Result<()> {
             push_cmd::run(*args)
         }
         Command::Sbom(args) => sbom_cmd::run(*args),
+        Command::Rebase(args) => rebase_cmd::run(*args),
     }
 }
 

@@ -43,6 +43,20 @@ impl Compression {
             Compression::None => "none".into(),
         }
     }
+
+    /// Pure: the compression a [`describe`](Self::describe) text names (the level is
+    /// its last field; the zstd library version is not checked); `None` when unknown.
+    pub fn from_describe(s: &str) -> Option<Compression> {
+        let level = s.rsplit('/').next()?;
+        match s.split('/').next()? {
+            "gzip" if s.starts_with("gzip/miniz_oxide/") => {
+                level.parse().ok().map(Compression::Gzip)
+            }
+            "zstd" if s.split('/').count() == 3 => level.parse().ok().map(Compression::Zstd),
+            "none" if s == "none" => Some(Compression::None),
+            _ => None,
+        }
+    }
 }
 
 /// The result of building (or finding) one layer blob.
