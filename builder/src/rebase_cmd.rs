@@ -16,11 +16,20 @@ use crate::support;
 
 pub fn run(args: RebaseArgs) -> Result<()> {
     let image = BaseSpec::parse(&args.image)?;
-    if matches!(image, BaseSpec::Rootfs(_) | BaseSpec::Registry(_)) {
+    if matches!(image, BaseSpec::Rootfs(_)) {
         return Err(BuildError::InvalidInput(format!(
-            "{}: rebase takes oci:DIR[:REF], oci-archive:FILE[:REF] or docker-archive:FILE",
+            "{}: rebase takes a registry reference, oci:DIR[:REF], oci-archive:FILE[:REF] \
+             or docker-archive:FILE",
             args.image
         ))
+        .into());
+    }
+    if matches!(image, BaseSpec::Registry(_)) && (args.output.is_some() || !args.push) {
+        return Err(BuildError::InvalidInput(
+            "a registry image is rebased registry to registry (its Spark layers are never \
+             downloaded): pass --push (and --to REF for another repository of that registry)"
+                .into(),
+        )
         .into());
     }
     let platforms = args
@@ -42,6 +51,7 @@ pub fn run(args: RebaseArgs) -> Result<()> {
     let base = BaseSpec::parse(&args.base)?;
     let old_base = args.old_base.as_deref().map(BaseSpec::parse).transpose()?;
     let needs_registry = args.push
+        || matches!(image, BaseSpec::Registry(_))
         || matches!(base, BaseSpec::Registry(_))
         || matches!(old_base, Some(BaseSpec::Registry(_)));
     let ropts = match needs_registry {
@@ -52,13 +62,15 @@ pub fn run(args: RebaseArgs) -> Result<()> {
         false => None,
     };
     let wanted = image_platforms(&image, &platforms)?;
-    let (base, platform_bases) = pulled(base, &wanted, ropts.as_ref())?;
+    let (image, platform_images) = pulled(image, &wanted, ropts.as_ref(), true)?;
+    let (base, platform_bases) = pulled(base, &wanted, ropts.as_ref(), false)?;
     let old_base = match old_base {
-        Some(b) => Some(pulled(b, &wanted[..1], ropts.as_ref())?.0),
+        Some(b) => Some(pulled(b, &wanted[..1], ropts.as_ref(), false)?.0),
         None => None,
     };
     let opts = RebaseOptions {
         image,
+        platform_images,
         base,
         platform_bases,
         old_base,
@@ -101,6 +113,7 @@ fn image_platforms(image: &BaseSpec, asked: &[Platform]) -> Result<Vec<Platform>
         BaseSpec::OciDir { dir, reference } => {
             image::base::layout_image(dir, reference.as_deref())?.1
         }
+        // A registry image: the platform asked for, else this machine's.
         _ => Vec::new(),
     };
     Ok(match listed.is_empty() {
@@ -109,12 +122,13 @@ fn image_platforms(image: &BaseSpec, asked: &[Platform]) -> Result<Vec<Platform>
     })
 }
 
-/// A registry base pulled for each platform (the first as the base, the others per
-/// platform); any other base as it is.
+/// A registry image pulled for each platform (the first as the image, the others per
+/// platform; `sparse`: without its layers but the last); anything else as it is.
 fn pulled(
     spec: BaseSpec,
     platforms: &[Platform],
     ropts: Option<&RegistryOptions>,
+    sparse: bool,
 ) -> Result<(BaseSpec, std::collections::BTreeMap<String, BaseSpec>)> {
     let mut per_platform = std::collections::BTreeMap::new();
     let (BaseSpec::Registry(r), Some(ropts)) = (&spec, ropts) else {
@@ -123,10 +137,13 @@ fn pulled(
     let r = RegistryRef::parse(r)?;
     let mut first = None;
     for p in platforms {
-        let got = registry::pull(&r, p, ropts)?;
+        let got = registry::pull::pull_some(&r, p, ropts, sparse)?;
         eprintln!(
-            "sparkimg: base {} for {p} -> {}",
-            got.reference, got.manifest_digest
+            "sparkimg: {} {} for {p} -> {} ({} bytes downloaded)",
+            if sparse { "image" } else { "base" },
+            got.reference,
+            got.manifest_digest,
+            got.bytes_downloaded
         );
         let spec = BaseSpec::Pulled {
             dir: got.layout.clone(),

@@ -1340,3 +1340,96 @@ fn rebase_multi_platform_index_per_platform() {
         fresh["images"][0]["platforms"][0]["manifest_digest"]
     );
 }
+
+/// Registry to registry: the Spark layers are never downloaded (the registry's access
+/// log shows no GET of one), only config, manifest and the system layer go up, and the
+/// result is the digest of a fresh `build --push` on the moved base tag.
+#[test]
+fn rebase_registry_to_registry_downloads_no_spark_layer() {
+    let Some(reg) = common::LoopbackRegistry::start() else {
+        return;
+    };
+    let host = reg.host();
+    let f = Fixture::new();
+    rebase_bases(&f, &["amd64"]);
+    let base_tag = format!("{host}/base:17");
+    let push_base = |name: &str| {
+        let dir = format!("oci:{}", f.p(name).display());
+        ok_json(sparkimg(&f, &["push", &dir, "--to", &base_tag, "--json"]));
+    };
+    let build_push = |name: &str, out: &str| -> Value {
+        let base = format!("--base={base_tag}");
+        let name = format!("--name={host}/x/spark:{name}");
+        let out = format!("--output=oci:{}", f.p(out).display());
+        let args = [
+            "--json",
+            "--push",
+            "--sbom=none",
+            "--compression=zstd",
+            "--timezone=Asia/Shanghai",
+            "-u",
+            "1001",
+            &base,
+            &name,
+            &out,
+        ];
+        let o = f.build(&args, Some(EPOCH));
+        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+        serde_json::from_slice(&o.stdout).unwrap()
+    };
+    push_base("v1");
+    let old = build_push("t", "img-v1");
+    // The base tag moves to v2; a fresh build on it is the reference.
+    push_base("v2");
+    let before = reg.requests().len();
+    let image = format!("{host}/x/spark:t");
+    let base = format!("--base={base_tag}");
+    let r = ok_json(sparkimg(&f, &["rebase", &image, &base, "--push", "--json"]));
+    let after = reg.requests()[before..].to_vec();
+    // After the rebase, so that nothing of it was in the registry before.
+    let fresh = build_push("fresh", "img-v2");
+    let fresh_digest = fresh["images"][0]["manifest_digest"].as_str().unwrap();
+    assert_ne!(
+        old["images"][0]["manifest_digest"].as_str(),
+        Some(fresh_digest)
+    );
+    assert_eq!(r["image"]["manifest_digest"], fresh_digest, "{r:#}");
+    assert_eq!(r["pushed"][0]["digest"], fresh_digest);
+    let kept: Vec<String> = r["platforms"][0]["kept_layers"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|d| d.as_str().unwrap().to_string())
+        .collect();
+    assert!(kept.len() >= 4, "{r:#}");
+    let fetched: Vec<&(String, String, u16)> = after
+        .iter()
+        .filter(|(m, u, _)| m == "GET" && kept.iter().any(|k| u.ends_with(k.as_str())))
+        .collect();
+    assert!(fetched.is_empty(), "Spark layers downloaded: {fetched:?}");
+    // Uploaded: the system layer and the config; v2's new layer mounted from the base's
+    // repository; the Spark layers and v1's layer were there.
+    let pushed = &r["pushed"][0];
+    assert_eq!(pushed["blobs_uploaded"], 2, "{r:#}");
+    assert_eq!(pushed["blobs_mounted"], 1, "{r:#}");
+    assert_eq!(pushed["blobs_present"], kept.len() + 1, "{r:#}");
+    // Another repository of the same registry: the Spark layers are mounted.
+    let to = format!("--to={host}/y/spark:t");
+    let before = reg.requests().len();
+    let r = ok_json(sparkimg(
+        &f,
+        &["rebase", &image, &base, &to, "--push", "--json"],
+    ));
+    assert_eq!(r["image"]["manifest_digest"], fresh_digest);
+    assert!(
+        r["pushed"][0]["blobs_mounted"].as_u64().unwrap() >= kept.len() as u64,
+        "{r:#}"
+    );
+    let after = reg.requests()[before..].to_vec();
+    assert!(
+        !after
+            .iter()
+            .any(|(m, u, _)| m == "GET" && kept.iter().any(|k| u.ends_with(k.as_str()))),
+        "{after:?}"
+    );
+}

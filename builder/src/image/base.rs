@@ -288,13 +288,31 @@ fn open_oci_layout(
         .zip(config.rootfs().diff_ids().iter())
     {
         let path = oci_blob(root, l);
-        let md = fs::metadata(&path).map_err(|_| {
-            base_err(format!(
-                "layer {} is missing from {} (sparse layouts cannot be used as a base)",
-                l.digest(),
-                root.display()
-            ))
-        })?;
+        let sparse = root.join(crate::registry::pull::SPARSE_MARKER).is_file();
+        let md = match fs::metadata(&path) {
+            Ok(md) => md,
+            // A registry image `rebase` pulled without its Spark layers: they stay in
+            // the registry, and `path` names nothing.
+            Err(_) if sparse => {
+                layers.push(BaseLayer {
+                    blob: LayerBlob {
+                        digest: l.digest().to_string(),
+                        diff_id: diff_id.clone(),
+                        size: l.size(),
+                        media_type: oci_layer_type(l.media_type().as_ref())?,
+                    },
+                    path,
+                });
+                continue;
+            }
+            Err(_) => {
+                return Err(base_err(format!(
+                    "layer {} is missing from {} (sparse layouts cannot be used as a base)",
+                    l.digest(),
+                    root.display()
+                )))
+            }
+        };
         if md.len() != l.size() {
             return Err(base_err(format!("layer {} has the wrong size", l.digest())));
         }

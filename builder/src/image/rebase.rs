@@ -26,8 +26,10 @@ use super::{Compression, Platform};
 /// What to rebase onto what.
 #[derive(Debug, Clone)]
 pub struct RebaseOptions {
-    /// The image: `oci:`, `oci-archive:`, or a pulled registry image.
+    /// The image: `oci:`, `oci-archive:`, or a registry image pulled without its Spark
+    /// layers (`registry::pull_some`; per platform: `platform_images`).
     pub image: BaseSpec,
+    pub platform_images: BTreeMap<String, BaseSpec>,
     /// The new base (per platform: `platform_bases`, keyed `os/arch[/variant]`).
     pub base: BaseSpec,
     pub platform_bases: BTreeMap<String, BaseSpec>,
@@ -257,7 +259,11 @@ fn rebase_platform(
     scan_cache: Option<&Path>,
     warnings: &mut Vec<String>,
 ) -> Result<Rebased, BuildError> {
-    let image = base::open(&opts.image, want, Compression::None, store, None)?;
+    let image_spec = opts
+        .platform_images
+        .get(&want.to_string())
+        .unwrap_or(&opts.image);
+    let image = base::open(image_spec, want, Compression::None, store, None)?;
     let config = to_value(&image)?;
     let (recipe, variant, names) = read_recipe(&config, &image.annotations)?;
     let ids: Vec<String> = image
@@ -457,7 +463,11 @@ pub fn rebase_with<T, E: From<BuildError>>(
         }
         done.push(r);
     }
-    let (assembled, image) = assemble_rebased(&done, &reference, store.path());
+    let remote = match &opts.image {
+        BaseSpec::Pulled { name, .. } => Some(repository_of(name)),
+        _ => None,
+    };
+    let (assembled, image) = assemble_rebased(&done, &reference, store.path(), remote);
     let delivered = publish(&assembled)?;
     let report = RebaseReport {
         output: String::new(),
@@ -466,6 +476,15 @@ pub fn rebase_with<T, E: From<BuildError>>(
         warnings,
     };
     Ok((report, delivered))
+}
+
+/// `registry/repo` of a registry reference (tag and digest dropped).
+fn repository_of(name: &str) -> String {
+    let no_digest = name.split('@').next().unwrap_or(name);
+    match no_digest.rsplit_once(':') {
+        Some((repo, tag)) if !tag.contains('/') => repo.to_string(),
+        _ => no_digest.to_string(),
+    }
 }
 
 /// The platforms to rebase: those asked for (each must be the image's), else all.
@@ -492,6 +511,7 @@ fn assemble_rebased(
     done: &[Rebased],
     reference: &ImageRef,
     store: &Path,
+    remote: Option<String>,
 ) -> (Assembled, ImageReport) {
     let mut blobs = BTreeMap::new();
     let parts: Vec<PlatformParts> = done
@@ -500,7 +520,14 @@ fn assemble_rebased(
             let below = r.image.layers.len() - r.names.len();
             let kept = &r.image.layers[below..r.image.layers.len() - 1];
             for l in kept {
-                blobs.insert(l.blob.digest.clone(), BlobSource::Path(l.path.clone()));
+                let source = match &remote {
+                    Some(repository) if !l.path.exists() => BlobSource::Remote {
+                        repository: repository.clone(),
+                        size: l.blob.size,
+                    },
+                    _ => BlobSource::Path(l.path.clone()),
+                };
+                blobs.insert(l.blob.digest.clone(), source);
             }
             blobs.insert(
                 r.system.digest.clone(),
@@ -556,6 +583,26 @@ mod tests {
         assert!(e.contains("the old base has 3 layers"), "{e}");
         let e = check_prefix(&ids(&["a"]), 0, &ids(&["a", "b"])).unwrap_err();
         assert!(e.contains("no layer 2"), "{e}");
+    }
+
+    #[test]
+    fn repositories_of_references() {
+        assert_eq!(
+            repository_of("127.0.0.1:5000/x/spark:t"),
+            "127.0.0.1:5000/x/spark"
+        );
+        assert_eq!(
+            repository_of("127.0.0.1:5000/x/spark"),
+            "127.0.0.1:5000/x/spark"
+        );
+        assert_eq!(
+            repository_of("quay.io/x/spark@sha256:ab"),
+            "quay.io/x/spark"
+        );
+        assert_eq!(
+            repository_of("quay.io/x/spark:3@sha256:ab"),
+            "quay.io/x/spark"
+        );
     }
 
     #[test]

@@ -74,11 +74,26 @@ impl Store {
     }
 }
 
+/// The marker file of a sparse pulled layout (its layers other than the last are not
+/// downloaded); `image::base` opens such a layout with those layers absent.
+pub const SPARSE_MARKER: &str = "sparkimg-sparse";
+
 /// Pull `reference` for `platform`.
 pub fn pull(
     reference: &RegistryRef,
     platform: &Platform,
     opts: &RegistryOptions,
+) -> Result<Pulled, RegistryError> {
+    pull_some(reference, platform, opts, false)
+}
+
+/// Pull `reference` for `platform`: everything, or (`sparse`) the manifests, the config
+/// and only the last layer (`rebase` keeps the others where they are, in the registry).
+pub fn pull_some(
+    reference: &RegistryRef,
+    platform: &Platform,
+    opts: &RegistryOptions,
+    sparse: bool,
 ) -> Result<Pulled, RegistryError> {
     let cache = opts
         .cache_dir
@@ -120,7 +135,11 @@ pub fn pull(
         });
     };
     let mut todo: Vec<Desc> = Vec::new();
-    for d in std::iter::once(&config).chain(layers.iter()) {
+    let wanted = match sparse {
+        true => layers.len().saturating_sub(1),
+        false => 0,
+    };
+    for d in std::iter::once(&config).chain(layers[wanted..].iter()) {
         if !validate_digest(&d.digest) {
             return Err(RegistryError::Manifest {
                 reference: shown.clone(),
@@ -158,11 +177,9 @@ pub fn pull(
     let layout = write_layout(
         &store,
         &cache,
-        &mdigest,
-        &media_type,
-        mbytes.len() as u64,
+        (&mdigest, &media_type, mbytes.len() as u64),
         &config,
-        &layers,
+        (&layers, sparse),
         &os,
         &arch,
     )?;
@@ -490,15 +507,16 @@ fn download_blob(
 fn write_layout(
     store: &Store,
     cache: &Path,
-    mdigest: &str,
-    media_type: &str,
-    msize: u64,
+    (mdigest, media_type, msize): (&str, &str, u64),
     config: &Desc,
-    layers: &[Desc],
+    (layers, sparse): (&[Desc], bool),
     os: &str,
     arch: &str,
 ) -> Result<PathBuf, RegistryError> {
-    let images = cache.join("registry").join("images");
+    // Sparse layouts apart, so a full pull never finds one.
+    let images = cache
+        .join("registry")
+        .join(if sparse { "images-sparse" } else { "images" });
     let dest = images.join(mdigest.trim_start_matches("sha256:"));
     if dest.join("index.json").is_file() {
         return Ok(dest);
@@ -516,7 +534,7 @@ fn write_layout(
     {
         let src = store.path(dg);
         let dst = blob_path(staging.path(), dg);
-        if dst.exists() {
+        if dst.exists() || (sparse && !src.exists()) {
             continue;
         }
         if fs::hard_link(&src, &dst).is_err() {
@@ -539,6 +557,9 @@ fn write_layout(
     };
     w("oci-layout", br#"{"imageLayoutVersion":"1.0.0"}"#)?;
     w("index.json", index.to_string().as_bytes())?;
+    if sparse {
+        w(SPARSE_MARKER, b"")?;
+    }
     let tmp = staging.keep();
     if fs::rename(&tmp, &dest).is_err() {
         // Another run finished the same image first; theirs is as good as ours.
