@@ -26,6 +26,36 @@ pub enum Command {
     /// Move an image sparkimg built onto a new base (a patched JRE/OS) without touching
     /// its Spark layers: the result is what `build` gives on that base.
     Rebase(Box<RebaseArgs>),
+    /// Whether images' bases moved: per image and platform the recorded base digest
+    /// against what its name resolves to now. Exit 0: all current; 1: any outdated.
+    Outdated(Box<OutdatedArgs>),
+}
+
+/// `sparkimg outdated`.
+#[derive(Debug, Args)]
+#[command(
+    after_help = sparkimg::exit::help(),
+    override_usage = "sparkimg outdated IMAGE... [--json] [OPTIONS]"
+)]
+pub struct OutdatedArgs {
+    /// Images: registry references or oci:DIR[:REF] (as `sparkimg build` wrote them).
+    #[arg(value_name = "IMAGE", required = true)]
+    pub images: Vec<String>,
+
+    /// Platforms to check [default: a layout index's, else this machine's].
+    #[arg(long, value_name = "OS/ARCH", value_delimiter = ',')]
+    pub platform: Vec<String>,
+
+    /// Print one JSON object (per image and platform: base, recorded and current digest).
+    #[arg(long)]
+    pub json: bool,
+
+    /// Cache directory (registry manifests and configs).
+    #[arg(long, value_name = "DIR", env = "SPARKIMG_CACHE_DIR")]
+    pub cache_dir: Option<PathBuf>,
+
+    #[command(flatten)]
+    pub registry: RegistryArgs,
 }
 
 /// `sparkimg rebase`.

@@ -6,6 +6,7 @@
 mod build_cmd;
 mod cli;
 mod engine_cmd;
+mod outdated_cmd;
 mod push_cmd;
 mod rebase_cmd;
 mod resolve;
@@ -24,7 +25,7 @@ use cli::{Cli, Command, FetchArgs};
 fn main() -> ExitCode {
     let cli = Cli::parse();
     match run(cli) {
-        Ok(()) => ExitCode::SUCCESS,
+        Ok(code) => code,
         Err(e) => {
             eprintln!("sparkimg: error: {e:#}");
             ExitCode::from(sparkimg::exit::classify(e.chain()))
@@ -32,8 +33,16 @@ fn main() -> ExitCode {
     }
 }
 
-fn run(cli: Cli) -> Result<()> {
+/// `outdated` chooses its exit code (1: some image is outdated); the others succeed or fail.
+fn run(cli: Cli) -> Result<ExitCode> {
     match cli.command {
+        Command::Outdated(args) => outdated_cmd::run(*args),
+        other => run_other(other).map(|()| ExitCode::SUCCESS),
+    }
+}
+
+fn run_other(command: Command) -> Result<()> {
+    match command {
         Command::Fetch(args) => run_fetch(args),
         Command::Build(args) => build_cmd::run(*args),
         Command::Push(args) if matches!(args.engine, cli::EngineArg::Docker) => {
@@ -50,6 +59,7 @@ fn run(cli: Cli) -> Result<()> {
         }
         Command::Sbom(args) => sbom_cmd::run(*args),
         Command::Rebase(args) => rebase_cmd::run(*args),
+        Command::Outdated(args) => outdated_cmd::run(*args).map(|_| ()),
     }
 }
 

@@ -137,7 +137,7 @@ fn pulled(
     let r = RegistryRef::parse(r)?;
     let mut first = None;
     for p in platforms {
-        let got = registry::pull::pull_some(&r, p, ropts, sparse)?;
+        let got = registry::pull::pull_some(&r, p, ropts, sparse.then_some(1))?;
         eprintln!(
             "sparkimg: {} {} for {p} -> {} ({} bytes downloaded)",
             if sparse { "image" } else { "base" },

@@ -1251,6 +1251,17 @@ fn rebase_equals_a_fresh_build_on_the_new_base() {
         assert_eq!(&l["digest"], k);
     }
 
+    // Layouts: the recorded base (an oci: layout, unchanged) is current.
+    let img = format!("oci:{}", f.p("rebased").display());
+    let o = sparkimg(&f, &["outdated", &img]);
+    assert_eq!(
+        o.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    assert!(String::from_utf8_lossy(&o.stdout).contains(" current: "));
+
     // And back: the rebased image onto v1 is the image built on v1.
     let back = ok_json(rebase(&f, "rebased", "v1", "back", &[]));
     assert_eq!(
@@ -1377,12 +1388,31 @@ fn rebase_registry_to_registry_downloads_no_spark_layer() {
         assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
         serde_json::from_slice(&o.stdout).unwrap()
     };
+    let image = format!("{host}/x/spark:t");
+    let outdated = |expect: i32| -> Value {
+        let o = sparkimg(&f, &["outdated", &image, "--json"]);
+        assert_eq!(
+            o.status.code(),
+            Some(expect),
+            "{}",
+            String::from_utf8_lossy(&o.stderr)
+        );
+        serde_json::from_slice(&o.stdout).unwrap()
+    };
     push_base("v1");
     let old = build_push("t", "img-v1");
+    let v = outdated(0);
+    assert_eq!(
+        v["images"][0]["platforms"][0]["base"],
+        base_tag.as_str(),
+        "{v:#}"
+    );
     // The base tag moves to v2; a fresh build on it is the reference.
     push_base("v2");
+    let v = outdated(1);
+    let p = &v["images"][0]["platforms"][0];
+    assert_ne!(p["recorded_digest"], p["current_digest"], "{v:#}");
     let before = reg.requests().len();
-    let image = format!("{host}/x/spark:t");
     let base = format!("--base={base_tag}");
     let r = ok_json(sparkimg(&f, &["rebase", &image, &base, "--push", "--json"]));
     let after = reg.requests()[before..].to_vec();
@@ -1413,6 +1443,7 @@ fn rebase_registry_to_registry_downloads_no_spark_layer() {
     assert_eq!(pushed["blobs_uploaded"], 2, "{r:#}");
     assert_eq!(pushed["blobs_mounted"], 1, "{r:#}");
     assert_eq!(pushed["blobs_present"], kept.len() + 1, "{r:#}");
+    outdated(0);
     // Another repository of the same registry: the Spark layers are mounted.
     let to = format!("--to={host}/y/spark:t");
     let before = reg.requests().len();

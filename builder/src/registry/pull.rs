@@ -84,16 +84,18 @@ pub fn pull(
     platform: &Platform,
     opts: &RegistryOptions,
 ) -> Result<Pulled, RegistryError> {
-    pull_some(reference, platform, opts, false)
+    pull_some(reference, platform, opts, None)
 }
 
-/// Pull `reference` for `platform`: everything, or (`sparse`) the manifests, the config
-/// and only the last layer (`rebase` keeps the others where they are, in the registry).
+/// Pull `reference` for `platform`: everything (`last_layers: None`), or the manifests,
+/// the config and only the last `n` layers, into a sparse layout (`rebase` takes the
+/// system layer and leaves the Spark layers in the registry; `outdated` reads the
+/// config alone).
 pub fn pull_some(
     reference: &RegistryRef,
     platform: &Platform,
     opts: &RegistryOptions,
-    sparse: bool,
+    last_layers: Option<usize>,
 ) -> Result<Pulled, RegistryError> {
     let cache = opts
         .cache_dir
@@ -135,10 +137,9 @@ pub fn pull_some(
         });
     };
     let mut todo: Vec<Desc> = Vec::new();
-    let wanted = match sparse {
-        true => layers.len().saturating_sub(1),
-        false => 0,
-    };
+    let wanted = layers
+        .len()
+        .saturating_sub(last_layers.unwrap_or(layers.len()));
     for d in std::iter::once(&config).chain(layers[wanted..].iter()) {
         if !validate_digest(&d.digest) {
             return Err(RegistryError::Manifest {
@@ -179,7 +180,7 @@ pub fn pull_some(
         &cache,
         (&mdigest, &media_type, mbytes.len() as u64),
         &config,
-        (&layers, sparse),
+        (&layers, last_layers),
         &os,
         &arch,
     )?;
@@ -509,15 +510,21 @@ fn write_layout(
     cache: &Path,
     (mdigest, media_type, msize): (&str, &str, u64),
     config: &Desc,
-    (layers, sparse): (&[Desc], bool),
+    (layers, last_layers): (&[Desc], Option<usize>),
     os: &str,
     arch: &str,
 ) -> Result<PathBuf, RegistryError> {
-    // Sparse layouts apart, so a full pull never finds one.
+    // Sparse layouts apart, by how many layers they hold, so a pull never finds one
+    // with fewer blobs than it asked for.
+    let sparse = last_layers.is_some();
     let images = cache
         .join("registry")
         .join(if sparse { "images-sparse" } else { "images" });
-    let dest = images.join(mdigest.trim_start_matches("sha256:"));
+    let hex = mdigest.trim_start_matches("sha256:");
+    let dest = match last_layers {
+        Some(n) => images.join(format!("{hex}-{n}")),
+        None => images.join(hex),
+    };
     if dest.join("index.json").is_file() {
         return Ok(dest);
     }
