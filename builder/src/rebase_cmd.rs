@@ -1,13 +1,14 @@
 //! `sparkimg rebase`: flags → [`RebaseOptions`], a registry base pulled per platform,
 //! then `image::rebase` and the publish stage's sinks (files, then the registry).
 
+use std::collections::BTreeMap;
 use std::path::PathBuf;
 
 use anyhow::{Context, Result};
 use sparkimg::fetch::Cache;
 use sparkimg::image::rebase::{self, RebaseOptions, RebaseReport};
 use sparkimg::image::reference::parse_ref;
-use sparkimg::image::{self, BaseSpec, BuildError, OutputSpec, Platform};
+use sparkimg::image::{self, BaseSpec, BuildError, Compression, OutputSpec, Platform};
 use sparkimg::publish::{self, Delivered, FileSink, RegistrySink, Sink};
 use sparkimg::registry::{self, RegistryOptions, RegistryRef};
 
@@ -62,18 +63,20 @@ pub fn run(args: RebaseArgs) -> Result<()> {
         false => None,
     };
     let wanted = image_platforms(&image, &platforms)?;
-    let (image, platform_images) = pulled(image, &wanted, ropts.as_ref(), true)?;
-    let (base, platform_bases) = pulled(base, &wanted, ropts.as_ref(), false)?;
-    let old_base = match old_base {
-        Some(b) => Some(pulled(b, &wanted[..1], ropts.as_ref(), false)?.0),
-        None => None,
+    let (image, platform_images) = pulled(image, &wanted, ropts.as_ref(), Some(1))?;
+    let (base, platform_bases) = pulled(base, &wanted, ropts.as_ref(), None)?;
+    // Only the old base's diff_ids are compared: its manifests and configs suffice.
+    let platform_old_bases = match old_base {
+        Some(b) => pulled(b, &wanted, ropts.as_ref(), Some(0))?.1,
+        None => recorded_old_bases(&image, &platform_images, &wanted, ropts.as_ref())?,
     };
     let opts = RebaseOptions {
         image,
         platform_images,
         base,
         platform_bases,
-        old_base,
+        old_base: None,
+        platform_old_bases,
         platforms,
         to: args.to.as_deref().map(parse_ref).transpose()?,
         allow_java_change: args.allow_java_change,
@@ -104,6 +107,56 @@ pub fn run(args: RebaseArgs) -> Result<()> {
     print_report(&mut report, &delivered, args.json)
 }
 
+/// A recorded registry base pulled by the digest the image records (manifests and
+/// config), per platform, so the old base is checked even after its tag moved. One that
+/// is gone from the registry is left out (`rebase` then warns that it did not check).
+fn recorded_old_bases(
+    image: &BaseSpec,
+    platform_images: &BTreeMap<String, BaseSpec>,
+    wanted: &[Platform],
+    ropts: Option<&RegistryOptions>,
+) -> Result<BTreeMap<String, BaseSpec>> {
+    let mut out = BTreeMap::new();
+    let Some(ropts) = ropts else {
+        return Ok(out);
+    };
+    let scratch = tempfile::tempdir()?;
+    for p in wanted {
+        let spec = platform_images.get(&p.to_string()).unwrap_or(image);
+        let opened = image::base::open(spec, p, Compression::None, scratch.path(), None)?;
+        let labels = opened
+            .config
+            .config()
+            .as_ref()
+            .and_then(|c| c.labels().clone())
+            .unwrap_or_default();
+        let (Some(name), Some(digest)) = (
+            labels.get("org.opencontainers.image.base.name"),
+            labels.get("org.opencontainers.image.base.digest"),
+        ) else {
+            continue;
+        };
+        let Ok(BaseSpec::Registry(r)) = BaseSpec::parse(name) else {
+            continue;
+        };
+        let pinned = RegistryRef {
+            digest: Some(digest.clone()),
+            ..RegistryRef::parse(&r)?
+        };
+        match registry::pull::pull_some(&pinned, p, ropts, Some(0)) {
+            Ok(got) => {
+                let spec = BaseSpec::Pulled {
+                    dir: got.layout,
+                    name: got.reference,
+                };
+                out.insert(p.to_string(), spec);
+            }
+            Err(e) => eprintln!("sparkimg: warning: the old base {pinned}: {e}"),
+        }
+    }
+    Ok(out)
+}
+
 /// The platforms to pull a registry base for: those asked for, else the image's.
 fn image_platforms(image: &BaseSpec, asked: &[Platform]) -> Result<Vec<Platform>> {
     if !asked.is_empty() {
@@ -123,27 +176,28 @@ fn image_platforms(image: &BaseSpec, asked: &[Platform]) -> Result<Vec<Platform>
 }
 
 /// A registry image pulled for each platform (the first as the image, the others per
-/// platform; `sparse`: without its layers but the last); anything else as it is.
+/// platform; `last_layers` as for `pull_some`); anything else as it is, for every
+/// platform.
 fn pulled(
     spec: BaseSpec,
     platforms: &[Platform],
     ropts: Option<&RegistryOptions>,
-    sparse: bool,
-) -> Result<(BaseSpec, std::collections::BTreeMap<String, BaseSpec>)> {
-    let mut per_platform = std::collections::BTreeMap::new();
+    last_layers: Option<usize>,
+) -> Result<(BaseSpec, BTreeMap<String, BaseSpec>)> {
+    let mut per_platform = BTreeMap::new();
     let (BaseSpec::Registry(r), Some(ropts)) = (&spec, ropts) else {
+        for p in platforms {
+            per_platform.insert(p.to_string(), spec.clone());
+        }
         return Ok((spec, per_platform));
     };
     let r = RegistryRef::parse(r)?;
     let mut first = None;
     for p in platforms {
-        let got = registry::pull::pull_some(&r, p, ropts, sparse.then_some(1))?;
+        let got = registry::pull::pull_some(&r, p, ropts, last_layers)?;
         eprintln!(
-            "sparkimg: {} {} for {p} -> {} ({} bytes downloaded)",
-            if sparse { "image" } else { "base" },
-            got.reference,
-            got.manifest_digest,
-            got.bytes_downloaded
+            "sparkimg: {} for {p} -> {} ({} bytes downloaded)",
+            got.reference, got.manifest_digest, got.bytes_downloaded
         );
         let spec = BaseSpec::Pulled {
             dir: got.layout.clone(),

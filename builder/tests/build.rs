@@ -1432,6 +1432,8 @@ fn rebase_registry_to_registry_downloads_no_spark_layer() {
         .map(|d| d.as_str().unwrap().to_string())
         .collect();
     assert!(kept.len() >= 4, "{r:#}");
+    // The tag moved, but the old base was checked by the digest the image records.
+    assert_eq!(r["platforms"][0]["old_base_checked"], true, "{r:#}");
     let fetched: Vec<&(String, String, u16)> = after
         .iter()
         .filter(|(m, u, _)| m == "GET" && kept.iter().any(|k| u.ends_with(k.as_str())))

@@ -36,6 +36,9 @@ pub struct RebaseOptions {
     /// `--old-base`: checked strictly. Without it the base the image records is used
     /// when it still is what the image records (same digest).
     pub old_base: Option<BaseSpec>,
+    /// Per platform (`os/arch[/variant]`), the old base by the digest the image records
+    /// (a registry base pulled by digest): checked as strictly as `old_base`.
+    pub platform_old_bases: BTreeMap<String, BaseSpec>,
     /// Only these platforms of a multi-platform image; empty: all of them.
     pub platforms: Vec<Platform>,
     /// The image's name in the result; `None`: the name it has.
@@ -360,7 +363,11 @@ fn check_old_base(
     ids: &[String],
     below: usize,
 ) -> Result<bool, BuildError> {
-    let spec = match &opts.old_base {
+    let explicit = opts
+        .old_base
+        .as_ref()
+        .or_else(|| opts.platform_old_bases.get(&want.to_string()));
+    let spec = match explicit {
         Some(s) => s.clone(),
         None => match BaseSpec::parse(name) {
             Ok(s @ (BaseSpec::OciDir { .. } | BaseSpec::OciArchive { .. })) => s,
@@ -371,10 +378,10 @@ fn check_old_base(
     let scratch = tempfile::tempdir().map_err(BuildError::io(std::env::temp_dir()))?;
     let old = match base::open(&spec, want, Compression::None, scratch.path(), None) {
         Ok(o) => o,
-        Err(e) if opts.old_base.is_some() => return Err(e),
+        Err(e) if explicit.is_some() => return Err(e),
         Err(_) => return Ok(false),
     };
-    if opts.old_base.is_none() && old.digest.as_deref() != digest {
+    if explicit.is_none() && old.digest.as_deref() != digest {
         return Ok(false);
     }
     let old_ids: Vec<String> = old.layers.iter().map(|l| l.blob.diff_id.clone()).collect();
