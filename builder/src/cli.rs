@@ -65,8 +65,9 @@ pub struct OutdatedArgs {
     override_usage = "sparkimg rebase IMAGE --base NEWBASE [--to REF] [--output OUT] [--push] [OPTIONS]"
 )]
 pub struct RebaseArgs {
-    /// The image: oci:DIR[:REF], oci-archive:FILE[:REF] or docker-archive:FILE[:REF] (as
-    /// written by `sparkimg build`).
+    /// The image: a registry reference (rebased registry to registry with --push; its
+    /// Spark layers are never downloaded), oci:DIR[:REF], oci-archive:FILE[:REF] or
+    /// docker-archive:FILE[:REF] (as written by `sparkimg build`).
     #[arg(value_name = "IMAGE")]
     pub image: String,
 
@@ -75,8 +76,9 @@ pub struct RebaseArgs {
     pub base: String,
 
     /// The base the image was built on [default: the one its
-    /// org.opencontainers.image.base.name label records, when that is still the same
-    /// digest]. Its layers must be the image's first ones.
+    /// org.opencontainers.image.base.name label records, at the recorded digest (a
+    /// registry base by that digest; a layout when it still has it)]. Its layers must be
+    /// the image's first ones.
     #[arg(long, value_name = "OLDBASE")]
     pub old_base: Option<String>,
 
