@@ -36,6 +36,12 @@ pub enum Command {
     /// Resolve and download Maven packages as `build --packages` does (into the cache),
     /// and print the jars an image would get.
     Packages(Box<PackagesArgs>),
+    /// Move an image sparkimg built onto a new base (a patched JRE/OS) without touching
+    /// its Spark layers: the result is what `build` gives on that base.
+    Rebase(Box<RebaseArgs>),
+    /// Whether images' bases moved: per image and platform the recorded base digest
+    /// against what its name resolves to now. Exit 0: all current; 1: any outdated.
+    Outdated(Box<OutdatedArgs>),
 }
 
 /// `sparkimg packages`.
@@ -118,6 +124,89 @@ pub struct CachePruneArgs {
     /// Cache directory [default: $XDG_CACHE_HOME/sparkimg or ~/.cache/sparkimg].
     #[arg(long, value_name = "DIR", env = "SPARKIMG_CACHE_DIR")]
     pub cache_dir: Option<PathBuf>,
+}
+
+/// `sparkimg outdated`.
+#[derive(Debug, Args)]
+#[command(
+    after_help = sparkimg::exit::help(),
+    override_usage = "sparkimg outdated IMAGE... [--json] [OPTIONS]"
+)]
+pub struct OutdatedArgs {
+    /// Images: registry references or oci:DIR[:REF] (as `sparkimg build` wrote them).
+    #[arg(value_name = "IMAGE", required = true)]
+    pub images: Vec<String>,
+
+    /// Platforms to check [default: a layout index's, else this machine's].
+    #[arg(long, value_name = "OS/ARCH", value_delimiter = ',')]
+    pub platform: Vec<String>,
+
+    /// Print one JSON object (per image and platform: base, recorded and current digest).
+    #[arg(long)]
+    pub json: bool,
+
+    /// Cache directory (registry manifests and configs).
+    #[arg(long, value_name = "DIR", env = "SPARKIMG_CACHE_DIR")]
+    pub cache_dir: Option<PathBuf>,
+
+    #[command(flatten)]
+    pub registry: RegistryArgs,
+}
+
+/// `sparkimg rebase`.
+#[derive(Debug, Args)]
+#[command(
+    after_help = sparkimg::exit::help(),
+    override_usage = "sparkimg rebase IMAGE --base NEWBASE [--to REF] [--output OUT] [--push] [OPTIONS]"
+)]
+pub struct RebaseArgs {
+    /// The image: a registry reference (rebased registry to registry with --push; its
+    /// Spark layers are never downloaded), oci:DIR[:REF], oci-archive:FILE[:REF] or
+    /// docker-archive:FILE[:REF] (as written by `sparkimg build`).
+    #[arg(value_name = "IMAGE")]
+    pub image: String,
+
+    /// The new base, any base `build` accepts (a registry base is pulled per platform).
+    #[arg(long, value_name = "NEWBASE")]
+    pub base: String,
+
+    /// The base the image was built on [default: the one its
+    /// org.opencontainers.image.base.name label records, at the recorded digest (a
+    /// registry base by that digest; a layout when it still has it)]. Its layers must be
+    /// the image's first ones.
+    #[arg(long, value_name = "OLDBASE")]
+    pub old_base: Option<String>,
+
+    /// The rebased image's name [default: the image's own].
+    #[arg(long, value_name = "REF")]
+    pub to: Option<String>,
+
+    /// Where to write: oci:DIR, oci-archive:FILE, docker-archive:FILE.
+    #[arg(long, value_name = "OUT")]
+    pub output: Option<String>,
+
+    /// Push the rebased image to its reference (--to, else its own name).
+    #[arg(long)]
+    pub push: bool,
+
+    /// Only these platforms of a multi-platform image [default: all of them].
+    #[arg(long, value_name = "OS/ARCH", value_delimiter = ',')]
+    pub platform: Vec<String>,
+
+    /// Rebase even when the new base's Java major version differs from the image's.
+    #[arg(long)]
+    pub allow_java_change: bool,
+
+    /// Print one JSON object (the rebased image, per platform what changed) on stdout.
+    #[arg(long)]
+    pub json: bool,
+
+    /// Cache directory (pulled bases, base scans).
+    #[arg(long, value_name = "DIR", env = "SPARKIMG_CACHE_DIR")]
+    pub cache_dir: Option<PathBuf>,
+
+    #[command(flatten)]
+    pub registry: RegistryArgs,
 }
 
 /// `sparkimg sbom`.

@@ -51,7 +51,8 @@ pub const TABLE: &[(u8, &str)] = &[
         BASE_OR_DIST,
         "build: base image unusable (no Java, unreadable; lacks python3/R and is not \
          Debian/Ubuntu; OS packages that do not exist or cannot be satisfied) or not a \
-         Spark distribution",
+         Spark distribution; rebase: refused (not built on the old base, no Java, a Java \
+         major change without --allow-java-change, not an image sparkimg built)",
     ),
     (NOT_YET, "build: not implemented yet (-m minikube)"),
     (
@@ -176,7 +177,10 @@ fn build(e: &BuildError) -> u8 {
         BuildError::Version(_) => USAGE,
         BuildError::Fetch(f) => fetch(f),
         BuildError::Packages(a) => apt(a),
-        BuildError::Base(_) | BuildError::NoJava | BuildError::Distribution { .. } => BASE_OR_DIST,
+        BuildError::Base(_)
+        | BuildError::NoJava
+        | BuildError::Refused(_)
+        | BuildError::Distribution { .. } => BASE_OR_DIST,
         BuildError::NotYet(_) => NOT_YET,
         BuildError::OutputNotOurs { .. } => OUTPUT_NOT_OURS,
         BuildError::Io { .. } | BuildError::Lock(_) => OTHER,

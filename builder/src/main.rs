@@ -7,8 +7,10 @@ mod build_cmd;
 mod cache_cmd;
 mod cli;
 mod engine_cmd;
+mod outdated_cmd;
 mod packages_cmd;
 mod push_cmd;
+mod rebase_cmd;
 mod resolve;
 mod sbom_cmd;
 mod support;
@@ -25,7 +27,7 @@ use cli::{Cli, Command, FetchArgs};
 fn main() -> ExitCode {
     let cli = Cli::parse();
     match run(cli) {
-        Ok(()) => ExitCode::SUCCESS,
+        Ok(code) => code,
         Err(e) => {
             eprintln!("sparkimg: error: {e:#}");
             ExitCode::from(sparkimg::exit::classify(e.chain()))
@@ -33,9 +35,16 @@ fn main() -> ExitCode {
     }
 }
 
-fn run(cli: Cli) -> Result<()> {
-    let lock_timeout = cli.lock_timeout;
+/// `outdated` chooses its exit code (1: some image is outdated); the others succeed or fail.
+fn run(cli: Cli) -> Result<ExitCode> {
     match cli.command {
+        Command::Outdated(args) => outdated_cmd::run(*args),
+        other => run_other(other, cli.lock_timeout).map(|()| ExitCode::SUCCESS),
+    }
+}
+
+fn run_other(command: Command, lock_timeout: Duration) -> Result<()> {
+    match command {
         Command::Fetch(args) => run_fetch(args, lock_timeout),
         Command::Build(args) => build_cmd::run(*args, lock_timeout),
         Command::Cache(cmd) => cache_cmd::run(cmd, lock_timeout),
@@ -53,6 +62,8 @@ fn run(cli: Cli) -> Result<()> {
         }
         Command::Sbom(args) => sbom_cmd::run(*args, lock_timeout),
         Command::Packages(args) => packages_cmd::run(*args),
+        Command::Rebase(args) => rebase_cmd::run(*args),
+        Command::Outdated(args) => outdated_cmd::run(*args).map(|_| ()),
     }
 }
 

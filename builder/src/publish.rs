@@ -212,6 +212,10 @@ impl Blobs for AssembledBlobs<'_> {
         match self.source(digest)? {
             BlobSource::Bytes(b) => Ok(b.clone()),
             BlobSource::Path(p) => fs::read(p).map_err(RegistryError::io(p)),
+            BlobSource::Remote { repository, .. } => Err(RegistryError::Layout {
+                path: self.root.clone(),
+                reason: format!("blob {digest} is in {repository}, not here"),
+            }),
         }
     }
 
@@ -221,6 +225,9 @@ impl Blobs for AssembledBlobs<'_> {
             BlobSource::Path(p) => {
                 let md = fs::metadata(p).map_err(RegistryError::io(p))?;
                 (md.len(), BlobData::Path(p.clone()))
+            }
+            BlobSource::Remote { repository, size } => {
+                (*size, BlobData::Remote(repository.clone()))
             }
         };
         layout::check_size(&self.root, d, len)?;

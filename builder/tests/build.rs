@@ -1162,3 +1162,457 @@ fn packages_are_baked_into_jars_and_rebuilt_offline() {
     );
     fails(&o, 2, "org.a:app");
 }
+
+// ---- `sparkimg rebase` (issue 17) ----
+
+/// An uncompressed tar of `files` (`(path, bytes)`; bytes `None`: an empty whiteout).
+fn raw_layer(files: &[(&str, &[u8])]) -> Vec<u8> {
+    let mut b = tar::Builder::new(Vec::new());
+    for (p, data) in files {
+        let mut h = tar::Header::new_gnu();
+        h.set_size(data.len() as u64);
+        h.set_mode(0o755);
+        h.set_entry_type(tar::EntryType::Regular);
+        b.append_data(&mut h, p, *data).unwrap();
+    }
+    b.into_inner().unwrap()
+}
+
+/// A base as an OCI layout: per platform (`arch`, uncompressed layers, Env), one
+/// manifest; several under an index. Named `base` in index.json.
+/// One platform of a test base: architecture, uncompressed layers, Env.
+type BasePlatform<'a> = (&'a str, Vec<Vec<u8>>, Vec<&'a str>);
+
+fn oci_base(dir: &Path, platforms: &[BasePlatform]) {
+    use sha2::{Digest, Sha256};
+    let blobs = dir.join("blobs/sha256");
+    fs::create_dir_all(&blobs).unwrap();
+    let put = |bytes: &[u8]| -> (String, u64) {
+        let hex = hex::encode(Sha256::digest(bytes));
+        fs::write(blobs.join(&hex), bytes).unwrap();
+        (format!("sha256:{hex}"), bytes.len() as u64)
+    };
+    let mut manifests = Vec::new();
+    for (arch, layers, env) in platforms {
+        let mut descs = Vec::new();
+        let mut diff_ids = Vec::new();
+        for raw in layers {
+            diff_ids.push(format!("sha256:{}", hex::encode(Sha256::digest(raw))));
+            let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+            gz.write_all(raw).unwrap();
+            let (d, size) = put(&gz.finish().unwrap());
+            descs.push(serde_json::json!({"mediaType": "application/vnd.oci.image.layer.v1.tar+gzip", "digest": d, "size": size}));
+        }
+        let config = serde_json::json!({
+            "architecture": arch, "os": "linux",
+            "config": {"Env": env},
+            "rootfs": {"type": "layers", "diff_ids": diff_ids},
+        });
+        let (config, config_size) = put(&serde_json::to_vec(&config).unwrap());
+        let manifest = serde_json::json!({
+            "schemaVersion": 2,
+            "mediaType": "application/vnd.oci.image.manifest.v1+json",
+            "config": {"mediaType": "application/vnd.oci.image.config.v1+json", "digest": config, "size": config_size},
+            "layers": descs,
+        });
+        let (m, m_size) = put(&serde_json::to_vec(&manifest).unwrap());
+        manifests.push(serde_json::json!({
+            "mediaType": "application/vnd.oci.image.manifest.v1+json",
+            "digest": m, "size": m_size,
+            "platform": {"os": "linux", "architecture": arch},
+        }));
+    }
+    let mut top = manifests.remove(0);
+    if !manifests.is_empty() {
+        manifests.insert(0, top);
+        let index = serde_json::json!({
+            "schemaVersion": 2,
+            "mediaType": "application/vnd.oci.image.index.v1+json",
+            "manifests": manifests,
+        });
+        let (index, index_size) = put(&serde_json::to_vec(&index).unwrap());
+        top = serde_json::json!({"mediaType": "application/vnd.oci.image.index.v1+json", "digest": index, "size": index_size});
+    }
+    top["annotations"] = serde_json::json!({"org.opencontainers.image.ref.name": "base"});
+    fs::write(dir.join("oci-layout"), br#"{"imageLayoutVersion":"1.0.0"}"#).unwrap();
+    let top = serde_json::json!({"schemaVersion": 2, "manifests": [top]});
+    fs::write(dir.join("index.json"), serde_json::to_vec(&top).unwrap()).unwrap();
+}
+
+const JAVA17: &str = "usr/lib/jvm/java-17-openjdk-amd64";
+
+/// The fixture rootfs, uncompressed: the bases' first layer.
+fn rootfs_raw(f: &Fixture) -> Vec<u8> {
+    let mut raw = Vec::new();
+    std::io::Read::read_to_end(
+        &mut flate2::read::GzDecoder::new(fs::File::open(f.p("base.tar.gz")).unwrap()),
+        &mut raw,
+    )
+    .unwrap();
+    raw
+}
+
+/// Bases v1 (the rootfs), v2 (one more layer: a patched passwd, an os-release),
+/// `nojava` (the JVM whited out) and `java21` (Java 17 replaced by 21), for `arches`.
+fn rebase_bases(f: &Fixture, arches: &[&str]) {
+    let root = rootfs_raw(f);
+    let patch = raw_layer(&[
+        (
+            "etc/passwd",
+            b"root:x:0:0:root:/root:/bin/sh\nnobody:x:65534:65534::/:/bin/false\npatched:x:7:7::/:/bin/false\n",
+        ),
+        ("etc/os-release", b"VERSION=\"12.9 (patched)\"\n"),
+    ]);
+    let wh17 = format!("usr/lib/jvm/.wh.{}", JAVA17.rsplit('/').next().unwrap());
+    let nojava = raw_layer(&[(wh17.as_str(), b"")]);
+    let java21 = raw_layer(&[
+        (wh17.as_str(), b""),
+        ("usr/lib/jvm/java-21-openjdk-amd64/bin/java", b"#!/bin/sh\n"),
+    ]);
+    let env = vec!["PATH=/usr/bin:/bin", "LANG=C.UTF-8"];
+    for (name, layers) in [
+        ("v1", vec![root.clone()]),
+        ("v2", vec![root.clone(), patch]),
+        ("nojava", vec![root.clone(), nojava]),
+        ("java21", vec![root.clone(), java21]),
+    ] {
+        let platforms: Vec<_> = arches
+            .iter()
+            .map(|a| (*a, layers.clone(), env.clone()))
+            .collect();
+        oci_base(&f.p(name), &platforms);
+    }
+}
+
+fn sparkimg(f: &Fixture, args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_sparkimg"))
+        .args(args)
+        .arg("--cache-dir")
+        .arg(f.p("cache"))
+        .current_dir(f.dir.path())
+        .output()
+        .unwrap()
+}
+
+fn ok_json(o: Output) -> Value {
+    assert!(
+        o.status.success(),
+        "failed: {}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    serde_json::from_slice(&o.stdout).unwrap()
+}
+
+const EPOCH: &str = "1700000000";
+
+/// `build` with the flags every rebase test uses, on base `base`, into `out`.
+fn build_on(f: &Fixture, base: &str, out: &str, extra: &[&str]) -> Value {
+    let mut args = vec![
+        "--json".to_string(),
+        format!("--base=oci:{}", f.p(base).display()),
+        format!("--output=oci:{}", f.p(out).display()),
+        "--compression=zstd".into(),
+        "--timezone=Asia/Shanghai".into(),
+        "-u".into(),
+        "1001".into(),
+    ];
+    args.extend(["--name", "example.com/x/spark:t"].map(String::from));
+    args.extend(extra.iter().map(|s| s.to_string()));
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    let o = f.build(&args, Some(EPOCH));
+    assert!(
+        o.status.success(),
+        "build failed: {}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    serde_json::from_slice(&o.stdout).unwrap()
+}
+
+fn rebase_args(f: &Fixture, image: &str, base: &str, out: &str) -> Vec<String> {
+    vec![
+        "rebase".into(),
+        format!("oci:{}", f.p(image).display()),
+        format!("--base=oci:{}", f.p(base).display()),
+        format!("--output=oci:{}", f.p(out).display()),
+        "--json".into(),
+    ]
+}
+
+fn rebase(f: &Fixture, image: &str, base: &str, out: &str, extra: &[&str]) -> Output {
+    let mut args = rebase_args(f, image, base, out);
+    args.extend(extra.iter().map(|s| s.to_string()));
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    sparkimg(f, &args)
+}
+
+/// Two layouts hold the same files with the same bytes; else the differing names.
+fn same_layout(a: &Path, b: &Path) {
+    let (a, b) = (tree_bytes(a), tree_bytes(b));
+    let only = |x: &[(String, Vec<u8>)], y: &[(String, Vec<u8>)]| -> Vec<String> {
+        x.iter()
+            .filter(|f| !y.contains(f))
+            .map(|(name, bytes)| match name.as_str() {
+                "index.json" => format!("index.json {}", String::from_utf8_lossy(bytes)),
+                _ => name.clone(),
+            })
+            .collect()
+    };
+    let (only_a, only_b) = (only(&a, &b), only(&b, &a));
+    assert!(
+        only_a.is_empty() && only_b.is_empty(),
+        "the layouts differ: only in the first {only_a:#?}, only in the second {only_b:#?}"
+    );
+}
+
+#[test]
+fn rebase_equals_a_fresh_build_on_the_new_base() {
+    let f = Fixture::new();
+    rebase_bases(&f, &["amd64"]);
+    let built_v1 = build_on(&f, "v1", "img-v1", &[]);
+    let built_v2 = build_on(&f, "v2", "img-v2", &[]);
+    let fresh = built_v2["images"][0]["manifest_digest"].as_str().unwrap();
+    assert_ne!(
+        built_v1["images"][0]["manifest_digest"].as_str(),
+        Some(fresh)
+    );
+
+    let r = ok_json(rebase(&f, "img-v1", "v2", "rebased", &[]));
+    assert_eq!(r["image"]["manifest_digest"], fresh, "{r:#}");
+    assert_eq!(r["image"]["reference"], "example.com/x/spark:t");
+    let p = &r["platforms"][0];
+    assert_eq!(p["old_base_checked"], true, "{r:#}");
+    assert_eq!(p["java_home"], format!("/{JAVA17}"));
+    // SBOMs describe the old base: not carried over, said so.
+    assert!(r["warnings"][0].as_str().unwrap().contains("SBOM"), "{r:#}");
+    // Byte for byte: every file of the two layouts (the fresh one without SBOMs).
+    build_on(&f, "v2", "img-v2-plain", &["--sbom=none"]);
+    same_layout(&f.p("rebased"), &f.p("img-v2-plain"));
+    // The system layer was rebuilt (v2's passwd), the Spark layers kept.
+    let m = blob_json(&f.p("rebased"), fresh);
+    let config = blob_json(&f.p("rebased"), m["config"]["digest"].as_str().unwrap());
+    assert_eq!(
+        config["config"]["Labels"]["org.opencontainers.image.base.name"],
+        format!("oci:{}", f.p("v2").display())
+    );
+    let kept = p["kept_layers"].as_array().unwrap();
+    let layers = m["layers"].as_array().unwrap();
+    assert_eq!(layers.len(), 2 + kept.len() + 1);
+    for (l, k) in layers[2..].iter().zip(kept) {
+        assert_eq!(&l["digest"], k);
+    }
+
+    // Layouts: the recorded base (an oci: layout, unchanged) is current.
+    let img = format!("oci:{}", f.p("rebased").display());
+    let o = sparkimg(&f, &["outdated", &img]);
+    assert_eq!(
+        o.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    assert!(String::from_utf8_lossy(&o.stdout).contains(" current: "));
+
+    // And back: the rebased image onto v1 is the image built on v1.
+    let back = ok_json(rebase(&f, "rebased", "v1", "back", &[]));
+    assert_eq!(
+        back["image"]["manifest_digest"],
+        built_v1["images"][0]["manifest_digest"]
+    );
+}
+
+#[test]
+fn rebase_refusals() {
+    let f = Fixture::new();
+    rebase_bases(&f, &["amd64"]);
+    build_on(&f, "v1", "img-v1", &[]);
+    let refused = |o: Output, needles: &[&str]| {
+        let err = String::from_utf8_lossy(&o.stderr);
+        assert_eq!(o.status.code(), Some(6), "{err}");
+        for n in needles {
+            assert!(err.contains(n), "{n}: {err}");
+        }
+    };
+    // Not built on the given old base: the differing layer is named.
+    let old = format!("--old-base=oci:{}", f.p("nojava").display());
+    refused(
+        rebase(&f, "img-v1", "v2", "out-a", &[&old]),
+        &["not built on the old base", "layer 2 of the image"],
+    );
+    // A new base without Java.
+    refused(rebase(&f, "img-v1", "nojava", "out-b", &[]), &["no Java"]);
+    // A Java major change without the flag; with it the config follows.
+    refused(
+        rebase(&f, "img-v1", "java21", "out-c", &[]),
+        &["Java 21", "Java 17", "--allow-java-change"],
+    );
+    for out in ["out-a", "out-b", "out-c"] {
+        assert!(!f.p(out).exists(), "{out} written by a refused rebase");
+    }
+    let r = ok_json(rebase(
+        &f,
+        "img-v1",
+        "java21",
+        "out-d",
+        &["--allow-java-change"],
+    ));
+    assert_eq!(
+        r["platforms"][0]["java_home"],
+        "/usr/lib/jvm/java-21-openjdk-amd64"
+    );
+    let built = build_on(&f, "java21", "img-21", &[]);
+    assert_eq!(
+        r["image"]["manifest_digest"],
+        built["images"][0]["manifest_digest"]
+    );
+}
+
+#[test]
+fn rebase_multi_platform_index_per_platform() {
+    let f = Fixture::new();
+    rebase_bases(&f, &["amd64", "arm64"]);
+    let mut arm = fs::read(entrypoint()).unwrap();
+    arm[18..20].copy_from_slice(&183u16.to_le_bytes());
+    write(&f.p("arm64-entrypoint"), &arm, 0o755);
+    let arm_arg = format!(
+        "--platform-entrypoint=linux/arm64={}",
+        f.p("arm64-entrypoint").display()
+    );
+    let multi = ["--platform", "linux/amd64,linux/arm64", arm_arg.as_str()];
+    build_on(&f, "v1", "img-v1", &[&multi[..], &["--sbom=none"]].concat());
+    let fresh = build_on(&f, "v2", "img-v2", &[&multi[..], &["--sbom=none"]].concat());
+    let r = ok_json(rebase(&f, "img-v1", "v2", "rebased", &[]));
+    assert_eq!(
+        r["image"]["manifest_digest"],
+        fresh["images"][0]["manifest_digest"]
+    );
+    assert_eq!(r["platforms"].as_array().unwrap().len(), 2);
+    // The arm64 system layer keeps the arm64 entrypoint.
+    same_layout(&f.p("rebased"), &f.p("img-v2"));
+    // One platform only.
+    let one = ok_json(rebase(
+        &f,
+        "img-v1",
+        "v2",
+        "amd64-only",
+        &["--platform", "linux/amd64"],
+    ));
+    assert_eq!(
+        one["image"]["manifest_digest"],
+        fresh["images"][0]["platforms"][0]["manifest_digest"]
+    );
+}
+
+/// Registry to registry: the Spark layers are never downloaded (the registry's access
+/// log shows no GET of one), only config, manifest and the system layer go up, and the
+/// result is the digest of a fresh `build --push` on the moved base tag.
+#[test]
+fn rebase_registry_to_registry_downloads_no_spark_layer() {
+    let Some(reg) = common::LoopbackRegistry::start() else {
+        return;
+    };
+    let host = reg.host();
+    let f = Fixture::new();
+    rebase_bases(&f, &["amd64"]);
+    let base_tag = format!("{host}/base:17");
+    let push_base = |name: &str| {
+        let dir = format!("oci:{}", f.p(name).display());
+        ok_json(sparkimg(&f, &["push", &dir, "--to", &base_tag, "--json"]));
+    };
+    let build_push = |name: &str, out: &str| -> Value {
+        let base = format!("--base={base_tag}");
+        let name = format!("--name={host}/x/spark:{name}");
+        let out = format!("--output=oci:{}", f.p(out).display());
+        let args = [
+            "--json",
+            "--push",
+            "--sbom=none",
+            "--compression=zstd",
+            "--timezone=Asia/Shanghai",
+            "-u",
+            "1001",
+            &base,
+            &name,
+            &out,
+        ];
+        let o = f.build(&args, Some(EPOCH));
+        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+        serde_json::from_slice(&o.stdout).unwrap()
+    };
+    let image = format!("{host}/x/spark:t");
+    let outdated = |expect: i32| -> Value {
+        let o = sparkimg(&f, &["outdated", &image, "--json"]);
+        assert_eq!(
+            o.status.code(),
+            Some(expect),
+            "{}",
+            String::from_utf8_lossy(&o.stderr)
+        );
+        serde_json::from_slice(&o.stdout).unwrap()
+    };
+    push_base("v1");
+    let old = build_push("t", "img-v1");
+    let v = outdated(0);
+    assert_eq!(
+        v["images"][0]["platforms"][0]["base"],
+        base_tag.as_str(),
+        "{v:#}"
+    );
+    // The base tag moves to v2; a fresh build on it is the reference.
+    push_base("v2");
+    let v = outdated(1);
+    let p = &v["images"][0]["platforms"][0];
+    assert_ne!(p["recorded_digest"], p["current_digest"], "{v:#}");
+    let before = reg.requests().len();
+    let base = format!("--base={base_tag}");
+    let r = ok_json(sparkimg(&f, &["rebase", &image, &base, "--push", "--json"]));
+    let after = reg.requests()[before..].to_vec();
+    // After the rebase, so that nothing of it was in the registry before.
+    let fresh = build_push("fresh", "img-v2");
+    let fresh_digest = fresh["images"][0]["manifest_digest"].as_str().unwrap();
+    assert_ne!(
+        old["images"][0]["manifest_digest"].as_str(),
+        Some(fresh_digest)
+    );
+    assert_eq!(r["image"]["manifest_digest"], fresh_digest, "{r:#}");
+    assert_eq!(r["pushed"][0]["digest"], fresh_digest);
+    let kept: Vec<String> = r["platforms"][0]["kept_layers"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|d| d.as_str().unwrap().to_string())
+        .collect();
+    assert!(kept.len() >= 4, "{r:#}");
+    // The tag moved, but the old base was checked by the digest the image records.
+    assert_eq!(r["platforms"][0]["old_base_checked"], true, "{r:#}");
+    let fetched: Vec<&(String, String, u16)> = after
+        .iter()
+        .filter(|(m, u, _)| m == "GET" && kept.iter().any(|k| u.ends_with(k.as_str())))
+        .collect();
+    assert!(fetched.is_empty(), "Spark layers downloaded: {fetched:?}");
+    // Uploaded: the system layer and the config; v2's new layer mounted from the base's
+    // repository; the Spark layers and v1's layer were there.
+    let pushed = &r["pushed"][0];
+    assert_eq!(pushed["blobs_uploaded"], 2, "{r:#}");
+    assert_eq!(pushed["blobs_mounted"], 1, "{r:#}");
+    assert_eq!(pushed["blobs_present"], kept.len() + 1, "{r:#}");
+    outdated(0);
+    // Another repository of the same registry: the Spark layers are mounted.
+    let to = format!("--to={host}/y/spark:t");
+    let before = reg.requests().len();
+    let r = ok_json(sparkimg(
+        &f,
+        &["rebase", &image, &base, &to, "--push", "--json"],
+    ));
+    assert_eq!(r["image"]["manifest_digest"], fresh_digest);
+    assert!(
+        r["pushed"][0]["blobs_mounted"].as_u64().unwrap() >= kept.len() as u64,
+        "{r:#}"
+    );
+    let after = reg.requests()[before..].to_vec();
+    assert!(
+        !after
+            .iter()
+            .any(|(m, u, _)| m == "GET" && kept.iter().any(|k| u.ends_with(k.as_str()))),
+        "{after:?}"
+    );
+}

@@ -5,9 +5,68 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
 
+use super::base::BaseImage;
 use super::output::{Blob, BlobSource};
 use super::{json, layer, plan, Assembled, BuildOptions, ImageReport, Prepared};
-use super::{ImageRef, LayerBlob, Variant};
+use super::{Compression, ImageRef, LayerBlob, Variant};
+
+/// What an image records of how it was built, besides its base and layers: with them,
+/// enough to make its config and manifest again (`rebase` reads it back from an image).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Recipe {
+    pub spark_version: String,
+    pub source: String,
+    pub epoch: u64,
+    pub timezone: String,
+    pub uid: u64,
+    pub compression: Compression,
+    /// What `--packages` baked in, as resolved (coordinates), recorded in
+    /// [`PACKAGES_LABEL`].
+    pub packages: Vec<String>,
+}
+
+impl Recipe {
+    pub fn of(opts: &BuildOptions) -> Recipe {
+        Recipe {
+            spark_version: opts.spark_version.clone(),
+            source: opts.source.clone(),
+            epoch: opts.epoch,
+            timezone: opts.timezone.clone(),
+            uid: opts.uid,
+            compression: opts.compression,
+            packages: opts
+                .packages
+                .iter()
+                .map(|j| j.coordinate.clone())
+                .collect(),
+        }
+    }
+}
+
+/// `created_by` of our layers in the config's history: this prefix and the layer name.
+pub const HISTORY_PREFIX: &str = "sparkimg build: ";
+/// The history `comment` that marks our layers.
+pub const HISTORY_COMMENT: &str = "sparkimg";
+/// The manifest annotation recording the layer compressor.
+pub const COMPRESSION_ANNOTATION: &str = "dev.sparkimg.compression";
+/// The label (hence also an annotation) listing the `--packages` jars' coordinates.
+pub const PACKAGES_LABEL: &str = "dev.sparkimg.packages";
+
+/// One platform image's inputs: the base (with its config as JSON and its Java) and our
+/// layers on top of it, each with its name.
+pub struct PlatformParts<'a> {
+    pub base: &'a BaseImage,
+    pub base_config: &'a serde_json::Value,
+    pub java_home: &'a str,
+    pub layers: Vec<(&'a LayerBlob, &'a str)>,
+}
+
+/// One image to assemble: its variant, its name and one set of parts per platform.
+pub struct ImageParts<'a> {
+    pub variant: Variant,
+    pub reference: &'a ImageRef,
+    pub platforms: Vec<PlatformParts<'a>>,
+}
 
 /// Everything the images refer to, as blobs; the index; one report per image.
 pub(super) fn assemble(
@@ -16,27 +75,59 @@ pub(super) fn assemble(
     by_key: &BTreeMap<String, LayerBlob>,
     store: &Path,
 ) -> (Assembled, Vec<ImageReport>) {
-    let mut out = Collected::default();
-    for p in prepared {
+    let mut blobs = BTreeMap::new();
+    for b in by_key.values() {
+        blobs.insert(
+            b.digest.clone(),
+            BlobSource::Path(layer::blob_path(store, &b.digest)),
+        );
+    }
+    let images: Vec<ImageParts> = opts
+        .images
+        .iter()
+        .map(|(variant, reference)| ImageParts {
+            variant: *variant,
+            reference,
+            platforms: prepared
+                .iter()
+                .map(|p| PlatformParts {
+                    base: &p.base,
+                    base_config: &p.base_config,
+                    java_home: &p.java_home,
+                    layers: plan::layers_for(&p.layers, *variant)
+                        .into_iter()
+                        .map(|i| (&by_key[&p.keys[i]], p.layers[i].name))
+                        .collect(),
+                })
+                .collect(),
+        })
+        .collect();
+    assemble_parts(&Recipe::of(opts), &images, blobs)
+}
+
+/// The assemble stage proper, for `build` and `rebase` alike: configs, manifests and
+/// indexes from a recipe and the parts; `blobs` holds our layers' blobs, the bases' are
+/// added here.
+pub fn assemble_parts(
+    recipe: &Recipe,
+    images: &[ImageParts],
+    blobs: BTreeMap<String, BlobSource>,
+) -> (Assembled, Vec<ImageReport>) {
+    let mut out = Collected {
+        blobs,
+        ..Collected::default()
+    };
+    for p in images.iter().flat_map(|i| &i.platforms) {
         for l in &p.base.layers {
             out.blobs
                 .insert(l.blob.digest.clone(), BlobSource::Path(l.path.clone()));
         }
     }
-    for b in by_key.values() {
-        out.blobs.insert(
-            b.digest.clone(),
-            BlobSource::Path(layer::blob_path(store, &b.digest)),
-        );
-    }
-    let created = json::rfc3339(opts.epoch);
-    let single = opts.images.len() == 1;
+    let single = images.len() == 1;
     let mut entries = Vec::new();
     let mut reports = Vec::new();
-    for (variant, reference) in &opts.images {
-        let (entry, report) = image_entry(
-            opts, prepared, by_key, &created, *variant, reference, single, &mut out,
-        );
+    for image in images {
+        let (entry, report) = image_entry(recipe, image, single, &mut out);
         entries.push(entry);
         reports.push(report);
     }
@@ -62,21 +153,17 @@ struct Collected {
 }
 
 /// One image: a manifest per platform, under an index when there are several.
-#[allow(clippy::too_many_arguments)]
 fn image_entry(
-    opts: &BuildOptions,
-    prepared: &[Prepared],
-    by_key: &BTreeMap<String, LayerBlob>,
-    created: &str,
-    variant: Variant,
-    reference: &ImageRef,
+    recipe: &Recipe,
+    image: &ImageParts,
     single: bool,
     out: &mut Collected,
 ) -> (json::IndexEntry, ImageReport) {
+    let reference = image.reference;
     let mut platform_reports = Vec::new();
     let mut platform_manifests = Vec::new();
-    for p in prepared {
-        let (m, r) = platform_image(opts, p, by_key, created, variant, reference, out);
+    for p in &image.platforms {
+        let (m, r) = platform_image(recipe, p, image.variant, reference, out);
         platform_manifests.push(m);
         platform_reports.push(r);
     }
@@ -124,88 +211,68 @@ fn image_entry(
 }
 
 /// The OCI labels of one platform image.
-fn labels(
-    opts: &BuildOptions,
-    p: &Prepared,
-    created: &str,
-    variant: Variant,
-) -> BTreeMap<String, String> {
+fn labels(recipe: &Recipe, base: &BaseImage, variant: Variant) -> BTreeMap<String, String> {
+    let created = json::rfc3339(recipe.epoch);
     let mut labels = BTreeMap::from([
         (
             "org.opencontainers.image.version".to_string(),
-            opts.spark_version.clone(),
+            recipe.spark_version.clone(),
         ),
         (
             "org.opencontainers.image.source".to_string(),
-            opts.source.clone(),
+            recipe.source.clone(),
         ),
         (
             "org.opencontainers.image.base.name".to_string(),
-            p.base.name.clone(),
+            base.name.clone(),
         ),
-        (
-            "org.opencontainers.image.created".to_string(),
-            created.to_string(),
-        ),
+        ("org.opencontainers.image.created".to_string(), created),
         (
             "org.opencontainers.image.title".to_string(),
             variant.image_name().to_string(),
         ),
     ]);
-    if let Some(d) = &p.base.digest {
+    if let Some(d) = &base.digest {
         labels.insert("org.opencontainers.image.base.digest".into(), d.clone());
     }
-    if !opts.packages.is_empty() {
-        // What `--packages` baked in, as resolved (a label, hence also an annotation).
-        let coordinates: Vec<&str> = opts
-            .packages
-            .iter()
-            .map(|j| j.coordinate.as_str())
-            .collect();
-        labels.insert("dev.sparkimg.packages".into(), coordinates.join(","));
+    if !recipe.packages.is_empty() {
+        labels.insert(PACKAGES_LABEL.into(), recipe.packages.join(","));
     }
     labels
 }
 
 /// One platform's config and manifest for `variant`.
 fn platform_image(
-    opts: &BuildOptions,
-    p: &Prepared,
-    by_key: &BTreeMap<String, LayerBlob>,
-    created: &str,
+    recipe: &Recipe,
+    p: &PlatformParts,
     variant: Variant,
     reference: &ImageRef,
     out: &mut Collected,
 ) -> (json::PlatformManifest, ImageReport) {
-    let idx = plan::layers_for(&p.layers, variant);
-    let blobs: Vec<&LayerBlob> = idx.iter().map(|&i| &by_key[&p.keys[i]]).collect();
-    let labels = labels(opts, p, created, variant);
+    let labels = labels(recipe, p.base, variant);
     let inputs = json::ConfigInputs {
-        created: opts.epoch,
-        spark_version: &opts.spark_version,
-        java_home: &p.java_home,
-        timezone: &opts.timezone,
-        uid: opts.uid,
-        layers: idx
+        created: recipe.epoch,
+        spark_version: &recipe.spark_version,
+        java_home: p.java_home,
+        timezone: &recipe.timezone,
+        uid: recipe.uid,
+        layers: p
+            .layers
             .iter()
-            .zip(&blobs)
-            .map(|(&i, b)| (*b, format!("sparkimg build: {}", p.layers[i].name)))
+            .map(|(b, name)| (*b, format!("{HISTORY_PREFIX}{name}")))
             .collect(),
         labels: labels.clone(),
     };
-    let config = json::image_config(&p.base_config, &inputs);
+    let config = json::image_config(p.base_config, &inputs);
     let all_layers: Vec<&LayerBlob> = p
         .base
         .layers
         .iter()
         .map(|l| &l.blob)
-        .chain(blobs.iter().copied())
+        .chain(p.layers.iter().map(|(b, _)| *b))
         .collect();
     let mut annotations = labels;
-    annotations.insert(
-        "dev.sparkimg.compression".into(),
-        opts.compression.describe(),
-    );
+    annotations.insert(COMPRESSION_ANNOTATION.into(), recipe.compression.describe());
     let manifest = json::manifest(&config, &all_layers, &annotations);
     let size = manifest.size() + config.size() + all_layers.iter().map(|l| l.size).sum::<u64>();
     let report = ImageReport {
@@ -213,7 +280,7 @@ fn platform_image(
         manifest_digest: manifest.digest.clone(),
         config_digest: config.digest.clone(),
         size,
-        platform: p.platform_name(),
+        platform: p.base.platform_name(),
         platforms: Vec::new(),
         image_id: None,
         repo_digests: Vec::new(),
@@ -237,7 +304,7 @@ fn platform_image(
     let pm = json::PlatformManifest {
         manifest,
         os: p.base.config.os().to_string(),
-        arch: p.arch.clone(),
+        arch: p.base.config.architecture().to_string(),
         variant: p.base.config.variant().clone(),
     };
     (pm, report)

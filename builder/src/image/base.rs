@@ -89,8 +89,21 @@ pub struct BaseImage {
     pub digest: Option<String>,
     pub config: ImageConfiguration,
     pub layers: Vec<BaseLayer>,
+    /// The manifest's annotations (none for legacy docker archives and rootfs).
+    pub annotations: std::collections::BTreeMap<String, String>,
     /// Keeps extracted archives alive while their blobs are used.
     _tmp: Option<tempfile::TempDir>,
+}
+
+impl BaseImage {
+    /// `os/arch[/variant]` from the config.
+    pub fn platform_name(&self) -> String {
+        let mut name = format!("{}/{}", self.config.os(), self.config.architecture());
+        if let Some(v) = self.config.variant() {
+            name = format!("{name}/{v}");
+        }
+        name
+    }
 }
 
 fn base_err(msg: impl Into<String>) -> BuildError {
@@ -151,20 +164,14 @@ fn oci_layer_type(mt: &str) -> Result<String, BuildError> {
     })
 }
 
-fn open_oci_layout(
-    root: &Path,
-    reference: Option<&str>,
-    want: &Platform,
-    name: String,
-    tmp: Option<tempfile::TempDir>,
-) -> Result<BaseImage, BuildError> {
-    let index: ImageIndex = read_json(&root.join("index.json"))?;
-    // Artifacts (SBOM referrers) beside the images are not bases.
+/// The images of a layout's `index.json` named `reference` (all without one).
+/// Artifacts (SBOM referrers) beside the images are not images.
+fn named<'a>(index: &'a ImageIndex, reference: Option<&str>) -> Vec<&'a Descriptor> {
     let images = index
         .manifests()
         .iter()
         .filter(|d| d.artifact_type().is_none());
-    let candidates: Vec<&Descriptor> = match reference {
+    match reference {
         Some(r) => images
             .filter(|d| {
                 ref_names(d)
@@ -173,7 +180,65 @@ fn open_oci_layout(
             })
             .collect(),
         None => images.collect(),
+    }
+}
+
+/// Whether a layout's `index.json` lists artifacts (SBOM referrers) beside its images.
+pub fn layout_has_artifacts(root: &Path) -> bool {
+    read_json::<ImageIndex>(&root.join("index.json"))
+        .is_ok_and(|i| i.manifests().iter().any(|d| d.artifact_type().is_some()))
+}
+
+/// What an `oci:` layout says of one image (`reference` as for [`open`]): its full name
+/// (`io.containerd.image.name`, else its ref name) and, when it is a multi-platform
+/// index, its platforms in index order (empty: one image manifest).
+pub fn layout_image(
+    root: &Path,
+    reference: Option<&str>,
+) -> Result<(Option<String>, Vec<Platform>), BuildError> {
+    let index: ImageIndex = read_json(&root.join("index.json"))?;
+    let found = named(&index, reference);
+    let Some(desc) = found.first() else {
+        return Err(base_err(format!(
+            "{}: no image{} in index.json",
+            root.display(),
+            reference
+                .map(|r| format!(" named '{r}'"))
+                .unwrap_or_default()
+        )));
     };
+    let name = desc.annotations().as_ref().and_then(|a| {
+        a.get("io.containerd.image.name")
+            .or_else(|| a.get("org.opencontainers.image.ref.name"))
+            .cloned()
+    });
+    if found.len() > 1 || !is_index(desc.media_type()) {
+        return Ok((name, Vec::new()));
+    }
+    let inner: ImageIndex = read_json(&oci_blob(root, desc))?;
+    let platforms = inner
+        .manifests()
+        .iter()
+        .filter(|d| d.artifact_type().is_none())
+        .filter_map(|d| d.platform().as_ref())
+        .map(|p| Platform {
+            os: p.os().to_string(),
+            arch: p.architecture().to_string(),
+            variant: p.variant().clone(),
+        })
+        .collect();
+    Ok((name, platforms))
+}
+
+fn open_oci_layout(
+    root: &Path,
+    reference: Option<&str>,
+    want: &Platform,
+    name: String,
+    tmp: Option<tempfile::TempDir>,
+) -> Result<BaseImage, BuildError> {
+    let index: ImageIndex = read_json(&root.join("index.json"))?;
+    let candidates = named(&index, reference);
     let mut desc = match candidates.as_slice() {
         [one] => (*one).clone(),
         [] => {
@@ -223,13 +288,31 @@ fn open_oci_layout(
         .zip(config.rootfs().diff_ids().iter())
     {
         let path = oci_blob(root, l);
-        let md = fs::metadata(&path).map_err(|_| {
-            base_err(format!(
-                "layer {} is missing from {} (sparse layouts cannot be used as a base)",
-                l.digest(),
-                root.display()
-            ))
-        })?;
+        let sparse = root.join(crate::registry::pull::SPARSE_MARKER).is_file();
+        let md = match fs::metadata(&path) {
+            Ok(md) => md,
+            // A registry image `rebase` pulled without its Spark layers: they stay in
+            // the registry, and `path` names nothing.
+            Err(_) if sparse => {
+                layers.push(BaseLayer {
+                    blob: LayerBlob {
+                        digest: l.digest().to_string(),
+                        diff_id: diff_id.clone(),
+                        size: l.size(),
+                        media_type: oci_layer_type(l.media_type().as_ref())?,
+                    },
+                    path,
+                });
+                continue;
+            }
+            Err(_) => {
+                return Err(base_err(format!(
+                    "layer {} is missing from {} (sparse layouts cannot be used as a base)",
+                    l.digest(),
+                    root.display()
+                )))
+            }
+        };
         if md.len() != l.size() {
             return Err(base_err(format!("layer {} has the wrong size", l.digest())));
         }
@@ -253,6 +336,11 @@ fn open_oci_layout(
         digest: Some(desc.digest().to_string()),
         config,
         layers,
+        annotations: manifest
+            .annotations()
+            .clone()
+            .map(|a| a.into_iter().collect())
+            .unwrap_or_default(),
         _tmp: tmp,
     })
 }
@@ -342,6 +430,7 @@ fn open_docker_legacy(
         digest: Some(config_digest),
         config,
         layers,
+        annotations: Default::default(),
         _tmp: Some(tmp),
     })
 }
@@ -433,6 +522,7 @@ pub fn open(
                 digest: None,
                 config,
                 layers: vec![BaseLayer { blob, path }],
+                annotations: Default::default(),
                 _tmp: None,
             })
         }

@@ -30,6 +30,10 @@ pub enum BuildError {
     )]
     NoJava,
 
+    /// A rebase that would not give the image a build on the new base gives.
+    #[error("refusing to rebase: {0}")]
+    Refused(String),
+
     #[error("unknown time zone '{zone}'{}", suggest(.suggestions))]
     UnknownTimezone {
         zone: String,

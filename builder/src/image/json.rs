@@ -66,6 +66,42 @@ pub fn rfc3339(secs: u64) -> String {
     )
 }
 
+/// Pure: seconds since the epoch of an [`rfc3339`] time (`YYYY-MM-DDTHH:MM:SSZ`, UTC,
+/// as `build` writes it; days-from-civil, H. Hinnant); `None` for any other form.
+pub fn parse_rfc3339(s: &str) -> Option<u64> {
+    let b = s.as_bytes();
+    let shape = b.len() == 20
+        && [4, 7].iter().all(|&i| b[i] == b'-')
+        && b[10] == b'T'
+        && [13, 16].iter().all(|&i| b[i] == b':')
+        && b[19] == b'Z';
+    if !shape {
+        return None;
+    }
+    let num = |r: std::ops::Range<usize>| -> Option<i64> {
+        let t = &s[r];
+        t.bytes()
+            .all(|c| c.is_ascii_digit())
+            .then(|| t.parse().ok())?
+    };
+    let (y, m, d) = (num(0..4)?, num(5..7)?, num(8..10)?);
+    let (hh, mm, ss) = (num(11..13)?, num(14..16)?, num(17..19)?);
+    if !(1..=12).contains(&m) || !(1..=31).contains(&d) || hh > 23 || mm > 59 || ss > 59 {
+        return None;
+    }
+    let y = if m <= 2 { y - 1 } else { y };
+    let era = y.div_euclid(400);
+    let yoe = y - era * 400;
+    let mp = (m + 9) % 12;
+    let doy = (153 * mp + 2) / 5 + d - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    let days = era * 146_097 + doe - 719_468;
+    let secs = days * 86400 + hh * 3600 + mm * 60 + ss;
+    let secs = u64::try_from(secs).ok()?;
+    // Only a time `rfc3339` gives back unchanged (no 31 February).
+    (rfc3339(secs) == s).then_some(secs)
+}
+
 /// What our layers add to the base config.
 #[derive(Debug, Clone)]
 pub struct ConfigInputs<'a> {
@@ -180,7 +216,7 @@ pub fn image_config(base: &Value, inputs: &ConfigInputs) -> JsonBlob {
             .collect();
     }
     for (_, by) in &inputs.layers {
-        history.push(json!({"created": created, "created_by": by, "comment": "sparkimg"}));
+        history.push(json!({"created": created, "created_by": by, "comment": super::assemble::HISTORY_COMMENT}));
     }
     obj.insert("history".into(), Value::Array(history));
     canonical(cfg)
@@ -308,6 +344,21 @@ mod tests {
         assert_eq!(rfc3339(0), "1970-01-01T00:00:00Z");
         assert_eq!(rfc3339(1_700_000_000), "2023-11-14T22:13:20Z");
         assert_eq!(rfc3339(951_782_400), "2000-02-29T00:00:00Z");
+        for secs in [0, 1, 59, 86_399, 951_782_400, 1_700_000_000, 4_102_444_800] {
+            assert_eq!(parse_rfc3339(&rfc3339(secs)), Some(secs), "{secs}");
+        }
+        for bad in [
+            "",
+            "2023-11-14T22:13:20",
+            "2023-11-14 22:13:20Z",
+            "2023-02-31T00:00:00Z",
+            "2023-13-01T00:00:00Z",
+            "2023-11-14T24:00:00Z",
+            "+023-11-14T22:13:20Z",
+            "1969-12-31T23:59:59Z",
+        ] {
+            assert_eq!(parse_rfc3339(bad), None, "{bad}");
+        }
     }
 
     #[test]

@@ -50,6 +50,24 @@ impl Compression {
             Compression::None => "none".into(),
         }
     }
+
+    /// Pure: the compression a [`describe`](Self::describe) text names (the level is
+    /// its last field; the zstd library version is not checked); `None` when unknown.
+    pub fn from_describe(s: &str) -> Option<Compression> {
+        if s == "none" {
+            return Some(Compression::None);
+        }
+        let level = s.rsplit('/').next()?;
+        // Only this build's own compressors: another's bytes could not be reproduced.
+        let gzip = level.parse().ok().map(Compression::Gzip);
+        let zstd = level.parse().ok().map(Compression::Zstd);
+        let fields: Vec<&str> = s.split('/').collect();
+        match fields.as_slice() {
+            ["gzip", ..] => gzip.filter(|c| c.describe() == s),
+            ["zstd", lib, "mt", _] if lib.starts_with("libzstd-") => zstd,
+            _ => None,
+        }
+    }
 }
 
 /// The result of building (or finding) one layer blob.

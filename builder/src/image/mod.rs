@@ -17,6 +17,7 @@ pub mod json;
 pub mod layer;
 pub mod output;
 pub mod plan;
+pub mod rebase;
 pub mod reference;
 pub mod sboms;
 
@@ -541,7 +542,6 @@ fn build_layers(
 struct Prepared {
     base: base::BaseImage,
     base_config: serde_json::Value,
-    arch: String,
     java_home: String,
     layers: Vec<LayerPlan>,
     keys: Vec<String>,
@@ -578,11 +578,7 @@ fn image_os_packages(basefs: &BaseFs, status: Option<&str>) -> OsPackages {
 
 impl Prepared {
     fn platform_name(&self) -> String {
-        let mut name = format!("{}/{}", self.base.config.os(), self.arch);
-        if let Some(v) = self.base.config.variant() {
-            name = format!("{name}/{v}");
-        }
-        name
+        self.base.platform_name()
     }
 }
 
@@ -617,21 +613,7 @@ fn prepare_platform(
         .map(|l| (l.path.as_path(), l.blob.digest.as_str()))
         .collect();
     let basefs = basefs::scan(&base_layers, scan_cache)?;
-    let env_java = base
-        .config
-        .config()
-        .as_ref()
-        .and_then(|c| c.env().as_ref())
-        .and_then(|env| {
-            env.iter()
-                .find_map(|l| l.strip_prefix("JAVA_HOME=").map(String::from))
-        });
-    let java_home = env_java
-        .or_else(|| basefs.java_home())
-        .ok_or(BuildError::NoJava)?;
-    let localtime = resolve_timezone(&opts.timezone, &basefs, &opts.host_zoneinfo)?;
-    let localtime_link = localtime_link(&opts.timezone, &basefs);
-    let passwd = plan::passwd_with_spark(basefs.read("etc/passwd"), opts.uid);
+    let java_home = java_home(&base, &basefs)?;
     let os_packages = image_os_packages(&basefs, None);
 
     let entrypoint = opts
@@ -645,14 +627,12 @@ fn prepare_platform(
         )));
     }
     check_entrypoint_arch(entrypoint, &arch, &want)?;
-    let sys = SystemFiles {
-        entrypoint: file_content(entrypoint)?,
-        passwd: Arc::from(passwd),
-        localtime: Arc::from(localtime),
-        localtime_link,
-        timezone: opts.timezone.clone(),
-        uid: opts.uid,
-    };
+    let sys = system_files(
+        &basefs,
+        (&opts.timezone, opts.uid),
+        &opts.host_zoneinfo,
+        file_content(entrypoint)?,
+    )?;
     // The OS packages first (right after the base), then only the Spark layers some
     // requested image uses.
     let base_ids: Vec<String> = base.layers.iter().map(|l| l.blob.diff_id.clone()).collect();
@@ -672,12 +652,48 @@ fn prepare_platform(
     Ok(Prepared {
         base,
         base_config,
-        arch,
         java_home,
         layers,
         keys,
         os_packages,
         variant_os_packages,
+    })
+}
+
+/// The base's Java: its config's `JAVA_HOME`, else one found in its files; none is
+/// refused. One definition for `build` and `rebase`.
+pub(crate) fn java_home(base: &base::BaseImage, basefs: &BaseFs) -> Result<String, BuildError> {
+    let env_java = base
+        .config
+        .config()
+        .as_ref()
+        .and_then(|c| c.env().as_ref())
+        .and_then(|env| {
+            env.iter()
+                .find_map(|l| l.strip_prefix("JAVA_HOME=").map(String::from))
+        });
+    env_java
+        .or_else(|| basefs.java_home())
+        .ok_or(BuildError::NoJava)
+}
+
+/// The system layer's files for a base: its passwd with our user, its zoneinfo (else the
+/// host's) for `timezone`, and the entrypoint binary. `build` and `rebase` both use it.
+pub(crate) fn system_files(
+    basefs: &BaseFs,
+    (timezone, uid): (&str, u64),
+    host_zoneinfo: &Path,
+    entrypoint: Content,
+) -> Result<SystemFiles, BuildError> {
+    let localtime = resolve_timezone(timezone, basefs, host_zoneinfo)?;
+    let passwd = plan::passwd_with_spark(basefs.read("etc/passwd"), uid);
+    Ok(SystemFiles {
+        entrypoint,
+        passwd: Arc::from(passwd),
+        localtime: Arc::from(localtime),
+        localtime_link: localtime_link(timezone, basefs),
+        timezone: timezone.to_string(),
+        uid,
     })
 }
 

@@ -20,6 +20,19 @@ const OCI_LAYOUT: &[u8] = br#"{"imageLayoutVersion":"1.0.0"}"#;
 pub enum BlobSource {
     Path(PathBuf),
     Bytes(Vec<u8>),
+    /// Left in a registry repository (`registry/repo`; a rebased registry image's Spark
+    /// layers): pushed by HEAD or mount, never downloaded, so never written to files.
+    Remote {
+        repository: String,
+        size: u64,
+    },
+}
+
+fn remote_err(repository: &str) -> BuildError {
+    BuildError::InvalidInput(format!(
+        "the image's Spark layers are in {repository}, not here: a registry image is \
+         rebased to a registry (--push); pull it first to write files"
+    ))
 }
 
 #[derive(Debug, Clone)]
@@ -106,6 +119,7 @@ fn write_layout_dir(out: &Output, dir: &Path) -> Result<(), BuildError> {
         match &b.source {
             BlobSource::Path(p) => link_or_copy(p, &dst)?,
             BlobSource::Bytes(bytes) => fs::write(&dst, bytes).map_err(BuildError::io(&dst))?,
+            BlobSource::Remote { repository, .. } => return Err(remote_err(repository)),
         }
     }
     let w = |name: &str, bytes: &[u8]| {
@@ -158,6 +172,7 @@ pub fn write_archive<W: Write>(out: &Output, w: W) -> Result<W, BuildError> {
         let name = format!("blobs/sha256/{}", hex(&blob.digest));
         match &blob.source {
             BlobSource::Bytes(bytes) => add(&mut b, &name, bytes).map_err(e)?,
+            BlobSource::Remote { repository, .. } => return Err(remote_err(repository)),
             BlobSource::Path(p) => {
                 let f = File::open(p).map_err(BuildError::io(p))?;
                 let size = f.metadata().map_err(BuildError::io(p))?.len();

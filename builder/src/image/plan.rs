@@ -67,6 +67,13 @@ pub enum Variant {
 }
 
 impl Variant {
+    /// The variant whose [`image_name`](Self::image_name) is `name`.
+    pub fn from_image_name(name: &str) -> Option<Variant> {
+        [Variant::Jvm, Variant::Python, Variant::R]
+            .into_iter()
+            .find(|v| v.image_name() == name)
+    }
+
     pub fn image_name(self) -> &'static str {
         match self {
             Variant::Jvm => "spark",
@@ -321,7 +328,23 @@ pub fn plan_layers(dist: &[DistFile], sys: &SystemFiles) -> Vec<LayerPlan> {
         layers[idx(layer)].entries.push(entry);
     }
 
-    let system = &mut layers[idx("system")].entries;
+    layers[idx("system")] = system_layer(sys);
+
+    for l in &mut layers {
+        add_parents(&mut l.entries, sys.uid);
+        sort_entries(&mut l.entries);
+        l.entries.dedup_by(|a, b| a.path == b.path);
+    }
+    // A part the distribution lacks (or has only as empty directories) makes no layer:
+    // an empty layer costs a blob, a registry round trip and a daemon commit for nothing.
+    layers.retain(|l| l.entries.iter().any(|e| !matches!(e.kind, Kind::Dir)));
+    layers
+}
+
+/// The one layer that depends on the base (its passwd and zoneinfo) and the platform
+/// (the entrypoint binary): `build` plans it with the others, `rebase` alone for a new base.
+pub fn system_layer(sys: &SystemFiles) -> LayerPlan {
+    let mut system = Vec::new();
     let file = |path: &str, content: Content, mode: u32| Entry {
         path: path.to_string(),
         kind: Kind::File(content),
@@ -384,15 +407,14 @@ pub fn plan_layers(dist: &[DistFile], sys: &SystemFiles) -> Vec<LayerPlan> {
         0o644,
     ));
 
-    for l in &mut layers {
-        add_parents(&mut l.entries, sys.uid);
-        sort_entries(&mut l.entries);
-        l.entries.dedup_by(|a, b| a.path == b.path);
+    add_parents(&mut system, sys.uid);
+    sort_entries(&mut system);
+    system.dedup_by(|a, b| a.path == b.path);
+    LayerPlan {
+        name: "system",
+        only: None,
+        entries: system,
     }
-    // A part the distribution lacks (or has only as empty directories) makes no layer:
-    // an empty layer costs a blob, a registry round trip and a daemon commit for nothing.
-    layers.retain(|l| l.entries.iter().any(|e| !matches!(e.kind, Kind::Dir)));
-    layers
 }
 
 /// The layers of one image, in order.

@@ -249,6 +249,7 @@ pub(super) fn attach(assembled: &mut Assembled, docs: &[SbomDoc], created: &str)
             .map(|b| match &b.source {
                 BlobSource::Bytes(x) => x.len() as u64,
                 BlobSource::Path(p) => std::fs::metadata(p).map(|m| m.len()).unwrap_or(0),
+                BlobSource::Remote { size, .. } => *size,
             })
             .unwrap_or(0);
         let subject =

@@ -74,11 +74,28 @@ impl Store {
     }
 }
 
+/// The marker file of a sparse pulled layout (its layers other than the last are not
+/// downloaded); `image::base` opens such a layout with those layers absent.
+pub const SPARSE_MARKER: &str = "sparkimg-sparse";
+
 /// Pull `reference` for `platform`.
 pub fn pull(
     reference: &RegistryRef,
     platform: &Platform,
     opts: &RegistryOptions,
+) -> Result<Pulled, RegistryError> {
+    pull_some(reference, platform, opts, None)
+}
+
+/// Pull `reference` for `platform`: everything (`last_layers: None`), or the manifests,
+/// the config and only the last `n` layers, into a sparse layout (`rebase` takes the
+/// system layer and leaves the Spark layers in the registry; `outdated` reads the
+/// config alone).
+pub fn pull_some(
+    reference: &RegistryRef,
+    platform: &Platform,
+    opts: &RegistryOptions,
+    last_layers: Option<usize>,
 ) -> Result<Pulled, RegistryError> {
     let cache = opts
         .cache_dir
@@ -120,7 +137,10 @@ pub fn pull(
         });
     };
     let mut todo: Vec<Desc> = Vec::new();
-    for d in std::iter::once(&config).chain(layers.iter()) {
+    let wanted = layers
+        .len()
+        .saturating_sub(last_layers.unwrap_or(layers.len()));
+    for d in std::iter::once(&config).chain(layers[wanted..].iter()) {
         if !validate_digest(&d.digest) {
             return Err(RegistryError::Manifest {
                 reference: shown.clone(),
@@ -158,11 +178,9 @@ pub fn pull(
     let layout = write_layout(
         &store,
         &cache,
-        &mdigest,
-        &media_type,
-        mbytes.len() as u64,
+        (&mdigest, &media_type, mbytes.len() as u64),
         &config,
-        &layers,
+        (&layers, last_layers),
         &os,
         &arch,
     )?;
@@ -544,16 +562,23 @@ fn download_blob(
 fn write_layout(
     store: &Store,
     cache: &Path,
-    mdigest: &str,
-    media_type: &str,
-    msize: u64,
+    (mdigest, media_type, msize): (&str, &str, u64),
     config: &Desc,
-    layers: &[Desc],
+    (layers, last_layers): (&[Desc], Option<usize>),
     os: &str,
     arch: &str,
 ) -> Result<PathBuf, RegistryError> {
-    let images = cache.join("registry").join("images");
-    let dest = images.join(mdigest.trim_start_matches("sha256:"));
+    // Sparse layouts apart, by how many layers they hold, so a pull never finds one
+    // with fewer blobs than it asked for.
+    let sparse = last_layers.is_some();
+    let images = cache
+        .join("registry")
+        .join(if sparse { "images-sparse" } else { "images" });
+    let hex = mdigest.trim_start_matches("sha256:");
+    let dest = match last_layers {
+        Some(n) => images.join(format!("{hex}-{n}")),
+        None => images.join(hex),
+    };
     if dest.join("index.json").is_file() {
         return Ok(dest);
     }
@@ -570,7 +595,7 @@ fn write_layout(
     {
         let src = store.path(dg);
         let dst = blob_path(staging.path(), dg);
-        if dst.exists() {
+        if dst.exists() || (sparse && !src.exists()) {
             continue;
         }
         if fs::hard_link(&src, &dst).is_err() {
@@ -593,6 +618,9 @@ fn write_layout(
     };
     w("oci-layout", br#"{"imageLayoutVersion":"1.0.0"}"#)?;
     w("index.json", index.to_string().as_bytes())?;
+    if sparse {
+        w(SPARSE_MARKER, b"")?;
+    }
     let tmp = staging.keep();
     if fs::rename(&tmp, &dest).is_err() {
         // Another run finished the same image first; theirs is as good as ours.

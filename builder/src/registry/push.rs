@@ -26,6 +26,16 @@ use super::reference::RegistryRef;
 pub enum BlobData {
     Path(PathBuf),
     Bytes(Arc<Vec<u8>>),
+    /// In this repository (`registry/repo`), never downloaded: present in the target,
+    /// or mounted from there (same registry); anything else is refused.
+    Remote(String),
+}
+
+/// Pure: for a blob left in `remote` (`registry/repo`), the repository to mount it from
+/// into `target`: itself when on the target's registry, else none.
+fn remote_source(target: &RegistryRef, remote: &str) -> Option<String> {
+    let r = RegistryRef::parse(remote).ok()?;
+    (r.registry == target.registry && r.repository != target.repository).then_some(r.repository)
 }
 
 #[derive(Debug, Clone)]
@@ -224,6 +234,9 @@ pub fn push(plans: &[PushPlan], opts: &RegistryOptions) -> Result<Vec<PushReport
             .blobs
             .iter()
             .map(|b| {
+                if let BlobData::Remote(remote) = &b.data {
+                    return remote_source(&plan.target, remote);
+                }
                 let key = (plan.target.registry.clone(), b.digest.clone());
                 pick_mount_source(
                     &plan.target,
@@ -417,6 +430,18 @@ fn upload_attempt(
             _ => {}
         }
     }
+    if let BlobData::Remote(from) = &blob.data {
+        // Never downloaded, so there is nothing to upload: a copy across registries
+        // (streamed registry to registry) is not implemented.
+        return Err(Attempt::fatal(RegistryError::Layout {
+            path: PathBuf::from(from),
+            reason: format!(
+                "blob {} is in {from} and could not be mounted into {repo}: rebase a \
+                 registry image to a repository of the same registry",
+                blob.digest
+            ),
+        }));
+    }
     let location = match location {
         Some(l) => l,
         None => {
@@ -440,7 +465,7 @@ fn upload_attempt(
         BlobData::Path(p) => {
             Some(File::open(p).map_err(|e| Attempt::fatal(RegistryError::io(p)(e)))?)
         }
-        BlobData::Bytes(_) => None,
+        BlobData::Bytes(_) | BlobData::Remote(_) => None,
     };
     // The body is a one-shot stream; `send` may build the request twice (after a 401
     // asking for more scope), so hand the file out once and reopen if needed.
@@ -468,6 +493,7 @@ fn upload_attempt(
                     None => Body::from(Vec::new()),
                 }
             }
+            BlobData::Remote(_) => Body::from(Vec::new()),
         };
         rb.header(CONTENT_TYPE, "application/octet-stream")
             .header(CONTENT_LENGTH, blob.size)

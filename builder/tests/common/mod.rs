@@ -385,17 +385,20 @@ impl LoopbackRegistry {
         std::fs::write(
             &config,
             format!(
-                "version: 0.1\nlog:\n  level: error\nstorage:\n  filesystem:\n    \
-                 rootdirectory: {}\nhttp:\n  addr: 127.0.0.1:{port}\n{extra}",
+                "version: 0.1\nlog:\n  level: info\n  accesslog:\n    disabled: false\n\
+                 storage:\n  filesystem:\n    rootdirectory: {}\nhttp:\n  \
+                 addr: 127.0.0.1:{port}\n{extra}",
                 dir.path().join("data").display()
             ),
         )
         .unwrap();
+        // The access log, for tests that check which blobs were fetched.
+        let log = std::fs::File::create(dir.path().join("access.log")).unwrap();
         let child = Command::new(bin)
             .arg("serve")
             .arg(&config)
-            .stdout(std::process::Stdio::null())
-            .stderr(std::process::Stdio::null())
+            .stdout(log.try_clone().unwrap())
+            .stderr(log)
             .spawn()
             .unwrap();
         let start = std::time::Instant::now();
@@ -412,6 +415,22 @@ impl LoopbackRegistry {
 
     pub fn host(&self) -> String {
         format!("127.0.0.1:{}", self.port)
+    }
+
+    /// Access-log requests so far, as `(method, uri, status)`.
+    pub fn requests(&self) -> Vec<(String, String, u16)> {
+        let bytes = std::fs::read(self._dir.path().join("access.log")).unwrap_or_default();
+        String::from_utf8_lossy(&bytes)
+            .lines()
+            .filter_map(|l| {
+                let start = l.find("] \"")? + 3;
+                let (req, tail) = l[start..].split_once("\" ")?;
+                let mut parts = req.split(' ');
+                let (m, u) = (parts.next()?, parts.next()?);
+                let status = tail.split(' ').next()?.parse().ok()?;
+                Some((m.to_string(), u.to_string(), status))
+            })
+            .collect()
     }
 }
 

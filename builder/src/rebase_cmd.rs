@@ -1,0 +1,248 @@
+//! `sparkimg rebase`: flags → [`RebaseOptions`], a registry base pulled per platform,
+//! then `image::rebase` and the publish stage's sinks (files, then the registry).
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+
+use anyhow::{Context, Result};
+use sparkimg::fetch::Cache;
+use sparkimg::image::rebase::{self, RebaseOptions, RebaseReport};
+use sparkimg::image::reference::parse_ref;
+use sparkimg::image::{self, BaseSpec, BuildError, Compression, OutputSpec, Platform};
+use sparkimg::publish::{self, Delivered, FileSink, RegistrySink, Sink};
+use sparkimg::registry::{self, RegistryOptions, RegistryRef};
+
+use crate::cli::RebaseArgs;
+use crate::support;
+
+pub fn run(args: RebaseArgs) -> Result<()> {
+    let image = BaseSpec::parse(&args.image)?;
+    if matches!(image, BaseSpec::Rootfs(_)) {
+        return Err(BuildError::InvalidInput(format!(
+            "{}: rebase takes a registry reference, oci:DIR[:REF], oci-archive:FILE[:REF] \
+             or docker-archive:FILE",
+            args.image
+        ))
+        .into());
+    }
+    if matches!(image, BaseSpec::Registry(_)) && (args.output.is_some() || !args.push) {
+        return Err(BuildError::InvalidInput(
+            "a registry image is rebased registry to registry (its Spark layers are never \
+             downloaded): pass --push (and --to REF for another repository of that registry)"
+                .into(),
+        )
+        .into());
+    }
+    let platforms = args
+        .platform
+        .iter()
+        .map(|p| Platform::parse(p))
+        .collect::<Result<Vec<_>, _>>()?;
+    let output = args.output.as_deref().map(OutputSpec::parse).transpose()?;
+    if output.is_none() && !args.push {
+        return Err(BuildError::InvalidInput(
+            "nowhere to put the rebased image: pass --output OUT and/or --push".into(),
+        )
+        .into());
+    }
+    if let Some(o) = &output {
+        FileSink(o.clone()).check()?;
+    }
+    let cache_root = args.cache_dir.clone().or_else(Cache::default_root);
+    let base = BaseSpec::parse(&args.base)?;
+    let old_base = args.old_base.as_deref().map(BaseSpec::parse).transpose()?;
+    let needs_registry = args.push
+        || matches!(image, BaseSpec::Registry(_))
+        || matches!(base, BaseSpec::Registry(_))
+        || matches!(old_base, Some(BaseSpec::Registry(_)));
+    let ropts = match needs_registry {
+        true => Some(support::registry_options(
+            &args.registry,
+            cache_root.clone(),
+        )?),
+        false => None,
+    };
+    let wanted = image_platforms(&image, &platforms)?;
+    let (image, platform_images) = pulled(image, &wanted, ropts.as_ref(), Some(1))?;
+    let (base, platform_bases) = pulled(base, &wanted, ropts.as_ref(), None)?;
+    // Only the old base's diff_ids are compared: its manifests and configs suffice.
+    let platform_old_bases = match old_base {
+        Some(b) => pulled(b, &wanted, ropts.as_ref(), Some(0))?.1,
+        None => recorded_old_bases(&image, &platform_images, &wanted, ropts.as_ref())?,
+    };
+    let opts = RebaseOptions {
+        image,
+        platform_images,
+        base,
+        platform_bases,
+        old_base: None,
+        platform_old_bases,
+        platforms,
+        to: args.to.as_deref().map(parse_ref).transpose()?,
+        allow_java_change: args.allow_java_change,
+        host_zoneinfo: PathBuf::from("/usr/share/zoneinfo"),
+        cache_dir: cache_root.map(|c| c.join("build")),
+    };
+    let mut sinks: Vec<Box<dyn Sink>> = Vec::new();
+    if let Some(o) = output {
+        sinks.push(Box::new(FileSink(o)));
+    }
+    if let (true, Some(ropts)) = (args.push, ropts) {
+        let to = match &opts.to {
+            Some(r) => vec![RegistryRef::parse(&r.to_string())?],
+            None => Vec::new(),
+        };
+        sinks.push(Box::new(RegistrySink {
+            opts: ropts,
+            select: None,
+            to,
+            source: PathBuf::from("the rebased image"),
+        }));
+    }
+    let (mut report, delivered) =
+        rebase::rebase_with(&opts, |a| publish::publish_all(&mut sinks, a))?;
+    for w in &report.warnings {
+        eprintln!("sparkimg: warning: {w}");
+    }
+    print_report(&mut report, &delivered, args.json)
+}
+
+/// A recorded registry base pulled by the digest the image records (manifests and
+/// config), per platform, so the old base is checked even after its tag moved. One that
+/// is gone from the registry is left out (`rebase` then warns that it did not check).
+fn recorded_old_bases(
+    image: &BaseSpec,
+    platform_images: &BTreeMap<String, BaseSpec>,
+    wanted: &[Platform],
+    ropts: Option<&RegistryOptions>,
+) -> Result<BTreeMap<String, BaseSpec>> {
+    let mut out = BTreeMap::new();
+    let Some(ropts) = ropts else {
+        return Ok(out);
+    };
+    let scratch = tempfile::tempdir()?;
+    for p in wanted {
+        let spec = platform_images.get(&p.to_string()).unwrap_or(image);
+        let opened = image::base::open(spec, p, Compression::None, scratch.path(), None)?;
+        let labels = opened
+            .config
+            .config()
+            .as_ref()
+            .and_then(|c| c.labels().clone())
+            .unwrap_or_default();
+        let (Some(name), Some(digest)) = (
+            labels.get("org.opencontainers.image.base.name"),
+            labels.get("org.opencontainers.image.base.digest"),
+        ) else {
+            continue;
+        };
+        let Ok(BaseSpec::Registry(r)) = BaseSpec::parse(name) else {
+            continue;
+        };
+        let pinned = RegistryRef {
+            digest: Some(digest.clone()),
+            ..RegistryRef::parse(&r)?
+        };
+        match registry::pull::pull_some(&pinned, p, ropts, Some(0)) {
+            Ok(got) => {
+                let spec = BaseSpec::Pulled {
+                    dir: got.layout,
+                    name: got.reference,
+                };
+                out.insert(p.to_string(), spec);
+            }
+            Err(e) => eprintln!("sparkimg: warning: the old base {pinned}: {e}"),
+        }
+    }
+    Ok(out)
+}
+
+/// The platforms to pull a registry base for: those asked for, else the image's.
+fn image_platforms(image: &BaseSpec, asked: &[Platform]) -> Result<Vec<Platform>> {
+    if !asked.is_empty() {
+        return Ok(asked.to_vec());
+    }
+    let listed = match image {
+        BaseSpec::OciDir { dir, reference } => {
+            image::base::layout_image(dir, reference.as_deref())?.1
+        }
+        // A registry image: the platform asked for, else this machine's.
+        _ => Vec::new(),
+    };
+    Ok(match listed.is_empty() {
+        true => vec![Platform::host()],
+        false => listed,
+    })
+}
+
+/// A registry image pulled for each platform (the first as the image, the others per
+/// platform; `last_layers` as for `pull_some`); anything else as it is, for every
+/// platform.
+fn pulled(
+    spec: BaseSpec,
+    platforms: &[Platform],
+    ropts: Option<&RegistryOptions>,
+    last_layers: Option<usize>,
+) -> Result<(BaseSpec, BTreeMap<String, BaseSpec>)> {
+    let mut per_platform = BTreeMap::new();
+    let (BaseSpec::Registry(r), Some(ropts)) = (&spec, ropts) else {
+        for p in platforms {
+            per_platform.insert(p.to_string(), spec.clone());
+        }
+        return Ok((spec, per_platform));
+    };
+    let r = RegistryRef::parse(r)?;
+    let mut first = None;
+    for p in platforms {
+        let got = registry::pull::pull_some(&r, p, ropts, last_layers)?;
+        eprintln!(
+            "sparkimg: {} for {p} -> {} ({} bytes downloaded)",
+            got.reference, got.manifest_digest, got.bytes_downloaded
+        );
+        let spec = BaseSpec::Pulled {
+            dir: got.layout.clone(),
+            name: got.reference.clone(),
+        };
+        per_platform.insert(p.to_string(), spec.clone());
+        first.get_or_insert(spec);
+    }
+    let first = first.context("no platform to pull the base for")?;
+    Ok((first, per_platform))
+}
+
+fn print_report(report: &mut RebaseReport, delivered: &[Delivered], json: bool) -> Result<()> {
+    let mut pushed = Vec::new();
+    for (n, d) in delivered.iter().enumerate() {
+        let out = match d {
+            Delivered::Written(p) => p.display().to_string(),
+            Delivered::Pushed(p) => {
+                pushed.extend(p.iter().cloned());
+                p.iter()
+                    .map(|r| r.pushed.clone())
+                    .collect::<Vec<_>>()
+                    .join(",")
+            }
+            Delivered::Loaded { endpoint, .. } => format!("docker-daemon:{endpoint}"),
+        };
+        if n == 0 {
+            report.output = out;
+        }
+    }
+    if json {
+        let mut v = serde_json::to_value(&*report)?;
+        if !pushed.is_empty() {
+            v["pushed"] = serde_json::to_value(&pushed)?;
+        }
+        println!("{v}");
+    } else if !pushed.is_empty() {
+        for p in &pushed {
+            println!("{}", p.pushed);
+        }
+    } else {
+        println!(
+            "{}@{}",
+            report.image.reference, report.image.manifest_digest
+        );
+    }
+    Ok(())
+}
