@@ -286,8 +286,8 @@ const DEFAULT_LINE: (u32, u32) = (3, 5);
 
 /// Downloads and assembles `versions`, two at a time: pip's download and metadata
 /// build wait on the network and one core, the unpack and gzip on disk and the other,
-/// so two workers keep a 2-core machine busy without thrashing it. Then each line's
-/// test jobs (quick, javac and one JVM each).
+/// so two workers keep a 2-core machine busy without thrashing it; each then makes
+/// the line's test jobs (javac and one JVM).
 fn build_dists(versions: &[Version], root: &Path) -> Result<Vec<Dist>> {
     let pypi = root.join("pypi");
     let next = std::sync::atomic::AtomicUsize::new(0);
@@ -300,7 +300,10 @@ fn build_dists(versions: &[Version], root: &Path) -> Result<Vec<Dist>> {
                     break;
                 };
                 let step = Step::start(format!("fixtures: spark {version}"));
-                let dist = ensure_dist(version, &pypi, root);
+                let dist = ensure_dist(version, &pypi, root).and_then(|mut dist| {
+                    dist.jobs = ensure_jobs(&dist, root)?;
+                    Ok(dist)
+                });
                 step.done();
                 results
                     .lock()
@@ -313,9 +316,7 @@ fn build_dists(versions: &[Version], root: &Path) -> Result<Vec<Dist>> {
     results.sort_by_key(|(i, _)| *i);
     let mut dists = Vec::new();
     for (_, dist) in results {
-        let mut dist = dist?;
-        dist.jobs = ensure_jobs(&dist, root)?;
-        dists.push(dist);
+        dists.push(dist?);
     }
     Ok(dists)
 }
