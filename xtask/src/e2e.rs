@@ -31,7 +31,8 @@ usage: cargo xtask e2e [--engine auto|daemonless|docker|both] [--spark SEL] [FIL
   FILTER               libtest filters (test names contain them), e.g. s1 s6
   --lines              the per-line matrix instead (issue 18): every Spark line from 3.0
                        (SEL defaults to `lines`) on each Java it supports; executors join
-                       a driver on every line, the other scenarios on 3.5 and the newest;
+                       a driver on every line, the other scenarios on the newest (3.5's
+                       are the plain run's);
                        writes target/e2e/report.{json,md}
   --all                the matrix with every scenario on every line
 
