@@ -160,8 +160,10 @@ pub fn main(all: bool, selectors: &[Selector]) -> Result<()> {
             row.spark, row.java, row.base.suite
         );
         report.push((i, outcomes, took));
+        // After every row, so a run stopped halfway still leaves what it found.
+        write_reports(&rows, &report, &dir, false)?;
     }
-    write_reports(&rows, &report, &dir)?;
+    write_reports(&rows, &report, &dir, true)?;
     print_timings(&rows, &report);
     println!("e2e lines: total {:.1}s", started.elapsed().as_secs_f64());
     let mut failed = Vec::new();
@@ -389,7 +391,12 @@ fn failure_reason(log: &str, path: &Path) -> String {
 }
 
 /// `target/e2e/report.json` and `report.md`.
-fn write_reports(rows: &[Row], report: &[(usize, Vec<Outcome>, f64)], dir: &Path) -> Result<()> {
+fn write_reports(
+    rows: &[Row],
+    report: &[(usize, Vec<Outcome>, f64)],
+    dir: &Path,
+    last: bool,
+) -> Result<()> {
     let mut json_rows = Vec::new();
     for (i, outcomes, _) in report {
         let row = &rows[*i];
@@ -409,8 +416,10 @@ fn write_reports(rows: &[Row], report: &[(usize, Vec<Outcome>, f64)], dir: &Path
     util::write_atomic(&dir.join("report.json"), json.as_bytes())?;
     let md = markdown(rows, report);
     util::write_atomic(&dir.join("report.md"), md.as_bytes())?;
-    println!("{md}");
-    println!("e2e lines: wrote {}", dir.join("report.json").display());
+    if last {
+        println!("{md}");
+        println!("e2e lines: wrote {}", dir.join("report.json").display());
+    }
     Ok(())
 }
 
