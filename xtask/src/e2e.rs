@@ -21,7 +21,7 @@ use crate::{base, dist};
 
 const USAGE: &str = "\
 usage: cargo xtask e2e [--engine auto|daemonless|docker|both] [--spark SEL] [FILTER...]
-       cargo xtask e2e --lines|--all [--spark SEL]
+       cargo xtask e2e --lines|--all [--spark SEL] [--java N]
 
   --engine auto        daemonless images always; the --engine docker variant too when
                        `sparkimg build --engine docker` is implemented (default)
@@ -35,6 +35,7 @@ usage: cargo xtask e2e [--engine auto|daemonless|docker|both] [--spark SEL] [FIL
                        are the plain run's);
                        writes target/e2e/report.{json,md}
   --all                the matrix with every scenario on every line
+  --java N             only the matrix rows on Java N (11, 17 or 21)
 
 Daemonless runs also build images on the shell-free base and run s1, s4, s5, s9 on them,
 and on the JVM-only base (python3 from sparkimg's package layer) run s1's PySpark job.";
@@ -67,6 +68,7 @@ pub fn main(args: Vec<String>) -> Result<()> {
         selectors,
         filters,
         matrix,
+        java,
     }) = parse_args(args)?
     else {
         println!("{USAGE}");
@@ -75,7 +77,7 @@ pub fn main(args: Vec<String>) -> Result<()> {
 
     docker_reachable()?;
     if let Some(all) = matrix {
-        return crate::lines::main(all, &selectors);
+        return crate::lines::main(all, &selectors, java);
     }
     let ctx = prepare(&selectors)?;
 
@@ -123,6 +125,8 @@ struct Args {
     filters: Vec<String>,
     /// `--lines` (`Some(false)`) or `--all` (`Some(true)`): the per-line matrix.
     matrix: Option<bool>,
+    /// `--java N`: only the matrix rows on that Java.
+    java: Option<u32>,
 }
 
 /// The command line; `None` for `--help`.
@@ -131,10 +135,15 @@ fn parse_args(args: Vec<String>) -> Result<Option<Args>> {
     let mut selectors = None;
     let mut filters: Vec<String> = Vec::new();
     let mut matrix = None;
+    let mut java = None;
     let mut args = args.into_iter();
     while let Some(arg) = args.next() {
         match arg.as_str() {
             "--lines" => matrix = Some(matrix.unwrap_or(false)),
+            "--java" => {
+                let n = args.next().context("--java needs a value")?;
+                java = Some(n.parse().with_context(|| format!("bad --java {n:?}"))?);
+            }
             "--all" => matrix = Some(true),
             "--engine" => {
                 engines = match args.next().as_deref() {
@@ -168,6 +177,7 @@ fn parse_args(args: Vec<String>) -> Result<Option<Args>> {
         selectors,
         filters,
         matrix,
+        java,
     }))
 }
 

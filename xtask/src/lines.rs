@@ -118,11 +118,12 @@ struct Outcome {
     why: String,
 }
 
-pub fn main(all: bool, selectors: &[Selector]) -> Result<()> {
+pub fn main(all: bool, selectors: &[Selector], java: Option<u32>) -> Result<()> {
     let started = Instant::now();
     let fixtures = fixtures::build(selectors)?;
     let lines: Vec<Version> = fixtures.dists.iter().map(|d| d.version.clone()).collect();
-    let rows = rows(&lines);
+    let mut rows = rows(&lines);
+    rows.retain(|r| java.is_none_or(|j| r.java == j));
     let bases = fixtures::ensure_line_bases()?;
     let entrypoint = crate::dist::build(false)?;
     let step = Step::start("e2e: build sparkimg (release) and the e2e tests");
