@@ -26,31 +26,6 @@ pub const LABEL: &str = "sparkimg-e2e";
 /// Label whose value is the pid of the test process that owns the object.
 pub const OWNER_LABEL: &str = "sparkimg-e2e.owner";
 
-/// The Java 17 module options Spark 3.3+ adds to `spark.executor.extraJavaOptions`
-/// (`JavaModuleOptions.defaultModuleOptions()`, read from spark-launcher 3.5.9) plus the
-/// `-Djava.net.preferIPv6Addresses=false` that 3.4+ appends; the Kubernetes backend
-/// turns each word into one `SPARK_JAVA_OPT_<n>` variable of the executor pod.
-pub const JAVA17_MODULE_OPTIONS: &[&str] = &[
-    "-XX:+IgnoreUnrecognizedVMOptions",
-    "--add-opens=java.base/java.lang=ALL-UNNAMED",
-    "--add-opens=java.base/java.lang.invoke=ALL-UNNAMED",
-    "--add-opens=java.base/java.lang.reflect=ALL-UNNAMED",
-    "--add-opens=java.base/java.io=ALL-UNNAMED",
-    "--add-opens=java.base/java.net=ALL-UNNAMED",
-    "--add-opens=java.base/java.nio=ALL-UNNAMED",
-    "--add-opens=java.base/java.util=ALL-UNNAMED",
-    "--add-opens=java.base/java.util.concurrent=ALL-UNNAMED",
-    "--add-opens=java.base/java.util.concurrent.atomic=ALL-UNNAMED",
-    "--add-opens=java.base/jdk.internal.ref=ALL-UNNAMED",
-    "--add-opens=java.base/sun.nio.ch=ALL-UNNAMED",
-    "--add-opens=java.base/sun.nio.cs=ALL-UNNAMED",
-    "--add-opens=java.base/sun.security.action=ALL-UNNAMED",
-    "--add-opens=java.base/sun.util.calendar=ALL-UNNAMED",
-    "--add-opens=java.security.jgss/sun.security.krb5=ALL-UNNAMED",
-    "-Djdk.reflect.useDirectMethodHandle=false",
-    "-Djava.net.preferIPv6Addresses=false",
-];
-
 /// Fixed ports, as a Kubernetes driver pod uses them (`spark.driver.port` 7078,
 /// block manager 7079) so executors and the headless Service can name them.
 pub const DRIVER_PORT: u16 = 7078;
@@ -89,6 +64,35 @@ pub struct Inputs {
     pub sparkimg: Option<PathBuf>,
     /// Spark version of the images.
     pub spark_version: String,
+    /// What the images' Spark line puts in pods.
+    pub line: Line,
+    /// Prefix of container and network names (`SPARKIMG_E2E_RUN`), so that runs of
+    /// several lines at once do not collide; empty for the default run.
+    pub run: String,
+}
+
+/// What differs between Spark lines in the pods Spark's Kubernetes backend makes
+/// (issue 18; research/entrypoint-contract.md §7.2).
+#[derive(Clone, Debug)]
+pub struct Line {
+    pub version: spark_version::SparkVersion,
+    /// `spark.executor.extraJavaOptions` as this line's driver computes it (the Java
+    /// module options from 3.3, the IPv6 preference from 3.4), one option each: from
+    /// `cargo xtask fixtures`' `executor-java-options.txt`, which ran the line's own
+    /// SparkContext code.
+    pub executor_java_options: Vec<String>,
+}
+
+impl Line {
+    /// The executor main class: KubernetesExecutorBackend from 3.3, before it the
+    /// generic CoarseGrainedExecutorBackend.
+    pub fn executor_backend(&self) -> &'static str {
+        if self.version.at_least(3, 3, 0) {
+            "KubernetesExecutorBackend"
+        } else {
+            "CoarseGrainedExecutorBackend"
+        }
+    }
 }
 
 fn var(name: &str) -> String {
@@ -123,8 +127,19 @@ impl Inputs {
             assets,
             work: PathBuf::from(var("SPARKIMG_E2E_WORK")),
             sparkimg: std::env::var_os("SPARKIMG_E2E_SPARKIMG").map(PathBuf::from),
-            spark_version: std::env::var("SPARKIMG_E2E_SPARK_VERSION")
-                .unwrap_or_else(|_| "3.5.9".into()),
+            spark_version: var("SPARKIMG_E2E_SPARK_VERSION"),
+            line: Line {
+                version: var("SPARKIMG_E2E_SPARK_VERSION")
+                    .parse()
+                    .expect("SPARKIMG_E2E_SPARK_VERSION is a Spark release"),
+                // Empty before 3.3 (the driver adds nothing), so only unset is an error.
+                executor_java_options: std::env::var("SPARKIMG_E2E_EXECUTOR_JAVA_OPTIONS")
+                    .expect("SPARKIMG_E2E_EXECUTOR_JAVA_OPTIONS is not set: run `cargo xtask e2e`")
+                    .split_whitespace()
+                    .map(str::to_string)
+                    .collect(),
+            },
+            run: std::env::var("SPARKIMG_E2E_RUN").unwrap_or_default(),
         };
         std::fs::create_dir_all(&inputs.work).expect("create SPARKIMG_E2E_WORK");
         inputs
@@ -260,6 +275,8 @@ pub fn remove_stale() {
 /// it removes them all (printing their logs first when the test is failing).
 pub struct Cluster {
     pub scenario: String,
+    /// Prefix of container names ([`Inputs::run`]).
+    run: String,
     pub network: String,
     /// "172.31.N" — the /24 the containers' fixed IPs are taken from.
     prefix: String,
@@ -283,7 +300,8 @@ impl Cluster {
         static STALE: Once = Once::new();
         STALE.call_once(remove_stale);
         let pid = std::process::id();
-        let network = format!("{LABEL}-{scenario}-{pid}");
+        let prefix_run = std::env::var("SPARKIMG_E2E_RUN").unwrap_or_default();
+        let network = format!("{LABEL}-{prefix_run}{scenario}-{pid}");
         // A free /24: Docker refuses a subnet that overlaps another network's.
         for third in (200..=254).rev() {
             let prefix = format!("172.31.{third}");
@@ -307,6 +325,7 @@ impl Cluster {
                 eprintln!("e2e[{scenario}]: network {network} on {prefix}.0/24");
                 return Cluster {
                     scenario: scenario.to_string(),
+                    run: prefix_run,
                     network,
                     prefix,
                     containers: Default::default(),
@@ -375,7 +394,7 @@ impl Cluster {
 
     /// Starts a detached container on this network.
     pub fn start(&self, spec: Spec) -> Container {
-        let name = format!("{}-{}-{}", LABEL, self.scenario, spec.name);
+        let name = format!("{}-{}{}-{}", LABEL, self.run, self.scenario, spec.name);
         let mut cmd = docker(["run", "-d", "--name", &name]);
         cmd.args(["--label", LABEL]);
         cmd.args(["--label", &format!("{OWNER_LABEL}={}", std::process::id())]);
@@ -652,13 +671,18 @@ pub fn run_once(image: &str, opts: &[&str], args: &[&str]) -> Output {
 // ---------------------------------------------------------------------------------
 // Spark on "Kubernetes": what the backend puts in pods
 
-/// The environment Spark 3.5's Kubernetes backend (BasicExecutorFeatureStep) gives an
+/// The environment `line`'s Kubernetes backend (BasicExecutorFeatureStep) gives an
 /// executor pod: the driver URL, id, cores, memory, application id, the pod's IP
-/// (downward API) and name, the resource profile, `SPARK_USER`, `SPARK_CONF_DIR`,
-/// `SPARK_LOCAL_DIRS` (an emptyDir), and one `SPARK_JAVA_OPT_<n>` per word of
-/// `spark.executor.extraJavaOptions` (Java 17 module options included) followed by the
+/// (downward API), `SPARK_USER`, `SPARK_CONF_DIR`, `SPARK_LOCAL_DIRS` (an emptyDir);
+/// the resource profile from 3.1, the pod's name from 3.3, the executor attributes
+/// from 4.0; and one `SPARK_JAVA_OPT_<n>` per word of `spark.executor.extraJavaOptions`
+/// (the line's own, see [`Line`], then `extra_java_options`) followed by the
 /// `-Dspark.*` startup settings the driver propagates (its port among them).
+/// (`SPARK_DRIVER_POD_IP`, which 3.5.7+ drivers add through `spark.executorEnv`, is
+/// not set: no executor-side code of these lines reads it unless
+/// `spark.kubernetes.executor.useDriverPodIP` is on.)
 pub fn executor_pod_env(
+    line: &Line,
     driver_host: &str,
     app_id: &str,
     executor_id: u32,
@@ -666,6 +690,7 @@ pub fn executor_pod_env(
     pod_name: &str,
     extra_java_options: &[&str],
 ) -> Vec<(String, String)> {
+    let v = &line.version;
     let mut env: BTreeMap<String, String> = BTreeMap::new();
     let mut set = |k: &str, v: String| {
         env.insert(k.to_string(), v);
@@ -679,16 +704,27 @@ pub fn executor_pod_env(
     set("SPARK_EXECUTOR_MEMORY", "512m".into());
     set("SPARK_APPLICATION_ID", app_id.into());
     set("SPARK_EXECUTOR_POD_IP", pod_ip.into());
-    set("SPARK_EXECUTOR_POD_NAME", pod_name.into());
-    set("SPARK_RESOURCE_PROFILE_ID", "0".into());
+    if v.at_least(3, 3, 0) {
+        set("SPARK_EXECUTOR_POD_NAME", pod_name.into());
+    }
+    if v.at_least(3, 1, 0) {
+        set("SPARK_RESOURCE_PROFILE_ID", "0".into());
+    }
+    if v.at_least(4, 0, 0) {
+        set("SPARK_EXECUTOR_ATTRIBUTE_APP_ID", app_id.into());
+        set(
+            "SPARK_EXECUTOR_ATTRIBUTE_EXECUTOR_ID",
+            executor_id.to_string(),
+        );
+    }
     set("SPARK_USER", "spark".into());
     set("SPARK_CONF_DIR", "/opt/spark/conf".into());
     set("SPARK_LOCAL_DIRS", "/var/data/spark-local".into());
-    let opts = JAVA17_MODULE_OPTIONS
+    let opts = line
+        .executor_java_options
         .iter()
-        .copied()
-        .chain(extra_java_options.iter().copied())
-        .map(str::to_string)
+        .cloned()
+        .chain(extra_java_options.iter().map(|o| o.to_string()))
         .chain([
             format!("-Dspark.driver.port={DRIVER_PORT}"),
             format!("-Dspark.driver.blockManager.port={BLOCK_MANAGER_PORT}"),
@@ -805,6 +841,7 @@ pub fn line_with<'a>(log: &'a str, needle: &str) -> Option<&'a str> {
 /// `--user` of executor i+1 (None: the image's).
 pub fn start_executors(
     cluster: &Cluster,
+    line: &Line,
     image: &str,
     driver_host: &str,
     app_id: &str,
@@ -820,6 +857,7 @@ pub fn start_executors(
             let name = format!("exec-{id}");
             let pod_name = format!("{}-exec-{id}", cluster.scenario);
             let env = executor_pod_env(
+                line,
                 driver_host,
                 app_id,
                 id,

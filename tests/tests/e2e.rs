@@ -68,7 +68,15 @@ fn executors_join_driver(cluster: &Cluster, inputs: &Inputs, image: &str, job: J
     );
     let app_id = wait_app_id(&driver);
     cluster.mark(&format!("driver connected as {app_id}"));
-    let executors = start_executors(cluster, image, "driver", &app_id, &[None, None], &[]);
+    let executors = start_executors(
+        cluster,
+        &inputs.line,
+        image,
+        "driver",
+        &app_id,
+        &[None, None],
+        &[],
+    );
     let log = driver.wait_log_until("2 registered executors", secs(180), |l| {
         registered_executors(l).len() >= 2
     });
@@ -95,12 +103,13 @@ fn executors_join_driver(cluster: &Cluster, inputs: &Inputs, image: &str, job: J
         tasks.get("1").is_some_and(|n| *n > 0) && tasks.get("2").is_some_and(|n| *n > 0),
         "both executors ran tasks: {tasks:?}"
     );
-    // The executor side: upstream's Kubernetes backend, registered, with our env.
+    // The executor side: the line's executor backend, registered, with our env.
+    let backend = inputs.line.executor_backend();
     for (i, e) in executors.iter().enumerate() {
         let elog = e.logs();
         assert!(
-            elog.contains("KubernetesExecutorBackend: Started daemon"),
-            "{} did not run KubernetesExecutorBackend",
+            elog.contains(&format!("{backend}: Started daemon")),
+            "{} did not run {backend}",
             e.name
         );
         assert!(elog.contains("Successfully registered with driver"));
@@ -295,7 +304,15 @@ fn s3_notebook_client_mode() {
         .trim()
         .to_string();
     assert!(app_id.starts_with("app-"), "{app_id:?}");
-    let executors = start_executors(&cluster, &image, "notebook", &app_id, &[None, None], &[]);
+    let executors = start_executors(
+        &cluster,
+        &inputs.line,
+        &image,
+        "notebook",
+        &app_id,
+        &[None, None],
+        &[],
+    );
     let code = notebook.wait_exit(secs(240));
     cluster.mark("notebook finished");
     let log = notebook.logs();
@@ -368,7 +385,15 @@ fn s4_signals_stop_and_decommission() {
             .args(&args),
     );
     let app_id = wait_app_id(&driver);
-    let executors = start_executors(&cluster, &image, "driver", &app_id, &[None, None], &[]);
+    let executors = start_executors(
+        &cluster,
+        &inputs.line,
+        &image,
+        "driver",
+        &app_id,
+        &[None, None],
+        &[],
+    );
     driver.wait_log_until("tasks on 2 executors", secs(180), |l| {
         finished_tasks(l).values().filter(|n| **n >= 1).count() >= 2
     });
@@ -406,7 +431,57 @@ fn s4_signals_stop_and_decommission() {
     let log1 = e1.logs();
     assert!(log1.contains("RECEIVED SIGNAL TERM"), "the JVM got SIGTERM");
 
-    // Decommission through the image's /opt/decom.sh (→ spark-entrypoint decommission).
+    // Decommissioning arrived in 3.1 (SPARK-20624): on 3.0, exec-2 keeps working.
+    let decommissioned = inputs
+        .line
+        .version
+        .at_least(3, 1, 0)
+        .then(|| decommission(&cluster, e2));
+    // A replacement executor finishes the job: the driver survived both.
+    let _e3 = cluster.start(
+        Spec::new("exec-3", &image)
+            .ip(33)
+            .hostname("s4-exec-3")
+            .envs(executor_pod_env(
+                &inputs.line,
+                "driver",
+                &app_id,
+                3,
+                &cluster.ip(33),
+                "s4-exec-3",
+                &[],
+            ))
+            .tmpfs("/var/data/spark-local")
+            .args(&["executor"]),
+    );
+    let code = driver.wait_exit(secs(240));
+    cluster.mark("job finished on the replacement");
+    let log = driver.logs();
+    assert_eq!(code, 0, "driver exit status");
+    let expected = format!("Slow job sum is {}", TASKS * (TASKS - 1) / 2);
+    assert!(log.contains(&expected), "no {expected:?}");
+    if decommissioned.is_some() {
+        assert!(
+            log.contains("Decommission") || log.contains("decommission"),
+            "the driver saw the decommissioning"
+        );
+    }
+    cluster.report(
+        &inputs.images.variant,
+        &format!(
+            "docker stop -> 143 in {:.1}s; {}; {expected}; tasks {:?}",
+            stop_time.as_secs_f64(),
+            decommissioned
+                .as_deref()
+                .unwrap_or("no decommissioning before 3.1"),
+            finished_tasks(&log)
+        ),
+    );
+}
+
+/// Decommissions `e2` through the image's /opt/decom.sh (→ spark-entrypoint
+/// decommission) and checks the JVM got SIGPWR, decommissioned and exited 0.
+fn decommission(cluster: &Cluster, e2: &Container) -> String {
     let t0 = Instant::now();
     let out = e2.exec(None, &["/opt/decom.sh"]);
     let decom_time = t0.elapsed();
@@ -438,41 +513,10 @@ fn s4_signals_stop_and_decommission() {
     assert_eq!(code2, 0, "exec-2 exit status after decommissioning");
     assert!(decom_time < secs(60), "decommission took {decom_time:?}");
 
-    // A replacement executor finishes the job: the driver survived both.
-    let _e3 = cluster.start(
-        Spec::new("exec-3", &image)
-            .ip(33)
-            .hostname("s4-exec-3")
-            .envs(executor_pod_env(
-                "driver",
-                &app_id,
-                3,
-                &cluster.ip(33),
-                "s4-exec-3",
-                &[],
-            ))
-            .tmpfs("/var/data/spark-local")
-            .args(&["executor"]),
-    );
-    let code = driver.wait_exit(secs(240));
-    cluster.mark("job finished on the replacement");
-    let log = driver.logs();
-    assert_eq!(code, 0, "driver exit status");
-    let expected = format!("Slow job sum is {}", TASKS * (TASKS - 1) / 2);
-    assert!(log.contains(&expected), "no {expected:?}");
-    assert!(
-        log.contains("Decommission") || log.contains("decommission"),
-        "the driver saw the decommissioning"
-    );
-    cluster.report(
-        &inputs.images.variant,
-        &format!(
-            "docker stop -> 143 in {:.1}s; decom.sh -> exit {decom_status:?} in {:.1}s, executor exit {code2}; {expected}; tasks {:?}",
-            stop_time.as_secs_f64(),
-            decom_time.as_secs_f64(),
-            finished_tasks(&log)
-        ),
-    );
+    format!(
+        "decom.sh -> exit {decom_status:?} in {:.1}s, executor exit {code2}",
+        decom_time.as_secs_f64()
+    )
 }
 
 /// Scenario 5: the same executor pod with an OpenShift-style random uid (no passwd
@@ -510,6 +554,7 @@ fn s5_random_uid_and_root() {
     const RANDOM: &str = "1000730000";
     let executors = start_executors(
         &cluster,
+        &inputs.line,
         &image,
         "driver",
         &app_id,
@@ -895,7 +940,7 @@ fn s8_registry_push_pull_run() {
     );
 
     // The pulled image plans an executor pod and runs java.
-    let env = executor_pod_env("driver", "app-0", 1, "10.0.0.1", "pod-1", &[]);
+    let env = executor_pod_env(&inputs.line, "driver", "app-0", 1, "10.0.0.1", "pod-1", &[]);
     let mut opts: Vec<String> = Vec::new();
     for (k, v) in &env {
         opts.push("-e".into());

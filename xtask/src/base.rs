@@ -28,9 +28,15 @@ const SUITE: &str = "bookworm";
 const NAME: &str = "bookworm-jre17";
 pub const DOCKER_IMAGE: &str = "sparkimg-fixture/base:bookworm-jre17";
 
-/// A flavour of the base: its packages, then `hooks` (mmdebstrap customize hooks).
+/// A flavour of the base: its Debian suite and packages, then `hooks` (mmdebstrap
+/// customize hooks).
 pub struct Variant {
     pub name: &'static str,
+    /// The Debian release (`bookworm`); -updates and -security come with it.
+    pub suite: &'static str,
+    /// Whether the release has `usr-is-merged`, which [`MERGED_USR_HOOKS`] installs
+    /// (bookworm on; bullseye's minbase is not merged-/usr and needs no usrmerge).
+    merged_usr: bool,
     pub docker_image: &'static str,
     packages: &'static [&'static str],
     hooks: &'static [&'static str],
@@ -42,6 +48,8 @@ pub struct Variant {
 /// The base as it has always been.
 pub const FULL: Variant = Variant {
     name: NAME,
+    suite: SUITE,
+    merged_usr: true,
     docker_image: DOCKER_IMAGE,
     packages: &PACKAGES,
     hooks: &[],
@@ -55,6 +63,8 @@ const WITH_PYTHON: [&str; 2] = ["/usr/bin/python3", "/usr/share/zoneinfo/Asia/Sh
 /// eclipse-temurin base: spark-py on it must get python3 from sparkimg's package layer.
 pub const JVM_ONLY: Variant = Variant {
     name: "bookworm-jre17-nopython",
+    suite: SUITE,
+    merged_usr: true,
     docker_image: "sparkimg-fixture/base:bookworm-jre17-nopython",
     packages: &["openjdk-17-jre-headless", "tzdata", "libnss-wrapper"],
     hooks: &[],
@@ -70,6 +80,8 @@ pub const JVM_ONLY: Variant = Variant {
 /// package stays `triggers-pending`, installed all the same.
 pub const NOSHELL: Variant = Variant {
     name: "bookworm-jre17-noshell",
+    suite: SUITE,
+    merged_usr: true,
     docker_image: "sparkimg-fixture/base:bookworm-jre17-noshell",
     packages: &PACKAGES,
     hooks: &[
@@ -86,6 +98,47 @@ pub const NOSHELL: Variant = Variant {
         "bin/dash",
     ],
 };
+/// The Java each Spark line runs on that the reachable Debian mirror has (issue 18):
+/// 11 for 3.0–3.2 (bullseye), 17 for 3.3–4.x (bookworm: [`FULL`]), 21 for 4.x
+/// (trixie). Each has what [`FULL`] has: python3, tzdata, procps, libnss-wrapper.
+pub const BULLSEYE_JRE11: Variant = Variant {
+    name: "bullseye-jre11",
+    suite: "bullseye",
+    merged_usr: false,
+    docker_image: "sparkimg-fixture/base:bullseye-jre11",
+    packages: &[
+        "openjdk-11-jre-headless",
+        "python3",
+        "tzdata",
+        "procps",
+        "libnss-wrapper",
+    ],
+    hooks: &[],
+    present: &WITH_PYTHON,
+    absent: &[],
+};
+
+/// Trixie with Java 21, for the 4.x lines (see [`BULLSEYE_JRE11`]).
+pub const TRIXIE_JRE21: Variant = Variant {
+    name: "trixie-jre21",
+    suite: "trixie",
+    merged_usr: true,
+    docker_image: "sparkimg-fixture/base:trixie-jre21",
+    packages: &[
+        "openjdk-21-jre-headless",
+        "python3",
+        "tzdata",
+        "procps",
+        "libnss-wrapper",
+    ],
+    hooks: &[],
+    present: &WITH_PYTHON,
+    absent: &[],
+};
+
+/// The bases of the per-line matrix, oldest Java first.
+pub const LINE_BASES: [&Variant; 3] = [&BULLSEYE_JRE11, &FULL, &TRIXIE_JRE21];
+
 const PACKAGES: [&str; 5] = [
     "openjdk-17-jre-headless",
     "python3",
@@ -136,7 +189,7 @@ pub fn ensure_variant(variant: &Variant) -> Result<Base> {
     let tar = dir.join(format!("{name}.tar"));
     let meta = dir.join(format!("{name}.json"));
     let stamp_path = dir.join(format!("{name}.stamp"));
-    let mirrors = mirrors()?;
+    let mirrors = mirrors(variant.suite)?;
     let inputs = inputs(&mirrors, variant);
 
     if let Some(base) = cached(&tar, &meta, &stamp_path, &inputs) {
@@ -162,10 +215,13 @@ pub fn ensure_variant(variant: &Variant) -> Result<Base> {
                 .iter()
                 .map(|h| format!("--customize-hook={h}")),
         );
-    if Path::new(MERGED_USR_HOOKS).is_dir() {
+    if merged_usr_hooks(variant) {
         cmd.arg(format!("--hook-dir={MERGED_USR_HOOKS}"));
     }
-    cmd.arg(SUITE).arg(&tmp).args(&mirrors).stdin(Stdio::null());
+    cmd.arg(variant.suite)
+        .arg(&tmp)
+        .args(&mirrors)
+        .stdin(Stdio::null());
     let built = util::run(&mut cmd);
     if built.is_err() {
         let _ = fs::remove_file(&tmp);
@@ -181,7 +237,7 @@ pub fn ensure_variant(variant: &Variant) -> Result<Base> {
     let mut info = described?;
     let size = fs::metadata(&tmp)?.len();
     let sha256 = util::sha_file("sha256sum", &tmp)?;
-    info["suite"] = json!(SUITE);
+    info["suite"] = json!(variant.suite);
     info["packages_requested"] = json!(variant.packages);
     info["mirrors"] = json!(mirrors);
     info["size"] = json!(size);
@@ -209,10 +265,16 @@ pub fn ensure_variant(variant: &Variant) -> Result<Base> {
     })
 }
 
+/// Whether mmdebstrap gets [`MERGED_USR_HOOKS`] for `variant`.
+fn merged_usr_hooks(variant: &Variant) -> bool {
+    variant.merged_usr && Path::new(MERGED_USR_HOOKS).is_dir()
+}
+
 /// Everything that decides the tar's content, one item per line.
 fn inputs(mirrors: &[String], variant: &Variant) -> String {
     let mut s = format!(
-        "revision {REVISION}\nsuite {SUITE}\nvariant minbase\ninclude {}\n",
+        "revision {REVISION}\nsuite {}\nvariant minbase\ninclude {}\n",
+        variant.suite,
         variant.packages.join(",")
     );
     for opt in OPTIONS {
@@ -221,10 +283,7 @@ fn inputs(mirrors: &[String], variant: &Variant) -> String {
     for hook in variant.hooks {
         s += &format!("customize-hook {hook}\n");
     }
-    s += &format!(
-        "merged-usr-hooks {}\n",
-        Path::new(MERGED_USR_HOOKS).is_dir()
-    );
+    s += &format!("merged-usr-hooks {}\n", merged_usr_hooks(variant));
     for m in mirrors {
         s += &format!("mirror {m}\n");
     }
@@ -330,10 +389,12 @@ fn installed_versions(status: &str) -> Vec<(String, String)> {
 // ---------------------------------------------------------------------------------
 // The Debian mirror
 
-/// The machine's configured Debian mirror for [`SUITE`], as one-line `deb` entries
+/// The machine's configured Debian mirror for `suite`, as one-line `deb` entries
 /// (`deb URI SUITE COMPONENTS`) for mmdebstrap: the suite itself, -updates and
-/// -security when configured, components as configured.
-fn mirrors() -> Result<Vec<String>> {
+/// -security when configured, components as configured. For another release than the
+/// host's, the host's entries with the release name replaced: the same mirrors carry
+/// every supported release (bullseye, bookworm, trixie).
+fn mirrors(suite: &str) -> Result<Vec<String>> {
     let mut entries = Vec::new();
     let mut files: Vec<PathBuf> = fs::read_dir("/etc/apt/sources.list.d")
         .into_iter()
@@ -353,23 +414,43 @@ fn mirrors() -> Result<Vec<String>> {
             entries.extend(parse_one_line(&text));
         }
     }
+    let out = suite_entries(&entries, suite);
+    ensure!(
+        !out.is_empty(),
+        "no Debian mirror configured in /etc/apt/sources.list{{,.d}}"
+    );
+    Ok(out)
+}
+
+/// [`mirrors`]' choice among the configured `entries`.
+fn suite_entries(entries: &[Entry], suite: &str) -> Vec<String> {
+    let ours = |s: &str, release: &str| s == release || s.starts_with(&format!("{release}-"));
+    // The release the host is configured for: the first suite without a `-pocket`.
+    let host = entries
+        .iter()
+        .map(|(_, s, _)| s.as_str())
+        .find(|s| !s.contains('-'))
+        .unwrap_or(suite);
     let mut out: Vec<String> = Vec::new();
-    for (uri, suite, components) in &entries {
-        let ours = suite == SUITE || suite.starts_with(&format!("{SUITE}-"));
-        let line = format!("deb {uri} {suite} {}", components.join(" "));
-        if ours && !out.contains(&line) {
+    for (uri, configured, components) in entries {
+        let mapped = if ours(configured, suite) {
+            configured.clone()
+        } else if ours(configured, host) {
+            format!("{suite}{}", &configured[host.len()..])
+        } else {
+            continue;
+        };
+        let line = format!("deb {uri} {mapped} {}", components.join(" "));
+        if !out.contains(&line) {
             out.push(line);
         }
     }
     if out.is_empty() {
-        // Another release on the host: its first mirror still carries bookworm.
-        let (uri, _, _) = entries
-            .iter()
-            .find(|(_, s, _)| !s.contains("security"))
-            .context("no Debian mirror configured in /etc/apt/sources.list{,.d}")?;
-        out.push(format!("deb {uri} {SUITE} main"));
+        if let Some((uri, _, _)) = entries.iter().find(|(_, s, _)| !s.contains("security")) {
+            out.push(format!("deb {uri} {suite} main"));
+        }
     }
-    Ok(out)
+    out
 }
 
 type Entry = (String, String, Vec<String>);
@@ -555,6 +636,39 @@ Enabled: yes
                 ),
             ]
         );
+    }
+
+    #[test]
+    fn other_releases_use_the_hosts_mirrors() {
+        let entries: Vec<Entry> = [
+            ("http://m/debian", "bookworm"),
+            ("http://m/debian", "bookworm-updates"),
+            ("http://m/debian-security", "bookworm-security"),
+        ]
+        .iter()
+        .map(|(u, s)| (u.to_string(), s.to_string(), vec!["main".to_string()]))
+        .collect();
+        assert_eq!(
+            suite_entries(&entries, "bookworm"),
+            [
+                "deb http://m/debian bookworm main",
+                "deb http://m/debian bookworm-updates main",
+                "deb http://m/debian-security bookworm-security main"
+            ]
+        );
+        assert_eq!(
+            suite_entries(&entries, "trixie"),
+            [
+                "deb http://m/debian trixie main",
+                "deb http://m/debian trixie-updates main",
+                "deb http://m/debian-security trixie-security main"
+            ]
+        );
+        assert_eq!(
+            suite_entries(&entries[..1], "bullseye"),
+            ["deb http://m/debian bullseye main"]
+        );
+        assert!(suite_entries(&[], "bullseye").is_empty());
     }
 
     #[test]

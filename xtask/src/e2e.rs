@@ -21,6 +21,7 @@ use crate::{base, dist};
 
 const USAGE: &str = "\
 usage: cargo xtask e2e [--engine auto|daemonless|docker|both] [--spark SEL] [FILTER...]
+       cargo xtask e2e --lines|--all [--spark SEL] [--java N]
 
   --engine auto        daemonless images always; the --engine docker variant too when
                        `sparkimg build --engine docker` is implemented (default)
@@ -28,6 +29,13 @@ usage: cargo xtask e2e [--engine auto|daemonless|docker|both] [--spark SEL] [FIL
   --engine docker      only engine-built images (scenarios 1 and 6)
   --engine both        both, and fail if the engine path does not work
   FILTER               libtest filters (test names contain them), e.g. s1 s6
+  --lines              the per-line matrix instead (issue 18): every Spark line from 3.0
+                       (SEL defaults to `lines`) on each Java it supports; executors join
+                       a driver on every line, the other scenarios on the newest (3.5's
+                       are the plain run's);
+                       writes target/e2e/report.{json,md}
+  --all                the matrix with every scenario on every line
+  --java N             only the matrix rows on Java N (11, 17 or 21)
 
 Daemonless runs also build images on the shell-free base and run s1, s4, s5, s9 on them,
 and on the JVM-only base (python3 from sparkimg's package layer) run s1's PySpark job.";
@@ -59,6 +67,8 @@ pub fn main(args: Vec<String>) -> Result<()> {
         engines,
         selectors,
         filters,
+        matrix,
+        java,
     }) = parse_args(args)?
     else {
         println!("{USAGE}");
@@ -66,6 +76,9 @@ pub fn main(args: Vec<String>) -> Result<()> {
     };
 
     docker_reachable()?;
+    if let Some(all) = matrix {
+        return crate::lines::main(all, &selectors, java);
+    }
     let ctx = prepare(&selectors)?;
 
     let mut failures = Vec::new();
@@ -110,16 +123,28 @@ struct Args {
     engines: Engines,
     selectors: Vec<Selector>,
     filters: Vec<String>,
+    /// `--lines` (`Some(false)`) or `--all` (`Some(true)`): the per-line matrix.
+    matrix: Option<bool>,
+    /// `--java N`: only the matrix rows on that Java.
+    java: Option<u32>,
 }
 
 /// The command line; `None` for `--help`.
 fn parse_args(args: Vec<String>) -> Result<Option<Args>> {
     let mut engines = Engines::Auto;
-    let mut selectors = vec![Selector::Line(3, Some(5))];
+    let mut selectors = None;
     let mut filters: Vec<String> = Vec::new();
+    let mut matrix = None;
+    let mut java = None;
     let mut args = args.into_iter();
     while let Some(arg) = args.next() {
         match arg.as_str() {
+            "--lines" => matrix = Some(matrix.unwrap_or(false)),
+            "--java" => {
+                let n = args.next().context("--java needs a value")?;
+                java = Some(n.parse().with_context(|| format!("bad --java {n:?}"))?);
+            }
+            "--all" => matrix = Some(true),
             "--engine" => {
                 engines = match args.next().as_deref() {
                     Some("auto") => Engines::Auto,
@@ -130,7 +155,9 @@ fn parse_args(args: Vec<String>) -> Result<Option<Args>> {
                 }
             }
             "--spark" => {
-                selectors = Selector::parse(&args.next().context("--spark needs a value")?)?;
+                selectors = Some(Selector::parse(
+                    &args.next().context("--spark needs a value")?,
+                )?);
             }
             "-h" | "--help" => return Ok(None),
             f if !f.starts_with('-') => filters.push(f.to_string()),
@@ -138,10 +165,19 @@ fn parse_args(args: Vec<String>) -> Result<Option<Args>> {
         }
     }
 
+    if matrix.is_some() && !filters.is_empty() {
+        bail!("e2e: --lines and --all take no filters\n{USAGE}");
+    }
+    let selectors = selectors.unwrap_or_else(|| match matrix {
+        Some(_) => vec![Selector::EveryLine],
+        None => vec![Selector::Line(3, Some(5))],
+    });
     Ok(Some(Args {
         engines,
         selectors,
         filters,
+        matrix,
+        java,
     }))
 }
 
@@ -192,6 +228,7 @@ fn prepare(selectors: &[Selector]) -> Result<Ctx> {
         version,
         entrypoint,
         base_tar: base.tar.clone(),
+        executor_java_options: dist.jobs.executor_java_options.join(" "),
         cache,
         dir,
         fixtures_dir: fixtures
@@ -282,6 +319,8 @@ struct Ctx {
     version: String,
     entrypoint: PathBuf,
     base_tar: PathBuf,
+    /// What the line's driver gives executors (fixtures' executor-java-options.txt).
+    executor_java_options: String,
     cache: PathBuf,
     dir: PathBuf,
     fixtures_dir: PathBuf,
@@ -450,6 +489,10 @@ impl Ctx {
             )
             .env("SPARKIMG_E2E_ENTRYPOINT", &self.entrypoint)
             .env("SPARKIMG_E2E_SPARK_VERSION", &self.version)
+            .env(
+                "SPARKIMG_E2E_EXECUTOR_JAVA_OPTIONS",
+                &self.executor_java_options,
+            )
             .env("SPARKIMG_E2E_REPORT", &self.report);
         let result = util::run(&mut cmd);
         step.done();

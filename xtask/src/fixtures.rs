@@ -8,12 +8,19 @@
 //! and lay it out like an Apache mirror so `sparkimg fetch --mirror` can use it.
 //!
 //! Layout under `target/fixtures/`:
-//!   pypi/pyspark-<v>.tar.gz{,.sha256}            downloaded once, kept
+//!   pypi/pyspark-<v>.tar.gz{,.sha256}            downloaded once; kept for the default
+//!                                                line (3.5), removed for the others once
+//!                                                their distribution is built (the .sha256
+//!                                                record stays: it keys the cache)
 //!   dist/spark-<v>-bin-hadoop3/                  unpacked tree (javac, host runs)
 //!   dist/spark-<v>-bin-hadoop3.tgz{,.sha512}     the distribution
 //!   dist/spark-<v>-bin-hadoop3.stamp             what the above were built from
 //!   mirror/spark-<v>/spark-<v>-bin-hadoop3.tgz{,.sha512}   hard links
 //!   sparkpi.jar, pi.py                           test jobs
+//!   jobs/<v>/{sparkpi.jar,pi.py,executor-java-options.txt,stamp}
+//!                                                per line: the job compiled against that
+//!                                                line's jars, and the executor JVM options
+//!                                                its driver computes (ExecutorJavaOptions)
 //!   base/bookworm-jre17.{tar,json,stamp}         with --base: Debian root file system
 //!                                                (see base.rs)
 //!   base/bookworm-jre17-nopython.{tar,json,stamp} with --jvm-only-base: the same
@@ -77,11 +84,13 @@ const CONF_TEMPLATES: [(&str, &str); 4] = [
 ];
 
 const JAVA_SPARK_PI: &str = include_str!("../assets/fixtures/JavaSparkPi.java");
+const EXECUTOR_JAVA_OPTIONS: &str = include_str!("../assets/fixtures/ExecutorJavaOptions.java");
 const PI_PY: &str = include_str!("../assets/fixtures/pi.py");
 
 pub fn main(args: Vec<String>) -> Result<()> {
     let mut selectors = Vec::new();
     let (mut base, mut docker_base, mut jvm_only_base) = (false, false, false);
+    let mut line_bases = false;
     let mut args = args.into_iter();
     while let Some(arg) = args.next() {
         let value = match arg.as_str() {
@@ -98,11 +107,15 @@ pub fn main(args: Vec<String>) -> Result<()> {
                 jvm_only_base = true;
                 continue;
             }
+            "--line-bases" => {
+                line_bases = true;
+                continue;
+            }
             other => match other.strip_prefix("--spark=") {
                 Some(v) => v.to_string(),
                 None => bail!(
                     "fixtures: unknown option {other:?} (expected --spark SEL, --base, --docker-base, \
-                     --jvm-only-base)"
+                     --jvm-only-base, --line-bases)"
                 ),
             },
         };
@@ -136,6 +149,11 @@ pub fn main(args: Vec<String>) -> Result<()> {
             );
         }
     }
+    // The JVM bases of the per-line matrix (issue 18), built two at a time: mmdebstrap
+    // is mostly dpkg unpacking and configuring, one core each.
+    if line_bases {
+        ensure_line_bases()?;
+    }
     // A base without python3, for the OS-package layer tests (builder/tests/apt.rs).
     if jvm_only_base {
         let built = crate::base::ensure_variant(&crate::base::JVM_ONLY)?;
@@ -146,6 +164,35 @@ pub fn main(args: Vec<String>) -> Result<()> {
         );
     }
     Ok(())
+}
+
+/// Every base of [`crate::base::LINE_BASES`], in parallel.
+pub fn ensure_line_bases() -> Result<Vec<crate::base::Base>> {
+    let built: Vec<Result<crate::base::Base>> = std::thread::scope(|scope| {
+        let handles: Vec<_> = crate::base::LINE_BASES
+            .iter()
+            .map(|variant| scope.spawn(move || crate::base::ensure_variant(variant)))
+            .collect();
+        handles
+            .into_iter()
+            .map(|h| {
+                h.join()
+                    .unwrap_or_else(|_| Err(anyhow::anyhow!("a base build panicked")))
+            })
+            .collect()
+    });
+    let mut bases = Vec::new();
+    for base in built {
+        let base = base?;
+        println!(
+            "base:       {} ({}, java home {})",
+            base.tar.display(),
+            human_size(base.size),
+            base.java_home
+        );
+        bases.push(base);
+    }
+    Ok(bases)
 }
 
 /// What `build` produced, for callers (tests, CI) and for the final printout.
@@ -161,6 +208,16 @@ pub struct Dist {
     pub tgz: PathBuf,
     pub sha512: PathBuf,
     pub mirror_dir: PathBuf,
+    /// This line's test jobs (`jobs/<v>/`).
+    pub jobs: Jobs,
+}
+
+/// A line's test jobs: the directory the e2e tests mount, and the executor JVM
+/// options its driver computes (one option per element).
+#[derive(Clone, Default)]
+pub struct Jobs {
+    pub dir: PathBuf,
+    pub executor_java_options: Vec<String>,
 }
 
 impl Fixtures {
@@ -173,6 +230,7 @@ impl Fixtures {
             s += &format!("  sha512  {}\n", d.sha512.display());
             s += &format!("  tree    {}\n", d.tree.display());
             s += &format!("  mirror  {}\n", d.mirror_dir.display());
+            s += &format!("  jobs    {}\n", d.jobs.dir.display());
         }
         if let Some(first) = self.dists.first() {
             let mirror_root = first.mirror_dir.parent().unwrap_or(&first.mirror_dir);
@@ -188,32 +246,30 @@ impl Fixtures {
 pub fn build(selectors: &[Selector]) -> Result<Fixtures> {
     let root = util::target_dir().join("fixtures");
     let pypi = root.join("pypi");
-    for dir in [&root, &pypi, &root.join("dist")] {
+    for dir in [&root, &pypi, &root.join("dist"), &root.join("jobs")] {
         util::remove_stale_temporaries(dir);
     }
     let mut index: Option<Vec<Version>> = None;
     let mut versions: Vec<Version> = Vec::new();
     for selector in selectors {
-        let version = resolve(selector, &mut index, &pypi)?;
-        if !versions.contains(&version) {
-            versions.push(version);
+        for version in resolve(selector, &mut index, &pypi)? {
+            if !versions.contains(&version) {
+                versions.push(version);
+            }
         }
     }
-
-    let mut dists = Vec::new();
-    for version in &versions {
-        let step = Step::start(format!("fixtures: spark {version}"));
-        let (sdist, sdist_sha256) = ensure_sdist(version, &pypi)?;
-        dists.push(ensure_dist(version, &sdist, &sdist_sha256, &root)?);
-        step.done();
-    }
+    let dists = build_dists(&versions, &root)?;
 
     // One jar serves every version (Java API only), so compile it against the oldest
     // line we have: --release 8 then keeps it loadable everywhere. Spark 4's jars are
-    // Java 17 class files, which javac refuses to read under --release 8.
+    // Java 17 class files, which javac refuses to read under --release 8. The default
+    // line (3.5) is preferred when present so that selecting every line does not
+    // rebuild the jar other checkouts share.
     let base = dists
         .iter()
+        .filter(|d| d.version.major == DEFAULT_LINE.0 && d.version.minor == DEFAULT_LINE.1)
         .min_by_key(|d| &d.version)
+        .or_else(|| dists.iter().min_by_key(|d| &d.version))
         .context("no Spark version selected")?;
     let sparkpi_jar = ensure_sparkpi_jar(base, &root)?;
     let pi_py = root.join("pi.py");
@@ -223,6 +279,46 @@ pub fn build(selectors: &[Selector]) -> Result<Fixtures> {
         sparkpi_jar,
         pi_py,
     })
+}
+
+/// The line everything but the per-line matrix uses: its sdist is kept.
+const DEFAULT_LINE: (u32, u32) = (3, 5);
+
+/// Downloads and assembles `versions`, two at a time: pip's download and metadata
+/// build wait on the network and one core, the unpack and gzip on disk and the other,
+/// so two workers keep a 2-core machine busy without thrashing it; each then makes
+/// the line's test jobs (javac and one JVM).
+fn build_dists(versions: &[Version], root: &Path) -> Result<Vec<Dist>> {
+    let pypi = root.join("pypi");
+    let next = std::sync::atomic::AtomicUsize::new(0);
+    let results: std::sync::Mutex<Vec<(usize, Result<Dist>)>> = Default::default();
+    std::thread::scope(|scope| {
+        for _ in 0..versions.len().min(2) {
+            scope.spawn(|| loop {
+                let i = next.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+                let Some(version) = versions.get(i) else {
+                    break;
+                };
+                let step = Step::start(format!("fixtures: spark {version}"));
+                let dist = ensure_dist(version, &pypi, root).and_then(|mut dist| {
+                    dist.jobs = ensure_jobs(&dist, root)?;
+                    Ok(dist)
+                });
+                step.done();
+                results
+                    .lock()
+                    .unwrap_or_else(|e| e.into_inner())
+                    .push((i, dist));
+            });
+        }
+    });
+    let mut results = results.into_inner().unwrap_or_else(|e| e.into_inner());
+    results.sort_by_key(|(i, _)| *i);
+    let mut dists = Vec::new();
+    for (_, dist) in results {
+        dists.push(dist?);
+    }
+    Ok(dists)
 }
 
 // ---------------------------------------------------------------------------------
@@ -240,12 +336,19 @@ pub enum Selector {
     /// The newest final release of a major (`4.x`) or major.minor (`3.5.x`) line.
     Line(u32, Option<u32>),
     Exact(Version),
+    /// The newest final release of every major.minor line from 3.0 on (`lines`): the
+    /// per-line end-to-end matrix (issue 18). 2.x needs Java 8, which no reachable
+    /// registry has.
+    EveryLine,
 }
 
 impl Selector {
     pub fn parse(s: &str) -> Result<Vec<Selector>> {
         if s == "all" {
             return Ok(vec![Selector::Line(3, Some(5)), Selector::Line(4, None)]);
+        }
+        if s == "lines" {
+            return Ok(vec![Selector::EveryLine]);
         }
         if let Some(v) = final_release(s) {
             return Ok(vec![Selector::Exact(v)]);
@@ -255,7 +358,9 @@ impl Selector {
         let parsed = match (parts.next(), parts.next(), parts.next()) {
             (Some(Ok(major)), None, None) => Selector::Line(major, None),
             (Some(Ok(major)), Some(Ok(minor)), None) => Selector::Line(major, Some(minor)),
-            _ => bail!("bad --spark value {s:?}: expected 3.5.x, 4.x, all or a version like 3.5.9"),
+            _ => bail!(
+                "bad --spark value {s:?}: expected 3.5.x, 4.x, all, lines or a version like 3.5.9"
+            ),
         };
         Ok(vec![parsed])
     }
@@ -264,13 +369,30 @@ impl Selector {
         match self {
             Selector::Line(major, minor) => v.major == *major && minor.is_none_or(|m| v.minor == m),
             Selector::Exact(e) => e == v,
+            Selector::EveryLine => v.major >= 3,
         }
     }
 }
 
-fn resolve(selector: &Selector, index: &mut Option<Vec<Version>>, pypi: &Path) -> Result<Version> {
+/// The newest of `versions` per major.minor line that `selector` matches, oldest first.
+fn newest_per_line(selector: &Selector, versions: &[Version]) -> Vec<Version> {
+    let mut newest: std::collections::BTreeMap<(u32, u32), &Version> = Default::default();
+    for v in versions.iter().filter(|v| selector.matches(v)) {
+        let slot = newest.entry((v.major, v.minor)).or_insert(v);
+        if v > *slot {
+            *slot = v;
+        }
+    }
+    newest.into_values().cloned().collect()
+}
+
+fn resolve(
+    selector: &Selector,
+    index: &mut Option<Vec<Version>>,
+    pypi: &Path,
+) -> Result<Vec<Version>> {
     if let Selector::Exact(v) = selector {
-        return Ok(v.clone());
+        return Ok(vec![v.clone()]);
     }
     if index.is_none() {
         *index = Some(match pypi_versions() {
@@ -284,12 +406,18 @@ fn resolve(selector: &Selector, index: &mut Option<Vec<Version>>, pypi: &Path) -
         });
     }
     let versions = index.as_deref().unwrap_or_default();
-    versions
+    if *selector == Selector::EveryLine {
+        let lines = newest_per_line(selector, versions);
+        ensure!(!lines.is_empty(), "no pyspark release from 3.0 on");
+        return Ok(lines);
+    }
+    let newest = versions
         .iter()
         .filter(|v| selector.matches(v))
         .max()
         .cloned()
-        .with_context(|| format!("no pyspark release matches {selector:?}"))
+        .with_context(|| format!("no pyspark release matches {selector:?}"))?;
+    Ok(vec![newest])
 }
 
 fn python() -> Command {
@@ -389,7 +517,10 @@ fn assembler_id() -> String {
     format!("{ASSEMBLER_REVISION}-{:016x}", util::fnv64(&parts))
 }
 
-fn ensure_dist(version: &Version, sdist: &Path, sdist_sha256: &str, root: &Path) -> Result<Dist> {
+/// The line's distribution, assembled unless the stamp says an identical one is here.
+/// The sdist is only needed (and only downloaded) to assemble; outside the default
+/// line it is removed afterwards, keeping its checksum record, which keys the cache.
+fn ensure_dist(version: &Version, pypi: &Path, root: &Path) -> Result<Dist> {
     let base = format!("spark-{version}-bin-hadoop3");
     let dist_dir = root.join("dist");
     let dist = Dist {
@@ -398,16 +529,56 @@ fn ensure_dist(version: &Version, sdist: &Path, sdist_sha256: &str, root: &Path)
         tgz: dist_dir.join(format!("{base}.tgz")),
         sha512: dist_dir.join(format!("{base}.tgz.sha512")),
         mirror_dir: root.join("mirror").join(format!("spark-{version}")),
+        jobs: Jobs::default(),
     };
     let stamp_path = dist_dir.join(format!("{base}.stamp"));
-    let inputs = format!(
-        "assembler {}\nsdist-sha256 {sdist_sha256}\n",
-        assembler_id()
-    );
+    let inputs = |sdist_sha256: &str| {
+        format!(
+            "assembler {}\nsdist-sha256 {sdist_sha256}\n",
+            assembler_id()
+        )
+    };
+    let sdist_name = format!("pyspark-{version}.tar.gz");
+    let recorded = fs::read_to_string(pypi.join(format!("{sdist_name}.sha256"))).ok();
+    let recorded = recorded
+        .as_deref()
+        .and_then(|r| r.split_whitespace().next());
+    let pruned = !pypi.join(&sdist_name).exists();
+    if let Some(sha) = recorded.filter(|_| pruned) {
+        if dist_cached(&dist, &stamp_path, &inputs(sha)) {
+            eprintln!("fixtures: {} is up to date", dist.tgz.display());
+            link_mirror(&dist)?;
+            return Ok(dist);
+        }
+    }
+    let (sdist, sdist_sha256) = ensure_sdist(version, pypi)?;
+    let inputs = inputs(&sdist_sha256);
+    if dist_cached(&dist, &stamp_path, &inputs) {
+        eprintln!("fixtures: {} is up to date", dist.tgz.display());
+    } else {
+        // Drop the stamp first: from here until the new one is written, the outputs
+        // are in flux and must not be trusted by a run that starts meanwhile.
+        let _ = fs::remove_file(&stamp_path);
+        let (tgz_size, tgz_sha512) = assemble(version, &sdist, &dist)?;
+        util::write_atomic(
+            &stamp_path,
+            format!("{inputs}tgz-size {tgz_size}\ntgz-sha512 {tgz_sha512}\n").as_bytes(),
+        )?;
+    }
+    if (version.major, version.minor) != DEFAULT_LINE {
+        // 200–450 MB each; the distribution is what the tests use.
+        fs::remove_file(&sdist).with_context(|| format!("remove {}", sdist.display()))?;
+    }
+    link_mirror(&dist)?;
+    Ok(dist)
+}
 
-    let cached = fs::read_to_string(&stamp_path)
+/// Whether the stamp at `stamp_path` starts with `inputs` and the outputs it
+/// describes are all there.
+fn dist_cached(dist: &Dist, stamp_path: &Path, inputs: &str) -> bool {
+    fs::read_to_string(stamp_path)
         .ok()
-        .filter(|stamp| stamp.starts_with(&inputs))
+        .filter(|stamp| stamp.starts_with(inputs))
         .and_then(|stamp| {
             let size = stamp.lines().find_map(|l| l.strip_prefix("tgz-size "))?;
             let ok = fs::metadata(&dist.tgz).ok()?.len().to_string() == size
@@ -415,21 +586,7 @@ fn ensure_dist(version: &Version, sdist: &Path, sdist_sha256: &str, root: &Path)
                 && dist.tree.is_dir();
             ok.then_some(())
         })
-        .is_some();
-    if cached {
-        eprintln!("fixtures: {} is up to date", dist.tgz.display());
-    } else {
-        // Drop the stamp first: from here until the new one is written, the outputs
-        // are in flux and must not be trusted by a run that starts meanwhile.
-        let _ = fs::remove_file(&stamp_path);
-        let (tgz_size, tgz_sha512) = assemble(version, sdist, &dist)?;
-        util::write_atomic(
-            &stamp_path,
-            format!("{inputs}tgz-size {tgz_size}\ntgz-sha512 {tgz_sha512}\n").as_bytes(),
-        )?;
-    }
-    link_mirror(&dist)?;
-    Ok(dist)
+        .is_some()
 }
 
 fn assemble(version: &Version, sdist: &Path, dist: &Dist) -> Result<(u64, String)> {
@@ -517,15 +674,23 @@ fn arrange(version: &Version, src: &Path, out: &Path) -> Result<u64> {
     fs::copy(src.join("README.md"), out.join("README.md")).context("the sdist has no README.md")?;
 
     let jars = list_names(&out.join("jars"))?;
-    let hadoop =
-        jar_version(&jars, "hadoop-client-api-").context("no hadoop-client-api jar in jars/")?;
+    // 3.2+ ship Hadoop's shaded client (profile hadoop-3); 3.0 and 3.1 the plain
+    // Hadoop 3.2 jars of their hadoop-3.2 profile.
+    let (hadoop, hadoop_profile) = match jar_version(&jars, "hadoop-client-api-") {
+        Some(v) => (v, "hadoop-3"),
+        None => (
+            jar_version(&jars, "hadoop-common-")
+                .context("no hadoop-client-api or hadoop-common jar in jars/")?,
+            "hadoop-3.2",
+        ),
+    };
     let scala = jar_version(&jars, "scala-library-").context("no scala-library jar in jars/")?;
     let scala_binary: String = scala.split('.').take(2).collect::<Vec<_>>().join(".");
     // Same shape as make-distribution.sh's RELEASE (first line is what tools parse),
     // and honest about where this build came from.
     let release = format!(
         "Spark {version} built for Hadoop {hadoop}\n\
-         Build flags: -B -Pyarn -Pkubernetes -Pscala-{scala_binary} -Phadoop-3 -Phive -Phive-thriftserver\n\
+         Build flags: -B -Pyarn -Pkubernetes -Pscala-{scala_binary} -P{hadoop_profile} -Phive -Phive-thriftserver\n\
          Reassembled by sparkimg `cargo xtask fixtures` from PyPI's pyspark-{version}.tar.gz (Scala {scala}); \
          sbin/start-*.sh, sbin/stop-*.sh and conf/ are stand-ins, examples jars, R and yarn are absent.\n"
     );
@@ -713,6 +878,98 @@ fn ensure_sparkpi_jar(dist: &Dist, root: &Path) -> Result<PathBuf> {
     Ok(jar)
 }
 
+/// `jobs/<v>/`: sparkpi.jar (JavaSparkPi and ExecutorJavaOptions) compiled against
+/// this line's own jars, pi.py, and `executor-java-options.txt`, the options this
+/// line's driver gives executors (printed by ExecutorJavaOptions run on the host JDK
+/// against the line's jars). Cached by the sources and the distribution's stamp.
+fn ensure_jobs(dist: &Dist, root: &Path) -> Result<Jobs> {
+    let dir = root.join("jobs").join(dist.version.to_string());
+    let stamp_path = dir.join("stamp");
+    let options_path = dir.join("executor-java-options.txt");
+    let release = if dist.version.major >= 4 { "17" } else { "8" };
+    let dist_stamp = fs::read_to_string(dist.tgz.with_extension("stamp")).unwrap_or_default();
+    let inputs = format!(
+        "source {:016x}\nspark {} {:016x}\nrelease {release}\n",
+        util::fnv64(&[
+            JAVA_SPARK_PI.as_bytes(),
+            EXECUTOR_JAVA_OPTIONS.as_bytes(),
+            PI_PY.as_bytes()
+        ]),
+        dist.version,
+        util::fnv64(&[dist_stamp.as_bytes()])
+    );
+    let read_options = || -> Result<Vec<String>> {
+        let text = fs::read_to_string(&options_path)?;
+        Ok(text.split_whitespace().map(str::to_string).collect())
+    };
+    if fs::read_to_string(&stamp_path).is_ok_and(|s| s == inputs) {
+        if let Ok(options) = read_options() {
+            return Ok(Jobs {
+                dir,
+                executor_java_options: options,
+            });
+        }
+    }
+    let step = Step::start(format!("fixtures: test jobs for spark {}", dist.version));
+    let _ = fs::remove_file(&stamp_path);
+    let work = root
+        .join("jobs")
+        .join(format!(".work-{}-{}", dist.version, std::process::id()));
+    if work.exists() {
+        fs::remove_dir_all(&work)?;
+    }
+    let source_dir = work.join("src/fixture");
+    fs::create_dir_all(&source_dir)?;
+    fs::write(source_dir.join("JavaSparkPi.java"), JAVA_SPARK_PI)?;
+    fs::write(
+        source_dir.join("ExecutorJavaOptions.java"),
+        EXECUTOR_JAVA_OPTIONS,
+    )?;
+    let classes = work.join("classes");
+    let jars = dist.tree.join("jars").join("*");
+    util::run(
+        Command::new("javac")
+            .args(["--release", release, "-Xlint:-options", "-nowarn"])
+            .arg("-classpath")
+            .arg(&jars)
+            .arg("-d")
+            .arg(&classes)
+            .arg(source_dir.join("JavaSparkPi.java"))
+            .arg(source_dir.join("ExecutorJavaOptions.java")),
+    )?;
+    let jar = work.join("sparkpi.jar");
+    util::run(
+        Command::new("jar")
+            .args(["--create", "--main-class", "fixture.JavaSparkPi", "--file"])
+            .arg(&jar)
+            .arg("-C")
+            .arg(&classes)
+            .arg("."),
+    )?;
+    let mut classpath = jar.clone().into_os_string();
+    classpath.push(":");
+    classpath.push(&jars);
+    let options = util::output(
+        Command::new("java")
+            .arg("-cp")
+            .arg(classpath)
+            .arg("fixture.ExecutorJavaOptions")
+            // Keeps Spark from warning about the host name resolving to loopback.
+            .env("SPARK_LOCAL_IP", "127.0.0.1"),
+    )?;
+    fs::write(work.join("executor-java-options.txt"), options.trim())?;
+    fs::write(work.join("pi.py"), PI_PY)?;
+    fs::remove_dir_all(&classes)?;
+    fs::remove_dir_all(work.join("src"))?;
+    util::replace_dir(&work, &dir)?;
+    util::write_atomic(&stamp_path, inputs.as_bytes())?;
+    step.done();
+    Ok(Jobs {
+        dir,
+        executor_java_options: read_options()?,
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -746,6 +1003,38 @@ mod tests {
         assert!(line.matches(&Version::new(3, 5, 9)));
         assert!(!line.matches(&Version::new(3, 4, 4)));
         assert!(Selector::Line(4, None).matches(&Version::new(4, 3, 0)));
+    }
+
+    #[test]
+    fn every_line_is_its_newest_final_release_from_3_0() {
+        assert_eq!(Selector::parse("lines").unwrap(), vec![Selector::EveryLine]);
+        let index: Vec<Version> = [
+            "4.3.0",
+            "4.2.1",
+            "4.2.0",
+            "4.0.5",
+            "4.0.4",
+            "3.5.9",
+            "3.5.10",
+            "3.1.3",
+            "3.1.1",
+            "3.0.3",
+            "2.4.8",
+            "2.2.0.post0",
+            "4.1.0.dev1",
+        ]
+        .iter()
+        .filter_map(|v| final_release(v))
+        .collect();
+        let lines: Vec<String> = newest_per_line(&Selector::EveryLine, &index)
+            .iter()
+            .map(Version::to_string)
+            .collect();
+        assert_eq!(
+            lines,
+            ["3.0.3", "3.1.3", "3.5.10", "4.0.5", "4.2.1", "4.3.0"]
+        );
+        assert!(newest_per_line(&Selector::EveryLine, &[Version::new(2, 4, 8)]).is_empty());
     }
 
     #[test]

@@ -12,6 +12,7 @@ mod e2e;
 mod elf;
 mod fixtures;
 mod fuzz;
+mod lines;
 mod prereq;
 mod test;
 mod util;
@@ -31,13 +32,16 @@ commands:
                               list the Debian tools each command needs and which are
                               missing; --install installs them (root + apt-get)
   fixtures [--spark SEL]...   assemble Spark distributions from PyPI's pyspark sdist into
-                              target/fixtures/ (SEL: 3.5.x (default), 4.x, all, or an exact
-                              version like 3.5.9; repeat or comma-separate for several),
+                              target/fixtures/ (SEL: 3.5.x (default), 4.x, all, lines (the
+                              newest of every line from 3.0), or an exact version like
+                              3.5.9; repeat or comma-separate for several),
                               plus target/fixtures/sparkpi.jar and target/fixtures/pi.py
          [--base]             also build target/fixtures/base/bookworm-jre17.tar (mmdebstrap
                               from the configured Debian mirror; cached by its inputs)
          [--docker-base]      --base, then `docker import` it as
                               sparkimg-fixture/base:bookworm-jre17 if Docker is reachable
+         [--line-bases]       the per-line matrix's bases: bullseye + Java 11, bookworm +
+                              17, trixie + 21 (mmdebstrap, in parallel, cached)
   dist [--musl]               build the static spark-entrypoint into target/dist/ and check
                               it is static and at most 1.5 MB
   bench entrypoint [--quick] [--runs N]
@@ -65,6 +69,10 @@ commands:
   fuzz [--secs N] [TARGET...] build the cargo-fuzz targets of fuzz/ (RUSTC_BOOTSTRAP=1) and
                               run each for N seconds (default 25, CI's smoke run) from
                               fuzz/seeds/; a crash fails with the input in fuzz/artifacts/
+  e2e --lines|--all [--spark SEL]
+                              the per-line matrix: every Spark line from 3.0 on each Java
+                              it supports (--all: every scenario on every line); writes
+                              target/e2e/report.{json,md}
   test                        prerequisites and fixtures, the workspace tests (nextest if
                               installed), a bench smoke run, and the privileged entrypoint
                               tests from a clone under a 0700 directory; lists what skipped
