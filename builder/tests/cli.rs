@@ -180,19 +180,10 @@ fn fixture_dist() -> Option<PathBuf> {
     if let Some(p) = std::env::var_os("SPARKIMG_FIXTURE_DIST") {
         return Some(PathBuf::from(p));
     }
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../target/fixtures/dist");
-    let mut found: Vec<(std::time::SystemTime, PathBuf)> = fs::read_dir(dir)
-        .ok()?
-        .flatten()
-        .map(|e| e.path())
-        .filter(|p| {
-            let n = p.file_name().and_then(|n| n.to_str()).unwrap_or("");
-            n.starts_with("spark-") && n.ends_with("-bin-hadoop3.tgz")
-        })
-        .filter_map(|p| Some((fs::metadata(&p).ok()?.modified().ok()?, p)))
-        .collect();
-    found.sort();
-    found.pop().map(|(_, p)| p)
+    let tgz = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../target/fixtures/dist")
+        .join(format!("{}.tgz", common::FIXTURE_DIST));
+    tgz.is_file().then_some(tgz)
 }
 
 #[test]

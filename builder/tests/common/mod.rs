@@ -25,6 +25,11 @@ use std::time::Duration;
 
 use sha2::{Digest, Sha512};
 
+/// The distribution `cargo xtask fixtures` assembles by default (under
+/// `target/fixtures/dist/`), the one the builder tests use; the per-line fixtures of
+/// `--spark lines` sit beside it and are the e2e matrix's.
+pub const FIXTURE_DIST: &str = "spark-3.5.9-bin-hadoop3";
+
 /// Records that the running test cannot run here (see the module comment).
 pub fn skip(why: &str) {
     sparkimg_skips::skip(&sparkimg_skips::current_test(env!("CARGO_CRATE_NAME")), why);
