@@ -50,8 +50,12 @@ fn env() -> Option<Env> {
     if !need_docker_engine() {
         return None;
     }
-    let dist = Some(root().join("target/fixtures/dist").join(common::FIXTURE_DIST))
-        .filter(|p| p.join("jars").is_dir());
+    let dist = Some(
+        root()
+            .join("target/fixtures/dist")
+            .join(common::FIXTURE_DIST),
+    )
+    .filter(|p| p.join("jars").is_dir());
     let entrypoint = root().join("target/dist/spark-entrypoint");
     let rootfs = root().join("target/fixtures/base/bookworm-jre17.tar");
     let (Some(dist), true, true) = (dist, entrypoint.is_file(), rootfs.is_file()) else {

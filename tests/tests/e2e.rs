@@ -1155,6 +1155,7 @@ fn s10_packages_baked_connector() {
         .map(|id| {
             let pod_name = format!("s10-exec-{id}");
             let env = executor_pod_env(
+                &inputs.line,
                 "driver",
                 &app_id,
                 id.into(),

@@ -34,11 +34,7 @@ impl Recipe {
             timezone: opts.timezone.clone(),
             uid: opts.uid,
             compression: opts.compression,
-            packages: opts
-                .packages
-                .iter()
-                .map(|j| j.coordinate.clone())
-                .collect(),
+            packages: opts.packages.iter().map(|j| j.coordinate.clone()).collect(),
         }
     }
 }
