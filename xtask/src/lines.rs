@@ -95,12 +95,26 @@ impl Scenario {
 }
 
 /// Whether `scenario` runs on `row`, or why not. Without `--all`, (a) runs on every
-/// row and the others on the newest line's rows: on 3.5 they are what the plain
-/// `cargo xtask e2e` runs (scenarios 1, 4, 5, 9 on 3.5.9 images on the bookworm + Java
-/// 17 base), so CI does not run them twice (its time budget, issue 18).
-pub fn plan(row: &Row, scenario: Scenario, all: bool, newest: (u32, u32)) -> Option<String> {
-    if scenario == Scenario::ExecutorsJoinDriver || all || row.spark.line() == newest {
+/// row and the others on the newest line's row with its newest Java: on 3.5 they are
+/// what the plain `cargo xtask e2e` runs (scenarios 1, 4, 5, 9 on 3.5.9 images on the
+/// bookworm + Java 17 base), so CI does not run them twice, and the newest line's other
+/// Java row runs (a) only (CI's time budget, issue 18).
+pub fn plan(
+    row: &Row,
+    scenario: Scenario,
+    all: bool,
+    (newest, newest_java): ((u32, u32), u32),
+) -> Option<String> {
+    if scenario == Scenario::ExecutorsJoinDriver
+        || all
+        || (row.spark.line() == newest && row.java == newest_java)
+    {
         return None;
+    }
+    if row.spark.line() == newest {
+        return Some(format!(
+            "runs on java {newest_java} by default; `cargo xtask e2e --all` runs it here"
+        ));
     }
     Some(if row.spark.line() == (3, 5) {
         "run on 3.5 by `cargo xtask e2e` (same base and Java); `cargo xtask e2e --all` runs it here"
@@ -140,7 +154,14 @@ pub fn main(all: bool, selectors: &[Selector], java: Option<u32>) -> Result<()> 
     };
     std::fs::create_dir_all(&ctx.work)?;
 
-    let newest = lines.iter().max().context("no line")?.line();
+    let newest_line = lines.iter().max().context("no line")?.line();
+    let newest_java = rows
+        .iter()
+        .filter(|r| r.spark.line() == newest_line)
+        .map(|r| r.java)
+        .max()
+        .context("no row on the newest line")?;
+    let newest = (newest_line, newest_java);
     let mut report: Vec<(usize, Vec<Outcome>, f64)> = Vec::new();
     for (i, row) in rows.iter().enumerate() {
         let dist = fixtures
@@ -500,16 +521,18 @@ mod tests {
         let rows = rows(&[v("3.1.3"), v("3.5.9"), v("4.3.0")]);
         for row in &rows {
             assert_eq!(
-                plan(row, Scenario::ExecutorsJoinDriver, false, (4, 3)),
+                plan(row, Scenario::ExecutorsJoinDriver, false, ((4, 3), 21)),
                 None
             );
             for s in &SCENARIOS[1..] {
-                let why = plan(row, *s, false, (4, 3));
-                assert_eq!(why.is_none(), row.spark.major == 4);
+                let why = plan(row, *s, false, ((4, 3), 21));
+                assert_eq!(why.is_none(), row.spark.major == 4 && row.java == 21);
                 if row.spark.minor == 5 {
                     assert!(why.unwrap().contains("by `cargo xtask e2e`"));
+                } else if row.spark.major == 4 && row.java == 17 {
+                    assert!(why.unwrap().contains("java 21"));
                 }
-                assert_eq!(plan(row, *s, true, (4, 3)), None);
+                assert_eq!(plan(row, *s, true, ((4, 3), 21)), None);
             }
         }
     }
