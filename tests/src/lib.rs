@@ -84,6 +84,19 @@ pub struct Line {
 }
 
 impl Line {
+    /// What Spark's Kubernetes backend adds to a PySpark driver pod's env: 3.0 (like
+    /// 2.4) sets `PYSPARK_MAJOR_PYTHON_VERSION` from `spark.kubernetes.pyspark.pythonVersion`
+    /// (default 3), which the entrypoint turns into `PYSPARK_PYTHON=python3`; without it
+    /// 3.0's PythonRunner runs `python`, which Debian's images lack. From 3.1 the backend
+    /// sets nothing and Spark itself defaults to python3.
+    pub fn python_driver_env(&self) -> Vec<(String, String)> {
+        if self.version.at_least(3, 1, 0) {
+            Vec::new()
+        } else {
+            vec![("PYSPARK_MAJOR_PYTHON_VERSION".into(), "3".into())]
+        }
+    }
+
     /// The executor main class: KubernetesExecutorBackend from 3.3, before it the
     /// generic CoarseGrainedExecutorBackend.
     pub fn executor_backend(&self) -> &'static str {

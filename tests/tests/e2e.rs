@@ -26,6 +26,7 @@ enum Job {
 /// backend gives them. Returns a summary line.
 fn executors_join_driver(cluster: &Cluster, inputs: &Inputs, image: &str, job: Job) -> String {
     let master = start_master(cluster, image);
+    let python = matches!(job, Job::PyPi { .. });
     let (app_args, slices, result_needle): (Vec<String>, u32, &str) = match job {
         Job::JvmPi { slices } => (
             vec![
@@ -62,6 +63,11 @@ fn executors_join_driver(cluster: &Cluster, inputs: &Inputs, image: &str, job: J
             .env("SPARK_DRIVER_BIND_ADDRESS", cluster.ip(20))
             .env("SPARK_CONF_DIR", "/opt/spark/conf")
             .env("SPARK_LOCAL_DIRS", "/var/data/spark-local")
+            .envs(if python {
+                inputs.line.python_driver_env()
+            } else {
+                Vec::new()
+            })
             .tmpfs("/var/data/spark-local")
             .mount(&inputs.fixtures, "/opt/e2e/fixtures")
             .args(&args),
@@ -381,6 +387,7 @@ fn s4_signals_stop_and_decommission() {
             .ip(20)
             .alias("driver")
             .env("SPARK_DRIVER_BIND_ADDRESS", cluster.ip(20))
+            .envs(inputs.line.python_driver_env())
             .mount(&inputs.assets, "/opt/e2e/assets")
             .args(&args),
     );
@@ -547,6 +554,7 @@ fn s5_random_uid_and_root() {
             .ip(20)
             .alias("driver")
             .env("SPARK_DRIVER_BIND_ADDRESS", cluster.ip(20))
+            .envs(inputs.line.python_driver_env())
             .mount(&inputs.assets, "/opt/e2e/assets")
             .args(&args),
     );
