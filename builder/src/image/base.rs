@@ -289,22 +289,20 @@ fn open_oci_layout(
     {
         let path = oci_blob(root, l);
         let sparse = root.join(crate::registry::pull::SPARSE_MARKER).is_file();
-        let md = match fs::metadata(&path) {
-            Ok(md) => md,
+        let blob = LayerBlob {
+            digest: l.digest().to_string(),
+            diff_id: diff_id.clone(),
+            size: l.size(),
+            media_type: oci_layer_type(l.media_type().as_ref())?,
+        };
+        match fs::metadata(&path) {
+            Ok(md) if md.len() != l.size() => {
+                return Err(base_err(format!("layer {} has the wrong size", l.digest())));
+            }
+            Ok(_) => {}
             // A registry image `rebase` pulled without its Spark layers: they stay in
             // the registry, and `path` names nothing.
-            Err(_) if sparse => {
-                layers.push(BaseLayer {
-                    blob: LayerBlob {
-                        digest: l.digest().to_string(),
-                        diff_id: diff_id.clone(),
-                        size: l.size(),
-                        media_type: oci_layer_type(l.media_type().as_ref())?,
-                    },
-                    path,
-                });
-                continue;
-            }
+            Err(_) if sparse => {}
             Err(_) => {
                 return Err(base_err(format!(
                     "layer {} is missing from {} (sparse layouts cannot be used as a base)",
@@ -312,19 +310,8 @@ fn open_oci_layout(
                     root.display()
                 )))
             }
-        };
-        if md.len() != l.size() {
-            return Err(base_err(format!("layer {} has the wrong size", l.digest())));
         }
-        layers.push(BaseLayer {
-            blob: LayerBlob {
-                digest: l.digest().to_string(),
-                diff_id: diff_id.clone(),
-                size: l.size(),
-                media_type: oci_layer_type(l.media_type().as_ref())?,
-            },
-            path,
-        });
+        layers.push(BaseLayer { blob, path });
     }
     if layers.len() != manifest.layers().len() {
         return Err(base_err(
