@@ -318,17 +318,28 @@ fn referrers_api(
         if !resp.status().is_success() {
             return Err(reg.fail(&ctx, resp));
         }
-        let mut buf = Vec::new();
-        resp.take(MAX_MANIFEST + 1)
-            .read_to_end(&mut buf)
-            .map_err(|e| Attempt::retry(reg.err_transport(&ctx, &e), None))?;
-        if buf.len() as u64 > MAX_MANIFEST {
-            return Err(Attempt::fatal(
-                reg.err_transport(&ctx, &"referrers list larger than 4 MiB"),
-            ));
-        }
-        Ok(Some(buf))
+        read_bounded(reg, &ctx, resp, "referrers list").map(Some)
     })
+}
+
+/// A manifest-sized body (at most [`MAX_MANIFEST`]): a read error is retried, a larger
+/// body is refused.
+fn read_bounded(
+    reg: &Registry,
+    ctx: &Ctx,
+    resp: reqwest::blocking::Response,
+    what: &str,
+) -> Result<Vec<u8>, Attempt> {
+    let mut buf = Vec::new();
+    resp.take(MAX_MANIFEST + 1)
+        .read_to_end(&mut buf)
+        .map_err(|e| Attempt::retry(reg.err_transport(ctx, &e), None))?;
+    if buf.len() as u64 > MAX_MANIFEST {
+        return Err(Attempt::fatal(
+            reg.err_transport(ctx, &format!("{what} larger than 4 MiB")),
+        ));
+    }
+    Ok(buf)
 }
 
 /// A manifest by tag or digest: from the store when the digest is known and cached,
@@ -367,16 +378,7 @@ fn get_manifest(
             .get(CONTENT_TYPE)
             .and_then(|v| v.to_str().ok())
             .map(String::from);
-        let mut buf = Vec::new();
-        resp.take(MAX_MANIFEST + 1)
-            .read_to_end(&mut buf)
-            .map_err(|e| Attempt::retry(reg.err_transport(&ctx, &e), None))?;
-        if buf.len() as u64 > MAX_MANIFEST {
-            return Err(Attempt::fatal(
-                reg.err_transport(&ctx, &"manifest larger than 4 MiB"),
-            ));
-        }
-        Ok((buf, ct))
+        Ok((read_bounded(reg, &ctx, resp, "manifest")?, ct))
     })?;
     let digest = sha256(&bytes);
     if by_digest && digest != reference {
