@@ -14,7 +14,7 @@ use std::time::{Duration, Instant};
 
 use sha2::{Digest, Sha256, Sha512};
 
-use common::{noise, sha512sum_line, Server};
+use common::{noise, sha512sum_line, KillClock, Server};
 
 const POINTS: u32 = 20;
 
@@ -83,13 +83,6 @@ fn no_leftovers(cache: &Path) {
     assert_eq!(v["leftovers"], serde_json::json!([]), "{v}");
 }
 
-/// The kill points: spread over 80% of `t`, never at zero.
-fn points(t: Duration) -> Vec<Duration> {
-    (1..=POINTS)
-        .map(|i| t.mul_f64(0.8 * f64::from(i) / f64::from(POINTS)))
-        .collect()
-}
-
 /// A Spark-shaped distribution of ~24 MB of incompressible jars, so a fetch takes long
 /// enough to be killed at many points.
 fn big_tgz() -> Vec<u8> {
@@ -135,14 +128,20 @@ fn fetch_killed_anywhere_reruns_to_the_same_digest() {
     .map(|a| a.to_string())
     .chain([s.url("m")])
     .collect();
-    let reference = tempfile::tempdir().unwrap();
-    let t0 = Instant::now();
-    let want = ok(&sparkimg(&args, reference.path()).output().unwrap());
-    let took = t0.elapsed();
-    let mut killed = 0;
-    for at in points(took) {
+    let mut want = serde_json::Value::Null;
+    let calibration: Vec<Duration> = (0..3)
+        .map(|_| {
+            let reference = tempfile::tempdir().unwrap();
+            let t0 = Instant::now();
+            want = ok(&sparkimg(&args, reference.path()).output().unwrap());
+            t0.elapsed()
+        })
+        .collect();
+    let mut clock = KillClock::new(&calibration, POINTS);
+    for i in 1..=POINTS {
+        let at = clock.at(i);
         let cache = tempfile::tempdir().unwrap();
-        killed += u32::from(kill_at(sparkimg(&args, cache.path()), at));
+        clock.record(kill_at(sparkimg(&args, cache.path()), at));
         check_blobs(cache.path());
         let got = ok(&sparkimg(&args, cache.path()).output().unwrap());
         assert_eq!(got["sha512"], want["sha512"], "after a kill at {at:?}");
@@ -154,7 +153,10 @@ fn fetch_killed_anywhere_reruns_to_the_same_digest() {
         assert!(check_blobs(cache.path()) >= 1);
         no_leftovers(cache.path());
     }
-    eprintln!("fetch: {killed} of {POINTS} kills landed mid-run (uninterrupted run {took:?})");
+    let killed = clock.landed;
+    eprintln!(
+        "fetch: {killed} of {POINTS} kills landed mid-run (uninterrupted runs {calibration:?})"
+    );
     assert!(
         killed >= POINTS * 3 / 4,
         "only {killed} kills landed mid-run"
@@ -246,20 +248,27 @@ fn build_killed_anywhere_reruns_to_the_same_digest() {
         ]);
         a
     };
-    let reference = tempfile::tempdir().unwrap();
-    let t0 = Instant::now();
-    ok(
-        &sparkimg(&with_out(reference.path()), &reference.path().join("cache"))
-            .output()
-            .unwrap(),
-    );
-    let took = t0.elapsed();
-    let want = digest_of(&reference.path().join("out"));
-    let mut killed = 0;
-    for at in points(took) {
+    let mut want = String::new();
+    let calibration: Vec<Duration> = (0..3)
+        .map(|_| {
+            let reference = tempfile::tempdir().unwrap();
+            let t0 = Instant::now();
+            ok(
+                &sparkimg(&with_out(reference.path()), &reference.path().join("cache"))
+                    .output()
+                    .unwrap(),
+            );
+            let took = t0.elapsed();
+            want = digest_of(&reference.path().join("out"));
+            took
+        })
+        .collect();
+    let mut clock = KillClock::new(&calibration, POINTS);
+    for i in 1..=POINTS {
+        let at = clock.at(i);
         let run = tempfile::tempdir().unwrap();
         let cache = run.path().join("cache");
-        killed += u32::from(kill_at(sparkimg(&with_out(run.path()), &cache), at));
+        clock.record(kill_at(sparkimg(&with_out(run.path()), &cache), at));
         check_blobs(&cache);
         ok(&sparkimg(&with_out(run.path()), &cache).output().unwrap());
         assert_eq!(
@@ -281,7 +290,10 @@ fn build_killed_anywhere_reruns_to_the_same_digest() {
             "left beside the output after a kill at {at:?}: {beside:?}"
         );
     }
-    eprintln!("build: {killed} of {POINTS} kills landed mid-run (uninterrupted run {took:?})");
+    let killed = clock.landed;
+    eprintln!(
+        "build: {killed} of {POINTS} kills landed mid-run (uninterrupted runs {calibration:?})"
+    );
     assert!(
         killed >= POINTS * 3 / 4,
         "only {killed} kills landed mid-run"

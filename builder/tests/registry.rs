@@ -1700,17 +1700,27 @@ fn push_killed_anywhere_never_tags_missing_blobs_and_reruns() {
         .stderr(Stdio::piped());
         c
     };
-    let t0 = Instant::now();
-    ok(&push("kill/reference", &t.join("c-ref")).output().unwrap());
-    let took = t0.elapsed();
-    let mut landed = 0;
+    // Each calibration run pushes to a repository and a cache of its own, as the
+    // killed runs do.
+    let calibration: Vec<Duration> = (0..3)
+        .map(|n| {
+            let t0 = Instant::now();
+            ok(
+                &push(&format!("kill/reference{n}"), &t.join(format!("c-ref{n}")))
+                    .output()
+                    .unwrap(),
+            );
+            t0.elapsed()
+        })
+        .collect();
+    let mut clock = common::KillClock::new(&calibration, 20);
     let mut tagged_early = 0;
     for i in 1..=20u32 {
         let repo = format!("kill/p{i}");
         let cache = t.join(format!("c{i}"));
         let mut child = push(&repo, &cache).spawn().unwrap();
-        thread::sleep(took.mul_f64(0.8 * f64::from(i) / 20.0));
-        landed += u32::from(child.try_wait().unwrap().is_none());
+        thread::sleep(clock.at(i));
+        clock.record(child.try_wait().unwrap().is_none());
         child.kill().unwrap();
         child.wait().unwrap();
         let copy = Command::new("skopeo")
@@ -1734,9 +1744,10 @@ fn push_killed_anywhere_never_tags_missing_blobs_and_reruns() {
         let raw = skopeo_raw(&format!("{host}/{repo}:1"), &["--tls-verify=false"]);
         assert_eq!(sha256(&raw), img["digest"].as_str().unwrap());
     }
+    let landed = clock.landed;
     eprintln!(
         "push: {landed} of 20 kills landed mid-run ({tagged_early} after the tag was written; \
-         uninterrupted push {took:?})"
+         uninterrupted pushes {calibration:?})"
     );
     assert!(landed >= 15, "only {landed} kills landed mid-run");
 }

@@ -500,3 +500,48 @@ pub fn assert_tree_has_no_secret(
     }
     scanned
 }
+
+/// When to SIGKILL the runs of a kill-anywhere test so that the kills keep landing
+/// mid-run on a loaded machine (CI runs these beside the rest of the suite, and one run
+/// of a command can take half as long as the first, cold one): the schedule starts
+/// from the fastest of the uninterrupted runs it is given, and shrinks by a quarter
+/// whenever a kill comes after its run had already ended.
+pub struct KillClock {
+    estimate: Duration,
+    points: u32,
+    /// Kills that found their run still going.
+    pub landed: u32,
+}
+
+impl KillClock {
+    pub fn new(uninterrupted: &[Duration], points: u32) -> Self {
+        let estimate = uninterrupted
+            .iter()
+            .copied()
+            .min()
+            .expect("a calibration run");
+        KillClock {
+            estimate,
+            points,
+            landed: 0,
+        }
+    }
+
+    /// Point `i` of `1..=points`: spread over 80% of the estimate, never at zero.
+    pub fn at(&self, i: u32) -> Duration {
+        self.estimate
+            .mul_f64(0.8 * f64::from(i) / f64::from(self.points))
+    }
+
+    pub fn record(&mut self, landed: bool) {
+        if landed {
+            self.landed += 1;
+        } else {
+            self.estimate = self.estimate.mul_f64(0.75);
+        }
+    }
+
+    pub fn estimate(&self) -> Duration {
+        self.estimate
+    }
+}
