@@ -652,7 +652,9 @@ fn bad_names_are_refused_before_any_network() {
         "{}",
         stderr(&o)
     );
-    assert!(took < Duration::from_secs(1), "took {took:?}");
+    // Before any work: pulling the (unreachable) base would retry for 1 + 2 + 4 s first.
+    // Not tighter: a debug binary's start alone can take a second on a loaded CI machine.
+    assert!(took < Duration::from_secs(5), "took {took:?}");
 
     // A malformed time zone and a bad package name: the same, at once.
     for bad in [
@@ -668,7 +670,7 @@ fn bad_names_are_refused_before_any_network() {
             .output()
             .unwrap();
         assert_eq!(o.status.code(), Some(2), "{bad:?}: {}", stderr(&o));
-        assert!(started.elapsed() < Duration::from_secs(1), "{bad:?}");
+        assert!(started.elapsed() < Duration::from_secs(5), "{bad:?}");
     }
 }
 
