@@ -99,8 +99,9 @@ pub const NOSHELL: Variant = Variant {
     ],
 };
 /// The Java each Spark line runs on that the reachable Debian mirror has (issue 18):
-/// 11 for 3.0–3.2 (bullseye), 17 for 3.3–4.x (bookworm: [`FULL`]), 21 for 4.x
-/// (trixie). Each has what [`FULL`] has: python3, tzdata, procps, libnss-wrapper.
+/// 11 for 3.0–3.2 (bullseye), 17 for 3.3–4.x (bookworm: [`FULL`]; bullseye for 3.3,
+/// see [`BULLSEYE_JRE17`]), 21 for 4.x (trixie). Each has what [`FULL`] has: python3,
+/// tzdata, procps, libnss-wrapper.
 pub const BULLSEYE_JRE11: Variant = Variant {
     name: "bullseye-jre11",
     suite: "bullseye",
@@ -113,6 +114,20 @@ pub const BULLSEYE_JRE11: Variant = Variant {
         "procps",
         "libnss-wrapper",
     ],
+    hooks: &[],
+    present: &WITH_PYTHON,
+    absent: &[],
+};
+
+/// Bullseye with Java 17, for Spark 3.3: its bundled cloudpickle cannot pickle on
+/// bookworm's Python 3.11 (Python 3.11 support came with 3.4); bullseye's python3 is
+/// 3.9, and bullseye has OpenJDK 17 too.
+pub const BULLSEYE_JRE17: Variant = Variant {
+    name: "bullseye-jre17",
+    suite: "bullseye",
+    merged_usr: false,
+    docker_image: "sparkimg-fixture/base:bullseye-jre17",
+    packages: &PACKAGES,
     hooks: &[],
     present: &WITH_PYTHON,
     absent: &[],
@@ -137,7 +152,19 @@ pub const TRIXIE_JRE21: Variant = Variant {
 };
 
 /// The bases of the per-line matrix, oldest Java first.
-pub const LINE_BASES: [&Variant; 3] = [&BULLSEYE_JRE11, &FULL, &TRIXIE_JRE21];
+pub const LINE_BASES: [&Variant; 4] = [&BULLSEYE_JRE11, &BULLSEYE_JRE17, &FULL, &TRIXIE_JRE21];
+
+impl Variant {
+    /// The Java feature release of its `openjdk-<N>-jre-headless` package.
+    pub fn java(&self) -> Option<u32> {
+        self.packages.iter().find_map(|p| {
+            p.strip_prefix("openjdk-")?
+                .strip_suffix("-jre-headless")?
+                .parse()
+                .ok()
+        })
+    }
+}
 
 const PACKAGES: [&str; 5] = [
     "openjdk-17-jre-headless",

@@ -166,21 +166,21 @@ pub fn main(args: Vec<String>) -> Result<()> {
     Ok(())
 }
 
-/// Every base of [`crate::base::LINE_BASES`], in parallel.
+/// Every base of [`crate::base::LINE_BASES`], two at a time, in their order.
 pub fn ensure_line_bases() -> Result<Vec<crate::base::Base>> {
-    let built: Vec<Result<crate::base::Base>> = std::thread::scope(|scope| {
-        let handles: Vec<_> = crate::base::LINE_BASES
-            .iter()
-            .map(|variant| scope.spawn(move || crate::base::ensure_variant(variant)))
-            .collect();
-        handles
-            .into_iter()
-            .map(|h| {
+    let mut built: Vec<Result<crate::base::Base>> = Vec::new();
+    for pair in crate::base::LINE_BASES.chunks(2) {
+        std::thread::scope(|scope| {
+            let handles: Vec<_> = pair
+                .iter()
+                .map(|variant| scope.spawn(move || crate::base::ensure_variant(variant)))
+                .collect();
+            built.extend(handles.into_iter().map(|h| {
                 h.join()
                     .unwrap_or_else(|_| Err(anyhow::anyhow!("a base build panicked")))
-            })
-            .collect()
-    });
+            }));
+        });
+    }
     let mut bases = Vec::new();
     for base in built {
         let base = base?;

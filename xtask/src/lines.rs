@@ -1,8 +1,9 @@
 //! `cargo xtask e2e --lines` / `--all`: the per-line matrix (issue 18). Every Spark
 //! line from 3.0 to the newest 4.x (the newest patch of each, from PyPI's sdists) on
-//! each Java it supports that the Debian mirror has: 11 (bullseye) for 3.0–3.2, 17
-//! (bookworm) for 3.3–3.5, 17 and 21 (trixie) for 4.x. 2.3/2.4 need Java 8, which no
-//! reachable registry has: they stay covered by the entrypoint's vectors only.
+//! each Java it supports that the Debian mirror has: 11 (bullseye) for 3.0–3.2, 17 for
+//! 3.3 (bullseye: its PySpark needs a Python older than 3.11) and 3.4–3.5 (bookworm),
+//! 17 and 21 (trixie) for 4.x. 2.3/2.4 need Java 8, which no reachable registry has:
+//! they stay covered by the entrypoint's vectors only.
 //!
 //! Per row (line × Java): daemonless JVM + PySpark images on that Java's base,
 //! `docker load`ed as `e2e-line-j<java>/spark{,-py}:<version>`, then each scenario as
@@ -32,24 +33,35 @@ pub struct Row {
     pub base: &'static Variant,
 }
 
+/// The bases `v`'s line runs on, one per Java it supports that the mirror has (the
+/// base's JRE is the row's Java). 3.3 runs on bullseye, not bookworm: Spark 3.3's
+/// bundled cloudpickle fails on bookworm's Python 3.11 (`IndexError: tuple index out
+/// of range`), and bullseye's python3 is 3.9 (Python 3.11 support came with 3.4).
+fn bases(v: &Version) -> &'static [&'static Variant] {
+    match (v.major, v.minor) {
+        (3, 0..=2) => &[&base::BULLSEYE_JRE11],
+        (3, 3) => &[&base::BULLSEYE_JRE17],
+        (3, _) => &[&base::FULL],
+        _ => &[&base::FULL, &base::TRIXIE_JRE21],
+    }
+}
+
 /// The rows for `lines`: each line on every Java it supports that we have.
-pub fn rows(lines: &[Version]) -> Vec<Row> {
+pub fn rows(lines: &[Version]) -> Result<Vec<Row>> {
     let mut rows = Vec::new();
     for v in lines {
-        let javas: &[(u32, &'static Variant)] = match (v.major, v.minor) {
-            (3, 0..=2) => &[(11, &base::BULLSEYE_JRE11)],
-            (3, _) => &[(17, &base::FULL)],
-            _ => &[(17, &base::FULL), (21, &base::TRIXIE_JRE21)],
-        };
-        for (java, base) in javas {
+        for base in bases(v) {
+            let java = base
+                .java()
+                .with_context(|| format!("the {} base installs no OpenJDK JRE", base.name))?;
             rows.push(Row {
                 spark: v.clone(),
-                java: *java,
+                java,
                 base,
             });
         }
     }
-    rows
+    Ok(rows)
 }
 
 /// The issue's scenarios (a)–(e), each an e2e test.
@@ -136,7 +148,7 @@ pub fn main(all: bool, selectors: &[Selector], java: Option<u32>) -> Result<()> 
     let started = Instant::now();
     let fixtures = fixtures::build(selectors)?;
     let lines: Vec<Version> = fixtures.dists.iter().map(|d| d.version.clone()).collect();
-    let mut rows = rows(&lines);
+    let mut rows = rows(&lines)?;
     rows.retain(|r| java.is_none_or(|j| r.java == j));
     let bases = fixtures::ensure_line_bases()?;
     let entrypoint = crate::dist::build(false)?;
@@ -492,23 +504,27 @@ mod tests {
 
     #[test]
     fn each_line_runs_on_the_javas_it_supports() {
-        let lines: Vec<Version> = ["3.0.3", "3.2.4", "3.3.4", "3.5.9", "4.0.5", "4.3.0"]
-            .iter()
-            .map(|s| v(s))
-            .collect();
+        let lines: Vec<Version> = [
+            "3.0.3", "3.2.4", "3.3.4", "3.4.4", "3.5.9", "4.0.5", "4.3.0",
+        ]
+        .iter()
+        .map(|s| v(s))
+        .collect();
         let got: Vec<(String, u32, &str)> = rows(&lines)
+            .unwrap()
             .iter()
-            .map(|r| (r.spark.to_string(), r.java, r.base.suite))
+            .map(|r| (r.spark.to_string(), r.java, r.base.name))
             .collect();
         let want: Vec<(String, u32, &str)> = [
-            ("3.0.3", 11, "bullseye"),
-            ("3.2.4", 11, "bullseye"),
-            ("3.3.4", 17, "bookworm"),
-            ("3.5.9", 17, "bookworm"),
-            ("4.0.5", 17, "bookworm"),
-            ("4.0.5", 21, "trixie"),
-            ("4.3.0", 17, "bookworm"),
-            ("4.3.0", 21, "trixie"),
+            ("3.0.3", 11, "bullseye-jre11"),
+            ("3.2.4", 11, "bullseye-jre11"),
+            ("3.3.4", 17, "bullseye-jre17"),
+            ("3.4.4", 17, "bookworm-jre17"),
+            ("3.5.9", 17, "bookworm-jre17"),
+            ("4.0.5", 17, "bookworm-jre17"),
+            ("4.0.5", 21, "trixie-jre21"),
+            ("4.3.0", 17, "bookworm-jre17"),
+            ("4.3.0", 21, "trixie-jre21"),
         ]
         .iter()
         .map(|(s, j, b)| (s.to_string(), *j, *b))
@@ -516,9 +532,42 @@ mod tests {
         assert_eq!(got, want);
     }
 
+    /// 3.3's PySpark cannot run on Python 3.11 (bookworm's), so none of its
+    /// scenarios may land on bookworm; 3.4 is the first line that runs there.
+    #[test]
+    fn spark_3_3_runs_on_bullseye_for_its_python() {
+        for patch in ["3.3.0", "3.3.4"] {
+            let rows = rows(&[v(patch)]).unwrap();
+            assert_eq!(rows.len(), 1);
+            assert_eq!(rows[0].base.suite, "bullseye");
+            assert_eq!(rows[0].java, 17);
+        }
+        assert_eq!(rows(&[v("3.4.0")]).unwrap()[0].base.suite, "bookworm");
+    }
+
+    /// Every base a row uses is a line base (built by `fixtures --line-bases`, found
+    /// by `main`), and every line base has a JRE the rows can name.
+    #[test]
+    fn every_rows_base_is_a_line_base() {
+        let lines: Vec<Version> = (0..=5)
+            .map(|m| v(&format!("3.{m}.0")))
+            .chain((0..=3).map(|m| v(&format!("4.{m}.0"))))
+            .collect();
+        let javas: Vec<Option<u32>> = base::LINE_BASES.iter().map(|b| b.java()).collect();
+        assert_eq!(javas, [Some(11), Some(17), Some(17), Some(21)]);
+        for row in rows(&lines).unwrap() {
+            assert!(
+                base::LINE_BASES.iter().any(|b| b.name == row.base.name),
+                "{} runs on {}, not a line base",
+                row.spark,
+                row.base.name
+            );
+        }
+    }
+
     #[test]
     fn ci_runs_a_everywhere_and_the_rest_on_the_newest() {
-        let rows = rows(&[v("3.1.3"), v("3.5.9"), v("4.3.0")]);
+        let rows = rows(&[v("3.1.3"), v("3.5.9"), v("4.3.0")]).unwrap();
         for row in &rows {
             assert_eq!(
                 plan(row, Scenario::ExecutorsJoinDriver, false, ((4, 3), 21)),
