@@ -67,7 +67,7 @@ pub const FOLDERS: &[(&str, Kind)] = &[
 pub const FILES: &[(&str, Kind)] = &[("registry/known-blobs.json", Kind::RegistryHints)];
 
 /// Folders whose every child is work in progress (extraction, resumable downloads).
-pub const SCRATCH: &[&str] = &["tmp", "partial"];
+pub const SCRATCH: &[&str] = &["tmp", "partial", "maven/partial"];
 
 /// Folders that hold only other folders and may collect temp files of their own.
 pub const PARENTS: &[&str] = &[
