@@ -163,6 +163,13 @@ pub fn build_images(
         apt_packages: &apt_packages,
     };
 
+    // Given to the daemon rather than written in the Dockerfile, so a user's own `-f`
+    // Dockerfile gets it too.
+    let coordinates: Vec<String> = b.packages.iter().map(|j| j.coordinate.clone()).collect();
+    let labels: BTreeMap<String, String> = image::assemble::packages_label(&coordinates)
+        .into_iter()
+        .collect();
+
     let mut reports = Vec::new();
     for (variant, reference) in &b.images {
         let reference = reference.to_string();
@@ -178,6 +185,7 @@ pub fn build_images(
             Box::new(move |w| write_context(&entries, &dockerfile, epoch, w).map(|_| ())),
             &reference,
             &args,
+            &labels,
             b.no_cache,
             log,
         )?;
