@@ -447,3 +447,49 @@ fn a_tampered_jar_is_not_resumed_from() {
     assert_eq!(std::fs::read(&got[0].path).unwrap(), body);
     assert_eq!(server.seen(&jar).last().unwrap().range, None);
 }
+
+#[test]
+fn cache_ls_and_prune_know_the_maven_files() {
+    let dir = tempfile::tempdir().unwrap();
+    let repo = dir.path().join("repo");
+    repo.as_path()
+        .module("org.a:app:1.0", &["org.b:lib:2.0"], true);
+    repo.as_path().module("org.b:lib:2.0", &[], true);
+    let url = url::Url::from_directory_path(&repo).unwrap().to_string();
+    let cache = dir.path().join("cache");
+    let run = |args: &[&str]| {
+        let out = std::process::Command::new(env!("CARGO_BIN_EXE_sparkimg"))
+            .args(args)
+            .arg("--cache-dir")
+            .arg(&cache)
+            .env("DEFAULT_ARTIFACT_REPOSITORY", &url)
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        serde_json::from_slice::<serde_json::Value>(&out.stdout).unwrap_or_default()
+    };
+    let entries = |ls: &serde_json::Value, kind: &str| {
+        ls["kinds"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|k| k["kind"] == kind)
+            .map_or(0, |k| k["entries"].as_u64().unwrap())
+    };
+    run(&["packages", "--json", "--packages", "org.a:app:1.0"]);
+    let ls = run(&["cache", "ls", "--json"]);
+    // Two POMs and two jars whose bytes are equal (`module`'s noise is seeded by the
+    // version's length), stored once; one index folder (`org`).
+    assert_eq!(entries(&ls, "maven-files"), 3, "{ls}");
+    assert_eq!(entries(&ls, "maven-index"), 1, "{ls}");
+    run(&["cache", "prune", "--all", "--json"]);
+    let ls = run(&["cache", "ls", "--json"]);
+    assert_eq!(entries(&ls, "maven-files"), 0, "{ls}");
+    assert_eq!(entries(&ls, "maven-index"), 0, "{ls}");
+    let jars = run(&["packages", "--json", "--packages", "org.a:app:1.0"]);
+    assert_eq!(jars.as_array().map(Vec::len), Some(2));
+}

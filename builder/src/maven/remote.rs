@@ -152,10 +152,16 @@ impl Remote {
         self.dir.join("sha256").join(sha256)
     }
 
-    /// The index entry of a repository path: `(sha256, repository)`.
+    /// The index entry of a repository path: `(sha256, repository)`. A hit marks the
+    /// blob and the index's top folder used, for `cache prune --older-than`.
     fn indexed(&self, rel: &str) -> Option<(String, String)> {
-        let entry = fs::read_to_string(self.dir.join("index").join(rel)).ok()?;
+        let index = self.dir.join("index");
+        let entry = fs::read_to_string(index.join(rel)).ok()?;
         let (sha, repo) = entry.trim_end().split_once(' ')?;
+        crate::cache::touch(&self.blob(sha));
+        if let Some(top) = rel.split('/').next() {
+            crate::cache::touch(&index.join(top));
+        }
         Some((sha.to_string(), repo.to_string()))
     }
 
