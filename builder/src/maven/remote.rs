@@ -148,6 +148,12 @@ impl Remote {
         })
     }
 
+    /// How long a jar another process is downloading is waited for (`--lock-timeout`).
+    pub fn with_lock_timeout(mut self, timeout: std::time::Duration) -> Remote {
+        self.locks = self.locks.with_lock_timeout(timeout);
+        self
+    }
+
     fn blob(&self, sha256: &str) -> PathBuf {
         self.dir.join("sha256").join(sha256)
     }
