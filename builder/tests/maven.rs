@@ -493,3 +493,61 @@ fn cache_ls_and_prune_know_the_maven_files() {
     let jars = run(&["packages", "--json", "--packages", "org.a:app:1.0"]);
     assert_eq!(jars.as_array().map(Vec::len), Some(2));
 }
+
+/// A real kill: `sparkimg packages` killed while a jar's body is stalled half-way; the
+/// next run asks only for the rest.
+#[test]
+fn a_jar_cut_by_a_kill_is_resumed_by_the_next_run() {
+    let server = Server::start();
+    let (jar, body) = big_jar(&server, "org.a:app:1.0", false);
+    // Longer than the run's read timeout: the kill comes first.
+    server.fault(&jar, Fault::StallAfter(80_000, Duration::from_secs(600)));
+    let dir = tempfile::tempdir().unwrap();
+    let cache = dir.path().join("cache");
+    let run = || {
+        let mut c = std::process::Command::new(env!("CARGO_BIN_EXE_sparkimg"));
+        c.args(["packages", "--json", "--packages", "org.a:app:1.0"])
+            .arg("--cache-dir")
+            .arg(&cache)
+            .env("DEFAULT_ARTIFACT_REPOSITORY", server.url("m2/"))
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped());
+        c
+    };
+    let mut child = run().spawn().unwrap();
+    // Generous under load; returns as soon as the 80 kB are on disk.
+    let deadline = std::time::Instant::now() + Duration::from_secs(120);
+    let partial_len = || {
+        std::fs::read_dir(cache.join("maven/partial"))
+            .into_iter()
+            .flatten()
+            .flatten()
+            .filter_map(|e| e.metadata().ok())
+            .map(|m| m.len())
+            .max()
+    };
+    while partial_len() != Some(80_000) {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "no 80 kB partial jar: {:?}",
+            server.seen(&jar)
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    child.kill().unwrap();
+    child.wait().unwrap();
+
+    let out = run().output().unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let jars: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let sha = hex::encode(sha2::Sha256::digest(&body));
+    assert_eq!(jars[0]["sha256"], sha.as_str());
+    let seen = server.seen(&jar);
+    assert_eq!(seen.last().unwrap().range.as_deref(), Some("bytes=80000-"));
+    assert_eq!(seen.last().unwrap().served, 120_000);
+    assert_eq!(partials(&cache), 0);
+}
