@@ -108,10 +108,20 @@ fn dockerfile_for(
     entries: &[ContextEntry],
 ) -> Result<Vec<u8>, EngineError> {
     if let Some(p) = b.dockerfiles.get(&variant) {
-        return std::fs::read(p).map_err(|source| EngineError::Io {
+        let text = std::fs::read(p).map_err(|source| EngineError::Io {
             path: p.clone(),
             source,
-        });
+        })?;
+        // spark-py and spark-r are built FROM the JVM image, jars included.
+        let lacks = !dockerfile::copies_packages(&String::from_utf8_lossy(&text));
+        if variant == Variant::Jvm && !b.packages.is_empty() && lacks {
+            eprintln!(
+                "sparkimg: warning: {} has no `COPY packages/ /opt/spark/`: the --packages \
+                 jars will not be in the image",
+                p.display()
+            );
+        }
+        return Ok(text);
     }
     let d = dockerfile::builtin_without(variant, &empty_dirs(entries, variant));
     Ok(match b.apt_packages.is_empty() {
