@@ -51,7 +51,7 @@ pub fn run(args: BuildArgs, lock_timeout: Duration) -> Result<()> {
     resolve::buildable_version(&version)?;
     let tag = req.tag.clone().unwrap_or_else(|| version.clone());
     let images = req.names.images(&tag)?;
-    let packages = bake_packages(&req, &spark_home, &prepared.cache_root)?;
+    let packages = bake_packages(&req, &spark_home, &prepared.cache_root, lock_timeout)?;
     if let Some(daemon) = &prepared.engine {
         let b = sparkimg::engine::build::EngineBuild {
             spark_home,
@@ -115,6 +115,7 @@ fn bake_packages(
     req: &BuildRequest,
     spark_home: &Path,
     cache_root: &Path,
+    lock_timeout: Duration,
 ) -> Result<Vec<sparkimg::image::plan::PackageJar>> {
     let default_root = std::env::var("DEFAULT_ARTIFACT_REPOSITORY").ok();
     let home = std::env::var_os("HOME").map(PathBuf::from);
@@ -128,6 +129,7 @@ fn bake_packages(
         cache_root,
         insecure_skip_verify: req.insecure_skip_verify,
         policy: sparkimg::http::RetryPolicy::default(),
+        lock_timeout,
     })?;
     if !jars.is_empty() {
         eprintln!(

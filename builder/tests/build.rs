@@ -1068,28 +1068,6 @@ fn multi_platform_index_shares_spark_layers() {
     assert!(!f.p("multi.tar").exists());
 }
 
-/// A module in a `file://` Maven repository: POM, jar, and their `.sha1`s.
-fn maven_module(repo: &Path, g: &str, a: &str, v: &str, deps: &[(&str, &str, &str)]) {
-    use sha1::Digest as _;
-    let dir = repo.join(g.replace('.', "/")).join(a).join(v);
-    let deps: String = deps
-        .iter()
-        .map(|(g, a, v)| {
-            format!("<dependency><groupId>{g}</groupId><artifactId>{a}</artifactId><version>{v}</version></dependency>")
-        })
-        .collect();
-    let pom = format!(
-        "<project><groupId>{g}</groupId><artifactId>{a}</artifactId><version>{v}</version>\
-         <dependencies>{deps}</dependencies></project>"
-    );
-    let jar = format!("PK {g}:{a}:{v}");
-    for (name, bytes) in [(format!("{a}-{v}.pom"), pom), (format!("{a}-{v}.jar"), jar)] {
-        let sum = hex::encode(sha1::Sha1::digest(bytes.as_bytes()));
-        write(&dir.join(&name), bytes.as_bytes(), 0o644);
-        write(&dir.join(format!("{name}.sha1")), sum.as_bytes(), 0o644);
-    }
-}
-
 /// The paths in a gzip layer blob of a layout.
 fn layer_paths(layout: &Path, digest: &str) -> Vec<String> {
     let blob = fs::File::open(layout.join("blobs/sha256").join(&digest[7..])).unwrap();
@@ -1104,8 +1082,8 @@ fn layer_paths(layout: &Path, digest: &str) -> Vec<String> {
 fn packages_are_baked_into_jars_and_rebuilt_offline() {
     let fx = Fixture::new();
     let repo = fx.p("m2");
-    maven_module(&repo, "org.a", "app", "1.0", &[("org.b", "lib", "2.0")]);
-    maven_module(&repo, "org.b", "lib", "2.0", &[]);
+    common::maven_module(&repo, "org.a", "app", "1.0", &[("org.b", "lib", "2.0")]);
+    common::maven_module(&repo, "org.b", "lib", "2.0", &[]);
     let root = format!("file://{}/", repo.display());
     let env = [("DEFAULT_ARTIFACT_REPOSITORY", root.as_str())];
     let out = fx.p("out");

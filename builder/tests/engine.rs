@@ -159,7 +159,25 @@ fn config(image: &str) -> Value {
         "title": labels["org.opencontainers.image.title"],
         "created": labels["org.opencontainers.image.created"],
         "source": labels["org.opencontainers.image.source"],
+        "packages": labels["dev.sparkimg.packages"],
     })
+}
+
+/// Panics with the first differing lines when two images' [`tree`]s differ.
+fn assert_same_tree(what: &str, engine: &str, loaded: &str) -> String {
+    let (ta, tb) = (tree(engine), tree(loaded));
+    assert!(ta.lines().count() > 500, "{ta}");
+    if ta != tb {
+        let diff: Vec<String> = ta
+            .lines()
+            .zip(tb.lines())
+            .filter(|(x, y)| x != y)
+            .take(10)
+            .map(|(x, y)| format!("engine: {x}\nloaded: {y}"))
+            .collect();
+        panic!("{what}: the two paths differ:\n{}", diff.join("\n"));
+    }
+    ta
 }
 
 fn run(args: &[&str]) -> String {
@@ -247,18 +265,7 @@ fn engine_build_matches_daemonless_load_and_runs() {
     // Same files, owners, modes, link targets and contents; same runtime config.
     for v in ["spark", "spark-py"] {
         let (a, b) = (format!("{repo}/{v}:engine"), format!("{repo}/{v}:loaded"));
-        let (ta, tb) = (tree(&a), tree(&b));
-        assert!(ta.lines().count() > 500, "{ta}");
-        if ta != tb {
-            let diff: Vec<String> = ta
-                .lines()
-                .zip(tb.lines())
-                .filter(|(x, y)| x != y)
-                .take(10)
-                .map(|(x, y)| format!("engine: {x}\nloaded: {y}"))
-                .collect();
-            panic!("{v}: the two paths differ:\n{}", diff.join("\n"));
-        }
+        assert_same_tree(v, &a, &b);
         assert_eq!(config(&a), config(&b), "{v}");
     }
     let t = tree(&format!("{repo}/spark:engine"));
@@ -339,6 +346,57 @@ fn engine_build_matches_daemonless_load_and_runs() {
     } else {
         skip("no target/fixtures/sparkpi.jar: SparkPi run left out");
     }
+}
+
+/// `--packages` on both paths: the same jars in /opt/spark/jars (owners, modes,
+/// contents, with the rest of the tree) and the same `dev.sparkimg.packages` label.
+#[test]
+fn packages_are_the_same_on_both_paths() {
+    let Some(env) = env() else { return };
+    let repo = format!("packages-engine-{}", std::process::id());
+    let (engine, loaded) = (
+        format!("{repo}/spark:engine"),
+        format!("{repo}/spark:loaded"),
+    );
+    let _guard = Images(vec![engine.clone(), loaded.clone()]);
+    let tmp = tempfile::tempdir().unwrap();
+    let m2 = tmp.path().join("m2");
+    common::maven_module(&m2, "org.a", "app", "1.0", &[("org.b", "lib", "2.0")]);
+    common::maven_module(&m2, "org.b", "lib", "2.0", &[]);
+    let root = format!("file://{}/", m2.display());
+    let maven = [("DEFAULT_ARTIFACT_REPOSITORY", root.as_str())];
+    let cache = tmp.path().join("cache");
+    let rootfs = format!("rootfs:{}", env.rootfs.display());
+    let shared = [
+        "--spark-home",
+        env.dist.to_str().unwrap(),
+        "-r",
+        &repo,
+        "--entrypoint-binary",
+        env.entrypoint.to_str().unwrap(),
+        "--cache-dir",
+        cache.to_str().unwrap(),
+        "--json",
+        "--packages",
+        "org.a:app:1.0",
+    ];
+    let build = |path: &[&str]| ok_json(&sparkimg(&[&["build"], path, &shared].concat(), &maven));
+    let by_engine = build(&["--engine", "docker", "-t", "engine", "--base", BASE]);
+    let by_load = build(&["--load", "-t", "loaded", "--base", &rootfs]);
+    assert_eq!(by_engine["packages"], by_load["packages"]);
+    assert_eq!(by_engine["packages"].as_array().map(Vec::len), Some(2));
+
+    let t = assert_same_tree("spark", &engine, &loaded);
+    for jar in ["org.a_app-1.0.jar", "org.b_lib-2.0.jar"] {
+        let line = format!("/opt/spark/jars/{jar} 644 185:0 f");
+        assert!(
+            t.lines().any(|l| l.trim_end() == line),
+            "no '{line}' in\n{t}"
+        );
+    }
+    let (a, b) = (config(&engine), config(&loaded));
+    assert_eq!(a, b);
+    assert_eq!(a["packages"], "org.a:app:1.0,org.b:lib:2.0");
 }
 
 #[test]

@@ -345,3 +345,209 @@ fn the_packages_command_lists_what_an_image_would_get() {
     assert_eq!(missing.status.code(), Some(4));
     assert!(String::from_utf8_lossy(&missing.stderr).contains("org.a:gone:1"));
 }
+
+/// A POM and a 200 kB jar whose only checksum is `.sha1` (the weakest the jar path
+/// must still check) when `sha1_only`, else `.sha1` and `.sha512`.
+fn big_jar(server: &Server, coordinate: &str, sha1_only: bool) -> (String, Vec<u8>) {
+    server.module(coordinate, &[], false);
+    let rel = file_path(&gav(coordinate), "jar");
+    let body = noise(200_000, 7);
+    if sha1_only {
+        let sum = hex::encode(sha1::Sha1::digest(&body));
+        server.put_file(&format!("{rel}.sha1"), sum.into_bytes());
+        server.put_file(&rel, body.clone());
+    } else {
+        server.with_sums(&rel, body.clone());
+    }
+    (format!("/m2/{rel}"), body)
+}
+
+fn partials(cache: &Path) -> usize {
+    std::fs::read_dir(cache.join("maven/partial")).map_or(0, |d| d.count())
+}
+
+#[test]
+fn a_cut_jar_resumes_with_range_and_verifies() {
+    let server = Server::start();
+    let (jar, body) = big_jar(&server, "org.a:app:1.0", false);
+    server.fault(&jar, Fault::TruncateAfter(70_000));
+    let cache = tempfile::tempdir().unwrap();
+    let r = remote(&server.url("m2"), cache.path(), false);
+    let res = resolve(&r, &request("org.a:app:1.0")).unwrap();
+    let got = r.download(&res.artifacts).unwrap();
+    assert_eq!(std::fs::read(&got[0].path).unwrap(), body);
+    let seen = server.seen(&jar);
+    assert_eq!(seen.len(), 2, "{seen:?}");
+    assert_eq!((seen[0].range.as_deref(), seen[0].served), (None, 70_000));
+    assert_eq!(seen[1].range.as_deref(), Some("bytes=70000-"));
+    assert_eq!((seen[1].status, seen[1].served), (206, 130_000));
+    assert_eq!(partials(cache.path()), 0);
+}
+
+#[test]
+fn a_server_ignoring_range_still_gives_a_verified_jar() {
+    let server = Server::start();
+    let (jar, body) = big_jar(&server, "org.a:app:1.0", true);
+    server.fault(&jar, Fault::TruncateAfter(70_000));
+    server.fault(&jar, Fault::IgnoreRange);
+    let cache = tempfile::tempdir().unwrap();
+    let r = remote(&server.url("m2"), cache.path(), false);
+    let res = resolve(&r, &request("org.a:app:1.0")).unwrap();
+    let got = r.download(&res.artifacts).unwrap();
+    assert_eq!(std::fs::read(&got[0].path).unwrap(), body);
+    let seen = server.seen(&jar);
+    assert_eq!(seen.len(), 2, "{seen:?}");
+    assert_eq!(seen[1].range.as_deref(), Some("bytes=70000-"));
+    // The whole file again, from byte 0: the 70 kB kept are dropped, not prepended.
+    assert_eq!((seen[1].status, seen[1].served), (200, 200_000));
+    assert_eq!(partials(cache.path()), 0);
+}
+
+#[test]
+fn a_jar_cut_in_a_failed_run_is_resumed_by_the_next_run() {
+    let server = Server::start();
+    let (jar, body) = big_jar(&server, "org.a:app:1.0", false);
+    server.fault(&jar, Fault::TruncateAfter(90_000));
+    let cache = tempfile::tempdir().unwrap();
+    let repos = repositories(Some(&server.url("m2")), &[], &[]).unwrap();
+    let once = RetryPolicy {
+        max_attempts: 1,
+        ..policy()
+    };
+    let first = Remote::new(repos.clone(), cache.path(), false, once).unwrap();
+    let res = resolve(&first, &request("org.a:app:1.0")).unwrap();
+    let e = first.download(&res.artifacts).unwrap_err();
+    assert_eq!(code(&e), exit::DOWNLOAD, "{e}");
+    assert_eq!(partials(cache.path()), 1);
+
+    let second = Remote::new(repos, cache.path(), false, policy()).unwrap();
+    let got = second.download(&res.artifacts).unwrap();
+    assert_eq!(std::fs::read(&got[0].path).unwrap(), body);
+    let seen = server.seen(&jar);
+    assert_eq!(seen.last().unwrap().range.as_deref(), Some("bytes=90000-"));
+    // Every byte crossed the wire once.
+    assert_eq!(seen.iter().map(|s| s.served).sum::<u64>(), 200_000);
+    assert_eq!(partials(cache.path()), 0);
+}
+
+#[test]
+fn a_tampered_jar_is_not_resumed_from() {
+    let server = Server::start();
+    let (jar, body) = big_jar(&server, "org.a:app:1.0", false);
+    server.put(&jar, noise(200_000, 8));
+    let cache = tempfile::tempdir().unwrap();
+    let r = remote(&server.url("m2"), cache.path(), false);
+    let res = resolve(&r, &request("org.a:app:1.0")).unwrap();
+    let e = r.download(&res.artifacts).unwrap_err();
+    assert_eq!(code(&e), exit::VERIFICATION, "{e}");
+    assert_eq!(partials(cache.path()), 0);
+    // Fixed upstream: fetched whole, from byte 0.
+    server.put(&jar, body.clone());
+    let got = r.download(&res.artifacts).unwrap();
+    assert_eq!(std::fs::read(&got[0].path).unwrap(), body);
+    assert_eq!(server.seen(&jar).last().unwrap().range, None);
+}
+
+#[test]
+fn cache_ls_and_prune_know_the_maven_files() {
+    let dir = tempfile::tempdir().unwrap();
+    let repo = dir.path().join("repo");
+    repo.as_path()
+        .module("org.a:app:1.0", &["org.b:lib:2.0"], true);
+    repo.as_path().module("org.b:lib:2.0", &[], true);
+    let url = url::Url::from_directory_path(&repo).unwrap().to_string();
+    let cache = dir.path().join("cache");
+    let run = |args: &[&str]| {
+        let out = std::process::Command::new(env!("CARGO_BIN_EXE_sparkimg"))
+            .args(args)
+            .arg("--cache-dir")
+            .arg(&cache)
+            .env("DEFAULT_ARTIFACT_REPOSITORY", &url)
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        serde_json::from_slice::<serde_json::Value>(&out.stdout).unwrap_or_default()
+    };
+    let entries = |ls: &serde_json::Value, kind: &str| {
+        ls["kinds"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|k| k["kind"] == kind)
+            .map_or(0, |k| k["entries"].as_u64().unwrap())
+    };
+    run(&["packages", "--json", "--packages", "org.a:app:1.0"]);
+    let ls = run(&["cache", "ls", "--json"]);
+    // Two POMs and two jars whose bytes are equal (`module`'s noise is seeded by the
+    // version's length), stored once; one index folder (`org`).
+    assert_eq!(entries(&ls, "maven-files"), 3, "{ls}");
+    assert_eq!(entries(&ls, "maven-index"), 1, "{ls}");
+    run(&["cache", "prune", "--all", "--json"]);
+    let ls = run(&["cache", "ls", "--json"]);
+    assert_eq!(entries(&ls, "maven-files"), 0, "{ls}");
+    assert_eq!(entries(&ls, "maven-index"), 0, "{ls}");
+    let jars = run(&["packages", "--json", "--packages", "org.a:app:1.0"]);
+    assert_eq!(jars.as_array().map(Vec::len), Some(2));
+}
+
+/// A real kill: `sparkimg packages` killed while a jar's body is stalled half-way; the
+/// next run asks only for the rest.
+#[test]
+fn a_jar_cut_by_a_kill_is_resumed_by_the_next_run() {
+    let server = Server::start();
+    let (jar, body) = big_jar(&server, "org.a:app:1.0", false);
+    // Longer than the run's read timeout: the kill comes first.
+    server.fault(&jar, Fault::StallAfter(80_000, Duration::from_secs(600)));
+    let dir = tempfile::tempdir().unwrap();
+    let cache = dir.path().join("cache");
+    let run = || {
+        let mut c = std::process::Command::new(env!("CARGO_BIN_EXE_sparkimg"));
+        c.args(["packages", "--json", "--packages", "org.a:app:1.0"])
+            .arg("--cache-dir")
+            .arg(&cache)
+            .env("DEFAULT_ARTIFACT_REPOSITORY", server.url("m2/"))
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped());
+        c
+    };
+    let mut child = run().spawn().unwrap();
+    // Generous under load; returns as soon as the 80 kB are on disk.
+    let deadline = std::time::Instant::now() + Duration::from_secs(120);
+    let partial_len = || {
+        std::fs::read_dir(cache.join("maven/partial"))
+            .into_iter()
+            .flatten()
+            .flatten()
+            .filter_map(|e| e.metadata().ok())
+            .map(|m| m.len())
+            .max()
+    };
+    while partial_len() != Some(80_000) {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "no 80 kB partial jar: {:?}",
+            server.seen(&jar)
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    child.kill().unwrap();
+    child.wait().unwrap();
+
+    let out = run().output().unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let jars: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let sha = hex::encode(sha2::Sha256::digest(&body));
+    assert_eq!(jars[0]["sha256"], sha.as_str());
+    let seen = server.seen(&jar);
+    assert_eq!(seen.last().unwrap().range.as_deref(), Some("bytes=80000-"));
+    assert_eq!(seen.last().unwrap().served, 120_000);
+    assert_eq!(partials(&cache), 0);
+}

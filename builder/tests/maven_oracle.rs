@@ -1,10 +1,11 @@
 //! The oracle for `--packages` is Spark itself: a generated Maven repository (parents,
 //! properties, dependencyManagement and a BOM, scopes, optional, exclusions, a conflict
 //! between two roots, a range, a relocation, packagings, a cycle, an artifact the
-//! distribution ships), resolved by the fixture distribution's `bin/spark-submit
-//! --packages` (Ivy, with `spark.jars.ivySettings` naming only that repository and a
-//! throwaway `spark.jars.ivy`) and by sparkimg; the retrieved jar sets must be equal,
-//! case by case (less the distribution's own jars, sparkimg's one deliberate difference).
+//! distribution ships), served over HTTP on loopback, is resolved by the fixture
+//! distribution's `bin/spark-submit --packages` (Ivy, with `spark.jars.ivySettings`
+//! naming only that repository and a throwaway `spark.jars.ivy`) and by sparkimg; the
+//! retrieved jar sets must be equal, case by case (less the distribution's own jars,
+//! sparkimg's one deliberate difference).
 
 mod common;
 
@@ -330,6 +331,20 @@ fn spark_submit(
         .collect()
 }
 
+/// Every file of the generated repository on a loopback HTTP server, under `/m2/`.
+fn serve(repo: &Path) -> common::Server {
+    let server = common::Server::start();
+    for entry in walkdir::WalkDir::new(repo) {
+        let entry = entry.unwrap();
+        if entry.file_type().is_file() {
+            let rel = entry.path().strip_prefix(repo).unwrap();
+            let body = std::fs::read(entry.path()).unwrap();
+            server.put(&format!("/m2/{}", rel.display()), body);
+        }
+    }
+    server
+}
+
 fn fixture_home() -> Option<PathBuf> {
     let home = Path::new(env!("CARGO_MANIFEST_DIR"))
         .join("../target/fixtures/dist")
@@ -349,7 +364,9 @@ fn same_jars_as_spark_submit_packages() {
     let work = tempfile::tempdir().unwrap();
     let repo = work.path().join("repo");
     generate(&repo);
-    let url = url::Url::from_directory_path(&repo).unwrap().to_string();
+    // Both resolvers read it over HTTP on loopback, as they would a real repository.
+    let server = serve(&repo);
+    let url = server.url("m2/");
     let cache = work.path().join("cache");
     let policy = RetryPolicy::default();
     let remote = Remote::new(

@@ -29,6 +29,10 @@ pub enum Kind {
     SbomJarFacts,
     /// Which registry repository holds which blob (cross-repository mounts).
     RegistryHints,
+    /// `--packages` files (POMs, `maven-metadata.xml`, jars), verified, by SHA-256.
+    MavenFiles,
+    /// Repository path → `MavenFiles` entry, one folder per top-level group name.
+    MavenIndex,
 }
 
 impl Kind {
@@ -44,6 +48,8 @@ impl Kind {
             Kind::AptDebs => "apt-debs",
             Kind::SbomJarFacts => "sbom-jar-facts",
             Kind::RegistryHints => "registry-hints",
+            Kind::MavenFiles => "maven-files",
+            Kind::MavenIndex => "maven-index",
         }
     }
 }
@@ -61,13 +67,15 @@ pub const FOLDERS: &[(&str, Kind)] = &[
     ("registry/images", Kind::BaseImages),
     ("apt/sha256", Kind::AptDebs),
     ("build/sbom-jars", Kind::SbomJarFacts),
+    ("maven/sha256", Kind::MavenFiles),
+    ("maven/index", Kind::MavenIndex),
 ];
 
 /// Single files that are entries.
 pub const FILES: &[(&str, Kind)] = &[("registry/known-blobs.json", Kind::RegistryHints)];
 
 /// Folders whose every child is work in progress (extraction, resumable downloads).
-pub const SCRATCH: &[&str] = &["tmp", "partial"];
+pub const SCRATCH: &[&str] = &["tmp", "partial", "maven/partial"];
 
 /// Folders that hold only other folders and may collect temp files of their own.
 pub const PARENTS: &[&str] = &[
@@ -78,6 +86,7 @@ pub const PARENTS: &[&str] = &[
     "registry",
     "registry/blobs",
     "apt",
+    "maven",
 ];
 
 /// Folders a prune never touches.

@@ -1,6 +1,7 @@
 //! The cache as a whole, across the stages that fill it (`fetch::cache`,
-//! `image::cache`, `registry::pull`, `apt::fetch`, `sbom::jar`): what it holds by kind
-//! (`cache ls`), pruning (`cache prune`), and the leftovers of processes that died.
+//! `image::cache`, `registry::pull`, `apt::fetch`, `sbom::jar`, `maven::remote`): what
+//! it holds by kind (`cache ls`), pruning (`cache prune`), and the leftovers of
+//! processes that died.
 //!
 //! Every command that uses the cache holds a *session*: a shared lock on
 //! `locks/session.lock` for its whole run. A process that can take that lock

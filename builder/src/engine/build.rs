@@ -108,10 +108,20 @@ fn dockerfile_for(
     entries: &[ContextEntry],
 ) -> Result<Vec<u8>, EngineError> {
     if let Some(p) = b.dockerfiles.get(&variant) {
-        return std::fs::read(p).map_err(|source| EngineError::Io {
+        let text = std::fs::read(p).map_err(|source| EngineError::Io {
             path: p.clone(),
             source,
-        });
+        })?;
+        // spark-py and spark-r are built FROM the JVM image, jars included.
+        let lacks = !dockerfile::copies_packages(&String::from_utf8_lossy(&text));
+        if variant == Variant::Jvm && !b.packages.is_empty() && lacks {
+            eprintln!(
+                "sparkimg: warning: {} has no `COPY packages/ /opt/spark/`: the --packages \
+                 jars will not be in the image",
+                p.display()
+            );
+        }
+        return Ok(text);
     }
     let d = dockerfile::builtin_without(variant, &empty_dirs(entries, variant));
     Ok(match b.apt_packages.is_empty() {
@@ -163,6 +173,13 @@ pub fn build_images(
         apt_packages: &apt_packages,
     };
 
+    // Given to the daemon rather than written in the Dockerfile, so a user's own `-f`
+    // Dockerfile gets it too.
+    let coordinates: Vec<String> = b.packages.iter().map(|j| j.coordinate.clone()).collect();
+    let labels: BTreeMap<String, String> = image::assemble::packages_label(&coordinates)
+        .into_iter()
+        .collect();
+
     let mut reports = Vec::new();
     for (variant, reference) in &b.images {
         let reference = reference.to_string();
@@ -178,6 +195,7 @@ pub fn build_images(
             Box::new(move |w| write_context(&entries, &dockerfile, epoch, w).map(|_| ())),
             &reference,
             &args,
+            &labels,
             b.no_cache,
             log,
         )?;

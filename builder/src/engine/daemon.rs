@@ -202,18 +202,24 @@ impl Daemon {
         context: Producer,
         tag: &str,
         build_args: &BTreeMap<String, String>,
+        labels: &BTreeMap<String, String>,
         no_cache: bool,
         log: &mut dyn FnMut(&str),
     ) -> Result<String, EngineError> {
         let args: HashMap<String, String> = build_args.clone().into_iter().collect();
-        let opts = BuildImageOptionsBuilder::default()
+        let labels: HashMap<String, String> = labels.clone().into_iter().collect();
+        let mut opts = BuildImageOptionsBuilder::default()
             .dockerfile("Dockerfile")
             .t(tag)
             .buildargs(&args)
             .nocache(no_cache)
             .rm(true)
-            .forcerm(true)
-            .build();
+            .forcerm(true);
+        // None at all without labels: the same request as before packages existed.
+        if !labels.is_empty() {
+            opts = opts.labels(&labels);
+        }
+        let opts = opts.build();
         let (body, producer) = spawn_body(context);
         let result = self.rt.block_on(async {
             let mut stream =

@@ -62,6 +62,18 @@ pub fn builtin_without(variant: Variant, empty: &[&str]) -> String {
         })
 }
 
+/// Pure: whether a Dockerfile copies the context's `packages/` directory (a COPY or ADD
+/// naming it), without which the `--packages` jars are not in the image.
+pub fn copies_packages(dockerfile: &str) -> bool {
+    dockerfile.lines().any(|l| {
+        let mut words = l.split_whitespace();
+        let copy = words
+            .next()
+            .is_some_and(|w| w.eq_ignore_ascii_case("COPY") || w.eq_ignore_ascii_case("ADD"));
+        copy && words.any(|w| w.trim_start_matches("./").starts_with("packages"))
+    })
+}
+
 /// What the built-in Dockerfiles are parameterised by.
 #[derive(Debug, Clone)]
 pub struct ArgInputs<'a> {
@@ -162,6 +174,21 @@ mod tests {
             source: "https://github.com/apache/spark",
             created: "1970-01-01T00:00:00Z",
             apt_packages: "",
+        }
+    }
+
+    #[test]
+    fn packages_copy_is_found() {
+        assert!(copies_packages(JVM));
+        assert!(copies_packages(
+            "FROM x\nadd ./packages/jars/ /opt/spark/jars/\n"
+        ));
+        for other in [
+            "FROM x\nCOPY spark-jars/ /opt/spark/\n",
+            "# COPY packages/ /opt/spark/\n",
+            "RUN ls packages/\n",
+        ] {
+            assert!(!copies_packages(other), "{other}");
         }
     }
 

@@ -8,7 +8,8 @@ use std::sync::mpsc::SyncSender;
 
 use reqwest::blocking::{Client, Response};
 use reqwest::header::{CONTENT_LENGTH, CONTENT_RANGE, RANGE};
-use sha2::{Digest, Sha512};
+use sha1::Sha1;
+use sha2::{Digest, Sha256, Sha512};
 
 use super::error::FetchError;
 use super::progress::{self, Progress};
@@ -17,9 +18,12 @@ use crate::http::retry::{self, classify_status, parse_content_range, RetryPolicy
 use crate::http::{ErrorClass, Failure, StatusAction, Stop};
 
 /// SHA-512 of exactly the bytes currently in a partial file. Kept across attempts and
-/// mirrors so resumed bytes are hashed once, never re-read.
+/// mirrors so resumed bytes are hashed once, never re-read. With [`HashState::all`],
+/// also SHA-256 and SHA-1: a Maven repository may offer only those, and its cache is
+/// addressed by SHA-256.
 pub(crate) struct HashState {
     hasher: Sha512,
+    more: Option<(Sha256, Sha1)>,
     pub(crate) len: u64,
 }
 
@@ -27,16 +31,29 @@ impl HashState {
     pub(crate) fn new() -> Self {
         HashState {
             hasher: Sha512::new(),
+            more: None,
             len: 0,
+        }
+    }
+
+    /// SHA-512, SHA-256 and SHA-1 at once.
+    pub(crate) fn all() -> Self {
+        HashState {
+            more: Some((Sha256::new(), Sha1::new())),
+            ..HashState::new()
         }
     }
 
     /// Hash what an earlier, interrupted run left behind (one sequential read).
     pub(crate) fn from_partial(path: &Path) -> Result<Self, FetchError> {
-        let mut st = HashState::new();
+        HashState::new().resumed(path)
+    }
+
+    /// `self` fed with what the partial file at `path` holds (nothing when absent).
+    pub(crate) fn resumed(mut self, path: &Path) -> Result<Self, FetchError> {
         let mut f = match File::open(path) {
             Ok(f) => f,
-            Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(st),
+            Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(self),
             Err(e) => return Err(FetchError::io(format!("reading {}", path.display()), e)),
         };
         let mut buf = vec![0u8; 1 << 16];
@@ -47,22 +64,42 @@ impl HashState {
             if n == 0 {
                 break;
             }
-            st.update(&buf[..n]);
+            self.update(&buf[..n]);
         }
-        Ok(st)
+        Ok(self)
     }
 
     fn update(&mut self, bytes: &[u8]) {
         self.hasher.update(bytes);
+        if let Some((sha256, sha1)) = &mut self.more {
+            sha256.update(bytes);
+            sha1.update(bytes);
+        }
         self.len += bytes.len() as u64;
     }
 
     fn reset(&mut self) {
-        *self = HashState::new();
+        *self = match self.more {
+            Some(_) => HashState::all(),
+            None => HashState::new(),
+        };
     }
 
+    /// SHA-512.
     pub(crate) fn hex(&self) -> String {
         hex::encode(self.hasher.clone().finalize())
+    }
+
+    /// SHA-256, when made by [`HashState::all`].
+    pub(crate) fn sha256_hex(&self) -> Option<String> {
+        let (sha256, _) = self.more.as_ref()?;
+        Some(hex::encode(sha256.clone().finalize()))
+    }
+
+    /// SHA-1, when made by [`HashState::all`].
+    pub(crate) fn sha1_hex(&self) -> Option<String> {
+        let (_, sha1) = self.more.as_ref()?;
+        Some(hex::encode(sha1.clone().finalize()))
     }
 }
 
@@ -301,6 +338,20 @@ impl Http {
         prog: &mut Progress,
         tee: &mut Tee,
     ) -> Result<(), FetchError> {
+        self.download_as(url, None, partial, st, prog, tee)
+    }
+
+    /// [`Http::download`] with Basic credentials `(user, password)`, sent in a header as
+    /// [`Http::get_bytes_as`] sends them.
+    pub(crate) fn download_as(
+        &self,
+        url: &str,
+        auth: Option<(&str, &str)>,
+        partial: &Path,
+        st: &mut HashState,
+        prog: &mut Progress,
+        tee: &mut Tee,
+    ) -> Result<(), FetchError> {
         let ctx = |e| FetchError::io(format!("writing {}", partial.display()), e);
         let mut file = OpenOptions::new()
             .create(true)
@@ -332,15 +383,24 @@ impl Http {
         retry::run(
             &self.policy,
             &mut job,
-            |job, attempt| self.attempt(url, job, attempt),
+            |job, attempt| self.attempt(url, auth, job, attempt),
             waiting,
         )
         .map_err(|s| Self::gave_up(url, s))
     }
 
-    fn attempt(&self, url: &str, job: &mut Job, attempt: u32) -> Result<(), AttemptFailure> {
+    fn attempt(
+        &self,
+        url: &str,
+        auth: Option<(&str, &str)>,
+        job: &mut Job,
+        attempt: u32,
+    ) -> Result<(), AttemptFailure> {
         let offset = job.st.len;
         let mut req = self.client.get(url);
+        if let Some((user, password)) = auth {
+            req = req.basic_auth(user, Some(password));
+        }
         if offset > 0 {
             req = req.header(RANGE, format!("bytes={offset}-"));
         }

@@ -48,6 +48,12 @@ pub const COMPRESSION_ANNOTATION: &str = "dev.sparkimg.compression";
 /// The label (hence also an annotation) listing the `--packages` jars' coordinates.
 pub const PACKAGES_LABEL: &str = "dev.sparkimg.packages";
 
+/// Pure: the [`PACKAGES_LABEL`] of an image with these `--packages` coordinates, none
+/// without packages. Both build paths (and so `rebase`) label images with it.
+pub fn packages_label(coordinates: &[String]) -> Option<(String, String)> {
+    (!coordinates.is_empty()).then(|| (PACKAGES_LABEL.to_string(), coordinates.join(",")))
+}
+
 /// One platform image's inputs: the base (with its config as JSON and its Java) and our
 /// layers on top of it, each with its name.
 pub struct PlatformParts<'a> {
@@ -231,9 +237,7 @@ fn labels(recipe: &Recipe, base: &BaseImage, variant: Variant) -> BTreeMap<Strin
     if let Some(d) = &base.digest {
         labels.insert("org.opencontainers.image.base.digest".into(), d.clone());
     }
-    if !recipe.packages.is_empty() {
-        labels.insert(PACKAGES_LABEL.into(), recipe.packages.join(","));
-    }
+    labels.extend(packages_label(&recipe.packages));
     labels
 }
 

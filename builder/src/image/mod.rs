@@ -183,7 +183,9 @@ pub fn package_dist(jars: &[plan::PackageJar]) -> Result<Vec<DistFile>, BuildErr
                 kind: DistKind::File {
                     path: j.path.clone(),
                     size: md.len(),
-                    mtime_ns: i128::from(md.mtime()) * 1_000_000_000 + i128::from(md.mtime_nsec()),
+                    // The path names the content (a blob by its SHA-256); its mtime only
+                    // records the cache's last use, which must not change the layer key.
+                    mtime_ns: 0,
                     executable: false,
                 },
             })

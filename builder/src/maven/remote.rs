@@ -6,7 +6,9 @@
 //! kept content-addressed under `<cache>/maven/sha256/<hex>`, with an index
 //! `<cache>/maven/index/<repository path>` (`<sha256> <repository URL>`), so a second
 //! build resolves and downloads nothing: it reads the index. Requests go through
-//! `fetch::download`'s client and the one retry policy; jars are fetched in parallel.
+//! `fetch::download`'s client and the one retry policy; jars are fetched in parallel,
+//! each through fetch's resumable download (`<cache>/maven/partial/*.partial`, continued
+//! with `Range` on a retry and by the next run, verified when complete).
 
 use std::fs;
 use std::io::Write;
@@ -21,8 +23,9 @@ use super::coordinate::{Coordinate, ModuleId};
 use super::resolve::Artifact;
 use super::settings::Repository;
 use super::{MavenError, PomSource, SourceError};
-use crate::fetch::download::Http;
-use crate::fetch::progress;
+use crate::fetch::download::{HashState, Http, Tee};
+use crate::fetch::progress::{self, Progress, ProgressMode};
+use crate::fetch::{Cache, FetchError};
 use crate::http::RetryPolicy;
 
 /// Larger than any jar on Maven Central (the AWS SDK bundle is about 600 MB).
@@ -44,6 +47,8 @@ pub struct Remote {
     http: Http,
     repos: Vec<Repository>,
     dir: PathBuf,
+    /// The cache root, for fetch's per-artifact locks.
+    locks: Cache,
     insecure_skip_verify: bool,
 }
 
@@ -93,16 +98,38 @@ pub fn metadata_versions(xml: &str) -> Result<Vec<String>, String> {
 
 type Hasher = fn(&[u8]) -> String;
 
-/// Strongest first.
+/// Strongest first: extension, name, hash of bytes in memory.
 const CHECKSUMS: &[(&str, &str, Hasher)] = &[
     ("sha512", "SHA-512", |b| hex::encode(Sha512::digest(b))),
     ("sha256", "SHA-256", |b| hex::encode(Sha256::digest(b))),
     ("sha1", "SHA-1", |b| hex::encode(Sha1::digest(b))),
 ];
 
+/// The strongest checksum a repository offers for a file: which one, and its value.
+pub type Offered = Option<(&'static str, &'static str, String)>;
+
 fn sha256_hex(b: &[u8]) -> String {
     hex::encode(Sha256::digest(b))
 }
+
+/// Pure: the name of a jar's partial download. Keyed by the expected sum, as fetch
+/// keys its partials: bytes of another file are never continued, and any repository's
+/// copy of this one is. A sum that is not plain hex (the server's text) is hashed
+/// into the name; without a sum, the URL is.
+pub fn partial_key(offered: &Offered, url: &str) -> String {
+    match offered {
+        Some((ext, _, sum))
+            if (1..=128).contains(&sum.len()) && sum.bytes().all(|b| b.is_ascii_hexdigit()) =>
+        {
+            format!("{ext}-{sum}")
+        }
+        Some((ext, _, sum)) => format!("{ext}-of-{}", sha256_hex(sum.as_bytes())),
+        None => format!("unverified-{}", sha256_hex(url.as_bytes())),
+    }
+}
+
+/// A verified file in the cache: its blob, sha256, and the repository it came from.
+type Stored = (PathBuf, String, String);
 
 impl Remote {
     /// `cache_root`'s `maven/` holds the verified files.
@@ -116,21 +143,56 @@ impl Remote {
             http: Http::new(policy)?,
             repos,
             dir: cache_root.join("maven"),
+            locks: Cache::new(cache_root),
             insecure_skip_verify,
         })
+    }
+
+    /// How long a jar another process is downloading is waited for (`--lock-timeout`).
+    pub fn with_lock_timeout(mut self, timeout: std::time::Duration) -> Remote {
+        self.locks = self.locks.with_lock_timeout(timeout);
+        self
     }
 
     fn blob(&self, sha256: &str) -> PathBuf {
         self.dir.join("sha256").join(sha256)
     }
 
+    /// The index entry of a repository path: `(sha256, repository)`. A hit marks the
+    /// blob and the index's top folder used, for `cache prune --older-than`.
+    fn indexed(&self, rel: &str) -> Option<(String, String)> {
+        let index = self.dir.join("index");
+        let entry = fs::read_to_string(index.join(rel)).ok()?;
+        let (sha, repo) = entry.trim_end().split_once(' ')?;
+        crate::cache::touch(&self.blob(sha));
+        if let Some(top) = rel.split('/').next() {
+            crate::cache::touch(&index.join(top));
+        }
+        Some((sha.to_string(), repo.to_string()))
+    }
+
     /// A file of the index whose blob is still intact: `(bytes, sha256, repository)`.
     fn cached(&self, rel: &str) -> Option<(Vec<u8>, String, String)> {
-        let entry = fs::read_to_string(self.dir.join("index").join(rel)).ok()?;
-        let (sha, repo) = entry.trim_end().split_once(' ')?;
-        let bytes = fs::read(self.blob(sha)).ok()?;
+        let (sha, repo) = self.indexed(rel)?;
+        let bytes = fs::read(self.blob(&sha)).ok()?;
         // Stored only under its verified digest; re-hashing guards a damaged disk.
-        (sha256_hex(&bytes) == sha).then(|| (bytes, sha.to_string(), repo.to_string()))
+        (sha256_hex(&bytes) == sha).then_some((bytes, sha, repo))
+    }
+
+    /// [`Remote::cached`] for a jar, hashed as it is read rather than held in memory.
+    fn cached_jar(&self, rel: &str) -> Option<Stored> {
+        let (sha, repo) = self.indexed(rel)?;
+        let path = self.blob(&sha);
+        let mut hasher = Sha256::new();
+        std::io::copy(&mut fs::File::open(&path).ok()?, &mut hasher).ok()?;
+        (hex::encode(hasher.finalize()) == sha).then_some((path, sha, repo))
+    }
+
+    fn index(&self, rel: &str, sha: &str, repo: &str) -> Result<(), MavenError> {
+        write_atomic(
+            &self.dir.join("index").join(rel),
+            format!("{sha} {repo}\n").as_bytes(),
+        )
     }
 
     fn store(&self, rel: &str, bytes: &[u8], repo: &str) -> Result<String, MavenError> {
@@ -139,11 +201,14 @@ impl Remote {
         if !blob.exists() {
             write_atomic(&blob, bytes)?;
         }
-        write_atomic(
-            &self.dir.join("index").join(rel),
-            format!("{sha} {repo}\n").as_bytes(),
-        )?;
+        self.index(rel, &sha, repo)?;
         Ok(sha)
+    }
+
+    fn auth(repo: &Repository) -> Option<(&str, &str)> {
+        repo.auth
+            .as_ref()
+            .map(|a| (a.user.as_str(), a.password.as_str()))
     }
 
     /// One file of one repository, unverified; `None` when it does not have it.
@@ -156,27 +221,32 @@ impl Remote {
                 Err(e) => Err(io(&path, e)),
             };
         }
-        let auth = repo
-            .auth
-            .as_ref()
-            .map(|a| (a.user.as_str(), a.password.as_str()));
         let url = format!("{}{rel}", repo.url);
-        Ok(self.http.get_bytes_as(&url, LIMIT, auth)?)
+        Ok(self.http.get_bytes_as(&url, LIMIT, Self::auth(repo))?)
     }
 
-    /// Checks `bytes` against the strongest checksum `repo` offers for `rel`.
-    fn verify(&self, repo: &Repository, rel: &str, bytes: &[u8]) -> Result<(), MavenError> {
-        for (ext, algorithm, hash) in CHECKSUMS {
-            let Some(sum) = self.raw(repo, &format!("{rel}.{ext}"))? else {
-                continue;
-            };
-            let text = String::from_utf8_lossy(&sum);
-            let expected = text
-                .split_whitespace()
-                .next()
-                .unwrap_or("")
-                .to_ascii_lowercase();
-            let actual = hash(bytes);
+    /// The strongest checksum `repo` offers for `rel`.
+    fn offered(&self, repo: &Repository, rel: &str) -> Result<Offered, MavenError> {
+        for (ext, algorithm, _) in CHECKSUMS {
+            if let Some(sum) = self.raw(repo, &format!("{rel}.{ext}"))? {
+                let text = String::from_utf8_lossy(&sum);
+                let expected = text.split_whitespace().next().unwrap_or("");
+                return Ok(Some((ext, algorithm, expected.to_ascii_lowercase())));
+            }
+        }
+        Ok(None)
+    }
+
+    /// Checks a file against what `offered` says; `actual` hashes it by extension.
+    fn check(
+        &self,
+        repo: &Repository,
+        rel: &str,
+        offered: Offered,
+        actual: impl Fn(&str) -> String,
+    ) -> Result<(), MavenError> {
+        if let Some((ext, algorithm, expected)) = offered {
+            let actual = actual(ext);
             if expected != actual {
                 return Err(MavenError::ChecksumMismatch {
                     file: rel.to_string(),
@@ -201,42 +271,137 @@ impl Remote {
         })
     }
 
-    /// A verified file from the cache, else from the first repository that has it
-    /// (then cached): `(bytes, sha256, repository)`.
-    fn get(&self, rel: &str) -> Result<Option<(Vec<u8>, String, String)>, MavenError> {
-        if let Some(hit) = self.cached(rel) {
-            return Ok(Some(hit));
-        }
-        // As Ivy's chain: a repository that cannot be reached is passed over; its error
-        // is the answer only when no later one has the file.
+    /// Checks `bytes` against the strongest checksum `repo` offers for `rel`.
+    fn verify(&self, repo: &Repository, rel: &str, bytes: &[u8]) -> Result<(), MavenError> {
+        let offered = self.offered(repo, rel)?;
+        self.check(repo, rel, offered, |ext| {
+            CHECKSUMS
+                .iter()
+                .find(|(e, _, _)| *e == ext)
+                .map_or_else(String::new, |(_, _, hash)| hash(bytes))
+        })
+    }
+
+    /// `fetch` on each repository in order until one has the file. As Ivy's chain: a
+    /// repository that cannot be reached is passed over; its error is the answer only
+    /// when no later one has the file.
+    fn first<T>(
+        &self,
+        fetch: impl Fn(&Repository) -> Result<Option<T>, MavenError>,
+    ) -> Result<Option<T>, MavenError> {
         let mut unreachable = None;
         for repo in &self.repos {
-            let bytes = match self.raw(repo, rel) {
-                Ok(Some(bytes)) => bytes,
-                Ok(None) => continue,
+            match fetch(repo) {
+                Ok(Some(got)) => return Ok(Some(got)),
+                Ok(None) => {}
                 Err(e @ MavenError::Fetch(_)) => {
                     unreachable.get_or_insert(e);
-                    continue;
                 }
                 Err(e) => return Err(e),
-            };
-            self.verify(repo, rel, &bytes)?;
-            let sha = self.store(rel, &bytes, &repo.url)?;
-            return Ok(Some((bytes, sha, repo.url.clone())));
+            }
         }
         unreachable.map_or(Ok(None), Err)
     }
 
+    /// A verified small file (POM, metadata) from the cache, else from the first
+    /// repository that has it (then cached): `(bytes, sha256, repository)`.
+    fn get(&self, rel: &str) -> Result<Option<(Vec<u8>, String, String)>, MavenError> {
+        if let Some(hit) = self.cached(rel) {
+            return Ok(Some(hit));
+        }
+        self.first(|repo| {
+            let Some(bytes) = self.raw(repo, rel)? else {
+                return Ok(None);
+            };
+            self.verify(repo, rel, &bytes)?;
+            let sha = self.store(rel, &bytes, &repo.url)?;
+            Ok(Some((bytes, sha, repo.url.clone())))
+        })
+    }
+
+    /// A verified jar from the cache, else from the first repository that has it.
+    fn jar(&self, rel: &str) -> Result<Option<Stored>, MavenError> {
+        if let Some(hit) = self.cached_jar(rel) {
+            return Ok(Some(hit));
+        }
+        self.first(|repo| {
+            if repo.local_dir().is_none() {
+                return self.download_jar(repo, rel);
+            }
+            let Some(bytes) = self.raw(repo, rel)? else {
+                return Ok(None);
+            };
+            self.verify(repo, rel, &bytes)?;
+            let sha = self.store(rel, &bytes, &repo.url)?;
+            Ok(Some((self.blob(&sha), sha, repo.url.clone())))
+        })
+    }
+
+    /// A jar from an HTTP repository, through fetch's resumable download: the bytes go
+    /// to `maven/partial/<key>.partial`, hashed as they arrive; a body cut short is
+    /// continued with a `Range` request on the next attempt, or by the next run, and
+    /// the whole file is checked against the repository's checksum at the end.
+    fn download_jar(&self, repo: &Repository, rel: &str) -> Result<Option<Stored>, MavenError> {
+        let offered = self.offered(repo, rel)?;
+        let key = partial_key(&offered, &format!("{}{rel}", repo.url));
+        let dir = self.dir.join("partial");
+        fs::create_dir_all(&dir).map_err(|e| io(&dir, e))?;
+        let locks = self.locks.root().join("locks");
+        fs::create_dir_all(&locks).map_err(|e| io(&locks, e))?;
+        // Another build fetching the same jar: wait, then find it in the cache.
+        let _lock = self.locks.lock(&format!("maven-{key}"))?;
+        if let Some(hit) = self.cached_jar(rel) {
+            return Ok(Some(hit));
+        }
+        let partial = dir.join(format!("{key}.partial"));
+        let mut st = HashState::all().resumed(&partial)?;
+        let url = format!("{}{rel}", repo.url);
+        let mut prog = Progress::new(ProgressMode::Quiet, rel);
+        let got = self.http.download_as(
+            &url,
+            Self::auth(repo),
+            &partial,
+            &mut st,
+            &mut prog,
+            &mut Tee::default(),
+        );
+        if got.is_err() && st.len == 0 {
+            let _ = fs::remove_file(&partial);
+        }
+        match got {
+            Ok(()) => {}
+            Err(FetchError::NotFound { .. }) => return Ok(None),
+            Err(e) => return Err(e.into()),
+        }
+        let digest = |ext: &str| match ext {
+            "sha512" => st.hex(),
+            "sha256" => st.sha256_hex().unwrap_or_default(),
+            _ => st.sha1_hex().unwrap_or_default(),
+        };
+        if let Err(e) = self.check(repo, rel, offered, digest) {
+            // Never resume from bytes that failed the check.
+            let _ = fs::remove_file(&partial);
+            return Err(e);
+        }
+        let sha = st.sha256_hex().unwrap_or_default();
+        let blob = self.blob(&sha);
+        let blobs = self.dir.join("sha256");
+        fs::create_dir_all(&blobs).map_err(|e| io(&blobs, e))?;
+        fs::rename(&partial, &blob).map_err(|e| io(&blob, e))?;
+        self.index(rel, &sha, &repo.url)?;
+        Ok(Some((blob, sha, repo.url.clone())))
+    }
+
     fn fetch_one(&self, a: &Artifact) -> Result<Fetched, MavenError> {
         let rel = a.repository_path();
-        let (_, sha256, repository) = self.get(&rel)?.ok_or_else(|| MavenError::NotFound {
+        let (path, sha256, repository) = self.jar(&rel)?.ok_or_else(|| MavenError::NotFound {
             coordinate: a.coordinate.to_string(),
             chain: a.chain.clone(),
             tried: self.repositories(),
         })?;
         Ok(Fetched {
             artifact: a.clone(),
-            path: self.blob(&sha256),
+            path,
             sha256,
             repository,
         })
@@ -295,7 +460,7 @@ impl PomSource for Remote {
     }
 
     fn has_jar(&self, c: &Coordinate) -> Result<bool, SourceError> {
-        Ok(self.get(&file_path(c, "jar"))?.is_some())
+        Ok(self.jar(&file_path(c, "jar"))?.is_some())
     }
 
     fn repositories(&self) -> Vec<String> {

@@ -28,6 +28,8 @@ pub struct StageOptions<'a> {
     pub cache_root: &'a Path,
     pub insecure_skip_verify: bool,
     pub policy: RetryPolicy,
+    /// `--lock-timeout`: how long a jar another build is downloading is waited for.
+    pub lock_timeout: std::time::Duration,
 }
 
 /// Pure: the module a distribution jar is, from its file name and pom.properties: the
@@ -102,7 +104,8 @@ pub fn run(o: &StageOptions) -> Result<Vec<PackageJar>, MavenError> {
         o.cache_root,
         o.insecure_skip_verify,
         o.policy.clone(),
-    )?;
+    )?
+    .with_lock_timeout(o.lock_timeout);
     let req = Request {
         packages: o.packages.to_vec(),
         excludes: o.excludes.to_vec(),

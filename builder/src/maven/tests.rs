@@ -742,3 +742,21 @@ fn report_names_evictions_and_the_distributions_wins() {
         ]
     );
 }
+
+#[test]
+fn partial_names_come_from_the_expected_sum() {
+    let sum = |s: &str| Some(("sha1", "SHA-1", s.to_string()));
+    let hex40 = "a".repeat(40);
+    assert_eq!(
+        remote::partial_key(&sum(&hex40), "http://r/x.jar"),
+        format!("sha1-{hex40}")
+    );
+    // Whatever a server sends, the name stays one short, safe path component.
+    for hostile in ["../../etc/passwd", &"f".repeat(4000), ""] {
+        let k = remote::partial_key(&sum(hostile), "http://r/x.jar");
+        assert!(k.len() < 100 && !k.contains('/') && k != "sha1-", "{k}");
+    }
+    let a = remote::partial_key(&None, "http://r/x.jar");
+    assert!(a.starts_with("unverified-"), "{a}");
+    assert_ne!(a, remote::partial_key(&None, "http://s/x.jar"));
+}

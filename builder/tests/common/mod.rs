@@ -545,3 +545,33 @@ impl KillClock {
         self.estimate
     }
 }
+
+/// A module in a `file://` Maven repository: POM (with `deps` as compile
+/// dependencies), a small jar, and their `.sha1`s.
+pub fn maven_module(
+    repo: &std::path::Path,
+    g: &str,
+    a: &str,
+    v: &str,
+    deps: &[(&str, &str, &str)],
+) {
+    use sha1::Digest as _;
+    let dir = repo.join(g.replace('.', "/")).join(a).join(v);
+    std::fs::create_dir_all(&dir).unwrap();
+    let deps: String = deps
+        .iter()
+        .map(|(g, a, v)| {
+            format!("<dependency><groupId>{g}</groupId><artifactId>{a}</artifactId><version>{v}</version></dependency>")
+        })
+        .collect();
+    let pom = format!(
+        "<project><groupId>{g}</groupId><artifactId>{a}</artifactId><version>{v}</version>\
+         <dependencies>{deps}</dependencies></project>"
+    );
+    let jar = format!("PK {g}:{a}:{v}");
+    for (name, bytes) in [(format!("{a}-{v}.pom"), pom), (format!("{a}-{v}.jar"), jar)] {
+        let sum = hex::encode(sha1::Sha1::digest(bytes.as_bytes()));
+        std::fs::write(dir.join(&name), bytes.as_bytes()).unwrap();
+        std::fs::write(dir.join(format!("{name}.sha1")), sum.as_bytes()).unwrap();
+    }
+}
