@@ -123,6 +123,7 @@ pub fn documents(
             files,
             os: &os,
             base: base.clone(),
+            resolved: &b.packages,
             id: (&r.reference, digest, r.platform.clone()),
         };
         docs.extend(sboms::image_documents(

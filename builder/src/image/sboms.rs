@@ -146,6 +146,9 @@ pub struct Contents<'a> {
     pub os: &'a OsPackages,
     /// The base, when known by digest.
     pub base: Option<Package>,
+    /// The `--packages` jars, named by their resolution when they carry no
+    /// pom.properties.
+    pub resolved: &'a [plan::PackageJar],
     /// `(reference, manifest digest, os/arch)`: names the documents.
     pub id: (&'a str, &'a str, String),
 }
@@ -161,7 +164,12 @@ fn inventory(
     let mut packages = vec![so.spark.clone()];
     for (img, disk) in c.files {
         match jars.get(disk) {
-            Some(f) if img.ends_with(".jar") => packages.push(jar::jar_package(img, f)),
+            Some(f) if img.ends_with(".jar") => {
+                packages.push(match c.resolved.iter().find(|r| &r.path == disk) {
+                    Some(r) => jar::resolved_jar_package(img, f, &r.coordinate),
+                    None => jar::jar_package(img, f),
+                })
+            }
             _ => packages.extend(other_package(img, disk, spark_version)?),
         }
     }
@@ -256,6 +264,7 @@ pub(super) fn documents(
             files: &files,
             os,
             base: prepared_base_package(p),
+            resolved: &opts.packages,
             id: (&report.reference, &pr.manifest_digest, pr.platform.clone()),
         };
         docs.extend(image_documents(
