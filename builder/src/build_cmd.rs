@@ -52,6 +52,10 @@ pub fn run(args: BuildArgs, lock_timeout: Duration) -> Result<()> {
     let tag = req.tag.clone().unwrap_or_else(|| version.clone());
     let images = req.names.images(&tag)?;
     let packages = bake_packages(&req, &spark_home, &prepared.cache_root, lock_timeout)?;
+    let sbom = req.sbom.any().then(|| SbomOptions {
+        formats: req.sbom,
+        spark: sbom_spark_package(&version, &source, tarball.as_ref()),
+    });
     if let Some(daemon) = &prepared.engine {
         let b = sparkimg::engine::build::EngineBuild {
             spark_home,
@@ -77,12 +81,10 @@ pub fn run(args: BuildArgs, lock_timeout: Duration) -> Result<()> {
             apt_packages: req.apt_packages.clone(),
             packages,
         };
-        return engine_build(&req, daemon, &b, prepared.registry.as_ref());
+        let jar_cache = (!req.no_cache).then(|| image::jar_facts_dir(&prepared.cache_root));
+        let sbom = sbom.map(|so| (so, jar_cache));
+        return engine_build(&req, daemon, &b, prepared.registry.as_ref(), sbom);
     }
-    let sbom = req.sbom.any().then(|| SbomOptions {
-        formats: req.sbom,
-        spark: sbom_spark_package(&version, &source, tarball.as_ref()),
-    });
     let opts = BuildOptions {
         spark_home,
         spark_version: version,
@@ -345,15 +347,19 @@ fn version_from_dist(home: &Path) -> Option<String> {
     Some(version.to_string())
 }
 
-/// `--engine docker`: the daemon builds from the Dockerfiles and, with --push, pushes.
+/// `--engine docker`: the daemon builds from the Dockerfiles and, with --push, pushes;
+/// then the SBOMs (with the jar facts' cache directory) go to `--sbom-dir` and, pushed,
+/// beside the images as referrers.
 fn engine_build(
     req: &BuildRequest,
     daemon: &Daemon,
     b: &sparkimg::engine::build::EngineBuild,
     ropts: Option<&RegistryOptions>,
+    sbom: Option<(SbomOptions, Option<PathBuf>)>,
 ) -> Result<()> {
     let mut report = engine::build::build_images(daemon, b, &mut |l| eprintln!("{l}"))?;
-    if let (true, Some(ropts)) = (req.sinks.push, ropts) {
+    let ropts = ropts.filter(|_| req.sinks.push);
+    if let Some(ropts) = ropts {
         for i in &mut report.images {
             eprintln!(
                 "sparkimg: pushing {} through the Docker Engine",
@@ -362,6 +368,24 @@ fn engine_build(
             let d = engine::push_image(daemon, &i.reference, ropts, &mut |l| eprintln!("{l}"))?;
             i.manifest_digest = d.rsplit('@').next().unwrap_or("").to_string();
             i.repo_digests = vec![d];
+        }
+    }
+    if let Some((so, jar_cache)) = &sbom {
+        let docs = engine::sbom::documents(daemon, b, &report, so, jar_cache.as_deref())?;
+        if let Some(dir) = &req.sbom_dir {
+            write_sbom_dir(dir, &docs)?;
+        }
+        match ropts {
+            Some(ropts) => {
+                let created = image::json::rfc3339(b.epoch);
+                publish::push_referrers(&docs, ropts, &created)?;
+                eprintln!(
+                    "sparkimg: {} SBOM document(s) attached in the registry",
+                    docs.len()
+                );
+            }
+            None if req.sbom_dir.is_none() => eprintln!("{}", sbom_not_kept_hint()),
+            None => {}
         }
     }
     for i in &report.images {
@@ -415,9 +439,21 @@ fn sinks(req: &BuildRequest, opts: &BuildOptions, p: Prepared) -> (Vec<Box<dyn S
     (sinks, defaulted)
 }
 
+/// A Docker Engine has no referrers: said when its images' SBOMs would be lost.
+fn sbom_not_kept_hint() -> &'static str {
+    "hint: the Docker Engine keeps no SBOM beside an image: pass --sbom-dir DIR to write \
+     the SBOM, --push to attach it in the registry (`sparkimg sbom REF` reads it there), \
+     or --output oci:DIR to keep it in a layout"
+}
+
 /// Plan, build, assemble, publish; then report.
 fn daemonless(req: &BuildRequest, opts: &BuildOptions, p: Prepared) -> Result<()> {
+    // Only loaded into a daemon: the documents would go nowhere.
+    let only_loaded = p.load.is_some() && req.sinks.output.is_none() && !req.sinks.push;
     let (mut sinks, written_default) = sinks(req, opts, p);
+    if opts.sbom.is_some() && req.sbom_dir.is_none() && only_loaded {
+        eprintln!("{}", sbom_not_kept_hint());
+    }
     let described: Vec<String> = sinks.iter().map(|s| s.describe()).collect();
     let (mut report, delivered) = image::build_with(opts, |a| {
         if let Some(dir) = &req.sbom_dir {

@@ -521,7 +521,8 @@ pub struct BuildArgs {
     #[arg(short = 'n', long)]
     pub no_cache: bool,
 
-    /// SBOM documents to attach to every image as OCI referrers (daemonless builds).
+    /// SBOM documents to attach to every image as OCI referrers (in a layout or, pushed,
+    /// in the registry; `--engine docker` attaches them to what it pushes).
     #[arg(long, value_name = "FORMAT", default_value = "spdx",
           value_parser = ["spdx", "cyclonedx", "both", "none"])]
     pub sbom: String,

@@ -15,6 +15,7 @@ use thiserror::Error;
 use crate::engine::{self, Daemon, EngineError};
 use crate::image::json::JsonBlob;
 use crate::image::output::{self, Blob, BlobSource};
+use crate::image::sboms::{self, SbomDoc};
 use crate::image::{Assembled, BuildError, OutputSpec};
 use crate::registry::layout::{self, Blobs};
 use crate::registry::manifest::Desc;
@@ -172,6 +173,66 @@ impl RegistrySink {
         }
         Ok(reports)
     }
+}
+
+/// Attaches `docs` to images another client (a Docker Engine) pushed to their
+/// references: as [`RegistrySink::push`] does for a build's images, through the
+/// registry's referrers API, else the referrers tag schema. Each subject descriptor is
+/// the manifest as the registry serves it.
+pub fn push_referrers(
+    docs: &[SbomDoc],
+    opts: &RegistryOptions,
+    created: &str,
+) -> Result<(), PublishError> {
+    // subject digest → (repository, descriptor)
+    let mut subjects: HashMap<&str, (RegistryRef, serde_json::Value)> = HashMap::new();
+    for d in docs {
+        if subjects.contains_key(d.subject.as_str()) {
+            continue;
+        }
+        let repo = RegistryRef {
+            tag: None,
+            digest: None,
+            ..RegistryRef::parse(&d.reference)?
+        };
+        let pinned = RegistryRef {
+            digest: Some(d.subject.clone()),
+            ..repo.clone()
+        };
+        let (media_type, size) = registry::manifest_descriptor(&pinned, opts)?;
+        let desc = serde_json::json!({"mediaType": media_type, "digest": d.subject, "size": size});
+        subjects.insert(&d.subject, (repo, desc));
+    }
+    let descs: Vec<serde_json::Value> = docs
+        .iter()
+        .map(|d| subjects[d.subject.as_str()].1.clone())
+        .collect();
+    let index = serde_json::to_vec(&serde_json::json!({
+        "schemaVersion": 2,
+        "mediaType": crate::registry::manifest::OCI_INDEX,
+        "manifests": [],
+    }))
+    .map_err(|e| BuildError::InvalidInput(format!("referrers index: {e}")))?;
+    let mut a = Assembled {
+        blobs: Vec::new(),
+        index: JsonBlob {
+            digest: format!("sha256:{}", hex::encode(Sha256::digest(&index))),
+            bytes: index,
+        },
+        docker_manifest: Vec::new(),
+        sboms: Vec::new(),
+    };
+    sboms::attach_to(&mut a, docs, &descs, created);
+    let store = AssembledBlobs::new(&a, Path::new("the SBOMs"));
+    let owners = |s: &str| {
+        subjects
+            .get(s)
+            .map(|(r, _)| vec![r.clone()])
+            .unwrap_or_default()
+    };
+    let plans = layout::referrer_plans_to(&a.index.bytes, &store, &owners)?;
+    registry::push(&plans, opts)?;
+    Ok(())
 }
 
 /// The blobs of an [`Assembled`] by digest, as the registry's plan builder reads them.

@@ -1095,7 +1095,25 @@ fn packages_are_baked_into_jars_and_rebuilt_offline() {
         assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
         serde_json::from_slice::<Value>(&o.stdout).unwrap()
     };
-    let r = build(&[&output]);
+    let sbom_dir = format!("--sbom-dir={}", fx.p("sboms").display());
+    let r = build(&[&output, &sbom_dir]);
+    // The SBOM names the package jars (no pom.properties here) by their resolution.
+    let spdx = fs::read_dir(fx.p("sboms"))
+        .unwrap()
+        .next()
+        .unwrap()
+        .unwrap()
+        .path();
+    let spdx: Value = serde_json::from_slice(&fs::read(spdx).unwrap()).unwrap();
+    let purls: Vec<&str> = spdx["packages"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|p| p["externalRefs"][0]["referenceLocator"].as_str())
+        .collect();
+    for want in ["pkg:maven/org.a/app@1.0", "pkg:maven/org.b/lib@2.0"] {
+        assert!(purls.contains(&want), "{want} not in {purls:?}");
+    }
     let files: Vec<&str> = r["packages"]
         .as_array()
         .unwrap()

@@ -771,3 +771,244 @@ fn engine_push_reads_the_password_from_stdin_once() {
         assert_eq!(skopeo_digest(r, Some("spark:pw-Stdin-S3CR3T")), digest);
     }
 }
+
+/// What an image's merged file system holds, read from `docker export` (not from
+/// sparkimg's bookkeeping): every jar with its sha256 and pom.properties coordinates,
+/// and the dpkg status.
+struct Exported {
+    /// path → (sha256, coordinates of each pom.properties)
+    jars: BTreeMap<String, (String, Vec<Coordinates>)>,
+    dpkg_status: String,
+}
+
+fn export(image: &str) -> Exported {
+    use std::io::Read as _;
+    let id = docker_ok(&["create", image]).trim().to_string();
+    let mut child = Command::new("docker")
+        .args(["export", &id])
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut out = Exported {
+        jars: BTreeMap::new(),
+        dpkg_status: String::new(),
+    };
+    let mut ar = tar::Archive::new(child.stdout.take().unwrap());
+    for e in ar.entries().unwrap() {
+        let mut e = e.unwrap();
+        let path = format!("/{}", e.path().unwrap().display());
+        if path.ends_with(".jar") && e.header().entry_type().is_file() {
+            let mut bytes = Vec::new();
+            e.read_to_end(&mut bytes).unwrap();
+            let sha = hex::encode(<sha2::Sha256 as sha2::Digest>::digest(&bytes));
+            out.jars.insert(path, (sha, poms(&bytes)));
+        } else if path == "/var/lib/dpkg/status" {
+            e.read_to_string(&mut out.dpkg_status).unwrap();
+        }
+    }
+    assert!(child.wait().unwrap().success());
+    docker_ok(&["rm", &id]);
+    out
+}
+
+/// (groupId, artifactId, version).
+type Coordinates = (String, String, String);
+
+/// The coordinates of each pom.properties in a jar.
+fn poms(jar: &[u8]) -> Vec<Coordinates> {
+    use std::io::Read as _;
+    let Ok(mut z) = zip::ZipArchive::new(std::io::Cursor::new(jar)) else {
+        return Vec::new();
+    };
+    let names: Vec<String> = z
+        .file_names()
+        .filter(|n| n.ends_with("/pom.properties"))
+        .map(String::from)
+        .collect();
+    let mut out = Vec::new();
+    for n in names {
+        let mut text = String::new();
+        z.by_name(&n).unwrap().read_to_string(&mut text).unwrap();
+        let get = |k: &str| {
+            text.lines()
+                .find_map(|l| l.strip_prefix(&format!("{k}=")))
+                .unwrap_or("")
+                .trim()
+                .to_string()
+        };
+        out.push((get("groupId"), get("artifactId"), get("version")));
+    }
+    out
+}
+
+/// `build --engine docker --push --sbom both`: the images get the same SBOMs as a
+/// daemonless build (every jar of the image with its sha256 and pom.properties
+/// coordinates, every installed dpkg package), written to `--sbom-dir` and attached in
+/// the registry as referrers of the manifest the daemon pushed, which stays as pushed;
+/// `sparkimg sbom` reads them back. Without --push or --sbom-dir a hint says where the
+/// SBOM went.
+#[test]
+fn engine_build_attaches_sboms_to_what_it_pushes() {
+    let Some(env) = env() else { return };
+    if !need("skopeo") {
+        return;
+    }
+    let Some(registry) = LoopbackRegistry::start() else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let repo = format!("127.0.0.1:{}/sbom-{}", registry.port, std::process::id());
+    let reference = format!("{repo}/spark:1");
+    let _images = Images(vec![reference.clone()]);
+    let sboms = dir.path().join("sboms");
+    let cache = dir.path().join("cache");
+    let args = vec![
+        "build",
+        "--engine",
+        "docker",
+        "--spark-home",
+        env.dist.to_str().unwrap(),
+        "-r",
+        &repo,
+        "-t",
+        "1",
+        "--base",
+        BASE,
+        "--entrypoint-binary",
+        env.entrypoint.to_str().unwrap(),
+        "--cache-dir",
+        cache.to_str().unwrap(),
+    ];
+    let sbom_dir = ["--sbom", "both", "--sbom-dir", sboms.to_str().unwrap()];
+    let built = ok_json(&sparkimg(
+        &[&args[..], &sbom_dir, &["--push", "--json"]].concat(),
+        &[],
+    ));
+    let digest = built["images"][0]["manifest_digest"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert!(digest.starts_with("sha256:"), "{built}");
+    // The image is as the daemon pushed it.
+    assert_eq!(skopeo_digest(&reference, None), digest);
+
+    let files: Vec<PathBuf> = std::fs::read_dir(&sboms)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
+    assert_eq!(files.len(), 2, "{files:?}");
+    let read = |suffix: &str| {
+        let f = files
+            .iter()
+            .find(|f| f.to_string_lossy().ends_with(suffix))
+            .unwrap();
+        std::fs::read(f).unwrap()
+    };
+    let (spdx_bytes, cdx_bytes) = (read(".spdx.json"), read(".cdx.json"));
+
+    // The referrers tag lists both documents, each referring to the pushed manifest.
+    let raw = |r: &str| -> Value {
+        let o = Command::new("skopeo")
+            .args(["inspect", "--raw", "--tls-verify=false"])
+            .arg(format!("docker://{r}"))
+            .output()
+            .unwrap();
+        assert!(
+            o.status.success(),
+            "{r}: {}",
+            String::from_utf8_lossy(&o.stderr)
+        );
+        serde_json::from_slice(&o.stdout).unwrap()
+    };
+    let index = raw(&format!("{repo}/spark:{}", digest.replace(':', "-")));
+    let list = index["manifests"].as_array().unwrap();
+    assert_eq!(list.len(), 2, "{index}");
+    let sha = |b: &[u8]| {
+        format!(
+            "sha256:{}",
+            hex::encode(<sha2::Sha256 as sha2::Digest>::digest(b))
+        )
+    };
+    for (kind, bytes) in [
+        ("application/spdx+json", &spdx_bytes),
+        ("application/vnd.cyclonedx+json", &cdx_bytes),
+    ] {
+        let e = list.iter().find(|e| e["artifactType"] == kind).unwrap();
+        let m = raw(&format!("{repo}/spark@{}", e["digest"].as_str().unwrap()));
+        assert_eq!(m["subject"]["digest"], digest.as_str(), "{m}");
+        assert_eq!(m["layers"][0]["digest"], sha(bytes).as_str(), "{m}");
+    }
+    let o = Command::new(env!("CARGO_BIN_EXE_sparkimg"))
+        .args(["sbom", &reference])
+        .env("SPARKIMG_CACHE_DIR", &cache)
+        .output()
+        .unwrap();
+    assert_eq!(
+        o.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    assert_eq!(o.stdout, spdx_bytes);
+
+    // Completeness against the image's files.
+    let spdx: Value = serde_json::from_slice(&spdx_bytes).unwrap();
+    let packages = spdx["packages"].as_array().unwrap();
+    let purl = |p: &Value| {
+        p["externalRefs"][0]["referenceLocator"]
+            .as_str()
+            .unwrap_or("")
+            .to_string()
+    };
+    let by_file: BTreeMap<&str, &Value> = packages
+        .iter()
+        .filter(|p| p["comment"].as_str() != Some("shaded into the jar"))
+        .filter_map(|p| Some((p["packageFileName"].as_str()?, p)))
+        .collect();
+    let image = export(&reference);
+    assert!(image.jars.len() > 200, "{} jars", image.jars.len());
+    for (path, (sum, poms)) in &image.jars {
+        let p = by_file
+            .get(path.as_str())
+            .unwrap_or_else(|| panic!("{path} is not in the SBOM"));
+        if !path.starts_with("/opt/spark/") {
+            continue;
+        }
+        let sha256 = p["checksums"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|c| c["algorithm"] == "SHA256")
+            .unwrap();
+        assert_eq!(sha256["checksumValue"], sum.as_str(), "{path}");
+        if let [(g, a, v)] = poms.as_slice() {
+            assert_eq!(purl(p), format!("pkg:maven/{g}/{a}@{v}"), "{path}");
+        }
+    }
+    let purls: std::collections::BTreeSet<String> = packages.iter().map(purl).collect();
+    let enc = |s: &str| s.replace('+', "%2B").replace(':', "%3A");
+    let mut installed = 0;
+    for p in image.dpkg_status.split("\n\n") {
+        let field = |k: &str| p.lines().find_map(|l| l.strip_prefix(k));
+        if !field("Status: ").is_some_and(|s| s.ends_with(" installed")) {
+            continue;
+        }
+        let (name, version) = (field("Package: ").unwrap(), field("Version: ").unwrap());
+        let prefix = format!("pkg:deb/debian/{}@{}?", enc(name), enc(version));
+        assert!(
+            purls.iter().any(|p| p.starts_with(&prefix)),
+            "{name} {version} is not in the SBOM"
+        );
+        installed += 1;
+    }
+    assert!(installed > 50, "{installed} dpkg packages");
+
+    // Only in the daemon: nowhere to keep the SBOM but a file, which a hint says.
+    let o = sparkimg(&args, &[]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(
+        err.contains("hint: the Docker Engine keeps no SBOM"),
+        "{err}"
+    );
+}

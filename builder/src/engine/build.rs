@@ -130,14 +130,10 @@ fn dockerfile_for(
     })
 }
 
-/// Build every image of `b`, streaming build output lines to `log`.
-pub fn build_images(
-    daemon: &Daemon,
-    b: &EngineBuild,
-    log: &mut dyn FnMut(&str),
-) -> Result<BuildReport, EngineError> {
+/// The daemonless layer plan of `b`'s images: what the contexts hold (and the SBOMs
+/// list), after the checks of [`checked_dist`].
+pub fn planned_layers(b: &EngineBuild) -> Result<Vec<plan::LayerPlan>, EngineError> {
     let dist = checked_dist(b)?;
-    let java_home = java_home(daemon, b)?;
     // passwd and localtime are made by the Dockerfile from the base; only the file
     // layout matters here.
     let sys = SystemFiles {
@@ -152,7 +148,17 @@ pub fn build_images(
         timezone: b.timezone.clone(),
         uid: b.uid,
     };
-    let layers = plan::plan_layers(&dist, &sys);
+    Ok(plan::plan_layers(&dist, &sys))
+}
+
+/// Build every image of `b`, streaming build output lines to `log`.
+pub fn build_images(
+    daemon: &Daemon,
+    b: &EngineBuild,
+    log: &mut dyn FnMut(&str),
+) -> Result<BuildReport, EngineError> {
+    let layers = planned_layers(b)?;
+    let java_home = java_home(daemon, b)?;
     let created = json::rfc3339(b.epoch);
     let apt_packages = b.apt_packages.join(",");
     let jvm_ref = b

@@ -3,7 +3,8 @@
 //! (`push --engine docker`).
 //!
 //! Pure: [`discovery`] (which daemon), [`context`] (what the build context holds),
-//! [`dockerfile`] (the Dockerfiles and their build args). Effects: [`daemon`] (bollard).
+//! [`dockerfile`] (the Dockerfiles and their build args). Effects: [`daemon`] (bollard),
+//! [`sbom`] (the images' SBOMs).
 
 pub mod build;
 pub mod context;
@@ -11,6 +12,7 @@ pub mod daemon;
 pub mod discovery;
 pub mod dockerfile;
 pub mod error;
+pub mod sbom;
 
 pub use daemon::Daemon;
 pub use discovery::{discover, Endpoint, Found};

@@ -369,7 +369,7 @@ pub fn build_with<T, E: From<BuildError>>(
     // The SBOM's jar hashes are teed off the layer build's single read of each jar;
     // afterwards only central directories and pom.properties entries are read (and
     // whole jars only for layers that came from the cache, unless their facts did).
-    let jar_cache = cache.as_ref().map(|c| c.store().join("sbom-jars"));
+    let jar_cache = opts.cache_dir.as_deref().map(jar_facts_dir);
     let tee = sbom.map(|_| layer::JarTee::default());
     let (by_key, layer_reports) =
         build_layers(opts, &prepared, &store, cache.as_ref(), tee.as_ref())?;
@@ -399,6 +399,12 @@ pub fn build_with<T, E: From<BuildError>>(
         packages: opts.packages.clone(),
     };
     Ok((report, delivered))
+}
+
+/// Where the SBOM's jar facts are remembered under the cache root (see
+/// [`crate::sbom::jar::scan_cached`]).
+pub fn jar_facts_dir(cache_root: &Path) -> PathBuf {
+    LayerCache::new(cache_root).store().join("sbom-jars")
 }
 
 /// A root file system tarball says nothing of its architecture: used for a second
@@ -554,8 +560,7 @@ struct Prepared {
     variant_os_packages: BTreeMap<Variant, OsPackages>,
 }
 
-/// OS packages and base jars of an image, and notes on what could not be listed.
-type OsPackages = (Vec<crate::sbom::Package>, Vec<String>);
+use sboms::OsPackages;
 
 /// What [`os_package_layers`] plans: the layers with their keys, and per variant the
 /// dpkg status of its images after the layer.

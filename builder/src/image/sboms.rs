@@ -36,9 +36,14 @@ pub struct SbomOptions {
 
 /// Files of one platform image: (path in the image, file on disk).
 fn image_files(p: &Prepared, variant: super::Variant) -> Vec<(String, PathBuf)> {
-    plan::layers_for(&p.layers, variant)
+    plan_files(&p.layers, variant)
+}
+
+/// The files `layers` put into an image of `variant`: (path in the image, file on disk).
+pub fn plan_files(layers: &[plan::LayerPlan], variant: super::Variant) -> Vec<(String, PathBuf)> {
+    plan::layers_for(layers, variant)
         .into_iter()
-        .flat_map(|i| &p.layers[i].entries)
+        .flat_map(|i| &layers[i].entries)
         .filter_map(|e| match &e.kind {
             EntryKind::File(Content::Path { path, .. }) => {
                 Some((format!("/{}", e.path), path.clone()))
@@ -51,7 +56,7 @@ fn image_files(p: &Prepared, variant: super::Variant) -> Vec<(String, PathBuf)> 
 /// What every distinct jar of all images holds, in parallel: from `cache`, else from
 /// the `hashes` the layer build teed off plus the jar's central directory, else from
 /// one full read.
-fn scan_jars(
+pub fn scan_jars(
     files: &[(String, PathBuf)],
     cache: Option<&Path>,
     hashes: &BTreeMap<PathBuf, jar::Hashes>,
@@ -113,9 +118,12 @@ fn other_package(
 }
 
 /// The base as its own package, when it is known by digest.
-fn base_package(p: &Prepared) -> Option<Package> {
-    let digest = p.base.digest.as_ref()?;
-    let name = &p.base.name;
+fn prepared_base_package(p: &Prepared) -> Option<Package> {
+    Some(base_package(&p.base.name, p.base.digest.as_ref()?))
+}
+
+/// The base `name`, whose manifest digest is `digest`, as a package.
+pub fn base_package(name: &str, digest: &str) -> Package {
     let short = name.rsplit('/').next().unwrap_or(name);
     let short = short.split([':', '@']).next().unwrap_or(short);
     let purl = format!(
@@ -124,42 +132,88 @@ fn base_package(p: &Prepared) -> Option<Package> {
         sbom::encode(digest),
         sbom::encode(name)
     );
-    Some(Package::new(Kind::Base, name, digest, purl))
+    Package::new(Kind::Base, name, digest, purl)
+}
+
+/// OS packages and jars of an image's base (and os-packages layer), and notes on what
+/// could not be listed.
+pub type OsPackages = (Vec<Package>, Vec<String>);
+
+/// What one platform image holds, as its inventory needs it.
+pub struct Contents<'a> {
+    /// The files sparkimg put in: (path in the image, file on disk).
+    pub files: &'a [(String, PathBuf)],
+    pub os: &'a OsPackages,
+    /// The base, when known by digest.
+    pub base: Option<Package>,
+    /// The `--packages` jars, named by their resolution when they carry no
+    /// pom.properties.
+    pub resolved: &'a [plan::PackageJar],
+    /// `(reference, manifest digest, os/arch)`: names the documents.
+    pub id: (&'a str, &'a str, String),
 }
 
 /// The inventory of one platform image.
 fn inventory(
-    opts: &BuildOptions,
+    spark_version: &str,
     so: &SbomOptions,
-    p: &Prepared,
-    files: &[(String, PathBuf)],
+    c: Contents,
     jars: &BTreeMap<PathBuf, jar::JarFacts>,
-    variant: super::Variant,
-    (reference, digest, platform): (&str, &str, String),
+    epoch: u64,
 ) -> Result<Inventory, BuildError> {
-    // The dpkg status after the variant's os-packages layer, else the base's.
-    let os = p
-        .variant_os_packages
-        .get(&variant)
-        .unwrap_or(&p.os_packages);
     let mut packages = vec![so.spark.clone()];
-    for (img, disk) in files {
+    for (img, disk) in c.files {
         match jars.get(disk) {
-            Some(f) if img.ends_with(".jar") => packages.push(jar::jar_package(img, f)),
-            _ => packages.extend(other_package(img, disk, &opts.spark_version)?),
+            Some(f) if img.ends_with(".jar") => {
+                packages.push(match c.resolved.iter().find(|r| &r.path == disk) {
+                    Some(r) => jar::resolved_jar_package(img, f, &r.coordinate),
+                    None => jar::jar_package(img, f),
+                })
+            }
+            _ => packages.extend(other_package(img, disk, spark_version)?),
         }
     }
-    packages.extend(os.0.iter().cloned());
-    packages.extend(base_package(p));
+    packages.extend(c.os.0.iter().cloned());
+    packages.extend(c.base);
+    let (reference, digest, platform) = c.id;
     Ok(Inventory {
         reference: reference.to_string(),
         digest: digest.to_string(),
         platform,
-        created: opts.epoch,
+        created: epoch,
         packages,
-        notes: os.1.clone(),
+        notes: c.os.1.clone(),
     }
     .sorted())
+}
+
+/// The documents of one platform image in the formats `so` asks for.
+pub fn image_documents(
+    spark_version: &str,
+    so: &SbomOptions,
+    c: Contents,
+    jars: &BTreeMap<PathBuf, jar::JarFacts>,
+    epoch: u64,
+) -> Result<Vec<SbomDoc>, BuildError> {
+    let inv = inventory(spark_version, so, c, jars, epoch)?;
+    let formats = [
+        (so.formats.spdx, Format::Spdx),
+        (so.formats.cyclonedx, Format::CycloneDx),
+    ];
+    Ok(formats
+        .into_iter()
+        .filter(|(on, _)| *on)
+        .map(|(_, format)| SbomDoc {
+            reference: inv.reference.clone(),
+            platform: inv.platform.clone(),
+            subject: inv.digest.clone(),
+            format,
+            document: match format {
+                Format::Spdx => spdx::document(&inv),
+                Format::CycloneDx => cyclonedx::document(&inv),
+            },
+        })
+        .collect())
 }
 
 /// What each jar of the build holds.
@@ -201,29 +255,25 @@ pub(super) fn documents(
     }
     let mut docs = Vec::new();
     for (p, variant, files, report, pr) in per_image {
-        let id = (
-            report.reference.as_str(),
-            pr.manifest_digest.as_str(),
-            pr.platform.clone(),
-        );
-        let inv = inventory(opts, so, p, &files, jars, variant, id)?;
-        let formats = [
-            (so.formats.spdx, Format::Spdx),
-            (so.formats.cyclonedx, Format::CycloneDx),
-        ];
-        for (_, format) in formats.into_iter().filter(|(on, _)| *on) {
-            let document = match format {
-                Format::Spdx => spdx::document(&inv),
-                Format::CycloneDx => cyclonedx::document(&inv),
-            };
-            docs.push(SbomDoc {
-                reference: inv.reference.clone(),
-                platform: inv.platform.clone(),
-                subject: inv.digest.clone(),
-                format,
-                document,
-            });
-        }
+        // The dpkg status after the variant's os-packages layer, else the base's.
+        let os = p
+            .variant_os_packages
+            .get(&variant)
+            .unwrap_or(&p.os_packages);
+        let c = Contents {
+            files: &files,
+            os,
+            base: prepared_base_package(p),
+            resolved: &opts.packages,
+            id: (&report.reference, &pr.manifest_digest, pr.platform.clone()),
+        };
+        docs.extend(image_documents(
+            &opts.spark_version,
+            so,
+            c,
+            jars,
+            opts.epoch,
+        )?);
     }
     Ok(docs)
 }
@@ -232,6 +282,28 @@ pub(super) fn documents(
 /// lists the artifact manifests in the index by `artifactType`, without a ref name (they
 /// are found through their `subject`, as registries' referrers API finds them).
 pub(super) fn attach(assembled: &mut Assembled, docs: &[SbomDoc], created: &str) {
+    let subjects: Vec<Value> = docs
+        .iter()
+        .map(|d| {
+            let size = assembled
+                .blobs
+                .iter()
+                .find(|b| b.digest == d.subject)
+                .map(|b| match &b.source {
+                    BlobSource::Bytes(x) => x.len() as u64,
+                    BlobSource::Path(p) => std::fs::metadata(p).map(|m| m.len()).unwrap_or(0),
+                    BlobSource::Remote { size, .. } => *size,
+                })
+                .unwrap_or(0);
+            json!({"mediaType": json::MANIFEST_TYPE, "digest": d.subject, "size": size})
+        })
+        .collect();
+    attach_to(assembled, docs, &subjects, created);
+}
+
+/// [`attach`] with each document's subject descriptor given (`subjects[i]` for
+/// `docs[i]`): for images that are elsewhere, e.g. pushed by a Docker Engine.
+pub fn attach_to(assembled: &mut Assembled, docs: &[SbomDoc], subjects: &[Value], created: &str) {
     let mut extra: Vec<Value> = Vec::new();
     let add = |digest: &str, bytes: Vec<u8>, blobs: &mut Vec<Blob>| {
         if !blobs.iter().any(|b| b.digest == digest) {
@@ -241,20 +313,8 @@ pub(super) fn attach(assembled: &mut Assembled, docs: &[SbomDoc], created: &str)
             });
         }
     };
-    for d in docs {
-        let subject_size = assembled
-            .blobs
-            .iter()
-            .find(|b| b.digest == d.subject)
-            .map(|b| match &b.source {
-                BlobSource::Bytes(x) => x.len() as u64,
-                BlobSource::Path(p) => std::fs::metadata(p).map(|m| m.len()).unwrap_or(0),
-                BlobSource::Remote { size, .. } => *size,
-            })
-            .unwrap_or(0);
-        let subject =
-            json!({"mediaType": json::MANIFEST_TYPE, "digest": d.subject, "size": subject_size});
-        let m = json::referrer(d.format.artifact_type(), &d.document, &subject, created);
+    for (d, subject) in docs.iter().zip(subjects) {
+        let m = json::referrer(d.format.artifact_type(), &d.document, subject, created);
         let empty = format!("sha256:{}", hex::encode(Sha256::digest(json::EMPTY_CONFIG)));
         add(&empty, json::EMPTY_CONFIG.to_vec(), &mut assembled.blobs);
         add(

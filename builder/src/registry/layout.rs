@@ -304,6 +304,23 @@ pub fn referrer_plans(
     blobs: &dyn Blobs,
     images: &[PushPlan],
 ) -> Result<Vec<PushPlan>, RegistryError> {
+    let owners = |subject: &str| -> Vec<RegistryRef> {
+        images
+            .iter()
+            .filter(|p| p.top.digest == subject || p.children.iter().any(|c| c.digest == subject))
+            .map(|p| p.target.clone())
+            .collect()
+    };
+    referrer_plans_to(index, blobs, &owners)
+}
+
+/// [`referrer_plans`] into the repositories `owners` gives for each subject digest (the
+/// repositories its image is pushed to, or was pushed to by another client).
+pub fn referrer_plans_to(
+    index: &[u8],
+    blobs: &dyn Blobs,
+    owners: &dyn Fn(&str) -> Vec<RegistryRef>,
+) -> Result<Vec<PushPlan>, RegistryError> {
     let dir = blobs.root();
     let Parsed::Index { manifests, .. } =
         manifest::parse(index, Some(manifest::OCI_INDEX), &dir.display().to_string())?
@@ -325,14 +342,11 @@ pub fn referrer_plans(
         else {
             return Err(bad(dir, format!("referrer {} is an index", d.digest)));
         };
-        let owners = images
-            .iter()
-            .filter(|p| p.top.digest == subject || p.children.iter().any(|c| c.digest == subject));
-        for owner in owners {
+        for owner in owners(subject) {
             let target = RegistryRef {
                 tag: None,
                 digest: None,
-                ..owner.target.clone()
+                ..owner
             };
             let mut pushed = Vec::new();
             for b in std::iter::once(&config).chain(layers.iter()) {

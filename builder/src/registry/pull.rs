@@ -293,6 +293,28 @@ pub fn referrers(
     Ok(Referrers { subject, documents })
 }
 
+/// The media type and size of manifest `reference` as the registry serves it (a
+/// referrer's `subject` descriptor for an image pushed by another client).
+pub fn manifest_descriptor(
+    reference: &RegistryRef,
+    opts: &RegistryOptions,
+) -> Result<(String, u64), RegistryError> {
+    let reg = Registry::new(&reference.registry, http_client(opts)?, opts)?;
+    let repo = reference.repository.as_str();
+    let scopes = Scopes::repository(repo, &["pull"]);
+    // A scratch store: this manifest is read once, not kept.
+    let scratch = tempfile::tempdir().map_err(RegistryError::io(std::env::temp_dir()))?;
+    let store = Store {
+        root: scratch.path().to_path_buf(),
+    };
+    let (bytes, ct, _) = get_manifest(&reg, &store, repo, reference.wire_reference(), &scopes)?;
+    let shown = reference.to_string();
+    let media_type = match manifest::parse(&bytes, ct.as_deref(), &shown)? {
+        Parsed::Manifest { media_type, .. } | Parsed::Index { media_type, .. } => media_type,
+    };
+    Ok((media_type, bytes.len() as u64))
+}
+
 /// `GET /v2/<name>/referrers/<digest>` (distribution spec 1.1): the index of the
 /// subject's referrers, or `None` when the registry has no referrers API (404).
 fn referrers_api(

@@ -182,6 +182,34 @@ impl<R: Read> Read for HashingReader<R> {
     }
 }
 
+/// A `--packages` jar resolved as `coordinate` (`group:artifact:version[:classifier]`):
+/// named by its own pom.properties when one names it, else by the coordinate it was
+/// resolved as (many jars, e.g. sbt-built ones, carry no pom.properties).
+pub fn resolved_jar_package(path: &str, facts: &JarFacts, coordinate: &str) -> Package {
+    let mut p = jar_package(path, facts);
+    let parts: Vec<&str> = coordinate.split(':').collect();
+    let (true, [group, artifact, version, rest @ ..]) = (p.group.is_none(), parts.as_slice())
+    else {
+        return p;
+    };
+    let c = Coordinates {
+        group: group.to_string(),
+        artifact: artifact.to_string(),
+        version: version.to_string(),
+    };
+    p.purl = match rest {
+        [classifier] => format!("{}?classifier={}", c.purl(), super::encode(classifier)),
+        _ => c.purl(),
+    };
+    p.group = Some(c.group);
+    p.name = c.artifact;
+    p.version = c.version;
+    p.comment = Some(format!(
+        "coordinates from the --packages resolution ({coordinate}); no pom.properties names the jar"
+    ));
+    p
+}
+
 /// A jar the base image holds: only its path is known (base layers are not re-read), so
 /// it is named from its file name.
 pub fn base_jar_package(path: &str) -> Package {

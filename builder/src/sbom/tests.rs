@@ -307,3 +307,26 @@ fn binaries_without_or_with_a_broken_crate_list() {
     let bomb = zlib(&vec![b' '; rust::MAX_JSON as usize + 10]);
     assert!(rust::decode(&bomb).unwrap_err().contains("over"));
 }
+
+#[test]
+fn packages_jars_without_pom_properties_keep_their_resolved_coordinates() {
+    let facts = jar::JarFacts {
+        sha1: "1".into(),
+        sha256: "2".into(),
+        poms: Vec::new(),
+        unreadable: None,
+    };
+    let path = "/opt/spark/jars/org.a_app-1.0-tests.jar";
+    let p = jar::resolved_jar_package(path, &facts, "org.a:app:1.0:tests");
+    assert_eq!(p.purl, "pkg:maven/org.a/app@1.0?classifier=tests");
+    assert_eq!(p.group.as_deref(), Some("org.a"));
+    assert!(p.comment.unwrap().contains("--packages resolution"));
+    // A pom.properties that names the jar wins.
+    let named = jar::JarFacts {
+        poms: vec![coords("org.a", "app", "1.0")],
+        ..facts
+    };
+    let p = jar::resolved_jar_package("/x/app-1.0.jar", &named, "org.a:app:1.0");
+    assert_eq!(p.purl, "pkg:maven/org.a/app@1.0");
+    assert_eq!(p.comment, None);
+}

@@ -62,9 +62,12 @@ struct Samples {
     one_layer: Vec<u64>,
     docker_cold: Vec<u64>,
     docker_cached: Vec<u64>,
-    /// Cold builds with `--sbom both` and `--sbom none`, for the SBOM's cost.
+    /// Cold builds with `--sbom both` and `--sbom none`, for the SBOM's cost: wall
+    /// time, and CPU time (user + sys of the build process).
     cold_both: Vec<u64>,
     cold_none: Vec<u64>,
+    cold_both_cpu: Vec<u64>,
+    cold_none_cpu: Vec<u64>,
     /// `tar c | sha256sum` of the same distribution: the I/O + hash floor.
     floor: Vec<u64>,
     /// `tar c | pigz -1` on all cores, for scale.
@@ -87,13 +90,8 @@ fn round(inputs: &Inputs, work: &Work, i: usize, quick: bool, s: &mut Samples) -
     )?;
     let cache = work.0.join(format!("cache-{i}"));
     let out = work.0.join(format!("out-{i}"));
-    let ours = || sparkimg_build(inputs, &tree, &out, &cache, "spdx");
-    // The SBOM's cost: cold builds (own empty caches) without and with both formats.
-    for (sbom, times) in [("none", &mut s.cold_none), ("both", &mut s.cold_both)] {
-        let c = work.0.join(format!("cache-{sbom}-{i}"));
-        times.push(sparkimg_build(inputs, &tree, &out, &c, sbom)?.0);
-        let _ = fs::remove_dir_all(&c);
-    }
+    let ours = || sparkimg_build(inputs, &tree, &out, &cache, "spdx").map(|(ns, _, r)| (ns, r));
+    sbom_cost(inputs, work, &tree, i, s)?;
 
     let (ns, report) = ours()?;
     s.cold.push(ns);
@@ -140,6 +138,30 @@ fn round(inputs: &Inputs, work: &Work, i: usize, quick: bool, s: &mut Samples) -
     Ok(())
 }
 
+/// The SBOM's cost: cold builds (own empty caches) with both formats and without, side
+/// by side (the order alternating between rounds, so a drift in the machine's load
+/// weighs on both), each timed by wall clock and by the build's CPU time.
+fn sbom_cost(inputs: &Inputs, work: &Work, tree: &Path, i: usize, s: &mut Samples) -> Result<()> {
+    let order = match i % 2 {
+        0 => ["none", "both"],
+        _ => ["both", "none"],
+    };
+    let out = work.0.join(format!("out-sbom-{i}"));
+    for sbom in order {
+        let c = work.0.join(format!("cache-{sbom}-{i}"));
+        let (wall, cpu, _) = sparkimg_build(inputs, tree, &out, &c, sbom)?;
+        let (walls, cpus) = match sbom {
+            "both" => (&mut s.cold_both, &mut s.cold_both_cpu),
+            _ => (&mut s.cold_none, &mut s.cold_none_cpu),
+        };
+        walls.push(wall);
+        cpus.push(cpu);
+        let _ = fs::remove_dir_all(&c);
+    }
+    let _ = fs::remove_dir_all(&out);
+    Ok(())
+}
+
 /// The time of `tar c` of `tree` piped to `sink` (a shell command reading stdin).
 fn floor(tree: &Path, sink: &str) -> Result<u64> {
     sync();
@@ -153,14 +175,14 @@ fn floor(tree: &Path, sink: &str) -> Result<u64> {
 }
 
 /// `sparkimg build --json --sbom SBOM` of `tree` to the OCI layout `out`, with layer
-/// cache `cache`: its time and its report.
+/// cache `cache`: its wall time, its CPU time and its report.
 fn sparkimg_build(
     inputs: &Inputs,
     tree: &Path,
     out: &Path,
     cache: &Path,
     sbom: &str,
-) -> Result<(u64, Value)> {
+) -> Result<(u64, u64, Value)> {
     sync();
     let mut cmd = Command::new(&inputs.sparkimg);
     cmd.args(["build", "-t", &inputs.version, "--spark-home"])
@@ -182,9 +204,9 @@ fn sparkimg_build(
             "--json",
         ])
         .env("SOURCE_DATE_EPOCH", "0");
-    let (ns, stdout) = timed_output(&mut cmd, "sparkimg build")?;
+    let (ns, cpu, stdout) = timed_with_cpu(&mut cmd, "sparkimg build")?;
     let report: Value = serde_json::from_str(stdout.trim()).context("sparkimg build --json")?;
-    Ok((ns, report))
+    Ok((ns, cpu, report))
 }
 
 /// The report rows of `bench build`.
@@ -198,23 +220,10 @@ fn rows(version: &str, runs: usize, s: &Samples) -> Vec<Row> {
     let speedup = docker_cold.median as f64 / cold.median.max(1) as f64;
     let cached_ratio = docker_cached.map(|d| d.median as f64 / unchanged.median.max(1) as f64);
     let detail = |s: Stats| s.to_json();
-    let (cold_both, cold_none) = (Stats::of(&s.cold_both), Stats::of(&s.cold_none));
-    let sbom_ratio = cold_none.median as f64 / cold_both.median.max(1) as f64;
     let (floor, pigz) = (Stats::of(&s.floor), Stats::of(&s.pigz));
     let floor_ratio = floor.median as f64 / cold.median.max(1) as f64;
-    vec![
-        Row {
-            label: "build: cold with SBOMs vs without".into(),
-            what: format!(
-                "build spark {version}, cold (empty cache): --sbom both (SPDX + CycloneDX: every jar hashed as its layer is tarred, then its pom.properties read) vs --sbom none (median of {runs})"
-            ),
-            ours: cold_both.describe(),
-            theirs: cold_none.describe(),
-            ratio: Some(sbom_ratio),
-            target: format!("≤ {MAX_SBOM_COST}× without"),
-            pass: Some(sbom_ratio * MAX_SBOM_COST >= 1.0),
-            detail: json!({ "runs": runs, "ours": detail(cold_both), "theirs": detail(cold_none) }),
-        },
+    let mut rows = sbom_rows(version, runs, s);
+    rows.extend([
         Row {
             label: "build: cold, to an OCI layout vs docker build --no-cache".into(),
             what: format!(
@@ -280,6 +289,52 @@ fn rows(version: &str, runs: usize, s: &Samples) -> Vec<Row> {
             pass: None,
             detail: json!({ "ours_bytes": image_size, "theirs_bytes": docker_size }),
         },
+    ]);
+    rows
+}
+
+/// The SBOM's cost (issue 16: ≤ 10% of a cold build), as CPU time and as wall time.
+/// CPU time is judged: on a shared machine wall time is mostly other processes' work,
+/// while the CPU a build spends is its own.
+fn sbom_rows(version: &str, runs: usize, s: &Samples) -> Vec<Row> {
+    let what = |measure: &str| {
+        format!(
+            "build spark {version}, cold (empty cache), {measure}: --sbom both (SPDX + CycloneDX: every jar hashed as its layer is tarred, then its pom.properties read) vs --sbom none, side by side (median of {runs})"
+        )
+    };
+    let row = |label: &str, measure: &str, both: &[u64], none: &[u64], judged: bool| {
+        let (both, none) = (Stats::of(both), Stats::of(none));
+        let ratio = none.median as f64 / both.median.max(1) as f64;
+        Row {
+            label: label.into(),
+            what: what(measure),
+            ours: both.describe(),
+            theirs: none.describe(),
+            ratio: Some(ratio),
+            target: match judged {
+                true => format!("≤ {MAX_SBOM_COST}× without"),
+                false => format!("≤ {MAX_SBOM_COST}× without (judged on CPU time)"),
+            },
+            pass: judged.then_some(ratio * MAX_SBOM_COST >= 1.0),
+            detail: json!({ "runs": runs, "ours": both.to_json(), "theirs": none.to_json(),
+                            "added": 1.0 / ratio.max(f64::MIN_POSITIVE) - 1.0 }),
+        }
+    };
+    vec![
+        row(
+            "build: SBOM cost, CPU time (user+sys)",
+            "CPU time of the build process (user + sys, getrusage)",
+            &s.cold_both_cpu,
+            &s.cold_none_cpu,
+            true,
+        ),
+        row(
+            "build: SBOM cost, wall time",
+            "wall time",
+            &s.cold_both,
+            &s.cold_none,
+            false,
+        ),
     ]
 }
 
@@ -406,16 +461,62 @@ pub(super) fn docker_ok() -> bool {
 }
 
 pub(super) fn timed_output(cmd: &mut Command, name: &str) -> Result<(u64, String)> {
+    timed_with_cpu(cmd, name).map(|(ns, _, out)| (ns, out))
+}
+
+/// [`timed_output`], with the CPU time (user + sys) the command and the children it
+/// waited for spent: the growth of this process's `RUSAGE_CHILDREN` across the run,
+/// which only the command adds to (the bench runs one command at a time).
+pub(super) fn timed_with_cpu(cmd: &mut Command, name: &str) -> Result<(u64, u64, String)> {
     cmd.stdin(Stdio::null()).stderr(Stdio::inherit());
+    let cpu_before = children_cpu_ns()?;
     let start = Instant::now();
     let out = cmd
         .output()
         .with_context(|| format!("cannot start {name}"))?;
     let ns = start.elapsed().as_nanos() as u64;
+    let cpu = children_cpu_ns()?.saturating_sub(cpu_before);
     if !out.status.success() {
         bail!("{name} failed: {}", out.status);
     }
-    Ok((ns, String::from_utf8_lossy(&out.stdout).into_owned()))
+    Ok((ns, cpu, String::from_utf8_lossy(&out.stdout).into_owned()))
+}
+
+#[repr(C)]
+struct Timeval {
+    tv_sec: i64,
+    tv_usec: i64,
+}
+
+/// Linux's `struct rusage` (64-bit): the two times, then 14 counters we do not read.
+#[repr(C)]
+struct Rusage {
+    utime: Timeval,
+    stime: Timeval,
+    rest: [i64; 14],
+}
+
+extern "C" {
+    fn getrusage(who: i32, usage: *mut Rusage) -> i32;
+}
+
+/// User + sys CPU time of every child this process has waited for, in ns.
+fn children_cpu_ns() -> Result<u64> {
+    const RUSAGE_CHILDREN: i32 = -1;
+    let zero = || Timeval {
+        tv_sec: 0,
+        tv_usec: 0,
+    };
+    let mut r = Rusage {
+        utime: zero(),
+        stime: zero(),
+        rest: [0; 14],
+    };
+    // SAFETY: `r` is a valid, writable struct rusage for the duration of the call.
+    let rc = unsafe { getrusage(RUSAGE_CHILDREN, &mut r) };
+    ensure!(rc == 0, "getrusage(RUSAGE_CHILDREN) failed");
+    let ns = |t: &Timeval| t.tv_sec as u64 * 1_000_000_000 + t.tv_usec as u64 * 1_000;
+    Ok(ns(&r.utime) + ns(&r.stime))
 }
 
 /// Work directories of killed runs (their pid is gone) are removed.
