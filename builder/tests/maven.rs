@@ -551,3 +551,17 @@ fn a_jar_cut_by_a_kill_is_resumed_by_the_next_run() {
     assert_eq!(seen.last().unwrap().served, 120_000);
     assert_eq!(partials(&cache), 0);
 }
+
+#[test]
+fn a_jar_answered_500_then_200_is_retried() {
+    let server = Server::start();
+    let (jar, body) = big_jar(&server, "org.a:app:1.0", false);
+    server.fault(&jar, Fault::Status(500, None));
+    let cache = tempfile::tempdir().unwrap();
+    let r = remote(&server.url("m2"), cache.path(), false);
+    let res = resolve(&r, &request("org.a:app:1.0")).unwrap();
+    let got = r.download(&res.artifacts).unwrap();
+    assert_eq!(std::fs::read(&got[0].path).unwrap(), body);
+    let statuses: Vec<u16> = server.seen(&jar).iter().map(|s| s.status).collect();
+    assert_eq!(statuses, [500, 200]);
+}
