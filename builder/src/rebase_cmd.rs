@@ -11,6 +11,7 @@ use sparkimg::image::reference::parse_ref;
 use sparkimg::image::{self, BaseSpec, BuildError, Compression, OutputSpec, Platform};
 use sparkimg::publish::{self, Delivered, FileSink, RegistrySink, Sink};
 use sparkimg::registry::{self, RegistryOptions, RegistryRef};
+use sparkimg::sbom::Format;
 
 use crate::cli::RebaseArgs;
 use crate::support;
@@ -63,6 +64,7 @@ pub fn run(args: RebaseArgs) -> Result<()> {
         false => None,
     };
     let wanted = image_platforms(&image, &platforms)?;
+    let old_sboms = old_sboms(&image, &wanted, ropts.as_ref())?;
     let (image, platform_images) = pulled(image, &wanted, ropts.as_ref(), Some(1))?;
     let (base, platform_bases) = pulled(base, &wanted, ropts.as_ref(), None)?;
     // Only the old base's diff_ids are compared: its manifests and configs suffice.
@@ -82,6 +84,7 @@ pub fn run(args: RebaseArgs) -> Result<()> {
         allow_java_change: args.allow_java_change,
         host_zoneinfo: PathBuf::from("/usr/share/zoneinfo"),
         cache_dir: cache_root.map(|c| c.join("build")),
+        old_sboms,
     };
     let mut sinks: Vec<Box<dyn Sink>> = Vec::new();
     if let Some(o) = output {
@@ -153,6 +156,36 @@ fn recorded_old_bases(
             }
             Err(e) => eprintln!("sparkimg: warning: the old base {pinned}: {e}"),
         }
+    }
+    Ok(out)
+}
+
+/// The image's SBOM documents per platform (`rebase` makes them again for the new
+/// base): from the layout's index, or the registry's referrers (small documents only,
+/// no layer). An archive's are not read; `rebase` then attaches none.
+fn old_sboms(
+    image: &BaseSpec,
+    wanted: &[Platform],
+    ropts: Option<&RegistryOptions>,
+) -> Result<rebase::OldSboms> {
+    let types = [Format::Spdx, Format::CycloneDx].map(Format::artifact_type);
+    let mut out = BTreeMap::new();
+    for p in wanted {
+        let found = match (image, ropts) {
+            (BaseSpec::OciDir { dir, reference }, _) => {
+                registry::layout::referrers(dir, reference.as_deref(), p)?
+            }
+            (BaseSpec::Registry(r), Some(ropts)) => {
+                registry::referrers(&RegistryRef::parse(r)?, p, &types, ropts)?
+            }
+            _ => continue,
+        };
+        let docs = found
+            .documents
+            .into_iter()
+            .filter(|(t, _)| types.contains(&t.as_str()))
+            .collect();
+        out.insert(p.to_string(), docs);
     }
     Ok(out)
 }

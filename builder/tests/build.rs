@@ -1252,7 +1252,8 @@ fn rootfs_raw(f: &Fixture) -> Vec<u8> {
     raw
 }
 
-/// Bases v1 (the rootfs), v2 (one more layer: a patched passwd, an os-release),
+/// Bases v1 (the rootfs), v2 (one more layer: a patched passwd, an os-release, a dpkg
+/// status with a patched package),
 /// `nojava` (the JVM whited out) and `java21` (Java 17 replaced by 21), for `arches`.
 fn rebase_bases(f: &Fixture, arches: &[&str]) {
     let root = rootfs_raw(f);
@@ -1261,7 +1262,14 @@ fn rebase_bases(f: &Fixture, arches: &[&str]) {
             "etc/passwd",
             b"root:x:0:0:root:/root:/bin/sh\nnobody:x:65534:65534::/:/bin/false\npatched:x:7:7::/:/bin/false\n",
         ),
-        ("etc/os-release", b"VERSION=\"12.9 (patched)\"\n"),
+        (
+            "etc/os-release",
+            b"ID=debian\nVERSION_ID=\"12\"\nVERSION=\"12.9 (patched)\"\n",
+        ),
+        (
+            "var/lib/dpkg/status",
+            b"Package: openssl\nStatus: install ok installed\nArchitecture: amd64\nVersion: 3.0.15-1~deb12u1\n",
+        ),
     ]);
     let wh17 = format!("usr/lib/jvm/.wh.{}", JAVA17.rsplit('/').next().unwrap());
     let nojava = raw_layer(&[(wh17.as_str(), b"")]);
@@ -1382,11 +1390,17 @@ fn rebase_equals_a_fresh_build_on_the_new_base() {
     let p = &r["platforms"][0];
     assert_eq!(p["old_base_checked"], true, "{r:#}");
     assert_eq!(p["java_home"], format!("/{JAVA17}"));
-    // SBOMs describe the old base: not carried over, said so.
-    assert!(r["warnings"][0].as_str().unwrap().contains("SBOM"), "{r:#}");
-    // Byte for byte: every file of the two layouts (the fresh one without SBOMs).
-    build_on(&f, "v2", "img-v2-plain", &["--sbom=none"]);
-    same_layout(&f.p("rebased"), &f.p("img-v2-plain"));
+    assert!(r["warnings"].as_array().is_some_and(Vec::is_empty), "{r:#}");
+    // Byte for byte: every file of the two layouts, the SPDX referrer included (made
+    // again from the old one's packages of our layers and v2's OS packages).
+    same_layout(&f.p("rebased"), &f.p("img-v2"));
+    let spdx = |dir: &str| {
+        let o = sparkimg(&f, &["sbom", &format!("oci:{}", f.p(dir).display())]);
+        String::from_utf8(o.stdout).unwrap()
+    };
+    let (old, new) = (spdx("img-v1"), spdx("rebased"));
+    assert!(!old.contains("pkg:deb/debian/openssl") && new.contains("pkg:deb/debian/openssl"));
+    assert!(new.contains("\"/opt/spark-entrypoint\""), "{new}");
     // The system layer was rebuilt (v2's passwd), the Spark layers kept.
     let m = blob_json(&f.p("rebased"), fresh);
     let config = blob_json(&f.p("rebased"), m["config"]["digest"].as_str().unwrap());
@@ -1418,6 +1432,7 @@ fn rebase_equals_a_fresh_build_on_the_new_base() {
         back["image"]["manifest_digest"],
         built_v1["images"][0]["manifest_digest"]
     );
+    same_layout(&f.p("back"), &f.p("img-v1"));
 }
 
 #[test]
@@ -1478,8 +1493,9 @@ fn rebase_multi_platform_index_per_platform() {
         f.p("arm64-entrypoint").display()
     );
     let multi = ["--platform", "linux/amd64,linux/arm64", arm_arg.as_str()];
-    build_on(&f, "v1", "img-v1", &[&multi[..], &["--sbom=none"]].concat());
-    let fresh = build_on(&f, "v2", "img-v2", &[&multi[..], &["--sbom=none"]].concat());
+    // Both SBOM formats, per platform: all made again for v2.
+    build_on(&f, "v1", "img-v1", &[&multi[..], &["--sbom=both"]].concat());
+    let fresh = build_on(&f, "v2", "img-v2", &[&multi[..], &["--sbom=both"]].concat());
     let r = ok_json(rebase(&f, "img-v1", "v2", "rebased", &[]));
     assert_eq!(
         r["image"]["manifest_digest"],
@@ -1518,14 +1534,13 @@ fn rebase_registry_to_registry_downloads_no_spark_layer() {
         let dir = format!("oci:{}", f.p(name).display());
         ok_json(sparkimg(&f, &["push", &dir, "--to", &base_tag, "--json"]));
     };
-    let build_push = |name: &str, out: &str| -> Value {
+    let build_to = |name: &str, out: &str, push: &str| -> Value {
         let base = format!("--base={base_tag}");
         let name = format!("--name={host}/x/spark:{name}");
         let out = format!("--output=oci:{}", f.p(out).display());
         let args = [
             "--json",
-            "--push",
-            "--sbom=none",
+            push,
             "--compression=zstd",
             "--timezone=Asia/Shanghai",
             "-u",
@@ -1538,6 +1553,7 @@ fn rebase_registry_to_registry_downloads_no_spark_layer() {
         assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
         serde_json::from_slice(&o.stdout).unwrap()
     };
+    let build_push = |name: &str, out: &str| build_to(name, out, "--push");
     let image = format!("{host}/x/spark:t");
     let outdated = |expect: i32| -> Value {
         let o = sparkimg(&f, &["outdated", &image, "--json"]);
@@ -1566,6 +1582,14 @@ fn rebase_registry_to_registry_downloads_no_spark_layer() {
     let base = format!("--base={base_tag}");
     let r = ok_json(sparkimg(&f, &["rebase", &image, &base, "--push", "--json"]));
     let after = reg.requests()[before..].to_vec();
+    // Read before the fresh build below adds its own referrer (named :fresh) to the
+    // same subject.
+    let sbom_of = |image: &str| {
+        let o = sparkimg(&f, &["sbom", image]);
+        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+        String::from_utf8(o.stdout).unwrap()
+    };
+    let pushed_sbom = sbom_of(&image);
     // After the rebase, so that nothing of it was in the registry before.
     let fresh = build_push("fresh", "img-v2");
     let fresh_digest = fresh["images"][0]["manifest_digest"].as_str().unwrap();
@@ -1596,6 +1620,14 @@ fn rebase_registry_to_registry_downloads_no_spark_layer() {
     assert_eq!(pushed["blobs_mounted"], 1, "{r:#}");
     assert_eq!(pushed["blobs_present"], kept.len() + 1, "{r:#}");
     outdated(0);
+    // The SPDX referrer was read from the registry and made again for v2: it is what a
+    // fresh build of the same name on v2 attaches.
+    build_to("t", "img-v2-t", "--sbom=spdx");
+    assert_eq!(
+        pushed_sbom,
+        sbom_of(&format!("oci:{}", f.p("img-v2-t").display()))
+    );
+    assert!(pushed_sbom.contains("pkg:deb/debian/openssl"));
     // Another repository of the same registry: the Spark layers are mounted.
     let to = format!("--to={host}/y/spark:t");
     let before = reg.requests().len();

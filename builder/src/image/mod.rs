@@ -553,7 +553,7 @@ struct Prepared {
 }
 
 /// OS packages and base jars of an image, and notes on what could not be listed.
-type OsPackages = (Vec<crate::sbom::Package>, Vec<String>);
+pub(crate) type OsPackages = (Vec<crate::sbom::Package>, Vec<String>);
 
 /// What [`os_package_layers`] plans: the layers with their keys, and per variant the
 /// dpkg status of its images after the layer.
@@ -561,7 +561,7 @@ type PackageLayers = (Vec<(LayerPlan, String)>, BTreeMap<Variant, String>);
 
 /// The OS packages of an image on `basefs`, whose dpkg status is `status` when a
 /// package layer replaced the base's.
-fn image_os_packages(basefs: &BaseFs, status: Option<&str>) -> OsPackages {
+pub(crate) fn image_os_packages(basefs: &BaseFs, status: Option<&str>) -> OsPackages {
     let mut os = crate::sbom::osdb::os_packages(|p| match status {
         Some(s) if p == crate::sbom::osdb::DPKG_STATUS => Some(s.as_bytes()),
         _ => basefs.read(p),

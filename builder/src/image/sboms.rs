@@ -2,6 +2,7 @@
 //! image's own layer plans put into it (every jar read once, however many images hold
 //! it) plus the base's OS packages, written in the requested formats and attached to
 //! the image as OCI referrers (an artifact manifest per document, listed in the index).
+//! `rebase` gets the same documents from the old ones ([`rebased_documents`]).
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -9,9 +10,10 @@ use std::path::{Path, PathBuf};
 use serde_json::{json, Value};
 use sha2::{Digest, Sha256};
 
+use super::base::BaseImage;
 use super::output::{Blob, BlobSource};
 use super::plan::{self, Content, Kind as EntryKind};
-use super::{json, layer, Assembled, BuildError, BuildOptions, ImageReport, Prepared};
+use super::{json, layer, Assembled, BuildError, BuildOptions, ImageReport, OsPackages, Prepared};
 use crate::sbom::{self, cyclonedx, jar, rust, spdx, Format, Inventory, Kind, Package};
 
 /// One SBOM document of one image on one platform.
@@ -113,9 +115,9 @@ fn other_package(
 }
 
 /// The base as its own package, when it is known by digest.
-fn base_package(p: &Prepared) -> Option<Package> {
-    let digest = p.base.digest.as_ref()?;
-    let name = &p.base.name;
+fn base_package(base: &BaseImage) -> Option<Package> {
+    let digest = base.digest.as_ref()?;
+    let name = &base.name;
     let short = name.rsplit('/').next().unwrap_or(name);
     let short = short.split([':', '@']).next().unwrap_or(short);
     let purl = format!(
@@ -149,17 +151,74 @@ fn inventory(
             _ => packages.extend(other_package(img, disk, &opts.spark_version)?),
         }
     }
+    let id = (reference, digest, platform);
+    Ok(with_base(packages, os, &p.base, id, opts.epoch))
+}
+
+/// The inventory of an image: the packages of its own layers, then what its base
+/// brought (OS packages, jars, the base itself). One definition for `build` and
+/// `rebase`.
+fn with_base(
+    mut packages: Vec<Package>,
+    os: &OsPackages,
+    base: &BaseImage,
+    (reference, digest, platform): (&str, &str, String),
+    created: u64,
+) -> Inventory {
     packages.extend(os.0.iter().cloned());
-    packages.extend(base_package(p));
-    Ok(Inventory {
+    packages.extend(base_package(base));
+    Inventory {
         reference: reference.to_string(),
         digest: digest.to_string(),
         platform,
-        created: opts.epoch,
+        created,
         packages,
         notes: os.1.clone(),
     }
-    .sorted())
+    .sorted()
+}
+
+/// The documents of one rebased platform image, in the formats of its `old` ones
+/// (`(artifactType, bytes)`): the packages they list from the image's own layers (read
+/// back, as those layers are not downloaded) on the new base's. `None` when an old
+/// document is not one sparkimg wrote.
+pub(super) fn rebased_documents(
+    old: &[(String, Vec<u8>)],
+    base: &BaseImage,
+    os: &OsPackages,
+    id: (&str, &str, String),
+    created: u64,
+) -> Option<Vec<SbomDoc>> {
+    let mut formats = Vec::new();
+    let mut ours = None;
+    for (kind, bytes) in old {
+        let Some(format) = Format::from_artifact_type(kind) else {
+            continue;
+        };
+        let doc: Value = serde_json::from_slice(bytes).ok()?;
+        let packages = sbom::read::packages(format, &doc)?;
+        ours.get_or_insert(packages);
+        formats.push(format);
+    }
+    formats.sort();
+    formats.dedup();
+    let ours: Vec<Package> = ours?.into_iter().filter(|p| !p.from_base()).collect();
+    let inv = with_base(ours, os, base, id, created);
+    let docs = formats.into_iter().map(|format| SbomDoc {
+        reference: inv.reference.clone(),
+        platform: inv.platform.clone(),
+        subject: inv.digest.clone(),
+        format,
+        document: render(format, &inv),
+    });
+    Some(docs.collect())
+}
+
+fn render(format: Format, inv: &Inventory) -> json::JsonBlob {
+    match format {
+        Format::Spdx => spdx::document(inv),
+        Format::CycloneDx => cyclonedx::document(inv),
+    }
 }
 
 /// What each jar of the build holds.
@@ -212,16 +271,12 @@ pub(super) fn documents(
             (so.formats.cyclonedx, Format::CycloneDx),
         ];
         for (_, format) in formats.into_iter().filter(|(on, _)| *on) {
-            let document = match format {
-                Format::Spdx => spdx::document(&inv),
-                Format::CycloneDx => cyclonedx::document(&inv),
-            };
             docs.push(SbomDoc {
                 reference: inv.reference.clone(),
                 platform: inv.platform.clone(),
                 subject: inv.digest.clone(),
                 format,
-                document,
+                document: render(format, &inv),
             });
         }
     }
