@@ -63,8 +63,9 @@ pub fn run(args: RebaseArgs) -> Result<()> {
         )?),
         false => None,
     };
-    let wanted = image_platforms(&image, &platforms)?;
+    let wanted = image_platforms(&image, &platforms, ropts.as_ref())?;
     let old_sboms = old_sboms(&image, &wanted, ropts.as_ref())?;
+    let image_is_registry = matches!(image, BaseSpec::Registry(_));
     let (image, platform_images) = pulled(image, &wanted, ropts.as_ref(), Some(1))?;
     let (base, platform_bases) = pulled(base, &wanted, ropts.as_ref(), None)?;
     // Only the old base's diff_ids are compared: its manifests and configs suffice.
@@ -79,7 +80,12 @@ pub fn run(args: RebaseArgs) -> Result<()> {
         platform_bases,
         old_base: None,
         platform_old_bases,
-        platforms,
+        // A registry image's pulled layouts are single-platform: the platforms of its
+        // index are named here, so each is rebased and the result is an index again.
+        platforms: match image_is_registry {
+            true => wanted.clone(),
+            false => platforms,
+        },
         to: args.to.as_deref().map(parse_ref).transpose()?,
         allow_java_change: args.allow_java_change,
         host_zoneinfo: PathBuf::from("/usr/share/zoneinfo"),
@@ -190,16 +196,23 @@ fn old_sboms(
     Ok(out)
 }
 
-/// The platforms to pull a registry base for: those asked for, else the image's.
-fn image_platforms(image: &BaseSpec, asked: &[Platform]) -> Result<Vec<Platform>> {
+/// The platforms to rebase (and pull a registry base for): those asked for, else the
+/// image's (a layout's or a registry index's), else this machine's.
+fn image_platforms(
+    image: &BaseSpec,
+    asked: &[Platform],
+    ropts: Option<&RegistryOptions>,
+) -> Result<Vec<Platform>> {
     if !asked.is_empty() {
         return Ok(asked.to_vec());
     }
-    let listed = match image {
-        BaseSpec::OciDir { dir, reference } => {
+    let listed = match (image, ropts) {
+        (BaseSpec::OciDir { dir, reference }, _) => {
             image::base::layout_image(dir, reference.as_deref())?.1
         }
-        // A registry image: the platform asked for, else this machine's.
+        (BaseSpec::Registry(r), Some(ropts)) => {
+            registry::pull::platforms(&RegistryRef::parse(r)?, ropts)?
+        }
         _ => Vec::new(),
     };
     Ok(match listed.is_empty() {

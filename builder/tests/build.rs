@@ -1648,3 +1648,91 @@ fn rebase_registry_to_registry_downloads_no_spark_layer() {
         "{after:?}"
     );
 }
+
+/// A multi-platform image on a registry is rebased per platform by default (the
+/// platforms of its index, not this machine's alone), each platform's SBOM made again,
+/// and the result is the index a fresh multi-platform `build --push` gives.
+#[test]
+fn rebase_registry_multi_platform_rebases_every_platform() {
+    let Some(reg) = common::LoopbackRegistry::start() else {
+        return;
+    };
+    let host = reg.host();
+    let f = Fixture::new();
+    rebase_bases(&f, &["amd64", "arm64"]);
+    let mut arm = fs::read(entrypoint()).unwrap();
+    arm[18..20].copy_from_slice(&183u16.to_le_bytes());
+    write(&f.p("arm64-entrypoint"), &arm, 0o755);
+    let arm_arg = format!(
+        "--platform-entrypoint=linux/arm64={}",
+        f.p("arm64-entrypoint").display()
+    );
+    let base_tag = format!("{host}/base:17");
+    let push_base = |name: &str| {
+        let dir = format!("oci:{}", f.p(name).display());
+        ok_json(sparkimg(&f, &["push", &dir, "--to", &base_tag, "--json"]));
+    };
+    let build_push = |name: &str| -> Value {
+        let base = format!("--base={base_tag}");
+        let name = format!("--name={host}/x/spark:{name}");
+        let args = [
+            "--json",
+            "--push",
+            "--platform=linux/amd64,linux/arm64",
+            &arm_arg,
+            "--compression=zstd",
+            "--timezone=Asia/Shanghai",
+            "-u",
+            "1001",
+            &base,
+            &name,
+        ];
+        let o = f.build(&args, Some(EPOCH));
+        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+        serde_json::from_slice(&o.stdout).unwrap()
+    };
+    push_base("v1");
+    build_push("t");
+    push_base("v2");
+    let image = format!("{host}/x/spark:t");
+    let base = format!("--base={base_tag}");
+    let before = reg.requests().len();
+    let r = ok_json(sparkimg(&f, &["rebase", &image, &base, "--push", "--json"]));
+    let after = reg.requests()[before..].to_vec();
+    let platforms: Vec<&str> = r["platforms"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p["platform"].as_str().unwrap())
+        .collect();
+    assert_eq!(platforms, ["linux/amd64", "linux/arm64"], "{r:#}");
+    let kept: Vec<&str> = r["platforms"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .flat_map(|p| p["kept_layers"].as_array().unwrap())
+        .map(|d| d.as_str().unwrap())
+        .collect();
+    assert!(
+        !after
+            .iter()
+            .any(|(m, u, _)| m == "GET" && kept.iter().any(|k| u.ends_with(k))),
+        "Spark layers downloaded: {after:?}"
+    );
+    // Each platform's SPDX names v2's packages (read before the fresh build adds its
+    // own referrers to the same subjects).
+    for p in ["linux/amd64", "linux/arm64"] {
+        let o = sparkimg(&f, &["sbom", &image, "--platform", p]);
+        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+        let doc = String::from_utf8(o.stdout).unwrap();
+        assert!(
+            doc.contains("pkg:deb/debian/openssl") && doc.contains(p),
+            "{doc}"
+        );
+    }
+    let fresh = build_push("fresh");
+    assert_eq!(
+        r["image"]["manifest_digest"], fresh["images"][0]["manifest_digest"],
+        "{r:#}"
+    );
+}
