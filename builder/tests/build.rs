@@ -1736,3 +1736,102 @@ fn rebase_registry_multi_platform_rebases_every_platform() {
         "{r:#}"
     );
 }
+
+/// `--to` on another registry: the kept Spark layers are streamed from the image's
+/// registry into the target's (never stored on this machine), the new base's blobs
+/// uploaded from the pull cache, and the result is the image a fresh build gives.
+#[test]
+fn rebase_to_another_registry_streams_the_spark_layers() {
+    let (Some(a), Some(b)) = (
+        common::LoopbackRegistry::start(),
+        common::LoopbackRegistry::start(),
+    ) else {
+        return;
+    };
+    let (ha, hb) = (a.host(), b.host());
+    let f = Fixture::new();
+    rebase_bases(&f, &["amd64"]);
+    let base_tag = format!("{ha}/base:17");
+    let push_base = |name: &str| {
+        let dir = format!("oci:{}", f.p(name).display());
+        ok_json(sparkimg(&f, &["push", &dir, "--to", &base_tag, "--json"]));
+    };
+    let build_push = |name: &str| -> Value {
+        let base = format!("--base={base_tag}");
+        let args = [
+            "--json",
+            "--push",
+            "--compression=zstd",
+            "--timezone=Asia/Shanghai",
+            "-u",
+            "1001",
+            &base,
+            "--name",
+            name,
+        ];
+        let o = f.build(&args, Some(EPOCH));
+        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+        serde_json::from_slice(&o.stdout).unwrap()
+    };
+    push_base("v1");
+    let image = format!("{ha}/x/spark:t");
+    build_push(&image);
+    push_base("v2");
+    let base = format!("--base={base_tag}");
+    let target = format!("{hb}/y/spark:t");
+    let to = format!("--to={target}");
+    let r = ok_json(sparkimg(
+        &f,
+        &["rebase", &image, &base, &to, "--push", "--json"],
+    ));
+    let kept: Vec<String> = r["platforms"][0]["kept_layers"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|d| d.as_str().unwrap().to_string())
+        .collect();
+    assert!(kept.len() >= 4, "{r:#}");
+    // Every Spark layer went up to b, read from a once; none is in the pull cache (the
+    // build's layer cache, in the same directory, holds them from the build on v1).
+    let pushed = &r["pushed"][0];
+    assert_eq!(pushed["reference"], target.as_str(), "{r:#}");
+    for k in &kept {
+        let gets = a
+            .requests()
+            .iter()
+            .filter(|(m, u, _)| m == "GET" && u.ends_with(k.as_str()))
+            .count();
+        assert_eq!(gets, 1, "{k}");
+        let hex = k.trim_start_matches("sha256:");
+        let stored = files_named(&f.p("cache").join("registry"), hex);
+        assert!(stored.is_empty(), "stored on disk: {stored:?}");
+    }
+    assert!(
+        pushed["blobs_uploaded"].as_u64().unwrap() >= kept.len() as u64 + 2,
+        "{r:#}"
+    );
+    // Its SBOM went along (read before the fresh build adds one to the same subject).
+    let o = sparkimg(&f, &["sbom", &target]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    assert!(String::from_utf8_lossy(&o.stdout).contains(&target));
+    // The same image as a fresh build on v2, pushed to b directly.
+    let fresh = build_push(&format!("{hb}/y/spark:fresh"));
+    assert_eq!(
+        r["image"]["manifest_digest"],
+        fresh["images"][0]["manifest_digest"]
+    );
+}
+
+/// Files under `dir` whose name starts with `prefix`.
+fn files_named(dir: &Path, prefix: &str) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    for e in fs::read_dir(dir).into_iter().flatten().flatten() {
+        let p = e.path();
+        if p.is_dir() {
+            out.extend(files_named(&p, prefix));
+        } else if e.file_name().to_string_lossy().starts_with(prefix) {
+            out.push(p);
+        }
+    }
+    out
+}
