@@ -29,7 +29,7 @@ pub fn run(args: RebaseArgs) -> Result<()> {
     if matches!(image, BaseSpec::Registry(_)) && (args.output.is_some() || !args.push) {
         return Err(BuildError::InvalidInput(
             "a registry image is rebased registry to registry (its Spark layers are never \
-             downloaded): pass --push (and --to REF for another repository of that registry)"
+             downloaded): pass --push (and --to REF for another repository or registry)"
                 .into(),
         )
         .into());
