@@ -93,8 +93,8 @@ pub fn run(opts: &Options) -> Result<Vec<Row>> {
         label: "rebase: registry to registry vs build --push".into(),
         what: format!(
             "rebase spark {version} onto a patched base, registry to registry, cold client cache \
-             (median of {runs}; {rebase_gets} blob GETs from the image's repository: config and \
-             system layer); theirs: sparkimg build --push on that base, cold cache"
+             (median of {runs}; {rebase_gets} blob GETs from the image's repository: config, \
+             system layer, SBOM document); theirs: sparkimg build --push on that base, cold cache"
         ),
         ours: ours.describe(),
         theirs: theirs.describe(),
