@@ -11,6 +11,7 @@ use sparkimg::image::reference::parse_ref;
 use sparkimg::image::{self, BaseSpec, BuildError, Compression, OutputSpec, Platform};
 use sparkimg::publish::{self, Delivered, FileSink, RegistrySink, Sink};
 use sparkimg::registry::{self, RegistryOptions, RegistryRef};
+use sparkimg::sbom::Format;
 
 use crate::cli::RebaseArgs;
 use crate::support;
@@ -28,7 +29,7 @@ pub fn run(args: RebaseArgs) -> Result<()> {
     if matches!(image, BaseSpec::Registry(_)) && (args.output.is_some() || !args.push) {
         return Err(BuildError::InvalidInput(
             "a registry image is rebased registry to registry (its Spark layers are never \
-             downloaded): pass --push (and --to REF for another repository of that registry)"
+             downloaded): pass --push (and --to REF for another repository or registry)"
                 .into(),
         )
         .into());
@@ -62,7 +63,9 @@ pub fn run(args: RebaseArgs) -> Result<()> {
         )?),
         false => None,
     };
-    let wanted = image_platforms(&image, &platforms)?;
+    let wanted = image_platforms(&image, &platforms, ropts.as_ref())?;
+    let old_sboms = old_sboms(&image, &wanted, ropts.as_ref())?;
+    let image_is_registry = matches!(image, BaseSpec::Registry(_));
     let (image, platform_images) = pulled(image, &wanted, ropts.as_ref(), Some(1))?;
     let (base, platform_bases) = pulled(base, &wanted, ropts.as_ref(), None)?;
     // Only the old base's diff_ids are compared: its manifests and configs suffice.
@@ -77,11 +80,17 @@ pub fn run(args: RebaseArgs) -> Result<()> {
         platform_bases,
         old_base: None,
         platform_old_bases,
-        platforms,
+        // A registry image's pulled layouts are single-platform: the platforms of its
+        // index are named here, so each is rebased and the result is an index again.
+        platforms: match image_is_registry {
+            true => wanted.clone(),
+            false => platforms,
+        },
         to: args.to.as_deref().map(parse_ref).transpose()?,
         allow_java_change: args.allow_java_change,
         host_zoneinfo: PathBuf::from("/usr/share/zoneinfo"),
         cache_dir: cache_root.map(|c| c.join("build")),
+        old_sboms,
     };
     let mut sinks: Vec<Box<dyn Sink>> = Vec::new();
     if let Some(o) = output {
@@ -157,16 +166,53 @@ fn recorded_old_bases(
     Ok(out)
 }
 
-/// The platforms to pull a registry base for: those asked for, else the image's.
-fn image_platforms(image: &BaseSpec, asked: &[Platform]) -> Result<Vec<Platform>> {
+/// The image's SBOM documents per platform (`rebase` makes them again for the new
+/// base): from the layout's index, or the registry's referrers (small documents only,
+/// no layer). An archive's are not read; `rebase` then attaches none.
+fn old_sboms(
+    image: &BaseSpec,
+    wanted: &[Platform],
+    ropts: Option<&RegistryOptions>,
+) -> Result<rebase::OldSboms> {
+    let types = [Format::Spdx, Format::CycloneDx].map(Format::artifact_type);
+    let mut out = BTreeMap::new();
+    for p in wanted {
+        let found = match (image, ropts) {
+            (BaseSpec::OciDir { dir, reference }, _) => {
+                registry::layout::referrers(dir, reference.as_deref(), p)?
+            }
+            (BaseSpec::Registry(r), Some(ropts)) => {
+                registry::referrers(&RegistryRef::parse(r)?, p, &types, ropts)?
+            }
+            _ => continue,
+        };
+        let docs = found
+            .documents
+            .into_iter()
+            .filter(|(t, _)| types.contains(&t.as_str()))
+            .collect();
+        out.insert(p.to_string(), docs);
+    }
+    Ok(out)
+}
+
+/// The platforms to rebase (and pull a registry base for): those asked for, else the
+/// image's (a layout's or a registry index's), else this machine's.
+fn image_platforms(
+    image: &BaseSpec,
+    asked: &[Platform],
+    ropts: Option<&RegistryOptions>,
+) -> Result<Vec<Platform>> {
     if !asked.is_empty() {
         return Ok(asked.to_vec());
     }
-    let listed = match image {
-        BaseSpec::OciDir { dir, reference } => {
+    let listed = match (image, ropts) {
+        (BaseSpec::OciDir { dir, reference }, _) => {
             image::base::layout_image(dir, reference.as_deref())?.1
         }
-        // A registry image: the platform asked for, else this machine's.
+        (BaseSpec::Registry(r), Some(ropts)) => {
+            registry::pull::platforms(&RegistryRef::parse(r)?, ropts)?
+        }
         _ => Vec::new(),
     };
     Ok(match listed.is_empty() {

@@ -2,10 +2,7 @@
 //! `index.json` of a layout or archive (`oci:`, `oci-archive:`, `docker-archive:`) or a
 //! registry's referrers tag, printed on stdout.
 
-use std::path::Path;
-
 use anyhow::{anyhow, Context, Result};
-use serde_json::Value;
 use sparkimg::fetch::Cache;
 use sparkimg::image::Platform;
 use sparkimg::registry::{self, RegistryRef};
@@ -24,7 +21,8 @@ pub fn run(args: SbomArgs, lock_timeout: std::time::Duration) -> Result<()> {
         .any(|p| args.image.starts_with(p));
     let (subject, documents) = if local {
         let (dir, select, _guard) = support::open_layout_source(&args.image)?;
-        layout_referrers(&dir, select.as_deref(), &platform)?
+        let r = registry::layout::referrers(&dir, select.as_deref(), &platform)?;
+        (r.subject, r.documents)
     } else {
         let reference = RegistryRef::parse(&args.image)?;
         let cache = args.cache_dir.clone().or_else(Cache::default_root);
@@ -64,74 +62,4 @@ pub fn run(args: SbomArgs, lock_timeout: std::time::Duration) -> Result<()> {
         .write_all(bytes)
         .context("writing to stdout")?;
     Ok(())
-}
-
-/// `(artifactType, document)` of each referrer.
-type Documents = Vec<(String, Vec<u8>)>;
-
-fn read_json(dir: &Path, digest: &str) -> Result<Value> {
-    let path = registry::layout::blob_path(dir, digest);
-    let bytes = std::fs::read(&path).with_context(|| path.display().to_string())?;
-    serde_json::from_slice(&bytes).with_context(|| path.display().to_string())
-}
-
-/// The image's platform manifest in the layout (by REF, or the only image) and the
-/// documents of the referrers listed beside it.
-fn layout_referrers(
-    dir: &Path,
-    select: Option<&str>,
-    platform: &Platform,
-) -> Result<(String, Documents)> {
-    let index_path = dir.join("index.json");
-    let text = std::fs::read(&index_path).with_context(|| index_path.display().to_string())?;
-    let index: Value = serde_json::from_slice(&text).context("index.json")?;
-    let entries = index["manifests"].as_array().cloned().unwrap_or_default();
-    let named = |e: &Value, s: &str| {
-        let a = &e["annotations"];
-        a["org.opencontainers.image.ref.name"] == s || a["io.containerd.image.name"] == s
-    };
-    let images: Vec<&Value> = entries
-        .iter()
-        .filter(|e| e.get("artifactType").is_none())
-        .filter(|e| select.is_none_or(|s| named(e, s)))
-        .collect();
-    let [image] = images.as_slice() else {
-        return Err(registry::RegistryError::Layout {
-            path: dir.to_path_buf(),
-            reason: format!("{} images match: select one with oci:DIR:REF", images.len()),
-        }
-        .into());
-    };
-    let mut subject = image["digest"].as_str().unwrap_or_default().to_string();
-    if image["mediaType"] == registry::manifest::OCI_INDEX {
-        let inner = read_json(dir, &subject)?;
-        let found = inner["manifests"]
-            .as_array()
-            .into_iter()
-            .flatten()
-            .find(|m| {
-                m["platform"]["os"] == platform.os.as_str()
-                    && m["platform"]["architecture"] == platform.arch.as_str()
-            });
-        if let Some(m) = found {
-            subject = m["digest"].as_str().unwrap_or_default().to_string();
-        }
-    }
-    let mut docs = Vec::new();
-    for e in entries.iter().filter(|e| e.get("artifactType").is_some()) {
-        let m = read_json(dir, e["digest"].as_str().unwrap_or_default())?;
-        if m["subject"]["digest"] != subject.as_str() {
-            continue;
-        }
-        let (Some(kind), Some(layer)) = (
-            m["artifactType"].as_str(),
-            m["layers"][0]["digest"].as_str(),
-        ) else {
-            continue;
-        };
-        let path = registry::layout::blob_path(dir, layer);
-        let bytes = std::fs::read(&path).with_context(|| path.display().to_string())?;
-        docs.push((kind.to_string(), bytes));
-    }
-    Ok((subject, docs))
 }

@@ -1248,7 +1248,8 @@ fn rootfs_raw(f: &Fixture) -> Vec<u8> {
     raw
 }
 
-/// Bases v1 (the rootfs), v2 (one more layer: a patched passwd, an os-release),
+/// Bases v1 (the rootfs), v2 (one more layer: a patched passwd, an os-release, a dpkg
+/// status with a patched package),
 /// `nojava` (the JVM whited out) and `java21` (Java 17 replaced by 21), for `arches`.
 fn rebase_bases(f: &Fixture, arches: &[&str]) {
     let root = rootfs_raw(f);
@@ -1257,7 +1258,14 @@ fn rebase_bases(f: &Fixture, arches: &[&str]) {
             "etc/passwd",
             b"root:x:0:0:root:/root:/bin/sh\nnobody:x:65534:65534::/:/bin/false\npatched:x:7:7::/:/bin/false\n",
         ),
-        ("etc/os-release", b"VERSION=\"12.9 (patched)\"\n"),
+        (
+            "etc/os-release",
+            b"ID=debian\nVERSION_ID=\"12\"\nVERSION=\"12.9 (patched)\"\n",
+        ),
+        (
+            "var/lib/dpkg/status",
+            b"Package: openssl\nStatus: install ok installed\nArchitecture: amd64\nVersion: 3.0.15-1~deb12u1\n",
+        ),
     ]);
     let wh17 = format!("usr/lib/jvm/.wh.{}", JAVA17.rsplit('/').next().unwrap());
     let nojava = raw_layer(&[(wh17.as_str(), b"")]);
@@ -1378,11 +1386,17 @@ fn rebase_equals_a_fresh_build_on_the_new_base() {
     let p = &r["platforms"][0];
     assert_eq!(p["old_base_checked"], true, "{r:#}");
     assert_eq!(p["java_home"], format!("/{JAVA17}"));
-    // SBOMs describe the old base: not carried over, said so.
-    assert!(r["warnings"][0].as_str().unwrap().contains("SBOM"), "{r:#}");
-    // Byte for byte: every file of the two layouts (the fresh one without SBOMs).
-    build_on(&f, "v2", "img-v2-plain", &["--sbom=none"]);
-    same_layout(&f.p("rebased"), &f.p("img-v2-plain"));
+    assert!(r["warnings"].as_array().is_some_and(Vec::is_empty), "{r:#}");
+    // Byte for byte: every file of the two layouts, the SPDX referrer included (made
+    // again from the old one's packages of our layers and v2's OS packages).
+    same_layout(&f.p("rebased"), &f.p("img-v2"));
+    let spdx = |dir: &str| {
+        let o = sparkimg(&f, &["sbom", &format!("oci:{}", f.p(dir).display())]);
+        String::from_utf8(o.stdout).unwrap()
+    };
+    let (old, new) = (spdx("img-v1"), spdx("rebased"));
+    assert!(!old.contains("pkg:deb/debian/openssl") && new.contains("pkg:deb/debian/openssl"));
+    assert!(new.contains("\"/opt/spark-entrypoint\""), "{new}");
     // The system layer was rebuilt (v2's passwd), the Spark layers kept.
     let m = blob_json(&f.p("rebased"), fresh);
     let config = blob_json(&f.p("rebased"), m["config"]["digest"].as_str().unwrap());
@@ -1414,6 +1428,7 @@ fn rebase_equals_a_fresh_build_on_the_new_base() {
         back["image"]["manifest_digest"],
         built_v1["images"][0]["manifest_digest"]
     );
+    same_layout(&f.p("back"), &f.p("img-v1"));
 }
 
 #[test]
@@ -1474,8 +1489,9 @@ fn rebase_multi_platform_index_per_platform() {
         f.p("arm64-entrypoint").display()
     );
     let multi = ["--platform", "linux/amd64,linux/arm64", arm_arg.as_str()];
-    build_on(&f, "v1", "img-v1", &[&multi[..], &["--sbom=none"]].concat());
-    let fresh = build_on(&f, "v2", "img-v2", &[&multi[..], &["--sbom=none"]].concat());
+    // Both SBOM formats, per platform: all made again for v2.
+    build_on(&f, "v1", "img-v1", &[&multi[..], &["--sbom=both"]].concat());
+    let fresh = build_on(&f, "v2", "img-v2", &[&multi[..], &["--sbom=both"]].concat());
     let r = ok_json(rebase(&f, "img-v1", "v2", "rebased", &[]));
     assert_eq!(
         r["image"]["manifest_digest"],
@@ -1514,14 +1530,13 @@ fn rebase_registry_to_registry_downloads_no_spark_layer() {
         let dir = format!("oci:{}", f.p(name).display());
         ok_json(sparkimg(&f, &["push", &dir, "--to", &base_tag, "--json"]));
     };
-    let build_push = |name: &str, out: &str| -> Value {
+    let build_to = |name: &str, out: &str, push: &str| -> Value {
         let base = format!("--base={base_tag}");
         let name = format!("--name={host}/x/spark:{name}");
         let out = format!("--output=oci:{}", f.p(out).display());
         let args = [
             "--json",
-            "--push",
-            "--sbom=none",
+            push,
             "--compression=zstd",
             "--timezone=Asia/Shanghai",
             "-u",
@@ -1534,6 +1549,7 @@ fn rebase_registry_to_registry_downloads_no_spark_layer() {
         assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
         serde_json::from_slice(&o.stdout).unwrap()
     };
+    let build_push = |name: &str, out: &str| build_to(name, out, "--push");
     let image = format!("{host}/x/spark:t");
     let outdated = |expect: i32| -> Value {
         let o = sparkimg(&f, &["outdated", &image, "--json"]);
@@ -1562,6 +1578,14 @@ fn rebase_registry_to_registry_downloads_no_spark_layer() {
     let base = format!("--base={base_tag}");
     let r = ok_json(sparkimg(&f, &["rebase", &image, &base, "--push", "--json"]));
     let after = reg.requests()[before..].to_vec();
+    // Read before the fresh build below adds its own referrer (named :fresh) to the
+    // same subject.
+    let sbom_of = |image: &str| {
+        let o = sparkimg(&f, &["sbom", image]);
+        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+        String::from_utf8(o.stdout).unwrap()
+    };
+    let pushed_sbom = sbom_of(&image);
     // After the rebase, so that nothing of it was in the registry before.
     let fresh = build_push("fresh", "img-v2");
     let fresh_digest = fresh["images"][0]["manifest_digest"].as_str().unwrap();
@@ -1592,6 +1616,14 @@ fn rebase_registry_to_registry_downloads_no_spark_layer() {
     assert_eq!(pushed["blobs_mounted"], 1, "{r:#}");
     assert_eq!(pushed["blobs_present"], kept.len() + 1, "{r:#}");
     outdated(0);
+    // The SPDX referrer was read from the registry and made again for v2: it is what a
+    // fresh build of the same name on v2 attaches.
+    build_to("t", "img-v2-t", "--sbom=spdx");
+    assert_eq!(
+        pushed_sbom,
+        sbom_of(&format!("oci:{}", f.p("img-v2-t").display()))
+    );
+    assert!(pushed_sbom.contains("pkg:deb/debian/openssl"));
     // Another repository of the same registry: the Spark layers are mounted.
     let to = format!("--to={host}/y/spark:t");
     let before = reg.requests().len();
@@ -1611,4 +1643,191 @@ fn rebase_registry_to_registry_downloads_no_spark_layer() {
             .any(|(m, u, _)| m == "GET" && kept.iter().any(|k| u.ends_with(k.as_str()))),
         "{after:?}"
     );
+}
+
+/// A multi-platform image on a registry is rebased per platform by default (the
+/// platforms of its index, not this machine's alone), each platform's SBOM made again,
+/// and the result is the index a fresh multi-platform `build --push` gives.
+#[test]
+fn rebase_registry_multi_platform_rebases_every_platform() {
+    let Some(reg) = common::LoopbackRegistry::start() else {
+        return;
+    };
+    let host = reg.host();
+    let f = Fixture::new();
+    rebase_bases(&f, &["amd64", "arm64"]);
+    let mut arm = fs::read(entrypoint()).unwrap();
+    arm[18..20].copy_from_slice(&183u16.to_le_bytes());
+    write(&f.p("arm64-entrypoint"), &arm, 0o755);
+    let arm_arg = format!(
+        "--platform-entrypoint=linux/arm64={}",
+        f.p("arm64-entrypoint").display()
+    );
+    let base_tag = format!("{host}/base:17");
+    let push_base = |name: &str| {
+        let dir = format!("oci:{}", f.p(name).display());
+        ok_json(sparkimg(&f, &["push", &dir, "--to", &base_tag, "--json"]));
+    };
+    let build_push = |name: &str| -> Value {
+        let base = format!("--base={base_tag}");
+        let name = format!("--name={host}/x/spark:{name}");
+        let args = [
+            "--json",
+            "--push",
+            "--platform=linux/amd64,linux/arm64",
+            &arm_arg,
+            "--compression=zstd",
+            "--timezone=Asia/Shanghai",
+            "-u",
+            "1001",
+            &base,
+            &name,
+        ];
+        let o = f.build(&args, Some(EPOCH));
+        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+        serde_json::from_slice(&o.stdout).unwrap()
+    };
+    push_base("v1");
+    build_push("t");
+    push_base("v2");
+    let image = format!("{host}/x/spark:t");
+    let base = format!("--base={base_tag}");
+    let before = reg.requests().len();
+    let r = ok_json(sparkimg(&f, &["rebase", &image, &base, "--push", "--json"]));
+    let after = reg.requests()[before..].to_vec();
+    let platforms: Vec<&str> = r["platforms"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p["platform"].as_str().unwrap())
+        .collect();
+    assert_eq!(platforms, ["linux/amd64", "linux/arm64"], "{r:#}");
+    let kept: Vec<&str> = r["platforms"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .flat_map(|p| p["kept_layers"].as_array().unwrap())
+        .map(|d| d.as_str().unwrap())
+        .collect();
+    assert!(
+        !after
+            .iter()
+            .any(|(m, u, _)| m == "GET" && kept.iter().any(|k| u.ends_with(k))),
+        "Spark layers downloaded: {after:?}"
+    );
+    // Each platform's SPDX names v2's packages (read before the fresh build adds its
+    // own referrers to the same subjects).
+    for p in ["linux/amd64", "linux/arm64"] {
+        let o = sparkimg(&f, &["sbom", &image, "--platform", p]);
+        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+        let doc = String::from_utf8(o.stdout).unwrap();
+        assert!(
+            doc.contains("pkg:deb/debian/openssl") && doc.contains(p),
+            "{doc}"
+        );
+    }
+    let fresh = build_push("fresh");
+    assert_eq!(
+        r["image"]["manifest_digest"], fresh["images"][0]["manifest_digest"],
+        "{r:#}"
+    );
+}
+
+/// `--to` on another registry: the kept Spark layers are streamed from the image's
+/// registry into the target's (never stored on this machine), the new base's blobs
+/// uploaded from the pull cache, and the result is the image a fresh build gives.
+#[test]
+fn rebase_to_another_registry_streams_the_spark_layers() {
+    let (Some(a), Some(b)) = (
+        common::LoopbackRegistry::start(),
+        common::LoopbackRegistry::start(),
+    ) else {
+        return;
+    };
+    let (ha, hb) = (a.host(), b.host());
+    let f = Fixture::new();
+    rebase_bases(&f, &["amd64"]);
+    let base_tag = format!("{ha}/base:17");
+    let push_base = |name: &str| {
+        let dir = format!("oci:{}", f.p(name).display());
+        ok_json(sparkimg(&f, &["push", &dir, "--to", &base_tag, "--json"]));
+    };
+    let build_push = |name: &str| -> Value {
+        let base = format!("--base={base_tag}");
+        let args = [
+            "--json",
+            "--push",
+            "--compression=zstd",
+            "--timezone=Asia/Shanghai",
+            "-u",
+            "1001",
+            &base,
+            "--name",
+            name,
+        ];
+        let o = f.build(&args, Some(EPOCH));
+        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+        serde_json::from_slice(&o.stdout).unwrap()
+    };
+    push_base("v1");
+    let image = format!("{ha}/x/spark:t");
+    build_push(&image);
+    push_base("v2");
+    let base = format!("--base={base_tag}");
+    let target = format!("{hb}/y/spark:t");
+    let to = format!("--to={target}");
+    let r = ok_json(sparkimg(
+        &f,
+        &["rebase", &image, &base, &to, "--push", "--json"],
+    ));
+    let kept: Vec<String> = r["platforms"][0]["kept_layers"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|d| d.as_str().unwrap().to_string())
+        .collect();
+    assert!(kept.len() >= 4, "{r:#}");
+    // Every Spark layer went up to b, read from a once; none is in the pull cache (the
+    // build's layer cache, in the same directory, holds them from the build on v1).
+    let pushed = &r["pushed"][0];
+    assert_eq!(pushed["reference"], target.as_str(), "{r:#}");
+    for k in &kept {
+        let gets = a
+            .requests()
+            .iter()
+            .filter(|(m, u, _)| m == "GET" && u.ends_with(k.as_str()))
+            .count();
+        assert_eq!(gets, 1, "{k}");
+        let hex = k.trim_start_matches("sha256:");
+        let stored = files_named(&f.p("cache").join("registry"), hex);
+        assert!(stored.is_empty(), "stored on disk: {stored:?}");
+    }
+    assert!(
+        pushed["blobs_uploaded"].as_u64().unwrap() >= kept.len() as u64 + 2,
+        "{r:#}"
+    );
+    // Its SBOM went along (read before the fresh build adds one to the same subject).
+    let o = sparkimg(&f, &["sbom", &target]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    assert!(String::from_utf8_lossy(&o.stdout).contains(&target));
+    // The same image as a fresh build on v2, pushed to b directly.
+    let fresh = build_push(&format!("{hb}/y/spark:fresh"));
+    assert_eq!(
+        r["image"]["manifest_digest"],
+        fresh["images"][0]["manifest_digest"]
+    );
+}
+
+/// Files under `dir` whose name starts with `prefix`.
+fn files_named(dir: &Path, prefix: &str) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    for e in fs::read_dir(dir).into_iter().flatten().flatten() {
+        let p = e.path();
+        if p.is_dir() {
+            out.extend(files_named(&p, prefix));
+        } else if e.file_name().to_string_lossy().starts_with(prefix) {
+            out.push(p);
+        }
+    }
+    out
 }

@@ -28,6 +28,8 @@ usage: cargo xtask e2e [--engine auto|daemonless|docker|both] [--spark SEL] [FIL
   --engine daemonless  only daemonless-built images
   --engine docker      only engine-built images (scenarios 1 and 6)
   --engine both        both, and fail if the engine path does not work
+  --engine rebased     only images moved by `sparkimg rebase` from the shell-free base
+                       onto the e2e base (scenario 1; also part of every daemonless run)
   FILTER               libtest filters (test names contain them), e.g. s1 s6
   --lines              the per-line matrix instead (issue 18): every Spark line from 3.0
                        (SEL defaults to `lines`) on each Java it supports; executors join
@@ -53,12 +55,18 @@ const NOSHELL: &[&str] = &["s1_", "s4_", "s5_", "s9_"];
 /// from sparkimg's OS-package layer, and executors run a PySpark driver's Python tasks.
 const NOPYTHON: &[&str] = &["s1_executor_pods_join_driver_pyspark"];
 
+/// Run on images built on another base and moved onto the e2e base by `sparkimg rebase`
+/// (issue 17): executors join a driver (JVM and PySpark) on the rebased image.
+const REBASED: &[&str] = &["s1_"];
+
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
 enum Engines {
     Auto,
     Daemonless,
     Docker,
     Both,
+    /// Only the rebased images (`REBASED`).
+    Rebased,
 }
 
 pub fn main(args: Vec<String>) -> Result<()> {
@@ -83,7 +91,7 @@ pub fn main(args: Vec<String>) -> Result<()> {
 
     let mut failures = Vec::new();
     let mut skipped = Vec::new();
-    if engines != Engines::Docker {
+    if !matches!(engines, Engines::Docker | Engines::Rebased) {
         let images = ctx.build_daemonless()?;
         if let Err(e) = ctx.run_tests(&images, &filters) {
             failures.push(format!("daemonless: {e:#}"));
@@ -103,7 +111,18 @@ pub fn main(args: Vec<String>) -> Result<()> {
             }
         }
     }
-    if engines != Engines::Daemonless {
+    let rebased = among(REBASED, &filters);
+    if engines != Engines::Docker && !rebased.is_empty() {
+        match ctx.build_rebased() {
+            Ok(images) => {
+                if let Err(e) = ctx.run_tests(&images, &rebased) {
+                    failures.push(format!("rebased: {e:#}"));
+                }
+            }
+            Err(e) => failures.push(format!("rebased build: {e:#}")),
+        }
+    }
+    if !matches!(engines, Engines::Daemonless | Engines::Rebased) {
         ctx.engine_variant(engines, &filters, &mut failures, &mut skipped);
     }
 
@@ -151,6 +170,7 @@ fn parse_args(args: Vec<String>) -> Result<Option<Args>> {
                     Some("daemonless") => Engines::Daemonless,
                     Some("docker") => Engines::Docker,
                     Some("both") => Engines::Both,
+                    Some("rebased") => Engines::Rebased,
                     other => bail!("e2e: bad --engine {other:?}\n{USAGE}"),
                 }
             }
@@ -418,6 +438,62 @@ impl Ctx {
             spark_tz: spark.clone(),
             spark,
             archives: vec![tar],
+        })
+    }
+
+    /// JVM + PySpark images built on the shell-free base, then moved onto the e2e base by
+    /// `sparkimg rebase` (what a patched base does to deployed images), `docker load`ed
+    /// as `e2e-rebased/…`.
+    fn build_rebased(&self) -> Result<Images> {
+        let old = base::ensure_variant(&base::NOSHELL)?;
+        let out = self.dir.join("rebased");
+        std::fs::create_dir_all(&out)?;
+        let layout = out.join("built");
+        let _ = std::fs::remove_dir_all(&layout);
+        let src = "e2e-rebase-src";
+        let step = Step::start(format!("e2e: sparkimg build -r {src} (shell-free base)"));
+        let mut cmd = self.build_cmd(src);
+        cmd.arg("-p")
+            .args(["--base", &format!("rootfs:{}", old.tar.display())])
+            .arg("--output")
+            .arg(format!("oci:{}", layout.display()));
+        util::run(&mut cmd)?;
+        step.done();
+        let mut archives = Vec::new();
+        for image in ["spark", "spark-py"] {
+            let to = format!("e2e-rebased/{image}:{}", self.version);
+            let tar = out.join(format!("{image}.tar"));
+            let _ = std::fs::remove_file(&tar);
+            let step = Step::start(format!("e2e: sparkimg rebase {src}/{image} -> {to}"));
+            util::run(
+                Command::new(&self.sparkimg)
+                    .arg("rebase")
+                    .arg(format!(
+                        "oci:{}:{src}/{image}:{}",
+                        layout.display(),
+                        self.version
+                    ))
+                    .arg("--base")
+                    .arg(format!("rootfs:{}", self.base_tar.display()))
+                    .args(["--to", &to])
+                    .arg("--output")
+                    .arg(format!("docker-archive:{}", tar.display()))
+                    .arg("--cache-dir")
+                    .arg(&self.cache),
+            )?;
+            step.done();
+            let step = Step::start(format!("e2e: docker load -i {}", tar.display()));
+            util::run(Command::new("docker").args(["load", "-q", "-i"]).arg(&tar))?;
+            step.done();
+            archives.push(tar);
+        }
+        let spark = format!("e2e-rebased/spark:{}", self.version);
+        Ok(Images {
+            variant: "rebased",
+            spark_py: format!("e2e-rebased/spark-py:{}", self.version),
+            spark_tz: spark.clone(),
+            spark,
+            archives,
         })
     }
 

@@ -183,12 +183,6 @@ fn named<'a>(index: &'a ImageIndex, reference: Option<&str>) -> Vec<&'a Descript
     }
 }
 
-/// Whether a layout's `index.json` lists artifacts (SBOM referrers) beside its images.
-pub fn layout_has_artifacts(root: &Path) -> bool {
-    read_json::<ImageIndex>(&root.join("index.json"))
-        .is_ok_and(|i| i.manifests().iter().any(|d| d.artifact_type().is_some()))
-}
-
 /// What an `oci:` layout says of one image (`reference` as for [`open`]): its full name
 /// (`io.containerd.image.name`, else its ref name) and, when it is a multi-platform
 /// index, its platforms in index order (empty: one image manifest).

@@ -568,7 +568,7 @@ type PackageLayers = (Vec<(LayerPlan, String)>, BTreeMap<Variant, String>);
 
 /// The OS packages of an image on `basefs`, whose dpkg status is `status` when a
 /// package layer replaced the base's.
-fn image_os_packages(basefs: &BaseFs, status: Option<&str>) -> OsPackages {
+pub(crate) fn image_os_packages(basefs: &BaseFs, status: Option<&str>) -> OsPackages {
     let mut os = crate::sbom::osdb::os_packages(|p| match status {
         Some(s) if p == crate::sbom::osdb::DPKG_STATUS => Some(s.as_bytes()),
         _ => basefs.read(p),

@@ -3,7 +3,8 @@
 //! compression) is read back from the image, the Spark layers are kept as they are, the
 //! system layer is planned again from the new base ([`super::system_files`],
 //! [`plan::system_layer`]) and config and manifest come from the same assemble code
-//! ([`assemble::assemble_parts`]).
+//! ([`assemble::assemble_parts`]). SBOM referrers are made again from the old ones
+//! ([`sboms::rebased_documents`]): the same packages of our layers, the new base's.
 //! Pure: [`read_recipe`], [`check_prefix`], [`java_major`]. Effects: [`rebase_with`].
 
 use std::collections::BTreeMap;
@@ -20,7 +21,7 @@ use super::base::{self, BaseImage};
 use super::cache::LayerCache;
 use super::output::BlobSource;
 use super::plan::{self, Content, Variant};
-use super::{basefs, json, layer, Assembled, BaseSpec, BuildError, ImageRef, ImageReport};
+use super::{basefs, json, layer, sboms, Assembled, BaseSpec, BuildError, ImageRef, ImageReport};
 use super::{Compression, Platform};
 
 /// What to rebase onto what.
@@ -48,7 +49,13 @@ pub struct RebaseOptions {
     pub host_zoneinfo: PathBuf,
     /// Cache root (the base scans under `<root>/build`); `None`: no cache.
     pub cache_dir: Option<PathBuf>,
+    /// The image's SBOM referrers: regenerated for the new base in the same formats.
+    pub old_sboms: OldSboms,
 }
+
+/// Per platform (`os/arch[/variant]`), an image's SBOM documents as
+/// `(artifactType, document)`.
+pub type OldSboms = BTreeMap<String, Vec<(String, Vec<u8>)>>;
 
 /// What happened to one platform.
 #[derive(Debug, Clone, Serialize)]
@@ -253,6 +260,10 @@ struct Rebased {
     system: layer::LayerBlob,
     recipe: Recipe,
     variant: Variant,
+    /// The new base's OS packages and jars (for the SBOM).
+    os_packages: super::OsPackages,
+    /// `os/arch[/variant]` as asked for (the key of `old_sboms`).
+    key: String,
     report: PlatformRebase,
 }
 
@@ -354,6 +365,8 @@ fn rebase_platform(
         system,
         recipe,
         variant,
+        os_packages: super::image_os_packages(&fs, None),
+        key: want.to_string(),
         report,
     })
 }
@@ -440,10 +453,10 @@ pub fn rebase_with<T, E: From<BuildError>>(
         }
     };
     let mut warnings = Vec::new();
-    if matches!(&opts.image, BaseSpec::OciDir { dir, .. } if base::layout_has_artifacts(dir)) {
+    if matches!(opts.image, BaseSpec::OciArchive { .. }) && opts.old_sboms.is_empty() {
         warnings.push(
-            "the image's SBOM referrers are not carried over (they list the old base's \
-             packages): rebuild with --sbom to attach new ones"
+            "an archive's SBOM referrers are not read, so the result has none: rebase the \
+             image's oci: layout to keep them"
                 .to_string(),
         );
     }
@@ -478,7 +491,8 @@ pub fn rebase_with<T, E: From<BuildError>>(
         BaseSpec::Pulled { name, .. } => Some(repository_of(name)),
         _ => None,
     };
-    let (assembled, image) = assemble_rebased(&done, &reference, store.path(), remote);
+    let (mut assembled, image) = assemble_rebased(&done, &reference, store.path(), remote);
+    attach_sboms(opts, &done, &image, &mut assembled, &mut warnings);
     let delivered = publish(&assembled)?;
     let report = RebaseReport {
         output: String::new(),
@@ -487,6 +501,47 @@ pub fn rebase_with<T, E: From<BuildError>>(
         warnings,
     };
     Ok((report, delivered))
+}
+
+/// The SBOMs a fresh build would attach, made from the old ones (see
+/// [`sboms::rebased_documents`]); a platform whose old documents sparkimg cannot read
+/// gets none, with a warning.
+fn attach_sboms(
+    opts: &RebaseOptions,
+    done: &[Rebased],
+    image: &ImageReport,
+    assembled: &mut Assembled,
+    warnings: &mut Vec<String>,
+) {
+    let platforms: Vec<&ImageReport> = match image.platforms.is_empty() {
+        true => vec![image],
+        false => image.platforms.iter().collect(),
+    };
+    let mut docs = Vec::new();
+    for (r, pr) in done.iter().zip(platforms) {
+        let Some(old) = opts.old_sboms.get(&r.key).filter(|o| !o.is_empty()) else {
+            continue;
+        };
+        let id = (
+            image.reference.as_str(),
+            pr.manifest_digest.as_str(),
+            pr.platform.clone(),
+        );
+        let new = sboms::rebased_documents(old, &r.new_base, &r.os_packages, id, r.recipe.epoch);
+        match new {
+            Some(d) => docs.extend(d),
+            None => warnings.push(format!(
+                "{}: the image's SBOM is not one sparkimg wrote, so it is not carried \
+                 over: rebuild with --sbom to attach one",
+                r.report.platform
+            )),
+        }
+    }
+    if !docs.is_empty() {
+        let created = json::rfc3339(done[0].recipe.epoch);
+        sboms::attach(assembled, &docs, &created);
+        assembled.sboms = docs;
+    }
 }
 
 /// `registry/repo` of a registry reference (tag and digest dropped).

@@ -2,6 +2,7 @@
 //! image's own layer plans put into it (every jar read once, however many images hold
 //! it) plus the base's OS packages, written in the requested formats and attached to
 //! the image as OCI referrers (an artifact manifest per document, listed in the index).
+//! `rebase` gets the same documents from the old ones ([`rebased_documents`]).
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -9,6 +10,7 @@ use std::path::{Path, PathBuf};
 use serde_json::{json, Value};
 use sha2::{Digest, Sha256};
 
+use super::base::BaseImage;
 use super::output::{Blob, BlobSource};
 use super::plan::{self, Content, Kind as EntryKind};
 use super::{json, layer, Assembled, BuildError, BuildOptions, ImageReport, Prepared};
@@ -173,18 +175,74 @@ fn inventory(
             _ => packages.extend(other_package(img, disk, spark_version)?),
         }
     }
-    packages.extend(c.os.0.iter().cloned());
-    packages.extend(c.base);
-    let (reference, digest, platform) = c.id;
-    Ok(Inventory {
+    Ok(with_base(packages, c.os, c.base, c.id, epoch))
+}
+
+/// The inventory of an image: the packages of its own layers, then what its base
+/// brought (OS packages, jars, the base itself). One definition for `build` and
+/// `rebase`.
+fn with_base(
+    mut packages: Vec<Package>,
+    os: &OsPackages,
+    base: Option<Package>,
+    (reference, digest, platform): (&str, &str, String),
+    created: u64,
+) -> Inventory {
+    packages.extend(os.0.iter().cloned());
+    packages.extend(base);
+    Inventory {
         reference: reference.to_string(),
         digest: digest.to_string(),
         platform,
-        created: epoch,
+        created,
         packages,
-        notes: c.os.1.clone(),
+        notes: os.1.clone(),
     }
-    .sorted())
+    .sorted()
+}
+
+/// The documents of one rebased platform image, in the formats of its `old` ones
+/// (`(artifactType, bytes)`): the packages they list from the image's own layers (read
+/// back, as those layers are not downloaded) on the new base's. `None` when an old
+/// document is not one sparkimg wrote.
+pub(super) fn rebased_documents(
+    old: &[(String, Vec<u8>)],
+    base: &BaseImage,
+    os: &OsPackages,
+    id: (&str, &str, String),
+    created: u64,
+) -> Option<Vec<SbomDoc>> {
+    let mut formats = Vec::new();
+    let mut ours = None;
+    for (kind, bytes) in old {
+        let Some(format) = Format::from_artifact_type(kind) else {
+            continue;
+        };
+        let doc: Value = serde_json::from_slice(bytes).ok()?;
+        let packages = sbom::read::packages(format, &doc)?;
+        ours.get_or_insert(packages);
+        formats.push(format);
+    }
+    formats.sort();
+    formats.dedup();
+    let ours: Vec<Package> = ours?.into_iter().filter(|p| !p.from_base()).collect();
+    let base = base.digest.as_ref().map(|d| base_package(&base.name, d));
+    let inv = with_base(ours, os, base, id, created);
+    let docs = formats.into_iter().map(|format| SbomDoc {
+        reference: inv.reference.clone(),
+        platform: inv.platform.clone(),
+        subject: inv.digest.clone(),
+        format,
+        document: render(format, &inv),
+    });
+    Some(docs.collect())
+}
+
+fn render(format: Format, inv: &Inventory) -> json::JsonBlob {
+    match format {
+        Format::Spdx => spdx::document(inv),
+        Format::CycloneDx => cyclonedx::document(inv),
+    }
 }
 
 /// The documents of one platform image in the formats `so` asks for.
@@ -208,10 +266,7 @@ pub fn image_documents(
             platform: inv.platform.clone(),
             subject: inv.digest.clone(),
             format,
-            document: match format {
-                Format::Spdx => spdx::document(&inv),
-                Format::CycloneDx => cyclonedx::document(&inv),
-            },
+            document: render(format, &inv),
         })
         .collect())
 }

@@ -288,6 +288,75 @@ fn entry_plans(
         .collect())
 }
 
+fn read_json(dir: &Path, digest: &str) -> Result<serde_json::Value, RegistryError> {
+    let path = blob_path(dir, digest);
+    let bytes = std::fs::read(&path).map_err(RegistryError::io(&path))?;
+    serde_json::from_slice(&bytes).map_err(|e| bad(dir, format!("{digest}: {e}")))
+}
+
+/// The documents of the referrers listed in a layout's `index.json` beside the image
+/// (by ref name `select`, or the only image; for an index, its `platform` manifest),
+/// as the registry's [`super::referrers`] finds them there.
+pub fn referrers(
+    dir: &Path,
+    select: Option<&str>,
+    platform: &crate::image::Platform,
+) -> Result<super::Referrers, RegistryError> {
+    use serde_json::Value;
+    let index_path = dir.join("index.json");
+    let text = std::fs::read(&index_path).map_err(RegistryError::io(&index_path))?;
+    let index: Value =
+        serde_json::from_slice(&text).map_err(|e| bad(dir, format!("index.json: {e}")))?;
+    let entries = index["manifests"].as_array().cloned().unwrap_or_default();
+    let named = |e: &Value, s: &str| {
+        let a = &e["annotations"];
+        a[REF_NAME] == s || a[CONTAINERD_NAME] == s
+    };
+    let images: Vec<&Value> = entries
+        .iter()
+        .filter(|e| e.get("artifactType").is_none())
+        .filter(|e| select.is_none_or(|s| named(e, s)))
+        .collect();
+    let [image] = images.as_slice() else {
+        return Err(bad(
+            dir,
+            format!("{} images match: select one with oci:DIR:REF", images.len()),
+        ));
+    };
+    let mut subject = image["digest"].as_str().unwrap_or_default().to_string();
+    if image["mediaType"] == manifest::OCI_INDEX {
+        let inner = read_json(dir, &subject)?;
+        let found = inner["manifests"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .find(|m| {
+                m["platform"]["os"] == platform.os.as_str()
+                    && m["platform"]["architecture"] == platform.arch.as_str()
+            });
+        if let Some(m) = found {
+            subject = m["digest"].as_str().unwrap_or_default().to_string();
+        }
+    }
+    let mut documents = Vec::new();
+    for e in entries.iter().filter(|e| e.get("artifactType").is_some()) {
+        let m = read_json(dir, e["digest"].as_str().unwrap_or_default())?;
+        if m["subject"]["digest"] != subject.as_str() {
+            continue;
+        }
+        let (Some(kind), Some(layer)) = (
+            m["artifactType"].as_str(),
+            m["layers"][0]["digest"].as_str(),
+        ) else {
+            continue;
+        };
+        let path = blob_path(dir, layer);
+        let bytes = std::fs::read(&path).map_err(RegistryError::io(&path))?;
+        documents.push((kind.to_string(), bytes));
+    }
+    Ok(super::Referrers { subject, documents })
+}
+
 /// Pure: the referrers tag of the distribution spec's fallback (`sha256-<hex>`), for
 /// registries without the referrers API.
 pub fn referrers_tag(subject: &str) -> String {

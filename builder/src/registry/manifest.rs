@@ -182,6 +182,27 @@ pub fn select<'a>(
         })
 }
 
+/// Pure: the image platforms an index lists, in its order (each once); attestations
+/// (`unknown/unknown`) and artifacts are not images.
+pub fn platforms(manifests: &[Desc]) -> Vec<Platform> {
+    let mut out: Vec<Platform> = Vec::new();
+    for d in manifests.iter().filter(|d| d.artifact_type.is_none()) {
+        let Some(p) = &d.platform else { continue };
+        if p.os == "unknown" || p.architecture == "unknown" {
+            continue;
+        }
+        let p = Platform {
+            os: p.os.clone(),
+            arch: p.architecture.clone(),
+            variant: p.variant.clone(),
+        };
+        if !out.contains(&p) {
+            out.push(p);
+        }
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -220,6 +241,12 @@ mod tests {
         assert!(e
             .to_string()
             .contains("linux/arm/v7, linux/arm64/v8, linux/amd64"));
+        // Every image platform once, in index order; the attestation is none.
+        let listed: Vec<String> = platforms(&manifests)
+            .iter()
+            .map(|p| p.to_string())
+            .collect();
+        assert_eq!(listed, ["linux/arm/v7", "linux/arm64/v8", "linux/amd64"]);
     }
 
     #[test]

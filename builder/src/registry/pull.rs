@@ -87,6 +87,34 @@ pub fn pull(
     pull_some(reference, platform, opts, None)
 }
 
+/// The platforms of `reference` when it is an index (in its order); empty for a single
+/// image manifest. Only the top manifest is read.
+pub fn platforms(
+    reference: &RegistryRef,
+    opts: &RegistryOptions,
+) -> Result<Vec<Platform>, RegistryError> {
+    let cache = opts
+        .cache_dir
+        .clone()
+        .ok_or_else(|| RegistryError::Layout {
+            path: PathBuf::from("."),
+            reason: "reading manifests needs a cache directory".into(),
+        })?;
+    let store = Store {
+        root: cache.join("registry"),
+    };
+    let reg = Registry::new(&reference.registry, http_client(opts)?, opts)?;
+    let repo = reference.repository.as_str();
+    let scopes = Scopes::repository(repo, &["pull"]);
+    let (bytes, ct, _) = get_manifest(&reg, &store, repo, reference.wire_reference(), &scopes)?;
+    Ok(
+        match manifest::parse(&bytes, ct.as_deref(), &reference.to_string())? {
+            Parsed::Index { manifests, .. } => manifest::platforms(&manifests),
+            Parsed::Manifest { .. } => Vec::new(),
+        },
+    )
+}
+
 /// Pull `reference` for `platform`: everything (`last_layers: None`), or the manifests,
 /// the config and only the last `n` layers, into a sparse layout (`rebase` takes the
 /// system layer and leaves the Spark layers in the registry; `outdated` reads the

@@ -6,6 +6,7 @@
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::fs::File;
+use std::io::Read;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
@@ -27,7 +28,8 @@ pub enum BlobData {
     Path(PathBuf),
     Bytes(Arc<Vec<u8>>),
     /// In this repository (`registry/repo`), never downloaded: present in the target,
-    /// or mounted from there (same registry); anything else is refused.
+    /// mounted from there (same registry), else streamed from there into the upload
+    /// (GET body as PUT body: nothing touches disk).
     Remote(String),
 }
 
@@ -217,14 +219,27 @@ pub fn push(plans: &[PushPlan], opts: &RegistryOptions) -> Result<Vec<PushReport
                 continue;
             }
         }
-        let reg = match registries.get(&plan.target.registry) {
-            Some(r) => r.clone(),
-            None => {
-                let r = Arc::new(Registry::new(&plan.target.registry, http.clone(), opts)?);
-                registries.insert(plan.target.registry.clone(), r.clone());
-                r
+        let mut client = |name: &str| -> Result<Arc<Registry>, RegistryError> {
+            if let Some(r) = registries.get(name) {
+                return Ok(r.clone());
             }
+            let r = Arc::new(Registry::new(name, http.clone(), opts)?);
+            registries.insert(name.to_string(), r.clone());
+            Ok(r)
         };
+        let reg = client(&plan.target.registry)?;
+        // The registry each remote blob is in, for the copy when it cannot be mounted.
+        let origins = plan
+            .blobs
+            .iter()
+            .map(|b| match &b.data {
+                BlobData::Remote(remote) => {
+                    let r = RegistryRef::parse(remote)?;
+                    Ok(Some((client(&r.registry)?, r.repository)))
+                }
+                _ => Ok(None),
+            })
+            .collect::<Result<Vec<_>, RegistryError>>()?;
         let declared: Vec<RegistryRef> = plan
             .mount_from
             .iter()
@@ -252,7 +267,8 @@ pub fn push(plans: &[PushPlan], opts: &RegistryOptions) -> Result<Vec<PushReport
         for s in sources.iter().flatten().collect::<BTreeSet<_>>() {
             scopes.add_repository(s, &["pull"]);
         }
-        let report = push_one(&reg, plan, &sources, &scopes, opts.jobs, &progress)?;
+        let from = (sources.as_slice(), origins.as_slice());
+        let report = push_one(&reg, plan, from, &scopes, opts.jobs, &progress)?;
         for b in &plan.blobs {
             let key = (plan.target.registry.clone(), b.digest.clone());
             seen.entry(key)
@@ -273,10 +289,14 @@ pub fn push(plans: &[PushPlan], opts: &RegistryOptions) -> Result<Vec<PushReport
     Ok(reports)
 }
 
+/// Per blob of a plan: the repository to mount it from, and for a remote blob the
+/// registry and repository it is in.
+type Sources<'a> = (&'a [Option<String>], &'a [Option<(Arc<Registry>, String)>]);
+
 fn push_one(
     reg: &Registry,
     plan: &PushPlan,
-    sources: &[Option<String>],
+    (sources, origins): Sources,
     scopes: &Scopes,
     jobs: usize,
     progress: &Progress,
@@ -301,7 +321,11 @@ fn push_one(
                 }
                 let i = next.fetch_add(1, Ordering::SeqCst);
                 let Some(blob) = plan.blobs.get(i) else { break };
-                let r = push_blob(reg, repo, blob, sources[i].as_deref(), scopes, progress);
+                let origin = origins[i]
+                    .as_ref()
+                    .map(|(r, repo)| (r.as_ref(), repo.as_str()));
+                let from = (sources[i].as_deref(), origin);
+                let r = push_blob(reg, repo, blob, from, scopes, progress);
                 if r.is_err() {
                     abort.store(true, Ordering::SeqCst);
                 }
@@ -339,11 +363,14 @@ fn push_one(
     Ok(report)
 }
 
+/// A blob's mount source, and for a remote blob the registry and repository it is in.
+type BlobSources<'a> = (Option<&'a str>, Option<(&'a Registry, &'a str)>);
+
 fn push_blob(
     reg: &Registry,
     repo: &str,
     blob: &PushBlob,
-    mount: Option<&str>,
+    (mount, origin): BlobSources,
     scopes: &Scopes,
     progress: &Progress,
 ) -> Result<(Outcome, u64), RegistryError> {
@@ -372,9 +399,9 @@ fn push_blob(
     }
     let bar = progress.blob("pushing", short(&blob.digest), blob.size);
     bar.start();
-    let r = reg.with_retry(|attempt| {
+    let r = reg.with_retry(|_| {
         bar.reset(0);
-        upload_attempt(reg, repo, blob, mount, scopes, &bar, attempt)
+        upload_attempt(reg, repo, blob, (mount, origin), scopes, &bar)
     });
     match &r {
         Ok(Outcome::Mounted) => bar.finish(&format!("mounted from {}", mount.unwrap_or("?"))),
@@ -390,10 +417,9 @@ fn upload_attempt(
     reg: &Registry,
     repo: &str,
     blob: &PushBlob,
-    mount: Option<&str>,
+    (mount, origin): BlobSources,
     scopes: &Scopes,
     bar: &Arc<BlobProgress>,
-    _attempt: u32,
 ) -> Result<Outcome, Attempt> {
     let ctx = Ctx {
         repository: repo,
@@ -430,18 +456,6 @@ fn upload_attempt(
             _ => {}
         }
     }
-    if let BlobData::Remote(from) = &blob.data {
-        // Never downloaded, so there is nothing to upload: a copy across registries
-        // (streamed registry to registry) is not implemented.
-        return Err(Attempt::fatal(RegistryError::Layout {
-            path: PathBuf::from(from),
-            reason: format!(
-                "blob {} is in {from} and could not be mounted into {repo}: rebase a \
-                 registry image to a repository of the same registry",
-                blob.digest
-            ),
-        }));
-    }
     let location = match location {
         Some(l) => l,
         None => {
@@ -461,27 +475,38 @@ fn upload_attempt(
         ..ctx.clone()
     };
     let timeout = reg.retry.transfer_timeout(blob.size);
-    let opened = match &blob.data {
-        BlobData::Path(p) => {
-            Some(File::open(p).map_err(|e| Attempt::fatal(RegistryError::io(p)(e)))?)
-        }
-        BlobData::Bytes(_) | BlobData::Remote(_) => None,
+    let open = || -> Result<Option<Box<dyn Read + Send>>, Attempt> {
+        Ok(match (&blob.data, origin) {
+            (BlobData::Path(p), _) => Some(Box::new(
+                File::open(p).map_err(|e| Attempt::fatal(RegistryError::io(p)(e)))?,
+            )),
+            (BlobData::Remote(_), Some((from, from_repo))) => {
+                Some(Box::new(open_remote(from, from_repo, blob)?))
+            }
+            (BlobData::Remote(from), None) => {
+                return Err(Attempt::fatal(RegistryError::Layout {
+                    path: PathBuf::from(from),
+                    reason: format!("blob {} has no registry to copy it from", blob.digest),
+                }))
+            }
+            (BlobData::Bytes(_), _) => None,
+        })
     };
     // The body is a one-shot stream; `send` may build the request twice (after a 401
-    // asking for more scope), so hand the file out once and reopen if needed.
-    let file = Mutex::new(opened);
+    // asking for more scope), so hand the stream out once and reopen if needed.
+    let file = Mutex::new(open()?);
     let resp = reg.send(&pctx, scopes, Method::PUT, put.as_str(), &|rb| {
         let body = match &blob.data {
             BlobData::Bytes(b) => {
                 bar.inc(b.len() as u64);
                 Body::from(b.as_ref().clone())
             }
-            BlobData::Path(p) => {
+            BlobData::Path(_) | BlobData::Remote(_) => {
                 let f = file
                     .lock()
                     .unwrap_or_else(|e| e.into_inner())
                     .take()
-                    .or_else(|| File::open(p).ok());
+                    .or_else(|| open().ok().flatten());
                 match f {
                     Some(f) => Body::sized(
                         CountingReader {
@@ -490,10 +515,10 @@ fn upload_attempt(
                         },
                         blob.size,
                     ),
+                    // The registry refuses the empty body's digest: an error, not a blob.
                     None => Body::from(Vec::new()),
                 }
             }
-            BlobData::Remote(_) => Body::from(Vec::new()),
         };
         rb.header(CONTENT_TYPE, "application/octet-stream")
             .header(CONTENT_LENGTH, blob.size)
@@ -504,6 +529,31 @@ fn upload_attempt(
         Ok(Outcome::Uploaded)
     } else {
         Err(reg.fail(&pctx, resp))
+    }
+}
+
+/// A remote blob's bytes as a stream: the GET from the repository it is in (the copy
+/// across registries; also where a same-registry mount was refused).
+fn open_remote(
+    from: &Registry,
+    repo: &str,
+    blob: &PushBlob,
+) -> Result<reqwest::blocking::Response, Attempt> {
+    let ctx = Ctx {
+        repository: repo,
+        what: "copy blob",
+        digest: Some(&blob.digest),
+    };
+    let url = from
+        .url(&ctx, repo, &format!("blobs/{}", blob.digest))
+        .map_err(Attempt::fatal)?;
+    let scopes = Scopes::repository(repo, &["pull"]);
+    let resp = from.send(&ctx, &scopes, Method::GET, &url, &|rb| {
+        rb.timeout(from.retry.transfer_timeout(blob.size))
+    })?;
+    match resp.status() {
+        StatusCode::OK => Ok(resp),
+        _ => Err(from.fail(&ctx, resp)),
     }
 }
 

@@ -210,6 +210,9 @@ pub fn resolved_jar_package(path: &str, facts: &JarFacts, coordinate: &str) -> P
     p
 }
 
+/// The comment of a jar the base holds (also how [`Package::from_base`] knows one).
+pub const BASE_JAR_COMMENT: &str = "in the base image; coordinates from the file name";
+
 /// A jar the base image holds: only its path is known (base layers are not re-read), so
 /// it is named from its file name.
 pub fn base_jar_package(path: &str) -> Package {
@@ -225,7 +228,7 @@ pub fn base_jar_package(path: &str) -> Package {
     };
     let mut p = Package::new(Kind::Jar, &name, &version, purl);
     p.path = Some(path.to_string());
-    p.comment = Some("in the base image; coordinates from the file name".into());
+    p.comment = Some(BASE_JAR_COMMENT.into());
     p
 }
 

@@ -5,12 +5,14 @@
 //! [`jar`]'s pom.properties and file-name rules, [`rust`] (the crates embedded in the
 //! entrypoint binary), and the writers [`spdx`] and
 //! [`cyclonedx`] (canonical JSON: sorted keys and arrays, names derived from the image
-//! digest, time from SOURCE_DATE_EPOCH, so equal inputs give equal bytes). Effects:
+//! digest, time from SOURCE_DATE_EPOCH, so equal inputs give equal bytes), and
+//! [`read`], which reads those documents back into packages. Effects:
 //! [`jar::scan`] (one read per jar: hashes, zip central directory, pom.properties).
 
 pub mod cyclonedx;
 pub mod jar;
 pub mod osdb;
+pub mod read;
 pub mod rust;
 pub mod spdx;
 
@@ -142,6 +144,13 @@ impl Package {
             "SPDXRef-Package-{}",
             &hex::encode(Sha256::digest(key))[..20]
         )
+    }
+
+    /// Whether the base brought it (the base itself, its OS packages and jars): what a
+    /// rebase replaces with the new base's.
+    pub fn from_base(&self) -> bool {
+        matches!(self.kind, Kind::Base | Kind::Os)
+            || self.comment.as_deref() == Some(jar::BASE_JAR_COMMENT)
     }
 
     fn sort_key(&self) -> (String, String) {

@@ -330,3 +330,80 @@ fn packages_jars_without_pom_properties_keep_their_resolved_coordinates() {
     assert_eq!(p.purl, "pkg:maven/org.a/app@1.0");
     assert_eq!(p.comment, None);
 }
+
+/// An inventory with a package of every kind: shaded and file-named jars, a base jar,
+/// OS and Python packages, the entrypoint with its crates, the base.
+fn every_kind() -> Inventory {
+    let facts = |poms| JarFacts {
+        sha1: "a".into(),
+        sha256: "b".into(),
+        poms,
+        unreadable: None,
+    };
+    let shaded = facts(vec![
+        coords("com.google.guava", "guava", "32.0"),
+        coords("org.x", "hive-exec", "2.3.9"),
+    ]);
+    let crates = rust::decode(&zlib(AUDIT.as_bytes())).unwrap();
+    let mut os = osdb::parse_dpkg_status(DPKG, &debian());
+    os.push(jar::base_jar_package("/usr/share/java/x-1.2.jar"));
+    let mut python = Package::new(
+        Kind::Python,
+        "py4j",
+        "0.10.9",
+        "pkg:pypi/py4j@0.10.9".into(),
+    );
+    python.path = Some("/opt/spark/python/lib/py4j-0.10.9-src.zip".into());
+    let base = Package::new(
+        Kind::Base,
+        "b:1",
+        "sha256:99",
+        "pkg:oci/b@sha256%3A99".into(),
+    );
+    let mut packages = vec![
+        inventory().packages[1].clone(),
+        jar::jar_package("/opt/spark/jars/hive-exec-2.3.9-core.jar", &shaded),
+        jar::jar_package("/opt/spark/jars/noversion.jar", &facts(Vec::new())),
+        rust::binary_package("/opt/spark-entrypoint", Some(&crates), ("x", "9")),
+        python,
+        base,
+    ];
+    packages.extend(os);
+    Inventory {
+        packages,
+        ..inventory()
+    }
+    .sorted()
+}
+
+#[test]
+fn documents_read_back_into_the_same_packages() {
+    let inv = every_kind();
+    assert!(inv.packages.len() >= 9, "{:#?}", inv.packages);
+    for format in [Format::Spdx, Format::CycloneDx] {
+        let write = |inv: &Inventory| match format {
+            Format::Spdx => spdx::document(inv),
+            Format::CycloneDx => cyclonedx::document(inv),
+        };
+        let doc: serde_json::Value = serde_json::from_slice(&write(&inv).bytes).unwrap();
+        let back = read::packages(format, &doc).expect("read back");
+        let again = Inventory {
+            packages: back,
+            ..inv.clone()
+        }
+        .sorted();
+        // Jars, OS packages, Python archives and crates are all libraries to the writers:
+        // the purl tells them apart again, so even the kinds survive.
+        assert_eq!(again.packages, inv.packages, "{format:?}");
+        assert_eq!(write(&again), write(&inv), "{format:?}");
+    }
+    let from_base: Vec<&str> = inv
+        .packages
+        .iter()
+        .filter(|p| p.from_base())
+        .map(|p| p.name.as_str())
+        .collect();
+    assert_eq!(from_base, ["libc6", "tzdata", "x", "b:1"]);
+    let other = serde_json::json!({"packages": [{"SPDXID": "x"}], "relationships": []});
+    assert_eq!(read::packages(Format::Spdx, &other), None);
+}

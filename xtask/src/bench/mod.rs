@@ -1,6 +1,7 @@
 //! `cargo xtask bench <what>`: our tools against what they replace.
 //!
-//! Each benchmark (entrypoint, fetch, build, push, engine: sibling modules) returns
+//! Each benchmark (entrypoint, fetch, build, push, rebase, engine, packages: sibling
+//! modules) returns
 //! [`Row`]s; `all` runs them in turn. The rows of one benchmark replace its rows in
 //! `target/bench/report.json`, so running benchmarks one at a time still leaves one
 //! complete report, rendered again as `report.md` and charted in `ratios.svg`.
@@ -14,6 +15,7 @@ mod instructions;
 mod launcher;
 mod packages;
 mod push;
+mod rebase;
 
 use std::fs;
 use std::path::{Path, PathBuf};
@@ -26,7 +28,15 @@ use crate::util;
 use sparkimg_skips as skips;
 
 /// In the order `all` runs them: the quick ones first.
-const BENCHES: [&str; 6] = ["entrypoint", "fetch", "build", "push", "engine", "packages"];
+const BENCHES: [&str; 7] = [
+    "entrypoint",
+    "fetch",
+    "build",
+    "push",
+    "rebase",
+    "engine",
+    "packages",
+];
 
 pub fn main(args: Vec<String>) -> Result<()> {
     let mut args = args.into_iter();
@@ -85,6 +95,7 @@ pub fn main(args: Vec<String>) -> Result<()> {
             "fetch" => fetch::run(&opts)?,
             "build" => build::run(&opts)?,
             "push" => push::run(&opts)?,
+            "rebase" => rebase::run(&opts)?,
             "engine" => engine::run(&opts)?,
             "packages" => packages::run(&opts)?,
             _ => unreachable!("BENCHES and this match disagree"),
@@ -333,6 +344,13 @@ fn missing_tools(bench: &str) -> Option<String> {
         ]
         .to_vec(),
         "engine" => [(docker(), "a Docker Engine"), (skopeo(), "skopeo")].to_vec(),
+        "rebase" => [
+            (docker(), "a Docker Engine"),
+            (skopeo(), "skopeo"),
+            (registry(), "docker-registry"),
+            (util::have("umoci"), "umoci"),
+        ]
+        .to_vec(),
         "push" => [
             (docker(), "a Docker Engine"),
             (skopeo(), "skopeo"),

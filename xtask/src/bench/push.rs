@@ -230,14 +230,14 @@ fn dir_size(dir: &Path) -> u64 {
 
 /// One `docker-registry serve` on a free loopback port with its own storage; stopped
 /// and removed on drop.
-struct Registry {
-    dir: PathBuf,
+pub(super) struct Registry {
+    pub(super) dir: PathBuf,
     port: u16,
     child: Child,
 }
 
 impl Registry {
-    fn start(parent: &Path, name: &str) -> Result<Registry> {
+    pub(super) fn start(parent: &Path, name: &str) -> Result<Registry> {
         let dir = parent.join(format!(".registry-{}-{name}", std::process::id()));
         let _ = fs::remove_dir_all(&dir);
         fs::create_dir_all(&dir)?;
@@ -268,16 +268,16 @@ impl Registry {
         Ok(registry)
     }
 
-    fn host(&self) -> String {
+    pub(super) fn host(&self) -> String {
         format!("127.0.0.1:{}", self.port)
     }
 
-    fn log_len(&self) -> u64 {
+    pub(super) fn log_len(&self) -> u64 {
         fs::metadata(self.dir.join("access.log")).map_or(0, |m| m.len())
     }
 
     /// `(method, uri)` of the access-log lines written since byte `from`.
-    fn requests_since(&self, from: u64) -> Vec<(String, String)> {
+    pub(super) fn requests_since(&self, from: u64) -> Vec<(String, String)> {
         let bytes = fs::read(self.dir.join("access.log")).unwrap_or_default();
         let text = String::from_utf8_lossy(&bytes[(from as usize).min(bytes.len())..]).into_owned();
         text.lines()
