@@ -1,6 +1,6 @@
 //! Effects: push blobs and manifests. Per target repository: every blob is HEADed,
 //! mounted from a sibling repository when one is known to hold it, otherwise uploaded
-//! monolithically from disk (POST, then PUT `?digest=` with Content-Length), several
+//! monolithically (POST, then PUT `?digest=` with Content-Length), several
 //! at once; then child manifests by digest; then the manifest or index by tag, so a tag
 //! never names an image whose blobs are not all there.
 
@@ -456,7 +456,18 @@ fn upload_attempt(
             resolve_location(&resp, &uploads, &ctx, reg)?
         }
     };
-    let mut put = location;
+    put_blob(reg, &ctx, scopes, blob, location, bar)
+}
+
+/// The PUT `?digest=` closing the session at `location`, with the whole blob as body.
+fn put_blob(
+    reg: &Registry,
+    ctx: &Ctx,
+    scopes: &Scopes,
+    blob: &PushBlob,
+    mut put: Url,
+    bar: &Arc<BlobProgress>,
+) -> Result<Outcome, Attempt> {
     put.query_pairs_mut().append_pair("digest", &blob.digest);
     let pctx = Ctx {
         what: "upload blob",
