@@ -600,6 +600,82 @@ fn trimmed_distribution_builds_on_both_paths() {
     }
 }
 
+/// The diff IDs of an image's layers, base first.
+fn layers(image: &str) -> Vec<String> {
+    let out = docker_ok(&[
+        "image",
+        "inspect",
+        "--format",
+        "{{json .RootFS.Layers}}",
+        image,
+    ]);
+    serde_json::from_str(out.trim()).unwrap()
+}
+
+/// The built-in JVM Dockerfile is COPYs only (the config is one commit after them), and
+/// a `conf/` change rebuilds one layer from the daemon's build cache.
+#[test]
+fn engine_steps_are_copies_and_a_conf_change_rebuilds_one_layer() {
+    let Some(env) = env() else { return };
+    let work = tempfile::tempdir().unwrap();
+    let dist = work.path().join("spark");
+    let cp = Command::new("cp")
+        .arg("-al")
+        .arg(&env.dist)
+        .arg(&dist)
+        .status()
+        .unwrap();
+    assert!(cp.success());
+    let repo = format!("sparkimg-test-conf-{}", std::process::id());
+    let _guard = Images(vec![
+        format!("{repo}/spark:one"),
+        format!("{repo}/spark:two"),
+    ]);
+    let (d, ep) = (dist.to_str().unwrap(), env.entrypoint.to_str().unwrap());
+    let build = |tag: &str| {
+        ok_json(&sparkimg(
+            &[
+                "build",
+                "--engine",
+                "docker",
+                "--base",
+                BASE,
+                "--spark-home",
+                d,
+                "-r",
+                &repo,
+                "-t",
+                tag,
+                "--entrypoint-binary",
+                ep,
+                "--json",
+            ],
+            &[],
+        ))
+    };
+    build("one");
+    let one = format!("{repo}/spark:one");
+    let base_layers = layers(BASE).len();
+    let history = docker_ok(&["history", "--no-trunc", "--format", "{{.CreatedBy}}", &one]);
+    // Newest first: the config commit, then system, spark-bin, spark-jars + examples,
+    // spark-deps (the fixture has no --packages).
+    let ours: Vec<&str> = history.lines().take(5).collect();
+    assert!(ours[0].is_empty(), "{history}");
+    assert!(
+        ours[1..].iter().all(|l| l.contains("#(nop) COPY")),
+        "{history}"
+    );
+    assert_eq!(layers(&one).len(), base_layers + 4, "{history}");
+
+    std::fs::write(dist.join("conf/sparkimg-test.conf"), "a=1\n").unwrap();
+    build("two");
+    let (a, b) = (layers(&one), layers(&format!("{repo}/spark:two")));
+    assert_eq!(a.len(), b.len());
+    let changed: Vec<usize> = (0..a.len()).filter(|&i| a[i] != b[i]).collect();
+    // spark-bin; the system COPY after it runs again but gives the same layer.
+    assert_eq!(changed, [base_layers + 2], "{a:?}\n{b:?}");
+}
+
 fn skopeo_digest(reference: &str, creds: Option<&str>) -> String {
     let mut c = Command::new("skopeo");
     c.args(["inspect", "--tls-verify=false"]);

@@ -1,19 +1,23 @@
 //! `sparkimg build --engine docker`: the same images from Dockerfiles, built by a daemon.
 //!
 //! The context of each image comes from the daemonless layer plan (see [`super::context`]),
-//! so the files are the same; the system files (passwd, localtime, tini links) are made by
-//! the Dockerfile's RUN from the base's own files, as the daemonless path makes them from
-//! the base's layers.
+//! so the files are the same; the system files (passwd, localtime, tini links) are planned
+//! by the same [`plan::system_layer`] from the base's own /etc/passwd and zoneinfo, read
+//! through a container that is never started. The JVM image's config (Env, labels,
+//! WorkingDir, Entrypoint, User) is the daemonless path's ([`json::set_runtime`]), set in
+//! one commit after its COPY-only Dockerfile: on the classic builder each instruction is
+//! a commit that walks the whole image.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::PathBuf;
 use std::sync::Arc;
 
+use crate::image::assemble::{oci_labels, SparkLabels};
 use crate::image::plan::{self, Content, DistFile, SystemFiles, Variant};
 use crate::image::{self, basefs, json, BuildError, BuildReport, ImageRef, ImageReport};
 
 use super::context::{context_plan, empty_dirs, write_context, ContextEntry};
-use super::daemon::{Daemon, JAVA_HOME_PROBE};
+use super::daemon::{Daemon, ImagePath, JAVA_HOME_PROBE};
 use super::dockerfile::{self, ArgInputs};
 use super::error::EngineError;
 
@@ -106,6 +110,7 @@ fn dockerfile_for(
     b: &EngineBuild,
     variant: Variant,
     entries: &[ContextEntry],
+    uid: u64,
 ) -> Result<Vec<u8>, EngineError> {
     if let Some(p) = b.dockerfiles.get(&variant) {
         let text = std::fs::read(p).map_err(|source| EngineError::Io {
@@ -124,18 +129,110 @@ fn dockerfile_for(
         return Ok(text);
     }
     let d = dockerfile::builtin_without(variant, &empty_dirs(entries, variant));
-    Ok(match b.apt_packages.is_empty() {
-        true => dockerfile::without_apt_block(&d).into_bytes(),
-        false => d.into_bytes(),
-    })
+    let d = match b.apt_packages.is_empty() {
+        true => dockerfile::without_apt_block(&d),
+        false => d,
+    };
+    Ok(dockerfile::render_uid(&d, uid).into_bytes())
+}
+
+/// The longest chain of links followed to a zone file (zoneinfo has one or two).
+const MAX_LINKS: usize = 8;
+
+/// The base's files the system layer is made of: its /etc/passwd with the Spark user,
+/// and `/etc/localtime` as a link to the zone, which must be a file in the base (links
+/// followed), as the daemonless path finds it.
+fn system_files(daemon: &Daemon, b: &EngineBuild, uid: u64) -> Result<SystemFiles, EngineError> {
+    // With -b java_home the base may not be here yet (the build would have pulled it).
+    if daemon.inspect(&b.base)?.is_none() {
+        daemon.pull(&b.base)?;
+    }
+    let peek = daemon.peek(&b.base)?;
+    let passwd = match peek.read("/etc/passwd")? {
+        Some(ImagePath::File(bytes)) => Some(bytes),
+        _ => None,
+    };
+    let zone = format!("/{}/{}", basefs::ZONEINFO, b.timezone);
+    let mut path = zone.clone();
+    for _ in 0..MAX_LINKS {
+        match peek.read(&path)? {
+            Some(ImagePath::File(_)) => {
+                return Ok(SystemFiles {
+                    entrypoint: Content::Path {
+                        path: b.entrypoint.clone(),
+                        size: 0,
+                        mtime_ns: 0,
+                    },
+                    passwd: plan::passwd_with_spark(passwd.as_deref(), uid).into(),
+                    localtime: Arc::from(&b""[..]),
+                    localtime_link: Some(zone),
+                    timezone: b.timezone.clone(),
+                    uid,
+                });
+            }
+            Some(ImagePath::Link(target)) => path = resolve_link(&path, &target),
+            _ => break,
+        }
+    }
+    Err(BuildError::Base(format!(
+        "'{}' has no zoneinfo file for time zone '{}' ({zone}); install tzdata in the base \
+         or pick another --timezone",
+        b.base, b.timezone
+    ))
+    .into())
+}
+
+/// Pure: where the link at absolute `path` to `target` points, as an absolute path.
+fn resolve_link(path: &str, target: &str) -> String {
+    if target.starts_with('/') {
+        return target.to_string();
+    }
+    let mut parts: Vec<&str> = path.split('/').filter(|p| !p.is_empty()).collect();
+    parts.pop();
+    for t in target.split('/') {
+        match t {
+            "" | "." => {}
+            ".." => {
+                parts.pop();
+            }
+            t => parts.push(t),
+        }
+    }
+    format!("/{}", parts.join("/"))
+}
+
+/// Set the JVM image's config on the COPY-only image `built`: the daemonless path's
+/// runtime settings and labels over the base's config. Returns the image's ID.
+fn commit_jvm_config(
+    daemon: &Daemon,
+    b: &EngineBuild,
+    built: &str,
+    reference: &str,
+    inputs: &json::ConfigInputs,
+) -> Result<String, EngineError> {
+    let info = daemon.inspect(built)?.ok_or_else(|| EngineError::Daemon {
+        what: format!("build {reference}"),
+        detail: "the built image is gone".into(),
+    })?;
+    let mut config = match info.config {
+        serde_json::Value::Object(m) => m,
+        _ => serde_json::Map::new(),
+    };
+    json::set_runtime(&mut config, inputs);
+    let comment = format!(
+        "sparkimg build --engine docker: Env, Labels, WorkingDir, Entrypoint and User \
+         of Spark {}",
+        b.spark_version
+    );
+    daemon.commit_config(built, reference, config.into(), &comment)
 }
 
 /// The daemonless layer plan of `b`'s images: what the contexts hold (and the SBOMs
 /// list), after the checks of [`checked_dist`].
 pub fn planned_layers(b: &EngineBuild) -> Result<Vec<plan::LayerPlan>, EngineError> {
     let dist = checked_dist(b)?;
-    // passwd and localtime are made by the Dockerfile from the base; only the file
-    // layout matters here.
+    // Only the file layout matters here: the system files' contents, which
+    // `system_files` reads from the base, list nothing in an SBOM.
     let sys = SystemFiles {
         entrypoint: Content::Path {
             path: b.entrypoint.clone(),
@@ -157,9 +254,12 @@ pub fn build_images(
     b: &EngineBuild,
     log: &mut dyn FnMut(&str),
 ) -> Result<BuildReport, EngineError> {
-    let layers = planned_layers(b)?;
+    let dist = checked_dist(b)?;
+    let uid = dockerfile::spark_uid(&b.build_args, b.uid)
+        .map_err(|e| EngineError::Build(BuildError::InvalidInput(e)))?;
     let java_home = java_home(daemon, b)?;
-    let created = json::rfc3339(b.epoch);
+    let sys = system_files(daemon, b, uid)?;
+    let layers = plan::plan_layers(&dist, &sys);
     let apt_packages = b.apt_packages.join(",");
     let jvm_ref = b
         .images
@@ -170,18 +270,28 @@ pub fn build_images(
     let inputs = ArgInputs {
         base: &b.base,
         jvm_image: &jvm_ref,
+        uid,
+        apt_packages: &apt_packages,
+    };
+    let coordinates: Vec<String> = b.packages.iter().map(|j| j.coordinate.clone()).collect();
+    let spark = SparkLabels {
+        spark_version: &b.spark_version,
+        source: &b.source,
+        epoch: b.epoch,
+        packages: &coordinates,
+    };
+    let config_inputs = json::ConfigInputs {
+        created: b.epoch,
         spark_version: &b.spark_version,
         java_home: &java_home,
         timezone: &b.timezone,
-        uid: b.uid,
-        source: &b.source,
-        created: &created,
-        apt_packages: &apt_packages,
+        uid,
+        layers: Vec::new(),
+        labels: oci_labels(&spark, &b.base, None, Variant::Jvm),
     };
 
     // Given to the daemon rather than written in the Dockerfile, so a user's own `-f`
     // Dockerfile gets it too.
-    let coordinates: Vec<String> = b.packages.iter().map(|j| j.coordinate.clone()).collect();
     let labels: BTreeMap<String, String> = image::assemble::packages_label(&coordinates)
         .into_iter()
         .collect();
@@ -190,14 +300,14 @@ pub fn build_images(
     for (variant, reference) in &b.images {
         let reference = reference.to_string();
         let entries = context_plan(&layers, *variant);
-        let dockerfile = dockerfile_for(b, *variant, &entries)?;
+        let dockerfile = dockerfile_for(b, *variant, &entries, uid)?;
         let epoch = b.epoch;
         let args = dockerfile::build_args(*variant, &inputs, &b.build_args);
         log(&format!(
             "sparkimg: building {reference} with the Docker Engine ({} context entries)",
             entries.len()
         ));
-        let id = daemon.build(
+        let mut id = daemon.build(
             Box::new(move |w| write_context(&entries, &dockerfile, epoch, w).map(|_| ())),
             &reference,
             &args,
@@ -205,6 +315,9 @@ pub fn build_images(
             b.no_cache,
             log,
         )?;
+        if *variant == Variant::Jvm && !b.dockerfiles.contains_key(variant) {
+            id = commit_jvm_config(daemon, b, &id, &reference, &config_inputs)?;
+        }
         let info = daemon.inspect(&reference)?;
         let (size, platform, repo_digests) = match info {
             Some(i) => (i.size, format!("{}/{}", i.os, i.arch), i.repo_digests),

@@ -61,17 +61,7 @@ pub fn context_plan(layers: &[LayerPlan], variant: Variant) -> Vec<ContextEntry>
     for layer in layers {
         if layer.name == "system" {
             if variant == Variant::Jvm {
-                out.extend(
-                    layer
-                        .entries
-                        .iter()
-                        .filter(|e| e.path == "opt/spark-entrypoint")
-                        .map(|e| ContextEntry {
-                            path: "spark-entrypoint".into(),
-                            kind: e.kind.clone(),
-                            mode: e.mode,
-                        }),
-                );
+                out.extend(system_entries(layer));
             }
             continue;
         }
@@ -89,6 +79,34 @@ pub fn context_plan(layers: &[LayerPlan], variant: Variant) -> Vec<ContextEntry>
                 mode: e.mode,
             });
         }
+    }
+    out
+}
+
+/// Pure: the system layer as context entries: its root-owned files under `system/` (the
+/// built-in Dockerfile's `COPY system/ /`), the work directory, which belongs to the Spark
+/// user, under `spark-bin/` (`COPY --chown`), and the entrypoint also as
+/// `spark-entrypoint`, where users' own Dockerfiles (`-f`) find it.
+fn system_entries(layer: &LayerPlan) -> Vec<ContextEntry> {
+    let mut out = vec![dir("system")];
+    let prefix = format!("{SPARK_HOME}/");
+    for e in &layer.entries {
+        let entry = |path: String| ContextEntry {
+            path,
+            kind: e.kind.clone(),
+            mode: e.mode,
+        };
+        if e.path == "opt/spark-entrypoint" {
+            out.push(entry("spark-entrypoint".into()));
+        }
+        if e.path == SPARK_HOME {
+            // The first Spark COPY makes /opt/spark, the Spark user's.
+            continue;
+        }
+        out.push(match e.path.strip_prefix(&prefix) {
+            Some(rel) => entry(format!("spark-bin/{rel}")),
+            None => entry(format!("system/{}", e.path)),
+        });
     }
     out
 }
@@ -240,8 +258,13 @@ mod tests {
     #[test]
     fn jvm_context_is_the_jvm_layers_and_the_entrypoint() {
         let c = context_plan(&layers(), Variant::Jvm);
+        // The system layer's entries: see `jvm_context_has_the_system_files`.
+        let from_system = |p: &&str| {
+            p.starts_with("system") || *p == "spark-entrypoint" || *p == "spark-bin/work-dir"
+        };
+        let spark: Vec<&str> = paths(&c).into_iter().filter(|p| !from_system(p)).collect();
         assert_eq!(
-            paths(&c),
+            spark,
             [
                 "spark-deps",
                 "spark-jars",
@@ -259,11 +282,35 @@ mod tests {
                 "examples/tests/a.py",
                 "spark-bin/bin",
                 "spark-bin/bin/spark-submit",
-                "spark-entrypoint",
             ]
         );
         let submit = c.iter().find(|e| e.path == "spark-bin/bin/spark-submit");
         assert_eq!(submit.unwrap().mode, 0o755);
+    }
+
+    #[test]
+    fn jvm_context_has_the_system_files() {
+        let c = context_plan(&layers(), Variant::Jvm);
+        let at = |p: &str| {
+            c.iter()
+                .find(|e| e.path == p)
+                .unwrap_or_else(|| panic!("{p}"))
+        };
+        assert_eq!(at("system/etc/passwd").mode, 0o664);
+        assert_eq!(at("system/etc/timezone").mode, 0o644);
+        assert!(matches!(&at("system/usr/bin/tini").kind,
+            Kind::Symlink(t) if t == "/opt/spark-entrypoint"));
+        assert_eq!(at("system/opt/spark-entrypoint").mode, 0o755);
+        assert_eq!(at("spark-entrypoint").mode, 0o755);
+        // The Spark user's directory goes with the Spark files' COPY --chown.
+        let work = at("spark-bin/work-dir");
+        assert_eq!((work.mode, &work.kind), (0o775, &Kind::Dir));
+        assert!(!paths(&c)
+            .iter()
+            .any(|p| *p == "system/opt/spark" || p.starts_with("system/opt/spark/")));
+        assert!(paths(&context_plan(&layers(), Variant::Python))
+            .iter()
+            .all(|p| p.starts_with("python")));
     }
 
     #[test]

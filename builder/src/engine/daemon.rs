@@ -13,9 +13,9 @@ use std::time::Duration;
 use bollard::auth::DockerCredentials;
 use bollard::models::ContainerCreateBody;
 use bollard::query_parameters::{
-    BuildImageOptionsBuilder, CreateImageOptionsBuilder, ImportImageOptionsBuilder,
-    LogsOptionsBuilder, PushImageOptionsBuilder, RemoveContainerOptionsBuilder,
-    RemoveImageOptionsBuilder,
+    BuildImageOptionsBuilder, CommitContainerOptionsBuilder, CreateImageOptionsBuilder,
+    DownloadFromContainerOptionsBuilder, ImportImageOptionsBuilder, LogsOptionsBuilder,
+    PushImageOptionsBuilder, RemoveContainerOptionsBuilder, RemoveImageOptionsBuilder,
 };
 use bollard::{Docker, API_DEFAULT_VERSION};
 use bytes::Bytes;
@@ -117,6 +117,91 @@ pub struct ImageInfo {
     pub os: String,
     pub arch: String,
     pub env: Vec<String>,
+    /// The whole `Config` object (Env, Labels, Entrypoint, …) as the API gives it.
+    pub config: serde_json::Value,
+}
+
+/// What an image has at a path, as the archive API gives it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ImagePath {
+    File(Vec<u8>),
+    Link(String),
+    Other,
+}
+
+/// Larger answers are refused: only small files (passwd, a zoneinfo file) are read.
+const PEEK_LIMIT: usize = 16 << 20;
+
+/// An image's files, read through a container that is created and never started (the
+/// archive API): nothing runs in the image, so it needs no shell.
+pub struct Peek<'a> {
+    daemon: &'a Daemon,
+    id: String,
+}
+
+impl Peek<'_> {
+    /// The file or link at absolute `path`; `None` when the image has nothing there.
+    pub fn read(&self, path: &str) -> Result<Option<ImagePath>, EngineError> {
+        let what = || format!("read {path} of an image");
+        let opts = DownloadFromContainerOptionsBuilder::default()
+            .path(path)
+            .build();
+        let tar = self.daemon.rt.block_on(async {
+            let mut s = self
+                .daemon
+                .docker
+                .download_from_container(&self.id, Some(opts));
+            let mut buf = Vec::new();
+            while let Some(chunk) = s.next().await {
+                match chunk {
+                    Ok(c) if buf.len() + c.len() <= PEEK_LIMIT => buf.extend_from_slice(&c),
+                    Ok(_) => {
+                        return Err(EngineError::Daemon {
+                            what: what(),
+                            detail: format!("more than {PEEK_LIMIT} bytes"),
+                        })
+                    }
+                    Err(bollard::errors::Error::DockerResponseServerError {
+                        status_code: 404,
+                        ..
+                    }) => return Ok(None),
+                    Err(e) => return Err(EngineError::daemon(what())(e)),
+                }
+            }
+            Ok(Some(buf))
+        })?;
+        let Some(tar) = tar else { return Ok(None) };
+        let io = |source| EngineError::Io {
+            path: path.into(),
+            source,
+        };
+        let mut archive = tar::Archive::new(&tar[..]);
+        let Some(entry) = archive.entries().map_err(io)?.next() else {
+            return Ok(Some(ImagePath::Other));
+        };
+        let mut entry = entry.map_err(io)?;
+        Ok(Some(match entry.header().entry_type() {
+            tar::EntryType::Regular => {
+                let mut v = Vec::new();
+                io::Read::read_to_end(&mut entry, &mut v).map_err(io)?;
+                ImagePath::File(v)
+            }
+            tar::EntryType::Symlink => ImagePath::Link(
+                entry
+                    .link_name()
+                    .map_err(io)?
+                    .map(|p| p.to_string_lossy().into_owned())
+                    .unwrap_or_default(),
+            ),
+            _ => ImagePath::Other,
+        }))
+    }
+}
+
+impl Drop for Peek<'_> {
+    fn drop(&mut self) {
+        self.daemon.remove_container(&self.id);
+    }
 }
 
 pub struct Daemon {
@@ -185,6 +270,7 @@ impl Daemon {
                     size: i.size.unwrap_or(0).max(0) as u64,
                     os: i.os.unwrap_or_default(),
                     arch: i.architecture.unwrap_or_default(),
+                    config: serde_json::to_value(&cfg).unwrap_or_default(),
                     env: cfg.env.unwrap_or_default(),
                 }))
             }
@@ -193,6 +279,90 @@ impl Daemon {
             }) => Ok(None),
             Err(e) => Err(EngineError::daemon(format!("inspect {image}"))(e)),
         }
+    }
+
+    /// A container of `image` that is never started: a create needs a command all the
+    /// same, and `entrypoint` is what the committed image keeps when it has none.
+    fn create_idle(&self, image: &str, entrypoint: Vec<String>) -> Result<String, EngineError> {
+        let body = ContainerCreateBody {
+            image: Some(image.to_string()),
+            entrypoint: Some(entrypoint),
+            network_disabled: Some(true),
+            ..Default::default()
+        };
+        self.rt
+            .block_on(self.docker.create_container(None, body))
+            .map(|c| c.id)
+            .map_err(EngineError::daemon(format!(
+                "create a container of {image}"
+            )))
+    }
+
+    fn remove_container(&self, id: &str) {
+        let opts = RemoveContainerOptionsBuilder::default().force(true).build();
+        let _ = self
+            .rt
+            .block_on(self.docker.remove_container(id, Some(opts)));
+    }
+
+    /// `docker pull REF` (anonymous), for a base the build would otherwise pull itself.
+    pub fn pull(&self, reference: &str) -> Result<(), EngineError> {
+        let opts = match reference.contains('@') {
+            true => CreateImageOptionsBuilder::default().from_image(reference),
+            false => {
+                let (name, tag) = split_tag(reference);
+                CreateImageOptionsBuilder::default()
+                    .from_image(name)
+                    .tag(tag)
+            }
+        }
+        .build();
+        self.rt.block_on(async {
+            let mut s = self.docker.create_image(Some(opts), None, None);
+            while let Some(item) = s.next().await {
+                item.map_err(EngineError::daemon(format!("pull {reference}")))?;
+            }
+            Ok(())
+        })
+    }
+
+    /// Read files of `image` (see [`Peek`]); the container goes when the `Peek` does.
+    pub fn peek(&self, image: &str) -> Result<Peek<'_>, EngineError> {
+        let id = self.create_idle(image, vec!["/nonexistent".into()])?;
+        Ok(Peek { daemon: self, id })
+    }
+
+    /// `image` with its config replaced by `config` (the `Config` object: Env, Labels,
+    /// Entrypoint, …), in one commit of a never-started container, tagged `reference`:
+    /// one step where a Dockerfile's ENV, LABEL, WORKDIR, ENTRYPOINT and USER are five
+    /// commits on the classic builder. The files are unchanged, so no layer is added.
+    /// Returns the new image's ID.
+    pub fn commit_config(
+        &self,
+        image: &str,
+        reference: &str,
+        config: serde_json::Value,
+        comment: &str,
+    ) -> Result<String, EngineError> {
+        let what = || format!("set the config of {reference}");
+        let body: bollard::models::ContainerConfig =
+            serde_json::from_value(config).map_err(|e| EngineError::Daemon {
+                what: what(),
+                detail: format!("not a container config: {e}"),
+            })?;
+        let entrypoint = body.entrypoint.clone().unwrap_or_default();
+        let id = self.create_idle(image, entrypoint)?;
+        let (repo, tag) = split_tag(reference);
+        let opts = CommitContainerOptionsBuilder::default()
+            .container(&id)
+            .repo(repo)
+            .tag(tag)
+            .comment(comment)
+            .pause(false)
+            .build();
+        let committed = self.rt.block_on(self.docker.commit_container(opts, body));
+        self.remove_container(&id);
+        committed.map(|r| r.id).map_err(EngineError::daemon(what()))
     }
 
     /// `docker build`: stream the context from `context`, show the log through `log`,

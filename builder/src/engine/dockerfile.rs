@@ -18,9 +18,22 @@ pub fn builtin(variant: Variant) -> &'static str {
     }
 }
 
-/// The line of a built-in Dockerfile that copies context directory `dir` into SPARK_HOME.
-fn copy_line(dir: &str) -> String {
-    format!("COPY --chown=${{spark_uid}}:0 {dir}/ /opt/spark/")
+/// How a built-in Dockerfile's COPY of context directories into SPARK_HOME starts and ends.
+const COPY_START: &str = "COPY --chown=${spark_uid}:0 ";
+const COPY_END: &str = " /opt/spark/";
+
+/// Pure: the context directories a built-in Dockerfile line copies into SPARK_HOME
+/// (`COPY --chown=… spark-jars/ examples/ /opt/spark/`), none for any other line.
+fn copy_sources(line: &str) -> Vec<&str> {
+    line.trim_end()
+        .strip_prefix(COPY_START)
+        .and_then(|l| l.strip_suffix(COPY_END))
+        .map(|s| {
+            s.split_whitespace()
+                .filter_map(|d| d.strip_suffix('/'))
+                .collect()
+        })
+        .unwrap_or_default()
 }
 
 const APT_BEGIN: &str = "# apt-packages:begin";
@@ -46,20 +59,31 @@ pub fn without_apt_block(dockerfile: &str) -> String {
     out
 }
 
-/// Pure: the built-in Dockerfile of `variant` without the COPYs of `empty` context
-/// directories. Docker 20.10's classic builder cannot commit a COPY that follows the COPY
-/// of an empty directory ("failed to get layer …: layer does not exist"), and on any
-/// builder such a COPY is an empty layer; the daemonless path writes none either.
+/// Pure: the built-in Dockerfile of `variant` without the `empty` context directories
+/// in its COPYs, and without a COPY left with none. Docker 20.10's classic builder cannot
+/// commit a COPY that follows the COPY of an empty directory ("failed to get layer …:
+/// layer does not exist"), and on any builder such a COPY is an empty layer; the
+/// daemonless path writes none either.
 pub fn builtin_without(variant: Variant, empty: &[&str]) -> String {
-    let drop: Vec<String> = empty.iter().map(|d| copy_line(d)).collect();
-    builtin(variant)
-        .lines()
-        .filter(|l| !drop.iter().any(|d| l.trim_end() == d))
-        .fold(String::new(), |mut out, l| {
+    let mut out = String::new();
+    for l in builtin(variant).lines() {
+        let sources = copy_sources(l);
+        let kept: Vec<&str> = sources
+            .iter()
+            .copied()
+            .filter(|d| !empty.contains(d))
+            .collect();
+        if kept.len() == sources.len() {
             out.push_str(l);
-            out.push('\n');
-            out
-        })
+        } else if kept.is_empty() {
+            continue;
+        } else {
+            let kept: Vec<String> = kept.iter().map(|d| format!("{d}/")).collect();
+            out.push_str(&format!("{COPY_START}{}{COPY_END}", kept.join(" ")));
+        }
+        out.push('\n');
+    }
+    out
 }
 
 /// Pure: whether a Dockerfile copies the context's `packages/` directory (a COPY or ADD
@@ -81,20 +105,15 @@ pub struct ArgInputs<'a> {
     pub base: &'a str,
     /// The JVM image just built: FROM of spark-py and spark-r.
     pub jvm_image: &'a str,
-    pub spark_version: &'a str,
-    pub java_home: &'a str,
-    pub timezone: &'a str,
     pub uid: u64,
-    /// For the `org.opencontainers.image.source` label.
-    pub source: &'a str,
-    /// RFC 3339 of SOURCE_DATE_EPOCH, for the `created` label.
-    pub created: &'a str,
     /// `--apt-packages`, comma-separated; empty: none.
     pub apt_packages: &'a str,
 }
 
 /// Pure: the build args of one image. `user` (`-b K=V`, in order) comes last and wins,
-/// so a user's own Dockerfile can get anything it declares.
+/// so a user's own Dockerfile can get anything it declares. The JVM Dockerfile's
+/// `${spark_uid}` is substituted by [`render_uid`] instead (an ARG after FROM costs the
+/// classic builder a commit); its config is set after the build (see `engine::build`).
 pub fn build_args(
     variant: Variant,
     inputs: &ArgInputs,
@@ -104,26 +123,38 @@ pub fn build_args(
     let mut set = |k: &str, v: &str| {
         args.insert(k.to_string(), v.to_string());
     };
-    set("spark_uid", &inputs.uid.to_string());
     match variant {
         Variant::Jvm => {
-            set("spark_version", inputs.spark_version);
             set("base_img", inputs.base);
-            set("java_home", inputs.java_home);
-            set("timezone", inputs.timezone);
-            set("source", inputs.source);
-            set("created", inputs.created);
             if !inputs.apt_packages.is_empty() {
                 set("apt_packages", inputs.apt_packages);
             }
         }
         // docker-image-tool.sh passes the JVM image to the bindings as base_img too.
-        Variant::Python | Variant::R => set("base_img", inputs.jvm_image),
+        Variant::Python | Variant::R => {
+            set("spark_uid", &inputs.uid.to_string());
+            set("base_img", inputs.jvm_image);
+        }
     }
     for (k, v) in user {
         args.insert(k.clone(), v.clone());
     }
     args
+}
+
+/// Pure: the Spark user's UID: `-b spark_uid=N` (the last one) when given, else `default`.
+pub fn spark_uid(user: &[(String, String)], default: u64) -> Result<u64, String> {
+    match user.iter().rev().find(|(k, _)| k == "spark_uid") {
+        None => Ok(default),
+        Some((_, v)) => v
+            .parse()
+            .map_err(|_| format!("-b spark_uid={v}: expected a numeric UID")),
+    }
+}
+
+/// Pure: `dockerfile` with `${spark_uid}` replaced by `uid` (a number: nothing to quote).
+pub fn render_uid(dockerfile: &str, uid: u64) -> String {
+    dockerfile.replace("${spark_uid}", &uid.to_string())
 }
 
 /// Pure: split `-b K=V` arguments.
@@ -148,31 +179,58 @@ mod tests {
     /// Dockerfile cannot silently bring back the empty-layer COPY.
     #[test]
     fn every_context_dir_has_one_copy_line() {
+        let copied = |d: &str| -> Vec<Vec<String>> {
+            d.lines()
+                .map(copy_sources)
+                .filter(|s| !s.is_empty())
+                .map(|s| s.iter().map(|x| x.to_string()).collect())
+                .collect()
+        };
         for v in [Variant::Jvm, Variant::Python, Variant::R] {
+            let all: Vec<String> = copied(builtin(v)).concat();
+            let mut dirs: Vec<String> = crate::engine::context::dirs_for(v)
+                .iter()
+                .map(|d| d.to_string())
+                .collect();
+            let mut sorted = all.clone();
+            sorted.sort();
+            dirs.sort();
+            assert_eq!(sorted, dirs, "{v:?}");
             for d in crate::engine::context::dirs_for(v) {
-                let line = copy_line(d);
-                let n = builtin(v).lines().filter(|l| l.trim_end() == line).count();
-                assert_eq!(n, 1, "{v:?}: {line}");
                 let without = builtin_without(v, &[d]);
-                assert!(!without.contains(&line), "{v:?}: {line}");
-                assert_eq!(without.lines().count() + 1, builtin(v).lines().count());
+                assert!(
+                    !copied(&without).concat().iter().any(|x| x == d),
+                    "{v:?}: {d}"
+                );
             }
             assert_eq!(builtin_without(v, &[]), builtin(v));
         }
-        let jvm = builtin_without(Variant::Jvm, &["examples"]);
-        assert!(jvm.contains(&copy_line("spark-jars")) && jvm.contains(&copy_line("spark-bin")));
+        // examples/ rides with Spark's jars (they change together): one commit fewer.
+        assert_eq!(
+            copied(builtin(Variant::Jvm)),
+            [
+                vec!["spark-deps"],
+                vec!["spark-jars", "examples"],
+                vec!["packages"],
+                vec!["spark-bin"]
+            ]
+        );
+        let jvm = builtin_without(Variant::Jvm, &["examples", "packages"]);
+        assert_eq!(
+            copied(&jvm),
+            [vec!["spark-deps"], vec!["spark-jars"], vec!["spark-bin"]]
+        );
+        assert_eq!(
+            copied(&builtin_without(Variant::Jvm, &["spark-jars", "examples"])).len(),
+            3
+        );
     }
 
     fn inputs() -> ArgInputs<'static> {
         ArgInputs {
             base: "eclipse-temurin:17-jre",
             jvm_image: "x/spark:3.5.3",
-            spark_version: "3.5.3",
-            java_home: "/opt/java/openjdk",
-            timezone: "Europe/Paris",
             uid: 185,
-            source: "https://github.com/apache/spark",
-            created: "1970-01-01T00:00:00Z",
             apt_packages: "",
         }
     }
@@ -197,7 +255,7 @@ mod tests {
         assert!(JVM.contains("apt-get install"));
         let without = without_apt_block(JVM);
         assert!(!without.contains("apt-get") && !without.contains("apt_packages"));
-        assert!(without.contains("ENTRYPOINT") && without.contains("FROM ${base_img}"));
+        assert!(without.contains("COPY system/ /") && without.contains("FROM ${base_img}"));
         assert_eq!(without_apt_block(PYTHON), PYTHON);
         let with = ArgInputs {
             apt_packages: "krb5-user,procps",
@@ -214,19 +272,38 @@ mod tests {
     #[test]
     fn jvm_and_binding_args() {
         let a = build_args(Variant::Jvm, &inputs(), &[]);
+        assert_eq!(a.keys().collect::<Vec<_>>(), ["base_img"]);
         assert_eq!(a["base_img"], "eclipse-temurin:17-jre");
-        assert_eq!(a["timezone"], "Europe/Paris");
-        assert_eq!(a["spark_uid"], "185");
         let p = build_args(Variant::Python, &inputs(), &[("x".into(), "1".into())]);
         assert_eq!(p["base_img"], "x/spark:3.5.3");
+        assert_eq!(p["spark_uid"], "185");
         assert_eq!(p["x"], "1");
-        assert!(!p.contains_key("java_home"));
         let over = build_args(
-            Variant::Jvm,
+            Variant::Python,
             &inputs(),
             &[("spark_uid".into(), "1000".into())],
         );
         assert_eq!(over["spark_uid"], "1000");
+    }
+
+    #[test]
+    fn the_jvm_dockerfile_is_copies_only() {
+        // Every instruction after FROM is a commit on the classic builder: only the COPYs
+        // (and, with --apt-packages, the install) may be there; the config is one commit.
+        let jvm = render_uid(&without_apt_block(JVM), 185);
+        let steps: Vec<&str> = jvm
+            .lines()
+            .skip_while(|l| !l.starts_with("FROM "))
+            .skip(1)
+            .filter(|l| !l.starts_with('#') && !l.trim().is_empty())
+            .collect();
+        assert!(steps.iter().all(|l| l.starts_with("COPY ")), "{steps:?}");
+        assert!(jvm.contains("COPY --chown=185:0 spark-bin/ /opt/spark/"));
+        assert!(jvm.contains("COPY system/ /") && !jvm.contains("${spark_uid}"));
+        let user = [("spark_uid".to_string(), "1000".to_string())];
+        assert_eq!(spark_uid(&user, 185), Ok(1000));
+        assert_eq!(spark_uid(&[], 185), Ok(185));
+        assert!(spark_uid(&[("spark_uid".into(), "x".into())], 185).is_err());
     }
 
     #[test]

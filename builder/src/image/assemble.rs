@@ -214,19 +214,45 @@ fn image_entry(
 
 /// The OCI labels of one platform image.
 fn labels(recipe: &Recipe, base: &BaseImage, variant: Variant) -> BTreeMap<String, String> {
+    let spark = SparkLabels {
+        spark_version: &recipe.spark_version,
+        source: &recipe.source,
+        epoch: recipe.epoch,
+        packages: &recipe.packages,
+    };
+    oci_labels(&spark, &base.name, base.digest.as_deref(), variant)
+}
+
+/// What an image's labels say about its Spark and its build.
+pub struct SparkLabels<'a> {
+    pub spark_version: &'a str,
+    pub source: &'a str,
+    pub epoch: u64,
+    /// `--packages` coordinates, as resolved.
+    pub packages: &'a [String],
+}
+
+/// The labels of an image of `variant` on the base named `base_name`: the daemonless
+/// path's and the Docker Engine path's (`engine::build`).
+pub fn oci_labels(
+    recipe: &SparkLabels,
+    base_name: &str,
+    base_digest: Option<&str>,
+    variant: Variant,
+) -> BTreeMap<String, String> {
     let created = json::rfc3339(recipe.epoch);
     let mut labels = BTreeMap::from([
         (
             "org.opencontainers.image.version".to_string(),
-            recipe.spark_version.clone(),
+            recipe.spark_version.to_string(),
         ),
         (
             "org.opencontainers.image.source".to_string(),
-            recipe.source.clone(),
+            recipe.source.to_string(),
         ),
         (
             "org.opencontainers.image.base.name".to_string(),
-            base.name.clone(),
+            base_name.to_string(),
         ),
         ("org.opencontainers.image.created".to_string(), created),
         (
@@ -234,10 +260,10 @@ fn labels(recipe: &Recipe, base: &BaseImage, variant: Variant) -> BTreeMap<Strin
             variant.image_name().to_string(),
         ),
     ]);
-    if let Some(d) = &base.digest {
-        labels.insert("org.opencontainers.image.base.digest".into(), d.clone());
+    if let Some(d) = base_digest {
+        labels.insert("org.opencontainers.image.base.digest".into(), d.to_string());
     }
-    labels.extend(packages_label(&recipe.packages));
+    labels.extend(packages_label(recipe.packages));
     labels
 }
 

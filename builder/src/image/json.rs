@@ -141,20 +141,10 @@ pub fn merge_env(base: &[String], inputs: &ConfigInputs) -> Vec<String> {
     env.into_iter().map(|(k, v)| format!("{k}={v}")).collect()
 }
 
-/// The image config: the base's, with our runtime settings, labels, layers and history.
-pub fn image_config(base: &Value, inputs: &ConfigInputs) -> JsonBlob {
-    let mut cfg = base.clone();
-    if !cfg.is_object() {
-        cfg = json!({});
-    }
-    let created = rfc3339(inputs.created);
-    let obj = cfg.as_object_mut().expect("object");
-    obj.insert("created".into(), json!(created));
-    let c = obj.entry("config").or_insert_with(|| json!({}));
-    if !c.is_object() {
-        *c = json!({});
-    }
-    let c = c.as_object_mut().expect("object");
+/// The runtime part of a config's `config` object, changed in place: the base's, with
+/// our Env, Entrypoint (no Cmd), WorkingDir, User and labels. Also the whole config the
+/// Docker Engine path commits (`engine::build`), so both paths run alike.
+pub fn set_runtime(c: &mut Map<String, Value>, inputs: &ConfigInputs) {
     let base_env: Vec<String> = c
         .get("Env")
         .and_then(Value::as_array)
@@ -179,6 +169,22 @@ pub fn image_config(base: &Value, inputs: &ConfigInputs) -> JsonBlob {
         labels.insert(k.clone(), json!(v));
     }
     c.insert("Labels".into(), Value::Object(labels));
+}
+
+/// The image config: the base's, with our runtime settings, labels, layers and history.
+pub fn image_config(base: &Value, inputs: &ConfigInputs) -> JsonBlob {
+    let mut cfg = base.clone();
+    if !cfg.is_object() {
+        cfg = json!({});
+    }
+    let created = rfc3339(inputs.created);
+    let obj = cfg.as_object_mut().expect("object");
+    obj.insert("created".into(), json!(created));
+    let c = obj.entry("config").or_insert_with(|| json!({}));
+    if !c.is_object() {
+        *c = json!({});
+    }
+    set_runtime(c.as_object_mut().expect("object"), inputs);
 
     let rootfs = obj
         .entry("rootfs")

@@ -1,6 +1,6 @@
 //! Effects: push blobs and manifests. Per target repository: every blob is HEADed,
 //! mounted from a sibling repository when one is known to hold it, otherwise uploaded
-//! monolithically from disk (POST, then PUT `?digest=` with Content-Length), several
+//! monolithically (POST, then PUT `?digest=` with Content-Length), several
 //! at once; then child manifests by digest; then the manifest or index by tag, so a tag
 //! never names an image whose blobs are not all there.
 
@@ -8,9 +8,10 @@ use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::fs::File;
 use std::io::Read;
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 
+use bytes::Bytes;
 use reqwest::blocking::Body;
 use reqwest::header::{CONTENT_LENGTH, CONTENT_TYPE, LOCATION};
 use reqwest::{Method, StatusCode, Url};
@@ -468,7 +469,18 @@ fn upload_attempt(
             resolve_location(&resp, &uploads, &ctx, reg)?
         }
     };
-    let mut put = location;
+    put_blob(reg, (&ctx, scopes), blob, origin, location, bar)
+}
+
+/// The PUT `?digest=` closing the session at `location`, with the whole blob as body.
+fn put_blob(
+    reg: &Registry,
+    (ctx, scopes): (&Ctx, &Scopes),
+    blob: &PushBlob,
+    origin: Option<(&Registry, &str)>,
+    mut put: Url,
+    bar: &Arc<BlobProgress>,
+) -> Result<Outcome, Attempt> {
     put.query_pairs_mut().append_pair("digest", &blob.digest);
     let pctx = Ctx {
         what: "upload blob",
@@ -492,17 +504,38 @@ fn upload_attempt(
             (BlobData::Bytes(_), _) => None,
         })
     };
+    // A file that fits the budget goes out as one buffer (see WHOLE_BODY_BUDGET); held
+    // until the PUT is done, as the bytes count against the budget.
+    let lease = match &blob.data {
+        BlobData::Path(_) => WholeBodyLease::take(blob.size),
+        _ => None,
+    };
+    let whole = match (&blob.data, &lease) {
+        (BlobData::Path(p), Some(_)) => {
+            let mut f = File::open(p).map_err(|e| Attempt::fatal(RegistryError::io(p)(e)))?;
+            Some(read_whole(&mut f, p, blob.size)?)
+        }
+        _ => None,
+    };
     // The body is a one-shot stream; `send` may build the request twice (after a 401
     // asking for more scope), so hand the stream out once and reopen if needed.
-    let file = Mutex::new(open()?);
+    let stream = Mutex::new(match whole {
+        Some(_) => None,
+        None => open()?,
+    });
     let resp = reg.send(&pctx, scopes, Method::PUT, put.as_str(), &|rb| {
-        let body = match &blob.data {
-            BlobData::Bytes(b) => {
+        let body = match (&blob.data, &whole) {
+            (BlobData::Bytes(b), _) => {
                 bar.inc(b.len() as u64);
                 Body::from(b.as_ref().clone())
             }
-            BlobData::Path(_) | BlobData::Remote(_) => {
-                let f = file
+            // A cheap clone (shared bytes), so a second build of the request resends it.
+            (_, Some(b)) => {
+                bar.inc(b.len() as u64);
+                Body::from(b.clone())
+            }
+            (BlobData::Path(_) | BlobData::Remote(_), None) => {
+                let f = stream
                     .lock()
                     .unwrap_or_else(|e| e.into_inner())
                     .take()
@@ -525,6 +558,8 @@ fn upload_attempt(
             .timeout(timeout)
             .body(body)
     })?;
+    drop(whole);
+    drop(lease);
     if resp.status() == StatusCode::CREATED || resp.status().is_success() {
         Ok(Outcome::Uploaded)
     } else {
@@ -555,6 +590,55 @@ fn open_remote(
         StatusCode::OK => Ok(resp),
         _ => Err(from.fail(&ctx, resp)),
     }
+}
+
+/// Bytes of blobs read whole for their PUT, summed over every upload in flight in this
+/// process. reqwest's blocking client streams a sized body 8 KiB at a time (one read,
+/// one channel send and one small socket write each: ~35,000 for a 270 MB jars layer),
+/// which costs more CPU than the transfer itself on loopback; a body given as one
+/// `Bytes` goes out in large writes. 1 GiB holds the largest layer of a Spark image
+/// (~270 MB of jars) with room for the others uploading beside it, and bounds the
+/// memory whatever `--jobs` is; a blob that does not fit streams from disk as before.
+const WHOLE_BODY_BUDGET: u64 = 1 << 30;
+static WHOLE_BODY_USED: AtomicU64 = AtomicU64::new(0);
+
+/// A share of [`WHOLE_BODY_BUDGET`], given back on drop.
+struct WholeBodyLease(u64);
+
+impl WholeBodyLease {
+    fn take(size: u64) -> Option<WholeBodyLease> {
+        WHOLE_BODY_USED
+            .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |used| {
+                fits_budget(used, size, WHOLE_BODY_BUDGET).then_some(used + size)
+            })
+            .ok()
+            .map(|_| WholeBodyLease(size))
+    }
+}
+
+impl Drop for WholeBodyLease {
+    fn drop(&mut self) {
+        WHOLE_BODY_USED.fetch_sub(self.0, Ordering::SeqCst);
+    }
+}
+
+/// Pure: whether `size` more bytes fit a `budget` of which `used` is taken.
+fn fits_budget(used: u64, size: u64, budget: u64) -> bool {
+    used.checked_add(size).is_some_and(|total| total <= budget)
+}
+
+/// The blob file read whole; its length must be the size the manifest declares.
+fn read_whole(f: &mut File, path: &Path, size: u64) -> Result<Bytes, Attempt> {
+    let mut buf = Vec::with_capacity(usize::try_from(size).unwrap_or(0));
+    f.read_to_end(&mut buf)
+        .map_err(|e| Attempt::fatal(RegistryError::io(path)(e)))?;
+    if buf.len() as u64 != size {
+        return Err(Attempt::fatal(RegistryError::Layout {
+            path: path.to_path_buf(),
+            reason: format!("blob is {} bytes, its descriptor says {size}", buf.len()),
+        }));
+    }
+    Ok(Bytes::from(buf))
 }
 
 /// `Location` may be relative; resolve it against the request URL (keeping its query,
@@ -653,6 +737,14 @@ mod tests {
         );
         assert_eq!(pick_mount_source(&t, &[], &[], &[other]), None);
         assert_eq!(pick_mount_source(&t, &[], &[], &[]), None);
+    }
+
+    #[test]
+    fn whole_body_budget() {
+        assert!(fits_budget(0, 1 << 30, 1 << 30));
+        assert!(!fits_budget(1, 1 << 30, 1 << 30));
+        assert!(fits_budget(300 << 20, 600 << 20, 1 << 30));
+        assert!(!fits_budget(u64::MAX, 1, u64::MAX));
     }
 
     #[test]
