@@ -3,6 +3,7 @@
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
+use std::time::Duration;
 
 use anyhow::{Context, Result};
 use sparkimg::fetch::Cache;
@@ -15,7 +16,7 @@ use sparkimg::registry::{self, RegistryOptions, RegistryRef};
 use crate::cli::RebaseArgs;
 use crate::support;
 
-pub fn run(args: RebaseArgs) -> Result<()> {
+pub fn run(args: RebaseArgs, lock_timeout: Duration) -> Result<()> {
     let image = BaseSpec::parse(&args.image)?;
     if matches!(image, BaseSpec::Rootfs(_)) {
         return Err(BuildError::InvalidInput(format!(
@@ -59,6 +60,7 @@ pub fn run(args: RebaseArgs) -> Result<()> {
         true => Some(support::registry_options(
             &args.registry,
             cache_root.clone(),
+            lock_timeout,
         )?),
         false => None,
     };
