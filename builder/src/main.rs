@@ -61,7 +61,7 @@ fn run_other(command: Command, lock_timeout: Duration) -> Result<()> {
             push_cmd::run(*args, lock_timeout)
         }
         Command::Sbom(args) => sbom_cmd::run(*args, lock_timeout),
-        Command::Packages(args) => packages_cmd::run(*args),
+        Command::Packages(args) => packages_cmd::run(*args, lock_timeout),
         Command::Rebase(args) => rebase_cmd::run(*args, lock_timeout),
         Command::Outdated(args) => outdated_cmd::run(*args, lock_timeout).map(|_| ()),
     }

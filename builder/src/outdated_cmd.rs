@@ -38,6 +38,8 @@ pub fn run(args: OutdatedArgs, lock_timeout: Duration) -> Result<ExitCode> {
         .map(|p| Platform::parse(p))
         .collect::<Result<Vec<_>, _>>()?;
     let cache = args.cache_dir.clone().or_else(Cache::default_root);
+    // As for every command that writes into the cache (pulled manifests and configs).
+    let _session = support::cache_session(cache.as_deref(), lock_timeout)?;
     let ropts = support::registry_options(&args.registry, cache, lock_timeout)?;
     let scratch = tempfile::tempdir()?;
     let mut all = Vec::new();

@@ -8,7 +8,7 @@ use sparkimg::maven::{coordinate, settings, stage};
 
 use crate::cli::PackagesArgs;
 
-pub fn run(args: PackagesArgs) -> Result<()> {
+pub fn run(args: PackagesArgs, lock_timeout: std::time::Duration) -> Result<()> {
     let packages = coordinate::parse_packages(args.packages.trim())?;
     let excludes = coordinate::parse_excludes(args.exclude_packages.as_deref().unwrap_or(""))?;
     let repositories: Vec<String> = args
@@ -27,6 +27,8 @@ pub fn run(args: PackagesArgs) -> Result<()> {
             "cannot find a cache directory: set --cache-dir, SPARKIMG_CACHE_DIR or HOME",
         )?,
     };
+    // As for every command that writes into the cache (downloaded jars).
+    let _session = sparkimg::cache::open_session(&cache_root, lock_timeout)?;
     let default_root = std::env::var("DEFAULT_ARTIFACT_REPOSITORY").ok();
     let home = std::env::var_os("HOME").map(std::path::PathBuf::from);
     let jars = stage::run(&stage::StageOptions {

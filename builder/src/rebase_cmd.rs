@@ -50,6 +50,9 @@ pub fn run(args: RebaseArgs, lock_timeout: Duration) -> Result<()> {
         FileSink(o.clone()).check()?;
     }
     let cache_root = args.cache_dir.clone().or_else(Cache::default_root);
+    // Pulls write into the cache: a session keeps another command's start-up sweep
+    // from taking this run's downloads for a dead process's leftovers.
+    let _session = support::cache_session(cache_root.as_deref(), lock_timeout)?;
     let base = BaseSpec::parse(&args.base)?;
     let old_base = args.old_base.as_deref().map(BaseSpec::parse).transpose()?;
     let needs_registry = args.push
