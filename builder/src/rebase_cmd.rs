@@ -86,7 +86,7 @@ pub fn run(args: RebaseArgs, lock_timeout: Duration) -> Result<()> {
         to: args.to.as_deref().map(parse_ref).transpose()?,
         allow_java_change: args.allow_java_change,
         host_zoneinfo: PathBuf::from("/usr/share/zoneinfo"),
-        cache_dir: cache_root.map(|c| c.join("build")),
+        cache_dir: cache_root,
     };
     let mut sinks: Vec<Box<dyn Sink>> = Vec::new();
     if let Some(o) = output {
