@@ -34,7 +34,7 @@ struct Prepared {
 
 pub fn run(args: BuildArgs, lock_timeout: Duration) -> Result<()> {
     let req = resolve::resolve(&args, &Env::from_process())?;
-    let prepared = prepare(&req)?;
+    let prepared = prepare(&req, lock_timeout)?;
     let _session = sparkimg::cache::open_session(&prepared.cache_root, lock_timeout)?;
     let bases = pull_bases(&req, prepared.registry.as_ref())?;
     let (spark_home, source, tarball) =
@@ -99,6 +99,7 @@ pub fn run(args: BuildArgs, lock_timeout: Duration) -> Result<()> {
         entrypoint: prepared.entrypoint.clone(),
         platform_entrypoints: req.platform_entrypoints.clone(),
         cache_dir: (!req.no_cache).then_some(prepared.cache_root.clone()),
+        lock_timeout,
         host_zoneinfo: PathBuf::from("/usr/share/zoneinfo"),
         apt_packages: req.apt_packages.clone(),
         apt: AptOptions {
@@ -144,7 +145,7 @@ fn bake_packages(
 
 /// Everything that can fail without the distribution, before it is fetched: no point
 /// downloading hundreds of MB for a build that cannot happen.
-fn prepare(req: &BuildRequest) -> Result<Prepared> {
+fn prepare(req: &BuildRequest, lock_timeout: Duration) -> Result<Prepared> {
     if let Some(out) = &req.sinks.output {
         FileSink(out.clone()).check()?;
     }
@@ -186,6 +187,7 @@ fn prepare(req: &BuildRequest) -> Result<Prepared> {
         true => Some(support::registry_options(
             &req.registry,
             Some(cache_root.clone()),
+            lock_timeout,
         )?),
         false => None,
     };

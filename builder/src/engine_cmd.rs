@@ -18,7 +18,8 @@ pub fn push(args: PushArgs) -> Result<()> {
     }
     let daemon = support::connect()?;
     // Read once: --password-stdin cannot be read again for the next image.
-    let opts = support::registry_options(&args.registry, None)?;
+    let opts =
+        support::registry_options(&args.registry, None, sparkimg::cache::DEFAULT_LOCK_TIMEOUT)?;
     let mut pushed = Vec::new();
     for r in std::iter::once(&args.source).chain(&args.more) {
         if daemon.inspect(r)?.is_none() {

@@ -208,7 +208,7 @@ fn registry(e: &RegistryError) -> u8 {
         | RegistryError::DigestMismatch { .. }
         | RegistryError::Manifest { .. }
         | RegistryError::NoPlatform { .. } => REGISTRY,
-        RegistryError::Io { .. } => OTHER,
+        RegistryError::Io { .. } | RegistryError::Lock(_) => OTHER,
     }
 }
 

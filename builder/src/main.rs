@@ -38,7 +38,7 @@ fn main() -> ExitCode {
 /// `outdated` chooses its exit code (1: some image is outdated); the others succeed or fail.
 fn run(cli: Cli) -> Result<ExitCode> {
     match cli.command {
-        Command::Outdated(args) => outdated_cmd::run(*args),
+        Command::Outdated(args) => outdated_cmd::run(*args, cli.lock_timeout),
         other => run_other(other, cli.lock_timeout).map(|()| ExitCode::SUCCESS),
     }
 }
@@ -62,8 +62,8 @@ fn run_other(command: Command, lock_timeout: Duration) -> Result<()> {
         }
         Command::Sbom(args) => sbom_cmd::run(*args, lock_timeout),
         Command::Packages(args) => packages_cmd::run(*args, lock_timeout),
-        Command::Rebase(args) => rebase_cmd::run(*args),
-        Command::Outdated(args) => outdated_cmd::run(*args).map(|_| ()),
+        Command::Rebase(args) => rebase_cmd::run(*args, lock_timeout),
+        Command::Outdated(args) => outdated_cmd::run(*args, lock_timeout).map(|_| ()),
     }
 }
 

@@ -4,6 +4,7 @@
 //! their codes (9, 10). Made for a nightly job that then runs `sparkimg rebase`.
 
 use std::process::ExitCode;
+use std::time::Duration;
 
 use anyhow::Result;
 use serde::Serialize;
@@ -30,14 +31,16 @@ struct ImageStatus {
     platforms: Vec<PlatformStatus>,
 }
 
-pub fn run(args: OutdatedArgs) -> Result<ExitCode> {
+pub fn run(args: OutdatedArgs, lock_timeout: Duration) -> Result<ExitCode> {
     let platforms = args
         .platform
         .iter()
         .map(|p| Platform::parse(p))
         .collect::<Result<Vec<_>, _>>()?;
     let cache = args.cache_dir.clone().or_else(Cache::default_root);
-    let ropts = support::registry_options(&args.registry, cache)?;
+    // As for every command that writes into the cache (pulled manifests and configs).
+    let _session = support::cache_session(cache.as_deref(), lock_timeout)?;
+    let ropts = support::registry_options(&args.registry, cache, lock_timeout)?;
     let scratch = tempfile::tempdir()?;
     let mut all = Vec::new();
     for image in &args.images {

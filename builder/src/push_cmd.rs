@@ -31,7 +31,7 @@ pub fn run(args: PushArgs, lock_timeout: Duration) -> Result<()> {
     let (dir, select, _guard) = support::open_layout_source(&args.source)?;
     let cache = args.cache_dir.clone().or_else(Cache::default_root);
     let _session = support::cache_session(cache.as_deref(), lock_timeout)?;
-    let opts = support::registry_options(&args.registry, cache)?;
+    let opts = support::registry_options(&args.registry, cache, lock_timeout)?;
     let images = publish::open_layout(&dir)?;
     let sink = RegistrySink {
         opts,

@@ -3,6 +3,7 @@
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
+use std::time::Duration;
 
 use anyhow::{Context, Result};
 use sparkimg::fetch::Cache;
@@ -16,7 +17,7 @@ use sparkimg::sbom::Format;
 use crate::cli::RebaseArgs;
 use crate::support;
 
-pub fn run(args: RebaseArgs) -> Result<()> {
+pub fn run(args: RebaseArgs, lock_timeout: Duration) -> Result<()> {
     let image = BaseSpec::parse(&args.image)?;
     if matches!(image, BaseSpec::Rootfs(_)) {
         return Err(BuildError::InvalidInput(format!(
@@ -50,6 +51,9 @@ pub fn run(args: RebaseArgs) -> Result<()> {
         FileSink(o.clone()).check()?;
     }
     let cache_root = args.cache_dir.clone().or_else(Cache::default_root);
+    // Pulls write into the cache: a session keeps another command's start-up sweep
+    // from taking this run's downloads for a dead process's leftovers.
+    let _session = support::cache_session(cache_root.as_deref(), lock_timeout)?;
     let base = BaseSpec::parse(&args.base)?;
     let old_base = args.old_base.as_deref().map(BaseSpec::parse).transpose()?;
     let needs_registry = args.push
@@ -60,6 +64,7 @@ pub fn run(args: RebaseArgs) -> Result<()> {
         true => Some(support::registry_options(
             &args.registry,
             cache_root.clone(),
+            lock_timeout,
         )?),
         false => None,
     };
@@ -89,7 +94,7 @@ pub fn run(args: RebaseArgs) -> Result<()> {
         to: args.to.as_deref().map(parse_ref).transpose()?,
         allow_java_change: args.allow_java_change,
         host_zoneinfo: PathBuf::from("/usr/share/zoneinfo"),
-        cache_dir: cache_root.map(|c| c.join("build")),
+        cache_dir: cache_root,
         old_sboms,
     };
     let mut sinks: Vec<Box<dyn Sink>> = Vec::new();

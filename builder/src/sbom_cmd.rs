@@ -27,7 +27,7 @@ pub fn run(args: SbomArgs, lock_timeout: std::time::Duration) -> Result<()> {
         let reference = RegistryRef::parse(&args.image)?;
         let cache = args.cache_dir.clone().or_else(Cache::default_root);
         let _session = support::cache_session(cache.as_deref(), lock_timeout)?;
-        let opts = support::registry_options(&args.registry, cache)?;
+        let opts = support::registry_options(&args.registry, cache, lock_timeout)?;
         let types = [Format::Spdx, Format::CycloneDx].map(Format::artifact_type);
         let r = registry::referrers(&reference, &platform, &types, &opts)?;
         (r.subject, r.documents)

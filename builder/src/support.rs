@@ -86,10 +86,11 @@ fn usage(msg: String) -> anyhow::Error {
 /// Flags → options, once per run: `--password-stdin` consumes stdin, so a second call
 /// would read nothing. Credentials: `--creds`, else `--username` + a password from
 /// stdin, else the docker/podman credential files (read now, so a broken file fails
-/// early).
+/// early). `lock_timeout` bounds the wait for another process pulling the same blob.
 pub fn registry_options(
     args: &RegistryArgs,
     cache_dir: Option<PathBuf>,
+    lock_timeout: Duration,
 ) -> Result<RegistryOptions> {
     let credentials = match (&args.creds, &args.username) {
         (Some(c), _) => Some(Credentials::parse_user_pass(c)?),
@@ -109,6 +110,7 @@ pub fn registry_options(
         jobs: args.jobs.max(1),
         progress: progress_mode(args.progress),
         cache_dir,
+        lock_timeout,
         ..RegistryOptions::default()
     };
     opts.retry.max_attempts = args.registry_retries.max(1);

@@ -1382,6 +1382,19 @@ fn rebase_equals_a_fresh_build_on_the_new_base() {
 
     let r = ok_json(rebase(&f, "img-v1", "v2", "rebased", &[]));
     assert_eq!(r["image"]["manifest_digest"], fresh, "{r:#}");
+    // Rebase shares the build's base scans, which `cache ls` lists (and prune removes).
+    assert!(
+        !f.p("cache/build/build").exists(),
+        "rebase's own scan cache"
+    );
+    let ls = ok_json(sparkimg(&f, &["cache", "ls", "--json"]));
+    let scans = ls["kinds"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|k| k["kind"] == "base-scans")
+        .map_or(0, |k| k["entries"].as_u64().unwrap());
+    assert!(scans >= 2, "base scans of v1 and v2: {ls}");
     assert_eq!(r["image"]["reference"], "example.com/x/spark:t");
     let p = &r["platforms"][0];
     assert_eq!(p["old_base_checked"], true, "{r:#}");

@@ -346,3 +346,41 @@ fn lock_timeout_is_a_duration() {
     );
     assert_eq!(out.status.code(), Some(2));
 }
+
+/// `rebase`, `outdated` and `packages` write into the cache too (pulls, downloaded
+/// jars), so each holds a session like `fetch` and `build`: its start-up sweep removes a
+/// dead process's leftovers (and, while it runs, no other command's sweep takes its
+/// writes in progress for leftovers). Each is given inputs that fail after that point.
+#[test]
+fn every_command_that_writes_the_cache_holds_a_session() {
+    let tmp = tempfile::tempdir().unwrap();
+    let t = tmp.path();
+    let missing = t.join("missing");
+    let image = format!("oci:{}", missing.display());
+    let out = format!("oci:{}", t.join("out").display());
+    let runs: [&[&str]; 3] = [
+        &["rebase", &image, "--base", &image, "--output", &out],
+        &["outdated", &image],
+        &[
+            "packages",
+            "--packages",
+            "org.example:x:1",
+            "--repositories",
+            "http://127.0.0.1:1/",
+        ],
+    ];
+    for args in runs {
+        let cache = tempfile::tempdir().unwrap();
+        let leftover = cache.path().join("tmp/.tmpDead");
+        fs::create_dir_all(leftover.parent().unwrap()).unwrap();
+        fs::write(&leftover, b"left by a killed run").unwrap();
+        let o = sparkimg(args, cache.path());
+        let err = String::from_utf8_lossy(&o.stderr);
+        assert!(!o.status.success(), "{args:?}: {err}");
+        assert!(
+            err.contains("removed 1 leftover(s) of interrupted runs"),
+            "{args:?} did not open a cache session: {err}"
+        );
+        assert!(!leftover.exists(), "{args:?}");
+    }
+}

@@ -1751,3 +1751,251 @@ fn push_killed_anywhere_never_tags_missing_blobs_and_reruns() {
     );
     assert!(landed >= 15, "only {landed} kills landed mid-run");
 }
+
+// ---- the cache's per-layer and per-blob locks, held by another real process ----
+
+/// A `flock(1)` process holding `lock` until its stdin closes: another process, as a
+/// second sparkimg would be, that `/proc/locks` names.
+struct Holder(Child);
+
+impl Holder {
+    fn hold(lock: &Path) -> Holder {
+        fs::create_dir_all(lock.parent().unwrap()).unwrap();
+        let child = Command::new("flock")
+            .arg(lock)
+            .arg("cat")
+            .stdin(Stdio::piped())
+            .stdout(Stdio::null())
+            .spawn()
+            .expect("start flock");
+        let t = Instant::now();
+        // Held once a non-blocking attempt fails.
+        while Command::new("flock")
+            .arg("-n")
+            .arg(lock)
+            .arg("true")
+            .status()
+            .unwrap()
+            .success()
+        {
+            assert!(
+                t.elapsed() < Duration::from_secs(120),
+                "flock never took {}",
+                lock.display()
+            );
+            thread::sleep(Duration::from_millis(20));
+        }
+        Holder(child)
+    }
+
+    fn pid(&self) -> u32 {
+        self.0.id()
+    }
+
+    /// Close its stdin: `cat` ends, `flock` exits, the lock is free.
+    fn release(mut self) {
+        drop(self.0.stdin.take());
+        self.0.wait().unwrap();
+    }
+}
+
+impl Drop for Holder {
+    fn drop(&mut self) {
+        drop(self.0.stdin.take());
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// `sparkimg ARGS` in the background, its stderr in the file `err`.
+fn spawn_sparkimg(args: &[String], err: &Path) -> Child {
+    Command::new(env!("CARGO_BIN_EXE_sparkimg"))
+        .args(args)
+        .env_remove("DOCKER_CONFIG")
+        .env_remove("REGISTRY_AUTH_FILE")
+        .env_remove("SPARKIMG_LOCK_TIMEOUT")
+        .env("HOME", "/nonexistent")
+        .env_remove("XDG_RUNTIME_DIR")
+        .env_remove("XDG_CONFIG_HOME")
+        .stdout(Stdio::piped())
+        .stderr(fs::File::create(err).unwrap())
+        .spawn()
+        .unwrap()
+}
+
+/// Until `child` says on stderr (the file `err`) that it waits for `what`.
+fn await_waiting(child: &mut Child, err: &Path, what: &str) {
+    let t = Instant::now();
+    loop {
+        let text = fs::read_to_string(err).unwrap_or_default();
+        if text.contains(what) {
+            return;
+        }
+        if let Some(st) = child.try_wait().unwrap() {
+            panic!("sparkimg ended ({st}) before waiting for {what}: {text}");
+        }
+        // Generous: only a hang fails here, not a slow machine.
+        assert!(
+            t.elapsed() < Duration::from_secs(600),
+            "never waited for {what}: {text}"
+        );
+        thread::sleep(Duration::from_millis(50));
+    }
+}
+
+/// The JSON report of a background `sparkimg` that must succeed.
+fn finished(child: Child, err: &Path) -> Value {
+    let out = child.wait_with_output().unwrap();
+    let text = fs::read_to_string(err).unwrap_or_default();
+    assert!(out.status.success(), "sparkimg failed: {text}");
+    serde_json::from_slice(&out.stdout).unwrap()
+}
+
+/// A build given up on a held lock: exit 1, the wait and its holder named on stderr.
+fn assert_gave_up(out: &Output, what: &str, holder: &Holder) {
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert!(err.contains(&format!("waiting for {what}")), "{err}");
+    let who = format!("held by pid {} (flock ", holder.pid());
+    assert!(err.contains(&who), "{err}");
+    assert!(
+        err.contains("error: timed out after 1s") && err.contains("hint:"),
+        "{err}"
+    );
+}
+
+/// The per-layer build locks (`build/locks/`): a build waiting for a layer another
+/// process is building names that process and gives up after `--lock-timeout`; with
+/// time enough it goes on once the lock is free, to the same image.
+#[test]
+fn layer_locks_honour_lock_timeout_and_name_the_holder() {
+    if !need("flock") {
+        return;
+    }
+    let tmp = tempfile::tempdir().unwrap();
+    let t = tmp.path();
+    let mut base = Layout::new(&t.join("base"));
+    let img = base.image("amd64", &[base_layer()]);
+    base.add(img, "1");
+    let (home, ep) = build_inputs(t);
+    let base_ref = format!("oci:{}", t.join("base").display());
+    let args = |out: &str, timeout: &str| {
+        let mut a = build_args(t, &home, &ep, &base_ref);
+        a.extend([
+            "--name".into(),
+            "local/spark:1".into(),
+            "--output".into(),
+            format!("oci:{}", t.join(out).display()),
+            "--lock-timeout".into(),
+            timeout.into(),
+        ]);
+        a
+    };
+    let first = ok(&sparkimg(&strs(&args("o1", "10m")), &[], None));
+    let digest = first["images"][0]["manifest_digest"].clone();
+    assert!(digest.is_string(), "{first}");
+    // Forget the built layers (the blobs stay): the next build locks each to build it.
+    fs::remove_dir_all(t.join("cache/build/layers")).unwrap();
+    let mut locks: Vec<PathBuf> = fs::read_dir(t.join("cache/build/locks"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
+    locks.sort();
+    assert!(!locks.is_empty(), "no layer locks in build/locks");
+    let holder = Holder::hold(&locks[0]);
+
+    let t0 = Instant::now();
+    let out = sparkimg(&strs(&args("o2", "1s")), &[], None);
+    assert_gave_up(&out, "another sparkimg process building layer", &holder);
+    assert!(t0.elapsed() >= Duration::from_secs(1));
+
+    let err = t.join("o3.err");
+    let mut child = spawn_sparkimg(&args("o3", "10m"), &err);
+    await_waiting(&mut child, &err, "building layer");
+    holder.release();
+    let v = finished(child, &err);
+    assert_eq!(v["images"][0]["manifest_digest"], digest, "{v}");
+}
+
+/// Two builds pulling the same base blob into one cache: one downloads it, the other
+/// waits for it (so no `.partial` is written by two processes) and then finds it in
+/// place; both give the same image. Waiting on a blob lock honours `--lock-timeout`.
+#[test]
+fn concurrent_pulls_of_one_blob_download_it_once() {
+    if !tools() || !need("flock") {
+        return;
+    }
+    let reg = Registry::start("");
+    let host = reg.host();
+    let tmp = tempfile::tempdir().unwrap();
+    let t = tmp.path();
+    let big = layer(&[("noise.bin", &common::noise(4 << 20, 20), 0o644)]);
+    let mut l = Layout::new(&t.join("img"));
+    let img = l.image("amd64", &[base_layer(), big.clone()]);
+    l.add(img, "1");
+    ok(&sparkimg(
+        &[
+            "push",
+            &format!("oci:{}", t.join("img").display()),
+            "--to",
+            &format!("{host}/x/shared:1"),
+        ],
+        &[],
+        None,
+    ));
+    let digest = sha256(&big.0);
+    let hex = &digest[7..];
+    let cache = t.join("cache");
+    // As a process pulling it would hold it.
+    let holder = Holder::hold(&cache.join(format!("registry/locks/sha256-{hex}.lock")));
+    let (home, ep) = build_inputs(t);
+    let base_ref = format!("{host}/x/shared:1");
+    let args = |out: &str, timeout: &str| {
+        let mut a = build_args(t, &home, &ep, &base_ref);
+        a.extend([
+            "--name".into(),
+            "local/spark:1".into(),
+            "--output".into(),
+            format!("oci:{}", t.join(out).display()),
+            "--lock-timeout".into(),
+            timeout.into(),
+        ]);
+        a
+    };
+    let what = format!("another sparkimg process pulling blob {}", &hex[..12]);
+    let out = sparkimg(&strs(&args("o0", "1s")), &[], None);
+    assert_gave_up(&out, &what, &holder);
+
+    let before = reg.log_len();
+    let (ea, eb) = (t.join("a.err"), t.join("b.err"));
+    let mut a = spawn_sparkimg(&args("oa", "10m"), &ea);
+    let mut b = spawn_sparkimg(&args("ob", "10m"), &eb);
+    await_waiting(&mut a, &ea, &what);
+    await_waiting(&mut b, &eb, &what);
+    holder.release();
+    let (va, vb) = (finished(a, &ea), finished(b, &eb));
+    assert!(va["images"][0]["manifest_digest"].is_string(), "{va}");
+    assert_eq!(
+        va["images"][0]["manifest_digest"],
+        vb["images"][0]["manifest_digest"]
+    );
+    let gets: Vec<_> = reg
+        .requests(before)
+        .into_iter()
+        .filter(|(m, u, _)| m == "GET" && u.ends_with(&digest))
+        .collect();
+    assert_eq!(
+        gets.len(),
+        1,
+        "the blob was downloaded more than once: {gets:?}"
+    );
+    assert_eq!(gets[0].2, 200, "{gets:?}");
+    let blobs = cache.join("registry/blobs/sha256");
+    assert_eq!(sha256(&fs::read(blobs.join(hex)).unwrap()), digest);
+    let partial: Vec<_> = fs::read_dir(&blobs)
+        .unwrap()
+        .map(|e| e.unwrap().file_name())
+        .filter(|n| !n.to_string_lossy().chars().all(|c| c.is_ascii_hexdigit()))
+        .collect();
+    assert!(partial.is_empty(), "left in the blob cache: {partial:?}");
+}

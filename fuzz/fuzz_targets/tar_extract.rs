@@ -37,11 +37,9 @@ fn stays_inside(root: &Path, dir: &Path, link: &Path) -> bool {
     let mut depth: Vec<Component> = dir.strip_prefix(root).unwrap().components().collect();
     for c in link.components() {
         match c {
-            Component::ParentDir => {
-                if depth.pop().is_none() {
-                    return false;
-                }
-            }
+            // The guard pops: `..` above the root leaves it, else it goes up one.
+            Component::ParentDir if depth.pop().is_none() => return false,
+            Component::ParentDir => {}
             Component::Normal(_) => depth.push(c),
             _ => {}
         }

@@ -69,6 +69,8 @@ commands:
   fuzz [--secs N] [TARGET...] build the cargo-fuzz targets of fuzz/ (RUSTC_BOOTSTRAP=1) and
                               run each for N seconds (default 25, CI's smoke run) from
                               fuzz/seeds/; a crash fails with the input in fuzz/artifacts/
+  fuzz --lint                 rustfmt and clippy -D warnings over fuzz/ (not a workspace
+                              member, so `cargo clippy --workspace` misses it)
   e2e --lines|--all [--spark SEL]
                               the per-line matrix: every Spark line from 3.0 on each Java
                               it supports (--all: every scenario on every line); writes

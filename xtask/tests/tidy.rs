@@ -122,6 +122,28 @@ fn code_map_names_every_source_and_nothing_else() {
     );
 }
 
+/// The fuzz crate is no workspace member, but its section maps it too: every source of
+/// `fuzz/src/` and every target of `fuzz/fuzz_targets/` is named.
+#[test]
+fn code_map_names_every_fuzz_target() {
+    let doc = architecture();
+    let sec = section(&doc, "fuzz/").expect("a `### `fuzz/`` section in the code map");
+    let ticks: BTreeSet<&str> = ticks(sec).into_iter().collect();
+    let mut problems = Vec::new();
+    for dir in ["src", "fuzz_targets"] {
+        for rel in sources(&root().join("fuzz").join(dir)) {
+            if !named(&ticks, &rel) {
+                problems.push(format!("fuzz/{dir}/{rel} is not in the code map"));
+            }
+        }
+    }
+    assert!(
+        problems.is_empty(),
+        "ARCHITECTURE.md:\n{}",
+        problems.join("\n")
+    );
+}
+
 /// Dependencies of one package of `kind` (`None`: normal; `Some("build")`), from
 /// `cargo metadata`.
 fn dependencies(package: &str, kind: Option<&str>) -> BTreeSet<String> {
@@ -340,14 +362,17 @@ fn every_function_fits_on_a_screen() {
         "ARCHITECTURE.md states another limit: {line}"
     );
     let mut problems = Vec::new();
-    for member in workspace_members() {
-        let src = root().join(&member).join("src");
+    let dirs = workspace_members()
+        .into_iter()
+        .map(|m| format!("{m}/src"))
+        // Not a workspace member, held to the same rules.
+        .chain(["fuzz/src".to_string(), "fuzz/fuzz_targets".to_string()]);
+    for dir in dirs {
+        let src = root().join(&dir);
         for rel in sources(&src).into_iter().filter(|r| r.ends_with(".rs")) {
             let text = std::fs::read_to_string(src.join(&rel)).unwrap();
             for (name, line, len) in long_functions(&text, MAX_FN_LINES) {
-                problems.push(format!(
-                    "{member}/src/{rel}:{line}: fn {name} is {len} lines"
-                ));
+                problems.push(format!("{dir}/{rel}:{line}: fn {name} is {len} lines"));
             }
         }
     }

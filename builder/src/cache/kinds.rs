@@ -19,6 +19,9 @@ pub enum Kind {
     ImageLayers,
     /// Layer inputs → built layer.
     LayerIndex,
+    /// The entries of base layers that matter to a build (users, java, zoneinfo), read
+    /// once per layer digest.
+    BaseScans,
     /// Blobs pulled from registries (base images' layers, configs, manifests).
     BaseLayers,
     /// One-image layouts of pulled bases (hard links to `BaseLayers`).
@@ -43,6 +46,7 @@ impl Kind {
             Kind::DistIndex => "dist-index",
             Kind::ImageLayers => "image-layers",
             Kind::LayerIndex => "layer-index",
+            Kind::BaseScans => "base-scans",
             Kind::BaseLayers => "base-layers",
             Kind::BaseImages => "base-images",
             Kind::AptDebs => "apt-debs",
@@ -63,6 +67,7 @@ pub const FOLDERS: &[(&str, Kind)] = &[
     ("index", Kind::DistIndex),
     ("build/blobs/sha256", Kind::ImageLayers),
     ("build/layers", Kind::LayerIndex),
+    ("build/base-scan", Kind::BaseScans),
     ("registry/blobs/sha256", Kind::BaseLayers),
     ("registry/images", Kind::BaseImages),
     ("apt/sha256", Kind::AptDebs),

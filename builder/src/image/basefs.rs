@@ -210,7 +210,10 @@ pub fn scan(layers: &[(&Path, &str)], cache_dir: Option<&Path>) -> Result<BaseFs
     let mut fs = BaseFs::default();
     for (path, digest) in layers {
         let cached = cache_dir.map(|dir| dir.join(digest.replace(':', "-")));
-        if let Some(entries) = cached.as_deref().and_then(read_scan) {
+        if let Some((file, entries)) = cached.as_deref().and_then(|f| read_scan(f).map(|e| (f, e)))
+        {
+            // Last use, for `cache prune --older-than/--keep-last`.
+            crate::cache::touch(file);
             fs.apply_layer(entries);
             continue;
         }

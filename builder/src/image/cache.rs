@@ -106,13 +106,21 @@ pub fn file_key(path: &Path, c: Compression) -> Result<String, BuildError> {
 #[derive(Debug, Clone)]
 pub struct LayerCache {
     root: PathBuf,
+    lock_timeout: std::time::Duration,
 }
 
 impl LayerCache {
     pub fn new(cache_root: &Path) -> Self {
         LayerCache {
             root: cache_root.join("build"),
+            lock_timeout: crate::cache::DEFAULT_LOCK_TIMEOUT,
         }
+    }
+
+    /// `--lock-timeout`: how long [`LayerCache::lock`] waits for another process.
+    pub fn with_lock_timeout(mut self, timeout: std::time::Duration) -> Self {
+        self.lock_timeout = timeout;
+        self
     }
 
     /// Where cached blobs live; layers are built straight into it.
@@ -136,7 +144,7 @@ impl LayerCache {
     }
 
     /// Hold the lock of layer `key` (waiting for another process building the same
-    /// layer, at most the default lock timeout), so concurrent builds of one image
+    /// layer, at most `--lock-timeout`, naming it), so concurrent builds of one image
     /// build each layer once: the second finds it in the cache when the lock is free.
     pub fn lock(&self, key: &str) -> Result<std::fs::File, BuildError> {
         let dir = self.root.join("locks");
@@ -152,12 +160,11 @@ impl LayerCache {
             "another sparkimg process building layer {}",
             &key[..12.min(key.len())]
         );
-        let timeout = crate::cache::DEFAULT_LOCK_TIMEOUT;
         crate::cache::lock::take(
             &file,
             &path,
             crate::cache::lock::Mode::Exclusive,
-            timeout,
+            self.lock_timeout,
             &what,
         )?;
         Ok(file)

@@ -68,6 +68,8 @@ pub struct BuildOptions {
     pub platform_entrypoints: BTreeMap<String, PathBuf>,
     /// Cache root (layers under `<root>/build`); `None` disables the layer cache.
     pub cache_dir: Option<PathBuf>,
+    /// `--lock-timeout`: the longest wait for another process building the same layer.
+    pub lock_timeout: std::time::Duration,
     /// For the `org.opencontainers.image.source` label.
     pub source: String,
     /// Fallback zoneinfo when the base has none.
@@ -351,7 +353,10 @@ pub fn build_with<T, E: From<BuildError>>(
         return Err(BuildError::InvalidInput("no images to build".into()).into());
     }
     check_platform_bases(opts)?;
-    let cache = opts.cache_dir.as_deref().map(LayerCache::new);
+    let cache = opts
+        .cache_dir
+        .as_deref()
+        .map(|d| LayerCache::new(d).with_lock_timeout(opts.lock_timeout));
     // Without a cache the blobs live in a scratch store until publishing is done.
     let scratch;
     let store: PathBuf = match &cache {

@@ -38,6 +38,8 @@ pub struct RegistryOptions {
     pub progress: ProgressMode,
     /// Blob cache for pulls and the "where was this blob seen" hints for mounts.
     pub cache_dir: Option<PathBuf>,
+    /// `--lock-timeout`: the longest wait for another process pulling the same blob.
+    pub lock_timeout: std::time::Duration,
 }
 
 impl Default for RegistryOptions {
@@ -51,6 +53,7 @@ impl Default for RegistryOptions {
             jobs: 4,
             progress: ProgressMode::Auto,
             cache_dir: None,
+            lock_timeout: crate::cache::DEFAULT_LOCK_TIMEOUT,
         }
     }
 }

@@ -123,6 +123,10 @@ pub enum RegistryError {
     #[error("{}: {reason}", .path.display())]
     Layout { path: PathBuf, reason: String },
 
+    /// A pulled blob's cache lock not obtained in time.
+    #[error(transparent)]
+    Lock(#[from] crate::cache::CacheError),
+
     #[error("{}: {source}", .path.display())]
     Io {
         path: PathBuf,

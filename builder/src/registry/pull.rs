@@ -12,7 +12,6 @@ use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Mutex;
 
-use fs4::FileExt;
 use reqwest::header::{ACCEPT, CONTENT_TYPE, RANGE};
 use reqwest::{Method, StatusCode};
 use sha2::{Digest as _, Sha256};
@@ -50,6 +49,8 @@ fn sha256(bytes: &[u8]) -> String {
 
 struct Store {
     root: PathBuf,
+    /// `--lock-timeout`, for [`Store::lock`].
+    lock_timeout: std::time::Duration,
 }
 
 impl Store {
@@ -60,6 +61,35 @@ impl Store {
     fn has(&self, digest: &str, size: Option<u64>) -> bool {
         fs::metadata(self.path(digest))
             .is_ok_and(|m| m.is_file() && size.is_none_or(|s| m.len() == s))
+    }
+
+    /// Hold blob `digest`'s lock: of two processes pulling the same blob into one
+    /// cache, one downloads (into the one `.partial`), the other waits, at most
+    /// `--lock-timeout` and naming the holder, then finds the blob in place. The locks
+    /// live apart from the blobs, so `cache ls` never counts them as entries.
+    fn lock(&self, digest: &str) -> Result<File, RegistryError> {
+        let dir = self.root.join("locks");
+        fs::create_dir_all(&dir).map_err(RegistryError::io(&dir))?;
+        let path = dir.join(format!("{}.lock", digest.replace(':', "-")));
+        let file = OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(&path)
+            .map_err(RegistryError::io(&path))?;
+        let hex = digest.trim_start_matches("sha256:");
+        let what = format!(
+            "another sparkimg process pulling blob {}",
+            &hex[..12.min(hex.len())]
+        );
+        crate::cache::lock::take(
+            &file,
+            &path,
+            crate::cache::lock::Mode::Exclusive,
+            self.lock_timeout,
+            &what,
+        )?;
+        Ok(file)
     }
 
     fn put_bytes(&self, digest: &str, bytes: &[u8]) -> Result<(), RegistryError> {
@@ -102,6 +132,7 @@ pub fn platforms(
         })?;
     let store = Store {
         root: cache.join("registry"),
+        lock_timeout: opts.lock_timeout,
     };
     let reg = Registry::new(&reference.registry, http_client(opts)?, opts)?;
     let repo = reference.repository.as_str();
@@ -134,6 +165,7 @@ pub fn pull_some(
         })?;
     let store = Store {
         root: cache.join("registry"),
+        lock_timeout: opts.lock_timeout,
     };
     let http = http_client(opts)?;
     let reg = Registry::new(&reference.registry, http, opts)?;
@@ -260,6 +292,7 @@ pub fn referrers(
         })?;
     let store = Store {
         root: cache.join("registry"),
+        lock_timeout: opts.lock_timeout,
     };
     let reg = Registry::new(&reference.registry, http_client(opts)?, opts)?;
     let repo = reference.repository.as_str();
@@ -334,6 +367,7 @@ pub fn manifest_descriptor(
     let scratch = tempfile::tempdir().map_err(RegistryError::io(std::env::temp_dir()))?;
     let store = Store {
         root: scratch.path().to_path_buf(),
+        lock_timeout: opts.lock_timeout,
     };
     let (bytes, ct, _) = get_manifest(&reg, &store, repo, reference.wire_reference(), &scopes)?;
     let shown = reference.to_string();
@@ -506,16 +540,8 @@ fn download_blob(
     let final_path = store.path(&d.digest);
     let dir = final_path.parent().unwrap_or(&store.root).to_path_buf();
     fs::create_dir_all(&dir).map_err(RegistryError::io(&dir))?;
-    // Two builds pulling the same base share the blob cache: one downloads, the other
-    // waits on this lock and then finds the blob in place. Released when dropped.
-    let lock_path = final_path.with_extension("lock");
-    let lock = OpenOptions::new()
-        .create(true)
-        .truncate(false)
-        .write(true)
-        .open(&lock_path)
-        .map_err(RegistryError::io(&lock_path))?;
-    FileExt::lock(&lock).map_err(RegistryError::io(&lock_path))?;
+    // Held until the blob is in place (released when dropped).
+    let _lock = store.lock(&d.digest)?;
     if store.has(&d.digest, Some(d.size)) {
         return Ok(());
     }
