@@ -36,6 +36,23 @@ pub fn try_take(file: &File, path: &Path, mode: Mode) -> Result<bool, CacheError
     }
 }
 
+/// The lock file at `path` (created, with its directory, if missing), taken exclusively
+/// as [`take`] does; released when the file is dropped, also if the process dies.
+pub fn exclusive(path: &Path, timeout: Duration, what: &str) -> Result<File, CacheError> {
+    let context = || format!("locking {}", path.display());
+    if let Some(dir) = path.parent() {
+        std::fs::create_dir_all(dir).map_err(|e| CacheError::io(context(), e))?;
+    }
+    let file = std::fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(path)
+        .map_err(|e| CacheError::io(context(), e))?;
+    take(&file, path, Mode::Exclusive, timeout, what)?;
+    Ok(file)
+}
+
 /// Take the lock on `file` (opened from `path`), waiting at most `timeout`. While
 /// waiting, says once on stderr what it waits for and who holds it.
 pub fn take(

@@ -12,7 +12,7 @@
 //! Only `rename` publishes into `blobs/`, `dists/` and `index/`, and only after
 //! verification, so a killed process leaves nothing a later run would trust.
 
-use std::fs::{self, File, OpenOptions};
+use std::fs::{self, File};
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -20,7 +20,7 @@ use std::time::Duration;
 use serde::{Deserialize, Serialize};
 
 use super::error::FetchError;
-use crate::cache::lock::{self, Mode};
+use crate::cache::lock;
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct IndexEntry {
@@ -159,14 +159,7 @@ impl Cache {
     /// also if we crash.
     pub(crate) fn lock(&self, key: &str) -> Result<File, FetchError> {
         let path = self.root.join("locks").join(format!("{key}.lock"));
-        let file = OpenOptions::new()
-            .create(true)
-            .truncate(false)
-            .write(true)
-            .open(&path)
-            .map_err(|e| FetchError::io(format!("locking {}", path.display()), e))?;
         let what = format!("another sparkimg process to finish {key}");
-        lock::take(&file, &path, Mode::Exclusive, self.lock_timeout, &what)?;
-        Ok(file)
+        Ok(lock::exclusive(&path, self.lock_timeout, &what)?)
     }
 }

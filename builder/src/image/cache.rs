@@ -147,27 +147,16 @@ impl LayerCache {
     /// layer, at most `--lock-timeout`, naming it), so concurrent builds of one image
     /// build each layer once: the second finds it in the cache when the lock is free.
     pub fn lock(&self, key: &str) -> Result<std::fs::File, BuildError> {
-        let dir = self.root.join("locks");
-        fs::create_dir_all(&dir).map_err(BuildError::io(&dir))?;
-        let path = dir.join(format!("{key}.lock"));
-        let file = fs::OpenOptions::new()
-            .create(true)
-            .truncate(false)
-            .write(true)
-            .open(&path)
-            .map_err(BuildError::io(&path))?;
+        let path = self.root.join("locks").join(format!("{key}.lock"));
         let what = format!(
             "another sparkimg process building layer {}",
             &key[..12.min(key.len())]
         );
-        crate::cache::lock::take(
-            &file,
+        Ok(crate::cache::lock::exclusive(
             &path,
-            crate::cache::lock::Mode::Exclusive,
             self.lock_timeout,
             &what,
-        )?;
-        Ok(file)
+        )?)
     }
 
     pub fn put(&self, key: &str, blob: &LayerBlob) -> Result<(), BuildError> {

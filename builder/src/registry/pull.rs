@@ -54,6 +54,23 @@ struct Store {
 }
 
 impl Store {
+    /// The run's cache directory and the store in it; `what` (e.g. "pulling") names
+    /// what needs it in the error when there is none.
+    fn in_cache(opts: &RegistryOptions, what: &str) -> Result<(PathBuf, Store), RegistryError> {
+        let cache = opts
+            .cache_dir
+            .clone()
+            .ok_or_else(|| RegistryError::Layout {
+                path: PathBuf::from("."),
+                reason: format!("{what} needs a cache directory"),
+            })?;
+        let store = Store {
+            root: cache.join("registry"),
+            lock_timeout: opts.lock_timeout,
+        };
+        Ok((cache, store))
+    }
+
     fn path(&self, digest: &str) -> PathBuf {
         blob_path(&self.root, digest)
     }
@@ -68,28 +85,20 @@ impl Store {
     /// `--lock-timeout` and naming the holder, then finds the blob in place. The locks
     /// live apart from the blobs, so `cache ls` never counts them as entries.
     fn lock(&self, digest: &str) -> Result<File, RegistryError> {
-        let dir = self.root.join("locks");
-        fs::create_dir_all(&dir).map_err(RegistryError::io(&dir))?;
-        let path = dir.join(format!("{}.lock", digest.replace(':', "-")));
-        let file = OpenOptions::new()
-            .create(true)
-            .truncate(false)
-            .write(true)
-            .open(&path)
-            .map_err(RegistryError::io(&path))?;
+        let path = self
+            .root
+            .join("locks")
+            .join(format!("{}.lock", digest.replace(':', "-")));
         let hex = digest.trim_start_matches("sha256:");
         let what = format!(
             "another sparkimg process pulling blob {}",
             &hex[..12.min(hex.len())]
         );
-        crate::cache::lock::take(
-            &file,
+        Ok(crate::cache::lock::exclusive(
             &path,
-            crate::cache::lock::Mode::Exclusive,
             self.lock_timeout,
             &what,
-        )?;
-        Ok(file)
+        )?)
     }
 
     fn put_bytes(&self, digest: &str, bytes: &[u8]) -> Result<(), RegistryError> {
@@ -123,17 +132,7 @@ pub fn platforms(
     reference: &RegistryRef,
     opts: &RegistryOptions,
 ) -> Result<Vec<Platform>, RegistryError> {
-    let cache = opts
-        .cache_dir
-        .clone()
-        .ok_or_else(|| RegistryError::Layout {
-            path: PathBuf::from("."),
-            reason: "reading manifests needs a cache directory".into(),
-        })?;
-    let store = Store {
-        root: cache.join("registry"),
-        lock_timeout: opts.lock_timeout,
-    };
+    let (_, store) = Store::in_cache(opts, "reading manifests")?;
     let reg = Registry::new(&reference.registry, http_client(opts)?, opts)?;
     let repo = reference.repository.as_str();
     let scopes = Scopes::repository(repo, &["pull"]);
@@ -156,17 +155,7 @@ pub fn pull_some(
     opts: &RegistryOptions,
     last_layers: Option<usize>,
 ) -> Result<Pulled, RegistryError> {
-    let cache = opts
-        .cache_dir
-        .clone()
-        .ok_or_else(|| RegistryError::Layout {
-            path: PathBuf::from("."),
-            reason: "pulling needs a cache directory".into(),
-        })?;
-    let store = Store {
-        root: cache.join("registry"),
-        lock_timeout: opts.lock_timeout,
-    };
+    let (cache, store) = Store::in_cache(opts, "pulling")?;
     let http = http_client(opts)?;
     let reg = Registry::new(&reference.registry, http, opts)?;
     let repo = reference.repository.as_str();
@@ -283,17 +272,7 @@ pub fn referrers(
     types: &[&str],
     opts: &RegistryOptions,
 ) -> Result<Referrers, RegistryError> {
-    let cache = opts
-        .cache_dir
-        .clone()
-        .ok_or_else(|| RegistryError::Layout {
-            path: PathBuf::from("."),
-            reason: "reading referrers needs a cache directory".into(),
-        })?;
-    let store = Store {
-        root: cache.join("registry"),
-        lock_timeout: opts.lock_timeout,
-    };
+    let (_, store) = Store::in_cache(opts, "reading referrers")?;
     let reg = Registry::new(&reference.registry, http_client(opts)?, opts)?;
     let repo = reference.repository.as_str();
     let scopes = Scopes::repository(repo, &["pull"]);
