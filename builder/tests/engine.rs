@@ -505,6 +505,17 @@ fn push_through_the_daemon_to_a_local_registry() {
     );
 }
 
+/// `src` copied to `dst` as hard links: the fixture's 300 MB stay shared.
+fn linked_copy(src: &Path, dst: &Path) {
+    let cp = Command::new("cp")
+        .arg("-al")
+        .arg(src)
+        .arg(dst)
+        .status()
+        .unwrap();
+    assert!(cp.success(), "cp -al {} {}", src.display(), dst.display());
+}
+
 /// A distribution trimmed as users slim images (no `examples/`, no `data/`): both paths
 /// build it, with the same files and no empty layer; an image whose part is missing is
 /// refused by name before anything is built.
@@ -513,14 +524,7 @@ fn trimmed_distribution_builds_on_both_paths() {
     let Some(env) = env() else { return };
     let work = tempfile::tempdir().unwrap();
     let dist = work.path().join("spark");
-    // Hard links: the fixture's 300 MB stay shared.
-    let cp = Command::new("cp")
-        .arg("-al")
-        .arg(&env.dist)
-        .arg(&dist)
-        .status()
-        .unwrap();
-    assert!(cp.success());
+    linked_copy(&env.dist, &dist);
     for part in ["examples", "data", "kubernetes", "R"] {
         let _ = std::fs::remove_dir_all(dist.join(part));
     }
@@ -619,13 +623,7 @@ fn engine_steps_are_copies_and_a_conf_change_rebuilds_one_layer() {
     let Some(env) = env() else { return };
     let work = tempfile::tempdir().unwrap();
     let dist = work.path().join("spark");
-    let cp = Command::new("cp")
-        .arg("-al")
-        .arg(&env.dist)
-        .arg(&dist)
-        .status()
-        .unwrap();
-    assert!(cp.success());
+    linked_copy(&env.dist, &dist);
     let repo = format!("sparkimg-test-conf-{}", std::process::id());
     let _guard = Images(vec![
         format!("{repo}/spark:one"),
@@ -984,17 +982,7 @@ fn engine_build_attaches_sboms_to_what_it_pushes() {
 
     // The referrers tag lists both documents, each referring to the pushed manifest.
     let raw = |r: &str| -> Value {
-        let o = Command::new("skopeo")
-            .args(["inspect", "--raw", "--tls-verify=false"])
-            .arg(format!("docker://{r}"))
-            .output()
-            .unwrap();
-        assert!(
-            o.status.success(),
-            "{r}: {}",
-            String::from_utf8_lossy(&o.stderr)
-        );
-        serde_json::from_slice(&o.stdout).unwrap()
+        serde_json::from_slice(&common::skopeo_raw(r, &["--tls-verify=false"])).unwrap()
     };
     let index = raw(&format!("{repo}/spark:{}", digest.replace(':', "-")));
     let list = index["manifests"].as_array().unwrap();

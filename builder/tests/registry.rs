@@ -345,21 +345,6 @@ fn strs(v: &[String]) -> Vec<&str> {
     v.iter().map(String::as_str).collect()
 }
 
-fn skopeo_raw(reference: &str, extra: &[&str]) -> Vec<u8> {
-    let o = Command::new("skopeo")
-        .args(["inspect", "--raw"])
-        .args(extra)
-        .arg(format!("docker://{reference}"))
-        .output()
-        .unwrap();
-    assert!(
-        o.status.success(),
-        "skopeo inspect {reference}: {}",
-        String::from_utf8_lossy(&o.stderr)
-    );
-    o.stdout
-}
-
 #[test]
 fn push_build_pull_repush_mount_and_v2s2_base() {
     if !tools() {
@@ -391,7 +376,7 @@ fn push_build_pull_repush_mount_and_v2s2_base() {
     let v = ok(&o);
     let base_digest = v["pushed"][0]["digest"].as_str().unwrap().to_string();
     assert_eq!(
-        sha256(&skopeo_raw(
+        sha256(&common::skopeo_raw(
             &format!("{host}/x/base:1"),
             &["--tls-verify=false"]
         )),
@@ -407,7 +392,7 @@ fn push_build_pull_repush_mount_and_v2s2_base() {
         &format!("docker://{host}/x/base:1"),
         &format!("docker://{host}/x/base-v2s2:1"),
     ]));
-    let v2 = skopeo_raw(&format!("{host}/x/base-v2s2:1"), &["--tls-verify=false"]);
+    let v2 = common::skopeo_raw(&format!("{host}/x/base-v2s2:1"), &["--tls-verify=false"]);
     assert!(String::from_utf8_lossy(&v2)
         .contains("application/vnd.docker.distribution.manifest.v2+json"));
 
@@ -441,7 +426,7 @@ fn push_build_pull_repush_mount_and_v2s2_base() {
         for (i, p) in images.iter().zip(pushed) {
             assert_eq!(i["manifest_digest"], p["digest"]);
             let r = i["reference"].as_str().unwrap();
-            let raw = skopeo_raw(r, &["--tls-verify=false"]);
+            let raw = common::skopeo_raw(r, &["--tls-verify=false"]);
             assert_eq!(sha256(&raw), i["manifest_digest"].as_str().unwrap());
             let m: Value = serde_json::from_slice(&raw).unwrap();
             assert_eq!(
@@ -648,7 +633,7 @@ fn build_push_alone_writes_nothing_in_the_working_directory() {
     assert_eq!(v["pushed"][0]["reference"], json!(reference), "{v}");
     let digest = v["images"][0]["manifest_digest"].as_str().unwrap();
     assert_eq!(v["pushed"][0]["digest"], json!(digest));
-    let raw = skopeo_raw(&reference, &["--tls-verify=false"]);
+    let raw = common::skopeo_raw(&reference, &["--tls-verify=false"]);
     assert_eq!(sha256(&raw), digest);
     // Every layer the manifest names is in the registry.
     let m: Value = serde_json::from_slice(&raw).unwrap();
@@ -695,7 +680,7 @@ fn multi_arch_index_push_and_platform_pull() {
     assert_eq!(v["pushed"][0]["digest"], d["digest"]);
     // 5 distinct blobs: 2 configs, the shared layer once, 2 arch layers.
     assert_eq!(v["pushed"][0]["blobs_uploaded"], json!(5), "{v}");
-    let raw = skopeo_raw(&format!("{host}/x/multi:1"), &["--tls-verify=false"]);
+    let raw = common::skopeo_raw(&format!("{host}/x/multi:1"), &["--tls-verify=false"]);
     assert_eq!(sha256(&raw), d["digest"].as_str().unwrap());
     let back: Value = serde_json::from_slice(&raw).unwrap();
     assert_eq!(back["manifests"].as_array().unwrap().len(), 2);
@@ -823,7 +808,7 @@ fn registry_killed_mid_upload_push_retries_and_completes() {
         let v = ok(&o);
         assert_eq!(v["pushed"][0]["digest"], img["digest"]);
         let stderr = String::from_utf8_lossy(&o.stderr);
-        let raw = skopeo_raw(&target, &["--tls-verify=false"]);
+        let raw = common::skopeo_raw(&target, &["--tls-verify=false"]);
         assert_eq!(sha256(&raw), img["digest"].as_str().unwrap());
         // The big blob was accepted by a PUT after the restart, in a new session.
         let after = reg.requests(before);
@@ -1652,7 +1637,7 @@ fn rate_limits_and_server_errors_are_retried() {
         .filter(|(m, u, _)| m == "POST" && u.contains("/x/flaky/blobs/uploads/"))
         .count();
     assert_eq!(posts, 4, "{reqs:?}"); // 3 blobs, one of them twice
-    let raw = skopeo_raw(
+    let raw = common::skopeo_raw(
         &format!("{}/x/flaky:1", reg.host()),
         &["--tls-verify=false"],
     );
@@ -1741,7 +1726,7 @@ fn push_killed_anywhere_never_tags_missing_blobs_and_reruns() {
         }
         let v = ok(&push(&repo, &cache).output().unwrap());
         assert_eq!(v["pushed"][0]["digest"], img["digest"], "point {i}");
-        let raw = skopeo_raw(&format!("{host}/{repo}:1"), &["--tls-verify=false"]);
+        let raw = common::skopeo_raw(&format!("{host}/{repo}:1"), &["--tls-verify=false"]);
         assert_eq!(sha256(&raw), img["digest"].as_str().unwrap());
     }
     let landed = clock.landed;

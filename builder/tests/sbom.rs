@@ -455,17 +455,7 @@ fn skopeo_raw(reference: &str) -> Value {
 
 /// `skopeo inspect --raw`: the manifest's bytes as the registry serves them.
 fn skopeo_bytes(reference: &str) -> Vec<u8> {
-    let o = Command::new("skopeo")
-        .args(["inspect", "--raw", "--tls-verify=false"])
-        .arg(format!("docker://{reference}"))
-        .output()
-        .unwrap();
-    assert!(
-        o.status.success(),
-        "{reference}: {}",
-        String::from_utf8_lossy(&o.stderr)
-    );
-    o.stdout
+    common::skopeo_raw(reference, &["--tls-verify=false"])
 }
 
 /// The referrers tag of `subject` in `repo` lists both documents; the SPDX one's

@@ -575,3 +575,20 @@ pub fn maven_module(
         std::fs::write(dir.join(format!("{name}.sha1")), sum.as_bytes()).unwrap();
     }
 }
+
+/// `skopeo inspect --raw` (with `extra` flags such as `--tls-verify=false`): the
+/// manifest's bytes as the registry serves them; a failure fails the test.
+pub fn skopeo_raw(reference: &str, extra: &[&str]) -> Vec<u8> {
+    let o = Command::new("skopeo")
+        .args(["inspect", "--raw"])
+        .args(extra)
+        .arg(format!("docker://{reference}"))
+        .output()
+        .unwrap();
+    assert!(
+        o.status.success(),
+        "skopeo inspect {reference}: {}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    o.stdout
+}
