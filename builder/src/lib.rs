@@ -2,6 +2,7 @@
 
 pub mod apt;
 pub mod cache;
+pub mod digest;
 pub mod fetch;
 
 pub mod http;

@@ -9,7 +9,7 @@ use std::fs;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use sha2::{Digest as _, Sha256};
+use crate::digest::Sha256;
 use thiserror::Error;
 
 use crate::engine::{self, Daemon, EngineError};

@@ -6,7 +6,7 @@
 use std::io::{BufReader, Read, Write};
 use std::path::{Path, PathBuf};
 
-use sha2::{Digest, Sha256};
+use crate::digest::Sha256;
 
 use super::packages::{self, Package};
 use super::release::{self, Release};

@@ -12,8 +12,8 @@
 
 use std::path::{Path, PathBuf};
 
+use crate::digest::Sha256;
 use serde_json::Value;
-use sha2::{Digest, Sha256};
 
 use super::error::EngineError;
 

@@ -6,10 +6,9 @@ use std::io::{self, Read, Seek, SeekFrom, Write};
 use std::path::Path;
 use std::sync::mpsc::SyncSender;
 
+use crate::digest::{Sha1, Sha256, Sha512};
 use reqwest::blocking::{Client, Response};
 use reqwest::header::{CONTENT_LENGTH, CONTENT_RANGE, RANGE};
-use sha1::Sha1;
-use sha2::{Digest, Sha256, Sha512};
 
 use super::error::FetchError;
 use super::progress::{self, Progress};

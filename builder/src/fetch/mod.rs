@@ -485,7 +485,7 @@ fn fetch_local(cache: &Cache, path: &Path, opts: &FetchOptions) -> Result<Fetche
     let mut src = File::open(path).map_err(|e| FetchError::io(format!("opening {shown}"), e))?;
     let mut tmp = tempfile::NamedTempFile::new_in(cache.root().join("tmp"))
         .map_err(|e| FetchError::io("creating a temporary file in the cache", e))?;
-    let mut hasher = <sha2::Sha512 as sha2::Digest>::new();
+    let mut hasher = crate::digest::Sha512::new();
     let mut buf = vec![0u8; 1 << 16];
     let mut bytes = 0u64;
     loop {
@@ -495,12 +495,12 @@ fn fetch_local(cache: &Cache, path: &Path, opts: &FetchOptions) -> Result<Fetche
         if n == 0 {
             break;
         }
-        sha2::Digest::update(&mut hasher, &buf[..n]);
+        hasher.update(&buf[..n]);
         tmp.write_all(&buf[..n])
             .map_err(|e| FetchError::io("writing to the cache", e))?;
         bytes += n as u64;
     }
-    let actual = hex::encode(sha2::Digest::finalize(hasher));
+    let actual = hex::encode(hasher.finalize());
     if let Some(exp) = &expected {
         if *exp != actual {
             return Err(FetchError::ChecksumMismatch {

@@ -1,4 +1,4 @@
-//! The one configured HTTP client (blocking reqwest on rustls with the ring provider)
+//! The one configured HTTP client (blocking reqwest on rustls with the aws-lc-rs provider)
 //! and what its errors mean for a retry. Building a client opens no connection; only
 //! `fetch::download` and `registry::client` send requests with it.
 
@@ -46,7 +46,7 @@ pub enum ClientError {
 /// no transparent decompression (a `.tgz` is hashed as served).
 pub fn build(cfg: &ClientConfig) -> Result<Client, ClientError> {
     // Ignore "already installed": an earlier client of this process installed it.
-    let _ = rustls::crypto::ring::default_provider().install_default();
+    let _ = rustls::crypto::aws_lc_rs::default_provider().install_default();
     let mut b = Client::builder()
         .user_agent(concat!("sparkimg/", env!("CARGO_PKG_VERSION")))
         .connect_timeout(cfg.policy.connect_timeout)

@@ -1,5 +1,5 @@
 //! The one HTTP stack of sparkimg, shared by `fetch` (mirrors) and `registry` (the
-//! distribution API): blocking reqwest on rustls (ring).
+//! distribution API): blocking reqwest on rustls (aws-lc-rs).
 //!
 //! Pure: [`retry`] (attempts, backoff, `Retry-After`, status classes, `Content-Range`,
 //! the attempt loop). [`client`] builds the configured client and classifies its errors;

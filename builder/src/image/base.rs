@@ -5,11 +5,11 @@ use std::fs::{self, File};
 use std::io::{self, Read};
 use std::path::{Path, PathBuf};
 
+use crate::digest::Sha256;
 use oci_spec::image::{
     Arch, ConfigBuilder, Descriptor, ImageConfiguration, ImageConfigurationBuilder, ImageIndex,
     ImageManifest, MediaType, Os, RootFsBuilder,
 };
-use sha2::{Digest as _, Sha256};
 
 use super::cache::{self, LayerCache};
 use super::error::BuildError;

@@ -11,7 +11,7 @@
 use std::fs;
 use std::path::{Path, PathBuf};
 
-use sha2::{Digest, Sha256};
+use crate::digest::Sha256;
 
 use super::error::BuildError;
 use super::layer::{blob_path, Compression, LayerBlob};
@@ -44,7 +44,7 @@ pub fn plan_key(plan: &LayerPlan, mtime: u64, c: Compression) -> String {
             }
             Kind::File(Content::Bytes(b)) => {
                 field(&mut h, b"b");
-                field(&mut h, &Sha256::digest(b));
+                field(&mut h, Sha256::digest(b).as_ref());
             }
             Kind::File(Content::Path {
                 path,

@@ -3,8 +3,8 @@
 
 use std::collections::BTreeMap;
 
+use crate::digest::Sha256;
 use serde_json::{json, Map, Value};
-use sha2::{Digest, Sha256};
 
 use super::layer::LayerBlob;
 

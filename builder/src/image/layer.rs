@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Mutex;
 
-use sha2::{Digest, Sha256};
+use crate::digest::Sha256;
 
 use super::compress::{self, Compressor};
 use super::error::BuildError;
@@ -343,7 +343,7 @@ mod tests {
         assert_eq!(hashes.len(), 1);
         let (sha1, sha256) = &hashes[&dir.path().join("a.jar")];
         assert_eq!(sha256, &hex::encode(Sha256::digest(b"PK jar bytes")));
-        let want_sha1 = <sha1::Sha1 as sha1::Digest>::digest(b"PK jar bytes");
+        let want_sha1 = crate::digest::Sha1::digest(b"PK jar bytes");
         assert_eq!(sha1, &hex::encode(want_sha1));
     }
 }

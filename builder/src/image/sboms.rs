@@ -7,8 +7,8 @@
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
+use crate::digest::{Sha1, Sha256};
 use serde_json::{json, Value};
-use sha2::{Digest, Sha256};
 
 use super::base::BaseImage;
 use super::output::{Blob, BlobSource};
@@ -113,7 +113,7 @@ fn other_package(
         let fallback = ("spark-entrypoint", env!("CARGO_PKG_VERSION"));
         let mut p = rust::binary_package(img, crates.as_deref(), fallback);
         p.sha256 = Some(hex::encode(Sha256::digest(&bytes)));
-        p.sha1 = Some(hex::encode(<sha1::Sha1 as Digest>::digest(&bytes)));
+        p.sha1 = Some(hex::encode(Sha1::digest(&bytes)));
         return Ok(Some(p));
     }
     Ok(None)

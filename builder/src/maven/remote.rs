@@ -16,8 +16,7 @@ use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Mutex;
 
-use sha1::Sha1;
-use sha2::{Digest, Sha256, Sha512};
+use crate::digest::{Sha1, Sha256, Sha512};
 
 use super::coordinate::{Coordinate, ModuleId};
 use super::resolve::Artifact;

@@ -3,7 +3,7 @@
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use sha2::{Digest as _, Sha256};
+use crate::digest::Sha256;
 
 use super::error::RegistryError;
 use super::manifest::{self, Desc, Parsed};

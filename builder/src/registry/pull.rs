@@ -12,9 +12,9 @@ use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Mutex;
 
+use crate::digest::Sha256;
 use reqwest::header::{ACCEPT, CONTENT_TYPE, RANGE};
 use reqwest::{Method, StatusCode};
-use sha2::{Digest as _, Sha256};
 
 use super::challenge::Scopes;
 use super::client::{http_client, Attempt, Ctx, Registry, RegistryOptions};

@@ -16,8 +16,7 @@ pub mod read;
 pub mod rust;
 pub mod spdx;
 
-use sha1::Sha1;
-use sha2::{Digest, Sha256};
+use crate::digest::{Sha1, Sha256};
 
 /// `--sbom`: which documents a build attaches.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -246,7 +245,8 @@ pub fn uuid_for(digest: &str) -> String {
     let mut h = Sha1::new();
     h.update(NS_URL);
     h.update(format!("sparkimg:sbom:{digest}"));
-    let mut b: [u8; 20] = h.finalize().into();
+    let mut b = [0u8; 20];
+    b.copy_from_slice(h.finalize().as_ref());
     b[6] = (b[6] & 0x0f) | 0x50;
     b[8] = (b[8] & 0x3f) | 0x80;
     let x = hex::encode(&b[..16]);

@@ -135,6 +135,50 @@ fn scan_reads_hashes_and_pom_properties_from_a_real_zip() {
     assert!(facts.poms.is_empty() && facts.unreadable.is_some());
 }
 
+#[test]
+fn scan_reads_stored_and_deflated_pom_properties_and_skips_oversized_ones() {
+    use zip::write::SimpleFileOptions;
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("shaded-2.0.jar");
+    let mut z = zip::ZipWriter::new(std::fs::File::create(&path).unwrap());
+    let stored = SimpleFileOptions::default().compression_method(zip::CompressionMethod::Stored);
+    let deflated =
+        SimpleFileOptions::default().compression_method(zip::CompressionMethod::Deflated);
+    let pom = |g: &str, a: &str| format!("groupId={g}\nartifactId={a}\nversion=2.0\n");
+    z.start_file("META-INF/maven/org.a/shaded/pom.properties", stored)
+        .unwrap();
+    z.write_all(pom("org.a", "shaded").as_bytes()).unwrap();
+    z.start_file("META-INF/maven/org.b/inner/pom.properties", deflated)
+        .unwrap();
+    z.write_all(pom("org.b", "inner").as_bytes()).unwrap();
+    // Not under META-INF/maven/: not a Maven descriptor of the jar.
+    z.start_file("other/pom.properties", deflated).unwrap();
+    z.write_all(pom("org.c", "ignored").as_bytes()).unwrap();
+    // Larger than any pom.properties: skipped, the jar's others still count.
+    z.start_file("META-INF/maven/org.d/huge/pom.properties", deflated)
+        .unwrap();
+    z.write_all(pom("org.d", "huge").as_bytes()).unwrap();
+    z.write_all(&vec![b'#'; 100 * 1024]).unwrap();
+    z.finish().unwrap();
+    let facts = jar::scan(&path).unwrap();
+    assert_eq!(
+        facts.poms,
+        vec![
+            coords("org.a", "shaded", "2.0"),
+            coords("org.b", "inner", "2.0")
+        ]
+    );
+    assert_eq!(facts.unreadable, None);
+    // The file-backed reader (hashes teed off the tar) finds the same.
+    let teed = jar::scan_hashed(&path, (facts.sha1.clone(), facts.sha256.clone())).unwrap();
+    assert_eq!(teed, facts);
+    // A truncated jar (its central directory cut off) is unreadable, not an error.
+    let bytes = std::fs::read(&path).unwrap();
+    std::fs::write(&path, &bytes[..bytes.len() / 2]).unwrap();
+    let cut = jar::scan_hashed(&path, ("1".into(), "2".into())).unwrap();
+    assert!(cut.poms.is_empty() && cut.unreadable.is_some(), "{cut:?}");
+}
+
 fn inventory() -> Inventory {
     let mut spark = spark_package(
         "3.5.3",
