@@ -25,6 +25,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::fs;
 use std::os::unix::fs::{MetadataExt, PermissionsExt};
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
 use serde::Serialize;
@@ -369,15 +370,15 @@ pub fn build_with<T, E: From<BuildError>>(
             scratch.path().to_path_buf()
         }
     };
-    let prepared = plan_platforms(opts, &store, cache.as_ref())?;
     let sbom = opts.sbom.as_ref().filter(|so| so.formats.any());
     // The SBOM's jar hashes are teed off the layer build's single read of each jar;
     // afterwards only central directories and pom.properties entries are read (and
     // whole jars only for layers that came from the cache, unless their facts did).
     let jar_cache = opts.cache_dir.as_deref().map(jar_facts_dir);
     let tee = sbom.map(|_| layer::JarTee::default());
+    let (prepared, early) = plan_while_building(opts, &store, cache.as_ref(), tee.as_ref())?;
     let (by_key, layer_reports) =
-        build_layers(opts, &prepared, &store, cache.as_ref(), tee.as_ref())?;
+        build_layers(opts, &prepared, &store, cache.as_ref(), tee.as_ref(), early)?;
     let jars = match tee {
         Some(t) => {
             let hashes = t.into_inner().unwrap_or_else(|p| p.into_inner());
@@ -437,11 +438,20 @@ fn check_platform_bases(opts: &BuildOptions) -> Result<(), BuildError> {
 
 /// The plan stage: the distribution walked once, then per platform its base opened and
 /// its layers planned.
-fn plan_platforms(
+/// What the build found of a layer: its blob, and whether it came from the cache.
+type Found = (LayerBlob, bool);
+
+/// The distribution's layers do not depend on the base, so they are tarred and
+/// compressed (or found in the cache) while the base is opened, pulled and read: a cold
+/// base scan inflates every base layer on one core, which would otherwise idle the
+/// others. Returns every platform's plan and those layers by key. When planning fails,
+/// no further layer starts; the ones under way finish into the cache.
+fn plan_while_building(
     opts: &BuildOptions,
     store: &Path,
     cache: Option<&LayerCache>,
-) -> Result<Vec<Prepared>, BuildError> {
+    tee: Option<&layer::JarTee>,
+) -> Result<(Vec<Prepared>, BTreeMap<String, Found>), BuildError> {
     let mut dist = walk_dist(&opts.spark_home)?;
     dist.extend(package_dist(&opts.packages)?);
     let variants: BTreeSet<Variant> = opts.images.iter().map(|(v, _)| *v).collect();
@@ -449,6 +459,36 @@ fn plan_platforms(
         path: opts.spark_home.clone(),
         reason,
     })?;
+    let early: Vec<(String, LayerPlan)> = plan::dist_layers(&dist, opts.uid)
+        .into_iter()
+        .filter(|l| l.only.is_none_or(|o| variants.contains(&o)))
+        .map(|l| (cache::plan_key(&l, opts.epoch, opts.compression), l))
+        .collect();
+    let early_refs: Vec<(&str, &LayerPlan)> = early.iter().map(|(k, l)| (k.as_str(), l)).collect();
+    let stop = AtomicBool::new(false);
+    let (prepared, built) = std::thread::scope(|s| {
+        let building = s.spawn(|| build_unique(opts, &early_refs, store, cache, tee, &stop));
+        let prepared = plan_platforms(opts, &dist, &variants, store, cache);
+        if prepared.is_err() {
+            stop.store(true, Ordering::Relaxed);
+        }
+        let built = building
+            .join()
+            .unwrap_or_else(|panic| std::panic::resume_unwind(panic));
+        (prepared, built)
+    });
+    let prepared = prepared?;
+    let found = early.into_iter().map(|(k, _)| k).zip(built?).collect();
+    Ok((prepared, found))
+}
+
+fn plan_platforms(
+    opts: &BuildOptions,
+    dist: &[DistFile],
+    variants: &BTreeSet<Variant>,
+    store: &Path,
+    cache: Option<&LayerCache>,
+) -> Result<Vec<Prepared>, BuildError> {
     let targets: Vec<Option<&Platform>> = if opts.platforms.is_empty() {
         vec![None]
     } else {
@@ -461,8 +501,8 @@ fn plan_platforms(
             prepare_platform(
                 opts,
                 *target,
-                &dist,
-                &variants,
+                dist,
+                variants,
                 store,
                 cache,
                 scan_cache.as_deref(),
@@ -480,6 +520,7 @@ fn build_layers(
     store: &Path,
     cache: Option<&LayerCache>,
     tee: Option<&layer::JarTee>,
+    mut found: BTreeMap<String, Found>,
 ) -> Result<(BTreeMap<String, LayerBlob>, Vec<LayerReport>), BuildError> {
     let mut unique: Vec<(String, &LayerPlan, Option<String>)> = Vec::new();
     for p in prepared {
@@ -491,13 +532,55 @@ fn build_layers(
             unique.push((key.clone(), layer, (!shared).then(|| p.platform_name())));
         }
     }
-    let hits: Vec<Option<LayerBlob>> = unique
+    let rest: Vec<(&str, &LayerPlan)> = unique
         .iter()
-        .map(|(k, _, _)| cache.and_then(|c| c.get(k)))
+        .filter(|(k, _, _)| !found.contains_key(k))
+        .map(|(k, l, _)| (k.as_str(), *l))
         .collect();
-    let todo: Vec<usize> = (0..unique.len()).filter(|&i| hits[i].is_none()).collect();
+    let built = build_unique(opts, &rest, store, cache, tee, &AtomicBool::new(false))?;
+    let rest_keys: Vec<String> = rest.iter().map(|(k, _)| k.to_string()).collect();
+    found.extend(rest_keys.into_iter().zip(built));
+    let layer_reports: Vec<LayerReport> = unique
+        .iter()
+        .filter_map(|(key, l, platform)| {
+            let (b, cached) = found.get(key)?;
+            Some(LayerReport {
+                name: l.name.to_string(),
+                digest: b.digest.clone(),
+                diff_id: b.diff_id.clone(),
+                size: b.size,
+                cached: *cached,
+                platform: platform.clone(),
+            })
+        })
+        .collect();
+    let by_key = found.into_iter().map(|(k, (b, _))| (k, b)).collect();
+    Ok((by_key, layer_reports))
+}
+
+/// `plans` (key, plan) from the cache, else built in parallel into `store`, in order.
+/// Once `stop` is set no further layer starts.
+fn build_unique(
+    opts: &BuildOptions,
+    plans: &[(&str, &LayerPlan)],
+    store: &Path,
+    cache: Option<&LayerCache>,
+    tee: Option<&layer::JarTee>,
+    stop: &AtomicBool,
+) -> Result<Vec<Found>, BuildError> {
+    let hits: Vec<Option<LayerBlob>> = plans
+        .iter()
+        .map(|(k, _)| cache.and_then(|c| c.get(k)))
+        .collect();
+    let todo: Vec<usize> = (0..plans.len()).filter(|&i| hits[i].is_none()).collect();
     let built = layer::run_parallel(&todo, |&i| {
-        let plan = unique[i].1;
+        let (key, plan) = plans[i];
+        if stop.load(Ordering::Relaxed) {
+            return Err(BuildError::Io {
+                path: store.to_path_buf(),
+                source: std::io::Error::other("the build stopped"),
+            });
+        }
         if plan.name == crate::apt::layer::NAME && plan.entries.is_empty() {
             // Planned from a cache hit that is gone now (the cache was cleaned meanwhile).
             return Err(BuildError::Io {
@@ -511,7 +594,6 @@ fn build_layers(
             return layer::build_layer(plan, opts.epoch, opts.compression, store, tee)
                 .map(|b| (b, false));
         };
-        let key = &unique[i].0;
         let _lock = c.lock(key)?;
         // Another process built it while we waited.
         if let Some(b) = c.get(key) {
@@ -521,34 +603,15 @@ fn build_layers(
         c.put(key, &b)?;
         Ok((b, false))
     });
-    let mut by_key: BTreeMap<String, LayerBlob> = BTreeMap::new();
-    let mut cached: Vec<bool> = hits.iter().map(Option::is_some).collect();
-    for (i, hit) in hits.iter().enumerate() {
-        if let Some(b) = hit {
-            by_key.insert(unique[i].0.clone(), b.clone());
-        }
-    }
-    for (&i, r) in todo.iter().zip(built) {
-        let (b, hit) = r?;
-        cached[i] = hit;
-        by_key.insert(unique[i].0.clone(), b);
-    }
-    let layer_reports: Vec<LayerReport> = unique
-        .iter()
-        .zip(&cached)
-        .filter_map(|((key, l, platform), &cached)| {
-            let b = by_key.get(key)?;
-            Some(LayerReport {
-                name: l.name.to_string(),
-                digest: b.digest.clone(),
-                diff_id: b.diff_id.clone(),
-                size: b.size,
-                cached,
-                platform: platform.clone(),
-            })
+    let mut built = built.into_iter();
+    hits.into_iter()
+        .map(|hit| match hit {
+            Some(b) => Ok((b, true)),
+            None => built
+                .next()
+                .expect("run_parallel returns one result per job"),
         })
-        .collect();
-    Ok((by_key, layer_reports))
+        .collect()
 }
 
 /// One platform's base and plan, ready for the shared layer build.

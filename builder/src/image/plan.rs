@@ -282,6 +282,23 @@ pub fn file_mode(executable: bool) -> u32 {
 /// NOTICE, licenses/, README.md, yarn/, python/ outside pyspark and lib) are left out,
 /// as upstream's Dockerfiles do.
 pub fn plan_layers(dist: &[DistFile], sys: &SystemFiles) -> Vec<LayerPlan> {
+    let mut layers = dist_layers(dist, sys.uid);
+    let system = finished(system_layer(sys), sys.uid);
+    let rank = |name: &str| ORDER.iter().position(|n| *n == name);
+    let at = layers
+        .iter()
+        .position(|l| rank(l.name) > rank(system.name))
+        .unwrap_or(layers.len());
+    if system.entries.iter().any(|e| !matches!(e.kind, Kind::Dir)) {
+        layers.insert(at, system);
+    }
+    layers
+}
+
+/// The layers of the distribution alone, in [`ORDER`], without the system layer: they
+/// depend on the distribution and the user id only, never on the base, so a build can
+/// tar and compress them while it still reads the base.
+pub fn dist_layers(dist: &[DistFile], uid: u64) -> Vec<LayerPlan> {
     let mut layers: Vec<LayerPlan> = ORDER
         .iter()
         .map(|name| LayerPlan {
@@ -300,7 +317,7 @@ pub fn plan_layers(dist: &[DistFile], sys: &SystemFiles) -> Vec<LayerPlan> {
             continue;
         };
         let entry = match &f.kind {
-            DistKind::Dir => dir(&dest, sys.uid, SPARK_GID, 0o755),
+            DistKind::Dir => dir(&dest, uid, SPARK_GID, 0o755),
             DistKind::File {
                 path,
                 size,
@@ -314,31 +331,35 @@ pub fn plan_layers(dist: &[DistFile], sys: &SystemFiles) -> Vec<LayerPlan> {
                     mtime_ns: *mtime_ns,
                 }),
                 mode: file_mode(*executable),
-                uid: sys.uid,
+                uid,
                 gid: SPARK_GID,
             },
             DistKind::Symlink(t) => Entry {
                 path: dest,
                 kind: Kind::Symlink(t.clone()),
                 mode: 0o777,
-                uid: sys.uid,
+                uid,
                 gid: SPARK_GID,
             },
         };
         layers[idx(layer)].entries.push(entry);
     }
-
-    layers[idx("system")] = system_layer(sys);
-
-    for l in &mut layers {
-        add_parents(&mut l.entries, sys.uid);
-        sort_entries(&mut l.entries);
-        l.entries.dedup_by(|a, b| a.path == b.path);
-    }
     // A part the distribution lacks (or has only as empty directories) makes no layer:
     // an empty layer costs a blob, a registry round trip and a daemon commit for nothing.
-    layers.retain(|l| l.entries.iter().any(|e| !matches!(e.kind, Kind::Dir)));
     layers
+        .into_iter()
+        .filter(|l| l.name != "system")
+        .map(|l| finished(l, uid))
+        .filter(|l| l.entries.iter().any(|e| !matches!(e.kind, Kind::Dir)))
+        .collect()
+}
+
+/// A layer's entries with their parent directories, sorted parents first, each once.
+fn finished(mut l: LayerPlan, uid: u64) -> LayerPlan {
+    add_parents(&mut l.entries, uid);
+    sort_entries(&mut l.entries);
+    l.entries.dedup_by(|a, b| a.path == b.path);
+    l
 }
 
 /// The one layer that depends on the base (its passwd and zoneinfo) and the platform
