@@ -9,7 +9,9 @@ use anyhow::{Context, Result};
 use sparkimg::fetch::Cache;
 use sparkimg::image::rebase::{self, RebaseOptions, RebaseReport};
 use sparkimg::image::reference::parse_ref;
-use sparkimg::image::{self, BaseSpec, BuildError, Compression, OutputSpec, Platform};
+use sparkimg::image::{
+    self, BaseSpec, BuildError, Compression, ImagePlatforms, OutputSpec, Platform,
+};
 use sparkimg::publish::{self, Delivered, FileSink, RegistrySink, Sink};
 use sparkimg::registry::{self, RegistryOptions, RegistryRef};
 use sparkimg::sbom::Format;
@@ -68,7 +70,7 @@ pub fn run(args: RebaseArgs, lock_timeout: Duration) -> Result<()> {
         )?),
         false => None,
     };
-    let wanted = image_platforms(&image, &platforms, ropts.as_ref())?;
+    let wanted = image_platforms((&args.image, &image), &platforms, ropts.as_ref())?;
     let old_sboms = old_sboms(&image, &wanted, ropts.as_ref())?;
     let image_is_registry = matches!(image, BaseSpec::Registry(_));
     let (image, platform_images) = pulled(image, &wanted, ropts.as_ref(), Some(1))?;
@@ -201,29 +203,24 @@ fn old_sboms(
     Ok(out)
 }
 
-/// The platforms to rebase (and pull a registry base for): those asked for, else the
-/// image's (a layout's or a registry index's), else this machine's.
+/// The platforms to rebase (and pull a registry base for): see
+/// [`rebase::platforms_to_rebase`]; a registry image's are read from its index, or from
+/// its config when it is a single image manifest.
 fn image_platforms(
-    image: &BaseSpec,
+    (shown, image): (&str, &BaseSpec),
     asked: &[Platform],
     ropts: Option<&RegistryOptions>,
 ) -> Result<Vec<Platform>> {
-    if !asked.is_empty() {
-        return Ok(asked.to_vec());
-    }
-    let listed = match (image, ropts) {
+    let found = match (image, ropts) {
         (BaseSpec::OciDir { dir, reference }, _) => {
-            image::base::layout_image(dir, reference.as_deref())?.1
+            ImagePlatforms::Index(image::base::layout_image(dir, reference.as_deref())?.1)
         }
         (BaseSpec::Registry(r), Some(ropts)) => {
             registry::pull::platforms(&RegistryRef::parse(r)?, ropts)?
         }
-        _ => Vec::new(),
+        _ => ImagePlatforms::Index(Vec::new()),
     };
-    Ok(match listed.is_empty() {
-        true => vec![Platform::host()],
-        false => listed,
-    })
+    Ok(rebase::platforms_to_rebase(shown, asked, found)?)
 }
 
 /// A registry image pulled for each platform (the first as the image, the others per

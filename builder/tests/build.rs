@@ -1746,6 +1746,111 @@ fn rebase_registry_multi_platform_rebases_every_platform() {
     );
 }
 
+/// A single-platform image on a registry (a manifest, no index) is rebased for the
+/// platform its config declares, not this machine's; a `--platform` it is not is
+/// refused, naming both.
+#[test]
+fn rebase_registry_single_platform_image_reads_its_platform() {
+    let Some(reg) = common::LoopbackRegistry::start() else {
+        return;
+    };
+    let host = reg.host();
+    let f = Fixture::new();
+    // Not this machine's architecture, so a host default would be wrong.
+    let (this, other) = match std::env::consts::ARCH {
+        "aarch64" => ("arm64", "amd64"),
+        _ => ("amd64", "arm64"),
+    };
+    rebase_bases(&f, &[other]);
+    let mut ep = fs::read(entrypoint()).unwrap();
+    let machine: u16 = if other == "arm64" { 183 } else { 62 };
+    ep[18..20].copy_from_slice(&machine.to_le_bytes());
+    write(&f.p("other-entrypoint"), &ep, 0o755);
+    let platform = format!("linux/{other}");
+    let ep_arg = format!(
+        "--platform-entrypoint={platform}={}",
+        f.p("other-entrypoint").display()
+    );
+    let base_tag = format!("{host}/base:17");
+    let push_base = |name: &str| {
+        let dir = format!("oci:{}", f.p(name).display());
+        ok_json(sparkimg(&f, &["push", &dir, "--to", &base_tag, "--json"]));
+    };
+    let build_push = |name: &str| -> Value {
+        let base = format!("--base={base_tag}");
+        let name = format!("--name={host}/x/spark:{name}");
+        let platform = format!("--platform={platform}");
+        let args = [
+            "--json",
+            "--push",
+            &platform,
+            &ep_arg,
+            "--compression=zstd",
+            "--timezone=Asia/Shanghai",
+            "-u",
+            "1001",
+            &base,
+            &name,
+        ];
+        let o = f.build(&args, Some(EPOCH));
+        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+        serde_json::from_slice(&o.stdout).unwrap()
+    };
+    push_base("v1");
+    build_push("t");
+    push_base("v2");
+    let image = format!("{host}/x/spark:t");
+    // A manifest, not an index, is what the tag names.
+    let top: Value =
+        serde_json::from_slice(&common::skopeo_raw(&image, &["--tls-verify=false"])).unwrap();
+    assert!(top["config"].is_object(), "{top:#}");
+    let base = format!("--base={base_tag}");
+    // Refused before anything is pushed: --platform names another platform.
+    let host_platform = format!("linux/{this}");
+    let o = sparkimg(
+        &f,
+        &[
+            "rebase",
+            &image,
+            &base,
+            "--push",
+            "--platform",
+            &host_platform,
+        ],
+    );
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(6), "{err}");
+    assert!(
+        err.contains(&host_platform) && err.contains(&platform) && err.contains(&image),
+        "{err}"
+    );
+    let r = ok_json(sparkimg(&f, &["rebase", &image, &base, "--push", "--json"]));
+    assert_eq!(r["platforms"][0]["platform"], platform.as_str(), "{r:#}");
+    assert_eq!(r["platforms"].as_array().unwrap().len(), 1, "{r:#}");
+    let fresh = build_push("fresh");
+    assert_eq!(
+        r["image"]["manifest_digest"], fresh["images"][0]["manifest_digest"],
+        "{r:#}"
+    );
+    // The matching --platform is accepted (the image is current now: same digest).
+    let r = ok_json(sparkimg(
+        &f,
+        &[
+            "rebase",
+            &image,
+            &base,
+            "--push",
+            "--json",
+            "--platform",
+            &platform,
+        ],
+    ));
+    assert_eq!(
+        r["image"]["manifest_digest"],
+        fresh["images"][0]["manifest_digest"]
+    );
+}
+
 /// `--to` on another registry: the kept Spark layers are streamed from the image's
 /// registry into the target's (never stored on this machine), the new base's blobs
 /// uploaded from the pull cache, and the result is the image a fresh build gives.

@@ -29,7 +29,7 @@ use std::sync::Arc;
 
 use serde::Serialize;
 
-pub use base::Platform;
+pub use base::{ImagePlatforms, Platform};
 pub use error::BuildError;
 pub use layer::{Compression, LayerBlob};
 pub use plan::Variant;

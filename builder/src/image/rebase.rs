@@ -22,7 +22,7 @@ use super::cache::LayerCache;
 use super::output::BlobSource;
 use super::plan::{self, Content, Variant};
 use super::{basefs, json, layer, sboms, Assembled, BaseSpec, BuildError, ImageRef, ImageReport};
-use super::{Compression, Platform};
+use super::{Compression, ImagePlatforms, Platform};
 
 /// What to rebase onto what.
 #[derive(Debug, Clone)]
@@ -553,6 +553,31 @@ fn repository_of(name: &str) -> String {
     }
 }
 
+/// Pure: the platforms of image `shown` to rebase. An index: those asked for, else all
+/// it lists (none: this machine's). A single-platform image: the platform its config
+/// declares, whatever this machine is; a `--platform` it does not serve is refused,
+/// naming both.
+pub fn platforms_to_rebase(
+    shown: &str,
+    asked: &[Platform],
+    found: ImagePlatforms,
+) -> Result<Vec<Platform>, BuildError> {
+    match found {
+        ImagePlatforms::Index(listed) => Ok(match (asked.is_empty(), listed.is_empty()) {
+            (false, _) => asked.to_vec(),
+            (true, false) => listed,
+            (true, true) => vec![Platform::host()],
+        }),
+        ImagePlatforms::Single(own) => match asked.iter().find(|p| !own.serves(p)) {
+            Some(p) => Err(BuildError::Refused(format!(
+                "--platform {p} does not match {shown}: it is a single-platform image \
+                 whose config says {own} (drop --platform, or pass --platform {own})"
+            ))),
+            None => Ok(vec![own]),
+        },
+    }
+}
+
 /// The platforms to rebase: those asked for (each must be the image's), else all.
 fn select_platforms(asked: &[Platform], image: Vec<Platform>) -> Result<Vec<Platform>, BuildError> {
     if let Some(p) = asked
@@ -649,6 +674,58 @@ mod tests {
         assert!(e.contains("the old base has 3 layers"), "{e}");
         let e = check_prefix(&ids(&["a"]), 0, &ids(&["a", "b"])).unwrap_err();
         assert!(e.contains("no layer 2"), "{e}");
+    }
+
+    #[test]
+    fn platforms_of_a_single_platform_image_come_from_its_config() {
+        let p = |s: &str| Platform::parse(s).unwrap();
+        let arm = ImagePlatforms::Single(p("linux/arm64/v8"));
+        // No --platform: the image's own, not this machine's.
+        assert_eq!(
+            platforms_to_rebase("r/x:t", &[], arm.clone()).unwrap(),
+            vec![p("linux/arm64/v8")]
+        );
+        // --platform without a variant takes the image's variant.
+        for asked in ["linux/arm64", "linux/arm64/v8"] {
+            assert_eq!(
+                platforms_to_rebase("r/x:t", &[p(asked)], arm.clone()).unwrap(),
+                vec![p("linux/arm64/v8")]
+            );
+        }
+        // A --platform the image is not: refused, naming both.
+        for asked in ["linux/amd64", "linux/arm64/v7", "windows/arm64"] {
+            let e = platforms_to_rebase("r/x:t", &[p(asked)], arm.clone())
+                .unwrap_err()
+                .to_string();
+            assert!(
+                e.contains(asked) && e.contains("linux/arm64/v8") && e.contains("r/x:t"),
+                "{e}"
+            );
+            assert!(matches!(
+                platforms_to_rebase("r/x:t", &[p(asked)], arm.clone()),
+                Err(BuildError::Refused(_))
+            ));
+        }
+        let e = platforms_to_rebase("r/x:t", &[p("linux/arm64"), p("linux/amd64")], arm);
+        assert!(e.is_err());
+    }
+
+    #[test]
+    fn platforms_of_an_index() {
+        let p = |s: &str| Platform::parse(s).unwrap();
+        let both = ImagePlatforms::Index(vec![p("linux/amd64"), p("linux/arm64")]);
+        assert_eq!(
+            platforms_to_rebase("x", &[], both.clone()).unwrap(),
+            vec![p("linux/amd64"), p("linux/arm64")]
+        );
+        assert_eq!(
+            platforms_to_rebase("x", &[p("linux/arm64")], both).unwrap(),
+            vec![p("linux/arm64")]
+        );
+        assert_eq!(
+            platforms_to_rebase("x", &[], ImagePlatforms::Index(Vec::new())).unwrap(),
+            vec![Platform::host()]
+        );
     }
 
     #[test]
