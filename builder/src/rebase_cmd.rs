@@ -21,6 +21,15 @@ use crate::support;
 
 pub fn run(args: RebaseArgs, lock_timeout: Duration) -> Result<()> {
     let image = BaseSpec::parse(&args.image)?;
+    // An oci-archive is unpacked once and rebased as the layout inside, so that its
+    // platforms and SBOM referrers are read as an `oci:` layout's are.
+    let (image, _unpacked) = match image {
+        BaseSpec::OciArchive { .. } => {
+            let (dir, reference, guard) = support::open_layout_source(&args.image)?;
+            (BaseSpec::OciDir { dir, reference }, guard)
+        }
+        other => (other, None),
+    };
     if matches!(image, BaseSpec::Rootfs(_)) {
         return Err(BuildError::InvalidInput(format!(
             "{}: rebase takes a registry reference, oci:DIR[:REF], oci-archive:FILE[:REF] \
@@ -175,7 +184,7 @@ fn recorded_old_bases(
 
 /// The image's SBOM documents per platform (`rebase` makes them again for the new
 /// base): from the layout's index, or the registry's referrers (small documents only,
-/// no layer). An archive's are not read; `rebase` then attaches none.
+/// no layer). An `oci-archive:` image arrives here as the layout unpacked from it.
 fn old_sboms(
     image: &BaseSpec,
     wanted: &[Platform],

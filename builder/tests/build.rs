@@ -1311,10 +1311,15 @@ const EPOCH: &str = "1700000000";
 
 /// `build` with the flags every rebase test uses, on base `base`, into `out`.
 fn build_on(f: &Fixture, base: &str, out: &str, extra: &[&str]) -> Value {
+    build_into(f, base, &format!("oci:{}", f.p(out).display()), extra)
+}
+
+/// [`build_on`] into output `output` (`oci:DIR`, `oci-archive:FILE`).
+fn build_into(f: &Fixture, base: &str, output: &str, extra: &[&str]) -> Value {
     let mut args = vec![
         "--json".to_string(),
         format!("--base=oci:{}", f.p(base).display()),
-        format!("--output=oci:{}", f.p(out).display()),
+        format!("--output={output}"),
         "--compression=zstd".into(),
         "--timezone=Asia/Shanghai".into(),
         "-u".into(),
@@ -1442,6 +1447,50 @@ fn rebase_equals_a_fresh_build_on_the_new_base() {
         built_v1["images"][0]["manifest_digest"]
     );
     same_layout(&f.p("back"), &f.p("img-v1"));
+}
+
+/// An `oci-archive:` image is rebased as its `oci:` layout is: its name and platforms
+/// from the archive's index, its SBOM referrers read back and made again for the new
+/// base, and the result is a fresh build on the new base, byte for byte.
+#[test]
+fn rebase_oci_archive_keeps_its_sboms() {
+    let f = Fixture::new();
+    rebase_bases(&f, &["amd64"]);
+    let archive = format!("oci-archive:{}", f.p("img-v1.tar").display());
+    build_into(&f, "v1", &archive, &["--sbom=both"]);
+    let fresh = build_on(&f, "v2", "img-v2", &["--sbom=both"]);
+    let o = sparkimg(
+        &f,
+        &[
+            "rebase",
+            &archive,
+            &format!("--base=oci:{}", f.p("v2").display()),
+            &format!("--output=oci:{}", f.p("rebased").display()),
+            "--json",
+        ],
+    );
+    let r = ok_json(o);
+    assert_eq!(
+        r["image"]["manifest_digest"], fresh["images"][0]["manifest_digest"],
+        "{r:#}"
+    );
+    assert!(r["warnings"].as_array().is_some_and(Vec::is_empty), "{r:#}");
+    // Both referrers, made for v2: every file equals the fresh build's.
+    same_layout(&f.p("rebased"), &f.p("img-v2"));
+    for format in ["spdx", "cyclonedx"] {
+        let o = sparkimg(
+            &f,
+            &[
+                "sbom",
+                &format!("oci:{}", f.p("rebased").display()),
+                "--format",
+                format,
+            ],
+        );
+        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+        let doc = String::from_utf8(o.stdout).unwrap();
+        assert!(doc.contains("pkg:deb/debian/openssl"), "{format}: {doc}");
+    }
 }
 
 #[test]

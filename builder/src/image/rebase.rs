@@ -453,13 +453,6 @@ pub fn rebase_with<T, E: From<BuildError>>(
         }
     };
     let mut warnings = Vec::new();
-    if matches!(opts.image, BaseSpec::OciArchive { .. }) && opts.old_sboms.is_empty() {
-        warnings.push(
-            "an archive's SBOM referrers are not read, so the result has none: rebase the \
-             image's oci: layout to keep them"
-                .to_string(),
-        );
-    }
     let store = tempfile::Builder::new()
         .prefix("sparkimg-rebase-")
         .tempdir()
