@@ -2,11 +2,14 @@
 //! then `image::rebase` and the publish stage's sinks (files, then the registry).
 
 use std::collections::BTreeMap;
-use std::path::PathBuf;
+use std::io::Write;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use anyhow::{Context, Result};
 use sparkimg::fetch::Cache;
+use sparkimg::image::basefs::{self, ScanTap};
+use sparkimg::image::cache::LayerCache;
 use sparkimg::image::rebase::{self, RebaseOptions, RebaseReport};
 use sparkimg::image::reference::parse_ref;
 use sparkimg::image::{
@@ -82,8 +85,12 @@ pub fn run(args: RebaseArgs, lock_timeout: Duration) -> Result<()> {
     let wanted = image_platforms((&args.image, &image), &platforms, ropts.as_ref())?;
     let old_sboms = old_sboms(&image, &wanted, ropts.as_ref())?;
     let image_is_registry = matches!(image, BaseSpec::Registry(_));
+    let copy_to = copy_target(&args, &image, &base, output.is_some())?;
     let (image, platform_images) = pulled(image, &wanted, ropts.as_ref(), Some(1))?;
-    let (base, platform_bases) = pulled(base, &wanted, ropts.as_ref(), None)?;
+    let (base, platform_bases) = match (&copy_to, &ropts, &cache_root) {
+        (Some(to), Some(ropts), Some(root)) => copied_base(base, &wanted, ropts, to, root)?,
+        _ => pulled(base, &wanted, ropts.as_ref(), None)?,
+    };
     // Only the old base's diff_ids are compared: its manifests and configs suffice.
     let platform_old_bases = match old_base {
         Some(b) => pulled(b, &wanted, ropts.as_ref(), Some(0))?.1,
@@ -130,6 +137,79 @@ pub fn run(args: RebaseArgs, lock_timeout: Duration) -> Result<()> {
         eprintln!("sparkimg: warning: {w}");
     }
     print_report(&mut report, &delivered, args.json)
+}
+
+/// Where a registry `--base` on another registry than the result's is copied to
+/// beforehand (see [`copied_base`]): the result's repository when it is pushed only
+/// (files would need the base's layers here) and its name is known (`--to`, or the
+/// registry image's own).
+fn copy_target(
+    args: &RebaseArgs,
+    image: &BaseSpec,
+    base: &BaseSpec,
+    files: bool,
+) -> Result<Option<RegistryRef>> {
+    let BaseSpec::Registry(b) = base else {
+        return Ok(None);
+    };
+    let target = match (&args.to, image) {
+        _ if !args.push || files => return Ok(None),
+        (Some(to), _) => RegistryRef::parse(to)?,
+        (None, BaseSpec::Registry(r)) => RegistryRef::parse(r)?,
+        (None, _) => return Ok(None),
+    };
+    Ok((RegistryRef::parse(b)?.registry != target.registry).then_some(target))
+}
+
+/// A registry base on another registry than the result: pulled sparse (manifests and
+/// config), its layers copied into the result's repository first, each streamed once
+/// from its GET into the PUT and through the scan (`basefs::ScanTap`) that the system
+/// layer and `JAVA_HOME` are then read from. Nothing of the layers is stored here; one
+/// the target already has is read only when its scan is not cached.
+fn copied_base(
+    spec: BaseSpec,
+    platforms: &[Platform],
+    ropts: &RegistryOptions,
+    to: &RegistryRef,
+    cache_root: &Path,
+) -> Result<(BaseSpec, BTreeMap<String, BaseSpec>)> {
+    let (first, per_platform) = pulled(spec, platforms, Some(ropts), Some(0))?;
+    let scans = LayerCache::new(cache_root).base_scans();
+    let scratch = tempfile::tempdir()?;
+    let tap = |digest: &str| -> Option<Box<dyn Write + Send>> {
+        match basefs::scanned(&scans, digest) {
+            true => None,
+            false => Some(Box::new(ScanTap::start(&scans, digest))),
+        }
+    };
+    for (p, spec) in &per_platform {
+        let BaseSpec::Pulled { name, .. } = spec else {
+            continue;
+        };
+        let opened = image::base::open(
+            spec,
+            &Platform::parse(p)?,
+            Compression::None,
+            scratch.path(),
+            None,
+        )?;
+        let blobs: Vec<(String, u64)> = opened
+            .layers
+            .iter()
+            .map(|l| (l.blob.digest.clone(), l.blob.size))
+            .collect();
+        let from = RegistryRef::parse(name)?.name();
+        let r = registry::push::copy_blobs(&from, to, &blobs, &tap, ropts)?;
+        eprintln!(
+            "sparkimg: {name} for {p}: {} layers copied to {}, {} there already ({} read \
+             for their files)",
+            r.uploaded,
+            to.name(),
+            r.present,
+            r.read_for_tap
+        );
+    }
+    Ok((first, per_platform))
 }
 
 /// A recorded registry base pulled by the digest the image records (manifests and

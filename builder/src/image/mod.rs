@@ -454,7 +454,7 @@ fn plan_platforms(
     } else {
         opts.platforms.iter().map(Some).collect()
     };
-    let scan_cache = cache.map(|c| c.store().join("base-scan"));
+    let scan_cache = cache.map(LayerCache::base_scans);
     targets
         .iter()
         .map(|target| {

@@ -458,7 +458,7 @@ pub fn rebase_with<T, E: From<BuildError>>(
         .tempdir()
         .map_err(BuildError::io(std::env::temp_dir()))?;
     let cache = opts.cache_dir.as_deref().map(LayerCache::new);
-    let scan_cache = cache.as_ref().map(|c| c.store().join("base-scan"));
+    let scan_cache = cache.as_ref().map(LayerCache::base_scans);
     let targets = select_platforms(&opts.platforms, platforms)?;
     let mut done = Vec::new();
     for want in &targets {
@@ -601,6 +601,15 @@ fn assemble_rebased(
     let parts: Vec<PlatformParts> = done
         .iter()
         .map(|r| {
+            // A registry base copied into the target beside its scan (its layers are
+            // not here): pushed by HEAD, else copied again from its repository.
+            for l in r.new_base.layers.iter().filter(|l| !l.path.exists()) {
+                let source = BlobSource::Remote {
+                    repository: repository_of(&r.new_base.name),
+                    size: l.blob.size,
+                };
+                blobs.insert(l.blob.digest.clone(), source);
+            }
             let below = r.image.layers.len() - r.names.len();
             let kept = &r.image.layers[below..r.image.layers.len() - 1];
             for l in kept {
