@@ -16,6 +16,7 @@ use sparkimg::image::{
     self, BaseSpec, BuildError, Compression, ImagePlatforms, OutputSpec, Platform,
 };
 use sparkimg::publish::{self, Delivered, FileSink, RegistrySink, Sink};
+use sparkimg::registry::push::BlobTap;
 use sparkimg::registry::{self, RegistryOptions, RegistryRef};
 use sparkimg::sbom::Format;
 
@@ -174,14 +175,8 @@ fn copied_base(
     cache_root: &Path,
 ) -> Result<(BaseSpec, BTreeMap<String, BaseSpec>)> {
     let (first, per_platform) = pulled(spec, platforms, Some(ropts), Some(0))?;
-    let scans = LayerCache::new(cache_root).base_scans();
+    let tap = ScanTaps(LayerCache::new(cache_root).base_scans());
     let scratch = tempfile::tempdir()?;
-    let tap = |digest: &str| -> Option<Box<dyn Write + Send>> {
-        match basefs::scanned(&scans, digest) {
-            true => None,
-            false => Some(Box::new(ScanTap::start(&scans, digest))),
-        }
-    };
     for (p, spec) in &per_platform {
         let BaseSpec::Pulled { name, .. } = spec else {
             continue;
@@ -210,6 +205,20 @@ fn copied_base(
         );
     }
     Ok((first, per_platform))
+}
+
+/// The base-scan cache as the tap of a copy: a layer not scanned yet is scanned from
+/// its bytes as they stream past.
+struct ScanTaps(PathBuf);
+
+impl BlobTap for ScanTaps {
+    fn wants(&self, digest: &str) -> bool {
+        !basefs::scanned(&self.0, digest)
+    }
+
+    fn open(&self, digest: &str) -> Box<dyn Write + Send> {
+        Box::new(ScanTap::start(&self.0, digest))
+    }
 }
 
 /// A recorded registry base pulled by the digest the image records (manifests and

@@ -372,10 +372,16 @@ type BlobSources<'a> = (
     Option<Tap<'a>>,
 );
 
-/// Where the bytes of a blob copied between registries go too, as they stream: per
-/// digest a writer, or `None` when that blob's bytes are not wanted. The tap's write
-/// errors are its own (the copy ignores them).
-pub type Tap<'a> = &'a (dyn Fn(&str) -> Option<Box<dyn Write + Send>> + Sync);
+/// Where the bytes of blobs copied between registries go too, as they stream. Its
+/// write errors are its own: the copy ignores them.
+pub trait BlobTap: Sync {
+    /// Whether blob `digest`'s bytes are wanted (still).
+    fn wants(&self, digest: &str) -> bool;
+    /// A writer for one transfer of blob `digest` (each attempt gets its own).
+    fn open(&self, digest: &str) -> Box<dyn Write + Send>;
+}
+
+type Tap<'a> = &'a dyn BlobTap;
 
 /// A remote blob's GET body, also written to a tap on its way into the PUT.
 struct TeeReader<R> {
@@ -405,12 +411,13 @@ pub struct CopyReport {
 /// Blobs `(digest, size)` of repository `from` (`registry/repo`) copied into `to`'s
 /// repository: a blob already there is left (HEAD), any other is streamed, its GET body
 /// the PUT body and through `tap` on the way, so each is read once and nothing is
-/// stored. A present blob whose bytes `tap` still wants gets a plain GET into it.
+/// stored. A blob whose bytes `tap` still wants afterwards (it was present, or its
+/// upload was retried in a way the tap refused) gets a plain GET into it.
 pub fn copy_blobs(
     from: &str,
     to: &RegistryRef,
     blobs: &[(String, u64)],
-    tap: Tap,
+    tap: &dyn BlobTap,
     opts: &RegistryOptions,
 ) -> Result<CopyReport, RegistryError> {
     let http = http_client(opts)?;
@@ -432,15 +439,14 @@ pub fn copy_blobs(
             Outcome::Present => report.present += 1,
             _ => report.uploaded += 1,
         }
-        // A tap is made per attempt; one that still wants the bytes did not get them.
-        if tap(digest).is_none() {
+        // Uploaded through the tap, or present: a tap that still wants the bytes did
+        // not see them.
+        if !tap.wants(digest) {
             continue;
         }
         report.read_for_tap += 1;
         origin.with_retry(|_| {
-            let Some(mut w) = tap(digest) else {
-                return Ok(());
-            };
+            let mut w = tap.open(digest);
             let mut body = open_remote(&origin, &src.repository, &blob)?;
             std::io::copy(&mut body, &mut w).map_err(|e| {
                 let ctx = Ctx {
@@ -583,8 +589,11 @@ fn put_blob(
             )),
             (BlobData::Remote(_), Some((from, from_repo))) => {
                 let body = open_remote(from, from_repo, blob)?;
-                match tap.and_then(|t| t(&blob.digest)) {
-                    Some(tap) => Some(Box::new(TeeReader { inner: body, tap })),
+                match tap.filter(|t| t.wants(&blob.digest)) {
+                    Some(t) => Some(Box::new(TeeReader {
+                        inner: body,
+                        tap: t.open(&blob.digest),
+                    })),
                     None => Some(Box::new(body)),
                 }
             }
