@@ -429,6 +429,14 @@ pub fn copy_blobs(
     let progress = Progress::new(opts.progress);
     let mut report = CopyReport::default();
     for (digest, size) in blobs {
+        // From a manifest that was not verified layer by layer: the digest goes into
+        // URLs and the tap's file names.
+        if !super::reference::validate_digest(digest) {
+            return Err(RegistryError::Manifest {
+                reference: from.to_string(),
+                reason: format!("unsupported digest {digest}"),
+            });
+        }
         let blob = PushBlob {
             digest: digest.clone(),
             size: *size,
