@@ -2,15 +2,21 @@
 //! then `image::rebase` and the publish stage's sinks (files, then the registry).
 
 use std::collections::BTreeMap;
-use std::path::PathBuf;
+use std::io::Write;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use anyhow::{Context, Result};
 use sparkimg::fetch::Cache;
+use sparkimg::image::basefs::{self, ScanTap};
+use sparkimg::image::cache::LayerCache;
 use sparkimg::image::rebase::{self, RebaseOptions, RebaseReport};
 use sparkimg::image::reference::parse_ref;
-use sparkimg::image::{self, BaseSpec, BuildError, Compression, OutputSpec, Platform};
+use sparkimg::image::{
+    self, BaseSpec, BuildError, Compression, ImagePlatforms, OutputSpec, Platform,
+};
 use sparkimg::publish::{self, Delivered, FileSink, RegistrySink, Sink};
+use sparkimg::registry::push::BlobTap;
 use sparkimg::registry::{self, RegistryOptions, RegistryRef};
 use sparkimg::sbom::Format;
 
@@ -19,6 +25,15 @@ use crate::support;
 
 pub fn run(args: RebaseArgs, lock_timeout: Duration) -> Result<()> {
     let image = BaseSpec::parse(&args.image)?;
+    // An oci-archive is unpacked once and rebased as the layout inside, so that its
+    // platforms and SBOM referrers are read as an `oci:` layout's are.
+    let (image, _unpacked) = match image {
+        BaseSpec::OciArchive { .. } => {
+            let (dir, reference, guard) = support::open_layout_source(&args.image)?;
+            (BaseSpec::OciDir { dir, reference }, guard)
+        }
+        other => (other, None),
+    };
     if matches!(image, BaseSpec::Rootfs(_)) {
         return Err(BuildError::InvalidInput(format!(
             "{}: rebase takes a registry reference, oci:DIR[:REF], oci-archive:FILE[:REF] \
@@ -68,11 +83,15 @@ pub fn run(args: RebaseArgs, lock_timeout: Duration) -> Result<()> {
         )?),
         false => None,
     };
-    let wanted = image_platforms(&image, &platforms, ropts.as_ref())?;
+    let wanted = image_platforms((&args.image, &image), &platforms, ropts.as_ref())?;
     let old_sboms = old_sboms(&image, &wanted, ropts.as_ref())?;
     let image_is_registry = matches!(image, BaseSpec::Registry(_));
+    let copy_to = copy_target(&args, &image, &base, output.is_some())?;
     let (image, platform_images) = pulled(image, &wanted, ropts.as_ref(), Some(1))?;
-    let (base, platform_bases) = pulled(base, &wanted, ropts.as_ref(), None)?;
+    let (base, platform_bases) = match (&copy_to, &ropts, &cache_root) {
+        (Some(to), Some(ropts), Some(root)) => copied_base(base, &wanted, ropts, to, root)?,
+        _ => pulled(base, &wanted, ropts.as_ref(), None)?,
+    };
     // Only the old base's diff_ids are compared: its manifests and configs suffice.
     let platform_old_bases = match old_base {
         Some(b) => pulled(b, &wanted, ropts.as_ref(), Some(0))?.1,
@@ -119,6 +138,87 @@ pub fn run(args: RebaseArgs, lock_timeout: Duration) -> Result<()> {
         eprintln!("sparkimg: warning: {w}");
     }
     print_report(&mut report, &delivered, args.json)
+}
+
+/// Where a registry `--base` on another registry than the result's is copied to
+/// beforehand (see [`copied_base`]): the result's repository when it is pushed only
+/// (files would need the base's layers here) and its name is known (`--to`, or the
+/// registry image's own).
+fn copy_target(
+    args: &RebaseArgs,
+    image: &BaseSpec,
+    base: &BaseSpec,
+    files: bool,
+) -> Result<Option<RegistryRef>> {
+    let BaseSpec::Registry(b) = base else {
+        return Ok(None);
+    };
+    let target = match (&args.to, image) {
+        _ if !args.push || files => return Ok(None),
+        (Some(to), _) => RegistryRef::parse(to)?,
+        (None, BaseSpec::Registry(r)) => RegistryRef::parse(r)?,
+        (None, _) => return Ok(None),
+    };
+    Ok((RegistryRef::parse(b)?.registry != target.registry).then_some(target))
+}
+
+/// A registry base on another registry than the result: pulled sparse (manifests and
+/// config), its layers copied into the result's repository first, each streamed once
+/// from its GET into the PUT and through the scan (`basefs::ScanTap`) that the system
+/// layer and `JAVA_HOME` are then read from. Nothing of the layers is stored here; one
+/// the target already has is read only when its scan is not cached.
+fn copied_base(
+    spec: BaseSpec,
+    platforms: &[Platform],
+    ropts: &RegistryOptions,
+    to: &RegistryRef,
+    cache_root: &Path,
+) -> Result<(BaseSpec, BTreeMap<String, BaseSpec>)> {
+    let (first, per_platform) = pulled(spec, platforms, Some(ropts), Some(0))?;
+    let tap = ScanTaps(LayerCache::new(cache_root).base_scans());
+    let scratch = tempfile::tempdir()?;
+    for (p, spec) in &per_platform {
+        let BaseSpec::Pulled { name, .. } = spec else {
+            continue;
+        };
+        let opened = image::base::open(
+            spec,
+            &Platform::parse(p)?,
+            Compression::None,
+            scratch.path(),
+            None,
+        )?;
+        let blobs: Vec<(String, u64)> = opened
+            .layers
+            .iter()
+            .map(|l| (l.blob.digest.clone(), l.blob.size))
+            .collect();
+        let from = RegistryRef::parse(name)?.name();
+        let r = registry::push::copy_blobs(&from, to, &blobs, &tap, ropts)?;
+        eprintln!(
+            "sparkimg: {name} for {p}: {} layers copied to {}, {} there already ({} read \
+             for their files)",
+            r.uploaded,
+            to.name(),
+            r.present,
+            r.read_for_tap
+        );
+    }
+    Ok((first, per_platform))
+}
+
+/// The base-scan cache as the tap of a copy: a layer not scanned yet is scanned from
+/// its bytes as they stream past.
+struct ScanTaps(PathBuf);
+
+impl BlobTap for ScanTaps {
+    fn wants(&self, digest: &str) -> bool {
+        !basefs::scanned(&self.0, digest)
+    }
+
+    fn open(&self, digest: &str) -> Box<dyn Write + Send> {
+        Box::new(ScanTap::start(&self.0, digest))
+    }
 }
 
 /// A recorded registry base pulled by the digest the image records (manifests and
@@ -173,7 +273,7 @@ fn recorded_old_bases(
 
 /// The image's SBOM documents per platform (`rebase` makes them again for the new
 /// base): from the layout's index, or the registry's referrers (small documents only,
-/// no layer). An archive's are not read; `rebase` then attaches none.
+/// no layer). An `oci-archive:` image arrives here as the layout unpacked from it.
 fn old_sboms(
     image: &BaseSpec,
     wanted: &[Platform],
@@ -201,29 +301,24 @@ fn old_sboms(
     Ok(out)
 }
 
-/// The platforms to rebase (and pull a registry base for): those asked for, else the
-/// image's (a layout's or a registry index's), else this machine's.
+/// The platforms to rebase (and pull a registry base for): see
+/// [`rebase::platforms_to_rebase`]; a registry image's are read from its index, or from
+/// its config when it is a single image manifest.
 fn image_platforms(
-    image: &BaseSpec,
+    (shown, image): (&str, &BaseSpec),
     asked: &[Platform],
     ropts: Option<&RegistryOptions>,
 ) -> Result<Vec<Platform>> {
-    if !asked.is_empty() {
-        return Ok(asked.to_vec());
-    }
-    let listed = match (image, ropts) {
+    let found = match (image, ropts) {
         (BaseSpec::OciDir { dir, reference }, _) => {
-            image::base::layout_image(dir, reference.as_deref())?.1
+            ImagePlatforms::Index(image::base::layout_image(dir, reference.as_deref())?.1)
         }
         (BaseSpec::Registry(r), Some(ropts)) => {
             registry::pull::platforms(&RegistryRef::parse(r)?, ropts)?
         }
-        _ => Vec::new(),
+        _ => ImagePlatforms::Index(Vec::new()),
     };
-    Ok(match listed.is_empty() {
-        true => vec![Platform::host()],
-        false => listed,
-    })
+    Ok(rebase::platforms_to_rebase(shown, asked, found)?)
 }
 
 /// A registry image pulled for each platform (the first as the image, the others per

@@ -31,7 +31,7 @@ pub fn progress_mode(p: ProgressArg) -> ProgressMode {
 }
 
 /// `oci:DIR[:REF]`, `oci-archive:FILE[:REF]` or `docker-archive:FILE[:REF]` (`push`,
-/// `sbom`): a directory as is; archives unpacked into a temporary directory (kept alive
+/// `sbom`, `rebase`): a directory as is; archives unpacked into a temporary directory (kept alive
 /// by the returned guard).
 pub fn open_layout_source(
     source: &str,
@@ -56,7 +56,8 @@ pub fn open_layout_source(
                 .prefix("sparkimg-push-")
                 .tempdir()
                 .context("creating a temporary directory")?;
-            let f = std::fs::File::open(&path).with_context(|| path.display().to_string())?;
+            // Compressed or not, as `build --base` takes archives.
+            let f = sparkimg::image::layer::decompressing_reader(&path)?;
             tar::Archive::new(f)
                 .unpack(tmp.path())
                 .with_context(|| format!("unpacking {}", path.display()))?;

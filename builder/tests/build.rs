@@ -1311,10 +1311,15 @@ const EPOCH: &str = "1700000000";
 
 /// `build` with the flags every rebase test uses, on base `base`, into `out`.
 fn build_on(f: &Fixture, base: &str, out: &str, extra: &[&str]) -> Value {
+    build_into(f, base, &format!("oci:{}", f.p(out).display()), extra)
+}
+
+/// [`build_on`] into output `output` (`oci:DIR`, `oci-archive:FILE`).
+fn build_into(f: &Fixture, base: &str, output: &str, extra: &[&str]) -> Value {
     let mut args = vec![
         "--json".to_string(),
         format!("--base=oci:{}", f.p(base).display()),
-        format!("--output=oci:{}", f.p(out).display()),
+        format!("--output={output}"),
         "--compression=zstd".into(),
         "--timezone=Asia/Shanghai".into(),
         "-u".into(),
@@ -1442,6 +1447,50 @@ fn rebase_equals_a_fresh_build_on_the_new_base() {
         built_v1["images"][0]["manifest_digest"]
     );
     same_layout(&f.p("back"), &f.p("img-v1"));
+}
+
+/// An `oci-archive:` image is rebased as its `oci:` layout is: its name and platforms
+/// from the archive's index, its SBOM referrers read back and made again for the new
+/// base, and the result is a fresh build on the new base, byte for byte.
+#[test]
+fn rebase_oci_archive_keeps_its_sboms() {
+    let f = Fixture::new();
+    rebase_bases(&f, &["amd64"]);
+    let archive = format!("oci-archive:{}", f.p("img-v1.tar").display());
+    build_into(&f, "v1", &archive, &["--sbom=both"]);
+    let fresh = build_on(&f, "v2", "img-v2", &["--sbom=both"]);
+    let o = sparkimg(
+        &f,
+        &[
+            "rebase",
+            &archive,
+            &format!("--base=oci:{}", f.p("v2").display()),
+            &format!("--output=oci:{}", f.p("rebased").display()),
+            "--json",
+        ],
+    );
+    let r = ok_json(o);
+    assert_eq!(
+        r["image"]["manifest_digest"], fresh["images"][0]["manifest_digest"],
+        "{r:#}"
+    );
+    assert!(r["warnings"].as_array().is_some_and(Vec::is_empty), "{r:#}");
+    // Both referrers, made for v2: every file equals the fresh build's.
+    same_layout(&f.p("rebased"), &f.p("img-v2"));
+    for format in ["spdx", "cyclonedx"] {
+        let o = sparkimg(
+            &f,
+            &[
+                "sbom",
+                &format!("oci:{}", f.p("rebased").display()),
+                "--format",
+                format,
+            ],
+        );
+        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+        let doc = String::from_utf8(o.stdout).unwrap();
+        assert!(doc.contains("pkg:deb/debian/openssl"), "{format}: {doc}");
+    }
 }
 
 #[test]
@@ -1746,9 +1795,115 @@ fn rebase_registry_multi_platform_rebases_every_platform() {
     );
 }
 
+/// A single-platform image on a registry (a manifest, no index) is rebased for the
+/// platform its config declares, not this machine's; a `--platform` it is not is
+/// refused, naming both.
+#[test]
+fn rebase_registry_single_platform_image_reads_its_platform() {
+    let Some(reg) = common::LoopbackRegistry::start() else {
+        return;
+    };
+    let host = reg.host();
+    let f = Fixture::new();
+    // Not this machine's architecture, so a host default would be wrong.
+    let (this, other) = match std::env::consts::ARCH {
+        "aarch64" => ("arm64", "amd64"),
+        _ => ("amd64", "arm64"),
+    };
+    rebase_bases(&f, &[other]);
+    let mut ep = fs::read(entrypoint()).unwrap();
+    let machine: u16 = if other == "arm64" { 183 } else { 62 };
+    ep[18..20].copy_from_slice(&machine.to_le_bytes());
+    write(&f.p("other-entrypoint"), &ep, 0o755);
+    let platform = format!("linux/{other}");
+    let ep_arg = format!(
+        "--platform-entrypoint={platform}={}",
+        f.p("other-entrypoint").display()
+    );
+    let base_tag = format!("{host}/base:17");
+    let push_base = |name: &str| {
+        let dir = format!("oci:{}", f.p(name).display());
+        ok_json(sparkimg(&f, &["push", &dir, "--to", &base_tag, "--json"]));
+    };
+    let build_push = |name: &str| -> Value {
+        let base = format!("--base={base_tag}");
+        let name = format!("--name={host}/x/spark:{name}");
+        let platform = format!("--platform={platform}");
+        let args = [
+            "--json",
+            "--push",
+            &platform,
+            &ep_arg,
+            "--compression=zstd",
+            "--timezone=Asia/Shanghai",
+            "-u",
+            "1001",
+            &base,
+            &name,
+        ];
+        let o = f.build(&args, Some(EPOCH));
+        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+        serde_json::from_slice(&o.stdout).unwrap()
+    };
+    push_base("v1");
+    build_push("t");
+    push_base("v2");
+    let image = format!("{host}/x/spark:t");
+    // A manifest, not an index, is what the tag names.
+    let top: Value =
+        serde_json::from_slice(&common::skopeo_raw(&image, &["--tls-verify=false"])).unwrap();
+    assert!(top["config"].is_object(), "{top:#}");
+    let base = format!("--base={base_tag}");
+    // Refused before anything is pushed: --platform names another platform.
+    let host_platform = format!("linux/{this}");
+    let o = sparkimg(
+        &f,
+        &[
+            "rebase",
+            &image,
+            &base,
+            "--push",
+            "--platform",
+            &host_platform,
+        ],
+    );
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(6), "{err}");
+    assert!(
+        err.contains(&host_platform) && err.contains(&platform) && err.contains(&image),
+        "{err}"
+    );
+    let r = ok_json(sparkimg(&f, &["rebase", &image, &base, "--push", "--json"]));
+    assert_eq!(r["platforms"][0]["platform"], platform.as_str(), "{r:#}");
+    assert_eq!(r["platforms"].as_array().unwrap().len(), 1, "{r:#}");
+    let fresh = build_push("fresh");
+    assert_eq!(
+        r["image"]["manifest_digest"], fresh["images"][0]["manifest_digest"],
+        "{r:#}"
+    );
+    // The matching --platform is accepted (the image is current now: same digest).
+    let r = ok_json(sparkimg(
+        &f,
+        &[
+            "rebase",
+            &image,
+            &base,
+            "--push",
+            "--json",
+            "--platform",
+            &platform,
+        ],
+    ));
+    assert_eq!(
+        r["image"]["manifest_digest"],
+        fresh["images"][0]["manifest_digest"]
+    );
+}
+
 /// `--to` on another registry: the kept Spark layers are streamed from the image's
 /// registry into the target's (never stored on this machine), the new base's blobs
-/// uploaded from the pull cache, and the result is the image a fresh build gives.
+/// copied there beforehand (see the next test), and the result is the image a fresh
+/// build gives.
 #[test]
 fn rebase_to_another_registry_streams_the_spark_layers() {
     let (Some(a), Some(b)) = (
@@ -1829,6 +1984,144 @@ fn rebase_to_another_registry_streams_the_spark_layers() {
         r["image"]["manifest_digest"],
         fresh["images"][0]["manifest_digest"]
     );
+}
+
+/// A new base on another registry than the result: each of its layers is read from the
+/// base's registry once, and that one GET is the copy into the target and the scan of
+/// its files (system layer, `JAVA_HOME`, SBOM) at once: nothing of it is stored in the
+/// pull cache. The result is still a fresh `build --push` on the new base.
+#[test]
+fn rebase_copies_a_base_from_another_registry_with_one_get() {
+    let (Some(a), Some(b)) = (
+        common::LoopbackRegistry::start(),
+        common::LoopbackRegistry::start(),
+    ) else {
+        return;
+    };
+    let (ha, hb) = (a.host(), b.host());
+    let f = Fixture::new();
+    rebase_bases(&f, &["amd64"]);
+    let base_tag = format!("{ha}/base:17");
+    let push_base = |name: &str| {
+        let dir = format!("oci:{}", f.p(name).display());
+        ok_json(sparkimg(&f, &["push", &dir, "--to", &base_tag, "--json"]));
+    };
+    let build_push = |name: &str| -> Value {
+        let base = format!("--base={base_tag}");
+        let args = [
+            "--json",
+            "--push",
+            "--compression=zstd",
+            "--timezone=Asia/Shanghai",
+            "-u",
+            "1001",
+            &base,
+            "--name",
+            name,
+        ];
+        let o = f.build(&args, Some(EPOCH));
+        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+        serde_json::from_slice(&o.stdout).unwrap()
+    };
+    // The base on a, the image on b.
+    push_base("v1");
+    let image = format!("{hb}/x/spark:t");
+    build_push(&image);
+    push_base("v2");
+    // v2's layers: the rootfs v1 has too, and the patch layer no build has seen.
+    let index = serde_json::from_slice::<Value>(&fs::read(f.p("v2/index.json")).unwrap()).unwrap();
+    let m = blob_json(
+        &f.p("v2"),
+        index["manifests"][0]["digest"].as_str().unwrap(),
+    );
+    let layers: Vec<String> = m["layers"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|l| l["digest"].as_str().unwrap().to_string())
+        .collect();
+    assert_eq!(layers.len(), 2);
+    let patch = layers[1].trim_start_matches("sha256:").to_string();
+    let (a0, b0) = (a.requests().len(), b.requests().len());
+    let target = format!("{hb}/y/spark:t");
+    let r = ok_json(sparkimg(
+        &f,
+        &[
+            "rebase",
+            &image,
+            &format!("--base={base_tag}"),
+            &format!("--to={target}"),
+            "--push",
+            "--json",
+        ],
+    ));
+    let (on_a, on_b) = (a.requests()[a0..].to_vec(), b.requests()[b0..].to_vec());
+    for l in &layers {
+        // Read from a once, uploaded into b's target repository (not there before).
+        let gets = on_a
+            .iter()
+            .filter(|(m, u, _)| m == "GET" && u.ends_with(&format!("/blobs/{l}")))
+            .count();
+        assert_eq!(gets, 1, "{l}: {on_a:?}");
+        let put = on_b.iter().any(|(m, u, s)| {
+            m == "PUT"
+                && u.starts_with("/v2/y/spark/blobs/uploads/")
+                && u.contains(&l.replace(':', "%3A"))
+                && *s == 201
+        });
+        assert!(put, "{l} not uploaded into y/spark: {on_b:?}");
+    }
+    // Not in the pull cache: only the build on v1 put blobs there, and v2's patch layer
+    // is none of them. Its scan is kept (the next rebase onto it reads no byte of it).
+    let stored = files_named(&f.p("cache").join("registry"), &patch);
+    assert!(stored.is_empty(), "stored on disk: {stored:?}");
+    let scan = f.p("cache/build/base-scan").join(format!("sha256-{patch}"));
+    assert!(scan.is_file(), "no scan of the patch layer");
+    assert_eq!(r["pushed"][0]["reference"], target.as_str(), "{r:#}");
+    // The same image as a fresh build on v2 pushed to b.
+    let fresh = build_push(&format!("{hb}/y/spark:fresh"));
+    assert_eq!(
+        r["image"]["manifest_digest"], fresh["images"][0]["manifest_digest"],
+        "{r:#}"
+    );
+    // Again: the layers are in b and their scans here, so a serves no byte of them.
+    // Then without the scans: each is read once for its files, none uploaded again.
+    for (scans, gets) in [(true, 0), (false, 1)] {
+        if !scans {
+            fs::remove_dir_all(f.p("cache/build/base-scan")).unwrap();
+        }
+        let (a1, b1) = (a.requests().len(), b.requests().len());
+        let again = ok_json(sparkimg(
+            &f,
+            &[
+                "rebase",
+                &image,
+                &format!("--base={base_tag}"),
+                &format!("--to={target}"),
+                "--push",
+                "--json",
+            ],
+        ));
+        assert_eq!(
+            again["image"]["manifest_digest"],
+            r["image"]["manifest_digest"]
+        );
+        let (on_a, on_b) = (a.requests()[a1..].to_vec(), b.requests()[b1..].to_vec());
+        for l in &layers {
+            let n = on_a
+                .iter()
+                .filter(|(m, u, _)| m == "GET" && u.ends_with(&format!("/blobs/{l}")))
+                .count();
+            assert_eq!(n, gets, "{l}: {on_a:?}");
+        }
+        let uploaded: Vec<_> = on_b
+            .iter()
+            .filter(|(m, u, _)| {
+                m == "PUT" && layers.iter().any(|l| u.contains(&l.replace(':', "%3A")))
+            })
+            .collect();
+        assert!(uploaded.is_empty(), "uploaded again: {uploaded:?}");
+    }
 }
 
 /// Files under `dir` whose name starts with `prefix`.

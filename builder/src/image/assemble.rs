@@ -109,7 +109,8 @@ pub(super) fn assemble(
 
 /// The assemble stage proper, for `build` and `rebase` alike: configs, manifests and
 /// indexes from a recipe and the parts; `blobs` holds our layers' blobs, the bases' are
-/// added here.
+/// added here (as their files, unless `blobs` says where they are: `rebase`'s new base
+/// left in a registry).
 pub fn assemble_parts(
     recipe: &Recipe,
     images: &[ImageParts],
@@ -122,7 +123,8 @@ pub fn assemble_parts(
     for p in images.iter().flat_map(|i| &i.platforms) {
         for l in &p.base.layers {
             out.blobs
-                .insert(l.blob.digest.clone(), BlobSource::Path(l.path.clone()));
+                .entry(l.blob.digest.clone())
+                .or_insert_with(|| BlobSource::Path(l.path.clone()));
         }
     }
     let single = images.len() == 1;

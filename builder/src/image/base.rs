@@ -74,6 +74,25 @@ impl std::fmt::Display for Platform {
     }
 }
 
+/// What an image says of its platforms: a multi-platform index lists them (in its
+/// order); a single image manifest has one, which its config declares
+/// (`os`/`architecture`/`variant`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ImagePlatforms {
+    Index(Vec<Platform>),
+    Single(Platform),
+}
+
+impl Platform {
+    /// Whether an image of this platform is what `want` asks for (`want` without a
+    /// variant takes any variant, as index selection does).
+    pub fn serves(&self, want: &Platform) -> bool {
+        self.os == want.os
+            && self.arch == want.arch
+            && (want.variant.is_none() || self.variant == want.variant)
+    }
+}
+
 /// A base layer blob on disk.
 #[derive(Debug, Clone)]
 pub struct BaseLayer {

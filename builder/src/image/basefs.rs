@@ -3,8 +3,12 @@
 //! The overlay and lookup logic is pure ([`BaseFs`]); [`scan`] only feeds it tar entries.
 
 use std::collections::BTreeMap;
-use std::io::Read;
-use std::path::Path;
+use std::io::{Read, Write};
+use std::path::{Path, PathBuf};
+use std::sync::mpsc::{sync_channel, Receiver, SyncSender};
+use std::thread::JoinHandle;
+
+use crate::digest::Sha256;
 
 use super::error::BuildError;
 use super::layer;
@@ -209,7 +213,7 @@ pub fn is_tzif(b: &[u8]) -> bool {
 pub fn scan(layers: &[(&Path, &str)], cache_dir: Option<&Path>) -> Result<BaseFs, BuildError> {
     let mut fs = BaseFs::default();
     for (path, digest) in layers {
-        let cached = cache_dir.map(|dir| dir.join(digest.replace(':', "-")));
+        let cached = cache_dir.map(|dir| scan_file(dir, digest));
         if let Some((file, entries)) = cached.as_deref().and_then(|f| read_scan(f).map(|e| (f, e)))
         {
             // Last use, for `cache prune --older-than/--keep-last`.
@@ -228,7 +232,120 @@ pub fn scan(layers: &[(&Path, &str)], cache_dir: Option<&Path>) -> Result<BaseFs
 }
 
 fn scan_layer(path: &Path) -> Result<Vec<(String, Node)>, BuildError> {
-    let r = layer::decompressing_reader(path)?;
+    scan_entries(layer::decompressing_reader(path)?, path)
+}
+
+/// The scan cache file of layer `digest` in `cache_dir`.
+fn scan_file(cache_dir: &Path, digest: &str) -> PathBuf {
+    cache_dir.join(digest.replace(':', "-"))
+}
+
+/// Whether layer `digest`'s scan is in `cache_dir`, so that [`scan`] needs no file of it.
+pub fn scanned(cache_dir: &Path, digest: &str) -> bool {
+    read_scan(&scan_file(cache_dir, digest)).is_some()
+}
+
+/// A layer scanned from its bytes as they stream past (a blob `rebase` copies between
+/// registries), into the scan cache [`scan`] reads, so the layer is read once and
+/// never stored. Writes go to a scanning thread through a bounded channel; the scan is
+/// kept when the tap is dropped, and only if the bytes written hash to the layer's
+/// digest (a broken or retried transfer leaves nothing). Writes never fail: the tap
+/// must not disturb the transfer it sits on.
+pub struct ScanTap {
+    tx: Option<SyncSender<Vec<u8>>>,
+    hash: Sha256,
+    digest: String,
+    file: PathBuf,
+    worker: Option<JoinHandle<Result<Entries, BuildError>>>,
+}
+
+/// A layer's interesting entries, in tar order.
+type Entries = Vec<(String, Node)>;
+
+impl ScanTap {
+    pub fn start(cache_dir: &Path, digest: &str) -> ScanTap {
+        let (tx, rx) = sync_channel::<Vec<u8>>(16);
+        let what = PathBuf::from(digest);
+        let worker = std::thread::spawn(move || {
+            let r = ChannelReader {
+                rx,
+                buf: Vec::new(),
+                pos: 0,
+            };
+            scan_entries(layer::decompressing(r, &what)?, &what)
+        });
+        ScanTap {
+            tx: Some(tx),
+            hash: Sha256::new(),
+            digest: digest.to_string(),
+            file: scan_file(cache_dir, digest),
+            worker: Some(worker),
+        }
+    }
+}
+
+impl Write for ScanTap {
+    fn write(&mut self, b: &[u8]) -> std::io::Result<usize> {
+        self.hash.update(b);
+        // The scanner stops reading at the tar's end (or on an error): the rest only
+        // feeds the hash.
+        if self
+            .tx
+            .as_ref()
+            .is_some_and(|tx| tx.send(b.to_vec()).is_err())
+        {
+            self.tx = None;
+        }
+        Ok(b.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+impl Drop for ScanTap {
+    fn drop(&mut self) {
+        drop(self.tx.take());
+        let Some(worker) = self.worker.take() else {
+            return;
+        };
+        let entries = worker.join();
+        let hash = std::mem::take(&mut self.hash).finalize();
+        if format!("sha256:{}", hex::encode(hash)) != self.digest {
+            return;
+        }
+        if let Ok(Ok(entries)) = entries {
+            // Best effort, as in `scan`: without it the layer is read again.
+            let _ = write_scan(&self.file, &entries);
+        }
+    }
+}
+
+/// The receiving end of a [`ScanTap`] as a `Read`.
+struct ChannelReader {
+    rx: Receiver<Vec<u8>>,
+    buf: Vec<u8>,
+    pos: usize,
+}
+
+impl Read for ChannelReader {
+    fn read(&mut self, out: &mut [u8]) -> std::io::Result<usize> {
+        while self.pos == self.buf.len() {
+            match self.rx.recv() {
+                Ok(b) => (self.buf, self.pos) = (b, 0),
+                Err(_) => return Ok(0),
+            }
+        }
+        let n = out.len().min(self.buf.len() - self.pos);
+        out[..n].copy_from_slice(&self.buf[self.pos..self.pos + n]);
+        self.pos += n;
+        Ok(n)
+    }
+}
+
+/// The interesting entries of one uncompressed layer tar; `path` names it in errors.
+fn scan_entries(r: impl Read, path: &Path) -> Result<Vec<(String, Node)>, BuildError> {
     let mut ar = tar::Archive::new(r);
     let mut entries = Vec::new();
     for e in ar.entries().map_err(BuildError::io(path))? {
@@ -267,7 +384,6 @@ fn scan_layer(path: &Path) -> Result<Vec<(String, Node)>, BuildError> {
 const SCAN_MAGIC: &[u8; 8] = b"SPKSCAN3";
 
 fn write_scan(file: &Path, entries: &[(String, Node)]) -> std::io::Result<()> {
-    use std::io::Write;
     let mut out = Vec::with_capacity(1 << 20);
     out.extend_from_slice(SCAN_MAGIC);
     for (path, node) in entries {
@@ -378,6 +494,54 @@ mod tests {
 
     fn f(p: &str, d: &[u8]) -> (String, Node) {
         (p.into(), Node::File(Some(d.to_vec())))
+    }
+
+    /// A gzip'd layer with a passwd and a JVM.
+    fn gz_layer() -> Vec<u8> {
+        let mut b = tar::Builder::new(Vec::new());
+        for (p, d) in [
+            ("etc/passwd", &b"root:x:0:0::/root:/bin/sh\n"[..]),
+            ("usr/lib/jvm/j17/bin/java", b"#!"),
+            ("srv/other", b"not kept"),
+        ] {
+            let mut h = tar::Header::new_gnu();
+            h.set_size(d.len() as u64);
+            h.set_mode(0o755);
+            b.append_data(&mut h, p, d).unwrap();
+        }
+        let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+        gz.write_all(&b.into_inner().unwrap()).unwrap();
+        gz.finish().unwrap()
+    }
+
+    #[test]
+    fn scan_tap_keeps_the_scan_of_the_whole_blob_only() {
+        let layer = gz_layer();
+        let digest = format!("sha256:{}", hex::encode(Sha256::digest(&layer)));
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("layer.tar.gz");
+        std::fs::write(&file, &layer).unwrap();
+        let from_file = scan_layer(&file).unwrap();
+        // Cut short, or not the digest's bytes: nothing is kept.
+        let cache = dir.path().join("scans");
+        for bytes in [&layer[..layer.len() / 2], b"other bytes"] {
+            let mut tap = ScanTap::start(&cache, &digest);
+            tap.write_all(bytes).unwrap();
+            drop(tap);
+            assert!(!scanned(&cache, &digest));
+        }
+        // The whole blob in small writes: the scan a file gives, read back by `scan`.
+        let mut tap = ScanTap::start(&cache, &digest);
+        for chunk in layer.chunks(7) {
+            tap.write_all(chunk).unwrap();
+        }
+        drop(tap);
+        assert!(scanned(&cache, &digest));
+        assert_eq!(read_scan(&scan_file(&cache, &digest)).unwrap(), from_file);
+        let missing = dir.path().join("absent");
+        let fs = scan(&[(missing.as_path(), digest.as_str())], Some(&cache)).unwrap();
+        assert_eq!(fs.java_home().as_deref(), Some("/usr/lib/jvm/j17"));
+        assert!(fs.read("etc/passwd").is_some());
     }
 
     #[test]

@@ -128,6 +128,11 @@ impl LayerCache {
         &self.root
     }
 
+    /// Where [`super::basefs::scan`] keeps each base layer's scan.
+    pub fn base_scans(&self) -> PathBuf {
+        self.root.join("base-scan")
+    }
+
     pub fn get(&self, key: &str) -> Option<LayerBlob> {
         let text = fs::read(self.root.join("layers").join(format!("{key}.json"))).ok()?;
         let blob: LayerBlob = serde_json::from_slice(&text).ok()?;

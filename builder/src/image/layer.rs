@@ -249,7 +249,16 @@ pub fn build_layer(
 
 /// Detect gzip/zstd by magic bytes and return a reader of the uncompressed stream.
 pub fn decompressing_reader(path: &Path) -> Result<Box<dyn Read + Send>, BuildError> {
-    let mut f = BufReader::with_capacity(1 << 20, File::open(path).map_err(BuildError::io(path))?);
+    decompressing(File::open(path).map_err(BuildError::io(path))?, path)
+}
+
+/// [`decompressing_reader`] of any stream (a blob as it arrives); `path` names it in
+/// errors.
+pub fn decompressing(
+    r: impl Read + Send + 'static,
+    path: &Path,
+) -> Result<Box<dyn Read + Send>, BuildError> {
+    let mut f = BufReader::with_capacity(1 << 20, r);
     let magic = {
         use std::io::BufRead;
         let buf = f.fill_buf().map_err(BuildError::io(path))?;

@@ -30,7 +30,7 @@ use std::sync::Arc;
 
 use serde::Serialize;
 
-pub use base::Platform;
+pub use base::{ImagePlatforms, Platform};
 pub use error::BuildError;
 pub use layer::{Compression, LayerBlob};
 pub use plan::Variant;
@@ -494,7 +494,7 @@ fn plan_platforms(
     } else {
         opts.platforms.iter().map(Some).collect()
     };
-    let scan_cache = cache.map(|c| c.store().join("base-scan"));
+    let scan_cache = cache.map(LayerCache::base_scans);
     targets
         .iter()
         .map(|target| {

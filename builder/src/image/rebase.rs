@@ -22,7 +22,7 @@ use super::cache::LayerCache;
 use super::output::BlobSource;
 use super::plan::{self, Content, Variant};
 use super::{basefs, json, layer, sboms, Assembled, BaseSpec, BuildError, ImageRef, ImageReport};
-use super::{Compression, Platform};
+use super::{Compression, ImagePlatforms, Platform};
 
 /// What to rebase onto what.
 #[derive(Debug, Clone)]
@@ -453,19 +453,12 @@ pub fn rebase_with<T, E: From<BuildError>>(
         }
     };
     let mut warnings = Vec::new();
-    if matches!(opts.image, BaseSpec::OciArchive { .. }) && opts.old_sboms.is_empty() {
-        warnings.push(
-            "an archive's SBOM referrers are not read, so the result has none: rebase the \
-             image's oci: layout to keep them"
-                .to_string(),
-        );
-    }
     let store = tempfile::Builder::new()
         .prefix("sparkimg-rebase-")
         .tempdir()
         .map_err(BuildError::io(std::env::temp_dir()))?;
     let cache = opts.cache_dir.as_deref().map(LayerCache::new);
-    let scan_cache = cache.as_ref().map(|c| c.store().join("base-scan"));
+    let scan_cache = cache.as_ref().map(LayerCache::base_scans);
     let targets = select_platforms(&opts.platforms, platforms)?;
     let mut done = Vec::new();
     for want in &targets {
@@ -553,6 +546,31 @@ fn repository_of(name: &str) -> String {
     }
 }
 
+/// Pure: the platforms of image `shown` to rebase. An index: those asked for, else all
+/// it lists (none: this machine's). A single-platform image: the platform its config
+/// declares, whatever this machine is; a `--platform` it does not serve is refused,
+/// naming both.
+pub fn platforms_to_rebase(
+    shown: &str,
+    asked: &[Platform],
+    found: ImagePlatforms,
+) -> Result<Vec<Platform>, BuildError> {
+    match found {
+        ImagePlatforms::Index(listed) => Ok(match (asked.is_empty(), listed.is_empty()) {
+            (false, _) => asked.to_vec(),
+            (true, false) => listed,
+            (true, true) => vec![Platform::host()],
+        }),
+        ImagePlatforms::Single(own) => match asked.iter().find(|p| !own.serves(p)) {
+            Some(p) => Err(BuildError::Refused(format!(
+                "--platform {p} does not match {shown}: it is a single-platform image \
+                 whose config says {own} (drop --platform, or pass --platform {own})"
+            ))),
+            None => Ok(vec![own]),
+        },
+    }
+}
+
 /// The platforms to rebase: those asked for (each must be the image's), else all.
 fn select_platforms(asked: &[Platform], image: Vec<Platform>) -> Result<Vec<Platform>, BuildError> {
     if let Some(p) = asked
@@ -583,6 +601,15 @@ fn assemble_rebased(
     let parts: Vec<PlatformParts> = done
         .iter()
         .map(|r| {
+            // A registry base copied into the target beside its scan (its layers are
+            // not here): pushed by HEAD, else copied again from its repository.
+            for l in r.new_base.layers.iter().filter(|l| !l.path.exists()) {
+                let source = BlobSource::Remote {
+                    repository: repository_of(&r.new_base.name),
+                    size: l.blob.size,
+                };
+                blobs.insert(l.blob.digest.clone(), source);
+            }
             let below = r.image.layers.len() - r.names.len();
             let kept = &r.image.layers[below..r.image.layers.len() - 1];
             for l in kept {
@@ -649,6 +676,58 @@ mod tests {
         assert!(e.contains("the old base has 3 layers"), "{e}");
         let e = check_prefix(&ids(&["a"]), 0, &ids(&["a", "b"])).unwrap_err();
         assert!(e.contains("no layer 2"), "{e}");
+    }
+
+    #[test]
+    fn platforms_of_a_single_platform_image_come_from_its_config() {
+        let p = |s: &str| Platform::parse(s).unwrap();
+        let arm = ImagePlatforms::Single(p("linux/arm64/v8"));
+        // No --platform: the image's own, not this machine's.
+        assert_eq!(
+            platforms_to_rebase("r/x:t", &[], arm.clone()).unwrap(),
+            vec![p("linux/arm64/v8")]
+        );
+        // --platform without a variant takes the image's variant.
+        for asked in ["linux/arm64", "linux/arm64/v8"] {
+            assert_eq!(
+                platforms_to_rebase("r/x:t", &[p(asked)], arm.clone()).unwrap(),
+                vec![p("linux/arm64/v8")]
+            );
+        }
+        // A --platform the image is not: refused, naming both.
+        for asked in ["linux/amd64", "linux/arm64/v7", "windows/arm64"] {
+            let e = platforms_to_rebase("r/x:t", &[p(asked)], arm.clone())
+                .unwrap_err()
+                .to_string();
+            assert!(
+                e.contains(asked) && e.contains("linux/arm64/v8") && e.contains("r/x:t"),
+                "{e}"
+            );
+            assert!(matches!(
+                platforms_to_rebase("r/x:t", &[p(asked)], arm.clone()),
+                Err(BuildError::Refused(_))
+            ));
+        }
+        let e = platforms_to_rebase("r/x:t", &[p("linux/arm64"), p("linux/amd64")], arm);
+        assert!(e.is_err());
+    }
+
+    #[test]
+    fn platforms_of_an_index() {
+        let p = |s: &str| Platform::parse(s).unwrap();
+        let both = ImagePlatforms::Index(vec![p("linux/amd64"), p("linux/arm64")]);
+        assert_eq!(
+            platforms_to_rebase("x", &[], both.clone()).unwrap(),
+            vec![p("linux/amd64"), p("linux/arm64")]
+        );
+        assert_eq!(
+            platforms_to_rebase("x", &[p("linux/arm64")], both).unwrap(),
+            vec![p("linux/arm64")]
+        );
+        assert_eq!(
+            platforms_to_rebase("x", &[], ImagePlatforms::Index(Vec::new())).unwrap(),
+            vec![Platform::host()]
+        );
     }
 
     #[test]

@@ -144,9 +144,12 @@ pub fn parse(
 }
 
 fn matches(p: &PlatformJson, want: &Platform) -> bool {
-    p.os == want.os
-        && p.architecture == want.arch
-        && (want.variant.is_none() || p.variant == want.variant)
+    Platform {
+        os: p.os.clone(),
+        arch: p.architecture.clone(),
+        variant: p.variant.clone(),
+    }
+    .serves(want)
 }
 
 /// Pick the manifest for `want` from an index. Attestation manifests (BuildKit's

@@ -23,7 +23,7 @@ use super::layout::blob_path;
 use super::manifest::{self, Desc, Parsed};
 use super::progress::Progress;
 use super::reference::{validate_digest, RegistryRef};
-use crate::image::Platform;
+use crate::image::{ImagePlatforms, Platform};
 
 /// Largest manifest we read into memory (the spec suggests registries accept 4 MiB).
 const MAX_MANIFEST: u64 = 4 << 20;
@@ -126,23 +126,44 @@ pub fn pull(
     pull_some(reference, platform, opts, None)
 }
 
-/// The platforms of `reference` when it is an index (in its order); empty for a single
-/// image manifest. Only the top manifest is read.
+/// The platforms of `reference`: an index's (in its order, from the index alone), or a
+/// single image manifest's, from its config (one small blob, kept in the cache).
 pub fn platforms(
     reference: &RegistryRef,
     opts: &RegistryOptions,
-) -> Result<Vec<Platform>, RegistryError> {
+) -> Result<ImagePlatforms, RegistryError> {
     let (_, store) = Store::in_cache(opts, "reading manifests")?;
     let reg = Registry::new(&reference.registry, http_client(opts)?, opts)?;
     let repo = reference.repository.as_str();
     let scopes = Scopes::repository(repo, &["pull"]);
+    let shown = reference.to_string();
     let (bytes, ct, _) = get_manifest(&reg, &store, repo, reference.wire_reference(), &scopes)?;
-    Ok(
-        match manifest::parse(&bytes, ct.as_deref(), &reference.to_string())? {
-            Parsed::Index { manifests, .. } => manifest::platforms(&manifests),
-            Parsed::Manifest { .. } => Vec::new(),
-        },
+    Ok(match manifest::parse(&bytes, ct.as_deref(), &shown)? {
+        Parsed::Index { manifests, .. } => ImagePlatforms::Index(manifest::platforms(&manifests)),
+        Parsed::Manifest { config, .. } => {
+            let progress = Progress::new(opts.progress);
+            download_blob(&reg, &store, repo, &config, &scopes, &progress)?;
+            ImagePlatforms::Single(config_platform(&store, &config, &shown)?)
+        }
+    })
+}
+
+/// The platform image config `config` (in the store) declares.
+fn config_platform(store: &Store, config: &Desc, shown: &str) -> Result<Platform, RegistryError> {
+    let path = store.path(&config.digest);
+    let cfg: serde_json::Value = serde_json::from_slice(
+        &fs::read(&path).map_err(RegistryError::io(&path))?,
     )
+    .map_err(|e| RegistryError::Manifest {
+        reference: shown.to_string(),
+        reason: format!("image config is not JSON: {e}"),
+    })?;
+    let field = |k: &str| cfg[k].as_str().unwrap_or("").to_string();
+    Ok(Platform {
+        os: field("os"),
+        arch: field("architecture"),
+        variant: cfg["variant"].as_str().map(String::from),
+    })
 }
 
 /// Pull `reference` for `platform`: everything (`last_layers: None`), or the manifests,
@@ -206,16 +227,7 @@ pub fn pull_some(
 
     // Check the platform the config declares: an index can lie, a single-platform tag
     // can be for another machine.
-    let cfg: serde_json::Value = serde_json::from_slice(
-        &fs::read(store.path(&config.digest))
-            .map_err(RegistryError::io(store.path(&config.digest)))?,
-    )
-    .map_err(|e| RegistryError::Manifest {
-        reference: shown.clone(),
-        reason: format!("image config is not JSON: {e}"),
-    })?;
-    let arch = cfg["architecture"].as_str().unwrap_or("").to_string();
-    let os = cfg["os"].as_str().unwrap_or("").to_string();
+    let Platform { os, arch, .. } = config_platform(&store, &config, &shown)?;
     if arch != platform.arch || os != platform.os {
         return Err(RegistryError::NoPlatform {
             reference: shown,

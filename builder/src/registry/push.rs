@@ -6,7 +6,7 @@
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::fs::File;
-use std::io::Read;
+use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
@@ -325,7 +325,7 @@ fn push_one(
                 let origin = origins[i]
                     .as_ref()
                     .map(|(r, repo)| (r.as_ref(), repo.as_str()));
-                let from = (sources[i].as_deref(), origin);
+                let from = (sources[i].as_deref(), origin, None);
                 let r = push_blob(reg, repo, blob, from, scopes, progress);
                 if r.is_err() {
                     abort.store(true, Ordering::SeqCst);
@@ -364,14 +364,117 @@ fn push_one(
     Ok(report)
 }
 
-/// A blob's mount source, and for a remote blob the registry and repository it is in.
-type BlobSources<'a> = (Option<&'a str>, Option<(&'a Registry, &'a str)>);
+/// A blob's mount source, for a remote blob the registry and repository it is in, and
+/// the tap its copy streams through ([`copy_blobs`]).
+type BlobSources<'a> = (
+    Option<&'a str>,
+    Option<(&'a Registry, &'a str)>,
+    Option<Tap<'a>>,
+);
+
+/// Where the bytes of blobs copied between registries go too, as they stream. Its
+/// write errors are its own: the copy ignores them.
+pub trait BlobTap: Sync {
+    /// Whether blob `digest`'s bytes are wanted (still).
+    fn wants(&self, digest: &str) -> bool;
+    /// A writer for one transfer of blob `digest` (each attempt gets its own).
+    fn open(&self, digest: &str) -> Box<dyn Write + Send>;
+}
+
+type Tap<'a> = &'a dyn BlobTap;
+
+/// A remote blob's GET body, also written to a tap on its way into the PUT.
+struct TeeReader<R> {
+    inner: R,
+    tap: Box<dyn Write + Send>,
+}
+
+impl<R: Read> Read for TeeReader<R> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        let _ = self.tap.write_all(&buf[..n]);
+        Ok(n)
+    }
+}
+
+/// What [`copy_blobs`] did.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct CopyReport {
+    /// Streamed from the source registry into the target.
+    pub uploaded: usize,
+    /// Already in the target repository.
+    pub present: usize,
+    /// Present, but read for the tap with a GET of their own.
+    pub read_for_tap: usize,
+}
+
+/// Blobs `(digest, size)` of repository `from` (`registry/repo`) copied into `to`'s
+/// repository: a blob already there is left (HEAD), any other is streamed, its GET body
+/// the PUT body and through `tap` on the way, so each is read once and nothing is
+/// stored. A blob whose bytes `tap` still wants afterwards (it was present, or its
+/// upload was retried in a way the tap refused) gets a plain GET into it.
+pub fn copy_blobs(
+    from: &str,
+    to: &RegistryRef,
+    blobs: &[(String, u64)],
+    tap: &dyn BlobTap,
+    opts: &RegistryOptions,
+) -> Result<CopyReport, RegistryError> {
+    let http = http_client(opts)?;
+    let src = RegistryRef::parse(from)?;
+    let origin = Registry::new(&src.registry, http.clone(), opts)?;
+    let reg = Registry::new(&to.registry, http, opts)?;
+    let repo = to.repository.as_str();
+    let scopes = Scopes::repository(repo, &["pull", "push"]);
+    let progress = Progress::new(opts.progress);
+    let mut report = CopyReport::default();
+    for (digest, size) in blobs {
+        // From a manifest that was not verified layer by layer: the digest goes into
+        // URLs and the tap's file names.
+        if !super::reference::validate_digest(digest) {
+            return Err(RegistryError::Manifest {
+                reference: from.to_string(),
+                reason: format!("unsupported digest {digest}"),
+            });
+        }
+        let blob = PushBlob {
+            digest: digest.clone(),
+            size: *size,
+            data: BlobData::Remote(from.to_string()),
+        };
+        let sources = (None, Some((&origin, src.repository.as_str())), Some(tap));
+        match push_blob(&reg, repo, &blob, sources, &scopes, &progress)?.0 {
+            Outcome::Present => report.present += 1,
+            _ => report.uploaded += 1,
+        }
+        // Uploaded through the tap, or present: a tap that still wants the bytes did
+        // not see them.
+        if !tap.wants(digest) {
+            continue;
+        }
+        report.read_for_tap += 1;
+        origin.with_retry(|_| {
+            let mut w = tap.open(digest);
+            let mut body = open_remote(&origin, &src.repository, &blob)?;
+            std::io::copy(&mut body, &mut w).map_err(|e| {
+                let ctx = Ctx {
+                    repository: &src.repository,
+                    what: "copy blob",
+                    digest: Some(digest),
+                };
+                Attempt::retry(origin.err_transport(&ctx, &e), None)
+            })?;
+            Ok(())
+        })?;
+    }
+    Ok(report)
+}
 
 fn push_blob(
     reg: &Registry,
     repo: &str,
     blob: &PushBlob,
-    (mount, origin): BlobSources,
+    (mount, origin, tap): BlobSources,
     scopes: &Scopes,
     progress: &Progress,
 ) -> Result<(Outcome, u64), RegistryError> {
@@ -402,7 +505,7 @@ fn push_blob(
     bar.start();
     let r = reg.with_retry(|_| {
         bar.reset(0);
-        upload_attempt(reg, repo, blob, (mount, origin), scopes, &bar)
+        upload_attempt(reg, repo, blob, (mount, origin, tap), scopes, &bar)
     });
     match &r {
         Ok(Outcome::Mounted) => bar.finish(&format!("mounted from {}", mount.unwrap_or("?"))),
@@ -418,7 +521,7 @@ fn upload_attempt(
     reg: &Registry,
     repo: &str,
     blob: &PushBlob,
-    (mount, origin): BlobSources,
+    (mount, origin, tap): BlobSources,
     scopes: &Scopes,
     bar: &Arc<BlobProgress>,
 ) -> Result<Outcome, Attempt> {
@@ -469,7 +572,7 @@ fn upload_attempt(
             resolve_location(&resp, &uploads, &ctx, reg)?
         }
     };
-    put_blob(reg, (&ctx, scopes), blob, origin, location, bar)
+    put_blob(reg, (&ctx, scopes), blob, (origin, tap), location, bar)
 }
 
 /// The PUT `?digest=` closing the session at `location`, with the whole blob as body.
@@ -477,7 +580,7 @@ fn put_blob(
     reg: &Registry,
     (ctx, scopes): (&Ctx, &Scopes),
     blob: &PushBlob,
-    origin: Option<(&Registry, &str)>,
+    (origin, tap): (Option<(&Registry, &str)>, Option<Tap>),
     mut put: Url,
     bar: &Arc<BlobProgress>,
 ) -> Result<Outcome, Attempt> {
@@ -493,7 +596,14 @@ fn put_blob(
                 File::open(p).map_err(|e| Attempt::fatal(RegistryError::io(p)(e)))?,
             )),
             (BlobData::Remote(_), Some((from, from_repo))) => {
-                Some(Box::new(open_remote(from, from_repo, blob)?))
+                let body = open_remote(from, from_repo, blob)?;
+                match tap.filter(|t| t.wants(&blob.digest)) {
+                    Some(t) => Some(Box::new(TeeReader {
+                        inner: body,
+                        tap: t.open(&blob.digest),
+                    })),
+                    None => Some(Box::new(body)),
+                }
             }
             (BlobData::Remote(from), None) => {
                 return Err(Attempt::fatal(RegistryError::Layout {
