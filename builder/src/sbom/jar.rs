@@ -276,11 +276,16 @@ pub fn scan_cached(
 /// Reads the jar at `file` once. A file that is not a zip still gets its hashes.
 pub fn scan(file: &Path) -> Result<JarFacts, BuildError> {
     let bytes = std::fs::read(file).map_err(BuildError::io(file))?;
-    let sha1 = hex::encode(Sha1::digest(&bytes));
-    let sha256 = hex::encode(Sha256::digest(&bytes));
-    let poms = rawzip::ZipArchive::from_slice(&bytes[..])
-        .and_then(|zip| read_poms(&zip.into_reader_archive()));
-    Ok(facts((sha1, sha256), poms))
+    Ok(scan_bytes(&bytes))
+}
+
+/// [`scan`] of a jar already in memory (e.g. read from an image's exported file system).
+pub fn scan_bytes(bytes: &[u8]) -> JarFacts {
+    let sha1 = hex::encode(Sha1::digest(bytes));
+    let sha256 = hex::encode(Sha256::digest(bytes));
+    let poms =
+        rawzip::ZipArchive::from_slice(bytes).and_then(|zip| read_poms(&zip.into_reader_archive()));
+    facts((sha1, sha256), poms)
 }
 
 /// A jar whose `hashes` are known (the layer build teed them off): only its central
