@@ -1188,6 +1188,25 @@ fn engine_sbom_of_a_user_dockerfile_lists_what_the_image_holds() {
         }
     }
     let packages = spdx["packages"].as_array().unwrap();
+    // The base's jars (ca-certificates-java, the JDK's jrt-fs) are marked as its, so a
+    // rebase replaces them; the Dockerfile's are not.
+    let mut base_jars = 0;
+    for p in packages {
+        let (Some(path), false) = (
+            p["packageFileName"].as_str(),
+            p["comment"] == "shaded into the jar",
+        ) else {
+            continue;
+        };
+        let in_base = p["comment"]
+            .as_str()
+            .is_some_and(|c| c.starts_with("in the base image"));
+        if path.ends_with(".jar") {
+            assert_eq!(in_base, !path.starts_with("/opt/"), "{path}: {p}");
+            base_jars += usize::from(in_base);
+        }
+    }
+    assert!(base_jars >= 2, "{base_jars} base jars");
     let named = |name: &str| packages.iter().find(|p| p["name"] == name);
     let spark = named("apache-spark").unwrap_or_else(|| panic!("no Spark package: {spdx}"));
     assert_eq!(spark["versionInfo"], "3.5.9");

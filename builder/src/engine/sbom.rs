@@ -15,7 +15,7 @@ use std::path::{Path, PathBuf};
 
 use crate::image::plan::{self, Variant};
 use crate::image::sboms::{self, Contents, OsPackages, SbomDoc, SbomOptions};
-use crate::image::{BuildError, BuildReport};
+use crate::image::BuildReport;
 use crate::sbom::{jar, osdb, Package};
 
 use super::build::{self, EngineBuild};
@@ -190,6 +190,36 @@ pub fn read_export(tar: &mut dyn Read, spark_version: &str) -> std::io::Result<I
     Ok(out)
 }
 
+/// Lists every jar of an image's own file system with its sha256 (coreutils).
+const BASE_JARS_PROBE: &str =
+    "find / -xdev -type f -name '*.jar' -exec sha256sum {} + 2>/dev/null; exit 0";
+
+/// Pure: `sha256sum` output → (path, sha256) of each file.
+pub fn parse_sums(out: &str) -> BTreeSet<(String, String)> {
+    out.lines()
+        .filter_map(|l| {
+            let (sum, path) = l.split_once("  ")?;
+            let ok = sum.len() == 64 && path.starts_with('/');
+            ok.then(|| (path.to_string(), sum.to_string()))
+        })
+        .collect()
+}
+
+/// The jars of `base` as (path, sha256): one at the same path with the same bytes in an
+/// image built on it is the base's. A base without a shell gives none, and a note.
+fn base_jars(daemon: &Daemon, base: &str) -> (BTreeSet<(String, String)>, Option<String>) {
+    match daemon.run_sh(base, BASE_JARS_PROBE) {
+        Ok(out) => (parse_sums(&out), None),
+        Err(e) => (
+            BTreeSet::new(),
+            Some(format!(
+                "the jars of {base} could not be listed ({e}): every jar is listed as the \
+                 image's own"
+            )),
+        ),
+    }
+}
+
 /// What the jars of an image built from a user's Dockerfile are compared with.
 pub struct Known {
     /// sha256 of the distribution's spark-core jar: an image holding it holds the
@@ -197,13 +227,16 @@ pub struct Known {
     pub spark_core: Option<String>,
     /// sha256 → coordinate of the `--packages` jars (named by their resolution).
     pub resolved: BTreeMap<String, String>,
+    /// (path, sha256) of the base's jars, and a note when they could not be listed.
+    pub base_jars: (BTreeSet<(String, String)>, Option<String>),
 }
 
 fn known(
+    daemon: &Daemon,
     b: &EngineBuild,
     layers: &[plan::LayerPlan],
     cache: Option<&Path>,
-) -> Result<Known, BuildError> {
+) -> Result<Known, EngineError> {
     let files = sboms::plan_files(layers, Variant::Jvm);
     let core = files
         .iter()
@@ -220,25 +253,34 @@ fn known(
     Ok(Known {
         spark_core,
         resolved,
+        base_jars: base_jars(daemon, &b.base),
     })
 }
 
 /// Pure: the packages of an image as read from its file system: the Spark distribution
 /// when it holds the distribution's spark-core jar, every jar it holds (a `--packages`
-/// jar by its resolution when no pom.properties names it), pyspark, py4j and the
-/// entrypoint.
-pub fn read_packages(read: &ImageRead, spark: &Package, known: &Known) -> Vec<Package> {
+/// jar by its resolution when no pom.properties names it; one of `base_jars` marked as
+/// the base's), pyspark, py4j and the entrypoint.
+pub fn read_packages(
+    read: &ImageRead,
+    spark: &Package,
+    known: &Known,
+    base_jars: &BTreeSet<(String, String)>,
+) -> Vec<Package> {
     let holds_spark = read
         .jars
         .values()
         .any(|f| Some(&f.sha256) == known.spark_core.as_ref());
-    let jars = read
-        .jars
-        .iter()
-        .map(|(path, f)| match known.resolved.get(&f.sha256) {
+    let jars = read.jars.iter().map(|(path, f)| {
+        let mut p = match known.resolved.get(&f.sha256) {
             Some(c) => jar::resolved_jar_package(path, f, c),
             None => jar::jar_package(path, f),
-        });
+        };
+        if base_jars.contains(&(path.clone(), f.sha256.clone())) {
+            jar::mark_in_base(&mut p);
+        }
+        p
+    });
     holds_spark
         .then(|| spark.clone())
         .into_iter()
@@ -254,7 +296,7 @@ fn read_documents(
     b: &EngineBuild,
     so: &SbomOptions,
     known: &Known,
-    base: Option<Package>,
+    base: (Option<Package>, bool),
     id: (&str, &str, String),
 ) -> Result<Vec<SbomDoc>, EngineError> {
     let reference = id.0.to_string();
@@ -266,7 +308,17 @@ fn read_documents(
     })?;
     let mut os = osdb::os_packages(|p| read.os_files.get(p).map(Vec::as_slice));
     os.1.extend(read.notes.iter().cloned());
-    let packages = read_packages(&read, &so.spark, known);
+    // Only an image on `b.base` holds its jars as the base's.
+    let (base, on_base) = base;
+    let none = BTreeSet::new();
+    let base_jars = match on_base {
+        true => {
+            os.1.extend(known.base_jars.1.clone());
+            &known.base_jars.0
+        }
+        false => &none,
+    };
+    let packages = read_packages(&read, &so.spark, known, base_jars);
     Ok(sboms::read_image_documents(
         so, packages, &os, base, id, b.epoch,
     ))
@@ -297,7 +349,7 @@ pub fn documents(
     let base = base_package(daemon, &b.base)?;
     let any_user = b.images.iter().any(|(v, _)| from_user_dockerfile(b, *v));
     let known = match any_user {
-        true => Some(known(b, &layers, jar_cache)?),
+        true => Some(known(daemon, b, &layers, jar_cache)?),
         false => None,
     };
     let mut docs = Vec::new();
@@ -308,10 +360,8 @@ pub fn documents(
         };
         let id = (r.reference.as_str(), digest, r.platform.clone());
         if let (true, Some(known)) = (from_user_dockerfile(b, *variant), &known) {
-            let base = match on_our_base(b, *variant)? {
-                true => base.clone(),
-                false => None,
-            };
+            let on_base = on_our_base(b, *variant)?;
+            let base = (base.clone().filter(|_| on_base), on_base);
             docs.extend(read_documents(daemon, b, so, known, base, id)?);
             continue;
         }
@@ -396,9 +446,24 @@ mod tests {
         let mut known = Known {
             spark_core: Some(facts.sha256.clone()),
             resolved: BTreeMap::new(),
+            base_jars: Default::default(),
         };
+        let base = parse_sums(&format!(
+            "{}  /opt/user/same.jar\n{}  /opt/spark/jars/demo-1.2.jar\nnoise\n",
+            facts.sha256,
+            "0".repeat(64)
+        ));
+        assert_eq!(base.len(), 2);
+        let packages = read_packages(&read, &spark, &known, &base);
+        let from_base: Vec<&str> = packages
+            .iter()
+            .filter(|p| p.from_base())
+            .filter_map(|p| p.path.as_deref())
+            .collect();
+        // Same path and bytes as in the base: the base's; same path, other bytes: not.
+        assert_eq!(from_base, ["/opt/user/same.jar"]);
         let purls = |known: &Known| -> Vec<String> {
-            let mut v: Vec<String> = read_packages(&read, &spark, known)
+            let mut v: Vec<String> = read_packages(&read, &spark, known, &BTreeSet::new())
                 .into_iter()
                 .map(|p| p.purl)
                 .collect();
