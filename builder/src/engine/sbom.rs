@@ -75,7 +75,7 @@ pub fn from_probe(out: &str, ours: &[(String, PathBuf)]) -> OsPackages {
 }
 
 /// The OS packages and base jars of `image`; a note when they cannot be read (an image
-/// without a shell, built from a user's Dockerfile).
+/// whose base has no shell).
 fn image_os_packages(daemon: &Daemon, image: &str, ours: &[(String, PathBuf)]) -> OsPackages {
     match daemon.run_sh(image, &probe_script()) {
         Ok(out) => from_probe(&out, ours),
@@ -411,6 +411,8 @@ mod tests {
             t.append_data(&mut h, path, data).unwrap();
         };
         file("opt/spark/jars/demo-1.2.jar", jar);
+        // A --packages jar without pom.properties (here: not even a zip).
+        file("opt/spark/jars/org.x_y-9.jar", b"plain");
         file("opt/spark/python/lib/pyspark.zip", b"zip");
         file("etc/os-release", b"ID=debian\nVERSION_ID=\"12\"\n");
         file(
@@ -434,7 +436,11 @@ mod tests {
         let paths: Vec<&str> = read.jars.keys().map(String::as_str).collect();
         assert_eq!(
             paths,
-            ["/opt/spark/jars/demo-1.2.jar", "/opt/user/same.jar"]
+            [
+                "/opt/spark/jars/demo-1.2.jar",
+                "/opt/spark/jars/org.x_y-9.jar",
+                "/opt/user/same.jar"
+            ]
         );
         let facts = &read.jars["/opt/user/same.jar"];
         assert_eq!(facts, &jar::scan_bytes(&jar));
@@ -445,7 +451,7 @@ mod tests {
         let spark = crate::sbom::spark_package("3.5.9", None, "https://x", None);
         let mut known = Known {
             spark_core: Some(facts.sha256.clone()),
-            resolved: BTreeMap::new(),
+            resolved: BTreeMap::from([(jar::scan_bytes(b"plain").sha256, "org.x:y:9".to_string())]),
             base_jars: Default::default(),
         };
         let base = parse_sums(&format!(
@@ -476,6 +482,7 @@ mod tests {
                 "pkg:generic/apache-spark@3.5.9",
                 "pkg:maven/org.demo/demo@1.2",
                 "pkg:maven/org.demo/demo@1.2",
+                "pkg:maven/org.x/y@9",
                 "pkg:pypi/pyspark@3.5.9",
             ]
         );
