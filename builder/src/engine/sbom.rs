@@ -267,10 +267,18 @@ pub fn read_packages(
     known: &Known,
     base_jars: &BTreeSet<(String, String)>,
 ) -> Vec<Package> {
-    let holds_spark = read
+    // The distribution sits where its spark-core jar does: `<home>/jars/spark-core_….jar`.
+    let spark = read
         .jars
-        .values()
-        .any(|f| Some(&f.sha256) == known.spark_core.as_ref());
+        .iter()
+        .find(|(_, f)| Some(&f.sha256) == known.spark_core.as_ref())
+        .map(|(path, _)| {
+            let dir = path.rsplit_once('/').map_or("", |(d, _)| d);
+            let home = dir.strip_suffix("/jars").unwrap_or(dir);
+            let mut p = spark.clone();
+            p.path = Some(home.to_string());
+            p
+        });
     let jars = read.jars.iter().map(|(path, f)| {
         let mut p = match known.resolved.get(&f.sha256) {
             Some(c) => jar::resolved_jar_package(path, f, c),
@@ -281,8 +289,7 @@ pub fn read_packages(
         }
         p
     });
-    holds_spark
-        .then(|| spark.clone())
+    spark
         .into_iter()
         .chain(jars)
         .chain(read.others.iter().cloned())
@@ -486,6 +493,11 @@ mod tests {
                 "pkg:pypi/pyspark@3.5.9",
             ]
         );
+        let spark_at = read_packages(&read, &spark, &known, &BTreeSet::new())
+            .into_iter()
+            .find(|p| p.name == "apache-spark")
+            .and_then(|p| p.path);
+        assert_eq!(spark_at.as_deref(), Some("/opt/spark"));
         // Without the distribution's spark-core jar, no Spark package.
         known.spark_core = Some("other".into());
         assert!(!purls(&known).iter().any(|p| p.contains("apache-spark")));
