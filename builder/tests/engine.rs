@@ -857,7 +857,10 @@ struct Exported {
 
 fn export(image: &str) -> Exported {
     use std::io::Read as _;
-    let id = docker_ok(&["create", image]).trim().to_string();
+    // A command of its own: the image may have none, and it is never started.
+    let id = docker_ok(&["create", image, "/nonexistent"])
+        .trim()
+        .to_string();
     let mut child = Command::new("docker")
         .args(["export", &id])
         .stdout(std::process::Stdio::piped())
@@ -1075,4 +1078,157 @@ fn engine_build_attaches_sboms_to_what_it_pushes() {
         err.contains("hint: the Docker Engine keeps no SBOM"),
         "{err}"
     );
+}
+
+/// Path → (sha256, purl) of every jar an SPDX document lists (shaded ones aside).
+fn listed_jars(spdx: &Value) -> BTreeMap<String, (String, String)> {
+    spdx["packages"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|p| p["comment"].as_str() != Some("shaded into the jar"))
+        .filter_map(|p| {
+            let path = p["packageFileName"].as_str()?;
+            let sha256 = p["checksums"]
+                .as_array()?
+                .iter()
+                .find(|c| c["algorithm"] == "SHA256")?["checksumValue"]
+                .as_str()?;
+            let purl = p["externalRefs"][0]["referenceLocator"].as_str()?;
+            path.ends_with(".jar")
+                .then(|| (path.to_string(), (sha256.to_string(), purl.to_string())))
+        })
+        .collect()
+}
+
+/// `build --engine docker -f FILE`: the user's Dockerfile copies only two of Spark's
+/// jars, one third-party jar to a path of its own and the entrypoint. The SBOM lists
+/// exactly the jars `docker export` finds in the image (with their sha256 and
+/// pom.properties coordinates, the base's too), none of the distribution's it left out,
+/// the entrypoint, and the Spark distribution (the image holds its spark-core jar).
+/// Without --push it names the image by its ID.
+#[test]
+fn engine_sbom_of_a_user_dockerfile_lists_what_the_image_holds() {
+    let Some(env) = env() else { return };
+    let dir = tempfile::tempdir().unwrap();
+    let repo = format!("sparkimg-test-usersbom-{}", std::process::id());
+    let reference = format!("{repo}/spark:1");
+    let _images = Images(vec![reference.clone()]);
+    let third = "HikariCP-2.5.1.jar";
+    assert!(env.dist.join("jars").join(third).is_file());
+    let dockerfile = dir.path().join("Dockerfile");
+    std::fs::write(
+        &dockerfile,
+        format!(
+            "ARG base_img\nFROM ${{base_img}}\n\
+             COPY spark-jars/jars/spark-core_*.jar spark-jars/jars/spark-launcher_*.jar /opt/spark/jars/\n\
+             COPY spark-deps/jars/{third} /opt/user/lib/\n\
+             COPY spark-entrypoint /opt/spark-entrypoint\n"
+        ),
+    )
+    .unwrap();
+    let sboms = dir.path().join("sboms");
+    let built = ok_json(&sparkimg(
+        &[
+            "build",
+            "--engine",
+            "docker",
+            "-f",
+            dockerfile.to_str().unwrap(),
+            "--spark-home",
+            env.dist.to_str().unwrap(),
+            "-r",
+            &repo,
+            "-t",
+            "1",
+            "--base",
+            BASE,
+            "--entrypoint-binary",
+            env.entrypoint.to_str().unwrap(),
+            "--sbom-dir",
+            sboms.to_str().unwrap(),
+            "--json",
+        ],
+        &[],
+    ));
+    let image_id = built["images"][0]["image_id"].as_str().unwrap().to_string();
+    let files: Vec<PathBuf> = std::fs::read_dir(&sboms)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
+    assert_eq!(files.len(), 1, "{files:?}");
+    let spdx: Value = serde_json::from_slice(&std::fs::read(&files[0]).unwrap()).unwrap();
+
+    let listed = listed_jars(&spdx);
+    let image = export(&reference);
+    let extra: Vec<&String> = listed
+        .keys()
+        .filter(|p| !image.jars.contains_key(*p))
+        .collect();
+    let missing: Vec<&String> = image
+        .jars
+        .keys()
+        .filter(|p| !listed.contains_key(*p))
+        .collect();
+    assert!(
+        extra.is_empty() && missing.is_empty(),
+        "listed but not in the image: {extra:?}; in the image but not listed: {missing:?}"
+    );
+    assert!(image.jars.len() >= 4, "{:?}", image.jars.keys());
+    assert!(listed.contains_key(&format!("/opt/user/lib/{third}")));
+    assert!(
+        !listed.keys().any(|p| p.contains("spark-sql_")),
+        "a jar the Dockerfile left out is listed"
+    );
+    for (path, (sum, poms)) in &image.jars {
+        let (sha256, purl) = &listed[path];
+        assert_eq!(sha256, sum, "{path}");
+        if let [(g, a, v)] = poms.as_slice() {
+            assert_eq!(purl, &format!("pkg:maven/{g}/{a}@{v}"), "{path}");
+        }
+    }
+    let packages = spdx["packages"].as_array().unwrap();
+    // The base's jars (ca-certificates-java, the JDK's jrt-fs) are marked as its, so a
+    // rebase replaces them; the Dockerfile's are not.
+    let mut base_jars = 0;
+    for p in packages {
+        let (Some(path), false) = (
+            p["packageFileName"].as_str(),
+            p["comment"] == "shaded into the jar",
+        ) else {
+            continue;
+        };
+        let in_base = p["comment"]
+            .as_str()
+            .is_some_and(|c| c.starts_with("in the base image"));
+        if path.ends_with(".jar") {
+            assert_eq!(in_base, !path.starts_with("/opt/"), "{path}: {p}");
+            base_jars += usize::from(in_base);
+        }
+    }
+    assert!(base_jars >= 2, "{base_jars} base jars");
+    let named = |name: &str| packages.iter().find(|p| p["name"] == name);
+    let spark = named("apache-spark").expect("the image holds spark-core: a Spark package");
+    assert_eq!(spark["versionInfo"], "3.5.9");
+    assert_eq!(spark["packageFileName"], "/opt/spark");
+    assert!(
+        packages
+            .iter()
+            .any(|p| p["packageFileName"] == "/opt/spark-entrypoint"),
+        "no entrypoint package"
+    );
+    assert!(
+        packages
+            .iter()
+            .any(|p| p["externalRefs"][0]["referenceLocator"]
+                .as_str()
+                .is_some_and(|u| u.starts_with("pkg:deb/debian/"))),
+        "no OS packages"
+    );
+    // No push, so no manifest: the image is named by its ID.
+    let image_pkg = packages
+        .iter()
+        .find(|p| p["SPDXID"] == "SPDXRef-Image")
+        .unwrap();
+    assert_eq!(image_pkg["versionInfo"], image_id.as_str());
 }

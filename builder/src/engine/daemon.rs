@@ -132,6 +132,27 @@ pub enum ImagePath {
 /// Larger answers are refused: only small files (passwd, a zoneinfo file) are read.
 const PEEK_LIMIT: usize = 16 << 20;
 
+/// A `Read` over the chunks of a stream that arrive on a channel (see [`Daemon::export`]).
+struct ChannelReader {
+    rx: std::sync::mpsc::Receiver<Bytes>,
+    chunk: Bytes,
+}
+
+impl io::Read for ChannelReader {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        while self.chunk.is_empty() {
+            match self.rx.recv() {
+                Ok(c) => self.chunk = c,
+                // The sender is gone: the end of the stream.
+                Err(_) => return Ok(0),
+            }
+        }
+        let n = buf.len().min(self.chunk.len());
+        buf[..n].copy_from_slice(&self.chunk.split_to(n));
+        Ok(n)
+    }
+}
+
 /// An image's files, read through a container that is created and never started (the
 /// archive API): nothing runs in the image, so it needs no shell.
 pub struct Peek<'a> {
@@ -330,6 +351,53 @@ impl Daemon {
     pub fn peek(&self, image: &str) -> Result<Peek<'_>, EngineError> {
         let id = self.create_idle(image, vec!["/nonexistent".into()])?;
         Ok(Peek { daemon: self, id })
+    }
+
+    /// `docker export` of a never-started container of `image`: its merged file system
+    /// as a tar stream, given to `consume` (on another thread) as it arrives, so no
+    /// image is staged on disk or in memory. Returns what `consume` returns.
+    pub fn export<T: Send>(
+        &self,
+        image: &str,
+        consume: impl FnOnce(&mut dyn io::Read) -> Result<T, EngineError> + Send,
+    ) -> Result<T, EngineError> {
+        let id = self.create_idle(image, vec!["/nonexistent".into()])?;
+        let what = format!("export the file system of {image}");
+        let (tx, rx) = std::sync::mpsc::sync_channel::<Bytes>(8);
+        let result = std::thread::scope(|s| {
+            let reader = s.spawn(move || {
+                let mut r = ChannelReader {
+                    rx,
+                    chunk: Bytes::new(),
+                };
+                let out = consume(&mut r);
+                // Drain, so the sending side never waits on a reader that stopped early.
+                while r.rx.recv().is_ok() {}
+                out
+            });
+            let streamed = self.rt.block_on(async {
+                let mut stream = self.docker.export_container(&id);
+                while let Some(chunk) = stream.next().await {
+                    let chunk = chunk.map_err(EngineError::daemon(what.clone()))?;
+                    // The reader drains until the end: a send fails only if it panicked.
+                    if tx.send(chunk).is_err() {
+                        break;
+                    }
+                }
+                Ok::<_, EngineError>(())
+            });
+            drop(tx);
+            let consumed = reader.join().unwrap_or_else(|_| {
+                Err(EngineError::Daemon {
+                    what: what.clone(),
+                    detail: "the reader of the stream panicked".into(),
+                })
+            });
+            // A broken stream explains a reader's failure best.
+            streamed.and(consumed)
+        });
+        self.remove_container(&id);
+        result
     }
 
     /// `image` with its config replaced by `config` (the `Config` object: Env, Labels,

@@ -86,6 +86,19 @@ pub fn builtin_without(variant: Variant, empty: &[&str]) -> String {
     out
 }
 
+/// Pure: whether the last stage of a Dockerfile (the image it makes) is `FROM
+/// ${base_img}` (or `$base_img`), the base the build passes, rather than an image it
+/// names itself.
+pub fn from_base_arg(dockerfile: &str) -> bool {
+    let last = dockerfile.lines().rev().find_map(|l| {
+        let mut words = l.split_whitespace();
+        let from = words.next().is_some_and(|w| w.eq_ignore_ascii_case("FROM"));
+        // FROM [--platform=…] IMAGE [AS name]
+        from.then(|| words.find(|w| !w.starts_with("--")))
+    });
+    matches!(last, Some(Some("${base_img}" | "$base_img")))
+}
+
 /// Pure: whether a Dockerfile copies the context's `packages/` directory (a COPY or ADD
 /// naming it), without which the `--packages` jars are not in the image.
 pub fn copies_packages(dockerfile: &str) -> bool {
@@ -174,6 +187,16 @@ pub fn java_home_from_env(env: &[String]) -> Option<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_last_stage_names_its_base() {
+        assert!(from_base_arg("ARG base_img\nFROM ${base_img}\nCOPY x /\n"));
+        assert!(from_base_arg(
+            "FROM alpine AS b\nFROM --platform=linux/amd64 $base_img AS final\n"
+        ));
+        assert!(!from_base_arg("FROM ${base_img} AS b\nFROM debian:12\n"));
+        assert!(!from_base_arg("COPY x /\n"));
+    }
 
     /// Every context directory has exactly one COPY line to drop, so an edit to a
     /// Dockerfile cannot silently bring back the empty-layer COPY.

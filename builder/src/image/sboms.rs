@@ -86,6 +86,23 @@ fn other_package(
     disk: &Path,
     spark_version: &str,
 ) -> Result<Option<Package>, BuildError> {
+    if let Some(p) = python_package(img, spark_version) {
+        return Ok(Some(p));
+    }
+    if img == ENTRYPOINT {
+        let bytes = std::fs::read(disk).map_err(BuildError::io(disk))?;
+        let p = entrypoint_package(&bytes)
+            .map_err(|e| BuildError::InvalidInput(format!("{}: {e}", disk.display())))?;
+        return Ok(Some(p));
+    }
+    Ok(None)
+}
+
+/// Where the entrypoint binary is in an image.
+pub const ENTRYPOINT: &str = "/opt/spark-entrypoint";
+
+/// Pure: the Python package an image path is (pyspark, py4j under `python/lib`), if any.
+pub fn python_package(img: &str, spark_version: &str) -> Option<Package> {
     let file = img.rsplit('/').next().unwrap_or(img);
     let pypi = |name: &str, version: &str| {
         let purl = format!("pkg:pypi/{name}@{}", sbom::encode_segment(version));
@@ -93,30 +110,27 @@ fn other_package(
         p.path = Some(img.to_string());
         p
     };
-    if img.starts_with("/opt/spark/python/lib/") {
-        if file == "pyspark.zip" {
-            return Ok(Some(pypi("pyspark", spark_version)));
-        }
-        if let Some(v) = file
-            .strip_prefix("py4j-")
-            .and_then(|f| f.strip_suffix("-src.zip"))
-        {
-            return Ok(Some(pypi("py4j", v)));
-        }
+    if !img.starts_with("/opt/spark/python/lib/") {
+        return None;
     }
-    if img == "/opt/spark-entrypoint" {
-        let bytes = std::fs::read(disk).map_err(BuildError::io(disk))?;
-        let crates = rust::crates(&bytes)
-            .map_err(|e| BuildError::InvalidInput(format!("{}: {e}", disk.display())))?;
-        // Without a crate list (a binary not built by this workspace), the name and
-        // sparkimg's version are all we can say; the package's comment says so.
-        let fallback = ("spark-entrypoint", env!("CARGO_PKG_VERSION"));
-        let mut p = rust::binary_package(img, crates.as_deref(), fallback);
-        p.sha256 = Some(hex::encode(Sha256::digest(&bytes)));
-        p.sha1 = Some(hex::encode(Sha1::digest(&bytes)));
-        return Ok(Some(p));
+    if file == "pyspark.zip" {
+        return Some(pypi("pyspark", spark_version));
     }
-    Ok(None)
+    file.strip_prefix("py4j-")
+        .and_then(|f| f.strip_suffix("-src.zip"))
+        .map(|v| pypi("py4j", v))
+}
+
+/// The entrypoint binary at [`ENTRYPOINT`] (its `bytes`) with the crates it embeds.
+pub fn entrypoint_package(bytes: &[u8]) -> Result<Package, String> {
+    let crates = rust::crates(bytes).map_err(|e| e.to_string())?;
+    // Without a crate list (a binary not built by this workspace), the name and
+    // sparkimg's version are all we can say; the package's comment says so.
+    let fallback = ("spark-entrypoint", env!("CARGO_PKG_VERSION"));
+    let mut p = rust::binary_package(ENTRYPOINT, crates.as_deref(), fallback);
+    p.sha256 = Some(hex::encode(Sha256::digest(bytes)));
+    p.sha1 = Some(hex::encode(Sha1::digest(bytes)));
+    Ok(p)
 }
 
 /// The base as its own package, when it is known by digest.
@@ -254,11 +268,30 @@ pub fn image_documents(
     epoch: u64,
 ) -> Result<Vec<SbomDoc>, BuildError> {
     let inv = inventory(spark_version, so, c, jars, epoch)?;
+    Ok(formatted(so, &inv))
+}
+
+/// The documents of an image whose own packages were read from the image itself (a
+/// user's Dockerfile: nothing of the plan is known to be in it), with what its base
+/// brought and the base, as [`image_documents`] makes them.
+pub fn read_image_documents(
+    so: &SbomOptions,
+    packages: Vec<Package>,
+    os: &OsPackages,
+    base: Option<Package>,
+    id: (&str, &str, String),
+    epoch: u64,
+) -> Vec<SbomDoc> {
+    formatted(so, &with_base(packages, os, base, id, epoch))
+}
+
+/// `inv` in the formats `so` asks for.
+fn formatted(so: &SbomOptions, inv: &Inventory) -> Vec<SbomDoc> {
     let formats = [
         (so.formats.spdx, Format::Spdx),
         (so.formats.cyclonedx, Format::CycloneDx),
     ];
-    Ok(formats
+    formats
         .into_iter()
         .filter(|(on, _)| *on)
         .map(|(_, format)| SbomDoc {
@@ -266,9 +299,9 @@ pub fn image_documents(
             platform: inv.platform.clone(),
             subject: inv.digest.clone(),
             format,
-            document: render(format, &inv),
+            document: render(format, inv),
         })
-        .collect())
+        .collect()
 }
 
 /// What each jar of the build holds.

@@ -209,8 +209,20 @@ pub fn resolved_jar_package(path: &str, facts: &JarFacts, coordinate: &str) -> P
     p
 }
 
-/// The comment of a jar the base holds (also how [`Package::from_base`] knows one).
+/// How every comment of a jar the base holds starts (so [`Package::from_base`] knows
+/// one, and `rebase` replaces it with the new base's).
+pub const IN_BASE: &str = "in the base image";
+
+/// The comment of a jar the base holds that is known by its path only.
 pub const BASE_JAR_COMMENT: &str = "in the base image; coordinates from the file name";
+
+/// `p`, a jar read from an image, marked as the base's (its comment starts [`IN_BASE`]).
+pub fn mark_in_base(p: &mut Package) {
+    p.comment = Some(match p.comment.take() {
+        None => IN_BASE.to_string(),
+        Some(c) => format!("{IN_BASE}; {c}"),
+    });
+}
 
 /// A jar the base image holds: only its path is known (base layers are not re-read), so
 /// it is named from its file name.
@@ -276,11 +288,16 @@ pub fn scan_cached(
 /// Reads the jar at `file` once. A file that is not a zip still gets its hashes.
 pub fn scan(file: &Path) -> Result<JarFacts, BuildError> {
     let bytes = std::fs::read(file).map_err(BuildError::io(file))?;
-    let sha1 = hex::encode(Sha1::digest(&bytes));
-    let sha256 = hex::encode(Sha256::digest(&bytes));
-    let poms = rawzip::ZipArchive::from_slice(&bytes[..])
-        .and_then(|zip| read_poms(&zip.into_reader_archive()));
-    Ok(facts((sha1, sha256), poms))
+    Ok(scan_bytes(&bytes))
+}
+
+/// [`scan`] of a jar already in memory (e.g. read from an image's exported file system).
+pub fn scan_bytes(bytes: &[u8]) -> JarFacts {
+    let sha1 = hex::encode(Sha1::digest(bytes));
+    let sha256 = hex::encode(Sha256::digest(bytes));
+    let poms =
+        rawzip::ZipArchive::from_slice(bytes).and_then(|zip| read_poms(&zip.into_reader_archive()));
+    facts((sha1, sha256), poms)
 }
 
 /// A jar whose `hashes` are known (the layer build teed them off): only its central

@@ -149,7 +149,10 @@ impl Package {
     /// rebase replaces with the new base's.
     pub fn from_base(&self) -> bool {
         matches!(self.kind, Kind::Base | Kind::Os)
-            || self.comment.as_deref() == Some(jar::BASE_JAR_COMMENT)
+            || self
+                .comment
+                .as_deref()
+                .is_some_and(|c| c.starts_with(jar::IN_BASE))
     }
 
     fn sort_key(&self) -> (String, String) {
