@@ -302,8 +302,8 @@ fn old_sboms(
 }
 
 /// The platforms to rebase (and pull a registry base for): see
-/// [`rebase::platforms_to_rebase`]; a registry image's are read from its index, or from
-/// its config when it is a single image manifest.
+/// [`rebase::platforms_to_rebase`]; a registry or layout image's are read from its
+/// index, or from its config when it is a single image manifest.
 fn image_platforms(
     (shown, image): (&str, &BaseSpec),
     asked: &[Platform],
@@ -311,7 +311,7 @@ fn image_platforms(
 ) -> Result<Vec<Platform>> {
     let found = match (image, ropts) {
         (BaseSpec::OciDir { dir, reference }, _) => {
-            ImagePlatforms::Index(image::base::layout_image(dir, reference.as_deref())?.1)
+            image::base::layout_platforms(dir, reference.as_deref())?
         }
         (BaseSpec::Registry(r), Some(ropts)) => {
             registry::pull::platforms(&RegistryRef::parse(r)?, ropts)?

@@ -1374,6 +1374,62 @@ fn same_layout(a: &Path, b: &Path) {
 }
 
 #[test]
+fn rebase_layout_single_platform_image_reads_its_platform() {
+    let f = Fixture::new();
+    // Not this machine's architecture, so a host default would be wrong.
+    let (this, other) = match std::env::consts::ARCH {
+        "aarch64" => ("arm64", "amd64"),
+        _ => ("amd64", "arm64"),
+    };
+    rebase_bases(&f, &[other]);
+    let mut ep = fs::read(entrypoint()).unwrap();
+    let machine: u16 = if other == "arm64" { 183 } else { 62 };
+    ep[18..20].copy_from_slice(&machine.to_le_bytes());
+    write(&f.p("other-entrypoint"), &ep, 0o755);
+    let platform = format!("linux/{other}");
+    let extra = [
+        format!("--platform={platform}"),
+        format!(
+            "--platform-entrypoint={platform}={}",
+            f.p("other-entrypoint").display()
+        ),
+    ];
+    let extra: Vec<&str> = extra.iter().map(String::as_str).collect();
+    build_on(&f, "v1", "img-v1", &extra);
+    let fresh = build_on(&f, "v2", "img-v2", &extra);
+    // The layout names one image manifest, not an index.
+    let index: Value =
+        serde_json::from_slice(&fs::read(f.p("img-v1/index.json")).unwrap()).unwrap();
+    let images: Vec<&Value> = index["manifests"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|d| d["artifactType"].is_null())
+        .collect();
+    assert_eq!(images.len(), 1, "{index:#}");
+    assert_eq!(
+        images[0]["mediaType"],
+        "application/vnd.oci.image.manifest.v1+json"
+    );
+    let host_platform = format!("linux/{this}");
+    let o = rebase(&f, "img-v1", "v2", "wrong", &["--platform", &host_platform]);
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(6), "{err}");
+    assert!(
+        err.contains(&host_platform) && err.contains(&platform),
+        "{err}"
+    );
+    assert!(!f.p("wrong").exists(), "a refused rebase wrote its output");
+    let r = ok_json(rebase(&f, "img-v1", "v2", "rebased", &[]));
+    assert_eq!(r["platforms"][0]["platform"], platform.as_str(), "{r:#}");
+    assert_eq!(r["platforms"].as_array().unwrap().len(), 1, "{r:#}");
+    assert_eq!(
+        r["image"]["manifest_digest"], fresh["images"][0]["manifest_digest"],
+        "{r:#}"
+    );
+}
+
+#[test]
 fn rebase_equals_a_fresh_build_on_the_new_base() {
     let f = Fixture::new();
     rebase_bases(&f, &["amd64"]);

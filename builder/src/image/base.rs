@@ -243,6 +243,28 @@ pub fn layout_image(
     Ok((name, platforms))
 }
 
+/// The platforms of the image `reference` names in the layout at `root`: an index's
+/// list, or for a single image manifest the platform its config declares (as
+/// `registry::pull::platforms` reads a registry image's).
+pub fn layout_platforms(
+    root: &Path,
+    reference: Option<&str>,
+) -> Result<ImagePlatforms, BuildError> {
+    let index: ImageIndex = read_json(&root.join("index.json"))?;
+    match named(&index, reference).as_slice() {
+        [one] if !is_index(one.media_type()) => {
+            let manifest: ImageManifest = read_json(&oci_blob(root, one))?;
+            let config: ImageConfiguration = read_json(&oci_blob(root, manifest.config()))?;
+            Ok(ImagePlatforms::Single(Platform {
+                os: config.os().to_string(),
+                arch: config.architecture().to_string(),
+                variant: config.variant().clone(),
+            }))
+        }
+        _ => Ok(ImagePlatforms::Index(layout_image(root, reference)?.1)),
+    }
+}
+
 fn open_oci_layout(
     root: &Path,
     reference: Option<&str>,
