@@ -1354,6 +1354,32 @@ fn rebase(f: &Fixture, image: &str, base: &str, out: &str, extra: &[&str]) -> Ou
     sparkimg(f, &args)
 }
 
+/// Pushes the base layout `layout` (from [`rebase_bases`]) to the registry as `tag`.
+fn push_base_layout(f: &Fixture, layout: &str, tag: &str) {
+    let dir = format!("oci:{}", f.p(layout).display());
+    ok_json(sparkimg(f, &["push", &dir, "--to", tag, "--json"]));
+}
+
+/// `build --push` as `name` on the registry base `base_tag`, with the rebase tests'
+/// flags (zstd, a time zone, uid 1001) and `extra`: its JSON report.
+fn build_push_on(f: &Fixture, base_tag: &str, name: &str, extra: &[&str]) -> Value {
+    let base = format!("--base={base_tag}");
+    let name = format!("--name={name}");
+    let mut args = vec![
+        "--json",
+        "--push",
+        "--compression=zstd",
+        "--timezone=Asia/Shanghai",
+        "-u",
+        "1001",
+    ];
+    args.extend_from_slice(extra);
+    args.extend([base.as_str(), name.as_str()]);
+    let o = f.build(&args, Some(EPOCH));
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    serde_json::from_slice(&o.stdout).unwrap()
+}
+
 /// Two layouts hold the same files with the same bytes; else the differing names.
 fn same_layout(a: &Path, b: &Path) {
     let (a, b) = (tree_bytes(a), tree_bytes(b));
@@ -1644,10 +1670,7 @@ fn rebase_registry_to_registry_downloads_no_spark_layer() {
     let f = Fixture::new();
     rebase_bases(&f, &["amd64"]);
     let base_tag = format!("{host}/base:17");
-    let push_base = |name: &str| {
-        let dir = format!("oci:{}", f.p(name).display());
-        ok_json(sparkimg(&f, &["push", &dir, "--to", &base_tag, "--json"]));
-    };
+    let push_base = |name: &str| push_base_layout(&f, name, &base_tag);
     let build_to = |name: &str, out: &str, push: &str| -> Value {
         let base = format!("--base={base_tag}");
         let name = format!("--name={host}/x/spark:{name}");
@@ -1782,28 +1805,11 @@ fn rebase_registry_multi_platform_rebases_every_platform() {
         f.p("arm64-entrypoint").display()
     );
     let base_tag = format!("{host}/base:17");
-    let push_base = |name: &str| {
-        let dir = format!("oci:{}", f.p(name).display());
-        ok_json(sparkimg(&f, &["push", &dir, "--to", &base_tag, "--json"]));
-    };
-    let build_push = |name: &str| -> Value {
-        let base = format!("--base={base_tag}");
-        let name = format!("--name={host}/x/spark:{name}");
-        let args = [
-            "--json",
-            "--push",
-            "--platform=linux/amd64,linux/arm64",
-            &arm_arg,
-            "--compression=zstd",
-            "--timezone=Asia/Shanghai",
-            "-u",
-            "1001",
-            &base,
-            &name,
-        ];
-        let o = f.build(&args, Some(EPOCH));
-        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
-        serde_json::from_slice(&o.stdout).unwrap()
+    let push_base = |name: &str| push_base_layout(&f, name, &base_tag);
+    let build_push = |name: &str| {
+        let name = format!("{host}/x/spark:{name}");
+        let platforms = ["--platform=linux/amd64,linux/arm64", &arm_arg];
+        build_push_on(&f, &base_tag, &name, &platforms)
     };
     push_base("v1");
     build_push("t");
@@ -1877,29 +1883,15 @@ fn rebase_registry_single_platform_image_reads_its_platform() {
         f.p("other-entrypoint").display()
     );
     let base_tag = format!("{host}/base:17");
-    let push_base = |name: &str| {
-        let dir = format!("oci:{}", f.p(name).display());
-        ok_json(sparkimg(&f, &["push", &dir, "--to", &base_tag, "--json"]));
-    };
-    let build_push = |name: &str| -> Value {
-        let base = format!("--base={base_tag}");
-        let name = format!("--name={host}/x/spark:{name}");
-        let platform = format!("--platform={platform}");
-        let args = [
-            "--json",
-            "--push",
-            &platform,
-            &ep_arg,
-            "--compression=zstd",
-            "--timezone=Asia/Shanghai",
-            "-u",
-            "1001",
-            &base,
+    let push_base = |name: &str| push_base_layout(&f, name, &base_tag);
+    let build_push = |name: &str| {
+        let name = format!("{host}/x/spark:{name}");
+        build_push_on(
+            &f,
+            &base_tag,
             &name,
-        ];
-        let o = f.build(&args, Some(EPOCH));
-        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
-        serde_json::from_slice(&o.stdout).unwrap()
+            &[&format!("--platform={platform}"), &ep_arg],
+        )
     };
     push_base("v1");
     build_push("t");
@@ -1972,27 +1964,8 @@ fn rebase_to_another_registry_streams_the_spark_layers() {
     let f = Fixture::new();
     rebase_bases(&f, &["amd64"]);
     let base_tag = format!("{ha}/base:17");
-    let push_base = |name: &str| {
-        let dir = format!("oci:{}", f.p(name).display());
-        ok_json(sparkimg(&f, &["push", &dir, "--to", &base_tag, "--json"]));
-    };
-    let build_push = |name: &str| -> Value {
-        let base = format!("--base={base_tag}");
-        let args = [
-            "--json",
-            "--push",
-            "--compression=zstd",
-            "--timezone=Asia/Shanghai",
-            "-u",
-            "1001",
-            &base,
-            "--name",
-            name,
-        ];
-        let o = f.build(&args, Some(EPOCH));
-        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
-        serde_json::from_slice(&o.stdout).unwrap()
-    };
+    let push_base = |name: &str| push_base_layout(&f, name, &base_tag);
+    let build_push = |name: &str| build_push_on(&f, &base_tag, name, &[]);
     push_base("v1");
     let image = format!("{ha}/x/spark:t");
     build_push(&image);
@@ -2058,27 +2031,8 @@ fn rebase_copies_a_base_from_another_registry_with_one_get() {
     let f = Fixture::new();
     rebase_bases(&f, &["amd64"]);
     let base_tag = format!("{ha}/base:17");
-    let push_base = |name: &str| {
-        let dir = format!("oci:{}", f.p(name).display());
-        ok_json(sparkimg(&f, &["push", &dir, "--to", &base_tag, "--json"]));
-    };
-    let build_push = |name: &str| -> Value {
-        let base = format!("--base={base_tag}");
-        let args = [
-            "--json",
-            "--push",
-            "--compression=zstd",
-            "--timezone=Asia/Shanghai",
-            "-u",
-            "1001",
-            &base,
-            "--name",
-            name,
-        ];
-        let o = f.build(&args, Some(EPOCH));
-        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
-        serde_json::from_slice(&o.stdout).unwrap()
-    };
+    let push_base = |name: &str| push_base_layout(&f, name, &base_tag);
+    let build_push = |name: &str| build_push_on(&f, &base_tag, name, &[]);
     // The base on a, the image on b.
     push_base("v1");
     let image = format!("{hb}/x/spark:t");
