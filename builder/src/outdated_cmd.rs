@@ -46,7 +46,7 @@ pub fn run(args: OutdatedArgs, lock_timeout: Duration) -> Result<ExitCode> {
     for image in &args.images {
         let spec = BaseSpec::parse(image)?;
         let mut statuses = Vec::new();
-        for want in image_platforms(&spec, &platforms)? {
+        for want in support::image_platforms((image, &spec), &platforms, Some(&ropts))? {
             let opened = open(&spec, &want, &ropts, scratch.path())?;
             let label = |k: &str| {
                 opened
@@ -81,21 +81,6 @@ pub fn run(args: OutdatedArgs, lock_timeout: Duration) -> Result<ExitCode> {
     Ok(match all.iter().any(|i| i.outdated) {
         true => ExitCode::from(1),
         false => ExitCode::SUCCESS,
-    })
-}
-
-/// The platforms to check: those asked for, a layout index's, else this machine's.
-fn image_platforms(spec: &BaseSpec, asked: &[Platform]) -> Result<Vec<Platform>> {
-    if !asked.is_empty() {
-        return Ok(asked.to_vec());
-    }
-    let listed = match spec {
-        BaseSpec::OciDir { dir, reference } => base::layout_image(dir, reference.as_deref())?.1,
-        _ => Vec::new(),
-    };
-    Ok(match listed.is_empty() {
-        true => vec![Platform::host()],
-        false => listed,
     })
 }
 

@@ -12,9 +12,7 @@ use sparkimg::image::basefs::{self, ScanTap};
 use sparkimg::image::cache::LayerCache;
 use sparkimg::image::rebase::{self, RebaseOptions, RebaseReport};
 use sparkimg::image::reference::parse_ref;
-use sparkimg::image::{
-    self, BaseSpec, BuildError, Compression, ImagePlatforms, OutputSpec, Platform,
-};
+use sparkimg::image::{self, BaseSpec, BuildError, Compression, OutputSpec, Platform};
 use sparkimg::publish::{self, Delivered, FileSink, RegistrySink, Sink};
 use sparkimg::registry::push::BlobTap;
 use sparkimg::registry::{self, RegistryOptions, RegistryRef};
@@ -83,7 +81,7 @@ pub fn run(args: RebaseArgs, lock_timeout: Duration) -> Result<()> {
         )?),
         false => None,
     };
-    let wanted = image_platforms((&args.image, &image), &platforms, ropts.as_ref())?;
+    let wanted = support::image_platforms((&args.image, &image), &platforms, ropts.as_ref())?;
     let old_sboms = old_sboms(&image, &wanted, ropts.as_ref())?;
     let image_is_registry = matches!(image, BaseSpec::Registry(_));
     let copy_to = copy_target(&args, &image, &base, output.is_some())?;
@@ -299,26 +297,6 @@ fn old_sboms(
         out.insert(p.to_string(), docs);
     }
     Ok(out)
-}
-
-/// The platforms to rebase (and pull a registry base for): see
-/// [`rebase::platforms_to_rebase`]; a registry or layout image's are read from its
-/// index, or from its config when it is a single image manifest.
-fn image_platforms(
-    (shown, image): (&str, &BaseSpec),
-    asked: &[Platform],
-    ropts: Option<&RegistryOptions>,
-) -> Result<Vec<Platform>> {
-    let found = match (image, ropts) {
-        (BaseSpec::OciDir { dir, reference }, _) => {
-            image::base::layout_platforms(dir, reference.as_deref())?
-        }
-        (BaseSpec::Registry(r), Some(ropts)) => {
-            registry::pull::platforms(&RegistryRef::parse(r)?, ropts)?
-        }
-        _ => ImagePlatforms::Index(Vec::new()),
-    };
-    Ok(rebase::platforms_to_rebase(shown, asked, found)?)
 }
 
 /// A registry image pulled for each platform (the first as the image, the others per

@@ -10,7 +10,8 @@ use std::time::Duration;
 use anyhow::{Context, Result};
 use sparkimg::engine::{self, Daemon};
 use sparkimg::fetch::progress::ProgressMode;
-use sparkimg::registry::{AuthSources, Credentials, RegistryError, RegistryOptions};
+use sparkimg::image::{BaseSpec, ImagePlatforms, Platform};
+use sparkimg::registry::{AuthSources, Credentials, RegistryError, RegistryOptions, RegistryRef};
 
 use crate::cli::{ProgressArg, RegistryArgs};
 
@@ -178,4 +179,24 @@ pub fn cache_session(
         }
         Err(e) => Err(e.into()),
     }
+}
+
+/// The platforms of an image to act on (`rebase`, and `pull` a registry base for;
+/// `outdated`): see [`ImagePlatforms::select`]. A registry or layout image's are read
+/// from its index, or from its config when it is a single image manifest.
+pub fn image_platforms(
+    (shown, image): (&str, &BaseSpec),
+    asked: &[Platform],
+    ropts: Option<&RegistryOptions>,
+) -> Result<Vec<Platform>> {
+    let found = match (image, ropts) {
+        (BaseSpec::OciDir { dir, reference }, _) => {
+            sparkimg::image::base::layout_platforms(dir, reference.as_deref())?
+        }
+        (BaseSpec::Registry(r), Some(ropts)) => {
+            sparkimg::registry::pull::platforms(&RegistryRef::parse(r)?, ropts)?
+        }
+        _ => ImagePlatforms::Index(Vec::new()),
+    };
+    Ok(found.select(shown, asked)?)
 }

@@ -1815,6 +1815,29 @@ fn rebase_registry_multi_platform_rebases_every_platform() {
     build_push("t");
     push_base("v2");
     let image = format!("{host}/x/spark:t");
+    // `outdated` checks every platform of the index, not only this machine's.
+    let outdated = |code: i32| -> Vec<(String, bool)> {
+        let o = sparkimg(&f, &["outdated", &image, "--json"]);
+        let err = String::from_utf8_lossy(&o.stderr);
+        assert_eq!(o.status.code(), Some(code), "{err}");
+        let v: Value = serde_json::from_slice(&o.stdout).unwrap();
+        let platforms = v["images"][0]["platforms"].as_array().unwrap().iter();
+        platforms
+            .map(|p| {
+                (
+                    p["platform"].as_str().unwrap().into(),
+                    p["outdated"] == true,
+                )
+            })
+            .collect()
+    };
+    let both = |outdated: bool| {
+        vec![
+            ("linux/amd64".to_string(), outdated),
+            ("linux/arm64".to_string(), outdated),
+        ]
+    };
+    assert_eq!(outdated(1), both(true));
     let base = format!("--base={base_tag}");
     let before = reg.requests().len();
     let r = ok_json(sparkimg(&f, &["rebase", &image, &base, "--push", "--json"]));
@@ -1839,6 +1862,7 @@ fn rebase_registry_multi_platform_rebases_every_platform() {
             .any(|(m, u, _)| m == "GET" && kept.iter().any(|k| u.ends_with(k))),
         "Spark layers downloaded: {after:?}"
     );
+    assert_eq!(outdated(0), both(false));
     // Each platform's SPDX names v2's packages (read before the fresh build adds its
     // own referrers to the same subjects).
     for p in ["linux/amd64", "linux/arm64"] {

@@ -83,6 +83,29 @@ pub enum ImagePlatforms {
     Single(Platform),
 }
 
+impl ImagePlatforms {
+    /// Pure: the platforms of image `shown` to act on (rebase, outdated). An index:
+    /// those asked for, else all it lists (none: this machine's). A single-platform
+    /// image: the platform its config declares, whatever this machine is; a
+    /// `--platform` it does not serve is refused, naming both.
+    pub fn select(self, shown: &str, asked: &[Platform]) -> Result<Vec<Platform>, BuildError> {
+        match self {
+            ImagePlatforms::Index(listed) => Ok(match (asked.is_empty(), listed.is_empty()) {
+                (false, _) => asked.to_vec(),
+                (true, false) => listed,
+                (true, true) => vec![Platform::host()],
+            }),
+            ImagePlatforms::Single(own) => match asked.iter().find(|p| !own.serves(p)) {
+                Some(p) => Err(BuildError::Refused(format!(
+                    "--platform {p} does not match {shown}: it is a single-platform image \
+                     whose config says {own} (drop --platform, or pass --platform {own})"
+                ))),
+                None => Ok(vec![own]),
+            },
+        }
+    }
+}
+
 impl Platform {
     /// Whether an image of this platform is what `want` asks for (`want` without a
     /// variant takes any variant, as index selection does).

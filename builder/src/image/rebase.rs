@@ -22,7 +22,7 @@ use super::cache::LayerCache;
 use super::output::BlobSource;
 use super::plan::{self, Content, Variant};
 use super::{basefs, json, layer, sboms, Assembled, BaseSpec, BuildError, ImageRef, ImageReport};
-use super::{Compression, ImagePlatforms, Platform};
+use super::{Compression, Platform};
 
 /// What to rebase onto what.
 #[derive(Debug, Clone)]
@@ -546,31 +546,6 @@ fn repository_of(name: &str) -> String {
     }
 }
 
-/// Pure: the platforms of image `shown` to rebase. An index: those asked for, else all
-/// it lists (none: this machine's). A single-platform image: the platform its config
-/// declares, whatever this machine is; a `--platform` it does not serve is refused,
-/// naming both.
-pub fn platforms_to_rebase(
-    shown: &str,
-    asked: &[Platform],
-    found: ImagePlatforms,
-) -> Result<Vec<Platform>, BuildError> {
-    match found {
-        ImagePlatforms::Index(listed) => Ok(match (asked.is_empty(), listed.is_empty()) {
-            (false, _) => asked.to_vec(),
-            (true, false) => listed,
-            (true, true) => vec![Platform::host()],
-        }),
-        ImagePlatforms::Single(own) => match asked.iter().find(|p| !own.serves(p)) {
-            Some(p) => Err(BuildError::Refused(format!(
-                "--platform {p} does not match {shown}: it is a single-platform image \
-                 whose config says {own} (drop --platform, or pass --platform {own})"
-            ))),
-            None => Ok(vec![own]),
-        },
-    }
-}
-
 /// The platforms to rebase: those asked for (each must be the image's), else all.
 fn select_platforms(asked: &[Platform], image: Vec<Platform>) -> Result<Vec<Platform>, BuildError> {
     if let Some(p) = asked
@@ -652,6 +627,7 @@ fn assemble_rebased(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::image::ImagePlatforms;
     use serde_json::json;
 
     fn ids(v: &[&str]) -> Vec<String> {
@@ -684,19 +660,21 @@ mod tests {
         let arm = ImagePlatforms::Single(p("linux/arm64/v8"));
         // No --platform: the image's own, not this machine's.
         assert_eq!(
-            platforms_to_rebase("r/x:t", &[], arm.clone()).unwrap(),
+            arm.clone().select("r/x:t", &[]).unwrap(),
             vec![p("linux/arm64/v8")]
         );
         // --platform without a variant takes the image's variant.
         for asked in ["linux/arm64", "linux/arm64/v8"] {
             assert_eq!(
-                platforms_to_rebase("r/x:t", &[p(asked)], arm.clone()).unwrap(),
+                arm.clone().select("r/x:t", &[p(asked)]).unwrap(),
                 vec![p("linux/arm64/v8")]
             );
         }
         // A --platform the image is not: refused, naming both.
         for asked in ["linux/amd64", "linux/arm64/v7", "windows/arm64"] {
-            let e = platforms_to_rebase("r/x:t", &[p(asked)], arm.clone())
+            let e = arm
+                .clone()
+                .select("r/x:t", &[p(asked)])
                 .unwrap_err()
                 .to_string();
             assert!(
@@ -704,11 +682,11 @@ mod tests {
                 "{e}"
             );
             assert!(matches!(
-                platforms_to_rebase("r/x:t", &[p(asked)], arm.clone()),
+                arm.clone().select("r/x:t", &[p(asked)]),
                 Err(BuildError::Refused(_))
             ));
         }
-        let e = platforms_to_rebase("r/x:t", &[p("linux/arm64"), p("linux/amd64")], arm);
+        let e = arm.select("r/x:t", &[p("linux/arm64"), p("linux/amd64")]);
         assert!(e.is_err());
     }
 
@@ -717,15 +695,15 @@ mod tests {
         let p = |s: &str| Platform::parse(s).unwrap();
         let both = ImagePlatforms::Index(vec![p("linux/amd64"), p("linux/arm64")]);
         assert_eq!(
-            platforms_to_rebase("x", &[], both.clone()).unwrap(),
+            both.clone().select("x", &[]).unwrap(),
             vec![p("linux/amd64"), p("linux/arm64")]
         );
         assert_eq!(
-            platforms_to_rebase("x", &[p("linux/arm64")], both).unwrap(),
+            both.select("x", &[p("linux/arm64")]).unwrap(),
             vec![p("linux/arm64")]
         );
         assert_eq!(
-            platforms_to_rebase("x", &[], ImagePlatforms::Index(Vec::new())).unwrap(),
+            ImagePlatforms::Index(Vec::new()).select("x", &[]).unwrap(),
             vec![Platform::host()]
         );
     }
