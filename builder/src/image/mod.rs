@@ -538,8 +538,7 @@ fn build_layers(
         .map(|(k, l, _)| (k.as_str(), *l))
         .collect();
     let built = build_unique(opts, &rest, store, cache, tee, &AtomicBool::new(false))?;
-    let rest_keys: Vec<String> = rest.iter().map(|(k, _)| k.to_string()).collect();
-    found.extend(rest_keys.into_iter().zip(built));
+    found.extend(rest.iter().map(|(k, _)| k.to_string()).zip(built));
     let layer_reports: Vec<LayerReport> = unique
         .iter()
         .filter_map(|(key, l, platform)| {
