@@ -6,7 +6,7 @@ use anyhow::{Context, Result};
 use sparkimg::fetch::Cache;
 use sparkimg::maven::{coordinate, settings, stage};
 
-use crate::cli::PackagesArgs;
+use super::args::PackagesArgs;
 
 pub fn run(args: PackagesArgs, lock_timeout: std::time::Duration) -> Result<()> {
     let packages = coordinate::parse_packages(args.packages.trim())?;

@@ -12,8 +12,8 @@ use sparkimg::fetch::Cache;
 use sparkimg::image::{base, BaseSpec, BuildError, Compression, Platform};
 use sparkimg::registry::{self, RegistryOptions, RegistryRef};
 
-use crate::cli::OutdatedArgs;
-use crate::support;
+use super::args::OutdatedArgs;
+use super::support;
 
 #[derive(Debug, Serialize)]
 struct PlatformStatus {

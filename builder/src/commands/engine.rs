@@ -4,8 +4,8 @@
 use anyhow::Result;
 use sparkimg::engine::{self, EngineError};
 
-use crate::cli::PushArgs;
-use crate::support;
+use super::args::PushArgs;
+use super::support;
 
 pub fn push(args: PushArgs) -> Result<()> {
     if !args.to.is_empty() {

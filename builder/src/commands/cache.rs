@@ -8,7 +8,7 @@ use indicatif::HumanBytes;
 use sparkimg::cache::{self, Policy};
 use sparkimg::fetch::Cache;
 
-use crate::cli::{CacheCommand, CacheLsArgs, CachePruneArgs};
+use super::args::{CacheCommand, CacheLsArgs, CachePruneArgs};
 
 pub fn run(cmd: CacheCommand, lock_timeout: Duration) -> Result<()> {
     match cmd {

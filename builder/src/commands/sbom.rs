@@ -8,8 +8,8 @@ use sparkimg::image::Platform;
 use sparkimg::registry::{self, RegistryRef};
 use sparkimg::sbom::Format;
 
-use crate::cli::SbomArgs;
-use crate::support;
+use super::args::SbomArgs;
+use super::support;
 
 pub fn run(args: SbomArgs, lock_timeout: std::time::Duration) -> Result<()> {
     let platform = match &args.platform {

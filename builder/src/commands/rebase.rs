@@ -18,8 +18,8 @@ use sparkimg::registry::push::BlobTap;
 use sparkimg::registry::{self, RegistryOptions, RegistryRef};
 use sparkimg::sbom::Format;
 
-use crate::cli::RebaseArgs;
-use crate::support;
+use super::args::RebaseArgs;
+use super::support;
 
 pub fn run(args: RebaseArgs, lock_timeout: Duration) -> Result<()> {
     let image = BaseSpec::parse(&args.image)?;

@@ -13,7 +13,7 @@ use sparkimg::image::{
 use sparkimg::maven::{coordinate, settings, Coordinate, Pattern};
 use sparkimg::registry::RegistryRef;
 
-use crate::cli::{BuildArgs, CompressionArg, EngineArg, RegistryArgs};
+use super::args::{BuildArgs, CompressionArg, EngineArg, RegistryArgs};
 
 /// The environment variables `build` reads.
 #[derive(Debug, Default, Clone)]
@@ -564,7 +564,7 @@ mod tests {
     use clap::Parser;
 
     use super::*;
-    use crate::cli::{Cli, Command};
+    use crate::commands::args::{Cli, Command};
 
     fn resolve_args(args: &[&str]) -> Result<BuildRequest, BuildError> {
         let argv = ["sparkimg", "build"].iter().chain(args);

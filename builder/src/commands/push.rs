@@ -7,8 +7,8 @@ use sparkimg::fetch::Cache;
 use sparkimg::publish::{self, RegistrySink};
 use sparkimg::registry::{RegistryError, RegistryRef};
 
-use crate::cli::PushArgs;
-use crate::support;
+use super::args::PushArgs;
+use super::support;
 
 fn parse_targets(to: &[String]) -> Result<Vec<RegistryRef>> {
     let mut out = Vec::new();

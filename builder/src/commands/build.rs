@@ -17,9 +17,9 @@ use sparkimg::image::{
 use sparkimg::publish::{self, Delivered, FileSink, LoadSink, RegistrySink, Sink};
 use sparkimg::registry::{self, PushReport, RegistryOptions};
 
-use crate::cli::BuildArgs;
-use crate::resolve::{self, BuildRequest, Distribution, Env, Load};
-use crate::support;
+use super::args::BuildArgs;
+use super::resolve::{self, BuildRequest, Distribution, Env, Load};
+use super::support;
 
 /// What the effects before the build found: daemons, credentials, directories.
 struct Prepared {

@@ -13,7 +13,7 @@ use sparkimg::fetch::progress::ProgressMode;
 use sparkimg::image::{BaseSpec, ImagePlatforms, Platform};
 use sparkimg::registry::{AuthSources, Credentials, RegistryError, RegistryOptions, RegistryRef};
 
-use crate::cli::{ProgressArg, RegistryArgs};
+use super::args::{ProgressArg, RegistryArgs};
 
 /// How long a daemon may take to answer `_ping`: a local socket answers in
 /// milliseconds; the bound only matters for a tcp:// host that drops packets.
