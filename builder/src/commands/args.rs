@@ -64,9 +64,8 @@ pub struct PackagesArgs {
     #[arg(long, value_name = "DIR")]
     pub spark_home: Option<PathBuf>,
 
-    /// Cache directory.
-    #[arg(long, value_name = "DIR", env = "SPARKIMG_CACHE_DIR")]
-    pub cache_dir: Option<PathBuf>,
+    #[command(flatten)]
+    pub cache: CacheDirArg,
 
     /// Accept files whose repository offers no checksum.
     #[arg(long)]
@@ -93,9 +92,8 @@ pub struct CacheLsArgs {
     #[arg(long)]
     pub json: bool,
 
-    /// Cache directory [default: $XDG_CACHE_HOME/sparkimg or ~/.cache/sparkimg].
-    #[arg(long, value_name = "DIR", env = "SPARKIMG_CACHE_DIR")]
-    pub cache_dir: Option<PathBuf>,
+    #[command(flatten)]
+    pub cache: CacheDirArg,
 }
 
 #[derive(Debug, Args)]
@@ -121,9 +119,8 @@ pub struct CachePruneArgs {
     #[arg(long)]
     pub json: bool,
 
-    /// Cache directory [default: $XDG_CACHE_HOME/sparkimg or ~/.cache/sparkimg].
-    #[arg(long, value_name = "DIR", env = "SPARKIMG_CACHE_DIR")]
-    pub cache_dir: Option<PathBuf>,
+    #[command(flatten)]
+    pub cache: CacheDirArg,
 }
 
 /// `sparkimg outdated`.
@@ -145,9 +142,8 @@ pub struct OutdatedArgs {
     #[arg(long)]
     pub json: bool,
 
-    /// Cache directory (registry manifests and configs).
-    #[arg(long, value_name = "DIR", env = "SPARKIMG_CACHE_DIR")]
-    pub cache_dir: Option<PathBuf>,
+    #[command(flatten)]
+    pub cache: CacheDirArg,
 
     #[command(flatten)]
     pub registry: RegistryArgs,
@@ -201,9 +197,8 @@ pub struct RebaseArgs {
     #[arg(long)]
     pub json: bool,
 
-    /// Cache directory (pulled bases, base scans).
-    #[arg(long, value_name = "DIR", env = "SPARKIMG_CACHE_DIR")]
-    pub cache_dir: Option<PathBuf>,
+    #[command(flatten)]
+    pub cache: CacheDirArg,
 
     #[command(flatten)]
     pub registry: RegistryArgs,
@@ -229,12 +224,40 @@ pub struct SbomArgs {
     #[arg(long, value_name = "OS/ARCH[/VARIANT]")]
     pub platform: Option<String>,
 
-    /// Cache directory (registry manifests and blobs).
-    #[arg(long, value_name = "DIR", env = "SPARKIMG_CACHE_DIR")]
-    pub cache_dir: Option<PathBuf>,
+    #[command(flatten)]
+    pub cache: CacheDirArg,
 
     #[command(flatten)]
     pub registry: RegistryArgs,
+}
+
+/// `--cache-dir`, shared by every command that reads or fills the cache.
+#[derive(Debug, Args, Clone)]
+pub struct CacheDirArg {
+    /// Cache directory: distributions, layers, packages, registry blobs and base scans
+    /// [default: $XDG_CACHE_HOME/sparkimg or ~/.cache/sparkimg].
+    #[arg(long = "cache-dir", value_name = "DIR", env = "SPARKIMG_CACHE_DIR")]
+    pub dir: Option<PathBuf>,
+}
+
+impl CacheDirArg {
+    /// The flag (or its variable), else the default location; `None` when no default
+    /// can be found (no XDG_CACHE_HOME or HOME), for commands the cache only speeds up.
+    pub fn root(&self) -> Option<PathBuf> {
+        self.dir.clone().or_else(sparkimg::fetch::Cache::default_root)
+    }
+
+    /// The cache root, for commands that cannot work without one.
+    pub fn required(&self) -> anyhow::Result<PathBuf> {
+        Self::required_root(self.dir.clone())
+    }
+
+    /// [`required`](Self::required) for a flag value carried in a resolved request.
+    pub fn required_root(dir: Option<PathBuf>) -> anyhow::Result<PathBuf> {
+        use anyhow::Context;
+        dir.or_else(sparkimg::fetch::Cache::default_root)
+            .context("cannot find a cache directory: set --cache-dir, SPARKIMG_CACHE_DIR or HOME")
+    }
 }
 
 /// Registry access, shared by `build` (--push, registry --base) and `push`.
@@ -307,9 +330,8 @@ pub struct PushArgs {
     #[arg(long)]
     pub json: bool,
 
-    /// Cache directory (remembers which repository holds which blob, for mounts).
-    #[arg(long, value_name = "DIR", env = "SPARKIMG_CACHE_DIR")]
-    pub cache_dir: Option<PathBuf>,
+    #[command(flatten)]
+    pub cache: CacheDirArg,
 
     #[command(flatten)]
     pub registry: RegistryArgs,
@@ -347,9 +369,8 @@ pub struct FetchArgs {
     #[arg(long)]
     pub no_default_mirrors: bool,
 
-    /// Cache directory [default: $XDG_CACHE_HOME/sparkimg or ~/.cache/sparkimg].
-    #[arg(long, value_name = "DIR", env = "SPARKIMG_CACHE_DIR")]
-    pub cache_dir: Option<PathBuf>,
+    #[command(flatten)]
+    pub cache: CacheDirArg,
 
     /// Use this local .tgz or URL instead of resolving a release; its checksum is
     /// `<dist>.sha512`.
@@ -403,196 +424,199 @@ pub enum CompressionArg {
     override_usage = "sparkimg build -r REPO -t TAG [--spark-version V] [-p] [-R] [--base BASE] [--output OUT] [OPTIONS]"
 )]
 pub struct BuildArgs {
+    /// docker-image-tool.sh's trailing verb: `build` (default) or `push` (= --push).
+    #[arg(value_name = "build|push", hide = true)]
+    pub verb: Option<String>,
+
     /// Repository prefix: images are REPO/spark, REPO/spark-py, REPO/spark-r.
     /// Without it the names are spark, spark-py, spark-r (as docker-image-tool.sh).
-    #[arg(short = 'r', long, value_name = "REPO")]
+    #[arg(help_heading = "What to build", short = 'r', long, value_name = "REPO")]
     pub repo: Option<String>,
 
     /// Tag for every image. Defaults to the Spark version; when --spark-version is absent
     /// a tag that is a Spark version (3.5.3) selects the version.
-    #[arg(short = 't', long, value_name = "TAG")]
+    #[arg(help_heading = "What to build", short = 't', long, value_name = "TAG")]
     pub tag: Option<String>,
 
     /// Spark release to package.
-    #[arg(long, value_name = "VERSION")]
+    #[arg(help_heading = "What to build", long, value_name = "VERSION")]
     pub spark_version: Option<String>,
 
     /// Also build the PySpark image; with --engine docker an optional Dockerfile replaces
     /// sparkimg's (the daemonless path ignores it, with a warning).
-    #[arg(short = 'p', long, value_name = "DOCKERFILE", num_args = 0..=1)]
+    #[arg(help_heading = "What to build", short = 'p', long, value_name = "DOCKERFILE", num_args = 0..=1)]
     pub python: Option<Option<String>>,
 
     /// Also build the SparkR image (optional Dockerfile as for -p).
-    #[arg(short = 'R', long = "r", value_name = "DOCKERFILE", num_args = 0..=1)]
+    #[arg(help_heading = "What to build", short = 'R', long = "r", value_name = "DOCKERFILE", num_args = 0..=1)]
     pub r: Option<Option<String>>,
 
     /// Full name (or name:tag) of the JVM image [default: REPO/spark].
-    #[arg(long, value_name = "NAME")]
+    #[arg(help_heading = "What to build", long, value_name = "NAME")]
     pub name: Option<String>,
 
     /// Full name (or name:tag) of the PySpark image [default: REPO/spark-py]; implies -p.
-    #[arg(long, value_name = "NAME")]
+    #[arg(help_heading = "What to build", long, value_name = "NAME")]
     pub python_name: Option<String>,
 
     /// Full name (or name:tag) of the SparkR image [default: REPO/spark-r]; implies -R.
-    #[arg(long, value_name = "NAME")]
+    #[arg(help_heading = "What to build", long, value_name = "NAME")]
     pub r_name: Option<String>,
+
+    /// User the images run as (docker-image-tool.sh -u; Spark files are owned by it, gid 0).
+    #[arg(help_heading = "What to build", short = 'u', long, value_name = "UID", default_value_t = 185)]
+    pub uid: u64,
+
+    /// docker-image-tool.sh -X (buildx, amd64+arm64, push): same as
+    /// --platform linux/amd64,linux/arm64 --push.
+    #[arg(help_heading = "What to build", short = 'X')]
+    pub buildx: bool,
+
+    /// docker-image-tool.sh -m (minikube's Docker): not supported yet.
+    #[arg(help_heading = "What to build", short = 'm')]
+    pub minikube: bool,
+
+    /// Platform(s), e.g. linux/amd64,linux/arm64. Default: the base's. Several make one
+    /// image index per image (Spark layers shared) and need a base for each platform (a
+    /// multi-platform oci: layout or registry image) and --platform-entrypoint binaries.
+    #[arg(help_heading = "What to build", long, value_name = "OS/ARCH", value_delimiter = ',')]
+    pub platform: Vec<String>,
+
+    /// Time zone of the images: TZ, /etc/localtime, /etc/timezone.
+    #[arg(help_heading = "What to build", long, value_name = "ZONE", default_value = "UTC")]
+    pub timezone: String,
 
     /// Base image: a registry reference (eclipse-temurin:17-jre, host/repo@sha256:…),
     /// oci:DIR[:REF], oci-archive:FILE[:REF], docker-archive:FILE[:REPO:TAG],
     /// rootfs:FILE.tar[.gz|.zst]. Registry bases are pulled for --platform
     /// (default linux/amd64) into the cache.
     /// [default: eclipse-temurin:8-jre for Spark 2.x, eclipse-temurin:17-jre for 3.x/4.x]
-    #[arg(long, value_name = "BASE")]
+    #[arg(help_heading = "Base", long, value_name = "BASE")]
     pub base: Option<String>,
-
-    /// Where to write: oci:DIR, oci-archive:FILE, docker-archive:FILE (for `docker load`).
-    /// [default: load into the Docker Engine if one answers, else oci:sparkimg-out]
-    #[arg(long, value_name = "OUT")]
-    pub output: Option<String>,
-
-    /// Push the images to their registries, straight from the layer store (blobs first,
-    /// then manifests, then tags; see `sparkimg push`); with --output/--load, after them.
-    #[arg(long)]
-    pub push: bool,
-
-    /// Load into the Docker Engine (a `docker load` streamed from the build: no archive
-    /// on disk; uncompressed layers unless --output or --compression asks otherwise).
-    #[arg(long)]
-    pub load: bool,
-
-    #[arg(long, value_enum, default_value = "daemonless")]
-    pub engine: EngineArg,
-
-    /// User the images run as (docker-image-tool.sh -u; Spark files are owned by it, gid 0).
-    #[arg(short = 'u', long, value_name = "UID", default_value_t = 185)]
-    pub uid: u64,
-
-    /// docker-image-tool.sh build args: java_image_tag=T (base eclipse-temurin:T),
-    /// spark_uid=N (as -u); base_img is ignored. With --engine docker every K=V is
-    /// passed to the Dockerfiles.
-    #[arg(short = 'b', long = "build-arg", value_name = "K=V")]
-    pub build_args: Vec<String>,
-
-    /// JVM Dockerfile (docker-image-tool.sh -f) instead of sparkimg's; --engine docker only.
-    /// It gets the same context and build args as the built-in one.
-    #[arg(short = 'f', long, value_name = "FILE")]
-    pub dockerfile: Option<String>,
-
-    /// docker-image-tool.sh -X (buildx, amd64+arm64, push): same as
-    /// --platform linux/amd64,linux/arm64 --push.
-    #[arg(short = 'X')]
-    pub buildx: bool,
-
-    /// docker-image-tool.sh -m (minikube's Docker): not supported yet.
-    #[arg(short = 'm')]
-    pub minikube: bool,
-
-    /// Platform(s), e.g. linux/amd64,linux/arm64. Default: the base's. Several make one
-    /// image index per image (Spark layers shared) and need a base for each platform (a
-    /// multi-platform oci: layout or registry image) and --platform-entrypoint binaries.
-    #[arg(long, value_name = "OS/ARCH", value_delimiter = ',')]
-    pub platform: Vec<String>,
-
-    /// Time zone of the images: TZ, /etc/localtime, /etc/timezone.
-    #[arg(long, value_name = "ZONE", default_value = "UTC")]
-    pub timezone: String,
-
-    /// [default: gzip; none when only loading into the Docker Engine]
-    #[arg(long, value_enum)]
-    pub compression: Option<CompressionArg>,
-
-    /// gzip 0-9 (default 1), zstd 1-19 (default 3).
-    #[arg(long, value_name = "N", allow_negative_numbers = false)]
-    pub compression_level: Option<i32>,
 
     /// The static spark-entrypoint binary [default: target/dist/spark-entrypoint, made by
     /// `cargo xtask dist`].
-    #[arg(long, value_name = "PATH", env = "SPARKIMG_ENTRYPOINT")]
+    #[arg(help_heading = "Base", long, value_name = "PATH", env = "SPARKIMG_ENTRYPOINT")]
     pub entrypoint_binary: Option<PathBuf>,
 
     /// The spark-entrypoint binary for one platform of a multi-platform build, e.g.
     /// linux/arm64=target/aarch64-unknown-linux-gnu/dist/spark-entrypoint (repeatable;
     /// platforms without one use --entrypoint-binary, which must match their architecture).
-    #[arg(long, value_name = "OS/ARCH=PATH")]
+    #[arg(help_heading = "Base", long, value_name = "OS/ARCH=PATH")]
     pub platform_entrypoint: Vec<String>,
 
-    /// Do not use or fill the layer cache (docker-image-tool.sh -n).
-    #[arg(short = 'n', long)]
-    pub no_cache: bool,
+    /// OS packages added to every image from the base's own apt sources (comma-separated,
+    /// repeatable), e.g. krb5-user,procps. spark-py and spark-r also get python3 or R
+    /// when the base lacks them.
+    #[arg(help_heading = "OS and Maven packages", long, value_name = "PKG[,PKG...]", value_delimiter = ',')]
+    pub apt_packages: Vec<String>,
+
+    /// Maven coordinates baked into /opt/spark/jars with their dependencies, resolved
+    /// as `spark-submit --packages` resolves them (Spark's syntax).
+    #[arg(help_heading = "OS and Maven packages", long, value_name = "G:A:V[,G:A:V...]")]
+    pub packages: Option<String>,
+
+    /// Maven repositories asked after Maven Central and spark-packages (http://,
+    /// https:// or file://; `user:pass@` or ~/.m2/settings.xml for credentials).
+    #[arg(help_heading = "OS and Maven packages", long, value_name = "URL[,URL...]")]
+    pub repositories: Option<String>,
+
+    /// group:artifact pairs (globs allowed) left out of the --packages resolution.
+    #[arg(help_heading = "OS and Maven packages", long, value_name = "G:A[,G:A...]")]
+    pub exclude_packages: Option<String>,
+
+    /// Where to write: oci:DIR, oci-archive:FILE, docker-archive:FILE (for `docker load`).
+    /// [default: load into the Docker Engine if one answers, else oci:sparkimg-out]
+    #[arg(help_heading = "Outputs and registry", long, value_name = "OUT")]
+    pub output: Option<String>,
+
+    /// Push the images to their registries, straight from the layer store (blobs first,
+    /// then manifests, then tags; see `sparkimg push`); with --output/--load, after them.
+    #[arg(help_heading = "Outputs and registry", long)]
+    pub push: bool,
+
+    /// Load into the Docker Engine (a `docker load` streamed from the build: no archive
+    /// on disk; uncompressed layers unless --output or --compression asks otherwise).
+    #[arg(help_heading = "Outputs and registry", long)]
+    pub load: bool,
 
     /// SBOM documents to attach to every image as OCI referrers (in a layout or, pushed,
     /// in the registry; `--engine docker` attaches them to what it pushes).
     #[arg(long, value_name = "FORMAT", default_value = "spdx",
           value_parser = ["spdx", "cyclonedx", "both", "none"])]
+    #[arg(help_heading = "Outputs and registry")]
     pub sbom: String,
 
     /// Also write each SBOM document to DIR (`<name>_<tag>_<os>-<arch>.spdx.json`, …).
-    #[arg(long, value_name = "DIR")]
+    #[arg(help_heading = "Outputs and registry", long, value_name = "DIR")]
     pub sbom_dir: Option<PathBuf>,
 
     /// Print one JSON object (images with digests, layers built/cached) on stdout.
-    #[arg(long)]
+    #[arg(help_heading = "Outputs and registry", long)]
     pub json: bool,
 
+    #[command(flatten, next_help_heading = "Registry access")]
+    pub registry: RegistryArgs,
+
     /// Use this unpacked distribution instead of fetching one.
-    #[arg(long, value_name = "DIR", conflicts_with_all = ["dist", "hadoop", "scala", "mirrors"])]
+    #[arg(help_heading = "Distribution", long, value_name = "DIR", conflicts_with_all = ["dist", "hadoop", "scala", "mirrors"])]
     pub spark_home: Option<PathBuf>,
 
     /// Hadoop build, as for `sparkimg fetch`.
-    #[arg(long, value_name = "LINE")]
+    #[arg(help_heading = "Distribution", long, value_name = "LINE")]
     pub hadoop: Option<String>,
 
     /// Scala build, as for `sparkimg fetch`.
-    #[arg(long, value_name = "VERSION")]
+    #[arg(help_heading = "Distribution", long, value_name = "VERSION")]
     pub scala: Option<String>,
 
     /// Mirror base URL (repeatable), as for `sparkimg fetch`.
-    #[arg(long = "mirror", value_name = "URL")]
+    #[arg(help_heading = "Distribution", long = "mirror", value_name = "URL")]
     pub mirrors: Vec<String>,
 
-    #[arg(long)]
+    /// Do not fall back to the Apache mirrors.
+    #[arg(help_heading = "Distribution", long)]
     pub no_default_mirrors: bool,
 
-    /// Cache directory (distributions and layers).
-    #[arg(long, value_name = "DIR", env = "SPARKIMG_CACHE_DIR")]
-    pub cache_dir: Option<PathBuf>,
-
     /// Local .tgz or URL of the distribution, as for `sparkimg fetch`.
-    #[arg(long, value_name = "PATH_OR_URL", conflicts_with_all = ["hadoop", "scala", "mirrors"])]
+    #[arg(help_heading = "Distribution", long, value_name = "PATH_OR_URL", conflicts_with_all = ["hadoop", "scala", "mirrors"])]
     pub dist: Option<String>,
 
     /// Continue when no usable distribution checksum exists, and accept unsigned apt
     /// repositories for OS packages (checksums that exist are still checked).
-    #[arg(long)]
+    #[arg(help_heading = "Distribution", long)]
     pub insecure_skip_verify: bool,
 
-    /// OS packages added to every image from the base's own apt sources (comma-separated,
-    /// repeatable), e.g. krb5-user,procps. spark-py and spark-r also get python3 or R
-    /// when the base lacks them.
-    #[arg(long, value_name = "PKG[,PKG...]", value_delimiter = ',')]
-    pub apt_packages: Vec<String>,
+    /// [default: gzip; none when only loading into the Docker Engine]
+    #[arg(help_heading = "Reproducibility and caching", long, value_enum)]
+    pub compression: Option<CompressionArg>,
 
-    /// Maven coordinates baked into /opt/spark/jars with their dependencies, resolved
-    /// as `spark-submit --packages` resolves them (Spark's syntax).
-    #[arg(long, value_name = "G:A:V[,G:A:V...]")]
-    pub packages: Option<String>,
+    /// gzip 0-9 (default 1), zstd 1-19 (default 3).
+    #[arg(help_heading = "Reproducibility and caching", long, value_name = "N", allow_negative_numbers = false)]
+    pub compression_level: Option<i32>,
 
-    /// Maven repositories asked after Maven Central and spark-packages (http://,
-    /// https:// or file://; `user:pass@` or ~/.m2/settings.xml for credentials).
-    #[arg(long, value_name = "URL[,URL...]")]
-    pub repositories: Option<String>,
+    /// Do not use or fill the layer cache (docker-image-tool.sh -n).
+    #[arg(help_heading = "Reproducibility and caching", short = 'n', long)]
+    pub no_cache: bool,
 
-    /// group:artifact pairs (globs allowed) left out of the --packages resolution.
-    #[arg(long, value_name = "G:A[,G:A...]")]
-    pub exclude_packages: Option<String>,
+    #[command(flatten, next_help_heading = "Reproducibility and caching")]
+    pub cache: CacheDirArg,
 
-    /// docker-image-tool.sh's trailing verb: `build` (default) or `push` (= --push).
-    #[arg(value_name = "build|push", hide = true)]
-    pub verb: Option<String>,
+    /// `docker`: build with a Docker Engine from Dockerfiles instead of writing layers
+    /// and manifests directly.
+    #[arg(help_heading = "Docker Engine (--engine docker)", long, value_enum, default_value = "daemonless")]
+    pub engine: EngineArg,
 
-    #[command(flatten)]
-    pub registry: RegistryArgs,
+    /// docker-image-tool.sh build args: java_image_tag=T (base eclipse-temurin:T),
+    /// spark_uid=N (as -u); base_img is ignored. With --engine docker every K=V is
+    /// passed to the Dockerfiles.
+    #[arg(help_heading = "Docker Engine (--engine docker)", short = 'b', long = "build-arg", value_name = "K=V")]
+    pub build_args: Vec<String>,
+
+    /// JVM Dockerfile (docker-image-tool.sh -f) instead of sparkimg's; --engine docker only.
+    /// It gets the same context and build args as the built-in one.
+    #[arg(help_heading = "Docker Engine (--engine docker)", short = 'f', long, value_name = "FILE")]
+    pub dockerfile: Option<String>,
 }
 
 const BUILD_TEXT: &str = "\

@@ -7,17 +7,17 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use anyhow::{bail, Context, Result};
+use anyhow::{bail, Result};
 use sparkimg::apt::AptOptions;
 use sparkimg::engine::{self, Daemon};
-use sparkimg::fetch::{self, Cache, FetchOptions, SparkVersion};
+use sparkimg::fetch::{self, FetchOptions, SparkVersion};
 use sparkimg::image::{
     self, BaseSpec, BuildError, BuildOptions, BuildReport, Platform, SbomOptions,
 };
 use sparkimg::publish::{self, Delivered, FileSink, LoadSink, RegistrySink, Sink};
 use sparkimg::registry::{self, PushReport, RegistryOptions};
 
-use super::args::BuildArgs;
+use super::args::{BuildArgs, CacheDirArg};
 use super::resolve::{self, BuildRequest, Distribution, Env, Load};
 use super::support;
 
@@ -120,14 +120,13 @@ fn bake_packages(
     cache_root: &Path,
     lock_timeout: Duration,
 ) -> Result<Vec<sparkimg::image::plan::PackageJar>> {
-    let default_root = std::env::var("DEFAULT_ARTIFACT_REPOSITORY").ok();
-    let home = std::env::var_os("HOME").map(PathBuf::from);
+    let env = support::MavenEnv::from_process();
     let jars = sparkimg::maven::stage::run(&sparkimg::maven::stage::StageOptions {
         packages: &req.packages.coordinates,
         excludes: &req.packages.excludes,
         repositories: &req.packages.repositories,
-        default_root: default_root.as_deref().filter(|r| !r.trim().is_empty()),
-        settings_xml: home.map(|h| h.join(".m2").join("settings.xml")),
+        default_root: env.default_root.as_deref(),
+        settings_xml: env.settings_xml,
         spark_home: Some(spark_home),
         cache_root,
         insecure_skip_verify: req.insecure_skip_verify,
@@ -175,12 +174,7 @@ fn prepare(req: &BuildRequest, lock_timeout: Duration) -> Result<Prepared> {
                 .into()
         ));
     };
-    let cache_root = match &req.cache_dir {
-        Some(d) => d.clone(),
-        None => Cache::default_root().context(
-            "cannot find a cache directory: set --cache-dir, SPARKIMG_CACHE_DIR or HOME",
-        )?,
-    };
+    let cache_root = CacheDirArg::required_root(req.cache_dir.clone())?;
     // Credentials are read here, once per run (--password-stdin consumes stdin), so a
     // broken auth file fails before the fetch.
     let registry = match req.needs_registry() {

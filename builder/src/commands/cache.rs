@@ -1,12 +1,10 @@
 //! `sparkimg cache ls` and `sparkimg cache prune` (the library side is `sparkimg::cache`).
 
-use std::path::PathBuf;
 use std::time::Duration;
 
-use anyhow::{Context, Result};
+use anyhow::Result;
 use indicatif::HumanBytes;
 use sparkimg::cache::{self, Policy};
-use sparkimg::fetch::Cache;
 
 use super::args::{CacheCommand, CacheLsArgs, CachePruneArgs};
 
@@ -17,14 +15,9 @@ pub fn run(cmd: CacheCommand, lock_timeout: Duration) -> Result<()> {
     }
 }
 
-fn root(dir: Option<PathBuf>) -> Result<PathBuf> {
-    dir.or_else(Cache::default_root)
-        .context("cannot find a cache directory: set --cache-dir, SPARKIMG_CACHE_DIR or HOME")
-}
-
 /// Read-only: lists leftovers without removing them, so they can be looked at.
 fn ls(args: CacheLsArgs) -> Result<()> {
-    let root = root(args.cache_dir)?;
+    let root = args.cache.required()?;
     let listing = cache::scan(&root, true)?;
     let totals = listing.totals();
     let total: u64 = totals.iter().map(|t| t.bytes).sum::<u64>()
@@ -65,7 +58,7 @@ fn ls(args: CacheLsArgs) -> Result<()> {
 }
 
 fn prune(args: CachePruneArgs, lock_timeout: Duration) -> Result<()> {
-    let root = root(args.cache_dir)?;
+    let root = args.cache.required()?;
     let policy = Policy {
         older_than: args.older_than,
         keep_last: args.keep_last,

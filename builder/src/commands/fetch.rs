@@ -2,19 +2,14 @@
 
 use std::time::Duration;
 
-use anyhow::{bail, Context, Result};
-use sparkimg::fetch::{self, urls, Cache, DistSpec, FetchOptions};
+use anyhow::{bail, Result};
+use sparkimg::fetch::{self, urls, DistSpec, FetchOptions};
 
 use super::args::FetchArgs;
 use super::support;
 
 pub fn run(args: FetchArgs, lock_timeout: Duration) -> Result<()> {
-    let cache_dir = match args.cache_dir {
-        Some(d) => d,
-        None => Cache::default_root().context(
-            "cannot find a cache directory: set --cache-dir, SPARKIMG_CACHE_DIR or HOME",
-        )?,
-    };
+    let cache_dir = args.cache.required()?;
     let _session = sparkimg::cache::open_session(&cache_dir, lock_timeout)?;
     let env_mirrors = std::env::var("SPARKIMG_MIRRORS").ok();
     let mut opts = FetchOptions::new(cache_dir);

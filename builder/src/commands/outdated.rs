@@ -8,7 +8,6 @@ use std::time::Duration;
 
 use anyhow::Result;
 use serde::Serialize;
-use sparkimg::fetch::Cache;
 use sparkimg::image::{base, BaseSpec, BuildError, Compression, Platform};
 use sparkimg::registry::{self, RegistryOptions, RegistryRef};
 
@@ -37,7 +36,7 @@ pub fn run(args: OutdatedArgs, lock_timeout: Duration) -> Result<ExitCode> {
         .iter()
         .map(|p| Platform::parse(p))
         .collect::<Result<Vec<_>, _>>()?;
-    let cache = args.cache_dir.clone().or_else(Cache::default_root);
+    let cache = args.cache.root();
     // As for every command that writes into the cache (pulled manifests and configs).
     let _session = support::cache_session(cache.as_deref(), lock_timeout)?;
     let ropts = support::registry_options(&args.registry, cache, lock_timeout)?;

@@ -2,8 +2,7 @@
 //! download into the cache) and the jars an image would get, one per line or as JSON.
 //! Warms the cache for offline builds and shows what a coordinate brings in.
 
-use anyhow::{Context, Result};
-use sparkimg::fetch::Cache;
+use anyhow::Result;
 use sparkimg::maven::{coordinate, settings, stage};
 
 use super::args::PackagesArgs;
@@ -21,23 +20,17 @@ pub fn run(args: PackagesArgs, lock_timeout: std::time::Duration) -> Result<()> 
         .map(String::from)
         .collect();
     settings::repositories(None, &repositories, &[])?;
-    let cache_root = match &args.cache_dir {
-        Some(d) => d.clone(),
-        None => Cache::default_root().context(
-            "cannot find a cache directory: set --cache-dir, SPARKIMG_CACHE_DIR or HOME",
-        )?,
-    };
+    let cache_root = args.cache.required()?;
     // As every command using the cache: a prune waits for it, and it sweeps what dead
     // runs left (resumable jars kept).
     let _session = sparkimg::cache::open_session(&cache_root, lock_timeout)?;
-    let default_root = std::env::var("DEFAULT_ARTIFACT_REPOSITORY").ok();
-    let home = std::env::var_os("HOME").map(std::path::PathBuf::from);
+    let env = super::support::MavenEnv::from_process();
     let jars = stage::run(&stage::StageOptions {
         packages: &packages,
         excludes: &excludes,
         repositories: &repositories,
-        default_root: default_root.as_deref().filter(|r| !r.trim().is_empty()),
-        settings_xml: home.map(|h| h.join(".m2").join("settings.xml")),
+        default_root: env.default_root.as_deref(),
+        settings_xml: env.settings_xml,
         spark_home: args.spark_home.as_deref(),
         cache_root: &cache_root,
         insecure_skip_verify: args.insecure_skip_verify,

@@ -3,7 +3,6 @@
 use std::time::Duration;
 
 use anyhow::Result;
-use sparkimg::fetch::Cache;
 use sparkimg::publish::{self, RegistrySink};
 use sparkimg::registry::{RegistryError, RegistryRef};
 
@@ -29,7 +28,7 @@ fn parse_targets(to: &[String]) -> Result<Vec<RegistryRef>> {
 pub fn run(args: PushArgs, lock_timeout: Duration) -> Result<()> {
     let to = parse_targets(&args.to)?;
     let (dir, select, _guard) = support::open_layout_source(&args.source)?;
-    let cache = args.cache_dir.clone().or_else(Cache::default_root);
+    let cache = args.cache.root();
     let _session = support::cache_session(cache.as_deref(), lock_timeout)?;
     let opts = support::registry_options(&args.registry, cache, lock_timeout)?;
     let images = publish::open_layout(&dir)?;

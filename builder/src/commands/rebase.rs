@@ -7,7 +7,6 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use anyhow::{Context, Result};
-use sparkimg::fetch::Cache;
 use sparkimg::image::basefs::{self, ScanTap};
 use sparkimg::image::cache::LayerCache;
 use sparkimg::image::rebase::{self, RebaseOptions, RebaseReport};
@@ -63,7 +62,7 @@ pub fn run(args: RebaseArgs, lock_timeout: Duration) -> Result<()> {
     if let Some(o) = &output {
         FileSink(o.clone()).check()?;
     }
-    let cache_root = args.cache_dir.clone().or_else(Cache::default_root);
+    let cache_root = args.cache.root();
     // Pulls write into the cache: a session keeps another command's start-up sweep
     // from taking this run's downloads for a dead process's leftovers.
     let _session = support::cache_session(cache_root.as_deref(), lock_timeout)?;

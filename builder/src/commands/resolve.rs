@@ -236,7 +236,7 @@ pub fn resolve(args: &BuildArgs, env: &Env) -> Result<BuildRequest, BuildError> 
         })?,
         sbom_dir: args.sbom_dir.clone(),
         entrypoint: args.entrypoint_binary.clone(),
-        cache_dir: args.cache_dir.clone(),
+        cache_dir: args.cache.dir.clone(),
         registry: args.registry.clone(),
     };
     // A bad --compression-level is refused now, whichever sink ends up chosen.

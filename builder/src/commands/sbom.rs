@@ -3,7 +3,6 @@
 //! registry's referrers tag, printed on stdout.
 
 use anyhow::{anyhow, Context, Result};
-use sparkimg::fetch::Cache;
 use sparkimg::image::Platform;
 use sparkimg::registry::{self, RegistryRef};
 use sparkimg::sbom::Format;
@@ -25,7 +24,7 @@ pub fn run(args: SbomArgs, lock_timeout: std::time::Duration) -> Result<()> {
         (r.subject, r.documents)
     } else {
         let reference = RegistryRef::parse(&args.image)?;
-        let cache = args.cache_dir.clone().or_else(Cache::default_root);
+        let cache = args.cache.root();
         let _session = support::cache_session(cache.as_deref(), lock_timeout)?;
         let opts = support::registry_options(&args.registry, cache, lock_timeout)?;
         let types = [Format::Spdx, Format::CycloneDx].map(Format::artifact_type);

@@ -200,3 +200,24 @@ pub fn image_platforms(
     };
     Ok(found.select(shown, asked)?)
 }
+
+/// What `--packages` reads from the environment, as spark-submit does: Ivy's default
+/// repository root (`DEFAULT_ARTIFACT_REPOSITORY`) and the user's Maven settings.
+pub struct MavenEnv {
+    pub default_root: Option<String>,
+    pub settings_xml: Option<PathBuf>,
+}
+
+impl MavenEnv {
+    pub fn from_process() -> Self {
+        let default_root = std::env::var("DEFAULT_ARTIFACT_REPOSITORY")
+            .ok()
+            .filter(|r| !r.trim().is_empty());
+        let settings_xml = std::env::var_os("HOME")
+            .map(|h| PathBuf::from(h).join(".m2").join("settings.xml"));
+        MavenEnv {
+            default_root,
+            settings_xml,
+        }
+    }
+}
