@@ -9,6 +9,7 @@ use crate::engine::EngineError;
 use crate::fetch::{FetchError, VersionError};
 use crate::image::BuildError;
 use crate::maven::MavenError;
+use crate::oci::OciError;
 use crate::publish::PublishError;
 use crate::registry::RegistryError;
 
@@ -110,6 +111,9 @@ fn code_of(e: &(dyn Error + 'static)) -> Option<u8> {
     if e.downcast_ref::<VersionError>().is_some() {
         return Some(USAGE);
     }
+    if let Some(e) = e.downcast_ref::<OciError>() {
+        return Some(oci(e));
+    }
     if let Some(e) = e.downcast_ref::<BuildError>() {
         return Some(build(e));
     }
@@ -169,9 +173,8 @@ fn fetch(e: &FetchError) -> u8 {
 
 fn build(e: &BuildError) -> u8 {
     match e {
-        BuildError::InvalidReference { .. }
-        | BuildError::InvalidLocation { .. }
-        | BuildError::InvalidInput(_)
+        BuildError::Oci(o) => oci(o),
+        BuildError::InvalidInput(_)
         | BuildError::UnknownTimezone { .. }
         | BuildError::SourceDateEpoch(_) => USAGE,
         BuildError::Version(_) => USAGE,
@@ -184,6 +187,16 @@ fn build(e: &BuildError) -> u8 {
         BuildError::NotYet(_) => NOT_YET,
         BuildError::OutputNotOurs { .. } => OUTPUT_NOT_OURS,
         BuildError::Io { .. } | BuildError::Lock(_) => OTHER,
+    }
+}
+
+fn oci(e: &OciError) -> u8 {
+    match e {
+        OciError::PlatformNotServed { .. } => BASE_OR_DIST,
+        OciError::InvalidReference { .. }
+        | OciError::InvalidLocation { .. }
+        | OciError::InvalidPlatform(_)
+        | OciError::InvalidDigest(_) => USAGE,
     }
 }
 
@@ -201,7 +214,8 @@ fn apt(e: &AptError) -> u8 {
 
 fn registry(e: &RegistryError) -> u8 {
     match e {
-        RegistryError::InvalidReference { .. } | RegistryError::Layout { .. } => USAGE,
+        RegistryError::Reference(o) => oci(o),
+        RegistryError::Layout { .. } => USAGE,
         RegistryError::Unauthorized { .. } | RegistryError::Credentials(_) => REGISTRY_AUTH,
         RegistryError::Http { .. }
         | RegistryError::Transport { .. }
@@ -218,6 +232,7 @@ fn engine(e: &EngineError) -> u8 {
         EngineError::Daemon { .. } => ENGINE_FAILED,
         EngineError::Build(b) => build(b),
         EngineError::Registry(r) => registry(r),
+        EngineError::Reference(o) => oci(o),
         EngineError::Io { .. } => OTHER,
     }
 }

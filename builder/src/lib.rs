@@ -4,6 +4,7 @@ pub mod apt;
 pub mod cache;
 pub mod digest;
 pub mod fetch;
+pub mod oci;
 
 pub mod http;
 

@@ -13,10 +13,10 @@ use crate::digest::Sha256;
 use thiserror::Error;
 
 use crate::engine::{self, Daemon, EngineError};
-use crate::image::json::JsonBlob;
 use crate::image::output::{self, Blob, BlobSource};
 use crate::image::sboms::{self, SbomDoc};
 use crate::image::{Assembled, BuildError, OutputSpec};
+use crate::oci::json::JsonBlob;
 use crate::registry::layout::{self, Blobs};
 use crate::registry::manifest::Desc;
 use crate::registry::push::{BlobData, PushBlob};
@@ -193,7 +193,7 @@ pub fn push_referrers(
         let repo = RegistryRef {
             tag: None,
             digest: None,
-            ..RegistryRef::parse(&d.reference)?
+            ..RegistryRef::parse(&d.reference).map_err(RegistryError::from)?
         };
         let pinned = RegistryRef {
             digest: Some(d.subject.clone()),

@@ -244,7 +244,9 @@ impl CacheDirArg {
     /// The flag (or its variable), else the default location; `None` when no default
     /// can be found (no XDG_CACHE_HOME or HOME), for commands the cache only speeds up.
     pub fn root(&self) -> Option<PathBuf> {
-        self.dir.clone().or_else(sparkimg::fetch::Cache::default_root)
+        self.dir
+            .clone()
+            .or_else(sparkimg::fetch::Cache::default_root)
     }
 
     /// The cache root, for commands that cannot work without one.
@@ -464,7 +466,13 @@ pub struct BuildArgs {
     pub r_name: Option<String>,
 
     /// User the images run as (docker-image-tool.sh -u; Spark files are owned by it, gid 0).
-    #[arg(help_heading = "What to build", short = 'u', long, value_name = "UID", default_value_t = 185)]
+    #[arg(
+        help_heading = "What to build",
+        short = 'u',
+        long,
+        value_name = "UID",
+        default_value_t = 185
+    )]
     pub uid: u64,
 
     /// docker-image-tool.sh -X (buildx, amd64+arm64, push): same as
@@ -479,11 +487,21 @@ pub struct BuildArgs {
     /// Platform(s), e.g. linux/amd64,linux/arm64. Default: the base's. Several make one
     /// image index per image (Spark layers shared) and need a base for each platform (a
     /// multi-platform oci: layout or registry image) and --platform-entrypoint binaries.
-    #[arg(help_heading = "What to build", long, value_name = "OS/ARCH", value_delimiter = ',')]
+    #[arg(
+        help_heading = "What to build",
+        long,
+        value_name = "OS/ARCH",
+        value_delimiter = ','
+    )]
     pub platform: Vec<String>,
 
     /// Time zone of the images: TZ, /etc/localtime, /etc/timezone.
-    #[arg(help_heading = "What to build", long, value_name = "ZONE", default_value = "UTC")]
+    #[arg(
+        help_heading = "What to build",
+        long,
+        value_name = "ZONE",
+        default_value = "UTC"
+    )]
     pub timezone: String,
 
     /// Base image: a registry reference (eclipse-temurin:17-jre, host/repo@sha256:…),
@@ -496,7 +514,12 @@ pub struct BuildArgs {
 
     /// The static spark-entrypoint binary [default: target/dist/spark-entrypoint, made by
     /// `cargo xtask dist`].
-    #[arg(help_heading = "Base", long, value_name = "PATH", env = "SPARKIMG_ENTRYPOINT")]
+    #[arg(
+        help_heading = "Base",
+        long,
+        value_name = "PATH",
+        env = "SPARKIMG_ENTRYPOINT"
+    )]
     pub entrypoint_binary: Option<PathBuf>,
 
     /// The spark-entrypoint binary for one platform of a multi-platform build, e.g.
@@ -508,21 +531,38 @@ pub struct BuildArgs {
     /// OS packages added to every image from the base's own apt sources (comma-separated,
     /// repeatable), e.g. krb5-user,procps. spark-py and spark-r also get python3 or R
     /// when the base lacks them.
-    #[arg(help_heading = "OS and Maven packages", long, value_name = "PKG[,PKG...]", value_delimiter = ',')]
+    #[arg(
+        help_heading = "OS and Maven packages",
+        long,
+        value_name = "PKG[,PKG...]",
+        value_delimiter = ','
+    )]
     pub apt_packages: Vec<String>,
 
     /// Maven coordinates baked into /opt/spark/jars with their dependencies, resolved
     /// as `spark-submit --packages` resolves them (Spark's syntax).
-    #[arg(help_heading = "OS and Maven packages", long, value_name = "G:A:V[,G:A:V...]")]
+    #[arg(
+        help_heading = "OS and Maven packages",
+        long,
+        value_name = "G:A:V[,G:A:V...]"
+    )]
     pub packages: Option<String>,
 
     /// Maven repositories asked after Maven Central and spark-packages (http://,
     /// https:// or file://; `user:pass@` or ~/.m2/settings.xml for credentials).
-    #[arg(help_heading = "OS and Maven packages", long, value_name = "URL[,URL...]")]
+    #[arg(
+        help_heading = "OS and Maven packages",
+        long,
+        value_name = "URL[,URL...]"
+    )]
     pub repositories: Option<String>,
 
     /// group:artifact pairs (globs allowed) left out of the --packages resolution.
-    #[arg(help_heading = "OS and Maven packages", long, value_name = "G:A[,G:A...]")]
+    #[arg(
+        help_heading = "OS and Maven packages",
+        long,
+        value_name = "G:A[,G:A...]"
+    )]
     pub exclude_packages: Option<String>,
 
     /// Where to write: oci:DIR, oci-archive:FILE, docker-archive:FILE (for `docker load`).
@@ -592,7 +632,12 @@ pub struct BuildArgs {
     pub compression: Option<CompressionArg>,
 
     /// gzip 0-9 (default 1), zstd 1-19 (default 3).
-    #[arg(help_heading = "Reproducibility and caching", long, value_name = "N", allow_negative_numbers = false)]
+    #[arg(
+        help_heading = "Reproducibility and caching",
+        long,
+        value_name = "N",
+        allow_negative_numbers = false
+    )]
     pub compression_level: Option<i32>,
 
     /// Do not use or fill the layer cache (docker-image-tool.sh -n).
@@ -604,18 +649,33 @@ pub struct BuildArgs {
 
     /// `docker`: build with a Docker Engine from Dockerfiles instead of writing layers
     /// and manifests directly.
-    #[arg(help_heading = "Docker Engine (--engine docker)", long, value_enum, default_value = "daemonless")]
+    #[arg(
+        help_heading = "Docker Engine (--engine docker)",
+        long,
+        value_enum,
+        default_value = "daemonless"
+    )]
     pub engine: EngineArg,
 
     /// docker-image-tool.sh build args: java_image_tag=T (base eclipse-temurin:T),
     /// spark_uid=N (as -u); base_img is ignored. With --engine docker every K=V is
     /// passed to the Dockerfiles.
-    #[arg(help_heading = "Docker Engine (--engine docker)", short = 'b', long = "build-arg", value_name = "K=V")]
+    #[arg(
+        help_heading = "Docker Engine (--engine docker)",
+        short = 'b',
+        long = "build-arg",
+        value_name = "K=V"
+    )]
     pub build_args: Vec<String>,
 
     /// JVM Dockerfile (docker-image-tool.sh -f) instead of sparkimg's; --engine docker only.
     /// It gets the same context and build args as the built-in one.
-    #[arg(help_heading = "Docker Engine (--engine docker)", short = 'f', long, value_name = "FILE")]
+    #[arg(
+        help_heading = "Docker Engine (--engine docker)",
+        short = 'f',
+        long,
+        value_name = "FILE"
+    )]
     pub dockerfile: Option<String>,
 }
 

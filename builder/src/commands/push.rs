@@ -4,7 +4,7 @@ use std::time::Duration;
 
 use anyhow::Result;
 use sparkimg::publish::{self, RegistrySink};
-use sparkimg::registry::{RegistryError, RegistryRef};
+use sparkimg::registry::RegistryRef;
 
 use super::args::PushArgs;
 use super::support;
@@ -14,7 +14,7 @@ fn parse_targets(to: &[String]) -> Result<Vec<RegistryRef>> {
     for t in to {
         let r = RegistryRef::parse(t)?;
         if r.digest.is_some() {
-            return Err(RegistryError::InvalidReference {
+            return Err(sparkimg::oci::OciError::InvalidReference {
                 reference: t.clone(),
                 reason: "push to a tag, not a digest".into(),
             }

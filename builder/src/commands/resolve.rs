@@ -7,10 +7,9 @@ use std::collections::BTreeMap;
 use std::path::PathBuf;
 
 use sparkimg::fetch::{urls, DistSpec, SparkVersion};
-use sparkimg::image::{
-    self, reference, BaseSpec, BuildError, Compression, ImageRef, OutputSpec, Platform, Variant,
-};
+use sparkimg::image::{self, BuildError, Compression, Variant};
 use sparkimg::maven::{coordinate, settings, Coordinate, Pattern};
+use sparkimg::oci::{reference, BaseSpec, ImageRef, OutputSpec, Platform};
 use sparkimg::registry::RegistryRef;
 
 use super::args::{BuildArgs, CompressionArg, EngineArg, RegistryArgs};

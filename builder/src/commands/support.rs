@@ -10,7 +10,7 @@ use std::time::Duration;
 use anyhow::{Context, Result};
 use sparkimg::engine::{self, Daemon};
 use sparkimg::fetch::progress::ProgressMode;
-use sparkimg::image::{BaseSpec, ImagePlatforms, Platform};
+use sparkimg::oci::{layout, BaseSpec, ImagePlatforms, Location, Platform};
 use sparkimg::registry::{AuthSources, Credentials, RegistryError, RegistryOptions, RegistryRef};
 
 use super::args::{ProgressArg, RegistryArgs};
@@ -37,44 +37,30 @@ pub fn progress_mode(p: ProgressArg) -> ProgressMode {
 pub fn open_layout_source(
     source: &str,
 ) -> Result<(PathBuf, Option<String>, Option<tempfile::TempDir>)> {
-    let (kind, rest) = source.split_once(':').ok_or_else(|| {
-        usage(format!(
-            "{source}: expected oci:DIR[:REF] or oci-archive:FILE[:REF]"
-        ))
-    })?;
-    let (path, sel) = match rest.split_once(':') {
-        Some((p, r)) if !r.is_empty() => (PathBuf::from(p), Some(r.to_string())),
-        Some((p, _)) => (PathBuf::from(p), None),
-        None => (PathBuf::from(rest), None),
-    };
-    if path.as_os_str().is_empty() {
-        return Err(usage(format!("{source}: missing path")));
-    }
-    match kind {
-        "oci" => Ok((path, sel, None)),
-        "oci-archive" | "docker-archive" => {
-            let tmp = tempfile::Builder::new()
-                .prefix("sparkimg-push-")
-                .tempdir()
-                .context("creating a temporary directory")?;
-            // Compressed or not, as `build --base` takes archives.
-            let f = sparkimg::image::layer::decompressing_reader(&path)?;
-            tar::Archive::new(f)
-                .unpack(tmp.path())
-                .with_context(|| format!("unpacking {}", path.display()))?;
-            if !tmp.path().join("index.json").is_file() {
-                return Err(usage(format!(
-                    "{}: no OCI layout inside (only archives written by sparkimg or docker 25+ \
-                     can be pushed)",
-                    path.display()
-                )));
-            }
-            Ok((tmp.path().to_path_buf(), sel, Some(tmp)))
+    let (path, sel) = match Location::parse(source)? {
+        Some(Location::OciDir { dir, reference }) => return Ok((dir, reference, None)),
+        Some(
+            Location::OciArchive { file, reference } | Location::DockerArchive { file, reference },
+        ) => (file, reference),
+        Some(Location::Rootfs(_)) | None => {
+            return Err(usage(format!(
+                "{source}: expected oci:DIR[:REF], oci-archive:FILE[:REF] or \
+                 docker-archive:FILE[:REF]"
+            )))
         }
-        _ => Err(usage(format!(
-            "{source}: expected oci:DIR[:REF], oci-archive:FILE[:REF] or docker-archive:FILE"
-        ))),
+    };
+    // Compressed or not, as `build --base` takes archives.
+    let f = sparkimg::image::layer::decompressing_reader(&path)?;
+    let tmp = layout::unpack_archive(f, "sparkimg-push-")
+        .with_context(|| format!("unpacking {}", path.display()))?;
+    if !layout::is_layout(tmp.path()) {
+        return Err(usage(format!(
+            "{}: no OCI layout inside (only archives written by sparkimg or docker 25+ \
+             can be pushed)",
+            path.display()
+        )));
     }
+    Ok((tmp.path().to_path_buf(), sel, Some(tmp)))
 }
 
 fn usage(msg: String) -> anyhow::Error {
@@ -213,8 +199,8 @@ impl MavenEnv {
         let default_root = std::env::var("DEFAULT_ARTIFACT_REPOSITORY")
             .ok()
             .filter(|r| !r.trim().is_empty());
-        let settings_xml = std::env::var_os("HOME")
-            .map(|h| PathBuf::from(h).join(".m2").join("settings.xml"));
+        let settings_xml =
+            std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".m2").join("settings.xml"));
         MavenEnv {
             default_root,
             settings_xml,

@@ -4,7 +4,7 @@
 //! so the files are the same; the system files (passwd, localtime, tini links) are planned
 //! by the same [`plan::system_layer`] from the base's own /etc/passwd and zoneinfo, read
 //! through a container that is never started. The JVM image's config (Env, labels,
-//! WorkingDir, Entrypoint, User) is the daemonless path's ([`json::set_runtime`]), set in
+//! WorkingDir, Entrypoint, User) is the daemonless path's ([`config::set_runtime`]), set in
 //! one commit after its COPY-only Dockerfile: on the classic builder each instruction is
 //! a commit that walks the whole image.
 
@@ -13,8 +13,9 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 use crate::image::assemble::{oci_labels, SparkLabels};
+use crate::image::config;
 use crate::image::plan::{self, Content, DistFile, SystemFiles, Variant};
-use crate::image::{self, basefs, json, BuildError, BuildReport, ImageRef, ImageReport};
+use crate::image::{self, basefs, BuildError, BuildReport, ImageRef, ImageReport};
 
 use super::context::{context_plan, empty_dirs, write_context, ContextEntry};
 use super::daemon::{Daemon, ImagePath, JAVA_HOME_PROBE};
@@ -208,7 +209,7 @@ fn commit_jvm_config(
     b: &EngineBuild,
     built: &str,
     reference: &str,
-    inputs: &json::ConfigInputs,
+    inputs: &config::ConfigInputs,
 ) -> Result<String, EngineError> {
     let info = daemon.inspect(built)?.ok_or_else(|| EngineError::Daemon {
         what: format!("build {reference}"),
@@ -218,7 +219,7 @@ fn commit_jvm_config(
         serde_json::Value::Object(m) => m,
         _ => serde_json::Map::new(),
     };
-    json::set_runtime(&mut config, inputs);
+    config::set_runtime(&mut config, inputs);
     let comment = format!(
         "sparkimg build --engine docker: Env, Labels, WorkingDir, Entrypoint and User \
          of Spark {}",
@@ -280,7 +281,7 @@ pub fn build_images(
         epoch: b.epoch,
         packages: &coordinates,
     };
-    let config_inputs = json::ConfigInputs {
+    let config_inputs = config::ConfigInputs {
         created: b.epoch,
         spark_version: &b.spark_version,
         java_home: &java_home,

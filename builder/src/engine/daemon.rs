@@ -24,6 +24,7 @@ use tokio::sync::mpsc;
 
 use super::discovery::{Endpoint, Found};
 use super::error::EngineError;
+use crate::oci::reference;
 
 /// Long requests (a build, a load) stream for minutes; the connection attempt itself is
 /// bounded separately in [`Daemon::connect`].
@@ -685,12 +686,8 @@ impl Daemon {
 
 /// Pure: `host:5000/x/spark:3.5` → (`host:5000/x/spark`, `3.5`); no tag → `latest`.
 pub fn split_tag(reference: &str) -> (&str, &str) {
-    let reference = reference.split('@').next().unwrap_or(reference);
-    let slash = reference.rfind('/').map_or(0, |i| i + 1);
-    match reference[slash..].rfind(':') {
-        Some(i) => (&reference[..slash + i], &reference[slash + i + 1..]),
-        None => (reference, "latest"),
-    }
+    let (name, tag) = reference::split_tag(reference::without_digest(reference));
+    (name, tag.unwrap_or("latest"))
 }
 
 /// Pure: "3.5.9: digest: sha256:… size: 1234" → the digest.

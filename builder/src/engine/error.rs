@@ -34,6 +34,10 @@ pub enum EngineError {
     #[error(transparent)]
     Registry(#[from] Box<crate::registry::RegistryError>),
 
+    /// A reference the grammar refuses.
+    #[error(transparent)]
+    Reference(#[from] crate::oci::OciError),
+
     #[error("{}: {source}", .path.display())]
     Io {
         path: PathBuf,

@@ -49,7 +49,7 @@ fn docker_credentials(
     reference: &str,
     opts: &RegistryOptions,
 ) -> Result<Option<bollard::auth::DockerCredentials>, EngineError> {
-    let host = RegistryRef::parse(reference).map_err(Box::new)?.registry;
+    let host = RegistryRef::parse(reference)?.registry;
     let creds = match &opts.credentials {
         Some(c) => Some(c.clone()),
         None => opts.auth.resolve(&host).map_err(Box::new)?,

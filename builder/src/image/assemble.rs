@@ -7,8 +7,10 @@ use std::path::Path;
 
 use super::base::BaseImage;
 use super::output::{Blob, BlobSource};
-use super::{json, layer, plan, Assembled, BuildOptions, ImageReport, Prepared};
+use super::{layer, plan, Assembled, BuildOptions, ImageReport, Prepared};
 use super::{Compression, ImageRef, LayerBlob, Variant};
+use crate::image::config;
+use crate::oci::json;
 
 /// What an image records of how it was built, besides its base and layers: with them,
 /// enough to make its config and manifest again (`rebase` reads it back from an image).
@@ -42,7 +44,7 @@ impl Recipe {
 /// `created_by` of our layers in the config's history: this prefix and the layer name.
 pub const HISTORY_PREFIX: &str = "sparkimg build: ";
 /// The history `comment` that marks our layers.
-pub const HISTORY_COMMENT: &str = "sparkimg";
+pub use crate::oci::json::HISTORY_COMMENT;
 /// The manifest annotation recording the layer compressor.
 pub const COMPRESSION_ANNOTATION: &str = "dev.sparkimg.compression";
 /// The label (hence also an annotation) listing the `--packages` jars' coordinates.
@@ -278,7 +280,7 @@ fn platform_image(
     out: &mut Collected,
 ) -> (json::PlatformManifest, ImageReport) {
     let labels = labels(recipe, p.base, variant);
-    let inputs = json::ConfigInputs {
+    let inputs = config::ConfigInputs {
         created: recipe.epoch,
         spark_version: &recipe.spark_version,
         java_home: p.java_home,
@@ -291,7 +293,7 @@ fn platform_image(
             .collect(),
         labels: labels.clone(),
     };
-    let config = json::image_config(p.base_config, &inputs);
+    let config = config::image_config(p.base_config, &inputs);
     let all_layers: Vec<&LayerBlob> = p
         .base
         .layers

@@ -14,107 +14,7 @@ use oci_spec::image::{
 use super::cache::{self, LayerCache};
 use super::error::BuildError;
 use super::layer::{self, blob_path, Compression, LayerBlob};
-use super::reference::BaseSpec;
-
-/// `linux/amd64`, `linux/arm64/v8`.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Platform {
-    pub os: String,
-    pub arch: String,
-    pub variant: Option<String>,
-}
-
-impl Platform {
-    pub fn parse(s: &str) -> Result<Platform, BuildError> {
-        let parts: Vec<&str> = s.split('/').collect();
-        let bad = || {
-            BuildError::InvalidInput(format!(
-                "invalid platform '{s}': expected OS/ARCH[/VARIANT], e.g. linux/amd64"
-            ))
-        };
-        match parts.as_slice() {
-            [os, arch] if !os.is_empty() && !arch.is_empty() => Ok(Platform {
-                os: os.to_string(),
-                arch: arch.to_string(),
-                variant: None,
-            }),
-            [os, arch, v] if !os.is_empty() && !arch.is_empty() && !v.is_empty() => Ok(Platform {
-                os: os.to_string(),
-                arch: arch.to_string(),
-                variant: Some(v.to_string()),
-            }),
-            _ => Err(bad()),
-        }
-    }
-
-    /// The machine we run on, in OCI's spelling.
-    pub fn host() -> Platform {
-        let arch = match std::env::consts::ARCH {
-            "x86_64" => "amd64",
-            "aarch64" => "arm64",
-            "x86" => "386",
-            "powerpc64" => "ppc64le",
-            other => other,
-        };
-        Platform {
-            os: "linux".into(),
-            arch: arch.into(),
-            variant: None,
-        }
-    }
-}
-
-impl std::fmt::Display for Platform {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "{}/{}", self.os, self.arch)?;
-        if let Some(v) = &self.variant {
-            write!(f, "/{v}")?;
-        }
-        Ok(())
-    }
-}
-
-/// What an image says of its platforms: a multi-platform index lists them (in its
-/// order); a single image manifest has one, which its config declares
-/// (`os`/`architecture`/`variant`).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum ImagePlatforms {
-    Index(Vec<Platform>),
-    Single(Platform),
-}
-
-impl ImagePlatforms {
-    /// Pure: the platforms of image `shown` to act on (rebase, outdated). An index:
-    /// those asked for, else all it lists (none: this machine's). A single-platform
-    /// image: the platform its config declares, whatever this machine is; a
-    /// `--platform` it does not serve is refused, naming both.
-    pub fn select(self, shown: &str, asked: &[Platform]) -> Result<Vec<Platform>, BuildError> {
-        match self {
-            ImagePlatforms::Index(listed) => Ok(match (asked.is_empty(), listed.is_empty()) {
-                (false, _) => asked.to_vec(),
-                (true, false) => listed,
-                (true, true) => vec![Platform::host()],
-            }),
-            ImagePlatforms::Single(own) => match asked.iter().find(|p| !own.serves(p)) {
-                Some(p) => Err(BuildError::Refused(format!(
-                    "--platform {p} does not match {shown}: it is a single-platform image \
-                     whose config says {own} (drop --platform, or pass --platform {own})"
-                ))),
-                None => Ok(vec![own]),
-            },
-        }
-    }
-}
-
-impl Platform {
-    /// Whether an image of this platform is what `want` asks for (`want` without a
-    /// variant takes any variant, as index selection does).
-    pub fn serves(&self, want: &Platform) -> bool {
-        self.os == want.os
-            && self.arch == want.arch
-            && (want.variant.is_none() || self.variant == want.variant)
-    }
-}
+use crate::oci::{BaseSpec, ImagePlatforms, Platform};
 
 /// A base layer blob on disk.
 #[derive(Debug, Clone)]
@@ -163,19 +63,9 @@ fn oci_blob(root: &Path, d: &Descriptor) -> PathBuf {
         .join(d.digest().digest())
 }
 
-fn ref_names(d: &Descriptor) -> Vec<&str> {
-    d.annotations()
-        .as_ref()
-        .map(|a| {
-            [
-                "org.opencontainers.image.ref.name",
-                "io.containerd.image.name",
-            ]
-            .iter()
-            .filter_map(|k| a.get(*k).map(String::as_str))
-            .collect()
-        })
-        .unwrap_or_default()
+/// Looks an annotation of index entry `d` up.
+fn annotation<'a>(d: &'a Descriptor) -> impl Fn(&str) -> Option<&'a str> + 'a {
+    move |k| d.annotations().as_ref()?.get(k).map(String::as_str)
 }
 
 fn platform_matches(d: &Descriptor, want: &Platform) -> bool {
@@ -215,11 +105,7 @@ fn named<'a>(index: &'a ImageIndex, reference: Option<&str>) -> Vec<&'a Descript
         .filter(|d| d.artifact_type().is_none());
     match reference {
         Some(r) => images
-            .filter(|d| {
-                ref_names(d)
-                    .iter()
-                    .any(|n| *n == r || n.rsplit_once(':').is_some_and(|(_, t)| t == r))
-            })
+            .filter(|d| crate::oci::layout::entry_answers_to(annotation(d), r))
             .collect(),
         None => images.collect(),
     }
@@ -243,11 +129,9 @@ pub fn layout_image(
                 .unwrap_or_default()
         )));
     };
-    let name = desc.annotations().as_ref().and_then(|a| {
-        a.get("io.containerd.image.name")
-            .or_else(|| a.get("org.opencontainers.image.ref.name"))
-            .cloned()
-    });
+    let name = crate::oci::layout::entry_names(annotation(desc))
+        .first()
+        .map(|n| n.to_string());
     if found.len() > 1 || !is_index(desc.media_type()) {
         return Ok((name, Vec::new()));
     }
@@ -391,15 +275,8 @@ fn open_oci_layout(
 }
 
 fn unpack_archive(file: &Path) -> Result<tempfile::TempDir, BuildError> {
-    let tmp = tempfile::Builder::new()
-        .prefix("sparkimg-base-")
-        .tempdir()
-        .map_err(BuildError::io(std::env::temp_dir()))?;
     let f = layer::decompressing_reader(file)?;
-    let mut ar = tar::Archive::new(f);
-    // tar's unpack refuses entries escaping the directory ('..', absolute paths).
-    ar.unpack(tmp.path()).map_err(BuildError::io(file))?;
-    Ok(tmp)
+    crate::oci::layout::unpack_archive(f, "sparkimg-base-").map_err(BuildError::io(file))
 }
 
 #[derive(serde::Deserialize)]

@@ -8,11 +8,9 @@ use crate::fetch::FetchError;
 
 #[derive(Debug, Error)]
 pub enum BuildError {
-    #[error("invalid image reference '{reference}': {reason}")]
-    InvalidReference { reference: String, reason: String },
-
-    #[error("invalid location '{location}': {reason}")]
-    InvalidLocation { location: String, reason: String },
+    /// A name, location or platform the OCI model refuses.
+    #[error(transparent)]
+    Oci(#[from] crate::oci::OciError),
 
     #[error("{0}")]
     InvalidInput(String),

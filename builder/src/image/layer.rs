@@ -70,16 +70,7 @@ impl Compression {
     }
 }
 
-/// The result of building (or finding) one layer blob.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
-pub struct LayerBlob {
-    /// `sha256:<hex>` of the stored (compressed) bytes.
-    pub digest: String,
-    /// `sha256:<hex>` of the uncompressed tar.
-    pub diff_id: String,
-    pub size: u64,
-    pub media_type: String,
-}
+pub use crate::oci::json::LayerBlob;
 
 pub fn blob_path(store: &Path, digest: &str) -> PathBuf {
     store

@@ -12,13 +12,12 @@ pub mod base;
 pub mod basefs;
 pub mod cache;
 pub mod compress;
+pub mod config;
 pub mod error;
-pub mod json;
 pub mod layer;
 pub mod output;
 pub mod plan;
 pub mod rebase;
-pub mod reference;
 pub mod sboms;
 
 use std::collections::{BTreeMap, BTreeSet};
@@ -30,11 +29,11 @@ use std::sync::Arc;
 
 use serde::Serialize;
 
-pub use base::{ImagePlatforms, Platform};
+pub use crate::oci::{json, BaseSpec, ImageRef, OutputSpec};
+pub use crate::oci::{ImagePlatforms, Platform};
 pub use error::BuildError;
 pub use layer::{Compression, LayerBlob};
 pub use plan::Variant;
-pub use reference::{BaseSpec, ImageRef, OutputSpec};
 pub use sboms::{SbomDoc, SbomOptions};
 
 use basefs::{is_tzif, BaseFs, ZONEINFO};

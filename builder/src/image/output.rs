@@ -10,8 +10,8 @@ use std::io::{self, BufWriter, Read, Write};
 use std::path::{Path, PathBuf};
 
 use super::error::BuildError;
-use super::json::JsonBlob;
-use super::reference::OutputSpec;
+use crate::oci::json::JsonBlob;
+use crate::oci::reference::OutputSpec;
 
 const OCI_LAYOUT: &[u8] = br#"{"imageLayoutVersion":"1.0.0"}"#;
 

@@ -21,8 +21,9 @@ use super::base::{self, BaseImage};
 use super::cache::LayerCache;
 use super::output::BlobSource;
 use super::plan::{self, Content, Variant};
-use super::{basefs, json, layer, sboms, Assembled, BaseSpec, BuildError, ImageRef, ImageReport};
+use super::{basefs, layer, sboms, Assembled, BaseSpec, BuildError, ImageRef, ImageReport};
 use super::{Compression, Platform};
+use crate::oci::json;
 
 /// What to rebase onto what.
 #[derive(Debug, Clone)]
@@ -444,7 +445,7 @@ pub fn rebase_with<T, E: From<BuildError>>(
     };
     let reference = match (&opts.to, name) {
         (Some(r), _) => r.clone(),
-        (None, Some(n)) => super::reference::parse_ref(&n)?,
+        (None, Some(n)) => crate::oci::reference::parse_ref(&n).map_err(BuildError::from)?,
         (None, None) => {
             return Err(BuildError::InvalidInput(
                 "the image has no name to keep: pass --to REF".into(),
@@ -539,11 +540,7 @@ fn attach_sboms(
 
 /// `registry/repo` of a registry reference (tag and digest dropped).
 fn repository_of(name: &str) -> String {
-    let no_digest = name.split('@').next().unwrap_or(name);
-    match no_digest.rsplit_once(':') {
-        Some((repo, tag)) if !tag.contains('/') => repo.to_string(),
-        _ => no_digest.to_string(),
-    }
+    crate::oci::reference::repository_of(name).to_string()
 }
 
 /// The platforms to rebase: those asked for (each must be the image's), else all.
@@ -683,7 +680,7 @@ mod tests {
             );
             assert!(matches!(
                 arm.clone().select("r/x:t", &[p(asked)]),
-                Err(BuildError::Refused(_))
+                Err(crate::oci::OciError::PlatformNotServed { .. })
             ));
         }
         let e = arm.select("r/x:t", &[p("linux/arm64"), p("linux/amd64")]);

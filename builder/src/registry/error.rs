@@ -49,8 +49,9 @@ fn digest_part(d: &Option<String>) -> String {
 
 #[derive(Debug, Error)]
 pub enum RegistryError {
-    #[error("invalid registry reference '{reference}': {reason}")]
-    InvalidReference { reference: String, reason: String },
+    /// A reference the grammar refuses.
+    #[error(transparent)]
+    Reference(#[from] crate::oci::OciError),
 
     #[error("credentials: {0}")]
     Credentials(String),

@@ -1,17 +1,15 @@
 //! Read an OCI image layout (what `sparkimg build` writes) into push plans.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::Arc;
-
-use crate::digest::Sha256;
 
 use super::error::RegistryError;
 use super::manifest::{self, Desc, Parsed};
 use super::push::{BlobData, PushBlob, PushManifest, PushPlan};
-use super::reference::{validate_digest, RegistryRef};
+use super::reference::RegistryRef;
+use crate::oci::Digest;
 
-const REF_NAME: &str = "org.opencontainers.image.ref.name";
-const CONTAINERD_NAME: &str = "io.containerd.image.name";
+use crate::oci::layout::{self, CONTAINERD_NAME, REF_NAME};
 const BASE_NAME: &str = "org.opencontainers.image.base.name";
 
 fn bad(dir: &Path, reason: impl Into<String>) -> RegistryError {
@@ -21,13 +19,10 @@ fn bad(dir: &Path, reason: impl Into<String>) -> RegistryError {
     }
 }
 
-pub fn blob_path(dir: &Path, digest: &str) -> PathBuf {
-    let (alg, hex) = digest.split_once(':').unwrap_or(("sha256", digest));
-    dir.join("blobs").join(alg).join(hex)
-}
+pub use crate::oci::blob_path;
 
 fn sha256(bytes: &[u8]) -> String {
-    format!("sha256:{}", hex::encode(Sha256::digest(bytes)))
+    Digest::of(bytes).into()
 }
 
 /// Where the blobs of a set of images are: an OCI layout directory, or a build's layer
@@ -91,7 +86,7 @@ pub fn check_size(root: &Path, d: &Desc, len: u64) -> Result<(), RegistryError> 
 
 fn read_verified(blobs: &dyn Blobs, d: &Desc) -> Result<Vec<u8>, RegistryError> {
     let dir = blobs.root();
-    if !validate_digest(&d.digest) {
+    if !Digest::is_valid(&d.digest) {
         return Err(bad(dir, format!("unsupported digest {}", d.digest)));
     }
     let bytes = blobs.bytes(&d.digest)?;
@@ -105,7 +100,7 @@ fn read_verified(blobs: &dyn Blobs, d: &Desc) -> Result<Vec<u8>, RegistryError> 
 }
 
 fn blob_checked(blobs: &dyn Blobs, d: &Desc) -> Result<PushBlob, RegistryError> {
-    if !validate_digest(&d.digest) {
+    if !Digest::is_valid(&d.digest) {
         return Err(bad(
             blobs.root(),
             format!("unsupported digest {}", d.digest),
@@ -115,21 +110,18 @@ fn blob_checked(blobs: &dyn Blobs, d: &Desc) -> Result<PushBlob, RegistryError> 
 }
 
 /// Names an index entry carries (full reference first).
-fn names(d: &Desc) -> Vec<String> {
-    let Some(a) = &d.annotations else {
-        return Vec::new();
-    };
-    [CONTAINERD_NAME, REF_NAME]
-        .iter()
-        .filter_map(|k| a.get(*k).cloned())
-        .collect()
+fn names(d: &Desc) -> Vec<&str> {
+    layout::entry_names(annotation(d))
+}
+
+/// Looks an annotation of index entry `d` up.
+fn annotation<'a>(d: &'a Desc) -> impl Fn(&str) -> Option<&'a str> + 'a {
+    move |k| d.annotations.as_ref()?.get(k).map(String::as_str)
 }
 
 /// Pure: does index entry `d` answer to `selector` (a tag, or a full name:tag)?
 fn selected(d: &Desc, selector: &str) -> bool {
-    names(d)
-        .iter()
-        .any(|n| n == selector || n.rsplit_once(':').is_some_and(|(_, t)| t == selector))
+    layout::entry_answers_to(annotation(d), selector)
 }
 
 /// Pure: where an entry goes when no `--to` is given: its full reference annotation.

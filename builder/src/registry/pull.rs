@@ -22,8 +22,9 @@ use super::error::RegistryError;
 use super::layout::blob_path;
 use super::manifest::{self, Desc, Parsed};
 use super::progress::Progress;
-use super::reference::{validate_digest, RegistryRef};
+use super::reference::RegistryRef;
 use crate::image::{ImagePlatforms, Platform};
+use crate::oci::Digest;
 
 /// Largest manifest we read into memory (the spec suggests registries accept 4 MiB).
 const MAX_MANIFEST: u64 = 4 << 20;
@@ -211,7 +212,7 @@ pub fn pull_some(
         .len()
         .saturating_sub(last_layers.unwrap_or(layers.len()));
     for d in std::iter::once(&config).chain(layers[wanted..].iter()) {
-        if !validate_digest(&d.digest) {
+        if !Digest::is_valid(&d.digest) {
             return Err(RegistryError::Manifest {
                 reference: shown.clone(),
                 reason: format!("unsupported digest {}", d.digest),
@@ -426,7 +427,7 @@ fn get_manifest(
     reference: &str,
     scopes: &Scopes,
 ) -> Result<(Vec<u8>, Option<String>, String), RegistryError> {
-    let by_digest = validate_digest(reference);
+    let by_digest = Digest::is_valid(reference);
     if by_digest && store.has(reference, None) {
         let p = store.path(reference);
         let b = fs::read(&p).map_err(RegistryError::io(&p))?;

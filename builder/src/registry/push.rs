@@ -431,7 +431,7 @@ pub fn copy_blobs(
     for (digest, size) in blobs {
         // From a manifest that was not verified layer by layer: the digest goes into
         // URLs and the tap's file names.
-        if !super::reference::validate_digest(digest) {
+        if !crate::oci::Digest::is_valid(digest) {
             return Err(RegistryError::Manifest {
                 reference: from.to_string(),
                 reason: format!("unsupported digest {digest}"),

@@ -5,7 +5,7 @@
 use serde_json::{json, Value};
 
 use super::{uuid_for, Inventory, Kind, Package};
-use crate::image::json::{canonical, rfc3339, JsonBlob};
+use crate::oci::json::{canonical, rfc3339, JsonBlob};
 
 const IMAGE_REF: &str = "image";
 

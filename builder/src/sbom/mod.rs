@@ -210,11 +210,9 @@ impl Inventory {
 
 /// `registry/repo:tag` → (`registry/repo`, `tag`); a digest reference keeps its digest.
 fn split_reference(r: &str) -> (&str, &str) {
-    let r = r.split('@').next().unwrap_or(r);
-    match r.rsplit_once(':') {
-        Some((repo, tag)) if !tag.contains('/') => (repo, tag),
-        _ => (r, ""),
-    }
+    use crate::oci::reference::{split_tag, without_digest};
+    let (repo, tag) = split_tag(without_digest(r));
+    (repo, tag.unwrap_or(""))
 }
 
 /// Percent-encodes a purl component: everything but unreserved characters (so deb

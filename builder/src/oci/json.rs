@@ -1,18 +1,30 @@
-//! Pure: the image config, manifests and index as canonical JSON (keys sorted at every
+//! Pure: manifests, indexes and referrers as canonical JSON (keys sorted at every
 //! level, no whitespace), so equal inputs give equal bytes and digests.
 
 use std::collections::BTreeMap;
 
-use crate::digest::Sha256;
-use serde_json::{json, Map, Value};
-
-use super::layer::LayerBlob;
+use super::layout::{CONTAINERD_NAME, REF_NAME};
+use super::Digest;
+use serde_json::{json, Value};
 
 pub const MANIFEST_TYPE: &str = "application/vnd.oci.image.manifest.v1+json";
 pub const INDEX_TYPE: &str = "application/vnd.oci.image.index.v1+json";
 pub const CONFIG_TYPE: &str = "application/vnd.oci.image.config.v1+json";
 
-pub const DEFAULT_PATH: &str = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
+/// Written in every history entry of our layers, so a rebase can tell them from the base's.
+pub const HISTORY_COMMENT: &str = "sparkimg";
+
+/// A layer as manifests and configs describe it (the blob may be compressed; its
+/// diff ID is the digest of the uncompressed tar).
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct LayerBlob {
+    /// `sha256:<hex>` of the stored (compressed) bytes.
+    pub digest: String,
+    /// `sha256:<hex>` of the uncompressed tar.
+    pub diff_id: String,
+    pub size: u64,
+    pub media_type: String,
+}
 
 /// A serialised blob: bytes plus its descriptor fields.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -41,7 +53,7 @@ fn sort_value(v: &mut Value) {
 pub fn canonical(mut v: Value) -> JsonBlob {
     sort_value(&mut v);
     let bytes = serde_json::to_vec(&v).unwrap_or_default();
-    let digest = format!("sha256:{}", hex::encode(Sha256::digest(&bytes)));
+    let digest = Digest::of(&bytes).into();
     JsonBlob { bytes, digest }
 }
 
@@ -100,132 +112,6 @@ pub fn parse_rfc3339(s: &str) -> Option<u64> {
     let secs = u64::try_from(secs).ok()?;
     // Only a time `rfc3339` gives back unchanged (no 31 February).
     (rfc3339(secs) == s).then_some(secs)
-}
-
-/// What our layers add to the base config.
-#[derive(Debug, Clone)]
-pub struct ConfigInputs<'a> {
-    pub created: u64,
-    pub spark_version: &'a str,
-    pub java_home: &'a str,
-    pub timezone: &'a str,
-    pub uid: u64,
-    /// Our layers with a `created_by` text each.
-    pub layers: Vec<(&'a LayerBlob, String)>,
-    pub labels: BTreeMap<String, String>,
-}
-
-/// Env as `KEY=VALUE` lines, merged by key (ours win), sorted for determinism.
-pub fn merge_env(base: &[String], inputs: &ConfigInputs) -> Vec<String> {
-    let mut env: BTreeMap<String, String> = base
-        .iter()
-        .filter_map(|l| {
-            l.split_once('=')
-                .map(|(k, v)| (k.to_string(), v.to_string()))
-        })
-        .collect();
-    let path = env
-        .get("PATH")
-        .cloned()
-        .unwrap_or_else(|| DEFAULT_PATH.into());
-    let path = if path.split(':').any(|p| p == "/opt/spark/bin") {
-        path
-    } else {
-        format!("{path}:/opt/spark/bin")
-    };
-    env.insert("PATH".into(), path);
-    env.insert("JAVA_HOME".into(), inputs.java_home.into());
-    env.insert("SPARK_HOME".into(), "/opt/spark".into());
-    env.insert("SPARK_VERSION".into(), inputs.spark_version.into());
-    env.insert("TZ".into(), inputs.timezone.into());
-    env.into_iter().map(|(k, v)| format!("{k}={v}")).collect()
-}
-
-/// The runtime part of a config's `config` object, changed in place: the base's, with
-/// our Env, Entrypoint (no Cmd), WorkingDir, User and labels. Also the whole config the
-/// Docker Engine path commits (`engine::build`), so both paths run alike.
-pub fn set_runtime(c: &mut Map<String, Value>, inputs: &ConfigInputs) {
-    let base_env: Vec<String> = c
-        .get("Env")
-        .and_then(Value::as_array)
-        .map(|a| {
-            a.iter()
-                .filter_map(|v| v.as_str().map(String::from))
-                .collect()
-        })
-        .unwrap_or_default();
-    c.insert("Env".into(), json!(merge_env(&base_env, inputs)));
-    c.insert("Entrypoint".into(), json!(["/opt/spark-entrypoint"]));
-    // The base's Cmd (a shell, jshell) would become arguments of our entrypoint.
-    c.remove("Cmd");
-    c.insert("WorkingDir".into(), json!("/opt/spark/work-dir"));
-    c.insert("User".into(), json!(inputs.uid.to_string()));
-    let mut labels: Map<String, Value> = c
-        .get("Labels")
-        .and_then(Value::as_object)
-        .cloned()
-        .unwrap_or_default();
-    for (k, v) in &inputs.labels {
-        labels.insert(k.clone(), json!(v));
-    }
-    c.insert("Labels".into(), Value::Object(labels));
-}
-
-/// The image config: the base's, with our runtime settings, labels, layers and history.
-pub fn image_config(base: &Value, inputs: &ConfigInputs) -> JsonBlob {
-    let mut cfg = base.clone();
-    if !cfg.is_object() {
-        cfg = json!({});
-    }
-    let created = rfc3339(inputs.created);
-    let obj = cfg.as_object_mut().expect("object");
-    obj.insert("created".into(), json!(created));
-    let c = obj.entry("config").or_insert_with(|| json!({}));
-    if !c.is_object() {
-        *c = json!({});
-    }
-    set_runtime(c.as_object_mut().expect("object"), inputs);
-
-    let rootfs = obj
-        .entry("rootfs")
-        .or_insert_with(|| json!({"type": "layers", "diff_ids": []}));
-    let base_layers = rootfs
-        .get("diff_ids")
-        .and_then(Value::as_array)
-        .map_or(0, Vec::len);
-    let mut diff_ids: Vec<Value> = rootfs
-        .get("diff_ids")
-        .and_then(Value::as_array)
-        .cloned()
-        .unwrap_or_default();
-    diff_ids.extend(inputs.layers.iter().map(|(l, _)| json!(l.diff_id)));
-    rootfs["diff_ids"] = Value::Array(diff_ids);
-    rootfs["type"] = json!("layers");
-
-    // history must have one non-empty entry per layer; rebuild the base's when it does not.
-    let mut history: Vec<Value> = obj
-        .get("history")
-        .and_then(Value::as_array)
-        .cloned()
-        .unwrap_or_default();
-    let non_empty = history
-        .iter()
-        .filter(|h| {
-            !h.get("empty_layer")
-                .and_then(Value::as_bool)
-                .unwrap_or(false)
-        })
-        .count();
-    if non_empty != base_layers {
-        history = (0..base_layers)
-            .map(|_| json!({"created": created, "created_by": "base image layer"}))
-            .collect();
-    }
-    for (_, by) in &inputs.layers {
-        history.push(json!({"created": created, "created_by": by, "comment": super::assemble::HISTORY_COMMENT}));
-    }
-    obj.insert("history".into(), Value::Array(history));
-    canonical(cfg)
 }
 
 /// An OCI image manifest.
@@ -304,8 +190,8 @@ pub fn index(entries: &[IndexEntry]) -> JsonBlob {
                 }
             };
             d["annotations"] = json!({
-                "org.opencontainers.image.ref.name": e.ref_name,
-                "io.containerd.image.name": e.full_name,
+                REF_NAME: e.ref_name,
+                CONTAINERD_NAME: e.full_name,
             });
             d
         })
@@ -320,7 +206,7 @@ pub const EMPTY_CONFIG: &[u8] = b"{}";
 /// An OCI 1.1 artifact manifest that refers to `subject` (a manifest descriptor): the
 /// document `doc` as its one layer, typed `artifact_type` (an SBOM's referrer).
 pub fn referrer(artifact_type: &str, doc: &JsonBlob, subject: &Value, created: &str) -> JsonBlob {
-    let empty = format!("sha256:{}", hex::encode(Sha256::digest(EMPTY_CONFIG)));
+    let empty = Digest::of(EMPTY_CONFIG).to_string();
     canonical(json!({
         "schemaVersion": 2,
         "mediaType": MANIFEST_TYPE,
@@ -365,40 +251,5 @@ mod tests {
         ] {
             assert_eq!(parse_rfc3339(bad), None, "{bad}");
         }
-    }
-
-    #[test]
-    fn config_merge() {
-        let blob = LayerBlob {
-            digest: "sha256:aa".into(),
-            diff_id: "sha256:bb".into(),
-            size: 3,
-            media_type: "x".into(),
-        };
-        let base = json!({
-            "architecture": "amd64", "os": "linux",
-            "config": {"Env": ["PATH=/usr/bin:/bin", "LANG=C.UTF-8"], "Cmd": ["jshell"]},
-            "rootfs": {"type": "layers", "diff_ids": ["sha256:00"]},
-            "history": [{"created_by": "x", "empty_layer": true}, {"created_by": "y"}],
-        });
-        let inputs = ConfigInputs {
-            created: 0,
-            spark_version: "3.5.3",
-            java_home: "/opt/java/openjdk",
-            timezone: "UTC",
-            uid: 185,
-            layers: vec![(&blob, "spark-deps".into())],
-            labels: BTreeMap::from([("org.opencontainers.image.version".into(), "3.5.3".into())]),
-        };
-        let c = image_config(&base, &inputs);
-        let v: Value = serde_json::from_slice(&c.bytes).unwrap();
-        assert_eq!(v["config"]["Env"][2], "PATH=/usr/bin:/bin:/opt/spark/bin");
-        assert_eq!(v["config"]["Env"][0], "JAVA_HOME=/opt/java/openjdk");
-        assert!(v["config"].get("Cmd").is_none());
-        assert_eq!(v["config"]["User"], "185");
-        assert_eq!(v["rootfs"]["diff_ids"], json!(["sha256:00", "sha256:bb"]));
-        assert_eq!(v["history"].as_array().unwrap().len(), 3);
-        // Deterministic: same inputs, same bytes.
-        assert_eq!(c, image_config(&base, &inputs));
     }
 }
