@@ -9,7 +9,7 @@ use std::fs;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use crate::digest::Sha256;
+use crate::oci::Digest;
 use thiserror::Error;
 
 use crate::engine::{self, Daemon, EngineError};
@@ -216,7 +216,7 @@ pub fn push_referrers(
     let mut a = Assembled {
         blobs: Vec::new(),
         index: JsonBlob {
-            digest: format!("sha256:{}", hex::encode(Sha256::digest(&index))),
+            digest: Digest::of(&index).into(),
             bytes: index,
         },
         docker_manifest: Vec::new(),
@@ -321,7 +321,7 @@ pub fn open_layout(dir: &Path) -> Result<Assembled, PublishError> {
     Ok(Assembled {
         blobs,
         index: JsonBlob {
-            digest: format!("sha256:{}", hex::encode(Sha256::digest(&bytes))),
+            digest: Digest::of(&bytes).into(),
             bytes,
         },
         docker_manifest,
@@ -337,7 +337,7 @@ mod tests {
     use crate::registry::manifest::{OCI_INDEX, OCI_MANIFEST};
 
     fn digest(bytes: &[u8]) -> String {
-        format!("sha256:{}", hex::encode(Sha256::digest(bytes)))
+        Digest::of(bytes).into()
     }
 
     /// One image: a config and a manifest in memory, a layer in a file.

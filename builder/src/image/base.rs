@@ -292,7 +292,7 @@ fn sha256_file(path: &Path) -> Result<(String, u64), BuildError> {
     let mut f = File::open(path).map_err(BuildError::io(path))?;
     let mut h = Sha256::new();
     let n = io::copy(&mut f, &mut h).map_err(BuildError::io(path))?;
-    Ok((format!("sha256:{}", hex::encode(h.finalize())), n))
+    Ok((crate::oci::Digest::from_sha256(h.finalize()).into(), n))
 }
 
 fn open_docker_legacy(

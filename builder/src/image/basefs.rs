@@ -312,7 +312,7 @@ impl Drop for ScanTap {
         };
         let entries = worker.join();
         let hash = std::mem::take(&mut self.hash).finalize();
-        if format!("sha256:{}", hex::encode(hash)) != self.digest {
+        if crate::oci::Digest::from_sha256(hash) != self.digest {
             return;
         }
         if let Ok(Ok(entries)) = entries {
@@ -517,7 +517,7 @@ mod tests {
     #[test]
     fn scan_tap_keeps_the_scan_of_the_whole_blob_only() {
         let layer = gz_layer();
-        let digest = format!("sha256:{}", hex::encode(Sha256::digest(&layer)));
+        let digest = crate::oci::Digest::of(&layer).to_string();
         let dir = tempfile::tempdir().unwrap();
         let file = dir.path().join("layer.tar.gz");
         std::fs::write(&file, &layer).unwrap();

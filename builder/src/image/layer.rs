@@ -96,7 +96,7 @@ impl<W: Write> HashWriter<W> {
     pub fn finish(self) -> (W, String, u64) {
         (
             self.inner,
-            format!("sha256:{}", hex::encode(self.hasher.finalize())),
+            crate::oci::Digest::from_sha256(self.hasher.finalize()).into(),
             self.count,
         )
     }

@@ -404,7 +404,7 @@ pub fn attach_to(assembled: &mut Assembled, docs: &[SbomDoc], subjects: &[Value]
     };
     for (d, subject) in docs.iter().zip(subjects) {
         let m = json::referrer(d.format.artifact_type(), &d.document, subject, created);
-        let empty = format!("sha256:{}", hex::encode(Sha256::digest(json::EMPTY_CONFIG)));
+        let empty = crate::oci::Digest::of(json::EMPTY_CONFIG).to_string();
         add(&empty, json::EMPTY_CONFIG.to_vec(), &mut assembled.blobs);
         add(
             &d.document.digest,

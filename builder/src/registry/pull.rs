@@ -45,7 +45,7 @@ pub struct Pulled {
 }
 
 fn sha256(bytes: &[u8]) -> String {
-    format!("sha256:{}", hex::encode(Sha256::digest(bytes)))
+    Digest::of(bytes).into()
 }
 
 struct Store {
@@ -609,7 +609,7 @@ fn download_blob(
                 None,
             ));
         }
-        let actual = format!("sha256:{}", hex::encode(h.finalize()));
+        let actual = Digest::from_sha256(h.finalize()).to_string();
         if actual != d.digest {
             let _ = fs::remove_file(&partial);
             return Err(Attempt::fatal(RegistryError::DigestMismatch {
