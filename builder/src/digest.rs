@@ -7,6 +7,8 @@
 //! The types keep RustCrypto's names and method shapes (`new`, `update`, `finalize`,
 //! `digest`) so call sites read as before.
 
+use std::io::Read;
+
 use aws_lc_rs::digest::{self, Algorithm, Context};
 
 /// A finished digest: its bytes through `AsRef<[u8]>` (e.g. for `hex::encode`).
@@ -74,6 +76,44 @@ hasher!(
     Sha512,
     &digest::SHA512
 );
+
+/// (sha1, sha256) of some bytes (a jar's, for the SBOM), lowercase hex.
+pub type Hashes = (String, String);
+
+/// A reader that hashes what passes through it: the layer build reads each jar through
+/// one, so the SBOM needs no second pass over the jar's bytes.
+pub struct HashingReader<R> {
+    inner: R,
+    sha1: Sha1,
+    sha256: Sha256,
+}
+
+impl<R: Read> HashingReader<R> {
+    pub fn new(inner: R) -> Self {
+        HashingReader {
+            inner,
+            sha1: Sha1::new(),
+            sha256: Sha256::new(),
+        }
+    }
+
+    /// The hashes of everything read so far.
+    pub fn finish(self) -> Hashes {
+        (
+            hex::encode(self.sha1.finalize()),
+            hex::encode(self.sha256.finalize()),
+        )
+    }
+}
+
+impl<R: Read> Read for HashingReader<R> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        self.sha1.update(&buf[..n]);
+        self.sha256.update(&buf[..n]);
+        Ok(n)
+    }
+}
 
 #[cfg(test)]
 mod tests {

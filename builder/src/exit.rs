@@ -186,7 +186,7 @@ fn build(e: &BuildError) -> u8 {
         | BuildError::Distribution { .. } => BASE_OR_DIST,
         BuildError::NotYet(_) => NOT_YET,
         BuildError::OutputNotOurs { .. } => OUTPUT_NOT_OURS,
-        BuildError::Io { .. } | BuildError::Lock(_) => OTHER,
+        BuildError::Io { .. } | BuildError::Lock(_) | BuildError::Layer(_) => OTHER,
     }
 }
 

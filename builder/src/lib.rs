@@ -9,6 +9,7 @@ pub mod oci;
 pub mod http;
 
 pub mod image;
+pub mod layer;
 
 pub mod maven;
 

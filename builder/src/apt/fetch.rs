@@ -14,7 +14,7 @@ use super::sources::{SignedBy, Source};
 use super::AptError;
 use crate::fetch::download::Http;
 use crate::http::RetryPolicy;
-use crate::image::basefs::BaseFs;
+use crate::layer::basefs::BaseFs;
 
 /// InRelease files are a few hundred KB; Packages indexes tens of MB; a package can be
 /// large (compilers, R), so its limit is the size its index gives.

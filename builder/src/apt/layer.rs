@@ -9,8 +9,8 @@ use super::control::Stanza;
 use super::scripts::{self, Alternative};
 use super::status;
 use super::unpack::Unpacked;
-use crate::image::basefs::{BaseFs, Node};
 use crate::image::plan::{self, Content, Entry, Kind, LayerPlan, Variant};
+use crate::layer::basefs::{BaseFs, Node};
 
 pub const NAME: &str = "os-packages";
 

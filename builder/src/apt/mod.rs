@@ -27,8 +27,8 @@ use std::path::PathBuf;
 use thiserror::Error;
 
 use crate::fetch::FetchError;
-use crate::image::basefs::{BaseFs, Node};
 use crate::image::plan::{LayerPlan, Variant};
+use crate::layer::basefs::{BaseFs, Node};
 use packages::Package;
 
 #[derive(Debug, Error)]
@@ -226,7 +226,7 @@ impl Repo {
         variant: Variant,
     ) -> Result<LayerPlan, AptError> {
         // Downloads and decompression in parallel; results in package order.
-        let debs = crate::image::layer::run_parallel(pkgs, |p| self.fetch_unpack(p))
+        let debs = crate::layer::run_parallel(pkgs, |p| self.fetch_unpack(p))
             .into_iter()
             .collect::<Result<Vec<_>, _>>()?;
         layer::plan(&debs, base, &self.base_status, variant).map_err(|reason| AptError::Format {

@@ -7,10 +7,10 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use anyhow::{Context, Result};
-use sparkimg::image::basefs::{self, ScanTap};
-use sparkimg::image::cache::LayerCache;
 use sparkimg::image::rebase::{self, RebaseOptions, RebaseReport};
 use sparkimg::image::{self, BaseSpec, BuildError, Compression, OutputSpec, Platform};
+use sparkimg::layer::basefs::{self, ScanTap};
+use sparkimg::layer::cache::LayerCache;
 use sparkimg::oci::reference::parse_ref;
 use sparkimg::publish::{self, Delivered, FileSink, RegistrySink, Sink};
 use sparkimg::registry::push::BlobTap;

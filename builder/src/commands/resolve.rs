@@ -196,7 +196,7 @@ pub fn resolve(args: &BuildArgs, env: &Env) -> Result<BuildRequest, BuildError> 
     names.images(tag.as_deref().or(version.as_deref()).unwrap_or("latest"))?;
     let epoch = image::parse_epoch(env.source_date_epoch.as_deref())?;
     // The zone's shape now; whether the base has it is known once the base is read.
-    if !image::basefs::valid_zone_name(&args.timezone) {
+    if !sparkimg::layer::basefs::valid_zone_name(&args.timezone) {
         return Err(BuildError::UnknownTimezone {
             zone: args.timezone.clone(),
             suggestions: Vec::new(),

@@ -50,7 +50,7 @@ pub fn open_layout_source(
         }
     };
     // Compressed or not, as `build --base` takes archives.
-    let f = sparkimg::image::layer::decompressing_reader(&path)?;
+    let f = sparkimg::layer::decompressing_reader(&path)?;
     let tmp = layout::unpack_archive(f, "sparkimg-push-")
         .with_context(|| format!("unpacking {}", path.display()))?;
     if !layout::is_layout(tmp.path()) {

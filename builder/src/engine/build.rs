@@ -15,7 +15,8 @@ use std::sync::Arc;
 use crate::image::assemble::{oci_labels, SparkLabels};
 use crate::image::config;
 use crate::image::plan::{self, Content, DistFile, SystemFiles, Variant};
-use crate::image::{self, basefs, BuildError, BuildReport, ImageRef, ImageReport};
+use crate::image::{self, BuildError, BuildReport, ImageRef, ImageReport};
+use crate::layer::basefs;
 
 use super::context::{context_plan, empty_dirs, write_context, ContextEntry};
 use super::daemon::{Daemon, ImagePath, JAVA_HOME_PROBE};

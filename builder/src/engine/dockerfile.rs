@@ -3,7 +3,7 @@
 
 use std::collections::BTreeMap;
 
-use crate::image::plan::Variant;
+use crate::layer::plan::Variant;
 
 pub const JVM: &str = include_str!("../../../dockerfiles/spark/Dockerfile");
 pub const PYTHON: &str = include_str!("../../../dockerfiles/spark-py/Dockerfile");

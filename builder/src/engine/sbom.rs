@@ -166,7 +166,9 @@ pub fn read_export(tar: &mut dyn Read, spark_version: &str) -> std::io::Result<I
         if !kind.is_file() {
             continue;
         }
-        let wanted = path.ends_with(".jar") || osdb::wants(&rel) || path == sboms::ENTRYPOINT;
+        let wanted = path.ends_with(".jar")
+            || crate::layer::basefs::wants_os_database(&rel)
+            || path == sboms::ENTRYPOINT;
         if !wanted {
             out.others
                 .extend(sboms::python_package(&path, spark_version));

@@ -7,9 +7,10 @@ use std::path::Path;
 
 use super::base::BaseImage;
 use super::output::{Blob, BlobSource};
-use super::{layer, plan, Assembled, BuildOptions, ImageReport, Prepared};
+use super::{plan, Assembled, BuildOptions, ImageReport, Prepared};
 use super::{Compression, ImageRef, LayerBlob, Variant};
 use crate::image::config;
+use crate::layer;
 use crate::oci::json;
 
 /// What an image records of how it was built, besides its base and layers: with them,

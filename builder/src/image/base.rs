@@ -11,9 +11,9 @@ use oci_spec::image::{
     ImageManifest, MediaType, Os, RootFsBuilder,
 };
 
-use super::cache::{self, LayerCache};
 use super::error::BuildError;
-use super::layer::{self, blob_path, Compression, LayerBlob};
+use crate::layer::cache::{self, LayerCache};
+use crate::layer::{self, blob_path, Compression, LayerBlob};
 use crate::oci::{BaseSpec, ImagePlatforms, Platform};
 
 /// A base layer blob on disk.

@@ -53,6 +53,10 @@ pub enum BuildError {
     #[error("Spark distribution at {}: {reason}", .path.display())]
     Distribution { path: PathBuf, reason: String },
 
+    /// Building, scanning or caching a layer.
+    #[error(transparent)]
+    Layer(#[from] crate::layer::LayerError),
+
     #[error(transparent)]
     Fetch(#[from] FetchError),
 

@@ -9,12 +9,8 @@
 
 pub mod assemble;
 pub mod base;
-pub mod basefs;
-pub mod cache;
-pub mod compress;
 pub mod config;
 pub mod error;
-pub mod layer;
 pub mod output;
 pub mod plan;
 pub mod rebase;
@@ -29,15 +25,16 @@ use std::sync::Arc;
 
 use serde::Serialize;
 
+pub use crate::layer::{Compression, LayerBlob};
 pub use crate::oci::{json, BaseSpec, ImageRef, OutputSpec};
 pub use crate::oci::{ImagePlatforms, Platform};
 pub use error::BuildError;
-pub use layer::{Compression, LayerBlob};
 pub use plan::Variant;
 pub use sboms::{SbomDoc, SbomOptions};
 
-use basefs::{is_tzif, BaseFs, ZONEINFO};
-use cache::LayerCache;
+use crate::layer::basefs::{self, is_tzif, BaseFs, ZONEINFO};
+use crate::layer::cache::LayerCache;
+use crate::layer::{self, cache};
 use output::{Blob, Output};
 use plan::{Content, DistFile, DistKind, LayerPlan, SystemFiles};
 
@@ -589,8 +586,10 @@ fn build_unique(
             });
         }
         let Some(c) = cache else {
-            return layer::build_layer(plan, opts.epoch, opts.compression, store, tee)
-                .map(|b| (b, false));
+            return Ok((
+                layer::build_layer(plan, opts.epoch, opts.compression, store, tee)?,
+                false,
+            ));
         };
         let _lock = c.lock(key)?;
         // Another process built it while we waited.

@@ -18,11 +18,12 @@ use serde_json::Value;
 use super::assemble::{self, ImageParts, PlatformParts, Recipe};
 use super::assemble::{COMPRESSION_ANNOTATION, HISTORY_COMMENT, HISTORY_PREFIX, PACKAGES_LABEL};
 use super::base::{self, BaseImage};
-use super::cache::LayerCache;
 use super::output::BlobSource;
 use super::plan::{self, Content, Variant};
-use super::{basefs, layer, sboms, Assembled, BaseSpec, BuildError, ImageRef, ImageReport};
+use super::{sboms, Assembled, BaseSpec, BuildError, ImageRef, ImageReport};
 use super::{Compression, Platform};
+use crate::layer::cache::LayerCache;
+use crate::layer::{self, basefs};
 use crate::oci::json;
 
 /// What to rebase onto what.

@@ -13,7 +13,8 @@ use serde_json::{json, Value};
 use super::base::BaseImage;
 use super::output::{Blob, BlobSource};
 use super::plan::{self, Content, Kind as EntryKind};
-use super::{layer, Assembled, BuildError, BuildOptions, ImageReport, Prepared};
+use super::{Assembled, BuildError, BuildOptions, ImageReport, Prepared};
+use crate::layer;
 use crate::oci::json;
 use crate::sbom::{self, cyclonedx, jar, rust, spdx, Format, Inventory, Kind, Package};
 

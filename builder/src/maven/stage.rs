@@ -11,7 +11,6 @@ use super::settings::{self, Server};
 use super::{resolve, MavenError, Request, Resolution};
 use crate::fetch::progress;
 use crate::http::RetryPolicy;
-use crate::image::plan::PackageJar;
 use crate::sbom::jar::{self, Coordinates};
 
 pub struct StageOptions<'a> {
@@ -90,6 +89,21 @@ pub fn report_lines(res: &Resolution) -> Vec<String> {
             }),
     );
     lines
+}
+
+/// A jar `--packages` resolved, verified and in the cache; it goes to
+/// `/opt/spark/jars/<file_name>` in the `packages` layer.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct PackageJar {
+    /// `group:artifact:version[:classifier]`.
+    pub coordinate: String,
+    /// Spark's name for it (`group_artifact-version.jar`).
+    pub file: String,
+    pub sha256: String,
+    /// The repository it came from (no credentials).
+    pub repository: String,
+    #[serde(skip)]
+    pub path: PathBuf,
 }
 
 /// Resolves and downloads `--packages`; nothing to do without coordinates.

@@ -143,43 +143,7 @@ pub fn jar_package(path: &str, facts: &JarFacts) -> Package {
     p
 }
 
-/// (sha1, sha256) of a jar's bytes, lowercase hex.
-pub type Hashes = (String, String);
-
-/// A reader that hashes what passes through it: the layer build reads each jar through
-/// one, so the SBOM needs no second pass over the jar's bytes.
-pub struct HashingReader<R> {
-    inner: R,
-    sha1: Sha1,
-    sha256: Sha256,
-}
-
-impl<R: Read> HashingReader<R> {
-    pub fn new(inner: R) -> Self {
-        HashingReader {
-            inner,
-            sha1: Sha1::new(),
-            sha256: Sha256::new(),
-        }
-    }
-
-    /// The hashes of everything read so far.
-    pub fn finish(self) -> Hashes {
-        (
-            hex::encode(self.sha1.finalize()),
-            hex::encode(self.sha256.finalize()),
-        )
-    }
-}
-
-impl<R: Read> Read for HashingReader<R> {
-    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
-        let n = self.inner.read(buf)?;
-        self.sha1.update(&buf[..n]);
-        self.sha256.update(&buf[..n]);
-        Ok(n)
-    }
-}
+pub use crate::digest::{Hashes, HashingReader};
 
 /// A `--packages` jar resolved as `coordinate` (`group:artifact:version[:classifier]`):
 /// named by its own pom.properties when one names it, else by the coordinate it was

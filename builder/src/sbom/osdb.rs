@@ -6,14 +6,7 @@ use std::collections::BTreeMap;
 
 use super::{encode, encode_segment, Kind, Package};
 
-pub const DPKG_STATUS: &str = "var/lib/dpkg/status";
-pub const APK_INSTALLED: &str = "lib/apk/db/installed";
-pub const OS_RELEASE: [&str; 2] = ["etc/os-release", "usr/lib/os-release"];
-
-/// The files a base scan must keep for [`os_packages`].
-pub fn wants(path: &str) -> bool {
-    path == DPKG_STATUS || path == APK_INSTALLED || OS_RELEASE.contains(&path)
-}
+pub use crate::layer::basefs::{APK_INSTALLED, DPKG_STATUS, OS_RELEASE};
 
 /// The distribution, from os-release.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]

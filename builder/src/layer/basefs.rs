@@ -10,8 +10,7 @@ use std::thread::JoinHandle;
 
 use crate::digest::Sha256;
 
-use super::error::BuildError;
-use super::layer;
+use super::error::LayerError;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Node {
@@ -54,16 +53,23 @@ pub const RUNTIMES: [&str; 4] = [
 ];
 
 fn wants_apt_data(path: &str) -> bool {
-    path == "var/lib/dpkg/status"
-        || path.starts_with("etc/apt/")
-        || path.starts_with("usr/share/keyrings/")
+    path == DPKG_STATUS || path.starts_with("etc/apt/") || path.starts_with("usr/share/keyrings/")
+}
+
+/// The package databases and os-release an SBOM reads the base's OS packages from.
+pub const DPKG_STATUS: &str = "var/lib/dpkg/status";
+pub const APK_INSTALLED: &str = "lib/apk/db/installed";
+pub const OS_RELEASE: [&str; 2] = ["etc/os-release", "usr/lib/os-release"];
+
+pub fn wants_os_database(path: &str) -> bool {
+    path == DPKG_STATUS || path == APK_INSTALLED || OS_RELEASE.contains(&path)
 }
 
 fn wants_data(path: &str) -> bool {
     path == "etc/passwd"
         || path.starts_with("usr/share/zoneinfo/")
         || wants_apt_data(path)
-        || crate::sbom::osdb::wants(path)
+        || wants_os_database(path)
 }
 
 /// `./a/b/` → `a/b`.
@@ -210,7 +216,7 @@ pub fn is_tzif(b: &[u8]) -> bool {
 /// A base layer is hundreds of MB to inflate, and its interesting entries never change
 /// (layers are content-addressed), so with a `cache_dir` each layer's entries are kept
 /// in `<cache_dir>/<digest>` and later builds read those few MB instead.
-pub fn scan(layers: &[(&Path, &str)], cache_dir: Option<&Path>) -> Result<BaseFs, BuildError> {
+pub fn scan(layers: &[(&Path, &str)], cache_dir: Option<&Path>) -> Result<BaseFs, LayerError> {
     let mut fs = BaseFs::default();
     for (path, digest) in layers {
         let cached = cache_dir.map(|dir| scan_file(dir, digest));
@@ -231,8 +237,8 @@ pub fn scan(layers: &[(&Path, &str)], cache_dir: Option<&Path>) -> Result<BaseFs
     Ok(fs)
 }
 
-fn scan_layer(path: &Path) -> Result<Vec<(String, Node)>, BuildError> {
-    scan_entries(layer::decompressing_reader(path)?, path)
+fn scan_layer(path: &Path) -> Result<Vec<(String, Node)>, LayerError> {
+    scan_entries(super::decompressing_reader(path)?, path)
 }
 
 /// The scan cache file of layer `digest` in `cache_dir`.
@@ -256,7 +262,7 @@ pub struct ScanTap {
     hash: Sha256,
     digest: String,
     file: PathBuf,
-    worker: Option<JoinHandle<Result<Entries, BuildError>>>,
+    worker: Option<JoinHandle<Result<Entries, LayerError>>>,
 }
 
 /// A layer's interesting entries, in tar order.
@@ -272,7 +278,7 @@ impl ScanTap {
                 buf: Vec::new(),
                 pos: 0,
             };
-            scan_entries(layer::decompressing(r, &what)?, &what)
+            scan_entries(super::decompressing(r, &what)?, &what)
         });
         ScanTap {
             tx: Some(tx),
@@ -345,11 +351,11 @@ impl Read for ChannelReader {
 }
 
 /// The interesting entries of one uncompressed layer tar; `path` names it in errors.
-fn scan_entries(r: impl Read, path: &Path) -> Result<Vec<(String, Node)>, BuildError> {
+fn scan_entries(r: impl Read, path: &Path) -> Result<Vec<(String, Node)>, LayerError> {
     let mut ar = tar::Archive::new(r);
     let mut entries = Vec::new();
-    for e in ar.entries().map_err(BuildError::io(path))? {
-        let mut e = e.map_err(BuildError::io(path))?;
+    for e in ar.entries().map_err(LayerError::io(path))? {
+        let mut e = e.map_err(LayerError::io(path))?;
         let name = normalize(&String::from_utf8_lossy(&e.path_bytes()));
         let base = name.rsplit('/').next().unwrap_or("");
         if !interesting(&name) && !base.starts_with(".wh.") {
@@ -366,7 +372,7 @@ fn scan_entries(r: impl Read, path: &Path) -> Result<Vec<(String, Node)>, BuildE
             tar::EntryType::Link => Node::Hardlink(link()),
             _ if wants_data(&name) && e.size() <= 16 << 20 => {
                 let mut d = Vec::with_capacity(e.size() as usize);
-                e.read_to_end(&mut d).map_err(BuildError::io(path))?;
+                e.read_to_end(&mut d).map_err(LayerError::io(path))?;
                 Node::File(Some(d))
             }
             _ => Node::File(None),

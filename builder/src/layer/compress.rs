@@ -17,7 +17,7 @@ use std::sync::mpsc::{self, Receiver, SyncSender};
 use std::sync::{Arc, Mutex, OnceLock};
 use std::thread::JoinHandle;
 
-use super::layer::Compression;
+use super::Compression;
 
 /// gzip block size: fixed, so the bytes never depend on the machine. 1 MiB keeps the
 /// ratio within a fraction of a percent of one stream (jars are already deflated).

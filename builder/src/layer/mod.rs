@@ -1,6 +1,18 @@
+//! Layers, a leaf beneath the build, `apt` and `engine`: the entry plan (`plan`), the
+//! one tar writer, compression (`compress`), the base's file tree read from its layers
+//! (`basefs`), the layer cache (`cache`), and the parallel runner.
+//!
 //! Effects: turn a [`LayerPlan`] into a blob in one streaming pass
 //! (tar → sha256 = diff_id → compressor → sha256 = digest → temp file → rename), and run
 //! several such passes at once.
+
+pub mod basefs;
+pub mod cache;
+pub mod compress;
+mod error;
+pub mod plan;
+
+pub use error::LayerError;
 
 use std::collections::BTreeMap;
 use std::fs::{self, File};
@@ -11,9 +23,8 @@ use std::sync::Mutex;
 
 use crate::digest::Sha256;
 
-use super::compress::{self, Compressor};
-use super::error::BuildError;
-use super::plan::{Content, Entry, Kind, LayerPlan};
+use compress::Compressor;
+use plan::{Content, Entry, Kind, LayerPlan};
 
 /// Layer compression. Both compressors are pinned (flate2's zlib-rs backend in fixed
 /// 1 MiB blocks, the zstd crate's bundled libzstd in its multi-threaded frame layout) and
@@ -116,16 +127,16 @@ impl<W: Write> Write for HashWriter<W> {
 
 type Sink = HashWriter<Compressor<HashWriter<BufWriter<File>>>>;
 
-fn open_sink(store: &Path, c: Compression) -> Result<(Sink, tempfile::TempPath), BuildError> {
+fn open_sink(store: &Path, c: Compression) -> Result<(Sink, tempfile::TempPath), LayerError> {
     let dir = store.join("blobs/sha256");
-    fs::create_dir_all(&dir).map_err(BuildError::io(&dir))?;
+    fs::create_dir_all(&dir).map_err(LayerError::io(&dir))?;
     let tmp = tempfile::Builder::new()
         .prefix(".tmp-layer-")
         .tempfile_in(&dir)
-        .map_err(BuildError::io(&dir))?;
+        .map_err(LayerError::io(&dir))?;
     let (file, path) = tmp.into_parts();
     let out = HashWriter::new(BufWriter::with_capacity(1 << 20, file));
-    let comp = Compressor::new(out, c, compress::threads()).map_err(BuildError::io(&dir))?;
+    let comp = Compressor::new(out, c, compress::threads()).map_err(LayerError::io(&dir))?;
     Ok((HashWriter::new(comp), path))
 }
 
@@ -134,12 +145,12 @@ fn close_sink(
     tmp: tempfile::TempPath,
     store: &Path,
     c: Compression,
-) -> Result<LayerBlob, BuildError> {
-    let err = BuildError::io(tmp.to_path_buf());
+) -> Result<LayerBlob, LayerError> {
+    let err = LayerError::io(tmp.to_path_buf());
     let (comp, diff_id, _) = sink.finish();
-    let inner = comp.finish().map_err(BuildError::io(tmp.to_path_buf()))?;
+    let inner = comp.finish().map_err(LayerError::io(tmp.to_path_buf()))?;
     let (mut buf, digest, size) = inner.finish();
-    buf.flush().map_err(BuildError::io(tmp.to_path_buf()))?;
+    buf.flush().map_err(LayerError::io(tmp.to_path_buf()))?;
     drop(buf);
     let dest = blob_path(store, &digest);
     tmp.persist(&dest).map_err(|e| err(e.error))?;
@@ -161,7 +172,7 @@ fn header_for(e: &Entry, mtime: u64) -> tar::Header {
 }
 
 /// The hashes of the jars a build's layers read, by file on disk (for the SBOM).
-pub type JarTee = Mutex<BTreeMap<PathBuf, crate::sbom::jar::Hashes>>;
+pub type JarTee = Mutex<BTreeMap<PathBuf, crate::digest::Hashes>>;
 
 /// Write the tar of `plan` to `w`. Entries are already sorted with parents first.
 /// With `tee`, each `.jar` is hashed while it is read into the tar.
@@ -170,13 +181,13 @@ pub fn write_tar<W: Write>(
     mtime: u64,
     w: W,
     tee: Option<&JarTee>,
-) -> Result<W, BuildError> {
+) -> Result<W, LayerError> {
     let mut b = tar::Builder::new(w);
     b.mode(tar::HeaderMode::Complete);
     b.follow_symlinks(false);
     for e in &plan.entries {
         let mut h = header_for(e, mtime);
-        let io_err = |src: &Path| BuildError::io(src.to_path_buf());
+        let io_err = |src: &Path| LayerError::io(src.to_path_buf());
         match &e.kind {
             Kind::Dir => {
                 h.set_entry_type(tar::EntryType::Directory);
@@ -202,7 +213,7 @@ pub fn write_tar<W: Write>(
                 if actual != *size {
                     // The tree changed between the walk and now; a short or long copy
                     // would corrupt the tar.
-                    return Err(BuildError::Io {
+                    return Err(LayerError::Io {
                         path: path.clone(),
                         source: io::Error::other("file changed size during the build"),
                     });
@@ -211,7 +222,7 @@ pub fn write_tar<W: Write>(
                 h.set_size(*size);
                 match tee.filter(|_| e.path.ends_with(".jar")) {
                     Some(tee) => {
-                        let mut r = crate::sbom::jar::HashingReader::new(f);
+                        let mut r = crate::digest::HashingReader::new(f);
                         b.append_data(&mut h, &e.path, &mut r)
                             .map_err(io_err(path))?;
                         let mut t = tee.lock().unwrap_or_else(|p| p.into_inner());
@@ -222,7 +233,7 @@ pub fn write_tar<W: Write>(
             }
         }
     }
-    b.into_inner().map_err(BuildError::io("tar"))
+    b.into_inner().map_err(LayerError::io("tar"))
 }
 
 /// Build one planned layer into `store/blobs/sha256/` (see [`write_tar`] for `tee`).
@@ -232,15 +243,15 @@ pub fn build_layer(
     c: Compression,
     store: &Path,
     tee: Option<&JarTee>,
-) -> Result<LayerBlob, BuildError> {
+) -> Result<LayerBlob, LayerError> {
     let (sink, tmp) = open_sink(store, c)?;
     let sink = write_tar(plan, mtime, sink, tee)?;
     close_sink(sink, tmp, store, c)
 }
 
 /// Detect gzip/zstd by magic bytes and return a reader of the uncompressed stream.
-pub fn decompressing_reader(path: &Path) -> Result<Box<dyn Read + Send>, BuildError> {
-    decompressing(File::open(path).map_err(BuildError::io(path))?, path)
+pub fn decompressing_reader(path: &Path) -> Result<Box<dyn Read + Send>, LayerError> {
+    decompressing(File::open(path).map_err(LayerError::io(path))?, path)
 }
 
 /// [`decompressing_reader`] of any stream (a blob as it arrives); `path` names it in
@@ -248,27 +259,27 @@ pub fn decompressing_reader(path: &Path) -> Result<Box<dyn Read + Send>, BuildEr
 pub fn decompressing(
     r: impl Read + Send + 'static,
     path: &Path,
-) -> Result<Box<dyn Read + Send>, BuildError> {
+) -> Result<Box<dyn Read + Send>, LayerError> {
     let mut f = BufReader::with_capacity(1 << 20, r);
     let magic = {
         use std::io::BufRead;
-        let buf = f.fill_buf().map_err(BuildError::io(path))?;
+        let buf = f.fill_buf().map_err(LayerError::io(path))?;
         buf.get(..4).map(<[u8]>::to_vec).unwrap_or_default()
     };
     Ok(if magic.starts_with(&[0x1f, 0x8b]) {
         Box::new(flate2::bufread::MultiGzDecoder::new(f))
     } else if magic == [0x28, 0xb5, 0x2f, 0xfd] {
-        Box::new(zstd::Decoder::with_buffer(f).map_err(BuildError::io(path))?)
+        Box::new(zstd::Decoder::with_buffer(f).map_err(LayerError::io(path))?)
     } else {
         Box::new(f)
     })
 }
 
 /// Re-compress an existing tar (a rootfs tarball) as a layer, byte for byte.
-pub fn restream_layer(src: &Path, c: Compression, store: &Path) -> Result<LayerBlob, BuildError> {
+pub fn restream_layer(src: &Path, c: Compression, store: &Path) -> Result<LayerBlob, LayerError> {
     let mut r = decompressing_reader(src)?;
     let (mut sink, tmp) = open_sink(store, c)?;
-    io::copy(&mut r, &mut sink).map_err(BuildError::io(src))?;
+    io::copy(&mut r, &mut sink).map_err(LayerError::io(src))?;
     close_sink(sink, tmp, store, c)
 }
 
@@ -308,7 +319,7 @@ where
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::image::plan::Content;
+    use crate::layer::plan::Content;
 
     #[test]
     fn the_tee_hashes_jars_without_changing_the_tar() {

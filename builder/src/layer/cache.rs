@@ -13,9 +13,9 @@ use std::path::{Path, PathBuf};
 
 use crate::digest::Sha256;
 
-use super::error::BuildError;
-use super::layer::{blob_path, Compression, LayerBlob};
+use super::error::LayerError;
 use super::plan::{Content, Kind, LayerPlan};
+use super::{blob_path, Compression, LayerBlob};
 
 const VERSION: &str = env!("CARGO_PKG_VERSION");
 
@@ -87,8 +87,8 @@ pub fn packages_key(
 }
 
 /// Key for re-compressing a rootfs tarball.
-pub fn file_key(path: &Path, c: Compression) -> Result<String, BuildError> {
-    let md = fs::metadata(path).map_err(BuildError::io(path))?;
+pub fn file_key(path: &Path, c: Compression) -> Result<String, LayerError> {
+    let md = fs::metadata(path).map_err(LayerError::io(path))?;
     let mtime = md
         .modified()
         .ok()
@@ -97,7 +97,7 @@ pub fn file_key(path: &Path, c: Compression) -> Result<String, BuildError> {
     let mut h = Sha256::new();
     field(&mut h, format!("sparkimg {VERSION} rootfs v1").as_bytes());
     field(&mut h, c.describe().as_bytes());
-    let abs = fs::canonicalize(path).map_err(BuildError::io(path))?;
+    let abs = fs::canonicalize(path).map_err(LayerError::io(path))?;
     field(&mut h, abs.as_os_str().as_encoded_bytes());
     field(&mut h, format!("{} {mtime}", md.len()).as_bytes());
     Ok(hex::encode(h.finalize()))
@@ -151,7 +151,7 @@ impl LayerCache {
     /// Hold the lock of layer `key` (waiting for another process building the same
     /// layer, at most `--lock-timeout`, naming it), so concurrent builds of one image
     /// build each layer once: the second finds it in the cache when the lock is free.
-    pub fn lock(&self, key: &str) -> Result<std::fs::File, BuildError> {
+    pub fn lock(&self, key: &str) -> Result<std::fs::File, LayerError> {
         let path = self.root.join("locks").join(format!("{key}.lock"));
         let what = format!(
             "another sparkimg process building layer {}",
@@ -164,15 +164,15 @@ impl LayerCache {
         )?)
     }
 
-    pub fn put(&self, key: &str, blob: &LayerBlob) -> Result<(), BuildError> {
+    pub fn put(&self, key: &str, blob: &LayerBlob) -> Result<(), LayerError> {
         let dir = self.root.join("layers");
-        fs::create_dir_all(&dir).map_err(BuildError::io(&dir))?;
-        let mut tmp = tempfile::NamedTempFile::new_in(&dir).map_err(BuildError::io(&dir))?;
+        fs::create_dir_all(&dir).map_err(LayerError::io(&dir))?;
+        let mut tmp = tempfile::NamedTempFile::new_in(&dir).map_err(LayerError::io(&dir))?;
         serde_json::to_writer(&mut tmp, blob)
-            .map_err(|e| BuildError::io(&dir)(std::io::Error::other(e)))?;
+            .map_err(|e| LayerError::io(&dir)(std::io::Error::other(e)))?;
         let dest = dir.join(format!("{key}.json"));
         tmp.persist(&dest)
-            .map_err(|e| BuildError::io(&dest)(e.error))?;
+            .map_err(|e| LayerError::io(&dest)(e.error))?;
         Ok(())
     }
 }
