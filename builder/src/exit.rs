@@ -5,12 +5,12 @@
 use std::error::Error;
 
 use crate::apt::AptError;
+use crate::build::publish::PublishError;
+use crate::build::BuildError;
 use crate::engine::EngineError;
 use crate::fetch::{FetchError, VersionError};
-use crate::image::BuildError;
 use crate::maven::MavenError;
 use crate::oci::OciError;
-use crate::publish::PublishError;
 use crate::registry::RegistryError;
 
 pub const SUCCESS: u8 = 0;
@@ -127,12 +127,12 @@ fn code_of(e: &(dyn Error + 'static)) -> Option<u8> {
         return Some(registry(e));
     }
     if let Some(e) = e.downcast_ref::<EngineError>() {
-        return Some(engine(e));
+        return engine(e);
     }
     e.downcast_ref::<PublishError>().map(|e| match e {
         PublishError::Build(b) => build(b),
         PublishError::Registry(r) => registry(r),
-        PublishError::Engine(d) => engine(d),
+        PublishError::Engine(d) => engine(d).unwrap_or_else(|| causes_of(d)),
     })
 }
 
@@ -186,6 +186,8 @@ fn build(e: &BuildError) -> u8 {
         | BuildError::Distribution { .. } => BASE_OR_DIST,
         BuildError::NotYet(_) => NOT_YET,
         BuildError::OutputNotOurs { .. } => OUTPUT_NOT_OURS,
+        BuildError::Engine(e) => engine(e).unwrap_or_else(|| causes_of(e)),
+        BuildError::Registry(r) => registry(r),
         BuildError::Io { .. } | BuildError::Lock(_) | BuildError::Layer(_) => OTHER,
     }
 }
@@ -226,15 +228,26 @@ fn registry(e: &RegistryError) -> u8 {
     }
 }
 
-fn engine(e: &EngineError) -> u8 {
-    match e {
+/// The code of what caused `e` (not of `e` itself).
+fn causes_of(e: &(dyn Error + 'static)) -> u8 {
+    let mut chain = Vec::new();
+    let mut next = e.source();
+    while let Some(c) = next {
+        chain.push(c);
+        next = c.source();
+    }
+    classify(chain)
+}
+
+/// `None` for a stream the caller wrote: its cause decides.
+fn engine(e: &EngineError) -> Option<u8> {
+    Some(match e {
         EngineError::Discovery(_) | EngineError::Unreachable { .. } => NO_ENGINE,
         EngineError::Daemon { .. } => ENGINE_FAILED,
-        EngineError::Build(b) => build(b),
-        EngineError::Registry(r) => registry(r),
         EngineError::Reference(o) => oci(o),
         EngineError::Io { .. } => OTHER,
-    }
+        EngineError::Stream(_) => return None,
+    })
 }
 
 #[cfg(test)]
@@ -278,10 +291,15 @@ mod tests {
             OUTPUT_NOT_OURS
         );
         assert_eq!(
-            code(EngineError::Registry(Box::new(RegistryError::Credentials(
+            code(BuildError::Registry(Box::new(RegistryError::Credentials(
                 "x".into()
             )))),
             REGISTRY_AUTH
+        );
+        // A stream the daemon read failed: the writer's own error decides.
+        assert_eq!(
+            code(BuildError::Engine(EngineError::stream(BuildError::NoJava))),
+            BASE_OR_DIST
         );
         assert_eq!(code(EngineError::Discovery("x".into())), NO_ENGINE);
         assert_eq!(code(std::io::Error::other("x")), OTHER);

@@ -8,7 +8,7 @@ pub mod oci;
 
 pub mod http;
 
-pub mod image;
+pub mod build;
 pub mod layer;
 
 pub mod maven;
@@ -16,8 +16,6 @@ pub mod maven;
 pub mod registry;
 
 pub mod engine;
-
-pub mod publish;
 
 pub mod sbom;
 

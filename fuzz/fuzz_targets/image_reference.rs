@@ -3,7 +3,7 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use sparkimg::image::reference::{name_or_ref, parse_ref, BaseSpec, OutputSpec};
+use sparkimg::build::reference::{name_or_ref, parse_ref, BaseSpec, OutputSpec};
 use sparkimg::registry::reference::RegistryRef;
 
 fuzz_target!(|data: &[u8]| {

@@ -9,8 +9,8 @@ use super::control::Stanza;
 use super::scripts::{self, Alternative};
 use super::status;
 use super::unpack::Unpacked;
-use crate::image::plan::{self, Content, Entry, Kind, LayerPlan, Variant};
 use crate::layer::basefs::{BaseFs, Node};
+use crate::layer::plan::{self, Content, Entry, Kind, LayerPlan, Variant};
 
 pub const NAME: &str = "os-packages";
 

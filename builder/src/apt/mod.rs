@@ -27,8 +27,8 @@ use std::path::PathBuf;
 use thiserror::Error;
 
 use crate::fetch::FetchError;
-use crate::image::plan::{LayerPlan, Variant};
 use crate::layer::basefs::{BaseFs, Node};
+use crate::layer::plan::{LayerPlan, Variant};
 use packages::Package;
 
 #[derive(Debug, Error)]

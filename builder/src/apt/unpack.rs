@@ -5,7 +5,7 @@ use std::collections::HashMap;
 use std::io::{BufReader, Read};
 use std::sync::Arc;
 
-use crate::image::plan::{Content, Entry, Kind};
+use crate::layer::plan::{Content, Entry, Kind};
 
 /// What the layer needs of one package.
 #[derive(Debug, Clone, Default)]

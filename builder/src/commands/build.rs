@@ -1,7 +1,7 @@
 //! `sparkimg build`: the stages in order. Resolve (flags → [`BuildRequest`], pure, in
 //! `resolve.rs`), then connect what the sinks need and read credentials (once), fetch
 //! the base and the distribution, then either the Docker Engine path or the daemonless
-//! plan → build → assemble (`sparkimg::image`) → publish (`sparkimg::publish`).
+//! plan → build → assemble (`sparkimg::build`) → publish (`sparkimg::build::publish`).
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -9,12 +9,12 @@ use std::time::Duration;
 
 use anyhow::{bail, Result};
 use sparkimg::apt::AptOptions;
-use sparkimg::engine::{self, Daemon};
-use sparkimg::fetch::{self, FetchOptions, SparkVersion};
-use sparkimg::image::{
+use sparkimg::build::publish::{self, Delivered, FileSink, LoadSink, RegistrySink, Sink};
+use sparkimg::build::{
     self, BaseSpec, BuildError, BuildOptions, BuildReport, Platform, SbomOptions,
 };
-use sparkimg::publish::{self, Delivered, FileSink, LoadSink, RegistrySink, Sink};
+use sparkimg::engine::Daemon;
+use sparkimg::fetch::{self, FetchOptions, SparkVersion};
 use sparkimg::registry::{self, PushReport, RegistryOptions};
 
 use super::args::{BuildArgs, CacheDirArg};
@@ -57,7 +57,7 @@ pub fn run(args: BuildArgs, lock_timeout: Duration) -> Result<()> {
         spark: sbom_spark_package(&version, &source, tarball.as_ref()),
     });
     if let Some(daemon) = &prepared.engine {
-        let b = sparkimg::engine::build::EngineBuild {
+        let b = sparkimg::build::engine::EngineBuild {
             spark_home,
             spark_version: version,
             images,
@@ -81,7 +81,7 @@ pub fn run(args: BuildArgs, lock_timeout: Duration) -> Result<()> {
             apt_packages: req.apt_packages.clone(),
             packages,
         };
-        let jar_cache = (!req.no_cache).then(|| image::jar_facts_dir(&prepared.cache_root));
+        let jar_cache = (!req.no_cache).then(|| build::jar_facts_dir(&prepared.cache_root));
         let sbom = sbom.map(|so| (so, jar_cache));
         return engine_build(&req, daemon, &b, prepared.registry.as_ref(), sbom);
     }
@@ -119,7 +119,7 @@ fn bake_packages(
     spark_home: &Path,
     cache_root: &Path,
     lock_timeout: Duration,
-) -> Result<Vec<sparkimg::image::plan::PackageJar>> {
+) -> Result<Vec<sparkimg::build::plan::PackageJar>> {
     let env = support::MavenEnv::from_process();
     let jars = sparkimg::maven::stage::run(&sparkimg::maven::stage::StageOptions {
         packages: &req.packages.coordinates,
@@ -305,7 +305,7 @@ fn sbom_spark_package(
 }
 
 /// Writes each SBOM document to `--sbom-dir` as `<image>_<tag>_<os>-<arch>.<suffix>`.
-fn write_sbom_dir(dir: &Path, docs: &[image::SbomDoc]) -> Result<(), BuildError> {
+fn write_sbom_dir(dir: &Path, docs: &[build::SbomDoc]) -> Result<(), BuildError> {
     std::fs::create_dir_all(dir).map_err(BuildError::io(dir))?;
     for d in docs {
         let name: String = format!("{}_{}", d.reference, d.platform)
@@ -349,11 +349,11 @@ fn version_from_dist(home: &Path) -> Option<String> {
 fn engine_build(
     req: &BuildRequest,
     daemon: &Daemon,
-    b: &sparkimg::engine::build::EngineBuild,
+    b: &sparkimg::build::engine::EngineBuild,
     ropts: Option<&RegistryOptions>,
     sbom: Option<(SbomOptions, Option<PathBuf>)>,
 ) -> Result<()> {
-    let mut report = engine::build::build_images(daemon, b, &mut |l| eprintln!("{l}"))?;
+    let mut report = build::engine::build_images(daemon, b, &mut |l| eprintln!("{l}"))?;
     let ropts = ropts.filter(|_| req.sinks.push);
     if let Some(ropts) = ropts {
         for i in &mut report.images {
@@ -361,19 +361,20 @@ fn engine_build(
                 "sparkimg: pushing {} through the Docker Engine",
                 i.reference
             );
-            let d = engine::push_image(daemon, &i.reference, ropts, &mut |l| eprintln!("{l}"))?;
+            let d =
+                build::engine::push_image(daemon, &i.reference, ropts, &mut |l| eprintln!("{l}"))?;
             i.manifest_digest = d.rsplit('@').next().unwrap_or("").to_string();
             i.repo_digests = vec![d];
         }
     }
     if let Some((so, jar_cache)) = &sbom {
-        let docs = engine::sbom::documents(daemon, b, &report, so, jar_cache.as_deref())?;
+        let docs = build::engine_sbom::documents(daemon, b, &report, so, jar_cache.as_deref())?;
         if let Some(dir) = &req.sbom_dir {
             write_sbom_dir(dir, &docs)?;
         }
         match ropts {
             Some(ropts) => {
-                let created = image::json::rfc3339(b.epoch);
+                let created = build::json::rfc3339(b.epoch);
                 publish::push_referrers(&docs, ropts, &created)?;
                 eprintln!(
                     "sparkimg: {} SBOM document(s) attached in the registry",
@@ -451,7 +452,7 @@ fn daemonless(req: &BuildRequest, opts: &BuildOptions, p: Prepared) -> Result<()
         eprintln!("{}", sbom_not_kept_hint());
     }
     let described: Vec<String> = sinks.iter().map(|s| s.describe()).collect();
-    let (mut report, delivered) = image::build_with(opts, |a| {
+    let (mut report, delivered) = build::build_with(opts, |a| {
         if let Some(dir) = &req.sbom_dir {
             write_sbom_dir(dir, &a.sboms)?;
         }

@@ -2,14 +2,14 @@
 //! daemon, with credentials from the same places as the registry client.
 
 use anyhow::Result;
-use sparkimg::engine::{self, EngineError};
+use sparkimg::engine::EngineError;
 
 use super::args::PushArgs;
 use super::support;
 
 pub fn push(args: PushArgs) -> Result<()> {
     if !args.to.is_empty() {
-        return Err(sparkimg::image::BuildError::InvalidInput(
+        return Err(sparkimg::build::BuildError::InvalidInput(
             "--to is for pushing a layout; with --engine docker, `docker tag` the image \
              and push that reference"
                 .into(),
@@ -30,7 +30,7 @@ pub fn push(args: PushArgs) -> Result<()> {
             .into());
         }
         eprintln!("sparkimg: pushing {r} through the Docker Engine");
-        let d = engine::push_image(&daemon, r, &opts, &mut |l| eprintln!("{l}"))?;
+        let d = sparkimg::build::engine::push_image(&daemon, r, &opts, &mut |l| eprintln!("{l}"))?;
         pushed.push(serde_json::json!({"reference": r, "pushed": d}));
         if !args.json {
             println!("{d}");

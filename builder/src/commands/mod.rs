@@ -35,7 +35,7 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
         }
         Command::Push(args) => {
             if let Some(extra) = args.more.first() {
-                bail!(sparkimg::image::BuildError::InvalidInput(format!(
+                bail!(sparkimg::build::BuildError::InvalidInput(format!(
                     "unexpected argument '{extra}': one SOURCE per push (several image \
                      references only with --engine docker)"
                 )));

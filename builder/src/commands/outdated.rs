@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use anyhow::Result;
 use serde::Serialize;
-use sparkimg::image::{base, BaseSpec, BuildError, Compression, Platform};
+use sparkimg::build::{base, BaseSpec, BuildError, Compression, Platform};
 use sparkimg::registry::{self, RegistryOptions, RegistryRef};
 
 use super::args::OutdatedArgs;

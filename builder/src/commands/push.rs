@@ -3,7 +3,7 @@
 use std::time::Duration;
 
 use anyhow::Result;
-use sparkimg::publish::{self, RegistrySink};
+use sparkimg::build::publish::{self, RegistrySink};
 use sparkimg::registry::RegistryRef;
 
 use super::args::PushArgs;

@@ -1,5 +1,5 @@
 //! `sparkimg rebase`: flags → [`RebaseOptions`], a registry base pulled per platform,
-//! then `image::rebase` and the publish stage's sinks (files, then the registry).
+//! then `build::rebase` and the publish stage's sinks (files, then the registry).
 
 use std::collections::BTreeMap;
 use std::io::Write;
@@ -7,12 +7,12 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use anyhow::{Context, Result};
-use sparkimg::image::rebase::{self, RebaseOptions, RebaseReport};
-use sparkimg::image::{self, BaseSpec, BuildError, Compression, OutputSpec, Platform};
+use sparkimg::build::publish::{self, Delivered, FileSink, RegistrySink, Sink};
+use sparkimg::build::rebase::{self, RebaseOptions, RebaseReport};
+use sparkimg::build::{self, BaseSpec, BuildError, Compression, OutputSpec, Platform};
 use sparkimg::layer::basefs::{self, ScanTap};
 use sparkimg::layer::cache::LayerCache;
 use sparkimg::oci::reference::parse_ref;
-use sparkimg::publish::{self, Delivered, FileSink, RegistrySink, Sink};
 use sparkimg::registry::push::BlobTap;
 use sparkimg::registry::{self, RegistryOptions, RegistryRef};
 use sparkimg::sbom::Format;
@@ -178,7 +178,7 @@ fn copied_base(
         let BaseSpec::Pulled { name, .. } = spec else {
             continue;
         };
-        let opened = image::base::open(
+        let opened = build::base::open(
             spec,
             &Platform::parse(p)?,
             Compression::None,
@@ -234,7 +234,7 @@ fn recorded_old_bases(
     let scratch = tempfile::tempdir()?;
     for p in wanted {
         let spec = platform_images.get(&p.to_string()).unwrap_or(image);
-        let opened = image::base::open(spec, p, Compression::None, scratch.path(), None)?;
+        let opened = build::base::open(spec, p, Compression::None, scratch.path(), None)?;
         let labels = opened
             .config
             .config()

@@ -6,8 +6,8 @@
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 
+use sparkimg::build::{self, BuildError, Compression, Variant};
 use sparkimg::fetch::{urls, DistSpec, SparkVersion};
-use sparkimg::image::{self, BuildError, Compression, Variant};
 use sparkimg::maven::{coordinate, settings, Coordinate, Pattern};
 use sparkimg::oci::{reference, BaseSpec, ImageRef, OutputSpec, Platform};
 use sparkimg::registry::RegistryRef;
@@ -150,7 +150,7 @@ impl BuildRequest {
             None if only_load => "none",
             None => "gzip",
         };
-        image::parse_compression(kind, self.compression_level)
+        build::parse_compression(kind, self.compression_level)
     }
 }
 
@@ -194,7 +194,7 @@ pub fn resolve(args: &BuildArgs, env: &Env) -> Result<BuildRequest, BuildError> 
     // the distribution.
     let tag = args.tag.clone();
     names.images(tag.as_deref().or(version.as_deref()).unwrap_or("latest"))?;
-    let epoch = image::parse_epoch(env.source_date_epoch.as_deref())?;
+    let epoch = build::parse_epoch(env.source_date_epoch.as_deref())?;
     // The zone's shape now; whether the base has it is known once the base is read.
     if !sparkimg::layer::basefs::valid_zone_name(&args.timezone) {
         return Err(BuildError::UnknownTimezone {

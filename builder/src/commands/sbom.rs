@@ -3,7 +3,7 @@
 //! registry's referrers tag, printed on stdout.
 
 use anyhow::{anyhow, Context, Result};
-use sparkimg::image::Platform;
+use sparkimg::build::Platform;
 use sparkimg::registry::{self, RegistryRef};
 use sparkimg::sbom::Format;
 

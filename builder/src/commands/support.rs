@@ -177,7 +177,7 @@ pub fn image_platforms(
 ) -> Result<Vec<Platform>> {
     let found = match (image, ropts) {
         (BaseSpec::OciDir { dir, reference }, _) => {
-            sparkimg::image::base::layout_platforms(dir, reference.as_deref())?
+            sparkimg::build::base::layout_platforms(dir, reference.as_deref())?
         }
         (BaseSpec::Registry(r), Some(ropts)) => {
             sparkimg::registry::pull::platforms(&RegistryRef::parse(r)?, ropts)?

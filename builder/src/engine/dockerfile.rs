@@ -211,7 +211,7 @@ mod tests {
         };
         for v in [Variant::Jvm, Variant::Python, Variant::R] {
             let all: Vec<String> = copied(builtin(v)).concat();
-            let mut dirs: Vec<String> = crate::engine::context::dirs_for(v)
+            let mut dirs: Vec<String> = crate::build::context::dirs_for(v)
                 .iter()
                 .map(|d| d.to_string())
                 .collect();
@@ -219,7 +219,7 @@ mod tests {
             sorted.sort();
             dirs.sort();
             assert_eq!(sorted, dirs, "{v:?}");
-            for d in crate::engine::context::dirs_for(v) {
+            for d in crate::build::context::dirs_for(v) {
                 let without = builtin_without(v, &[d]);
                 assert!(
                     !copied(&without).concat().iter().any(|x| x == d),

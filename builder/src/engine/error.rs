@@ -4,8 +4,6 @@ use std::path::PathBuf;
 
 use thiserror::Error;
 
-use crate::image::BuildError;
-
 #[derive(Debug, Error)]
 pub enum EngineError {
     /// DOCKER_HOST or a context that cannot be used.
@@ -27,16 +25,14 @@ pub enum EngineError {
     #[error("Docker Engine: {what}: {detail}")]
     Daemon { what: String, detail: String },
 
-    #[error(transparent)]
-    Build(#[from] BuildError),
-
-    /// Credentials for a daemon push (auth files, helpers) or an unparsable reference.
-    #[error(transparent)]
-    Registry(#[from] Box<crate::registry::RegistryError>),
-
     /// A reference the grammar refuses.
     #[error(transparent)]
     Reference(#[from] crate::oci::OciError),
+
+    /// What the caller streamed to the daemon (a build context, a `docker load`
+    /// archive) failed to write; the source says why.
+    #[error("writing the stream for the Docker Engine")]
+    Stream(#[source] Box<dyn std::error::Error + Send + Sync>),
 
     #[error("{}: {source}", .path.display())]
     Io {
@@ -47,6 +43,11 @@ pub enum EngineError {
 }
 
 impl EngineError {
+    /// A producer's failure, kept whole for the exit code of its cause.
+    pub fn stream(e: impl std::error::Error + Send + Sync + 'static) -> EngineError {
+        EngineError::Stream(Box::new(e))
+    }
+
     pub fn daemon(what: impl Into<String>) -> impl FnOnce(bollard::errors::Error) -> EngineError {
         let what = what.into();
         move |e| EngineError::Daemon {

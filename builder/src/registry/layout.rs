@@ -26,7 +26,7 @@ fn sha256(bytes: &[u8]) -> String {
 }
 
 /// Where the blobs of a set of images are: an OCI layout directory, or a build's layer
-/// store (see `crate::publish`). Push plans are made the same way from either.
+/// store (see `crate::build::publish`). Push plans are made the same way from either.
 pub trait Blobs {
     /// Named in errors.
     fn root(&self) -> &Path;
@@ -292,7 +292,7 @@ fn read_json(dir: &Path, digest: &str) -> Result<serde_json::Value, RegistryErro
 pub fn referrers(
     dir: &Path,
     select: Option<&str>,
-    platform: &crate::image::Platform,
+    platform: &crate::oci::Platform,
 ) -> Result<super::Referrers, RegistryError> {
     use serde_json::Value;
     let index_path = dir.join("index.json");

@@ -4,7 +4,7 @@
 use serde::Deserialize;
 
 use super::error::RegistryError;
-use crate::image::Platform;
+use crate::oci::Platform;
 
 pub const OCI_INDEX: &str = "application/vnd.oci.image.index.v1+json";
 pub const OCI_MANIFEST: &str = "application/vnd.oci.image.manifest.v1+json";

@@ -23,8 +23,8 @@ use super::layout::blob_path;
 use super::manifest::{self, Desc, Parsed};
 use super::progress::Progress;
 use super::reference::RegistryRef;
-use crate::image::{ImagePlatforms, Platform};
 use crate::oci::Digest;
+use crate::oci::{ImagePlatforms, Platform};
 
 /// Largest manifest we read into memory (the spec suggests registries accept 4 MiB).
 const MAX_MANIFEST: u64 = 4 << 20;

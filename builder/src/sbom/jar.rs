@@ -11,7 +11,7 @@ use std::path::Path;
 use crate::digest::{Sha1, Sha256};
 
 use super::{encode_segment, Kind, Package};
-use crate::image::BuildError;
+use crate::build::BuildError;
 
 /// `groupId:artifactId:version` of one pom.properties.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, serde::Serialize, serde::Deserialize)]

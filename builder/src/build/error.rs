@@ -53,6 +53,14 @@ pub enum BuildError {
     #[error("Spark distribution at {}: {reason}", .path.display())]
     Distribution { path: PathBuf, reason: String },
 
+    /// The Docker Engine stage.
+    #[error(transparent)]
+    Engine(#[from] crate::engine::EngineError),
+
+    /// Credentials for a daemon push (auth files, helpers).
+    #[error(transparent)]
+    Registry(#[from] Box<crate::registry::RegistryError>),
+
     /// Building, scanning or caching a layer.
     #[error(transparent)]
     Layer(#[from] crate::layer::LayerError),

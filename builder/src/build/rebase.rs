@@ -625,7 +625,7 @@ fn assemble_rebased(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::image::ImagePlatforms;
+    use crate::build::ImagePlatforms;
     use serde_json::json;
 
     fn ids(v: &[&str]) -> Vec<String> {

@@ -10,9 +10,13 @@
 pub mod assemble;
 pub mod base;
 pub mod config;
+pub mod context;
+pub mod engine;
+pub mod engine_sbom;
 pub mod error;
 pub mod output;
 pub mod plan;
+pub mod publish;
 pub mod rebase;
 pub mod sboms;
 

@@ -1,6 +1,6 @@
 //! `sparkimg build --engine docker`: the same images from Dockerfiles, built by a daemon.
 //!
-//! The context of each image comes from the daemonless layer plan (see [`super::context`]),
+//! The context of each image comes from the daemonless layer plan (see [`crate::build::context`]),
 //! so the files are the same; the system files (passwd, localtime, tini links) are planned
 //! by the same [`plan::system_layer`] from the base's own /etc/passwd and zoneinfo, read
 //! through a container that is never started. The JVM image's config (Env, labels,
@@ -12,16 +12,18 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::path::PathBuf;
 use std::sync::Arc;
 
-use crate::image::assemble::{oci_labels, SparkLabels};
-use crate::image::config;
-use crate::image::plan::{self, Content, DistFile, SystemFiles, Variant};
-use crate::image::{self, BuildError, BuildReport, ImageRef, ImageReport};
+use crate::build::assemble::{oci_labels, SparkLabels};
+use crate::build::config;
+use crate::build::plan::{self, Content, DistFile, SystemFiles, Variant};
+use crate::build::{output, Assembled, OutputSpec};
+use crate::build::{BuildError, BuildReport, ImageRef, ImageReport};
 use crate::layer::basefs;
+use crate::registry::{Credentials, RegistryOptions, RegistryRef};
 
-use super::context::{context_plan, empty_dirs, write_context, ContextEntry};
-use super::daemon::{Daemon, ImagePath, JAVA_HOME_PROBE};
-use super::dockerfile::{self, ArgInputs};
-use super::error::EngineError;
+use crate::build::context::{context_plan, empty_dirs, write_context, ContextEntry};
+use crate::engine::daemon::{Daemon, ImagePath, JAVA_HOME_PROBE};
+use crate::engine::dockerfile::{self, ArgInputs};
+use crate::engine::error::EngineError;
 
 #[derive(Debug, Clone)]
 pub struct EngineBuild {
@@ -50,16 +52,16 @@ pub struct EngineBuild {
 
 /// The Java home the images get: `-b java_home=`, else the base's `JAVA_HOME`, else the
 /// first JDK found in it by a throwaway container (as the daemonless base scan looks).
-fn java_home(daemon: &Daemon, b: &EngineBuild) -> Result<String, EngineError> {
+fn java_home(daemon: &Daemon, b: &EngineBuild) -> Result<String, BuildError> {
     if let Some((_, v)) = b.build_args.iter().rev().find(|(k, _)| k == "java_home") {
         return Ok(v.clone());
     }
     let info = daemon.inspect(&b.base)?.ok_or_else(|| {
-        EngineError::Build(BuildError::Base(format!(
+        BuildError::Base(format!(
             "'{}' is not in the Docker Engine: `docker pull {0}` (or load it) first, \
              or pass -b java_home=PATH to let the build pull it",
             b.base
-        )))
+        ))
     })?;
     if let Some(j) = dockerfile::java_home_from_env(&info.env) {
         return Ok(j);
@@ -69,12 +71,12 @@ fn java_home(daemon: &Daemon, b: &EngineBuild) -> Result<String, EngineError> {
         .map(str::trim)
         .find(|l| l.starts_with('/'))
         .map(String::from)
-        .ok_or(EngineError::Build(BuildError::NoJava))
+        .ok_or(BuildError::NoJava)
 }
 
 /// The inputs every image needs, refused before the daemon does any work: a valid
 /// zone, the entrypoint binary, and a distribution with what the images need.
-fn checked_dist(b: &EngineBuild) -> Result<Vec<DistFile>, EngineError> {
+fn checked_dist(b: &EngineBuild) -> Result<Vec<DistFile>, BuildError> {
     if !basefs::valid_zone_name(&b.timezone) {
         return Err(BuildError::UnknownTimezone {
             zone: b.timezone.clone(),
@@ -89,8 +91,8 @@ fn checked_dist(b: &EngineBuild) -> Result<Vec<DistFile>, EngineError> {
         ))
         .into());
     }
-    let mut dist = image::walk_dist(&b.spark_home)?;
-    dist.extend(image::package_dist(&b.packages)?);
+    let mut dist = crate::build::walk_dist(&b.spark_home)?;
+    dist.extend(crate::build::package_dist(&b.packages)?);
     // A user's own spark-py/spark-r Dockerfile may bring Python or R itself.
     let needs: BTreeSet<Variant> = b
         .images
@@ -113,7 +115,7 @@ fn dockerfile_for(
     variant: Variant,
     entries: &[ContextEntry],
     uid: u64,
-) -> Result<Vec<u8>, EngineError> {
+) -> Result<Vec<u8>, BuildError> {
     if let Some(p) = b.dockerfiles.get(&variant) {
         let text = std::fs::read(p).map_err(|source| EngineError::Io {
             path: p.clone(),
@@ -144,7 +146,7 @@ const MAX_LINKS: usize = 8;
 /// The base's files the system layer is made of: its /etc/passwd with the Spark user,
 /// and `/etc/localtime` as a link to the zone, which must be a file in the base (links
 /// followed), as the daemonless path finds it.
-fn system_files(daemon: &Daemon, b: &EngineBuild, uid: u64) -> Result<SystemFiles, EngineError> {
+fn system_files(daemon: &Daemon, b: &EngineBuild, uid: u64) -> Result<SystemFiles, BuildError> {
     // With -b java_home the base may not be here yet (the build would have pulled it).
     if daemon.inspect(&b.base)?.is_none() {
         daemon.pull(&b.base)?;
@@ -211,7 +213,7 @@ fn commit_jvm_config(
     built: &str,
     reference: &str,
     inputs: &config::ConfigInputs,
-) -> Result<String, EngineError> {
+) -> Result<String, BuildError> {
     let info = daemon.inspect(built)?.ok_or_else(|| EngineError::Daemon {
         what: format!("build {reference}"),
         detail: "the built image is gone".into(),
@@ -226,12 +228,12 @@ fn commit_jvm_config(
          of Spark {}",
         b.spark_version
     );
-    daemon.commit_config(built, reference, config.into(), &comment)
+    Ok(daemon.commit_config(built, reference, config.into(), &comment)?)
 }
 
 /// The daemonless layer plan of `b`'s images: what the contexts hold (and the SBOMs
 /// list), after the checks of [`checked_dist`].
-pub fn planned_layers(b: &EngineBuild) -> Result<Vec<plan::LayerPlan>, EngineError> {
+pub fn planned_layers(b: &EngineBuild) -> Result<Vec<plan::LayerPlan>, BuildError> {
     let dist = checked_dist(b)?;
     // Only the file layout matters here: the system files' contents, which
     // `system_files` reads from the base, list nothing in an SBOM.
@@ -255,10 +257,9 @@ pub fn build_images(
     daemon: &Daemon,
     b: &EngineBuild,
     log: &mut dyn FnMut(&str),
-) -> Result<BuildReport, EngineError> {
+) -> Result<BuildReport, BuildError> {
     let dist = checked_dist(b)?;
-    let uid = dockerfile::spark_uid(&b.build_args, b.uid)
-        .map_err(|e| EngineError::Build(BuildError::InvalidInput(e)))?;
+    let uid = dockerfile::spark_uid(&b.build_args, b.uid).map_err(BuildError::InvalidInput)?;
     let java_home = java_home(daemon, b)?;
     let sys = system_files(daemon, b, uid)?;
     let layers = plan::plan_layers(&dist, &sys);
@@ -294,7 +295,7 @@ pub fn build_images(
 
     // Given to the daemon rather than written in the Dockerfile, so a user's own `-f`
     // Dockerfile gets it too.
-    let labels: BTreeMap<String, String> = image::assemble::packages_label(&coordinates)
+    let labels: BTreeMap<String, String> = crate::build::assemble::packages_label(&coordinates)
         .into_iter()
         .collect();
 
@@ -310,7 +311,11 @@ pub fn build_images(
             entries.len()
         ));
         let mut id = daemon.build(
-            Box::new(move |w| write_context(&entries, &dockerfile, epoch, w).map(|_| ())),
+            Box::new(move |w| {
+                write_context(&entries, &dockerfile, epoch, w)
+                    .map(|_| ())
+                    .map_err(EngineError::stream)
+            }),
             &reference,
             &args,
             &labels,
@@ -347,4 +352,71 @@ pub fn build_images(
         base: b.base.clone(),
         packages: b.packages.clone(),
     })
+}
+
+/// `--load`: stream `assembled` into the daemon as a `docker load` archive (the layers
+/// as they are in the layer store; uncompressed ones make the daemon's unpacking
+/// cheapest). Images are tagged by the archive's manifest.json RepoTags.
+pub fn load(
+    daemon: &Daemon,
+    assembled: &Assembled,
+    log: &mut dyn FnMut(&str),
+) -> Result<(), EngineError> {
+    let a = assembled.clone();
+    daemon.load(
+        Box::new(move |w| {
+            // Only named in error messages: the archive never touches the disk.
+            let spec = OutputSpec::DockerArchive(PathBuf::from("docker load stream"));
+            output::write_archive(&a.to_output(&spec), w).map_err(EngineError::stream)?;
+            Ok(())
+        }),
+        log,
+    )
+}
+
+/// Credentials for a daemon push of `reference`, from the same sources as the registry
+/// client (`opts.credentials`, resolved once per run, else the auth files and helpers).
+fn docker_credentials(
+    reference: &str,
+    opts: &RegistryOptions,
+) -> Result<Option<bollard::auth::DockerCredentials>, BuildError> {
+    let host = RegistryRef::parse(reference)?.registry;
+    let creds = match &opts.credentials {
+        Some(c) => Some(c.clone()),
+        None => opts.auth.resolve(&host).map_err(Box::new)?,
+    };
+    Ok(creds.map(|c| {
+        let mut d = bollard::auth::DockerCredentials {
+            serveraddress: Some(host.clone()),
+            ..Default::default()
+        };
+        match c {
+            Credentials::Basic { username, password } => {
+                d.username = Some(username);
+                d.password = Some(password);
+            }
+            Credentials::IdentityToken(t) => d.identitytoken = Some(t),
+        }
+        d
+    }))
+}
+
+/// Push `reference` through the daemon; returns its `repo@digest`.
+pub fn push_image(
+    daemon: &Daemon,
+    reference: &str,
+    opts: &RegistryOptions,
+    log: &mut dyn FnMut(&str),
+) -> Result<String, BuildError> {
+    let creds = docker_credentials(reference, opts)?;
+    let digest = daemon.push(reference, creds, log)?;
+    let (name, _) = crate::engine::daemon::split_tag(reference);
+    match digest {
+        Some(d) => Ok(format!("{name}@{d}")),
+        None => Err(EngineError::Daemon {
+            what: format!("push {reference}"),
+            detail: "the daemon reported no digest".into(),
+        }
+        .into()),
+    }
 }

@@ -13,15 +13,16 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::io::Read;
 use std::path::{Path, PathBuf};
 
-use crate::image::plan::{self, Variant};
-use crate::image::sboms::{self, Contents, OsPackages, SbomDoc, SbomOptions};
-use crate::image::BuildReport;
+use crate::build::plan::{self, Variant};
+use crate::build::sboms::{self, Contents, OsPackages, SbomDoc, SbomOptions};
+use crate::build::BuildError;
+use crate::build::BuildReport;
 use crate::sbom::{jar, osdb, Package};
 
-use super::build::{self, EngineBuild};
-use super::daemon::Daemon;
-use super::dockerfile;
-use super::error::EngineError;
+use crate::build::engine::{self, EngineBuild};
+use crate::engine::daemon::Daemon;
+use crate::engine::dockerfile;
+use crate::engine::error::EngineError;
 
 const FILE_MARK: &str = "@@sparkimg-sbom-file ";
 const JARS_MARK: &str = "@@sparkimg-sbom-jars";
@@ -89,7 +90,7 @@ fn image_os_packages(daemon: &Daemon, image: &str, ours: &[(String, PathBuf)]) -
 }
 
 /// The base as a package when the daemon knows it by a repository digest.
-fn base_package(daemon: &Daemon, base: &str) -> Result<Option<crate::sbom::Package>, EngineError> {
+fn base_package(daemon: &Daemon, base: &str) -> Result<Option<crate::sbom::Package>, BuildError> {
     let Some(info) = daemon.inspect(base)? else {
         return Ok(None);
     };
@@ -108,7 +109,7 @@ fn from_user_dockerfile(b: &EngineBuild, variant: Variant) -> bool {
 
 /// Whether an image built from a user's Dockerfile is on `b.base`: each user Dockerfile
 /// of its chain ends `FROM ${base_img}`, and no `-b base_img=` names another image.
-fn on_our_base(b: &EngineBuild, variant: Variant) -> Result<bool, EngineError> {
+fn on_our_base(b: &EngineBuild, variant: Variant) -> Result<bool, BuildError> {
     if b.build_args.iter().any(|(k, _)| k == "base_img") {
         return Ok(false);
     }
@@ -238,7 +239,7 @@ fn known(
     b: &EngineBuild,
     layers: &[plan::LayerPlan],
     cache: Option<&Path>,
-) -> Result<Known, EngineError> {
+) -> Result<Known, BuildError> {
     let files = sboms::plan_files(layers, Variant::Jvm);
     let core = files
         .iter()
@@ -307,7 +308,7 @@ fn read_documents(
     known: &Known,
     base: (Option<Package>, bool),
     id: (&str, &str, String),
-) -> Result<Vec<SbomDoc>, EngineError> {
+) -> Result<Vec<SbomDoc>, BuildError> {
     let reference = id.0.to_string();
     let read = daemon.export(id.0, |tar| {
         read_export(tar, &b.spark_version).map_err(|source| EngineError::Io {
@@ -342,8 +343,8 @@ pub fn documents(
     report: &BuildReport,
     so: &SbomOptions,
     jar_cache: Option<&Path>,
-) -> Result<Vec<SbomDoc>, EngineError> {
-    let layers = build::planned_layers(b)?;
+) -> Result<Vec<SbomDoc>, BuildError> {
+    let layers = engine::planned_layers(b)?;
     let files: Vec<Vec<(String, PathBuf)>> = b
         .images
         .iter()

@@ -9,7 +9,7 @@ use super::base::BaseImage;
 use super::output::{Blob, BlobSource};
 use super::{plan, Assembled, BuildOptions, ImageReport, Prepared};
 use super::{Compression, ImageRef, LayerBlob, Variant};
-use crate::image::config;
+use crate::build::config;
 use crate::layer;
 use crate::oci::json;
 

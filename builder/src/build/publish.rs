@@ -12,10 +12,10 @@ use std::sync::Arc;
 use crate::oci::Digest;
 use thiserror::Error;
 
-use crate::engine::{self, Daemon, EngineError};
-use crate::image::output::{self, Blob, BlobSource};
-use crate::image::sboms::{self, SbomDoc};
-use crate::image::{Assembled, BuildError, OutputSpec};
+use crate::build::output::{self, Blob, BlobSource};
+use crate::build::sboms::{self, SbomDoc};
+use crate::build::{Assembled, BuildError, OutputSpec};
+use crate::engine::{Daemon, EngineError};
 use crate::oci::json::JsonBlob;
 use crate::registry::layout::{self, Blobs};
 use crate::registry::manifest::Desc;
@@ -112,7 +112,7 @@ impl Sink for LoadSink {
 
     fn publish(&mut self, images: &Assembled) -> Result<Delivered, PublishError> {
         let started = std::time::Instant::now();
-        engine::load(&self.daemon, images, &mut |l| {
+        crate::build::engine::load(&self.daemon, images, &mut |l| {
             eprintln!("sparkimg: docker load: {l}")
         })?;
         eprintln!(

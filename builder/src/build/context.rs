@@ -2,7 +2,7 @@
 //!
 //! docker-image-tool.sh sends the whole SPARK_HOME (300–600 MB, licenses, python docs,
 //! yarn, …) once per image. Here the context is derived from the daemonless layer plan
-//! ([`crate::image::plan::plan_layers`]), so both paths package exactly the same files:
+//! ([`crate::build::plan::plan_layers`]), so both paths package exactly the same files:
 //! each `/opt/spark/...` entry of a layer goes under a directory named after the layer
 //! (`spark-deps/jars/x.jar`), which the Dockerfile COPYs to `/opt/spark/`. The JVM image
 //! gets the jar, examples and bin layers plus the entrypoint; spark-py only `python/`;
@@ -13,9 +13,10 @@
 use std::fs::File;
 use std::io::{self, Read, Write};
 
-use crate::image::plan::{Content, Kind, LayerPlan, Variant, SPARK_HOME};
+use crate::build::plan::{Content, Kind, LayerPlan, Variant, SPARK_HOME};
+use crate::build::BuildError;
 
-use super::error::EngineError;
+use crate::engine::error::EngineError;
 
 /// Context directories of the JVM image, in Dockerfile order.
 pub const JVM_DIRS: [&str; 5] = [
@@ -112,7 +113,7 @@ fn system_entries(layer: &LayerPlan) -> Vec<ContextEntry> {
 }
 
 /// Pure: the COPY source directories of `variant` with nothing but directories in them.
-/// The built-in Dockerfiles leave their COPYs out (see [`super::dockerfile::builtin_without`]),
+/// The built-in Dockerfiles leave their COPYs out (see [`crate::engine::dockerfile::builtin_without`]),
 /// as the daemonless path leaves out the layer.
 pub fn empty_dirs(entries: &[ContextEntry], variant: Variant) -> Vec<&'static str> {
     dirs_for(variant)
@@ -146,7 +147,7 @@ pub fn write_context<W: Write>(
     dockerfile: &[u8],
     mtime: u64,
     w: W,
-) -> Result<W, EngineError> {
+) -> Result<W, BuildError> {
     let io_err = |path: &str| {
         let path = path.to_string();
         move |source: io::Error| EngineError::Io {
@@ -202,13 +203,13 @@ pub fn write_context<W: Write>(
             }
         }
     }
-    b.into_inner().map_err(io_err("build context"))
+    Ok(b.into_inner().map_err(io_err("build context"))?)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::image::plan::{plan_layers, DistFile, DistKind, SystemFiles};
+    use crate::build::plan::{plan_layers, DistFile, DistKind, SystemFiles};
     use std::path::PathBuf;
     use std::sync::Arc;
 
