@@ -9,6 +9,7 @@ use crate::build::publish::PublishError;
 use crate::build::BuildError;
 use crate::engine::EngineError;
 use crate::fetch::{FetchError, VersionError};
+use crate::http::DownloadError;
 use crate::maven::MavenError;
 use crate::oci::OciError;
 use crate::registry::RegistryError;
@@ -120,6 +121,9 @@ fn code_of(e: &(dyn Error + 'static)) -> Option<u8> {
     if let Some(e) = e.downcast_ref::<MavenError>() {
         return maven(e);
     }
+    if let Some(e) = e.downcast_ref::<DownloadError>() {
+        return Some(download(e));
+    }
     if let Some(e) = e.downcast_ref::<FetchError>() {
         return Some(fetch(e));
     }
@@ -145,8 +149,8 @@ fn maven(e: &MavenError) -> Option<u8> {
         MavenError::ChecksumMismatch { .. } | MavenError::ChecksumMissing { .. } => {
             Some(VERIFICATION)
         }
-        MavenError::Fetch(f) => Some(fetch(f)),
-        MavenError::Io { .. } => Some(OTHER),
+        MavenError::Download(d) => Some(download(d)),
+        MavenError::Io { .. } | MavenError::Lock(_) => Some(OTHER),
         MavenError::NotFound { .. }
         | MavenError::NoVersionInRange { .. }
         | MavenError::ParentNotFound { .. } => Some(DOWNLOAD),
@@ -163,11 +167,20 @@ fn fetch(e: &FetchError) -> u8 {
         FetchError::InvalidVersion(_) | FetchError::UnsupportedBuild { .. } => USAGE,
         f if f.is_verification_failure() => VERIFICATION,
         f if f.is_unsafe_archive() => UNSAFE_ARCHIVE,
-        FetchError::NotFound { .. }
-        | FetchError::Transient { .. }
-        | FetchError::Http { .. }
-        | FetchError::AllSourcesFailed { .. } => DOWNLOAD,
+        FetchError::Download(d) => download(d),
+        FetchError::AllSourcesFailed { .. } => DOWNLOAD,
         _ => OTHER,
+    }
+}
+
+fn download(e: &DownloadError) -> u8 {
+    match e {
+        DownloadError::NotFound { .. }
+        | DownloadError::Transient { .. }
+        | DownloadError::Http { .. } => DOWNLOAD,
+        DownloadError::NoSpace { .. } | DownloadError::Client(_) | DownloadError::Io { .. } => {
+            OTHER
+        }
     }
 }
 
@@ -188,7 +201,9 @@ fn build(e: &BuildError) -> u8 {
         BuildError::OutputNotOurs { .. } => OUTPUT_NOT_OURS,
         BuildError::Engine(e) => engine(e).unwrap_or_else(|| causes_of(e)),
         BuildError::Registry(r) => registry(r),
-        BuildError::Io { .. } | BuildError::Lock(_) | BuildError::Layer(_) => OTHER,
+        BuildError::Io { .. } | BuildError::Lock(_) | BuildError::Layer(_) | BuildError::Jar(_) => {
+            OTHER
+        }
     }
 }
 
@@ -209,7 +224,7 @@ fn apt(e: &AptError) -> u8 {
             VERIFICATION
         }
         AptError::NotFound { .. } => DOWNLOAD,
-        AptError::Fetch(f) => fetch(f),
+        AptError::Download(d) => download(d),
         AptError::Format { .. } | AptError::Io { .. } => OTHER,
     }
 }

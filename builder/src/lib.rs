@@ -5,8 +5,10 @@ pub mod cache;
 pub mod digest;
 pub mod fetch;
 pub mod oci;
+pub mod progress;
 
 pub mod http;
+pub mod jar;
 
 pub mod build;
 pub mod layer;

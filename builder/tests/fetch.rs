@@ -152,7 +152,13 @@ fn interrupted_run_is_resumed_by_the_next_run() {
     let mut o = opts(cache.path(), &[s.url("m/")]);
     o.retry.max_attempts = 1;
     let err = fetch(&release(), &o).unwrap_err();
-    assert!(matches!(err, FetchError::Transient { .. }), "{err}");
+    assert!(
+        matches!(
+            err,
+            FetchError::Download(sparkimg::http::DownloadError::Transient { .. })
+        ),
+        "{err}"
+    );
     assert_cache_clean(cache.path());
 
     o.retry.max_attempts = 3;
@@ -489,7 +495,10 @@ fn untrusted_certificate_fails_over_at_once() {
     let err = fetch(&release(), &o).unwrap_err();
     let msg = err.to_string();
     assert!(
-        matches!(err, FetchError::Transient { attempts: 1, .. }),
+        matches!(
+            err,
+            FetchError::Download(sparkimg::http::DownloadError::Transient { attempts: 1, .. })
+        ),
         "{msg}"
     );
     assert!(msg.to_lowercase().contains("certificate"), "{msg}");

@@ -12,7 +12,7 @@ use super::packages::{self, Package};
 use super::release::{self, Release};
 use super::sources::{SignedBy, Source};
 use super::AptError;
-use crate::fetch::download::Http;
+use crate::http::download::Http;
 use crate::http::RetryPolicy;
 use crate::layer::basefs::BaseFs;
 

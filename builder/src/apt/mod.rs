@@ -26,7 +26,7 @@ use std::path::PathBuf;
 
 use thiserror::Error;
 
-use crate::fetch::FetchError;
+use crate::http::DownloadError;
 use crate::layer::basefs::{BaseFs, Node};
 use crate::layer::plan::{LayerPlan, Variant};
 use packages::Package;
@@ -61,7 +61,7 @@ pub enum AptError {
     #[error("{what}: {reason}")]
     Format { what: String, reason: String },
     #[error(transparent)]
-    Fetch(#[from] FetchError),
+    Download(#[from] DownloadError),
     #[error("{}: {source}", .path.display())]
     Io {
         path: PathBuf,

@@ -61,6 +61,10 @@ pub enum BuildError {
     #[error(transparent)]
     Registry(#[from] Box<crate::registry::RegistryError>),
 
+    /// A jar read for the SBOM.
+    #[error(transparent)]
+    Jar(#[from] crate::jar::JarError),
+
     /// Building, scanning or caching a layer.
     #[error(transparent)]
     Layer(#[from] crate::layer::LayerError),

@@ -9,8 +9,8 @@ use std::time::Duration;
 
 use anyhow::{Context, Result};
 use sparkimg::engine::{self, Daemon};
-use sparkimg::fetch::progress::ProgressMode;
 use sparkimg::oci::{layout, BaseSpec, ImagePlatforms, Location, Platform};
+use sparkimg::progress::ProgressMode;
 use sparkimg::registry::{AuthSources, Credentials, RegistryError, RegistryOptions, RegistryRef};
 
 use super::args::{ProgressArg, RegistryArgs};

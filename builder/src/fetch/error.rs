@@ -21,19 +21,6 @@ pub enum FetchError {
     #[error("no mirrors to try (hint: pass --mirror URL or set SPARKIMG_MIRRORS)")]
     NoMirrors,
 
-    #[error("{url}: not found (HTTP {status})")]
-    NotFound { url: String, status: u16 },
-
-    #[error("{url}: gave up after {attempts} attempt(s): {last}")]
-    Transient {
-        url: String,
-        attempts: u32,
-        last: String,
-    },
-
-    #[error("{url}: HTTP {status}")]
-    Http { url: String, status: u16 },
-
     #[error(
         "no checksum at {url} (hint: a release always has a .sha512 beside it; pass \
          --insecure-skip-verify only if you trust this source)"
@@ -83,14 +70,9 @@ pub enum FetchError {
         source: std::io::Error,
     },
 
-    #[error(
-        "no space left on the file system holding {}: the download needs {}, and its \
-         extraction about as much again\nhint: free space there, or pass --cache-dir DIR on \
-         a larger file system (`sparkimg cache prune` frees what the cache holds)",
-        .path.display(),
-        .needed.map_or("more space".to_string(), |n| format!("{n} bytes ({})", indicatif::HumanBytes(n)))
-    )]
-    NoSpace { path: PathBuf, needed: Option<u64> },
+    /// A download from a mirror.
+    #[error(transparent)]
+    Download(#[from] crate::http::DownloadError),
 
     /// A cache lock not obtained in time.
     #[error(transparent)]

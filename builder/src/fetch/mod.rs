@@ -7,11 +7,9 @@
 
 pub mod cache;
 pub mod checksum;
-pub(crate) mod download;
 pub mod error;
 pub mod extract;
 pub mod names;
-pub mod progress;
 #[cfg(feature = "signatures")]
 mod signature;
 pub mod urls;
@@ -25,15 +23,16 @@ use std::path::{Path, PathBuf};
 use serde::Serialize;
 
 pub use crate::http::RetryPolicy;
+pub use crate::progress::ProgressMode;
 pub use cache::{Cache, IndexEntry};
 pub use checksum::{parse_sha512, ChecksumParseError};
 pub use error::FetchError;
 pub use extract::ExtractLimits;
 pub use names::{resolve_file_name, SparkVersion, VersionError};
-pub use progress::ProgressMode;
 
-use download::{HashState, Http, Tee};
-use progress::Progress;
+use crate::http::download::{HashState, Http, Tee};
+use crate::http::DownloadError;
+use crate::progress::{self, Progress};
 
 /// What to fetch.
 #[derive(Debug, Clone)]
@@ -218,14 +217,15 @@ fn expected_sha512(
             // Usually the release is simply not on this mirror (dlcdn drops old ones);
             // say so rather than blaming the checksum.
             Err(match http.exists(&src.url) {
-                Some(false) => FetchError::NotFound {
+                Some(false) => DownloadError::NotFound {
                     url: src.url.clone(),
                     status: 404,
-                },
+                }
+                .into(),
                 _ => FetchError::ChecksumMissing { url: sha_url },
             })
         }
-        Err(e) => Err(e),
+        Err(e) => Err(e.into()),
     }
 }
 
@@ -339,10 +339,12 @@ fn fetch_sources(
         match res {
             Ok(()) => {}
             // Local trouble: another mirror cannot help.
-            Err(e @ (FetchError::Io { .. } | FetchError::NoSpace { .. })) => return Err(e),
+            Err(e @ (DownloadError::Io { .. } | DownloadError::NoSpace { .. })) => {
+                return Err(e.into())
+            }
             Err(e) => {
                 states.insert(key, st);
-                failures.push(e);
+                failures.push(e.into());
                 continue;
             }
         }

@@ -7,9 +7,9 @@ use std::path::Path;
 
 use pgp::composed::{Deserializable, DetachedSignature, SignedPublicKey};
 
-use super::download::Http;
 use super::error::FetchError;
 use super::urls;
+use crate::http::download::Http;
 
 const BEGIN: &str = "-----BEGIN PGP PUBLIC KEY BLOCK-----";
 const END: &str = "-----END PGP PUBLIC KEY BLOCK-----";

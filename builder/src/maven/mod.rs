@@ -122,7 +122,11 @@ pub enum MavenError {
     ChecksumMissing { file: String, repository: String },
 
     #[error(transparent)]
-    Fetch(#[from] crate::fetch::FetchError),
+    Download(#[from] crate::http::DownloadError),
+
+    /// A cache lock not obtained in time.
+    #[error(transparent)]
+    Lock(#[from] crate::cache::CacheError),
 
     #[error("{path}: {source}")]
     Io {

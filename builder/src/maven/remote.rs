@@ -22,10 +22,9 @@ use super::coordinate::{Coordinate, ModuleId};
 use super::resolve::Artifact;
 use super::settings::Repository;
 use super::{MavenError, PomSource, SourceError};
-use crate::fetch::download::{HashState, Http, Tee};
-use crate::fetch::progress::{self, Progress, ProgressMode};
-use crate::fetch::{Cache, FetchError};
+use crate::http::download::{DownloadError, HashState, Http, Tee};
 use crate::http::RetryPolicy;
+use crate::progress::{self, Progress, ProgressMode};
 
 /// Larger than any jar on Maven Central (the AWS SDK bundle is about 600 MB).
 const LIMIT: u64 = 4 << 30;
@@ -46,8 +45,9 @@ pub struct Remote {
     http: Http,
     repos: Vec<Repository>,
     dir: PathBuf,
-    /// The cache root, for fetch's per-artifact locks.
-    locks: Cache,
+    /// The cache's lock directory (one lock per artifact, shared with fetch's).
+    locks: PathBuf,
+    lock_timeout: std::time::Duration,
     insecure_skip_verify: bool,
 }
 
@@ -142,14 +142,15 @@ impl Remote {
             http: Http::new(policy)?,
             repos,
             dir: cache_root.join("maven"),
-            locks: Cache::new(cache_root),
+            locks: cache_root.join("locks"),
+            lock_timeout: crate::cache::DEFAULT_LOCK_TIMEOUT,
             insecure_skip_verify,
         })
     }
 
     /// How long a jar another process is downloading is waited for (`--lock-timeout`).
     pub fn with_lock_timeout(mut self, timeout: std::time::Duration) -> Remote {
-        self.locks = self.locks.with_lock_timeout(timeout);
+        self.lock_timeout = timeout;
         self
     }
 
@@ -293,7 +294,7 @@ impl Remote {
             match fetch(repo) {
                 Ok(Some(got)) => return Ok(Some(got)),
                 Ok(None) => {}
-                Err(e @ MavenError::Fetch(_)) => {
+                Err(e @ MavenError::Download(_)) => {
                     unreachable.get_or_insert(e);
                 }
                 Err(e) => return Err(e),
@@ -345,10 +346,13 @@ impl Remote {
         let key = partial_key(&offered, &format!("{}{rel}", repo.url));
         let dir = self.dir.join("partial");
         fs::create_dir_all(&dir).map_err(|e| io(&dir, e))?;
-        let locks = self.locks.root().join("locks");
-        fs::create_dir_all(&locks).map_err(|e| io(&locks, e))?;
         // Another build fetching the same jar: wait, then find it in the cache.
-        let _lock = self.locks.lock(&format!("maven-{key}"))?;
+        let lock_key = format!("maven-{key}");
+        let _lock = crate::cache::lock::exclusive(
+            &self.locks.join(format!("{lock_key}.lock")),
+            self.lock_timeout,
+            &format!("another sparkimg process to finish {lock_key}"),
+        )?;
         if let Some(hit) = self.cached_jar(rel) {
             return Ok(Some(hit));
         }
@@ -369,7 +373,7 @@ impl Remote {
         }
         match got {
             Ok(()) => {}
-            Err(FetchError::NotFound { .. }) => return Ok(None),
+            Err(DownloadError::NotFound { .. }) => return Ok(None),
             Err(e) => return Err(e.into()),
         }
         let digest = |ext: &str| match ext {

@@ -9,9 +9,9 @@ use super::coordinate::{Coordinate, ModuleId, Pattern};
 use super::remote::Remote;
 use super::settings::{self, Server};
 use super::{resolve, MavenError, Request, Resolution};
-use crate::fetch::progress;
 use crate::http::RetryPolicy;
-use crate::sbom::jar::{self, Coordinates};
+use crate::jar::{self, Coordinates};
+use crate::progress;
 
 pub struct StageOptions<'a> {
     pub packages: &'a [Coordinate],

@@ -692,7 +692,7 @@ fn dependency_cycles_are_walked_once() {
 
 #[test]
 fn distribution_jars_are_known_by_their_own_pom_properties() {
-    use crate::sbom::jar::Coordinates;
+    use crate::jar::Coordinates;
     use stage::shipped_module;
     let c = |g: &str, a: &str, v: &str| Coordinates {
         group: g.into(),

@@ -15,10 +15,10 @@ use super::challenge::{parse_challenge, Challenge, Scopes, TokenResponse};
 use super::credentials::{AuthSources, Credentials};
 use super::error::{parse_envelope, RegistryError, RemoteError};
 use super::reference::{allows_plain_http, api_host};
-use crate::fetch::progress::ProgressMode;
 use crate::http::client::{self, classify_error, error_chain, retry_after, ClientConfig};
 use crate::http::retry::{self, classify_status};
 use crate::http::{ClientError, ErrorClass, Failure, RetryPolicy, StatusAction, Stop};
+use crate::progress::ProgressMode;
 
 /// How to reach registries; shared by push and pull.
 #[derive(Debug, Clone)]

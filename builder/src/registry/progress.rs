@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 
 use indicatif::{HumanBytes, MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
 
-use crate::fetch::progress::ProgressMode;
+use crate::progress::ProgressMode;
 
 const LINE_EVERY: Duration = Duration::from_secs(10);
 

@@ -10,11 +10,10 @@ use crate::digest::{Sha1, Sha256, Sha512};
 use reqwest::blocking::{Client, Response};
 use reqwest::header::{CONTENT_LENGTH, CONTENT_RANGE, RANGE};
 
-use super::error::FetchError;
-use super::progress::{self, Progress};
-use crate::http::client::{self, classify_error, error_chain, retry_after, ClientConfig};
-use crate::http::retry::{self, classify_status, parse_content_range, RetryPolicy};
-use crate::http::{ErrorClass, Failure, StatusAction, Stop};
+use super::client::{self, classify_error, error_chain, retry_after, ClientConfig};
+use super::retry::{self, classify_status, parse_content_range, RetryPolicy};
+use super::{ErrorClass, Failure, StatusAction, Stop};
+use crate::progress::{self, Progress};
 
 /// SHA-512 of exactly the bytes currently in a partial file. Kept across attempts and
 /// mirrors so resumed bytes are hashed once, never re-read. With [`HashState::all`],
@@ -24,6 +23,54 @@ pub(crate) struct HashState {
     hasher: Sha512,
     more: Option<(Sha256, Sha1)>,
     pub(crate) len: u64,
+}
+
+/// What a download can fail on. `fetch`, `apt` and `maven` wrap it in their own errors.
+#[derive(Debug, thiserror::Error)]
+pub enum DownloadError {
+    #[error("{url}: not found (HTTP {status})")]
+    NotFound { url: String, status: u16 },
+
+    #[error("{url}: gave up after {attempts} attempt(s): {last}")]
+    Transient {
+        url: String,
+        attempts: u32,
+        last: String,
+    },
+
+    #[error("{url}: HTTP {status}")]
+    Http { url: String, status: u16 },
+
+    #[error(
+        "no space left on the file system holding {}: the download needs {}, and its \
+         extraction about as much again\nhint: free space there, or pass --cache-dir DIR on \
+         a larger file system (`sparkimg cache prune` frees what the cache holds)",
+        .path.display(),
+        .needed.map_or("more space".to_string(), |n| format!("{n} bytes ({})", indicatif::HumanBytes(n)))
+    )]
+    NoSpace {
+        path: std::path::PathBuf,
+        needed: Option<u64>,
+    },
+
+    #[error("HTTP client setup: {0}")]
+    Client(#[from] super::ClientError),
+
+    #[error("{context}: {source}")]
+    Io {
+        context: String,
+        #[source]
+        source: std::io::Error,
+    },
+}
+
+impl DownloadError {
+    pub(crate) fn io(context: impl Into<String>, source: std::io::Error) -> Self {
+        DownloadError::Io {
+            context: context.into(),
+            source,
+        }
+    }
 }
 
 impl HashState {
@@ -44,22 +91,22 @@ impl HashState {
     }
 
     /// Hash what an earlier, interrupted run left behind (one sequential read).
-    pub(crate) fn from_partial(path: &Path) -> Result<Self, FetchError> {
+    pub(crate) fn from_partial(path: &Path) -> Result<Self, DownloadError> {
         HashState::new().resumed(path)
     }
 
     /// `self` fed with what the partial file at `path` holds (nothing when absent).
-    pub(crate) fn resumed(mut self, path: &Path) -> Result<Self, FetchError> {
+    pub(crate) fn resumed(mut self, path: &Path) -> Result<Self, DownloadError> {
         let mut f = match File::open(path) {
             Ok(f) => f,
             Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(self),
-            Err(e) => return Err(FetchError::io(format!("reading {}", path.display()), e)),
+            Err(e) => return Err(DownloadError::io(format!("reading {}", path.display()), e)),
         };
         let mut buf = vec![0u8; 1 << 16];
         loop {
             let n = f
                 .read(&mut buf)
-                .map_err(|e| FetchError::io(format!("reading {}", path.display()), e))?;
+                .map_err(|e| DownloadError::io(format!("reading {}", path.display()), e))?;
             if n == 0 {
                 break;
             }
@@ -144,7 +191,7 @@ impl Tee {
 
 /// How an attempt failed: a reason worth another try (it is logged), or the error that
 /// makes the caller fail over to the next mirror.
-type AttemptFailure = Failure<String, FetchError>;
+type AttemptFailure = Failure<String, DownloadError>;
 
 /// One download in progress: the partial file and everything fed from its bytes.
 struct Job<'a> {
@@ -160,11 +207,11 @@ struct Job<'a> {
 
 impl Job<'_> {
     /// Drop the bytes received so far: they do not fit the server's copy.
-    fn restart(&mut self) -> Result<(), FetchError> {
+    fn restart(&mut self) -> Result<(), DownloadError> {
         self.file
             .set_len(0)
             .and_then(|_| self.file.seek(SeekFrom::Start(0)))
-            .map_err(|e| FetchError::io("truncating a partial download", e))?;
+            .map_err(|e| DownloadError::io("truncating a partial download", e))?;
         self.st.reset();
         self.tee.restart();
         Ok(())
@@ -196,12 +243,12 @@ impl Job<'_> {
                     // ENOSPC: say where and how much; the bytes so far are of no use.
                     Some(28) => {
                         let _ = std::fs::remove_file(self.path);
-                        FetchError::NoSpace {
+                        DownloadError::NoSpace {
                             path: self.path.to_path_buf(),
                             needed: self.total,
                         }
                     }
-                    _ => FetchError::io("writing a partial download", e),
+                    _ => DownloadError::io("writing a partial download", e),
                 })
             })?;
             self.st.update(&buf[..n]);
@@ -217,7 +264,7 @@ pub(crate) struct Http {
 }
 
 impl Http {
-    pub(crate) fn new(policy: RetryPolicy) -> Result<Self, FetchError> {
+    pub(crate) fn new(policy: RetryPolicy) -> Result<Self, DownloadError> {
         let client = client::build(&ClientConfig {
             policy: &policy,
             ca_certs: &[],
@@ -226,13 +273,13 @@ impl Http {
         Ok(Http { client, policy })
     }
 
-    fn status_error(url: &str, code: u16) -> FetchError {
+    fn status_error(url: &str, code: u16) -> DownloadError {
         match code {
-            404 | 410 => FetchError::NotFound {
+            404 | 410 => DownloadError::NotFound {
                 url: url.to_string(),
                 status: code,
             },
-            _ => FetchError::Http {
+            _ => DownloadError::Http {
                 url: url.to_string(),
                 status: code,
             },
@@ -247,7 +294,7 @@ impl Http {
         let reason = error_chain(&e.without_url());
         match class {
             ErrorClass::Transient => Failure::Retry(reason, None),
-            ErrorClass::Permanent => Failure::Fatal(FetchError::Transient {
+            ErrorClass::Permanent => Failure::Fatal(DownloadError::Transient {
                 url: url.to_string(),
                 attempts: attempt,
                 last: reason,
@@ -255,10 +302,10 @@ impl Http {
         }
     }
 
-    fn gave_up(url: &str, stop: Stop<String, FetchError>) -> FetchError {
+    fn gave_up(url: &str, stop: Stop<String, DownloadError>) -> DownloadError {
         match stop {
             Stop::Fatal { error, .. } => error,
-            Stop::Exhausted { last, attempts } => FetchError::Transient {
+            Stop::Exhausted { last, attempts } => DownloadError::Transient {
                 url: url.to_string(),
                 attempts,
                 last,
@@ -268,7 +315,7 @@ impl Http {
 
     /// GET a small text file (checksums, keys). `Ok(None)` when the server says it does
     /// not have it.
-    pub(crate) fn get_text(&self, url: &str, limit: u64) -> Result<Option<String>, FetchError> {
+    pub(crate) fn get_text(&self, url: &str, limit: u64) -> Result<Option<String>, DownloadError> {
         Ok(self
             .get_bytes(url, limit)?
             .map(|b| String::from_utf8_lossy(&b).into_owned()))
@@ -276,7 +323,11 @@ impl Http {
 
     /// GET a file of at most `limit` bytes into memory (apt indexes and packages, which
     /// the caller verifies). `Ok(None)` when the server says it does not have it.
-    pub(crate) fn get_bytes(&self, url: &str, limit: u64) -> Result<Option<Vec<u8>>, FetchError> {
+    pub(crate) fn get_bytes(
+        &self,
+        url: &str,
+        limit: u64,
+    ) -> Result<Option<Vec<u8>>, DownloadError> {
         self.get_bytes_as(url, limit, None)
     }
 
@@ -287,7 +338,7 @@ impl Http {
         url: &str,
         limit: u64,
         auth: Option<(&str, &str)>,
-    ) -> Result<Option<Vec<u8>>, FetchError> {
+    ) -> Result<Option<Vec<u8>>, DownloadError> {
         let attempt = |_: &mut (), attempt| {
             let mut req = self.client.get(url);
             if let Some((user, password)) = auth {
@@ -336,7 +387,7 @@ impl Http {
         st: &mut HashState,
         prog: &mut Progress,
         tee: &mut Tee,
-    ) -> Result<(), FetchError> {
+    ) -> Result<(), DownloadError> {
         self.download_as(url, None, partial, st, prog, tee)
     }
 
@@ -350,8 +401,8 @@ impl Http {
         st: &mut HashState,
         prog: &mut Progress,
         tee: &mut Tee,
-    ) -> Result<(), FetchError> {
-        let ctx = |e| FetchError::io(format!("writing {}", partial.display()), e);
+    ) -> Result<(), DownloadError> {
+        let ctx = |e| DownloadError::io(format!("writing {}", partial.display()), e);
         let mut file = OpenOptions::new()
             .create(true)
             .truncate(false)
