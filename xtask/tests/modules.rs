@@ -108,7 +108,12 @@ fn used_modules_reads_paths_not_comments() {
 
 #[test]
 fn every_library_module_has_its_place() {
-    let placed: BTreeSet<&str> = FOUNDATIONS.iter().chain(COMPONENTS).chain(TOP).copied().collect();
+    let placed: BTreeSet<&str> = FOUNDATIONS
+        .iter()
+        .chain(COMPONENTS)
+        .chain(TOP)
+        .copied()
+        .collect();
     let unplaced: Vec<String> = graph()
         .into_keys()
         .filter(|m| !placed.contains(m.as_str()))
@@ -124,7 +129,10 @@ fn foundations_and_components_use_only_foundations() {
     let mut problems = Vec::new();
     for (module, uses) in graph() {
         let lower = FOUNDATIONS.contains(&module.as_str()) || COMPONENTS.contains(&module.as_str());
-        for u in uses.iter().filter(|u| lower && !FOUNDATIONS.contains(&u.as_str())) {
+        for u in uses
+            .iter()
+            .filter(|u| lower && !FOUNDATIONS.contains(&u.as_str()))
+        {
             problems.push(format!("{module} uses {u}"));
         }
         if module != "exit" && uses.contains("build") && module != "build" {

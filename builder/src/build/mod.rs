@@ -1,323 +1,58 @@
-//! `sparkimg build`: Spark images without a Docker daemon.
+//! The build pipeline: everything `sparkimg build` and `rebase` do between the
+//! command line and the outputs. It owns orchestration; the components it drives
+//! (`fetch`, `registry`, `apt`, `maven`, `sbom`, `engine`) know nothing of it.
 //!
-//! Pure pieces: [`reference`] (names, locations), [`plan`] (which file goes into which
-//! layer), [`json`] (config/manifest/index JSON), [`assemble`] (the images from built
-//! layers), the overlay logic of [`basefs`] and the cache key of [`cache`]. Effects:
-//! [`base`] (opening the base), [`layer`] (tar + compression + hashing), [`output`]
-//! (layout and archives), and [`build_with`], which runs the plan, build and assemble
-//! stages and hands the result to the publish stage.
+//! Stages, each a module with a typed hand-off: [`options`] (the build's input),
+//! [`dist`] and [`system`] (the distribution's and system layer's inputs), [`base`]
+//! (opening the base), [`plan`] (which file goes into which layer), [`os_packages`]
+//! (the `--apt-packages` layers), the layer build ([`build_with`], on `crate::layer`),
+//! [`assemble`] and [`config`] (the images), [`sboms`], [`publish`] (files, daemon,
+//! registry), and [`report`] (what `--json` prints). [`engine`], [`engine_sbom`] and
+//! [`context`] are the `--engine docker` path; [`rebase`] moves an image to a new base.
 
 pub mod assemble;
 pub mod base;
 pub mod config;
 pub mod context;
+mod dist;
 pub mod engine;
 pub mod engine_sbom;
 pub mod error;
+mod options;
+mod os_packages;
 pub mod output;
 pub mod plan;
 pub mod publish;
 pub mod rebase;
+mod report;
 pub mod sboms;
+mod system;
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::fs;
-use std::os::unix::fs::{MetadataExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::Arc;
-
-use serde::Serialize;
 
 pub use crate::layer::{Compression, LayerBlob};
 pub use crate::oci::{json, BaseSpec, ImageRef, OutputSpec};
 pub use crate::oci::{ImagePlatforms, Platform};
+use dist::file_content;
+pub use dist::{package_dist, walk_dist};
 pub use error::BuildError;
+pub use options::{parse_compression, parse_epoch, BuildOptions};
+pub(crate) use os_packages::image_os_packages;
+use os_packages::os_package_layers;
 pub use plan::Variant;
+pub use report::{BuildReport, ImageReport, LayerReport};
 pub use sboms::{SbomDoc, SbomOptions};
+use system::check_entrypoint_arch;
+pub use system::{elf_arch, localtime_link, resolve_timezone};
+pub(crate) use system::{java_home, system_files};
 
-use crate::layer::basefs::{self, is_tzif, BaseFs, ZONEINFO};
+use crate::layer::basefs::{self};
 use crate::layer::cache::LayerCache;
 use crate::layer::{self, cache};
 use output::{Blob, Output};
-use plan::{Content, DistFile, DistKind, LayerPlan, SystemFiles};
-
-/// Everything a build needs; the CLI fills it from flags (and a fetched distribution).
-#[derive(Debug, Clone)]
-pub struct BuildOptions {
-    /// The unpacked distribution.
-    pub spark_home: PathBuf,
-    pub spark_version: String,
-    /// Images to build, e.g. `(Jvm, quay.io/x/spark:3.5.3)`.
-    pub images: Vec<(Variant, ImageRef)>,
-    pub base: BaseSpec,
-    /// Per-platform bases that replace `base` for that platform (registry bases are
-    /// pulled one platform at a time). Keyed by `os/arch[/variant]`.
-    pub platform_bases: BTreeMap<String, BaseSpec>,
-    /// Empty: one image for the base's platform (rootfs: the host's). More than one: an
-    /// index per image, with the Spark layers built once and shared by every platform.
-    pub platforms: Vec<Platform>,
-    pub compression: Compression,
-    /// File mtimes and `created` (SOURCE_DATE_EPOCH; 0 by default).
-    pub epoch: u64,
-    pub timezone: String,
-    pub uid: u64,
-    /// The static `spark-entrypoint` binary.
-    pub entrypoint: PathBuf,
-    /// Entrypoint binaries for other platforms (`os/arch[/variant]` → path); a platform
-    /// without one uses `entrypoint`, which must then be built for its architecture.
-    pub platform_entrypoints: BTreeMap<String, PathBuf>,
-    /// Cache root (layers under `<root>/build`); `None` disables the layer cache.
-    pub cache_dir: Option<PathBuf>,
-    /// `--lock-timeout`: the longest wait for another process building the same layer.
-    pub lock_timeout: std::time::Duration,
-    /// For the `org.opencontainers.image.source` label.
-    pub source: String,
-    /// Fallback zoneinfo when the base has none.
-    pub host_zoneinfo: PathBuf,
-    /// `--apt-packages`: OS packages added to every image (with python3 for spark-py
-    /// and R for spark-r when the base lacks them).
-    pub apt_packages: Vec<String>,
-    pub apt: crate::apt::AptOptions,
-    /// SBOMs to attach (`--sbom`); `None`: none.
-    pub sbom: Option<SbomOptions>,
-    /// `--packages`: resolved jars for the `packages` layer.
-    pub packages: Vec<plan::PackageJar>,
-}
-
-#[derive(Debug, Clone, Serialize)]
-pub struct LayerReport {
-    pub name: String,
-    pub digest: String,
-    pub diff_id: String,
-    pub size: u64,
-    pub cached: bool,
-    /// The platform a layer belongs to when it is not shared by all (the system layer
-    /// holds the architecture's entrypoint binary).
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub platform: Option<String>,
-}
-
-#[derive(Debug, Clone, Serialize)]
-pub struct ImageReport {
-    pub reference: String,
-    /// The digest to pin: the image manifest, or for several platforms their index.
-    pub manifest_digest: String,
-    /// The config (for several platforms: the first platform's; see `platforms`).
-    pub config_digest: String,
-    /// Manifest + config + all layers, as stored (several platforms: all of them, shared
-    /// blobs counted once).
-    pub size: u64,
-    /// `os/arch`, or several joined with commas.
-    pub platform: String,
-    /// One entry per platform when the image is an index.
-    #[serde(skip_serializing_if = "Vec::is_empty")]
-    pub platforms: Vec<ImageReport>,
-    /// The Docker Engine's image ID, when the image went into a daemon (the config
-    /// digest, for a `--load`ed daemonless build).
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub image_id: Option<String>,
-    /// `repo@sha256:…` once pushed through a daemon.
-    #[serde(skip_serializing_if = "Vec::is_empty")]
-    pub repo_digests: Vec<String>,
-}
-
-#[derive(Debug, Clone, Serialize)]
-pub struct BuildReport {
-    pub output: String,
-    pub images: Vec<ImageReport>,
-    pub layers: Vec<LayerReport>,
-    pub layers_built: usize,
-    pub layers_cached: usize,
-    pub java_home: String,
-    pub base: String,
-    /// `--packages`: each jar baked into `/opt/spark/jars`.
-    #[serde(skip_serializing_if = "Vec::is_empty")]
-    pub packages: Vec<plan::PackageJar>,
-}
-
-/// Pure: parse SOURCE_DATE_EPOCH (unset or empty → 0).
-pub fn parse_epoch(v: Option<&str>) -> Result<u64, BuildError> {
-    match v.map(str::trim) {
-        None | Some("") => Ok(0),
-        Some(s) => s
-            .parse::<u64>()
-            .map_err(|_| BuildError::SourceDateEpoch(s.to_string())),
-    }
-}
-
-/// Pure: parse `--compression` and `--compression-level` (defaults: gzip 1, zstd 3;
-/// the fast levels, since jars are already deflated and barely shrink further).
-pub fn parse_compression(kind: &str, level: Option<i32>) -> Result<Compression, BuildError> {
-    match kind {
-        "gzip" => {
-            let l = level.unwrap_or(1);
-            if !(0..=9).contains(&l) {
-                return Err(BuildError::InvalidInput(format!(
-                    "gzip level {l} is not in 0..=9"
-                )));
-            }
-            Ok(Compression::Gzip(l as u32))
-        }
-        "zstd" => {
-            let l = level.unwrap_or(3);
-            if !(1..=19).contains(&l) {
-                return Err(BuildError::InvalidInput(format!(
-                    "zstd level {l} is not in 1..=19"
-                )));
-            }
-            Ok(Compression::Zstd(l))
-        }
-        "none" => Ok(Compression::None),
-        other => Err(BuildError::InvalidInput(format!(
-            "unknown compression '{other}': use gzip, zstd or none"
-        ))),
-    }
-}
-
-/// The `--packages` jars as distribution files under `packages/` (which the plan puts
-/// in `jars/` of the `packages` layer); size and mtime key the layer cache.
-pub fn package_dist(jars: &[plan::PackageJar]) -> Result<Vec<DistFile>, BuildError> {
-    jars.iter()
-        .map(|j| {
-            let md = fs::metadata(&j.path).map_err(BuildError::io(&j.path))?;
-            Ok(DistFile {
-                rel: format!("{}/{}", plan::PACKAGES_DIR, j.file),
-                kind: DistKind::File {
-                    path: j.path.clone(),
-                    size: md.len(),
-                    // The path names the content (a blob by its SHA-256); its mtime only
-                    // records the cache's last use, which must not change the layer key.
-                    mtime_ns: 0,
-                    executable: false,
-                },
-            })
-        })
-        .collect()
-}
-
-/// Walk SPARK_HOME in sorted order; symlinks are kept as links.
-pub fn walk_dist(home: &Path) -> Result<Vec<DistFile>, BuildError> {
-    let mut out = Vec::new();
-    for e in walkdir::WalkDir::new(home)
-        .follow_links(false)
-        .sort_by_file_name()
-        .min_depth(1)
-    {
-        let e = e.map_err(|err| {
-            let path = err.path().unwrap_or(home).to_path_buf();
-            BuildError::Io {
-                path,
-                source: err
-                    .into_io_error()
-                    .unwrap_or_else(|| std::io::Error::other("walk failed")),
-            }
-        })?;
-        let rel = match e.path().strip_prefix(home) {
-            Ok(r) => r.to_string_lossy().into_owned(),
-            Err(_) => continue,
-        };
-        let md = e.metadata().map_err(|err| BuildError::Io {
-            path: e.path().to_path_buf(),
-            source: err
-                .into_io_error()
-                .unwrap_or_else(|| std::io::Error::other("stat failed")),
-        })?;
-        let ft = md.file_type();
-        let kind = if ft.is_dir() {
-            DistKind::Dir
-        } else if ft.is_symlink() {
-            let t = fs::read_link(e.path()).map_err(BuildError::io(e.path()))?;
-            DistKind::Symlink(t.to_string_lossy().into_owned())
-        } else if ft.is_file() {
-            DistKind::File {
-                path: e.path().to_path_buf(),
-                size: md.len(),
-                mtime_ns: i128::from(md.mtime()) * 1_000_000_000 + i128::from(md.mtime_nsec()),
-                executable: md.permissions().mode() & 0o111 != 0,
-            }
-        } else {
-            continue; // sockets, fifos: nothing an image needs
-        };
-        out.push(DistFile { rel, kind });
-    }
-    Ok(out)
-}
-
-fn file_content(path: &Path) -> Result<Content, BuildError> {
-    let md = fs::metadata(path).map_err(BuildError::io(path))?;
-    Ok(Content::Path {
-        path: path.to_path_buf(),
-        size: md.len(),
-        mtime_ns: i128::from(md.mtime()) * 1_000_000_000 + i128::from(md.mtime_nsec()),
-    })
-}
-
-fn host_zone_names(root: &Path) -> Vec<String> {
-    walkdir::WalkDir::new(root)
-        .sort_by_file_name()
-        .into_iter()
-        .filter_map(Result::ok)
-        .filter(|e| e.file_type().is_file())
-        .filter_map(|e| {
-            let rel = e
-                .path()
-                .strip_prefix(root)
-                .ok()?
-                .to_string_lossy()
-                .into_owned();
-            if rel.starts_with("posix/") || rel.starts_with("right/") {
-                return None;
-            }
-            let mut magic = [0u8; 4];
-            use std::io::Read;
-            fs::File::open(e.path()).ok()?.read_exact(&mut magic).ok()?;
-            is_tzif(&magic).then_some(rel)
-        })
-        .collect()
-}
-
-/// The TZif bytes for `zone`: from the base when it ships zoneinfo, else from the host.
-pub fn resolve_timezone(
-    zone: &str,
-    basefs: &BaseFs,
-    host_zoneinfo: &Path,
-) -> Result<Vec<u8>, BuildError> {
-    let unknown = |names: Vec<String>| BuildError::UnknownTimezone {
-        zone: zone.to_string(),
-        suggestions: basefs::suggest_zones(zone, &names),
-    };
-    let base_has_zoneinfo = basefs
-        .nodes
-        .keys()
-        .any(|k| k.starts_with("usr/share/zoneinfo/"));
-    if !basefs::valid_zone_name(zone) {
-        let names = if base_has_zoneinfo {
-            basefs.zone_names()
-        } else {
-            host_zone_names(host_zoneinfo)
-        };
-        return Err(unknown(names));
-    }
-    if base_has_zoneinfo {
-        return match basefs.read(&format!("{ZONEINFO}/{zone}")) {
-            Some(b) if is_tzif(b) => Ok(b.to_vec()),
-            _ => Err(unknown(basefs.zone_names())),
-        };
-    }
-    match fs::read(host_zoneinfo.join(zone)) {
-        Ok(b) if is_tzif(&b) => Ok(b),
-        _ => Err(unknown(host_zone_names(host_zoneinfo))),
-    }
-}
-
-/// `/usr/share/zoneinfo/<zone>` when the base has that zone, for `/etc/localtime` to
-/// point to (as Debian's tzdata sets it up); `None` when the zone comes from the host.
-pub fn localtime_link(zone: &str, basefs: &BaseFs) -> Option<String> {
-    let path = format!("{ZONEINFO}/{zone}");
-    (basefs::valid_zone_name(zone) && basefs.read(&path).is_some_and(is_tzif))
-        .then(|| format!("/{path}"))
-}
+use plan::{DistFile, DistKind, LayerPlan, SystemFiles};
 
 /// The finished images before they go anywhere: every blob (each digest once), the
 /// OCI index and a `docker load` manifest.json.
@@ -635,23 +370,6 @@ use sboms::OsPackages;
 /// dpkg status of its images after the layer.
 type PackageLayers = (Vec<(LayerPlan, String)>, BTreeMap<Variant, String>);
 
-/// The OS packages of an image on `basefs`, whose dpkg status is `status` when a
-/// package layer replaced the base's.
-pub(crate) fn image_os_packages(basefs: &BaseFs, status: Option<&str>) -> OsPackages {
-    let mut os = crate::sbom::osdb::os_packages(|p| match status {
-        Some(s) if p == crate::sbom::osdb::DPKG_STATUS => Some(s.as_bytes()),
-        _ => basefs.read(p),
-    });
-    os.0.extend(
-        basefs
-            .nodes
-            .iter()
-            .filter(|(k, n)| k.ends_with(".jar") && matches!(n, basefs::Node::File(_)))
-            .map(|(k, _)| crate::sbom::jar::base_jar_package(&format!("/{k}"))),
-    );
-    os
-}
-
 impl Prepared {
     fn platform_name(&self) -> String {
         self.base.platform_name()
@@ -733,154 +451,6 @@ fn prepare_platform(
         keys,
         os_packages,
         variant_os_packages,
-    })
-}
-
-/// The base's Java: its config's `JAVA_HOME`, else one found in its files; none is
-/// refused. One definition for `build` and `rebase`.
-pub(crate) fn java_home(base: &base::BaseImage, basefs: &BaseFs) -> Result<String, BuildError> {
-    let env_java = base
-        .config
-        .config()
-        .as_ref()
-        .and_then(|c| c.env().as_ref())
-        .and_then(|env| {
-            env.iter()
-                .find_map(|l| l.strip_prefix("JAVA_HOME=").map(String::from))
-        });
-    env_java
-        .or_else(|| basefs.java_home())
-        .ok_or(BuildError::NoJava)
-}
-
-/// The system layer's files for a base: its passwd with our user, its zoneinfo (else the
-/// host's) for `timezone`, and the entrypoint binary. `build` and `rebase` both use it.
-pub(crate) fn system_files(
-    basefs: &BaseFs,
-    (timezone, uid): (&str, u64),
-    host_zoneinfo: &Path,
-    entrypoint: Content,
-) -> Result<SystemFiles, BuildError> {
-    let localtime = resolve_timezone(timezone, basefs, host_zoneinfo)?;
-    let passwd = plan::passwd_with_spark(basefs.read("etc/passwd"), uid);
-    Ok(SystemFiles {
-        entrypoint,
-        passwd: Arc::from(passwd),
-        localtime: Arc::from(localtime),
-        localtime_link: localtime_link(timezone, basefs),
-        timezone: timezone.to_string(),
-        uid,
-    })
-}
-
-/// One package layer per variant that needs packages (variants needing the same set
-/// get the same layer, so it is built once and shared). The base's apt indexes are
-/// fetched once per platform, and only when some variant needs a package.
-/// A layer found in the cache by its packages key is planned empty: it is never built
-/// (see [`build_layers`]), so no package is unpacked.
-fn os_package_layers(
-    opts: &BuildOptions,
-    basefs: &BaseFs,
-    config: &oci_spec::image::ImageConfiguration,
-    variants: &BTreeSet<Variant>,
-    base_ids: &[String],
-    cache: Option<&LayerCache>,
-) -> Result<PackageLayers, BuildError> {
-    let wanted: Vec<(Variant, Vec<String>)> = variants
-        .iter()
-        .map(|v| (*v, crate::apt::wanted(*v, basefs, &opts.apt_packages)))
-        .filter(|(_, w)| !w.is_empty())
-        .collect();
-    let Some((first, first_wanted)) = wanted.first() else {
-        return Ok(Default::default());
-    };
-    let needs = match crate::apt::runtime(*first) {
-        Some((_, pkg)) if first_wanted.first().map(String::as_str) == Some(pkg) => {
-            (first.image_name().to_string(), pkg.to_string())
-        }
-        _ => ("--apt-packages".to_string(), first_wanted.join(", ")),
-    };
-    let arch = crate::apt::deb_arch(
-        config.architecture().to_string().as_str(),
-        config.variant().as_deref(),
-    );
-    let repo = crate::apt::open(basefs, &arch, (&needs.0, &needs.1), &opts.apt)?;
-    let mut built: Vec<(String, LayerPlan)> = Vec::new();
-    let mut out = Vec::new();
-    let mut statuses = BTreeMap::new();
-    for (variant, w) in &wanted {
-        let pkgs = repo.resolve(w)?;
-        if pkgs.is_empty() {
-            continue;
-        }
-        statuses.insert(*variant, repo.status_after(&pkgs));
-        let ids: Vec<String> = pkgs
-            .iter()
-            .map(|p| format!("{} {}", p.name, p.sha256))
-            .collect();
-        let key = cache::packages_key(base_ids, &ids, opts.epoch, opts.compression);
-        let mut layer = match built.iter().find(|(k, _)| *k == key) {
-            Some((_, l)) => l.clone(),
-            None => {
-                let l = match cache.and_then(|c| c.get(&key)) {
-                    Some(_) => LayerPlan {
-                        name: crate::apt::layer::NAME,
-                        only: Some(*variant),
-                        entries: Vec::new(),
-                    },
-                    None => repo.layer(&pkgs, basefs, *variant)?,
-                };
-                built.push((key.clone(), l.clone()));
-                l
-            }
-        };
-        layer.only = Some(*variant);
-        out.push((layer, key));
-    }
-    Ok((out, statuses))
-}
-
-/// Refuses an entrypoint binary built for another architecture than the image's (it
-/// would fail with "exec format error" in every container). Files that are not ELF are
-/// left alone: there is nothing to compare.
-fn check_entrypoint_arch(path: &Path, arch: &str, want: &Platform) -> Result<(), BuildError> {
-    use std::io::Read;
-    let mut header = [0u8; 20];
-    let mut f = fs::File::open(path).map_err(BuildError::io(path))?;
-    if f.read_exact(&mut header).is_err() {
-        return Ok(());
-    }
-    match elf_arch(&header) {
-        Some(found) if found != arch => Err(BuildError::InvalidInput(format!(
-            "entrypoint binary {} is built for {found}, but the {want} image needs one built \
-             for {arch}: pass --platform-entrypoint {want}=PATH",
-            path.display()
-        ))),
-        _ => Ok(()),
-    }
-}
-
-/// Pure: the OCI architecture name of an ELF file's machine field, when known.
-pub fn elf_arch(header: &[u8]) -> Option<&'static str> {
-    if header.len() < 20 || &header[..4] != b"\x7fELF" {
-        return None;
-    }
-    // e_machine is at byte 18, in the file's byte order (EI_DATA: 1 little, 2 big).
-    let machine = match header[5] {
-        1 => u16::from_le_bytes([header[18], header[19]]),
-        2 => u16::from_be_bytes([header[18], header[19]]),
-        _ => return None,
-    };
-    Some(match machine {
-        3 => "386",
-        8 => "mips64",
-        21 => "ppc64le",
-        22 => "s390x",
-        40 => "arm",
-        62 => "amd64",
-        183 => "arm64",
-        243 => "riscv64",
-        _ => return None,
     })
 }
 

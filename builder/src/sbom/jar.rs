@@ -1,7 +1,6 @@
 //! Jars as SBOM packages (pure: [`jar_package`] and its kin); reading a jar is
 //! [`crate::jar`]'s, re-exported here.
 
-
 use super::{encode_segment, Kind, Package};
 
 impl Coordinates {

@@ -1,0 +1,99 @@
+//! The OS-package stage: one layer per variant that needs packages, planned from the
+//! base's own apt sources (`crate::apt`), and the packages an image then holds.
+
+use super::BuildError;
+use super::BuildOptions;
+use super::OsPackages;
+use super::PackageLayers;
+use crate::layer::basefs::BaseFs;
+use crate::layer::basefs::Node;
+use crate::layer::cache;
+use crate::layer::cache::LayerCache;
+use crate::layer::plan::LayerPlan;
+use crate::layer::plan::Variant;
+use std::collections::BTreeMap;
+use std::collections::BTreeSet;
+
+/// The OS packages of an image on `basefs`, whose dpkg status is `status` when a
+/// package layer replaced the base's.
+pub(crate) fn image_os_packages(basefs: &BaseFs, status: Option<&str>) -> OsPackages {
+    let mut os = crate::sbom::osdb::os_packages(|p| match status {
+        Some(s) if p == crate::sbom::osdb::DPKG_STATUS => Some(s.as_bytes()),
+        _ => basefs.read(p),
+    });
+    os.0.extend(
+        basefs
+            .nodes
+            .iter()
+            .filter(|(k, n)| k.ends_with(".jar") && matches!(n, Node::File(_)))
+            .map(|(k, _)| crate::sbom::jar::base_jar_package(&format!("/{k}"))),
+    );
+    os
+}
+
+/// One package layer per variant that needs packages (variants needing the same set
+/// get the same layer, so it is built once and shared). The base's apt indexes are
+/// fetched once per platform, and only when some variant needs a package.
+/// A layer found in the cache by its packages key is planned empty: it is never built
+/// (see [`build_layers`]), so no package is unpacked.
+pub(super) fn os_package_layers(
+    opts: &BuildOptions,
+    basefs: &BaseFs,
+    config: &oci_spec::image::ImageConfiguration,
+    variants: &BTreeSet<Variant>,
+    base_ids: &[String],
+    cache: Option<&LayerCache>,
+) -> Result<PackageLayers, BuildError> {
+    let wanted: Vec<(Variant, Vec<String>)> = variants
+        .iter()
+        .map(|v| (*v, crate::apt::wanted(*v, basefs, &opts.apt_packages)))
+        .filter(|(_, w)| !w.is_empty())
+        .collect();
+    let Some((first, first_wanted)) = wanted.first() else {
+        return Ok(Default::default());
+    };
+    let needs = match crate::apt::runtime(*first) {
+        Some((_, pkg)) if first_wanted.first().map(String::as_str) == Some(pkg) => {
+            (first.image_name().to_string(), pkg.to_string())
+        }
+        _ => ("--apt-packages".to_string(), first_wanted.join(", ")),
+    };
+    let arch = crate::apt::deb_arch(
+        config.architecture().to_string().as_str(),
+        config.variant().as_deref(),
+    );
+    let repo = crate::apt::open(basefs, &arch, (&needs.0, &needs.1), &opts.apt)?;
+    let mut built: Vec<(String, LayerPlan)> = Vec::new();
+    let mut out = Vec::new();
+    let mut statuses = BTreeMap::new();
+    for (variant, w) in &wanted {
+        let pkgs = repo.resolve(w)?;
+        if pkgs.is_empty() {
+            continue;
+        }
+        statuses.insert(*variant, repo.status_after(&pkgs));
+        let ids: Vec<String> = pkgs
+            .iter()
+            .map(|p| format!("{} {}", p.name, p.sha256))
+            .collect();
+        let key = cache::packages_key(base_ids, &ids, opts.epoch, opts.compression);
+        let mut layer = match built.iter().find(|(k, _)| *k == key) {
+            Some((_, l)) => l.clone(),
+            None => {
+                let l = match cache.and_then(|c| c.get(&key)) {
+                    Some(_) => LayerPlan {
+                        name: crate::apt::layer::NAME,
+                        only: Some(*variant),
+                        entries: Vec::new(),
+                    },
+                    None => repo.layer(&pkgs, basefs, *variant)?,
+                };
+                built.push((key.clone(), l.clone()));
+                l
+            }
+        };
+        layer.only = Some(*variant);
+        out.push((layer, key));
+    }
+    Ok((out, statuses))
+}
