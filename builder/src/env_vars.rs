@@ -64,7 +64,7 @@ pub const ALL: &[EnvVar] = &[
     var(
         ENTRYPOINT,
         "the static spark-entrypoint put in images (--entrypoint-binary)",
-        "target/dist/spark-entrypoint (cargo xtask dist)",
+        "target/dist/spark-entrypoint here, else in the checkout sparkimg was built from",
     ),
     var(
         RETRY_BASE_MS,
