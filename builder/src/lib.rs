@@ -3,6 +3,7 @@
 pub mod apt;
 pub mod cache;
 pub mod digest;
+pub mod env_vars;
 pub mod fetch;
 pub mod oci;
 pub mod progress;

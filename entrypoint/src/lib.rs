@@ -19,6 +19,7 @@
 //! See ARCHITECTURE.md at the repository root for the invariants.
 
 pub mod decommission;
+pub mod env_vars;
 pub mod identity;
 pub mod init;
 pub mod inputs;

@@ -1,4 +1,4 @@
-//! `spark-entrypoint`: see the crate docs and README for the contract.
+//! `spark-entrypoint`: see the crate docs, README.md and docs/entrypoint.md for the contract.
 //!
 //! Exit statuses: the command's own status (128+N when killed by signal N); 1 when the
 //! role is unknown or no command was given (as upstream); 64 when the pod is

@@ -11,7 +11,7 @@
 //!   environment plus `SPARK_VERSION`, inside a private mount namespace whose `/opt` (and
 //!   `/usr/lib/jvm`) hold stand-ins for that container's java, hadoop and python.
 //!
-//! What is asserted (README "Differences from upstream" says why):
+//! What is asserted (docs/entrypoint.md, "Differences from upstream", says why):
 //! * upstream families, cases not flagged `upstream_quirk`: the exact argv (as a multiset
 //!   for the option segment where the recorded order is unspecified), the variables set,
 //!   the pass-through notice; expected failures must fail, with upstream's message;

@@ -11,7 +11,7 @@
 //! executor JVM options its driver computes. `--lines` runs (a) on every row and the
 //! other scenarios on the newest line (what CI runs; on 3.5 the plain `cargo xtask
 //! e2e` runs them, see [`plan`]); `--all` runs every scenario on every row. Results go to `target/e2e/report.json` (`{"rows": [...]}`,
-//! one per row × scenario) and `report.md` (lines × scenarios, the README's table).
+//! one per row × scenario) and `report.md` (lines × scenarios, docs/e2e.md's table).
 
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};

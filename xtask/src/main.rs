@@ -62,6 +62,9 @@ commands:
                               `sparkimg build --engine docker` against `docker build`
   bench all [--quick]         all of the above in turn, one report plus
                               target/bench/ratios.svg (`cargo xtask test` runs --quick)
+  bench table [--report FILE] [--write DOC]
+                              the benchmark table of target/bench/report.json as markdown;
+                              --write puts it between DOC's markers (docs/benchmarks.md)
   e2e [--engine auto|daemonless|docker|both] [FILTER...]
                               real Spark jobs in containers built by sparkimg, started
                               as Spark's Kubernetes backend starts pods, on a Docker

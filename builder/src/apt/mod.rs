@@ -1,7 +1,7 @@
 //! OS-package layers without a daemon (what apko and distroless's rules do): packages
 //! from the base's own apt sources, verified like apt verifies them, unpacked into one
-//! layer with dpkg's database updated. No maintainer script runs (see the README's
-//! "OS packages" section for the effects that are applied).
+//! layer with dpkg's database updated. No maintainer script runs (see docs/build.md,
+//! "OS packages", for the effects that are applied).
 //!
 //! Pure: [`control`] (the stanza format), [`sources`] (sources.list and deb822),
 //! [`release`] (InRelease signature and SHA256 list), [`packages`] (index records and

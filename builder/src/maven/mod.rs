@@ -1,5 +1,5 @@
 //! Maven coordinates resolved as `spark-submit --packages` resolves them (Spark drives
-//! Apache Ivy over Maven POMs; see the README's "Packages" section for the rules and
+//! Apache Ivy over Maven POMs; see docs/build.md, "Maven packages", for the rules and
 //! the one deliberate difference).
 //!
 //! Pure: [`coordinate`] (Spark's `--packages`/`--exclude-packages` grammar, globs,

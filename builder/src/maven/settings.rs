@@ -4,7 +4,7 @@
 //! `DEFAULT_ARTIFACT_REPOSITORY` when set, as in Spark), then `--repositories` in
 //! order, named `repo-1`, `repo-2`… as Spark names them. Spark's local caches
 //! (`~/.m2/repository`, `~/.ivy2/local`, first in its chain) are left out on purpose, so
-//! an image does not depend on the build machine (see the README). Credentials come from `user:pass@`
+//! an image does not depend on the build machine (see docs/build.md). Credentials come from `user:pass@`
 //! in the URL or from `~/.m2/settings.xml` `<servers>`, matched by id (the repository's
 //! name) or by URL; they are kept apart from the URL so no message can print them.
 

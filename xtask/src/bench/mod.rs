@@ -4,7 +4,8 @@
 //! modules) returns
 //! [`Row`]s; `all` runs them in turn. The rows of one benchmark replace its rows in
 //! `target/bench/report.json`, so running benchmarks one at a time still leaves one
-//! complete report, rendered again as `report.md` and charted in `ratios.svg`.
+//! complete report, rendered again as `report.md` and charted in `ratios.svg`;
+//! `bench table` renders it as docs/benchmarks.md's table.
 
 mod build;
 mod chart;
@@ -16,6 +17,7 @@ mod launcher;
 mod packages;
 mod push;
 mod rebase;
+mod table;
 
 use std::fs;
 use std::path::{Path, PathBuf};
@@ -42,8 +44,11 @@ pub fn main(args: Vec<String>) -> Result<()> {
     let mut args = args.into_iter();
     let names = BENCHES.join(", ");
     let Some(what) = args.next() else {
-        bail!("bench: say what to benchmark ({names}, or all)");
+        bail!("bench: say what to benchmark ({names}, or all), or `table`");
     };
+    if what == "table" {
+        return table::main(args.collect());
+    }
     let mut opts = Options {
         quick: false,
         runs: None,
