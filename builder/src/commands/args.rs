@@ -14,7 +14,7 @@ pub struct Cli {
     /// How long to wait for a cache lock another sparkimg process holds (the same
     /// distribution being fetched, a prune running) before failing, e.g. 30s, 10m.
     #[arg(long, global = true, value_name = "DURATION", default_value = "10m",
-          value_parser = humantime::parse_duration, env = "SPARKIMG_LOCK_TIMEOUT")]
+          value_parser = humantime::parse_duration, env = sparkimg::env_vars::LOCK_TIMEOUT)]
     pub lock_timeout: Duration,
 }
 
@@ -236,7 +236,7 @@ pub struct SbomArgs {
 pub struct CacheDirArg {
     /// Cache directory: distributions, layers, packages, registry blobs and base scans
     /// [default: $XDG_CACHE_HOME/sparkimg or ~/.cache/sparkimg].
-    #[arg(long = "cache-dir", value_name = "DIR", env = "SPARKIMG_CACHE_DIR")]
+    #[arg(long = "cache-dir", value_name = "DIR", env = sparkimg::env_vars::CACHE_DIR)]
     pub dir: Option<PathBuf>,
 }
 
@@ -518,7 +518,7 @@ pub struct BuildArgs {
         help_heading = "Base",
         long,
         value_name = "PATH",
-        env = "SPARKIMG_ENTRYPOINT"
+        env = sparkimg::env_vars::ENTRYPOINT
     )]
     pub entrypoint_binary: Option<PathBuf>,
 

@@ -11,7 +11,7 @@ use super::support;
 pub fn run(args: FetchArgs, lock_timeout: Duration) -> Result<()> {
     let cache_dir = args.cache.required()?;
     let _session = sparkimg::cache::open_session(&cache_dir, lock_timeout)?;
-    let env_mirrors = std::env::var("SPARKIMG_MIRRORS").ok();
+    let env_mirrors = std::env::var(sparkimg::env_vars::MIRRORS).ok();
     let mut opts = FetchOptions::new(cache_dir);
     opts.lock_timeout = lock_timeout;
     opts.mirrors = urls::mirror_list(

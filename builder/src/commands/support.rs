@@ -196,11 +196,11 @@ pub struct MavenEnv {
 
 impl MavenEnv {
     pub fn from_process() -> Self {
-        let default_root = std::env::var("DEFAULT_ARTIFACT_REPOSITORY")
+        let default_root = std::env::var(sparkimg::env_vars::DEFAULT_ARTIFACT_REPOSITORY)
             .ok()
             .filter(|r| !r.trim().is_empty());
         let settings_xml =
-            std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".m2").join("settings.xml"));
+            std::env::var_os(sparkimg::env_vars::HOME).map(|h| PathBuf::from(h).join(".m2").join("settings.xml"));
         MavenEnv {
             default_root,
             settings_xml,

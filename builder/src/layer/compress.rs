@@ -24,7 +24,7 @@ use super::Compression;
 pub const BLOCK: usize = 1 << 20;
 
 /// The environment variable that sets the compression pool size (default: all cores).
-pub const THREADS_ENV: &str = "SPARKIMG_THREADS";
+pub const THREADS_ENV: &str = crate::env_vars::THREADS;
 
 /// Worker threads per compressed stream: `SPARKIMG_THREADS` when it is a positive
 /// integer, else the cores available. Read once per process.
