@@ -21,8 +21,9 @@ use base64::Engine as _;
 use serde_json::{json, Value};
 use sha2::{Digest, Sha256};
 
-mod common;
-use common::need;
+use crate::common;
+use crate::common::{assert_exit, need, Ran, Sparkimg};
+use sparkimg::exit;
 
 const REGISTRY: &str = "/usr/bin/docker-registry";
 
@@ -133,34 +134,22 @@ impl Drop for Registry {
     }
 }
 
-fn sparkimg(args: &[&str], envs: &[(&str, &str)], stdin: Option<&str>) -> Output {
-    let mut c = Command::new(env!("CARGO_BIN_EXE_sparkimg"));
-    c.args(args)
+/// `sparkimg ARGS` with no credentials from this machine (no Docker or Podman auth
+/// file, no home), quick retries, `envs` and `stdin`; its output checked for secrets.
+fn isolated(args: &[&str], envs: &[(&str, &str)], stdin: Option<&str>) -> Output {
+    let mut run = Sparkimg::new()
+        .args(args)
         .env_remove("DOCKER_CONFIG")
         .env_remove("REGISTRY_AUTH_FILE")
         .env("HOME", "/nonexistent")
         .env_remove("XDG_RUNTIME_DIR")
         .env_remove("XDG_CONFIG_HOME")
-        .env("SPARKIMG_RETRY_BASE_MS", "200");
-    for (k, v) in envs {
-        c.env(k, v);
-    }
+        .env("SPARKIMG_RETRY_BASE_MS", "200")
+        .envs(envs);
     if let Some(input) = stdin {
-        c.stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped());
-        let mut child = c.spawn().unwrap();
-        child
-            .stdin
-            .take()
-            .unwrap()
-            .write_all(input.as_bytes())
-            .unwrap();
-        let out = child.wait_with_output().unwrap();
-        common::assert_output_has_no_secret(&out, &secrets());
-        return out;
+        run = run.stdin(input);
     }
-    let out = c.output().unwrap();
+    let out = run.run();
     common::assert_output_has_no_secret(&out, &secrets());
     out
 }
@@ -191,16 +180,6 @@ fn secrets() -> Vec<String> {
         v.extend(tok.rsplit('.').next().map(String::from));
     }
     v
-}
-
-fn ok(o: &Output) -> Value {
-    assert!(
-        o.status.success(),
-        "sparkimg failed ({:?}): {}",
-        o.status,
-        String::from_utf8_lossy(&o.stderr)
-    );
-    serde_json::from_slice(&o.stdout).unwrap_or(Value::Null)
 }
 
 fn run(cmd: &mut Command) -> String {
@@ -360,7 +339,7 @@ fn push_build_pull_repush_mount_and_v2s2_base() {
     let img = base.image("amd64", &[base_layer()]);
     base.add(img, "1");
     let cache = t.join("cache").display().to_string();
-    let o = sparkimg(
+    let o = isolated(
         &[
             "push",
             &format!("oci:{}", t.join("base").display()),
@@ -373,7 +352,7 @@ fn push_build_pull_repush_mount_and_v2s2_base() {
         &[],
         None,
     );
-    let v = ok(&o);
+    let v = o.json();
     let base_digest = v["pushed"][0]["digest"].as_str().unwrap().to_string();
     assert_eq!(
         sha256(&common::skopeo_raw(
@@ -419,7 +398,7 @@ fn push_build_pull_repush_mount_and_v2s2_base() {
             "--push".into(),
         ]);
         let before = reg.log_len();
-        let v = ok(&sparkimg(&strs(&args), &[], None));
+        let v = isolated(&strs(&args), &[], None).json();
         let images = v["images"].as_array().unwrap();
         let pushed = v["pushed"].as_array().unwrap();
         assert_eq!(images.len(), 2);
@@ -487,7 +466,7 @@ fn push_build_pull_repush_mount_and_v2s2_base() {
         // Re-push unchanged: HEADs and one manifest PUT per image, nothing else, besides
         // each image's SBOM referrer (by digest) and its referrers tag (`sha256-<hex>`).
         let before = reg.log_len();
-        ok(&sparkimg(
+        isolated(
             &[
                 "push",
                 &format!("oci:{}", out.display()),
@@ -496,7 +475,8 @@ fn push_build_pull_repush_mount_and_v2s2_base() {
             ],
             &[],
             None,
-        ));
+        )
+        .ok();
         let reqs = reg.requests(before);
         let (puts, referrer_puts): (Vec<_>, Vec<_>) = reqs
             .iter()
@@ -527,9 +507,9 @@ fn push_build_pull_repush_mount_and_v2s2_base() {
         "--output".into(),
         format!("oci:{}", out.display()),
     ]);
-    ok(&sparkimg(&strs(&args), &[], None));
+    isolated(&strs(&args), &[], None).ok();
     let before = reg.log_len();
-    let v = ok(&sparkimg(
+    let v = isolated(
         &[
             "push",
             &format!("oci:{}", out.display()),
@@ -541,7 +521,8 @@ fn push_build_pull_repush_mount_and_v2s2_base() {
         ],
         &[],
         None,
-    ));
+    )
+    .json();
     assert_eq!(v["pushed"][0]["blobs_uploaded"], json!(0), "{v}");
     let reqs = reg.requests(before);
     assert!(reqs.iter().any(|(m, u, s)| m == "POST"
@@ -580,7 +561,7 @@ fn push_build_pull_repush_mount_and_v2s2_base() {
             "--output".into(),
             format!("oci:{}", t.join(format!("out-digest{round}")).display()),
         ]);
-        let v = ok(&sparkimg(&strs(&args), &[], None));
+        let v = isolated(&strs(&args), &[], None).json();
         assert_eq!(v["base"], json!(by_digest));
         reg.kill();
     }
@@ -611,16 +592,15 @@ fn build_push_alone_writes_nothing_in_the_working_directory() {
         "3.5.9".into(),
         "--push".into(),
     ]);
-    let o = Command::new(env!("CARGO_BIN_EXE_sparkimg"))
+    let o = Sparkimg::new()
         .args(&args)
         .current_dir(&cwd)
         .env_remove("DOCKER_CONFIG")
         .env_remove("REGISTRY_AUTH_FILE")
         .env("HOME", "/nonexistent")
         .env_remove("XDG_RUNTIME_DIR")
-        .output()
-        .unwrap();
-    let v = ok(&o);
+        .run();
+    let v = o.json();
     let left: Vec<_> = fs::read_dir(&cwd)
         .unwrap()
         .map(|e| e.unwrap().path())
@@ -666,7 +646,7 @@ fn multi_arch_index_push_and_platform_pull() {
     d["mediaType"] = json!("application/vnd.oci.image.index.v1+json");
     l.add(d.clone(), "multi");
     let before = reg.log_len();
-    let v = ok(&sparkimg(
+    let v = isolated(
         &[
             "push",
             &format!("oci:{}", t.join("multi").display()),
@@ -676,7 +656,8 @@ fn multi_arch_index_push_and_platform_pull() {
         ],
         &[],
         None,
-    ));
+    )
+    .json();
     assert_eq!(v["pushed"][0]["digest"], d["digest"]);
     // 5 distinct blobs: 2 configs, the shared layer once, 2 arch layers.
     assert_eq!(v["pushed"][0]["blobs_uploaded"], json!(5), "{v}");
@@ -713,7 +694,7 @@ fn multi_arch_index_push_and_platform_pull() {
         "--output".into(),
         format!("oci:{}", t.join("o").display()),
     ]);
-    let v = ok(&sparkimg(&strs(&args), &[], None));
+    let v = isolated(&strs(&args), &[], None).json();
     assert_eq!(v["images"][0]["platform"], json!("linux/arm64"));
     let mut args = build_args(t, &home, &ep, &format!("{host}/x/multi:1"));
     args.extend([
@@ -724,13 +705,8 @@ fn multi_arch_index_push_and_platform_pull() {
         "--output".into(),
         format!("oci:{}", t.join("o2").display()),
     ]);
-    let o = sparkimg(&strs(&args), &[], None);
-    assert_eq!(
-        o.status.code(),
-        Some(9),
-        "{}",
-        String::from_utf8_lossy(&o.stderr)
-    );
+    let o = isolated(&strs(&args), &[], None);
+    assert_exit(&o, exit::REGISTRY);
     assert!(String::from_utf8_lossy(&o.stderr).contains("linux/amd64, linux/arm64"));
 }
 
@@ -764,7 +740,7 @@ fn registry_killed_mid_upload_push_retries_and_completes() {
     for round in 0..4 {
         let target = format!("{host}/x/big{round}:1");
         let before = reg.log_len();
-        let child = Command::new(env!("CARGO_BIN_EXE_sparkimg"))
+        let child = Sparkimg::new()
             .args([
                 "push",
                 &format!("oci:{}", t.join("big").display()),
@@ -778,8 +754,7 @@ fn registry_killed_mid_upload_push_retries_and_completes() {
             ])
             .env("SPARKIMG_RETRY_BASE_MS", "300")
             .env("HOME", "/nonexistent")
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
+            .command()
             .spawn()
             .unwrap();
         // Kill as soon as the big blob's upload session exists (POST answered), i.e. while
@@ -805,7 +780,7 @@ fn registry_killed_mid_upload_push_retries_and_completes() {
         thread::sleep(Duration::from_millis(700));
         reg.spawn();
         let o = child.wait_with_output().unwrap();
-        let v = ok(&o);
+        let v = o.json();
         assert_eq!(v["pushed"][0]["digest"], img["digest"]);
         let stderr = String::from_utf8_lossy(&o.stderr);
         let raw = common::skopeo_raw(&target, &["--tls-verify=false"]);
@@ -923,7 +898,7 @@ fn basic_auth_over_tls_with_test_ca() {
     let target = format!("{host}/secure/img:1");
 
     // Wrong password: exit 10, the registry and repository named, nothing tagged.
-    let o = sparkimg(
+    let o = isolated(
         &[
             "push",
             &src,
@@ -938,14 +913,14 @@ fn basic_auth_over_tls_with_test_ca() {
         None,
     );
     let err = String::from_utf8_lossy(&o.stderr);
-    assert_eq!(o.status.code(), Some(10), "{err}");
+    assert_exit(&o, exit::REGISTRY_AUTH);
     assert!(
         err.contains(&format!("{host}/secure/img")) && err.contains("401"),
         "{err}"
     );
     assert!(!err.contains("pw-Wrong"), "the password leaked: {err}");
     // No CA: the certificate is refused, and plain HTTP is no way around TLS errors.
-    let o = sparkimg(
+    let o = isolated(
         &[
             "push",
             &src,
@@ -958,7 +933,7 @@ fn basic_auth_over_tls_with_test_ca() {
         None,
     );
     let err = String::from_utf8_lossy(&o.stderr);
-    assert_eq!(o.status.code(), Some(9), "{err}");
+    assert_exit(&o, exit::REGISTRY);
     assert!(err.to_lowercase().contains("certificate"), "{err}");
     assert!(
         !err.contains("retrying"),
@@ -983,17 +958,17 @@ fn basic_auth_over_tls_with_test_ca() {
     );
 
     // No credentials at all: exit 10, saying where credentials come from.
-    let o = sparkimg(
+    let o = isolated(
         &["push", &src, "--to", &target, "--ca-cert", &ca],
         &[],
         None,
     );
     let err = String::from_utf8_lossy(&o.stderr);
-    assert_eq!(o.status.code(), Some(10), "{err}");
+    assert_exit(&o, exit::REGISTRY_AUTH);
     assert!(err.contains("no credentials were found"), "{err}");
 
     // --username + --password-stdin.
-    let v = ok(&sparkimg(
+    let v = isolated(
         &[
             "push",
             &src,
@@ -1008,7 +983,8 @@ fn basic_auth_over_tls_with_test_ca() {
         ],
         &[],
         Some("pw-Basic-S3CR3T\n"),
-    ));
+    )
+    .json();
     assert_eq!(v["pushed"][0]["digest"], img["digest"]);
     // Credentials from a docker config.json (auths → base64 user:pass).
     let dc = t.join("docker");
@@ -1019,7 +995,7 @@ fn basic_auth_over_tls_with_test_ca() {
         json!({"auths": {host.clone(): {"auth": auth}}}).to_string(),
     )
     .unwrap();
-    let v = ok(&sparkimg(
+    let v = isolated(
         &[
             "push",
             &src,
@@ -1031,7 +1007,8 @@ fn basic_auth_over_tls_with_test_ca() {
         ],
         &[("DOCKER_CONFIG", &dc.display().to_string())],
         None,
-    ));
+    )
+    .json();
     assert_eq!(v["pushed"][0]["blobs_present"], json!(2));
     // A credential helper named by credHelpers: `docker-credential-<name> get` reads the
     // server on stdin and answers JSON.
@@ -1059,7 +1036,7 @@ fn basic_auth_over_tls_with_test_ca() {
         bin.display(),
         std::env::var("PATH").unwrap_or_default()
     );
-    ok(&sparkimg(
+    isolated(
         &[
             "push",
             &src,
@@ -1073,7 +1050,8 @@ fn basic_auth_over_tls_with_test_ca() {
             ("PATH", &path),
         ],
         None,
-    ));
+    )
+    .ok();
     // And podman's auth.json via REGISTRY_AUTH_FILE.
     let af = t.join("auth.json");
     fs::write(
@@ -1081,7 +1059,7 @@ fn basic_auth_over_tls_with_test_ca() {
         json!({"auths": {host.clone(): {"auth": auth}}}).to_string(),
     )
     .unwrap();
-    ok(&sparkimg(
+    isolated(
         &[
             "push",
             &src,
@@ -1092,7 +1070,8 @@ fn basic_auth_over_tls_with_test_ca() {
         ],
         &[("REGISTRY_AUTH_FILE", &af.display().to_string())],
         None,
-    ));
+    )
+    .ok();
     let out = run(Command::new("skopeo")
         .args([
             "inspect",
@@ -1311,7 +1290,7 @@ fn bearer_token_auth_with_scopes() {
     let src = format!("oci:{}", t.join("img").display());
     let cache = t.join("cache").display().to_string();
 
-    let o = sparkimg(
+    let o = isolated(
         &[
             "push",
             &src,
@@ -1323,14 +1302,9 @@ fn bearer_token_auth_with_scopes() {
         &[],
         None,
     );
-    assert_eq!(
-        o.status.code(),
-        Some(10),
-        "{}",
-        String::from_utf8_lossy(&o.stderr)
-    );
+    assert_exit(&o, exit::REGISTRY_AUTH);
 
-    let v = ok(&sparkimg(
+    let v = isolated(
         &[
             "push",
             &src,
@@ -1344,7 +1318,8 @@ fn bearer_token_auth_with_scopes() {
         ],
         &[],
         None,
-    ));
+    )
+    .json();
     assert_eq!(v["pushed"][0]["digest"], img["digest"]);
     // One token for the whole push (reused), push scope first.
     let asked = ts.scopes.lock().unwrap().clone();
@@ -1354,7 +1329,7 @@ fn bearer_token_auth_with_scopes() {
     // Second repository: the token also asks pull on the mount source, and mounts work.
     ts.scopes.lock().unwrap().clear();
     let before = reg.log_len();
-    let v = ok(&sparkimg(
+    let v = isolated(
         &[
             "push",
             &src,
@@ -1368,7 +1343,8 @@ fn bearer_token_auth_with_scopes() {
         ],
         &[],
         None,
-    ));
+    )
+    .json();
     assert_eq!(v["pushed"][0]["blobs_mounted"], json!(2), "{v}");
     let asked = ts.scopes.lock().unwrap().clone();
     assert_eq!(
@@ -1392,11 +1368,12 @@ fn bearer_token_auth_with_scopes() {
     )
     .unwrap();
     ts.scopes.lock().unwrap().clear();
-    let v = ok(&sparkimg(
+    let v = isolated(
         &["push", &src, "--to", &format!("{host}/c/img:1"), "--json"],
         &[("DOCKER_CONFIG", &dc.display().to_string())],
         None,
-    ));
+    )
+    .json();
     assert_eq!(v["pushed"][0]["digest"], img["digest"]);
     assert_eq!(
         ts.scopes.lock().unwrap()[0][0],
@@ -1417,7 +1394,7 @@ fn bearer_token_auth_with_scopes() {
         "--sbom-dir".into(),
         t.join("sboms").display().to_string(),
     ]);
-    ok(&sparkimg(&strs(&args), &[], None));
+    isolated(&strs(&args), &[], None).ok();
     assert!(!ISSUED.lock().unwrap().is_empty());
     // Nothing written holds a password or a token: the pushed images in the registry's
     // storage, the built layout (configs, labels), its SBOMs, the cache.
@@ -1444,7 +1421,7 @@ fn pull_resumes_a_partial_blob_with_a_range_request() {
     let mut l = Layout::new(&t.join("img"));
     let img = l.image("amd64", &[base_layer(), big.clone()]);
     l.add(img, "1");
-    ok(&sparkimg(
+    isolated(
         &[
             "push",
             &format!("oci:{}", t.join("img").display()),
@@ -1453,7 +1430,8 @@ fn pull_resumes_a_partial_blob_with_a_range_request() {
         ],
         &[],
         None,
-    ));
+    )
+    .ok();
     // Half the blob, as an interrupted pull leaves it.
     let digest = sha256(&big.0);
     let partial = t.join(format!(
@@ -1472,7 +1450,7 @@ fn pull_resumes_a_partial_blob_with_a_range_request() {
         "--output".into(),
         format!("oci:{}", t.join("o").display()),
     ]);
-    ok(&sparkimg(&strs(&args), &[], None));
+    isolated(&strs(&args), &[], None).ok();
     let gets: Vec<_> = reg
         .requests(before)
         .into_iter()
@@ -1598,7 +1576,7 @@ fn rate_limits_and_server_errors_are_retried() {
         ],
     );
     let before = reg.log_len();
-    let out = sparkimg(
+    let out = isolated(
         &[
             "push",
             &format!("oci:{}", t.join("img").display()),
@@ -1611,7 +1589,7 @@ fn rate_limits_and_server_errors_are_retried() {
         &[("SPARKIMG_RETRY_BASE_MS", "10")],
         None,
     );
-    let v = ok(&out);
+    let v = out.json();
     assert_eq!(v["pushed"][0]["digest"], img["digest"]);
     // Every injected answer says `Retry-After: 1`, which wins over the 10 ms backoff.
     let stderr = String::from_utf8_lossy(&out.stderr);
@@ -1669,32 +1647,29 @@ fn push_killed_anywhere_never_tags_missing_blobs_and_reruns() {
     l.add(img.clone(), "1");
     let src = format!("oci:{}", t.join("img").display());
     let push = |repo: &str, cache: &Path| {
-        let mut c = Command::new(env!("CARGO_BIN_EXE_sparkimg"));
-        c.args([
-            "push",
-            &src,
-            "--to",
-            &format!("{host}/{repo}:1"),
-            "--json",
-            "--cache-dir",
-        ])
-        .arg(cache)
-        .env("HOME", "/nonexistent")
-        .env("SPARKIMG_RETRY_BASE_MS", "200")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped());
-        c
+        Sparkimg::new()
+            .args([
+                "push",
+                &src,
+                "--to",
+                &format!("{host}/{repo}:1"),
+                "--json",
+                "--cache-dir",
+            ])
+            .arg(cache)
+            .env("HOME", "/nonexistent")
+            .env("SPARKIMG_RETRY_BASE_MS", "200")
+            .command()
     };
     // Each calibration run pushes to a repository and a cache of its own, as the
     // killed runs do.
     let calibration: Vec<Duration> = (0..3)
         .map(|n| {
             let t0 = Instant::now();
-            ok(
-                &push(&format!("kill/reference{n}"), &t.join(format!("c-ref{n}")))
-                    .output()
-                    .unwrap(),
-            );
+            push(&format!("kill/reference{n}"), &t.join(format!("c-ref{n}")))
+                .output()
+                .unwrap()
+                .ok();
             t0.elapsed()
         })
         .collect();
@@ -1724,7 +1699,7 @@ fn push_killed_anywhere_never_tags_missing_blobs_and_reruns() {
                 "after a kill at point {i} the tag is broken: {err}"
             );
         }
-        let v = ok(&push(&repo, &cache).output().unwrap());
+        let v = push(&repo, &cache).output().unwrap().json();
         assert_eq!(v["pushed"][0]["digest"], img["digest"], "point {i}");
         let raw = common::skopeo_raw(&format!("{host}/{repo}:1"), &["--tls-verify=false"]);
         assert_eq!(sha256(&raw), img["digest"].as_str().unwrap());
@@ -1794,15 +1769,14 @@ impl Drop for Holder {
 
 /// `sparkimg ARGS` in the background, its stderr in the file `err`.
 fn spawn_sparkimg(args: &[String], err: &Path) -> Child {
-    Command::new(env!("CARGO_BIN_EXE_sparkimg"))
+    Sparkimg::new()
         .args(args)
         .env_remove("DOCKER_CONFIG")
         .env_remove("REGISTRY_AUTH_FILE")
-        .env_remove("SPARKIMG_LOCK_TIMEOUT")
         .env("HOME", "/nonexistent")
         .env_remove("XDG_RUNTIME_DIR")
         .env_remove("XDG_CONFIG_HOME")
-        .stdout(Stdio::piped())
+        .command()
         .stderr(fs::File::create(err).unwrap())
         .spawn()
         .unwrap()
@@ -1833,13 +1807,13 @@ fn finished(child: Child, err: &Path) -> Value {
     let out = child.wait_with_output().unwrap();
     let text = fs::read_to_string(err).unwrap_or_default();
     assert!(out.status.success(), "sparkimg failed: {text}");
-    serde_json::from_slice(&out.stdout).unwrap()
+    out.json()
 }
 
 /// A build given up on a held lock: exit 1, the wait and its holder named on stderr.
 fn assert_gave_up(out: &Output, what: &str, holder: &Holder) {
     let err = String::from_utf8_lossy(&out.stderr);
-    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert_exit(&out, exit::OTHER);
     assert!(err.contains(&format!("waiting for {what}")), "{err}");
     let who = format!("held by pid {} (flock ", holder.pid());
     assert!(err.contains(&who), "{err}");
@@ -1876,7 +1850,7 @@ fn layer_locks_honour_lock_timeout_and_name_the_holder() {
         ]);
         a
     };
-    let first = ok(&sparkimg(&strs(&args("o1", "10m")), &[], None));
+    let first = isolated(&strs(&args("o1", "10m")), &[], None).json();
     let digest = first["images"][0]["manifest_digest"].clone();
     assert!(digest.is_string(), "{first}");
     // Forget the built layers (the blobs stay): the next build locks each to build it.
@@ -1890,7 +1864,7 @@ fn layer_locks_honour_lock_timeout_and_name_the_holder() {
     let holder = Holder::hold(&locks[0]);
 
     let t0 = Instant::now();
-    let out = sparkimg(&strs(&args("o2", "1s")), &[], None);
+    let out = isolated(&strs(&args("o2", "1s")), &[], None);
     assert_gave_up(&out, "another sparkimg process building layer", &holder);
     assert!(t0.elapsed() >= Duration::from_secs(1));
 
@@ -1918,7 +1892,7 @@ fn concurrent_pulls_of_one_blob_download_it_once() {
     let mut l = Layout::new(&t.join("img"));
     let img = l.image("amd64", &[base_layer(), big.clone()]);
     l.add(img, "1");
-    ok(&sparkimg(
+    isolated(
         &[
             "push",
             &format!("oci:{}", t.join("img").display()),
@@ -1927,7 +1901,8 @@ fn concurrent_pulls_of_one_blob_download_it_once() {
         ],
         &[],
         None,
-    ));
+    )
+    .ok();
     let digest = sha256(&big.0);
     let hex = &digest[7..];
     let cache = t.join("cache");
@@ -1948,7 +1923,7 @@ fn concurrent_pulls_of_one_blob_download_it_once() {
         a
     };
     let what = format!("another sparkimg process pulling blob {}", &hex[..12]);
-    let out = sparkimg(&strs(&args("o0", "1s")), &[], None);
+    let out = isolated(&strs(&args("o0", "1s")), &[], None);
     assert_gave_up(&out, &what, &holder);
 
     let before = reg.log_len();
