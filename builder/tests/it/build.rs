@@ -338,79 +338,84 @@ fn oci_layout_with_variants_unpacks_with_umoci() {
     }
 
     if need("umoci") {
-        let bundle = fx.p("bundle");
-        run(Command::new("umoci")
-            .args(["unpack", "--image"])
-            .arg(format!("{}:example.com/x/spark-py:3.5.3", out.display()))
-            .arg(&bundle));
-        let root = bundle.join("rootfs");
-        use std::os::unix::fs::MetadataExt;
-        let md =
-            |p: &str| fs::symlink_metadata(root.join(p)).unwrap_or_else(|e| panic!("{p}: {e}"));
-        let jar = md("opt/spark/jars/spark-core_2.12-3.5.3.jar");
-        assert_eq!((jar.uid(), jar.gid(), jar.mode() & 0o7777), (185, 0, 0o644));
-        assert_eq!(md("opt/spark/bin/spark-submit").mode() & 0o7777, 0o755);
-        assert_eq!(md("opt/spark/sbin/start-master.sh").mode() & 0o7777, 0o755);
-        assert_eq!(
-            md("opt/spark/conf/spark-defaults.conf.template").mode() & 0o7777,
-            0o644
-        );
-        assert_eq!(md("opt/spark/work-dir").mode() & 0o7777, 0o775);
-        assert_eq!(md("opt/spark").uid(), 185);
-        assert_eq!(md("etc/passwd").mode() & 0o7777, 0o664);
-        assert!(md("opt/spark/python/pyspark/__init__.py").is_file());
-        assert!(
-            fs::symlink_metadata(root.join("opt/spark/R")).is_err(),
-            "R only in spark-r"
-        );
-        assert!(fs::symlink_metadata(root.join("opt/spark/LICENSE")).is_err());
-        assert!(md("opt/spark/tests/py_container_checks.py").is_file());
-        assert_eq!(
-            fs::read_link(root.join("opt/spark/examples/jars/spark-examples.jar")).unwrap(),
-            Path::new("spark-examples_2.12-3.5.3.jar")
-        );
-        assert_eq!(
-            fs::read_link(root.join("usr/bin/tini")).unwrap(),
-            Path::new("/opt/spark-entrypoint")
-        );
-        assert_eq!(
-            fs::read_link(root.join("opt/decom.sh")).unwrap(),
-            Path::new("/opt/spark-entrypoint")
-        );
-        assert_eq!(
-            fs::read(root.join("opt/spark-entrypoint")).unwrap(),
-            fs::read(entrypoint()).unwrap()
-        );
-        assert_eq!(md("opt/spark-entrypoint").mode() & 0o7777, 0o755);
-        assert_eq!(
-            fs::read_link(root.join("opt/entrypoint.sh")).unwrap(),
-            Path::new("/opt/spark-entrypoint")
-        );
-        // The base has zoneinfo: /etc/localtime links into it, and the zone is there.
-        assert_eq!(
-            fs::read_link(root.join("etc/localtime")).unwrap(),
-            Path::new("/usr/share/zoneinfo/Asia/Shanghai")
-        );
-        assert_eq!(
-            fs::read(root.join("usr/share/zoneinfo/Asia/Shanghai")).unwrap(),
-            fs::read("/usr/share/zoneinfo/Asia/Shanghai").unwrap()
-        );
-        assert_eq!(
-            fs::read_to_string(root.join("etc/timezone")).unwrap(),
-            "Asia/Shanghai\n"
-        );
-        let passwd = fs::read_to_string(root.join("etc/passwd")).unwrap();
-        assert!(
-            passwd.starts_with("root:x:0:0:root:/root:/bin/sh\nnobody:"),
-            "{passwd}"
-        );
-        assert!(
-            passwd.ends_with("spark:x:185:0:spark:/opt/spark:/usr/sbin/nologin\n"),
-            "{passwd}"
-        );
-        // The base is untouched underneath.
-        assert!(md("usr/lib/jvm/java-17-openjdk-amd64/bin/java").is_file());
+        check_unpacked_spark_py(&fx, &out);
     }
+}
+
+/// umoci's unpacking of the spark-py image in layout `out`: owners, modes, links, the
+/// entrypoint, the time zone, /etc/passwd, and the base underneath.
+fn check_unpacked_spark_py(fx: &Fixture, out: &Path) {
+    let bundle = fx.p("bundle");
+    run(Command::new("umoci")
+        .args(["unpack", "--image"])
+        .arg(format!("{}:example.com/x/spark-py:3.5.3", out.display()))
+        .arg(&bundle));
+    let root = bundle.join("rootfs");
+    use std::os::unix::fs::MetadataExt;
+    let md = |p: &str| fs::symlink_metadata(root.join(p)).unwrap_or_else(|e| panic!("{p}: {e}"));
+    let jar = md("opt/spark/jars/spark-core_2.12-3.5.3.jar");
+    assert_eq!((jar.uid(), jar.gid(), jar.mode() & 0o7777), (185, 0, 0o644));
+    assert_eq!(md("opt/spark/bin/spark-submit").mode() & 0o7777, 0o755);
+    assert_eq!(md("opt/spark/sbin/start-master.sh").mode() & 0o7777, 0o755);
+    assert_eq!(
+        md("opt/spark/conf/spark-defaults.conf.template").mode() & 0o7777,
+        0o644
+    );
+    assert_eq!(md("opt/spark/work-dir").mode() & 0o7777, 0o775);
+    assert_eq!(md("opt/spark").uid(), 185);
+    assert_eq!(md("etc/passwd").mode() & 0o7777, 0o664);
+    assert!(md("opt/spark/python/pyspark/__init__.py").is_file());
+    assert!(
+        fs::symlink_metadata(root.join("opt/spark/R")).is_err(),
+        "R only in spark-r"
+    );
+    assert!(fs::symlink_metadata(root.join("opt/spark/LICENSE")).is_err());
+    assert!(md("opt/spark/tests/py_container_checks.py").is_file());
+    assert_eq!(
+        fs::read_link(root.join("opt/spark/examples/jars/spark-examples.jar")).unwrap(),
+        Path::new("spark-examples_2.12-3.5.3.jar")
+    );
+    assert_eq!(
+        fs::read_link(root.join("usr/bin/tini")).unwrap(),
+        Path::new("/opt/spark-entrypoint")
+    );
+    assert_eq!(
+        fs::read_link(root.join("opt/decom.sh")).unwrap(),
+        Path::new("/opt/spark-entrypoint")
+    );
+    assert_eq!(
+        fs::read(root.join("opt/spark-entrypoint")).unwrap(),
+        fs::read(entrypoint()).unwrap()
+    );
+    assert_eq!(md("opt/spark-entrypoint").mode() & 0o7777, 0o755);
+    assert_eq!(
+        fs::read_link(root.join("opt/entrypoint.sh")).unwrap(),
+        Path::new("/opt/spark-entrypoint")
+    );
+    // The base has zoneinfo: /etc/localtime links into it, and the zone is there.
+    assert_eq!(
+        fs::read_link(root.join("etc/localtime")).unwrap(),
+        Path::new("/usr/share/zoneinfo/Asia/Shanghai")
+    );
+    assert_eq!(
+        fs::read(root.join("usr/share/zoneinfo/Asia/Shanghai")).unwrap(),
+        fs::read("/usr/share/zoneinfo/Asia/Shanghai").unwrap()
+    );
+    assert_eq!(
+        fs::read_to_string(root.join("etc/timezone")).unwrap(),
+        "Asia/Shanghai\n"
+    );
+    let passwd = fs::read_to_string(root.join("etc/passwd")).unwrap();
+    assert!(
+        passwd.starts_with("root:x:0:0:root:/root:/bin/sh\nnobody:"),
+        "{passwd}"
+    );
+    assert!(
+        passwd.ends_with("spark:x:185:0:spark:/opt/spark:/usr/sbin/nologin\n"),
+        "{passwd}"
+    );
+    // The base is untouched underneath.
+    assert!(md("usr/lib/jvm/java-17-openjdk-amd64/bin/java").is_file());
 }
 
 #[test]
@@ -477,47 +482,7 @@ fn single_image_is_tagged_by_tag_and_archives_validate() {
             common::skip("no /bin/busybox (apt-get install busybox-static)");
         }
         if busybox {
-            let ls = run(Command::new("docker").args([
-                "run",
-                "--rm",
-                "--entrypoint",
-                "/bin/busybox",
-                tag,
-                "ls",
-                "-ln",
-                "/opt/spark",
-            ]));
-            assert!(ls.contains("185"), "{ls}");
-            let plan = run(Command::new("docker")
-                .args(["run", "--rm"])
-                .args([
-                    "-e",
-                    "SPARK_DRIVER_URL=spark://CoarseGrainedScheduler@driver:7078",
-                ])
-                .args(["-e", "SPARK_EXECUTOR_ID=1", "-e", "SPARK_EXECUTOR_CORES=1"])
-                .args([
-                    "-e",
-                    "SPARK_EXECUTOR_MEMORY=1g",
-                    "-e",
-                    "SPARK_APPLICATION_ID=app-1",
-                ])
-                .args([
-                    "-e",
-                    "SPARK_EXECUTOR_POD_IP=10.0.0.2",
-                    "-e",
-                    "SPARK_RESOURCE_PROFILE_ID=0",
-                ])
-                .args(["-e", "SPARK_EXECUTOR_POD_NAME=exec-1"])
-                .args([tag, "--print-plan", "executor"]));
-            let p: Value =
-                serde_json::from_str(plan.trim()).unwrap_or_else(|e| panic!("{e}: {plan}"));
-            let text = p.to_string();
-            assert!(
-                text.contains("/usr/lib/jvm/java-17-openjdk-amd64/bin/java"),
-                "{text}"
-            );
-            assert!(text.contains("KubernetesExecutorBackend"), "{text}");
-            assert!(text.contains("/opt/spark/jars/*"), "{text}");
+            check_runs_in_docker(tag);
         }
         // Docker 20.10's `docker save` writes the legacy layout (manifest.json + layer
         // tars): it must work as a base, Java found through the config's JAVA_HOME.
@@ -552,6 +517,50 @@ fn single_image_is_tagged_by_tag_and_archives_validate() {
             .unwrap()
             .starts_with(base.split(':').next().unwrap()));
     }
+}
+
+/// The loaded image `tag` runs: Spark owned by 185, the entrypoint plans an executor.
+fn check_runs_in_docker(tag: &str) {
+    let ls = run(Command::new("docker").args([
+        "run",
+        "--rm",
+        "--entrypoint",
+        "/bin/busybox",
+        tag,
+        "ls",
+        "-ln",
+        "/opt/spark",
+    ]));
+    assert!(ls.contains("185"), "{ls}");
+    let plan = run(Command::new("docker")
+        .args(["run", "--rm"])
+        .args([
+            "-e",
+            "SPARK_DRIVER_URL=spark://CoarseGrainedScheduler@driver:7078",
+        ])
+        .args(["-e", "SPARK_EXECUTOR_ID=1", "-e", "SPARK_EXECUTOR_CORES=1"])
+        .args([
+            "-e",
+            "SPARK_EXECUTOR_MEMORY=1g",
+            "-e",
+            "SPARK_APPLICATION_ID=app-1",
+        ])
+        .args([
+            "-e",
+            "SPARK_EXECUTOR_POD_IP=10.0.0.2",
+            "-e",
+            "SPARK_RESOURCE_PROFILE_ID=0",
+        ])
+        .args(["-e", "SPARK_EXECUTOR_POD_NAME=exec-1"])
+        .args([tag, "--print-plan", "executor"]));
+    let p: Value = serde_json::from_str(plan.trim()).unwrap_or_else(|e| panic!("{e}: {plan}"));
+    let text = p.to_string();
+    assert!(
+        text.contains("/usr/lib/jvm/java-17-openjdk-amd64/bin/java"),
+        "{text}"
+    );
+    assert!(text.contains("KubernetesExecutorBackend"), "{text}");
+    assert!(text.contains("/opt/spark/jars/*"), "{text}");
 }
 
 #[test]
@@ -781,6 +790,13 @@ fn bad_inputs_fail_clearly_and_write_nothing() {
     );
     assert!(!fx.p("x").exists());
 
+    outputs_not_ours_and_unusable_inputs_fail(&fx);
+}
+
+/// [`bad_inputs_fail_clearly_and_write_nothing`], continued: outputs that are not ours
+/// stay untouched; a base without Java and a directory without Spark are refused.
+fn outputs_not_ours_and_unusable_inputs_fail(fx: &Fixture) {
+    let out = |n: &str| format!("--output=oci:{}", fx.p(n).display());
     // Output that is not ours: untouched.
     write(&fx.p("precious/notes.txt"), b"keep", 0o644);
     fails(
@@ -963,52 +979,7 @@ fn multi_platform_index_shares_spark_layers() {
     let index_json: Value =
         serde_json::from_slice(&fs::read(out.join("index.json")).unwrap()).unwrap();
     for image in images {
-        assert_eq!(image["platform"], "linux/amd64,linux/arm64");
-        assert_eq!(image["platforms"].as_array().unwrap().len(), 2);
-        let reference = image["reference"].as_str().unwrap();
-        let entry = index_json["manifests"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .find(|m| m["annotations"]["io.containerd.image.name"] == reference)
-            .unwrap();
-        assert_eq!(
-            entry["mediaType"],
-            "application/vnd.oci.image.index.v1+json"
-        );
-        assert_eq!(entry["digest"], image["manifest_digest"]);
-        let index = blob_json(&out, image["manifest_digest"].as_str().unwrap());
-        let manifests: Vec<Value> = index["manifests"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .map(|m| {
-                (
-                    m["platform"]["architecture"].as_str().unwrap().to_string(),
-                    m["digest"].clone(),
-                )
-            })
-            .map(|(arch, d)| {
-                let m = blob_json(&out, d.as_str().unwrap());
-                let config = blob_json(&out, m["config"]["digest"].as_str().unwrap());
-                assert_eq!(config["architecture"], arch.as_str());
-                m
-            })
-            .collect();
-        let layer_digests = |m: &Value| -> Vec<String> {
-            m["layers"]
-                .as_array()
-                .unwrap()
-                .iter()
-                .map(|l| l["digest"].as_str().unwrap().to_string())
-                .collect()
-        };
-        let (a, b) = (layer_digests(&manifests[0]), layer_digests(&manifests[1]));
-        assert_eq!(a.len(), b.len());
-        // Each platform's own base, the same Spark layers, its own system layer.
-        assert_ne!(a[0], b[0]);
-        assert_eq!(a[1..a.len() - 1], b[1..b.len() - 1]);
-        assert_ne!(a.last(), b.last());
+        check_platform_index(&out, &index_json, image);
     }
 
     if need("skopeo") {
@@ -1064,6 +1035,57 @@ fn multi_platform_index_shares_spark_layers() {
     );
     fails(&o, exit::USAGE, "docker-archive holds one platform");
     assert!(!f.p("multi.tar").exists());
+}
+
+/// One image of the multi-platform layout `out`: an index of one manifest per
+/// platform, each with its own base and system layer and the same Spark layers.
+fn check_platform_index(out: &Path, index_json: &Value, image: &Value) {
+    assert_eq!(image["platform"], "linux/amd64,linux/arm64");
+    assert_eq!(image["platforms"].as_array().unwrap().len(), 2);
+    let reference = image["reference"].as_str().unwrap();
+    let entry = index_json["manifests"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|m| m["annotations"]["io.containerd.image.name"] == reference)
+        .unwrap();
+    assert_eq!(
+        entry["mediaType"],
+        "application/vnd.oci.image.index.v1+json"
+    );
+    assert_eq!(entry["digest"], image["manifest_digest"]);
+    let index = blob_json(&out, image["manifest_digest"].as_str().unwrap());
+    let manifests: Vec<Value> = index["manifests"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| {
+            (
+                m["platform"]["architecture"].as_str().unwrap().to_string(),
+                m["digest"].clone(),
+            )
+        })
+        .map(|(arch, d)| {
+            let m = blob_json(&out, d.as_str().unwrap());
+            let config = blob_json(&out, m["config"]["digest"].as_str().unwrap());
+            assert_eq!(config["architecture"], arch.as_str());
+            m
+        })
+        .collect();
+    let layer_digests = |m: &Value| -> Vec<String> {
+        m["layers"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|l| l["digest"].as_str().unwrap().to_string())
+            .collect()
+    };
+    let (a, b) = (layer_digests(&manifests[0]), layer_digests(&manifests[1]));
+    assert_eq!(a.len(), b.len());
+    // Each platform's own base, the same Spark layers, its own system layer.
+    assert_ne!(a[0], b[0]);
+    assert_eq!(a[1..a.len() - 1], b[1..b.len() - 1]);
+    assert_ne!(a.last(), b.last());
 }
 
 /// The paths in a gzip layer blob of a layout.
