@@ -202,7 +202,6 @@ fn engine_build_matches_daemonless_load_and_runs() {
             cache_dir,
             "--json",
         ])
-        .envs(&[])
         .json();
     let images = built["images"].as_array().unwrap();
     assert_eq!(images.len(), 2, "{built}");
@@ -236,7 +235,6 @@ fn engine_build_matches_daemonless_load_and_runs() {
             cache_dir,
             "--json",
         ])
-        .envs(&[])
         .json();
     for i in loaded["images"].as_array().unwrap() {
         // A loaded image's ID is its config digest: the daemon kept our config as is.
@@ -264,6 +262,12 @@ fn engine_build_matches_daemonless_load_and_runs() {
         );
     }
 
+    check_engine_images_run(&repo);
+}
+
+/// The images of `engine_build_matches_daemonless_load_and_runs` run: the entrypoint's
+/// plan for a pod-like driver, Java, PySpark, and SparkPi in the loaded daemonless one.
+fn check_engine_images_run(repo: &str) {
     // The images run: the entrypoint's plan for a pod-like driver, Java, PySpark.
     let jvm = format!("{repo}/spark:engine");
     let plan = run(&[
@@ -456,7 +460,6 @@ fn push_through_the_daemon_to_a_local_registry() {
 
     let report = Sparkimg::new()
         .args(&["push", "--engine", "docker", &reference, "--json"])
-        .envs(&[])
         .json();
     let text = report.to_string();
     let digest = text
@@ -481,7 +484,6 @@ fn push_through_the_daemon_to_a_local_registry() {
     drop(registry);
     let out = Sparkimg::new()
         .args(&["push", "--engine", "docker", &reference])
-        .envs(&[])
         .run();
     assert_exit(&out, exit::ENGINE_FAILED);
 }
@@ -540,7 +542,6 @@ fn trimmed_distribution_builds_on_both_paths() {
             ]
             .concat(),
         )
-        .envs(&[])
         .run();
     engine.json();
     let rootfs = format!("rootfs:{}", env.rootfs.display());
@@ -552,7 +553,6 @@ fn trimmed_distribution_builds_on_both_paths() {
             ]
             .concat(),
         )
-        .envs(&[])
         .json();
     let layers: Vec<&str> = loaded["layers"]
         .as_array()
@@ -578,7 +578,6 @@ fn trimmed_distribution_builds_on_both_paths() {
     ] {
         let o = Sparkimg::new()
             .args(&[&["build", "-R", "-t", "refused"][..], engine_args, &common].concat())
-            .envs(&[])
             .run();
         let err = String::from_utf8_lossy(&o.stderr);
         assert_eq!(
@@ -637,7 +636,6 @@ fn engine_steps_are_copies_and_a_conf_change_rebuilds_one_layer() {
                 ep,
                 "--json",
             ])
-            .envs(&[])
             .json()
     };
     build("one");
@@ -935,7 +933,6 @@ fn engine_build_attaches_sboms_to_what_it_pushes() {
     let sbom_dir = ["--sbom", "both", "--sbom-dir", sboms.to_str().unwrap()];
     let built = Sparkimg::new()
         .args(&[&args[..], &sbom_dir, &["--push", "--json"]].concat())
-        .envs(&[])
         .json();
     let digest = built["images"][0]["manifest_digest"]
         .as_str()
@@ -988,6 +985,21 @@ fn engine_build_attaches_sboms_to_what_it_pushes() {
     assert_exit(&o, exit::SUCCESS);
     assert_eq!(o.stdout, spdx_bytes);
 
+    check_spdx_lists_the_image(&spdx_bytes, &reference);
+
+    // Only in the daemon: nowhere to keep the SBOM but a file, which a hint says.
+    let o = Sparkimg::new().args(&args).run();
+    o.ok();
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(
+        err.contains("hint: the Docker Engine keeps no SBOM"),
+        "{err}"
+    );
+}
+
+/// Completeness of SPDX document `spdx_bytes` against the files of image `reference`:
+/// every jar with its sha256 (and purl when it has one POM), every installed dpkg package.
+fn check_spdx_lists_the_image(spdx_bytes: &[u8], reference: &str) {
     // Completeness against the image's files.
     let spdx: Value = serde_json::from_slice(&spdx_bytes).unwrap();
     let packages = spdx["packages"].as_array().unwrap();
@@ -1039,15 +1051,6 @@ fn engine_build_attaches_sboms_to_what_it_pushes() {
         installed += 1;
     }
     assert!(installed > 50, "{installed} dpkg packages");
-
-    // Only in the daemon: nowhere to keep the SBOM but a file, which a hint says.
-    let o = Sparkimg::new().args(&args).envs(&[]).run();
-    o.ok();
-    let err = String::from_utf8_lossy(&o.stderr);
-    assert!(
-        err.contains("hint: the Docker Engine keeps no SBOM"),
-        "{err}"
-    );
 }
 
 /// Path → (sha256, purl) of every jar an SPDX document lists (shaded ones aside).
@@ -1119,7 +1122,6 @@ fn engine_sbom_of_a_user_dockerfile_lists_what_the_image_holds() {
             sboms.to_str().unwrap(),
             "--json",
         ])
-        .envs(&[])
         .json();
     let image_id = built["images"][0]["image_id"].as_str().unwrap().to_string();
     let files: Vec<PathBuf> = std::fs::read_dir(&sboms)
@@ -1129,34 +1131,7 @@ fn engine_sbom_of_a_user_dockerfile_lists_what_the_image_holds() {
     assert_eq!(files.len(), 1, "{files:?}");
     let spdx: Value = serde_json::from_slice(&std::fs::read(&files[0]).unwrap()).unwrap();
 
-    let listed = listed_jars(&spdx);
-    let image = export(&reference);
-    let extra: Vec<&String> = listed
-        .keys()
-        .filter(|p| !image.jars.contains_key(*p))
-        .collect();
-    let missing: Vec<&String> = image
-        .jars
-        .keys()
-        .filter(|p| !listed.contains_key(*p))
-        .collect();
-    assert!(
-        extra.is_empty() && missing.is_empty(),
-        "listed but not in the image: {extra:?}; in the image but not listed: {missing:?}"
-    );
-    assert!(image.jars.len() >= 4, "{:?}", image.jars.keys());
-    assert!(listed.contains_key(&format!("/opt/user/lib/{third}")));
-    assert!(
-        !listed.keys().any(|p| p.contains("spark-sql_")),
-        "a jar the Dockerfile left out is listed"
-    );
-    for (path, (sum, poms)) in &image.jars {
-        let (sha256, purl) = &listed[path];
-        assert_eq!(sha256, sum, "{path}");
-        if let [(g, a, v)] = poms.as_slice() {
-            assert_eq!(purl, &format!("pkg:maven/{g}/{a}@{v}"), "{path}");
-        }
-    }
+    check_user_jars_listed(&spdx, &reference, third);
     let packages = spdx["packages"].as_array().unwrap();
     // The base's jars (ca-certificates-java, the JDK's jrt-fs) are marked as its, so a
     // rebase replaces them; the Dockerfile's are not.
@@ -1201,4 +1176,37 @@ fn engine_sbom_of_a_user_dockerfile_lists_what_the_image_holds() {
         .find(|p| p["SPDXID"] == "SPDXRef-Image")
         .unwrap();
     assert_eq!(image_pkg["versionInfo"], image_id.as_str());
+}
+
+/// The jars SPDX document `spdx` lists are exactly those of image `reference` (the
+/// Dockerfile's, `third` among them), with their sha256 and purl.
+fn check_user_jars_listed(spdx: &Value, reference: &str, third: &str) {
+    let listed = listed_jars(&spdx);
+    let image = export(&reference);
+    let extra: Vec<&String> = listed
+        .keys()
+        .filter(|p| !image.jars.contains_key(*p))
+        .collect();
+    let missing: Vec<&String> = image
+        .jars
+        .keys()
+        .filter(|p| !listed.contains_key(*p))
+        .collect();
+    assert!(
+        extra.is_empty() && missing.is_empty(),
+        "listed but not in the image: {extra:?}; in the image but not listed: {missing:?}"
+    );
+    assert!(image.jars.len() >= 4, "{:?}", image.jars.keys());
+    assert!(listed.contains_key(&format!("/opt/user/lib/{third}")));
+    assert!(
+        !listed.keys().any(|p| p.contains("spark-sql_")),
+        "a jar the Dockerfile left out is listed"
+    );
+    for (path, (sum, poms)) in &image.jars {
+        let (sha256, purl) = &listed[path];
+        assert_eq!(sha256, sum, "{path}");
+        if let [(g, a, v)] = poms.as_slice() {
+            assert_eq!(purl, &format!("pkg:maven/{g}/{a}@{v}"), "{path}");
+        }
+    }
 }
