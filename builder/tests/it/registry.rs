@@ -403,55 +403,12 @@ fn push_build_pull_repush_mount_and_v2s2_base() {
         let pushed = v["pushed"].as_array().unwrap();
         assert_eq!(images.len(), 2);
         for (i, p) in images.iter().zip(pushed) {
-            assert_eq!(i["manifest_digest"], p["digest"]);
-            let r = i["reference"].as_str().unwrap();
-            let raw = common::skopeo_raw(r, &["--tls-verify=false"]);
-            assert_eq!(sha256(&raw), i["manifest_digest"].as_str().unwrap());
-            let m: Value = serde_json::from_slice(&raw).unwrap();
-            assert_eq!(
-                m["annotations"]["org.opencontainers.image.base.name"],
-                json!(base_ref)
-            );
-            assert_eq!(
-                m["annotations"]["org.opencontainers.image.base.digest"],
-                json!(expect_digest)
-            );
+            check_pushed_image(i, p, &base_ref, &expect_digest);
         }
         // The base layer was mounted from the base repository, not uploaded again; the
         // second image mounted the first one's layers.
         let reqs = reg.requests(before);
-        let base_repo = base_ref
-            .split_once('/')
-            .unwrap()
-            .1
-            .split(':')
-            .next()
-            .unwrap()
-            .replace('/', "%2F");
-        // (The second round finds the same base layer through the first round's pushes,
-        // remembered in the cache; any mount is fine, an upload is not.)
-        assert!(
-            n == 1
-                || reqs.iter().any(|(m, u, s)| m == "POST"
-                    && u.contains("mount=")
-                    && u.ends_with(&format!("from={base_repo}"))
-                    && *s == 201),
-            "no mount from the base repo: {reqs:?}"
-        );
-        let base_blob = sha256(&base_layer().0);
-        assert!(
-            !reqs
-                .iter()
-                .any(|(m, u, _)| m == "PUT" && u.contains(&base_blob[7..])),
-            "the base layer was uploaded again: {reqs:?}"
-        );
-        assert!(
-            reqs.iter().any(|(m, u, s)| m == "POST"
-                && u.starts_with(&format!("/v2/{team}/spark-py/"))
-                && u.ends_with(&format!("from={team}%2Fspark"))
-                && *s == 201),
-            "spark-py did not mount from spark: {reqs:?}"
-        );
+        check_mounts(&reqs, n, &base_ref, &team);
 
         // skopeo can copy what we pushed (every blob is there and verifies).
         let copy = t.join(format!("copy-{}", &expect_digest[7..15]));
@@ -463,40 +420,50 @@ fn push_build_pull_repush_mount_and_v2s2_base() {
             &format!("oci:{}:x", copy.display()),
         ]));
 
-        // Re-push unchanged: HEADs and one manifest PUT per image, nothing else, besides
-        // each image's SBOM referrer (by digest) and its referrers tag (`sha256-<hex>`).
-        let before = reg.log_len();
-        isolated(
-            &[
-                "push",
-                &format!("oci:{}", out.display()),
-                "--cache-dir",
-                &cache,
-            ],
-            &[],
-            None,
-        )
-        .ok();
-        let reqs = reg.requests(before);
-        let (puts, referrer_puts): (Vec<_>, Vec<_>) = reqs
-            .iter()
-            .filter(|(m, _, _)| m == "PUT")
-            .partition(|(_, u, _)| !u.contains("/manifests/sha256"));
-        assert_eq!(puts.len(), 2, "{reqs:?}");
-        assert_eq!(referrer_puts.len(), 4, "{reqs:?}");
-        assert!(puts
-            .iter()
-            .all(|(_, u, s)| u.contains("/manifests/3.5.3") && *s == 201));
-        for (m, u, s) in &reqs {
-            assert!(
-                (m == "HEAD" && u.contains("/blobs/sha256:") && *s == 200)
-                    || m == "PUT"
-                    || (m == "GET" && u == "/v2/"),
-                "unexpected request on an unchanged push: {m} {u} {s}"
-            );
-        }
+        check_repush_unchanged(&reg, &out, &cache);
     }
 
+    check_push_elsewhere_mounts(&reg, t, (&home, &ep), &cache);
+
+    // By digest: the name keeps the digest; once cached, no registry is needed at all.
+    let by_digest = format!("{host}/x/base@{base_digest}");
+    for round in 0..2 {
+        let mut args = build_args(t, &home, &ep, &by_digest);
+        args.extend([
+            "--name".into(),
+            "local/spark:1".into(),
+            "--output".into(),
+            format!("oci:{}", t.join(format!("out-digest{round}")).display()),
+        ]);
+        let v = isolated(&strs(&args), &[], None).json();
+        assert_eq!(v["base"], json!(by_digest));
+        reg.kill();
+    }
+}
+
+/// A pushed image as its report `i` and push record `p` say, and as the registry holds it:
+/// its manifest, annotated with base `base_ref` at `expect_digest`.
+fn check_pushed_image(i: &Value, p: &Value, base_ref: &str, expect_digest: &str) {
+    assert_eq!(i["manifest_digest"], p["digest"]);
+    let r = i["reference"].as_str().unwrap();
+    let raw = common::skopeo_raw(r, &["--tls-verify=false"]);
+    assert_eq!(sha256(&raw), i["manifest_digest"].as_str().unwrap());
+    let m: Value = serde_json::from_slice(&raw).unwrap();
+    assert_eq!(
+        m["annotations"]["org.opencontainers.image.base.name"],
+        json!(base_ref)
+    );
+    assert_eq!(
+        m["annotations"]["org.opencontainers.image.base.digest"],
+        json!(expect_digest)
+    );
+}
+
+/// The same image to another repository, in a later run: mounted (the cache remembers
+/// where the blobs are), nothing uploaded but the SBOM document, which names the image.
+fn check_push_elsewhere_mounts(reg: &Registry, t: &Path, inputs: (&Path, &Path), cache: &str) {
+    let (home, ep) = inputs;
+    let host = reg.host();
     // The same image to another repository, in a later run: mounted (the cache
     // remembers where the blobs are), nothing uploaded.
     let out = t.join("out-second");
@@ -550,21 +517,81 @@ fn push_build_pull_repush_mount_and_v2s2_base() {
     assert!(!reqs.iter().any(|(m, u, _)| m == "PUT"
         && u.contains("/blobs/uploads/")
         && !sbom_docs.iter().any(|d| u.contains(d.as_str()))));
+}
 
-    // By digest: the name keeps the digest; once cached, no registry is needed at all.
-    let by_digest = format!("{host}/x/base@{base_digest}");
-    for round in 0..2 {
-        let mut args = build_args(t, &home, &ep, &by_digest);
-        args.extend([
-            "--name".into(),
-            "local/spark:1".into(),
-            "--output".into(),
-            format!("oci:{}", t.join(format!("out-digest{round}")).display()),
-        ]);
-        let v = isolated(&strs(&args), &[], None).json();
-        assert_eq!(v["base"], json!(by_digest));
-        reg.kill();
+/// Re-pushing layout `out` unchanged: HEADs and one manifest PUT per image, nothing
+/// else, besides each image's SBOM referrer (by digest) and its referrers tag.
+fn check_repush_unchanged(reg: &Registry, out: &Path, cache: &str) {
+    // Re-push unchanged: HEADs and one manifest PUT per image, nothing else, besides
+    // each image's SBOM referrer (by digest) and its referrers tag (`sha256-<hex>`).
+    let before = reg.log_len();
+    isolated(
+        &[
+            "push",
+            &format!("oci:{}", out.display()),
+            "--cache-dir",
+            &cache,
+        ],
+        &[],
+        None,
+    )
+    .ok();
+    let reqs = reg.requests(before);
+    let (puts, referrer_puts): (Vec<_>, Vec<_>) = reqs
+        .iter()
+        .filter(|(m, _, _)| m == "PUT")
+        .partition(|(_, u, _)| !u.contains("/manifests/sha256"));
+    assert_eq!(puts.len(), 2, "{reqs:?}");
+    assert_eq!(referrer_puts.len(), 4, "{reqs:?}");
+    assert!(puts
+        .iter()
+        .all(|(_, u, s)| u.contains("/manifests/3.5.3") && *s == 201));
+    for (m, u, s) in &reqs {
+        assert!(
+            (m == "HEAD" && u.contains("/blobs/sha256:") && *s == 200)
+                || m == "PUT"
+                || (m == "GET" && u == "/v2/"),
+            "unexpected request on an unchanged push: {m} {u} {s}"
+        );
     }
+}
+
+/// Round `n`'s build pushes of `push_build_pull_repush_mount_and_v2s2_base`, as
+/// requests `reqs`: the base layer mounted from its repository, never uploaded again;
+/// spark-py's layers mounted from spark's.
+fn check_mounts(reqs: &[(String, String, u16)], n: usize, base_ref: &str, team: &str) {
+    let base_repo = base_ref
+        .split_once('/')
+        .unwrap()
+        .1
+        .split(':')
+        .next()
+        .unwrap()
+        .replace('/', "%2F");
+    // (The second round finds the same base layer through the first round's pushes,
+    // remembered in the cache; any mount is fine, an upload is not.)
+    assert!(
+        n == 1
+            || reqs.iter().any(|(m, u, s)| m == "POST"
+                && u.contains("mount=")
+                && u.ends_with(&format!("from={base_repo}"))
+                && *s == 201),
+        "no mount from the base repo: {reqs:?}"
+    );
+    let base_blob = sha256(&base_layer().0);
+    assert!(
+        !reqs
+            .iter()
+            .any(|(m, u, _)| m == "PUT" && u.contains(&base_blob[7..])),
+        "the base layer was uploaded again: {reqs:?}"
+    );
+    assert!(
+        reqs.iter().any(|(m, u, s)| m == "POST"
+            && u.starts_with(&format!("/v2/{team}/spark-py/"))
+            && u.ends_with(&format!("from={team}%2Fspark"))
+            && *s == 201),
+        "spark-py did not mount from spark: {reqs:?}"
+    );
 }
 
 /// `build --push` with no --output: the blobs go from the layer store to the registry
