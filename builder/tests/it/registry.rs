@@ -924,6 +924,143 @@ fn basic_auth_over_tls_with_test_ca() {
     let ca = t.join("ca.pem").display().to_string();
     let target = format!("{host}/secure/img:1");
 
+    basic_auth_refusals(t, &host, &src, &ca);
+
+    // --username + --password-stdin.
+    let v = isolated(
+        &[
+            "push",
+            &src,
+            "--to",
+            &target,
+            "--username",
+            "spark",
+            "--password-stdin",
+            "--ca-cert",
+            &ca,
+            "--json",
+        ],
+        &[],
+        Some("pw-Basic-S3CR3T\n"),
+    )
+    .json();
+    assert_eq!(v["pushed"][0]["digest"], img["digest"]);
+    // Credentials from a docker config.json (auths → base64 user:pass).
+    let dc = t.join("docker");
+    fs::create_dir_all(&dc).unwrap();
+    let auth = base64::engine::general_purpose::STANDARD.encode("spark:pw-Basic-S3CR3T");
+    fs::write(
+        dc.join("config.json"),
+        json!({"auths": {host.clone(): {"auth": auth}}}).to_string(),
+    )
+    .unwrap();
+    let v = isolated(
+        &[
+            "push",
+            &src,
+            "--to",
+            &format!("{host}/secure/img:2"),
+            "--ca-cert",
+            &ca,
+            "--json",
+        ],
+        &[("DOCKER_CONFIG", &dc.display().to_string())],
+        None,
+    )
+    .json();
+    assert_eq!(v["pushed"][0]["blobs_present"], json!(2));
+    push_with_credential_helper(t, &host, &src, &ca);
+    // And podman's auth.json via REGISTRY_AUTH_FILE.
+    let af = t.join("auth.json");
+    fs::write(
+        &af,
+        json!({"auths": {host.clone(): {"auth": auth}}}).to_string(),
+    )
+    .unwrap();
+    isolated(
+        &[
+            "push",
+            &src,
+            "--to",
+            &format!("{host}/secure/img:3"),
+            "--ca-cert",
+            &ca,
+        ],
+        &[("REGISTRY_AUTH_FILE", &af.display().to_string())],
+        None,
+    )
+    .ok();
+    let out = run(Command::new("skopeo")
+        .args([
+            "inspect",
+            "--raw",
+            "--cert-dir",
+            &t.join("certs").display().to_string(),
+            "--creds",
+            "spark:pw-Basic-S3CR3T",
+            &format!("docker://{host}/secure/img:3"),
+        ])
+        .env("SSL_CERT_FILE", &ca));
+    assert_eq!(sha256(out.as_bytes()), img["digest"].as_str().unwrap());
+    // Nothing written holds a secret: the layouts, the registry's storage (manifests,
+    // configs, labels), its log. The credential inputs themselves are left out.
+    let inputs = ["docker", "docker-helper", "bin", "auth.json"].map(|i| t.join(i));
+    let n = common::assert_tree_has_no_secret(t, &inputs, &secrets())
+        + common::assert_tree_has_no_secret(reg.dir.path(), &[], &secrets());
+    assert!(n > 10, "only {n} files scanned");
+}
+
+/// A push whose credentials come from the helper `credHelpers` names for `host`.
+fn push_with_credential_helper(t: &Path, host: &str, src: &str, ca: &str) {
+    // The helper named by credHelpers: `docker-credential-<name> get` reads the
+    // server on stdin and answers JSON.
+    let bin = t.join("bin");
+    fs::create_dir_all(&bin).unwrap();
+    let helper = bin.join("docker-credential-sparkimgtest");
+    fs::write(
+        &helper,
+        format!(
+            "#!/bin/sh\nread server\n[ \"$1\" = get ] && [ \"$server\" = \"{host}\" ] || exit 1\n\
+             echo '{{\"ServerURL\":\"{host}\",\"Username\":\"spark\",\"Secret\":\"pw-Basic-S3CR3T\"}}'\n"
+        ),
+    )
+    .unwrap();
+    fs::set_permissions(&helper, fs::Permissions::from_mode(0o755)).unwrap();
+    let hc = t.join("docker-helper");
+    fs::create_dir_all(&hc).unwrap();
+    fs::write(
+        hc.join("config.json"),
+        json!({"credHelpers": {host: "sparkimgtest"}}).to_string(),
+    )
+    .unwrap();
+    let path = format!(
+        "{}:{}",
+        bin.display(),
+        std::env::var("PATH").unwrap_or_default()
+    );
+    isolated(
+        &[
+            "push",
+            &src,
+            "--to",
+            &format!("{host}/secure/img:4"),
+            "--ca-cert",
+            &ca,
+        ],
+        &[
+            ("DOCKER_CONFIG", &hc.display().to_string()),
+            ("PATH", &path),
+        ],
+        None,
+    )
+    .ok();
+}
+
+/// The refusals of `basic_auth_over_tls_with_test_ca`: a wrong password (exit 10, the
+/// registry and repository named), no CA (a certificate error, not retried), nothing
+/// tagged, and no credentials at all (exit 10, saying where they come from).
+fn basic_auth_refusals(t: &Path, host: &str, src: &str, ca: &str) {
+    let target = format!("{host}/secure/img:1");
     // Wrong password: exit 10, the registry and repository named, nothing tagged.
     let o = isolated(
         &[
@@ -993,130 +1130,6 @@ fn basic_auth_over_tls_with_test_ca() {
     let err = String::from_utf8_lossy(&o.stderr);
     assert_exit(&o, exit::REGISTRY_AUTH);
     assert!(err.contains("no credentials were found"), "{err}");
-
-    // --username + --password-stdin.
-    let v = isolated(
-        &[
-            "push",
-            &src,
-            "--to",
-            &target,
-            "--username",
-            "spark",
-            "--password-stdin",
-            "--ca-cert",
-            &ca,
-            "--json",
-        ],
-        &[],
-        Some("pw-Basic-S3CR3T\n"),
-    )
-    .json();
-    assert_eq!(v["pushed"][0]["digest"], img["digest"]);
-    // Credentials from a docker config.json (auths → base64 user:pass).
-    let dc = t.join("docker");
-    fs::create_dir_all(&dc).unwrap();
-    let auth = base64::engine::general_purpose::STANDARD.encode("spark:pw-Basic-S3CR3T");
-    fs::write(
-        dc.join("config.json"),
-        json!({"auths": {host.clone(): {"auth": auth}}}).to_string(),
-    )
-    .unwrap();
-    let v = isolated(
-        &[
-            "push",
-            &src,
-            "--to",
-            &format!("{host}/secure/img:2"),
-            "--ca-cert",
-            &ca,
-            "--json",
-        ],
-        &[("DOCKER_CONFIG", &dc.display().to_string())],
-        None,
-    )
-    .json();
-    assert_eq!(v["pushed"][0]["blobs_present"], json!(2));
-    // A credential helper named by credHelpers: `docker-credential-<name> get` reads the
-    // server on stdin and answers JSON.
-    let bin = t.join("bin");
-    fs::create_dir_all(&bin).unwrap();
-    let helper = bin.join("docker-credential-sparkimgtest");
-    fs::write(
-        &helper,
-        format!(
-            "#!/bin/sh\nread server\n[ \"$1\" = get ] && [ \"$server\" = \"{host}\" ] || exit 1\n\
-             echo '{{\"ServerURL\":\"{host}\",\"Username\":\"spark\",\"Secret\":\"pw-Basic-S3CR3T\"}}'\n"
-        ),
-    )
-    .unwrap();
-    fs::set_permissions(&helper, fs::Permissions::from_mode(0o755)).unwrap();
-    let hc = t.join("docker-helper");
-    fs::create_dir_all(&hc).unwrap();
-    fs::write(
-        hc.join("config.json"),
-        json!({"credHelpers": {host.clone(): "sparkimgtest"}}).to_string(),
-    )
-    .unwrap();
-    let path = format!(
-        "{}:{}",
-        bin.display(),
-        std::env::var("PATH").unwrap_or_default()
-    );
-    isolated(
-        &[
-            "push",
-            &src,
-            "--to",
-            &format!("{host}/secure/img:4"),
-            "--ca-cert",
-            &ca,
-        ],
-        &[
-            ("DOCKER_CONFIG", &hc.display().to_string()),
-            ("PATH", &path),
-        ],
-        None,
-    )
-    .ok();
-    // And podman's auth.json via REGISTRY_AUTH_FILE.
-    let af = t.join("auth.json");
-    fs::write(
-        &af,
-        json!({"auths": {host.clone(): {"auth": auth}}}).to_string(),
-    )
-    .unwrap();
-    isolated(
-        &[
-            "push",
-            &src,
-            "--to",
-            &format!("{host}/secure/img:3"),
-            "--ca-cert",
-            &ca,
-        ],
-        &[("REGISTRY_AUTH_FILE", &af.display().to_string())],
-        None,
-    )
-    .ok();
-    let out = run(Command::new("skopeo")
-        .args([
-            "inspect",
-            "--raw",
-            "--cert-dir",
-            &t.join("certs").display().to_string(),
-            "--creds",
-            "spark:pw-Basic-S3CR3T",
-            &format!("docker://{host}/secure/img:3"),
-        ])
-        .env("SSL_CERT_FILE", &ca));
-    assert_eq!(sha256(out.as_bytes()), img["digest"].as_str().unwrap());
-    // Nothing written holds a secret: the layouts, the registry's storage (manifests,
-    // configs, labels), its log. The credential inputs themselves are left out.
-    let inputs = ["docker", "docker-helper", "bin", "auth.json"].map(|i| t.join(i));
-    let n = common::assert_tree_has_no_secret(t, &inputs, &secrets())
-        + common::assert_tree_has_no_secret(reg.dir.path(), &[], &secrets());
-    assert!(n > 10, "only {n} files scanned");
 }
 
 // ---- Bearer tokens from a test token server ----
