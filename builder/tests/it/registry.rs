@@ -1297,24 +1297,7 @@ fn bearer_token_auth_with_scopes() {
     }
     let tmp = tempfile::tempdir().unwrap();
     let t = tmp.path();
-    openssl(
-        t,
-        &[
-            "req",
-            "-x509",
-            "-newkey",
-            "rsa:2048",
-            "-nodes",
-            "-keyout",
-            "token.key",
-            "-out",
-            "token.pem",
-            "-days",
-            "2",
-            "-subj",
-            "/CN=sparkimg token signer",
-        ],
-    );
+    token_signing_cert(t);
     let ts = TokenServer::start(t);
     let reg = Registry::start(
         &format!(
@@ -1399,26 +1382,7 @@ fn bearer_token_auth_with_scopes() {
         .iter()
         .any(|(m, u, s)| m == "POST" && u.contains("from=a%2Fimg") && *s == 201));
 
-    // An identity token from config.json: exchanged with the OAuth2 POST.
-    let dc = t.join("docker");
-    fs::create_dir_all(&dc).unwrap();
-    fs::write(
-        dc.join("config.json"),
-        json!({"auths": {host.clone(): {"identitytoken": "id-Token-S3CR3T"}}}).to_string(),
-    )
-    .unwrap();
-    ts.scopes.lock().unwrap().clear();
-    let v = isolated(
-        &["push", &src, "--to", &format!("{host}/c/img:1"), "--json"],
-        &[("DOCKER_CONFIG", &dc.display().to_string())],
-        None,
-    )
-    .json();
-    assert_eq!(v["pushed"][0]["digest"], img["digest"]);
-    assert_eq!(
-        ts.scopes.lock().unwrap()[0][0],
-        "repository:c/img:pull,push"
-    );
+    push_with_identity_token(t, &host, &src, &ts, &img);
 
     // Pull through tokens too.
     let (home, ep) = build_inputs(t);
@@ -1441,6 +1405,52 @@ fn bearer_token_auth_with_scopes() {
     let n = common::assert_tree_has_no_secret(t, &[t.join("docker")], &secrets())
         + common::assert_tree_has_no_secret(reg.dir.path(), &[], &secrets());
     assert!(n > 10, "only {n} files scanned");
+}
+
+/// The token signer's key and self-signed certificate, `token.key` and `token.pem` in `t`.
+fn token_signing_cert(t: &Path) {
+    openssl(
+        t,
+        &[
+            "req",
+            "-x509",
+            "-newkey",
+            "rsa:2048",
+            "-nodes",
+            "-keyout",
+            "token.key",
+            "-out",
+            "token.pem",
+            "-days",
+            "2",
+            "-subj",
+            "/CN=sparkimg token signer",
+        ],
+    );
+}
+
+/// A push with an identity token from config.json, exchanged with the OAuth2 POST.
+fn push_with_identity_token(t: &Path, host: &str, src: &str, ts: &TokenServer, img: &Value) {
+    // An identity token from config.json: exchanged with the OAuth2 POST.
+    let dc = t.join("docker");
+    fs::create_dir_all(&dc).unwrap();
+    fs::write(
+        dc.join("config.json"),
+        json!({"auths": {host: {"identitytoken": "id-Token-S3CR3T"}}}).to_string(),
+    )
+    .unwrap();
+    ts.scopes.lock().unwrap().clear();
+    let v = isolated(
+        &["push", &src, "--to", &format!("{host}/c/img:1"), "--json"],
+        &[("DOCKER_CONFIG", &dc.display().to_string())],
+        None,
+    )
+    .json();
+    assert_eq!(v["pushed"][0]["digest"], img["digest"]);
+    assert_eq!(
+        ts.scopes.lock().unwrap()[0][0],
+        "repository:c/img:pull,push"
+    );
 }
 
 #[test]
