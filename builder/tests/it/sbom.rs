@@ -246,7 +246,48 @@ fn sboms_validate_list_everything_and_are_reproducible() {
     }
 
     // Completeness, against the layers.
-    let spdx: Value = serde_json::from_slice(&docs["application/spdx+json"]).unwrap();
+    check_spdx_complete(&docs["application/spdx+json"], &a.join("layout"), &image);
+
+    // `sparkimg sbom` reads an oci-archive (here: the layout, tarred).
+    let archive = tmp.path().join("a.tar");
+    let mut t = tar::Builder::new(fs::File::create(&archive).unwrap());
+    t.append_dir_all(".", a.join("layout")).unwrap();
+    t.finish().unwrap();
+    let spdx_doc = &docs["application/spdx+json"];
+    let cdx_doc = &docs["application/vnd.cyclonedx+json"];
+    let oci_archive = format!("oci-archive:{}", archive.display());
+    assert_eq!(
+        sbom_cmd(&[oci_archive]),
+        (i32::from(exit::SUCCESS), spdx_doc.clone())
+    );
+
+    // Same inputs and SOURCE_DATE_EPOCH: the same documents, byte for byte (the SPDX
+    // namespace and CycloneDX serial carry the image digest), here read back from a
+    // docker-archive output by `sparkimg sbom`.
+    fs::create_dir_all(&b).unwrap();
+    let docker = format!("docker-archive:{}", b.join("image.tar").display());
+    build_to(&dist, &base, &ep, &b, &docker, &args);
+    assert_eq!(
+        sbom_cmd(std::slice::from_ref(&docker)),
+        (i32::from(exit::SUCCESS), spdx_doc.clone())
+    );
+    let cdx = sbom_cmd(&[docker, "--format".into(), "cyclonedx".into()]);
+    assert_eq!(cdx, (i32::from(exit::SUCCESS), cdx_doc.clone()));
+    let written = |d: &Path| -> BTreeSet<Vec<u8>> {
+        fs::read_dir(d.join("sboms"))
+            .unwrap()
+            .map(|e| fs::read(e.unwrap().path()).unwrap())
+            .collect()
+    };
+    assert_eq!(written(&a), written(&b));
+}
+
+/// SPDX document `spdx` lists everything image `image` of `layout` holds: every jar
+/// (with the SHA256 of its bytes when sparkimg put it in, named by its one
+/// pom.properties), every installed dpkg package (the os-packages layer's too), Spark
+/// and the entrypoint's crates.
+fn check_spdx_complete(spdx: &[u8], layout: &Path, image: &str) {
+    let spdx: Value = serde_json::from_slice(spdx).unwrap();
     let packages = spdx["packages"].as_array().unwrap();
     let purl = |p: &Value| {
         p["externalRefs"][0]["referenceLocator"]
@@ -259,7 +300,7 @@ fn sboms_validate_list_everything_and_are_reproducible() {
         .filter(|p| p["comment"].as_str() != Some("shaded into the jar"))
         .filter_map(|p| Some((p["packageFileName"].as_str()?.to_string(), purl(p))))
         .collect();
-    let layers = read_layers(&a.join("layout"), &image);
+    let layers = read_layers(layout, image);
     assert!(layers.jars.len() > 200, "{} jars", layers.jars.len());
     for path in layers.jars.keys() {
         assert!(by_file.contains_key(path), "{path} is not in the SBOM");
@@ -345,39 +386,6 @@ fn sboms_validate_list_everything_and_are_reproducible() {
         "{purls:?}"
     );
     check_entrypoint_crates(&spdx);
-
-    // `sparkimg sbom` reads an oci-archive (here: the layout, tarred).
-    let archive = tmp.path().join("a.tar");
-    let mut t = tar::Builder::new(fs::File::create(&archive).unwrap());
-    t.append_dir_all(".", a.join("layout")).unwrap();
-    t.finish().unwrap();
-    let spdx_doc = &docs["application/spdx+json"];
-    let cdx_doc = &docs["application/vnd.cyclonedx+json"];
-    let oci_archive = format!("oci-archive:{}", archive.display());
-    assert_eq!(
-        sbom_cmd(&[oci_archive]),
-        (i32::from(exit::SUCCESS), spdx_doc.clone())
-    );
-
-    // Same inputs and SOURCE_DATE_EPOCH: the same documents, byte for byte (the SPDX
-    // namespace and CycloneDX serial carry the image digest), here read back from a
-    // docker-archive output by `sparkimg sbom`.
-    fs::create_dir_all(&b).unwrap();
-    let docker = format!("docker-archive:{}", b.join("image.tar").display());
-    build_to(&dist, &base, &ep, &b, &docker, &args);
-    assert_eq!(
-        sbom_cmd(std::slice::from_ref(&docker)),
-        (i32::from(exit::SUCCESS), spdx_doc.clone())
-    );
-    let cdx = sbom_cmd(&[docker, "--format".into(), "cyclonedx".into()]);
-    assert_eq!(cdx, (i32::from(exit::SUCCESS), cdx_doc.clone()));
-    let written = |d: &Path| -> BTreeSet<Vec<u8>> {
-        fs::read_dir(d.join("sboms"))
-            .unwrap()
-            .map(|e| fs::read(e.unwrap().path()).unwrap())
-            .collect()
-    };
-    assert_eq!(written(&a), written(&b));
 }
 
 /// The version Cargo.lock gives a package the entrypoint depends on (by name alone when
