@@ -957,15 +957,15 @@ fn s8_registry_push_pull_run() {
 /// s8's image `remote` (of repository `repo`), removed locally and pulled back through
 /// the engine: the Spark layers transferred, the digest kept. (Layers pulled, time.)
 fn pull_through_engine(cluster: &Cluster, repo: &str, remote: &str) -> (usize, Duration) {
-    let _ = run(&mut docker(["rmi", "-f", &remote]));
+    let _ = run(&mut docker(["rmi", "-f", remote]));
     assert!(
-        !run(&mut docker(["image", "inspect", &remote]))
+        !run(&mut docker(["image", "inspect", remote]))
             .status
             .success(),
         "{remote} still present locally"
     );
     let t0 = Instant::now();
-    let pulled = run_ok(&mut docker(["pull", &remote]));
+    let pulled = run_ok(&mut docker(["pull", remote]));
     let pull_time = t0.elapsed();
     cluster.mark("pulled through the engine");
     let downloaded = pulled.matches("Pull complete").count();
@@ -979,7 +979,7 @@ fn pull_through_engine(cluster: &Cluster, repo: &str, remote: &str) -> (usize, D
         "inspect",
         "--format",
         "{{join .RepoDigests \" \"}}",
-        &remote,
+        remote,
     ]));
     assert!(
         digests.contains(&format!("{repo}/spark@sha256:")),

@@ -1054,7 +1054,7 @@ fn check_platform_index(out: &Path, index_json: &Value, image: &Value) {
         "application/vnd.oci.image.index.v1+json"
     );
     assert_eq!(entry["digest"], image["manifest_digest"]);
-    let index = blob_json(&out, image["manifest_digest"].as_str().unwrap());
+    let index = blob_json(out, image["manifest_digest"].as_str().unwrap());
     let manifests: Vec<Value> = index["manifests"]
         .as_array()
         .unwrap()
@@ -1066,8 +1066,8 @@ fn check_platform_index(out: &Path, index_json: &Value, image: &Value) {
             )
         })
         .map(|(arch, d)| {
-            let m = blob_json(&out, d.as_str().unwrap());
-            let config = blob_json(&out, m["config"]["digest"].as_str().unwrap());
+            let m = blob_json(out, d.as_str().unwrap());
+            let config = blob_json(out, m["config"]["digest"].as_str().unwrap());
             assert_eq!(config["architecture"], arch.as_str());
             m
         })

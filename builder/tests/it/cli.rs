@@ -49,7 +49,7 @@ fn json_output_and_plain_path() {
         "--no-default-mirrors",
         "--json",
     ];
-    let v = one_json_line(&Sparkimg::new().args(&args).cache(cache.path()).run());
+    let v = one_json_line(&Sparkimg::new().args(args).cache(cache.path()).run());
     assert_eq!(v["version"], "3.3.4");
     assert_eq!(v["file"], "spark-3.3.4-bin-hadoop3.tgz");
     assert_eq!(v["bytes"], tgz.len() as u64);
@@ -80,7 +80,7 @@ fn exit_codes() {
     let mirror = s.url("m/");
     // Nothing on the mirror: download failure.
     let out = Sparkimg::new()
-        .args(&[
+        .args([
             "fetch",
             "--spark-version",
             "3.5.3",
@@ -100,7 +100,7 @@ fn exit_codes() {
         sha512sum_line(b"other", "x"),
     );
     let out = Sparkimg::new()
-        .args(&[
+        .args([
             "fetch",
             "--spark-version",
             "3.5.3",
@@ -119,7 +119,7 @@ fn exit_codes() {
         exit::USAGE,
     );
     let out = Sparkimg::new()
-        .args(&["fetch", "--spark-version", "3.5"])
+        .args(["fetch", "--spark-version", "3.5"])
         .cache(cache.path())
         .run();
     assert_exit(&out, exit::USAGE);
@@ -139,11 +139,11 @@ fn bad_versions_are_usage_errors_from_fetch_and_build() {
     ];
     for (version, needle) in cases {
         let fetch = Sparkimg::new()
-            .args(&["fetch", "--spark-version", version])
+            .args(["fetch", "--spark-version", version])
             .cache(cache.path())
             .run();
         let build = Sparkimg::new()
-            .args(&["build", "--spark-version", version, &output])
+            .args(["build", "--spark-version", version, &output])
             .cache(cache.path())
             .run();
         let (fetch_err, build_err) = (
@@ -166,12 +166,12 @@ fn bad_versions_are_usage_errors_from_fetch_and_build() {
     }
     // What each command cannot serve, in its own words, still a usage error.
     let fetch = Sparkimg::new()
-        .args(&["fetch", "--spark-version", "1.6.3"])
+        .args(["fetch", "--spark-version", "1.6.3"])
         .cache(cache.path())
         .run();
     assert_exit(&fetch, exit::USAGE);
     let build = Sparkimg::new()
-        .args(&["build", "--spark-version", "1.6.3", &output])
+        .args(["build", "--spark-version", "1.6.3", &output])
         .cache(cache.path())
         .run();
     assert_exit(&build, exit::USAGE);
@@ -193,14 +193,7 @@ fn fixture_dist() -> Option<PathBuf> {
 #[test]
 fn real_spark_distribution_through_local_mirror() {
     let Some(dist) = fixture_dist() else {
-        assert!(
-            std::env::var_os("CI").is_none(),
-            "CI is set but no fixture: run `cargo xtask fixtures` or set SPARKIMG_FIXTURE_DIST"
-        );
-        eprintln!(
-            "\n\n*** SKIPPED real_spark_distribution_through_local_mirror: no fixture \
-             (run `cargo xtask fixtures` or set SPARKIMG_FIXTURE_DIST) ***\n"
-        );
+        common::skip("no fixture: run `cargo xtask fixtures` or set SPARKIMG_FIXTURE_DIST");
         return;
     };
     let file = dist.file_name().unwrap().to_str().unwrap().to_string();
@@ -228,7 +221,7 @@ fn real_spark_distribution_through_local_mirror() {
         "--no-default-mirrors",
         "--json",
     ];
-    let v = one_json_line(&Sparkimg::new().args(&args).cache(cache.path()).run());
+    let v = one_json_line(&Sparkimg::new().args(args).cache(cache.path()).run());
     let home = PathBuf::from(v["path"].as_str().unwrap());
     assert_executable(&home.join("bin/spark-submit"));
     let jars = fs::read_dir(home.join("jars")).expect("jars/").count();

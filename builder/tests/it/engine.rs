@@ -183,7 +183,7 @@ fn engine_build_matches_daemonless_load_and_runs() {
 
     // The Docker Engine path, all three images.
     let built = Sparkimg::new()
-        .args(&[
+        .args([
             "build",
             "--engine",
             "docker",
@@ -217,7 +217,7 @@ fn engine_build_matches_daemonless_load_and_runs() {
     // The daemonless path, streamed into the daemon.
     let rootfs = format!("rootfs:{}", env.rootfs.display());
     let loaded = Sparkimg::new()
-        .args(&[
+        .args([
             "build",
             "--load",
             "--spark-home",
@@ -367,7 +367,7 @@ fn packages_are_the_same_on_both_paths() {
     ];
     let build = |path: &[&str]| {
         Sparkimg::new()
-            .args(&[&["build"], path, &shared].concat())
+            .args([&["build"], path, &shared].concat())
             .envs(&maven)
             .json()
     };
@@ -414,7 +414,7 @@ fn no_daemon_is_a_clear_error() {
     }
     // A context that does not exist is named.
     let o = Sparkimg::new()
-        .args(&["build", "--engine", "docker", "--spark-version", "3.5.3"])
+        .args(["build", "--engine", "docker", "--spark-version", "3.5.3"])
         .envs(&[
             ("DOCKER_CONTEXT", "nowhere"),
             ("DOCKER_CONFIG", dir.path().to_str().unwrap()),
@@ -425,7 +425,7 @@ fn no_daemon_is_a_clear_error() {
     assert!(err.contains("'nowhere'"), "{err}");
     // -f belongs to --engine docker.
     let o = Sparkimg::new()
-        .args(&["build", "-f", "Dockerfile", "--spark-version", "3.5.3"])
+        .args(["build", "-f", "Dockerfile", "--spark-version", "3.5.3"])
         .envs(&[("DOCKER_HOST", &sock)])
         .run();
     assert_exit(&o, exit::USAGE);
@@ -459,7 +459,7 @@ fn push_through_the_daemon_to_a_local_registry() {
     docker_ok(&["import", rootfs.to_str().unwrap(), &reference]);
 
     let report = Sparkimg::new()
-        .args(&["push", "--engine", "docker", &reference, "--json"])
+        .args(["push", "--engine", "docker", &reference, "--json"])
         .json();
     let text = report.to_string();
     let digest = text
@@ -483,7 +483,7 @@ fn push_through_the_daemon_to_a_local_registry() {
     // The registry gone: the daemon's push fails, and we say so (exit 12).
     drop(registry);
     let out = Sparkimg::new()
-        .args(&["push", "--engine", "docker", &reference])
+        .args(["push", "--engine", "docker", &reference])
         .run();
     assert_exit(&out, exit::ENGINE_FAILED);
 }
@@ -534,7 +534,7 @@ fn trimmed_distribution_builds_on_both_paths() {
     ];
     let engine = Sparkimg::new()
         .args(
-            &[
+            [
                 &[
                     "build", "--engine", "docker", "-t", "engine", "--base", BASE,
                 ][..],
@@ -547,7 +547,7 @@ fn trimmed_distribution_builds_on_both_paths() {
     let rootfs = format!("rootfs:{}", env.rootfs.display());
     let loaded = Sparkimg::new()
         .args(
-            &[
+            [
                 &["build", "--load", "-t", "loaded", "--base", &rootfs][..],
                 &common,
             ]
@@ -577,7 +577,7 @@ fn trimmed_distribution_builds_on_both_paths() {
         &["--load", "--base", &rootfs],
     ] {
         let o = Sparkimg::new()
-            .args(&[&["build", "-R", "-t", "refused"][..], engine_args, &common].concat())
+            .args([&["build", "-R", "-t", "refused"][..], engine_args, &common].concat())
             .run();
         let err = String::from_utf8_lossy(&o.stderr);
         assert_eq!(
@@ -620,7 +620,7 @@ fn engine_steps_are_copies_and_a_conf_change_rebuilds_one_layer() {
     let (d, ep) = (dist.to_str().unwrap(), env.entrypoint.to_str().unwrap());
     let build = |tag: &str| {
         Sparkimg::new()
-            .args(&[
+            .args([
                 "build",
                 "--engine",
                 "docker",
@@ -932,7 +932,7 @@ fn engine_build_attaches_sboms_to_what_it_pushes() {
     ];
     let sbom_dir = ["--sbom", "both", "--sbom-dir", sboms.to_str().unwrap()];
     let built = Sparkimg::new()
-        .args(&[&args[..], &sbom_dir, &["--push", "--json"]].concat())
+        .args([&args[..], &sbom_dir, &["--push", "--json"]].concat())
         .json();
     let digest = built["images"][0]["manifest_digest"]
         .as_str()
@@ -1001,7 +1001,7 @@ fn engine_build_attaches_sboms_to_what_it_pushes() {
 /// every jar with its sha256 (and purl when it has one POM), every installed dpkg package.
 fn check_spdx_lists_the_image(spdx_bytes: &[u8], reference: &str) {
     // Completeness against the image's files.
-    let spdx: Value = serde_json::from_slice(&spdx_bytes).unwrap();
+    let spdx: Value = serde_json::from_slice(spdx_bytes).unwrap();
     let packages = spdx["packages"].as_array().unwrap();
     let purl = |p: &Value| {
         p["externalRefs"][0]["referenceLocator"]
@@ -1014,7 +1014,7 @@ fn check_spdx_lists_the_image(spdx_bytes: &[u8], reference: &str) {
         .filter(|p| p["comment"].as_str() != Some("shaded into the jar"))
         .filter_map(|p| Some((p["packageFileName"].as_str()?, p)))
         .collect();
-    let image = export(&reference);
+    let image = export(reference);
     assert!(image.jars.len() > 200, "{} jars", image.jars.len());
     for (path, (sum, poms)) in &image.jars {
         let p = by_file
@@ -1102,7 +1102,7 @@ fn engine_sbom_of_a_user_dockerfile_lists_what_the_image_holds() {
     .unwrap();
     let sboms = dir.path().join("sboms");
     let built = Sparkimg::new()
-        .args(&[
+        .args([
             "build",
             "--engine",
             "docker",
@@ -1181,8 +1181,8 @@ fn engine_sbom_of_a_user_dockerfile_lists_what_the_image_holds() {
 /// The jars SPDX document `spdx` lists are exactly those of image `reference` (the
 /// Dockerfile's, `third` among them), with their sha256 and purl.
 fn check_user_jars_listed(spdx: &Value, reference: &str, third: &str) {
-    let listed = listed_jars(&spdx);
-    let image = export(&reference);
+    let listed = listed_jars(spdx);
+    let image = export(reference);
     let extra: Vec<&String> = listed
         .keys()
         .filter(|p| !image.jars.contains_key(*p))

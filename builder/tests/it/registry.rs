@@ -467,7 +467,7 @@ fn check_push_elsewhere_mounts(reg: &Registry, t: &Path, inputs: (&Path, &Path),
     // The same image to another repository, in a later run: mounted (the cache
     // remembers where the blobs are), nothing uploaded.
     let out = t.join("out-second");
-    let mut args = build_args(t, &home, &ep, &format!("{host}/x/base:1"));
+    let mut args = build_args(t, home, ep, &format!("{host}/x/base:1"));
     args.extend([
         "--name".into(),
         format!("{host}/team/spark:3.5.3"),
@@ -483,7 +483,7 @@ fn check_push_elsewhere_mounts(reg: &Registry, t: &Path, inputs: (&Path, &Path),
             "--to",
             &format!("{host}/elsewhere/spark:1"),
             "--cache-dir",
-            &cache,
+            cache,
             "--json",
         ],
         &[],
@@ -530,7 +530,7 @@ fn check_repush_unchanged(reg: &Registry, out: &Path, cache: &str) {
             "push",
             &format!("oci:{}", out.display()),
             "--cache-dir",
-            &cache,
+            cache,
         ],
         &[],
         None,
@@ -1041,11 +1041,11 @@ fn push_with_credential_helper(t: &Path, host: &str, src: &str, ca: &str) {
     isolated(
         &[
             "push",
-            &src,
+            src,
             "--to",
             &format!("{host}/secure/img:4"),
             "--ca-cert",
-            &ca,
+            ca,
         ],
         &[
             ("DOCKER_CONFIG", &hc.display().to_string()),
@@ -1065,13 +1065,13 @@ fn basic_auth_refusals(t: &Path, host: &str, src: &str, ca: &str) {
     let o = isolated(
         &[
             "push",
-            &src,
+            src,
             "--to",
             &target,
             "--creds",
             "spark:pw-Wrong-S3CR3T",
             "--ca-cert",
-            &ca,
+            ca,
         ],
         &[],
         None,
@@ -1087,7 +1087,7 @@ fn basic_auth_refusals(t: &Path, host: &str, src: &str, ca: &str) {
     let o = isolated(
         &[
             "push",
-            &src,
+            src,
             "--to",
             &target,
             "--creds",
@@ -1113,7 +1113,7 @@ fn basic_auth_refusals(t: &Path, host: &str, src: &str, ca: &str) {
             "spark:pw-Basic-S3CR3T",
             &format!("docker://{target}"),
         ])
-        .env("SSL_CERT_FILE", &ca)
+        .env("SSL_CERT_FILE", ca)
         .output()
         .unwrap();
     assert!(
@@ -1122,11 +1122,7 @@ fn basic_auth_refusals(t: &Path, host: &str, src: &str, ca: &str) {
     );
 
     // No credentials at all: exit 10, saying where credentials come from.
-    let o = isolated(
-        &["push", &src, "--to", &target, "--ca-cert", &ca],
-        &[],
-        None,
-    );
+    let o = isolated(&["push", src, "--to", &target, "--ca-cert", ca], &[], None);
     let err = String::from_utf8_lossy(&o.stderr);
     assert_exit(&o, exit::REGISTRY_AUTH);
     assert!(err.contains("no credentials were found"), "{err}");
@@ -1441,7 +1437,7 @@ fn push_with_identity_token(t: &Path, host: &str, src: &str, ts: &TokenServer, i
     .unwrap();
     ts.scopes.lock().unwrap().clear();
     let v = isolated(
-        &["push", &src, "--to", &format!("{host}/c/img:1"), "--json"],
+        &["push", src, "--to", &format!("{host}/c/img:1"), "--json"],
         &[("DOCKER_CONFIG", &dc.display().to_string())],
         None,
     )
@@ -1863,7 +1859,7 @@ fn finished(child: Child, err: &Path) -> Value {
 /// A build given up on a held lock: exit 1, the wait and its holder named on stderr.
 fn assert_gave_up(out: &Output, what: &str, holder: &Holder) {
     let err = String::from_utf8_lossy(&out.stderr);
-    assert_exit(&out, exit::OTHER);
+    assert_exit(out, exit::OTHER);
     assert!(err.contains(&format!("waiting for {what}")), "{err}");
     let who = format!("held by pid {} (flock ", holder.pid());
     assert!(err.contains(&who), "{err}");
