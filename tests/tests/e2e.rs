@@ -363,25 +363,7 @@ fn s4_signals_stop_and_decommission() {
     let cluster = Cluster::new("s4");
     let _master = start_master(&cluster, &image);
     const TASKS: u32 = 24;
-    let mut args: Vec<String> = vec![
-        "driver".into(),
-        "--master".into(),
-        "spark://master:7077".into(),
-        "--driver-memory".into(),
-        "512m".into(),
-    ];
-    args.extend(driver_confs("driver", 2));
-    for c in [
-        "spark.decommission.enabled=true",
-        "spark.task.maxFailures=8",
-    ] {
-        args.extend(["--conf".to_string(), c.to_string()]);
-    }
-    args.extend([
-        "/opt/e2e/assets/slow_job.py".to_string(),
-        TASKS.to_string(),
-        "0.5".into(),
-    ]);
+    let args = slow_job_driver_args(TASKS);
     let driver = cluster.start(
         Spec::new("driver", &image)
             .ip(20)
@@ -484,6 +466,31 @@ fn s4_signals_stop_and_decommission() {
             finished_tasks(&log)
         ),
     );
+}
+
+/// s4's driver: `slow_job.py` with `tasks` tasks against the standalone master, with
+/// decommissioning on and room for the failures the stopped executor causes.
+fn slow_job_driver_args(tasks: u32) -> Vec<String> {
+    let mut args: Vec<String> = vec![
+        "driver".into(),
+        "--master".into(),
+        "spark://master:7077".into(),
+        "--driver-memory".into(),
+        "512m".into(),
+    ];
+    args.extend(driver_confs("driver", 2));
+    for c in [
+        "spark.decommission.enabled=true",
+        "spark.task.maxFailures=8",
+    ] {
+        args.extend(["--conf".to_string(), c.to_string()]);
+    }
+    args.extend([
+        "/opt/e2e/assets/slow_job.py".to_string(),
+        tasks.to_string(),
+        "0.5".into(),
+    ]);
+    args
 }
 
 /// Decommissions `e2` through the image's /opt/decom.sh (→ spark-entrypoint
@@ -918,34 +925,7 @@ fn s8_registry_push_pull_run() {
     );
 
     let _untag = Untag(remote.clone());
-    let _ = run(&mut docker(["rmi", "-f", &remote]));
-    assert!(
-        !run(&mut docker(["image", "inspect", &remote]))
-            .status
-            .success(),
-        "{remote} still present locally"
-    );
-    let t0 = Instant::now();
-    let pulled = run_ok(&mut docker(["pull", &remote]));
-    let pull_time = t0.elapsed();
-    cluster.mark("pulled through the engine");
-    let downloaded = pulled.matches("Pull complete").count();
-    // spark-deps, spark-jars, examples, spark-bin, system (the base may be present).
-    assert!(
-        downloaded >= 5,
-        "the pull transferred the Spark layers:\n{pulled}"
-    );
-    let digests = run_ok(&mut docker([
-        "image",
-        "inspect",
-        "--format",
-        "{{join .RepoDigests \" \"}}",
-        &remote,
-    ]));
-    assert!(
-        digests.contains(&format!("{repo}/spark@sha256:")),
-        "{digests}"
-    );
+    let (downloaded, pull_time) = pull_through_engine(&cluster, &repo, &remote);
 
     // The pulled image plans an executor pod and runs java.
     let env = executor_pod_env(&inputs.line, "driver", "app-0", 1, "10.0.0.1", "pod-1", &[]);
@@ -972,6 +952,40 @@ fn s8_registry_push_pull_run() {
             pull_time.as_secs_f64()
         ),
     );
+}
+
+/// s8's image `remote` (of repository `repo`), removed locally and pulled back through
+/// the engine: the Spark layers transferred, the digest kept. (Layers pulled, time.)
+fn pull_through_engine(cluster: &Cluster, repo: &str, remote: &str) -> (usize, Duration) {
+    let _ = run(&mut docker(["rmi", "-f", remote]));
+    assert!(
+        !run(&mut docker(["image", "inspect", remote]))
+            .status
+            .success(),
+        "{remote} still present locally"
+    );
+    let t0 = Instant::now();
+    let pulled = run_ok(&mut docker(["pull", remote]));
+    let pull_time = t0.elapsed();
+    cluster.mark("pulled through the engine");
+    let downloaded = pulled.matches("Pull complete").count();
+    // spark-deps, spark-jars, examples, spark-bin, system (the base may be present).
+    assert!(
+        downloaded >= 5,
+        "the pull transferred the Spark layers:\n{pulled}"
+    );
+    let digests = run_ok(&mut docker([
+        "image",
+        "inspect",
+        "--format",
+        "{{join .RepoDigests \" \"}}",
+        remote,
+    ]));
+    assert!(
+        digests.contains(&format!("{repo}/spark@sha256:")),
+        "{digests}"
+    );
+    (downloaded, pull_time)
 }
 
 /// What `sparkimg build` needs, from the environment `cargo xtask e2e` sets.
@@ -1097,35 +1111,7 @@ fn s10_packages_baked_connector() {
         inputs.spark_version
     );
     let _untag = Untag(image.clone());
-    let out = run(std::process::Command::new(&build.sparkimg)
-        .args([
-            "build",
-            "-r",
-            &format!("e2e-packages-{}", std::process::id()),
-        ])
-        .args(["-t", &inputs.spark_version, "--load", "--json"])
-        .arg("--spark-home")
-        .arg(&build.spark_home)
-        .args(["--base", &build.base])
-        .arg("--entrypoint-binary")
-        .arg(&build.entrypoint)
-        .arg("--cache-dir")
-        .arg(work.join("cache"))
-        .args(["--packages", "org.e2e:conn:1.0"])
-        .env(
-            "DEFAULT_ARTIFACT_REPOSITORY",
-            format!("file://{}/", repo.display()),
-        ));
-    assert!(
-        out.status.success(),
-        "sparkimg build --packages: {}",
-        text(&out)
-    );
-    let report = String::from_utf8_lossy(&out.stdout);
-    assert!(
-        report.contains("org.e2e_conn-1.0.jar") && report.contains("org.e2e_dep-1.0.jar"),
-        "{report}"
-    );
+    build_with_packages(&build, &inputs.spark_version, &work, &repo);
 
     let cluster = Cluster::new_internal("s10");
     const RANDOM: &str = "1000740000:0";
@@ -1205,6 +1191,45 @@ fn s10_packages_baked_connector() {
         &format!("{}; tasks {tasks:?}", loaded.trim()),
     );
     let _ = std::fs::remove_dir_all(&work);
+}
+
+/// s10's image, loaded: built with `--packages org.e2e:conn:1.0` from the file://
+/// repository `repo`, the connector and its dependency in the report.
+fn build_with_packages(
+    build: &BuildInputs,
+    spark_version: &str,
+    work: &std::path::Path,
+    repo: &std::path::Path,
+) {
+    let out = run(std::process::Command::new(&build.sparkimg)
+        .args([
+            "build",
+            "-r",
+            &format!("e2e-packages-{}", std::process::id()),
+        ])
+        .args(["-t", spark_version, "--load", "--json"])
+        .arg("--spark-home")
+        .arg(&build.spark_home)
+        .args(["--base", &build.base])
+        .arg("--entrypoint-binary")
+        .arg(&build.entrypoint)
+        .arg("--cache-dir")
+        .arg(work.join("cache"))
+        .args(["--packages", "org.e2e:conn:1.0"])
+        .env(
+            "DEFAULT_ARTIFACT_REPOSITORY",
+            format!("file://{}/", repo.display()),
+        ));
+    assert!(
+        out.status.success(),
+        "sparkimg build --packages: {}",
+        text(&out)
+    );
+    let report = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        report.contains("org.e2e_conn-1.0.jar") && report.contains("org.e2e_dep-1.0.jar"),
+        "{report}"
+    );
 }
 
 /// Compiles the connector and its dependency against the distribution's jars and

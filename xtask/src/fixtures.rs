@@ -154,7 +154,7 @@ pub fn main(args: Vec<String>) -> Result<()> {
     if line_bases {
         ensure_line_bases()?;
     }
-    // A base without python3, for the OS-package layer tests (builder/tests/apt.rs).
+    // A base without python3, for the OS-package layer tests (builder/tests/it/apt.rs).
     if jvm_only_base {
         let built = crate::base::ensure_variant(&crate::base::JVM_ONLY)?;
         println!(

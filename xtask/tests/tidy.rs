@@ -362,13 +362,18 @@ fn every_function_fits_on_a_screen() {
         "ARCHITECTURE.md states another limit: {line}"
     );
     let mut problems = Vec::new();
+    // Test code too: each member's `src` (its `#[cfg(test)]` modules included) and
+    // `tests`.
     let dirs = workspace_members()
         .into_iter()
-        .map(|m| format!("{m}/src"))
+        .flat_map(|m| [format!("{m}/src"), format!("{m}/tests")])
         // Not a workspace member, held to the same rules.
         .chain(["fuzz/src".to_string(), "fuzz/fuzz_targets".to_string()]);
     for dir in dirs {
         let src = root().join(&dir);
+        if !src.is_dir() {
+            continue;
+        }
         for rel in sources(&src).into_iter().filter(|r| r.ends_with(".rs")) {
             let text = std::fs::read_to_string(src.join(&rel)).unwrap();
             for (name, line, len) in long_functions(&text, MAX_FN_LINES) {

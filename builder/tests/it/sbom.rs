@@ -11,8 +11,10 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use serde_json::Value;
+use sparkimg::exit;
 
-mod common;
+use crate::common;
+use crate::common::{Ran, Sparkimg};
 
 fn workspace() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
@@ -80,7 +82,7 @@ fn build(dist: &Path, base: &Path, ep: &Path, out: &Path, extra: &[&str]) {
 
 /// A build writing `output` and the documents to `out/sboms`.
 fn build_to(dist: &Path, base: &Path, ep: &Path, out: &Path, output: &str, extra: &[&str]) {
-    let o = Command::new(env!("CARGO_BIN_EXE_sparkimg"))
+    let o = Sparkimg::new()
         .args(["build", "--no-cache", "--spark-home"])
         .arg(dist)
         .arg("--base")
@@ -93,13 +95,8 @@ fn build_to(dist: &Path, base: &Path, ep: &Path, out: &Path, output: &str, extra
         .arg(out.join("sboms"))
         .args(extra)
         .env("SOURCE_DATE_EPOCH", "1700000000")
-        .output()
-        .unwrap();
-    assert!(
-        o.status.success(),
-        "build failed: {}",
-        String::from_utf8_lossy(&o.stderr)
-    );
+        .run();
+    o.ok();
 }
 
 fn blob(layout: &Path, digest: &str) -> Vec<u8> {
@@ -249,7 +246,48 @@ fn sboms_validate_list_everything_and_are_reproducible() {
     }
 
     // Completeness, against the layers.
-    let spdx: Value = serde_json::from_slice(&docs["application/spdx+json"]).unwrap();
+    check_spdx_complete(&docs["application/spdx+json"], &a.join("layout"), &image);
+
+    // `sparkimg sbom` reads an oci-archive (here: the layout, tarred).
+    let archive = tmp.path().join("a.tar");
+    let mut t = tar::Builder::new(fs::File::create(&archive).unwrap());
+    t.append_dir_all(".", a.join("layout")).unwrap();
+    t.finish().unwrap();
+    let spdx_doc = &docs["application/spdx+json"];
+    let cdx_doc = &docs["application/vnd.cyclonedx+json"];
+    let oci_archive = format!("oci-archive:{}", archive.display());
+    assert_eq!(
+        sbom_cmd(&[oci_archive]),
+        (i32::from(exit::SUCCESS), spdx_doc.clone())
+    );
+
+    // Same inputs and SOURCE_DATE_EPOCH: the same documents, byte for byte (the SPDX
+    // namespace and CycloneDX serial carry the image digest), here read back from a
+    // docker-archive output by `sparkimg sbom`.
+    fs::create_dir_all(&b).unwrap();
+    let docker = format!("docker-archive:{}", b.join("image.tar").display());
+    build_to(&dist, &base, &ep, &b, &docker, &args);
+    assert_eq!(
+        sbom_cmd(std::slice::from_ref(&docker)),
+        (i32::from(exit::SUCCESS), spdx_doc.clone())
+    );
+    let cdx = sbom_cmd(&[docker, "--format".into(), "cyclonedx".into()]);
+    assert_eq!(cdx, (i32::from(exit::SUCCESS), cdx_doc.clone()));
+    let written = |d: &Path| -> BTreeSet<Vec<u8>> {
+        fs::read_dir(d.join("sboms"))
+            .unwrap()
+            .map(|e| fs::read(e.unwrap().path()).unwrap())
+            .collect()
+    };
+    assert_eq!(written(&a), written(&b));
+}
+
+/// SPDX document `spdx` lists everything image `image` of `layout` holds: every jar
+/// (with the SHA256 of its bytes when sparkimg put it in, named by its one
+/// pom.properties), every installed dpkg package (the os-packages layer's too), Spark
+/// and the entrypoint's crates.
+fn check_spdx_complete(spdx: &[u8], layout: &Path, image: &str) {
+    let spdx: Value = serde_json::from_slice(spdx).unwrap();
     let packages = spdx["packages"].as_array().unwrap();
     let purl = |p: &Value| {
         p["externalRefs"][0]["referenceLocator"]
@@ -262,7 +300,7 @@ fn sboms_validate_list_everything_and_are_reproducible() {
         .filter(|p| p["comment"].as_str() != Some("shaded into the jar"))
         .filter_map(|p| Some((p["packageFileName"].as_str()?.to_string(), purl(p))))
         .collect();
-    let layers = read_layers(&a.join("layout"), &image);
+    let layers = read_layers(layout, image);
     assert!(layers.jars.len() > 200, "{} jars", layers.jars.len());
     for path in layers.jars.keys() {
         assert!(by_file.contains_key(path), "{path} is not in the SBOM");
@@ -348,36 +386,6 @@ fn sboms_validate_list_everything_and_are_reproducible() {
         "{purls:?}"
     );
     check_entrypoint_crates(&spdx);
-
-    // `sparkimg sbom` reads an oci-archive (here: the layout, tarred).
-    let archive = tmp.path().join("a.tar");
-    let mut t = tar::Builder::new(fs::File::create(&archive).unwrap());
-    t.append_dir_all(".", a.join("layout")).unwrap();
-    t.finish().unwrap();
-    let spdx_doc = &docs["application/spdx+json"];
-    let cdx_doc = &docs["application/vnd.cyclonedx+json"];
-    let oci_archive = format!("oci-archive:{}", archive.display());
-    assert_eq!(sbom_cmd(&[oci_archive]), (0, spdx_doc.clone()));
-
-    // Same inputs and SOURCE_DATE_EPOCH: the same documents, byte for byte (the SPDX
-    // namespace and CycloneDX serial carry the image digest), here read back from a
-    // docker-archive output by `sparkimg sbom`.
-    fs::create_dir_all(&b).unwrap();
-    let docker = format!("docker-archive:{}", b.join("image.tar").display());
-    build_to(&dist, &base, &ep, &b, &docker, &args);
-    assert_eq!(
-        sbom_cmd(std::slice::from_ref(&docker)),
-        (0, spdx_doc.clone())
-    );
-    let cdx = sbom_cmd(&[docker, "--format".into(), "cyclonedx".into()]);
-    assert_eq!(cdx, (0, cdx_doc.clone()));
-    let written = |d: &Path| -> BTreeSet<Vec<u8>> {
-        fs::read_dir(d.join("sboms"))
-            .unwrap()
-            .map(|e| fs::read(e.unwrap().path()).unwrap())
-            .collect()
-    };
-    assert_eq!(written(&a), written(&b));
 }
 
 /// The version Cargo.lock gives a package the entrypoint depends on (by name alone when
@@ -521,18 +529,13 @@ fn referrers_survive_push_and_push_from_a_layout() {
     );
 
     // `sparkimg push` of the layout carries the referrers along.
-    let o = Command::new(env!("CARGO_BIN_EXE_sparkimg"))
+    let o = Sparkimg::new()
         .arg("push")
         .arg(format!("oci:{}:3.5.9", sbom.join("layout").display()))
         .arg("--to")
         .arg(format!("{host}/copy/spark:1"))
-        .output()
-        .unwrap();
-    assert!(
-        o.status.success(),
-        "push: {}",
-        String::from_utf8_lossy(&o.stderr)
-    );
+        .run();
+    o.ok();
     check_referrers_tag(
         &format!("{host}/copy/spark"),
         &image,
@@ -544,40 +547,42 @@ fn referrers_survive_push_and_push_from_a_layout() {
     let cdx = &docs["application/vnd.cyclonedx+json"];
     assert_eq!(
         sbom_cmd(&[format!("{repo}/spark:3.5.9")]),
-        (0, spdx.clone())
+        (i32::from(exit::SUCCESS), spdx.clone())
     );
     assert_eq!(
         sbom_cmd(&[format!("{host}/copy/spark:1")]),
-        (0, spdx.clone())
+        (i32::from(exit::SUCCESS), spdx.clone())
     );
     let layout = format!("oci:{}:3.5.9", sbom.join("layout").display());
     assert_eq!(
         sbom_cmd(&[layout, "--format".into(), "cyclonedx".into()]),
-        (0, cdx.clone())
+        (i32::from(exit::SUCCESS), cdx.clone())
     );
     let none = format!("oci:{}", plain.join("layout").display());
-    assert_eq!(sbom_cmd(&[none]).0, 1);
+    assert_eq!(sbom_cmd(&[none]).0, i32::from(exit::OTHER));
     let o = Command::new("skopeo")
         .args(["copy", "--quiet", "--dest-tls-verify=false"])
         .arg(format!("oci:{}", plain.join("layout").display()))
         .arg(format!("docker://{host}/plain/spark:1"))
         .output()
         .unwrap();
-    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
-    assert_eq!(sbom_cmd(&[format!("{host}/plain/spark:1")]).0, 1);
+    o.ok();
+    assert_eq!(
+        sbom_cmd(&[format!("{host}/plain/spark:1")]).0,
+        i32::from(exit::OTHER)
+    );
 }
 
 /// `sparkimg sbom ARGS`: (exit code, stdout).
 fn sbom_cmd(args: &[String]) -> (i32, Vec<u8>) {
-    let o = Command::new(env!("CARGO_BIN_EXE_sparkimg"))
+    let o = Sparkimg::new()
         .arg("sbom")
         .args(args)
         .env(
             "SPARKIMG_CACHE_DIR",
             workspace().join("target/sbom-test-cache"),
         )
-        .output()
-        .unwrap();
+        .run();
     (o.status.code().unwrap_or(-1), o.stdout)
 }
 
@@ -635,13 +640,22 @@ fn referrers_api_replaces_the_tag_schema() {
     assert_eq!(refs.iter().filter(|r| r.starts_with("sha256:")).count(), 3);
 
     let spdx = docs["application/spdx+json"].clone();
-    assert_eq!(sbom_cmd(&[format!("{repo}/spark:1")]), (0, spdx));
+    assert_eq!(
+        sbom_cmd(&[format!("{repo}/spark:1")]),
+        (i32::from(exit::SUCCESS), spdx)
+    );
     let cdx = sbom_cmd(&[
         format!("{repo}/spark:1"),
         "--format".into(),
         "cyclonedx".into(),
     ]);
-    assert_eq!(cdx, (0, docs["application/vnd.cyclonedx+json"].clone()));
+    assert_eq!(
+        cdx,
+        (
+            i32::from(exit::SUCCESS),
+            docs["application/vnd.cyclonedx+json"].clone()
+        )
+    );
     let log = reg.log();
     let api = format!("GET /v2/api/spark/referrers/{image}");
     assert!(log.contains(&api), "{log:#?}");

@@ -18,8 +18,37 @@ use std::process::{Child, Command, Stdio};
 use std::sync::mpsc::{channel, Receiver};
 use std::time::{Duration, Instant};
 
-mod common;
-use common::{need, need_root, reachable_binary, skip, tempdir, BIN};
+use crate::common::{need, need_root, reachable_binary, skip, tempdir, BIN};
+
+/// This theme's tests.
+pub fn trials() -> Vec<libtest_mimic::Trial> {
+    crate::trials![
+        exit_status_is_passed_through,
+        killed_by_signal_is_128_plus_n,
+        remap_exit_code,
+        signals_are_forwarded,
+        orphans_are_reaped,
+        reaped_orphans_are_reported_with_w,
+        exits_without_waiting_for_descendants,
+        exec_failures_name_the_program,
+        child_gets_a_clean_signal_state,
+        child_inherits_the_original_signal_state,
+        child_leads_its_own_process_group,
+        process_group_mode_signals_the_whole_group,
+        tini_command_line,
+        pdeathsig_is_forwarded,
+        java_exits_143_on_sigterm,
+        random_uid_gets_a_passwd_entry,
+        root_switches_to_185,
+        pass_through_keeps_root,
+        decommission_signals_and_waits,
+        decommission_without_executor_fails,
+        job_control_signals_stop_the_child_not_the_init,
+        realtime_and_other_signals_are_forwarded,
+        invoked_as_decom_sh_it_decommissions,
+        launcher_status_and_its_env_prefix,
+    ]
+}
 
 const PYTHON: &str = "/usr/bin/python3";
 const TIMEOUT: Duration = Duration::from_secs(20);
@@ -207,7 +236,6 @@ fn modes() -> Vec<Mode> {
     }
 }
 
-#[test]
 fn exit_status_is_passed_through() {
     let dir = tempdir();
     for mode in modes() {
@@ -223,7 +251,6 @@ fn exit_status_is_passed_through() {
     }
 }
 
-#[test]
 fn killed_by_signal_is_128_plus_n() {
     let dir = tempdir();
     for mode in modes() {
@@ -235,7 +262,6 @@ fn killed_by_signal_is_128_plus_n() {
     }
 }
 
-#[test]
 fn remap_exit_code() {
     let dir = tempdir();
     let script = format!("import os; os.kill(os.getpid(), {})", libc::SIGTERM);
@@ -281,7 +307,6 @@ fn check_forwarding(mut running: Running, mode: Mode) {
     assert_eq!(out.code, 0, "{mode:?}: {}", out.stderr);
 }
 
-#[test]
 fn signals_are_forwarded() {
     let dir = tempdir();
     let script = write(&dir.path().join("signals.py"), PRINT_SIGNALS, 0o644);
@@ -322,7 +347,6 @@ left = others()
 print(f"seen={seen} left={len(left)} zombies={left.count('Z')}", flush=True)
 "#;
 
-#[test]
 fn orphans_are_reaped() {
     let dir = tempdir();
     let script = write(&dir.path().join("zombies.py"), ZOMBIES, 0o644);
@@ -354,7 +378,6 @@ fn orphans_are_reaped() {
     }
 }
 
-#[test]
 fn reaped_orphans_are_reported_with_w() {
     let dir = tempdir();
     let out = run(tini_cmd(
@@ -371,7 +394,6 @@ fn reaped_orphans_are_reported_with_w() {
     );
 }
 
-#[test]
 fn exits_without_waiting_for_descendants() {
     let dir = tempdir();
     for mode in modes() {
@@ -387,7 +409,6 @@ fn exits_without_waiting_for_descendants() {
     }
 }
 
-#[test]
 fn exec_failures_name_the_program() {
     let dir = tempdir();
     let not_exec = write(&dir.path().join("data.txt"), "hello\n", 0o644);
@@ -430,7 +451,6 @@ fn status_field(status: &str, name: &str) -> u64 {
     u64::from_str_radix(line.split_whitespace().nth(1).unwrap(), 16).unwrap()
 }
 
-#[test]
 fn child_gets_a_clean_signal_state() {
     let dir = tempdir();
     let sigpipe = 1u64 << (libc::SIGPIPE - 1);
@@ -470,7 +490,6 @@ fn child_gets_a_clean_signal_state() {
 
 /// tini's sigconf test: the child gets the mask and ignores we were started with,
 /// not an empty state (only SIGPIPE is reset, see init.md P3).
-#[test]
 fn child_inherits_the_original_signal_state() {
     let dir = tempdir();
     let tini = tini(dir.path());
@@ -505,7 +524,6 @@ fn child_inherits_the_original_signal_state() {
     );
 }
 
-#[test]
 fn child_leads_its_own_process_group() {
     let dir = tempdir();
     let out = run(tini_cmd(
@@ -530,7 +548,6 @@ print("ready", flush=True)
 print(f"sleep {child.wait()}", flush=True)
 "#;
 
-#[test]
 fn process_group_mode_signals_the_whole_group() {
     let dir = tempdir();
     let script = write(&dir.path().join("pgroup.py"), PGROUP, 0o644);
@@ -557,7 +574,6 @@ fn process_group_mode_signals_the_whole_group() {
     }
 }
 
-#[test]
 fn tini_command_line() {
     let dir = tempdir();
     let tini = tini(dir.path());
@@ -615,7 +631,6 @@ fn tini_command_line() {
     assert_eq!(out.stdout, "-l");
 }
 
-#[test]
 fn pdeathsig_is_forwarded() {
     let dir = tempdir();
     let script = write(&dir.path().join("signals.py"), PRINT_SIGNALS, 0o644);
@@ -654,7 +669,6 @@ public class Sleep {
 }
 "#;
 
-#[test]
 fn java_exits_143_on_sigterm() {
     if !need("java") {
         return;
@@ -733,7 +747,6 @@ fn strs(v: &[String]) -> Vec<&str> {
     v.iter().map(String::as_str).collect()
 }
 
-#[test]
 fn random_uid_gets_a_passwd_entry() {
     if !need_root() || !need("setpriv") {
         return;
@@ -803,7 +816,6 @@ fn random_uid_gets_a_passwd_entry() {
     }
 }
 
-#[test]
 fn root_switches_to_185() {
     if !need_root() {
         return;
@@ -860,7 +872,6 @@ fn root_switches_to_185() {
     );
 }
 
-#[test]
 fn pass_through_keeps_root() {
     if !need_root() {
         return;
@@ -909,7 +920,6 @@ fn fake_executor(dir: &Path, mode: &str) -> Running {
 
 /// One test for both cases: a second fake executor running in parallel would be found
 /// by the scan of the first.
-#[test]
 fn decommission_signals_and_waits() {
     let dir = tempdir();
 
@@ -947,7 +957,6 @@ fn decommission_signals_and_waits() {
     assert_eq!(executor.finish().code, 0);
 }
 
-#[test]
 fn decommission_without_executor_fails() {
     if !namespaces() {
         return;
@@ -990,7 +999,6 @@ time.sleep(60)
 /// B15: SIGTSTP sent to the supervisor stops the child, not the supervisor; SIGCONT
 /// resumes it (tini forwards both; the child's own process group is not orphaned, so
 /// the default stop action applies).
-#[test]
 fn job_control_signals_stop_the_child_not_the_init() {
     let dir = tempdir();
     let script = write(&dir.path().join("sleeper.py"), SLEEPER, 0o644);
@@ -1045,7 +1053,6 @@ while True:
 "#;
 
 /// B10: real-time signals and the rarer standard ones are forwarded too.
-#[test]
 fn realtime_and_other_signals_are_forwarded() {
     let dir = tempdir();
     let script = write(&dir.path().join("rt.py"), PRINT_RT_SIGNALS, 0o644);
@@ -1077,7 +1084,6 @@ fn realtime_and_other_signals_are_forwarded() {
 }
 
 /// Images link Spark's default decommission script path, `/opt/decom.sh`, to us.
-#[test]
 fn invoked_as_decom_sh_it_decommissions() {
     let dir = tempdir();
     let decom = dir.path().join("decom.sh");
@@ -1097,7 +1103,6 @@ fn invoked_as_decom_sh_it_decommissions() {
 /// Spark's launcher as `bin/spark-class` treats it: its command (with the variables of
 /// its `env` prefix) runs under us; its failure status is ours; output that is not a
 /// command is an error.
-#[test]
 fn launcher_status_and_its_env_prefix() {
     let dir = tempdir();
     let home = dir.path().join("spark");

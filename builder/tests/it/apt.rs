@@ -6,8 +6,6 @@
 //! package that does not exist, an unsatisfiable dependency and a base that is not
 //! Debian (6), and a bad name with an unreachable registry base (2, at once).
 
-mod common;
-
 use std::collections::{BTreeMap, BTreeSet};
 use std::fs;
 use std::io::{Read, Write};
@@ -15,13 +13,15 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 use std::time::{Duration, Instant};
 
-use common::Server;
+use crate::common;
+use crate::common::{assert_exit, Ran, Server, Sparkimg};
 use pgp::composed::{
     ArmorOptions, CleartextSignedMessage, KeyType, SecretKeyParamsBuilder, SignedPublicKey,
     SignedSecretKey,
 };
 use pgp::types::Password;
 use sha2::{Digest, Sha256};
+use sparkimg::exit;
 
 fn key() -> SignedSecretKey {
     let mut params = SecretKeyParamsBuilder::default();
@@ -255,13 +255,13 @@ fn deb822_signed_by_a_binary_keyring_is_the_only_key() {
     let stranger = key();
     // The repository's key, as a binary keyring named by Signed-By: accepted.
     let good = base_deb822(run.dir.path(), &repo, &repo.key, &stranger);
-    let rep = report(&run.sparkimg(&good, &["--apt-packages", "hello"]));
+    let rep = report(&run.build(&good, &["--apt-packages", "hello"]));
     let (_, entries) = os_layer(&run, &rep);
     assert_eq!(file(&entries, "usr/bin/hello"), b"#!/bin/sh\necho hello\n");
     // Signed-By names another key: refused although trusted.gpg.d has the right one.
     let bad = base_deb822(run.dir.path(), &repo, &stranger, &repo.key);
-    let o = run.sparkimg(&bad, &["--apt-packages", "hello"]);
-    assert_eq!(o.status.code(), Some(3), "{}", stderr(&o));
+    let o = run.build(&bad, &["--apt-packages", "hello"]);
+    assert_exit(&o, exit::VERIFICATION);
     assert!(
         stderr(&o).contains("bad OpenPGP signature"),
         "{}",
@@ -296,7 +296,7 @@ impl Run {
         }
     }
 
-    fn sparkimg(&self, base: &Path, extra: &[&str]) -> Output {
+    fn build(&self, base: &Path, extra: &[&str]) -> Output {
         let d = self.dir.path();
         let home = if d.join("spark").is_dir() {
             d.join("spark")
@@ -305,7 +305,7 @@ impl Run {
         };
         let out = d.join("out");
         let _ = fs::remove_dir_all(&out);
-        Command::new(env!("CARGO_BIN_EXE_sparkimg"))
+        Sparkimg::new()
             .arg("build")
             .arg("--spark-home")
             .arg(&home)
@@ -319,9 +319,7 @@ impl Run {
             .arg("--output")
             .arg(format!("oci:{}", out.display()))
             .args(extra)
-            .env_remove("SOURCE_DATE_EPOCH")
-            .output()
-            .unwrap()
+            .run()
     }
 }
 
@@ -330,8 +328,7 @@ fn stderr(o: &Output) -> String {
 }
 
 fn report(o: &Output) -> serde_json::Value {
-    assert_eq!(o.status.code(), Some(0), "{}", stderr(o));
-    serde_json::from_slice(&o.stdout).unwrap()
+    o.json()
 }
 
 /// The os-packages layer of a build: (cached, path → (mode, contents)).
@@ -372,7 +369,7 @@ fn packages_layer_from_a_signed_repository_and_cached() {
     let repo = repo();
     let run = Run::new();
     let base = base(run.dir.path(), &repo, true);
-    let rep = report(&run.sparkimg(&base, &["--apt-packages", "hello"]));
+    let rep = report(&run.build(&base, &["--apt-packages", "hello"]));
     let (cached, entries) = os_layer(&run, &rep);
     assert!(!cached);
     assert_eq!(file(&entries, "usr/bin/hello"), b"#!/bin/sh\necho hello\n");
@@ -412,7 +409,7 @@ fn packages_layer_from_a_signed_repository_and_cached() {
 
     // A rebuild: the InRelease again, but no index and no package downloaded.
     let before = repo.server.all_seen().len();
-    let again = report(&run.sparkimg(&base, &["--apt-packages", "hello"]));
+    let again = report(&run.build(&base, &["--apt-packages", "hello"]));
     let (cached, _) = os_layer(&run, &again);
     assert!(cached, "{again}");
     let paths_seen: Vec<String> = repo.server.all_seen()[before..]
@@ -460,7 +457,7 @@ fn sbom_lists_the_packages_the_layer_installs() {
         "--sbom-dir",
         dir.to_str().unwrap(),
     ];
-    let rep = report(&run.sparkimg(&base, &args));
+    let rep = report(&run.build(&base, &args));
     let (cached, entries) = os_layer(&run, &rep);
     assert!(!cached);
     let status = String::from_utf8(file(&entries, "var/lib/dpkg/status").to_vec()).unwrap();
@@ -496,7 +493,7 @@ fn sbom_lists_the_packages_the_layer_installs() {
     );
 
     fs::remove_dir_all(&dir).unwrap();
-    let again = report(&run.sparkimg(&base, &args));
+    let again = report(&run.build(&base, &args));
     assert!(os_layer(&run, &again).0, "{again}");
     assert_eq!(sboms(&dir), first, "the cached layer's SBOM differs");
 }
@@ -510,8 +507,8 @@ fn unsigned_wrongly_signed_and_tampered_repositories_are_refused() {
 
     // Signed by a key the base does not trust.
     repo.publish_release(&key());
-    let o = run.sparkimg(&base, &hello);
-    assert_eq!(o.status.code(), Some(3), "{}", stderr(&o));
+    let o = run.build(&base, &hello);
+    assert_exit(&o, exit::VERIFICATION);
     assert!(
         stderr(&o).contains("bad OpenPGP signature"),
         "{}",
@@ -523,22 +520,22 @@ fn unsigned_wrongly_signed_and_tampered_repositories_are_refused() {
         "/repo/dists/stable/InRelease",
         repo.release_text().into_bytes(),
     );
-    let o = run.sparkimg(&base, &hello);
-    assert_eq!(o.status.code(), Some(3), "{}", stderr(&o));
+    let o = run.build(&base, &hello);
+    assert_exit(&o, exit::VERIFICATION);
     assert!(
         stderr(&o).contains("refusing an unsigned repository"),
         "{}",
         stderr(&o)
     );
     let insecure = [&hello[..], &["--insecure-skip-verify"]].concat();
-    report(&run.sparkimg(&base, &insecure));
+    report(&run.build(&base, &insecure));
 
     // A tampered package, then a tampered index (hashes are checked even then).
     repo.publish_release(&repo.key);
     repo.server
         .put("/repo/pool/main/hello_all.deb", deb(HELLO_CONTROL, &[]));
-    let o = run.sparkimg(&base, &insecure);
-    assert_eq!(o.status.code(), Some(3), "{}", stderr(&o));
+    let o = run.build(&base, &insecure);
+    assert_exit(&o, exit::VERIFICATION);
     assert!(
         stderr(&o).contains("hello_all.deb: sha256 mismatch"),
         "{}",
@@ -549,8 +546,8 @@ fn unsigned_wrongly_signed_and_tampered_repositories_are_refused() {
     bad[n - 9] ^= 1;
     repo.server
         .put("/repo/dists/stable/main/binary-amd64/Packages.gz", bad);
-    let o = run.sparkimg(&base, &insecure);
-    assert_eq!(o.status.code(), Some(3), "{}", stderr(&o));
+    let o = run.build(&base, &insecure);
+    assert_exit(&o, exit::VERIFICATION);
     assert!(
         stderr(&o).contains("Packages.gz: sha256 mismatch"),
         "{}",
@@ -564,8 +561,8 @@ fn missing_unsatisfiable_and_not_debian_are_refused() {
     let run = Run::new();
     let base_deb = base(run.dir.path(), &repo, true);
 
-    let o = run.sparkimg(&base_deb, &["--apt-packages", "no-such-thing"]);
-    assert_eq!(o.status.code(), Some(6), "{}", stderr(&o));
+    let o = run.build(&base_deb, &["--apt-packages", "no-such-thing"]);
+    assert_exit(&o, exit::BASE_OR_DIST);
     let err = stderr(&o);
     assert_eq!(
         err.matches("package 'no-such-thing' is not in the base's apt sources")
@@ -575,8 +572,8 @@ fn missing_unsatisfiable_and_not_debian_are_refused() {
     );
     assert!(err.contains("\nhint: check the name"), "{err}");
 
-    let o = run.sparkimg(&base_deb, &["--apt-packages", "needy"]);
-    assert_eq!(o.status.code(), Some(6), "{}", stderr(&o));
+    let o = run.build(&base_deb, &["--apt-packages", "needy"]);
+    assert_exit(&o, exit::BASE_OR_DIST);
     assert!(
         stderr(&o).contains("cannot satisfy 'libhello (>= 9)', needed by needy"),
         "{}",
@@ -584,8 +581,8 @@ fn missing_unsatisfiable_and_not_debian_are_refused() {
     );
 
     // spark-py on a base without python3 whose sources lack it.
-    let o = run.sparkimg(&base_deb, &["-p"]);
-    assert_eq!(o.status.code(), Some(6), "{}", stderr(&o));
+    let o = run.build(&base_deb, &["-p"]);
+    assert_exit(&o, exit::BASE_OR_DIST);
     assert!(
         stderr(&o).contains("package 'python3' is not in"),
         "{}",
@@ -594,8 +591,8 @@ fn missing_unsatisfiable_and_not_debian_are_refused() {
 
     // spark-r: the distribution's SparkR is required first (this one has no R/ at
     // all), then R from the sources when the base lacks it.
-    let o = run.sparkimg(&base_deb, &["-R"]);
-    assert_eq!(o.status.code(), Some(6), "{}", stderr(&o));
+    let o = run.build(&base_deb, &["-R"]);
+    assert_exit(&o, exit::BASE_OR_DIST);
     assert!(
         stderr(&o).contains("spark-r needs R/lib/SparkR"),
         "{}",
@@ -604,8 +601,8 @@ fn missing_unsatisfiable_and_not_debian_are_refused() {
     let sparkr = run.dir.path().join("spark/R/lib/SparkR/DESCRIPTION");
     fs::create_dir_all(sparkr.parent().unwrap()).unwrap();
     fs::write(&sparkr, b"Package: SparkR\n").unwrap();
-    let o = run.sparkimg(&base_deb, &["-R"]);
-    assert_eq!(o.status.code(), Some(6), "{}", stderr(&o));
+    let o = run.build(&base_deb, &["-R"]);
+    assert_exit(&o, exit::BASE_OR_DIST);
     assert!(
         stderr(&o).contains("package 'r-base-core' is not in"),
         "{}",
@@ -616,9 +613,9 @@ fn missing_unsatisfiable_and_not_debian_are_refused() {
     // without a request to any repository.
     let before = repo.server.all_seen().len();
     let plain = base(run.dir.path(), &repo, false);
-    let o = run.sparkimg(&plain, &["-p"]);
+    let o = run.build(&plain, &["-p"]);
     let err = stderr(&o);
-    assert_eq!(o.status.code(), Some(6), "{err}");
+    assert_exit(&o, exit::BASE_OR_DIST);
     assert!(err.contains("spark-py needs python3"), "{err}");
     assert!(err.contains("no /var/lib/dpkg/status"), "{err}");
     assert!(
@@ -628,8 +625,8 @@ fn missing_unsatisfiable_and_not_debian_are_refused() {
     assert_eq!(repo.server.all_seen().len(), before);
 
     // A bad package name is a usage error before anything is read.
-    let o = run.sparkimg(&base_deb, &["--apt-packages", "Bad_Name"]);
-    assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+    let o = run.build(&base_deb, &["--apt-packages", "Bad_Name"]);
+    assert_exit(&o, exit::USAGE);
 }
 
 #[test]
@@ -638,15 +635,14 @@ fn bad_names_are_refused_before_any_network() {
     let run = Run::new();
     let home = dist(run.dir.path());
     let started = Instant::now();
-    let o = Command::new(env!("CARGO_BIN_EXE_sparkimg"))
+    let o = Sparkimg::new()
         .args(["build", "--repo", "Quay.io/X Y", "--tag", "3.5.9", "-p"])
         .args(["--base", "registry.invalid/x/base:1", "--spark-home"])
         .arg(&home)
         .args(["--apt-packages", "procps"])
-        .output()
-        .unwrap();
+        .run();
     let took = started.elapsed();
-    assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+    assert_exit(&o, exit::USAGE);
     assert!(
         stderr(&o).contains("invalid image reference"),
         "{}",
@@ -662,14 +658,18 @@ fn bad_names_are_refused_before_any_network() {
         &["--apt-packages", "Not A Package"],
     ] {
         let started = Instant::now();
-        let o = Command::new(env!("CARGO_BIN_EXE_sparkimg"))
+        let o = Sparkimg::new()
             .args(["build", "--repo", "quay.io/x", "--tag", "3.5.9", "-p"])
             .args(["--base", "registry.invalid/x/base:1", "--spark-home"])
             .arg(&home)
             .args(bad)
-            .output()
-            .unwrap();
-        assert_eq!(o.status.code(), Some(2), "{bad:?}: {}", stderr(&o));
+            .run();
+        assert_eq!(
+            o.status.code(),
+            Some(exit::USAGE.into()),
+            "{bad:?}: {}",
+            stderr(&o)
+        );
         assert!(started.elapsed() < Duration::from_secs(5), "{bad:?}");
     }
 }
@@ -750,7 +750,7 @@ fn python_added_to_a_jvm_only_debian_base() {
     let build = || {
         let archive = dir.path().join("images.tar");
         let _ = fs::remove_file(&archive);
-        let o = Command::new(env!("CARGO_BIN_EXE_sparkimg"))
+        let o = Sparkimg::new()
             .arg("build")
             .arg("--spark-home")
             .arg(&home)
@@ -763,8 +763,7 @@ fn python_added_to_a_jvm_only_debian_base() {
             .arg(&cache)
             .arg("--output")
             .arg(format!("docker-archive:{}", archive.display()))
-            .output()
-            .unwrap();
+            .run();
         (report(&o), archive)
     };
     let (first, archive) = build();
@@ -847,7 +846,7 @@ fn r_added_to_a_jvm_only_debian_base() {
     let image = format!("{repo}/spark:1");
     let _guard = Loaded(vec![image.clone()]);
     let archive = dir.path().join("images.tar");
-    let o = Command::new(env!("CARGO_BIN_EXE_sparkimg"))
+    let o = Sparkimg::new()
         .arg("build")
         .arg("--spark-home")
         .arg(&home)
@@ -861,8 +860,7 @@ fn r_added_to_a_jvm_only_debian_base() {
         .arg(dir.path().join("cache"))
         .arg("--output")
         .arg(format!("docker-archive:{}", archive.display()))
-        .output()
-        .unwrap();
+        .run();
     report(&o);
     docker(&["load", "-i", archive.to_str().unwrap()]);
     let out = docker(&[
@@ -902,7 +900,7 @@ fn engine_path_installs_python3_and_apt_packages() {
         &base,
     ]);
     let dir = tempfile::tempdir().unwrap();
-    let o = Command::new(env!("CARGO_BIN_EXE_sparkimg"))
+    let o = Sparkimg::new()
         .args(["build", "--engine", "docker", "--base", &base])
         .arg("--spark-home")
         .arg(&home)
@@ -912,8 +910,7 @@ fn engine_path_installs_python3_and_apt_packages() {
         .arg(&ep)
         .arg("--cache-dir")
         .arg(dir.path().join("cache"))
-        .output()
-        .unwrap();
+        .run();
     report(&o);
     for (image, pkgs) in [(&jvm, &["less"][..]), (&py, &["less", "python3"][..])] {
         for p in pkgs {

@@ -4,40 +4,26 @@
 //! rerun must succeed with the digests of the uninterrupted run, every blob in the
 //! cache must hash to its name, and the rerun must leave no leftovers in the cache.
 
-mod common;
-
 use std::fs;
 use std::io::Write;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output, Stdio};
+use std::process::Command;
 use std::time::{Duration, Instant};
 
 use sha2::{Digest, Sha256, Sha512};
 
-use common::{noise, sha512sum_line, KillClock, Server};
+use crate::common;
+use crate::common::{assert_exit, noise, sha512sum_line, KillClock, Ran, Server, Sparkimg};
+use sparkimg::exit;
 
 const POINTS: u32 = 20;
 
-fn ok(out: &Output) -> serde_json::Value {
-    assert!(
-        out.status.success(),
-        "sparkimg failed: {:?}\n{}",
-        out.status,
-        String::from_utf8_lossy(&out.stderr)
-    );
-    serde_json::from_slice(&out.stdout).unwrap_or(serde_json::Value::Null)
-}
-
-fn sparkimg(args: &[String], cache: &Path) -> Command {
-    let mut c = Command::new(env!("CARGO_BIN_EXE_sparkimg"));
-    c.args(args)
-        .env("SPARKIMG_CACHE_DIR", cache)
-        .env_remove("SPARKIMG_MIRRORS")
+/// `sparkimg ARGS` on cache `cache`, at a fixed build epoch.
+fn killable(args: &[String], cache: &Path) -> Sparkimg {
+    Sparkimg::new()
+        .args(args)
+        .cache(cache)
         .env("SOURCE_DATE_EPOCH", "1700000000")
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped());
-    c
 }
 
 /// Starts `cmd`, SIGKILLs it after `at`; whether it was still running then.
@@ -76,10 +62,8 @@ fn check_blobs(cache: &Path) -> usize {
 }
 
 fn no_leftovers(cache: &Path) {
-    let out = sparkimg(&["cache".into(), "ls".into(), "--json".into()], cache)
-        .output()
-        .unwrap();
-    let v = ok(&out);
+    let out = killable(&["cache".into(), "ls".into(), "--json".into()], cache).run();
+    let v = out.json();
     assert_eq!(v["leftovers"], serde_json::json!([]), "{v}");
 }
 
@@ -133,7 +117,7 @@ fn fetch_killed_anywhere_reruns_to_the_same_digest() {
         .map(|_| {
             let reference = tempfile::tempdir().unwrap();
             let t0 = Instant::now();
-            want = ok(&sparkimg(&args, reference.path()).output().unwrap());
+            want = killable(&args, reference.path()).json();
             t0.elapsed()
         })
         .collect();
@@ -141,9 +125,9 @@ fn fetch_killed_anywhere_reruns_to_the_same_digest() {
     for i in 1..=POINTS {
         let at = clock.at(i);
         let cache = tempfile::tempdir().unwrap();
-        clock.record(kill_at(sparkimg(&args, cache.path()), at));
+        clock.record(kill_at(killable(&args, cache.path()).command(), at));
         check_blobs(cache.path());
-        let got = ok(&sparkimg(&args, cache.path()).output().unwrap());
+        let got = killable(&args, cache.path()).json();
         assert_eq!(got["sha512"], want["sha512"], "after a kill at {at:?}");
         let home = PathBuf::from(got["path"].as_str().unwrap());
         assert_eq!(
@@ -253,11 +237,7 @@ fn build_killed_anywhere_reruns_to_the_same_digest() {
         .map(|_| {
             let reference = tempfile::tempdir().unwrap();
             let t0 = Instant::now();
-            ok(
-                &sparkimg(&with_out(reference.path()), &reference.path().join("cache"))
-                    .output()
-                    .unwrap(),
-            );
+            killable(&with_out(reference.path()), &reference.path().join("cache")).ok();
             let took = t0.elapsed();
             want = digest_of(&reference.path().join("out"));
             took
@@ -268,9 +248,12 @@ fn build_killed_anywhere_reruns_to_the_same_digest() {
         let at = clock.at(i);
         let run = tempfile::tempdir().unwrap();
         let cache = run.path().join("cache");
-        clock.record(kill_at(sparkimg(&with_out(run.path()), &cache), at));
+        clock.record(kill_at(
+            killable(&with_out(run.path()), &cache).command(),
+            at,
+        ));
         check_blobs(&cache);
-        ok(&sparkimg(&with_out(run.path()), &cache).output().unwrap());
+        killable(&with_out(run.path()), &cache).ok();
         assert_eq!(
             digest_of(&run.path().join("out")),
             want,
@@ -332,11 +315,11 @@ fn two_concurrent_builds_of_one_image_both_succeed_and_build_each_layer_once() {
             "--output".into(),
             format!("oci:{}", run.path().join(out).display()),
         ]);
-        sparkimg(&a, &cache).spawn().unwrap()
+        killable(&a, &cache).command().spawn().unwrap()
     };
     let (a, b) = (start("a"), start("b"));
     let (a, b) = (a.wait_with_output().unwrap(), b.wait_with_output().unwrap());
-    let (va, vb) = (ok(&a), ok(&b));
+    let (va, vb) = (a.json(), b.json());
     assert_eq!(
         digest_of(&run.path().join("a")),
         digest_of(&run.path().join("b"))
@@ -384,13 +367,13 @@ exit $rc"#;
     let out = Command::new("unshare")
         .args(["-m", "sh", "-c", script, "sh"])
         .arg(&cache)
-        .arg(env!("CARGO_BIN_EXE_sparkimg"))
+        .arg(common::BIN)
         .arg(s.url("m"))
         .arg(&listing)
         .output()
         .unwrap();
     let err = String::from_utf8_lossy(&out.stderr);
-    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert_exit(&out, exit::OTHER);
     let want = format!(
         "no space left on the file system holding {}/partial/",
         cache.display()
@@ -460,12 +443,11 @@ fn an_engine_gone_during_load_is_a_clear_error() {
     let sock = inputs.path().join("docker.sock");
     let server = dying_engine(&sock);
     args.push("--load".into());
-    let out = sparkimg(&args, &inputs.path().join("cache"))
+    let out = killable(&args, &inputs.path().join("cache"))
         .env("DOCKER_HOST", format!("unix://{}", sock.display()))
-        .output()
-        .unwrap();
+        .run();
     let err = String::from_utf8_lossy(&out.stderr);
-    assert_eq!(out.status.code(), Some(12), "{err}");
+    assert_exit(&out, exit::ENGINE_FAILED);
     assert!(
         err.contains("Docker Engine: load: the connection to the daemon was lost"),
         "{err}"

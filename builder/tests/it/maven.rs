@@ -1,14 +1,13 @@
 //! `--packages` downloads against real HTTP on 127.0.0.1 (and a `file://` directory):
 //! checksums, retries, the content-addressed cache and offline rebuilds, errors.
 
-mod common;
-
 use std::error::Error;
 use std::net::TcpListener;
 use std::path::Path;
 use std::time::Duration;
 
-use common::{noise, Fault, Server};
+use crate::common;
+use crate::common::{assert_exit, noise, Fault, Ran, Server, Sparkimg};
 use sha1::Digest as _;
 use sparkimg::exit;
 use sparkimg::http::RetryPolicy;
@@ -318,21 +317,15 @@ fn the_packages_command_lists_what_an_image_would_get() {
     repo.as_path().module("org.b:lib:2.0", &[], true);
     let url = url::Url::from_directory_path(&repo).unwrap().to_string();
     let run = |packages: &str| {
-        std::process::Command::new(env!("CARGO_BIN_EXE_sparkimg"))
+        Sparkimg::new()
             .args(["packages", "--json", "--packages", packages])
             .arg("--cache-dir")
             .arg(dir.path().join("cache"))
             .env("DEFAULT_ARTIFACT_REPOSITORY", &url)
-            .output()
-            .unwrap()
+            .run()
     };
     let out = run("org.a:app:1.0");
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let jars: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let jars: serde_json::Value = out.json();
     let files: Vec<&str> = jars
         .as_array()
         .unwrap()
@@ -340,9 +333,9 @@ fn the_packages_command_lists_what_an_image_would_get() {
         .map(|j| j["file"].as_str().unwrap())
         .collect();
     assert_eq!(files, ["org.a_app-1.0.jar", "org.b_lib-2.0.jar"]);
-    assert_eq!(run("org.a:app").status.code(), Some(2));
+    assert_exit(&run("org.a:app"), exit::USAGE);
     let missing = run("org.a:gone:1");
-    assert_eq!(missing.status.code(), Some(4));
+    assert_exit(&missing, exit::DOWNLOAD);
     assert!(String::from_utf8_lossy(&missing.stderr).contains("org.a:gone:1"));
 }
 
@@ -458,19 +451,13 @@ fn cache_ls_and_prune_know_the_maven_files() {
     let url = url::Url::from_directory_path(&repo).unwrap().to_string();
     let cache = dir.path().join("cache");
     let run = |args: &[&str]| {
-        let out = std::process::Command::new(env!("CARGO_BIN_EXE_sparkimg"))
+        let out = Sparkimg::new()
             .args(args)
             .arg("--cache-dir")
             .arg(&cache)
             .env("DEFAULT_ARTIFACT_REPOSITORY", &url)
-            .output()
-            .unwrap();
-        assert!(
-            out.status.success(),
-            "{args:?}: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        serde_json::from_slice::<serde_json::Value>(&out.stdout).unwrap_or_default()
+            .run();
+        out.json()
     };
     let entries = |ls: &serde_json::Value, kind: &str| {
         ls["kinds"]
@@ -505,16 +492,13 @@ fn a_jar_cut_by_a_kill_is_resumed_by_the_next_run() {
     let dir = tempfile::tempdir().unwrap();
     let cache = dir.path().join("cache");
     let run = || {
-        let mut c = std::process::Command::new(env!("CARGO_BIN_EXE_sparkimg"));
-        c.args(["packages", "--json", "--packages", "org.a:app:1.0"])
+        Sparkimg::new()
+            .args(["packages", "--json", "--packages", "org.a:app:1.0"])
             .arg("--cache-dir")
             .arg(&cache)
             .env("DEFAULT_ARTIFACT_REPOSITORY", server.url("m2/"))
-            .stdout(std::process::Stdio::piped())
-            .stderr(std::process::Stdio::piped());
-        c
     };
-    let mut child = run().spawn().unwrap();
+    let mut child = run().command().spawn().unwrap();
     // Generous under load; returns as soon as the 80 kB are on disk.
     let deadline = std::time::Instant::now() + Duration::from_secs(120);
     let partial_len = || {
@@ -537,13 +521,7 @@ fn a_jar_cut_by_a_kill_is_resumed_by_the_next_run() {
     child.kill().unwrap();
     child.wait().unwrap();
 
-    let out = run().output().unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let jars: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let jars = run().json();
     let sha = hex::encode(sha2::Sha256::digest(&body));
     assert_eq!(jars[0]["sha256"], sha.as_str());
     let seen = server.seen(&jar);

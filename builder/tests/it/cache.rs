@@ -2,38 +2,14 @@
 //! cache locks, with real `sparkimg` processes: one kept alive holding its locks (it
 //! blocks reading a FIFO given as `--dist`), then killed with SIGKILL.
 
-mod common;
-
 use std::fs::{self, File};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Output, Stdio};
+use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant, SystemTime};
 
-use common::{sha512sum_line, spark_tgz};
-
-fn sparkimg(args: &[&str], cache: &Path) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_sparkimg"))
-        .args(args)
-        .env("SPARKIMG_CACHE_DIR", cache)
-        .env_remove("SPARKIMG_LOCK_TIMEOUT")
-        .output()
-        .expect("run sparkimg")
-}
-
-fn ok(out: &Output) -> String {
-    assert!(
-        out.status.success(),
-        "sparkimg failed: {:?}\nstdout: {}\nstderr: {}",
-        out.status,
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8_lossy(&out.stdout).into_owned()
-}
-
-fn json(out: &Output) -> serde_json::Value {
-    serde_json::from_str(&ok(out)).expect("one JSON object on stdout")
-}
+use crate::common;
+use crate::common::{assert_exit, sha512sum_line, spark_tgz, Ran, Sparkimg};
+use sparkimg::exit;
 
 /// A local distribution `spark-V-bin-hadoop3.tgz` with its `.sha512`, in `dir`.
 fn dist(dir: &Path, version: &str) -> PathBuf {
@@ -72,27 +48,34 @@ fn ls_by_kind_and_prune_by_age_count_and_all() {
     let c = cache.path();
     let old = dist(src.path(), "3.4.4");
     let new = dist(src.path(), "3.5.3");
-    let old_home = json(&sparkimg(
-        &["fetch", "--json", "--dist", old.to_str().unwrap()],
-        c,
-    ));
-    let new_home = json(&sparkimg(
-        &["fetch", "--json", "--dist", new.to_str().unwrap()],
-        c,
-    ));
+    let old_home = Sparkimg::new()
+        .args(["fetch", "--json", "--dist", old.to_str().unwrap()])
+        .cache(c)
+        .json();
+    let new_home = Sparkimg::new()
+        .args(["fetch", "--json", "--dist", new.to_str().unwrap()])
+        .cache(c)
+        .json();
     let (old_sha, new_sha) = (
         old_home["sha512"].as_str().unwrap(),
         new_home["sha512"].as_str().unwrap(),
     );
 
-    let ls = json(&sparkimg(&["cache", "ls", "--json"], c));
+    let ls = Sparkimg::new()
+        .args(["cache", "ls", "--json"])
+        .cache(c)
+        .json();
     let tar_bytes = fs::metadata(&old).unwrap().len() + fs::metadata(&new).unwrap().len();
     assert_eq!(kind_total(&ls, "tarballs"), (2, tar_bytes), "{ls}");
     let (n, bytes) = kind_total(&ls, "dists");
     assert_eq!(n, 2);
     assert!(bytes > 800_000, "two dists of ~400 kB each: {bytes}");
     assert_eq!(ls["leftovers"].as_array().unwrap().len(), 0, "{ls}");
-    let table = ok(&sparkimg(&["cache", "ls"], c));
+    let table = Sparkimg::new()
+        .args(["cache", "ls"])
+        .cache(c)
+        .ok()
+        .stdout_text();
     assert!(
         table.contains("dists") && table.contains("tarballs") && table.contains("total"),
         "{table}"
@@ -107,24 +90,24 @@ fn ls_by_kind_and_prune_by_age_count_and_all() {
         &c.join("blobs/sha512").join(old_sha),
         Duration::from_secs(48 * 3600),
     );
-    let dry = json(&sparkimg(
-        &[
+    let dry = Sparkimg::new()
+        .args([
             "cache",
             "prune",
             "--older-than",
             "1d",
             "--dry-run",
             "--json",
-        ],
-        c,
-    ));
+        ])
+        .cache(c)
+        .json();
     assert_eq!(dry["entries"]["count"], 2, "{dry}");
     assert!(c.join("dists").join(old_sha).is_dir());
 
-    let p = json(&sparkimg(
-        &["cache", "prune", "--older-than", "1d", "--json"],
-        c,
-    ));
+    let p = Sparkimg::new()
+        .args(["cache", "prune", "--older-than", "1d", "--json"])
+        .cache(c)
+        .json();
     assert_eq!(p["entries"]["count"], 2, "{p}");
     assert!(!c.join("dists").join(old_sha).exists());
     assert!(!c.join("blobs/sha512").join(old_sha).exists());
@@ -133,28 +116,37 @@ fn ls_by_kind_and_prune_by_age_count_and_all() {
     assert_eq!(fs::read_dir(c.join("tmp")).unwrap().count(), 0);
 
     // Fetched again: the newest per kind is kept by --keep-last 1.
-    ok(&sparkimg(&["fetch", "--dist", old.to_str().unwrap()], c));
+    Sparkimg::new()
+        .args(["fetch", "--dist", old.to_str().unwrap()])
+        .cache(c)
+        .ok();
     set_age(&c.join("dists").join(new_sha), Duration::from_secs(3600));
     set_age(
         &c.join("blobs/sha512").join(new_sha),
         Duration::from_secs(3600),
     );
-    let p = json(&sparkimg(
-        &["cache", "prune", "--keep-last", "1", "--json"],
-        c,
-    ));
+    let p = Sparkimg::new()
+        .args(["cache", "prune", "--keep-last", "1", "--json"])
+        .cache(c)
+        .json();
     assert_eq!(p["entries"]["count"], 2, "{p}");
     assert!(c.join("dists").join(old_sha).is_dir() && !c.join("dists").join(new_sha).exists());
 
-    let p = json(&sparkimg(&["cache", "prune", "--all", "--json"], c));
+    let p = Sparkimg::new()
+        .args(["cache", "prune", "--all", "--json"])
+        .cache(c)
+        .json();
     assert_eq!(p["kept"]["count"], 0, "{p}");
-    let ls = json(&sparkimg(&["cache", "ls", "--json"], c));
+    let ls = Sparkimg::new()
+        .args(["cache", "ls", "--json"])
+        .cache(c)
+        .json();
     assert_eq!(ls["entries"].as_array().unwrap().len(), 0, "{ls}");
     // The cache still works after a full prune.
-    let again = json(&sparkimg(
-        &["fetch", "--json", "--dist", old.to_str().unwrap()],
-        c,
-    ));
+    let again = Sparkimg::new()
+        .args(["fetch", "--json", "--dist", old.to_str().unwrap()])
+        .cache(c)
+        .json();
     assert_eq!(again["sha512"], old_sha);
     assert_eq!(again["cached"], false);
 }
@@ -170,9 +162,10 @@ fn live_holder(fifo: &Path, cache: &Path) -> Child {
         format!("{}  {name}\n", "ab".repeat(64)),
     )
     .unwrap();
-    let child = Command::new(env!("CARGO_BIN_EXE_sparkimg"))
+    let child = Sparkimg::new()
         .args(["fetch", "--dist", fifo.to_str().unwrap()])
-        .env("SPARKIMG_CACHE_DIR", cache)
+        .cache(cache)
+        .command()
         .stdout(Stdio::null())
         .stderr(Stdio::null())
         .spawn()
@@ -256,7 +249,10 @@ fn live_locks_are_named_and_time_out_dead_leftovers_are_swept() {
     let leftovers = plant_leftovers(c);
 
     // While it lives, another command sweeps nothing: the writes may be its own.
-    ok(&sparkimg(&["fetch", "--dist", real.to_str().unwrap()], c));
+    Sparkimg::new()
+        .args(["fetch", "--dist", real.to_str().unwrap()])
+        .cache(c)
+        .ok();
     for (p, _) in &leftovers {
         assert!(
             p.exists(),
@@ -264,7 +260,10 @@ fn live_locks_are_named_and_time_out_dead_leftovers_are_swept() {
             p.display()
         );
     }
-    let ls = json(&sparkimg(&["cache", "ls", "--json"], c));
+    let ls = Sparkimg::new()
+        .args(["cache", "ls", "--json"])
+        .cache(c)
+        .json();
     assert_eq!(
         ls["leftovers"].as_array().unwrap().len(),
         leftovers.len(),
@@ -273,19 +272,19 @@ fn live_locks_are_named_and_time_out_dead_leftovers_are_swept() {
 
     // The same artifact: waits, names the holder, gives up after --lock-timeout.
     let t0 = Instant::now();
-    let out = sparkimg(
-        &[
+    let out = Sparkimg::new()
+        .args([
             "fetch",
             "--dist",
             fifo.to_str().unwrap(),
             "--lock-timeout",
             "1s",
-        ],
-        c,
-    );
+        ])
+        .cache(c)
+        .run();
     let waited = t0.elapsed();
     let err = String::from_utf8_lossy(&out.stderr);
-    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert_exit(&out, exit::OTHER);
     let who = format!("held by pid {pid} (sparkimg fetch)");
     assert!(
         err.contains("waiting for another sparkimg process to finish"),
@@ -301,9 +300,12 @@ fn live_locks_are_named_and_time_out_dead_leftovers_are_swept() {
         "{waited:?}"
     );
     // A prune waits for every command using the cache.
-    let out = sparkimg(&["cache", "prune", "--all", "--lock-timeout", "500ms"], c);
+    let out = Sparkimg::new()
+        .args(["cache", "prune", "--all", "--lock-timeout", "500ms"])
+        .cache(c)
+        .run();
     let err = String::from_utf8_lossy(&out.stderr);
-    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert_exit(&out, exit::OTHER);
     assert!(
         err.contains(&who) && err.contains("timed out after 500ms"),
         "{err}"
@@ -317,20 +319,29 @@ fn live_locks_are_named_and_time_out_dead_leftovers_are_swept() {
     holder.wait().unwrap();
     // The next command that uses the cache sweeps what the dead process left, except
     // downloads young enough to resume.
-    let out = sparkimg(&["fetch", "--dist", real.to_str().unwrap()], c);
-    ok(&out);
+    let out = Sparkimg::new()
+        .args(["fetch", "--dist", real.to_str().unwrap()])
+        .cache(c)
+        .run();
+    out.ok();
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("leftover(s) of interrupted runs"), "{err}");
     for (p, kept) in &leftovers {
         assert_eq!(p.exists(), *kept, "{}", p.display());
     }
-    let p = json(&sparkimg(&["cache", "prune", "--json"], c));
+    let p = Sparkimg::new()
+        .args(["cache", "prune", "--json"])
+        .cache(c)
+        .json();
     assert_eq!(p["leftovers"]["count"], 2, "{p}");
     assert_eq!(p["entries"]["count"], 0, "{p}");
     for (p, _) in &leftovers {
         assert!(!p.exists(), "{}", p.display());
     }
-    let ls = json(&sparkimg(&["cache", "ls", "--json"], c));
+    let ls = Sparkimg::new()
+        .args(["cache", "ls", "--json"])
+        .cache(c)
+        .json();
     assert_eq!(ls["leftovers"].as_array().unwrap().len(), 0, "{ls}");
     assert_eq!(kind_total(&ls, "dists").0, 1, "{ls}");
 }
@@ -338,13 +349,16 @@ fn live_locks_are_named_and_time_out_dead_leftovers_are_swept() {
 #[test]
 fn lock_timeout_is_a_duration() {
     let cache = tempfile::tempdir().unwrap();
-    let out = sparkimg(&["cache", "ls", "--lock-timeout", "soon"], cache.path());
-    assert_eq!(out.status.code(), Some(2));
-    let out = sparkimg(
-        &["cache", "prune", "--all", "--older-than", "1d"],
-        cache.path(),
-    );
-    assert_eq!(out.status.code(), Some(2));
+    let out = Sparkimg::new()
+        .args(["cache", "ls", "--lock-timeout", "soon"])
+        .cache(cache.path())
+        .run();
+    assert_exit(&out, exit::USAGE);
+    let out = Sparkimg::new()
+        .args(["cache", "prune", "--all", "--older-than", "1d"])
+        .cache(cache.path())
+        .run();
+    assert_exit(&out, exit::USAGE);
 }
 
 /// `rebase`, `outdated` and `packages` write into the cache too (pulls, downloaded
@@ -374,7 +388,7 @@ fn every_command_that_writes_the_cache_holds_a_session() {
         let leftover = cache.path().join("tmp/.tmpDead");
         fs::create_dir_all(leftover.parent().unwrap()).unwrap();
         fs::write(&leftover, b"left by a killed run").unwrap();
-        let o = sparkimg(args, cache.path());
+        let o = Sparkimg::new().args(args).cache(cache.path()).run();
         let err = String::from_utf8_lossy(&o.stderr);
         assert!(!o.status.success(), "{args:?}: {err}");
         assert!(

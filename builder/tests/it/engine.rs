@@ -15,8 +15,9 @@ use std::process::{Command, Output};
 use serde_json::Value;
 use sparkimg::engine::{discovery, Daemon};
 
-mod common;
-use common::{need, need_docker_engine, skip, LoopbackRegistry};
+use crate::common;
+use crate::common::{assert_exit, need, need_docker_engine, skip, LoopbackRegistry, Ran, Sparkimg};
+use sparkimg::exit;
 
 const BASE: &str = "sparkimg-fixture/base:bookworm-jre17";
 
@@ -100,26 +101,6 @@ impl Drop for Images {
     }
 }
 
-fn sparkimg(args: &[&str], env: &[(&str, &str)]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_sparkimg"))
-        .args(args)
-        .envs(env.iter().copied())
-        .env_remove("SOURCE_DATE_EPOCH")
-        .output()
-        .unwrap()
-}
-
-fn ok_json(o: &Output) -> Value {
-    assert!(
-        o.status.success(),
-        "sparkimg failed ({:?}): {}",
-        o.status.code(),
-        String::from_utf8_lossy(&o.stderr)
-    );
-    serde_json::from_slice(&o.stdout)
-        .unwrap_or_else(|e| panic!("{e}: {}", String::from_utf8_lossy(&o.stdout)))
-}
-
 /// Every Spark path of an image: path, mode, owner, type, link target; then sha256 of
 /// every regular file. Sorted, so two images compare line by line.
 fn tree(image: &str) -> String {
@@ -201,8 +182,8 @@ fn engine_build_matches_daemonless_load_and_runs() {
     let cache_dir = cache.path().to_str().unwrap();
 
     // The Docker Engine path, all three images.
-    let built = ok_json(&sparkimg(
-        &[
+    let built = Sparkimg::new()
+        .args([
             "build",
             "--engine",
             "docker",
@@ -220,9 +201,8 @@ fn engine_build_matches_daemonless_load_and_runs() {
             "--cache-dir",
             cache_dir,
             "--json",
-        ],
-        &[],
-    ));
+        ])
+        .json();
     let images = built["images"].as_array().unwrap();
     assert_eq!(images.len(), 2, "{built}");
     for i in images {
@@ -236,8 +216,8 @@ fn engine_build_matches_daemonless_load_and_runs() {
 
     // The daemonless path, streamed into the daemon.
     let rootfs = format!("rootfs:{}", env.rootfs.display());
-    let loaded = ok_json(&sparkimg(
-        &[
+    let loaded = Sparkimg::new()
+        .args([
             "build",
             "--load",
             "--spark-home",
@@ -254,9 +234,8 @@ fn engine_build_matches_daemonless_load_and_runs() {
             "--cache-dir",
             cache_dir,
             "--json",
-        ],
-        &[],
-    ));
+        ])
+        .json();
     for i in loaded["images"].as_array().unwrap() {
         // A loaded image's ID is its config digest: the daemon kept our config as is.
         assert_eq!(i["image_id"], i["config_digest"], "{i}");
@@ -283,6 +262,12 @@ fn engine_build_matches_daemonless_load_and_runs() {
         );
     }
 
+    check_engine_images_run(&repo);
+}
+
+/// The images of `engine_build_matches_daemonless_load_and_runs` run: the entrypoint's
+/// plan for a pod-like driver, Java, PySpark, and SparkPi in the loaded daemonless one.
+fn check_engine_images_run(repo: &str) {
     // The images run: the entrypoint's plan for a pod-like driver, Java, PySpark.
     let jvm = format!("{repo}/spark:engine");
     let plan = run(&[
@@ -380,7 +365,12 @@ fn packages_are_the_same_on_both_paths() {
         "--packages",
         "org.a:app:1.0",
     ];
-    let build = |path: &[&str]| ok_json(&sparkimg(&[&["build"], path, &shared].concat(), &maven));
+    let build = |path: &[&str]| {
+        Sparkimg::new()
+            .args([&["build"], path, &shared].concat())
+            .envs(&maven)
+            .json()
+    };
     let by_engine = build(&["--engine", "docker", "-t", "engine", "--base", BASE]);
     let by_load = build(&["--load", "-t", "loaded", "--base", &rootfs]);
     assert_eq!(by_engine["packages"], by_load["packages"]);
@@ -408,35 +398,37 @@ fn no_daemon_is_a_clear_error() {
         &["build", "--load", "--spark-version", "3.5.3"][..],
         &["push", "--engine", "docker", "example.com/x/spark:3.5.3"][..],
     ] {
-        let o = sparkimg(args, &[("DOCKER_HOST", &sock)]);
+        let o = Sparkimg::new()
+            .args(args)
+            .envs(&[("DOCKER_HOST", &sock)])
+            .run();
         let err = String::from_utf8_lossy(&o.stderr);
-        assert_eq!(o.status.code(), Some(11), "{args:?}: {err}");
+        assert_eq!(
+            o.status.code(),
+            Some(exit::NO_ENGINE.into()),
+            "{args:?}: {err}"
+        );
         assert!(err.contains("no Docker Engine answers"), "{err}");
         assert!(err.contains("--output oci:DIR"), "{err}");
         assert!(err.contains("DOCKER_HOST"), "{err}");
     }
     // A context that does not exist is named.
-    let o = sparkimg(
-        &["build", "--engine", "docker", "--spark-version", "3.5.3"],
-        &[
+    let o = Sparkimg::new()
+        .args(["build", "--engine", "docker", "--spark-version", "3.5.3"])
+        .envs(&[
             ("DOCKER_CONTEXT", "nowhere"),
             ("DOCKER_CONFIG", dir.path().to_str().unwrap()),
-        ],
-    );
+        ])
+        .run();
     let err = String::from_utf8_lossy(&o.stderr);
-    assert_eq!(o.status.code(), Some(11), "{err}");
+    assert_exit(&o, exit::NO_ENGINE);
     assert!(err.contains("'nowhere'"), "{err}");
     // -f belongs to --engine docker.
-    let o = sparkimg(
-        &["build", "-f", "Dockerfile", "--spark-version", "3.5.3"],
-        &[("DOCKER_HOST", &sock)],
-    );
-    assert_eq!(
-        o.status.code(),
-        Some(2),
-        "{}",
-        String::from_utf8_lossy(&o.stderr)
-    );
+    let o = Sparkimg::new()
+        .args(["build", "-f", "Dockerfile", "--spark-version", "3.5.3"])
+        .envs(&[("DOCKER_HOST", &sock)])
+        .run();
+    assert_exit(&o, exit::USAGE);
 }
 
 /// `sparkimg push --engine docker` pushes through the daemon (Docker treats 127.0.0.0/8
@@ -466,10 +458,9 @@ fn push_through_the_daemon_to_a_local_registry() {
     let _images = Images(vec![reference.clone()]);
     docker_ok(&["import", rootfs.to_str().unwrap(), &reference]);
 
-    let report = ok_json(&sparkimg(
-        &["push", "--engine", "docker", &reference, "--json"],
-        &[],
-    ));
+    let report = Sparkimg::new()
+        .args(["push", "--engine", "docker", &reference, "--json"])
+        .json();
     let text = report.to_string();
     let digest = text
         .split('"')
@@ -485,24 +476,16 @@ fn push_through_the_daemon_to_a_local_registry() {
             .arg(format!("docker://{reference}"))
             .output()
             .unwrap();
-        assert!(
-            out.status.success(),
-            "{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        let inspected: Value = serde_json::from_slice(&out.stdout).unwrap();
+        let inspected: Value = out.json();
         assert_eq!(inspected["Digest"], digest.as_str(), "{inspected}");
     }
 
     // The registry gone: the daemon's push fails, and we say so (exit 12).
     drop(registry);
-    let out = sparkimg(&["push", "--engine", "docker", &reference], &[]);
-    assert_eq!(
-        out.status.code(),
-        Some(12),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let out = Sparkimg::new()
+        .args(["push", "--engine", "docker", &reference])
+        .run();
+    assert_exit(&out, exit::ENGINE_FAILED);
 }
 
 /// `src` copied to `dst` as hard links: the fixture's 300 MB stay shared.
@@ -549,26 +532,28 @@ fn trimmed_distribution_builds_on_both_paths() {
         cache.to_str().unwrap(),
         "--json",
     ];
-    let engine = sparkimg(
-        &[
-            &[
-                "build", "--engine", "docker", "-t", "engine", "--base", BASE,
-            ][..],
-            &common,
-        ]
-        .concat(),
-        &[],
-    );
-    ok_json(&engine);
+    let engine = Sparkimg::new()
+        .args(
+            [
+                &[
+                    "build", "--engine", "docker", "-t", "engine", "--base", BASE,
+                ][..],
+                &common,
+            ]
+            .concat(),
+        )
+        .run();
+    engine.json();
     let rootfs = format!("rootfs:{}", env.rootfs.display());
-    let loaded = ok_json(&sparkimg(
-        &[
-            &["build", "--load", "-t", "loaded", "--base", &rootfs][..],
-            &common,
-        ]
-        .concat(),
-        &[],
-    ));
+    let loaded = Sparkimg::new()
+        .args(
+            [
+                &["build", "--load", "-t", "loaded", "--base", &rootfs][..],
+                &common,
+            ]
+            .concat(),
+        )
+        .json();
     let layers: Vec<&str> = loaded["layers"]
         .as_array()
         .unwrap()
@@ -591,12 +576,15 @@ fn trimmed_distribution_builds_on_both_paths() {
         &["--engine", "docker", "--base", BASE][..],
         &["--load", "--base", &rootfs],
     ] {
-        let o = sparkimg(
-            &[&["build", "-R", "-t", "refused"][..], engine_args, &common].concat(),
-            &[],
-        );
+        let o = Sparkimg::new()
+            .args([&["build", "-R", "-t", "refused"][..], engine_args, &common].concat())
+            .run();
         let err = String::from_utf8_lossy(&o.stderr);
-        assert_eq!(o.status.code(), Some(6), "{engine_args:?}: {err}");
+        assert_eq!(
+            o.status.code(),
+            Some(exit::BASE_OR_DIST.into()),
+            "{engine_args:?}: {err}"
+        );
         assert!(
             err.contains("spark-r needs R/") && err.contains("drop -R"),
             "{err}"
@@ -631,8 +619,8 @@ fn engine_steps_are_copies_and_a_conf_change_rebuilds_one_layer() {
     ]);
     let (d, ep) = (dist.to_str().unwrap(), env.entrypoint.to_str().unwrap());
     let build = |tag: &str| {
-        ok_json(&sparkimg(
-            &[
+        Sparkimg::new()
+            .args([
                 "build",
                 "--engine",
                 "docker",
@@ -647,9 +635,8 @@ fn engine_steps_are_copies_and_a_conf_change_rebuilds_one_layer() {
                 "--entrypoint-binary",
                 ep,
                 "--json",
-            ],
-            &[],
-        ))
+            ])
+            .json()
     };
     build("one");
     let one = format!("{repo}/spark:one");
@@ -703,7 +690,7 @@ fn output_load_and_push_in_one_run() {
     let _images = Images(vec![reference.clone()]);
     let tmp = tempfile::tempdir().unwrap();
     let layout = tmp.path().join("layout");
-    let o = Command::new(env!("CARGO_BIN_EXE_sparkimg"))
+    let o = Sparkimg::new()
         .args([
             "build",
             "--spark-home",
@@ -725,10 +712,8 @@ fn output_load_and_push_in_one_run() {
             "--json",
         ])
         .current_dir(tmp.path())
-        .env_remove("SOURCE_DATE_EPOCH")
-        .output()
-        .unwrap();
-    let v = ok_json(&o);
+        .run();
+    let v = o.json();
     let image = &v["images"][0];
     let digest = image["manifest_digest"].as_str().unwrap();
     // The layout.
@@ -779,7 +764,7 @@ fn engine_push_reads_the_password_from_stdin_once() {
         .map(|v| format!("{repo}/{v}:once"))
         .collect();
     let _images = Images(refs.clone());
-    let mut child = Command::new(env!("CARGO_BIN_EXE_sparkimg"))
+    let out = Sparkimg::new()
         .args([
             "build",
             "--engine",
@@ -804,25 +789,14 @@ fn engine_push_reads_the_password_from_stdin_once() {
             "--json",
         ])
         .env("DOCKER_CONFIG", dir.path().join("no-docker-config"))
-        .stdin(std::process::Stdio::piped())
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
-    use std::io::Write as _;
-    child
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(b"pw-Stdin-S3CR3T\n")
-        .unwrap();
-    let out = child.wait_with_output().unwrap();
+        .stdin(b"pw-Stdin-S3CR3T\n".to_vec())
+        .run();
     let secrets = vec!["S3CR3T".to_string(), {
         use base64::Engine as _;
         base64::engine::general_purpose::STANDARD.encode("spark:pw-Stdin-S3CR3T")
     }];
     common::assert_output_has_no_secret(&out, &secrets);
-    let v = ok_json(&out);
+    let v = out.json();
     let images = v["images"].as_array().unwrap();
     assert_eq!(images.len(), 2, "{v}");
     // Nor in what the daemon keeps of the images (config, labels, history, build args)
@@ -957,10 +931,9 @@ fn engine_build_attaches_sboms_to_what_it_pushes() {
         cache.to_str().unwrap(),
     ];
     let sbom_dir = ["--sbom", "both", "--sbom-dir", sboms.to_str().unwrap()];
-    let built = ok_json(&sparkimg(
-        &[&args[..], &sbom_dir, &["--push", "--json"]].concat(),
-        &[],
-    ));
+    let built = Sparkimg::new()
+        .args([&args[..], &sbom_dir, &["--push", "--json"]].concat())
+        .json();
     let digest = built["images"][0]["manifest_digest"]
         .as_str()
         .unwrap()
@@ -1005,21 +978,30 @@ fn engine_build_attaches_sboms_to_what_it_pushes() {
         assert_eq!(m["subject"]["digest"], digest.as_str(), "{m}");
         assert_eq!(m["layers"][0]["digest"], sha(bytes).as_str(), "{m}");
     }
-    let o = Command::new(env!("CARGO_BIN_EXE_sparkimg"))
+    let o = Sparkimg::new()
         .args(["sbom", &reference])
-        .env("SPARKIMG_CACHE_DIR", &cache)
-        .output()
-        .unwrap();
-    assert_eq!(
-        o.status.code(),
-        Some(0),
-        "{}",
-        String::from_utf8_lossy(&o.stderr)
-    );
+        .cache(&cache)
+        .run();
+    assert_exit(&o, exit::SUCCESS);
     assert_eq!(o.stdout, spdx_bytes);
 
+    check_spdx_lists_the_image(&spdx_bytes, &reference);
+
+    // Only in the daemon: nowhere to keep the SBOM but a file, which a hint says.
+    let o = Sparkimg::new().args(&args).run();
+    o.ok();
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(
+        err.contains("hint: the Docker Engine keeps no SBOM"),
+        "{err}"
+    );
+}
+
+/// Completeness of SPDX document `spdx_bytes` against the files of image `reference`:
+/// every jar with its sha256 (and purl when it has one POM), every installed dpkg package.
+fn check_spdx_lists_the_image(spdx_bytes: &[u8], reference: &str) {
     // Completeness against the image's files.
-    let spdx: Value = serde_json::from_slice(&spdx_bytes).unwrap();
+    let spdx: Value = serde_json::from_slice(spdx_bytes).unwrap();
     let packages = spdx["packages"].as_array().unwrap();
     let purl = |p: &Value| {
         p["externalRefs"][0]["referenceLocator"]
@@ -1032,7 +1014,7 @@ fn engine_build_attaches_sboms_to_what_it_pushes() {
         .filter(|p| p["comment"].as_str() != Some("shaded into the jar"))
         .filter_map(|p| Some((p["packageFileName"].as_str()?, p)))
         .collect();
-    let image = export(&reference);
+    let image = export(reference);
     assert!(image.jars.len() > 200, "{} jars", image.jars.len());
     for (path, (sum, poms)) in &image.jars {
         let p = by_file
@@ -1069,15 +1051,6 @@ fn engine_build_attaches_sboms_to_what_it_pushes() {
         installed += 1;
     }
     assert!(installed > 50, "{installed} dpkg packages");
-
-    // Only in the daemon: nowhere to keep the SBOM but a file, which a hint says.
-    let o = sparkimg(&args, &[]);
-    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
-    let err = String::from_utf8_lossy(&o.stderr);
-    assert!(
-        err.contains("hint: the Docker Engine keeps no SBOM"),
-        "{err}"
-    );
 }
 
 /// Path → (sha256, purl) of every jar an SPDX document lists (shaded ones aside).
@@ -1128,8 +1101,8 @@ fn engine_sbom_of_a_user_dockerfile_lists_what_the_image_holds() {
     )
     .unwrap();
     let sboms = dir.path().join("sboms");
-    let built = ok_json(&sparkimg(
-        &[
+    let built = Sparkimg::new()
+        .args([
             "build",
             "--engine",
             "docker",
@@ -1148,9 +1121,8 @@ fn engine_sbom_of_a_user_dockerfile_lists_what_the_image_holds() {
             "--sbom-dir",
             sboms.to_str().unwrap(),
             "--json",
-        ],
-        &[],
-    ));
+        ])
+        .json();
     let image_id = built["images"][0]["image_id"].as_str().unwrap().to_string();
     let files: Vec<PathBuf> = std::fs::read_dir(&sboms)
         .unwrap()
@@ -1159,34 +1131,7 @@ fn engine_sbom_of_a_user_dockerfile_lists_what_the_image_holds() {
     assert_eq!(files.len(), 1, "{files:?}");
     let spdx: Value = serde_json::from_slice(&std::fs::read(&files[0]).unwrap()).unwrap();
 
-    let listed = listed_jars(&spdx);
-    let image = export(&reference);
-    let extra: Vec<&String> = listed
-        .keys()
-        .filter(|p| !image.jars.contains_key(*p))
-        .collect();
-    let missing: Vec<&String> = image
-        .jars
-        .keys()
-        .filter(|p| !listed.contains_key(*p))
-        .collect();
-    assert!(
-        extra.is_empty() && missing.is_empty(),
-        "listed but not in the image: {extra:?}; in the image but not listed: {missing:?}"
-    );
-    assert!(image.jars.len() >= 4, "{:?}", image.jars.keys());
-    assert!(listed.contains_key(&format!("/opt/user/lib/{third}")));
-    assert!(
-        !listed.keys().any(|p| p.contains("spark-sql_")),
-        "a jar the Dockerfile left out is listed"
-    );
-    for (path, (sum, poms)) in &image.jars {
-        let (sha256, purl) = &listed[path];
-        assert_eq!(sha256, sum, "{path}");
-        if let [(g, a, v)] = poms.as_slice() {
-            assert_eq!(purl, &format!("pkg:maven/{g}/{a}@{v}"), "{path}");
-        }
-    }
+    check_user_jars_listed(&spdx, &reference, third);
     let packages = spdx["packages"].as_array().unwrap();
     // The base's jars (ca-certificates-java, the JDK's jrt-fs) are marked as its, so a
     // rebase replaces them; the Dockerfile's are not.
@@ -1231,4 +1176,37 @@ fn engine_sbom_of_a_user_dockerfile_lists_what_the_image_holds() {
         .find(|p| p["SPDXID"] == "SPDXRef-Image")
         .unwrap();
     assert_eq!(image_pkg["versionInfo"], image_id.as_str());
+}
+
+/// The jars SPDX document `spdx` lists are exactly those of image `reference` (the
+/// Dockerfile's, `third` among them), with their sha256 and purl.
+fn check_user_jars_listed(spdx: &Value, reference: &str, third: &str) {
+    let listed = listed_jars(spdx);
+    let image = export(reference);
+    let extra: Vec<&String> = listed
+        .keys()
+        .filter(|p| !image.jars.contains_key(*p))
+        .collect();
+    let missing: Vec<&String> = image
+        .jars
+        .keys()
+        .filter(|p| !listed.contains_key(*p))
+        .collect();
+    assert!(
+        extra.is_empty() && missing.is_empty(),
+        "listed but not in the image: {extra:?}; in the image but not listed: {missing:?}"
+    );
+    assert!(image.jars.len() >= 4, "{:?}", image.jars.keys());
+    assert!(listed.contains_key(&format!("/opt/user/lib/{third}")));
+    assert!(
+        !listed.keys().any(|p| p.contains("spark-sql_")),
+        "a jar the Dockerfile left out is listed"
+    );
+    for (path, (sum, poms)) in &image.jars {
+        let (sha256, purl) = &listed[path];
+        assert_eq!(sha256, sum, "{path}");
+        if let [(g, a, v)] = poms.as_slice() {
+            assert_eq!(purl, &format!("pkg:maven/{g}/{a}@{v}"), "{path}");
+        }
+    }
 }

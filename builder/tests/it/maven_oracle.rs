@@ -7,7 +7,7 @@
 //! retrieved jar sets must be equal, case by case (less the distribution's own jars,
 //! sparkimg's one deliberate difference).
 
-mod common;
+use crate::common;
 
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};

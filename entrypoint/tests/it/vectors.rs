@@ -5,10 +5,10 @@
 //! drop a held-out file beside `public.jsonl` and it is run too). Each case becomes two
 //! trials:
 //!
-//! * `planner::<id>`: the pure planner, with a probe that answers from the container the
-//!   case recorded (java on PATH, `hadoop classpath`, `python -V`, cwd);
-//! * `binary::<id>`: the real binary, `spark-entrypoint --print-plan ARGS…` with the case's
-//!   environment plus `SPARK_VERSION`, inside a private mount namespace whose `/opt` (and
+//! * `vectors::planner::<id>`: the pure planner, with a probe that answers from the
+//!   container the case recorded (java on PATH, `hadoop classpath`, `python -V`, cwd);
+//! * `vectors::binary::<id>`: the real binary, `spark-entrypoint --print-plan ARGS…`
+//!   with the case's environment plus `SPARK_VERSION`, inside a private mount namespace whose `/opt` (and
 //!   `/usr/lib/jvm`) hold stand-ins for that container's java, hadoop and python.
 //!
 //! What is asserted (docs/entrypoint.md, "Differences from upstream", says why):
@@ -33,7 +33,7 @@ use spark_entrypoint::plan::{self, Prepare};
 use spark_entrypoint::probe::{PathKind, Probe};
 use spark_entrypoint::version::{Contract, SparkVersion};
 
-mod common;
+use crate::common;
 
 const PASSWD_FAILURE: &str = "Container ENTRYPOINT failed to add passwd entry for anonymous UID\n";
 
@@ -73,8 +73,8 @@ struct Details {
     copies_from: Vec<String>,
 }
 
-fn main() {
-    let args = Arguments::from_args();
+/// One trial per case and way of running it (see the module comment).
+pub fn trials(args: &Arguments) -> Vec<Trial> {
     let vectors = load_vectors();
     assert!(!vectors.is_empty(), "no vectors found in tests/vectors");
     // The binary trials mount over /opt in a private mount namespace, which needs
@@ -90,17 +90,18 @@ fn main() {
     let mut trials = Vec::new();
     for vector in vectors {
         let v = vector.clone();
-        trials.push(Trial::test(format!("planner::{}", vector.id), move || {
-            check(&v, &run_planner(&v))
-        }));
+        trials.push(Trial::test(
+            format!("vectors::planner::{}", vector.id),
+            move || check(&v, &run_planner(&v)),
+        ));
         trials.push(
-            Trial::test(format!("binary::{}", vector.id), move || {
+            Trial::test(format!("vectors::binary::{}", vector.id), move || {
                 check(&vector, &run_binary(&vector)?)
             })
             .with_ignored_flag(!privileged),
         );
     }
-    libtest_mimic::run(&args, trials).exit();
+    trials
 }
 
 fn vectors_dir() -> PathBuf {
@@ -726,61 +727,10 @@ fn check_documented_difference(v: &Vector, got: &Outcome, exit: i64) -> Result<(
         };
     }
     if exit != 0 && want.is_empty() {
-        // 2.3 refuses what is not one of its roles, as upstream did.
-        if version.is_2_3() && !matches!(first_role(v), "driver" | "executor" | "init") {
-            return expect_failure(got, 1, &["Unknown command"]);
-        }
-        // Upstream died before exec for reasons we do not copy (temp-file writes on a
-        // read-only root, 2.3.0's getent abort, bash's `exec --help`): we plan the role.
-        return match scenario {
-            "readonly-rootfs"
-            | "workdir-readonly"
-            | "uid-random-nsswrapper"
-            | "uid-random-nsswrapper-driver"
-            | "uid-185-no-entry"
-            | "uid-random-writable-passwd"
-            | "uid-random-readonly-passwd"
-            | "uid-random-user-name"
-            | "passthrough-dash-help"
-            | "passthrough-bash"
-            | "uid-root-passthrough"
-            | "init-23"
-            | "role-unknown"
-            | "passthrough-decom"
-            | "passthrough-spark-shell"
-            | "driver-py-24"
-            | "driver-r-24" => {
-                let (argv, _, _) = planned(got)?;
-                if argv.is_empty() {
-                    fail("empty argv")
-                } else {
-                    Ok(())
-                }
-            }
-            _ => fail(format!(
-                "upstream failed with {exit} and no rule says what we do"
-            )),
-        };
+        return check_died_before_exec(v, got, exit);
     }
     let (argv, env, _) = planned(got)?;
-    let mut want = want;
-    if !is_upstream_family(v) && !version.has_pwd_on_classpath() {
-        // The official image for 3.4.4 ships spark-docker's 3.5 script; we follow Spark
-        // 3.4.4's own contract (no work dir on the classpath, no driver pod IP conf).
-        for arg in want.iter_mut() {
-            *arg = arg.replace(":/opt/spark/work-dir", "");
-        }
-        if let Some(i) = want
-            .iter()
-            .position(|a| a.starts_with("spark.executorEnv.SPARK_DRIVER_POD_IP="))
-        {
-            want.drain(i - 1..=i);
-        }
-    }
-    if argv.first().is_some_and(|p| p.ends_with("/bin/java")) {
-        // Java options: SPARK_JAVA_OPT_<digits> in numeric order, each value whole.
-        want = replace_option_segment(&want, documented_java_opts(v));
-    }
+    let want = documented_argv(v, argv, want);
     match scenario {
         "executor-memory-with-space" => {
             let memory = &v.env["SPARK_EXECUTOR_MEMORY"];
@@ -853,6 +803,70 @@ fn check_documented_difference(v: &Vector, got: &Outcome, exit: i64) -> Result<(
         }
     }
     Ok(())
+}
+
+/// Upstream's argv `want`, as our documented behaviour changes it for case `v` whose
+/// plan's argv is `argv`.
+fn documented_argv(v: &Vector, argv: &[String], mut want: Vec<String>) -> Vec<String> {
+    if !is_upstream_family(v) && !version(v).has_pwd_on_classpath() {
+        // The official image for 3.4.4 ships spark-docker's 3.5 script; we follow Spark
+        // 3.4.4's own contract (no work dir on the classpath, no driver pod IP conf).
+        for arg in want.iter_mut() {
+            *arg = arg.replace(":/opt/spark/work-dir", "");
+        }
+        if let Some(i) = want
+            .iter()
+            .position(|a| a.starts_with("spark.executorEnv.SPARK_DRIVER_POD_IP="))
+        {
+            want.drain(i - 1..=i);
+        }
+    }
+    if argv.first().is_some_and(|p| p.ends_with("/bin/java")) {
+        // Java options: SPARK_JAVA_OPT_<digits> in numeric order, each value whole.
+        want = replace_option_segment(&want, documented_java_opts(v));
+    }
+    want
+}
+
+/// Cases where upstream failed before exec and recorded no command: what we do instead.
+fn check_died_before_exec(v: &Vector, got: &Outcome, exit: i64) -> Result<(), String> {
+    let version = version(v);
+    let scenario = v.scenario.as_str();
+    // 2.3 refuses what is not one of its roles, as upstream did.
+    if version.is_2_3() && !matches!(first_role(v), "driver" | "executor" | "init") {
+        return expect_failure(got, 1, &["Unknown command"]);
+    }
+    // Upstream died before exec for reasons we do not copy (temp-file writes on a
+    // read-only root, 2.3.0's getent abort, bash's `exec --help`): we plan the role.
+    match scenario {
+        "readonly-rootfs"
+        | "workdir-readonly"
+        | "uid-random-nsswrapper"
+        | "uid-random-nsswrapper-driver"
+        | "uid-185-no-entry"
+        | "uid-random-writable-passwd"
+        | "uid-random-readonly-passwd"
+        | "uid-random-user-name"
+        | "passthrough-dash-help"
+        | "passthrough-bash"
+        | "uid-root-passthrough"
+        | "init-23"
+        | "role-unknown"
+        | "passthrough-decom"
+        | "passthrough-spark-shell"
+        | "driver-py-24"
+        | "driver-r-24" => {
+            let (argv, _, _) = planned(got)?;
+            if argv.is_empty() {
+                fail("empty argv")
+            } else {
+                Ok(())
+            }
+        }
+        _ => fail(format!(
+            "upstream failed with {exit} and no rule says what we do"
+        )),
+    }
 }
 
 fn first_role(v: &Vector) -> &str {

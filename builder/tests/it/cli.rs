@@ -1,38 +1,24 @@
 //! The `sparkimg` binary: stdout contract, exit codes, and a real Spark distribution
 //! served from a loopback mirror.
 
-mod common;
-
 use std::fs;
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::process::Output;
 
-use common::{sha512sum_line, spark_tgz, Server};
+use crate::common;
+use crate::common::{assert_exit, sha512sum_line, spark_tgz, Ran, Server, Sparkimg};
+use sparkimg::exit;
 
-fn sparkimg(args: &[&str], cache: &Path) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_sparkimg"))
-        .args(args)
-        .env("SPARKIMG_CACHE_DIR", cache)
-        .env_remove("SPARKIMG_MIRRORS")
-        .output()
-        .expect("run sparkimg")
-}
-
-fn json(out: &Output) -> serde_json::Value {
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    assert!(
-        out.status.success(),
-        "sparkimg failed: {:?}\nstdout: {stdout}\nstderr: {}",
-        out.status,
-        String::from_utf8_lossy(&out.stderr)
-    );
+/// A successful run's stdout, which must be one line of JSON.
+fn one_json_line(out: &Output) -> serde_json::Value {
+    let stdout = out.ok().stdout_text();
     assert_eq!(
         stdout.lines().count(),
         1,
         "stdout must be one JSON line: {stdout}"
     );
-    serde_json::from_str(&stdout).expect("JSON on stdout")
+    out.json()
 }
 
 fn assert_executable(p: &Path) {
@@ -63,7 +49,7 @@ fn json_output_and_plain_path() {
         "--no-default-mirrors",
         "--json",
     ];
-    let v = json(&sparkimg(&args, cache.path()));
+    let v = one_json_line(&Sparkimg::new().args(args).cache(cache.path()).run());
     assert_eq!(v["version"], "3.3.4");
     assert_eq!(v["file"], "spark-3.3.4-bin-hadoop3.tgz");
     assert_eq!(v["bytes"], tgz.len() as u64);
@@ -76,7 +62,10 @@ fn json_output_and_plain_path() {
     assert_executable(&home.join("bin/spark-submit"));
 
     // Without --json: just the path, from the cache.
-    let out = sparkimg(&args[..args.len() - 1], cache.path());
+    let out = Sparkimg::new()
+        .args(&args[..args.len() - 1])
+        .cache(cache.path())
+        .run();
     assert!(out.status.success());
     assert_eq!(
         String::from_utf8_lossy(&out.stdout).trim(),
@@ -90,23 +79,18 @@ fn exit_codes() {
     let cache = tempfile::tempdir().unwrap();
     let mirror = s.url("m/");
     // Nothing on the mirror: download failure.
-    let out = sparkimg(
-        &[
+    let out = Sparkimg::new()
+        .args([
             "fetch",
             "--spark-version",
             "3.5.3",
             "--mirror",
             &mirror,
             "--no-default-mirrors",
-        ],
-        cache.path(),
-    );
-    assert_eq!(
-        out.status.code(),
-        Some(4),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+        ])
+        .cache(cache.path())
+        .run();
+    assert_exit(&out, exit::DOWNLOAD);
     assert!(out.stdout.is_empty());
     // A wrong digest: verification failure.
     let tgz = spark_tgz("3.5.3", "hadoop3");
@@ -115,24 +99,30 @@ fn exit_codes() {
         "/m/spark-3.5.3/spark-3.5.3-bin-hadoop3.tgz.sha512",
         sha512sum_line(b"other", "x"),
     );
-    let out = sparkimg(
-        &[
+    let out = Sparkimg::new()
+        .args([
             "fetch",
             "--spark-version",
             "3.5.3",
             "--mirror",
             &mirror,
             "--no-default-mirrors",
-        ],
-        cache.path(),
-    );
-    assert_eq!(out.status.code(), Some(3));
+        ])
+        .cache(cache.path())
+        .run();
+    assert_exit(&out, exit::VERIFICATION);
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("expected:") && err.contains("hint:"), "{err}");
     // Usage errors.
-    assert_eq!(sparkimg(&["fetch"], cache.path()).status.code(), Some(2));
-    let out = sparkimg(&["fetch", "--spark-version", "3.5"], cache.path());
-    assert_eq!(out.status.code(), Some(2));
+    assert_exit(
+        &Sparkimg::new().args(["fetch"]).cache(cache.path()).run(),
+        exit::USAGE,
+    );
+    let out = Sparkimg::new()
+        .args(["fetch", "--spark-version", "3.5"])
+        .cache(cache.path())
+        .run();
+    assert_exit(&out, exit::USAGE);
 }
 
 /// `fetch` and `build` read `--spark-version` through one grammar: a text it refuses is
@@ -148,29 +138,43 @@ fn bad_versions_are_usage_errors_from_fetch_and_build() {
         ("v3.5.3", "is not a Spark version"),
     ];
     for (version, needle) in cases {
-        let fetch = sparkimg(&["fetch", "--spark-version", version], cache.path());
-        let build = sparkimg(
-            &["build", "--spark-version", version, &output],
-            cache.path(),
-        );
+        let fetch = Sparkimg::new()
+            .args(["fetch", "--spark-version", version])
+            .cache(cache.path())
+            .run();
+        let build = Sparkimg::new()
+            .args(["build", "--spark-version", version, &output])
+            .cache(cache.path())
+            .run();
         let (fetch_err, build_err) = (
             String::from_utf8_lossy(&fetch.stderr),
             String::from_utf8_lossy(&build.stderr),
         );
-        assert_eq!(fetch.status.code(), Some(2), "fetch {version}: {fetch_err}");
-        assert_eq!(build.status.code(), Some(2), "build {version}: {build_err}");
+        assert_eq!(
+            fetch.status.code(),
+            Some(exit::USAGE.into()),
+            "fetch {version}: {fetch_err}"
+        );
+        assert_eq!(
+            build.status.code(),
+            Some(exit::USAGE.into()),
+            "build {version}: {build_err}"
+        );
         assert!(fetch_err.contains(needle), "fetch {version}: {fetch_err}");
         assert_eq!(fetch_err, build_err, "{version}");
         assert!(fetch.stdout.is_empty() && build.stdout.is_empty());
     }
     // What each command cannot serve, in its own words, still a usage error.
-    let fetch = sparkimg(&["fetch", "--spark-version", "1.6.3"], cache.path());
-    assert_eq!(fetch.status.code(), Some(2));
-    let build = sparkimg(
-        &["build", "--spark-version", "1.6.3", &output],
-        cache.path(),
-    );
-    assert_eq!(build.status.code(), Some(2));
+    let fetch = Sparkimg::new()
+        .args(["fetch", "--spark-version", "1.6.3"])
+        .cache(cache.path())
+        .run();
+    assert_exit(&fetch, exit::USAGE);
+    let build = Sparkimg::new()
+        .args(["build", "--spark-version", "1.6.3", &output])
+        .cache(cache.path())
+        .run();
+    assert_exit(&build, exit::USAGE);
     assert!(String::from_utf8_lossy(&build.stderr).contains("from Spark 2.3 on"));
     assert!(!cache.path().join("out").exists());
 }
@@ -189,14 +193,7 @@ fn fixture_dist() -> Option<PathBuf> {
 #[test]
 fn real_spark_distribution_through_local_mirror() {
     let Some(dist) = fixture_dist() else {
-        assert!(
-            std::env::var_os("CI").is_none(),
-            "CI is set but no fixture: run `cargo xtask fixtures` or set SPARKIMG_FIXTURE_DIST"
-        );
-        eprintln!(
-            "\n\n*** SKIPPED real_spark_distribution_through_local_mirror: no fixture \
-             (run `cargo xtask fixtures` or set SPARKIMG_FIXTURE_DIST) ***\n"
-        );
+        common::skip("no fixture: run `cargo xtask fixtures` or set SPARKIMG_FIXTURE_DIST");
         return;
     };
     let file = dist.file_name().unwrap().to_str().unwrap().to_string();
@@ -224,7 +221,7 @@ fn real_spark_distribution_through_local_mirror() {
         "--no-default-mirrors",
         "--json",
     ];
-    let v = json(&sparkimg(&args, cache.path()));
+    let v = one_json_line(&Sparkimg::new().args(args).cache(cache.path()).run());
     let home = PathBuf::from(v["path"].as_str().unwrap());
     assert_executable(&home.join("bin/spark-submit"));
     let jars = fs::read_dir(home.join("jars")).expect("jars/").count();

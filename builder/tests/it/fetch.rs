@@ -1,7 +1,5 @@
 //! `sparkimg fetch` against real HTTP on 127.0.0.1, with fault injection.
 
-mod common;
-
 use std::fs;
 use std::io::Read;
 use std::net::TcpListener;
@@ -11,7 +9,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Barrier};
 use std::time::{Duration, Instant};
 
-use common::{gpg_style, noise, sha512_hex, sha512sum_line, spark_tgz, Fault, Server};
+use crate::common::{gpg_style, noise, sha512_hex, sha512sum_line, spark_tgz, Fault, Server};
 use sparkimg::fetch::{fetch, DistSpec, FetchError, FetchOptions, ProgressMode, RetryPolicy};
 
 const V: &str = "3.5.3";

@@ -10,9 +10,10 @@
 //! injection needs socket-level control those crates hide (closing mid-body after exactly
 //! N bytes, a reset before any response, stalling mid-body) — tiny_http keeps connections
 //! alive after a short body, so a "truncation" would only ever look like a stall.
-#![allow(dead_code)]
-
 pub mod oci;
+mod runner;
+
+pub use runner::{assert_exit, Ran, Sparkimg, BIN};
 
 use std::collections::{HashMap, VecDeque};
 use std::io::{BufRead, BufReader, Write};
@@ -539,10 +540,6 @@ impl KillClock {
         } else {
             self.estimate = self.estimate.mul_f64(0.75);
         }
-    }
-
-    pub fn estimate(&self) -> Duration {
-        self.estimate
     }
 }
 

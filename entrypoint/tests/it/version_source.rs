@@ -5,8 +5,12 @@
 use std::path::Path;
 use std::process::{Command, Output};
 
-mod common;
-use common::BIN;
+use crate::common::BIN;
+
+/// This theme's tests.
+pub fn trials() -> Vec<libtest_mimic::Trial> {
+    crate::trials![release_file_then_jar_name_then_error,]
+}
 
 /// An executor pod's environment (3.3+ variables included), without SPARK_VERSION.
 fn executor(home: &Path, extra: &[(&str, &str)]) -> Output {
@@ -52,7 +56,6 @@ fn main_class(out: &Output) -> String {
 const COARSE: &str = "org.apache.spark.executor.CoarseGrainedExecutorBackend";
 const K8S: &str = "org.apache.spark.scheduler.cluster.k8s.KubernetesExecutorBackend";
 
-#[test]
 fn release_file_then_jar_name_then_error() {
     let home = tempfile::tempdir().expect("tempdir");
     let jars = home.path().join("jars");

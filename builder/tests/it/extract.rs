@@ -1,13 +1,11 @@
 //! Hostile archives: each is refused with a clear error and leaves nothing in the cache.
 
-mod common;
-
 use std::fs;
 use std::io::Write;
 use std::path::Path;
 use std::time::Duration;
 
-use common::{sha512sum_line, Server};
+use crate::common::{sha512sum_line, Server};
 use sparkimg::fetch::{fetch, DistSpec, FetchError, FetchOptions, ProgressMode};
 
 /// One raw tar entry. Names are written into the header bytes directly because the tar
