@@ -5,12 +5,14 @@
 use std::error::Error;
 
 use crate::apt::AptError;
+use crate::cache::CacheError;
 use crate::engine::EngineError;
 use crate::fetch::{FetchError, VersionError};
 use crate::image::BuildError;
 use crate::maven::MavenError;
 use crate::publish::PublishError;
 use crate::registry::RegistryError;
+use crate::usage::UsageError;
 
 pub const SUCCESS: u8 = 0;
 pub const OTHER: u8 = 1;
@@ -105,9 +107,56 @@ pub fn classify<'a>(chain: impl IntoIterator<Item = &'a (dyn Error + 'static)>) 
     chain.into_iter().find_map(code_of).unwrap_or(OTHER)
 }
 
+/// What to do about a failure, for `main`'s `hint:` line: the first error of the chain
+/// that has a hint gives it.
+pub fn hint<'a>(chain: impl IntoIterator<Item = &'a (dyn Error + 'static)>) -> Option<String> {
+    chain.into_iter().find_map(hint_of)
+}
+
+fn hint_of(e: &(dyn Error + 'static)) -> Option<String> {
+    if let Some(e) = e.downcast_ref::<UsageError>() {
+        return e.hint.clone();
+    }
+    if let Some(e) = e.downcast_ref::<BuildError>() {
+        return e.hint();
+    }
+    if let Some(e) = e.downcast_ref::<MavenError>() {
+        return e.hint();
+    }
+    if let Some(e) = e.downcast_ref::<FetchError>() {
+        return e.hint();
+    }
+    if let Some(e) = e.downcast_ref::<AptError>() {
+        return e.hint();
+    }
+    if let Some(e) = e.downcast_ref::<CacheError>() {
+        return e.hint();
+    }
+    let registry = |r: &RegistryError| match r {
+        RegistryError::Lock(c) => c.hint(),
+        _ => None,
+    };
+    let engine = |d: &EngineError| match d {
+        EngineError::Build(b) => b.hint(),
+        EngineError::Registry(r) => registry(r),
+        _ => None,
+    };
+    if let Some(e) = e.downcast_ref::<RegistryError>() {
+        return registry(e);
+    }
+    if let Some(e) = e.downcast_ref::<EngineError>() {
+        return engine(e);
+    }
+    e.downcast_ref::<PublishError>().and_then(|e| match e {
+        PublishError::Build(b) => b.hint(),
+        PublishError::Registry(r) => registry(r),
+        PublishError::Engine(d) => engine(d),
+    })
+}
+
 fn code_of(e: &(dyn Error + 'static)) -> Option<u8> {
-    // A version the grammar refuses is a usage error from every command.
-    if e.downcast_ref::<VersionError>().is_some() {
+    // A version the grammar refuses, or any usage error, is exit 2 from every command.
+    if e.downcast_ref::<VersionError>().is_some() || e.downcast_ref::<UsageError>().is_some() {
         return Some(USAGE);
     }
     if let Some(e) = e.downcast_ref::<BuildError>() {
@@ -171,7 +220,11 @@ fn build(e: &BuildError) -> u8 {
     match e {
         BuildError::InvalidReference { .. }
         | BuildError::InvalidLocation { .. }
-        | BuildError::InvalidInput(_)
+        | BuildError::Usage(_)
+        | BuildError::NoEntrypoint { .. }
+        | BuildError::EntrypointArch { .. }
+        | BuildError::EntrypointSbom { .. }
+        | BuildError::RemoteLayers { .. }
         | BuildError::UnknownTimezone { .. }
         | BuildError::SourceDateEpoch(_) => USAGE,
         BuildError::Version(_) => USAGE,
@@ -183,7 +236,7 @@ fn build(e: &BuildError) -> u8 {
         | BuildError::Distribution { .. } => BASE_OR_DIST,
         BuildError::NotYet(_) => NOT_YET,
         BuildError::OutputNotOurs { .. } => OUTPUT_NOT_OURS,
-        BuildError::Io { .. } | BuildError::Lock(_) => OTHER,
+        BuildError::Io { .. } | BuildError::Lock(_) | BuildError::Json { .. } => OTHER,
     }
 }
 

@@ -20,3 +20,7 @@ pub mod publish;
 pub mod sbom;
 
 pub mod exit;
+
+pub mod report;
+
+pub mod usage;

@@ -3,6 +3,10 @@
 //! stdout carries only data (a path, or JSON with `--json`); everything else goes to
 //! stderr. Exit codes are [`sparkimg::exit`]'s table, printed by `--help`.
 
+// First: `outln!` is in scope in the modules declared after it.
+#[macro_use]
+mod out;
+
 mod build_cmd;
 mod cache_cmd;
 mod cli;
@@ -14,6 +18,7 @@ mod rebase_cmd;
 mod resolve;
 mod sbom_cmd;
 mod support;
+mod version;
 
 use std::process::ExitCode;
 use std::time::Duration;
@@ -25,13 +30,14 @@ use sparkimg::fetch::{self, urls, Cache, DistSpec, FetchOptions};
 use cli::{Cli, Command, FetchArgs};
 
 fn main() -> ExitCode {
+    if version::verbose_requested() {
+        return out::print_version(&version::verbose());
+    }
     let cli = Cli::parse();
+    sparkimg::report::install(Box::new(out::Stderr));
     match run(cli) {
         Ok(code) => code,
-        Err(e) => {
-            eprintln!("sparkimg: error: {e:#}");
-            ExitCode::from(sparkimg::exit::classify(e.chain()))
-        }
+        Err(e) => out::failed(&e),
     }
 }
 
@@ -53,7 +59,7 @@ fn run_other(command: Command, lock_timeout: Duration) -> Result<()> {
         }
         Command::Push(args) => {
             if let Some(extra) = args.more.first() {
-                bail!(sparkimg::image::BuildError::InvalidInput(format!(
+                bail!(sparkimg::usage::UsageError::new(format!(
                     "unexpected argument '{extra}': one SOURCE per push (several image \
                      references only with --engine docker)"
                 )));
@@ -89,9 +95,9 @@ fn run_fetch(args: FetchArgs, lock_timeout: Duration) -> Result<()> {
     opts.retry.read_timeout = Duration::from_secs(args.read_timeout.max(1));
     opts.progress = support::progress_mode(args.progress);
     if opts.insecure_skip_verify {
-        eprintln!(
-            "sparkimg: WARNING: --insecure-skip-verify: a distribution without a usable checksum \
-             will be accepted UNVERIFIED"
+        sparkimg::report::warn(
+            "--insecure-skip-verify: a distribution without a usable checksum will be \
+             accepted UNVERIFIED",
         );
     }
 
@@ -107,9 +113,9 @@ fn run_fetch(args: FetchArgs, lock_timeout: Duration) -> Result<()> {
 
     let fetched = fetch::fetch(&spec, &opts)?;
     if args.json {
-        println!("{}", serde_json::to_string(&fetched)?);
+        outln!("{}", serde_json::to_string(&fetched)?)?;
     } else {
-        println!("{}", fetched.path.display());
+        outln!("{}", fetched.path.display())?;
     }
     Ok(())
 }

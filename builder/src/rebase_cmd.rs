@@ -12,11 +12,12 @@ use sparkimg::image::basefs::{self, ScanTap};
 use sparkimg::image::cache::LayerCache;
 use sparkimg::image::rebase::{self, RebaseOptions, RebaseReport};
 use sparkimg::image::reference::parse_ref;
-use sparkimg::image::{self, BaseSpec, BuildError, Compression, OutputSpec, Platform};
+use sparkimg::image::{self, BaseSpec, Compression, OutputSpec, Platform};
 use sparkimg::publish::{self, Delivered, FileSink, RegistrySink, Sink};
 use sparkimg::registry::push::BlobTap;
 use sparkimg::registry::{self, RegistryOptions, RegistryRef};
 use sparkimg::sbom::Format;
+use sparkimg::usage::UsageError;
 
 use crate::cli::RebaseArgs;
 use crate::support;
@@ -33,7 +34,7 @@ pub fn run(args: RebaseArgs, lock_timeout: Duration) -> Result<()> {
         other => (other, None),
     };
     if matches!(image, BaseSpec::Rootfs(_)) {
-        return Err(BuildError::InvalidInput(format!(
+        return Err(UsageError::new(format!(
             "{}: rebase takes a registry reference, oci:DIR[:REF], oci-archive:FILE[:REF] \
              or docker-archive:FILE",
             args.image
@@ -41,11 +42,11 @@ pub fn run(args: RebaseArgs, lock_timeout: Duration) -> Result<()> {
         .into());
     }
     if matches!(image, BaseSpec::Registry(_)) && (args.output.is_some() || !args.push) {
-        return Err(BuildError::InvalidInput(
+        return Err(UsageError::new(
             "a registry image is rebased registry to registry (its Spark layers are never \
-             downloaded): pass --push (and --to REF for another repository or registry)"
-                .into(),
+             downloaded)",
         )
+        .with_hint("pass --push (and --to REF for another repository or registry)")
         .into());
     }
     let platforms = args
@@ -55,10 +56,9 @@ pub fn run(args: RebaseArgs, lock_timeout: Duration) -> Result<()> {
         .collect::<Result<Vec<_>, _>>()?;
     let output = args.output.as_deref().map(OutputSpec::parse).transpose()?;
     if output.is_none() && !args.push {
-        return Err(BuildError::InvalidInput(
-            "nowhere to put the rebased image: pass --output OUT and/or --push".into(),
-        )
-        .into());
+        return Err(UsageError::new("nowhere to put the rebased image")
+            .with_hint("pass --output OUT and/or --push")
+            .into());
     }
     if let Some(o) = &output {
         FileSink(o.clone()).check()?;
@@ -357,16 +357,17 @@ fn print_report(report: &mut RebaseReport, delivered: &[Delivered], json: bool) 
         if !pushed.is_empty() {
             v["pushed"] = serde_json::to_value(&pushed)?;
         }
-        println!("{v}");
+        outln!("{v}")?;
     } else if !pushed.is_empty() {
         for p in &pushed {
-            println!("{}", p.pushed);
+            outln!("{}", p.pushed)?;
         }
     } else {
-        println!(
+        outln!(
             "{}@{}",
-            report.image.reference, report.image.manifest_digest
-        );
+            report.image.reference,
+            report.image.manifest_digest
+        )?;
     }
     Ok(())
 }

@@ -156,7 +156,7 @@ impl BuildRequest {
 }
 
 fn input(msg: impl Into<String>) -> BuildError {
-    BuildError::InvalidInput(msg.into())
+    BuildError::usage(msg)
 }
 
 /// The one place that says which Spark versions `build` serves.
@@ -229,7 +229,7 @@ pub fn resolve(args: &BuildArgs, env: &Env) -> Result<BuildRequest, BuildError> 
         packages: packages(args)?,
         json: args.json,
         sbom: sparkimg::sbom::Formats::parse(&args.sbom).ok_or_else(|| {
-            BuildError::InvalidInput(format!(
+            BuildError::usage(format!(
                 "unknown --sbom '{}': use spdx, cyclonedx, both or none",
                 args.sbom
             ))

@@ -78,11 +78,7 @@ pub fn open_layout_source(
 }
 
 fn usage(msg: String) -> anyhow::Error {
-    RegistryError::Layout {
-        path: PathBuf::from("."),
-        reason: msg,
-    }
-    .into()
+    sparkimg::usage::UsageError::new(msg).into()
 }
 
 /// Flags → options, once per run: `--password-stdin` consumes stdin, so a second call

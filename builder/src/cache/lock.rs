@@ -69,11 +69,11 @@ pub fn take(
         [] => "another sparkimg process".to_string(),
         h => h.join(", "),
     };
-    eprintln!(
-        "sparkimg: waiting for {what}: held by {held_by} (lock {}, --lock-timeout {})",
+    crate::report::note(&format!(
+        "waiting for {what}: held by {held_by} (lock {}, --lock-timeout {})",
         path.display(),
         humantime::format_duration(timeout)
-    );
+    ));
     let start = Instant::now();
     // flock has no timed wait; polling with a short, growing pause keeps it portable.
     let mut pause = Duration::from_millis(20);

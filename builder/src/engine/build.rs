@@ -81,10 +81,9 @@ fn checked_dist(b: &EngineBuild) -> Result<Vec<DistFile>, EngineError> {
         .into());
     }
     if !b.entrypoint.is_file() {
-        return Err(BuildError::InvalidInput(format!(
-            "entrypoint binary {} not found: run `cargo xtask dist` or pass --entrypoint-binary",
-            b.entrypoint.display()
-        ))
+        return Err(BuildError::NoEntrypoint {
+            path: Some(b.entrypoint.clone()),
+        }
         .into());
     }
     let mut dist = image::walk_dist(&b.spark_home)?;
@@ -120,11 +119,11 @@ fn dockerfile_for(
         // spark-py and spark-r are built FROM the JVM image, jars included.
         let lacks = !dockerfile::copies_packages(&String::from_utf8_lossy(&text));
         if variant == Variant::Jvm && !b.packages.is_empty() && lacks {
-            eprintln!(
-                "sparkimg: warning: {} has no `COPY packages/ /opt/spark/`: the --packages \
-                 jars will not be in the image",
+            crate::report::warn(&format!(
+                "{} has no `COPY packages/ /opt/spark/`: the --packages jars will not be in \
+                 the image",
                 p.display()
-            );
+            ));
         }
         return Ok(text);
     }
@@ -256,7 +255,7 @@ pub fn build_images(
 ) -> Result<BuildReport, EngineError> {
     let dist = checked_dist(b)?;
     let uid = dockerfile::spark_uid(&b.build_args, b.uid)
-        .map_err(|e| EngineError::Build(BuildError::InvalidInput(e)))?;
+        .map_err(|e| EngineError::Build(BuildError::usage(e)))?;
     let java_home = java_home(daemon, b)?;
     let sys = system_files(daemon, b, uid)?;
     let layers = plan::plan_layers(&dist, &sys);

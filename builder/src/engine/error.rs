@@ -34,7 +34,7 @@ pub enum EngineError {
     #[error(transparent)]
     Registry(#[from] Box<crate::registry::RegistryError>),
 
-    #[error("{}: {source}", .path.display())]
+    #[error("{}", .path.display())]
     Io {
         path: PathBuf,
         #[source]

@@ -12,7 +12,9 @@ use reqwest::header::{CONTENT_LENGTH, CONTENT_RANGE, RANGE};
 
 use super::error::FetchError;
 use super::progress::{self, Progress};
-use crate::http::client::{self, classify_error, error_chain, retry_after, ClientConfig};
+use crate::http::client::{
+    self, classify_error, error_chain, retry_after, ClientConfig, TransferError,
+};
 use crate::http::retry::{self, classify_status, parse_content_range, RetryPolicy};
 use crate::http::{ErrorClass, Failure, StatusAction, Stop};
 
@@ -144,7 +146,7 @@ impl Tee {
 
 /// How an attempt failed: a reason worth another try (it is logged), or the error that
 /// makes the caller fail over to the next mirror.
-type AttemptFailure = Failure<String, FetchError>;
+type AttemptFailure = Failure<TransferError, FetchError>;
 
 /// One download in progress: the partial file and everything fed from its bytes.
 struct Job<'a> {
@@ -171,7 +173,7 @@ impl Job<'_> {
     }
 
     /// [`Job::restart`], then another attempt at once.
-    fn restart_now(&mut self, why: String) -> Result<(), AttemptFailure> {
+    fn restart_now(&mut self, why: TransferError) -> Result<(), AttemptFailure> {
         self.restart().map_err(Failure::Fatal)?;
         Err(Failure::RetryNow(why))
     }
@@ -184,12 +186,7 @@ impl Job<'_> {
                 Ok(0) => return Ok(()),
                 Ok(n) => n,
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-                Err(e) => {
-                    return Err(Failure::Retry(
-                        format!("transfer interrupted: {}", error_chain(&e)),
-                        None,
-                    ))
-                }
+                Err(e) => return Err(Failure::Retry(TransferError::Interrupted(e), None)),
             };
             self.file.write_all(&buf[..n]).map_err(|e| {
                 Failure::Fatal(match e.raw_os_error() {
@@ -244,7 +241,7 @@ impl Http {
     fn send_failed(url: &str, e: reqwest::Error, attempt: u32) -> AttemptFailure {
         let class = classify_error(&e);
         // The URL leads every fetch message already.
-        let reason = error_chain(&e.without_url());
+        let reason = TransferError::Request(e.without_url());
         match class {
             ErrorClass::Transient => Failure::Retry(reason, None),
             ErrorClass::Permanent => Failure::Fatal(FetchError::Transient {
@@ -255,7 +252,7 @@ impl Http {
         }
     }
 
-    fn gave_up(url: &str, stop: Stop<String, FetchError>) -> FetchError {
+    fn gave_up(url: &str, stop: Stop<TransferError, FetchError>) -> FetchError {
         match stop {
             Stop::Fatal { error, .. } => error,
             Stop::Exhausted { last, attempts } => FetchError::Transient {
@@ -299,7 +296,7 @@ impl Http {
                 StatusAction::Proceed => {}
                 StatusAction::Retry => {
                     let after = retry_after(resp.headers());
-                    return Err(Failure::Retry(format!("HTTP {code}"), after));
+                    return Err(Failure::Retry(format!("HTTP {code}").into(), after));
                 }
                 _ if code == 404 || code == 410 => return Ok(None),
                 _ => return Err(Failure::Fatal(Self::status_error(url, code))),
@@ -307,11 +304,14 @@ impl Http {
             let mut body = Vec::new();
             resp.take(limit)
                 .read_to_end(&mut body)
-                .map_err(|e| Failure::Retry(error_chain(&e), None))?;
+                .map_err(|e| Failure::Retry(TransferError::Interrupted(e), None))?;
             Ok(Some(body))
         };
-        let waiting = |_: &mut (), reason: &String, delay| {
-            progress::note(&format!("{url}: {reason}; retrying in {delay:?}"))
+        let waiting = |_: &mut (), reason: &TransferError, delay| {
+            progress::note(&format!(
+                "{url}: {}; retrying in {delay:?}",
+                error_chain(reason)
+            ))
         };
         retry::run(&self.policy, &mut (), attempt, waiting).map_err(|s| Self::gave_up(url, s))
     }
@@ -371,11 +371,12 @@ impl Http {
             prog,
             tee,
         };
-        let waiting = |job: &mut Job, reason: &String, delay| {
+        let waiting = |job: &mut Job, reason: &TransferError, delay| {
             let at = job.st.len;
             job.prog.suspend(|| {
                 progress::note(&format!(
-                    "{url}: {reason}; retrying in {delay:?} from byte {at}"
+                    "{url}: {}; retrying in {delay:?} from byte {at}",
+                    error_chain(reason)
                 ))
             })
         };
@@ -409,10 +410,10 @@ impl Http {
             StatusAction::Proceed => {}
             StatusAction::Retry => {
                 let after = retry_after(resp.headers());
-                return Err(Failure::Retry(format!("HTTP {code}"), after));
+                return Err(Failure::Retry(format!("HTTP {code}").into(), after));
             }
             StatusAction::Restart => {
-                return job.restart_now(format!("HTTP {code} for a resumed range"))
+                return job.restart_now(format!("HTTP {code} for a resumed range").into())
             }
             StatusAction::Final => return Err(Failure::Fatal(Self::status_error(url, code))),
         }
@@ -441,10 +442,10 @@ impl Http {
         let len = job.st.len;
         match total {
             Some(t) if len < t => Err(Failure::Retry(
-                format!("connection closed at byte {len} of {t}"),
+                format!("connection closed at byte {len} of {t}").into(),
                 None,
             )),
-            Some(t) if len > t => job.restart_now(format!("got {len} bytes of {t}")),
+            Some(t) if len > t => job.restart_now(format!("got {len} bytes of {t}").into()),
             _ => Ok(()),
         }
     }

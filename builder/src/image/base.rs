@@ -28,7 +28,7 @@ impl Platform {
     pub fn parse(s: &str) -> Result<Platform, BuildError> {
         let parts: Vec<&str> = s.split('/').collect();
         let bad = || {
-            BuildError::InvalidInput(format!(
+            BuildError::usage(format!(
                 "invalid platform '{s}': expected OS/ARCH[/VARIANT], e.g. linux/amd64"
             ))
         };
@@ -493,7 +493,7 @@ pub fn open(
     cache: Option<&LayerCache>,
 ) -> Result<BaseImage, BuildError> {
     match spec {
-        BaseSpec::Registry(r) => Err(BuildError::InvalidInput(format!(
+        BaseSpec::Registry(r) => Err(BuildError::usage(format!(
             "base image '{r}' is a registry reference: pull it first \
              (sparkimg::registry::pull) and pass BaseSpec::Pulled"
         ))),

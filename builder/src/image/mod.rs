@@ -153,23 +153,21 @@ pub fn parse_compression(kind: &str, level: Option<i32>) -> Result<Compression, 
         "gzip" => {
             let l = level.unwrap_or(1);
             if !(0..=9).contains(&l) {
-                return Err(BuildError::InvalidInput(format!(
-                    "gzip level {l} is not in 0..=9"
-                )));
+                return Err(BuildError::usage(format!("gzip level {l} is not in 0..=9")));
             }
             Ok(Compression::Gzip(l as u32))
         }
         "zstd" => {
             let l = level.unwrap_or(3);
             if !(1..=19).contains(&l) {
-                return Err(BuildError::InvalidInput(format!(
+                return Err(BuildError::usage(format!(
                     "zstd level {l} is not in 1..=19"
                 )));
             }
             Ok(Compression::Zstd(l))
         }
         "none" => Ok(Compression::None),
-        other => Err(BuildError::InvalidInput(format!(
+        other => Err(BuildError::usage(format!(
             "unknown compression '{other}': use gzip, zstd or none"
         ))),
     }
@@ -351,7 +349,7 @@ pub fn build_with<T, E: From<BuildError>>(
     publish: impl FnOnce(&Assembled) -> Result<T, E>,
 ) -> Result<(BuildReport, T), E> {
     if opts.images.is_empty() {
-        return Err(BuildError::InvalidInput("no images to build".into()).into());
+        return Err(BuildError::usage("no images to build").into());
     }
     check_platform_bases(opts)?;
     let cache = opts
@@ -428,7 +426,7 @@ fn check_platform_bases(opts: &BuildOptions) -> Result<(), BuildError> {
         )
     };
     match opts.platforms.iter().find(|p| rootfs_for(p)) {
-        Some(p) => Err(BuildError::InvalidInput(format!(
+        Some(p) => Err(BuildError::usage(format!(
             "a rootfs: base has no platform, so it cannot serve {p} in a multi-platform \
              build: use a multi-platform oci: layout or registry base, or one --platform"
         ))),
@@ -695,10 +693,9 @@ fn prepare_platform(
         .get(&want.to_string())
         .unwrap_or(&opts.entrypoint);
     if !entrypoint.is_file() {
-        return Err(BuildError::InvalidInput(format!(
-            "entrypoint binary {} not found: run `cargo xtask dist` or pass --entrypoint-binary",
-            entrypoint.display()
-        )));
+        return Err(BuildError::NoEntrypoint {
+            path: Some(entrypoint.clone()),
+        });
     }
     check_entrypoint_arch(entrypoint, &arch, &want)?;
     let sys = system_files(
@@ -849,11 +846,12 @@ fn check_entrypoint_arch(path: &Path, arch: &str, want: &Platform) -> Result<(),
         return Ok(());
     }
     match elf_arch(&header) {
-        Some(found) if found != arch => Err(BuildError::InvalidInput(format!(
-            "entrypoint binary {} is built for {found}, but the {want} image needs one built \
-             for {arch}: pass --platform-entrypoint {want}=PATH",
-            path.display()
-        ))),
+        Some(found) if found != arch => Err(BuildError::EntrypointArch {
+            path: path.to_path_buf(),
+            found: found.to_string(),
+            arch: arch.to_string(),
+            platform: want.to_string(),
+        }),
         _ => Ok(()),
     }
 }

@@ -23,6 +23,7 @@ use super::output::BlobSource;
 use super::plan::{self, Content, Variant};
 use super::{basefs, json, layer, sboms, Assembled, BaseSpec, BuildError, ImageRef, ImageReport};
 use super::{Compression, Platform};
+use crate::usage::UsageError;
 
 /// What to rebase onto what.
 #[derive(Debug, Clone)]
@@ -446,8 +447,8 @@ pub fn rebase_with<T, E: From<BuildError>>(
         (Some(r), _) => r.clone(),
         (None, Some(n)) => super::reference::parse_ref(&n)?,
         (None, None) => {
-            return Err(BuildError::InvalidInput(
-                "the image has no name to keep: pass --to REF".into(),
+            return Err(BuildError::Usage(
+                UsageError::new("the image has no name to keep").with_hint("pass --to REF"),
             )
             .into())
         }
@@ -553,7 +554,7 @@ fn select_platforms(asked: &[Platform], image: Vec<Platform>) -> Result<Vec<Plat
         .find(|p| !image.is_empty() && !image.contains(p))
     {
         let have: Vec<String> = image.iter().map(Platform::to_string).collect();
-        return Err(BuildError::InvalidInput(format!(
+        return Err(BuildError::usage(format!(
             "the image has no {p} platform (it has {})",
             have.join(", ")
         )));

@@ -89,13 +89,14 @@ pub enum RegistryError {
         errors: Vec<RemoteError>,
     },
 
-    #[error("{registry}/{repository}: {what}{}: {message}", digest_part(.digest))]
+    #[error("{registry}/{repository}: {what}{}", digest_part(.digest))]
     Transport {
         registry: String,
         repository: String,
         what: String,
         digest: Option<String>,
-        message: String,
+        #[source]
+        source: crate::http::client::TransferError,
     },
 
     #[error(
@@ -127,7 +128,7 @@ pub enum RegistryError {
     #[error(transparent)]
     Lock(#[from] crate::cache::CacheError),
 
-    #[error("{}: {source}", .path.display())]
+    #[error("{}", .path.display())]
     Io {
         path: PathBuf,
         #[source]
