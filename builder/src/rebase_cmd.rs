@@ -263,7 +263,10 @@ fn recorded_old_bases(
                 };
                 out.insert(p.to_string(), spec);
             }
-            Err(e) => eprintln!("sparkimg: warning: the old base {pinned}: {e}"),
+            Err(e) => eprintln!(
+                "sparkimg: warning: the old base {pinned}: {}",
+                sparkimg::report::chain(&e)
+            ),
         }
     }
     Ok(out)

@@ -254,7 +254,13 @@ pub struct Packages {
 }
 
 fn packages(args: &BuildArgs) -> Result<Packages, BuildError> {
-    let usage = |e: sparkimg::maven::MavenError| input(e.to_string());
+    let usage = |e: sparkimg::maven::MavenError| {
+        let hint = e.hint();
+        BuildError::Usage(sparkimg::usage::UsageError {
+            message: e.to_string(),
+            hint,
+        })
+    };
     let list = |v: &Option<String>| v.as_deref().map(str::trim).unwrap_or("").to_string();
     let coordinates = match list(&args.packages) {
         p if p.is_empty() => Vec::new(),

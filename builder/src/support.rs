@@ -168,8 +168,9 @@ pub fn cache_session(
         Ok(s) => Ok(Some(s)),
         Err(e @ sparkimg::cache::CacheError::Io { .. }) => {
             eprintln!(
-                "sparkimg: warning: not using the cache {}: {e}",
-                root.display()
+                "sparkimg: warning: not using the cache {}: {}",
+                root.display(),
+                sparkimg::report::chain(&e)
             );
             Ok(None)
         }
