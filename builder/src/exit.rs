@@ -132,25 +132,16 @@ fn hint_of(e: &(dyn Error + 'static)) -> Option<String> {
     if let Some(e) = e.downcast_ref::<CacheError>() {
         return e.hint();
     }
-    let registry = |r: &RegistryError| match r {
-        RegistryError::Lock(c) => c.hint(),
-        _ => None,
-    };
-    let engine = |d: &EngineError| match d {
-        EngineError::Build(b) => b.hint(),
-        EngineError::Registry(r) => registry(r),
-        _ => None,
-    };
     if let Some(e) = e.downcast_ref::<RegistryError>() {
-        return registry(e);
+        return e.hint();
     }
     if let Some(e) = e.downcast_ref::<EngineError>() {
-        return engine(e);
+        return e.hint();
     }
     e.downcast_ref::<PublishError>().and_then(|e| match e {
         PublishError::Build(b) => b.hint(),
-        PublishError::Registry(r) => registry(r),
-        PublishError::Engine(d) => engine(d),
+        PublishError::Registry(r) => r.hint(),
+        PublishError::Engine(d) => d.hint(),
     })
 }
 
@@ -349,6 +340,20 @@ mod tests {
             .map(|(c, m)| (*c, m.split_whitespace().collect::<Vec<_>>().join(" ")))
             .collect();
         assert_eq!(rows, table);
+    }
+
+    #[test]
+    fn hints_come_from_the_chain() {
+        let e = anyhow::Error::new(BuildError::Fetch(FetchError::NoMirrors)).context("fetching");
+        assert_eq!(
+            hint(e.chain()).as_deref(),
+            Some("pass --mirror URL or set SPARKIMG_MIRRORS")
+        );
+        let u = anyhow::Error::new(UsageError::new("x").with_hint("y"));
+        assert_eq!(classify(u.chain()), USAGE);
+        assert_eq!(hint(u.chain()).as_deref(), Some("y"));
+        let io = anyhow::Error::new(std::io::Error::other("x"));
+        assert_eq!(hint(io.chain()), None);
     }
 
     #[test]

@@ -12,11 +12,7 @@ pub enum EngineError {
     #[error("{0}")]
     Discovery(String),
 
-    #[error(
-        "no Docker Engine answers at {endpoint} ({source_desc}): {detail}. Start the daemon, \
-         point DOCKER_HOST or DOCKER_CONTEXT at one, or build without a daemon: \
-         --engine daemonless --output oci:DIR (or docker-archive:FILE)"
-    )]
+    #[error("no Docker Engine answers at {endpoint} ({source_desc}): {detail}")]
     Unreachable {
         endpoint: String,
         source_desc: String,
@@ -43,6 +39,21 @@ pub enum EngineError {
 }
 
 impl EngineError {
+    /// What to do about it, printed by `main` on its own line.
+    pub fn hint(&self) -> Option<String> {
+        match self {
+            EngineError::Unreachable { .. } => Some(
+                "start the daemon, point DOCKER_HOST or DOCKER_CONTEXT at one, or build \
+                 without a daemon: --engine daemonless --output oci:DIR (or \
+                 docker-archive:FILE)"
+                    .to_string(),
+            ),
+            EngineError::Build(b) => b.hint(),
+            EngineError::Registry(r) => r.hint(),
+            _ => None,
+        }
+    }
+
     pub fn daemon(what: impl Into<String>) -> impl FnOnce(bollard::errors::Error) -> EngineError {
         let what = what.into();
         move |e| EngineError::Daemon {

@@ -137,6 +137,14 @@ pub enum RegistryError {
 }
 
 impl RegistryError {
+    /// What to do about it, printed by `main` on its own line.
+    pub fn hint(&self) -> Option<String> {
+        match self {
+            RegistryError::Lock(c) => c.hint(),
+            _ => None,
+        }
+    }
+
     pub fn io(path: impl Into<PathBuf>) -> impl FnOnce(std::io::Error) -> RegistryError {
         let path = path.into();
         move |source| RegistryError::Io { path, source }
