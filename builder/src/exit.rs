@@ -7,12 +7,14 @@ use std::error::Error;
 use crate::apt::AptError;
 use crate::build::publish::PublishError;
 use crate::build::BuildError;
+use crate::cache::CacheError;
 use crate::engine::EngineError;
 use crate::fetch::{FetchError, VersionError};
 use crate::http::DownloadError;
 use crate::maven::MavenError;
 use crate::oci::OciError;
 use crate::registry::RegistryError;
+use crate::usage::UsageError;
 
 pub const SUCCESS: u8 = 0;
 pub const OTHER: u8 = 1;
@@ -107,9 +109,50 @@ pub fn classify<'a>(chain: impl IntoIterator<Item = &'a (dyn Error + 'static)>) 
     chain.into_iter().find_map(code_of).unwrap_or(OTHER)
 }
 
+/// What to do about a failure, for `main`'s `hint:` line: the first error of the chain
+/// that has a hint gives it.
+pub fn hint<'a>(chain: impl IntoIterator<Item = &'a (dyn Error + 'static)>) -> Option<String> {
+    chain.into_iter().find_map(hint_of)
+}
+
+fn hint_of(e: &(dyn Error + 'static)) -> Option<String> {
+    if let Some(e) = e.downcast_ref::<UsageError>() {
+        return e.hint.clone();
+    }
+    if let Some(e) = e.downcast_ref::<BuildError>() {
+        return e.hint();
+    }
+    if let Some(e) = e.downcast_ref::<MavenError>() {
+        return e.hint();
+    }
+    if let Some(e) = e.downcast_ref::<FetchError>() {
+        return e.hint();
+    }
+    if let Some(e) = e.downcast_ref::<DownloadError>() {
+        return e.hint();
+    }
+    if let Some(e) = e.downcast_ref::<AptError>() {
+        return e.hint();
+    }
+    if let Some(e) = e.downcast_ref::<CacheError>() {
+        return e.hint();
+    }
+    if let Some(e) = e.downcast_ref::<RegistryError>() {
+        return e.hint();
+    }
+    if let Some(e) = e.downcast_ref::<EngineError>() {
+        return e.hint();
+    }
+    e.downcast_ref::<PublishError>().and_then(|e| match e {
+        PublishError::Build(b) => b.hint(),
+        PublishError::Registry(r) => r.hint(),
+        PublishError::Engine(d) => d.hint(),
+    })
+}
+
 fn code_of(e: &(dyn Error + 'static)) -> Option<u8> {
-    // A version the grammar refuses is a usage error from every command.
-    if e.downcast_ref::<VersionError>().is_some() {
+    // A version the grammar refuses, or any usage error, is exit 2 from every command.
+    if e.downcast_ref::<VersionError>().is_some() || e.downcast_ref::<UsageError>().is_some() {
         return Some(USAGE);
     }
     if let Some(e) = e.downcast_ref::<OciError>() {
@@ -187,7 +230,11 @@ fn download(e: &DownloadError) -> u8 {
 fn build(e: &BuildError) -> u8 {
     match e {
         BuildError::Oci(o) => oci(o),
-        BuildError::InvalidInput(_)
+        BuildError::Usage(_)
+        | BuildError::NoEntrypoint { .. }
+        | BuildError::EntrypointArch { .. }
+        | BuildError::EntrypointSbom { .. }
+        | BuildError::RemoteLayers { .. }
         | BuildError::UnknownTimezone { .. }
         | BuildError::SourceDateEpoch(_) => USAGE,
         BuildError::Version(_) => USAGE,
@@ -201,9 +248,11 @@ fn build(e: &BuildError) -> u8 {
         BuildError::OutputNotOurs { .. } => OUTPUT_NOT_OURS,
         BuildError::Engine(e) => engine(e).unwrap_or_else(|| causes_of(e)),
         BuildError::Registry(r) => registry(r),
-        BuildError::Io { .. } | BuildError::Lock(_) | BuildError::Layer(_) | BuildError::Jar(_) => {
-            OTHER
-        }
+        BuildError::Io { .. }
+        | BuildError::Lock(_)
+        | BuildError::Layer(_)
+        | BuildError::Jar(_)
+        | BuildError::Json { .. } => OTHER,
     }
 }
 
@@ -344,6 +393,20 @@ mod tests {
             .map(|(c, m)| (*c, m.split_whitespace().collect::<Vec<_>>().join(" ")))
             .collect();
         assert_eq!(rows, table);
+    }
+
+    #[test]
+    fn hints_come_from_the_chain() {
+        let e = anyhow::Error::new(BuildError::Fetch(FetchError::NoMirrors)).context("fetching");
+        assert_eq!(
+            hint(e.chain()).as_deref(),
+            Some("pass --mirror URL or set SPARKIMG_MIRRORS")
+        );
+        let u = anyhow::Error::new(UsageError::new("x").with_hint("y"));
+        assert_eq!(classify(u.chain()), USAGE);
+        assert_eq!(hint(u.chain()).as_deref(), Some("y"));
+        let io = anyhow::Error::new(std::io::Error::other("x"));
+        assert_eq!(hint(io.chain()), None);
     }
 
     #[test]

@@ -23,3 +23,7 @@ pub mod engine;
 pub mod sbom;
 
 pub mod exit;
+
+pub mod report;
+
+pub mod usage;

@@ -10,13 +10,16 @@ use std::process::ExitCode;
 
 use clap::Parser;
 
+use commands::{out, version};
+
 fn main() -> ExitCode {
+    if version::verbose_requested() {
+        return out::print_version(&version::verbose());
+    }
     let cli = commands::args::Cli::parse();
+    sparkimg::report::install(Box::new(out::Stderr));
     match commands::run(cli) {
         Ok(code) => code,
-        Err(e) => {
-            eprintln!("sparkimg: error: {e:#}");
-            ExitCode::from(sparkimg::exit::classify(e.chain()))
-        }
+        Err(e) => out::failed(&e),
     }
 }

@@ -18,10 +18,12 @@ pub enum ProgressMode {
 }
 
 impl ProgressMode {
-    fn resolve(self) -> ProgressMode {
+    /// Auto decided: a bar only for a person at a terminal (the one rule for every
+    /// progress display).
+    pub fn resolve(self) -> ProgressMode {
         match self {
             ProgressMode::Auto => {
-                if std::env::var_os("CI").is_some() || !io::stderr().is_terminal() {
+                if in_ci() || !io::stderr().is_terminal() {
                     ProgressMode::Lines
                 } else {
                     ProgressMode::Bar
@@ -34,12 +36,18 @@ impl ProgressMode {
 
 /// Print a message to stderr without tearing a progress bar.
 pub(crate) fn note(msg: &str) {
-    eprintln!("sparkimg: {msg}");
+    crate::report::note(msg);
 }
 
 /// Warnings are printed whatever the progress mode: they are about trust, not progress.
 pub(crate) fn warn(msg: &str) {
-    eprintln!("sparkimg: WARNING: {msg}");
+    crate::report::warn(msg);
+}
+
+/// CI=true (any value but empty, `0` or `false`): the rule the test crates' skip log
+/// (`sparkimg_skips::in_ci`) uses too.
+pub fn in_ci() -> bool {
+    std::env::var("CI").is_ok_and(|v| !v.is_empty() && v != "0" && v != "false")
 }
 
 const LINE_EVERY: Duration = Duration::from_secs(10);

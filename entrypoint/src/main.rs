@@ -29,6 +29,19 @@ static DEPENDENCIES: [u8; DEPENDENCIES_LEN] =
     *include_bytes!(concat!(env!("OUT_DIR"), "/dep-v0.zlib"));
 const DEPENDENCIES_LEN: usize = include_bytes!(concat!(env!("OUT_DIR"), "/dep-v0.zlib")).len();
 
+/// `--help` or `--version` as the only argument: ours to answer. Upstream would run them
+/// as a pass-through command, which cannot work (there is no program named `--help`, so
+/// the pod fails with 127); with any other argument beside them they stay the command's.
+fn about(args: &[OsString]) -> Option<String> {
+    match args {
+        [one] if one == "--help" => Some(USAGE.to_string()),
+        [one] if one == "--version" => {
+            Some(format!("spark-entrypoint {}", env!("CARGO_PKG_VERSION")))
+        }
+        _ => None,
+    }
+}
+
 fn main() -> ExitCode {
     let mut args: Vec<OsString> = std::env::args_os().collect();
     let argv0 = if args.is_empty() {
@@ -48,11 +61,18 @@ fn main() -> ExitCode {
 }
 
 fn entrypoint_main(mut args: Vec<OsString>) -> i32 {
+    if let Some(text) = about(&args) {
+        use std::io::Write;
+        // A closed stdout is not worth a panic: the text was all there was to do.
+        let _ = writeln!(std::io::stdout(), "{text}");
+        return 0;
+    }
     let env = Env::from_process();
     let mut print_plan = false;
     let mut version_flag: Option<String> = None;
     // Only our own long options are taken, and only before the role: everything
-    // else (`--help` included) belongs to the command, as in upstream's pass-through.
+    // else (`--help` beside other arguments included) belongs to the command, as in
+    // upstream's pass-through.
     while let Some(first) = args.first().and_then(|a| a.to_str()) {
         if first == "--print-plan" {
             print_plan = true;

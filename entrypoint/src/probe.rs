@@ -141,10 +141,10 @@ impl Probe for SystemProbe {
 /// Why the Spark version could not be determined.
 #[derive(Debug, thiserror::Error)]
 pub enum VersionSourceError {
+    // Not a `#[source]`: the message shows it, and `main` prints messages, not chains.
     #[error("{source_name}: {error}")]
     Invalid {
         source_name: String,
-        #[source]
         error: crate::version::VersionError,
     },
     #[error("cannot tell which Spark version this image holds: SPARK_VERSION is not set, and neither {release} nor a spark-core_*.jar in {jars} names one\nhint: set SPARK_VERSION in the image or pass --spark-version")]

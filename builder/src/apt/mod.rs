@@ -33,20 +33,16 @@ use packages::Package;
 
 #[derive(Debug, Error)]
 pub enum AptError {
-    #[error(
-        "{needs} needs {what}, which the base lacks, and the base cannot get it: {reason}\n\
-         hint: use a base that has it, or a Debian/Ubuntu base (with /var/lib/dpkg/status \
-         and apt sources) so sparkimg can add it"
-    )]
+    #[error("{needs} needs {what}, which the base lacks, and the base cannot get it: {reason}")]
     NotDebian {
         needs: String,
         what: String,
         reason: String,
     },
-    // Not a `#[source]`: the message is the resolver's, printed once, then the hint.
-    #[error("{0}\nhint: check the name with `apt-cache policy` on the base, or pick a base whose sources have it")]
+    // Not a `#[source]`: the message is the resolver's, printed once.
+    #[error("{0}")]
     Resolve(resolve::ResolveError),
-    #[error("{url}: no signed InRelease; refusing an unsigned repository\nhint: --insecure-skip-verify accepts it at your own risk")]
+    #[error("{url}: no signed InRelease; refusing an unsigned repository")]
     Unsigned { url: String },
     #[error("{url}: bad OpenPGP signature: {reason}")]
     Signature { url: String, reason: String },
@@ -62,12 +58,32 @@ pub enum AptError {
     Format { what: String, reason: String },
     #[error(transparent)]
     Download(#[from] DownloadError),
-    #[error("{}: {source}", .path.display())]
+    #[error("{}", .path.display())]
     Io {
         path: PathBuf,
         #[source]
         source: std::io::Error,
     },
+}
+
+impl AptError {
+    /// What to do about it, printed by `main` on its own line.
+    pub fn hint(&self) -> Option<String> {
+        let h = match self {
+            AptError::NotDebian { .. } => {
+                "use a base that has it, or a Debian/Ubuntu base (with /var/lib/dpkg/status \
+                 and apt sources) so sparkimg can add it"
+            }
+            AptError::Resolve(_) => {
+                "check the name with `apt-cache policy` on the base, or pick a base whose \
+                 sources have it"
+            }
+            AptError::Unsigned { .. } => "--insecure-skip-verify accepts it at your own risk",
+            AptError::Download(d) => return d.hint(),
+            _ => return None,
+        };
+        Some(h.to_string())
+    }
 }
 
 impl From<resolve::ResolveError> for AptError {

@@ -370,7 +370,7 @@ pub fn open(
     cache: Option<&LayerCache>,
 ) -> Result<BaseImage, BuildError> {
     match spec {
-        BaseSpec::Registry(r) => Err(BuildError::InvalidInput(format!(
+        BaseSpec::Registry(r) => Err(BuildError::usage(format!(
             "base image '{r}' is a registry reference: pull it first \
              (sparkimg::registry::pull) and pass BaseSpec::Pulled"
         ))),

@@ -85,10 +85,9 @@ fn checked_dist(b: &EngineBuild) -> Result<Vec<DistFile>, BuildError> {
         .into());
     }
     if !b.entrypoint.is_file() {
-        return Err(BuildError::InvalidInput(format!(
-            "entrypoint binary {} not found: run `cargo xtask dist` or pass --entrypoint-binary",
-            b.entrypoint.display()
-        ))
+        return Err(BuildError::NoEntrypoint {
+            path: Some(b.entrypoint.clone()),
+        }
         .into());
     }
     let mut dist = crate::build::walk_dist(&b.spark_home)?;
@@ -124,11 +123,11 @@ fn dockerfile_for(
         // spark-py and spark-r are built FROM the JVM image, jars included.
         let lacks = !dockerfile::copies_packages(&String::from_utf8_lossy(&text));
         if variant == Variant::Jvm && !b.packages.is_empty() && lacks {
-            eprintln!(
-                "sparkimg: warning: {} has no `COPY packages/ /opt/spark/`: the --packages \
-                 jars will not be in the image",
+            crate::report::warn(&format!(
+                "{} has no `COPY packages/ /opt/spark/`: the --packages jars will not be in \
+                 the image",
                 p.display()
-            );
+            ));
         }
         return Ok(text);
     }
@@ -259,7 +258,7 @@ pub fn build_images(
     log: &mut dyn FnMut(&str),
 ) -> Result<BuildReport, BuildError> {
     let dist = checked_dist(b)?;
-    let uid = dockerfile::spark_uid(&b.build_args, b.uid).map_err(BuildError::InvalidInput)?;
+    let uid = dockerfile::spark_uid(&b.build_args, b.uid).map_err(BuildError::usage)?;
     let java_home = java_home(daemon, b)?;
     let sys = system_files(daemon, b, uid)?;
     let layers = plan::plan_layers(&dist, &sys);

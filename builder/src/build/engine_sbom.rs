@@ -83,7 +83,8 @@ fn image_os_packages(daemon: &Daemon, image: &str, ours: &[(String, PathBuf)]) -
         Err(e) => (
             Vec::new(),
             vec![format!(
-                "the OS packages of {image} could not be read ({e}): they are not listed"
+                "the OS packages of {image} could not be read ({}): they are not listed",
+                crate::report::chain(&e)
             )],
         ),
     }
@@ -216,8 +217,9 @@ fn base_jars(daemon: &Daemon, base: &str) -> (BTreeSet<(String, String)>, Option
         Err(e) => (
             BTreeSet::new(),
             Some(format!(
-                "the jars of {base} could not be listed ({e}): every jar is listed as the \
-                 image's own"
+                "the jars of {base} could not be listed ({}): every jar is listed as the \
+                 image's own",
+                crate::report::chain(&e)
             )),
         ),
     }

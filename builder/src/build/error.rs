@@ -12,8 +12,44 @@ pub enum BuildError {
     #[error(transparent)]
     Oci(#[from] crate::oci::OciError),
 
-    #[error("{0}")]
-    InvalidInput(String),
+    /// Fix the command line (or what it names) and run again.
+    #[error(transparent)]
+    Usage(#[from] crate::usage::UsageError),
+
+    /// No spark-entrypoint binary at the path given (or none given and none built).
+    #[error("{}", match .path {
+        Some(p) => format!("entrypoint binary {} not found", p.display()),
+        None => "no spark-entrypoint binary".to_string(),
+    })]
+    NoEntrypoint { path: Option<PathBuf> },
+
+    #[error(
+        "entrypoint binary {} is built for {found}, but the {platform} image needs one built \
+         for {arch}",
+        .path.display()
+    )]
+    EntrypointArch {
+        path: PathBuf,
+        found: String,
+        arch: String,
+        platform: String,
+    },
+
+    /// The entrypoint binary's embedded SBOM section cannot be read.
+    #[error("{}: {reason}", .path.display())]
+    EntrypointSbom { path: PathBuf, reason: String },
+
+    /// A registry image where files are needed: the caller pulls it first.
+    #[error("the image's Spark layers are in {repository}, not here")]
+    RemoteLayers { repository: String },
+
+    /// Serializing a document sparkimg builds itself.
+    #[error("writing {what}")]
+    Json {
+        what: &'static str,
+        #[source]
+        source: serde_json::Error,
+    },
 
     #[error("not implemented yet: {0}")]
     NotYet(String),
@@ -82,7 +118,7 @@ pub enum BuildError {
     #[error(transparent)]
     Lock(#[from] crate::cache::CacheError),
 
-    #[error("{}: {source}", .path.display())]
+    #[error("{}", .path.display())]
     Io {
         path: PathBuf,
         #[source]
@@ -99,6 +135,36 @@ fn suggest(s: &[String]) -> String {
 }
 
 impl BuildError {
+    pub fn usage(message: impl Into<String>) -> BuildError {
+        BuildError::Usage(crate::usage::UsageError::new(message))
+    }
+
+    /// What to do about it, printed by `main` on its own line.
+    pub fn hint(&self) -> Option<String> {
+        let h = match self {
+            BuildError::Usage(u) => return u.hint.clone(),
+            BuildError::NoEntrypoint { path: Some(_) } => {
+                "run `cargo xtask dist` or pass --entrypoint-binary"
+            }
+            BuildError::NoEntrypoint { path: None } => {
+                "run `cargo xtask dist` (writes target/dist/spark-entrypoint) or pass \
+                 --entrypoint-binary PATH"
+            }
+            BuildError::EntrypointArch { platform, .. } => {
+                return Some(format!("pass --platform-entrypoint {platform}=PATH"))
+            }
+            BuildError::RemoteLayers { .. } => {
+                "a registry image is rebased to a registry (--push); pull it first to write \
+                 files"
+            }
+            BuildError::Fetch(f) => return f.hint(),
+            BuildError::Packages(a) => return a.hint(),
+            BuildError::Lock(c) => return c.hint(),
+            _ => return None,
+        };
+        Some(h.to_string())
+    }
+
     pub fn io(path: impl Into<PathBuf>) -> impl FnOnce(std::io::Error) -> BuildError {
         let path = path.into();
         move |source| BuildError::Io { path, source }

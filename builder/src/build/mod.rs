@@ -86,7 +86,7 @@ pub fn build_with<T, E: From<BuildError>>(
     publish: impl FnOnce(&Assembled) -> Result<T, E>,
 ) -> Result<(BuildReport, T), E> {
     if opts.images.is_empty() {
-        return Err(BuildError::InvalidInput("no images to build".into()).into());
+        return Err(BuildError::usage("no images to build").into());
     }
     check_platform_bases(opts)?;
     let cache = opts
@@ -163,7 +163,7 @@ fn check_platform_bases(opts: &BuildOptions) -> Result<(), BuildError> {
         )
     };
     match opts.platforms.iter().find(|p| rootfs_for(p)) {
-        Some(p) => Err(BuildError::InvalidInput(format!(
+        Some(p) => Err(BuildError::usage(format!(
             "a rootfs: base has no platform, so it cannot serve {p} in a multi-platform \
              build: use a multi-platform oci: layout or registry base, or one --platform"
         ))),
@@ -415,10 +415,9 @@ fn prepare_platform(
         .get(&want.to_string())
         .unwrap_or(&opts.entrypoint);
     if !entrypoint.is_file() {
-        return Err(BuildError::InvalidInput(format!(
-            "entrypoint binary {} not found: run `cargo xtask dist` or pass --entrypoint-binary",
-            entrypoint.display()
-        )));
+        return Err(BuildError::NoEntrypoint {
+            path: Some(entrypoint.clone()),
+        });
     }
     check_entrypoint_arch(entrypoint, &arch, &want)?;
     let sys = system_files(

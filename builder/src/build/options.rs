@@ -72,7 +72,7 @@ pub fn parse_compression(kind: &str, level: Option<i32>) -> Result<Compression, 
         "gzip" => {
             let l = level.unwrap_or(1);
             if !(0..=9).contains(&l) {
-                return Err(BuildError::InvalidInput(format!(
+                return Err(BuildError::usage(format!(
                     "gzip level {l} is not in 0..=9"
                 )));
             }
@@ -81,14 +81,14 @@ pub fn parse_compression(kind: &str, level: Option<i32>) -> Result<Compression, 
         "zstd" => {
             let l = level.unwrap_or(3);
             if !(1..=19).contains(&l) {
-                return Err(BuildError::InvalidInput(format!(
+                return Err(BuildError::usage(format!(
                     "zstd level {l} is not in 1..=19"
                 )));
             }
             Ok(Compression::Zstd(l))
         }
         "none" => Ok(Compression::None),
-        other => Err(BuildError::InvalidInput(format!(
+        other => Err(BuildError::usage(format!(
             "unknown compression '{other}': use gzip, zstd or none"
         ))),
     }

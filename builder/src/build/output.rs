@@ -29,10 +29,9 @@ pub enum BlobSource {
 }
 
 fn remote_err(repository: &str) -> BuildError {
-    BuildError::InvalidInput(format!(
-        "the image's Spark layers are in {repository}, not here: a registry image is \
-         rebased to a registry (--push); pull it first to write files"
-    ))
+    BuildError::RemoteLayers {
+        repository: repository.to_string(),
+    }
 }
 
 #[derive(Debug, Clone)]

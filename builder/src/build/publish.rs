@@ -113,12 +113,12 @@ impl Sink for LoadSink {
     fn publish(&mut self, images: &Assembled) -> Result<Delivered, PublishError> {
         let started = std::time::Instant::now();
         crate::build::engine::load(&self.daemon, images, &mut |l| {
-            eprintln!("sparkimg: docker load: {l}")
+            crate::report::note(&format!("docker load: {l}"))
         })?;
-        eprintln!(
-            "sparkimg: loaded into the Docker Engine in {:.1}s",
+        crate::report::note(&format!(
+            "loaded into the Docker Engine in {:.1}s",
             started.elapsed().as_secs_f64()
-        );
+        ));
         let mut image_ids = Vec::new();
         for r in &self.references {
             if let Some(info) = self.daemon.inspect(r)? {
@@ -212,7 +212,10 @@ pub fn push_referrers(
         "mediaType": crate::registry::manifest::OCI_INDEX,
         "manifests": [],
     }))
-    .map_err(|e| BuildError::InvalidInput(format!("referrers index: {e}")))?;
+    .map_err(|source| BuildError::Json {
+        what: "the referrers index",
+        source,
+    })?;
     let mut a = Assembled {
         blobs: Vec::new(),
         index: JsonBlob {

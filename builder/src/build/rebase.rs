@@ -25,6 +25,7 @@ use super::{Compression, Platform};
 use crate::layer::cache::LayerCache;
 use crate::layer::{self, basefs};
 use crate::oci::json;
+use crate::usage::UsageError;
 
 /// What to rebase onto what.
 #[derive(Debug, Clone)]
@@ -448,8 +449,8 @@ pub fn rebase_with<T, E: From<BuildError>>(
         (Some(r), _) => r.clone(),
         (None, Some(n)) => crate::oci::reference::parse_ref(&n).map_err(BuildError::from)?,
         (None, None) => {
-            return Err(BuildError::InvalidInput(
-                "the image has no name to keep: pass --to REF".into(),
+            return Err(BuildError::Usage(
+                UsageError::new("the image has no name to keep").with_hint("pass --to REF"),
             )
             .into())
         }
@@ -551,7 +552,7 @@ fn select_platforms(asked: &[Platform], image: Vec<Platform>) -> Result<Vec<Plat
         .find(|p| !image.is_empty() && !image.contains(p))
     {
         let have: Vec<String> = image.iter().map(Platform::to_string).collect();
-        return Err(BuildError::InvalidInput(format!(
+        return Err(BuildError::usage(format!(
             "the image has no {p} platform (it has {})",
             have.join(", ")
         )));

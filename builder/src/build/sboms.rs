@@ -93,8 +93,10 @@ fn other_package(
     }
     if img == ENTRYPOINT {
         let bytes = std::fs::read(disk).map_err(BuildError::io(disk))?;
-        let p = entrypoint_package(&bytes)
-            .map_err(|e| BuildError::InvalidInput(format!("{}: {e}", disk.display())))?;
+        let p = entrypoint_package(&bytes).map_err(|reason| BuildError::EntrypointSbom {
+            path: disk.to_path_buf(),
+            reason,
+        })?;
         return Ok(Some(p));
     }
     Ok(None)

@@ -133,11 +133,12 @@ pub(super) fn check_entrypoint_arch(
         return Ok(());
     }
     match elf_arch(&header) {
-        Some(found) if found != arch => Err(BuildError::InvalidInput(format!(
-            "entrypoint binary {} is built for {found}, but the {want} image needs one built \
-             for {arch}: pass --platform-entrypoint {want}=PATH",
-            path.display()
-        ))),
+        Some(found) if found != arch => Err(BuildError::EntrypointArch {
+            path: path.to_path_buf(),
+            found: found.to_string(),
+            arch: arch.to_string(),
+            platform: want.to_string(),
+        }),
         _ => Ok(()),
     }
 }

@@ -8,12 +8,10 @@ use thiserror::Error;
 #[derive(Debug, Error)]
 pub enum CacheError {
     #[error(
-        "timed out after {} waiting for {what} (lock {}){}\nhint: wait for {} to finish, or \
-         pass a longer --lock-timeout",
+        "timed out after {} waiting for {what} (lock {}){}",
         humantime::format_duration(*.waited),
         .path.display(),
-        holders_suffix(.holders),
-        if .holders.is_empty() { "the other sparkimg process" } else { "it" }
+        holders_suffix(.holders)
     )]
     LockTimeout {
         what: String,
@@ -23,7 +21,7 @@ pub enum CacheError {
         holders: Vec<String>,
     },
 
-    #[error("{context}: {source}")]
+    #[error("{context}")]
     Io {
         context: String,
         #[source]
@@ -39,6 +37,21 @@ fn holders_suffix(holders: &[String]) -> String {
 }
 
 impl CacheError {
+    /// What to do about it, printed by `main` on its own line.
+    pub fn hint(&self) -> Option<String> {
+        match self {
+            CacheError::LockTimeout { holders, .. } => Some(format!(
+                "wait for {} to finish, or pass a longer --lock-timeout",
+                if holders.is_empty() {
+                    "the other sparkimg process"
+                } else {
+                    "it"
+                }
+            )),
+            CacheError::Io { .. } => None,
+        }
+    }
+
     pub(crate) fn io(context: impl Into<String>, source: std::io::Error) -> Self {
         CacheError::Io {
             context: context.into(),

@@ -69,11 +69,11 @@ pub fn take(
         [] => "another sparkimg process".to_string(),
         h => h.join(", "),
     };
-    eprintln!(
-        "sparkimg: waiting for {what}: held by {held_by} (lock {}, --lock-timeout {})",
+    crate::report::note(&format!(
+        "waiting for {what}: held by {held_by} (lock {}, --lock-timeout {})",
         path.display(),
         humantime::format_duration(timeout)
-    );
+    ));
     let start = Instant::now();
     // flock has no timed wait; polling with a short, growing pause keeps it portable.
     let mut pause = Duration::from_millis(20);
@@ -199,14 +199,14 @@ garbage
         let b = File::open(&path).unwrap();
         take(&a, &path, Mode::Exclusive, Duration::ZERO, "x").unwrap();
         // flock conflicts between open file descriptions, also in one process.
-        let err = take(&b, &path, Mode::Shared, Duration::from_millis(100), "the x")
-            .unwrap_err()
-            .to_string();
+        let err = take(&b, &path, Mode::Shared, Duration::from_millis(100), "the x").unwrap_err();
+        let hint = err.hint().unwrap_or_default();
+        let err = err.to_string();
         assert!(
             err.starts_with("timed out after 100ms waiting for the x"),
             "{err}"
         );
-        assert!(err.contains("--lock-timeout"), "{err}");
+        assert!(hint.contains("--lock-timeout"), "{hint}");
         drop(a);
         take(&b, &path, Mode::Shared, Duration::ZERO, "x").unwrap();
     }

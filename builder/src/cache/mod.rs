@@ -26,6 +26,8 @@ use std::time::{Duration, SystemTime};
 
 use serde::Serialize;
 
+use crate::report;
+
 pub use error::CacheError;
 pub use kinds::{Kind, Policy};
 use lock::Mode;
@@ -128,15 +130,15 @@ pub fn open_session(root: &Path, timeout: Duration) -> Result<Session, CacheErro
         // Best effort: an unreadable corner of the cache must not stop the command.
         match scan(root, false) {
             Ok(l) => swept = remove_leftovers(root, &l, Some(kinds::RESUMABLE_FOR)),
-            Err(e) => eprintln!("sparkimg: warning: not sweeping the cache: {e}"),
+            Err(e) => report::warn(&format!("not sweeping the cache: {}", report::chain(&e))),
         }
         if swept.count > 0 {
-            eprintln!(
-                "sparkimg: removed {} leftover(s) of interrupted runs ({}) from {}",
+            report::note(&format!(
+                "removed {} leftover(s) of interrupted runs ({}) from {}",
                 swept.count,
                 indicatif::HumanBytes(swept.bytes),
                 root.display()
-            );
+            ));
         }
     }
     // From exclusive this converts the lock; otherwise it waits out a running prune.
@@ -288,7 +290,11 @@ fn remove_leftovers(root: &Path, listing: &Listing, keep_resumable: Option<Durat
                 done.count += 1;
                 done.bytes += l.bytes;
             }
-            Err(e) => eprintln!("sparkimg: warning: cannot remove {}: {e}", l.path.display()),
+            Err(e) => report::warn(&format!(
+                "cannot remove {}: {}",
+                l.path.display(),
+                report::chain(&e)
+            )),
         }
     }
     done
@@ -347,10 +353,11 @@ pub fn prune(
             && (dry_run
                 || remove(root, &e.path)
                     .map_err(|err| {
-                        eprintln!(
-                            "sparkimg: warning: cannot remove {}: {err}",
-                            e.path.display()
-                        )
+                        report::warn(&format!(
+                            "cannot remove {}: {}",
+                            e.path.display(),
+                            report::chain(&err)
+                        ))
                     })
                     .is_ok());
         let tally = if gone {

@@ -16,6 +16,7 @@ use sparkimg::build::{
 use sparkimg::engine::Daemon;
 use sparkimg::fetch::{self, FetchOptions, SparkVersion};
 use sparkimg::registry::{self, PushReport, RegistryOptions};
+use sparkimg::usage::UsageError;
 
 use super::args::{BuildArgs, CacheDirArg};
 use super::resolve::{self, BuildRequest, Distribution, Env, Load};
@@ -42,10 +43,11 @@ pub fn run(args: BuildArgs, lock_timeout: Duration) -> Result<()> {
     let version = match &req.version {
         Some(v) => v.clone(),
         None => version_from_dist(&spark_home).ok_or_else(|| {
-            BuildError::InvalidInput(format!(
-                "cannot tell the Spark version of {}: pass --spark-version",
+            UsageError::new(format!(
+                "cannot tell the Spark version of {}",
                 spark_home.display()
             ))
+            .with_hint("pass --spark-version")
         })?,
     };
     resolve::buildable_version(&version)?;
@@ -168,11 +170,7 @@ fn prepare(req: &BuildRequest, lock_timeout: Duration) -> Result<Prepared> {
         }
     };
     let Some(entrypoint) = req.entrypoint.clone().or_else(default_entrypoint) else {
-        bail!(BuildError::InvalidInput(
-            "no spark-entrypoint binary: run `cargo xtask dist` (writes \
-             target/dist/spark-entrypoint) or pass --entrypoint-binary PATH"
-                .into()
-        ));
+        bail!(BuildError::NoEntrypoint { path: None });
     };
     let cache_root = CacheDirArg::required_root(req.cache_dir.clone())?;
     // Credentials are read here, once per run (--password-stdin consumes stdin), so a
@@ -394,12 +392,12 @@ fn engine_build(
         );
     }
     if req.json {
-        println!("{}", serde_json::to_string(&report)?);
+        outln!("{}", serde_json::to_string(&report)?)?;
     } else {
         for i in &report.images {
             match i.repo_digests.first() {
-                Some(d) => println!("{d}"),
-                None => println!("{} {}", i.reference, i.image_id.as_deref().unwrap_or("")),
+                Some(d) => outln!("{d}")?,
+                None => outln!("{} {}", i.reference, i.image_id.as_deref().unwrap_or(""))?,
             }
         }
     }
@@ -521,14 +519,14 @@ fn print_report(report: &BuildReport, pushed: Option<&Vec<PushReport>>, json: bo
         if let Some(p) = pushed {
             v["pushed"] = serde_json::to_value(p)?;
         }
-        println!("{v}");
+        outln!("{v}")?;
     } else if let Some(pushed) = pushed {
         for p in pushed {
-            println!("{}", p.pushed);
+            outln!("{}", p.pushed)?;
         }
     } else {
         for i in &report.images {
-            println!("{}@{}", i.reference, i.manifest_digest);
+            outln!("{}@{}", i.reference, i.manifest_digest)?;
         }
     }
     Ok(())

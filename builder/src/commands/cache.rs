@@ -30,30 +30,30 @@ fn ls(args: CacheLsArgs) -> Result<()> {
             "leftovers": listing.leftovers,
             "total_bytes": total,
         });
-        println!("{v}");
+        outln!("{v}")?;
         return Ok(());
     }
-    println!("cache {}", root.display());
-    println!("{:<16} {:>8} {:>12}", "KIND", "ENTRIES", "SIZE");
+    outln!("cache {}", root.display())?;
+    outln!("{:<16} {:>8} {:>12}", "KIND", "ENTRIES", "SIZE")?;
     for t in &totals {
         let size = HumanBytes(t.bytes).to_string();
-        println!("{:<16} {:>8} {:>12}", t.kind.name(), t.entries, size);
+        outln!("{:<16} {:>8} {:>12}", t.kind.name(), t.entries, size)?;
     }
     if !listing.leftovers.is_empty() {
         let bytes: u64 = listing.leftovers.iter().map(|l| l.bytes).sum();
         let size = HumanBytes(bytes).to_string();
         let n = listing.leftovers.len();
-        println!(
+        outln!(
             "{:<16} {n:>8} {size:>12}  (interrupted runs; `sparkimg cache prune` removes them)",
             "leftovers"
-        );
+        )?;
     }
-    println!(
+    outln!(
         "{:<16} {:>8} {:>12}",
         "total",
         "",
         HumanBytes(total).to_string()
-    );
+    )?;
     Ok(())
 }
 
@@ -72,14 +72,14 @@ fn prune(args: CachePruneArgs, lock_timeout: Duration) -> Result<()> {
     }
     let p = cache::prune(&root, &policy, lock_timeout, args.dry_run)?;
     if args.json {
-        println!("{}", serde_json::to_string(&p)?);
+        outln!("{}", serde_json::to_string(&p)?)?;
         return Ok(());
     }
     let verb = if p.dry_run { "would remove" } else { "removed" };
     for e in &p.removed {
         eprintln!("sparkimg: {verb} {} {}", e.kind.name(), e.path.display());
     }
-    println!(
+    outln!(
         "{verb} {} entries ({}) and {} leftovers ({}); kept {} entries ({})",
         p.entries.count,
         HumanBytes(p.entries.bytes),
@@ -87,6 +87,6 @@ fn prune(args: CachePruneArgs, lock_timeout: Duration) -> Result<()> {
         HumanBytes(p.leftovers.bytes),
         p.kept.count,
         HumanBytes(p.kept.bytes)
-    );
+    )?;
     Ok(())
 }

@@ -9,10 +9,9 @@ use super::support;
 
 pub fn push(args: PushArgs) -> Result<()> {
     if !args.to.is_empty() {
-        return Err(sparkimg::build::BuildError::InvalidInput(
+        return Err(sparkimg::usage::UsageError::new(
             "--to is for pushing a layout; with --engine docker, `docker tag` the image \
-             and push that reference"
-                .into(),
+             and push that reference",
         )
         .into());
     }
@@ -33,11 +32,11 @@ pub fn push(args: PushArgs) -> Result<()> {
         let d = sparkimg::build::engine::push_image(&daemon, r, &opts, &mut |l| eprintln!("{l}"))?;
         pushed.push(serde_json::json!({"reference": r, "pushed": d}));
         if !args.json {
-            println!("{d}");
+            outln!("{d}")?;
         }
     }
     if args.json {
-        println!("{}", serde_json::json!({ "pushed": pushed }));
+        outln!("{}", serde_json::json!({ "pushed": pushed }))?;
     }
     Ok(())
 }

@@ -25,9 +25,9 @@ pub fn run(args: FetchArgs, lock_timeout: Duration) -> Result<()> {
     opts.retry.read_timeout = Duration::from_secs(args.read_timeout.max(1));
     opts.progress = support::progress_mode(args.progress);
     if opts.insecure_skip_verify {
-        eprintln!(
-            "sparkimg: WARNING: --insecure-skip-verify: a distribution without a usable checksum \
-             will be accepted UNVERIFIED"
+        sparkimg::report::warn(
+            "--insecure-skip-verify: a distribution without a usable checksum will be \
+             accepted UNVERIFIED",
         );
     }
 
@@ -43,9 +43,9 @@ pub fn run(args: FetchArgs, lock_timeout: Duration) -> Result<()> {
 
     let fetched = fetch::fetch(&spec, &opts)?;
     if args.json {
-        println!("{}", serde_json::to_string(&fetched)?);
+        outln!("{}", serde_json::to_string(&fetched)?)?;
     } else {
-        println!("{}", fetched.path.display());
+        outln!("{}", fetched.path.display())?;
     }
     Ok(())
 }

@@ -2,6 +2,10 @@
 //! each other; what several share (registry options, daemons, platforms, layout
 //! sources) is in `support`, and their clap definitions are in `args`.
 
+// First: `outln!` is in scope in the modules declared after it.
+#[macro_use]
+pub mod out;
+
 pub mod args;
 mod build;
 mod cache;
@@ -14,6 +18,7 @@ mod rebase;
 mod resolve;
 mod sbom;
 mod support;
+pub mod version;
 
 use std::process::ExitCode;
 
@@ -35,7 +40,7 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
         }
         Command::Push(args) => {
             if let Some(extra) = args.more.first() {
-                bail!(sparkimg::build::BuildError::InvalidInput(format!(
+                bail!(sparkimg::usage::UsageError::new(format!(
                     "unexpected argument '{extra}': one SOURCE per push (several image \
                      references only with --engine docker)"
                 )));

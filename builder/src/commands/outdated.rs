@@ -8,8 +8,9 @@ use std::time::Duration;
 
 use anyhow::Result;
 use serde::Serialize;
-use sparkimg::build::{base, BaseSpec, BuildError, Compression, Platform};
+use sparkimg::build::{base, BaseSpec, Compression, Platform};
 use sparkimg::registry::{self, RegistryOptions, RegistryRef};
+use sparkimg::usage::UsageError;
 
 use super::args::OutdatedArgs;
 use super::support;
@@ -56,7 +57,7 @@ pub fn run(args: OutdatedArgs, lock_timeout: Duration) -> Result<ExitCode> {
                     .and_then(|l| l.get(k).cloned())
             };
             let name = label("org.opencontainers.image.base.name").ok_or_else(|| {
-                BuildError::InvalidInput(format!(
+                UsageError::new(format!(
                     "{image}: no org.opencontainers.image.base.name label: not built by sparkimg"
                 ))
             })?;
@@ -119,7 +120,7 @@ fn resolve(
 
 fn print(all: &[ImageStatus], json: bool) -> Result<()> {
     if json {
-        println!("{}", serde_json::json!({ "images": all }));
+        outln!("{}", serde_json::json!({ "images": all }))?;
         return Ok(());
     }
     for i in all {
@@ -129,14 +130,14 @@ fn print(all: &[ImageStatus], json: bool) -> Result<()> {
                 (_, true) => "outdated",
                 (_, false) => "current",
             };
-            println!(
+            outln!(
                 "{} {} {state}: {} {} -> {}",
                 i.image,
                 p.platform,
                 p.base,
                 p.recorded_digest.as_deref().unwrap_or("-"),
                 p.current_digest.as_deref().unwrap_or("-")
-            );
+            )?;
         }
     }
     Ok(())

@@ -38,13 +38,16 @@ pub fn run(args: PackagesArgs, lock_timeout: std::time::Duration) -> Result<()> 
         lock_timeout,
     })?;
     if args.json {
-        println!("{}", serde_json::to_string(&jars)?);
+        outln!("{}", serde_json::to_string(&jars)?)?;
     } else {
         for j in &jars {
-            println!(
+            outln!(
                 "{}\t{}\t{}\t{}",
-                j.coordinate, j.file, j.sha256, j.repository
-            );
+                j.coordinate,
+                j.file,
+                j.sha256,
+                j.repository
+            )?;
         }
     }
     Ok(())

@@ -40,10 +40,10 @@ pub fn run(args: PushArgs, lock_timeout: Duration) -> Result<()> {
     };
     let reports = sink.push(&images)?;
     if args.json {
-        println!("{}", serde_json::json!({ "pushed": reports }));
+        outln!("{}", serde_json::json!({ "pushed": reports }))?;
     } else {
         for r in &reports {
-            println!("{}", r.pushed);
+            outln!("{}", r.pushed)?;
         }
     }
     Ok(())

@@ -9,13 +9,14 @@ use std::time::Duration;
 use anyhow::{Context, Result};
 use sparkimg::build::publish::{self, Delivered, FileSink, RegistrySink, Sink};
 use sparkimg::build::rebase::{self, RebaseOptions, RebaseReport};
-use sparkimg::build::{self, BaseSpec, BuildError, Compression, OutputSpec, Platform};
+use sparkimg::build::{self, BaseSpec, Compression, OutputSpec, Platform};
 use sparkimg::layer::basefs::{self, ScanTap};
 use sparkimg::layer::cache::LayerCache;
 use sparkimg::oci::reference::parse_ref;
 use sparkimg::registry::push::BlobTap;
 use sparkimg::registry::{self, RegistryOptions, RegistryRef};
 use sparkimg::sbom::Format;
+use sparkimg::usage::UsageError;
 
 use super::args::RebaseArgs;
 use super::support;
@@ -32,7 +33,7 @@ pub fn run(args: RebaseArgs, lock_timeout: Duration) -> Result<()> {
         other => (other, None),
     };
     if matches!(image, BaseSpec::Rootfs(_)) {
-        return Err(BuildError::InvalidInput(format!(
+        return Err(UsageError::new(format!(
             "{}: rebase takes a registry reference, oci:DIR[:REF], oci-archive:FILE[:REF] \
              or docker-archive:FILE",
             args.image
@@ -40,11 +41,11 @@ pub fn run(args: RebaseArgs, lock_timeout: Duration) -> Result<()> {
         .into());
     }
     if matches!(image, BaseSpec::Registry(_)) && (args.output.is_some() || !args.push) {
-        return Err(BuildError::InvalidInput(
+        return Err(UsageError::new(
             "a registry image is rebased registry to registry (its Spark layers are never \
-             downloaded): pass --push (and --to REF for another repository or registry)"
-                .into(),
+             downloaded)",
         )
+        .with_hint("pass --push (and --to REF for another repository or registry)")
         .into());
     }
     let platforms = args
@@ -54,10 +55,9 @@ pub fn run(args: RebaseArgs, lock_timeout: Duration) -> Result<()> {
         .collect::<Result<Vec<_>, _>>()?;
     let output = args.output.as_deref().map(OutputSpec::parse).transpose()?;
     if output.is_none() && !args.push {
-        return Err(BuildError::InvalidInput(
-            "nowhere to put the rebased image: pass --output OUT and/or --push".into(),
-        )
-        .into());
+        return Err(UsageError::new("nowhere to put the rebased image")
+            .with_hint("pass --output OUT and/or --push")
+            .into());
     }
     if let Some(o) = &output {
         FileSink(o.clone()).check()?;
@@ -262,7 +262,10 @@ fn recorded_old_bases(
                 };
                 out.insert(p.to_string(), spec);
             }
-            Err(e) => eprintln!("sparkimg: warning: the old base {pinned}: {e}"),
+            Err(e) => eprintln!(
+                "sparkimg: warning: the old base {pinned}: {}",
+                sparkimg::report::chain(&e)
+            ),
         }
     }
     Ok(out)
@@ -356,16 +359,17 @@ fn print_report(report: &mut RebaseReport, delivered: &[Delivered], json: bool) 
         if !pushed.is_empty() {
             v["pushed"] = serde_json::to_value(&pushed)?;
         }
-        println!("{v}");
+        outln!("{v}")?;
     } else if !pushed.is_empty() {
         for p in &pushed {
-            println!("{}", p.pushed);
+            outln!("{}", p.pushed)?;
         }
     } else {
-        println!(
+        outln!(
             "{}@{}",
-            report.image.reference, report.image.manifest_digest
-        );
+            report.image.reference,
+            report.image.manifest_digest
+        )?;
     }
     Ok(())
 }

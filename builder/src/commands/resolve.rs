@@ -155,7 +155,7 @@ impl BuildRequest {
 }
 
 fn input(msg: impl Into<String>) -> BuildError {
-    BuildError::InvalidInput(msg.into())
+    BuildError::usage(msg)
 }
 
 /// The one place that says which Spark versions `build` serves.
@@ -228,7 +228,7 @@ pub fn resolve(args: &BuildArgs, env: &Env) -> Result<BuildRequest, BuildError> 
         packages: packages(args)?,
         json: args.json,
         sbom: sparkimg::sbom::Formats::parse(&args.sbom).ok_or_else(|| {
-            BuildError::InvalidInput(format!(
+            BuildError::usage(format!(
                 "unknown --sbom '{}': use spdx, cyclonedx, both or none",
                 args.sbom
             ))
@@ -253,7 +253,13 @@ pub struct Packages {
 }
 
 fn packages(args: &BuildArgs) -> Result<Packages, BuildError> {
-    let usage = |e: sparkimg::maven::MavenError| input(e.to_string());
+    let usage = |e: sparkimg::maven::MavenError| {
+        let hint = e.hint();
+        BuildError::Usage(sparkimg::usage::UsageError {
+            message: e.to_string(),
+            hint,
+        })
+    };
     let list = |v: &Option<String>| v.as_deref().map(str::trim).unwrap_or("").to_string();
     let coordinates = match list(&args.packages) {
         p if p.is_empty() => Vec::new(),

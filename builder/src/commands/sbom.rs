@@ -2,7 +2,7 @@
 //! `index.json` of a layout or archive (`oci:`, `oci-archive:`, `docker-archive:`) or a
 //! registry's referrers tag, printed on stdout.
 
-use anyhow::{anyhow, Context, Result};
+use anyhow::{anyhow, Result};
 use sparkimg::build::Platform;
 use sparkimg::registry::{self, RegistryRef};
 use sparkimg::sbom::Format;
@@ -56,9 +56,5 @@ pub fn run(args: SbomArgs, lock_timeout: std::time::Duration) -> Result<()> {
             args.image
         ));
     };
-    use std::io::Write;
-    std::io::stdout()
-        .write_all(bytes)
-        .context("writing to stdout")?;
-    Ok(())
+    super::out::bytes(bytes)
 }

@@ -64,11 +64,7 @@ pub fn open_layout_source(
 }
 
 fn usage(msg: String) -> anyhow::Error {
-    RegistryError::Layout {
-        path: PathBuf::from("."),
-        reason: msg,
-    }
-    .into()
+    sparkimg::usage::UsageError::new(msg).into()
 }
 
 /// Flags → options, once per run: `--password-stdin` consumes stdin, so a second call
@@ -158,8 +154,9 @@ pub fn cache_session(
         Ok(s) => Ok(Some(s)),
         Err(e @ sparkimg::cache::CacheError::Io { .. }) => {
             eprintln!(
-                "sparkimg: warning: not using the cache {}: {e}",
-                root.display()
+                "sparkimg: warning: not using the cache {}: {}",
+                root.display(),
+                sparkimg::report::chain(&e)
             );
             Ok(None)
         }

@@ -10,11 +10,7 @@ pub enum EngineError {
     #[error("{0}")]
     Discovery(String),
 
-    #[error(
-        "no Docker Engine answers at {endpoint} ({source_desc}): {detail}. Start the daemon, \
-         point DOCKER_HOST or DOCKER_CONTEXT at one, or build without a daemon: \
-         --engine daemonless --output oci:DIR (or docker-archive:FILE)"
-    )]
+    #[error("no Docker Engine answers at {endpoint} ({source_desc}): {detail}")]
     Unreachable {
         endpoint: String,
         source_desc: String,
@@ -34,7 +30,7 @@ pub enum EngineError {
     #[error("writing the stream for the Docker Engine")]
     Stream(#[source] Box<dyn std::error::Error + Send + Sync>),
 
-    #[error("{}: {source}", .path.display())]
+    #[error("{}", .path.display())]
     Io {
         path: PathBuf,
         #[source]
@@ -46,6 +42,19 @@ impl EngineError {
     /// A producer's failure, kept whole for the exit code of its cause.
     pub fn stream(e: impl std::error::Error + Send + Sync + 'static) -> EngineError {
         EngineError::Stream(Box::new(e))
+    }
+
+    /// What to do about it, printed by `main` on its own line.
+    pub fn hint(&self) -> Option<String> {
+        match self {
+            EngineError::Unreachable { .. } => Some(
+                "start the daemon, point DOCKER_HOST or DOCKER_CONTEXT at one, or build \
+                 without a daemon: --engine daemonless --output oci:DIR (or \
+                 docker-archive:FILE)"
+                    .to_string(),
+            ),
+            _ => None,
+        }
     }
 
     pub fn daemon(what: impl Into<String>) -> impl FnOnce(bollard::errors::Error) -> EngineError {

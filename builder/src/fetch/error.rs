@@ -18,30 +18,20 @@ pub enum FetchError {
     #[error("unsupported URL `{url}`: only http:// and https:// mirrors are supported")]
     UnsupportedUrl { url: String },
 
-    #[error("no mirrors to try (hint: pass --mirror URL or set SPARKIMG_MIRRORS)")]
+    #[error("no mirrors to try")]
     NoMirrors,
 
-    #[error(
-        "no checksum at {url} (hint: a release always has a .sha512 beside it; pass \
-         --insecure-skip-verify only if you trust this source)"
-    )]
+    #[error("no checksum at {url}")]
     ChecksumMissing { url: String },
 
-    #[error(
-        "cannot parse checksum file {url}: {source} (hint: pass --insecure-skip-verify only if \
-         you trust this source)"
-    )]
+    #[error("cannot parse checksum file {url}")]
     ChecksumUnparsable {
         url: String,
         #[source]
         source: ChecksumParseError,
     },
 
-    #[error(
-        "SHA-512 mismatch for {url}\n  expected: {expected}\n  actual:   {actual}\n\
-         hint: the mirror may be serving a corrupt or tampered file; try another one with \
-         --mirror https://archive.apache.org/dist/spark/"
-    )]
+    #[error("SHA-512 mismatch for {url}\n  expected: {expected}\n  actual:   {actual}")]
     ChecksumMismatch {
         url: String,
         expected: String,
@@ -51,7 +41,7 @@ pub enum FetchError {
     #[error("signature check failed for {url}: {reason}")]
     Signature { url: String, reason: String },
 
-    #[error("every source failed for {file}:\n{}", .failures.iter().map(|f| format!("  - {f}")).collect::<Vec<_>>().join("\n"))]
+    #[error("every source failed for {file}:\n{}", .failures.iter().map(|f| format!("  - {}", crate::report::chain(f))).collect::<Vec<_>>().join("\n"))]
     AllSourcesFailed {
         file: String,
         failures: Vec<FetchError>,
@@ -63,7 +53,7 @@ pub enum FetchError {
     #[error("archive too large: {what} exceeds the limit of {limit} bytes (raise the limit if this is expected)")]
     ArchiveTooLarge { what: String, limit: u64 },
 
-    #[error("corrupt archive {path}: {source}")]
+    #[error("corrupt archive {path}")]
     CorruptArchive {
         path: PathBuf,
         #[source]
@@ -78,10 +68,10 @@ pub enum FetchError {
     #[error(transparent)]
     Lock(#[from] crate::cache::CacheError),
 
-    #[error("HTTP client setup: {0}")]
+    #[error("HTTP client setup")]
     Client(#[from] crate::http::ClientError),
 
-    #[error("{context}: {source}")]
+    #[error("{context}")]
     Io {
         context: String,
         #[source]
@@ -90,6 +80,29 @@ pub enum FetchError {
 }
 
 impl FetchError {
+    /// What to do about it, printed by `main` on its own line.
+    pub fn hint(&self) -> Option<String> {
+        const TRUST: &str = "pass --insecure-skip-verify only if you trust this source";
+        let h = match self {
+            FetchError::NoMirrors => "pass --mirror URL or set SPARKIMG_MIRRORS",
+            FetchError::ChecksumMissing { .. } => {
+                return Some(format!("a release always has a .sha512 beside it; {TRUST}"))
+            }
+            FetchError::ChecksumUnparsable { .. } => TRUST,
+            FetchError::ChecksumMismatch { .. } => {
+                "the mirror may be serving a corrupt or tampered file; try another one with \
+                 --mirror https://archive.apache.org/dist/spark/"
+            }
+            FetchError::Download(d) => return d.hint(),
+            FetchError::AllSourcesFailed { failures, .. } => {
+                return failures.iter().find_map(FetchError::hint)
+            }
+            FetchError::Lock(c) => return c.hint(),
+            _ => return None,
+        };
+        Some(h.to_string())
+    }
+
     pub(crate) fn io(context: impl Into<String>, source: std::io::Error) -> Self {
         FetchError::Io {
             context: context.into(),

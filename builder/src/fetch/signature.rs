@@ -70,7 +70,7 @@ pub(crate) fn verify(
         }
     }
     Err(fail(format!(
-        "no key in {keys_url} made this signature (hint: the file or the mirror may be \
-         tampered with; compare with https://downloads.apache.org/spark/KEYS)"
+        "no key in {keys_url} made this signature: the file or the mirror may have been \
+         tampered with; compare with https://downloads.apache.org/spark/KEYS"
     )))
 }

@@ -24,7 +24,7 @@ pub struct ClientConfig<'a> {
 
 #[derive(Debug, Error)]
 pub enum ClientError {
-    #[error("reading {}: {source}", .path.display())]
+    #[error("reading {}", .path.display())]
     CaRead {
         path: PathBuf,
         #[source]
@@ -32,8 +32,44 @@ pub enum ClientError {
     },
     #[error("{}: {reason}", .path.display())]
     CaInvalid { path: PathBuf, reason: String },
-    #[error("TLS setup: {0}")]
+    #[error("TLS setup")]
     Build(#[source] reqwest::Error),
+}
+
+/// Why one HTTP attempt failed, kept as the source of the error it ends in, so the
+/// message names each cause once ("connection refused", "UnknownIssuer").
+#[derive(Debug, Error)]
+pub enum TransferError {
+    /// The request's own error (connect, TLS, timeout).
+    #[error(transparent)]
+    Request(#[from] reqwest::Error),
+    /// Reading the answer's body failed part way.
+    #[error("transfer interrupted")]
+    Interrupted(#[from] std::io::Error),
+    /// An answer that is not usable (a status, a short body, a bad header).
+    #[error("{0}")]
+    Answer(String),
+    /// Anything else the attempt ran into (an unparsable URL).
+    #[error(transparent)]
+    Other(Box<dyn StdError + Send + Sync>),
+}
+
+impl From<String> for TransferError {
+    fn from(s: String) -> Self {
+        TransferError::Answer(s)
+    }
+}
+
+impl From<&str> for TransferError {
+    fn from(s: &str) -> Self {
+        TransferError::Answer(s.to_string())
+    }
+}
+
+impl From<url::ParseError> for TransferError {
+    fn from(e: url::ParseError) -> Self {
+        TransferError::Other(Box::new(e))
+    }
 }
 
 /// Build the client: user agent, system roots plus `cfg.ca_certs`, the policy's connect
@@ -130,17 +166,7 @@ pub fn rejects_certificate(e: &(dyn StdError + 'static)) -> bool {
 /// reqwest's Display hides the cause ("error sending request"); the chain has the
 /// useful part ("connection refused", "invalid peer certificate: UnknownIssuer").
 pub fn error_chain(e: &(dyn StdError + 'static)) -> String {
-    let mut s = e.to_string();
-    let mut src = e.source();
-    while let Some(c) = src {
-        let m = c.to_string();
-        if !s.contains(&m) {
-            s.push_str(": ");
-            s.push_str(&m);
-        }
-        src = c.source();
-    }
-    s
+    crate::report::chain(e)
 }
 
 /// The server's `Retry-After`, if it sent a readable one.

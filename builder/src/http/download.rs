@@ -10,7 +10,9 @@ use crate::digest::{Sha1, Sha256, Sha512};
 use reqwest::blocking::{Client, Response};
 use reqwest::header::{CONTENT_LENGTH, CONTENT_RANGE, RANGE};
 
-use super::client::{self, classify_error, error_chain, retry_after, ClientConfig};
+use super::client::{
+    self, classify_error, error_chain, retry_after, ClientConfig, TransferError,
+};
 use super::retry::{self, classify_status, parse_content_range, RetryPolicy};
 use super::{ErrorClass, Failure, StatusAction, Stop};
 use crate::progress::{self, Progress};
@@ -31,11 +33,13 @@ pub enum DownloadError {
     #[error("{url}: not found (HTTP {status})")]
     NotFound { url: String, status: u16 },
 
-    #[error("{url}: gave up after {attempts} attempt(s): {last}")]
+    #[error("{url}: gave up after {attempts} attempt(s)")]
     Transient {
         url: String,
         attempts: u32,
-        last: String,
+        /// The last attempt's failure.
+        #[source]
+        last: TransferError,
     },
 
     #[error("{url}: HTTP {status}")]
@@ -43,8 +47,7 @@ pub enum DownloadError {
 
     #[error(
         "no space left on the file system holding {}: the download needs {}, and its \
-         extraction about as much again\nhint: free space there, or pass --cache-dir DIR on \
-         a larger file system (`sparkimg cache prune` frees what the cache holds)",
+         extraction about as much again",
         .path.display(),
         .needed.map_or("more space".to_string(), |n| format!("{n} bytes ({})", indicatif::HumanBytes(n)))
     )]
@@ -53,10 +56,10 @@ pub enum DownloadError {
         needed: Option<u64>,
     },
 
-    #[error("HTTP client setup: {0}")]
+    #[error("HTTP client setup")]
     Client(#[from] super::ClientError),
 
-    #[error("{context}: {source}")]
+    #[error("{context}")]
     Io {
         context: String,
         #[source]
@@ -65,6 +68,18 @@ pub enum DownloadError {
 }
 
 impl DownloadError {
+    /// What to do about it, printed by `main` on its own line.
+    pub fn hint(&self) -> Option<String> {
+        match self {
+            DownloadError::NoSpace { .. } => Some(
+                "free space there, or pass --cache-dir DIR on a larger file system \
+                 (`sparkimg cache prune` frees what the cache holds)"
+                    .to_string(),
+            ),
+            _ => None,
+        }
+    }
+
     pub(crate) fn io(context: impl Into<String>, source: std::io::Error) -> Self {
         DownloadError::Io {
             context: context.into(),
@@ -191,7 +206,7 @@ impl Tee {
 
 /// How an attempt failed: a reason worth another try (it is logged), or the error that
 /// makes the caller fail over to the next mirror.
-type AttemptFailure = Failure<String, DownloadError>;
+type AttemptFailure = Failure<TransferError, DownloadError>;
 
 /// One download in progress: the partial file and everything fed from its bytes.
 struct Job<'a> {
@@ -218,7 +233,7 @@ impl Job<'_> {
     }
 
     /// [`Job::restart`], then another attempt at once.
-    fn restart_now(&mut self, why: String) -> Result<(), AttemptFailure> {
+    fn restart_now(&mut self, why: TransferError) -> Result<(), AttemptFailure> {
         self.restart().map_err(Failure::Fatal)?;
         Err(Failure::RetryNow(why))
     }
@@ -231,12 +246,7 @@ impl Job<'_> {
                 Ok(0) => return Ok(()),
                 Ok(n) => n,
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-                Err(e) => {
-                    return Err(Failure::Retry(
-                        format!("transfer interrupted: {}", error_chain(&e)),
-                        None,
-                    ))
-                }
+                Err(e) => return Err(Failure::Retry(TransferError::Interrupted(e), None)),
             };
             self.file.write_all(&buf[..n]).map_err(|e| {
                 Failure::Fatal(match e.raw_os_error() {
@@ -291,7 +301,7 @@ impl Http {
     fn send_failed(url: &str, e: reqwest::Error, attempt: u32) -> AttemptFailure {
         let class = classify_error(&e);
         // The URL leads every fetch message already.
-        let reason = error_chain(&e.without_url());
+        let reason = TransferError::Request(e.without_url());
         match class {
             ErrorClass::Transient => Failure::Retry(reason, None),
             ErrorClass::Permanent => Failure::Fatal(DownloadError::Transient {
@@ -302,7 +312,7 @@ impl Http {
         }
     }
 
-    fn gave_up(url: &str, stop: Stop<String, DownloadError>) -> DownloadError {
+    fn gave_up(url: &str, stop: Stop<TransferError, DownloadError>) -> DownloadError {
         match stop {
             Stop::Fatal { error, .. } => error,
             Stop::Exhausted { last, attempts } => DownloadError::Transient {
@@ -350,7 +360,7 @@ impl Http {
                 StatusAction::Proceed => {}
                 StatusAction::Retry => {
                     let after = retry_after(resp.headers());
-                    return Err(Failure::Retry(format!("HTTP {code}"), after));
+                    return Err(Failure::Retry(format!("HTTP {code}").into(), after));
                 }
                 _ if code == 404 || code == 410 => return Ok(None),
                 _ => return Err(Failure::Fatal(Self::status_error(url, code))),
@@ -358,11 +368,14 @@ impl Http {
             let mut body = Vec::new();
             resp.take(limit)
                 .read_to_end(&mut body)
-                .map_err(|e| Failure::Retry(error_chain(&e), None))?;
+                .map_err(|e| Failure::Retry(TransferError::Interrupted(e), None))?;
             Ok(Some(body))
         };
-        let waiting = |_: &mut (), reason: &String, delay| {
-            progress::note(&format!("{url}: {reason}; retrying in {delay:?}"))
+        let waiting = |_: &mut (), reason: &TransferError, delay| {
+            progress::note(&format!(
+                "{url}: {}; retrying in {delay:?}",
+                error_chain(reason)
+            ))
         };
         retry::run(&self.policy, &mut (), attempt, waiting).map_err(|s| Self::gave_up(url, s))
     }
@@ -422,11 +435,12 @@ impl Http {
             prog,
             tee,
         };
-        let waiting = |job: &mut Job, reason: &String, delay| {
+        let waiting = |job: &mut Job, reason: &TransferError, delay| {
             let at = job.st.len;
             job.prog.suspend(|| {
                 progress::note(&format!(
-                    "{url}: {reason}; retrying in {delay:?} from byte {at}"
+                    "{url}: {}; retrying in {delay:?} from byte {at}",
+                    error_chain(reason)
                 ))
             })
         };
@@ -460,10 +474,10 @@ impl Http {
             StatusAction::Proceed => {}
             StatusAction::Retry => {
                 let after = retry_after(resp.headers());
-                return Err(Failure::Retry(format!("HTTP {code}"), after));
+                return Err(Failure::Retry(format!("HTTP {code}").into(), after));
             }
             StatusAction::Restart => {
-                return job.restart_now(format!("HTTP {code} for a resumed range"))
+                return job.restart_now(format!("HTTP {code} for a resumed range").into())
             }
             StatusAction::Final => return Err(Failure::Fatal(Self::status_error(url, code))),
         }
@@ -492,10 +506,10 @@ impl Http {
         let len = job.st.len;
         match total {
             Some(t) if len < t => Err(Failure::Retry(
-                format!("connection closed at byte {len} of {t}"),
+                format!("connection closed at byte {len} of {t}").into(),
                 None,
             )),
-            Some(t) if len > t => job.restart_now(format!("got {len} bytes of {t}")),
+            Some(t) if len > t => job.restart_now(format!("got {len} bytes of {t}").into()),
             _ => Ok(()),
         }
     }

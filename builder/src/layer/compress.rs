@@ -35,9 +35,10 @@ pub fn threads() -> usize {
         match std::env::var(THREADS_ENV) {
             Err(_) => cores,
             Ok(v) => parse_threads(&v).unwrap_or_else(|| {
-                eprintln!(
-                    "warning: {THREADS_ENV}={v:?} is not a positive integer; using {cores} (the cores available)"
-                );
+                crate::report::warn(&format!(
+                    "{THREADS_ENV}={v:?} is not a positive integer; using {cores} (the cores \
+                     available)"
+                ));
                 cores
             }),
         }

@@ -46,16 +46,11 @@ pub trait PomSource {
 
 #[derive(Debug, Error)]
 pub enum MavenError {
-    #[error(
-        "invalid Maven coordinate `{given}`: {reason}\n\
-         hint: write groupId:artifactId:version, several separated by commas \
-         (as spark-submit --packages takes them)"
-    )]
+    #[error("invalid Maven coordinate `{given}`: {reason}")]
     Coordinate { given: String, reason: String },
 
     #[error(
-        "{coordinate}: not found in any repository\n  required by: {}\n  repositories tried: {}\n\
-         hint: check the coordinate, or add the repository that has it with --repositories",
+        "{coordinate}: not found in any repository\n  required by: {}\n  repositories tried: {}",
         chain_text(.chain), .tried.join(", ")
     )]
     NotFound {
@@ -97,15 +92,14 @@ pub enum MavenError {
         dependency: String,
     },
 
-    #[error("invalid repository `{given}`: {reason}\nhint: --repositories takes http://, https:// or file:// URLs, separated by commas")]
+    #[error("invalid repository `{given}`: {reason}")]
     Repository { given: String, reason: String },
 
     #[error("cannot read Maven settings {file}: {reason}")]
     Settings { file: String, reason: String },
 
     #[error(
-        "{algorithm} mismatch for {file} from {repository}\n  expected: {expected}\n  actual:   {actual}\n\
-         hint: the repository may be serving a corrupt or tampered file"
+        "{algorithm} mismatch for {file} from {repository}\n  expected: {expected}\n  actual:   {actual}"
     )]
     ChecksumMismatch {
         file: String,
@@ -115,10 +109,7 @@ pub enum MavenError {
         actual: String,
     },
 
-    #[error(
-        "no checksum (.sha512, .sha256 or .sha1) for {file} in {repository}\n\
-         hint: pass --insecure-skip-verify only if you trust this repository"
-    )]
+    #[error("no checksum (.sha512, .sha256 or .sha1) for {file} in {repository}")]
     ChecksumMissing { file: String, repository: String },
 
     #[error(transparent)]
@@ -128,19 +119,46 @@ pub enum MavenError {
     #[error(transparent)]
     Lock(#[from] crate::cache::CacheError),
 
-    #[error("{path}: {source}")]
+    #[error("{}", .path.display())]
     Io {
         path: std::path::PathBuf,
         #[source]
         source: std::io::Error,
     },
 
-    #[error("{what}: {source}")]
+    #[error("{what}")]
     Source {
         what: String,
         #[source]
         source: SourceError,
     },
+}
+
+impl MavenError {
+    /// What to do about it, printed by `main` on its own line.
+    pub fn hint(&self) -> Option<String> {
+        let h = match self {
+            MavenError::Coordinate { .. } => {
+                "write groupId:artifactId:version, several separated by commas (as \
+                 spark-submit --packages takes them)"
+            }
+            MavenError::NotFound { .. } => {
+                "check the coordinate, or add the repository that has it with --repositories"
+            }
+            MavenError::Repository { .. } => {
+                "--repositories takes http://, https:// or file:// URLs, separated by commas"
+            }
+            MavenError::ChecksumMismatch { .. } => {
+                "the repository may be serving a corrupt or tampered file"
+            }
+            MavenError::ChecksumMissing { .. } => {
+                "pass --insecure-skip-verify only if you trust this repository"
+            }
+            MavenError::Download(d) => return d.hint(),
+            _ => return None,
+        };
+        Some(h.to_string())
+    }
 }
 
 fn chain_text(chain: &[String]) -> String {

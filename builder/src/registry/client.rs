@@ -15,7 +15,7 @@ use super::challenge::{parse_challenge, Challenge, Scopes, TokenResponse};
 use super::credentials::{AuthSources, Credentials};
 use super::error::{parse_envelope, RegistryError, RemoteError};
 use super::reference::{allows_plain_http, api_host};
-use crate::http::client::{self, classify_error, error_chain, retry_after, ClientConfig};
+use crate::http::client::{self, classify_error, retry_after, ClientConfig, TransferError};
 use crate::http::retry::{self, classify_status};
 use crate::http::{ClientError, ErrorClass, Failure, RetryPolicy, StatusAction, Stop};
 use crate::progress::ProgressMode;
@@ -74,7 +74,7 @@ pub fn http_client(opts: &RegistryOptions) -> Result<Client, RegistryError> {
             repository: String::new(),
             what: "TLS setup".into(),
             digest: None,
-            message: e.to_string(),
+            source: e.into(),
         },
     })
 }
@@ -208,13 +208,13 @@ impl Registry {
         }
     }
 
-    pub fn err_transport(&self, ctx: &Ctx, e: &dyn std::fmt::Display) -> RegistryError {
+    pub fn err_transport(&self, ctx: &Ctx, e: impl Into<TransferError>) -> RegistryError {
         RegistryError::Transport {
             registry: self.name.clone(),
             repository: ctx.repository.to_string(),
             what: ctx.what.to_string(),
             digest: ctx.digest.map(String::from),
-            message: e.to_string(),
+            source: e.into(),
         }
     }
 
@@ -234,10 +234,11 @@ impl Registry {
 
     /// A transport error: connection problems and timeouts are worth retrying.
     pub fn transport(&self, ctx: &Ctx, e: reqwest::Error) -> Attempt {
-        let err = self.err_transport(ctx, &error_chain(&e));
+        let class = classify_error(&e);
+        let err = self.err_transport(ctx, e);
         // A certificate the trust roots reject will be rejected again: fail now rather
         // than after the whole backoff.
-        match classify_error(&e) {
+        match class {
             ErrorClass::Permanent => Attempt::fatal(err),
             ErrorClass::Transient => Attempt::retry(err, None),
         }
@@ -252,7 +253,13 @@ impl Registry {
             &self.retry,
             &mut (),
             |_, attempt| op(attempt),
-            |_, e, d| eprintln!("sparkimg: {e}; retrying in {:.1}s", d.as_secs_f64()),
+            |_, e, d| {
+                crate::report::note(&format!(
+                    "{}; retrying in {:.1}s",
+                    crate::report::chain(e.as_ref()),
+                    d.as_secs_f64()
+                ))
+            },
         )
         .map_err(|s| match s {
             Stop::Fatal { error, .. } | Stop::Exhausted { last: error, .. } => *error,
@@ -308,7 +315,7 @@ impl Registry {
             }
             match first_err {
                 Some(e) => Err(self.transport(&ping_ctx, e)),
-                None => Err(Attempt::fatal(self.err_transport(&ping_ctx, &"no scheme"))),
+                None => Err(Attempt::fatal(self.err_transport(&ping_ctx, "no scheme"))),
             }
         })
     }
@@ -331,7 +338,7 @@ impl Registry {
                 }
                 _ => {
                     return Err(Attempt::fatal(
-                        self.err_transport(ctx, &"no bearer challenge"),
+                        self.err_transport(ctx, "no bearer challenge"),
                     ))
                 }
             }
@@ -341,13 +348,13 @@ impl Registry {
             ..ctx.clone()
         };
         let mut url = Url::parse(&realm).map_err(|e| {
-            Attempt::fatal(self.err_transport(&tctx, &format!("realm {realm}: {e}")))
+            Attempt::fatal(self.err_transport(&tctx, format!("realm {realm}: {e}")))
         })?;
         let scheme = base.split("://").next().unwrap_or("https");
         if !realm_allowed(&url, scheme, self.plain_ok) {
             return Err(Attempt::fatal(self.err_transport(
                 &tctx,
-                &format!("refusing token realm {realm}: it is not where this registry lives"),
+                format!("refusing token realm {realm}: it is not where this registry lives"),
             )));
         }
         let resp = match &self.creds {
@@ -389,12 +396,11 @@ impl Registry {
             return Err(self.fail(&tctx, resp));
         }
         let body = resp.bytes().map_err(|e| self.transport(&tctx, e))?;
-        let t: TokenResponse = serde_json::from_slice(&body).map_err(|e| {
-            Attempt::fatal(self.err_transport(&tctx, &format!("token answer: {e}")))
-        })?;
+        let t: TokenResponse = serde_json::from_slice(&body)
+            .map_err(|e| Attempt::fatal(self.err_transport(&tctx, format!("token answer: {e}"))))?;
         let value = t
             .bearer()
-            .ok_or_else(|| Attempt::fatal(self.err_transport(&tctx, &"token answer has no token")))?
+            .ok_or_else(|| Attempt::fatal(self.err_transport(&tctx, "token answer has no token")))?
             .to_string();
         let mut st = lock(&self.state);
         st.tokens.retain(|x| x.until > Instant::now());

@@ -90,13 +90,14 @@ pub enum RegistryError {
         errors: Vec<RemoteError>,
     },
 
-    #[error("{registry}/{repository}: {what}{}: {message}", digest_part(.digest))]
+    #[error("{registry}/{repository}: {what}{}", digest_part(.digest))]
     Transport {
         registry: String,
         repository: String,
         what: String,
         digest: Option<String>,
-        message: String,
+        #[source]
+        source: crate::http::client::TransferError,
     },
 
     #[error(
@@ -128,7 +129,7 @@ pub enum RegistryError {
     #[error(transparent)]
     Lock(#[from] crate::cache::CacheError),
 
-    #[error("{}: {source}", .path.display())]
+    #[error("{}", .path.display())]
     Io {
         path: PathBuf,
         #[source]
@@ -137,6 +138,14 @@ pub enum RegistryError {
 }
 
 impl RegistryError {
+    /// What to do about it, printed by `main` on its own line.
+    pub fn hint(&self) -> Option<String> {
+        match self {
+            RegistryError::Lock(c) => c.hint(),
+            _ => None,
+        }
+    }
+
     pub fn io(path: impl Into<PathBuf>) -> impl FnOnce(std::io::Error) -> RegistryError {
         let path = path.into();
         move |source| RegistryError::Io { path, source }

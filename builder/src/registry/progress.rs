@@ -1,7 +1,7 @@
 //! Per-blob transfer progress on stderr: bars on a terminal, a start and an end line per
 //! blob (plus one every 10 s for long ones) in CI and logs.
 
-use std::io::{self, IsTerminal, Read};
+use std::io::{self, Read};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -20,16 +20,7 @@ pub struct Progress {
 
 impl Progress {
     pub fn new(mode: ProgressMode) -> Progress {
-        let mode = match mode {
-            ProgressMode::Auto => {
-                if std::env::var_os("CI").is_some() || !io::stderr().is_terminal() {
-                    ProgressMode::Lines
-                } else {
-                    ProgressMode::Bar
-                }
-            }
-            m => m,
-        };
+        let mode = mode.resolve();
         let multi = (mode == ProgressMode::Bar)
             .then(|| MultiProgress::with_draw_target(ProgressDrawTarget::stderr()));
         Progress { mode, multi }
@@ -41,7 +32,7 @@ impl Progress {
             Some(m) => {
                 let _ = m.println(format!("sparkimg: {msg}"));
             }
-            None if self.mode != ProgressMode::Quiet => eprintln!("sparkimg: {msg}"),
+            None if self.mode != ProgressMode::Quiet => crate::report::note(msg),
             None => {}
         }
     }
@@ -87,12 +78,12 @@ pub struct BlobProgress {
 impl BlobProgress {
     pub fn start(&self) {
         if self.lines {
-            eprintln!(
-                "sparkimg: {} {} ({})",
+            crate::report::note(&format!(
+                "{} {} ({})",
                 self.verb,
                 self.label,
                 HumanBytes(self.total)
-            );
+            ));
         }
     }
 
@@ -104,13 +95,13 @@ impl BlobProgress {
             let mut last = self.last_line.lock().unwrap_or_else(|e| e.into_inner());
             if last.elapsed() >= LINE_EVERY {
                 *last = Instant::now();
-                eprintln!(
-                    "sparkimg: {} {}: {}/{}",
+                crate::report::note(&format!(
+                    "{} {}: {}/{}",
                     self.verb,
                     self.label,
                     HumanBytes(pos),
                     HumanBytes(self.total)
-                );
+                ));
             }
         }
     }
@@ -129,10 +120,10 @@ impl BlobProgress {
             b.finish();
         } else if self.lines {
             let secs = self.started.elapsed().as_secs_f64();
-            eprintln!(
-                "sparkimg: {} {}: {outcome} ({:.1}s)",
+            crate::report::note(&format!(
+                "{} {}: {outcome} ({:.1}s)",
                 self.verb, self.label, secs
-            );
+            ));
         }
     }
 }

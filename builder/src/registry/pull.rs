@@ -409,10 +409,10 @@ fn read_bounded(
     let mut buf = Vec::new();
     resp.take(MAX_MANIFEST + 1)
         .read_to_end(&mut buf)
-        .map_err(|e| Attempt::retry(reg.err_transport(ctx, &e), None))?;
+        .map_err(|e| Attempt::retry(reg.err_transport(ctx, e), None))?;
     if buf.len() as u64 > MAX_MANIFEST {
         return Err(Attempt::fatal(
-            reg.err_transport(ctx, &format!("{what} larger than 4 MiB")),
+            reg.err_transport(ctx, format!("{what} larger than 4 MiB")),
         ));
     }
     Ok(buf)
@@ -593,7 +593,7 @@ fn download_blob(
                 Ok(0) => break,
                 Ok(n) => n,
                 // Keep what arrived; the next attempt asks for the rest.
-                Err(e) => return Err(Attempt::retry(reg.err_transport(&ctx, &e), None)),
+                Err(e) => return Err(Attempt::retry(reg.err_transport(&ctx, e), None)),
             };
             f.write_all(&buf[..n]).map_err(io)?;
             h.update(&buf[..n]);
@@ -605,7 +605,7 @@ fn download_blob(
                 f.set_len(0).map_err(io)?;
             }
             return Err(Attempt::retry(
-                reg.err_transport(&ctx, &format!("got {have} of {} bytes", d.size)),
+                reg.err_transport(&ctx, format!("got {have} of {} bytes", d.size)),
                 None,
             ));
         }

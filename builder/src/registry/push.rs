@@ -462,7 +462,7 @@ pub fn copy_blobs(
                     what: "copy blob",
                     digest: Some(digest),
                 };
-                Attempt::retry(origin.err_transport(&ctx, &e), None)
+                Attempt::retry(origin.err_transport(&ctx, e), None)
             })?;
             Ok(())
         })?;
@@ -535,8 +535,7 @@ fn upload_attempt(
         .map_err(Attempt::fatal)?;
     let mut location = None;
     if let Some(from) = mount {
-        let mut u =
-            Url::parse(&uploads).map_err(|e| Attempt::fatal(reg.err_transport(&ctx, &e)))?;
+        let mut u = Url::parse(&uploads).map_err(|e| Attempt::fatal(reg.err_transport(&ctx, e)))?;
         u.query_pairs_mut()
             .append_pair("mount", &blob.digest)
             .append_pair("from", from);
@@ -765,13 +764,13 @@ fn resolve_location(
         .and_then(|v| v.to_str().ok())
         .ok_or_else(|| {
             Attempt::retry(
-                reg.err_transport(ctx, &"upload session without Location"),
+                reg.err_transport(ctx, "upload session without Location"),
                 None,
             )
         })?;
     Url::parse(request_url)
         .and_then(|base| base.join(loc))
-        .map_err(|e| Attempt::fatal(reg.err_transport(ctx, &format!("bad Location '{loc}': {e}"))))
+        .map_err(|e| Attempt::fatal(reg.err_transport(ctx, format!("bad Location '{loc}': {e}"))))
 }
 
 fn put_manifest(

@@ -228,3 +228,163 @@ fn real_spark_distribution_through_local_mirror() {
     assert!(jars > 50, "only {jars} jars");
     assert_eq!(v["bytes"], fs::metadata(&dist).unwrap().len());
 }
+
+/// The shape of what `sparkimg` prints on stderr when it fails, pinned: one
+/// `sparkimg: error:` line (its causes once each), then at most one `hint:` line of its
+/// own; and the quiet end of a closed stdout, and `--version`.
+mod error_shape {
+    use std::io::Read;
+    use std::path::Path;
+    use std::process::{Output, Stdio};
+
+    use super::{sha512sum_line, spark_tgz, Server, Sparkimg};
+
+    fn sparkimg(args: &[&str], cache: &Path) -> Output {
+        Sparkimg::new().args(args).cache(cache).run()
+    }
+
+    /// Checks the pinned shape and gives the error text and the hint.
+    fn shape(stderr: &[u8]) -> (String, Option<String>) {
+        let text = String::from_utf8_lossy(stderr);
+        let errors: Vec<&str> = text
+            .lines()
+            .filter(|l| l.starts_with("sparkimg: error: "))
+            .collect();
+        assert_eq!(errors.len(), 1, "one error line: {text}");
+        let after = &text[text.find("sparkimg: error: ").unwrap_or(0)..];
+        let hints: Vec<&str> = after.lines().filter(|l| l.starts_with("hint: ")).collect();
+        assert!(hints.len() <= 1, "at most one hint line: {text}");
+        assert_eq!(
+            text.matches("hint:").count(),
+            hints.len(),
+            "hints inline: {text}"
+        );
+        let error = after.split("\nhint: ").next().unwrap_or("").trim_end();
+        let causes: Vec<&str> = error.lines().next().unwrap_or("").split(": ").collect();
+        for (i, c) in causes.iter().enumerate().skip(2) {
+            assert!(!causes[..i].contains(c), "'{c}' twice: {text}");
+        }
+        let error = error.trim_start_matches("sparkimg: error: ").to_string();
+        (
+            error,
+            hints.first().map(|h| h["hint: ".len()..].to_string()),
+        )
+    }
+
+    #[test]
+    fn an_io_error_names_its_cause_once() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("file");
+        std::fs::write(&file, b"").unwrap();
+        // A cache dir under a regular file: creating it fails for root too.
+        let out = sparkimg(&["fetch", "--spark-version", "3.5.3"], &file.join("cache"));
+        assert_eq!(out.status.code(), Some(1));
+        let (error, hint) = shape(&out.stderr);
+        assert!(error.starts_with("creating cache dir "), "{error}");
+        assert_eq!(error.matches("Not a directory").count(), 1, "{error}");
+        assert_eq!(hint, None);
+    }
+
+    #[test]
+    fn a_hint_is_printed_once_on_its_own_line() {
+        let cache = tempfile::tempdir().unwrap();
+        let out = sparkimg(
+            &["fetch", "--spark-version", "3.5.3", "--no-default-mirrors"],
+            cache.path(),
+        );
+        let (error, hint) = shape(&out.stderr);
+        assert_eq!(error, "no mirrors to try");
+        assert_eq!(
+            hint.as_deref(),
+            Some("pass --mirror URL or set SPARKIMG_MIRRORS")
+        );
+        // A failure on every mirror: each failure listed, the hint once after them.
+        let s = Server::start();
+        let tgz = spark_tgz("3.5.3", "hadoop3");
+        s.put("/m/spark-3.5.3/spark-3.5.3-bin-hadoop3.tgz", tgz);
+        s.put(
+            "/m/spark-3.5.3/spark-3.5.3-bin-hadoop3.tgz.sha512",
+            sha512sum_line(b"other", "x"),
+        );
+        let mirror = s.url("m/");
+        let args = ["fetch", "--spark-version", "3.5.3", "--mirror", &mirror];
+        let out = sparkimg(
+            &[&args[..], &["--no-default-mirrors"]].concat(),
+            cache.path(),
+        );
+        assert_eq!(out.status.code(), Some(3));
+        let (error, hint) = shape(&out.stderr);
+        assert!(error.starts_with("SHA-512 mismatch for "), "{error}");
+        assert!(hint.is_some_and(|h| h.starts_with("the mirror may be serving")));
+    }
+
+    #[test]
+    fn a_usage_error_is_exit_2_with_its_hint() {
+        let dir = tempfile::tempdir().unwrap();
+        let out = sparkimg(
+            &["rebase", "oci:/nonexistent", "--base", "oci:/x"],
+            dir.path(),
+        );
+        assert_eq!(out.status.code(), Some(2));
+        let (error, hint) = shape(&out.stderr);
+        assert_eq!(error, "nowhere to put the rebased image");
+        assert_eq!(hint.as_deref(), Some("pass --output OUT and/or --push"));
+        let out = sparkimg(&["push", "oci:/a", "oci:/b"], dir.path());
+        assert_eq!(out.status.code(), Some(2));
+        let (error, hint) = shape(&out.stderr);
+        assert!(error.starts_with("unexpected argument 'oci:/b'"), "{error}");
+        assert_eq!(hint, None);
+    }
+
+    /// `sparkimg cache ls | head -0`: the reader is gone before sparkimg writes; it ends
+    /// quietly, with success, as a Unix filter does.
+    #[test]
+    fn a_closed_stdout_ends_quietly() {
+        let cache = tempfile::tempdir().unwrap();
+        let mut child = Sparkimg::new()
+            .args(["cache", "ls"])
+            .cache(cache.path())
+            .command()
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("run sparkimg");
+        drop(child.stdout.take());
+        let mut stderr = String::new();
+        let mut pipe = child.stderr.take().expect("stderr");
+        pipe.read_to_string(&mut stderr).expect("read stderr");
+        let status = child.wait().expect("wait");
+        assert!(status.success(), "{status:?}: {stderr}");
+        assert_eq!(stderr, "");
+    }
+
+    #[test]
+    fn version_and_verbose_version() {
+        let dir = tempfile::tempdir().unwrap();
+        let out = sparkimg(&["--version"], dir.path());
+        let text = String::from_utf8_lossy(&out.stdout);
+        assert_eq!(
+            text.trim(),
+            format!("sparkimg {}", env!("CARGO_PKG_VERSION"))
+        );
+        for flag in ["-V", "--version"] {
+            let out = sparkimg(&[flag, "--verbose"], dir.path());
+            assert!(out.status.success());
+            let text = String::from_utf8_lossy(&out.stdout);
+            for needle in [
+                "\ngzip: flate2 ",
+                "(zlib-rs ",
+                "\nzstd: zstd ",
+                "(libzstd 1.",
+                "\ntls: rustls ",
+                "(aws-lc-rs ",
+                "\nhash: aws-lc-rs ",
+                "\ntarget: ",
+            ] {
+                assert!(text.contains(needle), "{needle}: {text}");
+            }
+            // build.rs found every crate in Cargo.lock.
+            assert!(!text.contains(" unknown"), "{text}");
+        }
+    }
+}

@@ -121,3 +121,28 @@ fn release_file_then_jar_name_then_error() {
         );
     }
 }
+
+/// `--help` and `--version` alone are answered (exit 0, no Spark needed); beside other
+/// arguments they stay the pass-through command's.
+#[test]
+fn help_and_version_alone_print_and_exit_0() {
+    let run = |args: &[&str]| {
+        Command::new(BIN)
+            .args(args)
+            .env_clear()
+            .output()
+            .expect("run")
+    };
+    let help = run(&["--help"]);
+    assert!(help.status.success(), "{help:?}");
+    assert!(String::from_utf8_lossy(&help.stdout).starts_with("usage: spark-entrypoint"));
+    let version = run(&["--version"]);
+    assert!(version.status.success(), "{version:?}");
+    assert_eq!(
+        String::from_utf8_lossy(&version.stdout).trim(),
+        format!("spark-entrypoint {}", env!("CARGO_PKG_VERSION"))
+    );
+    // Not alone: planned as arguments, so the version question comes first (exit 64).
+    let planned = run(&["--print-plan", "--help"]);
+    assert_eq!(planned.status.code(), Some(64), "{planned:?}");
+}
