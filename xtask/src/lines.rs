@@ -47,6 +47,18 @@ fn bases(v: &Version) -> &'static [&'static Variant] {
 }
 
 /// The rows for `lines`: each line on every Java it supports that we have.
+impl Row {
+    /// Its work directory's name (`<version>-j<java>`).
+    fn label(&self) -> String {
+        format!("{}-j{}", self.spark, self.java)
+    }
+
+    /// The repository its images are loaded as.
+    fn repo(&self) -> String {
+        format!("e2e-line-j{}", self.java)
+    }
+}
+
 pub fn rows(lines: &[Version]) -> Result<Vec<Row>> {
     let mut rows = Vec::new();
     for v in lines {
@@ -174,29 +186,9 @@ pub fn main(all: bool, selectors: &[Selector], java: Option<u32>) -> Result<()> 
         .max()
         .context("no row on the newest line")?;
     let newest = (newest_line, newest_java);
-    let mut report: Vec<(usize, Vec<Outcome>, f64)> = Vec::new();
-    for (i, row) in rows.iter().enumerate() {
-        let dist = fixtures
-            .dists
-            .iter()
-            .find(|d| d.version == row.spark)
-            .context("a row without its distribution")?;
-        let base_tar = &bases[base::LINE_BASES
-            .iter()
-            .position(|b| b.name == row.base.name)
-            .context("a row's base is not a line base")?]
-        .tar;
-        let t0 = Instant::now();
-        let outcomes = ctx.run_row(row, dist, base_tar, |s| plan(row, s, all, newest));
-        let took = t0.elapsed().as_secs_f64();
-        println!(
-            "e2e lines: spark {} on java {} ({}): {took:.1}s",
-            row.spark, row.java, row.base.suite
-        );
-        report.push((i, outcomes, took));
-        // After every row, so a run stopped halfway still leaves what it found.
-        write_reports(&rows, &report, &dir, false)?;
-    }
+    let report = ctx.run_rows(&rows, &fixtures, &bases, &dir, |row, s| {
+        plan(row, s, all, newest)
+    })?;
     write_reports(&rows, &report, &dir, true)?;
     print_timings(&rows, &report);
     println!("e2e lines: total {:.1}s", started.elapsed().as_secs_f64());
@@ -247,18 +239,72 @@ struct Ctx {
 }
 
 impl Ctx {
-    /// The row's images, its scenarios, then the images removed again (each row's
+    /// Every row in order, each row's images built while the previous row's scenarios
+    /// run (the build and `docker load` are mostly disk and one core, the scenarios
+    /// JVMs waiting on each other): the rows' results, with each row's seconds from
+    /// waiting for its images to its last scenario. The reports are written after
+    /// every row, so a run stopped halfway still leaves what it found.
+    fn run_rows(
+        &self,
+        rows: &[Row],
+        fixtures: &fixtures::Fixtures,
+        bases: &[base::Base],
+        dir: &Path,
+        plan: impl Fn(&Row, Scenario) -> Option<String>,
+    ) -> Result<Vec<(usize, Vec<Outcome>, f64)>> {
+        let mut inputs = Vec::new();
+        for row in rows {
+            let dist = fixtures
+                .dists
+                .iter()
+                .find(|d| d.version == row.spark)
+                .context("a row without its distribution")?;
+            let base = base::LINE_BASES
+                .iter()
+                .position(|b| b.name == row.base.name)
+                .context("a row's base is not a line base")?;
+            inputs.push((row, dist, bases[base].tar.as_path()));
+        }
+        let mut report = Vec::new();
+        std::thread::scope(|scope| -> Result<()> {
+            let build = |i: usize| {
+                let (row, dist, base_tar) = inputs[i];
+                scope.spawn(move || self.build_images(row, dist, base_tar))
+            };
+            let mut next = (!inputs.is_empty()).then(|| build(0));
+            for (i, &(row, dist, _)) in inputs.iter().enumerate() {
+                let t0 = Instant::now();
+                let images = next
+                    .take()
+                    .context("a row without its image build")?
+                    .join()
+                    .unwrap_or_else(|_| Err(anyhow::anyhow!("the image build panicked")));
+                next = (i + 1 < inputs.len()).then(|| build(i + 1));
+                let outcomes = self.run_row(row, dist, images, |s| plan(row, s));
+                let took = t0.elapsed().as_secs_f64();
+                println!(
+                    "e2e lines: spark {} on java {} ({}): {took:.1}s",
+                    row.spark, row.java, row.base.suite
+                );
+                report.push((i, outcomes, took));
+                write_reports(rows, &report, dir, false)?;
+            }
+            Ok(())
+        })?;
+        Ok(report)
+    }
+
+    /// The row's scenarios on its images, then the images removed again (each row's
     /// are ~700 MB in the Docker Engine).
     fn run_row(
         &self,
         row: &Row,
         dist: &Dist,
-        base_tar: &Path,
+        images: Result<(String, String)>,
         plan: impl Fn(Scenario) -> Option<String>,
     ) -> Vec<Outcome> {
-        let label = format!("{}-j{}", row.spark, row.java);
-        let repo = format!("e2e-line-j{}", row.java);
-        let images = match self.build_images(row, dist, base_tar, &repo, &label) {
+        let label = row.label();
+        let images = match images {
             Ok(images) => images,
             Err(err) => {
                 let why = format!("image build failed: {err:#}");
@@ -293,15 +339,9 @@ impl Ctx {
     }
 
     /// `sparkimg build -p` on the row's base into a docker-archive, `docker load`ed.
-    fn build_images(
-        &self,
-        row: &Row,
-        dist: &Dist,
-        base_tar: &Path,
-        repo: &str,
-        label: &str,
-    ) -> Result<(String, String)> {
-        let out = self.work.join(label);
+    fn build_images(&self, row: &Row, dist: &Dist, base_tar: &Path) -> Result<(String, String)> {
+        let repo = &row.repo();
+        let out = self.work.join(row.label());
         std::fs::create_dir_all(&out)?;
         let tar = out.join("images.tar");
         let _ = std::fs::remove_file(&tar);

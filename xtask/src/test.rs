@@ -19,8 +19,14 @@ use crate::{base, dist};
 use sparkimg_skips as skips;
 
 pub fn main(args: Vec<String>) -> Result<()> {
-    if let Some(arg) = args.first() {
-        bail!("test: unexpected argument {arg:?}");
+    match args.first().map(String::as_str) {
+        None => {}
+        // Compiles what the workspace tests run, nothing else: `.ci/run` does this
+        // while the fixtures download in the background.
+        Some("--no-run") if args.len() == 1 => return build_tests(),
+        Some(arg) => {
+            bail!("test: unexpected argument {arg:?} (usage: cargo xtask test [--no-run])")
+        }
     }
     prereq::ensure(For::Test)?;
     prepare_inputs()?;
@@ -70,13 +76,32 @@ fn prepare_inputs() -> Result<()> {
     Ok(())
 }
 
-fn workspace_tests(log: &Path) -> Result<()> {
-    let nextest = util::cargo()
+/// Whether `cargo nextest` is installed (else the tests run under `cargo test`).
+fn have_nextest() -> bool {
+    util::cargo()
         .args(["nextest", "--version"])
         .stdout(Stdio::null())
         .stderr(Stdio::null())
         .status()
-        .is_ok_and(|s| s.success());
+        .is_ok_and(|s| s.success())
+}
+
+/// `--no-run`: the test binaries [`workspace_tests`] runs, built with the same command.
+fn build_tests() -> Result<()> {
+    let step = Step::start("test --no-run: build the workspace tests");
+    let mut cmd = util::cargo();
+    if have_nextest() {
+        cmd.args(["nextest", "run"]);
+    } else {
+        cmd.arg("test");
+    }
+    util::run(cmd.args(["--workspace", "--no-run"]))?;
+    step.done();
+    Ok(())
+}
+
+fn workspace_tests(log: &Path) -> Result<()> {
+    let nextest = have_nextest();
     let step = Step::start("test: workspace tests (about 4 min on 2 cores)");
     if nextest {
         // nextest runs each test in its own process (isolation for the entrypoint's
