@@ -16,9 +16,10 @@
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
+use std::sync::Mutex;
 use std::time::Instant;
 
-use anyhow::{bail, Context, Result};
+use anyhow::{anyhow, bail, Context, Result};
 use serde_json::{json, Value};
 use spark_version::SparkVersion as Version;
 
@@ -148,6 +149,12 @@ pub fn plan(
     })
 }
 
+/// Rows in flight at once. A row's image build and `docker load` are mostly disk and
+/// one core, and its scenarios' JVMs mostly wait on each other (driver, executors,
+/// master, worker), so on two cores two rows take little more than one; each row has
+/// its own containers, networks (`SPARKIMG_E2E_RUN`), work directory and images.
+const ROWS_AT_ONCE: usize = 2;
+
 /// One line of report.json.
 struct Outcome {
     scenario: Scenario,
@@ -239,18 +246,17 @@ struct Ctx {
 }
 
 impl Ctx {
-    /// Every row in order, each row's images built while the previous row's scenarios
-    /// run (the build and `docker load` are mostly disk and one core, the scenarios
-    /// JVMs waiting on each other): the rows' results, with each row's seconds from
-    /// waiting for its images to its last scenario. The reports are written after
-    /// every row, so a run stopped halfway still leaves what it found.
+    /// Every row, [`ROWS_AT_ONCE`] at a time, the rows with the most scenarios first (so
+    /// the last row to finish is a short one): the rows' results in row order, each with
+    /// its seconds from its image build to its last scenario. The reports are written
+    /// after every row, so a run stopped halfway still leaves what it found.
     fn run_rows(
         &self,
         rows: &[Row],
         fixtures: &fixtures::Fixtures,
         bases: &[base::Base],
         dir: &Path,
-        plan: impl Fn(&Row, Scenario) -> Option<String>,
+        plan: impl Fn(&Row, Scenario) -> Option<String> + Sync,
     ) -> Result<Vec<(usize, Vec<Outcome>, f64)>> {
         let mut inputs = Vec::new();
         for row in rows {
@@ -265,33 +271,42 @@ impl Ctx {
                 .context("a row's base is not a line base")?;
             inputs.push((row, dist, bases[base].tar.as_path()));
         }
-        let mut report = Vec::new();
-        std::thread::scope(|scope| -> Result<()> {
-            let build = |i: usize| {
+        let mut order: Vec<usize> = (0..inputs.len()).collect();
+        order.sort_by_key(|&i| {
+            let runs = SCENARIOS
+                .iter()
+                .filter(|s| plan(inputs[i].0, **s).is_none());
+            std::cmp::Reverse(runs.count())
+        });
+        let queue = Mutex::new(order.into_iter());
+        let report = Mutex::new(Vec::new());
+        let worker = || -> Result<()> {
+            while let Some(i) = queue.lock().ok().and_then(|mut q| q.next()) {
                 let (row, dist, base_tar) = inputs[i];
-                scope.spawn(move || self.build_images(row, dist, base_tar))
-            };
-            let mut next = (!inputs.is_empty()).then(|| build(0));
-            for (i, &(row, dist, _)) in inputs.iter().enumerate() {
                 let t0 = Instant::now();
-                let images = next
-                    .take()
-                    .context("a row without its image build")?
-                    .join()
-                    .unwrap_or_else(|_| Err(anyhow::anyhow!("the image build panicked")));
-                next = (i + 1 < inputs.len()).then(|| build(i + 1));
+                let images = self.build_images(row, dist, base_tar);
                 let outcomes = self.run_row(row, dist, images, |s| plan(row, s));
                 let took = t0.elapsed().as_secs_f64();
                 println!(
                     "e2e lines: spark {} on java {} ({}): {took:.1}s",
                     row.spark, row.java, row.base.suite
                 );
+                let mut report = report.lock().map_err(|_| anyhow!("a row panicked"))?;
                 report.push((i, outcomes, took));
+                report.sort_by_key(|(i, _, _)| *i);
                 write_reports(rows, &report, dir, false)?;
             }
             Ok(())
+        };
+        std::thread::scope(|scope| {
+            let workers: Vec<_> = (0..ROWS_AT_ONCE.min(inputs.len()))
+                .map(|_| scope.spawn(worker))
+                .collect();
+            workers
+                .into_iter()
+                .try_for_each(|w| w.join().unwrap_or_else(|_| Err(anyhow!("a row panicked"))))
         })?;
-        Ok(report)
+        report.into_inner().map_err(|_| anyhow!("a row panicked"))
     }
 
     /// The row's scenarios on its images, then the images removed again (each row's
