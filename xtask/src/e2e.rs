@@ -6,7 +6,8 @@
 //! `sparkimg fetch`; the images are built from it by `sparkimg build` (daemonless, into
 //! `docker-archive:` files that are `docker load`ed; and, when the Docker Engine path
 //! works, with `--engine docker`); then the scenarios run one at a time with the image
-//! names in the environment. Each scenario removes its containers and network, also
+//! names in the environment, each other source's images built while the scenarios
+//! before it run. Each scenario removes its containers and network, also
 //! when it fails; leftovers of killed runs are removed by label at the start.
 
 use std::path::{Path, PathBuf};
