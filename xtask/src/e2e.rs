@@ -5,9 +5,9 @@
 //! the fixture distribution is served by a loopback mirror and obtained with
 //! `sparkimg fetch`; the images are built from it by `sparkimg build` (daemonless, into
 //! `docker-archive:` files that are `docker load`ed; and, when the Docker Engine path
-//! works, with `--engine docker`); then the scenarios run one at a time with the image
-//! names in the environment, each other source's images built while the scenarios
-//! before it run. Each scenario removes its containers and network, also
+//! works, with `--engine docker`); then the scenarios run, two at a time, with the image
+//! names in the environment, each other source's images built while the
+//! scenarios before it run. Each scenario removes its containers and network, also
 //! when it fails; leftovers of killed runs are removed by label at the start.
 
 use std::path::{Path, PathBuf};
@@ -42,6 +42,11 @@ usage: cargo xtask e2e [--engine auto|daemonless|docker|both] [--spark SEL] [FIL
 
 Daemonless runs also build images on the shell-free base and run s1, s4, s5, s9 on them,
 and on the JVM-only base (python3 from sparkimg's package layer) run s1's PySpark job.";
+
+/// Scenarios run at once. A scenario's JVMs (driver, executors, master, worker) mostly
+/// wait on each other: one uses about 1.2 of 2 cores. Each has its own containers,
+/// network (a free /24), work subdirectory and loopback ports, named after it.
+const SCENARIOS_AT_ONCE: usize = 2;
 
 /// Scenarios that run on every image source (the rest run on the daemonless images).
 const PER_SOURCE: &[&str] = &["s1_", "s6_"];
@@ -586,7 +591,8 @@ impl Ctx {
             .collect();
         let mut cmd = util::cargo();
         cmd.args(["test", "-p", "sparkimg-e2e", "--test", "e2e", "--"])
-            .args(["--ignored", "--test-threads=1", "--nocapture"])
+            .args(["--ignored", &format!("--test-threads={SCENARIOS_AT_ONCE}")])
+            .arg("--nocapture")
             .args(filters)
             .env("SPARKIMG_E2E_VARIANT", images.variant)
             .env("SPARKIMG_E2E_IMAGE", &images.spark)
