@@ -5,8 +5,9 @@
 //! the fixture distribution is served by a loopback mirror and obtained with
 //! `sparkimg fetch`; the images are built from it by `sparkimg build` (daemonless, into
 //! `docker-archive:` files that are `docker load`ed; and, when the Docker Engine path
-//! works, with `--engine docker`); then the scenarios run one at a time with the image
-//! names in the environment. Each scenario removes its containers and network, also
+//! works, with `--engine docker`); then the scenarios run, two at a time, with the image
+//! names in the environment, each other source's images built while the
+//! scenarios before it run. Each scenario removes its containers and network, also
 //! when it fails; leftovers of killed runs are removed by label at the start.
 
 use std::path::{Path, PathBuf};
@@ -41,6 +42,11 @@ usage: cargo xtask e2e [--engine auto|daemonless|docker|both] [--spark SEL] [FIL
 
 Daemonless runs also build images on the shell-free base and run s1, s4, s5, s9 on them,
 and on the JVM-only base (python3 from sparkimg's package layer) run s1's PySpark job.";
+
+/// Scenarios run at once. A scenario's JVMs (driver, executors, master, worker) mostly
+/// wait on each other: one uses about 1.2 of 2 cores. Each has its own containers,
+/// network (a free /24), work subdirectory and loopback ports, named after it.
+const SCENARIOS_AT_ONCE: usize = 2;
 
 /// Scenarios that run on every image source (the rest run on the daemonless images).
 const PER_SOURCE: &[&str] = &["s1_", "s6_"];
@@ -91,40 +97,49 @@ pub fn main(args: Vec<String>) -> Result<()> {
 
     let mut failures = Vec::new();
     let mut skipped = Vec::new();
-    if !matches!(engines, Engines::Docker | Engines::Rebased) {
-        let images = ctx.build_daemonless()?;
-        if let Err(e) = ctx.run_tests(&images, &filters) {
-            failures.push(format!("daemonless: {e:#}"));
-        }
-        for (scenarios, variant, label) in [
-            (NOSHELL, &base::NOSHELL, "noshell"),
-            (NOPYTHON, &base::JVM_ONLY, "nopython"),
-        ] {
-            let selected = among(scenarios, &filters);
-            if selected.is_empty() {
-                continue;
-            }
-            let built = base::ensure_variant(variant)?;
-            let images = ctx.build_on(&built.tar, label)?;
-            if let Err(e) = ctx.run_tests(&images, &selected) {
-                failures.push(format!("{label}: {e:#}"));
-            }
-        }
-    }
-    let rebased = among(REBASED, &filters);
-    if engines != Engines::Docker && !rebased.is_empty() {
-        match ctx.build_rebased() {
-            Ok(images) => {
-                if let Err(e) = ctx.run_tests(&images, &rebased) {
-                    failures.push(format!("rebased: {e:#}"));
+    let daemonless = !matches!(engines, Engines::Docker | Engines::Rebased);
+    let sources = Source::selected(engines, &filters);
+    let images = daemonless.then(|| ctx.build_daemonless()).transpose()?;
+    std::thread::scope(|scope| {
+        // The other sources' images build (in order, one at a time) while the
+        // daemonless scenarios run: a build and a `docker load` are mostly disk and one
+        // core, while a scenario's JVMs mostly wait on each other.
+        let (tx, rx) = std::sync::mpsc::channel();
+        let ctx = &ctx;
+        scope.spawn(move || {
+            for (source, selected) in sources {
+                if tx
+                    .send((source, selected, ctx.build_source(source)))
+                    .is_err()
+                {
+                    return;
                 }
             }
-            Err(e) => failures.push(format!("rebased build: {e:#}")),
+        });
+        if let Some(images) = &images {
+            if let Err(e) = ctx.run_tests(images, &filters) {
+                failures.push(format!("daemonless: {e:#}"));
+            }
         }
-    }
-    if !matches!(engines, Engines::Daemonless | Engines::Rebased) {
-        ctx.engine_variant(engines, &filters, &mut failures, &mut skipped);
-    }
+        for (source, selected, built) in rx {
+            let label = source.label();
+            match built {
+                Ok(Some(images)) => {
+                    if let Err(e) = ctx.run_tests(&images, &selected) {
+                        failures.push(format!("{label}: {e:#}"));
+                    }
+                }
+                Ok(None) if engines == Engines::Auto => skipped.push(
+                    "engine docker variant: `sparkimg build --engine docker` is not implemented yet (exit 7)"
+                        .to_string(),
+                ),
+                Ok(None) => failures.push(format!(
+                    "{label}: `sparkimg build --engine docker` is not implemented (exit 7)"
+                )),
+                Err(e) => failures.push(format!("{label} build: {e:#}")),
+            }
+        }
+    });
 
     print_report(&ctx.report);
     for s in &skipped {
@@ -260,43 +275,71 @@ fn prepare(selectors: &[Selector]) -> Result<Ctx> {
     })
 }
 
+/// An image source the scenarios run on besides the daemonless images of the e2e base.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Source {
+    /// Daemonless on the shell-free base (`NOSHELL`).
+    NoShell,
+    /// Daemonless on the JVM-only base (`NOPYTHON`).
+    NoPython,
+    /// Moved onto the e2e base by `sparkimg rebase` (`REBASED`).
+    Rebased,
+    /// `--engine docker` (`PER_SOURCE`).
+    Engine,
+}
+
+impl Source {
+    fn label(self) -> &'static str {
+        match self {
+            Source::NoShell => "noshell",
+            Source::NoPython => "nopython",
+            Source::Rebased => "rebased",
+            Source::Engine => "engine docker",
+        }
+    }
+
+    fn scenarios(self) -> &'static [&'static str] {
+        match self {
+            Source::NoShell => NOSHELL,
+            Source::NoPython => NOPYTHON,
+            Source::Rebased => REBASED,
+            Source::Engine => PER_SOURCE,
+        }
+    }
+
+    /// The sources `engines` asks for, in the order they build and run, each with the
+    /// libtest filters it runs (sources none of whose scenarios are asked for left out).
+    fn selected(engines: Engines, filters: &[String]) -> Vec<(Source, Vec<String>)> {
+        let daemonless = !matches!(engines, Engines::Docker | Engines::Rebased);
+        let engine = !matches!(engines, Engines::Daemonless | Engines::Rebased);
+        [
+            (Source::NoShell, daemonless),
+            (Source::NoPython, daemonless),
+            (Source::Rebased, engines != Engines::Docker),
+            (Source::Engine, engine),
+        ]
+        .into_iter()
+        .filter(|(_, wanted)| *wanted)
+        .map(|(source, _)| (source, among(source.scenarios(), filters)))
+        .filter(|(_, selected)| !selected.is_empty())
+        .collect()
+    }
+}
+
 impl Ctx {
-    /// The `--engine docker` variant: its images built and the per-source scenarios run
-    /// on them, or why not in `failures` or (for `auto`, when not implemented) `skipped`.
-    fn engine_variant(
-        &self,
-        engines: Engines,
-        filters: &[String],
-        failures: &mut Vec<String>,
-        skipped: &mut Vec<String>,
-    ) {
-        match self.build_engine() {
-            Ok(Some(images)) => {
-                // Scenarios 1 and 6 run on every image source; with filters, only
-                // those of them that were asked for.
-                let f: Vec<String> = if filters.is_empty() {
-                    PER_SOURCE.iter().map(|s| s.to_string()).collect()
-                } else {
-                    filters
-                        .iter()
-                        .filter(|f| PER_SOURCE.iter().any(|p| f.starts_with(&p[..2])))
-                        .cloned()
-                        .collect()
-                };
-                if !f.is_empty() {
-                    if let Err(e) = self.run_tests(&images, &f) {
-                        failures.push(format!("engine docker: {e:#}"));
-                    }
-                }
+    /// `source`'s images; `None` when `--engine docker` says it is not implemented.
+    fn build_source(&self, source: Source) -> Result<Option<Images>> {
+        match source {
+            Source::NoShell => {
+                let built = base::ensure_variant(&base::NOSHELL)?;
+                self.build_on(&built.tar, "noshell").map(Some)
             }
-            Ok(None) if engines == Engines::Auto => {
-                skipped.push("engine docker variant: `sparkimg build --engine docker` is not implemented yet (exit 7)".to_string());
+            Source::NoPython => {
+                let built = base::ensure_variant(&base::JVM_ONLY)?;
+                self.build_on(&built.tar, "nopython").map(Some)
             }
-            Ok(None) => failures.push(
-                "engine docker: `sparkimg build --engine docker` is not implemented (exit 7)"
-                    .into(),
-            ),
-            Err(e) => failures.push(format!("engine docker build: {e:#}")),
+            Source::Rebased => self.build_rebased().map(Some),
+            Source::Engine => self.build_engine(),
         }
     }
 }
@@ -548,7 +591,8 @@ impl Ctx {
             .collect();
         let mut cmd = util::cargo();
         cmd.args(["test", "-p", "sparkimg-e2e", "--test", "e2e", "--"])
-            .args(["--ignored", "--test-threads=1", "--nocapture"])
+            .args(["--ignored", &format!("--test-threads={SCENARIOS_AT_ONCE}")])
+            .arg("--nocapture")
             .args(filters)
             .env("SPARKIMG_E2E_VARIANT", images.variant)
             .env("SPARKIMG_E2E_IMAGE", &images.spark)

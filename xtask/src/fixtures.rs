@@ -129,47 +129,48 @@ pub fn main(args: Vec<String>) -> Result<()> {
     let paths = build(&selectors)?;
     println!("{}", paths.summary());
     // Opt-in: mmdebstrap needs root (or user namespaces) and 45–75 s when cold,
-    // and only the container end-to-end tests use the result.
-    if base || docker_base {
-        // The normal base and its shell-free variant (issue 14), which the e2e suite
-        // runs the same scenarios on.
-        for variant in [&crate::base::FULL, &crate::base::NOSHELL] {
-            let step = Step::start(format!("fixtures: base root file system {}", variant.name));
-            let built = crate::base::ensure_variant(variant)?;
-            if docker_base {
-                crate::base::docker_import_variant(&built, variant)?;
+    // and only the container end-to-end tests use the result. --base: the normal base
+    // and its shell-free variant (issue 14), which the e2e suite runs the same
+    // scenarios on; --line-bases: the JVM bases of the per-line matrix (issue 18);
+    // --jvm-only-base: a base without python3, for the OS-package layer tests.
+    use crate::base::{Variant, FULL, JVM_ONLY, LINE_BASES, NOSHELL};
+    let mut variants: Vec<&'static Variant> = Vec::new();
+    for (wanted, these) in [
+        (base || docker_base, &[&FULL, &NOSHELL][..]),
+        (line_bases, &LINE_BASES[..]),
+        (jvm_only_base, &[&JVM_ONLY][..]),
+    ] {
+        for v in these.iter().filter(|_| wanted) {
+            if !variants.iter().any(|have| have.name == v.name) {
+                variants.push(v);
             }
-            step.done();
-            println!(
-                "base:       {} ({}, java home {})\n            {}",
-                built.tar.display(),
-                human_size(built.size),
-                built.java_home,
-                built.meta.display()
-            );
         }
     }
-    // The JVM bases of the per-line matrix (issue 18), built two at a time: mmdebstrap
-    // is mostly dpkg unpacking and configuring, one core each.
-    if line_bases {
-        ensure_line_bases()?;
-    }
-    // A base without python3, for the OS-package layer tests (builder/tests/it/apt.rs).
-    if jvm_only_base {
-        let built = crate::base::ensure_variant(&crate::base::JVM_ONLY)?;
+    for (variant, built) in variants.iter().zip(ensure_bases(&variants)?) {
+        if docker_base && [FULL.name, NOSHELL.name].contains(&variant.name) {
+            crate::base::docker_import_variant(&built, variant)?;
+        }
         println!(
-            "base:       {} ({}, no python3)",
+            "base:       {} ({}, java home {})\n            {}",
             built.tar.display(),
-            human_size(built.size)
+            human_size(built.size),
+            built.java_home,
+            built.meta.display()
         );
     }
     Ok(())
 }
 
-/// Every base of [`crate::base::LINE_BASES`], two at a time, in their order.
+/// Every base of [`crate::base::LINE_BASES`].
 pub fn ensure_line_bases() -> Result<Vec<crate::base::Base>> {
+    ensure_bases(&crate::base::LINE_BASES)
+}
+
+/// `variants`' bases, built two at a time (mmdebstrap is mostly downloads, dpkg
+/// unpacking and configuring: one core each), in their order.
+fn ensure_bases(variants: &[&crate::base::Variant]) -> Result<Vec<crate::base::Base>> {
     let mut built: Vec<Result<crate::base::Base>> = Vec::new();
-    for pair in crate::base::LINE_BASES.chunks(2) {
+    for pair in variants.chunks(2) {
         std::thread::scope(|scope| {
             let handles: Vec<_> = pair
                 .iter()
@@ -181,18 +182,7 @@ pub fn ensure_line_bases() -> Result<Vec<crate::base::Base>> {
             }));
         });
     }
-    let mut bases = Vec::new();
-    for base in built {
-        let base = base?;
-        println!(
-            "base:       {} ({}, java home {})",
-            base.tar.display(),
-            human_size(base.size),
-            base.java_home
-        );
-        bases.push(base);
-    }
-    Ok(bases)
+    built.into_iter().collect()
 }
 
 /// What `build` produced, for callers (tests, CI) and for the final printout.

@@ -16,9 +16,10 @@
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
+use std::sync::Mutex;
 use std::time::Instant;
 
-use anyhow::{bail, Context, Result};
+use anyhow::{anyhow, bail, Context, Result};
 use serde_json::{json, Value};
 use spark_version::SparkVersion as Version;
 
@@ -47,6 +48,18 @@ fn bases(v: &Version) -> &'static [&'static Variant] {
 }
 
 /// The rows for `lines`: each line on every Java it supports that we have.
+impl Row {
+    /// Its work directory's name (`<version>-j<java>`).
+    fn label(&self) -> String {
+        format!("{}-j{}", self.spark, self.java)
+    }
+
+    /// The repository its images are loaded as.
+    fn repo(&self) -> String {
+        format!("e2e-line-j{}", self.java)
+    }
+}
+
 pub fn rows(lines: &[Version]) -> Result<Vec<Row>> {
     let mut rows = Vec::new();
     for v in lines {
@@ -136,6 +149,12 @@ pub fn plan(
     })
 }
 
+/// Rows in flight at once. A row's image build and `docker load` are mostly disk and
+/// one core, and its scenarios' JVMs mostly wait on each other (driver, executors,
+/// master, worker), so on two cores two rows take little more than one; each row has
+/// its own containers, networks (`SPARKIMG_E2E_RUN`), work directory and images.
+const ROWS_AT_ONCE: usize = 2;
+
 /// One line of report.json.
 struct Outcome {
     scenario: Scenario,
@@ -174,29 +193,9 @@ pub fn main(all: bool, selectors: &[Selector], java: Option<u32>) -> Result<()> 
         .max()
         .context("no row on the newest line")?;
     let newest = (newest_line, newest_java);
-    let mut report: Vec<(usize, Vec<Outcome>, f64)> = Vec::new();
-    for (i, row) in rows.iter().enumerate() {
-        let dist = fixtures
-            .dists
-            .iter()
-            .find(|d| d.version == row.spark)
-            .context("a row without its distribution")?;
-        let base_tar = &bases[base::LINE_BASES
-            .iter()
-            .position(|b| b.name == row.base.name)
-            .context("a row's base is not a line base")?]
-        .tar;
-        let t0 = Instant::now();
-        let outcomes = ctx.run_row(row, dist, base_tar, |s| plan(row, s, all, newest));
-        let took = t0.elapsed().as_secs_f64();
-        println!(
-            "e2e lines: spark {} on java {} ({}): {took:.1}s",
-            row.spark, row.java, row.base.suite
-        );
-        report.push((i, outcomes, took));
-        // After every row, so a run stopped halfway still leaves what it found.
-        write_reports(&rows, &report, &dir, false)?;
-    }
+    let report = ctx.run_rows(&rows, &fixtures, &bases, &dir, |row, s| {
+        plan(row, s, all, newest)
+    })?;
     write_reports(&rows, &report, &dir, true)?;
     print_timings(&rows, &report);
     println!("e2e lines: total {:.1}s", started.elapsed().as_secs_f64());
@@ -247,18 +246,80 @@ struct Ctx {
 }
 
 impl Ctx {
-    /// The row's images, its scenarios, then the images removed again (each row's
+    /// Every row, [`ROWS_AT_ONCE`] at a time, the rows with the most scenarios first (so
+    /// the last row to finish is a short one): the rows' results in row order, each with
+    /// its seconds from its image build to its last scenario. The reports are written
+    /// after every row, so a run stopped halfway still leaves what it found.
+    fn run_rows(
+        &self,
+        rows: &[Row],
+        fixtures: &fixtures::Fixtures,
+        bases: &[base::Base],
+        dir: &Path,
+        plan: impl Fn(&Row, Scenario) -> Option<String> + Sync,
+    ) -> Result<Vec<(usize, Vec<Outcome>, f64)>> {
+        let mut inputs = Vec::new();
+        for row in rows {
+            let dist = fixtures
+                .dists
+                .iter()
+                .find(|d| d.version == row.spark)
+                .context("a row without its distribution")?;
+            let base = base::LINE_BASES
+                .iter()
+                .position(|b| b.name == row.base.name)
+                .context("a row's base is not a line base")?;
+            inputs.push((row, dist, bases[base].tar.as_path()));
+        }
+        let mut order: Vec<usize> = (0..inputs.len()).collect();
+        order.sort_by_key(|&i| {
+            let runs = SCENARIOS
+                .iter()
+                .filter(|s| plan(inputs[i].0, **s).is_none());
+            std::cmp::Reverse(runs.count())
+        });
+        let queue = Mutex::new(order.into_iter());
+        let report = Mutex::new(Vec::new());
+        let worker = || -> Result<()> {
+            while let Some(i) = queue.lock().ok().and_then(|mut q| q.next()) {
+                let (row, dist, base_tar) = inputs[i];
+                let t0 = Instant::now();
+                let images = self.build_images(row, dist, base_tar);
+                let outcomes = self.run_row(row, dist, images, |s| plan(row, s));
+                let took = t0.elapsed().as_secs_f64();
+                println!(
+                    "e2e lines: spark {} on java {} ({}): {took:.1}s",
+                    row.spark, row.java, row.base.suite
+                );
+                let mut report = report.lock().map_err(|_| anyhow!("a row panicked"))?;
+                report.push((i, outcomes, took));
+                report.sort_by_key(|(i, _, _)| *i);
+                write_reports(rows, &report, dir, false)?;
+            }
+            Ok(())
+        };
+        std::thread::scope(|scope| {
+            let workers: Vec<_> = (0..ROWS_AT_ONCE.min(inputs.len()))
+                .map(|_| scope.spawn(worker))
+                .collect();
+            workers
+                .into_iter()
+                .try_for_each(|w| w.join().unwrap_or_else(|_| Err(anyhow!("a row panicked"))))
+        })?;
+        report.into_inner().map_err(|_| anyhow!("a row panicked"))
+    }
+
+    /// The row's scenarios on its images, then the images removed again (each row's
     /// are ~700 MB in the Docker Engine).
     fn run_row(
         &self,
         row: &Row,
         dist: &Dist,
-        base_tar: &Path,
+        images: Result<(String, String)>,
         plan: impl Fn(Scenario) -> Option<String>,
     ) -> Vec<Outcome> {
-        let label = format!("{}-j{}", row.spark, row.java);
-        let repo = format!("e2e-line-j{}", row.java);
-        let images = match self.build_images(row, dist, base_tar, &repo, &label) {
+        let label = row.label();
+        let images = match images {
             Ok(images) => images,
             Err(err) => {
                 let why = format!("image build failed: {err:#}");
@@ -293,15 +354,9 @@ impl Ctx {
     }
 
     /// `sparkimg build -p` on the row's base into a docker-archive, `docker load`ed.
-    fn build_images(
-        &self,
-        row: &Row,
-        dist: &Dist,
-        base_tar: &Path,
-        repo: &str,
-        label: &str,
-    ) -> Result<(String, String)> {
-        let out = self.work.join(label);
+    fn build_images(&self, row: &Row, dist: &Dist, base_tar: &Path) -> Result<(String, String)> {
+        let repo = &row.repo();
+        let out = self.work.join(row.label());
         std::fs::create_dir_all(&out)?;
         let tar = out.join("images.tar");
         let _ = std::fs::remove_file(&tar);

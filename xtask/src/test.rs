@@ -19,8 +19,14 @@ use crate::{base, dist};
 use sparkimg_skips as skips;
 
 pub fn main(args: Vec<String>) -> Result<()> {
-    if let Some(arg) = args.first() {
-        bail!("test: unexpected argument {arg:?}");
+    match args.first().map(String::as_str) {
+        None => {}
+        // Compiles what the workspace tests run, nothing else: `.ci/run` does this
+        // while the fixtures download in the background.
+        Some("--no-run") if args.len() == 1 => return build_tests(),
+        Some(arg) => {
+            bail!("test: unexpected argument {arg:?} (usage: cargo xtask test [--no-run])")
+        }
     }
     prereq::ensure(For::Test)?;
     prepare_inputs()?;
@@ -70,13 +76,32 @@ fn prepare_inputs() -> Result<()> {
     Ok(())
 }
 
-fn workspace_tests(log: &Path) -> Result<()> {
-    let nextest = util::cargo()
+/// Whether `cargo nextest` is installed (else the tests run under `cargo test`).
+fn have_nextest() -> bool {
+    util::cargo()
         .args(["nextest", "--version"])
         .stdout(Stdio::null())
         .stderr(Stdio::null())
         .status()
-        .is_ok_and(|s| s.success());
+        .is_ok_and(|s| s.success())
+}
+
+/// `--no-run`: the test binaries [`workspace_tests`] runs, built with the same command.
+fn build_tests() -> Result<()> {
+    let step = Step::start("test --no-run: build the workspace tests");
+    let mut cmd = util::cargo();
+    if have_nextest() {
+        cmd.args(["nextest", "run"]);
+    } else {
+        cmd.arg("test");
+    }
+    util::run(cmd.args(["--workspace", "--no-run"]))?;
+    step.done();
+    Ok(())
+}
+
+fn workspace_tests(log: &Path) -> Result<()> {
+    let nextest = have_nextest();
     let step = Step::start("test: workspace tests (about 4 min on 2 cores)");
     if nextest {
         // nextest runs each test in its own process (isolation for the entrypoint's
@@ -86,6 +111,7 @@ fn workspace_tests(log: &Path) -> Result<()> {
                 .args(["nextest", "run", "--workspace", "--no-fail-fast"])
                 .env(skips::ENV, log),
         )?;
+        print_slowest(&util::target_dir().join("nextest/default/junit.xml"));
         util::run(util::cargo().args(["test", "--workspace", "--doc"]))?;
     } else {
         util::run(
@@ -96,6 +122,50 @@ fn workspace_tests(log: &Path) -> Result<()> {
     }
     step.done();
     Ok(())
+}
+
+/// The slowest tests of the run nextest recorded in `junit` (`.config/nextest.toml`),
+/// so a CI log says where the suite's time goes.
+fn print_slowest(junit: &Path) {
+    let Ok(xml) = std::fs::read_to_string(junit) else {
+        eprintln!(
+            "warning: no {}: cannot list the slowest tests",
+            junit.display()
+        );
+        return;
+    };
+    let tests = slowest(&xml, 15);
+    let total: f64 = slowest(&xml, usize::MAX).iter().map(|(s, _)| s).sum();
+    println!(
+        "test: the {} slowest tests (all tests: {total:.0} s summed)",
+        tests.len()
+    );
+    for (secs, name) in tests {
+        println!("{secs:9.1} s  {name}");
+    }
+}
+
+/// Pure: the `n` longest `<testcase>`s of a JUnit report as (seconds, `binary name`),
+/// longest first.
+fn slowest(xml: &str, n: usize) -> Vec<(f64, String)> {
+    let attr = |case: &str, key: &str| -> Option<String> {
+        let start = case.find(&format!(" {key}=\""))? + key.len() + 3;
+        let len = case[start..].find('"')?;
+        Some(case[start..start + len].to_string())
+    };
+    let mut out: Vec<(f64, String)> = xml
+        .split("<testcase")
+        .skip(1)
+        .filter_map(|case| {
+            let case = &case[..case.find('>')?];
+            let secs = attr(case, "time")?.parse().ok()?;
+            let name = format!("{} {}", attr(case, "classname")?, attr(case, "name")?);
+            Some((secs, name))
+        })
+        .collect();
+    out.sort_by(|a, b| b.0.total_cmp(&a.0));
+    out.truncate(n);
+    out
 }
 
 /// Only proves the benchmarks still run (about 2 minutes once fixtures are cached
@@ -194,4 +264,28 @@ fn run_in_clone(private: &Path, log: &Path) -> Result<()> {
         anyhow::ensure!(passed, "{test} did not run and pass in the clone");
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn slowest_tests_come_first() {
+        let xml = r#"<testsuites><testsuite name="b">
+            <testcase name="quick" classname="b::t" time="0.5"/>
+            <testcase name="slow" classname="b::t" timestamp="x" time="12.25">
+            <failure/></testcase>
+            <testcase name="untimed" classname="b::t"/>
+            <testcase name="mid" classname="a::u" time="3"/></testsuite></testsuites>"#;
+        assert_eq!(
+            slowest(xml, 2),
+            [
+                (12.25, "b::t slow".to_string()),
+                (3.0, "a::u mid".to_string())
+            ]
+        );
+        assert_eq!(slowest(xml, 9).len(), 3);
+        assert!(slowest("", 5).is_empty());
+    }
 }

@@ -1,5 +1,5 @@
-//! Keeps ARCHITECTURE.md a true map: its code map names every source folder and file
-//! that exists and nothing that does not, and the dependency and module-boundary
+//! Keeps ARCHITECTURE.md a true map: its code map names every source folder and every
+//! file at the top of a crate's `src/` that exists, and nothing that does not, and the dependency and module-boundary
 //! invariants it states hold in the code.
 //!
 //! The document is prose for people; these checks read only its conventions: a
@@ -88,7 +88,7 @@ fn workspace_members() -> Vec<String> {
 }
 
 #[test]
-fn code_map_names_every_source_and_nothing_else() {
+fn code_map_names_every_folder_and_top_level_file() {
     let doc = architecture();
     let mut problems = Vec::new();
     for member in workspace_members() {
@@ -98,7 +98,12 @@ fn code_map_names_every_source_and_nothing_else() {
         };
         let src = root().join(&member).join("src");
         let ticks: BTreeSet<&str> = ticks(sec).into_iter().collect();
-        for rel in sources(&src) {
+        // Folders at any depth but the tests', and the files at the top of `src/`: a
+        // map of the house, not an index of every file.
+        let mapped = sources(&src)
+            .into_iter()
+            .filter(|rel| rel.ends_with('/') || !rel.contains('/'));
+        for rel in mapped {
             if !named(&ticks, &rel) {
                 problems.push(format!("{member}/src/{rel} is not in the code map"));
             }

@@ -21,7 +21,7 @@ use crate::layer::basefs;
 use crate::registry::{Credentials, RegistryOptions, RegistryRef};
 
 use crate::build::context::{context_plan, empty_dirs, write_context, ContextEntry};
-use crate::engine::daemon::{Daemon, ImagePath, JAVA_HOME_PROBE};
+use crate::engine::daemon::{Daemon, ImagePath, PushAuth, PushCredentials, JAVA_HOME_PROBE};
 use crate::engine::dockerfile::{self, ArgInputs};
 use crate::engine::error::EngineError;
 
@@ -378,25 +378,18 @@ pub fn load(
 fn docker_credentials(
     reference: &str,
     opts: &RegistryOptions,
-) -> Result<Option<bollard::auth::DockerCredentials>, BuildError> {
+) -> Result<Option<PushCredentials>, BuildError> {
     let host = RegistryRef::parse(reference)?.registry;
     let creds = match &opts.credentials {
         Some(c) => Some(c.clone()),
         None => opts.auth.resolve(&host).map_err(Box::new)?,
     };
-    Ok(creds.map(|c| {
-        let mut d = bollard::auth::DockerCredentials {
-            serveraddress: Some(host.clone()),
-            ..Default::default()
-        };
-        match c {
-            Credentials::Basic { username, password } => {
-                d.username = Some(username);
-                d.password = Some(password);
-            }
-            Credentials::IdentityToken(t) => d.identitytoken = Some(t),
-        }
-        d
+    Ok(creds.map(|c| PushCredentials {
+        server: host.clone(),
+        auth: match c {
+            Credentials::Basic { username, password } => PushAuth::Basic { username, password },
+            Credentials::IdentityToken(t) => PushAuth::IdentityToken(t),
+        },
     }))
 }
 

@@ -72,9 +72,7 @@ pub fn parse_compression(kind: &str, level: Option<i32>) -> Result<Compression, 
         "gzip" => {
             let l = level.unwrap_or(1);
             if !(0..=9).contains(&l) {
-                return Err(BuildError::usage(format!(
-                    "gzip level {l} is not in 0..=9"
-                )));
+                return Err(BuildError::usage(format!("gzip level {l} is not in 0..=9")));
             }
             Ok(Compression::Gzip(l as u32))
         }

@@ -196,8 +196,8 @@ impl MavenEnv {
         let default_root = std::env::var(sparkimg::env_vars::DEFAULT_ARTIFACT_REPOSITORY)
             .ok()
             .filter(|r| !r.trim().is_empty());
-        let settings_xml =
-            std::env::var_os(sparkimg::env_vars::HOME).map(|h| PathBuf::from(h).join(".m2").join("settings.xml"));
+        let settings_xml = std::env::var_os(sparkimg::env_vars::HOME)
+            .map(|h| PathBuf::from(h).join(".m2").join("settings.xml"));
         MavenEnv {
             default_root,
             settings_xml,

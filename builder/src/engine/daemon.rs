@@ -26,6 +26,37 @@ use super::discovery::{Endpoint, Found};
 use super::error::EngineError;
 use crate::oci::reference;
 
+/// Registry credentials for a push through the daemon, as the registry client resolved
+/// them (the daemon gets them per request; bollard's type stays in this module).
+#[derive(Debug, Clone)]
+pub struct PushCredentials {
+    pub server: String,
+    pub auth: PushAuth,
+}
+
+#[derive(Debug, Clone)]
+pub enum PushAuth {
+    Basic { username: String, password: String },
+    IdentityToken(String),
+}
+
+impl From<PushCredentials> for DockerCredentials {
+    fn from(c: PushCredentials) -> DockerCredentials {
+        let mut d = DockerCredentials {
+            serveraddress: Some(c.server),
+            ..Default::default()
+        };
+        match c.auth {
+            PushAuth::Basic { username, password } => {
+                d.username = Some(username);
+                d.password = Some(password);
+            }
+            PushAuth::IdentityToken(t) => d.identitytoken = Some(t),
+        }
+        d
+    }
+}
+
 /// Long requests (a build, a load) stream for minutes; the connection attempt itself is
 /// bounded separately in [`Daemon::connect`].
 const REQUEST_TIMEOUT_SECS: u64 = 3600;
@@ -595,9 +626,10 @@ impl Daemon {
     pub fn push(
         &self,
         reference: &str,
-        credentials: Option<DockerCredentials>,
+        credentials: Option<PushCredentials>,
         log: &mut dyn FnMut(&str),
     ) -> Result<Option<String>, EngineError> {
+        let credentials = credentials.map(DockerCredentials::from);
         let (name, tag) = split_tag(reference);
         let opts = PushImageOptionsBuilder::default().tag(tag).build();
         self.rt.block_on(async {

@@ -10,9 +10,7 @@ use crate::digest::{Sha1, Sha256, Sha512};
 use reqwest::blocking::{Client, Response};
 use reqwest::header::{CONTENT_LENGTH, CONTENT_RANGE, RANGE};
 
-use super::client::{
-    self, classify_error, error_chain, retry_after, ClientConfig, TransferError,
-};
+use super::client::{self, classify_error, error_chain, retry_after, ClientConfig, TransferError};
 use super::retry::{self, classify_status, parse_content_range, RetryPolicy};
 use super::{ErrorClass, Failure, StatusAction, Stop};
 use crate::progress::{self, Progress};
