@@ -81,14 +81,12 @@ fn checked_dist(b: &EngineBuild) -> Result<Vec<DistFile>, BuildError> {
         return Err(BuildError::UnknownTimezone {
             zone: b.timezone.clone(),
             suggestions: Vec::new(),
-        }
-        .into());
+        });
     }
     if !b.entrypoint.is_file() {
         return Err(BuildError::NoEntrypoint {
             path: Some(b.entrypoint.clone()),
-        }
-        .into());
+        });
     }
     let mut dist = crate::build::walk_dist(&b.spark_home)?;
     dist.extend(crate::build::package_dist(&b.packages)?);
@@ -181,8 +179,7 @@ fn system_files(daemon: &Daemon, b: &EngineBuild, uid: u64) -> Result<SystemFile
         "'{}' has no zoneinfo file for time zone '{}' ({zone}); install tzdata in the base \
          or pick another --timezone",
         b.base, b.timezone
-    ))
-    .into())
+    )))
 }
 
 /// Pure: where the link at absolute `path` to `target` points, as an absolute path.

@@ -4,8 +4,6 @@
 
 use thiserror::Error;
 
-use super::Platform;
-
 #[derive(Debug, Error)]
 pub enum OciError {
     #[error("invalid image reference '{reference}': {reason}")]
@@ -25,8 +23,8 @@ pub enum OciError {
          config says {own} (drop --platform, or pass --platform {own})"
     )]
     PlatformNotServed {
-        asked: Platform,
+        asked: String,
         shown: String,
-        own: Platform,
+        own: String,
     },
 }

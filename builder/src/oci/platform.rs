@@ -80,9 +80,9 @@ impl ImagePlatforms {
             }),
             ImagePlatforms::Single(own) => match asked.iter().find(|p| !own.serves(p)) {
                 Some(p) => Err(OciError::PlatformNotServed {
-                    asked: p.clone(),
+                    asked: p.to_string(),
                     shown: shown.to_string(),
-                    own: own.clone(),
+                    own: own.to_string(),
                 }),
                 None => Ok(vec![own]),
             },
