@@ -3,8 +3,8 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use sparkimg::build::reference::{name_or_ref, parse_ref, BaseSpec, OutputSpec};
-use sparkimg::registry::reference::RegistryRef;
+use sparkimg::oci::reference::{name_or_ref, parse_ref, BaseSpec, OutputSpec};
+use sparkimg::oci::RegistryRef;
 
 fuzz_target!(|data: &[u8]| {
     let Ok(s) = std::str::from_utf8(data) else {

@@ -3,7 +3,7 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use sparkimg::build::Platform;
+use sparkimg::oci::Platform;
 use sparkimg::registry::manifest::{self, Parsed};
 
 const TYPES: &[Option<&str>] = &[
