@@ -131,6 +131,9 @@ fn hint_of(e: &(dyn Error + 'static)) -> Option<String> {
     if let Some(e) = e.downcast_ref::<DownloadError>() {
         return e.hint();
     }
+    if let Some(e) = e.downcast_ref::<crate::layer::LayerError>() {
+        return e.hint();
+    }
     if let Some(e) = e.downcast_ref::<AptError>() {
         return e.hint();
     }

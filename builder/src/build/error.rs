@@ -160,6 +160,9 @@ impl BuildError {
             BuildError::Fetch(f) => return f.hint(),
             BuildError::Packages(a) => return a.hint(),
             BuildError::Lock(c) => return c.hint(),
+            BuildError::Layer(l) => return l.hint(),
+            BuildError::Engine(e) => return e.hint(),
+            BuildError::Registry(r) => return r.hint(),
             _ => return None,
         };
         Some(h.to_string())

@@ -20,6 +20,14 @@ pub enum LayerError {
 }
 
 impl LayerError {
+    /// What to do about it, printed by `main` on its own line.
+    pub fn hint(&self) -> Option<String> {
+        match self {
+            LayerError::Lock(c) => c.hint(),
+            LayerError::Io { .. } => None,
+        }
+    }
+
     pub fn io(path: impl Into<PathBuf>) -> impl FnOnce(std::io::Error) -> LayerError {
         let path = path.into();
         move |source| LayerError::Io { path, source }

@@ -155,6 +155,7 @@ impl MavenError {
                 "pass --insecure-skip-verify only if you trust this repository"
             }
             MavenError::Download(d) => return d.hint(),
+            MavenError::Lock(c) => return c.hint(),
             _ => return None,
         };
         Some(h.to_string())
