@@ -235,12 +235,16 @@ fn run_in_clone(private: &Path, log: &Path) -> Result<()> {
         .args(["test", "--locked", "-p", "spark-entrypoint"])
         // The integration tests (supervisor, vectors, version source): one binary.
         .args(["--test", "it"])
+        // One trial at a time: supervisor and vector trials share this binary now, and
+        // the decommission trials find "the executor" by scanning /proc, where another
+        // trial's fake executor must not be.
+        .args(["--", "--test-threads=1"])
         // The clone's own target/, below the private directory: the point of the test.
         .env_remove("CARGO_TARGET_DIR")
         .env(skips::ENV, log)
         .stdin(Stdio::null());
     eprintln!(
-        "$ (in {}) cargo test --locked -p spark-entrypoint --test it",
+        "$ (in {}) cargo test --locked -p spark-entrypoint --test it -- --test-threads=1",
         clone.display()
     );
     let out = cmd
