@@ -115,6 +115,17 @@ struct Running {
     stderr: Receiver<String>,
 }
 
+/// A trial that panics must not leave its process running: a later trial, or a later
+/// run on the same machine, that scans /proc (as decommission does) would find it.
+impl Drop for Running {
+    fn drop(&mut self) {
+        if matches!(self.child.try_wait(), Ok(None)) {
+            let _ = self.child.kill();
+            let _ = self.child.wait();
+        }
+    }
+}
+
 struct Output {
     code: i32,
     stdout: String,
