@@ -146,11 +146,8 @@ fn hint_of(e: &(dyn Error + 'static)) -> Option<String> {
     if let Some(e) = e.downcast_ref::<EngineError>() {
         return e.hint();
     }
-    e.downcast_ref::<PublishError>().and_then(|e| match e {
-        PublishError::Build(b) => b.hint(),
-        PublishError::Registry(r) => r.hint(),
-        PublishError::Engine(d) => d.hint(),
-    })
+    e.downcast_ref::<PublishError>()
+        .and_then(PublishError::hint)
 }
 
 fn code_of(e: &(dyn Error + 'static)) -> Option<u8> {
@@ -179,11 +176,15 @@ fn code_of(e: &(dyn Error + 'static)) -> Option<u8> {
     if let Some(e) = e.downcast_ref::<EngineError>() {
         return engine(e);
     }
-    e.downcast_ref::<PublishError>().map(|e| match e {
+    e.downcast_ref::<PublishError>().map(publish)
+}
+
+fn publish(e: &PublishError) -> u8 {
+    match e {
         PublishError::Build(b) => build(b),
         PublishError::Registry(r) => registry(r),
         PublishError::Engine(d) => engine(d).unwrap_or_else(|| causes_of(d)),
-    })
+    }
 }
 
 /// `None` for a source error: its cause (a fetch error) decides.
@@ -251,6 +252,8 @@ fn build(e: &BuildError) -> u8 {
         BuildError::OutputNotOurs { .. } => OUTPUT_NOT_OURS,
         BuildError::Engine(e) => engine(e).unwrap_or_else(|| causes_of(e)),
         BuildError::Registry(r) => registry(r),
+        BuildError::Maven(m) => maven(m).unwrap_or_else(|| causes_of(m)),
+        BuildError::Publish(p) => publish(p),
         BuildError::Io { .. }
         | BuildError::Lock(_)
         | BuildError::Layer(_)

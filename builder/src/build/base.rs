@@ -14,7 +14,7 @@ use oci_spec::image::{
 use super::error::BuildError;
 use crate::layer::cache::{self, LayerCache};
 use crate::layer::{self, blob_path, Compression, LayerBlob};
-use crate::oci::{BaseSpec, ImagePlatforms, Platform};
+use crate::oci::{BaseSpec, ImagePlatforms, Location, Platform};
 
 /// A base layer blob on disk.
 #[derive(Debug, Clone)]
@@ -377,7 +377,7 @@ pub fn open(
         // The layout holds exactly the platform manifest, so its digest is the one
         // `base.digest` records.
         BaseSpec::Pulled { dir, name } => open_oci_layout(dir, None, want, name.clone(), None),
-        BaseSpec::OciDir { dir, reference } => {
+        BaseSpec::Local(Location::OciDir { dir, reference }) => {
             if !dir.join("index.json").is_file() {
                 return Err(base_err(format!(
                     "{} is not an OCI image layout (no index.json)",
@@ -387,13 +387,13 @@ pub fn open(
             let name = format!("oci:{}", dir.display());
             open_oci_layout(dir, reference.as_deref(), want, name, None)
         }
-        BaseSpec::OciArchive { file, reference } => {
+        BaseSpec::Local(Location::OciArchive { file, reference }) => {
             let tmp = unpack_archive(file)?;
             let root = tmp.path().to_path_buf();
             let name = format!("oci-archive:{}", file.display());
             open_oci_layout(&root, reference.as_deref(), want, name, Some(tmp))
         }
-        BaseSpec::DockerArchive { file, reference } => {
+        BaseSpec::Local(Location::DockerArchive { file, reference }) => {
             let tmp = unpack_archive(file)?;
             let root = tmp.path().to_path_buf();
             let name = format!("docker-archive:{}", file.display());
@@ -410,7 +410,7 @@ pub fn open(
                 )))
             }
         }
-        BaseSpec::Rootfs(file) => {
+        BaseSpec::Local(Location::Rootfs(file)) => {
             let key = cache::file_key(file, compression)?;
             let blob = match cache.and_then(|c| c.get(&key)) {
                 Some(b) => b,

@@ -88,3 +88,24 @@ pub(super) fn file_content(path: &Path) -> Result<Content, BuildError> {
         mtime_ns: i128::from(md.mtime()) * 1_000_000_000 + i128::from(md.mtime_nsec()),
     })
 }
+
+/// Spark version of a distribution given by path: from RELEASE ("Spark 3.5.3 built for
+/// Hadoop 3.3.4"), else from the spark-core jar's name (names sorted, so the answer does
+/// not depend on directory order).
+pub fn spark_version(home: &Path) -> Option<String> {
+    use crate::fetch::SparkVersion;
+    let from_release = fs::read_to_string(home.join("RELEASE"))
+        .ok()
+        .and_then(|text| SparkVersion::from_release_file(&text));
+    let version = from_release.or_else(|| {
+        let mut names: Vec<String> = fs::read_dir(home.join("jars"))
+            .ok()?
+            .filter_map(|e| e.ok().map(|e| e.file_name().to_string_lossy().into_owned()))
+            .collect();
+        names.sort();
+        names
+            .iter()
+            .find_map(|n| SparkVersion::from_core_jar_name(n))
+    })?;
+    Some(version.to_string())
+}

@@ -114,6 +114,14 @@ pub enum BuildError {
     #[error(transparent)]
     Version(#[from] crate::fetch::VersionError),
 
+    /// The `--packages` stage.
+    #[error(transparent)]
+    Maven(#[from] crate::maven::MavenError),
+
+    /// Delivering the images (boxed: it holds a `BuildError` of its own).
+    #[error(transparent)]
+    Publish(#[from] Box<crate::build::publish::PublishError>),
+
     /// A cache lock not obtained in time.
     #[error(transparent)]
     Lock(#[from] crate::cache::CacheError),
@@ -163,6 +171,8 @@ impl BuildError {
             BuildError::Layer(l) => return l.hint(),
             BuildError::Engine(e) => return e.hint(),
             BuildError::Registry(r) => return r.hint(),
+            BuildError::Maven(m) => return m.hint(),
+            BuildError::Publish(p) => return p.hint(),
             _ => return None,
         };
         Some(h.to_string())

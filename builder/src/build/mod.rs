@@ -2,7 +2,8 @@
 //! command line and the outputs. It owns orchestration; the components it drives
 //! (`fetch`, `registry`, `apt`, `maven`, `sbom`, `engine`) know nothing of it.
 //!
-//! Stages, each a module with a typed hand-off: [`options`] (the build's input),
+//! [`request`] is what a build is asked to do and [`pipeline`] runs it, stage by stage.
+//! Stages, each a module with a typed hand-off: [`options`] (the layer build's input),
 //! [`dist`] and [`system`] (the distribution's and system layer's inputs), [`base`]
 //! (opening the base), [`plan`] (which file goes into which layer), [`os_packages`]
 //! (the `--apt-packages` layers), the layer build ([`build_with`], on `crate::layer`),
@@ -21,10 +22,12 @@ pub mod error;
 mod options;
 mod os_packages;
 pub mod output;
+pub mod pipeline;
 pub mod plan;
 pub mod publish;
 pub mod rebase;
 mod report;
+pub mod request;
 pub mod sboms;
 mod system;
 
@@ -43,6 +46,7 @@ pub(crate) use os_packages::image_os_packages;
 use os_packages::os_package_layers;
 pub use plan::Variant;
 pub use report::{BuildReport, ImageReport, LayerReport};
+pub use request::{DockerBuild, Request};
 pub use sboms::{SbomDoc, SbomOptions};
 use system::check_entrypoint_arch;
 pub use system::{elf_arch, localtime_link, resolve_timezone};
@@ -159,7 +163,7 @@ fn check_platform_bases(opts: &BuildOptions) -> Result<(), BuildError> {
             opts.platform_bases
                 .get(&p.to_string())
                 .unwrap_or(&opts.base),
-            BaseSpec::Rootfs { .. }
+            BaseSpec::Local(crate::oci::Location::Rootfs(_))
         )
     };
     match opts.platforms.iter().find(|p| rootfs_for(p)) {

@@ -40,6 +40,17 @@ impl From<RegistryError> for PublishError {
     }
 }
 
+impl PublishError {
+    /// What to do about it (see [`BuildError::hint`]).
+    pub fn hint(&self) -> Option<String> {
+        match self {
+            PublishError::Build(b) => b.hint(),
+            PublishError::Registry(r) => r.hint(),
+            PublishError::Engine(d) => d.hint(),
+        }
+    }
+}
+
 /// What a sink did.
 #[derive(Debug, Clone)]
 pub enum Delivered {

@@ -24,7 +24,7 @@ use super::{sboms, Assembled, BaseSpec, BuildError, ImageRef, ImageReport};
 use super::{Compression, Platform};
 use crate::layer::cache::LayerCache;
 use crate::layer::{self, basefs};
-use crate::oci::json;
+use crate::oci::{json, Location};
 use crate::usage::UsageError;
 
 /// What to rebase onto what.
@@ -390,7 +390,7 @@ fn check_old_base(
     let spec = match explicit {
         Some(s) => s.clone(),
         None => match BaseSpec::parse(name) {
-            Ok(s @ (BaseSpec::OciDir { .. } | BaseSpec::OciArchive { .. })) => s,
+            Ok(s @ BaseSpec::Local(Location::OciDir { .. } | Location::OciArchive { .. })) => s,
             // A registry base is checked when the caller pulled it as `--old-base`.
             _ => return Ok(false),
         },
@@ -441,7 +441,9 @@ pub fn rebase_with<T, E: From<BuildError>>(
     publish: impl FnOnce(&Assembled) -> Result<T, E>,
 ) -> Result<(RebaseReport, T), E> {
     let (name, platforms) = match &opts.image {
-        BaseSpec::OciDir { dir, reference } => base::layout_image(dir, reference.as_deref())?,
+        BaseSpec::Local(Location::OciDir { dir, reference }) => {
+            base::layout_image(dir, reference.as_deref())?
+        }
         BaseSpec::Pulled { dir, name } => (Some(name.clone()), base::layout_image(dir, None)?.1),
         _ => (None, Vec::new()),
     };

@@ -30,6 +30,47 @@ pub struct SbomDoc {
     pub document: json::JsonBlob,
 }
 
+/// A fetched distribution tarball, as its SBOM package names it.
+#[derive(Debug, Clone)]
+pub struct Tarball {
+    pub file: String,
+    pub sha512: String,
+}
+
+/// The Spark distribution as an SBOM package; a local tarball has no download URL.
+pub fn spark_package(version: &str, source: &str, tarball: Option<&Tarball>) -> Package {
+    let url = (source.starts_with("https://") || source.starts_with("http://")).then_some(source);
+    let mut p = sbom::spark_package(
+        version,
+        tarball.map(|t| t.file.as_str()),
+        url.unwrap_or("NOASSERTION"),
+        tarball.map(|t| t.sha512.as_str()),
+    );
+    if url.is_none() {
+        p.download = None;
+    }
+    p
+}
+
+/// Writes each SBOM document to `--sbom-dir` as `<image>_<tag>_<os>-<arch>.<suffix>`.
+pub fn write_dir(dir: &Path, docs: &[SbomDoc]) -> Result<(), BuildError> {
+    std::fs::create_dir_all(dir).map_err(BuildError::io(dir))?;
+    for d in docs {
+        let name: String = format!("{}_{}", d.reference, d.platform)
+            .chars()
+            .map(
+                |c| match c.is_ascii_alphanumeric() || c == '.' || c == '-' {
+                    true => c,
+                    false => '_',
+                },
+            )
+            .collect();
+        let path = dir.join(format!("{name}.{}", d.format.suffix()));
+        std::fs::write(&path, &d.document.bytes).map_err(BuildError::io(&path))?;
+    }
+    Ok(())
+}
+
 /// What a build needs to describe its images beyond the build itself.
 #[derive(Debug, Clone)]
 pub struct SbomOptions {

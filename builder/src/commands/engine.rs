@@ -15,7 +15,7 @@ pub fn push(args: PushArgs) -> Result<()> {
         )
         .into());
     }
-    let daemon = support::connect()?;
+    let daemon = sparkimg::engine::connect()?;
     // Read once: --password-stdin cannot be read again for the next image.
     let opts =
         support::registry_options(&args.registry, None, sparkimg::cache::DEFAULT_LOCK_TIMEOUT)?;

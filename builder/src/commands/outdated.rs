@@ -9,6 +9,7 @@ use std::time::Duration;
 use anyhow::Result;
 use serde::Serialize;
 use sparkimg::build::{base, BaseSpec, Compression, Platform};
+use sparkimg::oci::Location;
 use sparkimg::registry::{self, RegistryOptions, RegistryRef};
 use sparkimg::usage::UsageError;
 
@@ -112,7 +113,7 @@ fn resolve(
     scratch: &std::path::Path,
 ) -> Result<Option<String>> {
     let spec = BaseSpec::parse(name)?;
-    if matches!(spec, BaseSpec::Rootfs(_)) {
+    if matches!(spec, BaseSpec::Local(Location::Rootfs(_))) {
         return Ok(None);
     }
     Ok(open(&spec, want, ropts, scratch)?.digest)

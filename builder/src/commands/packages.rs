@@ -24,7 +24,7 @@ pub fn run(args: PackagesArgs, lock_timeout: std::time::Duration) -> Result<()> 
     // As every command using the cache: a prune waits for it, and it sweeps what dead
     // runs left (resumable jars kept).
     let _session = sparkimg::cache::open_session(&cache_root, lock_timeout)?;
-    let env = super::support::MavenEnv::from_process();
+    let env = sparkimg::maven::stage::MavenEnv::from_process();
     let jars = stage::run(&stage::StageOptions {
         packages: &packages,
         excludes: &excludes,

@@ -13,6 +13,7 @@ use sparkimg::build::{self, BaseSpec, Compression, OutputSpec, Platform};
 use sparkimg::layer::basefs::{self, ScanTap};
 use sparkimg::layer::cache::LayerCache;
 use sparkimg::oci::reference::parse_ref;
+use sparkimg::oci::Location;
 use sparkimg::registry::push::BlobTap;
 use sparkimg::registry::{self, RegistryOptions, RegistryRef};
 use sparkimg::sbom::Format;
@@ -26,13 +27,13 @@ pub fn run(args: RebaseArgs, lock_timeout: Duration) -> Result<()> {
     // An oci-archive is unpacked once and rebased as the layout inside, so that its
     // platforms and SBOM referrers are read as an `oci:` layout's are.
     let (image, _unpacked) = match image {
-        BaseSpec::OciArchive { .. } => {
+        BaseSpec::Local(Location::OciArchive { .. }) => {
             let (dir, reference, guard) = support::open_layout_source(&args.image)?;
-            (BaseSpec::OciDir { dir, reference }, guard)
+            (BaseSpec::Local(Location::OciDir { dir, reference }), guard)
         }
         other => (other, None),
     };
-    if matches!(image, BaseSpec::Rootfs(_)) {
+    if matches!(image, BaseSpec::Local(Location::Rootfs(_))) {
         return Err(UsageError::new(format!(
             "{}: rebase takes a registry reference, oci:DIR[:REF], oci-archive:FILE[:REF] \
              or docker-archive:FILE",
@@ -283,7 +284,7 @@ fn old_sboms(
     let mut out = BTreeMap::new();
     for p in wanted {
         let found = match (image, ropts) {
-            (BaseSpec::OciDir { dir, reference }, _) => {
+            (BaseSpec::Local(Location::OciDir { dir, reference }), _) => {
                 registry::layout::referrers(dir, reference.as_deref(), p)?
             }
             (BaseSpec::Registry(r), Some(ropts)) => {

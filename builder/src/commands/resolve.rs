@@ -1,18 +1,22 @@
-//! The resolve stage of `sparkimg build`: flags and environment → one [`BuildRequest`]
-//! (version, distribution source, base, names, platforms, sinks, credential source),
-//! or a usage error. Pure: no network, no disk, no stdin, so everything that can be
+//! The resolve stage of `sparkimg build`: flags and environment → one
+//! [`sparkimg::build::Request`] (version, distribution source, base, names, platforms,
+//! sinks), or a usage error. Pure: no network, no disk, no stdin, so everything that can be
 //! refused is refused before any work, and flag combinations are unit-tested.
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 
-use sparkimg::build::{self, BuildError, Compression, Variant};
+use sparkimg::build::request::{
+    buildable_version, default_output, CompressionKind, Distribution, DockerBuild, Load, Names,
+    Packages, Request, Sinks,
+};
+use sparkimg::build::{self, BuildError, Variant};
 use sparkimg::fetch::{urls, DistSpec, SparkVersion};
-use sparkimg::maven::{coordinate, settings, Coordinate, Pattern};
-use sparkimg::oci::{reference, BaseSpec, ImageRef, OutputSpec, Platform};
+use sparkimg::maven::{coordinate, settings};
+use sparkimg::oci::{reference, BaseSpec, OutputSpec, Platform};
 use sparkimg::registry::RegistryRef;
 
-use super::args::{BuildArgs, CompressionArg, EngineArg, RegistryArgs};
+use super::args::{BuildArgs, CompressionArg, EngineArg};
 
 /// The environment variables `build` reads.
 #[derive(Debug, Default, Clone)]
@@ -30,143 +34,12 @@ impl Env {
     }
 }
 
-/// Where the distribution comes from.
-#[derive(Debug, Clone)]
-pub enum Distribution {
-    /// `--spark-home`: used as is.
-    Home(PathBuf),
-    /// Fetched (and verified) into the cache.
-    Fetch {
-        spec: DistSpec,
-        mirrors: Vec<String>,
-        insecure_skip_verify: bool,
-    },
-}
-
-/// The Docker Engine path's own inputs.
-#[derive(Debug, Clone)]
-pub struct DockerBuild {
-    pub dockerfiles: BTreeMap<Variant, PathBuf>,
-    pub build_args: Vec<(String, String)>,
-}
-
-/// Whether to load into a Docker Engine.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Load {
-    No,
-    /// `--load`: a daemon must answer.
-    Insist,
-    /// No output flag at all: load when a daemon answers, else write `oci:sparkimg-out`.
-    IfAnswers,
-}
-
-/// Where the images go.
-#[derive(Debug, Clone)]
-pub struct Sinks {
-    pub output: Option<OutputSpec>,
-    /// `output` is `oci:sparkimg-out` because nothing was asked for.
-    pub defaulted: bool,
-    pub push: bool,
-    pub load: Load,
-}
-
-/// Names of the images, made once the tag is known.
-#[derive(Debug, Clone)]
-pub struct Names {
-    repo: Option<String>,
-    /// Per variant, an explicit `--name` / `--python-name` / `--r-name`.
-    wanted: Vec<(Variant, Option<String>)>,
-}
-
-impl Names {
-    pub fn images(&self, tag: &str) -> Result<Vec<(Variant, ImageRef)>, BuildError> {
-        self.wanted
-            .iter()
-            .map(|(v, name)| {
-                let n = match name {
-                    Some(n) => n.clone(),
-                    None => reference::default_name(self.repo.as_deref(), v.image_name()),
-                };
-                Ok((*v, reference::name_or_ref(&n, tag)?))
-            })
-            .collect()
-    }
-}
-
-/// Everything `build` will do, decided before doing any of it.
-#[derive(Debug, Clone)]
-pub struct BuildRequest {
-    /// Known from flags; else read from the distribution after the fetch.
-    pub version: Option<String>,
-    pub tag: Option<String>,
-    pub names: Names,
-    pub distribution: Distribution,
-    /// `--base` as given (the Docker Engine path passes it to FROM).
-    pub base_str: String,
-    pub base: BaseSpec,
-    /// A registry base to pull (daemonless only: the daemon resolves FROM itself).
-    pub base_ref: Option<RegistryRef>,
-    pub platforms: Vec<Platform>,
-    pub platform_entrypoints: BTreeMap<String, PathBuf>,
-    /// `Some` for `--engine docker`.
-    pub docker: Option<DockerBuild>,
-    pub sinks: Sinks,
-    compression: Option<CompressionArg>,
-    compression_level: Option<i32>,
-    pub uid: u64,
-    pub epoch: u64,
-    pub timezone: String,
-    pub no_cache: bool,
-    /// `--apt-packages`, checked as Debian package names.
-    pub apt_packages: Vec<String>,
-    /// `--insecure-skip-verify` (also: unsigned apt repositories are accepted).
-    pub insecure_skip_verify: bool,
-    /// `--packages`, `--exclude-packages` and `--repositories`, in Spark's grammar.
-    pub packages: Packages,
-    pub json: bool,
-    /// `--sbom` and `--sbom-dir`.
-    pub sbom: sparkimg::sbom::Formats,
-    pub sbom_dir: Option<PathBuf>,
-    pub entrypoint: Option<PathBuf>,
-    pub cache_dir: Option<PathBuf>,
-    /// Registry flags; credentials are read from them once, by the caller.
-    pub registry: RegistryArgs,
-}
-
-impl BuildRequest {
-    /// Registry access is needed: a push, or a registry base to pull.
-    pub fn needs_registry(&self) -> bool {
-        self.sinks.push || self.base_ref.is_some()
-    }
-
-    /// Uncompressed layers are what a daemon unpacks fastest from a local stream; any
-    /// file output or push keeps gzip unless asked otherwise.
-    pub fn compression(&self, loading: bool) -> Result<Compression, BuildError> {
-        let only_load = loading && self.sinks.output.is_none() && !self.sinks.push;
-        let kind = match self.compression {
-            Some(CompressionArg::Gzip) => "gzip",
-            Some(CompressionArg::Zstd) => "zstd",
-            Some(CompressionArg::None) => "none",
-            None if only_load => "none",
-            None => "gzip",
-        };
-        build::parse_compression(kind, self.compression_level)
-    }
-}
-
 fn input(msg: impl Into<String>) -> BuildError {
     BuildError::usage(msg)
 }
 
-/// The one place that says which Spark versions `build` serves.
-pub fn buildable_version(v: &str) -> Result<SparkVersion, BuildError> {
-    let parsed: SparkVersion = v.parse()?;
-    parsed.check_kubernetes()?;
-    Ok(parsed)
-}
-
 /// Flags + environment → request, or the usage error (exit 2) to print.
-pub fn resolve(args: &BuildArgs, env: &Env) -> Result<BuildRequest, BuildError> {
+pub fn resolve(args: &BuildArgs, env: &Env) -> Result<Request, BuildError> {
     let engine_docker = matches!(args.engine, EngineArg::Docker);
     check_engine_flags(args, engine_docker)?;
     let push = wants_push(args)?;
@@ -202,7 +75,7 @@ pub fn resolve(args: &BuildArgs, env: &Env) -> Result<BuildRequest, BuildError> 
             suggestions: Vec::new(),
         });
     }
-    let req = BuildRequest {
+    let req = Request {
         distribution: distribution(args, version.as_deref(), env)?,
         version,
         tag,
@@ -217,7 +90,11 @@ pub fn resolve(args: &BuildArgs, env: &Env) -> Result<BuildRequest, BuildError> 
             build_args: compat.docker_build_args,
         }),
         sinks,
-        compression: args.compression,
+        compression: args.compression.map(|c| match c {
+            CompressionArg::Gzip => CompressionKind::Gzip,
+            CompressionArg::Zstd => CompressionKind::Zstd,
+            CompressionArg::None => CompressionKind::None,
+        }),
         compression_level: args.compression_level,
         uid: compat.uid.unwrap_or(args.uid),
         epoch,
@@ -226,7 +103,6 @@ pub fn resolve(args: &BuildArgs, env: &Env) -> Result<BuildRequest, BuildError> 
         apt_packages: apt_packages(&args.apt_packages)?,
         insecure_skip_verify: args.insecure_skip_verify,
         packages: packages(args)?,
-        json: args.json,
         sbom: sparkimg::sbom::Formats::parse(&args.sbom).ok_or_else(|| {
             BuildError::usage(format!(
                 "unknown --sbom '{}': use spdx, cyclonedx, both or none",
@@ -235,21 +111,10 @@ pub fn resolve(args: &BuildArgs, env: &Env) -> Result<BuildRequest, BuildError> 
         })?,
         sbom_dir: args.sbom_dir.clone(),
         entrypoint: args.entrypoint_binary.clone(),
-        cache_dir: args.cache.dir.clone(),
-        registry: args.registry.clone(),
     };
     // A bad --compression-level is refused now, whichever sink ends up chosen.
     req.compression(false)?;
     Ok(req)
-}
-
-/// `--packages` and its companions, checked as Spark checks them (exit 2).
-#[derive(Debug, Clone, Default)]
-pub struct Packages {
-    pub coordinates: Vec<Coordinate>,
-    pub excludes: Vec<Pattern>,
-    /// `--repositories` split on commas, validated; credentials still in them.
-    pub repositories: Vec<String>,
 }
 
 fn packages(args: &BuildArgs) -> Result<Packages, BuildError> {
@@ -503,11 +368,6 @@ fn sinks(
     })
 }
 
-/// Where images go when nothing else was asked for and no daemon answers.
-pub fn default_output() -> OutputSpec {
-    OutputSpec::OciDir(PathBuf::from("sparkimg-out"))
-}
-
 fn names(args: &BuildArgs) -> Names {
     let mut wanted = vec![(Variant::Jvm, args.name.clone())];
     if args.python.is_some() || args.python_name.is_some() {
@@ -516,10 +376,7 @@ fn names(args: &BuildArgs) -> Names {
     if args.r.is_some() || args.r_name.is_some() {
         wanted.push((Variant::R, args.r_name.clone()));
     }
-    Names {
-        repo: args.repo.clone(),
-        wanted,
-    }
+    Names::new(args.repo.clone(), wanted)
 }
 
 fn distribution(
@@ -570,8 +427,10 @@ mod tests {
 
     use super::*;
     use crate::commands::args::{Cli, Command};
+    use sparkimg::build::Compression;
+    use sparkimg::maven::{Coordinate, Pattern};
 
-    fn resolve_args(args: &[&str]) -> Result<BuildRequest, BuildError> {
+    fn resolve_args(args: &[&str]) -> Result<Request, BuildError> {
         let argv = ["sparkimg", "build"].iter().chain(args);
         let Command::Build(b) = Cli::try_parse_from(argv).expect("flags parse").command else {
             panic!("not a build")

@@ -1,26 +1,17 @@
 //! What several commands share: registry options and credentials from flags (read
-//! once per run), the Docker Engine connection, the progress flag, opening a layout or
-//! archive given on the command line. Command modules
-//! (`build_cmd`, `push_cmd`, `sbom_cmd`, `engine_cmd`) use this and the library, never each other.
+//! once per run), the progress flag, opening a layout or archive given on the command
+//! line. Command modules use this and the library, never each other.
 
 use std::io::BufRead;
 use std::path::PathBuf;
 use std::time::Duration;
 
 use anyhow::{Context, Result};
-use sparkimg::engine::{self, Daemon};
 use sparkimg::oci::{layout, BaseSpec, ImagePlatforms, Location, Platform};
 use sparkimg::progress::ProgressMode;
 use sparkimg::registry::{AuthSources, Credentials, RegistryError, RegistryOptions, RegistryRef};
 
 use super::args::{ProgressArg, RegistryArgs};
-
-/// How long a daemon may take to answer `_ping`: a local socket answers in
-/// milliseconds; the bound only matters for a tcp:// host that drops packets.
-const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
-/// For the implicit load of a plain `sparkimg build`: no daemon is fine there, so do
-/// not make the user wait long to find out.
-const PROBE_TIMEOUT: Duration = Duration::from_secs(2);
 
 pub fn progress_mode(p: ProgressArg) -> ProgressMode {
     match p {
@@ -125,23 +116,6 @@ fn password_from_stdin(user: &str) -> Result<Credentials> {
     })
 }
 
-/// Find and connect to the daemon, or fail with the hint towards the daemonless path.
-pub fn connect() -> Result<Daemon> {
-    let found = engine::discover()?;
-    let d = Daemon::connect(found, CONNECT_TIMEOUT)?;
-    eprintln!(
-        "sparkimg: Docker Engine at {} (from {}), API {}",
-        d.found.endpoint, d.found.source, d.api_version
-    );
-    Ok(d)
-}
-
-/// For the default output of `sparkimg build`: a daemon if one answers, else `None`.
-pub fn probe() -> Option<Daemon> {
-    let found = engine::discover().ok()?;
-    Daemon::connect(found, PROBE_TIMEOUT).ok()
-}
-
 /// The cache session of a command for which the cache is optional (push: mount hints;
 /// sbom: pulled manifests): a cache that cannot be created is a warning, while a lock
 /// not obtained in time is still an error.
@@ -173,7 +147,7 @@ pub fn image_platforms(
     ropts: Option<&RegistryOptions>,
 ) -> Result<Vec<Platform>> {
     let found = match (image, ropts) {
-        (BaseSpec::OciDir { dir, reference }, _) => {
+        (BaseSpec::Local(Location::OciDir { dir, reference }), _) => {
             sparkimg::build::base::layout_platforms(dir, reference.as_deref())?
         }
         (BaseSpec::Registry(r), Some(ropts)) => {
@@ -182,25 +156,4 @@ pub fn image_platforms(
         _ => ImagePlatforms::Index(Vec::new()),
     };
     Ok(found.select(shown, asked)?)
-}
-
-/// What `--packages` reads from the environment, as spark-submit does: Ivy's default
-/// repository root (`DEFAULT_ARTIFACT_REPOSITORY`) and the user's Maven settings.
-pub struct MavenEnv {
-    pub default_root: Option<String>,
-    pub settings_xml: Option<PathBuf>,
-}
-
-impl MavenEnv {
-    pub fn from_process() -> Self {
-        let default_root = std::env::var(sparkimg::env_vars::DEFAULT_ARTIFACT_REPOSITORY)
-            .ok()
-            .filter(|r| !r.trim().is_empty());
-        let settings_xml = std::env::var_os(sparkimg::env_vars::HOME)
-            .map(|h| PathBuf::from(h).join(".m2").join("settings.xml"));
-        MavenEnv {
-            default_root,
-            settings_xml,
-        }
-    }
 }

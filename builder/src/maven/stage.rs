@@ -13,6 +13,28 @@ use crate::http::RetryPolicy;
 use crate::jar::{self, Coordinates};
 use crate::progress;
 
+/// What `--packages` reads from the environment, as spark-submit does: Ivy's default
+/// repository root (`DEFAULT_ARTIFACT_REPOSITORY`) and the user's Maven settings.
+#[derive(Debug, Clone, Default)]
+pub struct MavenEnv {
+    pub default_root: Option<String>,
+    pub settings_xml: Option<PathBuf>,
+}
+
+impl MavenEnv {
+    pub fn from_process() -> Self {
+        let default_root = std::env::var(crate::env_vars::DEFAULT_ARTIFACT_REPOSITORY)
+            .ok()
+            .filter(|r| !r.trim().is_empty());
+        let settings_xml = std::env::var_os(crate::env_vars::HOME)
+            .map(|h| PathBuf::from(h).join(".m2").join("settings.xml"));
+        MavenEnv {
+            default_root,
+            settings_xml,
+        }
+    }
+}
+
 pub struct StageOptions<'a> {
     pub packages: &'a [Coordinate],
     pub excludes: &'a [Pattern],

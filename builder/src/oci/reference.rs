@@ -305,22 +305,8 @@ impl RegistryRef {
 /// Where the base image comes from.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum BaseSpec {
-    /// OCI image layout directory, optionally selecting a ref name.
-    OciDir {
-        dir: PathBuf,
-        reference: Option<String>,
-    },
-    OciArchive {
-        file: PathBuf,
-        reference: Option<String>,
-    },
-    /// `docker save` output (legacy manifest.json, or OCI layout inside the tar).
-    DockerArchive {
-        file: PathBuf,
-        reference: Option<String>,
-    },
-    /// A root filesystem tarball (optionally gzip/zstd) that becomes the only base layer.
-    Rootfs(PathBuf),
+    /// A layout, an archive or a root file system tarball on disk.
+    Local(Location),
     /// A registry reference; the CLI pulls it (see [`crate::registry::pull`]) and
     /// hands the build a [`BaseSpec::Pulled`].
     Registry(String),
@@ -398,14 +384,7 @@ impl Location {
 impl BaseSpec {
     pub fn parse(s: &str) -> Result<BaseSpec, OciError> {
         Ok(match Location::parse(s)? {
-            Some(Location::OciDir { dir, reference }) => BaseSpec::OciDir { dir, reference },
-            Some(Location::OciArchive { file, reference }) => {
-                BaseSpec::OciArchive { file, reference }
-            }
-            Some(Location::DockerArchive { file, reference }) => {
-                BaseSpec::DockerArchive { file, reference }
-            }
-            Some(Location::Rootfs(file)) => BaseSpec::Rootfs(file),
+            Some(l) => BaseSpec::Local(l),
             None => BaseSpec::Registry(s.strip_prefix("docker://").unwrap_or(s).to_string()),
         })
     }
@@ -489,14 +468,14 @@ mod tests {
     fn locations() {
         assert_eq!(
             BaseSpec::parse("oci:/a/b:3").unwrap(),
-            BaseSpec::OciDir {
+            BaseSpec::Local(Location::OciDir {
                 dir: "/a/b".into(),
                 reference: Some("3".into())
-            }
+            })
         );
         assert_eq!(
             BaseSpec::parse("rootfs:/x.tar.gz").unwrap(),
-            BaseSpec::Rootfs("/x.tar.gz".into())
+            BaseSpec::Local(Location::Rootfs("/x.tar.gz".into()))
         );
         assert_eq!(
             BaseSpec::parse("eclipse-temurin:17-jre").unwrap(),

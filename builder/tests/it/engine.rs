@@ -987,12 +987,12 @@ fn engine_build_attaches_sboms_to_what_it_pushes() {
 
     check_spdx_lists_the_image(&spdx_bytes, &reference);
 
-    // Only in the daemon: nowhere to keep the SBOM but a file, which a hint says.
+    // Only in the daemon: nowhere to keep the SBOM but a file, which a warning says.
     let o = Sparkimg::new().args(&args).run();
     o.ok();
     let err = String::from_utf8_lossy(&o.stderr);
     assert!(
-        err.contains("hint: the Docker Engine keeps no SBOM"),
+        err.contains("warning: the Docker Engine keeps no SBOM"),
         "{err}"
     );
 }

@@ -1,0 +1,454 @@
+//! `sparkimg build` from a [`Request`] to delivered images, every stage in order:
+//! prepare (sinks checked, daemons connected: everything that can fail before the
+//! distribution is downloaded), fetch (the base pulled, the distribution fetched, the
+//! `--packages` jars resolved and downloaded), then either the Docker Engine path or the
+//! daemonless plan → layers → assemble ([`super::build_with`]) → publish. A new stage is
+//! a module of `build/` and a call here.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use super::engine::{self as engine_stage, EngineBuild};
+use super::publish::{self, Delivered, FileSink, LoadSink, RegistrySink, Sink};
+use super::request::{buildable_version, default_output, Distribution, Load, Request};
+use super::{
+    build_with, dist, jar_facts_dir, plan::PackageJar, sboms, BaseSpec, BuildError, BuildOptions,
+    BuildReport, Platform, SbomOptions,
+};
+use crate::apt::AptOptions;
+use crate::engine::Daemon;
+use crate::fetch::{self, FetchOptions};
+use crate::maven::stage::MavenEnv;
+use crate::registry::{self, PushReport, RegistryOptions};
+use crate::report;
+
+/// What the caller read from the world for this build: the cache, how long to wait
+/// for its locks, registry options with credentials (read once: `--password-stdin`
+/// consumes stdin; `None` when [`Request::needs_registry`] is false) and Maven's
+/// environment.
+pub struct Environment {
+    pub cache_root: PathBuf,
+    pub lock_timeout: Duration,
+    pub registry: Option<RegistryOptions>,
+    pub maven: MavenEnv,
+}
+
+/// What a build delivered.
+#[derive(Debug)]
+pub enum Outcome {
+    /// `--engine docker`: the images are in the daemon (and pushed from it, with
+    /// `--push`: then each has its repository digest).
+    Engine(BuildReport),
+    Daemonless {
+        report: BuildReport,
+        /// With `--push`: one report per pushed tag.
+        pushed: Option<Vec<PushReport>>,
+        /// Each sink, described (a path, the daemon, the registry).
+        wrote: Vec<String>,
+        /// The file written is `oci:sparkimg-out` because nothing else was asked for.
+        wrote_default: bool,
+    },
+}
+
+/// The daemons the sinks need and the entrypoint binary, found before the fetch.
+struct Prepared {
+    /// `--engine docker`'s daemon.
+    engine: Option<Daemon>,
+    /// The daemon to load into (`--load`, or a default one that answered).
+    load: Option<Daemon>,
+    entrypoint: PathBuf,
+}
+
+/// Runs every stage of `req`. `daemon_log` gets the Docker Engine's own output lines
+/// (its build and push logs) as they come.
+pub fn run(
+    req: &Request,
+    env: Environment,
+    daemon_log: &mut dyn FnMut(&str),
+) -> Result<Outcome, BuildError> {
+    let prepared = prepare(req)?;
+    let _session = crate::cache::open_session(&env.cache_root, env.lock_timeout)?;
+    let bases = pull_bases(req, env.registry.as_ref())?;
+    let fetched = fetch_distribution(req, &env)?;
+    let version = match &req.version {
+        Some(v) => v.clone(),
+        None => dist::spark_version(&fetched.spark_home).ok_or_else(|| {
+            crate::usage::UsageError::new(format!(
+                "cannot tell the Spark version of {}",
+                fetched.spark_home.display()
+            ))
+            .with_hint("pass --spark-version")
+        })?,
+    };
+    buildable_version(&version)?;
+    let images = req.names.images(req.tag.as_deref().unwrap_or(&version))?;
+    let packages = bake_packages(req, &fetched.spark_home, &env)?;
+    let sbom = req.sbom.any().then(|| SbomOptions {
+        formats: req.sbom,
+        spark: sboms::spark_package(&version, &fetched.source, fetched.tarball.as_ref()),
+    });
+    let cache_dir = (!req.no_cache).then(|| env.cache_root.clone());
+    if let Some(daemon) = &prepared.engine {
+        let docker = req.docker.clone().unwrap_or_else(|| super::DockerBuild {
+            dockerfiles: BTreeMap::new(),
+            build_args: Vec::new(),
+        });
+        let b = EngineBuild {
+            spark_home: fetched.spark_home,
+            spark_version: version,
+            images,
+            base: req.base_str.clone(),
+            dockerfiles: docker.dockerfiles,
+            build_args: docker.build_args,
+            timezone: req.timezone.clone(),
+            uid: req.uid,
+            epoch: req.epoch,
+            entrypoint: prepared.entrypoint.clone(),
+            source: fetched.source,
+            no_cache: req.no_cache,
+            apt_packages: req.apt_packages.clone(),
+            packages,
+        };
+        let jar_cache = cache_dir.as_deref().map(jar_facts_dir);
+        let ropts = env.registry.as_ref().filter(|_| req.sinks.push);
+        let sbom = sbom.map(|so| (so, jar_cache));
+        return engine_build(req, daemon, &b, ropts, sbom, daemon_log).map(Outcome::Engine);
+    }
+    let opts = BuildOptions {
+        spark_home: fetched.spark_home,
+        spark_version: version,
+        images,
+        base: bases.base,
+        platform_bases: bases.per_platform,
+        platforms: req.platforms.clone(),
+        compression: req.compression(prepared.load.is_some())?,
+        epoch: req.epoch,
+        timezone: req.timezone.clone(),
+        uid: req.uid,
+        entrypoint: prepared.entrypoint.clone(),
+        platform_entrypoints: req.platform_entrypoints.clone(),
+        cache_dir: cache_dir.clone(),
+        lock_timeout: env.lock_timeout,
+        host_zoneinfo: PathBuf::from("/usr/share/zoneinfo"),
+        apt_packages: req.apt_packages.clone(),
+        apt: AptOptions {
+            cache_dir,
+            insecure_skip_verify: req.insecure_skip_verify,
+        },
+        sbom,
+        source: fetched.source,
+        packages,
+    };
+    daemonless(req, &opts, prepared, env.registry)
+}
+
+/// Everything that can fail without the distribution, before it is fetched: no point
+/// downloading hundreds of MB for a build that cannot happen.
+fn prepare(req: &Request) -> Result<Prepared, BuildError> {
+    if let Some(out) = &req.sinks.output {
+        FileSink(out.clone()).check().map_err(Box::new)?;
+    }
+    let engine = match req.docker {
+        Some(_) => Some(crate::engine::connect()?),
+        None => None,
+    };
+    let load = match req.sinks.load {
+        Load::No => None,
+        Load::Insist => Some(crate::engine::connect()?),
+        Load::IfAnswers => {
+            let d = crate::engine::probe();
+            if d.is_none() {
+                report::note(
+                    "no Docker Engine answers; writing oci:sparkimg-out instead of loading \
+                     (pass --output to choose, --load to insist on a daemon)",
+                );
+                FileSink(default_output()).check().map_err(Box::new)?;
+            }
+            d
+        }
+    };
+    let Some(entrypoint) = req.entrypoint.clone().or_else(default_entrypoint) else {
+        return Err(BuildError::NoEntrypoint { path: None });
+    };
+    Ok(Prepared {
+        engine,
+        load,
+        entrypoint,
+    })
+}
+
+/// `target/dist/spark-entrypoint` under the working directory, else in the checkout
+/// sparkimg was built from.
+fn default_entrypoint() -> Option<PathBuf> {
+    let candidates = [
+        PathBuf::from("target/dist/spark-entrypoint"),
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("../target/dist/spark-entrypoint"),
+    ];
+    candidates.into_iter().find(|p| p.is_file())
+}
+
+struct Bases {
+    base: BaseSpec,
+    per_platform: BTreeMap<String, BaseSpec>,
+}
+
+/// The fetch stage for a registry base: each platform pulled into the cache.
+fn pull_bases(req: &Request, ropts: Option<&RegistryOptions>) -> Result<Bases, BuildError> {
+    let mut bases = Bases {
+        base: req.base.clone(),
+        per_platform: BTreeMap::new(),
+    };
+    let (Some(r), Some(ropts)) = (&req.base_ref, ropts) else {
+        return Ok(bases);
+    };
+    let first = match req.platforms.first() {
+        Some(p) => p.clone(),
+        None => Platform::parse("linux/amd64")?,
+    };
+    let pull = |p: &Platform| registry::pull(r, p, ropts).map_err(Box::new);
+    let pulled = pull(&first)?;
+    report::note(&format!(
+        "base {} -> {} ({} blobs, {} bytes downloaded)",
+        pulled.reference, pulled.manifest_digest, pulled.blobs_downloaded, pulled.bytes_downloaded
+    ));
+    bases.base = BaseSpec::Pulled {
+        dir: pulled.layout.clone(),
+        name: pulled.reference.clone(),
+    };
+    // The other platforms of a multi-platform build, each pulled on its own.
+    for other in req.platforms.iter().skip(1) {
+        let pulled = pull(other)?;
+        report::note(&format!(
+            "base {} for {other} -> {}",
+            pulled.reference, pulled.manifest_digest
+        ));
+        bases.per_platform.insert(
+            other.to_string(),
+            BaseSpec::Pulled {
+                dir: pulled.layout,
+                name: pulled.reference,
+            },
+        );
+    }
+    Ok(bases)
+}
+
+/// The distribution, fetched or given: its SPARK_HOME, the `source` label and, when
+/// fetched, the tarball's file name and sha512 (for the SBOM).
+struct Fetched {
+    spark_home: PathBuf,
+    source: String,
+    tarball: Option<sboms::Tarball>,
+}
+
+fn fetch_distribution(req: &Request, env: &Environment) -> Result<Fetched, BuildError> {
+    match &req.distribution {
+        Distribution::Home(home) => Ok(Fetched {
+            spark_home: home.clone(),
+            source: "https://github.com/apache/spark".into(),
+            tarball: None,
+        }),
+        Distribution::Fetch {
+            spec,
+            mirrors,
+            insecure_skip_verify,
+        } => {
+            let mut opts = FetchOptions::new(env.cache_root.clone());
+            opts.lock_timeout = env.lock_timeout;
+            opts.mirrors = mirrors.clone();
+            opts.insecure_skip_verify = *insecure_skip_verify;
+            let fetched = fetch::fetch(spec, &opts)?;
+            report::note(&format!(
+                "distribution {} ({})",
+                fetched.path.display(),
+                fetched.source
+            ));
+            Ok(Fetched {
+                spark_home: fetched.path,
+                source: fetched.source,
+                tarball: Some(sboms::Tarball {
+                    file: fetched.file,
+                    sha512: fetched.sha512,
+                }),
+            })
+        }
+    }
+}
+
+/// The `--packages` stage: resolved and downloaded before any layer is planned.
+fn bake_packages(
+    req: &Request,
+    spark_home: &Path,
+    env: &Environment,
+) -> Result<Vec<PackageJar>, BuildError> {
+    let jars = crate::maven::stage::run(&crate::maven::stage::StageOptions {
+        packages: &req.packages.coordinates,
+        excludes: &req.packages.excludes,
+        repositories: &req.packages.repositories,
+        default_root: env.maven.default_root.as_deref(),
+        settings_xml: env.maven.settings_xml.clone(),
+        spark_home: Some(spark_home),
+        cache_root: &env.cache_root,
+        insecure_skip_verify: req.insecure_skip_verify,
+        policy: crate::http::RetryPolicy::default(),
+        lock_timeout: env.lock_timeout,
+    })?;
+    if !jars.is_empty() {
+        report::note(&format!(
+            "packages: {} jar(s) for /opt/spark/jars",
+            jars.len()
+        ));
+    }
+    Ok(jars)
+}
+
+/// A Docker Engine has no referrers: said when its images' SBOMs would be lost.
+fn warn_sbom_not_kept() {
+    report::warn(
+        "the Docker Engine keeps no SBOM beside an image, so this build's is dropped: pass \
+         --sbom-dir DIR to write it, --push to attach it in the registry (`sparkimg sbom \
+         REF` reads it there), or --output oci:DIR to keep it in a layout",
+    );
+}
+
+/// `--engine docker`: the daemon builds from the Dockerfiles and, with --push, pushes;
+/// then the SBOMs (with the jar facts' cache directory) go to `--sbom-dir` and, pushed,
+/// beside the images as referrers.
+fn engine_build(
+    req: &Request,
+    daemon: &Daemon,
+    b: &EngineBuild,
+    ropts: Option<&RegistryOptions>,
+    sbom: Option<(SbomOptions, Option<PathBuf>)>,
+    log: &mut dyn FnMut(&str),
+) -> Result<BuildReport, BuildError> {
+    let mut report = engine_stage::build_images(daemon, b, log)?;
+    if let Some(ropts) = ropts {
+        for i in &mut report.images {
+            report::note(&format!(
+                "pushing {} through the Docker Engine",
+                i.reference
+            ));
+            let d = engine_stage::push_image(daemon, &i.reference, ropts, log)?;
+            i.manifest_digest = d.rsplit('@').next().unwrap_or("").to_string();
+            i.repo_digests = vec![d];
+        }
+    }
+    if let Some((so, jar_cache)) = &sbom {
+        let docs = super::engine_sbom::documents(daemon, b, &report, so, jar_cache.as_deref())?;
+        if let Some(dir) = &req.sbom_dir {
+            sboms::write_dir(dir, &docs)?;
+        }
+        match ropts {
+            Some(ropts) => {
+                let created = super::json::rfc3339(b.epoch);
+                publish::push_referrers(&docs, ropts, &created).map_err(Box::new)?;
+                report::note(&format!(
+                    "{} SBOM document(s) attached in the registry",
+                    docs.len()
+                ));
+            }
+            None if req.sbom_dir.is_none() => warn_sbom_not_kept(),
+            None => {}
+        }
+    }
+    Ok(report)
+}
+
+/// The sinks of a daemonless build, in delivery order: files, the daemon, the registry
+/// (a push is last, so a failed push leaves the local outputs usable); and whether the
+/// file written is the default `oci:sparkimg-out`.
+fn sinks(
+    req: &Request,
+    opts: &BuildOptions,
+    load: Option<Daemon>,
+    registry: Option<RegistryOptions>,
+) -> (Vec<Box<dyn Sink>>, bool) {
+    let mut sinks: Vec<Box<dyn Sink>> = Vec::new();
+    let (output, defaulted) = match (&req.sinks.output, req.sinks.load, &load) {
+        (Some(o), _, _) => (Some(o.clone()), req.sinks.defaulted),
+        (None, Load::IfAnswers, None) => (Some(default_output()), true),
+        _ => (None, false),
+    };
+    if let Some(o) = output {
+        sinks.push(Box::new(FileSink(o)));
+    }
+    if let Some(daemon) = load {
+        sinks.push(Box::new(LoadSink {
+            daemon,
+            references: opts.images.iter().map(|(_, r)| r.to_string()).collect(),
+        }));
+    }
+    if let (true, Some(ropts)) = (req.sinks.push, registry) {
+        sinks.push(Box::new(RegistrySink {
+            opts: ropts,
+            select: None,
+            to: Vec::new(),
+            source: PathBuf::from("the built images"),
+        }));
+    }
+    (sinks, defaulted)
+}
+
+/// Plan, build, assemble, publish.
+fn daemonless(
+    req: &Request,
+    opts: &BuildOptions,
+    p: Prepared,
+    registry: Option<RegistryOptions>,
+) -> Result<Outcome, BuildError> {
+    // Only loaded into a daemon: the documents would go nowhere.
+    let only_loaded = p.load.is_some() && req.sinks.output.is_none() && !req.sinks.push;
+    let (mut sinks, wrote_default) = sinks(req, opts, p.load, registry);
+    if opts.sbom.is_some() && req.sbom_dir.is_none() && only_loaded {
+        warn_sbom_not_kept();
+    }
+    let wrote: Vec<String> = sinks.iter().map(|s| s.describe()).collect();
+    let (mut report, delivered) = build_with(opts, |a| {
+        if let Some(dir) = &req.sbom_dir {
+            sboms::write_dir(dir, &a.sboms)?;
+        }
+        publish::publish_all(&mut sinks, a).map_err(|e| BuildError::from(Box::new(e)))
+    })?;
+    let pushed = apply_deliveries(&mut report, &delivered);
+    Ok(Outcome::Daemonless {
+        report,
+        pushed: req.sinks.push.then_some(pushed),
+        wrote,
+        wrote_default,
+    })
+}
+
+/// What the sinks did, into the report: `output` names the first delivery (a path, the
+/// daemon, or the pushed references); loaded images get their IDs. Returns the pushes.
+fn apply_deliveries(report: &mut BuildReport, delivered: &[Delivered]) -> Vec<PushReport> {
+    let mut pushed = Vec::new();
+    for (n, d) in delivered.iter().enumerate() {
+        let output = match d {
+            Delivered::Written(p) => p.display().to_string(),
+            Delivered::Loaded {
+                endpoint,
+                image_ids,
+            } => {
+                for i in &mut report.images {
+                    if let Some((_, id)) = image_ids.iter().find(|(r, _)| *r == i.reference) {
+                        i.image_id = Some(id.clone());
+                    }
+                }
+                format!("docker-daemon:{endpoint}")
+            }
+            Delivered::Pushed(p) => {
+                pushed.extend(p.iter().cloned());
+                p.iter()
+                    .map(|r| r.pushed.clone())
+                    .collect::<Vec<_>>()
+                    .join(",")
+            }
+        };
+        if n == 0 {
+            report.output = output;
+        }
+    }
+    pushed
+}
