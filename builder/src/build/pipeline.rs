@@ -109,6 +109,7 @@ pub fn run(
             no_cache: req.no_cache,
             apt_packages: req.apt_packages.clone(),
             packages,
+            allow_unsupported_java: req.allow_unsupported_java,
         };
         let jar_cache = cache_dir.as_deref().map(jar_facts_dir);
         let ropts = env.registry.as_ref().filter(|_| req.sinks.push);
@@ -139,6 +140,7 @@ pub fn run(
         sbom,
         source: fetched.source,
         packages,
+        allow_unsupported_java: req.allow_unsupported_java,
     };
     daemonless(req, &opts, prepared, env.registry)
 }
