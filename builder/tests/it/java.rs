@@ -88,6 +88,34 @@ fn spark_2_4_on_java_17_is_refused_and_built_on_purpose() {
     let o = build(&fx, &base, "fine", &[]);
     o.ok();
     assert_eq!(warnings(&o), Vec::<String>::new());
+
+    // A layout base (the image just built: Java 17) and a version from the flags: refused
+    // before the distribution is downloaded (the only mirror refuses connections).
+    let layout = format!("--base=oci:{}", fx.p("fine").display());
+    let fetching = common::Sparkimg::new()
+        .args([
+            "build",
+            &layout,
+            "--spark-version",
+            "2.4.8",
+            "--no-default-mirrors",
+        ])
+        .args(["--mirror", "http://127.0.0.1:9/", "--output=oci:early"])
+        .arg("--entrypoint-binary")
+        .arg(crate::build::entrypoint())
+        .cache(fx.p("cache"))
+        .current_dir(fx.dir.path())
+        .run();
+    fails(
+        &fetching,
+        exit::BASE_OR_DIST,
+        "Spark 2.4.8 does not run on Java 17",
+    );
+    assert!(
+        !fetching.stderr_text().contains("127.0.0.1"),
+        "{}",
+        fetching.stderr_text()
+    );
 }
 
 #[test]
