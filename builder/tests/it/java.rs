@@ -178,3 +178,41 @@ fn rebase_onto_an_unsupported_java_is_refused() {
         o.stderr_text()
     );
 }
+
+/// `--engine docker`: the base the daemon has (Debian's JRE 17, no JAVA_VERSION in its
+/// config) is read through a throwaway container, before the daemon builds anything.
+#[test]
+fn engine_build_refuses_spark_2_4_on_java_17() {
+    let Some(env) = crate::engine::env() else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let engine = |extra: &[&str]| {
+        common::Sparkimg::new()
+            .args(["build", "--engine", "docker", "--base", crate::engine::BASE])
+            .arg("--spark-home")
+            .arg(&env.dist)
+            .arg("--entrypoint-binary")
+            .arg(&env.entrypoint)
+            .args(["-r", "sparkimg-java-test", "-t", "refused"])
+            .args(extra)
+            .cache(dir.path().join("cache"))
+            .current_dir(dir.path())
+            .run()
+    };
+    let o = engine(&["--spark-version", "2.4.8"]);
+    fails(
+        &o,
+        exit::BASE_OR_DIST,
+        "Spark 2.4.8 does not run on Java 17",
+    );
+    fails(&o, exit::BASE_OR_DIST, "java-17-openjdk-amd64/release");
+    let listed = std::process::Command::new("docker")
+        .args(["images", "-q", "sparkimg-java-test/spark:refused"])
+        .output()
+        .unwrap();
+    assert!(
+        listed.stdout.is_empty(),
+        "a refused engine build made an image"
+    );
+}
