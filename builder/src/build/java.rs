@@ -120,6 +120,12 @@ pub fn base_java(java_home: &str, fs: &BaseFs, env: &[String]) -> Option<BaseJav
         })
 }
 
+/// [`base_java`] of an opened base whose Java home is `java_home`.
+pub fn of_image(base: &super::base::BaseImage, java_home: &str, fs: &BaseFs) -> Option<BaseJava> {
+    let env = base.config.config().as_ref().and_then(|c| c.env().clone());
+    base_java(java_home, fs, env.as_deref().unwrap_or_default())
+}
+
 /// The config's `JAVA_VERSION` (what a daemon's inspect gives too).
 pub fn from_env(env: &[String]) -> Option<BaseJava> {
     let v = env_value(env, "JAVA_VERSION")?;

@@ -413,10 +413,9 @@ fn prepare_platform(
         .collect();
     let basefs = basefs::scan(&base_layers, scan_cache)?;
     let java_home = java_home(&base, &basefs)?;
-    let env = base.config.config().as_ref().and_then(|c| c.env().clone());
     java::check(
         &opts.spark_version,
-        java::base_java(&java_home, &basefs, env.as_deref().unwrap_or_default()).as_ref(),
+        java::of_image(&base, &java_home, &basefs).as_ref(),
         &base.name,
         opts.allow_unsupported_java,
     )?;

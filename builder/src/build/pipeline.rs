@@ -267,12 +267,7 @@ fn refuse_java_early(req: &Request, base: &BaseSpec, cache_root: &Path) -> Resul
     let scans = crate::layer::cache::LayerCache::new(cache_root).base_scans();
     let fs = crate::layer::basefs::scan(&layers, Some(&scans))?;
     let home = super::java_home(&opened, &fs)?;
-    let env = opened
-        .config
-        .config()
-        .as_ref()
-        .and_then(|c| c.env().clone());
-    let found = java::base_java(&home, &fs, env.as_deref().unwrap_or_default());
+    let found = java::of_image(&opened, &home, &fs);
     match java::verdict(
         version,
         found.as_ref(),

@@ -432,12 +432,7 @@ fn check_line_java(
     warnings: &mut Vec<String>,
 ) -> Result<(), BuildError> {
     use super::java;
-    let env = new_base
-        .config
-        .config()
-        .as_ref()
-        .and_then(|c| c.env().clone());
-    let found = java::base_java(java_home, fs, env.as_deref().unwrap_or_default());
+    let found = java::of_image(new_base, java_home, fs);
     let allow = opts.allow_unsupported_java;
     match java::verdict(spark_version, found.as_ref(), &new_base.name, allow) {
         java::Verdict::Fine => Ok(()),
