@@ -89,9 +89,8 @@ pub enum CacheCommand {
 /// `--allow-unsupported-java`, for `build` and `rebase`.
 #[derive(Debug, Args)]
 pub struct AllowUnsupportedJava {
-    /// Build even when the base's Java is not one the Spark line runs on (Spark's
-    /// documentation: 2.3–2.4 Java 8; 3.0–3.2 8, 11; 3.3–3.5 8, 11, 17; 4.x 17, 21);
-    /// a warning names the pair.
+    /// Build (or rebase) even when the base's Java is not one Spark's documentation says
+    /// the line runs on (the refusal names those); a warning names the pair.
     #[arg(long)]
     pub allow_unsupported_java: bool,
 }
