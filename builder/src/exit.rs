@@ -53,10 +53,11 @@ pub const TABLE: &[(u8, &str)] = &[
     (UNSAFE_ARCHIVE, "unsafe or oversized archive refused"),
     (
         BASE_OR_DIST,
-        "build: base image unusable (no Java, unreadable; lacks python3/R and is not \
-         Debian/Ubuntu; OS packages that do not exist or cannot be satisfied) or not a \
-         Spark distribution; rebase: refused (not built on the old base, no Java, a Java \
-         major change without --allow-java-change, not an image sparkimg built)",
+        "build: base image unusable (no Java, a Java the Spark line does not run on, \
+         unreadable; lacks python3/R and is not Debian/Ubuntu; OS packages that do not \
+         exist or cannot be satisfied) or not a Spark distribution; rebase: refused (not \
+         built on the old base, no Java, a Java major change without --allow-java-change, \
+         a Java the Spark line does not run on, not an image sparkimg built)",
     ),
     (NOT_YET, "build: not implemented yet (-m minikube)"),
     (
@@ -246,6 +247,7 @@ fn build(e: &BuildError) -> u8 {
         BuildError::Packages(a) => apt(a),
         BuildError::Base(_)
         | BuildError::NoJava
+        | BuildError::UnsupportedJava { .. }
         | BuildError::Refused(_)
         | BuildError::Distribution { .. } => BASE_OR_DIST,
         BuildError::NotYet(_) => NOT_YET,
@@ -349,6 +351,15 @@ mod tests {
         );
         assert_eq!(code(BuildError::Version(bad())), USAGE);
         assert_eq!(code(BuildError::NoJava), BASE_OR_DIST);
+        let java = BuildError::UnsupportedJava {
+            spark: "2.4.8".into(),
+            java: 17,
+            from: "x".into(),
+            base: "b".into(),
+            javas: "8".into(),
+            suggest: 8,
+        };
+        assert_eq!(code(java), BASE_OR_DIST);
         assert_eq!(
             code(PublishError::from(RegistryError::Credentials("x".into()))),
             REGISTRY_AUTH

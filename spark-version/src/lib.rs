@@ -11,10 +11,13 @@
 //! accepted only where the caller asks for it ([`Patch::Optional`]). Each caller refuses
 //! what it cannot serve in its own words: `sparkimg fetch` needs a release for a file
 //! name, the entrypoint knows 2.3 … 4.x, `sparkimg build` makes Kubernetes images
-//! ([`SparkVersion::check_kubernetes`]).
+//! ([`SparkVersion::check_kubernetes`]) on a Java its line supports
+//! ([`SparkVersion::java_support`], the table in [`java`]).
 //!
 //! This crate is linked into the static `spark-entrypoint`: it depends on `thiserror` only
 //! and does no I/O.
+
+pub mod java;
 
 use std::cmp::Ordering;
 use std::fmt;

@@ -14,6 +14,7 @@ use std::sync::Arc;
 
 use crate::build::assemble::{oci_labels, SparkLabels};
 use crate::build::config;
+use crate::build::java;
 use crate::build::plan::{self, Content, DistFile, SystemFiles, Variant};
 use crate::build::{output, Assembled, OutputSpec};
 use crate::build::{BuildError, BuildReport, ImageRef, ImageReport};
@@ -48,6 +49,8 @@ pub struct EngineBuild {
     pub apt_packages: Vec<String>,
     /// `--packages`: the jars of the `packages` context directory.
     pub packages: Vec<plan::PackageJar>,
+    /// `--allow-unsupported-java`.
+    pub allow_unsupported_java: bool,
 }
 
 /// The Java home the images get: `-b java_home=`, else the base's `JAVA_HOME`, else the
@@ -72,6 +75,34 @@ fn java_home(daemon: &Daemon, b: &EngineBuild) -> Result<String, BuildError> {
         .find(|l| l.starts_with('/'))
         .map(String::from)
         .ok_or(BuildError::NoJava)
+}
+
+/// The base's Java against the Spark line's ([`java::check`]), before the daemon builds:
+/// its config's `JAVA_VERSION` from the daemon, else `$JAVA_HOME/release` read by a
+/// throwaway container. A base the daemon does not have yet (`-b java_home`) is unknown.
+fn check_java(daemon: &Daemon, b: &EngineBuild, java_home: &str) -> Result<(), BuildError> {
+    let found = match daemon.inspect(&b.base)? {
+        Some(info) => java::from_env(&info.env).or_else(|| {
+            let release = format!("{}/release", java_home.trim_end_matches('/'));
+            // Quoted for sh; a path that cannot be is left unread.
+            if release.contains('\'') {
+                return None;
+            }
+            let text = daemon.run_sh(&b.base, &format!("cat '{release}'")).ok()?;
+            let major = java::release_major(&text)?;
+            Some(java::BaseJava {
+                major,
+                from: release,
+            })
+        }),
+        None => None,
+    };
+    java::check(
+        &b.spark_version,
+        found.as_ref(),
+        &b.base,
+        b.allow_unsupported_java,
+    )
 }
 
 /// The inputs every image needs, refused before the daemon does any work: a valid
@@ -257,6 +288,7 @@ pub fn build_images(
     let dist = checked_dist(b)?;
     let uid = dockerfile::spark_uid(&b.build_args, b.uid).map_err(BuildError::usage)?;
     let java_home = java_home(daemon, b)?;
+    check_java(daemon, b, &java_home)?;
     let sys = system_files(daemon, b, uid)?;
     let layers = plan::plan_layers(&dist, &sys);
     let apt_packages = b.apt_packages.join(",");

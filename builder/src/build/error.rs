@@ -64,6 +64,22 @@ pub enum BuildError {
     )]
     NoJava,
 
+    /// The base's Java is not one the Spark line runs on (`spark_version::java`).
+    #[error(
+        "Spark {spark} does not run on Java {java}, the Java of the base {base} (from \
+         {from}): it runs on Java {javas}"
+    )]
+    UnsupportedJava {
+        spark: String,
+        java: u32,
+        from: String,
+        base: String,
+        /// The line's Javas, as a list (`8, 11 and 17`).
+        javas: String,
+        /// The Java the hint suggests: the line's newest.
+        suggest: u32,
+    },
+
     /// A rebase that would not give the image a build on the new base gives.
     #[error("refusing to rebase: {0}")]
     Refused(String),
@@ -160,6 +176,12 @@ impl BuildError {
             }
             BuildError::EntrypointArch { platform, .. } => {
                 return Some(format!("pass --platform-entrypoint {platform}=PATH"))
+            }
+            BuildError::UnsupportedJava { suggest, .. } => {
+                return Some(format!(
+                    "use a base with Java {suggest} (e.g. --base eclipse-temurin:{suggest}-jre), \
+                     or pass --allow-unsupported-java to build it anyway"
+                ))
             }
             BuildError::RemoteLayers { .. } => {
                 "a registry image is rebased to a registry (--push); pull it first to write \

@@ -19,6 +19,7 @@ mod dist;
 pub mod engine;
 pub mod engine_sbom;
 pub mod error;
+pub mod java;
 mod options;
 mod os_packages;
 pub mod output;
@@ -412,6 +413,12 @@ fn prepare_platform(
         .collect();
     let basefs = basefs::scan(&base_layers, scan_cache)?;
     let java_home = java_home(&base, &basefs)?;
+    java::check(
+        &opts.spark_version,
+        java::of_image(&base, &java_home, &basefs).as_ref(),
+        &base.name,
+        opts.allow_unsupported_java,
+    )?;
     let os_packages = image_os_packages(&basefs, None);
 
     let entrypoint = opts

@@ -53,6 +53,8 @@ pub struct BuildOptions {
     pub sbom: Option<SbomOptions>,
     /// `--packages`: resolved jars for the `packages` layer.
     pub packages: Vec<plan::PackageJar>,
+    /// `--allow-unsupported-java`: a Java the Spark line does not run on is a warning.
+    pub allow_unsupported_java: bool,
 }
 
 /// Pure: parse SOURCE_DATE_EPOCH (unset or empty → 0).

@@ -70,6 +70,7 @@ pub fn run(
     let prepared = prepare(req)?;
     let _session = crate::cache::open_session(&env.cache_root, env.lock_timeout)?;
     let bases = pull_bases(req, env.registry.as_ref())?;
+    refuse_java_early(req, &bases.base, &env.cache_root)?;
     let fetched = fetch_distribution(req, &env)?;
     let version = match &req.version {
         Some(v) => v.clone(),
@@ -109,6 +110,7 @@ pub fn run(
             no_cache: req.no_cache,
             apt_packages: req.apt_packages.clone(),
             packages,
+            allow_unsupported_java: req.allow_unsupported_java,
         };
         let jar_cache = cache_dir.as_deref().map(jar_facts_dir);
         let ropts = env.registry.as_ref().filter(|_| req.sinks.push);
@@ -139,6 +141,7 @@ pub fn run(
         sbom,
         source: fetched.source,
         packages,
+        allow_unsupported_java: req.allow_unsupported_java,
     };
     daemonless(req, &opts, prepared, env.registry)
 }
@@ -232,6 +235,48 @@ fn pull_bases(req: &Request, ropts: Option<&RegistryOptions>) -> Result<Bases, B
         );
     }
     Ok(bases)
+}
+
+/// A base whose Java the Spark line does not run on, refused before the distribution is
+/// downloaded when the version is known from the flags and the base is a layout (cheap
+/// to open; its scan is cached for the layer build). Warnings are left to the layer
+/// build's check ([`super::java::check`]), which covers every base.
+fn refuse_java_early(req: &Request, base: &BaseSpec, cache_root: &Path) -> Result<(), BuildError> {
+    use super::java;
+    use crate::oci::Location;
+    let cheap = matches!(
+        base,
+        BaseSpec::Pulled { .. } | BaseSpec::Local(Location::OciDir { .. })
+    );
+    let (Some(version), true, None, false) = (&req.version, cheap, &req.docker, req.no_cache)
+    else {
+        return Ok(());
+    };
+    let want = req
+        .platforms
+        .first()
+        .cloned()
+        .unwrap_or_else(Platform::host);
+    let scratch = tempfile::tempdir().map_err(BuildError::io(std::env::temp_dir()))?;
+    let opened = super::base::open(base, &want, super::Compression::None, scratch.path(), None)?;
+    let layers: Vec<(&Path, &str)> = opened
+        .layers
+        .iter()
+        .map(|l| (l.path.as_path(), l.blob.digest.as_str()))
+        .collect();
+    let scans = crate::layer::cache::LayerCache::new(cache_root).base_scans();
+    let fs = crate::layer::basefs::scan(&layers, Some(&scans))?;
+    let home = super::java_home(&opened, &fs)?;
+    let found = java::of_image(&opened, &home, &fs);
+    match java::verdict(
+        version,
+        found.as_ref(),
+        &opened.name,
+        req.allow_unsupported_java,
+    ) {
+        java::Verdict::Refuse(e) => Err(e),
+        _ => Ok(()),
+    }
 }
 
 /// The distribution, fetched or given: its SPARK_HOME, the `source` label and, when

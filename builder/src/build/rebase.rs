@@ -48,6 +48,8 @@ pub struct RebaseOptions {
     /// The image's name in the result; `None`: the name it has.
     pub to: Option<ImageRef>,
     pub allow_java_change: bool,
+    /// `--allow-unsupported-java`: a new base whose Java the Spark line does not run on.
+    pub allow_unsupported_java: bool,
     /// Fallback zoneinfo when the new base has none (as for `build`).
     pub host_zoneinfo: PathBuf,
     /// Cache root (the base scans under `<root>/build`); `None`: no cache.
@@ -201,26 +203,7 @@ pub fn check_prefix(image: &[String], below: usize, old: &[String]) -> Result<()
 /// `jdk-21`, `temurin-11-jre`) or else the base's `JAVA_VERSION` (eclipse-temurin sets
 /// `jdk-17.0.9+9`; `1.8.0_392` is 8).
 pub fn java_major(java_home: &str, java_version: Option<&str>) -> Option<u32> {
-    let from_path = java_home
-        .split('/')
-        .filter(|c| c.contains("java") || c.contains("jdk") || c.contains("jre"))
-        .flat_map(|c| c.split(['-', '_', '.']))
-        .find_map(|t| {
-            let t = t
-                .trim_start_matches("openjdk")
-                .trim_start_matches("jdk")
-                .trim_start_matches("jre");
-            t.parse::<u32>().ok().filter(|n| (5..100).contains(n))
-        });
-    from_path.or_else(|| {
-        let v = java_version?
-            .trim()
-            .trim_start_matches("jdk-")
-            .trim_start_matches("jdk");
-        let v = v.strip_prefix("1.").unwrap_or(v);
-        let digits: String = v.chars().take_while(char::is_ascii_digit).collect();
-        digits.parse().ok()
-    })
+    super::java::home_major(java_home).or_else(|| super::java::version_major(java_version?))
 }
 
 fn env_of(config: &Value, key: &str) -> Option<String> {
@@ -329,6 +312,12 @@ fn rebase_platform(
     let java_home = super::java_home(&new_base, &fs)?;
     let old_java = env_of(&config, "JAVA_HOME").unwrap_or_default();
     check_java(opts, (&old_java, &config), (&java_home, &new_config))?;
+    check_line_java(
+        opts,
+        &recipe.spark_version,
+        (&new_base, &fs, &java_home),
+        warnings,
+    )?;
     let system_path = &image.layers[ids.len() - 1].path;
     let entrypoint = Content::Bytes(Arc::from(entrypoint_of(system_path)?));
     let sys = super::system_files(
@@ -431,6 +420,27 @@ fn check_java(
             )))
         }
         _ => Ok(()),
+    }
+}
+
+/// The new base's Java against the image's Spark line, as `build` checks it
+/// ([`super::java`]); a warning goes with the report's.
+fn check_line_java(
+    opts: &RebaseOptions,
+    spark_version: &str,
+    (new_base, fs, java_home): (&BaseImage, &basefs::BaseFs, &str),
+    warnings: &mut Vec<String>,
+) -> Result<(), BuildError> {
+    use super::java;
+    let found = java::of_image(new_base, java_home, fs);
+    let allow = opts.allow_unsupported_java;
+    match java::verdict(spark_version, found.as_ref(), &new_base.name, allow) {
+        java::Verdict::Fine => Ok(()),
+        java::Verdict::Warn(w) => {
+            warnings.push(w);
+            Ok(())
+        }
+        java::Verdict::Refuse(e) => Err(e),
     }
 }
 

@@ -135,6 +135,8 @@ pub struct Request {
     pub sbom_dir: Option<PathBuf>,
     /// `--entrypoint-binary`; else the one `cargo xtask dist` wrote.
     pub entrypoint: Option<PathBuf>,
+    /// `--allow-unsupported-java`: build on a Java the Spark line does not run on.
+    pub allow_unsupported_java: bool,
 }
 
 impl Request {

@@ -86,6 +86,15 @@ pub enum CacheCommand {
     Prune(CachePruneArgs),
 }
 
+/// `--allow-unsupported-java`, for `build` and `rebase`.
+#[derive(Debug, Args)]
+pub struct AllowUnsupportedJava {
+    /// Build (or rebase) even when the base's Java is not one Spark's documentation says
+    /// the line runs on (the refusal names those); a warning names the pair.
+    #[arg(long)]
+    pub allow_unsupported_java: bool,
+}
+
 #[derive(Debug, Args)]
 pub struct CacheLsArgs {
     /// Print one JSON object (kinds, entries, leftovers) on stdout.
@@ -192,6 +201,9 @@ pub struct RebaseArgs {
     /// Rebase even when the new base's Java major version differs from the image's.
     #[arg(long)]
     pub allow_java_change: bool,
+
+    #[command(flatten)]
+    pub java: AllowUnsupportedJava,
 
     /// Print one JSON object (the rebased image, per platform what changed) on stdout.
     #[arg(long)]
@@ -511,6 +523,9 @@ pub struct BuildArgs {
     /// [default: eclipse-temurin:8-jre for Spark 2.x, eclipse-temurin:17-jre for 3.x/4.x]
     #[arg(help_heading = "Base", long, value_name = "BASE")]
     pub base: Option<String>,
+
+    #[command(flatten, next_help_heading = "Base")]
+    pub java: AllowUnsupportedJava,
 
     /// The static spark-entrypoint binary [default: target/dist/spark-entrypoint, made by
     /// `cargo xtask dist`].

@@ -110,6 +110,7 @@ pub fn run(args: RebaseArgs, lock_timeout: Duration) -> Result<()> {
         },
         to: args.to.as_deref().map(parse_ref).transpose()?,
         allow_java_change: args.allow_java_change,
+        allow_unsupported_java: args.java.allow_unsupported_java,
         host_zoneinfo: PathBuf::from("/usr/share/zoneinfo"),
         cache_dir: cache_root,
         old_sboms,

@@ -67,9 +67,22 @@ pub fn wants_os_database(path: &str) -> bool {
 
 fn wants_data(path: &str) -> bool {
     path == "etc/passwd"
+        || is_java_release(path)
         || path.starts_with("usr/share/zoneinfo/")
         || wants_apt_data(path)
         || wants_os_database(path)
+}
+
+/// A JDK's `release` file (it names the Java version): `usr/lib/jvm/<jdk>/release`,
+/// `opt/java/<jdk>/release`, `opt/<jdk>/release` or `usr/local/<jdk>/release`.
+fn is_java_release(path: &str) -> bool {
+    let Some(dir) = path.strip_suffix("/release") else {
+        return false;
+    };
+    let Some((parent, jdk)) = dir.rsplit_once('/') else {
+        return false;
+    };
+    !jdk.is_empty() && ["usr/lib/jvm", "opt/java", "opt", "usr/local"].contains(&parent)
 }
 
 /// `./a/b/` → `a/b`.
@@ -386,8 +399,9 @@ fn scan_entries(r: impl Read, path: &Path) -> Result<Vec<(String, Node)>, LayerE
 // milliseconds (zoneinfo is ~2000 small binary files: JSON would triple them):
 // magic, then per entry a kind byte, u32 path length, path, u64 payload length, payload.
 // Version 3 keeps the apt and dpkg files (the package layer) and the package
-// databases (SBOMs): older scans lack them and are redone.
-const SCAN_MAGIC: &[u8; 8] = b"SPKSCAN3";
+// databases (SBOMs), version 4 the JDKs' release files (the Java check): older scans
+// lack them and are redone.
+const SCAN_MAGIC: &[u8; 8] = b"SPKSCAN4";
 
 fn write_scan(file: &Path, entries: &[(String, Node)]) -> std::io::Result<()> {
     let mut out = Vec::with_capacity(1 << 20);
@@ -518,6 +532,25 @@ mod tests {
         let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
         gz.write_all(&b.into_inner().unwrap()).unwrap();
         gz.finish().unwrap()
+    }
+
+    #[test]
+    fn jdk_release_files_are_kept() {
+        for p in [
+            "usr/lib/jvm/java-17-openjdk-amd64/release",
+            "opt/java/openjdk/release",
+            "usr/local/openjdk-8/release",
+        ] {
+            assert!(wants_data(p) && interesting(p), "{p}");
+        }
+        for p in [
+            "etc/release",
+            "usr/lib/jvm/release",
+            "usr/lib/jvm/a/b/release",
+            "srv/x/release",
+        ] {
+            assert!(!wants_data(p), "{p}");
+        }
     }
 
     #[test]

@@ -19,7 +19,7 @@ use crate::common;
 use crate::common::{assert_exit, need, need_docker_engine, skip, LoopbackRegistry, Ran, Sparkimg};
 use sparkimg::exit;
 
-const BASE: &str = "sparkimg-fixture/base:bookworm-jre17";
+pub(crate) const BASE: &str = "sparkimg-fixture/base:bookworm-jre17";
 
 fn root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
@@ -41,13 +41,13 @@ fn docker_ok(args: &[&str]) -> String {
 }
 
 /// What the tests need; `None` (after a loud note) when something is missing.
-struct Env {
-    dist: PathBuf,
-    entrypoint: PathBuf,
+pub(crate) struct Env {
+    pub(crate) dist: PathBuf,
+    pub(crate) entrypoint: PathBuf,
     rootfs: PathBuf,
 }
 
-fn env() -> Option<Env> {
+pub(crate) fn env() -> Option<Env> {
     if !need_docker_engine() {
         return None;
     }

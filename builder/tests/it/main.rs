@@ -10,6 +10,7 @@ mod cli;
 mod engine;
 mod extract;
 mod fetch;
+mod java;
 mod kill;
 mod maven;
 mod maven_oracle;

@@ -103,7 +103,7 @@ fn rootfs_raw(f: &Fixture) -> Vec<u8> {
 
 /// Bases v1 (the rootfs), v2 (one more layer: a patched passwd, an os-release, a dpkg
 /// status with a patched package),
-/// `nojava` (the JVM whited out) and `java21` (Java 17 replaced by 21), for `arches`.
+/// `nojava` (the JVM whited out) and `java11` (Java 17 replaced by 11, which Spark 3.5 runs on too), for `arches`.
 fn rebase_bases(f: &Fixture, arches: &[&str]) {
     let root = rootfs_raw(f);
     let patch = raw_layer(&[
@@ -122,16 +122,16 @@ fn rebase_bases(f: &Fixture, arches: &[&str]) {
     ]);
     let wh17 = format!("usr/lib/jvm/.wh.{}", JAVA17.rsplit('/').next().unwrap());
     let nojava = raw_layer(&[(wh17.as_str(), b"")]);
-    let java21 = raw_layer(&[
+    let java11 = raw_layer(&[
         (wh17.as_str(), b""),
-        ("usr/lib/jvm/java-21-openjdk-amd64/bin/java", b"#!/bin/sh\n"),
+        ("usr/lib/jvm/java-11-openjdk-amd64/bin/java", b"#!/bin/sh\n"),
     ]);
     let env = vec!["PATH=/usr/bin:/bin", "LANG=C.UTF-8"];
     for (name, layers) in [
         ("v1", vec![root.clone()]),
         ("v2", vec![root.clone(), patch]),
         ("nojava", vec![root.clone(), nojava]),
-        ("java21", vec![root.clone(), java21]),
+        ("java11", vec![root.clone(), java11]),
     ] {
         let platforms: Vec<_> = arches
             .iter()
@@ -431,18 +431,18 @@ fn rebase_refusals() {
     refused(rebase(&f, "img-v1", "nojava", "out-b", &[]), &["no Java"]);
     // A Java major change without the flag; with it the config follows.
     refused(
-        rebase(&f, "img-v1", "java21", "out-c", &[]),
-        &["Java 21", "Java 17", "--allow-java-change"],
+        rebase(&f, "img-v1", "java11", "out-c", &[]),
+        &["Java 11", "Java 17", "--allow-java-change"],
     );
     for out in ["out-a", "out-b", "out-c"] {
         assert!(!f.p(out).exists(), "{out} written by a refused rebase");
     }
-    let r = rebase(&f, "img-v1", "java21", "out-d", &["--allow-java-change"]).json();
+    let r = rebase(&f, "img-v1", "java11", "out-d", &["--allow-java-change"]).json();
     assert_eq!(
         r["platforms"][0]["java_home"],
-        "/usr/lib/jvm/java-21-openjdk-amd64"
+        "/usr/lib/jvm/java-11-openjdk-amd64"
     );
-    let built = build_on(&f, "java21", "img-21", &[]);
+    let built = build_on(&f, "java11", "img-11", &[]);
     assert_eq!(
         r["image"]["manifest_digest"],
         built["images"][0]["manifest_digest"]
