@@ -585,6 +585,11 @@ mod tests {
         .map(|(s, j, b)| (s.to_string(), *j, *b))
         .collect();
         assert_eq!(got, want);
+        // sparkimg refuses a Java its table does not list: every row must be one it builds.
+        for r in rows(&lines).unwrap() {
+            let verdict = r.spark.java_support().expect("a line of the table");
+            assert!(verdict.supports(r.java), "{} on Java {}", r.spark, r.java);
+        }
     }
 
     /// 3.3's PySpark cannot run on Python 3.11 (bookworm's), so none of its
