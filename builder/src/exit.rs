@@ -224,6 +224,7 @@ fn download(e: &DownloadError) -> u8 {
     match e {
         DownloadError::NotFound { .. }
         | DownloadError::Transient { .. }
+        | DownloadError::Unreachable { .. }
         | DownloadError::Http { .. } => DOWNLOAD,
         DownloadError::NoSpace { .. } | DownloadError::Client(_) | DownloadError::Io { .. } => {
             OTHER
