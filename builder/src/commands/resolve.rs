@@ -142,6 +142,7 @@ fn packages(args: &BuildArgs) -> Result<Packages, BuildError> {
         coordinates,
         excludes,
         repositories,
+        ivy_settings: args.ivy_settings.clone(),
     })
 }
 
