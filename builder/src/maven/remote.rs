@@ -297,6 +297,9 @@ impl Remote {
         fetch: impl Fn(&Repository) -> Result<Option<T>, MavenError>,
     ) -> Result<Option<T>, MavenError> {
         let mut answered = false;
+        // Statuses that refuse this one file (401, 403: an S3-backed repository's
+        // "missing"); its other files may still be there, so it stays in the chain.
+        let mut refused = BTreeMap::new();
         for repo in &self.repos {
             if self.is_down(repo) {
                 continue;
@@ -304,6 +307,9 @@ impl Remote {
             match fetch(repo) {
                 Ok(Some(got)) => return Ok(Some(got)),
                 Ok(None) => answered = true,
+                Err(MavenError::Download(e @ DownloadError::Http { .. })) => {
+                    refused.insert(repo.name.clone(), crate::report::chain(&e));
+                }
                 Err(MavenError::Download(e)) if unreachable(&e) => self.mark_down(repo, &e),
                 Err(e) => return Err(e),
             }
@@ -311,9 +317,18 @@ impl Remote {
         if answered {
             return Ok(None);
         }
+        let tried = self
+            .repos
+            .iter()
+            .zip(self.repositories())
+            .map(|(r, line)| match refused.get(&r.name) {
+                Some(said) => format!("{line}: answered {said}"),
+                None => line,
+            })
+            .collect();
         Err(MavenError::Unreachable {
             file: rel.to_string(),
-            tried: self.repositories(),
+            tried,
         })
     }
 
@@ -474,14 +489,13 @@ impl Remote {
     }
 }
 
-/// Pure: whether a repository's failure means it could not answer (network, server),
-/// as opposed to a local one (disk, client setup) that another repository won't fix.
+/// Pure: whether a repository's failure means it cannot answer at all (nothing
+/// listens, or it kept failing through the retries), as opposed to a local one (disk,
+/// client setup) that another repository won't fix.
 fn unreachable(e: &DownloadError) -> bool {
     matches!(
         e,
-        DownloadError::Unreachable { .. }
-            | DownloadError::Transient { .. }
-            | DownloadError::Http { .. }
+        DownloadError::Unreachable { .. } | DownloadError::Transient { .. }
     )
 }
 
