@@ -8,7 +8,9 @@
 //! build resolves and downloads nothing: it reads the index. Requests go through
 //! `fetch::download`'s client and the one retry policy; jars are fetched in parallel,
 //! each through fetch's resumable download (`<cache>/maven/partial/*.partial`, continued
-//! with `Range` on a retry and by the next run, verified when complete).
+//! with `Range` on a retry and by the next run, verified when complete). The chain is
+//! Ivy's: the first repository that has a file gives it; one that cannot be reached is
+//! skipped for the rest of the run, with one warning.
 
 use std::collections::BTreeMap;
 use std::fs;

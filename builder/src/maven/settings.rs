@@ -7,6 +7,8 @@
 //! an image does not depend on the build machine (see docs/build.md). Credentials come from `user:pass@`
 //! in the URL or from `~/.m2/settings.xml` `<servers>`, matched by id (the repository's
 //! name) or by URL; they are kept apart from the URL so no message can print them.
+//! settings.xml `<mirrors>` then stand in for what their `mirrorOf` names (Maven's
+//! grammar and choice of mirror). Each repository records what put it in the chain.
 
 use std::fmt;
 

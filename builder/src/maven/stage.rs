@@ -1,4 +1,5 @@
-//! The `--packages` stage of `sparkimg build`: repositories and credentials, what the
+//! The `--packages` stage of `sparkimg build`: repositories (Spark's chain or an Ivy
+//! settings file's, then settings.xml's mirrors) and credentials, what the
 //! distribution already ships, resolution, the report of evictions and of the jars the
 //! distribution wins, then the downloads. Its result is what the `packages` layer holds.
 
