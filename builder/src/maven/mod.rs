@@ -7,8 +7,9 @@
 //! (a POM's raw fields), [`model`] (the effective POM: parents, properties,
 //! dependencyManagement with BOM imports, relocations, packaging) and [`resolve`]
 //! (the graph: scopes, optional, exclusions, mediation, Ivy's latest-revision
-//! conflicts). POMs and version listings come through the [`PomSource`] trait, so
-//! tests feed them from memory.
+//! conflicts), [`settings`] (the repository chain, credentials, settings.xml mirrors)
+//! and [`ivysettings`] (an Ivy settings file's chain). POMs and version listings come
+//! through the [`PomSource`] trait, so tests feed them from memory.
 
 pub mod coordinate;
 pub mod ivysettings;
