@@ -193,13 +193,16 @@ fn maven(e: &MavenError) -> Option<u8> {
     match e {
         MavenError::Coordinate { .. }
         | MavenError::Repository { .. }
-        | MavenError::Settings { .. } => Some(USAGE),
+        | MavenError::Settings { .. }
+        | MavenError::IvySettings { .. }
+        | MavenError::IvySettingsRead { .. } => Some(USAGE),
         MavenError::ChecksumMismatch { .. } | MavenError::ChecksumMissing { .. } => {
             Some(VERIFICATION)
         }
         MavenError::Download(d) => Some(download(d)),
         MavenError::Io { .. } | MavenError::Lock(_) => Some(OTHER),
         MavenError::NotFound { .. }
+        | MavenError::Unreachable { .. }
         | MavenError::NoVersionInRange { .. }
         | MavenError::ParentNotFound { .. } => Some(DOWNLOAD),
         MavenError::Pom { .. } | MavenError::ParentCycle { .. } | MavenError::NoVersion { .. } => {
@@ -225,6 +228,7 @@ fn download(e: &DownloadError) -> u8 {
     match e {
         DownloadError::NotFound { .. }
         | DownloadError::Transient { .. }
+        | DownloadError::Unreachable { .. }
         | DownloadError::Http { .. } => DOWNLOAD,
         DownloadError::NoSpace { .. } | DownloadError::Client(_) | DownloadError::Io { .. } => {
             OTHER

@@ -333,6 +333,7 @@ fn bake_packages(
         repositories: &req.packages.repositories,
         default_root: env.maven.default_root.as_deref(),
         settings_xml: env.maven.settings_xml.clone(),
+        ivy_settings: req.packages.ivy_settings.as_deref(),
         spark_home: Some(spark_home),
         cache_root: &env.cache_root,
         insecure_skip_verify: req.insecure_skip_verify,

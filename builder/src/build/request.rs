@@ -90,6 +90,8 @@ pub struct Packages {
     pub excludes: Vec<Pattern>,
     /// `--repositories` split on commas, validated; credentials still in them.
     pub repositories: Vec<String>,
+    /// `--ivy-settings` (Spark's `spark.jars.ivySettings`).
+    pub ivy_settings: Option<PathBuf>,
 }
 
 /// The compressor asked for; `None` in [`Request::compression`] lets the sinks decide.

@@ -60,6 +60,10 @@ pub struct PackagesArgs {
     #[arg(long, value_name = "G:A[,G:A...]")]
     pub exclude_packages: Option<String>,
 
+    /// As for `build --ivy-settings`.
+    #[arg(long, value_name = "FILE")]
+    pub ivy_settings: Option<PathBuf>,
+
     /// A distribution whose jars/ win over resolved versions, as in `build`.
     #[arg(long, value_name = "DIR")]
     pub spark_home: Option<PathBuf>,
@@ -579,6 +583,11 @@ pub struct BuildArgs {
         value_name = "G:A[,G:A...]"
     )]
     pub exclude_packages: Option<String>,
+
+    /// An Ivy settings file, as Spark's spark.jars.ivySettings: its default resolver's
+    /// ibiblio/url repositories replace Maven Central and spark-packages.
+    #[arg(help_heading = "OS and Maven packages", long, value_name = "FILE")]
+    pub ivy_settings: Option<PathBuf>,
 
     /// Where to write: oci:DIR, oci-archive:FILE, docker-archive:FILE (for `docker load`).
     /// [default: load into the Docker Engine if one answers, else oci:sparkimg-out]

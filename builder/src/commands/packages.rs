@@ -31,6 +31,7 @@ pub fn run(args: PackagesArgs, lock_timeout: std::time::Duration) -> Result<()> 
         repositories: &repositories,
         default_root: env.default_root.as_deref(),
         settings_xml: env.settings_xml,
+        ivy_settings: args.ivy_settings.as_deref(),
         spark_home: args.spark_home.as_deref(),
         cache_root: &cache_root,
         insecure_skip_verify: args.insecure_skip_verify,

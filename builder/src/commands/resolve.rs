@@ -143,6 +143,7 @@ fn packages(args: &BuildArgs) -> Result<Packages, BuildError> {
         coordinates,
         excludes,
         repositories,
+        ivy_settings: args.ivy_settings.clone(),
     })
 }
 
@@ -613,8 +614,14 @@ mod tests {
             "org.c:*",
             "--repositories",
             "https://u:p@repo.example/m2, file:///srv/m2",
+            "--ivy-settings",
+            "conf/ivysettings.xml",
         ])
         .unwrap();
+        assert_eq!(
+            r.packages.ivy_settings.as_deref(),
+            Some(std::path::Path::new("conf/ivysettings.xml"))
+        );
         assert_eq!(
             r.packages.coordinates,
             [

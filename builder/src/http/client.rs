@@ -123,14 +123,49 @@ pub enum ErrorClass {
     /// A malformed request, a redirect loop, a certificate the trust roots reject:
     /// the same request fails the same way.
     Permanent,
+    /// A name that does not resolve (NXDOMAIN) or a refused connection: nothing listens
+    /// there, and seconds of backoff rarely change that. A caller with another endpoint
+    /// fails over at once.
+    Unreachable,
 }
 
 pub fn classify_error(e: &reqwest::Error) -> ErrorClass {
     if e.is_builder() || e.is_redirect() || rejects_certificate(e) {
         ErrorClass::Permanent
+    } else if is_unreachable(e) {
+        ErrorClass::Unreachable
     } else {
         ErrorClass::Transient
     }
+}
+
+/// Pure: whether the error's chain is a refused connection or a name the resolver says
+/// does not exist. A temporary resolver failure (EAI_AGAIN) is not: it may pass.
+pub fn is_unreachable(e: &(dyn StdError + 'static)) -> bool {
+    let mut cur = Some(e);
+    while let Some(err) = cur {
+        let io = err.downcast_ref::<std::io::Error>();
+        if io.is_some_and(|io| io.kind() == std::io::ErrorKind::ConnectionRefused) {
+            return true;
+        }
+        if let Some(inner) = io.and_then(|io| io.get_ref()) {
+            if is_unreachable(inner) {
+                return true;
+            }
+        }
+        cur = err.source();
+    }
+    // getaddrinfo's answers reach us only as text (glibc, then musl wording).
+    let text = crate::report::chain(e).to_ascii_lowercase();
+    text.contains("dns error")
+        && [
+            "name or service not known",
+            "no address associated with hostname",
+            "name does not resolve",
+            "nodename nor servname",
+        ]
+        .iter()
+        .any(|m| text.contains(m))
 }
 
 /// Pure: whether a certificate was refused somewhere in the error's chain. Checks the
@@ -210,6 +245,25 @@ mod tests {
             rustls::Error::InvalidMessage(rustls::InvalidMessage::InvalidContentType),
         ));
         assert!(!rejects_certificate(&garbled));
+    }
+
+    #[test]
+    fn refused_connections_and_unknown_names_are_unreachable() {
+        let refused = Outer(io::Error::from(io::ErrorKind::ConnectionRefused));
+        assert!(is_unreachable(&refused));
+        #[derive(Debug, Error)]
+        #[error("dns error")]
+        struct Dns(#[source] io::Error);
+        let nx = Dns(io::Error::other(
+            "failed to lookup address information: Name or service not known",
+        ));
+        assert!(is_unreachable(&Outer(io::Error::other(nx))));
+        let again = Dns(io::Error::other(
+            "failed to lookup address information: Temporary failure in name resolution",
+        ));
+        assert!(!is_unreachable(&again), "EAI_AGAIN may pass: retried");
+        let reset = Outer(io::Error::from(io::ErrorKind::ConnectionReset));
+        assert!(!is_unreachable(&reset));
     }
 
     #[test]

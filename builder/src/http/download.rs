@@ -43,6 +43,15 @@ pub enum DownloadError {
     #[error("{url}: HTTP {status}")]
     Http { url: String, status: u16 },
 
+    /// Nothing answers there (the name does not resolve, the connection is refused):
+    /// not retried, so a caller with another mirror or repository moves on at once.
+    #[error("{url}: unreachable")]
+    Unreachable {
+        url: String,
+        #[source]
+        last: TransferError,
+    },
+
     #[error(
         "no space left on the file system holding {}: the download needs {}, and its \
          extraction about as much again",
@@ -295,7 +304,8 @@ impl Http {
     }
 
     /// A request that got no answer: retried unless the same request must fail the
-    /// same way (a certificate the trust roots reject), which fails over at once.
+    /// same way (a certificate the trust roots reject) or nothing listens there (an
+    /// unknown name, a refused connection); those fail over at once.
     fn send_failed(url: &str, e: reqwest::Error, attempt: u32) -> AttemptFailure {
         let class = classify_error(&e);
         // The URL leads every fetch message already.
@@ -305,6 +315,10 @@ impl Http {
             ErrorClass::Permanent => Failure::Fatal(DownloadError::Transient {
                 url: url.to_string(),
                 attempts: attempt,
+                last: reason,
+            }),
+            ErrorClass::Unreachable => Failure::Fatal(DownloadError::Unreachable {
+                url: url.to_string(),
                 last: reason,
             }),
         }

@@ -7,10 +7,12 @@
 //! (a POM's raw fields), [`model`] (the effective POM: parents, properties,
 //! dependencyManagement with BOM imports, relocations, packaging) and [`resolve`]
 //! (the graph: scopes, optional, exclusions, mediation, Ivy's latest-revision
-//! conflicts). POMs and version listings come through the [`PomSource`] trait, so
-//! tests feed them from memory.
+//! conflicts), [`settings`] (the repository chain, credentials, settings.xml mirrors)
+//! and [`ivysettings`] (an Ivy settings file's chain). POMs and version listings come
+//! through the [`PomSource`] trait, so tests feed them from memory.
 
 pub mod coordinate;
+pub mod ivysettings;
 pub mod model;
 pub mod pom;
 pub mod remote;
@@ -92,8 +94,24 @@ pub enum MavenError {
         dependency: String,
     },
 
+    #[error(
+        "{file}: no repository could answer\n  repositories tried:\n    {}",
+        .tried.join("\n    ")
+    )]
+    Unreachable { file: String, tried: Vec<String> },
+
     #[error("invalid repository `{given}`: {reason}")]
     Repository { given: String, reason: String },
+
+    #[error("--ivy-settings {file}: {reason}")]
+    IvySettings { file: String, reason: String },
+
+    #[error("--ivy-settings {}", .file.display())]
+    IvySettingsRead {
+        file: std::path::PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
 
     #[error("cannot read Maven settings {file}: {reason}")]
     Settings { file: String, reason: String },
@@ -144,6 +162,14 @@ impl MavenError {
             }
             MavenError::NotFound { .. } => {
                 "check the coordinate, or add the repository that has it with --repositories"
+            }
+            MavenError::Unreachable { .. } => {
+                "behind a firewall, name a repository this machine reaches: --repositories, \
+                 DEFAULT_ARTIFACT_REPOSITORY, a <mirror> in ~/.m2/settings.xml or --ivy-settings"
+            }
+            MavenError::IvySettings { .. } => {
+                "sparkimg reads ibiblio (m2compatible=\"true\"), url (Maven-layout patterns) \
+                 and chain resolvers, the kinds Spark's Maven repositories need"
             }
             MavenError::Repository { .. } => {
                 "--repositories takes http://, https:// or file:// URLs, separated by commas"

@@ -65,6 +65,9 @@ pub struct Effective {
     pub main: Option<String>,
     /// Where a relocated POM points (then it has no artifact of its own).
     pub relocation: Option<Coordinate>,
+    /// `pom` packaging: whether it has a jar is asked only when it is a dependency,
+    /// never when it is read as a parent or an imported BOM.
+    pub pom_packaged: bool,
 }
 
 /// `${name}` replaced from `props` until nothing changes (nested references);
@@ -107,6 +110,8 @@ pub fn interpolate(s: &str, props: &BTreeMap<String, String>) -> String {
 pub struct Models<'s> {
     source: &'s dyn PomSource,
     cache: HashMap<Coordinate, Option<Rc<Effective>>>,
+    /// Pom-packaged modules met as dependencies, with their jar asked for.
+    as_dependency: HashMap<Coordinate, Rc<Effective>>,
 }
 
 impl<'s> Models<'s> {
@@ -114,6 +119,7 @@ impl<'s> Models<'s> {
         Models {
             source,
             cache: HashMap::new(),
+            as_dependency: HashMap::new(),
         }
     }
 
@@ -121,20 +127,35 @@ impl<'s> Models<'s> {
         self.source
     }
 
+    fn has_jar(&self, c: &Coordinate) -> Result<bool, MavenError> {
+        self.source.has_jar(c).map_err(|source| MavenError::Source {
+            what: format!("{c}: jar"),
+            source,
+        })
+    }
+
     /// The module of a dependency: its effective POM, or, when no repository has the
     /// POM but one has the jar, a module with that jar and no dependencies (Ivy's
     /// `allownomd`); `None` when neither exists.
     pub fn module(&mut self, c: &Coordinate) -> Result<Option<Rc<Effective>>, MavenError> {
         if let Some(e) = self.load(c, &mut Vec::new())? {
-            return Ok(Some(e));
+            if !e.pom_packaged {
+                return Ok(Some(e));
+            }
+            if let Some(done) = self.as_dependency.get(c) {
+                return Ok(Some(done.clone()));
+            }
+            // Ivy adds a jar to a pom-packaged module only when the repository has one.
+            let main = self.has_jar(c)?.then(|| "jar".to_string());
+            let dep = Rc::new(Effective {
+                main,
+                pom_packaged: false,
+                ..(*e).clone()
+            });
+            self.as_dependency.insert(c.clone(), dep.clone());
+            return Ok(Some(dep));
         }
-        let has_jar = self
-            .source
-            .has_jar(c)
-            .map_err(|source| MavenError::Source {
-                what: format!("{c}: jar"),
-                source,
-            })?;
+        let has_jar = self.has_jar(c)?;
         Ok(has_jar.then(|| {
             Rc::new(Effective {
                 coordinate: Some(c.clone()),
@@ -221,13 +242,14 @@ impl<'s> Models<'s> {
             dependencies.retain(|p| (&p.module, &p.artifact) != (&d.module, &d.artifact));
             dependencies.push(d);
         }
-        let main = self.main_artifact(c, raw, &properties)?;
+        let main = main_artifact(raw, &properties);
         Ok(Effective {
             coordinate: Some(c.clone()),
             properties,
             managed,
             dependencies,
-            main,
+            pom_packaged: main.as_deref() == Some("pom"),
+            main: main.filter(|m| m != "pom"),
             relocation: None,
         })
     }
@@ -308,34 +330,20 @@ impl<'s> Models<'s> {
         }
         Ok(managed)
     }
+}
 
-    fn main_artifact(
-        &mut self,
-        c: &Coordinate,
-        raw: &RawPom,
-        props: &BTreeMap<String, String>,
-    ) -> Result<Option<String>, MavenError> {
-        let packaging = raw
-            .packaging
-            .as_deref()
-            .map(|p| interpolate(p, props))
-            .unwrap_or_else(|| "jar".to_string());
-        if JAR_PACKAGINGS.contains(&packaging.as_str()) {
-            return Ok(Some("jar".to_string()));
-        }
-        if packaging == "pom" {
-            // Ivy adds a jar to a pom-packaged module only when the repository has one.
-            let has = self
-                .source
-                .has_jar(c)
-                .map_err(|source| MavenError::Source {
-                    what: format!("{c}: jar"),
-                    source,
-                })?;
-            return Ok(has.then(|| "jar".to_string()));
-        }
-        Ok(Some(packaging))
+/// The main artifact's extension by packaging; `pom` for a pom-packaged module, whose
+/// jar [`Models::module`] asks the repositories about when it is a dependency.
+fn main_artifact(raw: &RawPom, props: &BTreeMap<String, String>) -> Option<String> {
+    let packaging = raw
+        .packaging
+        .as_deref()
+        .map(|p| interpolate(p, props))
+        .unwrap_or_else(|| "jar".to_string());
+    if JAR_PACKAGINGS.contains(&packaging.as_str()) {
+        return Some("jar".to_string());
     }
+    Some(packaging)
 }
 
 fn properties(

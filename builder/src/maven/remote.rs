@@ -8,8 +8,11 @@
 //! build resolves and downloads nothing: it reads the index. Requests go through
 //! `fetch::download`'s client and the one retry policy; jars are fetched in parallel,
 //! each through fetch's resumable download (`<cache>/maven/partial/*.partial`, continued
-//! with `Range` on a retry and by the next run, verified when complete).
+//! with `Range` on a retry and by the next run, verified when complete). The chain is
+//! Ivy's: the first repository that has a file gives it; one that cannot be reached is
+//! skipped for the rest of the run, with one warning.
 
+use std::collections::BTreeMap;
 use std::fs;
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -49,6 +52,9 @@ pub struct Remote {
     locks: PathBuf,
     lock_timeout: std::time::Duration,
     insecure_skip_verify: bool,
+    /// Repositories that could not be reached this run, by name, with what they said:
+    /// skipped from then on, and named in errors.
+    down: Mutex<BTreeMap<String, String>>,
 }
 
 fn io(path: &Path, source: std::io::Error) -> MavenError {
@@ -145,6 +151,7 @@ impl Remote {
             locks: cache_root.join("locks"),
             lock_timeout: crate::cache::DEFAULT_LOCK_TIMEOUT,
             insecure_skip_verify,
+            down: Mutex::new(BTreeMap::new()),
         })
     }
 
@@ -283,24 +290,69 @@ impl Remote {
     }
 
     /// `fetch` on each repository in order until one has the file. As Ivy's chain: a
-    /// repository that cannot be reached is passed over; its error is the answer only
-    /// when no later one has the file.
+    /// repository that cannot be reached is passed over (with one warning, and for the
+    /// rest of the run); the file is missing when a reachable one said so, and an error
+    /// naming each repository and what it said when none could answer.
     fn first<T>(
         &self,
+        rel: &str,
         fetch: impl Fn(&Repository) -> Result<Option<T>, MavenError>,
     ) -> Result<Option<T>, MavenError> {
-        let mut unreachable = None;
+        let mut answered = false;
+        // Statuses that refuse this one file (401, 403: an S3-backed repository's
+        // "missing"); its other files may still be there, so it stays in the chain.
+        let mut refused = BTreeMap::new();
         for repo in &self.repos {
+            if self.is_down(repo) {
+                continue;
+            }
             match fetch(repo) {
                 Ok(Some(got)) => return Ok(Some(got)),
-                Ok(None) => {}
-                Err(e @ MavenError::Download(_)) => {
-                    unreachable.get_or_insert(e);
+                Ok(None) => answered = true,
+                Err(MavenError::Download(e @ DownloadError::Http { .. })) => {
+                    refused.insert(repo.name.clone(), crate::report::chain(&e));
                 }
+                Err(MavenError::Download(e)) if unreachable(&e) => self.mark_down(repo, &e),
                 Err(e) => return Err(e),
             }
         }
-        unreachable.map_or(Ok(None), Err)
+        if answered {
+            return Ok(None);
+        }
+        let tried = self
+            .repos
+            .iter()
+            .zip(self.repositories())
+            .map(|(r, line)| match refused.get(&r.name) {
+                Some(said) => format!("{line}: answered {said}"),
+                None => line,
+            })
+            .collect();
+        Err(MavenError::Unreachable {
+            file: rel.to_string(),
+            tried,
+        })
+    }
+
+    fn is_down(&self, repo: &Repository) -> bool {
+        let down = self.down.lock().unwrap_or_else(|p| p.into_inner());
+        down.contains_key(&repo.name)
+    }
+
+    fn mark_down(&self, repo: &Repository, e: &DownloadError) {
+        let said = crate::report::chain(e);
+        let mut down = self.down.lock().unwrap_or_else(|p| p.into_inner());
+        if down.insert(repo.name.clone(), said.clone()).is_none() {
+            let others = self.repos.iter().any(|r| !down.contains_key(&r.name));
+            // With none left, the error says it all; otherwise say it once here.
+            if others {
+                crate::report::warn(&format!(
+                    "repository {} ({}) cannot be reached, skipped for this run: {said}\n  \
+                     it comes from {}",
+                    repo.name, repo.url, repo.origin
+                ));
+            }
+        }
     }
 
     /// A verified small file (POM, metadata) from the cache, else from the first
@@ -309,7 +361,7 @@ impl Remote {
         if let Some(hit) = self.cached(rel) {
             return Ok(Some(hit));
         }
-        self.first(|repo| {
+        self.first(rel, |repo| {
             let Some(bytes) = self.raw(repo, rel)? else {
                 return Ok(None);
             };
@@ -324,7 +376,7 @@ impl Remote {
         if let Some(hit) = self.cached_jar(rel) {
             return Ok(Some(hit));
         }
-        self.first(|repo| {
+        self.first(rel, |repo| {
             if repo.local_dir().is_none() {
                 return self.download_jar(repo, rel);
             }
@@ -439,6 +491,16 @@ impl Remote {
     }
 }
 
+/// Pure: whether a repository's failure means it cannot answer at all (nothing
+/// listens, or it kept failing through the retries), as opposed to a local one (disk,
+/// client setup) that another repository won't fix.
+fn unreachable(e: &DownloadError) -> bool {
+    matches!(
+        e,
+        DownloadError::Unreachable { .. } | DownloadError::Transient { .. }
+    )
+}
+
 impl PomSource for Remote {
     fn pom(&self, c: &Coordinate) -> Result<Option<String>, SourceError> {
         let got = self.get(&file_path(c, "pom"))?;
@@ -467,9 +529,16 @@ impl PomSource for Remote {
     }
 
     fn repositories(&self) -> Vec<String> {
+        let down = self.down.lock().unwrap_or_else(|p| p.into_inner());
         self.repos
             .iter()
-            .map(|r| format!("{} ({})", r.name, r.url))
+            .map(|r| match down.get(&r.name) {
+                None => format!("{} ({})", r.name, r.url),
+                Some(said) => format!(
+                    "{} ({}, from {}): could not be reached: {said}",
+                    r.name, r.url, r.origin
+                ),
+            })
             .collect()
     }
 }

@@ -7,6 +7,8 @@
 //! an image does not depend on the build machine (see docs/build.md). Credentials come from `user:pass@`
 //! in the URL or from `~/.m2/settings.xml` `<servers>`, matched by id (the repository's
 //! name) or by URL; they are kept apart from the URL so no message can print them.
+//! settings.xml `<mirrors>` then stand in for what their `mirrorOf` names (Maven's
+//! grammar and choice of mirror). Each repository records what put it in the chain.
 
 use std::fmt;
 
@@ -36,7 +38,13 @@ pub struct Repository {
     pub name: String,
     pub url: String,
     pub auth: Option<Auth>,
+    /// What put it in the chain, so a message can say what to change (a flag, a file).
+    pub origin: String,
 }
+
+/// Where Spark's default chain comes from, and what replaces it.
+pub const DEFAULT_ORIGIN: &str =
+    "Spark's default chain; DEFAULT_ARTIFACT_REPOSITORY, a settings.xml <mirror> or --ivy-settings replaces it";
 
 impl Repository {
     /// The local directory of a `file://` repository.
@@ -61,28 +69,27 @@ pub fn servers(xml: &str, file: &str) -> Result<Vec<Server>, MavenError> {
         file: file.to_string(),
         reason: e.to_string(),
     })?;
-    let text = |n: roxmltree::Node, name: &str| {
-        n.children()
-            .find(|c| c.is_element() && c.tag_name().name() == name)
-            .and_then(|c| c.text())
-            .map(|t| t.trim().to_string())
-    };
     Ok(doc
         .descendants()
         .filter(|n| n.is_element() && n.tag_name().name() == "server")
         .filter_map(|s| {
             Some(Server {
-                id: text(s, "id")?,
+                id: child_text(s, "id")?,
                 auth: Auth {
-                    user: text(s, "username")?,
-                    password: text(s, "password").unwrap_or_default(),
+                    user: child_text(s, "username")?,
+                    password: child_text(s, "password").unwrap_or_default(),
                 },
             })
         })
         .collect())
 }
 
-fn repository(name: &str, given: &str, servers: &[Server]) -> Result<Repository, MavenError> {
+pub fn repository(
+    name: &str,
+    given: &str,
+    servers: &[Server],
+    origin: &str,
+) -> Result<Repository, MavenError> {
     let bad = |reason: &str| MavenError::Repository {
         given: redact(given),
         reason: reason.to_string(),
@@ -113,7 +120,109 @@ fn repository(name: &str, given: &str, servers: &[Server]) -> Result<Repository,
         name: name.to_string(),
         url: root,
         auth,
+        origin: origin.to_string(),
     })
+}
+
+/// A `<mirror>` of settings.xml: the repositories its `mirrorOf` names are asked at
+/// `url` instead.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Mirror {
+    pub id: String,
+    pub url: String,
+    pub mirror_of: String,
+}
+
+fn child_text(n: roxmltree::Node, name: &str) -> Option<String> {
+    n.children()
+        .find(|c| c.is_element() && c.tag_name().name() == name)
+        .and_then(|c| c.text())
+        .map(|t| t.trim().to_string())
+}
+
+/// The `<mirrors>` of a settings.xml, in order; one without an id, URL or mirrorOf is
+/// skipped, as Maven skips it.
+pub fn mirrors(xml: &str, file: &str) -> Result<Vec<Mirror>, MavenError> {
+    let doc = Document::parse(xml).map_err(|e| MavenError::Settings {
+        file: file.to_string(),
+        reason: e.to_string(),
+    })?;
+    Ok(doc
+        .descendants()
+        .filter(|n| n.is_element() && n.tag_name().name() == "mirror")
+        .filter(|n| n.parent().is_some_and(|p| p.tag_name().name() == "mirrors"))
+        .filter_map(|m| {
+            Some(Mirror {
+                id: child_text(m, "id")?,
+                url: child_text(m, "url")?,
+                mirror_of: child_text(m, "mirrorOf")?,
+            })
+        })
+        .collect())
+}
+
+/// Whether a repository is on this machine (Maven's `external:` leaves those out).
+fn is_local(repo: &Repository) -> bool {
+    let Ok(u) = url::Url::parse(&repo.url) else {
+        return false;
+    };
+    u.scheme() == "file" || matches!(u.host_str(), Some("localhost" | "127.0.0.1" | "[::1]"))
+}
+
+/// Maven's `mirrorOf` grammar: a comma list of ids, `*`, `external:*` (not on this
+/// machine), `external:http:*` (plain HTTP, not on this machine), and `!id` to leave
+/// one out (which wins over every other entry).
+pub fn mirror_of_matches(pattern: &str, repo: &Repository) -> bool {
+    let parts: Vec<&str> = pattern.split(',').map(str::trim).collect();
+    if parts
+        .iter()
+        .any(|p| p.strip_prefix('!') == Some(repo.name.as_str()))
+    {
+        return false;
+    }
+    parts.iter().any(|p| match *p {
+        "*" => true,
+        "external:*" => !is_local(repo),
+        "external:http:*" => repo.url.starts_with("http://") && !is_local(repo),
+        id => id == repo.name,
+    })
+}
+
+/// The repositories with settings.xml's mirrors applied, as Maven picks a mirror: one
+/// whose `mirrorOf` is exactly the repository's id first, else the first that matches.
+/// Several repositories behind one mirror are asked there once. Credentials for a
+/// mirror come from the `<server>` with its id.
+pub fn apply_mirrors(
+    repos: Vec<Repository>,
+    mirrors: &[Mirror],
+    servers: &[Server],
+    file: &str,
+) -> Result<Vec<Repository>, MavenError> {
+    let mut out: Vec<Repository> = Vec::new();
+    for repo in repos {
+        let chosen = mirrors
+            .iter()
+            .find(|m| m.mirror_of.trim() == repo.name)
+            .or_else(|| {
+                mirrors
+                    .iter()
+                    .find(|m| mirror_of_matches(&m.mirror_of, &repo))
+            });
+        let next = match chosen {
+            None => repo,
+            Some(m) => {
+                let origin = format!(
+                    "<mirror> {} (mirrorOf {}) in {file}, for {}",
+                    m.id, m.mirror_of, repo.name
+                );
+                repository(&m.id, &m.url, servers, &origin)?
+            }
+        };
+        if !out.iter().any(|r| r.url == next.url) {
+            out.push(next);
+        }
+    }
+    Ok(out)
 }
 
 fn decode(s: &str) -> String {
@@ -146,21 +255,34 @@ pub fn repositories(
     extra: &[String],
     servers: &[Server],
 ) -> Result<Vec<Repository>, MavenError> {
+    let origin = match default_root {
+        Some(_) => crate::env_vars::DEFAULT_ARTIFACT_REPOSITORY,
+        None => DEFAULT_ORIGIN,
+    };
     let mut out = vec![
-        repository("central", default_root.unwrap_or(CENTRAL), servers)?,
+        repository("central", default_root.unwrap_or(CENTRAL), servers, origin)?,
         repository(
             "spark-packages",
             default_root.unwrap_or(SPARK_PACKAGES),
             servers,
+            origin,
         )?,
     ];
     if default_root.is_some() {
         out.pop(); // Spark points both at it; asking twice adds nothing.
     }
-    for (i, r) in extra.iter().filter(|r| !r.trim().is_empty()).enumerate() {
-        out.push(repository(&format!("repo-{}", i + 1), r, servers)?);
-    }
+    out.extend(user_list(extra, servers)?);
     Ok(out)
+}
+
+/// `--repositories` as Spark adds them after the default resolver: `repo-1`, `repo-2`…
+pub fn user_list(extra: &[String], servers: &[Server]) -> Result<Vec<Repository>, MavenError> {
+    extra
+        .iter()
+        .filter(|r| !r.trim().is_empty())
+        .enumerate()
+        .map(|(i, r)| repository(&format!("repo-{}", i + 1), r, servers, "--repositories"))
+        .collect()
 }
 
 #[cfg(test)]
@@ -216,5 +338,84 @@ mod tests {
             .unwrap_err()
             .to_string()
             .contains("s.xml"));
+    }
+
+    fn repo(name: &str, url: &str) -> Repository {
+        repository(name, url, &[], "test").unwrap()
+    }
+
+    #[test]
+    fn mirror_of_grammar() {
+        let central = repo("central", CENTRAL);
+        let local = repo("repo-1", "http://127.0.0.1:8081/m2/");
+        let file = repo("repo-2", "file:///srv/m2");
+        let https = repo("repo-3", "https://nexus.example/m2");
+        let plain = repo("repo-4", "http://nexus.example/m2");
+        let all = [&central, &local, &file, &https, &plain];
+        let matching = |pattern: &str| -> Vec<&str> {
+            all.iter()
+                .filter(|r| mirror_of_matches(pattern, r))
+                .map(|r| r.name.as_str())
+                .collect()
+        };
+        assert_eq!(
+            matching("*"),
+            ["central", "repo-1", "repo-2", "repo-3", "repo-4"]
+        );
+        assert_eq!(matching("external:*"), ["central", "repo-3", "repo-4"]);
+        assert_eq!(matching("external:http:*"), ["repo-4"]);
+        assert_eq!(matching("central"), ["central"]);
+        assert_eq!(matching("central, repo-3"), ["central", "repo-3"]);
+        assert_eq!(
+            matching("*,!repo-1,!repo-2"),
+            ["central", "repo-3", "repo-4"]
+        );
+        assert_eq!(
+            matching("!central,*"),
+            ["repo-1", "repo-2", "repo-3", "repo-4"]
+        );
+        assert!(matching("spark-packages").is_empty());
+    }
+
+    #[test]
+    fn mirrors_replace_what_they_mirror() {
+        let xml = "<settings><servers><server><id>corp</id><username>u</username>\
+                   <password>p</password></server></servers><mirrors>\
+                   <mirror><id>corp</id><url>https://nexus.corp/m2</url><mirrorOf>external:*,!repo-2</mirrorOf></mirror>\
+                   <mirror><id>pk</id><url>https://pk.corp/</url><mirrorOf>spark-packages</mirrorOf></mirror>\
+                   <mirror><id>broken</id><url>https://x/</url></mirror></mirrors></settings>";
+        let ms = mirrors(xml, "settings.xml").unwrap();
+        assert_eq!(ms.len(), 2, "one without mirrorOf is skipped: {ms:?}");
+        let servers = servers(xml, "settings.xml").unwrap();
+        let extra = [
+            "https://other.example/m2".to_string(),
+            "https://kept.example/m2".into(),
+            "http://localhost:1/m2".into(),
+        ];
+        let chain = repositories(None, &extra, &servers).unwrap();
+        let mirrored = apply_mirrors(chain, &ms, &servers, "settings.xml").unwrap();
+        let got: Vec<(&str, &str)> = mirrored
+            .iter()
+            .map(|r| (r.name.as_str(), r.url.as_str()))
+            .collect();
+        // Exact id beats the earlier wildcard; central and repo-1 share the mirror.
+        assert_eq!(
+            got,
+            [
+                ("corp", "https://nexus.corp/m2/"),
+                ("pk", "https://pk.corp/"),
+                ("repo-2", "https://kept.example/m2/"),
+                ("repo-3", "http://localhost:1/m2/"),
+            ]
+        );
+        assert_eq!(
+            mirrored[0].auth.as_ref().map(|a| a.user.as_str()),
+            Some("u")
+        );
+        assert!(
+            mirrored[0].origin.contains("<mirror> corp"),
+            "{}",
+            mirrored[0].origin
+        );
     }
 }

@@ -1,4 +1,5 @@
-//! The `--packages` stage of `sparkimg build`: repositories and credentials, what the
+//! The `--packages` stage of `sparkimg build`: repositories (Spark's chain or an Ivy
+//! settings file's, then settings.xml's mirrors) and credentials, what the
 //! distribution already ships, resolution, the report of evictions and of the jars the
 //! distribution wins, then the downloads. Its result is what the `packages` layer holds.
 
@@ -7,7 +8,7 @@ use std::path::{Path, PathBuf};
 
 use super::coordinate::{Coordinate, ModuleId, Pattern};
 use super::remote::Remote;
-use super::settings::{self, Server};
+use super::settings::{self, Mirror, Repository, Server};
 use super::{resolve, MavenError, Request, Resolution};
 use crate::http::RetryPolicy;
 use crate::jar::{self, Coordinates};
@@ -44,6 +45,9 @@ pub struct StageOptions<'a> {
     pub default_root: Option<&'a str>,
     /// `~/.m2/settings.xml` (read when it exists).
     pub settings_xml: Option<PathBuf>,
+    /// `--ivy-settings` (Spark's `spark.jars.ivySettings`): its default resolver's
+    /// repositories replace Spark's default chain; `--repositories` follow them.
+    pub ivy_settings: Option<&'a Path>,
     /// The distribution whose `jars/` win over resolved versions (none: nothing does).
     pub spark_home: Option<&'a Path>,
     pub cache_root: &'a Path,
@@ -77,18 +81,78 @@ pub fn shipped(spark_home: &Path, cache_root: &Path) -> BTreeMap<ModuleId, Strin
         .collect()
 }
 
-fn servers(settings_xml: Option<&Path>) -> Result<Vec<Server>, MavenError> {
+/// settings.xml's `<servers>` and `<mirrors>`; none when there is no such file.
+fn read_settings(settings_xml: Option<&Path>) -> Result<(Vec<Server>, Vec<Mirror>), MavenError> {
     let Some(path) = settings_xml else {
-        return Ok(Vec::new());
+        return Ok(Default::default());
     };
     match std::fs::read_to_string(path) {
-        Ok(text) => settings::servers(&text, &path.display().to_string()),
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(Vec::new()),
+        Ok(text) => {
+            let file = path.display().to_string();
+            Ok((
+                settings::servers(&text, &file)?,
+                settings::mirrors(&text, &file)?,
+            ))
+        }
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(Default::default()),
         Err(source) => Err(MavenError::Io {
             path: path.to_path_buf(),
             source,
         }),
     }
+}
+
+/// The repositories of an Ivy settings file's default resolver.
+fn ivy_chain(file: &Path, servers: &[Server]) -> Result<Vec<Repository>, MavenError> {
+    let shown = file.display().to_string();
+    let text = std::fs::read_to_string(file).map_err(|source| MavenError::IvySettingsRead {
+        file: file.to_path_buf(),
+        source,
+    })?;
+    let dir = std::path::absolute(file)
+        .ok()
+        .and_then(|f| f.parent().map(|d| d.display().to_string()))
+        .unwrap_or_default();
+    let bad = |reason: String| MavenError::IvySettings {
+        file: shown.clone(),
+        reason,
+    };
+    let repos = super::ivysettings::repositories(&text, &dir).map_err(bad)?;
+    repos
+        .into_iter()
+        .map(|r| {
+            let origin = format!("resolver {} in --ivy-settings {shown}", r.name);
+            settings::repository(&r.name, &r.root, servers, &origin)
+        })
+        .collect()
+}
+
+/// The repositories asked, in order: Spark's default chain (or the Ivy settings file's
+/// default resolver, as Spark puts it first), then `--repositories`; then settings.xml's
+/// mirrors in place of what they mirror.
+pub fn chain(o: &StageOptions) -> Result<Vec<Repository>, MavenError> {
+    let (servers, mirrors) = read_settings(o.settings_xml.as_deref())?;
+    let repos = match o.ivy_settings {
+        None => settings::repositories(o.default_root, o.repositories, &servers)?,
+        Some(file) => {
+            let mut repos = ivy_chain(file, &servers)?;
+            repos.extend(settings::user_list(o.repositories, &servers)?);
+            if repos.is_empty() {
+                return Err(MavenError::IvySettings {
+                    file: file.display().to_string(),
+                    reason: "it names no defaultResolver, and no --repositories are given"
+                        .to_string(),
+                });
+            }
+            repos
+        }
+    };
+    let file = o
+        .settings_xml
+        .as_deref()
+        .map(|p| p.display().to_string())
+        .unwrap_or_default();
+    settings::apply_mirrors(repos, &mirrors, &servers, &file)
 }
 
 /// The lines a resolution is reported with: evictions, and each jar the distribution
@@ -133,8 +197,7 @@ pub fn run(o: &StageOptions) -> Result<Vec<PackageJar>, MavenError> {
     if o.packages.is_empty() {
         return Ok(Vec::new());
     }
-    let servers = servers(o.settings_xml.as_deref())?;
-    let repos = settings::repositories(o.default_root, o.repositories, &servers)?;
+    let repos = chain(o)?;
     let remote = Remote::new(
         repos,
         o.cache_root,

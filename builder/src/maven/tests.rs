@@ -760,3 +760,59 @@ fn partial_names_come_from_the_expected_sum() {
     assert!(a.starts_with("unverified-"), "{a}");
     assert_ne!(a, remote::partial_key(&None, "http://s/x.jar"));
 }
+
+/// A [`Repo`] whose jar probes are recorded; probing a jar it lists none for fails, as
+/// an unreachable repository would.
+struct Probed(Repo, std::cell::RefCell<Vec<String>>);
+
+impl PomSource for Probed {
+    fn pom(&self, c: &Coordinate) -> Result<Option<String>, SourceError> {
+        self.0.pom(c)
+    }
+    fn versions(&self, m: &ModuleId) -> Result<Vec<String>, SourceError> {
+        self.0.versions(m)
+    }
+    fn has_jar(&self, c: &Coordinate) -> Result<bool, SourceError> {
+        self.1.borrow_mut().push(c.to_string());
+        self.0.has_jar(c)
+    }
+    fn repositories(&self) -> Vec<String> {
+        self.0.repositories()
+    }
+}
+
+#[test]
+fn parents_and_boms_are_read_as_poms_never_probed_for_a_jar() {
+    let mut repo = Repo::default();
+    let bom = "<packaging>pom</packaging><dependencyManagement><dependencies>\
+               <dependency><groupId>org.l</groupId><artifactId>lib</artifactId>\
+               <version>2</version></dependency></dependencies></dependencyManagement>";
+    repo.add_pom("org.p:parent:1", "<packaging>pom</packaging>")
+        .add_pom("org.b:bom:1", bom)
+        .add("org.l:lib:2", "")
+        .add_pom("org.pp:pomdep:1", "<packaging>pom</packaging>");
+    let import = dep("org.b:bom:1:import", "<type>pom</type>");
+    repo.add(
+        "org.c:conn:1",
+        &format!(
+            "<parent><groupId>org.p</groupId><artifactId>parent</artifactId><version>1</version>\
+             </parent><dependencyManagement><dependencies>{import}</dependencies>\
+             </dependencyManagement>{}",
+            deps(&["org.l:lib", "org.pp:pomdep:1"])
+        ),
+    );
+    let probed = Probed(repo, Default::default());
+    let req = Request {
+        packages: parse_packages("org.c:conn:1").unwrap(),
+        excludes: Vec::new(),
+        shipped: BTreeMap::new(),
+    };
+    let res = resolve(&probed, &req).unwrap();
+    assert_eq!(
+        files(&res),
+        ["org.c_conn-1.jar", "org.l_lib-2.jar"],
+        "a pom-packaged dependency without a jar adds none"
+    );
+    // Only the pom-packaged dependency is asked about, once.
+    assert_eq!(*probed.1.borrow(), ["org.pp:pomdep:1"]);
+}

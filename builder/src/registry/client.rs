@@ -240,7 +240,8 @@ impl Registry {
         // than after the whole backoff.
         match class {
             ErrorClass::Permanent => Attempt::fatal(err),
-            ErrorClass::Transient => Attempt::retry(err, None),
+            // A registry has no other endpoint to fail over to: keep retrying.
+            ErrorClass::Transient | ErrorClass::Unreachable => Attempt::retry(err, None),
         }
     }
 

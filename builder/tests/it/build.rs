@@ -1177,3 +1177,50 @@ fn packages_are_baked_into_jars_and_rebuilt_offline() {
     );
     fails(&o, exit::USAGE, "org.a:app");
 }
+
+/// `build --ivy-settings`: the file's chain (an unreachable ibiblio, then a url resolver
+/// on a file:// repository) replaces Spark's default one, as spark.jars.ivySettings does.
+#[test]
+fn packages_come_from_an_ivy_settings_chain() {
+    let fx = Fixture::new();
+    let repo = fx.p("m2");
+    common::maven_module(&repo, "org.a", "app", "1.0", &[]);
+    let dead = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let dead_url = format!("http://{}/m2/", dead.local_addr().unwrap());
+    drop(dead);
+    let m2 = "[organisation]/[module]/[revision]/[artifact]-[revision](-[classifier]).[ext]";
+    let settings = fx.p("ivysettings.xml");
+    fs::write(
+        &settings,
+        format!(
+            "<ivysettings><settings defaultResolver=\"corp\"/><resolvers><chain name=\"corp\">\
+             <ibiblio name=\"down\" m2compatible=\"true\" root=\"{dead_url}\"/>\
+             <url name=\"local\" m2compatible=\"true\"><artifact pattern=\"file://${{ivy.settings.dir}}/m2/{m2}\"/></url>\
+             </chain></resolvers></ivysettings>"
+        ),
+    )
+    .unwrap();
+    let output = format!("--output=oci:{}", fx.p("out").display());
+    let flag = format!("--ivy-settings={}", settings.display());
+    let home = fx.p("home");
+    let o = fx.build_env(
+        &[
+            "--json",
+            "-t",
+            "3.5.3",
+            "--packages",
+            "org.a:app:1.0",
+            &flag,
+            &output,
+        ],
+        None,
+        &[("HOME", home.to_str().unwrap())],
+    );
+    let r = o.json();
+    assert_eq!(r["packages"][0]["file"], "org.a_app-1.0.jar", "{r}");
+    let root = format!("file://{}/", repo.display());
+    assert_eq!(r["packages"][0]["repository"], root.as_str());
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(err.matches("repository down (").count(), 1, "{err}");
+    assert!(err.contains("--ivy-settings"), "{err}");
+}

@@ -257,6 +257,25 @@ fn an_unreachable_repository_is_passed_over() {
     assert!(sparkimg::report::chain(&e).contains(&dead_url), "{e}");
 }
 
+/// A 403 for one file (S3-backed repositories say so for what they lack) is that file's
+/// answer: the repository stays in the chain for the next one.
+#[test]
+fn a_repository_refusing_one_file_is_still_asked_for_the_next() {
+    let server = Server::start();
+    server.module("org.a:app:1.0", &[], true);
+    let pom = file_path(&gav("org.a:app:1.0"), "pom");
+    let jar = file_path(&gav("org.a:app:1.0"), "jar");
+    server.fault(&format!("/s3/{pom}"), Fault::Status(403, None));
+    let repos = repositories(Some(&server.url("s3/")), &[server.url("m2/")], &[]).unwrap();
+    let cache = tempfile::tempdir().unwrap();
+    let r = Remote::new(repos, cache.path(), false, policy()).unwrap();
+    let res = resolve(&r, &request("org.a:app:1.0")).unwrap();
+    assert_eq!(r.download(&res.artifacts).unwrap().len(), 1);
+    let seen = |p: &str| server.seen(&format!("/s3/{p}"));
+    assert_eq!(seen(&pom).first().map(|s| s.status), Some(403));
+    assert!(!seen(&jar).is_empty(), "skipped after its 403");
+}
+
 #[test]
 fn credentials_go_in_a_header_and_are_never_printed() {
     use base64::Engine as _;

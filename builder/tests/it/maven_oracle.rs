@@ -5,15 +5,20 @@
 //! distribution's `bin/spark-submit --packages` (Ivy, with `spark.jars.ivySettings`
 //! naming only that repository and a throwaway `spark.jars.ivy`) and by sparkimg; the
 //! retrieved jar sets must be equal, case by case (less the distribution's own jars,
-//! sparkimg's one deliberate difference).
+//! sparkimg's one deliberate difference). Behind a firewall (issue 29) the same holds
+//! with Spark's default chain unreachable, unreachable `--repositories` and an Ivy
+//! settings chain; settings.xml mirrors and the all-unreachable error are sparkimg's.
 
 use crate::common;
 
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 use std::process::Command;
+use std::time::{Duration, Instant};
 
+use crate::common::{assert_exit, Ran, Sparkimg};
 use sha1::Digest as _;
+use sparkimg::exit;
 use sparkimg::http::RetryPolicy;
 use sparkimg::maven::coordinate::{parse_excludes, parse_packages};
 use sparkimg::maven::remote::Remote;
@@ -304,16 +309,26 @@ fn spark_submit(
         ),
     )
     .unwrap();
+    let mut args = vec!["--packages".to_string(), packages.to_string()];
+    if !excludes.is_empty() {
+        args.extend(["--exclude-packages".to_string(), excludes.to_string()]);
+    }
+    args.push("--conf".into());
+    args.push(format!("spark.jars.ivySettings={}", settings.display()));
+    spark_submit_with(home, work, &args)
+}
+
+/// `spark-submit ARGS` with `work` as HOME (no ~/.m2, no ~/.ivy2 of the developer's)
+/// and a throwaway `spark.jars.ivy`: the jars Ivy retrieved.
+fn spark_submit_with(home: &Path, work: &Path, args: &[String]) -> BTreeSet<String> {
+    std::fs::create_dir_all(work).unwrap();
     let ivy = work.join("ivy");
     let _ = std::fs::remove_dir_all(&ivy);
     let mut cmd = Command::new(home.join("bin/spark-submit"));
-    cmd.env("HOME", work).env("SPARK_LOCAL_IP", "127.0.0.1");
-    cmd.args(["--packages", packages]);
-    if !excludes.is_empty() {
-        cmd.args(["--exclude-packages", excludes]);
-    }
-    cmd.arg("--conf")
-        .arg(format!("spark.jars.ivySettings={}", settings.display()));
+    cmd.env("HOME", work)
+        .env("SPARK_LOCAL_IP", "127.0.0.1")
+        .env_remove("DEFAULT_ARTIFACT_REPOSITORY");
+    cmd.args(args);
     cmd.arg("--conf")
         .arg(format!("spark.jars.ivy={}", ivy.display()));
     // Resolution happens before the main class is loaded; none is needed.
@@ -442,4 +457,276 @@ fn same_jars_as_spark_submit_packages() {
         ("3.99", "3.12.0")
     );
     assert!(failures.is_empty(), "{}", failures.join("\n"));
+}
+
+/// The issue's closure: two roots, a pom-packaged parent (never a dependency) giving
+/// versions through dependencyManagement, a BOM import; six jars in all.
+fn generate_firewalled(repo: &Path) {
+    let managed = format!(
+        "<packaging>pom</packaging><dependencyManagement>{}</dependencyManagement>",
+        deps(&["com.example:conn-api:1.0", "org.dep:util:3.1"])
+    );
+    module(repo, "com.example:conn-parent:1.0", &managed, &[]);
+    let parent = "<parent><groupId>com.example</groupId><artifactId>conn-parent</artifactId>\
+                  <version>1.0</version></parent>";
+    let core = format!(
+        "{parent}{}",
+        deps(&["com.example:conn-api", "org.dep:util"])
+    );
+    module(repo, "com.example:conn-core:1.0", &core, &[".jar"]);
+    module(repo, "com.example:conn-api:1.0", parent, &[".jar"]);
+    module(
+        repo,
+        "org.dep:util:3.1",
+        &deps(&["org.dep:base:1"]),
+        &[".jar"],
+    );
+    leaf(repo, "org.dep:base:1");
+    let bom = format!(
+        "<packaging>pom</packaging><dependencyManagement>{}</dependencyManagement>",
+        deps(&["org.dep:extra:2"])
+    );
+    module(repo, "org.dep:bom:1", &bom, &[]);
+    let import = dep("org.dep:bom:1:import", "<type>pom</type>");
+    let other = format!(
+        "<dependencyManagement><dependencies>{import}</dependencies></dependencyManagement>{}",
+        deps(&["org.dep:extra"])
+    );
+    module(repo, "com.example:other:2.0", &other, &[".jar"]);
+    leaf(repo, "org.dep:extra:2");
+}
+
+const FIREWALLED: &str = "com.example:conn-core:1.0,com.example:other:2.0";
+
+/// A loopback port nothing listens on: connections to it are refused.
+fn refused_port() -> u16 {
+    let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    l.local_addr().unwrap().port()
+}
+
+/// `sparkimg packages --json --packages FIREWALLED ARGS` with `home` as HOME and no
+/// DEFAULT_ARTIFACT_REPOSITORY: the jar files, stderr, and how long it took.
+fn sparkimg_packages(home: &Path, args: &[String]) -> (BTreeSet<String>, String, Duration) {
+    let t = Instant::now();
+    let out = Sparkimg::new()
+        .args(["packages", "--json", "--packages", FIREWALLED])
+        .args(args)
+        .arg("--cache-dir")
+        .arg(home.join("cache"))
+        .env("HOME", home)
+        .env_remove("DEFAULT_ARTIFACT_REPOSITORY")
+        .run();
+    let took = t.elapsed();
+    let jars = out.json();
+    let files = jars
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|j| j["file"].as_str().unwrap().to_string())
+        .collect();
+    (
+        files,
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+        took,
+    )
+}
+
+fn six_jars() -> BTreeSet<String> {
+    [
+        "com.example_conn-core-1.0.jar",
+        "com.example_conn-api-1.0.jar",
+        "org.dep_util-3.1.jar",
+        "org.dep_base-1.jar",
+        "com.example_other-2.0.jar",
+        "org.dep_extra-2.jar",
+    ]
+    .map(String::from)
+    .into()
+}
+
+/// (name, spark-submit's flags, sparkimg's flags, warnings sparkimg must give once).
+type Case<'a> = (&'a str, Vec<String>, Vec<String>, Vec<&'a str>);
+
+/// Issue 29: Spark's flags as a user behind a firewall passes them (the default chain's
+/// Maven Central and spark-packages do not resolve here), an unreachable repository
+/// before a working one, and an Ivy settings file: Spark's Ivy and sparkimg agree.
+#[test]
+fn behind_a_firewall_the_same_jars_as_spark_submit() {
+    let Some(spark) = fixture_home() else {
+        common::skip(&format!("no {SPARK} fixture (cargo xtask fixtures)"));
+        return;
+    };
+    if !common::need("java") {
+        return;
+    }
+    let work = tempfile::tempdir().unwrap();
+    let repo = work.path().join("repo");
+    generate_firewalled(&repo);
+    let server = serve(&repo);
+    let url = server.url("m2/");
+    let refused = format!("http://127.0.0.1:{}/m2/", refused_port());
+    let repos = |list: &[&str]| vec!["--repositories".to_string(), list.join(",")];
+    let ivy_file = work.path().join("ivysettings.xml");
+    std::fs::write(
+        &ivy_file,
+        format!(
+            "<ivysettings><settings defaultResolver=\"corp\"/><resolvers><chain name=\"corp\">\
+             <ibiblio name=\"gone\" m2compatible=\"true\" root=\"http://nexus.invalid/m2/\"/>\
+             <ibiblio name=\"loop\" m2compatible=\"true\" root=\"{url}\"/></chain></resolvers>\
+             </ivysettings>"
+        ),
+    )
+    .unwrap();
+    let ivy_conf = vec![
+        "--conf".to_string(),
+        format!("spark.jars.ivySettings={}", ivy_file.display()),
+    ];
+    let ivy_flag = vec!["--ivy-settings".to_string(), ivy_file.display().to_string()];
+    let cases: Vec<Case> = vec![
+        (
+            "--repositories after the unreachable default chain",
+            repos(&[&url]),
+            repos(&[&url]),
+            vec!["central", "spark-packages"],
+        ),
+        (
+            "a refused port and an .invalid host before the working one",
+            repos(&[&refused, "http://nosuch.invalid/m2/", &url]),
+            repos(&[&refused, "http://nosuch.invalid/m2/", &url]),
+            vec!["central", "spark-packages", "repo-1", "repo-2"],
+        ),
+        ("an ivysettings chain", ivy_conf, ivy_flag, vec!["gone"]),
+    ];
+    let mut failures = Vec::new();
+    for (i, (name, theirs_args, our_args, warned)) in cases.iter().enumerate() {
+        let case = work.path().join(format!("case-{i}"));
+        let theirs = spark_submit_with(
+            &spark,
+            &case.join("spark"),
+            &[
+                &["--packages".to_string(), FIREWALLED.to_string()][..],
+                theirs_args,
+            ]
+            .concat(),
+        );
+        let home = case.join("sparkimg");
+        std::fs::create_dir_all(&home).unwrap();
+        let (ours, stderr, took) = sparkimg_packages(&home, our_args);
+        assert_eq!(ours, six_jars(), "{name}: sparkimg\n{stderr}");
+        if ours != theirs {
+            failures.push(format!(
+                "{name}:\n  sparkimg: {ours:?}\n  spark-submit: {theirs:?}"
+            ));
+        }
+        for repo in warned {
+            let once = format!("repository {repo} (");
+            assert_eq!(stderr.matches(&once).count(), 1, "{name}: {repo}\n{stderr}");
+        }
+        assert_eq!(
+            stderr.matches("cannot be reached").count(),
+            warned.len(),
+            "{name}\n{stderr}"
+        );
+        // Nothing waited out a backoff (the policy's would be 1 + 2 + 4 s per file).
+        assert!(
+            took < Duration::from_secs(5),
+            "{name}: took {took:?}\n{stderr}"
+        );
+    }
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+}
+
+/// A settings.xml `<mirror>` of `*` sends the whole default chain to the loopback
+/// repository: no warning, nothing asked elsewhere.
+#[test]
+fn a_settings_xml_mirror_of_everything_is_used() {
+    let work = tempfile::tempdir().unwrap();
+    let repo = work.path().join("repo");
+    generate_firewalled(&repo);
+    let server = serve(&repo);
+    let home = work.path().join("home");
+    std::fs::create_dir_all(home.join(".m2")).unwrap();
+    std::fs::write(
+        home.join(".m2/settings.xml"),
+        format!(
+            "<settings><mirrors><mirror><id>corp</id><name>Corp</name><url>{}</url>\
+             <mirrorOf>*</mirrorOf></mirror></mirrors></settings>",
+            server.url("m2/")
+        ),
+    )
+    .unwrap();
+    let (ours, stderr, _) = sparkimg_packages(&home, &[]);
+    assert_eq!(ours, six_jars(), "{stderr}");
+    assert!(!stderr.contains("cannot be reached"), "{stderr}");
+    let out = Sparkimg::new()
+        .args(["packages", "--json", "--packages", FIREWALLED])
+        .arg("--cache-dir")
+        .arg(home.join("cache"))
+        .env("HOME", &home)
+        .json();
+    assert!(
+        out.as_array()
+            .unwrap()
+            .iter()
+            .all(|j| j["repository"] == server.url("m2/")),
+        "{out}"
+    );
+}
+
+/// With no repository answering, the error names each one, what it said and where it
+/// comes from, at once; an ivysettings resolver sparkimg cannot read is a usage error.
+#[test]
+fn no_repository_answering_names_each_and_unknown_resolvers_are_refused() {
+    let work = tempfile::tempdir().unwrap();
+    let refused = format!("http://127.0.0.1:{}/m2/", refused_port());
+    let t = Instant::now();
+    let out = Sparkimg::new()
+        .args([
+            "packages",
+            "--packages",
+            FIREWALLED,
+            "--repositories",
+            &refused,
+        ])
+        .arg("--cache-dir")
+        .arg(work.path().join("cache"))
+        .env("HOME", work.path())
+        .env_remove("DEFAULT_ARTIFACT_REPOSITORY")
+        .run();
+    assert_exit(&out, exit::DOWNLOAD);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(took_little(t.elapsed()), "{:?}\n{err}", t.elapsed());
+    assert!(err.contains("no repository could answer"), "{err}");
+    for (name, origin) in [
+        ("central", "Spark's default chain"),
+        ("spark-packages", "Spark's default chain"),
+        ("repo-1", "--repositories"),
+    ] {
+        assert!(err.contains(&format!("{name} (")), "{name}\n{err}");
+        assert!(err.contains(origin), "{origin}\n{err}");
+    }
+    assert!(err.to_lowercase().contains("refused"), "{err}");
+    assert!(err.contains("hint: "), "{err}");
+
+    let ivy = work.path().join("ivysettings.xml");
+    std::fs::write(
+        &ivy,
+        "<ivysettings><settings defaultResolver=\"c\"/><resolvers><chain name=\"c\">\
+         <filesystem name=\"shared\"/></chain></resolvers></ivysettings>",
+    )
+    .unwrap();
+    let out = Sparkimg::new()
+        .args(["packages", "--packages", FIREWALLED, "--ivy-settings"])
+        .arg(&ivy)
+        .arg("--cache-dir")
+        .arg(work.path().join("cache"))
+        .run();
+    assert_exit(&out, exit::USAGE);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("resolver `shared` is a <filesystem>"), "{err}");
+}
+
+/// Well under one backoff sequence of the retry policy (1 + 2 + 4 s), even loaded.
+fn took_little(d: Duration) -> bool {
+    d < Duration::from_secs(5)
 }
