@@ -72,6 +72,9 @@ pub fn set_runtime(c: &mut Map<String, Value>, inputs: &ConfigInputs) {
         .and_then(Value::as_object)
         .cloned()
         .unwrap_or_default();
+    // A base built by sparkimg must not lend this image its distribution's source,
+    // sha512 or packages when this one has none.
+    labels.retain(|k, _| !super::assemble::OWN_LABELS.contains(&k.as_str()));
     for (k, v) in &inputs.labels {
         labels.insert(k.clone(), json!(v));
     }
