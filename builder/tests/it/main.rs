@@ -15,4 +15,5 @@ mod maven;
 mod maven_oracle;
 mod rebase;
 mod registry;
+mod reproducible;
 mod sbom;
