@@ -43,7 +43,7 @@ impl Host {
             &format!("/{prefix}/spark-{VERSION}/{FILE}.sha512"),
             sha512sum_line(&tgz, FILE),
         );
-        for d in ["base", "cache", "work", "home", "bin", "dist"] {
+        for d in ["base", "cache", "work", "home", "dist"] {
             fs::create_dir_all(root.join(d)).unwrap();
         }
         fs::write(root.join("dist").join(FILE), &tgz).unwrap();
@@ -60,7 +60,10 @@ impl Host {
             &root.join("base/oci"),
             &[("amd64", vec![raw], vec!["LANG=C"])],
         );
-        fs::copy(entrypoint(), root.join("bin/spark-entrypoint")).unwrap();
+        // Where a checkout keeps it: found under the working directory, as in a clone.
+        let ep = root.join("work/target/dist/spark-entrypoint");
+        fs::create_dir_all(ep.parent().unwrap()).unwrap();
+        fs::copy(entrypoint(), ep).unwrap();
         Host {
             root,
             mirror,
@@ -74,15 +77,13 @@ impl Host {
         self.root.join(rel)
     }
 
-    /// `sparkimg build` here: this host's cache, working directory, home, entrypoint
-    /// copy, umask and environment, the one epoch of both hosts.
+    /// `sparkimg build` here: this host's cache, working directory (with its entrypoint
+    /// copy), home, umask and environment, the one epoch of both hosts.
     fn build(&self, args: &[&str]) -> Value {
         Sparkimg::with_umask(self.umask)
             .args(["build", "--json", "-r", "example.com/x", "-t", VERSION])
             .args(["--sbom=both", "--cache-dir"])
             .arg(self.p("cache"))
-            .arg("--entrypoint-binary")
-            .arg(self.p("bin/spark-entrypoint"))
             .args(args)
             .current_dir(self.p("work"))
             .env("HOME", self.p("home"))
@@ -187,8 +188,8 @@ fn same_inputs_anywhere_give_the_same_bytes() {
 
     // A fetched release on a rootfs base.
     let (ra, rb) = (a.build_release("out"), b.build_release("out"));
-    assert_eq!(ra["images"], rb["images"]);
     same_layout(&a.p("out"), &b.p("out"));
+    assert_eq!(ra["images"], rb["images"]);
     assert_no_host(&a.p("out"), &a);
     assert_no_host(&b.p("out"), &b);
     let l = labels(&a.p("out"), &ra);
@@ -211,8 +212,8 @@ fn same_inputs_anywhere_give_the_same_bytes() {
         ])
     };
     let (sa, sb) = (stacked(&a), stacked(&b));
-    assert_eq!(sa["images"], sb["images"]);
     same_layout(&a.p("stacked"), &b.p("stacked"));
+    assert_eq!(sa["images"], sb["images"]);
     assert_no_host(&a.p("stacked"), &a);
     let l = labels(&a.p("stacked"), &sa);
     assert!(l.get("org.opencontainers.image.source").is_none(), "{l:#}");
