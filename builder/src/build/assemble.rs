@@ -18,7 +18,7 @@ use crate::oci::json;
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Recipe {
     pub spark_version: String,
-    pub source: String,
+    pub origin: Origin,
     pub epoch: u64,
     pub timezone: String,
     pub uid: u64,
@@ -32,7 +32,7 @@ impl Recipe {
     pub fn of(opts: &BuildOptions) -> Recipe {
         Recipe {
             spark_version: opts.spark_version.clone(),
-            source: opts.source.clone(),
+            origin: opts.origin.clone(),
             epoch: opts.epoch,
             timezone: opts.timezone.clone(),
             uid: opts.uid,
@@ -41,6 +41,29 @@ impl Recipe {
         }
     }
 }
+
+/// Where an image says its distribution comes from: canonical names only, never the
+/// mirror, URL or path it was read from, so that its bytes depend only on content.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Origin {
+    /// `org.opencontainers.image.source`: a release's Apache archive URL, upstream's
+    /// repository for `--spark-home`; none for a `--dist` file or URL.
+    pub source: Option<String>,
+    /// The tarball's sha512 ([`SHA512_LABEL`]); none for `--spark-home`.
+    pub sha512: Option<String>,
+}
+
+/// The label recording the distribution tarball's sha512.
+pub const SHA512_LABEL: &str = "dev.sparkimg.spark.sha512";
+
+/// The labels [`oci_labels`] sets only when it has a value for them: never inherited
+/// from the base's config.
+pub const OWN_LABELS: &[&str] = &[
+    "org.opencontainers.image.source",
+    "org.opencontainers.image.base.digest",
+    SHA512_LABEL,
+    PACKAGES_LABEL,
+];
 
 /// `created_by` of our layers in the config's history: this prefix and the layer name.
 pub const HISTORY_PREFIX: &str = "sparkimg build: ";
@@ -221,7 +244,7 @@ fn image_entry(
 fn labels(recipe: &Recipe, base: &BaseImage, variant: Variant) -> BTreeMap<String, String> {
     let spark = SparkLabels {
         spark_version: &recipe.spark_version,
-        source: &recipe.source,
+        origin: &recipe.origin,
         epoch: recipe.epoch,
         packages: &recipe.packages,
     };
@@ -231,7 +254,7 @@ fn labels(recipe: &Recipe, base: &BaseImage, variant: Variant) -> BTreeMap<Strin
 /// What an image's labels say about its Spark and its build.
 pub struct SparkLabels<'a> {
     pub spark_version: &'a str,
-    pub source: &'a str,
+    pub origin: &'a Origin,
     pub epoch: u64,
     /// `--packages` coordinates, as resolved.
     pub packages: &'a [String],
@@ -252,10 +275,6 @@ pub fn oci_labels(
             recipe.spark_version.to_string(),
         ),
         (
-            "org.opencontainers.image.source".to_string(),
-            recipe.source.to_string(),
-        ),
-        (
             "org.opencontainers.image.base.name".to_string(),
             base_name.to_string(),
         ),
@@ -267,6 +286,12 @@ pub fn oci_labels(
     ]);
     if let Some(d) = base_digest {
         labels.insert("org.opencontainers.image.base.digest".into(), d.to_string());
+    }
+    if let Some(s) = &recipe.origin.source {
+        labels.insert("org.opencontainers.image.source".into(), s.clone());
+    }
+    if let Some(h) = &recipe.origin.sha512 {
+        labels.insert(SHA512_LABEL.into(), h.clone());
     }
     labels.extend(packages_label(recipe.packages));
     labels

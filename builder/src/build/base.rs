@@ -25,7 +25,8 @@ pub struct BaseLayer {
 
 #[derive(Debug)]
 pub struct BaseImage {
-    /// For the `org.opencontainers.image.base.name` annotation.
+    /// For the `org.opencontainers.image.base.name` annotation: a registry reference, or
+    /// a base on disk by its content (never its path).
     pub name: String,
     /// Manifest digest (or config digest for legacy docker archives); none for rootfs.
     pub digest: Option<String>,
@@ -362,7 +363,28 @@ fn arch_of(p: &Platform) -> Arch {
 }
 
 /// Open the base. `rootfs:` tarballs are re-compressed into `store` (cached by `cache`).
+/// A base on disk is named by its content ([`Location::content_name`]: its digest, a
+/// rootfs by its tar's, the sha256 of the uncompressed tar), never by its path.
 pub fn open(
+    spec: &BaseSpec,
+    want: &Platform,
+    compression: Compression,
+    store: &Path,
+    cache: Option<&LayerCache>,
+) -> Result<BaseImage, BuildError> {
+    let mut image = open_spec(spec, want, compression, store, cache)?;
+    if let BaseSpec::Local(location) = spec {
+        // A rootfs has no manifest: its one layer's diff ID is its content.
+        let digest = (image.digest.as_ref())
+            .or_else(|| image.layers.first().map(|l| &l.blob.diff_id))
+            .cloned()
+            .unwrap_or_default();
+        image.name = location.content_name(&digest);
+    }
+    Ok(image)
+}
+
+fn open_spec(
     spec: &BaseSpec,
     want: &Platform,
     compression: Compression,
@@ -384,19 +406,17 @@ pub fn open(
                     dir.display()
                 )));
             }
-            let name = format!("oci:{}", dir.display());
-            open_oci_layout(dir, reference.as_deref(), want, name, None)
+            open_oci_layout(dir, reference.as_deref(), want, String::new(), None)
         }
         BaseSpec::Local(Location::OciArchive { file, reference }) => {
             let tmp = unpack_archive(file)?;
             let root = tmp.path().to_path_buf();
-            let name = format!("oci-archive:{}", file.display());
-            open_oci_layout(&root, reference.as_deref(), want, name, Some(tmp))
+            open_oci_layout(&root, reference.as_deref(), want, String::new(), Some(tmp))
         }
         BaseSpec::Local(Location::DockerArchive { file, reference }) => {
             let tmp = unpack_archive(file)?;
             let root = tmp.path().to_path_buf();
-            let name = format!("docker-archive:{}", file.display());
+            let name = String::new();
             if root.join("index.json").is_file() && root.join("oci-layout").is_file() {
                 // `docker save` since v25 writes an OCI layout too; its ref names may be
                 // full references, which open_oci_layout matches.
@@ -440,7 +460,7 @@ pub fn open(
                 .map_err(|e| base_err(e.to_string()))?;
             let path = blob_path(store, &blob.digest);
             Ok(BaseImage {
-                name: format!("rootfs:{}", file.display()),
+                name: String::new(),
                 digest: None,
                 config,
                 layers: vec![BaseLayer { blob, path }],

@@ -72,6 +72,9 @@ pub fn set_runtime(c: &mut Map<String, Value>, inputs: &ConfigInputs) {
         .and_then(Value::as_object)
         .cloned()
         .unwrap_or_default();
+    // A base built by sparkimg must not lend this image its distribution's source,
+    // sha512 or packages when this one has none.
+    labels.retain(|k, _| !super::assemble::OWN_LABELS.contains(&k.as_str()));
     for (k, v) in &inputs.labels {
         labels.insert(k.clone(), json!(v));
     }
@@ -149,7 +152,10 @@ mod tests {
         };
         let base = json!({
             "architecture": "amd64", "os": "linux",
-            "config": {"Env": ["PATH=/usr/bin:/bin", "LANG=C.UTF-8"], "Cmd": ["jshell"]},
+            "config": {"Env": ["PATH=/usr/bin:/bin", "LANG=C.UTF-8"], "Cmd": ["jshell"],
+                // A sparkimg-built base's own: not this image's.
+                "Labels": {"org.opencontainers.image.source": "https://x", "vendor": "v",
+                           "dev.sparkimg.spark.sha512": "ab"}},
             "rootfs": {"type": "layers", "diff_ids": ["sha256:00"]},
             "history": [{"created_by": "x", "empty_layer": true}, {"created_by": "y"}],
         });
@@ -170,6 +176,10 @@ mod tests {
         assert_eq!(v["config"]["User"], "185");
         assert_eq!(v["rootfs"]["diff_ids"], json!(["sha256:00", "sha256:bb"]));
         assert_eq!(v["history"].as_array().unwrap().len(), 3);
+        assert_eq!(
+            v["config"]["Labels"],
+            json!({"vendor": "v", "org.opencontainers.image.version": "3.5.3"})
+        );
         // Deterministic: same inputs, same bytes.
         assert_eq!(c, image_config(&base, &inputs));
     }

@@ -42,7 +42,7 @@ pub struct EngineBuild {
     pub uid: u64,
     pub epoch: u64,
     pub entrypoint: PathBuf,
-    pub source: String,
+    pub origin: super::assemble::Origin,
     pub no_cache: bool,
     /// `--apt-packages`, installed by the JVM image's RUN apt-get (spark-py and spark-r
     /// are built FROM it).
@@ -307,7 +307,7 @@ pub fn build_images(
     let coordinates: Vec<String> = b.packages.iter().map(|j| j.coordinate.clone()).collect();
     let spark = SparkLabels {
         spark_version: &b.spark_version,
-        source: &b.source,
+        origin: &b.origin,
         epoch: b.epoch,
         packages: &coordinates,
     };

@@ -41,8 +41,8 @@ pub struct BuildOptions {
     pub cache_dir: Option<PathBuf>,
     /// `--lock-timeout`: the longest wait for another process building the same layer.
     pub lock_timeout: std::time::Duration,
-    /// For the `org.opencontainers.image.source` label.
-    pub source: String,
+    /// For the `org.opencontainers.image.source` and sha512 labels.
+    pub origin: super::assemble::Origin,
     /// Fallback zoneinfo when the base has none.
     pub host_zoneinfo: PathBuf,
     /// `--apt-packages`: OS packages added to every image (with python3 for spark-py

@@ -9,6 +9,7 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
+use super::assemble::Origin;
 use super::engine::{self as engine_stage, EngineBuild};
 use super::publish::{self, Delivered, FileSink, LoadSink, RegistrySink, Sink};
 use super::request::{buildable_version, default_output, Distribution, Load, Request};
@@ -87,7 +88,7 @@ pub fn run(
     let packages = bake_packages(req, &fetched.spark_home, &env)?;
     let sbom = req.sbom.any().then(|| SbomOptions {
         formats: req.sbom,
-        spark: sboms::spark_package(&version, &fetched.source, fetched.tarball.as_ref()),
+        spark: sboms::spark_package(&version, &fetched.origin, fetched.tarball.as_ref()),
     });
     let cache_dir = (!req.no_cache).then(|| env.cache_root.clone());
     if let Some(daemon) = &prepared.engine {
@@ -106,7 +107,7 @@ pub fn run(
             uid: req.uid,
             epoch: req.epoch,
             entrypoint: prepared.entrypoint.clone(),
-            source: fetched.source,
+            origin: fetched.origin,
             no_cache: req.no_cache,
             apt_packages: req.apt_packages.clone(),
             packages,
@@ -139,7 +140,7 @@ pub fn run(
             insecure_skip_verify: req.insecure_skip_verify,
         },
         sbom,
-        source: fetched.source,
+        origin: fetched.origin,
         packages,
         allow_unsupported_java: req.allow_unsupported_java,
     };
@@ -279,11 +280,11 @@ fn refuse_java_early(req: &Request, base: &BaseSpec, cache_root: &Path) -> Resul
     }
 }
 
-/// The distribution, fetched or given: its SPARK_HOME, the `source` label and, when
+/// The distribution, fetched or given: its SPARK_HOME, its canonical origin and, when
 /// fetched, the tarball's file name and sha512 (for the SBOM).
 struct Fetched {
     spark_home: PathBuf,
-    source: String,
+    origin: Origin,
     tarball: Option<sboms::Tarball>,
 }
 
@@ -291,7 +292,10 @@ fn fetch_distribution(req: &Request, env: &Environment) -> Result<Fetched, Build
     match &req.distribution {
         Distribution::Home(home) => Ok(Fetched {
             spark_home: home.clone(),
-            source: "https://github.com/apache/spark".into(),
+            origin: Origin {
+                source: Some("https://github.com/apache/spark".into()),
+                sha512: None,
+            },
             tarball: None,
         }),
         Distribution::Fetch {
@@ -309,9 +313,16 @@ fn fetch_distribution(req: &Request, env: &Environment) -> Result<Fetched, Build
                 fetched.path.display(),
                 fetched.source
             ));
+            // A release is named by Apache's archive whichever mirror served it; a
+            // `--dist` file or URL by its sha512 alone (its location is the host's).
+            let source = (fetched.version.as_deref())
+                .map(|v| crate::fetch::urls::canonical_url(v, &fetched.file));
             Ok(Fetched {
                 spark_home: fetched.path,
-                source: fetched.source,
+                origin: Origin {
+                    source,
+                    sha512: Some(fetched.sha512.clone()),
+                },
                 tarball: Some(sboms::Tarball {
                     file: fetched.file,
                     sha512: fetched.sha512,

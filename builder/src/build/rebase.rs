@@ -15,8 +15,9 @@ use std::sync::Arc;
 use serde::Serialize;
 use serde_json::Value;
 
-use super::assemble::{self, ImageParts, PlatformParts, Recipe};
-use super::assemble::{COMPRESSION_ANNOTATION, HISTORY_COMMENT, HISTORY_PREFIX, PACKAGES_LABEL};
+use super::assemble::{self, ImageParts, Origin, PlatformParts, Recipe};
+use super::assemble::{COMPRESSION_ANNOTATION, HISTORY_COMMENT, HISTORY_PREFIX};
+use super::assemble::{PACKAGES_LABEL, SHA512_LABEL};
 use super::base::{self, BaseImage};
 use super::output::BlobSource;
 use super::plan::{self, Content, Variant};
@@ -110,8 +111,11 @@ pub fn read_recipe(
     };
     let spark_version = label("org.opencontainers.image.version")
         .ok_or_else(|| not_ours("org.opencontainers.image.version label"))?;
-    let source = label("org.opencontainers.image.source")
-        .ok_or_else(|| not_ours("org.opencontainers.image.source label"))?;
+    // A `--dist` image names no source (its sha512 only).
+    let origin = Origin {
+        source: label("org.opencontainers.image.source"),
+        sha512: label(SHA512_LABEL),
+    };
     let epoch = label("org.opencontainers.image.created")
         .as_deref()
         .and_then(json::parse_rfc3339)
@@ -139,7 +143,7 @@ pub fn read_recipe(
     }
     let recipe = Recipe {
         spark_version,
-        source,
+        origin,
         epoch,
         timezone,
         uid,
@@ -378,6 +382,10 @@ fn check_old_base(
         .or_else(|| opts.platform_old_bases.get(&want.to_string()));
     let spec = match explicit {
         Some(s) => s.clone(),
+        // A base read from disk is recorded by its digest, not its path: the caller
+        // names it with `--old-base` to have it checked.
+        None if crate::oci::reference::is_content_name(name) => return Ok(false),
+        // Older images recorded an `oci:` path, still checked when it is there.
         None => match BaseSpec::parse(name) {
             Ok(s @ BaseSpec::Local(Location::OciDir { .. } | Location::OciArchive { .. })) => s,
             // A registry base is checked when the caller pulled it as `--old-base`.
@@ -801,7 +809,10 @@ mod tests {
             r,
             Recipe {
                 spark_version: "3.5.3".into(),
-                source: "https://github.com/apache/spark".into(),
+                origin: Origin {
+                    source: Some("https://github.com/apache/spark".into()),
+                    sha512: None,
+                },
                 epoch: 1_700_000_000,
                 timezone: "Asia/Shanghai".into(),
                 uid: 185,

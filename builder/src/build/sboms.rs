@@ -10,6 +10,7 @@ use std::path::{Path, PathBuf};
 use crate::digest::{Sha1, Sha256};
 use serde_json::{json, Value};
 
+use super::assemble::Origin;
 use super::base::BaseImage;
 use super::output::{Blob, BlobSource};
 use super::plan::{self, Content, Kind as EntryKind};
@@ -37,9 +38,10 @@ pub struct Tarball {
     pub sha512: String,
 }
 
-/// The Spark distribution as an SBOM package; a local tarball has no download URL.
-pub fn spark_package(version: &str, source: &str, tarball: Option<&Tarball>) -> Package {
-    let url = (source.starts_with("https://") || source.starts_with("http://")).then_some(source);
+/// The Spark distribution as an SBOM package: its download location is the canonical
+/// one ([`super::assemble::Origin`]), none (NOASSERTION) for a `--dist` file or URL.
+pub fn spark_package(version: &str, origin: &Origin, tarball: Option<&Tarball>) -> Package {
+    let url = origin.source.as_deref();
     let mut p = sbom::spark_package(
         version,
         tarball.map(|t| t.file.as_str()),

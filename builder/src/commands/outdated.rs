@@ -105,13 +105,17 @@ fn open(
     Ok(base::open(&spec, want, Compression::None, scratch, None)?)
 }
 
-/// What a recorded base name is now (its digest); `None` for a rootfs base (no digest).
+/// What a recorded base name is now (its digest); `None` for a base read from disk (it
+/// is recorded by its content, not where it was) or a rootfs (no digest).
 fn resolve(
     name: &str,
     want: &Platform,
     ropts: &RegistryOptions,
     scratch: &std::path::Path,
 ) -> Result<Option<String>> {
+    if sparkimg::oci::reference::is_content_name(name) {
+        return Ok(None);
+    }
     let spec = BaseSpec::parse(name)?;
     if matches!(spec, BaseSpec::Local(Location::Rootfs(_))) {
         return Ok(None);
@@ -127,6 +131,9 @@ fn print(all: &[ImageStatus], json: bool) -> Result<()> {
     for i in all {
         for p in &i.platforms {
             let state = match (&p.current_digest, p.outdated) {
+                (None, _) if sparkimg::oci::reference::is_content_name(&p.base) => {
+                    "unknown (a base on disk, recorded by digest)"
+                }
                 (None, _) => "unknown (no base digest)",
                 (_, true) => "outdated",
                 (_, false) => "current",

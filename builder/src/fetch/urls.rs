@@ -2,10 +2,16 @@
 
 /// Tried in order after the user's mirrors: the CDN is fast but only has current releases
 /// (superseded ones 404), the archive has everything but is throttled.
-pub const DEFAULT_MIRRORS: &[&str] = &[
-    "https://dlcdn.apache.org/spark/",
-    "https://archive.apache.org/dist/spark/",
-];
+pub const DEFAULT_MIRRORS: &[&str] = &["https://dlcdn.apache.org/spark/", ARCHIVE];
+
+/// Apache's archive, which keeps every release: the canonical home of a release file.
+pub const ARCHIVE: &str = "https://archive.apache.org/dist/spark/";
+
+/// The canonical URL of a release file, whichever mirror served it: what images and
+/// SBOMs record, so their bytes never depend on the mirror (or its port).
+pub fn canonical_url(version: &str, file: &str) -> String {
+    artifact_url(ARCHIVE, version, file)
+}
 
 /// Split a `SPARKIMG_MIRRORS` value: commas and/or whitespace separate entries.
 pub fn parse_mirror_list(value: &str) -> Vec<String> {
@@ -76,6 +82,14 @@ pub fn sidecar(url: &str, ext: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn canonical_url_is_the_archive_whatever_the_mirror() {
+        assert_eq!(
+            canonical_url("3.5.3", "spark-3.5.3-bin-hadoop3.tgz"),
+            "https://archive.apache.org/dist/spark/spark-3.5.3/spark-3.5.3-bin-hadoop3.tgz"
+        );
+    }
 
     #[test]
     fn mirrors_user_first_deduplicated() {

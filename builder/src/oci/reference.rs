@@ -381,6 +381,49 @@ impl Location {
     }
 }
 
+impl Location {
+    /// The prefix this location is written with.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Location::OciDir { .. } => "oci",
+            Location::OciArchive { .. } => "oci-archive",
+            Location::DockerArchive { .. } => "docker-archive",
+            Location::Rootfs(_) => "rootfs",
+        }
+    }
+
+    /// The image selected inside it (`:REF`), if any.
+    pub fn reference(&self) -> Option<&str> {
+        match self {
+            Location::OciDir { reference, .. }
+            | Location::OciArchive { reference, .. }
+            | Location::DockerArchive { reference, .. } => reference.as_deref(),
+            Location::Rootfs(_) => None,
+        }
+    }
+
+    /// How an image names this base (`org.opencontainers.image.base.name`): by content,
+    /// never by path, so that the same base bytes anywhere give the same image:
+    /// `KIND[:REF]@DIGEST` (`oci:17-jre@sha256:…`, `rootfs@sha256:…`).
+    pub fn content_name(&self, digest: &str) -> String {
+        match self.reference() {
+            Some(r) => format!("{}:{r}@{digest}", self.kind()),
+            None => format!("{}@{digest}", self.kind()),
+        }
+    }
+}
+
+/// Whether a recorded base name is a [`Location::content_name`]: a base read from disk,
+/// which nothing can look up again (no path is recorded).
+pub fn is_content_name(name: &str) -> bool {
+    let Some((head, digest)) = name.rsplit_once('@') else {
+        return false;
+    };
+    let kind = head.split_once(':').map_or(head, |(k, _)| k);
+    ["oci", "oci-archive", "docker-archive", "rootfs"].contains(&kind)
+        && super::Digest::is_valid(digest)
+}
+
 impl BaseSpec {
     pub fn parse(s: &str) -> Result<BaseSpec, OciError> {
         Ok(match Location::parse(s)? {
@@ -482,6 +525,20 @@ mod tests {
             BaseSpec::Registry("eclipse-temurin:17-jre".into())
         );
         assert!(BaseSpec::parse("oci:").is_err());
+        let d = format!("sha256:{}", "a".repeat(64));
+        let named = |s: &str| match BaseSpec::parse(s).unwrap() {
+            BaseSpec::Local(l) => l.content_name(&d),
+            other => panic!("{other:?}"),
+        };
+        assert_eq!(named("oci:/a/b:3"), format!("oci:3@{d}"));
+        assert_eq!(named("rootfs:/x.tar.gz"), format!("rootfs@{d}"));
+        assert_eq!(
+            named("docker-archive:/t.tar:eclipse-temurin:17-jre"),
+            format!("docker-archive:eclipse-temurin:17-jre@{d}")
+        );
+        assert!(is_content_name(&named("oci-archive:/a.tar")));
+        assert!(!is_content_name(&format!("eclipse-temurin@{d}")));
+        assert!(!is_content_name("oci:/a/b"));
         assert_eq!(
             OutputSpec::parse("docker-archive:o.tar").unwrap(),
             OutputSpec::DockerArchive("o.tar".into())

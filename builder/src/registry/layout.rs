@@ -230,8 +230,11 @@ fn entry_plans(
                         blobs.push(blob_checked(src, b)?);
                     }
                 }
+                // A base read from disk is named by its digest: no repository to mount from.
                 if let Some(n) = annotations.get(BASE_NAME) {
-                    mount_from.push(n.clone());
+                    if !crate::oci::reference::is_content_name(n) {
+                        mount_from.push(n.clone());
+                    }
                 }
                 Ok(())
             }

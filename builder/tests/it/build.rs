@@ -100,7 +100,7 @@ fn fake_dist(home: &Path) {
 }
 
 /// A base root filesystem tarball (gzip). `java: false` leaves the JVM out.
-fn base_rootfs(path: &Path, java: bool) {
+pub(crate) fn base_rootfs(path: &Path, java: bool) {
     let f = fs::File::create(path).unwrap();
     let gz = flate2::write::GzEncoder::new(f, flate2::Compression::fast());
     let mut b = tar::Builder::new(gz);

@@ -16,4 +16,5 @@ mod maven;
 mod maven_oracle;
 mod rebase;
 mod registry;
+mod reproducible;
 mod sbom;

@@ -30,9 +30,9 @@ fn raw_layer(files: &[(&str, &[u8])]) -> Vec<u8> {
 /// A base as an OCI layout: per platform (`arch`, uncompressed layers, Env), one
 /// manifest; several under an index. Named `base` in index.json.
 /// One platform of a test base: architecture, uncompressed layers, Env.
-type BasePlatform<'a> = (&'a str, Vec<Vec<u8>>, Vec<&'a str>);
+pub(crate) type BasePlatform<'a> = (&'a str, Vec<Vec<u8>>, Vec<&'a str>);
 
-fn oci_base(dir: &Path, platforms: &[BasePlatform]) {
+pub(crate) fn oci_base(dir: &Path, platforms: &[BasePlatform]) {
     use sha2::{Digest, Sha256};
     let blobs = dir.join("blobs/sha256");
     fs::create_dir_all(&blobs).unwrap();
@@ -220,7 +220,7 @@ fn build_push_on(f: &Fixture, base_tag: &str, name: &str, extra: &[&str]) -> Val
 }
 
 /// Two layouts hold the same files with the same bytes; else the differing names.
-fn same_layout(a: &Path, b: &Path) {
+pub(crate) fn same_layout(a: &Path, b: &Path) {
     let (a, b) = (tree_bytes(a), tree_bytes(b));
     let only = |x: &[(String, Vec<u8>)], y: &[(String, Vec<u8>)]| -> Vec<String> {
         x.iter()
@@ -232,9 +232,25 @@ fn same_layout(a: &Path, b: &Path) {
             .collect()
     };
     let (only_a, only_b) = (only(&a, &b), only(&b, &a));
+    // The first file that differs, as text when it is (a config, a manifest, an SBOM).
+    let first = a
+        .iter()
+        .zip(&b)
+        .find(|(x, y)| x != y)
+        .map(|((n, x), (m, y))| {
+            let text = |b: &[u8]| String::from_utf8(b.to_vec()).unwrap_or("(binary)".into());
+            format!(
+                "{n}: {}
+{m}: {}",
+                text(x),
+                text(y)
+            )
+        });
     assert!(
         only_a.is_empty() && only_b.is_empty(),
-        "the layouts differ: only in the first {only_a:#?}, only in the second {only_b:#?}"
+        "the layouts differ: only in the first {only_a:#?}, only in the second {only_b:#?}; \
+         the first difference:\n{}",
+        first.unwrap_or_default()
     );
 }
 
@@ -306,8 +322,16 @@ fn rebase_equals_a_fresh_build_on_the_new_base() {
         Some(fresh)
     );
 
-    let r = rebase(&f, "img-v1", "v2", "rebased", &[]).json();
+    // A base on disk is recorded by its digest, not its path: without --old-base the
+    // old base's layers are taken unchecked, and said so.
+    let unchecked = rebase(&f, "img-v1", "v2", "unchecked", &[]).json();
+    assert_eq!(unchecked["platforms"][0]["old_base_checked"], false);
+    let warned = unchecked["warnings"].to_string();
+    assert!(warned.contains("--old-base"), "{warned}");
+    let old_base = format!("--old-base=oci:{}", f.p("v1").display());
+    let r = rebase(&f, "img-v1", "v2", "rebased", &[&old_base]).json();
     assert_eq!(r["image"]["manifest_digest"], fresh, "{r:#}");
+    assert_eq!(unchecked["image"], r["image"]);
     // Rebase shares the build's base scans, which `cache ls` lists (and prune removes).
     assert!(
         !f.p("cache/build/build").exists(),
@@ -339,9 +363,10 @@ fn rebase_equals_a_fresh_build_on_the_new_base() {
     // The system layer was rebuilt (v2's passwd), the Spark layers kept.
     let m = blob_json(&f.p("rebased"), fresh);
     let config = blob_json(&f.p("rebased"), m["config"]["digest"].as_str().unwrap());
+    let base_digest = p["base_digest"].as_str().unwrap();
     assert_eq!(
         config["config"]["Labels"]["org.opencontainers.image.base.name"],
-        format!("oci:{}", f.p("v2").display())
+        format!("oci@{base_digest}")
     );
     let kept = p["kept_layers"].as_array().unwrap();
     let layers = m["layers"].as_array().unwrap();
@@ -350,14 +375,16 @@ fn rebase_equals_a_fresh_build_on_the_new_base() {
         assert_eq!(&l["digest"], k);
     }
 
-    // Layouts: the recorded base (an oci: layout, unchanged) is current.
+    // Layouts: a base on disk cannot be looked up again (no path is recorded).
     let img = format!("oci:{}", f.p("rebased").display());
     let o = in_fixture(&f, &["outdated", &img]);
     assert_exit(&o, exit::SUCCESS);
-    assert!(String::from_utf8_lossy(&o.stdout).contains(" current: "));
+    let said = String::from_utf8_lossy(&o.stdout);
+    assert!(said.contains(" unknown (a base on disk"), "{said}");
 
     // And back: the rebased image onto v1 is the image built on v1.
-    let back = rebase(&f, "rebased", "v1", "back", &[]).json();
+    let old_base = format!("--old-base=oci:{}", f.p("v2").display());
+    let back = rebase(&f, "rebased", "v1", "back", &[&old_base]).json();
     assert_eq!(
         back["image"]["manifest_digest"],
         built_v1["images"][0]["manifest_digest"]
@@ -381,6 +408,7 @@ fn rebase_oci_archive_keeps_its_sboms() {
             "rebase",
             &archive,
             &format!("--base=oci:{}", f.p("v2").display()),
+            &format!("--old-base=oci:{}", f.p("v1").display()),
             &format!("--output=oci:{}", f.p("rebased").display()),
             "--json",
         ],

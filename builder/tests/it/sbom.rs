@@ -40,7 +40,7 @@ fn inputs() -> Option<(PathBuf, PathBuf, PathBuf)> {
 }
 
 /// The validators' venv, created once (pip reaches PyPI).
-fn venv() -> Option<PathBuf> {
+pub(crate) fn venv() -> Option<PathBuf> {
     let dir = workspace().join("target/sbom-venv");
     let ready = |d: &Path| d.join("bin/pyspdxtools").is_file() && d.join(".cdx-ok").is_file();
     if ready(&dir) {

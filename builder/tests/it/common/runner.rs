@@ -42,6 +42,18 @@ impl Sparkimg {
         Sparkimg { cmd, stdin: None }
     }
 
+    /// [`Sparkimg::new`], run under `umask MASK` (through sh, which sets it for the exec).
+    pub fn with_umask(mask: &str) -> Sparkimg {
+        let mut s = Sparkimg::new();
+        let mut cmd = Command::new("sh");
+        cmd.args(["-c", &format!("umask {mask} && exec \"$0\" \"$@\""), BIN]);
+        for var in SCRUBBED {
+            cmd.env_remove(var);
+        }
+        s.cmd = cmd;
+        s
+    }
+
     pub fn arg(mut self, arg: impl AsRef<OsStr>) -> Self {
         self.cmd.arg(arg);
         self
