@@ -249,7 +249,12 @@ fn with_base(
     (reference, digest, platform): (&str, &str, String),
     created: u64,
 ) -> Inventory {
-    packages.extend(os.0.iter().cloned());
+    // A base file at a path the image's own layers also write is shadowed: the image
+    // holds only the new one (a base built by sparkimg has the same /opt/spark jars).
+    let own: std::collections::BTreeSet<String> =
+        packages.iter().filter_map(|p| p.path.clone()).collect();
+    let visible = |p: &&Package| p.path.as_ref().is_none_or(|path| !own.contains(path));
+    packages.extend(os.0.iter().filter(visible).cloned());
     packages.extend(base);
     Inventory {
         reference: reference.to_string(),
@@ -468,4 +473,37 @@ pub fn attach_to(assembled: &mut Assembled, docs: &[SbomDoc], subjects: &[Value]
     assembled.blobs.sort_by(|a, b| a.digest.cmp(&b.digest));
     extra.sort_by_key(|v| v["digest"].as_str().unwrap_or_default().to_string());
     assembled.index = json::with_manifests(&assembled.index, extra);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_base_jar_under_one_of_the_images_own_is_not_listed() {
+        let jar = |comment: Option<&str>| {
+            let mut p = Package::new(Kind::Jar, "x", "1", "pkg:maven/org.a/x@1".into());
+            p.path = Some("/opt/spark/jars/x-1.jar".into());
+            p.comment = comment.map(String::from);
+            p
+        };
+        let mut elsewhere = jar(Some(sbom::jar::IN_BASE));
+        elsewhere.path = Some("/usr/share/java/x-1.jar".into());
+        let os = (
+            vec![jar(Some(sbom::jar::IN_BASE)), elsewhere.clone()],
+            vec![],
+        );
+        let inv = with_base(
+            vec![jar(None)],
+            &os,
+            None,
+            ("r", "sha256:0", "linux/amd64".into()),
+            0,
+        );
+        assert_eq!(inv.packages, vec![jar(None), elsewhere]);
+        // Every SPDX id of the document is distinct.
+        let ids: Vec<String> = inv.packages.iter().map(|p| p.id(None)).collect();
+        let distinct: std::collections::BTreeSet<&String> = ids.iter().collect();
+        assert_eq!(distinct.len(), ids.len());
+    }
 }
