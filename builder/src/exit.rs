@@ -274,7 +274,9 @@ fn oci(e: &OciError) -> u8 {
 
 fn apt(e: &AptError) -> u8 {
     match e {
-        AptError::NotDebian { .. } | AptError::Resolve(_) => BASE_OR_DIST,
+        AptError::NotDebian { .. } | AptError::Resolve(_) | AptError::Unconfigured { .. } => {
+            BASE_OR_DIST
+        }
         AptError::Unsigned { .. } | AptError::Signature { .. } | AptError::HashMismatch { .. } => {
             VERIFICATION
         }

@@ -7,6 +7,11 @@ use super::packages::Package;
 
 pub const STATUS: &str = "var/lib/dpkg/status";
 pub const INFO: &str = "var/lib/dpkg/info";
+/// A package whose maintainer scripts' effects are all in the image.
+pub const INSTALLED: &str = "install ok installed";
+/// A package left unconfigured on purpose (`--apt-allow-unconfigured`): a later
+/// `apt-get` or `dpkg --configure -a` in a derived image runs its `postinst`.
+pub const UNPACKED: &str = "install ok unpacked";
 
 /// The packages dpkg considers installed (`Status: install ok installed`; half-removed
 /// or config-files-only entries do not satisfy anything).
@@ -26,9 +31,9 @@ pub fn installed(status: &str) -> Result<Vec<Package>, String> {
     Ok(out)
 }
 
-/// A new package's status entry: its `control` stanza with `Status` after `Package`,
-/// as dpkg writes it.
-pub fn entry(control_text: &str) -> Option<Stanza> {
+/// A new package's status entry: its `control` stanza with `Status` (one of
+/// [`INSTALLED`], [`UNPACKED`]) after `Package`, as dpkg writes it.
+pub fn entry(control_text: &str, status: &str) -> Option<Stanza> {
     let st = control::parse(control_text).into_iter().next()?;
     st.get("Package")?;
     let mut fields = Vec::with_capacity(st.fields.len() + 1);
@@ -36,7 +41,7 @@ pub fn entry(control_text: &str) -> Option<Stanza> {
         let is_package = k.eq_ignore_ascii_case("Package");
         fields.push((k, v));
         if is_package {
-            fields.push(("Status".to_string(), "install ok installed".to_string()));
+            fields.push(("Status".to_string(), status.to_string()));
         }
     }
     Some(Stanza { fields })
@@ -67,10 +72,10 @@ pub fn merged(base: &str, added: &[Stanza]) -> String {
 /// SBOM reads (`Package`, `Status`, `Version`, `Architecture`, `Source`). The index
 /// record carries them as the `.deb`'s control does, so a layer planned from the cache
 /// (never unpacked) is described as the one built.
-pub fn record(p: &Package) -> Stanza {
+pub fn record(p: &Package, status: &str) -> Stanza {
     let mut fields = vec![
         ("Package".to_string(), p.name.clone()),
-        ("Status".to_string(), "install ok installed".to_string()),
+        ("Status".to_string(), status.to_string()),
         ("Version".to_string(), p.version.to_string()),
         ("Architecture".to_string(), p.arch.clone()),
     ];
@@ -118,13 +123,14 @@ mod tests {
     fn new_entries_replace_and_follow_the_base() {
         let e = entry(
             "Package: python3\nVersion: 3.11.2-1+b1\nArchitecture: amd64\nDescription: x\n more\n",
+            INSTALLED,
         )
         .unwrap();
         assert_eq!(
             e.fields[1],
             ("Status".into(), "install ok installed".into())
         );
-        let z = entry("Package: aaa\nVersion: 1\nArchitecture: all\n").unwrap();
+        let z = entry("Package: aaa\nVersion: 1\nArchitecture: all\n", UNPACKED).unwrap();
         let out = merged(STATUS_TEXT, &[e, z]);
         let names: Vec<String> = control::parse(&out)
             .iter()
@@ -147,8 +153,10 @@ mod tests {
         );
         assert!(out.contains("Description: x\n more\n"));
         let i = installed(&out).unwrap();
-        assert_eq!(i.len(), 3);
-        assert!(entry("Version: 1\n").is_none());
+        assert_eq!(i.len(), 2);
+        assert!(entry("Version: 1\n", INSTALLED).is_none());
+        // An unconfigured package satisfies nothing.
+        assert!(!i.iter().any(|p| p.name == "aaa"));
     }
 
     #[test]
@@ -158,15 +166,18 @@ mod tests {
             .unwrap()
             .unwrap();
         assert_eq!(
-            record(&p).render(),
+            record(&p, INSTALLED).render(),
             "Package: libpython3.11-minimal\nStatus: install ok installed\nVersion: 1:3.11.2-6+deb12u6\nArchitecture: amd64\nSource: python3.11\n"
         );
         let plain = Package::from_stanza(&control::parse("Package: a\nVersion: 2\n")[0], 0)
             .unwrap()
             .unwrap();
-        assert_eq!(record(&plain).get("Source"), None);
+        assert_eq!(record(&plain, UNPACKED).get("Source"), None);
         // An upgrade replaces the base's entry.
-        let out = merged(STATUS_TEXT, &[record(&p), record(&plain)]);
+        let out = merged(
+            STATUS_TEXT,
+            &[record(&p, INSTALLED), record(&plain, INSTALLED)],
+        );
         let i = installed(&out).unwrap();
         let names: Vec<&str> = i.iter().map(|p| p.name.as_str()).collect();
         assert_eq!(names, ["libc6", "python3", "a", "libpython3.11-minimal"]);

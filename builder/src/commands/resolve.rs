@@ -100,7 +100,11 @@ pub fn resolve(args: &BuildArgs, env: &Env) -> Result<Request, BuildError> {
         epoch,
         timezone: args.timezone.clone(),
         no_cache: args.no_cache,
-        apt_packages: apt_packages(&args.apt_packages)?,
+        apt_packages: apt_packages("--apt-packages", &args.apt_packages)?,
+        apt_allow_unconfigured: apt_packages(
+            "--apt-allow-unconfigured",
+            &args.apt_allow_unconfigured,
+        )?,
         insecure_skip_verify: args.insecure_skip_verify,
         packages: packages(args)?,
         sbom: sparkimg::sbom::Formats::parse(&args.sbom).ok_or_else(|| {
@@ -147,7 +151,7 @@ fn packages(args: &BuildArgs) -> Result<Packages, BuildError> {
 
 /// Debian policy's package names (lowercase letters, digits, `+ - .`; two characters at
 /// least, starting alphanumeric), so a typo fails before any download.
-fn apt_packages(names: &[String]) -> Result<Vec<String>, BuildError> {
+fn apt_packages(flag: &str, names: &[String]) -> Result<Vec<String>, BuildError> {
     let mut out: Vec<String> = Vec::new();
     for n in names.iter().map(|n| n.trim()).filter(|n| !n.is_empty()) {
         let ok = n.len() >= 2
@@ -156,7 +160,7 @@ fn apt_packages(names: &[String]) -> Result<Vec<String>, BuildError> {
                 .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || "+-.".contains(c));
         if !ok {
             return Err(input(format!(
-                "--apt-packages {n:?}: not a Debian package name (lowercase letters, digits, \
+                "{flag} {n:?}: not a Debian package name (lowercase letters, digits, \
                  '+', '-', '.')"
             )));
         }
