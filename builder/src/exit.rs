@@ -54,8 +54,8 @@ pub const TABLE: &[(u8, &str)] = &[
     (
         BASE_OR_DIST,
         "build: base image unusable (no Java, unreadable; lacks python3/R and is not \
-         Debian/Ubuntu; OS packages that do not exist or cannot be satisfied) or not a \
-         Spark distribution; rebase: refused (not built on the old base, no Java, a Java \
+         Debian/Ubuntu; OS packages that do not exist or cannot be satisfied, or whose \
+         maintainer scripts cannot be reproduced) or not a Spark distribution; rebase: refused (not built on the old base, no Java, a Java \
          major change without --allow-java-change, not an image sparkimg built)",
     ),
     (NOT_YET, "build: not implemented yet (-m minikube)"),

@@ -62,11 +62,9 @@ pub enum AptError {
     Format { what: String, reason: String },
     #[error(
         "maintainer scripts do what the package layer cannot reproduce: {}",
-        .packages.iter().map(|(p, e)| format!("{p} ({})", e.join(", "))).collect::<Vec<_>>().join("; ")
+        unconfigured_summary(.packages)
     )]
-    Unconfigured {
-        packages: Vec<(String, Vec<String>)>,
-    },
+    Unconfigured { packages: configure::Undone },
     #[error(transparent)]
     Download(#[from] DownloadError),
     #[error("{}", .path.display())]
@@ -75,6 +73,15 @@ pub enum AptError {
         #[source]
         source: std::io::Error,
     },
+}
+
+/// `pkg (first, second, third and N more); …`: the first effects say what is missing.
+fn unconfigured_summary(packages: &configure::Undone) -> String {
+    let one = |(p, e): &(String, Vec<String>)| match e.len() {
+        0..=3 => format!("{p} ({})", e.join(", ")),
+        n => format!("{p} ({} and {} more)", e[..3].join(", "), n - 3),
+    };
+    packages.iter().map(one).collect::<Vec<_>>().join("; ")
 }
 
 impl AptError {
@@ -317,5 +324,31 @@ mod tests {
         assert_eq!(deb_arch("arm", Some("v7")), "armhf");
         assert_eq!(deb_arch("ppc64le", None), "ppc64el");
         assert_eq!(deb_arch("amd64", None), "amd64");
+    }
+
+    #[test]
+    fn refusal_names_each_package_and_its_first_effects() {
+        let e = AptError::Unconfigured {
+            packages: vec![
+                ("ucf".into(), vec!["debconf".into()]),
+                (
+                    "ca-certificates".into(),
+                    ["update-ca-certificates", "debconf", "mkdir", "chmod", "mv"]
+                        .map(String::from)
+                        .to_vec(),
+                ),
+            ],
+        };
+        assert_eq!(
+            e.to_string(),
+            "maintainer scripts do what the package layer cannot reproduce: ucf (debconf); \
+             ca-certificates (update-ca-certificates, debconf, mkdir and 2 more)"
+        );
+        let hint = e.hint().unwrap();
+        assert!(
+            hint.contains("--apt-allow-unconfigured ucf,ca-certificates"),
+            "{hint}"
+        );
+        assert!(hint.contains("--engine docker"), "{hint}");
     }
 }

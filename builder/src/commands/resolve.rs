@@ -184,6 +184,12 @@ fn check_engine_flags(args: &BuildArgs, engine_docker: bool) -> Result<(), Build
              save` them), or build daemonless to write files",
         ));
     }
+    if engine_docker && !args.apt_allow_unconfigured.is_empty() {
+        return Err(input(
+            "--apt-allow-unconfigured with --engine docker: apt-get runs the maintainer \
+             scripts there, so every package is configured; drop the flag",
+        ));
+    }
     if args.minikube {
         return Err(BuildError::NotYet(
             "-m (minikube's Docker): loading into a daemon lands with --load".into(),
@@ -661,6 +667,31 @@ mod tests {
         ])
         .unwrap();
         assert_eq!(r.apt_packages, ["krb5-user", "procps", "libstdc++6"]);
+        let r = resolve_args(&[
+            "-t",
+            "3.5.3",
+            "--apt-allow-unconfigured",
+            "ca-certificates,ucf",
+            "--apt-allow-unconfigured",
+            "ucf",
+        ])
+        .unwrap();
+        assert_eq!(r.apt_allow_unconfigured, ["ca-certificates", "ucf"]);
+        usage(
+            &["-t", "3.5.3", "--apt-allow-unconfigured", "Ucf"],
+            "--apt-allow-unconfigured \"Ucf\": not a Debian package name",
+        );
+        usage(
+            &[
+                "-t",
+                "3.5.3",
+                "--engine",
+                "docker",
+                "--apt-allow-unconfigured",
+                "ucf",
+            ],
+            "apt-get runs the maintainer scripts there",
+        );
         for bad in ["Procps", "a", "+x", "pro cps", "pkg;rm"] {
             usage(
                 &["-t", "3.5.3", "--apt-packages", bad],
