@@ -97,14 +97,17 @@ pub fn plan(
     let mut alts = Vec::new();
     let mut scripts = Vec::new();
     for deb in debs {
-        let name = status::entry(&deb.control, status::INSTALLED)
+        let name = status::entry(&deb.control, status::INSTALLED, &[])
             .and_then(|st| st.get("Package").map(str::to_string))
             .ok_or("a package without a control stanza")?;
-        let state = match unpacked.contains(&name) {
+        let unconfigured = unpacked.contains(&name);
+        let state = match unconfigured {
             true => status::UNPACKED,
             false => status::INSTALLED,
         };
-        let st = status::entry(&deb.control, state).ok_or("a package without a control stanza")?;
+        let conffiles = conffiles(deb, unconfigured);
+        let st = status::entry(&deb.control, state, &conffiles)
+            .ok_or("a package without a control stanza")?;
         let list_name = status::list_name(&st);
         let mut listed = Vec::new();
         for e in &deb.entries {
@@ -155,6 +158,23 @@ pub fn plan(
         entries,
     };
     Ok((layer, outcome.unreproduced))
+}
+
+/// What dpkg's status records for the package's conffiles ([`status::conffiles`]).
+fn conffiles(deb: &Unpacked, unconfigured: bool) -> Vec<(String, String)> {
+    let Some((_, list)) = deb.info.iter().find(|(n, _)| n == "conffiles") else {
+        return Vec::new();
+    };
+    let md5 = |path: &str| {
+        deb.entries
+            .iter()
+            .find(|e| e.path == path)
+            .and_then(|e| match &e.kind {
+                Kind::File(Content::Bytes(b)) => Some(crate::digest::md5_hex(b)),
+                _ => None,
+            })
+    };
+    status::conffiles(&String::from_utf8_lossy(list), unconfigured, md5)
 }
 
 fn script_views<'a>(debs: &'a [(String, &'a Unpacked)]) -> Vec<configure::Scripts<'a>> {

@@ -32,19 +32,53 @@ pub fn installed(status: &str) -> Result<Vec<Package>, String> {
 }
 
 /// A new package's status entry: its `control` stanza with `Status` (one of
-/// [`INSTALLED`], [`UNPACKED`]) after `Package`, as dpkg writes it.
-pub fn entry(control_text: &str, status: &str) -> Option<Stanza> {
+/// [`INSTALLED`], [`UNPACKED`]) after `Package`, and `Conffiles` (path, MD5 or, while
+/// unpacked, `newconffile`) before `Description`, as dpkg writes them.
+pub fn entry(control_text: &str, status: &str, conffiles: &[(String, String)]) -> Option<Stanza> {
     let st = control::parse(control_text).into_iter().next()?;
     st.get("Package")?;
-    let mut fields = Vec::with_capacity(st.fields.len() + 1);
+    let conf = (!conffiles.is_empty()).then(|| {
+        let lines: Vec<String> = conffiles
+            .iter()
+            .map(|(p, h)| format!("\n{p} {h}"))
+            .collect();
+        ("Conffiles".to_string(), lines.concat())
+    });
+    let mut conf = conf.into_iter();
+    let mut fields = Vec::with_capacity(st.fields.len() + 2);
     for (k, v) in st.fields {
+        if k.eq_ignore_ascii_case("Description") {
+            fields.extend(conf.by_ref());
+        }
         let is_package = k.eq_ignore_ascii_case("Package");
         fields.push((k, v));
         if is_package {
             fields.push(("Status".to_string(), status.to_string()));
         }
     }
+    fields.extend(conf);
     Some(Stanza { fields })
+}
+
+/// The conffiles of a package's `conffiles` member with what dpkg records for each:
+/// the MD5 of the file `content` gives, or `newconffile` while it is unpacked. Flagged
+/// entries (`remove-on-upgrade`) name no file of the package and are left out.
+pub fn conffiles(
+    list: &str,
+    unpacked: bool,
+    content: impl Fn(&str) -> Option<String>,
+) -> Vec<(String, String)> {
+    let mut out = Vec::new();
+    for line in list.lines().map(str::trim).filter(|l| l.starts_with('/')) {
+        let hash = match unpacked {
+            true => Some("newconffile".to_string()),
+            false => content(line.trim_start_matches('/')),
+        };
+        if let Some(h) = hash {
+            out.push((line.to_string(), h));
+        }
+    }
+    out
 }
 
 /// The status file of the image: the base's entries, minus those the layer replaces
@@ -124,13 +158,19 @@ mod tests {
         let e = entry(
             "Package: python3\nVersion: 3.11.2-1+b1\nArchitecture: amd64\nDescription: x\n more\n",
             INSTALLED,
+            &[],
         )
         .unwrap();
         assert_eq!(
             e.fields[1],
             ("Status".into(), "install ok installed".into())
         );
-        let z = entry("Package: aaa\nVersion: 1\nArchitecture: all\n", UNPACKED).unwrap();
+        let z = entry(
+            "Package: aaa\nVersion: 1\nArchitecture: all\n",
+            UNPACKED,
+            &[],
+        )
+        .unwrap();
         let out = merged(STATUS_TEXT, &[e, z]);
         let names: Vec<String> = control::parse(&out)
             .iter()
@@ -154,7 +194,7 @@ mod tests {
         assert!(out.contains("Description: x\n more\n"));
         let i = installed(&out).unwrap();
         assert_eq!(i.len(), 2);
-        assert!(entry("Version: 1\n", INSTALLED).is_none());
+        assert!(entry("Version: 1\n", INSTALLED, &[]).is_none());
         // An unconfigured package satisfies nothing.
         assert!(!i.iter().any(|p| p.name == "aaa"));
     }
@@ -181,6 +221,30 @@ mod tests {
         let i = installed(&out).unwrap();
         let names: Vec<&str> = i.iter().map(|p| p.name.as_str()).collect();
         assert_eq!(names, ["libc6", "python3", "a", "libpython3.11-minimal"]);
+    }
+
+    #[test]
+    fn conffiles_as_dpkg_records_them() {
+        let list = "/etc/debconf.conf\nremove-on-upgrade /etc/old.conf\n/etc/gone\n";
+        let md5 = |p: &str| (p == "etc/debconf.conf").then(|| "8c06".to_string());
+        let c = conffiles(list, false, md5);
+        assert_eq!(c, [("/etc/debconf.conf".to_string(), "8c06".to_string())]);
+        let e = entry(
+            "Package: debconf\nVersion: 1.5.82\nDescription: x\n y\n",
+            INSTALLED,
+            &c,
+        )
+        .unwrap();
+        assert_eq!(
+            e.render(),
+            "Package: debconf\nStatus: install ok installed\nVersion: 1.5.82\nConffiles:\n /etc/debconf.conf 8c06\nDescription: x\n y\n"
+        );
+        let u = conffiles(list, true, md5);
+        assert_eq!(u[1], ("/etc/gone".to_string(), "newconffile".to_string()));
+        let e = entry("Package: a\nVersion: 1\n", UNPACKED, &u).unwrap();
+        assert!(e
+            .render()
+            .ends_with("Conffiles:\n /etc/debconf.conf newconffile\n /etc/gone newconffile\n"));
     }
 
     #[test]

@@ -997,7 +997,8 @@ fn base_without(src: &Path, dir: &Path, pkg: &str, gone: impl Fn(&str) -> bool) 
 /// naming the package and the effect, before any layer is built. With
 /// `--apt-allow-unconfigured` it builds and warns; dpkg lists the package `unpacked`
 /// with its scripts in `info/`, so `dpkg --configure -a` in the image configures it
-/// (and only then are there certificates).
+/// (and only then are there certificates). procps, whose scripts need nothing, is
+/// `installed` with the files and conffile hashes `dpkg --verify` expects.
 #[test]
 fn unreproducible_scripts_are_refused_or_left_unconfigured() {
     let Some(RealInputs { base, home, ep }) = real_inputs() else {
@@ -1023,7 +1024,7 @@ fn unreproducible_scripts_are_refused_or_left_unconfigured() {
             .arg("--base")
             .arg(format!("rootfs:{}", base.display()))
             .args(["--repo", &repo, "--tag", "1", "--sbom", "none"])
-            .args(["--apt-packages", "ca-certificates"])
+            .args(["--apt-packages", "ca-certificates,procps"])
             .arg("--entrypoint-binary")
             .arg(&ep)
             .arg("--cache-dir")
@@ -1040,10 +1041,12 @@ fn unreproducible_scripts_are_refused_or_left_unconfigured() {
         err.contains("cannot reproduce: ca-certificates (update-ca-certificates,"),
         "{err}"
     );
+    // procps's scripts are all reproduced or no-ops: only ca-certificates is named.
     assert!(
-        err.contains("--apt-allow-unconfigured ca-certificates"),
+        err.contains("`--apt-allow-unconfigured ca-certificates`"),
         "{err}"
     );
+    assert!(!err.contains("procps ("), "{err}");
     assert!(err.contains("--engine docker"), "{err}");
     assert!(!err.contains("built"), "no layer before the refusal: {err}");
     assert!(!archive.exists());
@@ -1062,7 +1065,9 @@ fn unreproducible_scripts_are_refused_or_left_unconfigured() {
                   DEBIAN_FRONTEND=noninteractive dpkg --configure -a >/tmp/log 2>&1 \
                   || cat /tmp/log; \
                   dpkg -s ca-certificates | grep '^Status'; \
-                  test -s /etc/ssl/certs/ca-certificates.crt && echo bundle";
+                  test -s /etc/ssl/certs/ca-certificates.crt && echo bundle; \
+                  dpkg -s procps | grep '^Status'; \
+                  dpkg --verify procps && echo verified";
     let out = docker(&[
         "run",
         "--rm",
@@ -1081,7 +1086,10 @@ fn unreproducible_scripts_are_refused_or_left_unconfigured() {
             "postinst",
             "0",
             "Status: install ok installed",
-            "bundle"
+            "bundle",
+            // Its files, conffiles included, match the hashes dpkg's database has.
+            "Status: install ok installed",
+            "verified"
         ],
         "{out}"
     );
