@@ -7,7 +7,7 @@ use std::collections::BTreeMap;
 
 use super::maintscripts::{self, Effect};
 use super::scripts::{self, Made};
-use crate::layer::basefs::BaseFs;
+use crate::layer::basefs::{BaseFs, Node, SCRIPT_PATHS};
 use crate::layer::plan::{Content, Entry, Kind};
 
 /// An effect the classifier cannot follow, read in the package's bookworm script and
@@ -115,16 +115,61 @@ pub struct Scripts<'a> {
     pub paths: Vec<&'a str>,
 }
 
-/// The outcome for a layer: entries to add, and per package what stays undone.
+/// The outcome for a layer: entries to add, per package what stays undone, and the
+/// base's file triggers the layer's files activate: (interested package, trigger).
 #[derive(Debug, Default)]
 pub struct Outcome {
     pub entries: Vec<Entry>,
     pub unreproduced: Undone,
+    pub activated: Vec<(String, String)>,
+}
+
+/// dpkg's file triggers of the base (`triggers/File`: `PATH PACKAGE[/noawait]`) that
+/// a package's paths fall under: (trigger path, interested package without `:arch`).
+fn base_file_triggers(base: &BaseFs, paths: &[&str]) -> Vec<(String, String)> {
+    let Some(file) = base.read(crate::layer::basefs::DPKG_FILE_TRIGGERS) else {
+        return Vec::new();
+    };
+    let mut out = Vec::new();
+    for line in String::from_utf8_lossy(file).lines() {
+        let (Some(path), Some(pkg)) = (
+            line.split_whitespace().next(),
+            line.split_whitespace().nth(1),
+        ) else {
+            continue;
+        };
+        let dir = path.trim_start_matches('/').trim_end_matches('/');
+        let under = |p: &&str| *p == dir || p.strip_prefix(dir).is_some_and(|r| r.starts_with('/'));
+        if paths.iter().any(under) {
+            let pkg = pkg.split('/').next().unwrap_or(pkg);
+            let pkg = pkg.split(':').next().unwrap_or(pkg);
+            out.push((path.to_string(), pkg.to_string()));
+        }
+    }
+    out
 }
 
 fn exists(base: &BaseFs, files: &BTreeMap<String, Entry>, path: &str) -> bool {
     let path = path.trim_start_matches('/');
     files.contains_key(path) || base.resolve(path).is_some()
+}
+
+/// Whether the base surely lacks `path`: it records names only under
+/// [`SCRIPT_PATHS`] (through its top-level symlinks), so elsewhere it cannot tell.
+fn base_lacks(base: &BaseFs, path: &str) -> bool {
+    let path = path.trim_start_matches('/');
+    let seen = |p: &str| SCRIPT_PATHS.iter().any(|d| p.starts_with(d));
+    let resolved = match base.resolve(path) {
+        Some(_) => return false,
+        None => {
+            let (top, rest) = path.split_once('/').unwrap_or((path, ""));
+            match base.nodes.get(top) {
+                Some(Node::Symlink(t)) => format!("{}/{rest}", t.trim_matches('/')),
+                _ => path.to_string(),
+            }
+        }
+    };
+    seen(path) || seen(&resolved)
 }
 
 fn reviewed(pkg: &str, effect: &str, base: &BaseFs, files: &BTreeMap<String, Entry>) -> bool {
@@ -182,6 +227,13 @@ pub fn configure(pkgs: &[Scripts], base: &BaseFs, files: &BTreeMap<String, Entry
         if let Some(conf) = s.paths.iter().find(|p| p.starts_with("etc/ld.so.conf.d/")) {
             effects.push((Effect::Other(format!("ldconfig (/{conf})")), false));
         }
+        // Interests of the base's packages: their trigger runs their script.
+        for (path, pkg) in base_file_triggers(base, &s.paths) {
+            effects.push((Effect::Other(format!("trigger {path} ({pkg})")), false));
+            if !out.activated.contains(&(pkg.clone(), path.clone())) {
+                out.activated.push((pkg, path));
+            }
+        }
         for (effect, before_unpack) in effects {
             let done = match &effect {
                 Effect::MakeDir(paths) => {
@@ -198,10 +250,10 @@ pub fn configure(pkgs: &[Scripts], base: &BaseFs, files: &BTreeMap<String, Entry
                     true
                 }
                 // Before the unpack only the base counts; after it, the layer too.
-                Effect::Remove(paths) => !paths.iter().any(|p| {
-                    let p = p.trim_start_matches('/');
-                    base.resolve(p).is_some()
-                        || (!before_unpack && (files.contains_key(p) || made.contains_key(p)))
+                Effect::Remove(paths) => paths.iter().all(|p| {
+                    let k = p.trim_start_matches('/');
+                    base_lacks(base, p)
+                        && (before_unpack || !(files.contains_key(k) || made.contains_key(k)))
                 }),
                 Effect::Other(_) => false,
             };
@@ -241,7 +293,6 @@ fn made_files(pkgs: &[Scripts], base: &BaseFs, files: &BTreeMap<String, Entry>) 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::layer::basefs::Node;
 
     fn scripts<'a>(package: &'a str, postinst: &'a str) -> Scripts<'a> {
         Scripts {
@@ -276,6 +327,30 @@ mod tests {
         // Another package gets no review it was not given.
         let o = configure(&[scripts("other", procps)], &BaseFs::default(), &files);
         assert_eq!(o.unreproduced.len(), 1);
+    }
+
+    #[test]
+    fn the_base_file_triggers_a_layer_activates() {
+        let mut base = BaseFs::default();
+        let file = "/usr/share/glib-2.0/schemas libglib2.0-0:amd64\n/usr/share/debianutils/shells.d debianutils/noawait\n";
+        base.apply_layer(vec![(
+            "var/lib/dpkg/triggers/File".into(),
+            Node::File(Some(file.as_bytes().to_vec())),
+        )]);
+        let mut s = scripts("zsh", "#!/bin/sh\n");
+        s.paths = vec!["usr/share/debianutils/shells.d/zsh", "usr/share/glib-2.0"];
+        let o = configure(&[s], &base, &BTreeMap::new());
+        assert_eq!(
+            o.unreproduced[0].1,
+            ["trigger /usr/share/debianutils/shells.d (debianutils)"]
+        );
+        assert_eq!(
+            o.activated,
+            [(
+                "debianutils".to_string(),
+                "/usr/share/debianutils/shells.d".to_string()
+            )]
+        );
     }
 
     #[test]

@@ -144,9 +144,11 @@ pub fn plan(
     let mut entries: Vec<Entry> = files.into_values().collect();
     entries.extend(links);
     entries.extend(info);
+    // Triggers of refused packages never matter: the build stops.
+    let base_status = status::with_pending(base_status, &outcome.activated);
     entries.push(bytes_entry(
         status::STATUS.to_string(),
-        status::merged(base_status, &stanzas).into_bytes(),
+        status::merged(&base_status, &stanzas).into_bytes(),
     ));
     let have: BTreeSet<String> = entries.iter().map(|e| e.path.clone()).collect();
     plan::add_parents(&mut entries, 0);

@@ -102,6 +102,41 @@ pub fn merged(base: &str, added: &[Stanza]) -> String {
     out
 }
 
+/// The base's status with `activated` ((package, trigger), from the layer's files)
+/// recorded as dpkg leaves a trigger it has not run: the package `triggers-pending`
+/// with the trigger in `Triggers-Pending`, for a later `dpkg --configure -a`.
+pub fn with_pending(base: &str, activated: &[(String, String)]) -> String {
+    if activated.is_empty() {
+        return base.to_string();
+    }
+    let mut out = String::new();
+    for mut st in control::parse(base) {
+        let name = st.get("Package").unwrap_or("").to_string();
+        let mine: Vec<&str> = activated
+            .iter()
+            .filter(|(p, _)| *p == name)
+            .map(|(_, t)| t.as_str())
+            .collect();
+        if !mine.is_empty() && st.get("Status") == Some(INSTALLED) {
+            for (k, v) in st.fields.iter_mut() {
+                if k == "Status" {
+                    *v = "install ok triggers-pending".into();
+                }
+            }
+            let at = st
+                .fields
+                .iter()
+                .position(|(k, _)| k == "Status")
+                .map_or(0, |i| i + 1);
+            st.fields
+                .insert(at, ("Triggers-Pending".into(), mine.join(" ")));
+        }
+        out.push_str(&st.render());
+        out.push('\n');
+    }
+    out
+}
+
 /// The status entry of a package the layer adds, from its index record: the fields an
 /// SBOM reads (`Package`, `Status`, `Version`, `Architecture`, `Source`). The index
 /// record carries them as the `.deb`'s control does, so a layer planned from the cache
@@ -245,6 +280,15 @@ mod tests {
         assert!(e
             .render()
             .ends_with("Conffiles:\n /etc/debconf.conf newconffile\n /etc/gone newconffile\n"));
+    }
+
+    #[test]
+    fn pending_triggers_on_the_base() {
+        let out = with_pending(STATUS_TEXT, &[("libc6".into(), "/usr/share/x".into())]);
+        let st = &control::parse(&out)[0];
+        assert_eq!(st.get("Status"), Some("install ok triggers-pending"));
+        assert_eq!(st.get("Triggers-Pending"), Some("/usr/share/x"));
+        assert_eq!(with_pending(STATUS_TEXT, &[]), STATUS_TEXT);
     }
 
     #[test]
