@@ -77,6 +77,13 @@ hasher!(
     &digest::SHA512
 );
 
+/// MD5 in lowercase hex: only the hashes dpkg's status records for conffiles (its
+/// format, not a choice), never to identify or verify anything.
+pub fn md5_hex(data: &[u8]) -> String {
+    use md5::Digest;
+    hex::encode(md5::Md5::digest(data))
+}
+
 /// (sha1, sha256) of some bytes (a jar's, for the SBOM), lowercase hex.
 pub type Hashes = (String, String);
 

@@ -55,9 +55,10 @@ pub const TABLE: &[(u8, &str)] = &[
         BASE_OR_DIST,
         "build: base image unusable (no Java, a Java the Spark line does not run on, \
          unreadable; lacks python3/R and is not Debian/Ubuntu; OS packages that do not \
-         exist or cannot be satisfied) or not a Spark distribution; rebase: refused (not \
-         built on the old base, no Java, a Java major change without --allow-java-change, \
-         a Java the Spark line does not run on, not an image sparkimg built)",
+         exist or cannot be satisfied, or whose maintainer scripts cannot be reproduced) \
+         or not a Spark distribution; rebase: refused (not built on the old base, no Java, \
+         a Java major change without --allow-java-change, a Java the Spark line does not \
+         run on, not an image sparkimg built)",
     ),
     (NOT_YET, "build: not implemented yet (-m minikube)"),
     (
@@ -280,7 +281,9 @@ fn oci(e: &OciError) -> u8 {
 
 fn apt(e: &AptError) -> u8 {
     match e {
-        AptError::NotDebian { .. } | AptError::Resolve(_) => BASE_OR_DIST,
+        AptError::NotDebian { .. } | AptError::Resolve(_) | AptError::Unconfigured { .. } => {
+            BASE_OR_DIST
+        }
         AptError::Unsigned { .. } | AptError::Signature { .. } | AptError::HashMismatch { .. } => {
             VERIFICATION
         }

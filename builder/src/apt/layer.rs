@@ -1,10 +1,12 @@
 //! Pure: the package layer's entries from unpacked packages over the base: every
 //! package's files (through the base's top-level directory symlinks, as dpkg writes
-//! through merged-/usr links), the dpkg database, and the alternatives links.
+//! through merged-/usr links), the dpkg database, the alternatives links and what
+//! [`configure`] reproduces of the maintainer scripts.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 
+use super::configure;
 use super::control::Stanza;
 use super::scripts::{self, Alternative};
 use super::status;
@@ -71,45 +73,41 @@ fn alternative_links(
     out
 }
 
-/// The [`scripts::COPIES`] of the packages in the layer, where the target is new.
-fn script_copies(base: &BaseFs, files: &BTreeMap<String, Entry>, added: &[Stanza]) -> Vec<Entry> {
-    let mut out = Vec::new();
-    for (pkg, from, to) in scripts::COPIES {
-        if !added.iter().any(|s| s.get("Package") == Some(pkg)) {
-            continue;
-        }
-        let Some(src) = files.get(from) else {
-            continue;
-        };
-        if files.contains_key(to) || base.resolve(to).is_some() {
-            continue;
-        }
-        if let Kind::File(content) = &src.kind {
-            out.push(Entry {
-                path: to.to_string(),
-                kind: Kind::File(content.clone()),
-                mode: 0o644,
-                uid: 0,
-                gid: 0,
-            });
-        }
+/// Maintainer scripts and the debconf script: executable in `info/`, as dpkg keeps them.
+fn info_mode(name: &str) -> u32 {
+    match name {
+        "preinst" | "postinst" | "prerm" | "postrm" | "config" => 0o755,
+        _ => 0o644,
     }
-    out
 }
 
-/// One layer holding `debs` (in the order given), for `variant`'s images.
+/// One layer holding `debs` (in the order given), for `variant`'s images, and per
+/// package the script effects nothing reproduces ([`configure`]). Packages named in
+/// `unpacked` get dpkg's `unpacked` status, the others `installed`.
 pub fn plan(
     debs: &[Unpacked],
     base: &BaseFs,
     base_status: &str,
     variant: Variant,
-) -> Result<LayerPlan, String> {
+    unpacked: &[String],
+) -> Result<(LayerPlan, configure::Undone), String> {
     let mut files: BTreeMap<String, Entry> = BTreeMap::new();
     let mut stanzas: Vec<Stanza> = Vec::new();
     let mut info: Vec<Entry> = Vec::new();
     let mut alts = Vec::new();
+    let mut scripts = Vec::new();
     for deb in debs {
-        let st = status::entry(&deb.control).ok_or("a package without a control stanza")?;
+        let name = status::entry(&deb.control, status::INSTALLED, &[])
+            .and_then(|st| st.get("Package").map(str::to_string))
+            .ok_or("a package without a control stanza")?;
+        let unconfigured = unpacked.contains(&name);
+        let state = match unconfigured {
+            true => status::UNPACKED,
+            false => status::INSTALLED,
+        };
+        let conffiles = conffiles(deb, unconfigured);
+        let st = status::entry(&deb.control, state, &conffiles)
+            .ok_or("a package without a control stanza")?;
         let list_name = status::list_name(&st);
         let mut listed = Vec::new();
         for e in &deb.entries {
@@ -128,35 +126,75 @@ pub fn plan(
             status::list_text(&listed).into_bytes(),
         ));
         for (name, data) in &deb.info {
-            info.push(bytes_entry(
-                format!("{}/{list_name}.{name}", status::INFO),
-                data.clone(),
-            ));
+            let mut e = bytes_entry(format!("{}/{list_name}.{name}", status::INFO), data.clone());
+            e.mode = info_mode(name);
+            info.push(e);
         }
         if let Some(p) = &deb.postinst {
             alts.extend(scripts::alternatives(p));
         }
+        scripts.push((name, deb));
         stanzas.push(st);
     }
-    let copies = script_copies(base, &files, &stanzas);
+    let outcome = configure::configure(&script_views(&scripts), base, &files);
     let links = alternative_links(base, &files, &alts);
-    files.extend(copies.into_iter().map(|e| (e.path.clone(), e)));
+    for e in outcome.entries {
+        files.entry(e.path.clone()).or_insert(e);
+    }
     let mut entries: Vec<Entry> = files.into_values().collect();
     entries.extend(links);
     entries.extend(info);
+    // Triggers of refused packages never matter: the build stops.
+    let base_status = status::with_pending(base_status, &outcome.activated);
     entries.push(bytes_entry(
         status::STATUS.to_string(),
-        status::merged(base_status, &stanzas).into_bytes(),
+        status::merged(&base_status, &stanzas).into_bytes(),
     ));
     let have: BTreeSet<String> = entries.iter().map(|e| e.path.clone()).collect();
     plan::add_parents(&mut entries, 0);
     entries.retain(|e| have.contains(&e.path) || base.resolve(&e.path).is_none());
     plan::sort_entries(&mut entries);
-    Ok(LayerPlan {
+    let layer = LayerPlan {
         name: NAME,
         only: Some(variant),
         entries,
-    })
+    };
+    Ok((layer, outcome.unreproduced))
+}
+
+/// What dpkg's status records for the package's conffiles ([`status::conffiles`]).
+fn conffiles(deb: &Unpacked, unconfigured: bool) -> Vec<(String, String)> {
+    let Some((_, list)) = deb.info.iter().find(|(n, _)| n == "conffiles") else {
+        return Vec::new();
+    };
+    let md5 = |path: &str| {
+        deb.entries
+            .iter()
+            .find(|e| e.path == path)
+            .and_then(|e| match &e.kind {
+                Kind::File(Content::Bytes(b)) => Some(crate::digest::md5_hex(b)),
+                _ => None,
+            })
+    };
+    status::conffiles(&String::from_utf8_lossy(list), unconfigured, md5)
+}
+
+fn script_views<'a>(debs: &'a [(String, &'a Unpacked)]) -> Vec<configure::Scripts<'a>> {
+    let info = |d: &'a Unpacked, n: &str| {
+        d.info
+            .iter()
+            .find(|(k, _)| k == n)
+            .and_then(|(_, v)| std::str::from_utf8(v).ok())
+    };
+    debs.iter()
+        .map(|(name, d)| configure::Scripts {
+            package: name,
+            preinst: d.preinst.as_deref(),
+            postinst: d.postinst.as_deref(),
+            triggers: info(d, "triggers"),
+            paths: d.entries.iter().map(|e| e.path.as_str()).collect(),
+        })
+        .collect()
 }
 
 #[cfg(test)]
@@ -193,7 +231,8 @@ mod tests {
         ))
         .unwrap();
         let base_status = "Package: libc6\nStatus: install ok installed\nVersion: 2\n";
-        let p = plan(&[a, b], &base(), base_status, Variant::Python).unwrap();
+        let (p, undone) = plan(&[a, b], &base(), base_status, Variant::Python, &[]).unwrap();
+        assert!(undone.is_empty());
         let paths: Vec<&str> = p.entries.iter().map(|e| e.path.as_str()).collect();
         assert_eq!(
             paths,
@@ -252,7 +291,7 @@ mod tests {
             &[("./usr/lib/R/etc/Renviron.ucf", b"R_LIBS=x\n")],
         ))
         .unwrap();
-        let p = plan(std::slice::from_ref(&r), &base(), "", Variant::R).unwrap();
+        let (p, _) = plan(std::slice::from_ref(&r), &base(), "", Variant::R, &[]).unwrap();
         let made = p
             .entries
             .iter()
@@ -265,7 +304,7 @@ mod tests {
         // Another package shipping the same file gets no copy.
         let mut other = r;
         other.control = "Package: other\nVersion: 1\nArchitecture: all\n".into();
-        let p = plan(&[other], &base(), "", Variant::R).unwrap();
+        let (p, _) = plan(&[other], &base(), "", Variant::R, &[]).unwrap();
         assert!(!p.entries.iter().any(|e| e.path == "etc/R/Renviron"));
     }
 }

@@ -1,18 +1,22 @@
 //! OS-package layers without a daemon (what apko and distroless's rules do): packages
 //! from the base's own apt sources, verified like apt verifies them, unpacked into one
-//! layer with dpkg's database updated. No maintainer script runs (see docs/build.md,
-//! "OS packages", for the effects that are applied).
+//! layer with dpkg's database updated. No maintainer script runs: [`maintscripts`]
+//! classifies what they would do, [`configure`] reproduces it or names what it cannot
+//! (then the build is refused, unless the package is allowed to stay unconfigured).
 //!
 //! Pure: [`control`] (the stanza format), [`sources`] (sources.list and deb822),
 //! [`release`] (InRelease signature and SHA256 list), [`packages`] (index records and
 //! relations), [`version`] (Debian version order), [`resolve`] (dependency closure),
-//! [`status`] (dpkg's status and info files), [`scripts`] (update-alternatives), and
+//! [`status`] (dpkg's status and info files), [`scripts`] (update-alternatives and
+//! files scripts make), [`maintscripts`] and [`configure`] (script effects), and
 //! [`layer`] (the layer's entries). Effects: [`fetch`] (network and cache) and
 //! [`unpack`] (`.deb` decompression).
 
+pub mod configure;
 pub mod control;
 pub mod fetch;
 pub mod layer;
+pub mod maintscripts;
 pub mod packages;
 pub mod release;
 pub mod resolve;
@@ -56,6 +60,11 @@ pub enum AptError {
     NotFound { url: String },
     #[error("{what}: {reason}")]
     Format { what: String, reason: String },
+    #[error(
+        "maintainer scripts do what the package layer cannot reproduce: {}",
+        unconfigured_summary(.packages)
+    )]
+    Unconfigured { packages: configure::Undone },
     #[error(transparent)]
     Download(#[from] DownloadError),
     #[error("{}", .path.display())]
@@ -64,6 +73,15 @@ pub enum AptError {
         #[source]
         source: std::io::Error,
     },
+}
+
+/// `pkg (first, second, third and N more); …`: the first effects say what is missing.
+fn unconfigured_summary(packages: &configure::Undone) -> String {
+    let one = |(p, e): &(String, Vec<String>)| match e.len() {
+        0..=3 => format!("{p} ({})", e.join(", ")),
+        n => format!("{p} ({} and {} more)", e[..3].join(", "), n - 3),
+    };
+    packages.iter().map(one).collect::<Vec<_>>().join("; ")
 }
 
 impl AptError {
@@ -79,6 +97,15 @@ impl AptError {
                  sources have it"
             }
             AptError::Unsigned { .. } => "--insecure-skip-verify accepts it at your own risk",
+            AptError::Unconfigured { packages } => {
+                let names: Vec<&str> = packages.iter().map(|(p, _)| p.as_str()).collect();
+                return Some(format!(
+                    "`--engine docker` runs apt-get in the base, so the scripts run; or use a \
+                     base that already has it; or `--apt-allow-unconfigured {}` adds it \
+                     unconfigured (dpkg status `unpacked`: a later apt-get configures it)",
+                    names.join(",")
+                ));
+            }
             AptError::Download(d) => return d.hint(),
             _ => return None,
         };
@@ -99,6 +126,9 @@ pub struct AptOptions {
     pub cache_dir: Option<PathBuf>,
     /// Accept unsigned or badly signed repositories (hashes are still checked).
     pub insecure_skip_verify: bool,
+    /// `--apt-allow-unconfigured`: packages added with dpkg status `unpacked`, whatever
+    /// their maintainer scripts do.
+    pub allow_unconfigured: Vec<String>,
 }
 
 /// The runtime a variant needs from the OS: (program in the base, package to add).
@@ -217,8 +247,14 @@ impl Repo {
 
     /// The dpkg status of the image once `pkgs` (from [`Repo::resolve`]) are added,
     /// with the fields the SBOM reads (see [`status::record`]).
-    pub fn status_after(&self, pkgs: &[Package]) -> String {
-        let added: Vec<_> = pkgs.iter().map(status::record).collect();
+    pub fn status_after(&self, pkgs: &[Package], opts: &AptOptions) -> String {
+        let added: Vec<_> = pkgs
+            .iter()
+            .map(|p| match opts.allow_unconfigured.contains(&p.name) {
+                true => status::record(p, status::UNPACKED),
+                false => status::record(p, status::INSTALLED),
+            })
+            .collect();
         status::merged(&self.base_status, &added)
     }
 
@@ -234,21 +270,34 @@ impl Repo {
         unpack::unpack(&bytes).map_err(|reason| AptError::Format { what: url, reason })
     }
 
-    /// The layer adding `pkgs` (from [`Repo::resolve`]) for `variant`'s images.
+    /// The layer adding `pkgs` (from [`Repo::resolve`]) for `variant`'s images, once
+    /// their packages are verified; refused when a package's maintainer scripts do what
+    /// the layer cannot reproduce, unless `opts` allows it unconfigured.
     pub fn layer(
         &self,
         pkgs: &[Package],
         base: &BaseFs,
         variant: Variant,
+        opts: &AptOptions,
     ) -> Result<LayerPlan, AptError> {
         // Downloads and decompression in parallel; results in package order.
         let debs = crate::layer::run_parallel(pkgs, |p| self.fetch_unpack(p))
             .into_iter()
             .collect::<Result<Vec<_>, _>>()?;
-        layer::plan(&debs, base, &self.base_status, variant).map_err(|reason| AptError::Format {
-            what: "the package layer".into(),
-            reason,
-        })
+        let allowed = &opts.allow_unconfigured;
+        let (plan, undone) = layer::plan(&debs, base, &self.base_status, variant, allowed)
+            .map_err(|reason| AptError::Format {
+                what: "the package layer".into(),
+                reason,
+            })?;
+        let refused: Vec<_> = undone
+            .into_iter()
+            .filter(|(p, _)| !allowed.contains(p))
+            .collect();
+        if !refused.is_empty() {
+            return Err(AptError::Unconfigured { packages: refused });
+        }
+        Ok(plan)
     }
 }
 
@@ -275,5 +324,31 @@ mod tests {
         assert_eq!(deb_arch("arm", Some("v7")), "armhf");
         assert_eq!(deb_arch("ppc64le", None), "ppc64el");
         assert_eq!(deb_arch("amd64", None), "amd64");
+    }
+
+    #[test]
+    fn refusal_names_each_package_and_its_first_effects() {
+        let e = AptError::Unconfigured {
+            packages: vec![
+                ("ucf".into(), vec!["debconf".into()]),
+                (
+                    "ca-certificates".into(),
+                    ["update-ca-certificates", "debconf", "mkdir", "chmod", "mv"]
+                        .map(String::from)
+                        .to_vec(),
+                ),
+            ],
+        };
+        assert_eq!(
+            e.to_string(),
+            "maintainer scripts do what the package layer cannot reproduce: ucf (debconf); \
+             ca-certificates (update-ca-certificates, debconf, mkdir and 2 more)"
+        );
+        let hint = e.hint().unwrap();
+        assert!(
+            hint.contains("--apt-allow-unconfigured ucf,ca-certificates"),
+            "{hint}"
+        );
+        assert!(hint.contains("--engine docker"), "{hint}");
     }
 }

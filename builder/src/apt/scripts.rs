@@ -1,16 +1,48 @@
 //! Pure: the maintainer-script effects the package layer applies without running any
-//! script. Only `update-alternatives --install` (and its `--slave` links) written out
-//! literally in a `postinst` is applied; anything built from shell variables is not.
+//! script: `update-alternatives --install` (and its `--slave` links) written out
+//! literally in a `postinst` (anything built from shell variables is not), and the
+//! files of [`MADE`].
 
-/// Files a `postinst` makes by copying one the package ships, where the script builds
-/// the copy in shell (so [`alternatives`]-style parsing cannot see it): (package, file
-/// shipped, file made). R reads `/etc/R/Renviron` for its library paths; without it not
-/// even `utils` loads.
-pub const COPIES: [(&str, &str, &str); 1] = [(
-    "r-base-core",
-    "usr/lib/R/etc/Renviron.ucf",
-    "etc/R/Renviron",
-)];
+/// What a file a script makes is made from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Made {
+    /// A copy of a file the package ships.
+    Copy(&'static str),
+    /// These bytes.
+    Bytes(&'static [u8]),
+    /// An empty directory.
+    Dir,
+}
+
+/// Files and directories scripts make in shell the classifier cannot follow
+/// (functions, variables), reproduced from data when the image lacks them:
+/// (package, path made, from what). Each matches a reviewed effect in
+/// [`super::configure::REVIEWED`].
+pub const MADE: [(&str, &str, Made); 4] = [
+    // R reads /etc/R/Renviron for its library paths; without it not even `utils` loads.
+    (
+        "r-base-core",
+        "etc/R/Renviron",
+        Made::Copy("usr/lib/R/etc/Renviron.ucf"),
+    ),
+    (
+        "readline-common",
+        "etc/inputrc",
+        Made::Copy("usr/share/readline/inputrc"),
+    ),
+    (
+        "python3",
+        "etc/python3/debian_config",
+        Made::Bytes(
+            b"[DEFAULT]\n# how to byte-compile (comma separated: standard, optimize)\nbyte-compile = standard\n",
+        ),
+    ),
+    (
+        "python3.11-minimal",
+        "usr/local/lib/python3.11/dist-packages",
+        Made::Dir,
+    ),
+];
 
 /// One alternative: `link` → `/etc/alternatives/<name>` → `path`.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -7,6 +7,11 @@ use super::packages::Package;
 
 pub const STATUS: &str = "var/lib/dpkg/status";
 pub const INFO: &str = "var/lib/dpkg/info";
+/// A package whose maintainer scripts' effects are all in the image.
+pub const INSTALLED: &str = "install ok installed";
+/// A package left unconfigured on purpose (`--apt-allow-unconfigured`): a later
+/// `apt-get` or `dpkg --configure -a` in a derived image runs its `postinst`.
+pub const UNPACKED: &str = "install ok unpacked";
 
 /// The packages dpkg considers installed (`Status: install ok installed`; half-removed
 /// or config-files-only entries do not satisfy anything).
@@ -26,20 +31,54 @@ pub fn installed(status: &str) -> Result<Vec<Package>, String> {
     Ok(out)
 }
 
-/// A new package's status entry: its `control` stanza with `Status` after `Package`,
-/// as dpkg writes it.
-pub fn entry(control_text: &str) -> Option<Stanza> {
+/// A new package's status entry: its `control` stanza with `Status` (one of
+/// [`INSTALLED`], [`UNPACKED`]) after `Package`, and `Conffiles` (path, MD5 or, while
+/// unpacked, `newconffile`) before `Description`, as dpkg writes them.
+pub fn entry(control_text: &str, status: &str, conffiles: &[(String, String)]) -> Option<Stanza> {
     let st = control::parse(control_text).into_iter().next()?;
     st.get("Package")?;
-    let mut fields = Vec::with_capacity(st.fields.len() + 1);
+    let conf = (!conffiles.is_empty()).then(|| {
+        let lines: Vec<String> = conffiles
+            .iter()
+            .map(|(p, h)| format!("\n{p} {h}"))
+            .collect();
+        ("Conffiles".to_string(), lines.concat())
+    });
+    let mut conf = conf.into_iter();
+    let mut fields = Vec::with_capacity(st.fields.len() + 2);
     for (k, v) in st.fields {
+        if k.eq_ignore_ascii_case("Description") {
+            fields.extend(conf.by_ref());
+        }
         let is_package = k.eq_ignore_ascii_case("Package");
         fields.push((k, v));
         if is_package {
-            fields.push(("Status".to_string(), "install ok installed".to_string()));
+            fields.push(("Status".to_string(), status.to_string()));
         }
     }
+    fields.extend(conf);
     Some(Stanza { fields })
+}
+
+/// The conffiles of a package's `conffiles` member with what dpkg records for each:
+/// the MD5 of the file `content` gives, or `newconffile` while it is unpacked. Flagged
+/// entries (`remove-on-upgrade`) name no file of the package and are left out.
+pub fn conffiles(
+    list: &str,
+    unpacked: bool,
+    content: impl Fn(&str) -> Option<String>,
+) -> Vec<(String, String)> {
+    let mut out = Vec::new();
+    for line in list.lines().map(str::trim).filter(|l| l.starts_with('/')) {
+        let hash = match unpacked {
+            true => Some("newconffile".to_string()),
+            false => content(line.trim_start_matches('/')),
+        };
+        if let Some(h) = hash {
+            out.push((line.to_string(), h));
+        }
+    }
+    out
 }
 
 /// The status file of the image: the base's entries, minus those the layer replaces
@@ -63,14 +102,49 @@ pub fn merged(base: &str, added: &[Stanza]) -> String {
     out
 }
 
+/// The base's status with `activated` ((package, trigger), from the layer's files)
+/// recorded as dpkg leaves a trigger it has not run: the package `triggers-pending`
+/// with the trigger in `Triggers-Pending`, for a later `dpkg --configure -a`.
+pub fn with_pending(base: &str, activated: &[(String, String)]) -> String {
+    if activated.is_empty() {
+        return base.to_string();
+    }
+    let mut out = String::new();
+    for mut st in control::parse(base) {
+        let name = st.get("Package").unwrap_or("").to_string();
+        let mine: Vec<&str> = activated
+            .iter()
+            .filter(|(p, _)| *p == name)
+            .map(|(_, t)| t.as_str())
+            .collect();
+        if !mine.is_empty() && st.get("Status") == Some(INSTALLED) {
+            for (k, v) in st.fields.iter_mut() {
+                if k == "Status" {
+                    *v = "install ok triggers-pending".into();
+                }
+            }
+            let at = st
+                .fields
+                .iter()
+                .position(|(k, _)| k == "Status")
+                .map_or(0, |i| i + 1);
+            st.fields
+                .insert(at, ("Triggers-Pending".into(), mine.join(" ")));
+        }
+        out.push_str(&st.render());
+        out.push('\n');
+    }
+    out
+}
+
 /// The status entry of a package the layer adds, from its index record: the fields an
 /// SBOM reads (`Package`, `Status`, `Version`, `Architecture`, `Source`). The index
 /// record carries them as the `.deb`'s control does, so a layer planned from the cache
 /// (never unpacked) is described as the one built.
-pub fn record(p: &Package) -> Stanza {
+pub fn record(p: &Package, status: &str) -> Stanza {
     let mut fields = vec![
         ("Package".to_string(), p.name.clone()),
-        ("Status".to_string(), "install ok installed".to_string()),
+        ("Status".to_string(), status.to_string()),
         ("Version".to_string(), p.version.to_string()),
         ("Architecture".to_string(), p.arch.clone()),
     ];
@@ -118,13 +192,20 @@ mod tests {
     fn new_entries_replace_and_follow_the_base() {
         let e = entry(
             "Package: python3\nVersion: 3.11.2-1+b1\nArchitecture: amd64\nDescription: x\n more\n",
+            INSTALLED,
+            &[],
         )
         .unwrap();
         assert_eq!(
             e.fields[1],
             ("Status".into(), "install ok installed".into())
         );
-        let z = entry("Package: aaa\nVersion: 1\nArchitecture: all\n").unwrap();
+        let z = entry(
+            "Package: aaa\nVersion: 1\nArchitecture: all\n",
+            UNPACKED,
+            &[],
+        )
+        .unwrap();
         let out = merged(STATUS_TEXT, &[e, z]);
         let names: Vec<String> = control::parse(&out)
             .iter()
@@ -147,8 +228,10 @@ mod tests {
         );
         assert!(out.contains("Description: x\n more\n"));
         let i = installed(&out).unwrap();
-        assert_eq!(i.len(), 3);
-        assert!(entry("Version: 1\n").is_none());
+        assert_eq!(i.len(), 2);
+        assert!(entry("Version: 1\n", INSTALLED, &[]).is_none());
+        // An unconfigured package satisfies nothing.
+        assert!(!i.iter().any(|p| p.name == "aaa"));
     }
 
     #[test]
@@ -158,18 +241,54 @@ mod tests {
             .unwrap()
             .unwrap();
         assert_eq!(
-            record(&p).render(),
+            record(&p, INSTALLED).render(),
             "Package: libpython3.11-minimal\nStatus: install ok installed\nVersion: 1:3.11.2-6+deb12u6\nArchitecture: amd64\nSource: python3.11\n"
         );
         let plain = Package::from_stanza(&control::parse("Package: a\nVersion: 2\n")[0], 0)
             .unwrap()
             .unwrap();
-        assert_eq!(record(&plain).get("Source"), None);
+        assert_eq!(record(&plain, UNPACKED).get("Source"), None);
         // An upgrade replaces the base's entry.
-        let out = merged(STATUS_TEXT, &[record(&p), record(&plain)]);
+        let out = merged(
+            STATUS_TEXT,
+            &[record(&p, INSTALLED), record(&plain, INSTALLED)],
+        );
         let i = installed(&out).unwrap();
         let names: Vec<&str> = i.iter().map(|p| p.name.as_str()).collect();
         assert_eq!(names, ["libc6", "python3", "a", "libpython3.11-minimal"]);
+    }
+
+    #[test]
+    fn conffiles_as_dpkg_records_them() {
+        let list = "/etc/debconf.conf\nremove-on-upgrade /etc/old.conf\n/etc/gone\n";
+        let md5 = |p: &str| (p == "etc/debconf.conf").then(|| "8c06".to_string());
+        let c = conffiles(list, false, md5);
+        assert_eq!(c, [("/etc/debconf.conf".to_string(), "8c06".to_string())]);
+        let e = entry(
+            "Package: debconf\nVersion: 1.5.82\nDescription: x\n y\n",
+            INSTALLED,
+            &c,
+        )
+        .unwrap();
+        assert_eq!(
+            e.render(),
+            "Package: debconf\nStatus: install ok installed\nVersion: 1.5.82\nConffiles:\n /etc/debconf.conf 8c06\nDescription: x\n y\n"
+        );
+        let u = conffiles(list, true, md5);
+        assert_eq!(u[1], ("/etc/gone".to_string(), "newconffile".to_string()));
+        let e = entry("Package: a\nVersion: 1\n", UNPACKED, &u).unwrap();
+        assert!(e
+            .render()
+            .ends_with("Conffiles:\n /etc/debconf.conf newconffile\n /etc/gone newconffile\n"));
+    }
+
+    #[test]
+    fn pending_triggers_on_the_base() {
+        let out = with_pending(STATUS_TEXT, &[("libc6".into(), "/usr/share/x".into())]);
+        let st = &control::parse(&out)[0];
+        assert_eq!(st.get("Status"), Some("install ok triggers-pending"));
+        assert_eq!(st.get("Triggers-Pending"), Some("/usr/share/x"));
+        assert_eq!(with_pending(STATUS_TEXT, &[]), STATUS_TEXT);
     }
 
     #[test]

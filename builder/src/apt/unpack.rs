@@ -12,9 +12,11 @@ use crate::layer::plan::{Content, Entry, Kind};
 pub struct Unpacked {
     /// The `control` file (becomes the dpkg status entry).
     pub control: String,
-    /// `md5sums`, `conffiles`, …: copied to `/var/lib/dpkg/info/<pkg>.<name>`.
+    /// Every other control member (`md5sums`, `conffiles`, the maintainer scripts,
+    /// …): copied to `/var/lib/dpkg/info/<pkg>.<name>`, as dpkg keeps them.
     pub info: Vec<(String, Vec<u8>)>,
-    /// `postinst`, read for the effects the layer applies (update-alternatives).
+    /// `preinst` and `postinst`, read for their effects ([`super::configure`]).
+    pub preinst: Option<String>,
     pub postinst: Option<String>,
     /// Normalised paths (no `./`, no trailing `/`), in archive order.
     pub entries: Vec<Entry>,
@@ -81,14 +83,19 @@ fn read_control(tar_bytes: &[u8], out: &mut Unpacked) -> Result<(), String> {
         let mut data = Vec::new();
         e.read_to_end(&mut data)
             .map_err(|e| format!("control.tar: {e}"))?;
+        let text = || String::from_utf8_lossy(&data).into_owned();
         match name.as_str() {
-            "control" => out.control = String::from_utf8_lossy(&data).into_owned(),
-            "postinst" => out.postinst = Some(String::from_utf8_lossy(&data).into_owned()),
-            "md5sums" | "conffiles" | "shlibs" | "triggers" | "symbols" => {
-                out.info.push((name, data))
+            "control" => {
+                out.control = text();
+                continue;
             }
+            "postinst" => out.postinst = Some(text()),
+            "preinst" => out.preinst = Some(text()),
+            // A member in a subdirectory is none of dpkg's.
+            n if n.contains('/') || n.is_empty() => continue,
             _ => {}
         }
+        out.info.push((name, data));
     }
     Ok(())
 }

@@ -66,15 +66,27 @@ pub(super) fn os_package_layers(
     let mut built: Vec<(String, LayerPlan)> = Vec::new();
     let mut out = Vec::new();
     let mut statuses = BTreeMap::new();
+    let mut warned: Vec<String> = Vec::new();
     for (variant, w) in &wanted {
         let pkgs = repo.resolve(w)?;
         if pkgs.is_empty() {
             continue;
         }
-        statuses.insert(*variant, repo.status_after(&pkgs));
+        statuses.insert(*variant, repo.status_after(&pkgs, &opts.apt));
+        let unconfigured =
+            |p: &crate::apt::packages::Package| opts.apt.allow_unconfigured.contains(&p.name);
+        for p in pkgs.iter().filter(|p| unconfigured(p)) {
+            if !warned.contains(&p.name) {
+                warned.push(p.name.clone());
+            }
+        }
+        // An unconfigured package's layer differs (its dpkg status) from a configured one's.
         let ids: Vec<String> = pkgs
             .iter()
-            .map(|p| format!("{} {}", p.name, p.sha256))
+            .map(|p| match unconfigured(p) {
+                true => format!("{} {} unpacked", p.name, p.sha256),
+                false => format!("{} {}", p.name, p.sha256),
+            })
             .collect();
         let key = cache::packages_key(base_ids, &ids, opts.epoch, opts.compression);
         let mut layer = match built.iter().find(|(k, _)| *k == key) {
@@ -86,7 +98,7 @@ pub(super) fn os_package_layers(
                         only: Some(*variant),
                         entries: Vec::new(),
                     },
-                    None => repo.layer(&pkgs, basefs, *variant)?,
+                    None => repo.layer(&pkgs, basefs, *variant, &opts.apt)?,
                 };
                 built.push((key.clone(), l.clone()));
                 l
@@ -94,6 +106,13 @@ pub(super) fn os_package_layers(
         };
         layer.only = Some(*variant);
         out.push((layer, key));
+    }
+    if !warned.is_empty() {
+        crate::report::warn(&format!(
+            "left unconfigured (--apt-allow-unconfigured): {}; their maintainer scripts \
+             have not run, dpkg lists them as unpacked and a later apt-get configures them",
+            warned.join(", ")
+        ));
     }
     Ok((out, statuses))
 }

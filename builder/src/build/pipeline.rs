@@ -138,6 +138,7 @@ pub fn run(
         apt: AptOptions {
             cache_dir,
             insecure_skip_verify: req.insecure_skip_verify,
+            allow_unconfigured: req.apt_allow_unconfigured.clone(),
         },
         sbom,
         origin: fetched.origin,

@@ -128,6 +128,8 @@ pub struct Request {
     pub no_cache: bool,
     /// `--apt-packages`, checked as Debian package names.
     pub apt_packages: Vec<String>,
+    /// `--apt-allow-unconfigured`: packages added unconfigured on purpose.
+    pub apt_allow_unconfigured: Vec<String>,
     /// `--insecure-skip-verify` (also: unsigned apt repositories are accepted).
     pub insecure_skip_verify: bool,
     /// `--packages`, `--exclude-packages` and `--repositories`, in Spark's grammar.

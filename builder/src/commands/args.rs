@@ -558,6 +558,17 @@ pub struct BuildArgs {
     )]
     pub apt_packages: Vec<String>,
 
+    /// Packages (comma-separated, repeatable) added even though their maintainer
+    /// scripts do what sparkimg cannot reproduce: dpkg lists them as unpacked, not
+    /// installed, so a later apt-get in a derived image configures them.
+    #[arg(
+        help_heading = "OS and Maven packages",
+        long,
+        value_name = "PKG[,PKG...]",
+        value_delimiter = ','
+    )]
+    pub apt_allow_unconfigured: Vec<String>,
+
     /// Maven coordinates baked into /opt/spark/jars with their dependencies, resolved
     /// as `spark-submit --packages` resolves them (Spark's syntax).
     #[arg(

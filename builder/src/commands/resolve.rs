@@ -100,7 +100,11 @@ pub fn resolve(args: &BuildArgs, env: &Env) -> Result<Request, BuildError> {
         epoch,
         timezone: args.timezone.clone(),
         no_cache: args.no_cache,
-        apt_packages: apt_packages(&args.apt_packages)?,
+        apt_packages: apt_packages("--apt-packages", &args.apt_packages)?,
+        apt_allow_unconfigured: apt_packages(
+            "--apt-allow-unconfigured",
+            &args.apt_allow_unconfigured,
+        )?,
         insecure_skip_verify: args.insecure_skip_verify,
         packages: packages(args)?,
         sbom: sparkimg::sbom::Formats::parse(&args.sbom).ok_or_else(|| {
@@ -149,7 +153,7 @@ fn packages(args: &BuildArgs) -> Result<Packages, BuildError> {
 
 /// Debian policy's package names (lowercase letters, digits, `+ - .`; two characters at
 /// least, starting alphanumeric), so a typo fails before any download.
-fn apt_packages(names: &[String]) -> Result<Vec<String>, BuildError> {
+fn apt_packages(flag: &str, names: &[String]) -> Result<Vec<String>, BuildError> {
     let mut out: Vec<String> = Vec::new();
     for n in names.iter().map(|n| n.trim()).filter(|n| !n.is_empty()) {
         let ok = n.len() >= 2
@@ -158,7 +162,7 @@ fn apt_packages(names: &[String]) -> Result<Vec<String>, BuildError> {
                 .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || "+-.".contains(c));
         if !ok {
             return Err(input(format!(
-                "--apt-packages {n:?}: not a Debian package name (lowercase letters, digits, \
+                "{flag} {n:?}: not a Debian package name (lowercase letters, digits, \
                  '+', '-', '.')"
             )));
         }
@@ -180,6 +184,12 @@ fn check_engine_flags(args: &BuildArgs, engine_docker: bool) -> Result<(), Build
         return Err(input(
             "--output with --engine docker: the images stay in the Docker Engine (`docker \
              save` them), or build daemonless to write files",
+        ));
+    }
+    if engine_docker && !args.apt_allow_unconfigured.is_empty() {
+        return Err(input(
+            "--apt-allow-unconfigured with --engine docker: apt-get runs the maintainer \
+             scripts there, so every package is configured; drop the flag",
         ));
     }
     if args.minikube {
@@ -665,6 +675,31 @@ mod tests {
         ])
         .unwrap();
         assert_eq!(r.apt_packages, ["krb5-user", "procps", "libstdc++6"]);
+        let r = resolve_args(&[
+            "-t",
+            "3.5.3",
+            "--apt-allow-unconfigured",
+            "ca-certificates,ucf",
+            "--apt-allow-unconfigured",
+            "ucf",
+        ])
+        .unwrap();
+        assert_eq!(r.apt_allow_unconfigured, ["ca-certificates", "ucf"]);
+        usage(
+            &["-t", "3.5.3", "--apt-allow-unconfigured", "Ucf"],
+            "--apt-allow-unconfigured \"Ucf\": not a Debian package name",
+        );
+        usage(
+            &[
+                "-t",
+                "3.5.3",
+                "--engine",
+                "docker",
+                "--apt-allow-unconfigured",
+                "ucf",
+            ],
+            "apt-get runs the maintainer scripts there",
+        );
         for bad in ["Procps", "a", "+x", "pro cps", "pkg;rm"] {
             usage(
                 &["-t", "3.5.3", "--apt-packages", bad],

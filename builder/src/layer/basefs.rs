@@ -31,7 +31,8 @@ pub const ZONEINFO: &str = "usr/share/zoneinfo";
 
 /// Paths worth remembering; everything else in a (large) base is skipped. Top-level
 /// entries are kept for their symlinks (merged-/usr: `lib` → `usr/lib`), which the
-/// package layer writes through; `etc/apt`, the keyrings and dpkg's status feed it.
+/// package layer writes through; `etc/apt`, the keyrings and dpkg's status feed it, and
+/// [`SCRIPT_PATHS`] let it tell what maintainer scripts would find.
 pub fn interesting(path: &str) -> bool {
     wants_data(path)
         || !path.contains('/')
@@ -42,7 +43,21 @@ pub fn interesting(path: &str) -> bool {
         || path.starts_with("opt/java")
         // Listed (by name) in SBOMs: every jar of an image, the base's too.
         || path.ends_with(".jar")
+        || SCRIPT_PATHS.iter().any(|d| path.starts_with(d))
 }
+
+/// Where maintainer scripts act (by name only): the package layer can tell what the
+/// base lacks under these, and nowhere else.
+pub const SCRIPT_PATHS: [&str; 8] = [
+    "etc/",
+    "var/lib/",
+    "usr/local/",
+    "usr/share/doc/",
+    "usr/share/python3/",
+    "usr/bin/",
+    "bin/",
+    "usr/sbin/",
+];
 
 /// Programs whose presence decides whether a variant needs OS packages.
 pub const RUNTIMES: [&str; 4] = [
@@ -53,11 +68,16 @@ pub const RUNTIMES: [&str; 4] = [
 ];
 
 fn wants_apt_data(path: &str) -> bool {
-    path == DPKG_STATUS || path.starts_with("etc/apt/") || path.starts_with("usr/share/keyrings/")
+    path == DPKG_STATUS
+        || path == DPKG_FILE_TRIGGERS
+        || path.starts_with("etc/apt/")
+        || path.starts_with("usr/share/keyrings/")
 }
 
 /// The package databases and os-release an SBOM reads the base's OS packages from.
 pub const DPKG_STATUS: &str = "var/lib/dpkg/status";
+/// dpkg's file triggers (`PATH PACKAGE[/noawait]` a line).
+pub const DPKG_FILE_TRIGGERS: &str = "var/lib/dpkg/triggers/File";
 pub const APK_INSTALLED: &str = "lib/apk/db/installed";
 pub const OS_RELEASE: [&str; 2] = ["etc/os-release", "usr/lib/os-release"];
 

@@ -72,7 +72,7 @@ pub fn packages_key(
     let mut h = Sha256::new();
     field(
         &mut h,
-        format!("sparkimg {VERSION} os-packages v1").as_bytes(),
+        format!("sparkimg {VERSION} os-packages v2").as_bytes(),
     );
     field(&mut h, c.describe().as_bytes());
     field(&mut h, mtime.to_string().as_bytes());

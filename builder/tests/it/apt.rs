@@ -836,6 +836,9 @@ fn python_added_to_a_jvm_only_debian_base() {
 /// The real apt path for R: `--apt-packages r-base-core` (SparkR itself cannot be had
 /// here: PyPI's pyspark sdist has no `R/`, so `-R` is tested as a refusal above); R and
 /// its standard packages run in the image, `/etc/R/Renviron` made as the postinst would.
+/// R's closure has scripts the layer cannot reproduce (ucf and debconf registrations,
+/// fontconfig's cache, update-mime): without `--apt-allow-unconfigured` it is refused,
+/// and those packages stay `unpacked`; R runs without any of it.
 #[test]
 fn r_added_to_a_jvm_only_debian_base() {
     let Some(RealInputs { base, home, ep }) = real_inputs() else {
@@ -846,22 +849,33 @@ fn r_added_to_a_jvm_only_debian_base() {
     let image = format!("{repo}/spark:1");
     let _guard = Loaded(vec![image.clone()]);
     let archive = dir.path().join("images.tar");
-    let o = Sparkimg::new()
-        .arg("build")
-        .arg("--spark-home")
-        .arg(&home)
-        .arg("--base")
-        .arg(format!("rootfs:{}", base.display()))
-        .args(["--repo", &repo, "--tag", "1", "--json"])
-        .args(["--apt-packages", "r-base-core"])
-        .arg("--entrypoint-binary")
-        .arg(&ep)
-        .arg("--cache-dir")
-        .arg(dir.path().join("cache"))
-        .arg("--output")
-        .arg(format!("docker-archive:{}", archive.display()))
-        .run();
-    report(&o);
+    let build = |extra: &[&str]| {
+        Sparkimg::new()
+            .arg("build")
+            .arg("--spark-home")
+            .arg(&home)
+            .arg("--base")
+            .arg(format!("rootfs:{}", base.display()))
+            .args(["--repo", &repo, "--tag", "1", "--json"])
+            .args(["--apt-packages", "r-base-core"])
+            .arg("--entrypoint-binary")
+            .arg(&ep)
+            .arg("--cache-dir")
+            .arg(dir.path().join("cache"))
+            .arg("--output")
+            .arg(format!("docker-archive:{}", archive.display()))
+            .args(extra)
+            .run()
+    };
+    let refused = build(&[]);
+    assert_exit(&refused, exit::BASE_OR_DIST);
+    let unconfigured = "fontconfig,libpaper1,r-base-core,ucf,unzip,x11-common";
+    assert!(
+        stderr(&refused).contains(&format!("--apt-allow-unconfigured {unconfigured}")),
+        "{}",
+        stderr(&refused)
+    );
+    report(&build(&["--apt-allow-unconfigured", unconfigured]));
     docker(&["load", "-i", archive.to_str().unwrap()]);
     let out = docker(&[
         "run",
@@ -873,6 +887,16 @@ fn r_added_to_a_jvm_only_debian_base() {
         "cat(stats::median(c(1, 5, 9)), utils::packageVersion('base') >= '4', '\\n')",
     ]);
     assert_eq!(out.trim(), "5 TRUE");
+    let status = docker(&[
+        "run",
+        "--rm",
+        "--entrypoint",
+        "dpkg",
+        &image,
+        "-s",
+        "r-base-core",
+    ]);
+    assert!(status.contains("Status: install ok unpacked"), "{status}");
 }
 
 /// `--engine docker`: the Dockerfiles' RUN apt-get, as upstream's: spark-py on a base
@@ -926,4 +950,147 @@ fn engine_path_installs_python3_and_apt_packages() {
         .output()
         .unwrap();
     assert!(!jvm_py.status.success(), "python3 only in spark-py");
+}
+
+/// A copy of the JVM-only base in `dir` without `pkg` in dpkg's status and without
+/// the tar paths `gone` says: a Debian base that lacks it.
+fn base_without(src: &Path, dir: &Path, pkg: &str, gone: impl Fn(&str) -> bool) -> PathBuf {
+    let out = dir.join("base.tar");
+    let mut b = tar::Builder::new(fs::File::create(&out).unwrap());
+    let mut t = tar::Archive::new(fs::File::open(src).unwrap());
+    let stanza = format!("Package: {pkg}\n");
+    for e in t.entries().unwrap() {
+        let mut e = e.unwrap();
+        let path = e.path().unwrap().into_owned();
+        let p = path.to_string_lossy().into_owned();
+        if gone(&p) {
+            continue;
+        }
+        let mut h = e.header().clone();
+        if let Some(link) = e.link_name().unwrap().map(|l| l.into_owned()) {
+            b.append_link(&mut h, &path, &link).unwrap();
+            continue;
+        }
+        let mut data = Vec::new();
+        e.read_to_end(&mut data).unwrap();
+        if p == "./var/lib/dpkg/status" {
+            let text = String::from_utf8(data).unwrap();
+            let kept: Vec<&str> = text
+                .split("\n\n")
+                .filter(|s| !s.starts_with(&stanza))
+                .collect();
+            assert!(
+                kept.len() < text.split("\n\n").count(),
+                "{pkg} not in the base"
+            );
+            data = kept.join("\n\n").into_bytes();
+            h.set_size(data.len() as u64);
+        }
+        b.append_data(&mut h, &path, &data[..]).unwrap();
+    }
+    b.finish().unwrap();
+    out
+}
+
+/// Issue 28: ca-certificates on a Debian JVM base that lacks it. Its postinst runs
+/// update-ca-certificates, which the layer cannot reproduce: the build is refused (6),
+/// naming the package and the effect, before any layer is built. With
+/// `--apt-allow-unconfigured` it builds and warns; dpkg lists the package `unpacked`
+/// with its scripts in `info/`, so `dpkg --configure -a` in the image configures it
+/// (and only then are there certificates). procps, whose scripts need nothing, is
+/// `installed` with the files and conffile hashes `dpkg --verify` expects.
+#[test]
+fn unreproducible_scripts_are_refused_or_left_unconfigured() {
+    let Some(RealInputs { base, home, ep }) = real_inputs() else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    // The certificates go too (not Java's keystore: its package stays installed).
+    let gone = |p: &str| {
+        (p.starts_with("./etc/ssl/certs/") && !p.starts_with("./etc/ssl/certs/java"))
+            || p.starts_with("./usr/share/ca-certificates/")
+            || p == "./etc/ca-certificates.conf"
+    };
+    let base = base_without(&base, dir.path(), "ca-certificates", gone);
+    let repo = format!("localhost/sparkimg-apt-test-ca-{}", std::process::id());
+    let image = format!("{repo}/spark:1");
+    let _guard = Loaded(vec![image.clone()]);
+    let archive = dir.path().join("images.tar");
+    let build = |extra: &[&str]| {
+        Sparkimg::new()
+            .arg("build")
+            .arg("--spark-home")
+            .arg(&home)
+            .arg("--base")
+            .arg(format!("rootfs:{}", base.display()))
+            .args(["--repo", &repo, "--tag", "1", "--sbom", "none"])
+            .args(["--apt-packages", "ca-certificates,procps"])
+            .arg("--entrypoint-binary")
+            .arg(&ep)
+            .arg("--cache-dir")
+            .arg(dir.path().join("cache"))
+            .arg("--output")
+            .arg(format!("docker-archive:{}", archive.display()))
+            .args(extra)
+            .run()
+    };
+    let refused = build(&[]);
+    assert_exit(&refused, exit::BASE_OR_DIST);
+    let err = stderr(&refused);
+    assert!(
+        err.contains("cannot reproduce: ca-certificates (update-ca-certificates,"),
+        "{err}"
+    );
+    // procps's scripts are all reproduced or no-ops: only ca-certificates is named.
+    assert!(
+        err.contains("`--apt-allow-unconfigured ca-certificates`"),
+        "{err}"
+    );
+    assert!(!err.contains("procps ("), "{err}");
+    assert!(err.contains("--engine docker"), "{err}");
+    assert!(!err.contains("built"), "no layer before the refusal: {err}");
+    assert!(!archive.exists());
+
+    let ok = build(&["--apt-allow-unconfigured", "ca-certificates"]);
+    assert!(ok.status.success(), "{}", stderr(&ok));
+    let err = stderr(&ok);
+    assert!(
+        err.contains("warning: left unconfigured (--apt-allow-unconfigured): ca-certificates;"),
+        "{err}"
+    );
+    docker(&["load", "-i", archive.to_str().unwrap()]);
+    let script = "dpkg -s ca-certificates | grep '^Status'; \
+                  test -x /var/lib/dpkg/info/ca-certificates.postinst && echo postinst; \
+                  ls /etc/ssl/certs | grep -c pem; \
+                  DEBIAN_FRONTEND=noninteractive dpkg --configure -a >/tmp/log 2>&1 \
+                  || cat /tmp/log; \
+                  dpkg -s ca-certificates | grep '^Status'; \
+                  test -s /etc/ssl/certs/ca-certificates.crt && echo bundle; \
+                  dpkg -s procps | grep '^Status'; \
+                  dpkg --verify procps && echo verified";
+    let out = docker(&[
+        "run",
+        "--rm",
+        "-u",
+        "0",
+        "--entrypoint",
+        "sh",
+        &image,
+        "-c",
+        script,
+    ]);
+    assert_eq!(
+        out.lines().collect::<Vec<_>>(),
+        [
+            "Status: install ok unpacked",
+            "postinst",
+            "0",
+            "Status: install ok installed",
+            "bundle",
+            // Its files, conffiles included, match the hashes dpkg's database has.
+            "Status: install ok installed",
+            "verified"
+        ],
+        "{out}"
+    );
 }
