@@ -392,3 +392,28 @@ fn every_function_fits_on_a_screen() {
         problems.join("\n")
     );
 }
+
+/// fuzz/ is its own workspace (cargo-fuzz needs that) with its own lock file, which CI's
+/// `cargo xtask fuzz --lint` reads `--locked`: a dependency added to the builder must land
+/// in fuzz/Cargo.lock too, and this says so in seconds rather than at CI's fuzz step.
+#[test]
+fn fuzz_lock_file_is_up_to_date() {
+    let out = Command::new(env!("CARGO"))
+        .args(["tree", "--locked", "--offline", "--depth", "0"])
+        .arg("--manifest-path")
+        .arg(root().join("fuzz/Cargo.toml"))
+        .output()
+        .expect("cargo tree");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        !stderr.contains("cannot update the lock file"),
+        "fuzz/Cargo.lock is out of date; run `cargo update --workspace --manifest-path fuzz/Cargo.toml` and commit it:\n{stderr}"
+    );
+    // Cargo resolves against the lock file before it fetches anything: on a machine that
+    // has not yet downloaded fuzz/'s crates (offline), a download error means the lock
+    // file was read and is consistent.
+    assert!(
+        out.status.success() || stderr.contains("--offline was specified"),
+        "cargo tree on fuzz/ failed:\n{stderr}"
+    );
+}
