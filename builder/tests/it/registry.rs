@@ -2041,29 +2041,8 @@ fn pulls_go_through_mirrors_in_order_and_digests_still_bind() {
     // Nothing listens on `down`: the first mirror is down.
     let down = format!("127.0.0.1:{}", free_port());
     let (home, ep) = build_inputs(t);
-    let canonical = "docker.io/library/sparkbase:1";
     let build = |n: &str, extra: &[String], envs: &[(&str, &str)]| {
-        let mut args = build_args(t, &home, &ep, canonical);
-        let at = args.iter().position(|a| a == "--cache-dir").unwrap() + 1;
-        args[at] = t.join(format!("cache-{n}")).display().to_string();
-        args.extend([
-            "--name".into(),
-            "local/spark:1".into(),
-            "--output".into(),
-            format!("oci:{}", t.join(format!("out-{n}")).display()),
-        ]);
-        args.extend(extra.iter().cloned());
-        let started = Instant::now();
-        // The default backoff: a retried refusal or DNS failure would take seconds.
-        let out = Sparkimg::new()
-            .args(strs(&args))
-            .env_remove("DOCKER_CONFIG")
-            .env_remove("REGISTRY_AUTH_FILE")
-            .env("HOME", "/nonexistent")
-            .env_remove("XDG_CONFIG_HOME")
-            .envs(envs)
-            .run();
-        (out, started.elapsed())
+        mirror_build((t, &home, &ep), n, extra, envs)
     };
     let flags = [
         format!("--registry-mirror=docker.io=http://{down}"),
@@ -2072,7 +2051,12 @@ fn pulls_go_through_mirrors_in_order_and_digests_still_bind() {
     .map(String::from);
     let (out, took) = build("flag", &flags, &[]);
     let v = out.json();
-    assert_eq!(v["base"], json!(canonical), "{}", out.stderr_text());
+    assert_eq!(
+        v["base"],
+        json!("docker.io/library/sparkbase:1"),
+        "{}",
+        out.stderr_text()
+    );
     let image_digest = v["images"][0]["manifest_digest"].clone();
     let err = out.stderr_text();
     assert!(
@@ -2098,7 +2082,21 @@ fn pulls_go_through_mirrors_in_order_and_digests_still_bind() {
         "{pulled:?}"
     );
 
-    // registries.conf at its default user path, and a hosts.toml: the same image.
+    check_mirror_files((t, &home, &ep), &host, &down, &image_digest);
+    refuse_lying_mirror_and_air_gap((t, &home, &ep), &host, &base_digest);
+}
+
+/// The same build, its mirrors read from registries.conf (at its default user path)
+/// and from a containerd hosts.toml: the same image.
+fn check_mirror_files(
+    (t, home, ep): (&Path, &Path, &Path),
+    host: &str,
+    down: &str,
+    image_digest: &Value,
+) {
+    let build = |n: &str, extra: &[String], envs: &[(&str, &str)]| {
+        mirror_build((t, home, ep), n, extra, envs)
+    };
     let xdg = t.join("xdg");
     fs::create_dir_all(xdg.join("containers")).unwrap();
     fs::write(
@@ -2109,7 +2107,7 @@ fn pulls_go_through_mirrors_in_order_and_digests_still_bind() {
     let (out, _) = build("conf", &[], &[("XDG_CONFIG_HOME", xdg.to_str().unwrap())]);
     assert_eq!(
         out.json()["images"][0]["manifest_digest"],
-        image_digest,
+        *image_digest,
         "{}",
         out.stderr_text()
     );
@@ -2124,13 +2122,20 @@ fn pulls_go_through_mirrors_in_order_and_digests_still_bind() {
     let (out, _) = build("hosts", std::slice::from_ref(&hosts_flag), &[]);
     assert_eq!(
         out.json()["images"][0]["manifest_digest"],
-        image_digest,
+        *image_digest,
         "{}",
         out.stderr_text()
     );
+}
 
-    // A lying mirror first, for the base by digest: refused (exit 9), naming it,
-    // although the next mirror holds the real bytes.
+/// A lying mirror first, for the base by digest: refused (exit 9), naming it, although
+/// the next mirror holds the real bytes. An air gap with no mirror for a registry:
+/// refused at once.
+fn refuse_lying_mirror_and_air_gap(
+    (t, home, ep): (&Path, &Path, &Path),
+    host: &str,
+    base_digest: &str,
+) {
     let liar = common::Server::start();
     liar.put("/v2/", b"{}".to_vec());
     let other =
@@ -2140,7 +2145,7 @@ fn pulls_go_through_mirrors_in_order_and_digests_still_bind() {
         other.to_string().into_bytes(),
     );
     let by_digest = format!("docker.io/library/sparkbase@{base_digest}");
-    let mut args = build_args(t, &home, &ep, &by_digest);
+    let mut args = build_args(t, home, ep, &by_digest);
     args.extend([
         format!("--registry-mirror=docker.io=http://{}/hub", liar.addr),
         format!("--registry-mirror=docker.io={host}/hub"),
@@ -2163,7 +2168,7 @@ fn pulls_go_through_mirrors_in_order_and_digests_still_bind() {
     assert!(!t.join("out-liar").exists());
 
     // An air gap with no mirror for the registry: refused at once, naming why.
-    let mut args = build_args(t, &home, &ep, "quay.io/x/base:1");
+    let mut args = build_args(t, home, ep, "quay.io/x/base:1");
     args.extend([
         "--registry-mirrors-only".into(),
         "--name".into(),
@@ -2181,4 +2186,36 @@ fn pulls_go_through_mirrors_in_order_and_digests_still_bind() {
         "{}",
         out.stderr_text()
     );
+}
+
+/// `build` on `docker.io/library/sparkbase:1` with its own cache and output (`n`), the
+/// default backoff (a retried refusal or DNS failure would take seconds) and nothing
+/// of this machine's credentials; how long it took.
+fn mirror_build(
+    (t, home, ep): (&Path, &Path, &Path),
+    n: &str,
+    extra: &[String],
+    envs: &[(&str, &str)],
+) -> (Output, Duration) {
+    let mut args = build_args(t, home, ep, "docker.io/library/sparkbase:1");
+    let at = args.iter().position(|a| a == "--cache-dir").unwrap() + 1;
+    args[at] = t.join(format!("cache-{n}")).display().to_string();
+    args.extend([
+        "--name".into(),
+        "local/spark:1".into(),
+        "--output".into(),
+        format!("oci:{}", t.join(format!("out-{n}")).display()),
+    ]);
+    args.extend(extra.iter().cloned());
+    let started = Instant::now();
+    // The default backoff: a retried refusal or DNS failure would take seconds.
+    let out = Sparkimg::new()
+        .args(strs(&args))
+        .env_remove("DOCKER_CONFIG")
+        .env_remove("REGISTRY_AUTH_FILE")
+        .env("HOME", "/nonexistent")
+        .env_remove("XDG_CONFIG_HOME")
+        .envs(envs)
+        .run();
+    (out, started.elapsed())
 }
