@@ -98,7 +98,7 @@ pub const ALL: &[EnvVar] = &[
     ),
     var(
         XDG_CONFIG_HOME,
-        "holds containers/auth.json (podman's credentials)",
+        "holds containers/auth.json (podman's credentials) and containers/registries.conf (registry mirrors)",
         "~/.config",
     ),
     var(

@@ -296,13 +296,15 @@ fn apt(e: &AptError) -> u8 {
 fn registry(e: &RegistryError) -> u8 {
     match e {
         RegistryError::Reference(o) => oci(o),
-        RegistryError::Layout { .. } => USAGE,
+        RegistryError::Layout { .. } | RegistryError::MirrorConfig(_) => USAGE,
+        RegistryError::Endpoints { last, .. } => registry(last),
         RegistryError::Unauthorized { .. } | RegistryError::Credentials(_) => REGISTRY_AUTH,
         RegistryError::Http { .. }
         | RegistryError::Transport { .. }
         | RegistryError::DigestMismatch { .. }
         | RegistryError::Manifest { .. }
-        | RegistryError::NoPlatform { .. } => REGISTRY,
+        | RegistryError::NoPlatform { .. }
+        | RegistryError::Unrouted { .. } => REGISTRY,
         RegistryError::Io { .. } | RegistryError::Lock(_) => OTHER,
     }
 }

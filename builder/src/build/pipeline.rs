@@ -213,8 +213,13 @@ fn pull_bases(req: &Request, ropts: Option<&RegistryOptions>) -> Result<Bases, B
     };
     let pull = |p: &Platform| registry::pull(r, p, ropts).map_err(Box::new);
     let pulled = pull(&first)?;
+    let via = pulled
+        .mirror
+        .as_ref()
+        .map(|m| format!(" via mirror {m}"))
+        .unwrap_or_default();
     report::note(&format!(
-        "base {} -> {} ({} blobs, {} bytes downloaded)",
+        "base {} -> {}{via} ({} blobs, {} bytes downloaded)",
         pulled.reference, pulled.manifest_digest, pulled.blobs_downloaded, pulled.bytes_downloaded
     ));
     bases.base = BaseSpec::Pulled {

@@ -305,6 +305,28 @@ pub struct RegistryArgs {
     #[arg(long, value_name = "HOST[:PORT]")]
     pub insecure_registry: Vec<String>,
 
+    /// Pull images of registry HOST through a mirror (`docker.io=harbor.corp/dockerhub`,
+    /// `quay.io=http://127.0.0.1:5000`); the URL's path is a repository prefix there.
+    /// Repeatable, tried in order, then HOST itself; wins over the files. Pushes never
+    /// go to a mirror.
+    #[arg(long, value_name = "HOST=URL")]
+    pub registry_mirror: Vec<String>,
+
+    /// containers' registries.conf to read mirrors from ([[registry]] prefix/location,
+    /// [[registry.mirror]]) [default: $XDG_CONFIG_HOME/containers/registries.conf, else
+    /// /etc/containers/registries.conf, where present].
+    #[arg(long, value_name = "FILE")]
+    pub registries_conf: Option<PathBuf>,
+
+    /// Directory of containerd-style DIR/HOST/hosts.toml files (server, [host."URL"]
+    /// with capabilities) [default: /etc/containerd/certs.d, where present].
+    #[arg(long, value_name = "DIR")]
+    pub registry_hosts_dir: Option<PathBuf>,
+
+    /// Pull only from mirrors, never from the registry a reference names (an air gap).
+    #[arg(long)]
+    pub registry_mirrors_only: bool,
+
     /// Blobs pushed or pulled at once.
     #[arg(long, value_name = "N", default_value_t = 4)]
     pub jobs: usize,

@@ -3,12 +3,13 @@
 //! line. Command modules use this and the library, never each other.
 
 use std::io::BufRead;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use anyhow::{Context, Result};
 use sparkimg::oci::{layout, BaseSpec, ImagePlatforms, Location, Platform};
 use sparkimg::progress::ProgressMode;
+use sparkimg::registry::mirrors::Mirrors;
 use sparkimg::registry::{AuthSources, Credentials, RegistryError, RegistryOptions, RegistryRef};
 
 use super::args::{ProgressArg, RegistryArgs};
@@ -86,6 +87,7 @@ pub fn registry_options(
         progress: progress_mode(args.progress),
         cache_dir,
         lock_timeout,
+        mirrors: mirrors(args)?,
         ..RegistryOptions::default()
     };
     opts.retry.max_attempts = args.registry_retries.max(1);
@@ -96,6 +98,67 @@ pub fn registry_options(
         }
     }
     Ok(opts)
+}
+
+/// The run's registry mirrors: registries.conf, then every DIR/HOST/hosts.toml, then
+/// the flags, each source winning over the previous for the same prefix.
+fn mirrors(args: &RegistryArgs) -> Result<Mirrors> {
+    use sparkimg::registry::mirrors::{parse_flags, parse_hosts_toml, parse_registries_conf};
+    let mut m = Mirrors {
+        mirrors_only: args.registry_mirrors_only,
+        ..Mirrors::default()
+    };
+    let read =
+        |p: &Path| std::fs::read_to_string(p).with_context(|| format!("reading {}", p.display()));
+    let conf = args
+        .registries_conf
+        .clone()
+        .or_else(default_registries_conf);
+    if let Some(p) = conf {
+        m.add(
+            parse_registries_conf(&read(&p)?, &p.display().to_string())
+                .map_err(RegistryError::from)?,
+        );
+    }
+    let dir = args
+        .registry_hosts_dir
+        .clone()
+        .or_else(|| Some(PathBuf::from("/etc/containerd/certs.d")).filter(|d| d.is_dir()));
+    if let Some(dir) = dir {
+        let entries =
+            std::fs::read_dir(&dir).with_context(|| format!("reading {}", dir.display()))?;
+        let mut hosts: Vec<(String, PathBuf)> = Vec::new();
+        for e in entries {
+            let e = e.with_context(|| format!("reading {}", dir.display()))?;
+            let file = e.path().join("hosts.toml");
+            if file.is_file() {
+                hosts.push((e.file_name().to_string_lossy().into_owned(), file));
+            }
+        }
+        hosts.sort();
+        for (host, file) in hosts {
+            let origin = file.display().to_string();
+            m.add(parse_hosts_toml(&host, &read(&file)?, &origin).map_err(RegistryError::from)?);
+        }
+    }
+    m.add(parse_flags(&args.registry_mirror).map_err(RegistryError::from)?);
+    Ok(m)
+}
+
+/// containers' own choice: the user's file when it exists, else the system's.
+fn default_registries_conf() -> Option<PathBuf> {
+    use sparkimg::env_vars::{HOME, XDG_CONFIG_HOME};
+    let var = |k: &str| {
+        std::env::var_os(k)
+            .filter(|v| !v.is_empty())
+            .map(PathBuf::from)
+    };
+    let user = var(XDG_CONFIG_HOME)
+        .or_else(|| var(HOME).map(|h| h.join(".config")))
+        .map(|c| c.join("containers/registries.conf"));
+    user.into_iter()
+        .chain([PathBuf::from("/etc/containers/registries.conf")])
+        .find(|p| p.is_file())
 }
 
 fn password_from_stdin(user: &str) -> Result<Credentials> {

@@ -14,6 +14,7 @@ use reqwest::{Method, StatusCode, Url};
 use super::challenge::{parse_challenge, Challenge, Scopes, TokenResponse};
 use super::credentials::{AuthSources, Credentials};
 use super::error::{parse_envelope, RegistryError, RemoteError};
+use super::mirrors::{Endpoint, Mirrors};
 use super::reference::{allows_plain_http, api_host};
 use crate::http::client::{self, classify_error, retry_after, ClientConfig, TransferError};
 use crate::http::retry::{self, classify_status};
@@ -40,6 +41,8 @@ pub struct RegistryOptions {
     pub cache_dir: Option<PathBuf>,
     /// `--lock-timeout`: the longest wait for another process pulling the same blob.
     pub lock_timeout: std::time::Duration,
+    /// Where pulls go (`--registry-mirror`, registries.conf, hosts.toml); pushes ignore it.
+    pub mirrors: Mirrors,
 }
 
 impl Default for RegistryOptions {
@@ -54,6 +57,7 @@ impl Default for RegistryOptions {
             progress: ProgressMode::Auto,
             cache_dir: None,
             lock_timeout: crate::cache::DEFAULT_LOCK_TIMEOUT,
+            mirrors: Mirrors::default(),
         }
     }
 }
@@ -150,6 +154,13 @@ pub struct Registry {
     token_fetch: Mutex<()>,
     pub retry: RetryPolicy,
     plain_ok: bool,
+    /// An `http://` mirror: HTTPS is not tried.
+    http_only: bool,
+    /// Where the API lives on the host: `/v2`, or a mirror's path.
+    api_root: String,
+    /// Another endpoint follows this one (a mirror): an unreachable host fails at once
+    /// instead of being retried.
+    failover: bool,
 }
 
 fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
@@ -176,7 +187,26 @@ impl Registry {
             token_fetch: Mutex::new(()),
             retry: opts.retry.clone(),
             plain_ok: allows_plain_http(name, &opts.insecure_registries),
+            http_only: false,
+            api_root: "/v2".into(),
+            failover: false,
         })
+    }
+
+    /// The registry at one pull endpoint (a mirror or the upstream, see
+    /// [`super::mirrors`]); `failover`: another endpoint follows it.
+    pub fn at(
+        ep: &Endpoint,
+        http: Client,
+        opts: &RegistryOptions,
+        failover: bool,
+    ) -> Result<Registry, RegistryError> {
+        let mut reg = Registry::new(&ep.host, http, opts)?;
+        reg.plain_ok |= ep.plain_http || ep.http_only;
+        reg.http_only = ep.http_only;
+        reg.api_root = ep.api_root.clone();
+        reg.failover = failover;
+        Ok(reg)
     }
 
     pub fn err_http(&self, ctx: &Ctx, status: u16, errors: Vec<RemoteError>) -> RegistryError {
@@ -240,7 +270,9 @@ impl Registry {
         // than after the whole backoff.
         match class {
             ErrorClass::Permanent => Attempt::fatal(err),
-            // A registry has no other endpoint to fail over to: keep retrying.
+            // Nothing listens there: the next endpoint is tried at once.
+            ErrorClass::Unreachable if self.failover => Attempt::fatal(err),
+            // The only endpoint: keep retrying.
             ErrorClass::Transient | ErrorClass::Unreachable => Attempt::retry(err, None),
         }
     }
@@ -280,6 +312,9 @@ impl Registry {
         };
         self.with_retry(|_| {
             let mut schemes = vec!["https"];
+            if self.http_only {
+                schemes.clear();
+            }
             if self.plain_ok {
                 schemes.push("http");
             }
@@ -288,7 +323,7 @@ impl Registry {
                 let base = format!("{scheme}://{host}");
                 let resp = match self
                     .http
-                    .get(format!("{base}/v2/"))
+                    .get(format!("{base}{}/", self.api_root))
                     .timeout(self.retry.read_timeout)
                     .send()
                 {
@@ -300,7 +335,11 @@ impl Registry {
                 };
                 let status = resp.status();
                 let challenge = challenge_of(resp.headers());
-                if status.is_success() || status == StatusCode::UNAUTHORIZED {
+                // Under a path (a hosts.toml `override_path` root such as
+                // `/v2/dockerhub`) the root itself need not answer: 404 is reachable,
+                // and a 401 on a later request brings the challenge.
+                let rooted = self.api_root != "/v2" && status == StatusCode::NOT_FOUND;
+                if status.is_success() || status == StatusCode::UNAUTHORIZED || rooted {
                     let mut st = lock(&self.state);
                     st.base = Some(base.clone());
                     st.challenge = if status.is_success() { None } else { challenge };
@@ -486,9 +525,13 @@ impl Registry {
         unreachable!("the loop returns on its second round")
     }
 
-    /// `base/v2/<repo>/<rest>`.
+    /// `base/v2/<repo>/<rest>` (`/v2`: the API root).
     pub fn url(&self, ctx: &Ctx, repo: &str, rest: &str) -> Result<String, RegistryError> {
-        Ok(format!("{}/v2/{repo}/{rest}", self.base(ctx)?))
+        Ok(format!(
+            "{}{}/{repo}/{rest}",
+            self.base(ctx)?,
+            self.api_root
+        ))
     }
 
     pub fn has_credentials(&self) -> bool {

@@ -43,6 +43,13 @@ fn describe(errors: &[RemoteError]) -> String {
     format!(" ({})", parts.join("; "))
 }
 
+fn tried(earlier: &[String]) -> String {
+    if earlier.is_empty() {
+        return String::new();
+    }
+    format!(" (tried {}; then the last)", earlier.join("; "))
+}
+
 fn digest_part(d: &Option<String>) -> String {
     d.as_ref().map(|d| format!(" {d}")).unwrap_or_default()
 }
@@ -125,6 +132,26 @@ pub enum RegistryError {
     #[error("{}: {reason}", .path.display())]
     Layout { path: PathBuf, reason: String },
 
+    /// The mirror configuration leaves no endpoint for this reference.
+    #[error("{reference}: no endpoint may serve it ({why})")]
+    Unrouted { reference: String, why: String },
+
+    /// Every endpoint (mirrors, then the upstream) failed; `last` is the last one's error.
+    #[error("{reference}: no mirror or upstream served it{}", tried(.earlier))]
+    Endpoints {
+        reference: String,
+        /// Each earlier endpoint and what it said, in order.
+        earlier: Vec<String>,
+        /// How the registry's mirrors were configured (a file or `--registry-mirror`).
+        origin: Option<String>,
+        #[source]
+        last: Box<RegistryError>,
+    },
+
+    /// A mirror configuration (file or flag) the parser refuses.
+    #[error(transparent)]
+    MirrorConfig(#[from] super::mirrors::MirrorConfigError),
+
     /// A pulled blob's cache lock not obtained in time.
     #[error(transparent)]
     Lock(#[from] crate::cache::CacheError),
@@ -142,6 +169,22 @@ impl RegistryError {
     pub fn hint(&self) -> Option<String> {
         match self {
             RegistryError::Lock(c) => c.hint(),
+            RegistryError::Unrouted { .. } | RegistryError::Endpoints { .. } => {
+                let from = match self {
+                    RegistryError::Endpoints {
+                        origin: Some(o), ..
+                    } => format!("this registry's mirrors come from {o}; "),
+                    _ => String::new(),
+                };
+                Some(format!(
+                    "{from}--registry-mirror HOST=URL, --registries-conf FILE and \
+                     --registry-hosts-dir DIR set mirrors; --registry-mirrors-only forbids \
+                     the upstream"
+                ))
+            }
+            RegistryError::MirrorConfig(_) => {
+                Some("fix the file or flag named (see docs/registry-mirrors.md)".into())
+            }
             _ => None,
         }
     }

@@ -14,6 +14,7 @@ pub mod credentials;
 pub mod error;
 pub mod layout;
 pub mod manifest;
+pub mod mirrors;
 pub mod progress;
 pub mod pull;
 pub mod push;

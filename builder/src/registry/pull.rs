@@ -42,6 +42,8 @@ pub struct Pulled {
     pub platform: String,
     pub blobs_downloaded: usize,
     pub bytes_downloaded: u64,
+    /// The mirror that served it (`harbor.corp/dockerhub/library/…`), if one did.
+    pub mirror: Option<String>,
 }
 
 fn sha256(bytes: &[u8]) -> String {
@@ -134,19 +136,22 @@ pub fn platforms(
     opts: &RegistryOptions,
 ) -> Result<ImagePlatforms, RegistryError> {
     let (_, store) = Store::in_cache(opts, "reading manifests")?;
-    let reg = Registry::new(&reference.registry, http_client(opts)?, opts)?;
-    let repo = reference.repository.as_str();
-    let scopes = Scopes::repository(repo, &["pull"]);
     let shown = reference.to_string();
-    let (bytes, ct, _) = get_manifest(&reg, &store, repo, reference.wire_reference(), &scopes)?;
-    Ok(match manifest::parse(&bytes, ct.as_deref(), &shown)? {
-        Parsed::Index { manifests, .. } => ImagePlatforms::Index(manifest::platforms(&manifests)),
-        Parsed::Manifest { config, .. } => {
-            let progress = Progress::new(opts.progress);
-            download_blob(&reg, &store, repo, &config, &scopes, &progress)?;
-            ImagePlatforms::Single(config_platform(&store, &config, &shown)?)
-        }
-    })
+    let (platforms, _) = via_endpoints(reference, opts, |reg, repo| {
+        let scopes = Scopes::repository(repo, &["pull"]);
+        let (bytes, ct, _) = get_manifest(reg, &store, repo, reference.wire_reference(), &scopes)?;
+        Ok(match manifest::parse(&bytes, ct.as_deref(), &shown)? {
+            Parsed::Index { manifests, .. } => {
+                ImagePlatforms::Index(manifest::platforms(&manifests))
+            }
+            Parsed::Manifest { config, .. } => {
+                let progress = Progress::new(opts.progress);
+                download_blob(reg, &store, repo, &config, &scopes, &progress)?;
+                ImagePlatforms::Single(config_platform(&store, &config, &shown)?)
+            }
+        })
+    })?;
+    Ok(platforms)
 }
 
 /// The platform image config `config` (in the store) declares.
@@ -170,7 +175,8 @@ fn config_platform(store: &Store, config: &Desc, shown: &str) -> Result<Platform
 /// Pull `reference` for `platform`: everything (`last_layers: None`), or the manifests,
 /// the config and only the last `n` layers, into a sparse layout (`rebase` takes the
 /// system layer and leaves the Spark layers in the registry; `outdated` reads the
-/// config alone).
+/// config alone). Each endpoint of its route (mirrors, then the upstream) is tried in
+/// turn; every byte is verified against the digests as from the registry itself.
 pub fn pull_some(
     reference: &RegistryRef,
     platform: &Platform,
@@ -178,18 +184,95 @@ pub fn pull_some(
     last_layers: Option<usize>,
 ) -> Result<Pulled, RegistryError> {
     let (cache, store) = Store::in_cache(opts, "pulling")?;
+    let (mut pulled, mirror) = via_endpoints(reference, opts, |reg, repo| {
+        pull_from(
+            reg,
+            repo,
+            (&store, cache.as_path()),
+            reference,
+            platform,
+            last_layers,
+            opts,
+        )
+    })?;
+    pulled.mirror = mirror;
+    Ok(pulled)
+}
+
+/// Whether a failure at one endpoint lets the next be tried: what the endpoint said
+/// (HTTP errors, refusals, transport), not content that failed verification or a
+/// local problem.
+fn falls_through(e: &RegistryError) -> bool {
+    matches!(
+        e,
+        RegistryError::Http { .. }
+            | RegistryError::Unauthorized { .. }
+            | RegistryError::Transport { .. }
+    )
+}
+
+/// Run `op` at each endpoint of `reference`'s route until one succeeds; the endpoint
+/// that served it when it was a mirror.
+fn via_endpoints<T>(
+    reference: &RegistryRef,
+    opts: &RegistryOptions,
+    mut op: impl FnMut(&Registry, &str) -> Result<T, RegistryError>,
+) -> Result<(T, Option<String>), RegistryError> {
+    let route = opts.mirrors.route(reference);
     let http = http_client(opts)?;
-    let reg = Registry::new(&reference.registry, http, opts)?;
-    let repo = reference.repository.as_str();
+    let n = route.endpoints.len();
+    let mut earlier = Vec::new();
+    for (i, ep) in route.endpoints.iter().enumerate() {
+        let reg = Registry::at(ep, http.clone(), opts, i + 1 < n)?;
+        match op(&reg, &ep.repository) {
+            Ok(t) => return Ok((t, ep.mirror.then(|| ep.to_string()))),
+            // Content that failed verification, or a local problem: no other endpoint
+            // is asked to make up for it.
+            Err(e) if n == 1 || !falls_through(&e) => return Err(e),
+            Err(e) if i + 1 < n => {
+                let said = crate::report::chain(&e);
+                crate::report::note(&format!("{said}; trying the next endpoint"));
+                earlier.push(said);
+            }
+            Err(e) => {
+                return Err(RegistryError::Endpoints {
+                    reference: reference.to_string(),
+                    earlier,
+                    origin: route.origin,
+                    last: Box::new(e),
+                })
+            }
+        }
+    }
+    let why = match (&route.origin, opts.mirrors.mirrors_only) {
+        (_, true) => "--registry-mirrors-only and no mirror for it".to_string(),
+        (Some(o), false) => format!("{o} names no mirror for this reference and no upstream"),
+        (None, false) => "no endpoint".to_string(),
+    };
+    Err(RegistryError::Unrouted {
+        reference: reference.to_string(),
+        why,
+    })
+}
+
+/// [`pull_some`] at one endpoint: `repo` is the repository there.
+fn pull_from(
+    reg: &Registry,
+    repo: &str,
+    (store, cache): (&Store, &Path),
+    reference: &RegistryRef,
+    platform: &Platform,
+    last_layers: Option<usize>,
+    opts: &RegistryOptions,
+) -> Result<Pulled, RegistryError> {
     let scopes = Scopes::repository(repo, &["pull"]);
     let shown = reference.to_string();
 
-    let (bytes, ct, digest) =
-        get_manifest(&reg, &store, repo, reference.wire_reference(), &scopes)?;
+    let (bytes, ct, digest) = get_manifest(reg, store, repo, reference.wire_reference(), &scopes)?;
     let (mut index_digest, mut mbytes, mut mdigest, mut mct) = (None, bytes, digest, ct);
     if let Parsed::Index { manifests, .. } = manifest::parse(&mbytes, mct.as_deref(), &shown)? {
         let d = manifest::select(&manifests, platform, &shown)?.clone();
-        let (b, c, dg) = get_manifest(&reg, &store, repo, &d.digest, &scopes)?;
+        let (b, c, dg) = get_manifest(reg, store, repo, &d.digest, &scopes)?;
         index_digest = Some(mdigest);
         mbytes = b;
         mdigest = dg;
@@ -224,11 +307,11 @@ pub fn pull_some(
     }
     let progress = Progress::new(opts.progress);
     let bytes_downloaded: u64 = todo.iter().map(|d| d.size).sum();
-    download_all(&reg, &store, repo, &todo, &scopes, opts.jobs, &progress)?;
+    download_all(reg, store, repo, &todo, &scopes, opts.jobs, &progress)?;
 
     // Check the platform the config declares: an index can lie, a single-platform tag
     // can be for another machine.
-    let Platform { os, arch, .. } = config_platform(&store, &config, &shown)?;
+    let Platform { os, arch, .. } = config_platform(store, &config, &shown)?;
     if arch != platform.arch || os != platform.os {
         return Err(RegistryError::NoPlatform {
             reference: shown,
@@ -238,8 +321,8 @@ pub fn pull_some(
     }
 
     let layout = write_layout(
-        &store,
-        &cache,
+        store,
+        cache,
         (&mdigest, &media_type, mbytes.len() as u64),
         &config,
         (&layers, last_layers),
@@ -263,6 +346,7 @@ pub fn pull_some(
         platform: format!("{os}/{arch}"),
         blobs_downloaded: todo.len(),
         bytes_downloaded,
+        mirror: None,
     })
 }
 
@@ -286,22 +370,36 @@ pub fn referrers(
     opts: &RegistryOptions,
 ) -> Result<Referrers, RegistryError> {
     let (_, store) = Store::in_cache(opts, "reading referrers")?;
-    let reg = Registry::new(&reference.registry, http_client(opts)?, opts)?;
-    let repo = reference.repository.as_str();
+    let (found, _) = via_endpoints(reference, opts, |reg, repo| {
+        referrers_at(reg, repo, &store, reference, platform, types, opts)
+    })?;
+    Ok(found)
+}
+
+/// [`referrers`] at one endpoint.
+fn referrers_at(
+    reg: &Registry,
+    repo: &str,
+    store: &Store,
+    reference: &RegistryRef,
+    platform: &Platform,
+    types: &[&str],
+    opts: &RegistryOptions,
+) -> Result<Referrers, RegistryError> {
     let scopes = Scopes::repository(repo, &["pull"]);
     let shown = reference.to_string();
     let (bytes, ct, mut subject) =
-        get_manifest(&reg, &store, repo, reference.wire_reference(), &scopes)?;
+        get_manifest(reg, store, repo, reference.wire_reference(), &scopes)?;
     if let Parsed::Index { manifests, .. } = manifest::parse(&bytes, ct.as_deref(), &shown)? {
         subject = manifest::select(&manifests, platform, &shown)?
             .digest
             .clone();
     }
-    let (index, name) = match referrers_api(&reg, repo, &subject, &scopes)? {
+    let (index, name) = match referrers_api(reg, repo, &subject, &scopes)? {
         Some(index) => (index, format!("referrers of {subject}")),
         None => {
             let tag = super::layout::referrers_tag(&subject);
-            match get_manifest(&reg, &store, repo, &tag, &scopes) {
+            match get_manifest(reg, store, repo, &tag, &scopes) {
                 Ok((b, _, _)) => (b, tag),
                 Err(RegistryError::Http { status: 404, .. }) => {
                     return Ok(Referrers {
@@ -331,7 +429,7 @@ pub fn referrers(
         else {
             continue;
         };
-        let (mb, _, _) = get_manifest(&reg, &store, repo, &d.digest, &scopes)?;
+        let (mb, _, _) = get_manifest(reg, store, repo, &d.digest, &scopes)?;
         let Parsed::Manifest { layers, .. } = manifest::parse(&mb, Some(&d.media_type), &d.digest)?
         else {
             continue;
@@ -339,7 +437,7 @@ pub fn referrers(
         let Some(layer) = layers.first() else {
             continue;
         };
-        download_blob(&reg, &store, repo, layer, &scopes, &progress)?;
+        download_blob(reg, store, repo, layer, &scopes, &progress)?;
         let path = store.path(&layer.digest);
         documents.push((kind, fs::read(&path).map_err(RegistryError::io(&path))?));
     }

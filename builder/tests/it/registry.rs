@@ -2005,3 +2005,217 @@ fn concurrent_pulls_of_one_blob_download_it_once() {
         .collect();
     assert!(partial.is_empty(), "left in the blob cache: {partial:?}");
 }
+
+/// Registry mirrors: a base pushed only to a loopback "mirror" is built on under its
+/// Docker Hub name (which does not resolve here) through `--registry-mirror`, a
+/// registries.conf found in `$XDG_CONFIG_HOME` and a containerd hosts.toml, with the
+/// same image digest each way and no retry delay; a mirror that is down is skipped at
+/// once; a mirror serving other bytes for a digest is refused, not fallen through.
+#[test]
+fn pulls_go_through_mirrors_in_order_and_digests_still_bind() {
+    if !tools() {
+        return;
+    }
+    let reg = Registry::start("");
+    let host = reg.host();
+    let tmp = tempfile::tempdir().unwrap();
+    let t = tmp.path();
+    let mut base = Layout::new(&t.join("base"));
+    let img = base.image("amd64", &[base_layer()]);
+    base.add(img, "1");
+    let pushed = isolated(
+        &[
+            "push",
+            &format!("oci:{}", t.join("base").display()),
+            "--to",
+            &format!("{host}/hub/library/sparkbase:1"),
+            "--cache-dir",
+            &t.join("push-cache").display().to_string(),
+            "--json",
+        ],
+        &[],
+        None,
+    )
+    .json();
+    let base_digest = pushed["pushed"][0]["digest"].as_str().unwrap().to_string();
+    // Nothing listens on `down`: the first mirror is down.
+    let down = format!("127.0.0.1:{}", free_port());
+    let (home, ep) = build_inputs(t);
+    let build = |n: &str, extra: &[String], envs: &[(&str, &str)]| {
+        mirror_build((t, &home, &ep), n, extra, envs)
+    };
+    let flags = [
+        format!("--registry-mirror=docker.io=http://{down}"),
+        format!("--registry-mirror=docker.io={host}/hub"),
+    ]
+    .map(String::from);
+    let (out, took) = build("flag", &flags, &[]);
+    let v = out.json();
+    assert_eq!(
+        v["base"],
+        json!("docker.io/library/sparkbase:1"),
+        "{}",
+        out.stderr_text()
+    );
+    let image_digest = v["images"][0]["manifest_digest"].clone();
+    let err = out.stderr_text();
+    assert!(
+        err.contains(&format!("{down}/library/sparkbase"))
+            && err.contains("trying the next endpoint"),
+        "{err}"
+    );
+    assert!(
+        err.contains(&format!("via mirror {host}/hub/library/sparkbase")),
+        "{err}"
+    );
+    // No retry delay: the refused mirror is skipped at once, docker.io never asked.
+    assert!(took < Duration::from_secs(10), "took {took:?}");
+    let pulled: Vec<_> = reg
+        .requests(0)
+        .into_iter()
+        .filter(|r| r.1.contains("/manifests/"))
+        .collect();
+    assert!(
+        pulled
+            .iter()
+            .any(|r| r.1 == "/v2/hub/library/sparkbase/manifests/1" && r.2 == 200),
+        "{pulled:?}"
+    );
+
+    check_mirror_files((t, &home, &ep), &host, &down, &image_digest);
+    refuse_lying_mirror_and_air_gap((t, &home, &ep), &host, &base_digest);
+}
+
+/// The same build, its mirrors read from registries.conf (at its default user path)
+/// and from a containerd hosts.toml: the same image.
+fn check_mirror_files(
+    (t, home, ep): (&Path, &Path, &Path),
+    host: &str,
+    down: &str,
+    image_digest: &Value,
+) {
+    let build = |n: &str, extra: &[String], envs: &[(&str, &str)]| {
+        mirror_build((t, home, ep), n, extra, envs)
+    };
+    let xdg = t.join("xdg");
+    fs::create_dir_all(xdg.join("containers")).unwrap();
+    fs::write(
+        xdg.join("containers/registries.conf"),
+        format!("[[registry]]\nprefix = \"docker.io/library\"\n[[registry.mirror]]\nlocation = \"{down}\"\n[[registry.mirror]]\nlocation = \"{host}/hub/library\"\n"),
+    )
+    .unwrap();
+    let (out, _) = build("conf", &[], &[("XDG_CONFIG_HOME", xdg.to_str().unwrap())]);
+    assert_eq!(
+        out.json()["images"][0]["manifest_digest"],
+        *image_digest,
+        "{}",
+        out.stderr_text()
+    );
+    let hosts = t.join("certs.d");
+    fs::create_dir_all(hosts.join("docker.io")).unwrap();
+    fs::write(
+        hosts.join("docker.io/hosts.toml"),
+        format!("[host.\"http://{host}/v2/hub\"]\n  capabilities = [\"pull\", \"resolve\"]\n  override_path = true\n"),
+    )
+    .unwrap();
+    let hosts_flag = format!("--registry-hosts-dir={}", hosts.display());
+    let (out, _) = build("hosts", std::slice::from_ref(&hosts_flag), &[]);
+    assert_eq!(
+        out.json()["images"][0]["manifest_digest"],
+        *image_digest,
+        "{}",
+        out.stderr_text()
+    );
+}
+
+/// A lying mirror first, for the base by digest: refused (exit 9), naming it, although
+/// the next mirror holds the real bytes. An air gap with no mirror for a registry:
+/// refused at once.
+fn refuse_lying_mirror_and_air_gap(
+    (t, home, ep): (&Path, &Path, &Path),
+    host: &str,
+    base_digest: &str,
+) {
+    let liar = common::Server::start();
+    liar.put("/v2/", b"{}".to_vec());
+    let other =
+        json!({"schemaVersion": 2, "mediaType": "application/vnd.oci.image.manifest.v1+json"});
+    liar.put(
+        &format!("/v2/hub/library/sparkbase/manifests/{base_digest}"),
+        other.to_string().into_bytes(),
+    );
+    let by_digest = format!("docker.io/library/sparkbase@{base_digest}");
+    let mut args = build_args(t, home, ep, &by_digest);
+    args.extend([
+        format!("--registry-mirror=docker.io=http://{}/hub", liar.addr),
+        format!("--registry-mirror=docker.io={host}/hub"),
+        "--registry-mirrors-only".into(),
+        "--name".into(),
+        "local/spark:1".into(),
+        "--output".into(),
+        format!("oci:{}", t.join("out-liar").display()),
+    ]);
+    let out = isolated(&strs(&args), &[], None);
+    assert_exit(&out, exit::REGISTRY);
+    let err = out.stderr_text();
+    assert!(
+        err.contains(&format!(
+            "{}/hub/library/sparkbase: manifest: content is sha256:",
+            liar.addr
+        )),
+        "{err}"
+    );
+    assert!(!t.join("out-liar").exists());
+
+    // An air gap with no mirror for the registry: refused at once, naming why.
+    let mut args = build_args(t, home, ep, "quay.io/x/base:1");
+    args.extend([
+        "--registry-mirrors-only".into(),
+        "--name".into(),
+        "local/spark:1".into(),
+    ]);
+    args.extend([
+        "--output".into(),
+        format!("oci:{}", t.join("out-gap").display()),
+    ]);
+    let out = isolated(&strs(&args), &[], None);
+    assert_exit(&out, exit::REGISTRY);
+    assert!(
+        out.stderr_text()
+            .contains("quay.io/x/base:1: no endpoint may serve it (--registry-mirrors-only"),
+        "{}",
+        out.stderr_text()
+    );
+}
+
+/// `build` on `docker.io/library/sparkbase:1` with its own cache and output (`n`), the
+/// default backoff (a retried refusal or DNS failure would take seconds) and nothing
+/// of this machine's credentials; how long it took.
+fn mirror_build(
+    (t, home, ep): (&Path, &Path, &Path),
+    n: &str,
+    extra: &[String],
+    envs: &[(&str, &str)],
+) -> (Output, Duration) {
+    let mut args = build_args(t, home, ep, "docker.io/library/sparkbase:1");
+    let at = args.iter().position(|a| a == "--cache-dir").unwrap() + 1;
+    args[at] = t.join(format!("cache-{n}")).display().to_string();
+    args.extend([
+        "--name".into(),
+        "local/spark:1".into(),
+        "--output".into(),
+        format!("oci:{}", t.join(format!("out-{n}")).display()),
+    ]);
+    args.extend(extra.iter().cloned());
+    let started = Instant::now();
+    // The default backoff: a retried refusal or DNS failure would take seconds.
+    let out = Sparkimg::new()
+        .args(strs(&args))
+        .env_remove("DOCKER_CONFIG")
+        .env_remove("REGISTRY_AUTH_FILE")
+        .env("HOME", "/nonexistent")
+        .env_remove("XDG_CONFIG_HOME")
+        .envs(envs)
+        .run();
+    (out, started.elapsed())
+}
