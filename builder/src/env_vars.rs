@@ -19,6 +19,7 @@ pub const MIRRORS: &str = "SPARKIMG_MIRRORS";
 pub const THREADS: &str = "SPARKIMG_THREADS";
 pub const ENTRYPOINT: &str = "SPARKIMG_ENTRYPOINT";
 pub const RETRY_BASE_MS: &str = "SPARKIMG_RETRY_BASE_MS";
+pub const KEY_PASSWORD: &str = "SPARKIMG_KEY_PASSWORD";
 pub const SOURCE_DATE_EPOCH: &str = "SOURCE_DATE_EPOCH";
 pub const DEFAULT_ARTIFACT_REPOSITORY: &str = "DEFAULT_ARTIFACT_REPOSITORY";
 pub const CI: &str = "CI";
@@ -70,6 +71,11 @@ pub const ALL: &[EnvVar] = &[
         RETRY_BASE_MS,
         "the registry client's first retry delay in milliseconds (for tests)",
         "1000",
+    ),
+    var(
+        KEY_PASSWORD,
+        "the passphrase of the --sign-key key and of the key keygen writes (--sign-key-pass-stdin and --key-pass-stdin win)",
+        "none: the empty passphrase",
     ),
     var(
         SOURCE_DATE_EPOCH,

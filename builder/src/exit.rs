@@ -14,6 +14,7 @@ use crate::http::DownloadError;
 use crate::maven::MavenError;
 use crate::oci::OciError;
 use crate::registry::RegistryError;
+use crate::sign::SignError;
 use crate::usage::UsageError;
 
 pub const SUCCESS: u8 = 0;
@@ -29,6 +30,7 @@ pub const REGISTRY: u8 = 9;
 pub const REGISTRY_AUTH: u8 = 10;
 pub const NO_ENGINE: u8 = 11;
 pub const ENGINE_FAILED: u8 = 12;
+pub const SIGNING_KEY: u8 = 13;
 
 /// Every code and what it means, in order.
 pub const TABLE: &[(u8, &str)] = &[
@@ -60,10 +62,14 @@ pub const TABLE: &[(u8, &str)] = &[
          a Java major change without --allow-java-change, a Java the Spark line does not \
          run on, not an image sparkimg built)",
     ),
-    (NOT_YET, "build: not implemented yet (-m minikube)"),
+    (
+        NOT_YET,
+        "build: not implemented yet (-m minikube; --sign-keyless)",
+    ),
     (
         OUTPUT_NOT_OURS,
-        "build: the output path exists and was not written by sparkimg",
+        "build: the output path exists and was not written by sparkimg; keygen: the key \
+         file exists",
     ),
     (
         REGISTRY,
@@ -81,6 +87,11 @@ pub const TABLE: &[(u8, &str)] = &[
     (
         ENGINE_FAILED,
         "Docker Engine: the daemon failed the build, load or push (its log is on stderr)",
+    ),
+    (
+        SIGNING_KEY,
+        "signing: the --sign-key file is not a private key, not ECDSA P-256, or its \
+         passphrase is wrong",
     ),
 ];
 
@@ -148,6 +159,9 @@ fn hint_of(e: &(dyn Error + 'static)) -> Option<String> {
     if let Some(e) = e.downcast_ref::<EngineError>() {
         return e.hint();
     }
+    if let Some(e) = e.downcast_ref::<SignError>() {
+        return e.hint();
+    }
     e.downcast_ref::<PublishError>()
         .and_then(PublishError::hint)
 }
@@ -178,6 +192,9 @@ fn code_of(e: &(dyn Error + 'static)) -> Option<u8> {
     if let Some(e) = e.downcast_ref::<EngineError>() {
         return engine(e);
     }
+    if let Some(e) = e.downcast_ref::<SignError>() {
+        return sign(e);
+    }
     e.downcast_ref::<PublishError>().map(publish)
 }
 
@@ -186,6 +203,20 @@ fn publish(e: &PublishError) -> u8 {
         PublishError::Build(b) => build(b),
         PublishError::Registry(r) => registry(r),
         PublishError::Engine(d) => engine(d).unwrap_or_else(|| causes_of(d)),
+        PublishError::ReferrersRefused { .. } => REGISTRY,
+    }
+}
+
+/// `None` for an I/O error: its cause decides.
+fn sign(e: &SignError) -> Option<u8> {
+    match e {
+        SignError::NotAKey { .. }
+        | SignError::UnsupportedKey { .. }
+        | SignError::WrongPassphrase { .. }
+        | SignError::BadEncryptedKey { .. } => Some(SIGNING_KEY),
+        SignError::Exists { .. } => Some(OUTPUT_NOT_OURS),
+        SignError::KeylessNotYet => Some(NOT_YET),
+        SignError::Io { .. } | SignError::Random => None,
     }
 }
 
@@ -343,7 +374,7 @@ mod tests {
     #[test]
     fn table_is_complete_and_ordered() {
         let codes: Vec<u8> = TABLE.iter().map(|(c, _)| *c).collect();
-        assert_eq!(codes, (0..=12).collect::<Vec<u8>>());
+        assert_eq!(codes, (0..=13).collect::<Vec<u8>>());
         assert!(help().starts_with("Exit codes:\n   0  success\n"));
         assert!(help().contains("\n  12  Docker Engine"));
     }
@@ -393,6 +424,12 @@ mod tests {
         );
         assert_eq!(code(EngineError::Discovery("x".into())), NO_ENGINE);
         assert_eq!(code(std::io::Error::other("x")), OTHER);
+        let wrong = SignError::WrongPassphrase {
+            path: "k".into(),
+            given: true,
+        };
+        assert_eq!(code(wrong), SIGNING_KEY);
+        assert_eq!(code(SignError::KeylessNotYet), NOT_YET);
     }
 
     /// The README's table is the documentation of this one; they say the same.

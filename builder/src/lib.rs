@@ -22,6 +22,8 @@ pub mod engine;
 
 pub mod sbom;
 
+pub mod sign;
+
 pub mod exit;
 
 pub mod report;

@@ -12,7 +12,9 @@ const FOUNDATIONS: &[&str] = &[
     "digest", "oci", "layer", "jar", "http", "cache", "progress", "report", "usage", "env_vars",
 ];
 /// What the pipeline is made of; each uses foundations only.
-const COMPONENTS: &[&str] = &["fetch", "registry", "apt", "maven", "sbom", "engine"];
+const COMPONENTS: &[&str] = &[
+    "fetch", "registry", "apt", "maven", "sbom", "engine", "sign",
+];
 /// The pipeline, and the classifier that knows every error type.
 const TOP: &[&str] = &["build", "exit"];
 

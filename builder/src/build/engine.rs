@@ -379,6 +379,7 @@ pub fn build_images(
         java_home,
         base: b.base.clone(),
         packages: b.packages.clone(),
+        signatures: Vec::new(),
     })
 }
 

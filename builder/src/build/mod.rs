@@ -30,6 +30,7 @@ pub mod rebase;
 mod report;
 pub mod request;
 pub mod sboms;
+pub mod sign;
 mod system;
 
 use std::collections::{BTreeMap, BTreeSet};
@@ -143,6 +144,7 @@ pub fn build_with<T, E: From<BuildError>>(
         java_home: prepared[0].java_home.clone(),
         base: prepared[0].base.name.clone(),
         packages: opts.packages.clone(),
+        signatures: Vec::new(),
     };
     Ok((report, delivered))
 }

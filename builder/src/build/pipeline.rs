@@ -23,6 +23,7 @@ use crate::fetch::{self, FetchOptions};
 use crate::maven::stage::MavenEnv;
 use crate::registry::{self, PushReport, RegistryOptions};
 use crate::report;
+use crate::sign::Signer;
 
 /// What the caller read from the world for this build: the cache, how long to wait
 /// for its locks, registry options with credentials (read once: `--password-stdin`
@@ -33,6 +34,8 @@ pub struct Environment {
     pub lock_timeout: Duration,
     pub registry: Option<RegistryOptions>,
     pub maven: MavenEnv,
+    /// `--sign-key`'s signer, the key read and opened.
+    pub signer: Option<Signer>,
 }
 
 /// What a build delivered.
@@ -69,6 +72,12 @@ pub fn run(
     daemon_log: &mut dyn FnMut(&str),
 ) -> Result<Outcome, BuildError> {
     let prepared = prepare(req)?;
+    if req.docker.is_some() && env.signer.is_some() {
+        return Err(BuildError::usage(
+            "--sign-key signs daemonless builds; with --engine docker, --push and then sign \
+             with `cosign sign`",
+        ));
+    }
     let _session = crate::cache::open_session(&env.cache_root, env.lock_timeout)?;
     let bases = pull_bases(req, env.registry.as_ref())?;
     refuse_java_early(req, &bases.base, &env.cache_root)?;
@@ -145,7 +154,7 @@ pub fn run(
         packages,
         allow_unsupported_java: req.allow_unsupported_java,
     };
-    daemonless(req, &opts, prepared, env.registry)
+    daemonless(req, &opts, prepared, env.registry, env.signer)
 }
 
 /// Everything that can fail without the distribution, before it is fetched: no point
@@ -460,6 +469,7 @@ fn daemonless(
     opts: &BuildOptions,
     p: Prepared,
     registry: Option<RegistryOptions>,
+    signer: Option<Signer>,
 ) -> Result<Outcome, BuildError> {
     // Only loaded into a daemon: the documents would go nowhere.
     let only_loaded = p.load.is_some() && req.sinks.output.is_none() && !req.sinks.push;
@@ -467,13 +477,20 @@ fn daemonless(
     if opts.sbom.is_some() && req.sbom_dir.is_none() && only_loaded {
         warn_sbom_not_kept();
     }
+    if signer.is_some() && only_loaded {
+        report::warn("the Docker Engine keeps no signatures: pass --push or --output oci:DIR");
+    }
     let wrote: Vec<String> = sinks.iter().map(|s| s.describe()).collect();
-    let (mut report, delivered) = build_with(opts, |a| {
+    let (mut report, (delivered, signatures)) = build_with(opts, |a| {
         if let Some(dir) = &req.sbom_dir {
             sboms::write_dir(dir, &a.sboms)?;
         }
-        publish::publish_all(&mut sinks, a).map_err(|e| BuildError::from(Box::new(e)))
+        let (a, signatures) = sign_stage(a, signer.as_ref(), &[])?;
+        publish::publish_all(&mut sinks, &a)
+            .map(|d| (d, signatures))
+            .map_err(|e| BuildError::from(Box::new(e)))
     })?;
+    report.signatures = signatures;
     let pushed = apply_deliveries(&mut report, &delivered);
     Ok(Outcome::Daemonless {
         report,
@@ -481,6 +498,25 @@ fn daemonless(
         wrote,
         wrote_default,
     })
+}
+
+/// The signing stage ([`super::sign`]) when there is a signer: `images` with their
+/// signatures as `as_references` (empty: each image's own), and the signatures made.
+pub fn sign_stage(
+    images: &super::Assembled,
+    signer: Option<&Signer>,
+    as_references: &[crate::oci::RegistryRef],
+) -> Result<(super::Assembled, Vec<super::sign::Signature>), BuildError> {
+    let Some(signer) = signer else {
+        return Ok((images.clone(), Vec::new()));
+    };
+    let opts = super::sign::SignOptions {
+        signer: signer.clone(),
+        as_references: as_references.to_vec(),
+    };
+    let (signed, made) = super::sign::sign(images, &opts)?;
+    report::note(&format!("{} manifest signature(s) made", made.len()));
+    Ok((signed, made))
 }
 
 /// What the sinks did, into the report: `output` names the first delivery (a path, the

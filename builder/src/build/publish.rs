@@ -32,6 +32,14 @@ pub enum PublishError {
     Registry(Box<RegistryError>),
     #[error(transparent)]
     Engine(#[from] EngineError),
+    /// A registry answered a manifest with a `subject` (an SBOM's or signature's OCI
+    /// 1.1 referrer) with a client error: it does not take referrers.
+    #[error("{registry} refused the images' OCI 1.1 referrers (manifests with a subject)")]
+    ReferrersRefused {
+        registry: String,
+        #[source]
+        source: Box<RegistryError>,
+    },
 }
 
 impl From<RegistryError> for PublishError {
@@ -47,6 +55,12 @@ impl PublishError {
             PublishError::Build(b) => b.hint(),
             PublishError::Registry(r) => r.hint(),
             PublishError::Engine(d) => d.hint(),
+            PublishError::ReferrersRefused { .. } => Some(
+                "the images and their cosign `.sig` signatures are pushed; SBOMs and the \
+                 signatures' referrers need a registry that stores OCI 1.1 manifests with a \
+                 subject (distribution 2.8+, zot, Harbor 2.8+, ECR, GAR, ACR, GHCR)"
+                    .into(),
+            ),
         }
     }
 }
@@ -178,12 +192,120 @@ impl RegistrySink {
         )?;
         let referrers = layout::referrer_plans(&images.index.bytes, &store, &plans)?;
         let reports = registry::push(&plans, &self.opts)?;
-        // After the images they refer to; the reports stay the images'.
+        // After the images they sign or refer to; the reports stay the images'.
+        let sigs = sig_tag_plans(&images.index.bytes, &store, &plans, &self.opts)?;
+        if !sigs.is_empty() {
+            registry::push(&sigs, &self.opts)?;
+        }
         if !referrers.is_empty() {
-            registry::push(&referrers, &self.opts)?;
+            registry::push(&referrers, &self.opts).map_err(referrers_refused)?;
         }
         Ok(reports)
     }
+}
+
+/// A client error (other than authentication and not found) on pushing referrers is
+/// the registry refusing them.
+fn referrers_refused(e: RegistryError) -> PublishError {
+    match e {
+        RegistryError::Http {
+            ref registry,
+            status,
+            ..
+        } if (400..500).contains(&status) && ![401, 403, 404, 429].contains(&status) => {
+            PublishError::ReferrersRefused {
+                registry: registry.clone(),
+                source: Box::new(e),
+            }
+        }
+        e => e.into(),
+    }
+}
+
+/// The `.sig` manifests listed in `index` (named `sha256-<hex>.sig`) of manifests
+/// `images` push: per target repository, the tag's signatures with these appended (as
+/// cosign appends), or nothing when it holds them all already.
+fn sig_tag_plans(
+    index: &[u8],
+    store: &dyn Blobs,
+    images: &[registry::PushPlan],
+    opts: &RegistryOptions,
+) -> Result<Vec<registry::PushPlan>, PublishError> {
+    use crate::registry::manifest::OCI_MANIFEST;
+    use crate::registry::push::PushManifest;
+    use crate::sign::cosign;
+    let index: serde_json::Value =
+        serde_json::from_slice(index).map_err(|source| BuildError::Json {
+            what: "the images' index",
+            source,
+        })?;
+    let mut plans: Vec<registry::PushPlan> = Vec::new();
+    for e in index["manifests"].as_array().into_iter().flatten() {
+        let tag = e["annotations"][crate::oci::layout::REF_NAME].as_str();
+        let (Some(tag), Some(_)) = (tag, e.get("artifactType")) else {
+            continue;
+        };
+        let Some(signed) = cosign::signed_digest(tag) else {
+            continue;
+        };
+        let bytes = store.bytes(e["digest"].as_str().unwrap_or_default())?;
+        let ours: Vec<serde_json::Value> = serde_json::from_slice::<serde_json::Value>(&bytes)
+            .ok()
+            .and_then(|m| m["layers"].as_array().cloned())
+            .unwrap_or_default();
+        let owners = images
+            .iter()
+            .filter(|p| p.top.digest == signed || p.children.iter().any(|c| c.digest == signed));
+        for owner in owners {
+            let target = RegistryRef {
+                tag: Some(tag.to_string()),
+                digest: None,
+                ..owner.target.clone()
+            };
+            if plans
+                .iter()
+                .any(|p| p.target.to_string() == target.to_string())
+            {
+                continue;
+            }
+            let existing = registry::manifest_if_any(&target, opts)?;
+            let merged = cosign::merged_layers(existing.as_deref(), &ours).map_err(|reason| {
+                RegistryError::Manifest {
+                    reference: target.to_string(),
+                    reason,
+                }
+            })?;
+            let Some(layers) = merged else { continue };
+            let m = cosign::sig_manifest(&layers);
+            let mut blobs = vec![PushBlob {
+                digest: m.config.digest.clone(),
+                size: m.config.size(),
+                data: BlobData::Bytes(Arc::new(m.config.bytes.clone())),
+            }];
+            for l in &ours {
+                let d = l["digest"].as_str().unwrap_or_default();
+                let payload = store.bytes(d)?;
+                blobs.push(PushBlob {
+                    digest: d.to_string(),
+                    size: payload.len() as u64,
+                    data: BlobData::Bytes(Arc::new(payload)),
+                });
+            }
+            plans.push(registry::PushPlan {
+                target,
+                blobs,
+                children: Vec::new(),
+                top: PushManifest {
+                    digest: m.manifest.digest.clone(),
+                    media_type: OCI_MANIFEST.into(),
+                    bytes: Arc::new(m.manifest.bytes),
+                },
+                mount_from: Vec::new(),
+                referrers_tag_of: None,
+            });
+        }
+    }
+    Ok(plans)
 }
 
 /// Attaches `docs` to images another client (a Docker Engine) pushed to their

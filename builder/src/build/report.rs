@@ -52,4 +52,7 @@ pub struct BuildReport {
     /// `--packages`: each jar baked into `/opt/spark/jars`.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub packages: Vec<plan::PackageJar>,
+    /// `--sign-key`: each signature made (identity, manifest, `.sig` tag, referrer).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub signatures: Vec<super::sign::Signature>,
 }

@@ -42,6 +42,42 @@ pub enum Command {
     /// Whether images' bases moved: per image and platform the recorded base digest
     /// against what its name resolves to now. Exit 0: all current; 1: any outdated.
     Outdated(Box<OutdatedArgs>),
+    /// Write an ECDSA P-256 key pair for --sign-key: PREFIX.key (cosign's encrypted
+    /// format) and PREFIX.pub (PKIX PEM), as `cosign generate-key-pair` does.
+    Keygen(KeygenArgs),
+}
+
+/// `sparkimg keygen`.
+#[derive(Debug, Args)]
+#[command(after_help = sparkimg::exit::help())]
+pub struct KeygenArgs {
+    /// Write PREFIX.key and PREFIX.pub (refused when either exists).
+    #[arg(long, value_name = "PREFIX", default_value = "cosign")]
+    pub output_key_prefix: PathBuf,
+
+    /// Read the private key's passphrase (first line) from stdin [default:
+    /// $SPARKIMG_KEY_PASSWORD, else the empty passphrase, as cosign allows].
+    #[arg(long)]
+    pub key_pass_stdin: bool,
+}
+
+/// Signing, shared by `build`, `push` and `rebase`: every manifest they publish is
+/// signed (cosign's `.sig` tag and an OCI 1.1 referrer).
+#[derive(Debug, Args, Clone)]
+pub struct SignArgs {
+    /// Sign with this ECDSA P-256 private key: cosign's encrypted key (`sparkimg keygen`,
+    /// `cosign generate-key-pair`) or an unencrypted PKCS#8 PEM.
+    #[arg(long, value_name = "FILE")]
+    pub sign_key: Option<PathBuf>,
+
+    /// Read the --sign-key passphrase (first line) from stdin [default:
+    /// $SPARKIMG_KEY_PASSWORD, else the empty passphrase].
+    #[arg(long, requires = "sign_key", conflicts_with = "password_stdin")]
+    pub sign_key_pass_stdin: bool,
+
+    /// Keyless signing (Fulcio, Rekor): not offered yet (exit 7).
+    #[arg(long, conflicts_with = "sign_key")]
+    pub sign_keyless: bool,
 }
 
 /// `sparkimg packages`.
@@ -218,6 +254,9 @@ pub struct RebaseArgs {
 
     #[command(flatten)]
     pub registry: RegistryArgs,
+
+    #[command(flatten)]
+    pub sign: SignArgs,
 }
 
 /// `sparkimg sbom`.
@@ -375,6 +414,9 @@ pub struct PushArgs {
 
     #[command(flatten)]
     pub registry: RegistryArgs,
+
+    #[command(flatten)]
+    pub sign: SignArgs,
 }
 
 #[derive(Debug, Clone, Copy, ValueEnum)]
@@ -654,6 +696,9 @@ pub struct BuildArgs {
 
     #[command(flatten, next_help_heading = "Registry access")]
     pub registry: RegistryArgs,
+
+    #[command(flatten, next_help_heading = "Signing")]
+    pub sign: SignArgs,
 
     /// Use this unpacked distribution instead of fetching one.
     #[arg(help_heading = "Distribution", long, value_name = "DIR", conflicts_with_all = ["dist", "hadoop", "scala", "mirrors"])]

@@ -32,6 +32,7 @@ pub fn run(args: BuildArgs, lock_timeout: Duration) -> Result<()> {
         lock_timeout,
         registry,
         maven: MavenEnv::from_process(),
+        signer: support::signer(&args.sign)?,
     };
     match pipeline::run(&req, env, &mut |l| eprintln!("{l}"))? {
         Outcome::Engine(report) => print_engine(&report, args.json),

@@ -11,6 +11,7 @@ mod build;
 mod cache;
 mod engine;
 mod fetch;
+mod keygen;
 mod outdated;
 mod packages;
 mod push;
@@ -50,6 +51,7 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
         Command::Sbom(args) => sbom::run(*args, lock_timeout).map(done),
         Command::Packages(args) => packages::run(*args, lock_timeout).map(done),
         Command::Rebase(args) => rebase::run(*args, lock_timeout).map(done),
+        Command::Keygen(args) => keygen::run(args).map(done),
     }
 }
 

@@ -3,6 +3,7 @@
 use std::time::Duration;
 
 use anyhow::Result;
+use sparkimg::build::pipeline;
 use sparkimg::build::publish::{self, RegistrySink};
 use sparkimg::registry::RegistryRef;
 
@@ -31,7 +32,10 @@ pub fn run(args: PushArgs, lock_timeout: Duration) -> Result<()> {
     let cache = args.cache.root();
     let _session = support::cache_session(cache.as_deref(), lock_timeout)?;
     let opts = support::registry_options(&args.registry, cache, lock_timeout)?;
+    let signer = support::signer(&args.sign)?;
     let images = publish::open_layout(&dir)?;
+    // Signed as where they go: the --to references, else each image's own.
+    let (images, signatures) = pipeline::sign_stage(&images, signer.as_ref(), &to)?;
     let sink = RegistrySink {
         opts,
         select,
@@ -40,7 +44,11 @@ pub fn run(args: PushArgs, lock_timeout: Duration) -> Result<()> {
     };
     let reports = sink.push(&images)?;
     if args.json {
-        outln!("{}", serde_json::json!({ "pushed": reports }))?;
+        let mut v = serde_json::json!({ "pushed": reports });
+        if !signatures.is_empty() {
+            v["signatures"] = serde_json::to_value(&signatures)?;
+        }
+        outln!("{v}")?;
     } else {
         for r in &reports {
             outln!("{}", r.pushed)?;

@@ -7,8 +7,10 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use anyhow::{Context, Result};
+use sparkimg::build::pipeline;
 use sparkimg::build::publish::{self, Delivered, FileSink, RegistrySink, Sink};
 use sparkimg::build::rebase::{self, RebaseOptions, RebaseReport};
+use sparkimg::build::sign::Signature;
 use sparkimg::build::{self, BaseSpec, Compression, OutputSpec, Platform};
 use sparkimg::layer::basefs::{self, ScanTap};
 use sparkimg::layer::cache::LayerCache;
@@ -63,6 +65,7 @@ pub fn run(args: RebaseArgs, lock_timeout: Duration) -> Result<()> {
     if let Some(o) = &output {
         FileSink(o.clone()).check()?;
     }
+    let signer = support::signer(&args.sign)?;
     let cache_root = args.cache.root();
     // Pulls write into the cache: a session keeps another command's start-up sweep
     // from taking this run's downloads for a dead process's leftovers.
@@ -115,28 +118,29 @@ pub fn run(args: RebaseArgs, lock_timeout: Duration) -> Result<()> {
         cache_dir: cache_root,
         old_sboms,
     };
+    let to = (opts.to.iter().map(|r| RegistryRef::parse(&r.to_string())))
+        .collect::<Result<Vec<_>, _>>()?;
     let mut sinks: Vec<Box<dyn Sink>> = Vec::new();
     if let Some(o) = output {
         sinks.push(Box::new(FileSink(o)));
     }
     if let (true, Some(ropts)) = (args.push, ropts) {
-        let to = match &opts.to {
-            Some(r) => vec![RegistryRef::parse(&r.to_string())?],
-            None => Vec::new(),
-        };
         sinks.push(Box::new(RegistrySink {
             opts: ropts,
             select: None,
-            to,
+            to: to.clone(),
             source: PathBuf::from("the rebased image"),
         }));
     }
-    let (mut report, delivered) =
-        rebase::rebase_with(&opts, |a| publish::publish_all(&mut sinks, a))?;
+    // The rebased digest is signed anew (the old signatures name the old one).
+    let (mut report, (delivered, signatures)) = rebase::rebase_with(&opts, |a| {
+        let (a, made) = pipeline::sign_stage(a, signer.as_ref(), &to)?;
+        publish::publish_all(&mut sinks, &a).map(|d| (d, made))
+    })?;
     for w in &report.warnings {
         eprintln!("sparkimg: warning: {w}");
     }
-    print_report(&mut report, &delivered, args.json)
+    print_report(&mut report, &delivered, &signatures, args.json)
 }
 
 /// Where a registry `--base` on another registry than the result's is copied to
@@ -338,7 +342,12 @@ fn pulled(
     Ok((first, per_platform))
 }
 
-fn print_report(report: &mut RebaseReport, delivered: &[Delivered], json: bool) -> Result<()> {
+fn print_report(
+    report: &mut RebaseReport,
+    delivered: &[Delivered],
+    signatures: &[Signature],
+    json: bool,
+) -> Result<()> {
     let mut pushed = Vec::new();
     for (n, d) in delivered.iter().enumerate() {
         let out = match d {
@@ -360,6 +369,9 @@ fn print_report(report: &mut RebaseReport, delivered: &[Delivered], json: bool) 
         let mut v = serde_json::to_value(&*report)?;
         if !pushed.is_empty() {
             v["pushed"] = serde_json::to_value(&pushed)?;
+        }
+        if !signatures.is_empty() {
+            v["signatures"] = serde_json::to_value(signatures)?;
         }
         outln!("{v}")?;
     } else if !pushed.is_empty() {

@@ -12,7 +12,7 @@ use sparkimg::progress::ProgressMode;
 use sparkimg::registry::mirrors::Mirrors;
 use sparkimg::registry::{AuthSources, Credentials, RegistryError, RegistryOptions, RegistryRef};
 
-use super::args::{ProgressArg, RegistryArgs};
+use super::args::{ProgressArg, RegistryArgs, SignArgs};
 
 pub fn progress_mode(p: ProgressArg) -> ProgressMode {
     match p {
@@ -177,6 +177,40 @@ fn password_from_stdin(user: &str) -> Result<Credentials> {
         username: user.to_string(),
         password,
     })
+}
+
+/// The first line of stdin, without its line end: a passphrase.
+pub fn passphrase_from_stdin(what: &str) -> Result<Vec<u8>> {
+    let mut line = String::new();
+    std::io::stdin()
+        .lock()
+        .read_line(&mut line)
+        .with_context(|| format!("reading the {what} passphrase from stdin"))?;
+    Ok(line.trim_end_matches(['\n', '\r']).as_bytes().to_vec())
+}
+
+/// A passphrase from stdin when `stdin` is set, else `$SPARKIMG_KEY_PASSWORD`, else none.
+pub fn passphrase(stdin: bool, what: &str) -> Result<Option<Vec<u8>>> {
+    if stdin {
+        return passphrase_from_stdin(what).map(Some);
+    }
+    Ok(std::env::var_os(sparkimg::env_vars::KEY_PASSWORD)
+        .map(|v| v.to_string_lossy().into_owned().into_bytes()))
+}
+
+/// The signer `--sign-key` names, its passphrase read once (`None` without the flag);
+/// `--sign-keyless` is refused, not yet offered.
+pub fn signer(args: &SignArgs) -> Result<Option<sparkimg::sign::Signer>> {
+    use sparkimg::sign::{key, SignError, Signer};
+    if args.sign_keyless {
+        return Err(SignError::KeylessNotYet.into());
+    }
+    let Some(path) = &args.sign_key else {
+        return Ok(None);
+    };
+    let text = std::fs::read(path).map_err(SignError::io(path))?;
+    let pass = passphrase(args.sign_key_pass_stdin, "--sign-key")?;
+    Ok(Some(Signer::Key(key::read(path, &text, pass.as_deref())?)))
 }
 
 /// The cache session of a command for which the cache is optional (push: mount hints;

@@ -467,6 +467,27 @@ pub fn manifest_descriptor(
     Ok((media_type, bytes.len() as u64))
 }
 
+/// The bytes of manifest `reference` (a tag or digest) as the registry serves them;
+/// `None` when it names nothing (404), e.g. a `.sig` tag not written yet.
+pub fn manifest_if_any(
+    reference: &RegistryRef,
+    opts: &RegistryOptions,
+) -> Result<Option<Vec<u8>>, RegistryError> {
+    let reg = Registry::new(&reference.registry, http_client(opts)?, opts)?;
+    let repo = reference.repository.as_str();
+    let scopes = Scopes::repository(repo, &["pull"]);
+    let scratch = tempfile::tempdir().map_err(RegistryError::io(std::env::temp_dir()))?;
+    let store = Store {
+        root: scratch.path().to_path_buf(),
+        lock_timeout: opts.lock_timeout,
+    };
+    match get_manifest(&reg, &store, repo, reference.wire_reference(), &scopes) {
+        Ok((bytes, _, _)) => Ok(Some(bytes)),
+        Err(RegistryError::Http { status: 404, .. }) => Ok(None),
+        Err(e) => Err(e),
+    }
+}
+
 /// `GET /v2/<name>/referrers/<digest>` (distribution spec 1.1): the index of the
 /// subject's referrers, or `None` when the registry has no referrers API (404).
 fn referrers_api(

@@ -18,3 +18,4 @@ mod rebase;
 mod registry;
 mod reproducible;
 mod sbom;
+mod sign;

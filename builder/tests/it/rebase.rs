@@ -104,7 +104,7 @@ fn rootfs_raw(f: &Fixture) -> Vec<u8> {
 /// Bases v1 (the rootfs), v2 (one more layer: a patched passwd, an os-release, a dpkg
 /// status with a patched package),
 /// `nojava` (the JVM whited out) and `java11` (Java 17 replaced by 11, which Spark 3.5 runs on too), for `arches`.
-fn rebase_bases(f: &Fixture, arches: &[&str]) {
+pub(crate) fn rebase_bases(f: &Fixture, arches: &[&str]) {
     let root = rootfs_raw(f);
     let patch = raw_layer(&[
         (
@@ -142,7 +142,7 @@ fn rebase_bases(f: &Fixture, arches: &[&str]) {
 }
 
 /// `sparkimg ARGS --cache-dir <the fixture's cache>`, from the fixture's directory.
-fn in_fixture(f: &Fixture, args: &[&str]) -> Output {
+pub(crate) fn in_fixture(f: &Fixture, args: &[&str]) -> Output {
     Sparkimg::new()
         .args(args)
         .arg("--cache-dir")
@@ -154,7 +154,7 @@ fn in_fixture(f: &Fixture, args: &[&str]) -> Output {
 /// `outdated`'s exit code when some image is outdated (a finding, not an error).
 const OUTDATED: u8 = 1;
 
-const EPOCH: &str = "1700000000";
+pub(crate) const EPOCH: &str = "1700000000";
 
 /// `build` with the flags every rebase test uses, on base `base`, into `out`.
 fn build_on(f: &Fixture, base: &str, out: &str, extra: &[&str]) -> Value {
@@ -196,14 +196,14 @@ fn rebase(f: &Fixture, image: &str, base: &str, out: &str, extra: &[&str]) -> Ou
 }
 
 /// Pushes the base layout `layout` (from [`rebase_bases`]) to the registry as `tag`.
-fn push_base_layout(f: &Fixture, layout: &str, tag: &str) {
+pub(crate) fn push_base_layout(f: &Fixture, layout: &str, tag: &str) {
     let dir = format!("oci:{}", f.p(layout).display());
     in_fixture(f, &["push", &dir, "--to", tag, "--json"]).json();
 }
 
 /// `build --push` as `name` on the registry base `base_tag`, with the rebase tests'
 /// flags (zstd, a time zone, uid 1001) and `extra`: its JSON report.
-fn build_push_on(f: &Fixture, base_tag: &str, name: &str, extra: &[&str]) -> Value {
+pub(crate) fn build_push_on(f: &Fixture, base_tag: &str, name: &str, extra: &[&str]) -> Value {
     let base = format!("--base={base_tag}");
     let name = format!("--name={name}");
     let mut args = vec![
