@@ -1,6 +1,7 @@
 //! Names the versions of the crates that decide sparkimg's output bytes (compressors,
-//! TLS, hashes) for `sparkimg --version --verbose`: the workspace's Cargo.lock says
-//! which were built, and nothing at run time does for most of them.
+//! TLS, hashes) for `sparkimg --version --verbose` and the ISA-L backend's name: the
+//! workspace's Cargo.lock says which were built, and nothing at run time does for most
+//! of them. Sets `cfg(sparkimg_isal)` when the ISA-L gzip backend is built.
 
 use std::path::Path;
 
@@ -8,6 +9,7 @@ use std::path::Path;
 const CRATES: &[&str] = &[
     "flate2",
     "zlib-rs",
+    "isal-sys",
     "zstd",
     "zstd-sys",
     "rustls",
@@ -24,6 +26,13 @@ fn main() {
         let var = format!("SPARKIMG_DEP_{}", name.to_uppercase().replace('-', "_"));
         let version = locked_version(&text, name).unwrap_or("unknown");
         println!("cargo:rustc-env={var}={version}");
+    }
+    // `sparkimg_isal`: the ISA-L gzip backend is built (feature `isal`, x86_64 only;
+    // isal-sys is a dependency on x86_64 alone).
+    println!("cargo::rustc-check-cfg=cfg(sparkimg_isal)");
+    let isal = std::env::var_os("CARGO_FEATURE_ISAL").is_some();
+    if isal && std::env::var("CARGO_CFG_TARGET_ARCH").as_deref() == Ok("x86_64") {
+        println!("cargo:rustc-cfg=sparkimg_isal");
     }
     let target = std::env::var("TARGET").unwrap_or_else(|_| "unknown".into());
     println!("cargo:rustc-env=SPARKIMG_TARGET={target}");

@@ -84,6 +84,50 @@ pub const TOOLS: &[Tool] = &[
         needed_by: &[Demo, Test, E2e],
         optional: false,
     },
+    // ISA-L, the gzip layers' deflate (builder's default feature `isal`): isal-sys
+    // builds its vendored source with autotools and nasm in its build script, so these
+    // must be there before anything builds builder (clippy in .ci/run, the demo, the
+    // tests; the fuzz targets build builder without the feature).
+    Tool {
+        name: "nasm",
+        probe: Probe::Runs(&["nasm", "-v"]),
+        package: "nasm",
+        why: "assembles ISA-L (isal-sys, the gzip layers' deflate) when builder builds",
+        needed_by: &[Demo, Test, E2e],
+        optional: false,
+    },
+    Tool {
+        name: "autoreconf",
+        probe: Probe::Runs(&["autoreconf", "--version"]),
+        package: "autoconf",
+        why: "isal-sys runs ISA-L's autogen.sh and configure when builder builds",
+        needed_by: &[Demo, Test, E2e],
+        optional: false,
+    },
+    Tool {
+        name: "automake",
+        probe: Probe::Runs(&["automake", "--version"]),
+        package: "automake",
+        why: "ISA-L's autogen.sh (isal-sys) when builder builds",
+        needed_by: &[Demo, Test, E2e],
+        optional: false,
+    },
+    Tool {
+        name: "libtoolize",
+        probe: Probe::Runs(&["libtoolize", "--version"]),
+        package: "libtool",
+        why: "ISA-L's autogen.sh (isal-sys) when builder builds",
+        needed_by: &[Demo, Test, E2e],
+        optional: false,
+    },
+    Tool {
+        name: "make",
+        probe: Probe::Runs(&["make", "--version"]),
+        package: "make",
+        why: "builds ISA-L's static library (isal-sys) when builder builds",
+        needed_by: &[Demo, Test, E2e],
+        optional: false,
+    },
     Tool {
         name: "ca-certificates",
         probe: Probe::AnyFile(&["/etc/ssl/certs/ca-certificates.crt"]),
@@ -237,6 +281,14 @@ pub const TOOLS: &[Tool] = &[
         probe: Probe::Runs(&["git", "--version"]),
         package: "git",
         why: "`cargo xtask test` clones the checkout under a 0700 directory",
+        needed_by: &[Test],
+        optional: false,
+    },
+    Tool {
+        name: "qemu-x86_64",
+        probe: Probe::Runs(&["qemu-x86_64", "-version"]),
+        package: "qemu-user",
+        why: "runs a unit test as older x86_64 CPUs: ISA-L's gzip bytes must not depend on the CPU",
         needed_by: &[Test],
         optional: false,
     },

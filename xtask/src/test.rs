@@ -22,8 +22,12 @@ pub fn main(args: Vec<String>) -> Result<()> {
     match args.first().map(String::as_str) {
         None => {}
         // Compiles what the workspace tests run, nothing else: `.ci/run` does this
-        // while the fixtures download in the background.
-        Some("--no-run") if args.len() == 1 => return build_tests(),
+        // while the fixtures download in the background. The tools first: building
+        // builder needs ISA-L's (nasm, autotools).
+        Some("--no-run") if args.len() == 1 => {
+            prereq::ensure(For::Test)?;
+            return build_tests();
+        }
         Some(arg) => {
             bail!("test: unexpected argument {arg:?} (usage: cargo xtask test [--no-run])")
         }

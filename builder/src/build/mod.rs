@@ -498,7 +498,7 @@ mod tests {
         assert!(parse_epoch(Some("-1")).is_err());
         assert_eq!(
             parse_compression("gzip", None).unwrap(),
-            Compression::Gzip(1)
+            Compression::gzip(1)
         );
         assert_eq!(
             parse_compression("zstd", Some(5)).unwrap(),

@@ -67,8 +67,10 @@ pub fn parse_epoch(v: Option<&str>) -> Result<u64, BuildError> {
     }
 }
 
-/// Pure: parse `--compression` and `--compression-level` (defaults: gzip 1, zstd 3;
-/// the fast levels, since jars are already deflated and barely shrink further).
+/// Pure but for the gzip backend (this build's, [`Compression::gzip`]): parse
+/// `--compression` and `--compression-level` (defaults: gzip 1, zstd 3; the fast levels,
+/// since jars are already deflated and barely shrink further). A gzip level in 0–9 maps
+/// onto the backend's levels (ISA-L: 0, 1, and 2 for 2–9).
 pub fn parse_compression(kind: &str, level: Option<i32>) -> Result<Compression, BuildError> {
     match kind {
         "gzip" => {
@@ -76,7 +78,7 @@ pub fn parse_compression(kind: &str, level: Option<i32>) -> Result<Compression, 
             if !(0..=9).contains(&l) {
                 return Err(BuildError::usage(format!("gzip level {l} is not in 0..=9")));
             }
-            Ok(Compression::Gzip(l as u32))
+            Ok(Compression::gzip(l as u32))
         }
         "zstd" => {
             let l = level.unwrap_or(3);

@@ -733,7 +733,8 @@ pub struct BuildArgs {
     #[arg(help_heading = "Reproducibility and caching", long, value_enum)]
     pub compression: Option<CompressionArg>,
 
-    /// gzip 0-9 (default 1), zstd 1-19 (default 3).
+    /// gzip 0-9 (default 1; on ISA-L, the default backend: 0, 1, and 2 for 2-9), zstd
+    /// 1-19 (default 3).
     #[arg(
         help_heading = "Reproducibility and caching",
         long,

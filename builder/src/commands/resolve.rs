@@ -579,11 +579,11 @@ mod tests {
         let r = |args: &[&str]| resolve_args(args).unwrap();
         let only_load = r(&["-t", "3.5.3"]);
         assert_eq!(only_load.compression(true).unwrap(), Compression::None);
-        assert_eq!(only_load.compression(false).unwrap(), Compression::Gzip(1));
+        assert_eq!(only_load.compression(false).unwrap(), Compression::gzip(1));
         let push_and_load = r(&["-t", "3.5.3", "--push", "--load"]);
         assert_eq!(
             push_and_load.compression(true).unwrap(),
-            Compression::Gzip(1)
+            Compression::gzip(1)
         );
         let zstd = r(&["-t", "3.5.3", "--compression", "zstd"]);
         assert_eq!(zstd.compression(true).unwrap(), Compression::Zstd(3));

@@ -17,13 +17,20 @@ fn is_verbose_version(args: &[String]) -> bool {
 }
 
 /// The lines printed: crate versions from the build's Cargo.lock (see build.rs);
-/// libzstd's from the library itself.
+/// libzstd's from the library itself; the gzip backend layers are written with.
 pub fn verbose() -> String {
+    use sparkimg::layer::{compress, GzipBackend};
+    let isal = if GzipBackend::ALL.len() > 1 {
+        concat!("isal-sys ", env!("SPARKIMG_DEP_ISAL_SYS"))
+    } else {
+        "ISA-L not built: feature `isal` off, or not x86_64"
+    };
     [
         format!("sparkimg {}", env!("CARGO_PKG_VERSION")),
         format!("target: {}", env!("SPARKIMG_TARGET")),
         format!(
-            "gzip: flate2 {} (zlib-rs {})",
+            "gzip: {} for layers ({isal}; flate2 {}, zlib-rs {})",
+            compress::default_gzip().name(),
             env!("SPARKIMG_DEP_FLATE2"),
             env!("SPARKIMG_DEP_ZLIB_RS")
         ),

@@ -185,29 +185,50 @@ mod tests {
     fn packages_key_covers_base_packages_epoch_and_compression() {
         let base = vec!["sha256:a".to_string()];
         let pkgs = vec!["python3 aa".to_string(), "python3.11 bb".to_string()];
-        let k = packages_key(&base, &pkgs, 0, Compression::Gzip(1));
-        assert_eq!(k, packages_key(&base, &pkgs, 0, Compression::Gzip(1)));
+        let k = packages_key(&base, &pkgs, 0, Compression::gzip(1));
+        assert_eq!(k, packages_key(&base, &pkgs, 0, Compression::gzip(1)));
         let others = [
-            packages_key(&["sha256:b".into()], &pkgs, 0, Compression::Gzip(1)),
-            packages_key(&base, &pkgs[..1], 0, Compression::Gzip(1)),
+            packages_key(&["sha256:b".into()], &pkgs, 0, Compression::gzip(1)),
+            packages_key(&base, &pkgs[..1], 0, Compression::gzip(1)),
             packages_key(
                 &base,
                 &["python3 ab".into(), pkgs[1].clone()],
                 0,
-                Compression::Gzip(1),
+                Compression::gzip(1),
             ),
-            packages_key(&base, &pkgs, 1, Compression::Gzip(1)),
+            packages_key(&base, &pkgs, 1, Compression::gzip(1)),
             packages_key(&base, &pkgs, 0, Compression::Zstd(3)),
             // A layer boundary moved between the base list and the package list.
             packages_key(
                 &[],
                 &[base[0].clone(), pkgs[0].clone(), pkgs[1].clone()],
                 0,
-                Compression::Gzip(1),
+                Compression::gzip(1),
             ),
         ];
         for o in others {
             assert_ne!(o, k);
         }
+    }
+
+    /// A layer one gzip backend wrote is never served as another's (or another
+    /// level's): each keys its own cache entries.
+    #[test]
+    fn gzip_backends_and_levels_key_apart() {
+        let plan = LayerPlan {
+            name: "conf",
+            only: None,
+            entries: Vec::new(),
+        };
+        let mut keys = std::collections::BTreeSet::new();
+        for &b in crate::layer::GzipBackend::ALL {
+            for level in 0..=b.max_level() {
+                assert!(keys.insert(plan_key(&plan, 0, Compression::Gzip(b, level))));
+            }
+        }
+        // ISA-L's levels 0–2 and zlib-rs's 0–9 where ISA-L is built; zlib-rs's alone else.
+        let isal = usize::from(cfg!(sparkimg_isal)) * 3;
+        assert_eq!(keys.len(), isal + 10);
+        assert!(keys.contains(&plan_key(&plan, 0, Compression::gzip(1))));
     }
 }

@@ -3,12 +3,13 @@
 //! layer's digest is the same on every machine.
 //!
 //! gzip is written pigz-style: the tar is cut into fixed [`BLOCK`]-sized pieces, each
-//! deflated independently (no shared dictionary) and ended with a sync flush (byte
-//! aligned, not final), the last with a final block; the pieces, concatenated behind
-//! one fixed header and followed by the combined CRC-32 and ISIZE, are ONE valid gzip
-//! member. Written by hand because no maintained crate offers deterministic parallel
-//! gzip (gzp's output depends on its buffer sizes and threads; pigz is a tool, not a
-//! library). zstd uses libzstd's multi-threaded frame layout with nbWorkers ≥ 1 always
+//! deflated independently (no shared dictionary) and ended with a byte-aligned flush
+//! (not final), the last with a final block; the pieces, concatenated behind one fixed
+//! header and followed by the combined CRC-32 and ISIZE, are ONE valid gzip member.
+//! The deflate is ISA-L's (`super::isal`) where it is built, else zlib-rs's
+//! ([`GzipBackend`]). Written by hand because no maintained crate offers deterministic
+//! parallel gzip (gzp's output depends on its buffer sizes and threads; pigz is a tool,
+//! not a library). zstd uses libzstd's multi-threaded frame layout with nbWorkers ≥ 1 always
 //! (its output is the same for every worker count ≥ 1; 0 would be another layout).
 
 use std::io::{self, Write};
@@ -17,7 +18,7 @@ use std::sync::mpsc::{self, Receiver, SyncSender};
 use std::sync::{Arc, Mutex, OnceLock};
 use std::thread::JoinHandle;
 
-use super::Compression;
+use super::{Compression, GzipBackend};
 
 /// gzip block size: fixed, so the bytes never depend on the machine. 1 MiB keeps the
 /// ratio within a fraction of a percent of one stream (jars are already deflated).
@@ -50,9 +51,28 @@ pub fn parse_threads(v: &str) -> Option<usize> {
     v.trim().parse::<usize>().ok().filter(|&n| n > 0)
 }
 
-/// What the gzip backend is, for [`Compression::describe`]: flate2's deflate backend.
-pub fn gzip_backend() -> &'static str {
-    "flate2-zlib-rs"
+/// The gzip backend layers are written with: ISA-L where it is built and this CPU gives
+/// its reproducible bytes (see `super::isal`), else zlib-rs (with a warning once when
+/// ISA-L is built but the CPU does not match: digests then differ from other machines').
+#[cfg(sparkimg_isal)]
+pub fn default_gzip() -> GzipBackend {
+    static CHOICE: OnceLock<GzipBackend> = OnceLock::new();
+    *CHOICE.get_or_init(|| {
+        if super::isal::available() {
+            return GzipBackend::Isal;
+        }
+        crate::report::warn(
+            "this CPU lacks SSE4.2, on which ISA-L's gzip bytes depend: gzip layers use \
+             zlib-rs, so their digests differ from other machines' builds",
+        );
+        GzipBackend::ZlibRs
+    })
+}
+
+/// The gzip backend layers are written with: zlib-rs (ISA-L is not built).
+#[cfg(not(sparkimg_isal))]
+pub fn default_gzip() -> GzipBackend {
+    GzipBackend::ZlibRs
 }
 
 /// A layer's compressor, writing into `W`.
@@ -65,7 +85,7 @@ pub enum Compressor<W: Write + Send + 'static> {
 impl<W: Write + Send + 'static> Compressor<W> {
     pub fn new(w: W, c: Compression, threads: usize) -> io::Result<Self> {
         Ok(match c {
-            Compression::Gzip(l) => Compressor::Gzip(BlockGz::new(w, l, threads)?),
+            Compression::Gzip(b, l) => Compressor::Gzip(BlockGz::new(w, b, l, threads)?),
             Compression::Zstd(l) => {
                 let mut z = zstd::Encoder::new(w, l)?;
                 // ≥ 1 whatever the pool: the multi-threaded frame layout is then the
@@ -126,6 +146,7 @@ struct Pipeline<W> {
 
 /// Block-parallel gzip (see the module docs).
 pub struct BlockGz<W: Write + Send + 'static> {
+    backend: GzipBackend,
     level: u32,
     threads: usize,
     buf: Vec<u8>,
@@ -136,9 +157,10 @@ pub struct BlockGz<W: Write + Send + 'static> {
 }
 
 impl<W: Write + Send + 'static> BlockGz<W> {
-    pub fn new(mut w: W, level: u32, threads: usize) -> io::Result<Self> {
+    pub fn new(mut w: W, backend: GzipBackend, level: u32, threads: usize) -> io::Result<Self> {
         w.write_all(&header(level))?;
         Ok(BlockGz {
+            backend,
             level,
             threads: threads.max(1),
             buf: Vec::with_capacity(BLOCK),
@@ -151,7 +173,7 @@ impl<W: Write + Send + 'static> BlockGz<W> {
     fn submit(&mut self, data: Vec<u8>, last: bool) -> io::Result<()> {
         if self.pipeline.is_none() {
             let w = self.inner.take().ok_or_else(stopped)?;
-            self.pipeline = Some(start(w, self.level, self.threads));
+            self.pipeline = Some(start(w, self.backend, self.level, self.threads));
         }
         let p = self.pipeline.as_ref().ok_or_else(stopped)?;
         let (reply, result) = mpsc::sync_channel(1);
@@ -177,7 +199,7 @@ impl<W: Write + Send + 'static> BlockGz<W> {
         let last = mem::take(&mut self.buf);
         let (mut w, crc) = if self.pipeline.is_none() {
             let mut w = self.inner.take().ok_or_else(stopped)?;
-            let d = deflate(&mut new_deflater(self.level), &last, true)?;
+            let d = deflate(&mut Deflater::new(self.backend, self.level), &last, true)?;
             w.write_all(&d.data)?;
             (w, d.crc)
         } else {
@@ -227,45 +249,81 @@ fn header(level: u32) -> [u8; 10] {
     [0x1f, 0x8b, 8, 0, 0, 0, 0, 0, xfl, 255]
 }
 
-fn new_deflater(level: u32) -> flate2::Compress {
-    // Raw deflate: the gzip framing is ours.
-    flate2::Compress::new(flate2::Compression::new(level), false)
+/// One worker's deflate state.
+enum Deflater {
+    Zlib(flate2::Compress),
+    #[cfg(sparkimg_isal)]
+    Isal(super::isal::Deflater),
 }
 
-/// Deflate one block from a fresh state: sync-flushed, or finished when `last`.
-fn deflate(c: &mut flate2::Compress, input: &[u8], last: bool) -> io::Result<Deflated> {
-    c.reset();
-    let flush = if last {
-        flate2::FlushCompress::Finish
-    } else {
-        flate2::FlushCompress::Sync
-    };
-    let mut out = Vec::with_capacity(input.len() + input.len() / 16 + 64);
-    loop {
-        let done = c.total_in() as usize;
-        let status = c
-            .compress_vec(&input[done..], &mut out, flush)
-            .map_err(io::Error::other)?;
-        let room_left = out.len() < out.capacity();
-        let all_in = c.total_in() as usize == input.len();
-        match status {
-            flate2::Status::StreamEnd => break,
-            _ if all_in && room_left && !last => break,
-            _ => out.reserve(out.capacity().max(4096)),
+impl Deflater {
+    fn new(backend: GzipBackend, level: u32) -> Deflater {
+        match backend {
+            // Raw deflate: the gzip framing is ours.
+            GzipBackend::ZlibRs => Deflater::Zlib(flate2::Compress::new(
+                flate2::Compression::new(level),
+                false,
+            )),
+            #[cfg(sparkimg_isal)]
+            GzipBackend::Isal => Deflater::Isal(super::isal::Deflater::new(level)),
         }
+    }
+}
+
+/// Deflate one block from a fresh state: flushed to a byte boundary, or finished when
+/// `last`.
+fn deflate(c: &mut Deflater, input: &[u8], last: bool) -> io::Result<Deflated> {
+    let mut out = Vec::with_capacity(input.len() + input.len() / 16 + 64);
+    match c {
+        Deflater::Zlib(c) => deflate_zlib(c, input, last, &mut out)?,
+        #[cfg(sparkimg_isal)]
+        Deflater::Isal(c) => c.deflate(input, last, &mut out)?,
     }
     let mut crc = crc32fast::Hasher::new();
     crc.update(input);
     Ok(Deflated { data: out, crc })
 }
 
-fn start<W: Write + Send + 'static>(w: W, level: u32, threads: usize) -> Pipeline<W> {
+/// zlib-rs: a sync flush (an empty stored block) ends a block that is not the last.
+fn deflate_zlib(
+    c: &mut flate2::Compress,
+    input: &[u8],
+    last: bool,
+    out: &mut Vec<u8>,
+) -> io::Result<()> {
+    c.reset();
+    let flush = if last {
+        flate2::FlushCompress::Finish
+    } else {
+        flate2::FlushCompress::Sync
+    };
+    loop {
+        let done = c.total_in() as usize;
+        let status = c
+            .compress_vec(&input[done..], out, flush)
+            .map_err(io::Error::other)?;
+        let room_left = out.len() < out.capacity();
+        let all_in = c.total_in() as usize == input.len();
+        match status {
+            flate2::Status::StreamEnd => return Ok(()),
+            _ if all_in && room_left && !last => return Ok(()),
+            _ => out.reserve(out.capacity().max(4096)),
+        }
+    }
+}
+
+fn start<W: Write + Send + 'static>(
+    w: W,
+    backend: GzipBackend,
+    level: u32,
+    threads: usize,
+) -> Pipeline<W> {
     let (jobs, job_rx) = mpsc::sync_channel::<Job>(threads);
     let job_rx = Arc::new(Mutex::new(job_rx));
     for _ in 0..threads {
         let rx = Arc::clone(&job_rx);
         std::thread::spawn(move || {
-            let mut c = new_deflater(level);
+            let mut c = Deflater::new(backend, level);
             loop {
                 let job = match rx.lock() {
                     Ok(g) => g.recv(),
@@ -347,50 +405,121 @@ mod tests {
 
     #[test]
     fn gzip_bytes_do_not_depend_on_threads_or_write_sizes() {
-        for len in [0, 1, 1000, BLOCK - 1, BLOCK, BLOCK + 1, 3 * BLOCK + 12345] {
-            let data = sample(len);
-            let one = compress(&data, Compression::Gzip(1), 1, 64 * 1024);
-            let four = compress(&data, Compression::Gzip(1), 4, 7919);
-            assert_eq!(one, four, "len {len}: 1 thread vs 4 threads");
-            assert_eq!(gunzip(&one), data, "len {len}: round trip");
-            assert_eq!(one[..4], [0x1f, 0x8b, 8, 0], "len {len}: header");
-            assert_eq!(
-                one[one.len() - 4..],
-                (len as u32).to_le_bytes(),
-                "len {len}: isize"
-            );
+        for &b in GzipBackend::ALL {
+            for len in [0, 1, 1000, BLOCK - 1, BLOCK, BLOCK + 1, 3 * BLOCK + 12345] {
+                let data = sample(len);
+                let one = compress(&data, Compression::Gzip(b, 1), 1, 64 * 1024);
+                let four = compress(&data, Compression::Gzip(b, 1), 4, 7919);
+                assert_eq!(one, four, "{b:?} len {len}: 1 thread vs 4 threads");
+                assert_eq!(gunzip(&one), data, "{b:?} len {len}: round trip");
+                assert_eq!(one[..4], [0x1f, 0x8b, 8, 0], "{b:?} len {len}: header");
+                let isize = (len as u32).to_le_bytes();
+                assert_eq!(one[one.len() - 4..], isize, "{b:?} len {len}: isize");
+            }
         }
     }
 
     #[test]
     fn gzip_levels_round_trip_and_compress() {
         let data = sample(2 * BLOCK + 99);
-        for level in [0, 1, 6, 9] {
-            let gz = compress(&data, Compression::Gzip(level), 3, 1 << 16);
-            assert_eq!(gunzip(&gz), data, "level {level}");
-            assert_eq!(gz[8], header(level)[8], "level {level}: XFL");
-            if level > 0 {
-                assert!(
-                    gz.len() < data.len() / 2,
-                    "level {level}: {} bytes",
-                    gz.len()
-                );
+        for &b in GzipBackend::ALL {
+            for level in [0, 1, 2, 6, 9].into_iter().filter(|&l| l <= b.max_level()) {
+                let gz = compress(&data, Compression::Gzip(b, level), 3, 1 << 16);
+                assert_eq!(gunzip(&gz), data, "{b:?} level {level}");
+                assert_eq!(gz[8], header(level)[8], "{b:?} level {level}: XFL");
+                // zlib's level 0 stores; ISA-L's compresses.
+                if level > 0 || b != GzipBackend::ZlibRs {
+                    let n = gz.len();
+                    assert!(n < data.len() / 2, "{b:?} level {level}: {n} bytes");
+                }
             }
         }
     }
 
+    /// Two independent readers: gzip -t (zlib's inflate, CRC and ISIZE checked) and
+    /// Python's gzip module (the bytes read back, by sha256).
     #[test]
-    fn gzip_passes_gzip_t() {
-        let gz = compress(&sample(2 * BLOCK + 7), Compression::Gzip(1), 2, 1 << 16);
+    fn gzip_is_read_by_gzip_and_python() {
+        let data = sample(2 * BLOCK + 7);
+        let want = hex::encode(crate::digest::Sha256::digest(&data));
         let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("layer.gz");
-        std::fs::write(&path, &gz).unwrap();
-        let status = std::process::Command::new("gzip")
-            .arg("-t")
-            .arg(&path)
-            .status()
-            .expect("gzip (Debian: essential, always installed)");
-        assert!(status.success(), "gzip -t refused the stream");
+        for &b in GzipBackend::ALL {
+            let path = dir.path().join(format!("{b:?}.gz"));
+            std::fs::write(&path, compress(&data, Compression::Gzip(b, 1), 2, 1 << 16)).unwrap();
+            let gzip = std::process::Command::new("gzip")
+                .arg("-t")
+                .arg(&path)
+                .status()
+                .expect("gzip (Debian: essential, always installed)");
+            assert!(gzip.success(), "{b:?}: gzip -t refused the stream");
+            let py = std::process::Command::new("python3")
+                .args(["-c", "import gzip, hashlib, sys; print(hashlib.sha256(gzip.open(sys.argv[1]).read()).hexdigest())"])
+                .arg(&path)
+                .output()
+                .expect("python3 (a prerequisite)");
+            assert!(
+                py.status.success(),
+                "{b:?}: {}",
+                String::from_utf8_lossy(&py.stderr)
+            );
+            assert_eq!(String::from_utf8_lossy(&py.stdout).trim(), want, "{b:?}");
+        }
+    }
+
+    /// The sha256 of ISA-L's stream of `sample(3 * BLOCK + 12345)` at levels 0–2, as
+    /// this revision writes it on an SSE4.2-or-later x86_64 CPU: a new ISA-L, or a CPU
+    /// path with other bytes, fails here.
+    #[cfg(sparkimg_isal)]
+    const ISAL_GOLDEN: [(u32, &str); 3] = [
+        (
+            0,
+            "5101d483aff29058c47be767ec054cbe33678ba85911e0c7d79188a76b98e4d5",
+        ),
+        (
+            1,
+            "bb73b141efb02954fd74e3ee1f3eb7ae084c81e6ee80750fb6e7662983f96a3b",
+        ),
+        (
+            2,
+            "e386c9241727971585bc237cd09a8c1a3b638b129db20aa918dce97e6bc5b6e1",
+        ),
+    ];
+
+    #[cfg(sparkimg_isal)]
+    #[test]
+    fn isal_bytes_are_pinned() {
+        let data = sample(3 * BLOCK + 12345);
+        for (level, want) in ISAL_GOLDEN {
+            let gz = compress(
+                &data,
+                Compression::Gzip(GzipBackend::Isal, level),
+                2,
+                1 << 16,
+            );
+            let got = hex::encode(crate::digest::Sha256::digest(&gz));
+            assert_eq!(got, want, "level {level}: {} bytes", gz.len());
+        }
+    }
+
+    /// The pinned bytes again, in this test binary run by qemu as CPUs with fewer vector
+    /// extensions (ISA-L picks its code by CPU): AVX2, and SSE4.2 only (AVX, ISA-L's
+    /// third x86_64 path, measured the same by hand).
+    #[cfg(sparkimg_isal)]
+    #[test]
+    fn isal_bytes_do_not_depend_on_the_cpu() {
+        let exe = std::env::current_exe().unwrap();
+        for cpu in ["Haswell", "Nehalem"] {
+            let out = std::process::Command::new("qemu-x86_64")
+                .args(["-cpu", cpu])
+                .arg(&exe)
+                .args(["--exact", "layer::compress::tests::isal_bytes_are_pinned"])
+                .output()
+                .expect("qemu-x86_64 (Debian qemu-user, a prerequisite)");
+            let stdout = String::from_utf8_lossy(&out.stdout);
+            let stderr = String::from_utf8_lossy(&out.stderr);
+            assert!(out.status.success(), "{cpu}: {stdout}{stderr}");
+            assert!(stdout.contains("1 passed"), "{cpu}: ran no test: {stdout}");
+        }
     }
 
     #[test]

@@ -10,6 +10,8 @@ pub mod basefs;
 pub mod cache;
 pub mod compress;
 mod error;
+#[cfg(sparkimg_isal)]
+pub mod isal;
 pub mod plan;
 
 pub use error::LayerError;
@@ -26,21 +28,75 @@ use crate::digest::Sha256;
 use compress::Compressor;
 use plan::{Content, Entry, Kind, LayerPlan};
 
-/// Layer compression. Both compressors are pinned (flate2's zlib-rs backend in fixed
+/// Layer compression. Every compressor is pinned (ISA-L or flate2's zlib-rs in fixed
 /// 1 MiB blocks, the zstd crate's bundled libzstd in its multi-threaded frame layout) and
-/// run on all cores, so the bytes depend only on the input, the algorithm and the
-/// level (see [`super::compress`]).
+/// runs on all cores, so the bytes depend only on the input, the compressor and the
+/// level (see [`compress`]).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Compression {
-    Gzip(u32),
+    /// The backend's own level (ISA-L 0–2, zlib-rs 0–9): [`Compression::gzip`] maps
+    /// `--compression-level` onto it.
+    Gzip(GzipBackend, u32),
     Zstd(i32),
     None,
 }
 
+/// The deflate that writes gzip layers; both write the same block layout.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum GzipBackend {
+    /// Intel ISA-L, levels 0–2 (`layer/isal.rs`): the default where it is built.
+    #[cfg(sparkimg_isal)]
+    Isal,
+    /// flate2's zlib-rs, levels 0–9: the default where ISA-L is not built (the `isal`
+    /// feature off, or not x86_64) or the CPU lacks SSE4.2.
+    ZlibRs,
+}
+
+impl GzipBackend {
+    /// Every backend this build has (zlib-rs always: images it wrote can be rebased).
+    pub const ALL: &'static [GzipBackend] = &[
+        #[cfg(sparkimg_isal)]
+        GzipBackend::Isal,
+        GzipBackend::ZlibRs,
+    ];
+
+    /// The name recorded in [`Compression::describe`]; ISA-L's names its pinned crate
+    /// (isal-sys, whose version carries the ISA-L commit), as its bytes depend on it.
+    pub fn name(self) -> &'static str {
+        match self {
+            #[cfg(sparkimg_isal)]
+            GzipBackend::Isal => concat!("isal-", env!("SPARKIMG_DEP_ISAL_SYS")),
+            GzipBackend::ZlibRs => "flate2-zlib-rs",
+        }
+    }
+
+    /// The highest level the backend is used at.
+    pub fn max_level(self) -> u32 {
+        match self {
+            #[cfg(sparkimg_isal)]
+            GzipBackend::Isal => isal::MAX_LEVEL,
+            GzipBackend::ZlibRs => 9,
+        }
+    }
+
+    /// Pure: the backend's level for a `--compression-level` in 0–9. ISA-L: 0 → 0,
+    /// 1 → 1, 2–9 → 2 (its level 3 depends on the CPU, see `layer/isal.rs`).
+    pub fn level(self, requested: u32) -> u32 {
+        requested.min(self.max_level())
+    }
+}
+
 impl Compression {
+    /// gzip with this build's default backend ([`compress::default_gzip`]) at
+    /// `--compression-level` `requested` (0–9), mapped onto the backend's levels.
+    pub fn gzip(requested: u32) -> Compression {
+        let b = compress::default_gzip();
+        Compression::Gzip(b, b.level(requested))
+    }
+
     pub fn media_type(self) -> &'static str {
         match self {
-            Compression::Gzip(_) => "application/vnd.oci.image.layer.v1.tar+gzip",
+            Compression::Gzip(..) => "application/vnd.oci.image.layer.v1.tar+gzip",
             Compression::Zstd(_) => "application/vnd.oci.image.layer.v1.tar+zstd",
             Compression::None => "application/vnd.oci.image.layer.v1.tar",
         }
@@ -50,11 +106,9 @@ impl Compression {
     /// different digests.
     pub fn describe(self) -> String {
         match self {
-            Compression::Gzip(l) => format!(
-                "gzip/{}/blocks-{}KiB/{l}",
-                compress::gzip_backend(),
-                compress::BLOCK >> 10
-            ),
+            Compression::Gzip(b, l) => {
+                format!("gzip/{}/blocks-{}KiB/{l}", b.name(), compress::BLOCK >> 10)
+            }
             Compression::Zstd(l) => {
                 format!("zstd/libzstd-{}/mt/{l}", zstd::zstd_safe::version_string())
             }
@@ -70,11 +124,17 @@ impl Compression {
         }
         let level = s.rsplit('/').next()?;
         // Only this build's own compressors: another's bytes could not be reproduced.
-        let gzip = level.parse().ok().map(Compression::Gzip);
+        let gzip = level.parse::<u32>().ok().and_then(|l| {
+            GzipBackend::ALL
+                .iter()
+                .filter(|b| l <= b.max_level())
+                .map(|&b| Compression::Gzip(b, l))
+                .find(|c| c.describe() == s)
+        });
         let zstd = level.parse().ok().map(Compression::Zstd);
         let fields: Vec<&str> = s.split('/').collect();
         match fields.as_slice() {
-            ["gzip", ..] => gzip.filter(|c| c.describe() == s),
+            ["gzip", ..] => gzip,
             ["zstd", lib, "mt", _] if lib.starts_with("libzstd-") => zstd,
             _ => None,
         }
@@ -320,6 +380,29 @@ where
 mod tests {
     use super::*;
     use crate::layer::plan::Content;
+
+    #[test]
+    fn gzip_levels_map_onto_the_backends_levels() {
+        let zlib: Vec<u32> = (0..=9).map(|l| GzipBackend::ZlibRs.level(l)).collect();
+        assert_eq!(zlib, (0..=9).collect::<Vec<_>>());
+        #[cfg(sparkimg_isal)]
+        {
+            let isal: Vec<u32> = (0..=9).map(|l| GzipBackend::Isal.level(l)).collect();
+            assert_eq!(isal, [0, 1, 2, 2, 2, 2, 2, 2, 2, 2]);
+            // This build's default on this (SSE4.2) machine, recorded as such.
+            assert_eq!(
+                Compression::gzip(6),
+                Compression::Gzip(GzipBackend::Isal, 2)
+            );
+            let d = Compression::gzip(1).describe();
+            assert_eq!(d, "gzip/isal-0.5.3+496255c/blocks-1024KiB/1");
+        }
+        #[cfg(not(sparkimg_isal))]
+        assert_eq!(
+            Compression::gzip(6),
+            Compression::Gzip(GzipBackend::ZlibRs, 6)
+        );
+    }
 
     #[test]
     fn the_tee_hashes_jars_without_changing_the_tar() {
