@@ -242,13 +242,13 @@ fn handle(conn: TcpStream, state: Arc<Mutex<State>>) {
         let extra = retry_after
             .map(|v| format!("Retry-After: {v}\r\n"))
             .unwrap_or_default();
-        head(&mut out, *code, &extra, 0);
         record(*code, 0);
+        head(&mut out, *code, &extra, 0);
         return;
     }
     let Some(body) = body else {
-        head(&mut out, 404, "", 0);
         record(404, 0);
+        head(&mut out, 404, "", 0);
         return;
     };
     let start = range
@@ -259,8 +259,8 @@ fn handle(conn: TcpStream, state: Arc<Mutex<State>>) {
     let ignore_range = matches!(fault, Some(Fault::IgnoreRange));
     let (status, slice, extra) = match start {
         Some(s) if !ignore_range && s >= body.len() => {
-            head(&mut out, 416, "", 0);
             record(416, 0);
+            head(&mut out, 416, "", 0);
             return;
         }
         Some(s) if !ignore_range => (
@@ -274,14 +274,17 @@ fn handle(conn: TcpStream, state: Arc<Mutex<State>>) {
         ),
         _ => (200, &body[..], String::new()),
     };
+    // Every request is recorded before its response is written: a client that has read
+    // the whole response may return, and its test look at `seen`, before this thread runs
+    // again.
     head(&mut out, status, &extra, slice.len());
-    let served = match fault {
+    match fault {
         Some(Fault::TruncateAfter(n)) => {
             let n = n.min(slice.len());
+            record(status, n as u64);
             let _ = out.write_all(&slice[..n]);
             let _ = out.flush();
             let _ = out.shutdown(Shutdown::Both);
-            n
         }
         Some(Fault::StallAfter(n, stall)) => {
             let n = n.min(slice.len());
@@ -292,14 +295,12 @@ fn handle(conn: TcpStream, state: Arc<Mutex<State>>) {
             thread::sleep(stall);
             // The client has given up by now; whatever this writes is not received.
             let _ = out.write_all(&slice[n..]);
-            return;
         }
         _ => {
+            record(status, slice.len() as u64);
             let _ = out.write_all(slice);
-            slice.len()
         }
-    };
-    record(status, served as u64);
+    }
 }
 
 pub fn sha512_hex(data: &[u8]) -> String {
