@@ -450,16 +450,7 @@ pub fn manifest_descriptor(
     reference: &RegistryRef,
     opts: &RegistryOptions,
 ) -> Result<(String, u64), RegistryError> {
-    let reg = Registry::new(&reference.registry, http_client(opts)?, opts)?;
-    let repo = reference.repository.as_str();
-    let scopes = Scopes::repository(repo, &["pull"]);
-    // A scratch store: this manifest is read once, not kept.
-    let scratch = tempfile::tempdir().map_err(RegistryError::io(std::env::temp_dir()))?;
-    let store = Store {
-        root: scratch.path().to_path_buf(),
-        lock_timeout: opts.lock_timeout,
-    };
-    let (bytes, ct, _) = get_manifest(&reg, &store, repo, reference.wire_reference(), &scopes)?;
+    let (bytes, ct) = manifest_once(reference, opts)?;
     let shown = reference.to_string();
     let media_type = match manifest::parse(&bytes, ct.as_deref(), &shown)? {
         Parsed::Manifest { media_type, .. } | Parsed::Index { media_type, .. } => media_type,
@@ -473,6 +464,19 @@ pub fn manifest_if_any(
     reference: &RegistryRef,
     opts: &RegistryOptions,
 ) -> Result<Option<Vec<u8>>, RegistryError> {
+    match manifest_once(reference, opts) {
+        Ok((bytes, _)) => Ok(Some(bytes)),
+        Err(RegistryError::Http { status: 404, .. }) => Ok(None),
+        Err(e) => Err(e),
+    }
+}
+
+/// Manifest `reference` and its content type, read once from the registry itself (no
+/// mirrors) through a scratch store: nothing of it is kept.
+fn manifest_once(
+    reference: &RegistryRef,
+    opts: &RegistryOptions,
+) -> Result<(Vec<u8>, Option<String>), RegistryError> {
     let reg = Registry::new(&reference.registry, http_client(opts)?, opts)?;
     let repo = reference.repository.as_str();
     let scopes = Scopes::repository(repo, &["pull"]);
@@ -481,11 +485,8 @@ pub fn manifest_if_any(
         root: scratch.path().to_path_buf(),
         lock_timeout: opts.lock_timeout,
     };
-    match get_manifest(&reg, &store, repo, reference.wire_reference(), &scopes) {
-        Ok((bytes, _, _)) => Ok(Some(bytes)),
-        Err(RegistryError::Http { status: 404, .. }) => Ok(None),
-        Err(e) => Err(e),
-    }
+    let (bytes, ct, _) = get_manifest(&reg, &store, repo, reference.wire_reference(), &scopes)?;
+    Ok((bytes, ct))
 }
 
 /// `GET /v2/<name>/referrers/<digest>` (distribution spec 1.1): the index of the
