@@ -301,6 +301,14 @@ pub const TOOLS: &[Tool] = &[
         optional: true,
     },
     Tool {
+        name: "igzip",
+        probe: Probe::Runs(&["igzip", "--version"]),
+        package: "isal",
+        why: "`bench build` times ISA-L's own gzip beside the build (issue 30's floor); the test step's benchmark smoke run",
+        needed_by: &[Test],
+        optional: false,
+    },
+    Tool {
         name: "cargo-fuzz",
         probe: Probe::Runs(&["cargo", "fuzz", "--version"]),
         package: "cargo:cargo-fuzz",
