@@ -241,6 +241,8 @@ mod tests {
         "PYSPARK_PYTHON",
         "PYTHONHASHSEED",
         "PYTHON_VERSION",
+        "SPARK_CONNECT_MODE",
+        "SPARK_PRINT_LAUNCH_COMMAND",
         "YARN_CONF_DIR",
     ];
 

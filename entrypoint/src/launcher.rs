@@ -370,6 +370,14 @@ mod tests {
                 .contains(&name)
                 .then(|| PathBuf::from("/usr/bin").join(name))
         }
+        fn list_dir(&self, dir: &Path) -> Vec<OsString> {
+            self.files
+                .iter()
+                .map(Path::new)
+                .filter(|f| f.parent() == Some(dir))
+                .filter_map(|f| f.file_name().map(OsStr::to_os_string))
+                .collect()
+        }
     }
 
     fn spark_dist() -> Machine {

@@ -23,6 +23,9 @@ pub trait Probe {
     fn path_kind(&self, path: &Path) -> PathKind;
     /// Where `execvp` would find `name` on the `PATH` of `env`.
     fn find_program(&self, name: &str, env: &Env) -> Option<PathBuf>;
+    /// The names in directory `dir` (what a shell glob there sees); empty when it
+    /// cannot be read.
+    fn list_dir(&self, dir: &Path) -> Vec<OsString>;
 }
 
 /// The answer of [`Probe::path_kind`].
@@ -135,6 +138,16 @@ impl Probe for SystemProbe {
 
     fn find_program(&self, name: &str, env: &Env) -> Option<PathBuf> {
         find_on_path(name, env)
+    }
+
+    fn list_dir(&self, dir: &Path) -> Vec<OsString> {
+        let Ok(entries) = std::fs::read_dir(dir) else {
+            return Vec::new();
+        };
+        let mut names: Vec<OsString> = entries.flatten().map(|e| e.file_name()).collect();
+        // read_dir's order is the file system's; a sorted list keeps plans reproducible.
+        names.sort();
+        names
     }
 }
 

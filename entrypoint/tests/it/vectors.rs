@@ -217,6 +217,18 @@ impl Probe for RecordedContainer<'_> {
             _ => None,
         }
     }
+
+    fn list_dir(&self, dir: &Path) -> Vec<std::ffi::OsString> {
+        // Cases that name jars (the connect role's) list them in `context.jars`.
+        if dir.ends_with("jars") {
+            strings(&self.0["jars"])
+                .into_iter()
+                .map(Into::into)
+                .collect()
+        } else {
+            Vec::new()
+        }
+    }
 }
 
 fn run_planner(v: &Vector) -> Outcome {
