@@ -19,6 +19,11 @@
 //! * `master`/`worker`/`history`: our standalone roles instead of upstream's pass-through;
 //! * quirk cases and the spark-docker families: our documented behaviour, rule by rule.
 //!   A quirk with no rule fails, so a new kind of case cannot pass unexamined.
+//!
+//! `tests/vectors/roles/*.jsonl` hold cases in the same format for roles upstream has
+//! no script for (`connect`): written by us from `sbin/start-connect-server.sh` and
+//! docs/entrypoint.md, their `expect` is our contract (exact argv and variables, or the
+//! exit status and message parts), and `context.jars` lists `$SPARK_HOME/jars`.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -48,6 +53,8 @@ struct Vector {
     context: Value,
     expect: Value,
     quirk: bool,
+    /// From `tests/vectors/roles/`: our contract, not a recording of upstream.
+    ours: bool,
 }
 
 /// What our entrypoint did with a case.
@@ -108,16 +115,24 @@ fn vectors_dir() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/vectors")
 }
 
-fn load_vectors() -> Vec<Vector> {
-    let mut files: Vec<PathBuf> = std::fs::read_dir(vectors_dir())
-        .expect("tests/vectors exists")
+fn jsonl_files(dir: &Path) -> Vec<PathBuf> {
+    let mut files: Vec<PathBuf> = std::fs::read_dir(dir)
+        .expect("vector directory exists")
         .map(|e| e.expect("readable dir entry").path())
         .filter(|p| p.extension().is_some_and(|e| e == "jsonl"))
         .collect();
     files.sort();
+    files
+}
+
+fn load_vectors() -> Vec<Vector> {
+    let ours_dir = vectors_dir().join("roles");
+    let mut files = jsonl_files(&vectors_dir());
+    files.extend(jsonl_files(&ours_dir));
     let mut seen = std::collections::BTreeSet::new();
     let mut out = Vec::new();
     for file in files {
+        let ours = file.starts_with(&ours_dir);
         let text = std::fs::read_to_string(&file).expect("readable vector file");
         for line in text.lines().filter(|l| !l.trim().is_empty()) {
             let raw: Value = serde_json::from_str(line).expect("vector is JSON");
@@ -145,6 +160,7 @@ fn load_vectors() -> Vec<Vector> {
                 context: raw["context"].clone(),
                 expect: raw["expect"].clone(),
                 quirk: raw["upstream_quirk"].as_bool().unwrap_or(false),
+                ours,
             };
             // The same case in two files (a held-out file that repeats public ones) runs once.
             if seen.insert(vector.id.clone()) {
@@ -316,6 +332,13 @@ fn run_binary(v: &Vector) -> Result<Outcome, Failed> {
             &inside(hadoop)?.join("bin/hadoop"),
             &format!("printf '%s\\n' '{}'", classpath.replace('\'', "'\\''")),
         )?;
+    }
+    let spark_home = v.env.get("SPARK_HOME").map_or("/opt/spark", String::as_str);
+    for jar in strings(&ctx["jars"]) {
+        let path = inside(&format!("{spark_home}/jars/{jar}"))?;
+        std::fs::create_dir_all(path.parent().ok_or("jar path has no parent")?)
+            .map_err(|e| e.to_string())?;
+        std::fs::write(&path, b"").map_err(|e| e.to_string())?;
     }
     for (python, key) in [("python", "python_V"), ("python3", "python3_V")] {
         // A failing stub also hides the host's own python from the PATH search.
@@ -586,6 +609,9 @@ fn planned(got: &Outcome) -> Result<PlanView<'_>, String> {
 }
 
 fn check_inner(v: &Vector, got: &Outcome) -> Result<(), String> {
+    if v.ours {
+        return check_ours(v, got);
+    }
     let expect = &v.expect;
     let first = v.args.first().map(String::as_str);
 
@@ -618,6 +644,38 @@ fn check_inner(v: &Vector, got: &Outcome) -> Result<(), String> {
         return check_upstream_exactly(v, got, exit);
     }
     check_documented_difference(v, got, exit)
+}
+
+/// Cases of `tests/vectors/roles/`: the argv and variables exactly, or the refusal.
+fn check_ours(v: &Vector, got: &Outcome) -> Result<(), String> {
+    let expect = &v.expect;
+    let exit = expect["exit"].as_i64().unwrap_or(-1);
+    if exit != 0 {
+        let code = i32::try_from(exit).map_err(|_| format!("exit {exit} is not a status"))?;
+        let parts = strings(&expect["stderr_contains"]);
+        let parts: Vec<&str> = parts.iter().map(String::as_str).collect();
+        return expect_failure(got, code, &parts);
+    }
+    let (argv, env, details) = planned(got)?;
+    let want = strings(&expect["argv"]);
+    if *argv != want {
+        return fail(format!("argv differs\n  want: {want:?}"));
+    }
+    let want_env: BTreeMap<String, String> = expect["env_set"]
+        .as_object()
+        .map(|o| {
+            o.iter()
+                .map(|(k, v)| (k.clone(), v.as_str().unwrap_or("").to_string()))
+                .collect()
+        })
+        .unwrap_or_default();
+    if *env != want_env {
+        return fail(format!("variables set differ\n  want: {want_env:?}"));
+    }
+    if details.is_some_and(|d| d.notice.is_some()) {
+        return fail("a Spark role prints no pass-through notice");
+    }
+    Ok(())
 }
 
 /// Non-quirk cases of the upstream families: what upstream did, exactly.
