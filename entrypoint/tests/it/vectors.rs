@@ -319,35 +319,7 @@ fn run_binary(v: &Vector) -> Result<Outcome, Failed> {
     std::fs::create_dir_all(inside(cwd)?).map_err(|e| e.to_string())?;
     std::fs::create_dir_all(&stubs).map_err(|e| e.to_string())?;
     std::fs::create_dir_all(&jvm).map_err(|e| e.to_string())?;
-    let ctx = &v.context;
-    // Only 3.3+ look for java on PATH; older cases' JVMs live outside what we stand in for.
-    if ctx["java_on_path"].as_bool() == Some(true) && version(v).detects_java_home() {
-        if let Some(home) = ctx["java_home_reported"].as_str() {
-            write_script(&inside(home)?.join("bin/java"), "exit 0")?;
-        }
-    }
-    if let Some(hadoop) = ctx["hadoop_home_stub"].as_str() {
-        let classpath = ctx["hadoop_classpath"].as_str().unwrap_or("");
-        write_script(
-            &inside(hadoop)?.join("bin/hadoop"),
-            &format!("printf '%s\\n' '{}'", classpath.replace('\'', "'\\''")),
-        )?;
-    }
-    let spark_home = v.env.get("SPARK_HOME").map_or("/opt/spark", String::as_str);
-    for jar in strings(&ctx["jars"]) {
-        let path = inside(&format!("{spark_home}/jars/{jar}"))?;
-        std::fs::create_dir_all(path.parent().ok_or("jar path has no parent")?)
-            .map_err(|e| e.to_string())?;
-        std::fs::write(&path, b"").map_err(|e| e.to_string())?;
-    }
-    for (python, key) in [("python", "python_V"), ("python3", "python3_V")] {
-        // A failing stub also hides the host's own python from the PATH search.
-        let body = match ctx[key].as_str() {
-            Some(version) => format!("echo '{version}'"),
-            None => "exit 127".to_string(),
-        };
-        write_script(&stubs.join(python), &body)?;
-    }
+    lay_out_container(v, &inside, &stubs)?;
 
     let mut command = Command::new("unshare");
     command
@@ -422,6 +394,45 @@ fn run_binary(v: &Vector) -> Result<Outcome, Failed> {
         launcher,
         details: None,
     })
+}
+
+/// The recorded container's java, hadoop, pythons and jars, at the paths `inside` maps
+/// them to; the python stubs go in `stubs`.
+fn lay_out_container(
+    v: &Vector,
+    inside: &dyn Fn(&str) -> Result<PathBuf, String>,
+    stubs: &Path,
+) -> Result<(), String> {
+    let ctx = &v.context;
+    // Only 3.3+ look for java on PATH; older cases' JVMs live outside what we stand in for.
+    if ctx["java_on_path"].as_bool() == Some(true) && version(v).detects_java_home() {
+        if let Some(home) = ctx["java_home_reported"].as_str() {
+            write_script(&inside(home)?.join("bin/java"), "exit 0")?;
+        }
+    }
+    if let Some(hadoop) = ctx["hadoop_home_stub"].as_str() {
+        let classpath = ctx["hadoop_classpath"].as_str().unwrap_or("");
+        write_script(
+            &inside(hadoop)?.join("bin/hadoop"),
+            &format!("printf '%s\\n' '{}'", classpath.replace('\'', "'\\''")),
+        )?;
+    }
+    let spark_home = v.env.get("SPARK_HOME").map_or("/opt/spark", String::as_str);
+    for jar in strings(&ctx["jars"]) {
+        let path = inside(&format!("{spark_home}/jars/{jar}"))?;
+        std::fs::create_dir_all(path.parent().ok_or("jar path has no parent")?)
+            .map_err(|e| e.to_string())?;
+        std::fs::write(&path, b"").map_err(|e| e.to_string())?;
+    }
+    for (python, key) in [("python", "python_V"), ("python3", "python3_V")] {
+        // A failing stub also hides the host's own python from the PATH search.
+        let body = match ctx[key].as_str() {
+            Some(version) => format!("echo '{version}'"),
+            None => "exit 127".to_string(),
+        };
+        write_script(&stubs.join(python), &body)?;
+    }
+    Ok(())
 }
 
 fn write_script(path: &Path, body: &str) -> Result<(), String> {
