@@ -54,6 +54,11 @@ pub const ALL: &[EnvVar] = &[
         "185",
     ),
     var(
+        "SPARKIMG_PASS_THROUGH",
+        "a command naming $SPARK_HOME/bin/spark-submit or spark-class: auto runs Spark's launcher step for it where bash is missing, launcher always does",
+        "auto",
+    ),
+    var(
         "SPARK_USER_NAME",
         "the gecos of a random UID's passwd entry (3.0+)",
         "anonymous uid",

@@ -112,10 +112,7 @@ pub fn plan(
         let spark_env_sh = Path::new(&conf_dir).join("spark-env.sh");
         set.insert("SPARK_CONF_DIR".into(), conf_dir);
         if probe.path_kind(&spark_env_sh) == PathKind::File {
-            // Upstream's scripts are `#!/usr/bin/env bash`.
-            let bash = probe.find_program("bash", env).is_some()
-                && probe.path_kind(Path::new("/usr/bin/env")) == PathKind::File;
-            if bash {
+            if scripts_can_run(env, probe) {
                 return Decision::Scripts { spark_env_sh };
             }
             warnings.push(format!(
@@ -164,6 +161,60 @@ pub fn plan(
         separated_output: version.launcher_has_opts_and_separator(),
         refusal,
     })
+}
+
+/// Whether Spark's bash scripts can run here: they start `#!/usr/bin/env bash`.
+pub fn scripts_can_run(env: &Env, probe: &dyn Probe) -> bool {
+    probe.find_program("bash", env).is_some()
+        && probe.path_kind(Path::new("/usr/bin/env")) == PathKind::File
+}
+
+/// Which of Spark's launcher scripts a pass-through command's `program` names:
+/// `$SPARK_HOME/bin/spark-submit` or `…/spark-class` by absolute path, by a path
+/// relative to the working directory, or by bare name where `PATH` finds exactly that
+/// file. Paths are compared by name (see [`normalized`]); a symlink to the script is
+/// not followed, since it may be anything.
+pub fn spark_script(program: &OsStr, env: &Env, probe: &dyn Probe) -> Option<Script> {
+    let home = env.non_empty("SPARK_HOME")?;
+    let bin = Path::new(home).join("bin");
+    let is_script = |path: &Path, name: &str| normalized(path) == normalized(&bin.join(name));
+    let scripts = [
+        ("spark-submit", Script::Submit),
+        ("spark-class", Script::Class),
+    ];
+    let path = Path::new(program);
+    if program.as_bytes().contains(&b'/') {
+        let path = if path.is_absolute() {
+            path.to_path_buf()
+        } else {
+            Path::new(&probe.cwd()).join(path)
+        };
+        return scripts
+            .into_iter()
+            .find(|(name, _)| is_script(&path, name))
+            .map(|(_, script)| script);
+    }
+    let (name, script) = scripts.into_iter().find(|(name, _)| program == *name)?;
+    let found = probe.find_program(name, env)?;
+    is_script(&found, name).then_some(script)
+}
+
+/// `path` without `.` components or repeated separators, `..` taken lexically. The
+/// working directory it may start with is physical (getcwd), so its `..` is the real
+/// parent; a symlinked directory named inside the argument itself could differ, and is
+/// not worth a file system walk for a name match.
+fn normalized(path: &Path) -> PathBuf {
+    let mut out = PathBuf::new();
+    for component in path.components() {
+        match component {
+            std::path::Component::CurDir => {}
+            std::path::Component::ParentDir => {
+                out.pop();
+            }
+            other => out.push(other),
+        }
+    }
+    out
 }
 
 /// load-spark-env.sh's `SPARK_SCALA_VERSION` when it is not set (recorded in `set`).

@@ -124,6 +124,12 @@ pub enum PlanError {
     PythonNotFound { major: String, python: &'static str },
     #[error("role 'connect': Spark {version} has no Spark Connect server (it arrived in Spark 3.4.0)\nhint: build the image for Spark 3.4 or later (4.x ships the server in jars/); on {version} the roles are driver, executor, master, worker and history")]
     ConnectUnsupported { version: String },
+    #[error("{name}={value:?} is not a setting\nhint: set {name} to {accepted}, or unset it")]
+    BadSetting {
+        name: &'static str,
+        value: String,
+        accepted: &'static str,
+    },
     #[error("role 'connect': Spark {version} does not ship the Spark Connect server: no spark-connect_*.jar in {jars}, and no --packages or --jars names it\nhint: add `--packages {coordinate}` to the container arguments, or build the image with `sparkimg build --packages {coordinate}`")]
     ConnectServerMissing {
         version: String,
@@ -140,6 +146,7 @@ impl PlanError {
             | PlanError::EmptyCommand => exit_code::UPSTREAM_ERROR,
             PlanError::MissingVariables { .. }
             | PlanError::ConnectUnsupported { .. }
+            | PlanError::BadSetting { .. }
             | PlanError::ConnectServerMissing { .. } => exit_code::MISCONFIGURED,
             PlanError::JavaNotFound { .. } | PlanError::PythonNotFound { .. } => {
                 exit_code::NOT_FOUND
@@ -190,7 +197,8 @@ pub fn plan(
         Role::Driver if version.is_2_3() => None,
         Role::Driver | Role::DriverPy | Role::DriverR | Role::Connect => Some(Script::Submit),
         Role::Init | Role::Master | Role::Worker | Role::History => Some(Script::Class),
-        Role::Executor | Role::PassThrough => None,
+        Role::Executor => None,
+        Role::PassThrough => pass_through_script(&argv, env, probe)?,
     };
     let launcher = script.and_then(|script| {
         // The script sees the environment with this plan's changes applied.
@@ -271,6 +279,40 @@ fn dispatch(args: &[OsString], version: &SparkVersion) -> Result<Role, PlanError
         }
     };
     Ok(role)
+}
+
+/// The variable that chooses how a pass-through `bin/spark-submit`/`bin/spark-class`
+/// runs, and its values.
+pub const PASS_THROUGH_VAR: &str = "SPARKIMG_PASS_THROUGH";
+const PASS_THROUGH_VALUES: &str =
+    "auto (the default: the launcher step only where bash is missing) or launcher (always)";
+
+/// A pass-through command naming Spark's `spark-submit` or `spark-class` gets the
+/// launcher step the roles have where the script cannot run (no bash) or where
+/// `SPARKIMG_PASS_THROUGH=launcher` asks for it; elsewhere the script runs as before.
+fn pass_through_script(
+    argv: &[OsString],
+    env: &Env,
+    probe: &dyn Probe,
+) -> Result<Option<Script>, PlanError> {
+    let always = match env.value(PASS_THROUGH_VAR).as_bytes() {
+        b"" | b"auto" => false,
+        b"launcher" => true,
+        other => {
+            return Err(PlanError::BadSetting {
+                name: PASS_THROUGH_VAR,
+                value: String::from_utf8_lossy(other).into_owned(),
+                accepted: PASS_THROUGH_VALUES,
+            })
+        }
+    };
+    let Some(program) = argv.first() else {
+        return Ok(None);
+    };
+    let Some(script) = launcher::spark_script(program, env, probe) else {
+        return Ok(None);
+    };
+    Ok((always || !launcher::scripts_can_run(env, probe)).then_some(script))
 }
 
 fn spark_home(env: &Env) -> &OsStr {
@@ -778,10 +820,13 @@ mod tests {
         }
     }
 
-    /// `Bare` with these names in `/opt/spark/jars` and these files elsewhere.
+    /// `Bare` with these names in `/opt/spark/jars`, these files elsewhere, and
+    /// these programs on PATH (`(name, where)`).
+    #[derive(Default)]
     struct Dist {
         jars: &'static [&'static str],
         files: &'static [&'static str],
+        programs: &'static [(&'static str, &'static str)],
     }
 
     impl Probe for Dist {
@@ -804,8 +849,11 @@ mod tests {
                 Bare.path_kind(path)
             }
         }
-        fn find_program(&self, name: &str, env: &Env) -> Option<PathBuf> {
-            Bare.find_program(name, env)
+        fn find_program(&self, name: &str, _env: &Env) -> Option<PathBuf> {
+            self.programs
+                .iter()
+                .find(|(program, _)| *program == name)
+                .map(|(_, path)| PathBuf::from(path))
         }
         fn list_dir(&self, dir: &Path) -> Vec<OsString> {
             if dir == Path::new("/opt/spark/jars") {
@@ -1225,7 +1273,10 @@ mod tests {
     #[test]
     fn connect_runs_the_server_through_spark_submit_per_version() {
         let env = spark_env();
-        let server = |jars| Dist { jars, files: &[] };
+        let server = |jars| Dist {
+            jars,
+            ..Dist::default()
+        };
         let args = ["connect", "--conf", "spark.connect.grpc.binding.port=15010"];
         for (version, jars) in [
             ("4.0.1", PLAIN_40),
@@ -1273,7 +1324,7 @@ mod tests {
         let env = spark_env();
         let probe = Dist {
             jars: SERVER_35,
-            files: &[],
+            ..Dist::default()
         };
         let plan = run_on(&["connect", "--wait", "--verbose"], &env, "4.0.1", &probe).unwrap();
         assert_eq!(argv(&plan)[5..], ["--verbose"]);
@@ -1290,7 +1341,7 @@ mod tests {
         let env = spark_env();
         let plain = Dist {
             jars: PLAIN_35,
-            files: &[],
+            ..Dist::default()
         };
         let named = [
             &[
@@ -1356,7 +1407,7 @@ mod tests {
         // The coordinate follows the distribution's Scala.
         let scala_213 = Dist {
             jars: PLAIN_213,
-            files: &[],
+            ..Dist::default()
         };
         assert!(matches!(
             run_on(&["connect"], &env, "3.5.3", &scala_213).unwrap_err(),
@@ -1365,7 +1416,7 @@ mod tests {
         let mut with_scala = env.clone();
         with_scala.set("SPARK_SCALA_VERSION", "2.13");
         assert!(matches!(
-            run_on(&["connect"], &with_scala, "3.4.0", &Dist { jars: &[], files: &[] }).unwrap_err(),
+            run_on(&["connect"], &with_scala, "3.4.0", &Dist { jars: &[], ..Dist::default() }).unwrap_err(),
             PlanError::ConnectServerMissing { ref coordinate, .. } if coordinate == "org.apache.spark:spark-connect_2.13:3.4.0"
         ));
     }
@@ -1376,6 +1427,7 @@ mod tests {
         let defaults = Dist {
             jars: PLAIN_35,
             files: &["/opt/spark/conf/spark-defaults.conf"],
+            ..Dist::default()
         };
         let plan = run_on(&["connect"], &env, "3.5.3", &defaults).unwrap();
         assert_eq!(argv(&plan), connect_head());
@@ -1386,7 +1438,7 @@ mod tests {
         assert!(run_on(&["connect"], &conf_dir, "3.5.3", &defaults).is_err());
         let plain = Dist {
             jars: PLAIN_35,
-            files: &[],
+            ..Dist::default()
         };
         for args in [
             &["connect", "--properties-file", "/etc/connect.conf"][..],
@@ -1420,5 +1472,148 @@ mod tests {
         assert!(no_command.contains("history, connect)"), "{no_command}");
         let no_command = run(&[], &env, "3.3.4").unwrap_err().to_string();
         assert!(!no_command.contains("connect"), "{no_command}");
+    }
+
+    /// The launcher step's arguments after `org.apache.spark.launcher.Main`, if any.
+    fn launcher_args(plan: &Plan) -> Option<Vec<String>> {
+        let launcher = plan.launcher.as_ref()?;
+        let main = launcher
+            .argv
+            .iter()
+            .position(|a| a == launcher::LAUNCHER_MAIN)?;
+        Some(
+            launcher.argv[main + 1..]
+                .iter()
+                .map(|a| a.to_string_lossy().into_owned())
+                .collect(),
+        )
+    }
+
+    const BASH: (&str, &str) = ("bash", "/bin/bash");
+    const SUBMIT_ON_PATH: (&str, &str) = ("spark-submit", "/opt/spark/bin/spark-submit");
+    const CLASS_ON_PATH: (&str, &str) = ("spark-class", "/opt/spark/bin/spark-class");
+
+    #[test]
+    fn pass_through_spark_submit_runs_the_launcher_without_bash() {
+        let env = spark_env();
+        let shell_free = Dist {
+            programs: &[SUBMIT_ON_PATH, CLASS_ON_PATH],
+            ..Dist::default()
+        };
+        let submit = [
+            "--master",
+            "spark://m:7077",
+            "--class",
+            "org.apache.spark.examples.SparkPi",
+            "/opt/spark/examples/jars/spark-examples.jar",
+            "10",
+        ];
+        let mut want = vec![launcher::SUBMIT_CLASS.to_string()];
+        want.extend(submit.map(String::from));
+        for program in [
+            "/opt/spark/bin/spark-submit",
+            "/opt/spark/./bin//spark-submit",
+            "spark-submit",
+            "../bin/spark-submit",
+        ] {
+            let mut args = vec![program];
+            args.extend(submit);
+            let plan = run_on(&args, &env, "3.5.3", &shell_free).unwrap();
+            assert_eq!(plan.role, Role::PassThrough, "{program}");
+            assert_eq!(argv(&plan)[0], program, "upstream's argv stays as given");
+            assert_eq!(plan.notice, Some(PASS_THROUGH_NOTICE));
+            assert!(!plan.drop_privileges, "a pass-through keeps its identity");
+            assert_eq!(launcher_args(&plan).as_ref(), Some(&want), "{program}");
+        }
+        let plan = run_on(
+            &[
+                "spark-class",
+                "org.apache.spark.deploy.master.Master",
+                "--host",
+                "0.0.0.0",
+            ],
+            &env,
+            "4.0.1",
+            &shell_free,
+        )
+        .unwrap();
+        assert_eq!(
+            launcher_args(&plan).unwrap(),
+            ["org.apache.spark.deploy.master.Master", "--host", "0.0.0.0"]
+        );
+        let plan = run_on(&["/opt/spark/bin/spark-class"], &env, "3.5.3", &shell_free).unwrap();
+        assert_eq!(launcher_args(&plan).unwrap(), Vec::<String>::new());
+    }
+
+    #[test]
+    fn pass_through_leaves_what_is_not_spark_s_script_alone() {
+        let env = spark_env();
+        let shell_free = Dist {
+            programs: &[("spark-submit", "/usr/local/bin/spark-submit")],
+            ..Dist::default()
+        };
+        for args in [
+            &["spark-submit", "--version"][..],
+            &["/usr/local/bin/spark-submit", "--version"],
+            &["/opt/spark/bin/spark-shell"],
+            &["/opt/spark/sbin/spark-submit"],
+            &["spark-class"],
+            &["/opt/spark/bin/spark-submit.cmd"],
+            &["java", "-version"],
+        ] {
+            let plan = run_on(args, &env, "3.5.3", &shell_free).unwrap();
+            assert_eq!(plan.launcher, None, "{args:?}");
+        }
+        // No SPARK_HOME: no Spark scripts to speak of.
+        let no_home: Env = [("PATH", "/usr/bin")].into_iter().collect();
+        let plan = run_on(&["/bin/spark-submit"], &no_home, "3.5.3", &shell_free).unwrap();
+        assert_eq!(plan.launcher, None);
+    }
+
+    #[test]
+    fn pass_through_keeps_the_script_where_bash_runs_it_unless_asked() {
+        let with_bash = Dist {
+            programs: &[BASH, SUBMIT_ON_PATH],
+            files: &["/usr/bin/env"],
+            ..Dist::default()
+        };
+        let env = spark_env();
+        let args = ["spark-submit", "--version"];
+        assert_eq!(
+            run_on(&args, &env, "3.5.3", &with_bash).unwrap().launcher,
+            None
+        );
+        let mut auto = env.clone();
+        auto.set(PASS_THROUGH_VAR, "auto");
+        assert_eq!(
+            run_on(&args, &auto, "3.5.3", &with_bash).unwrap().launcher,
+            None
+        );
+        let mut opt_in = env.clone();
+        opt_in.set(PASS_THROUGH_VAR, "launcher");
+        let plan = run_on(&args, &opt_in, "3.5.3", &with_bash).unwrap();
+        assert_eq!(
+            launcher_args(&plan).unwrap(),
+            [launcher::SUBMIT_CLASS, "--version"]
+        );
+        // bash without /usr/bin/env cannot run `#!/usr/bin/env bash` either.
+        let no_env = Dist {
+            programs: &[BASH, SUBMIT_ON_PATH],
+            ..Dist::default()
+        };
+        assert!(run_on(&args, &env, "3.5.3", &no_env)
+            .unwrap()
+            .launcher
+            .is_some());
+        let mut typo = env.clone();
+        typo.set(PASS_THROUGH_VAR, "always");
+        let err = run_on(&args, &typo, "3.5.3", &with_bash).unwrap_err();
+        assert_eq!(err.exit_code(), 64);
+        let message = err.to_string();
+        assert!(
+            message.starts_with("SPARKIMG_PASS_THROUGH=\"always\" is not a setting"),
+            "{message}"
+        );
+        assert!(message.contains("auto (the default"), "{message}");
     }
 }
