@@ -55,7 +55,7 @@ pub const ALL: &[EnvVar] = &[
     ),
     var(
         "SPARKIMG_PASS_THROUGH",
-        "a command naming $SPARK_HOME/bin/spark-submit or spark-class: auto runs Spark's launcher step for it where bash is missing, launcher always does",
+        "a command naming $SPARK_HOME/bin/spark-submit, spark-class or sbin/start-{connect,history}-server.sh: auto runs Spark's launcher step for it where bash is missing, launcher always does",
         "auto",
     ),
     var(

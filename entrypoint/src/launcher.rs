@@ -169,19 +169,44 @@ pub fn scripts_can_run(env: &Env, probe: &dyn Probe) -> bool {
         && probe.path_kind(Path::new("/usr/bin/env")) == PathKind::File
 }
 
-/// Which of Spark's launcher scripts a pass-through command's `program` names:
-/// `$SPARK_HOME/bin/spark-submit` or `…/spark-class` by absolute path, by a path
-/// relative to the working directory, or by bare name where `PATH` finds exactly that
-/// file. Paths are compared by name (see [`normalized`]); a symlink to the script is
-/// not followed, since it may be anything.
-pub fn spark_script(program: &OsStr, env: &Env, probe: &dyn Probe) -> Option<Script> {
-    let home = env.non_empty("SPARK_HOME")?;
-    let bin = Path::new(home).join("bin");
-    let is_script = |path: &Path, name: &str| normalized(path) == normalized(&bin.join(name));
-    let scripts = [
-        ("spark-submit", Script::Submit),
-        ("spark-class", Script::Class),
-    ];
+/// One of Spark's programs a pass-through command can name, which the entrypoint
+/// can run without bash.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Program {
+    /// `bin/spark-submit` or `bin/spark-class`: the launcher step on the same arguments.
+    Script(Script),
+    /// `sbin/start-connect-server.sh`: the `connect` role, in the foreground.
+    StartConnectServer,
+    /// `sbin/start-history-server.sh`: the `history` role, in the foreground.
+    StartHistoryServer,
+}
+
+/// Spark's programs by their place under `$SPARK_HOME`.
+const PROGRAMS: [(&str, &str, Program); 4] = [
+    ("bin", "spark-submit", Program::Script(Script::Submit)),
+    ("bin", "spark-class", Program::Script(Script::Class)),
+    (
+        "sbin",
+        "start-connect-server.sh",
+        Program::StartConnectServer,
+    ),
+    (
+        "sbin",
+        "start-history-server.sh",
+        Program::StartHistoryServer,
+    ),
+];
+
+/// Which of Spark's programs a pass-through command's `program` names:
+/// `$SPARK_HOME/bin/spark-submit`, `…/sbin/start-connect-server.sh` and the others of
+/// [`PROGRAMS`] by absolute path, by a path relative to the working directory, or by
+/// bare name where `PATH` finds exactly that file. Paths are compared by name (see
+/// [`normalized`]); a symlink to the script is not followed, since it may be anything.
+pub fn spark_program(program: &OsStr, env: &Env, probe: &dyn Probe) -> Option<Program> {
+    let home = Path::new(env.non_empty("SPARK_HOME")?);
+    let is = |path: &Path, dir: &str, name: &str| {
+        normalized(path) == normalized(&home.join(dir).join(name))
+    };
     let path = Path::new(program);
     if program.as_bytes().contains(&b'/') {
         let path = if path.is_absolute() {
@@ -189,14 +214,14 @@ pub fn spark_script(program: &OsStr, env: &Env, probe: &dyn Probe) -> Option<Scr
         } else {
             Path::new(&probe.cwd()).join(path)
         };
-        return scripts
+        return PROGRAMS
             .into_iter()
-            .find(|(name, _)| is_script(&path, name))
-            .map(|(_, script)| script);
+            .find(|(dir, name, _)| is(&path, dir, name))
+            .map(|(_, _, found)| found);
     }
-    let (name, script) = scripts.into_iter().find(|(name, _)| program == *name)?;
-    let found = probe.find_program(name, env)?;
-    is_script(&found, name).then_some(script)
+    let (dir, name, found) = PROGRAMS.into_iter().find(|(_, name, _)| program == *name)?;
+    let on_path = probe.find_program(name, env)?;
+    is(&on_path, dir, name).then_some(found)
 }
 
 /// `path` without `.` components or repeated separators, `..` taken lexically. The

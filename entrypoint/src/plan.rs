@@ -13,7 +13,7 @@ use std::path::{Path, PathBuf};
 use crate::exit_code;
 use crate::inputs::Env;
 use crate::javaopts;
-use crate::launcher::{self, Launcher, Script};
+use crate::launcher::{self, Launcher, Program, Script};
 use crate::probe::{PathKind, Probe};
 use crate::version::{Contract, SparkVersion};
 use crate::words::split_ifs;
@@ -193,12 +193,25 @@ pub fn plan(
         Role::Connect => planner.connect(rest)?,
         Role::PassThrough => rest.to_vec(),
     };
+    // What the launcher step runs when it is not `argv` (a start-*.sh script's command).
+    let mut launched: Option<Vec<OsString>> = None;
     let script = match role {
         Role::Driver if version.is_2_3() => None,
         Role::Driver | Role::DriverPy | Role::DriverR | Role::Connect => Some(Script::Submit),
         Role::Init | Role::Master | Role::Worker | Role::History => Some(Script::Class),
         Role::Executor => None,
-        Role::PassThrough => pass_through_script(&argv, env, probe)?,
+        Role::PassThrough => match pass_through_program(&argv, env, probe)? {
+            None => None,
+            Some(Program::Script(script)) => Some(script),
+            Some(daemon) => {
+                launched = Some(planner.daemon(daemon, &argv[1..])?);
+                Some(if daemon == Program::StartConnectServer {
+                    Script::Submit
+                } else {
+                    Script::Class
+                })
+            }
+        },
     };
     let launcher = script.and_then(|script| {
         // The script sees the environment with this plan's changes applied.
@@ -206,7 +219,15 @@ pub fn plan(
         for (name, value) in &planner.set {
             view.set(name.clone(), value.clone());
         }
-        match launcher::plan(script, &argv, &view, version, probe, &mut planner.warnings) {
+        let upstream = launched.as_deref().unwrap_or(&argv);
+        match launcher::plan(
+            script,
+            upstream,
+            &view,
+            version,
+            probe,
+            &mut planner.warnings,
+        ) {
             launcher::Decision::Launcher(launcher) => Some(launcher),
             launcher::Decision::Scripts { .. } => None,
         }
@@ -287,14 +308,15 @@ pub const PASS_THROUGH_VAR: &str = "SPARKIMG_PASS_THROUGH";
 const PASS_THROUGH_VALUES: &str =
     "auto (the default: the launcher step only where bash is missing) or launcher (always)";
 
-/// A pass-through command naming Spark's `spark-submit` or `spark-class` gets the
-/// launcher step the roles have where the script cannot run (no bash) or where
+/// A pass-through command naming one of Spark's programs (`bin/spark-submit`,
+/// `bin/spark-class`, `sbin/start-{connect,history}-server.sh`) gets the launcher step
+/// the roles have where the script cannot run (no bash) or where
 /// `SPARKIMG_PASS_THROUGH=launcher` asks for it; elsewhere the script runs as before.
-fn pass_through_script(
+fn pass_through_program(
     argv: &[OsString],
     env: &Env,
     probe: &dyn Probe,
-) -> Result<Option<Script>, PlanError> {
+) -> Result<Option<Program>, PlanError> {
     let always = match env.value(PASS_THROUGH_VAR).as_bytes() {
         b"" | b"auto" => false,
         b"launcher" => true,
@@ -309,10 +331,10 @@ fn pass_through_script(
     let Some(program) = argv.first() else {
         return Ok(None);
     };
-    let Some(script) = launcher::spark_script(program, env, probe) else {
+    let Some(found) = launcher::spark_program(program, env, probe) else {
         return Ok(None);
     };
-    Ok((always || !launcher::scripts_can_run(env, probe)).then_some(script))
+    Ok((always || !launcher::scripts_can_run(env, probe)).then_some(found))
 }
 
 fn spark_home(env: &Env) -> &OsStr {
@@ -642,6 +664,30 @@ pub const CONNECT_SERVER_CLASS: &str = "org.apache.spark.sql.connect.service.Spa
 pub const CONNECT_SERVER_NAME: &str = "Spark Connect server";
 
 impl Planner<'_> {
+    /// The command a `start-*.sh` script's `spark-daemon.sh` runs in the foreground
+    /// (`SPARK_NO_DAEMONIZE`): the same as the role of that daemon.
+    fn daemon(&mut self, daemon: Program, rest: &[OsString]) -> Result<Vec<OsString>, PlanError> {
+        match daemon {
+            Program::StartConnectServer if !self.version.has_spark_connect() => {
+                Err(PlanError::ConnectUnsupported {
+                    version: self.version.to_string(),
+                })
+            }
+            Program::StartConnectServer => self.connect(rest),
+            // `Script` runs on its own argv and never comes here; history is the rest.
+            Program::StartHistoryServer | Program::Script(_) => {
+                // spark-daemon.sh exports it for every daemon.
+                self.set
+                    .insert("SPARK_PRINT_LAUNCH_COMMAND".into(), "1".into());
+                Ok(spark_class(
+                    self.env,
+                    "org.apache.spark.deploy.history.HistoryServer",
+                    rest,
+                ))
+            }
+        }
+    }
+
     /// `sbin/start-connect-server.sh ARGS` as `SPARK_NO_DAEMONIZE` runs it: the script
     /// hands `submit CLASS 1 --name "Spark Connect server" ARGS` to `spark-daemon.sh`,
     /// whose foreground `submit` is `bin/spark-submit --class CLASS …`. The port is
@@ -1615,5 +1661,78 @@ mod tests {
             "{message}"
         );
         assert!(message.contains("auto (the default"), "{message}");
+    }
+
+    #[test]
+    fn pass_through_start_scripts_run_their_daemon_in_the_foreground() {
+        let env = spark_env();
+        let shell_free = Dist {
+            jars: SERVER_40,
+            ..Dist::default()
+        };
+        let args = [
+            "/opt/spark/sbin/start-connect-server.sh",
+            "--conf",
+            "spark.connect.grpc.binding.port=15002",
+        ];
+        let plan = run_on(&args, &env, "4.0.1", &shell_free).unwrap();
+        assert_eq!(plan.role, Role::PassThrough);
+        assert_eq!(argv(&plan), args);
+        let mut want = vec![launcher::SUBMIT_CLASS.to_string()];
+        want.extend(connect_head()[1..].iter().cloned());
+        want.extend(args[1..].iter().map(|a| a.to_string()));
+        assert_eq!(launcher_args(&plan).unwrap(), want);
+        assert_eq!(
+            plan.env.get(OsStr::new("SPARK_CONNECT_MODE")),
+            Some(&"0".into())
+        );
+        // 3.5's rules and refusals are the role's.
+        let plain = Dist {
+            jars: PLAIN_35,
+            ..Dist::default()
+        };
+        assert!(matches!(
+            run_on(&args, &env, "3.5.3", &plain).unwrap_err(),
+            PlanError::ConnectServerMissing { .. }
+        ));
+        assert!(matches!(
+            run_on(&args, &env, "3.3.4", &plain).unwrap_err(),
+            PlanError::ConnectUnsupported { .. }
+        ));
+        let plan = run_on(
+            &[
+                "/opt/spark/sbin/start-history-server.sh",
+                "--properties-file",
+                "/etc/h.conf",
+            ],
+            &env,
+            "3.5.3",
+            &plain,
+        )
+        .unwrap();
+        assert_eq!(
+            launcher_args(&plan).unwrap(),
+            [
+                "org.apache.spark.deploy.history.HistoryServer",
+                "--properties-file",
+                "/etc/h.conf"
+            ]
+        );
+        assert_eq!(
+            plan.env.get(OsStr::new("SPARK_PRINT_LAUNCH_COMMAND")),
+            Some(&"1".into())
+        );
+        // Where bash runs the script, it does (and daemonizes, as upstream's would).
+        let with_bash = Dist {
+            jars: SERVER_40,
+            programs: &[BASH],
+            files: &["/usr/bin/env"],
+        };
+        let plan = run_on(&args, &env, "4.0.1", &with_bash).unwrap();
+        assert_eq!(plan.launcher, None);
+        assert!(plan.env.is_empty());
+        // Not ours (yet): other sbin scripts stay commands.
+        let plan = run_on(&["/opt/spark/sbin/start-master.sh"], &env, "3.5.3", &plain).unwrap();
+        assert_eq!(plan.launcher, None);
     }
 }

@@ -558,6 +558,25 @@ fn check(v: &Vector, got: &Outcome) -> Result<(), Failed> {
             } => Err(format!("want no launcher step, got {l:?}")),
             _ => Ok(()),
         }
+    } else if let Some(want) = v.expect.get("launcher_tail").filter(|t| t.is_array()) {
+        // Our case names what the launcher step runs (a start-*.sh script's daemon).
+        let want = strings(want);
+        match got {
+            Outcome::Planned {
+                launcher: Some(l), ..
+            } => {
+                let main = l.iter().position(|a| a == LAUNCHER_MAIN);
+                let tail = main.map_or_else(Vec::new, |i| l[i + 1..].to_vec());
+                if tail == want {
+                    Ok(())
+                } else {
+                    Err(format!("launcher step {l:?} does not run {want:?}"))
+                }
+            }
+            other => Err(format!(
+                "want a launcher step running {want:?}, got {other:?}"
+            )),
+        }
     } else {
         check_launcher(got)
     };
