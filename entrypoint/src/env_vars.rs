@@ -55,7 +55,7 @@ pub const ALL: &[EnvVar] = &[
     ),
     var(
         "SPARKIMG_PASS_THROUGH",
-        "a command naming $SPARK_HOME/bin/spark-submit, spark-class or sbin/start-{connect,history}-server.sh: auto runs Spark's launcher step for it where bash is missing, launcher always does",
+        "a command naming $SPARK_HOME/bin/spark-submit, spark-class or sbin/start-{master,worker,connect-server,history-server}.sh: auto runs Spark's launcher step for it where bash is missing, launcher always does",
         "auto",
     ),
     var(
@@ -169,6 +169,31 @@ pub const ALL: &[EnvVar] = &[
         REQUIRED,
     ),
     // What spark-submit and spark-class would read (the launcher step).
+    var(
+        "SPARK_MASTER_HOST",
+        "sbin/start-master.sh without bash: --host",
+        "hostname -f (the host name's canonical name in /etc/hosts)",
+    ),
+    var(
+        "SPARK_MASTER_PORT",
+        "sbin/start-master.sh without bash: --port",
+        "7077",
+    ),
+    var(
+        "SPARK_MASTER_WEBUI_PORT",
+        "sbin/start-master.sh without bash: --webui-port",
+        "8080",
+    ),
+    var(
+        "SPARK_WORKER_PORT",
+        "sbin/start-worker.sh without bash: --port",
+        "none (Spark picks one)",
+    ),
+    var(
+        "SPARK_WORKER_WEBUI_PORT",
+        "sbin/start-worker.sh without bash: --webui-port",
+        "8081",
+    ),
     var(
         "SPARK_ENV_LOADED",
         "set: conf/spark-env.sh is not loaded again",

@@ -179,10 +179,16 @@ pub enum Program {
     StartConnectServer,
     /// `sbin/start-history-server.sh`: the `history` role, in the foreground.
     StartHistoryServer,
+    /// `sbin/start-master.sh`: a standalone master, in the foreground.
+    StartMaster,
+    /// `sbin/start-worker.sh MASTER`: a standalone worker, in the foreground.
+    StartWorker,
 }
 
 /// Spark's programs by their place under `$SPARK_HOME`.
-const PROGRAMS: [(&str, &str, Program); 4] = [
+const PROGRAMS: [(&str, &str, Program); 6] = [
+    ("sbin", "start-master.sh", Program::StartMaster),
+    ("sbin", "start-worker.sh", Program::StartWorker),
     ("bin", "spark-submit", Program::Script(Script::Submit)),
     ("bin", "spark-class", Program::Script(Script::Class)),
     (
@@ -445,6 +451,9 @@ mod tests {
             self.programs
                 .contains(&name)
                 .then(|| PathBuf::from("/usr/bin").join(name))
+        }
+        fn fqdn(&self) -> OsString {
+            "host.example".into()
         }
         fn list_dir(&self, dir: &Path) -> Vec<OsString> {
             self.files

@@ -124,6 +124,11 @@ pub enum PlanError {
     PythonNotFound { major: String, python: &'static str },
     #[error("role 'connect': Spark {version} has no Spark Connect server (it arrived in Spark 3.4.0)\nhint: build the image for Spark 3.4 or later (4.x ships the server in jars/); on {version} the roles are driver, executor, master, worker and history")]
     ConnectUnsupported { version: String },
+    #[error("{usage}\nhint: {hint}")]
+    ScriptUsage {
+        usage: &'static str,
+        hint: &'static str,
+    },
     #[error("{name}={value:?} is not a setting\nhint: set {name} to {accepted}, or unset it")]
     BadSetting {
         name: &'static str,
@@ -142,6 +147,7 @@ impl PlanError {
     pub fn exit_code(&self) -> i32 {
         match self {
             PlanError::NoCommand { .. }
+            | PlanError::ScriptUsage { .. }
             | PlanError::UnknownCommand { .. }
             | PlanError::EmptyCommand => exit_code::UPSTREAM_ERROR,
             PlanError::MissingVariables { .. }
@@ -669,23 +675,54 @@ impl Planner<'_> {
     fn daemon(&mut self, daemon: Program, rest: &[OsString]) -> Result<Vec<OsString>, PlanError> {
         match daemon {
             Program::StartConnectServer if !self.version.has_spark_connect() => {
-                Err(PlanError::ConnectUnsupported {
+                return Err(PlanError::ConnectUnsupported {
                     version: self.version.to_string(),
                 })
             }
-            Program::StartConnectServer => self.connect(rest),
-            // `Script` runs on its own argv and never comes here; history is the rest.
-            Program::StartHistoryServer | Program::Script(_) => {
-                // spark-daemon.sh exports it for every daemon.
-                self.set
-                    .insert("SPARK_PRINT_LAUNCH_COMMAND".into(), "1".into());
-                Ok(spark_class(
-                    self.env,
-                    "org.apache.spark.deploy.history.HistoryServer",
-                    rest,
-                ))
-            }
+            Program::StartConnectServer => return self.connect(rest),
+            _ => {}
         }
+        // spark-daemon.sh exports it for every daemon: the launcher echoes the command.
+        self.set
+            .insert("SPARK_PRINT_LAUNCH_COMMAND".into(), "1".into());
+        let or = |name: &str, default: &str| match self.env.non_empty(name) {
+            Some(value) => value.to_os_string(),
+            None => OsString::from(default),
+        };
+        let mut args: Vec<OsString> = Vec::new();
+        let class = match daemon {
+            Program::StartMaster => {
+                let host = match self.env.non_empty("SPARK_MASTER_HOST") {
+                    Some(host) => host.to_os_string(),
+                    None => self.probe.fqdn(),
+                };
+                args.extend(["--host".into(), host, "--port".into()]);
+                args.push(or("SPARK_MASTER_PORT", "7077"));
+                args.push("--webui-port".into());
+                args.push(or("SPARK_MASTER_WEBUI_PORT", "8080"));
+                "org.apache.spark.deploy.master.Master"
+            }
+            Program::StartWorker => {
+                // The first argument is the master; the script puts its options before it.
+                let Some(master) = rest.first() else {
+                    return Err(PlanError::ScriptUsage {
+                        usage: "Usage: ./sbin/start-worker.sh <master> [options]",
+                        hint: "give the master's URL first, e.g. spark://spark-master:7077",
+                    });
+                };
+                args.extend(["--webui-port".into(), or("SPARK_WORKER_WEBUI_PORT", "8081")]);
+                if let Some(port) = self.env.non_empty("SPARK_WORKER_PORT") {
+                    args.extend(["--port".into(), port.to_os_string()]);
+                }
+                args.push(master.clone());
+                "org.apache.spark.deploy.worker.Worker"
+            }
+            // `Script` runs on its own argv and never comes here; history is the rest.
+            _ => "org.apache.spark.deploy.history.HistoryServer",
+        };
+        let skip = usize::from(daemon == Program::StartWorker);
+        args.extend_from_slice(&rest[skip..]);
+        Ok(spark_class(self.env, class, &args))
     }
 
     /// `sbin/start-connect-server.sh ARGS` as `SPARK_NO_DAEMONIZE` runs it: the script
@@ -864,6 +901,9 @@ mod tests {
         fn list_dir(&self, _dir: &Path) -> Vec<OsString> {
             Vec::new()
         }
+        fn fqdn(&self) -> OsString {
+            "spark-master-0.spark-master.default.svc.cluster.local".into()
+        }
     }
 
     /// `Bare` with these names in `/opt/spark/jars`, these files elsewhere, and
@@ -894,6 +934,9 @@ mod tests {
             } else {
                 Bare.path_kind(path)
             }
+        }
+        fn fqdn(&self) -> OsString {
+            Bare.fqdn()
         }
         fn find_program(&self, name: &str, _env: &Env) -> Option<PathBuf> {
             self.programs
@@ -1732,7 +1775,89 @@ mod tests {
         assert_eq!(plan.launcher, None);
         assert!(plan.env.is_empty());
         // Not ours (yet): other sbin scripts stay commands.
-        let plan = run_on(&["/opt/spark/sbin/start-master.sh"], &env, "3.5.3", &plain).unwrap();
+        let plan = run_on(&["/opt/spark/sbin/stop-master.sh"], &env, "3.5.3", &plain).unwrap();
         assert_eq!(plan.launcher, None);
+    }
+
+    #[test]
+    fn pass_through_start_master_and_worker_as_their_scripts() {
+        let shell_free = Dist::default();
+        let env = spark_env();
+        let tail = |args: &[&str], env: &Env| {
+            let plan = run_on(args, env, "3.5.3", &shell_free).unwrap();
+            assert_eq!(
+                plan.env.get(OsStr::new("SPARK_PRINT_LAUNCH_COMMAND")),
+                Some(&"1".into())
+            );
+            launcher_args(&plan).unwrap()
+        };
+        assert_eq!(
+            tail(&["/opt/spark/sbin/start-master.sh"], &env),
+            [
+                "org.apache.spark.deploy.master.Master",
+                "--host",
+                "spark-master-0.spark-master.default.svc.cluster.local",
+                "--port",
+                "7077",
+                "--webui-port",
+                "8080"
+            ]
+        );
+        let mut set = env.clone();
+        set.set("SPARK_MASTER_HOST", "0.0.0.0");
+        set.set("SPARK_MASTER_PORT", "7078");
+        set.set("SPARK_MASTER_WEBUI_PORT", "8090");
+        set.set("SPARK_WORKER_WEBUI_PORT", "8091");
+        set.set("SPARK_WORKER_PORT", "7079");
+        assert_eq!(
+            tail(
+                &["/opt/spark/sbin/start-master.sh", "--properties-file", "/p"],
+                &set
+            )[1..],
+            [
+                "--host",
+                "0.0.0.0",
+                "--port",
+                "7078",
+                "--webui-port",
+                "8090",
+                "--properties-file",
+                "/p"
+            ]
+        );
+        assert_eq!(
+            tail(
+                &[
+                    "/opt/spark/sbin/start-worker.sh",
+                    "spark://m:7077",
+                    "--cores",
+                    "2"
+                ],
+                &env
+            ),
+            [
+                "org.apache.spark.deploy.worker.Worker",
+                "--webui-port",
+                "8081",
+                "spark://m:7077",
+                "--cores",
+                "2"
+            ]
+        );
+        assert_eq!(
+            tail(&["/opt/spark/sbin/start-worker.sh", "spark://m:7077"], &set)[1..],
+            ["--webui-port", "8091", "--port", "7079", "spark://m:7077"]
+        );
+        let err = run_on(
+            &["/opt/spark/sbin/start-worker.sh"],
+            &env,
+            "3.5.3",
+            &shell_free,
+        )
+        .unwrap_err();
+        assert_eq!(err.exit_code(), 1);
+        assert!(err
+            .to_string()
+            .starts_with("Usage: ./sbin/start-worker.sh <master> [options]"));
     }
 }

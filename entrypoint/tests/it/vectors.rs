@@ -236,6 +236,11 @@ impl Probe for RecordedContainer<'_> {
         }
     }
 
+    fn fqdn(&self) -> std::ffi::OsString {
+        // The binary's answer comes from the host: cases set SPARK_MASTER_HOST.
+        "recorded-host".into()
+    }
+
     fn list_dir(&self, dir: &Path) -> Vec<std::ffi::OsString> {
         // Cases that name jars (the connect role's) list them in `context.jars`.
         if dir.ends_with("jars") {
