@@ -323,6 +323,13 @@ fn pass_through_program(
     env: &Env,
     probe: &dyn Probe,
 ) -> Result<Option<Program>, PlanError> {
+    let Some(program) = argv.first() else {
+        return Ok(None);
+    };
+    let Some(found) = launcher::spark_program(program, env, probe) else {
+        return Ok(None);
+    };
+    // Read only for Spark's programs: a typo must not stop an unrelated `bash -c …`.
     let always = match env.value(PASS_THROUGH_VAR).as_bytes() {
         b"" | b"auto" => false,
         b"launcher" => true,
@@ -333,12 +340,6 @@ fn pass_through_program(
                 accepted: PASS_THROUGH_VALUES,
             })
         }
-    };
-    let Some(program) = argv.first() else {
-        return Ok(None);
-    };
-    let Some(found) = launcher::spark_program(program, env, probe) else {
-        return Ok(None);
     };
     Ok((always || !launcher::scripts_can_run(env, probe)).then_some(found))
 }
@@ -1696,6 +1697,7 @@ mod tests {
             .is_some());
         let mut typo = env.clone();
         typo.set(PASS_THROUGH_VAR, "always");
+        assert!(run_on(&["bash", "-c", "id"], &typo, "3.5.3", &with_bash).is_ok());
         let err = run_on(&args, &typo, "3.5.3", &with_bash).unwrap_err();
         assert_eq!(err.exit_code(), 64);
         let message = err.to_string();
