@@ -308,14 +308,15 @@ fn dispatch(args: &[OsString], version: &SparkVersion) -> Result<Role, PlanError
     Ok(role)
 }
 
-/// The variable that chooses how a pass-through `bin/spark-submit`/`bin/spark-class`
-/// runs, and its values.
+/// The variable that chooses how a pass-through command naming one of Spark's
+/// programs ([`launcher::Program`]) runs, and its values.
 pub const PASS_THROUGH_VAR: &str = "SPARKIMG_PASS_THROUGH";
 const PASS_THROUGH_VALUES: &str =
     "auto (the default: the launcher step only where bash is missing) or launcher (always)";
 
 /// A pass-through command naming one of Spark's programs (`bin/spark-submit`,
-/// `bin/spark-class`, `sbin/start-{connect,history}-server.sh`) gets the launcher step
+/// `bin/spark-class`, `sbin/start-{master,worker,connect-server,history-server}.sh`)
+/// gets the launcher step
 /// the roles have where the script cannot run (no bash) or where
 /// `SPARKIMG_PASS_THROUGH=launcher` asks for it; elsewhere the script runs as before.
 fn pass_through_program(
