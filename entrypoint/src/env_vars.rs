@@ -54,6 +54,11 @@ pub const ALL: &[EnvVar] = &[
         "185",
     ),
     var(
+        "SPARKIMG_PASS_THROUGH",
+        "a command naming $SPARK_HOME/bin/spark-submit, spark-class or sbin/start-{master,worker,connect-server,history-server}.sh: auto runs Spark's launcher step for it where bash is missing, launcher always does",
+        "auto",
+    ),
+    var(
         "SPARK_USER_NAME",
         "the gecos of a random UID's passwd entry (3.0+)",
         "anonymous uid",
@@ -165,6 +170,31 @@ pub const ALL: &[EnvVar] = &[
     ),
     // What spark-submit and spark-class would read (the launcher step).
     var(
+        "SPARK_MASTER_HOST",
+        "sbin/start-master.sh without bash: --host",
+        "hostname -f (the host name's canonical name in /etc/hosts)",
+    ),
+    var(
+        "SPARK_MASTER_PORT",
+        "sbin/start-master.sh without bash: --port",
+        "7077",
+    ),
+    var(
+        "SPARK_MASTER_WEBUI_PORT",
+        "sbin/start-master.sh without bash: --webui-port",
+        "8080",
+    ),
+    var(
+        "SPARK_WORKER_PORT",
+        "sbin/start-worker.sh without bash: --port",
+        "none (Spark picks one)",
+    ),
+    var(
+        "SPARK_WORKER_WEBUI_PORT",
+        "sbin/start-worker.sh without bash: --webui-port",
+        "8081",
+    ),
+    var(
         "SPARK_ENV_LOADED",
         "set: conf/spark-env.sh is not loaded again",
         "unset: loaded, then set to 1",
@@ -241,6 +271,8 @@ mod tests {
         "PYSPARK_PYTHON",
         "PYTHONHASHSEED",
         "PYTHON_VERSION",
+        "SPARK_CONNECT_MODE",
+        "SPARK_PRINT_LAUNCH_COMMAND",
         "YARN_CONF_DIR",
     ];
 

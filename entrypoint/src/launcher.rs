@@ -112,10 +112,7 @@ pub fn plan(
         let spark_env_sh = Path::new(&conf_dir).join("spark-env.sh");
         set.insert("SPARK_CONF_DIR".into(), conf_dir);
         if probe.path_kind(&spark_env_sh) == PathKind::File {
-            // Upstream's scripts are `#!/usr/bin/env bash`.
-            let bash = probe.find_program("bash", env).is_some()
-                && probe.path_kind(Path::new("/usr/bin/env")) == PathKind::File;
-            if bash {
+            if scripts_can_run(env, probe) {
                 return Decision::Scripts { spark_env_sh };
             }
             warnings.push(format!(
@@ -164,6 +161,91 @@ pub fn plan(
         separated_output: version.launcher_has_opts_and_separator(),
         refusal,
     })
+}
+
+/// Whether Spark's bash scripts can run here: they start `#!/usr/bin/env bash`.
+pub fn scripts_can_run(env: &Env, probe: &dyn Probe) -> bool {
+    probe.find_program("bash", env).is_some()
+        && probe.path_kind(Path::new("/usr/bin/env")) == PathKind::File
+}
+
+/// One of Spark's programs a pass-through command can name, which the entrypoint
+/// can run without bash.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Program {
+    /// `bin/spark-submit` or `bin/spark-class`: the launcher step on the same arguments.
+    Script(Script),
+    /// `sbin/start-connect-server.sh`: the `connect` role, in the foreground.
+    StartConnectServer,
+    /// `sbin/start-history-server.sh`: the `history` role, in the foreground.
+    StartHistoryServer,
+    /// `sbin/start-master.sh`: a standalone master, in the foreground.
+    StartMaster,
+    /// `sbin/start-worker.sh MASTER`: a standalone worker, in the foreground.
+    StartWorker,
+}
+
+/// Spark's programs by their place under `$SPARK_HOME`.
+const PROGRAMS: [(&str, &str, Program); 6] = [
+    ("sbin", "start-master.sh", Program::StartMaster),
+    ("sbin", "start-worker.sh", Program::StartWorker),
+    ("bin", "spark-submit", Program::Script(Script::Submit)),
+    ("bin", "spark-class", Program::Script(Script::Class)),
+    (
+        "sbin",
+        "start-connect-server.sh",
+        Program::StartConnectServer,
+    ),
+    (
+        "sbin",
+        "start-history-server.sh",
+        Program::StartHistoryServer,
+    ),
+];
+
+/// Which of Spark's programs a pass-through command's `program` names:
+/// `$SPARK_HOME/bin/spark-submit`, `…/sbin/start-connect-server.sh` and the others of
+/// [`PROGRAMS`] by absolute path, by a path relative to the working directory, or by
+/// bare name where `PATH` finds exactly that file. Paths are compared by name (see
+/// [`normalized`]); a symlink to the script is not followed, since it may be anything.
+pub fn spark_program(program: &OsStr, env: &Env, probe: &dyn Probe) -> Option<Program> {
+    let home = Path::new(env.non_empty("SPARK_HOME")?);
+    let is = |path: &Path, dir: &str, name: &str| {
+        normalized(path) == normalized(&home.join(dir).join(name))
+    };
+    let path = Path::new(program);
+    if program.as_bytes().contains(&b'/') {
+        let path = if path.is_absolute() {
+            path.to_path_buf()
+        } else {
+            Path::new(&probe.cwd()).join(path)
+        };
+        return PROGRAMS
+            .into_iter()
+            .find(|(dir, name, _)| is(&path, dir, name))
+            .map(|(_, _, found)| found);
+    }
+    let (dir, name, found) = PROGRAMS.into_iter().find(|(_, name, _)| program == *name)?;
+    let on_path = probe.find_program(name, env)?;
+    is(&on_path, dir, name).then_some(found)
+}
+
+/// `path` without `.` components or repeated separators, `..` taken lexically. The
+/// working directory it may start with is physical (getcwd), so its `..` is the real
+/// parent; a symlinked directory named inside the argument itself could differ, and is
+/// not worth a file system walk for a name match.
+fn normalized(path: &Path) -> PathBuf {
+    let mut out = PathBuf::new();
+    for component in path.components() {
+        match component {
+            std::path::Component::CurDir => {}
+            std::path::Component::ParentDir => {
+                out.pop();
+            }
+            other => out.push(other),
+        }
+    }
+    out
 }
 
 /// load-spark-env.sh's `SPARK_SCALA_VERSION` when it is not set (recorded in `set`).
@@ -369,6 +451,17 @@ mod tests {
             self.programs
                 .contains(&name)
                 .then(|| PathBuf::from("/usr/bin").join(name))
+        }
+        fn fqdn(&self) -> OsString {
+            "host.example".into()
+        }
+        fn list_dir(&self, dir: &Path) -> Vec<OsString> {
+            self.files
+                .iter()
+                .map(Path::new)
+                .filter(|f| f.parent() == Some(dir))
+                .filter_map(|f| f.file_name().map(OsStr::to_os_string))
+                .collect()
         }
     }
 

@@ -17,7 +17,8 @@ usage: spark-entrypoint [--print-plan] [--spark-version V] ROLE [ARG...]
        tini [-s] [-g] [-p SIGNAL] [-e CODE]... [--] PROGRAM [ARG...]   (when invoked as tini)
 
 roles: driver, executor, (2.3) init, (2.4) driver-py, driver-r,
-       master, worker [spark://HOST:PORT], history;
+       master, worker [spark://HOST:PORT], history,
+       (3.4+) connect [SPARK-SUBMIT-OPTION...] (the Spark Connect server);
        anything else runs as a command (Spark 2.4+)";
 
 /// The crates this binary is built from (written by `build.rs` in cargo-auditable's

@@ -8,13 +8,13 @@
 use std::collections::BTreeMap;
 use std::ffi::{OsStr, OsString};
 use std::os::unix::ffi::OsStrExt;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use crate::exit_code;
 use crate::inputs::Env;
 use crate::javaopts;
-use crate::launcher::{self, Launcher, Script};
-use crate::probe::Probe;
+use crate::launcher::{self, Launcher, Program, Script};
+use crate::probe::{PathKind, Probe};
 use crate::version::{Contract, SparkVersion};
 use crate::words::split_ifs;
 
@@ -39,6 +39,9 @@ pub enum Role {
     Worker,
     /// History server (beyond upstream).
     History,
+    /// Spark Connect server, as `sbin/start-connect-server.sh` in the foreground (3.4+,
+    /// beyond upstream).
+    Connect,
     /// Anything else: run the arguments as a command.
     PassThrough,
 }
@@ -54,6 +57,7 @@ impl Role {
             Role::Master => "master",
             Role::Worker => "worker",
             Role::History => "history",
+            Role::Connect => "connect",
             Role::PassThrough => "pass-through",
         }
     }
@@ -118,15 +122,38 @@ pub enum PlanError {
     JavaNotFound { role: &'static str },
     #[error("PYSPARK_MAJOR_PYTHON_VERSION={major} but `{python}` is not on PATH or does not run\nhint: install {python} in the image or set PYSPARK_MAJOR_PYTHON_VERSION to the Python it has")]
     PythonNotFound { major: String, python: &'static str },
+    #[error("role 'connect': Spark {version} has no Spark Connect server (it arrived in Spark 3.4.0)\nhint: build the image for Spark 3.4 or later (4.x ships the server in jars/); on {version} the roles are driver, executor, master, worker and history")]
+    ConnectUnsupported { version: String },
+    #[error("{usage}\nhint: {hint}")]
+    ScriptUsage {
+        usage: &'static str,
+        hint: &'static str,
+    },
+    #[error("{name}={value:?} is not a setting\nhint: set {name} to {accepted}, or unset it")]
+    BadSetting {
+        name: &'static str,
+        value: String,
+        accepted: &'static str,
+    },
+    #[error("role 'connect': Spark {version} does not ship the Spark Connect server: no spark-connect_*.jar in {jars}, and no --packages or --jars names it\nhint: add `--packages {coordinate}` to the container arguments, or build the image with `sparkimg build --packages {coordinate}`")]
+    ConnectServerMissing {
+        version: String,
+        jars: String,
+        coordinate: String,
+    },
 }
 
 impl PlanError {
     pub fn exit_code(&self) -> i32 {
         match self {
             PlanError::NoCommand { .. }
+            | PlanError::ScriptUsage { .. }
             | PlanError::UnknownCommand { .. }
             | PlanError::EmptyCommand => exit_code::UPSTREAM_ERROR,
-            PlanError::MissingVariables { .. } => exit_code::MISCONFIGURED,
+            PlanError::MissingVariables { .. }
+            | PlanError::ConnectUnsupported { .. }
+            | PlanError::BadSetting { .. }
+            | PlanError::ConnectServerMissing { .. } => exit_code::MISCONFIGURED,
             PlanError::JavaNotFound { .. } | PlanError::PythonNotFound { .. } => {
                 exit_code::NOT_FOUND
             }
@@ -169,13 +196,28 @@ pub fn plan(
         Role::Master => spark_class(env, "org.apache.spark.deploy.master.Master", rest),
         Role::Worker => planner.worker(rest)?,
         Role::History => spark_class(env, "org.apache.spark.deploy.history.HistoryServer", rest),
+        Role::Connect => planner.connect(rest)?,
         Role::PassThrough => rest.to_vec(),
     };
+    // What the launcher step runs when it is not `argv` (a start-*.sh script's command).
+    let mut launched: Option<Vec<OsString>> = None;
     let script = match role {
         Role::Driver if version.is_2_3() => None,
-        Role::Driver | Role::DriverPy | Role::DriverR => Some(Script::Submit),
+        Role::Driver | Role::DriverPy | Role::DriverR | Role::Connect => Some(Script::Submit),
         Role::Init | Role::Master | Role::Worker | Role::History => Some(Script::Class),
-        Role::Executor | Role::PassThrough => None,
+        Role::Executor => None,
+        Role::PassThrough => match pass_through_program(&argv, env, probe)? {
+            None => None,
+            Some(Program::Script(script)) => Some(script),
+            Some(daemon) => {
+                launched = Some(planner.daemon(daemon, &argv[1..])?);
+                Some(if daemon == Program::StartConnectServer {
+                    Script::Submit
+                } else {
+                    Script::Class
+                })
+            }
+        },
     };
     let launcher = script.and_then(|script| {
         // The script sees the environment with this plan's changes applied.
@@ -183,7 +225,15 @@ pub fn plan(
         for (name, value) in &planner.set {
             view.set(name.clone(), value.clone());
         }
-        match launcher::plan(script, &argv, &view, version, probe, &mut planner.warnings) {
+        let upstream = launched.as_deref().unwrap_or(&argv);
+        match launcher::plan(
+            script,
+            upstream,
+            &view,
+            version,
+            probe,
+            &mut planner.warnings,
+        ) {
             launcher::Decision::Launcher(launcher) => Some(launcher),
             launcher::Decision::Scripts { .. } => None,
         }
@@ -223,6 +273,8 @@ fn dispatch(args: &[OsString], version: &SparkVersion) -> Result<Role, PlanError
         return Err(PlanError::NoCommand {
             roles: if version.is_2_3() {
                 ", init, master, worker, history"
+            } else if version.has_spark_connect() {
+                ", master, worker, history, connect"
             } else {
                 ", master, worker, history"
             },
@@ -235,6 +287,12 @@ fn dispatch(args: &[OsString], version: &SparkVersion) -> Result<Role, PlanError
         b"master" => Role::Master,
         b"worker" => Role::Worker,
         b"history" => Role::History,
+        b"connect" if version.has_spark_connect() => Role::Connect,
+        b"connect" => {
+            return Err(PlanError::ConnectUnsupported {
+                version: version.to_string(),
+            })
+        }
         b"init" if version.is_2_3() => Role::Init,
         b"driver-py" if version.is_2_4() => Role::DriverPy,
         b"driver-r" if version.is_2_4() => Role::DriverR,
@@ -248,6 +306,43 @@ fn dispatch(args: &[OsString], version: &SparkVersion) -> Result<Role, PlanError
         }
     };
     Ok(role)
+}
+
+/// The variable that chooses how a pass-through command naming one of Spark's
+/// programs ([`launcher::Program`]) runs, and its values.
+pub const PASS_THROUGH_VAR: &str = "SPARKIMG_PASS_THROUGH";
+const PASS_THROUGH_VALUES: &str =
+    "auto (the default: the launcher step only where bash is missing) or launcher (always)";
+
+/// A pass-through command naming one of Spark's programs (`bin/spark-submit`,
+/// `bin/spark-class`, `sbin/start-{master,worker,connect-server,history-server}.sh`)
+/// gets the launcher step
+/// the roles have where the script cannot run (no bash) or where
+/// `SPARKIMG_PASS_THROUGH=launcher` asks for it; elsewhere the script runs as before.
+fn pass_through_program(
+    argv: &[OsString],
+    env: &Env,
+    probe: &dyn Probe,
+) -> Result<Option<Program>, PlanError> {
+    let Some(program) = argv.first() else {
+        return Ok(None);
+    };
+    let Some(found) = launcher::spark_program(program, env, probe) else {
+        return Ok(None);
+    };
+    // Read only for Spark's programs: a typo must not stop an unrelated `bash -c …`.
+    let always = match env.value(PASS_THROUGH_VAR).as_bytes() {
+        b"" | b"auto" => false,
+        b"launcher" => true,
+        other => {
+            return Err(PlanError::BadSetting {
+                name: PASS_THROUGH_VAR,
+                value: String::from_utf8_lossy(other).into_owned(),
+                accepted: PASS_THROUGH_VALUES,
+            })
+        }
+    };
+    Ok((always || !launcher::scripts_can_run(env, probe)).then_some(found))
 }
 
 fn spark_home(env: &Env) -> &OsStr {
@@ -571,6 +666,205 @@ impl Planner<'_> {
     }
 }
 
+/// The Spark Connect server's main class (every version's `start-connect-server.sh`).
+pub const CONNECT_SERVER_CLASS: &str = "org.apache.spark.sql.connect.service.SparkConnectServer";
+/// The application name `start-connect-server.sh` gives the server.
+pub const CONNECT_SERVER_NAME: &str = "Spark Connect server";
+
+impl Planner<'_> {
+    /// The command a `start-*.sh` script's `spark-daemon.sh` runs in the foreground
+    /// (`SPARK_NO_DAEMONIZE`): the same as the role of that daemon.
+    fn daemon(&mut self, daemon: Program, rest: &[OsString]) -> Result<Vec<OsString>, PlanError> {
+        match daemon {
+            Program::StartConnectServer if !self.version.has_spark_connect() => {
+                return Err(PlanError::ConnectUnsupported {
+                    version: self.version.to_string(),
+                })
+            }
+            Program::StartConnectServer => return self.connect(rest),
+            _ => {}
+        }
+        // spark-daemon.sh exports it for every daemon: the launcher echoes the command.
+        self.set
+            .insert("SPARK_PRINT_LAUNCH_COMMAND".into(), "1".into());
+        let or = |name: &str, default: &str| match self.env.non_empty(name) {
+            Some(value) => value.to_os_string(),
+            None => OsString::from(default),
+        };
+        let mut args: Vec<OsString> = Vec::new();
+        let class = match daemon {
+            Program::StartMaster => {
+                let host = match self.env.non_empty("SPARK_MASTER_HOST") {
+                    Some(host) => host.to_os_string(),
+                    None => self.probe.fqdn(),
+                };
+                args.extend(["--host".into(), host, "--port".into()]);
+                args.push(or("SPARK_MASTER_PORT", "7077"));
+                args.push("--webui-port".into());
+                args.push(or("SPARK_MASTER_WEBUI_PORT", "8080"));
+                "org.apache.spark.deploy.master.Master"
+            }
+            Program::StartWorker => {
+                // The first argument is the master; the script puts its options before it.
+                let Some(master) = rest.first() else {
+                    return Err(PlanError::ScriptUsage {
+                        usage: "Usage: ./sbin/start-worker.sh <master> [options]",
+                        hint: "give the master's URL first, e.g. spark://spark-master:7077",
+                    });
+                };
+                args.extend(["--webui-port".into(), or("SPARK_WORKER_WEBUI_PORT", "8081")]);
+                if let Some(port) = self.env.non_empty("SPARK_WORKER_PORT") {
+                    args.extend(["--port".into(), port.to_os_string()]);
+                }
+                args.push(master.clone());
+                "org.apache.spark.deploy.worker.Worker"
+            }
+            // `Script` runs on its own argv and never comes here; history is the rest.
+            _ => "org.apache.spark.deploy.history.HistoryServer",
+        };
+        let skip = usize::from(daemon == Program::StartWorker);
+        args.extend_from_slice(&rest[skip..]);
+        Ok(spark_class(self.env, class, &args))
+    }
+
+    /// `sbin/start-connect-server.sh ARGS` as `SPARK_NO_DAEMONIZE` runs it: the script
+    /// hands `submit CLASS 1 --name "Spark Connect server" ARGS` to `spark-daemon.sh`,
+    /// whose foreground `submit` is `bin/spark-submit --class CLASS …`. The port is
+    /// Spark's: `spark.connect.grpc.binding.port`, 15002 unless `--conf` sets it.
+    fn connect(&mut self, rest: &[OsString]) -> Result<Vec<OsString>, PlanError> {
+        let mut rest = rest;
+        if self.version.connect_script_has_wait_and_mode() {
+            // `--wait` asks for the foreground, which is how the role always runs.
+            if rest.first().is_some_and(|a| a == "--wait") {
+                rest = &rest[1..];
+            }
+            self.set.insert("SPARK_CONNECT_MODE".into(), "0".into());
+        }
+        // spark-daemon.sh exports it for every daemon: the launcher echoes the command.
+        self.set
+            .insert("SPARK_PRINT_LAUNCH_COMMAND".into(), "1".into());
+        self.check_connect_server(rest)?;
+        let mut argv = vec![
+            join(&[spark_home(self.env), OsStr::new("/bin/spark-submit")]),
+            "--class".into(),
+            CONNECT_SERVER_CLASS.into(),
+            "--name".into(),
+            CONNECT_SERVER_NAME.into(),
+        ];
+        argv.extend_from_slice(rest);
+        Ok(argv)
+    }
+
+    /// 3.4 and 3.5 ship no server jar: without one in `jars/` or named by the arguments
+    /// spark-submit would fail with a ClassNotFoundException after a JVM start; we
+    /// refuse first, naming the coordinate. A properties file may name it where we do
+    /// not look, so then it is a warning.
+    fn check_connect_server(&mut self, rest: &[OsString]) -> Result<(), PlanError> {
+        let jars_dir = Path::new(spark_home(self.env)).join("jars");
+        let jars = self.probe.list_dir(&jars_dir);
+        if jars.iter().any(|name| is_connect_server_jar(name)) || names_connect_server(rest) {
+            return Ok(());
+        }
+        let scala = jars
+            .iter()
+            .find_map(|name| scala_of_core_jar(name))
+            .or_else(|| {
+                self.env
+                    .non_empty("SPARK_SCALA_VERSION")
+                    .map(|s| s.to_string_lossy().into_owned())
+            })
+            .unwrap_or_else(|| "2.12".to_string());
+        let coordinate = format!("org.apache.spark:spark-connect_{scala}:{}", self.version);
+        if self.version.ships_connect_server() {
+            if !jars.is_empty() {
+                self.warnings.push(format!(
+                    "no spark-connect_*.jar in {}: the Spark Connect server will not start\nhint: use a distribution that ships it, or add --packages {coordinate}",
+                    jars_dir.display()
+                ));
+            }
+            return Ok(());
+        }
+        let conf_dir = match self.env.non_empty("SPARK_CONF_DIR") {
+            Some(dir) => PathBuf::from(dir),
+            None => Path::new(spark_home(self.env)).join("conf"),
+        };
+        let defaults = conf_dir.join("spark-defaults.conf");
+        let properties_file = rest.iter().any(|a| {
+            let a = a.as_bytes();
+            a == b"--properties-file" || a.starts_with(b"--properties-file=")
+        });
+        if properties_file || self.probe.path_kind(&defaults) == PathKind::File {
+            self.warnings.push(format!(
+                "Spark {} does not ship the Spark Connect server and the arguments do not name it; unless a properties file sets spark.jars.packages to it, the server will not start\nhint: add --packages {coordinate}",
+                self.version
+            ));
+            return Ok(());
+        }
+        Err(PlanError::ConnectServerMissing {
+            version: self.version.to_string(),
+            jars: jars_dir.display().to_string(),
+            coordinate,
+        })
+    }
+}
+
+/// `spark-connect_2.12-3.5.3.jar` (not `spark-connect-common_…` or the client's).
+fn is_connect_server_jar(name: &OsStr) -> bool {
+    let name = name.as_bytes();
+    name.starts_with(b"spark-connect_") && name.ends_with(b".jar")
+}
+
+/// `spark-core_2.13-3.5.3.jar` → `2.13`.
+fn scala_of_core_jar(name: &OsStr) -> Option<String> {
+    let rest = name.to_str()?.strip_prefix("spark-core_")?;
+    let (scala, _) = rest.split_once('-')?;
+    Some(scala.to_string())
+}
+
+/// Whether spark-submit options in `args` add the Connect server: `--packages`,
+/// `--jars`, or `--conf spark.jars.packages=…`/`spark.jars=…`, each as `OPT VALUE` or
+/// `OPT=VALUE`. Values are comma-separated lists, as spark-submit reads them.
+fn names_connect_server(args: &[OsString]) -> bool {
+    let package = |item: &str| item.trim().starts_with("org.apache.spark:spark-connect_");
+    let jar = |item: &str| {
+        let file = item.trim().rsplit('/').next().unwrap_or("");
+        is_connect_server_jar(OsStr::new(file))
+    };
+    let mut words = args.iter().map(|a| a.to_string_lossy());
+    while let Some(word) = words.next() {
+        let (option, inline) = match word.split_once('=') {
+            Some((option, value)) if option.starts_with("--") => {
+                (option.to_string(), Some(value.to_string()))
+            }
+            _ => (word.to_string(), None),
+        };
+        if !matches!(option.as_str(), "--packages" | "--jars" | "--conf" | "-c") {
+            continue;
+        }
+        let Some(value) = inline.or_else(|| words.next().map(|w| w.into_owned())) else {
+            break;
+        };
+        let (kind, list) = match option.as_str() {
+            "--packages" => ("packages", value.as_str()),
+            "--jars" => ("jars", value.as_str()),
+            _ => match value.split_once('=') {
+                Some(("spark.jars.packages", list)) => ("packages", list),
+                Some(("spark.jars", list)) => ("jars", list),
+                _ => continue,
+            },
+        };
+        let found = if kind == "packages" {
+            list.split(',').any(package)
+        } else {
+            list.split(',').any(jar)
+        };
+        if found {
+            return true;
+        }
+    }
+    false
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -606,6 +900,59 @@ mod tests {
         fn find_program(&self, _name: &str, _env: &Env) -> Option<PathBuf> {
             None
         }
+        fn list_dir(&self, _dir: &Path) -> Vec<OsString> {
+            Vec::new()
+        }
+        fn fqdn(&self) -> OsString {
+            "spark-master-0.spark-master.default.svc.cluster.local".into()
+        }
+    }
+
+    /// `Bare` with these names in `/opt/spark/jars`, these files elsewhere, and
+    /// these programs on PATH (`(name, where)`).
+    #[derive(Default)]
+    struct Dist {
+        jars: &'static [&'static str],
+        files: &'static [&'static str],
+        programs: &'static [(&'static str, &'static str)],
+    }
+
+    impl Probe for Dist {
+        fn java_home(&self, env: &Env) -> Option<OsString> {
+            Bare.java_home(env)
+        }
+        fn hadoop_classpath(&self, home: &OsStr, env: &Env) -> Result<OsString, String> {
+            Bare.hadoop_classpath(home, env)
+        }
+        fn python_version(&self, python: &str, env: &Env) -> Option<String> {
+            Bare.python_version(python, env)
+        }
+        fn cwd(&self) -> OsString {
+            Bare.cwd()
+        }
+        fn path_kind(&self, path: &Path) -> crate::probe::PathKind {
+            if self.files.iter().any(|f| Path::new(f) == path) {
+                crate::probe::PathKind::File
+            } else {
+                Bare.path_kind(path)
+            }
+        }
+        fn fqdn(&self) -> OsString {
+            Bare.fqdn()
+        }
+        fn find_program(&self, name: &str, _env: &Env) -> Option<PathBuf> {
+            self.programs
+                .iter()
+                .find(|(program, _)| *program == name)
+                .map(|(_, path)| PathBuf::from(path))
+        }
+        fn list_dir(&self, dir: &Path) -> Vec<OsString> {
+            if dir == Path::new("/opt/spark/jars") {
+                self.jars.iter().map(OsString::from).collect()
+            } else {
+                Vec::new()
+            }
+        }
     }
 
     fn executor_env(extra: &[(&str, &str)]) -> Env {
@@ -637,6 +984,17 @@ mod tests {
         let args: Vec<OsString> = args.iter().map(OsString::from).collect();
         let version = crate::version::parse(version).expect("valid version");
         plan(&args, env, &version, &Bare)
+    }
+
+    fn run_on(
+        args: &[&str],
+        env: &Env,
+        version: &str,
+        probe: &dyn Probe,
+    ) -> Result<Plan, PlanError> {
+        let args: Vec<OsString> = args.iter().map(OsString::from).collect();
+        let version = crate::version::parse(version).expect("valid version");
+        plan(&args, env, &version, probe)
     }
 
     fn argv(plan: &Plan) -> Vec<String> {
@@ -977,5 +1335,532 @@ mod tests {
             "anonymous uid"
         );
         assert_eq!(run(&["bash"], &env, "3.0.3").unwrap().passwd_gecos, "alice");
+    }
+
+    const SERVER_35: &[&str] = &["spark-core_2.12-3.5.3.jar", "spark-connect_2.12-3.5.3.jar"];
+    const PLAIN_35: &[&str] = &["spark-core_2.12-3.5.3.jar", "spark-sql_2.12-3.5.3.jar"];
+    const PLAIN_213: &[&str] = &["spark-core_2.13-3.5.3.jar"];
+    const PLAIN_40: &[&str] = &["spark-core_2.13-4.0.1.jar", "spark-sql_2.13-4.0.1.jar"];
+    const SERVER_40: &[&str] = &["spark-core_2.13-4.0.1.jar", "spark-connect_2.13-4.0.1.jar"];
+
+    fn connect_head() -> Vec<String> {
+        [
+            "/opt/spark/bin/spark-submit",
+            "--class",
+            CONNECT_SERVER_CLASS,
+            "--name",
+            "Spark Connect server",
+        ]
+        .map(String::from)
+        .to_vec()
+    }
+
+    fn spark_env() -> Env {
+        [("SPARK_HOME", "/opt/spark"), ("JAVA_HOME", "/jvm")]
+            .into_iter()
+            .collect()
+    }
+
+    #[test]
+    fn connect_runs_the_server_through_spark_submit_per_version() {
+        let env = spark_env();
+        let server = |jars| Dist {
+            jars,
+            ..Dist::default()
+        };
+        let args = ["connect", "--conf", "spark.connect.grpc.binding.port=15010"];
+        for (version, jars) in [
+            ("4.0.1", PLAIN_40),
+            ("4.0.1", SERVER_40),
+            ("4.1.0", &[][..]),
+        ] {
+            let plan = run_on(&args, &env, version, &server(jars)).unwrap();
+            let mut want = connect_head();
+            want.extend(["--conf", "spark.connect.grpc.binding.port=15010"].map(String::from));
+            assert_eq!(argv(&plan), want, "{version}");
+            assert_eq!(plan.role, Role::Connect);
+            assert!(plan.drop_privileges && plan.supervise && plan.notice.is_none());
+            let set = |name: &str| plan.env.get(OsStr::new(name)).cloned();
+            assert_eq!(set("SPARK_CONNECT_MODE"), Some("0".into()), "{version}");
+            assert_eq!(set("SPARK_PRINT_LAUNCH_COMMAND"), Some("1".into()));
+            let launcher = plan.launcher.expect("a launcher step");
+            let main = launcher
+                .argv
+                .iter()
+                .position(|a| a == launcher::LAUNCHER_MAIN);
+            let tail: Vec<String> = launcher.argv[main.expect("launcher main") + 1..]
+                .iter()
+                .map(|a| a.to_string_lossy().into_owned())
+                .collect();
+            assert_eq!(tail[0], launcher::SUBMIT_CLASS);
+            assert_eq!(tail[1..], want[1..]);
+        }
+        // A 4.x distribution that lost the jar: a warning, Spark's own error at start.
+        let plan = run_on(&["connect"], &env, "4.0.1", &server(PLAIN_40)).unwrap();
+        assert!(plan.warnings[0].contains("no spark-connect_*.jar in /opt/spark/jars"));
+        assert!(plan.warnings[0].contains("org.apache.spark:spark-connect_2.13:4.0.1"));
+        assert!(run_on(&["connect"], &env, "4.0.1", &server(SERVER_40))
+            .unwrap()
+            .warnings
+            .is_empty());
+        // 3.5 with the jar in jars/ (built with `sparkimg build --packages …`).
+        let plan = run_on(&["connect"], &env, "3.5.3", &server(SERVER_35)).unwrap();
+        assert_eq!(argv(&plan), connect_head());
+        assert_eq!(plan.env.get(OsStr::new("SPARK_CONNECT_MODE")), None);
+        assert!(plan.warnings.is_empty());
+    }
+
+    #[test]
+    fn connect_takes_wait_only_where_the_script_does() {
+        let env = spark_env();
+        let probe = Dist {
+            jars: SERVER_35,
+            ..Dist::default()
+        };
+        let plan = run_on(&["connect", "--wait", "--verbose"], &env, "4.0.1", &probe).unwrap();
+        assert_eq!(argv(&plan)[5..], ["--verbose"]);
+        // Only the first argument, as the script's `$1` test.
+        let plan = run_on(&["connect", "--verbose", "--wait"], &env, "4.0.1", &probe).unwrap();
+        assert_eq!(argv(&plan)[5..], ["--verbose", "--wait"]);
+        // 3.5's script has no --wait: spark-submit gets it (and says what it thinks).
+        let plan = run_on(&["connect", "--wait"], &env, "3.5.3", &probe).unwrap();
+        assert_eq!(argv(&plan)[5..], ["--wait"]);
+    }
+
+    #[test]
+    fn connect_on_3_4_and_3_5_needs_the_server_named() {
+        let env = spark_env();
+        let plain = Dist {
+            jars: PLAIN_35,
+            ..Dist::default()
+        };
+        let named = [
+            &[
+                "--packages",
+                "io.delta:delta-spark_2.12:3.2.0,org.apache.spark:spark-connect_2.12:3.5.3",
+            ][..],
+            &["--packages=org.apache.spark:spark-connect_2.12:3.5.3"],
+            &["--jars", "local:///opt/extra/spark-connect_2.12-3.5.3.jar"],
+            &[
+                "--conf",
+                "spark.jars.packages=org.apache.spark:spark-connect_2.12:3.5.3",
+            ],
+            &["--conf=spark.jars=/x/spark-connect_2.12-3.5.3.jar"],
+            &[
+                "-c",
+                "spark.jars.packages=org.apache.spark:spark-connect_2.12:3.5.3",
+            ],
+        ];
+        for extra in named {
+            let mut args = vec!["connect"];
+            args.extend(extra);
+            let plan = run_on(&args, &env, "3.5.3", &plain).unwrap();
+            assert_eq!(argv(&plan)[5..], *extra, "{extra:?}");
+            assert!(plan.warnings.is_empty(), "{extra:?}");
+        }
+        let not_named = [
+            &[][..],
+            &[
+                "--packages",
+                "org.apache.spark:spark-connect-client-jvm_2.12:3.5.3",
+            ],
+            &["--jars", "/x/spark-connect-common_2.12-3.5.3.jar"],
+            &["--conf", "spark.connect.grpc.binding.port=15002"],
+            &["--name", "--packages"],
+            &["--packages"],
+        ];
+        for extra in not_named {
+            let mut args = vec!["connect"];
+            args.extend(extra);
+            let err = run_on(&args, &env, "3.5.3", &plain).unwrap_err();
+            assert_eq!(
+                err,
+                PlanError::ConnectServerMissing {
+                    version: "3.5.3".into(),
+                    jars: "/opt/spark/jars".into(),
+                    coordinate: "org.apache.spark:spark-connect_2.12:3.5.3".into(),
+                },
+                "{extra:?}"
+            );
+            assert_eq!(err.exit_code(), 64);
+        }
+        let message = run_on(&["connect"], &env, "3.4.4", &plain)
+            .unwrap_err()
+            .to_string();
+        assert!(
+            message.contains("Spark 3.4.4 does not ship the Spark Connect server"),
+            "{message}"
+        );
+        assert!(
+            message.contains("hint: add `--packages org.apache.spark:spark-connect_2.12:3.4.4`"),
+            "{message}"
+        );
+        // The coordinate follows the distribution's Scala.
+        let scala_213 = Dist {
+            jars: PLAIN_213,
+            ..Dist::default()
+        };
+        assert!(matches!(
+            run_on(&["connect"], &env, "3.5.3", &scala_213).unwrap_err(),
+            PlanError::ConnectServerMissing { ref coordinate, .. } if coordinate == "org.apache.spark:spark-connect_2.13:3.5.3"
+        ));
+        let mut with_scala = env.clone();
+        with_scala.set("SPARK_SCALA_VERSION", "2.13");
+        assert!(matches!(
+            run_on(&["connect"], &with_scala, "3.4.0", &Dist { jars: &[], ..Dist::default() }).unwrap_err(),
+            PlanError::ConnectServerMissing { ref coordinate, .. } if coordinate == "org.apache.spark:spark-connect_2.13:3.4.0"
+        ));
+    }
+
+    #[test]
+    fn connect_warns_where_a_properties_file_may_name_the_server() {
+        let env = spark_env();
+        let defaults = Dist {
+            jars: PLAIN_35,
+            files: &["/opt/spark/conf/spark-defaults.conf"],
+            ..Dist::default()
+        };
+        let plan = run_on(&["connect"], &env, "3.5.3", &defaults).unwrap();
+        assert_eq!(argv(&plan), connect_head());
+        assert!(plan.warnings[0]
+            .contains("hint: add --packages org.apache.spark:spark-connect_2.12:3.5.3"));
+        let mut conf_dir = env.clone();
+        conf_dir.set("SPARK_CONF_DIR", "/etc/spark/conf");
+        assert!(run_on(&["connect"], &conf_dir, "3.5.3", &defaults).is_err());
+        let plain = Dist {
+            jars: PLAIN_35,
+            ..Dist::default()
+        };
+        for args in [
+            &["connect", "--properties-file", "/etc/connect.conf"][..],
+            &["connect", "--properties-file=/etc/connect.conf"],
+        ] {
+            let plan = run_on(args, &env, "3.5.3", &plain).unwrap();
+            assert_eq!(plan.warnings.len(), 1, "{args:?}");
+        }
+    }
+
+    #[test]
+    fn connect_below_3_4_is_refused_by_name() {
+        let env = spark_env();
+        for version in ["2.3.4", "2.4.8", "3.0.3", "3.3.4"] {
+            let err = run(&["connect"], &env, version).unwrap_err();
+            assert_eq!(
+                err,
+                PlanError::ConnectUnsupported {
+                    version: version.into()
+                }
+            );
+            assert_eq!(err.exit_code(), 64);
+            let message = err.to_string();
+            assert!(message.contains(&format!("Spark {version} has no Spark Connect server")));
+            assert!(message.contains("hint: build the image for Spark 3.4 or later"));
+        }
+        // The word names the role only as the first argument.
+        let pass = run(&["echo", "connect"], &env, "3.3.4").unwrap();
+        assert_eq!(pass.role, Role::PassThrough);
+        let no_command = run(&[], &env, "3.5.3").unwrap_err().to_string();
+        assert!(no_command.contains("history, connect)"), "{no_command}");
+        let no_command = run(&[], &env, "3.3.4").unwrap_err().to_string();
+        assert!(!no_command.contains("connect"), "{no_command}");
+    }
+
+    /// The launcher step's arguments after `org.apache.spark.launcher.Main`, if any.
+    fn launcher_args(plan: &Plan) -> Option<Vec<String>> {
+        let launcher = plan.launcher.as_ref()?;
+        let main = launcher
+            .argv
+            .iter()
+            .position(|a| a == launcher::LAUNCHER_MAIN)?;
+        Some(
+            launcher.argv[main + 1..]
+                .iter()
+                .map(|a| a.to_string_lossy().into_owned())
+                .collect(),
+        )
+    }
+
+    const BASH: (&str, &str) = ("bash", "/bin/bash");
+    const SUBMIT_ON_PATH: (&str, &str) = ("spark-submit", "/opt/spark/bin/spark-submit");
+    const CLASS_ON_PATH: (&str, &str) = ("spark-class", "/opt/spark/bin/spark-class");
+
+    #[test]
+    fn pass_through_spark_submit_runs_the_launcher_without_bash() {
+        let env = spark_env();
+        let shell_free = Dist {
+            programs: &[SUBMIT_ON_PATH, CLASS_ON_PATH],
+            ..Dist::default()
+        };
+        let submit = [
+            "--master",
+            "spark://m:7077",
+            "--class",
+            "org.apache.spark.examples.SparkPi",
+            "/opt/spark/examples/jars/spark-examples.jar",
+            "10",
+        ];
+        let mut want = vec![launcher::SUBMIT_CLASS.to_string()];
+        want.extend(submit.map(String::from));
+        for program in [
+            "/opt/spark/bin/spark-submit",
+            "/opt/spark/./bin//spark-submit",
+            "spark-submit",
+            "../bin/spark-submit",
+        ] {
+            let mut args = vec![program];
+            args.extend(submit);
+            let plan = run_on(&args, &env, "3.5.3", &shell_free).unwrap();
+            assert_eq!(plan.role, Role::PassThrough, "{program}");
+            assert_eq!(argv(&plan)[0], program, "upstream's argv stays as given");
+            assert_eq!(plan.notice, Some(PASS_THROUGH_NOTICE));
+            assert!(!plan.drop_privileges, "a pass-through keeps its identity");
+            assert_eq!(launcher_args(&plan).as_ref(), Some(&want), "{program}");
+        }
+        let plan = run_on(
+            &[
+                "spark-class",
+                "org.apache.spark.deploy.master.Master",
+                "--host",
+                "0.0.0.0",
+            ],
+            &env,
+            "4.0.1",
+            &shell_free,
+        )
+        .unwrap();
+        assert_eq!(
+            launcher_args(&plan).unwrap(),
+            ["org.apache.spark.deploy.master.Master", "--host", "0.0.0.0"]
+        );
+        let plan = run_on(&["/opt/spark/bin/spark-class"], &env, "3.5.3", &shell_free).unwrap();
+        assert_eq!(launcher_args(&plan).unwrap(), Vec::<String>::new());
+    }
+
+    #[test]
+    fn pass_through_leaves_what_is_not_spark_s_script_alone() {
+        let env = spark_env();
+        let shell_free = Dist {
+            programs: &[("spark-submit", "/usr/local/bin/spark-submit")],
+            ..Dist::default()
+        };
+        for args in [
+            &["spark-submit", "--version"][..],
+            &["/usr/local/bin/spark-submit", "--version"],
+            &["/opt/spark/bin/spark-shell"],
+            &["/opt/spark/sbin/spark-submit"],
+            &["spark-class"],
+            &["/opt/spark/bin/spark-submit.cmd"],
+            &["java", "-version"],
+        ] {
+            let plan = run_on(args, &env, "3.5.3", &shell_free).unwrap();
+            assert_eq!(plan.launcher, None, "{args:?}");
+        }
+        // No SPARK_HOME: no Spark scripts to speak of.
+        let no_home: Env = [("PATH", "/usr/bin")].into_iter().collect();
+        let plan = run_on(&["/bin/spark-submit"], &no_home, "3.5.3", &shell_free).unwrap();
+        assert_eq!(plan.launcher, None);
+    }
+
+    #[test]
+    fn pass_through_keeps_the_script_where_bash_runs_it_unless_asked() {
+        let with_bash = Dist {
+            programs: &[BASH, SUBMIT_ON_PATH],
+            files: &["/usr/bin/env"],
+            ..Dist::default()
+        };
+        let env = spark_env();
+        let args = ["spark-submit", "--version"];
+        assert_eq!(
+            run_on(&args, &env, "3.5.3", &with_bash).unwrap().launcher,
+            None
+        );
+        let mut auto = env.clone();
+        auto.set(PASS_THROUGH_VAR, "auto");
+        assert_eq!(
+            run_on(&args, &auto, "3.5.3", &with_bash).unwrap().launcher,
+            None
+        );
+        let mut opt_in = env.clone();
+        opt_in.set(PASS_THROUGH_VAR, "launcher");
+        let plan = run_on(&args, &opt_in, "3.5.3", &with_bash).unwrap();
+        assert_eq!(
+            launcher_args(&plan).unwrap(),
+            [launcher::SUBMIT_CLASS, "--version"]
+        );
+        // bash without /usr/bin/env cannot run `#!/usr/bin/env bash` either.
+        let no_env = Dist {
+            programs: &[BASH, SUBMIT_ON_PATH],
+            ..Dist::default()
+        };
+        assert!(run_on(&args, &env, "3.5.3", &no_env)
+            .unwrap()
+            .launcher
+            .is_some());
+        let mut typo = env.clone();
+        typo.set(PASS_THROUGH_VAR, "always");
+        assert!(run_on(&["bash", "-c", "id"], &typo, "3.5.3", &with_bash).is_ok());
+        let err = run_on(&args, &typo, "3.5.3", &with_bash).unwrap_err();
+        assert_eq!(err.exit_code(), 64);
+        let message = err.to_string();
+        assert!(
+            message.starts_with("SPARKIMG_PASS_THROUGH=\"always\" is not a setting"),
+            "{message}"
+        );
+        assert!(message.contains("auto (the default"), "{message}");
+    }
+
+    #[test]
+    fn pass_through_start_scripts_run_their_daemon_in_the_foreground() {
+        let env = spark_env();
+        let shell_free = Dist {
+            jars: SERVER_40,
+            ..Dist::default()
+        };
+        let args = [
+            "/opt/spark/sbin/start-connect-server.sh",
+            "--conf",
+            "spark.connect.grpc.binding.port=15002",
+        ];
+        let plan = run_on(&args, &env, "4.0.1", &shell_free).unwrap();
+        assert_eq!(plan.role, Role::PassThrough);
+        assert_eq!(argv(&plan), args);
+        let mut want = vec![launcher::SUBMIT_CLASS.to_string()];
+        want.extend(connect_head()[1..].iter().cloned());
+        want.extend(args[1..].iter().map(|a| a.to_string()));
+        assert_eq!(launcher_args(&plan).unwrap(), want);
+        assert_eq!(
+            plan.env.get(OsStr::new("SPARK_CONNECT_MODE")),
+            Some(&"0".into())
+        );
+        // 3.5's rules and refusals are the role's.
+        let plain = Dist {
+            jars: PLAIN_35,
+            ..Dist::default()
+        };
+        assert!(matches!(
+            run_on(&args, &env, "3.5.3", &plain).unwrap_err(),
+            PlanError::ConnectServerMissing { .. }
+        ));
+        assert!(matches!(
+            run_on(&args, &env, "3.3.4", &plain).unwrap_err(),
+            PlanError::ConnectUnsupported { .. }
+        ));
+        let plan = run_on(
+            &[
+                "/opt/spark/sbin/start-history-server.sh",
+                "--properties-file",
+                "/etc/h.conf",
+            ],
+            &env,
+            "3.5.3",
+            &plain,
+        )
+        .unwrap();
+        assert_eq!(
+            launcher_args(&plan).unwrap(),
+            [
+                "org.apache.spark.deploy.history.HistoryServer",
+                "--properties-file",
+                "/etc/h.conf"
+            ]
+        );
+        assert_eq!(
+            plan.env.get(OsStr::new("SPARK_PRINT_LAUNCH_COMMAND")),
+            Some(&"1".into())
+        );
+        // Where bash runs the script, it does (and daemonizes, as upstream's would).
+        let with_bash = Dist {
+            jars: SERVER_40,
+            programs: &[BASH],
+            files: &["/usr/bin/env"],
+        };
+        let plan = run_on(&args, &env, "4.0.1", &with_bash).unwrap();
+        assert_eq!(plan.launcher, None);
+        assert!(plan.env.is_empty());
+        // Not ours (yet): other sbin scripts stay commands.
+        let plan = run_on(&["/opt/spark/sbin/stop-master.sh"], &env, "3.5.3", &plain).unwrap();
+        assert_eq!(plan.launcher, None);
+    }
+
+    #[test]
+    fn pass_through_start_master_and_worker_as_their_scripts() {
+        let shell_free = Dist::default();
+        let env = spark_env();
+        let tail = |args: &[&str], env: &Env| {
+            let plan = run_on(args, env, "3.5.3", &shell_free).unwrap();
+            assert_eq!(
+                plan.env.get(OsStr::new("SPARK_PRINT_LAUNCH_COMMAND")),
+                Some(&"1".into())
+            );
+            launcher_args(&plan).unwrap()
+        };
+        assert_eq!(
+            tail(&["/opt/spark/sbin/start-master.sh"], &env),
+            [
+                "org.apache.spark.deploy.master.Master",
+                "--host",
+                "spark-master-0.spark-master.default.svc.cluster.local",
+                "--port",
+                "7077",
+                "--webui-port",
+                "8080"
+            ]
+        );
+        let mut set = env.clone();
+        set.set("SPARK_MASTER_HOST", "0.0.0.0");
+        set.set("SPARK_MASTER_PORT", "7078");
+        set.set("SPARK_MASTER_WEBUI_PORT", "8090");
+        set.set("SPARK_WORKER_WEBUI_PORT", "8091");
+        set.set("SPARK_WORKER_PORT", "7079");
+        assert_eq!(
+            tail(
+                &["/opt/spark/sbin/start-master.sh", "--properties-file", "/p"],
+                &set
+            )[1..],
+            [
+                "--host",
+                "0.0.0.0",
+                "--port",
+                "7078",
+                "--webui-port",
+                "8090",
+                "--properties-file",
+                "/p"
+            ]
+        );
+        assert_eq!(
+            tail(
+                &[
+                    "/opt/spark/sbin/start-worker.sh",
+                    "spark://m:7077",
+                    "--cores",
+                    "2"
+                ],
+                &env
+            ),
+            [
+                "org.apache.spark.deploy.worker.Worker",
+                "--webui-port",
+                "8081",
+                "spark://m:7077",
+                "--cores",
+                "2"
+            ]
+        );
+        assert_eq!(
+            tail(&["/opt/spark/sbin/start-worker.sh", "spark://m:7077"], &set)[1..],
+            ["--webui-port", "8091", "--port", "7079", "spark://m:7077"]
+        );
+        let err = run_on(
+            &["/opt/spark/sbin/start-worker.sh"],
+            &env,
+            "3.5.3",
+            &shell_free,
+        )
+        .unwrap_err();
+        assert_eq!(err.exit_code(), 1);
+        assert!(err
+            .to_string()
+            .starts_with("Usage: ./sbin/start-worker.sh <master> [options]"));
     }
 }

@@ -23,6 +23,12 @@ pub trait Probe {
     fn path_kind(&self, path: &Path) -> PathKind;
     /// Where `execvp` would find `name` on the `PATH` of `env`.
     fn find_program(&self, name: &str, env: &Env) -> Option<PathBuf>;
+    /// The names in directory `dir` (what a shell glob there sees); empty when it
+    /// cannot be read.
+    fn list_dir(&self, dir: &Path) -> Vec<OsString>;
+    /// What `hostname -f` prints: the host name's canonical name in `/etc/hosts`, else
+    /// the host name.
+    fn fqdn(&self) -> OsString;
 }
 
 /// The answer of [`Probe::path_kind`].
@@ -136,6 +142,41 @@ impl Probe for SystemProbe {
     fn find_program(&self, name: &str, env: &Env) -> Option<PathBuf> {
         find_on_path(name, env)
     }
+
+    fn fqdn(&self) -> OsString {
+        let name = std::fs::read_to_string("/proc/sys/kernel/hostname").unwrap_or_default();
+        let hosts = std::fs::read_to_string("/etc/hosts").unwrap_or_default();
+        canonical_name(name.trim(), &hosts).into()
+    }
+
+    fn list_dir(&self, dir: &Path) -> Vec<OsString> {
+        let Ok(entries) = std::fs::read_dir(dir) else {
+            return Vec::new();
+        };
+        let mut names: Vec<OsString> = entries.flatten().map(|e| e.file_name()).collect();
+        // read_dir's order is the file system's; a sorted list keeps plans reproducible.
+        names.sort();
+        names
+    }
+}
+
+/// `name`'s canonical name in an `/etc/hosts` text (the first name of the first line
+/// naming it), else `name`. `hostname -f` asks the resolver; a static binary must not
+/// load NSS modules, and in a container `/etc/hosts` is where the runtime writes the
+/// pod's own names, so the files source is what answers there.
+pub fn canonical_name(name: &str, hosts: &str) -> String {
+    hosts
+        .lines()
+        .map(|line| line.split('#').next().unwrap_or(""))
+        .filter_map(|line| {
+            let mut names = line.split_whitespace().skip(1);
+            let canonical = names.next()?;
+            let matches = canonical.eq_ignore_ascii_case(name)
+                || names.any(|alias| alias.eq_ignore_ascii_case(name));
+            matches.then(|| canonical.to_string())
+        })
+        .next()
+        .unwrap_or_else(|| name.to_string())
 }
 
 /// Why the Spark version could not be determined.
@@ -193,4 +234,31 @@ pub fn spark_version(
         release: release.display().to_string(),
         jars: jars.display().to_string(),
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::canonical_name;
+
+    #[test]
+    fn canonical_name_is_the_first_name_of_the_line_naming_the_host() {
+        // What Kubernetes writes for a pod with a hostname and subdomain.
+        let hosts = "127.0.0.1\tlocalhost\n# Entries added by HostAliases.\n\
+                     10.0.0.7\tspark-master-0.spark-master.default.svc.cluster.local\tspark-master-0\n";
+        assert_eq!(
+            canonical_name("spark-master-0", hosts),
+            "spark-master-0.spark-master.default.svc.cluster.local"
+        );
+        assert_eq!(
+            canonical_name("SPARK-MASTER-0", hosts),
+            "spark-master-0.spark-master.default.svc.cluster.local"
+        );
+        // Not named there: the host name itself, as `hostname -f` falls back to.
+        assert_eq!(canonical_name("worker-1", hosts), "worker-1");
+        assert_eq!(canonical_name("x", "10.0.0.1 # x\n"), "x");
+        assert_eq!(
+            canonical_name("x", "10.0.0.1 x.lan x\n10.0.0.2 x.other x\n"),
+            "x.lan"
+        );
+    }
 }

@@ -142,6 +142,24 @@ pub trait Contract {
     fn gecos_uses_spark_user_name(&self) -> bool {
         self.version().line() >= (3, 0)
     }
+
+    /// Spark Connect and `sbin/start-connect-server.sh` exist (SPARK-42371, 3.4.0).
+    fn has_spark_connect(&self) -> bool {
+        self.version().at_least(3, 4, 0)
+    }
+
+    /// The Connect server (`spark-connect_<scala>-V.jar`) ships in the distribution's
+    /// `jars/` (4.0 on); 3.4 and 3.5 need it added, by `--packages` as their docs say.
+    fn ships_connect_server(&self) -> bool {
+        self.version().major >= 4
+    }
+
+    /// 4.x's `start-connect-server.sh`: a leading `--wait` is taken as
+    /// `SPARK_NO_DAEMONIZE=1` (SPARK-47040), and `SPARK_CONNECT_MODE=0` is exported so
+    /// that the server itself starts a classic session (SPARK-51146's follow-up).
+    fn connect_script_has_wait_and_mode(&self) -> bool {
+        self.version().major >= 4
+    }
 }
 
 impl Contract for SparkVersion {
@@ -236,5 +254,9 @@ mod tests {
         assert_eq!(v("2.3.0").scala_version_detection(), ("2.11", "2.12"));
         assert_eq!(v("4.0.1").fixed_scala_version(), Some("2.13"));
         assert_eq!(v("3.5.9").fixed_scala_version(), None);
+        assert!(!v("3.3.4").has_spark_connect() && v("3.4.0").has_spark_connect());
+        assert!(!v("3.5.9").ships_connect_server() && v("4.0.0").ships_connect_server());
+        assert!(!v("3.5.9").connect_script_has_wait_and_mode());
+        assert!(v("4.1.0-preview1").connect_script_has_wait_and_mode());
     }
 }

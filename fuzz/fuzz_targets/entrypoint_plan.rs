@@ -44,6 +44,18 @@ impl Probe for Container {
     fn find_program(&self, name: &str, _: &Env) -> Option<PathBuf> {
         (!name.is_empty()).then(|| PathBuf::from("/usr/bin").join(name))
     }
+    fn fqdn(&self) -> OsString {
+        "spark-0.spark.default.svc".into()
+    }
+    fn list_dir(&self, dir: &Path) -> Vec<OsString> {
+        // A 3.5 distribution without the Connect server: the connect role's refusal
+        // and its argument scan are both reached.
+        if dir.ends_with("jars") {
+            vec!["spark-core_2.12-3.5.3.jar".into()]
+        } else {
+            Vec::new()
+        }
+    }
 }
 
 fuzz_target!(|data: &[u8]| {

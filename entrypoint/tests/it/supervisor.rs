@@ -47,6 +47,7 @@ pub fn trials() -> Vec<libtest_mimic::Trial> {
         realtime_and_other_signals_are_forwarded,
         invoked_as_decom_sh_it_decommissions,
         launcher_status_and_its_env_prefix,
+        pass_through_and_connect_run_the_launcher_step,
     ]
 }
 
@@ -1162,5 +1163,66 @@ fn launcher_status_and_its_env_prefix() {
         out.stderr.contains("launcher printed no command"),
         "{}",
         out.stderr
+    );
+}
+
+/// A pass-through `bin/spark-submit` (on request, here where bash exists) and the
+/// `connect` role run Spark's launcher on the script's arguments, never the script,
+/// and the command it prints runs under us with its status passed on.
+fn pass_through_and_connect_run_the_launcher_step() {
+    let dir = tempdir();
+    let home = dir.path().join("spark");
+    std::fs::create_dir_all(home.join("jars")).unwrap();
+    std::fs::create_dir_all(home.join("jdk/bin")).unwrap();
+    std::fs::create_dir_all(home.join("bin")).unwrap();
+    std::fs::write(home.join("jars/spark-connect_2.13-4.0.1.jar"), b"").unwrap();
+    // The launcher's answer: a shell that echoes what the launcher was asked to run.
+    write(
+        &home.join("jdk/bin/java"),
+        "#!/bin/sh\n\
+         for a; do shift; [ \"$a\" = org.apache.spark.launcher.Main ] && break; done\n\
+         printf '\\0\\n/bin/sh\\0-c\\0%s\\0sh\\0' 'echo \"launched: $* mode=$SPARK_CONNECT_MODE\"; exit 5'\n\
+         for a; do printf '%s\\0' \"$a\"; done\n",
+        0o755,
+    );
+    write(
+        &home.join("bin/spark-submit"),
+        "#!/bin/sh\necho 'the script ran'; exit 99\n",
+        0o755,
+    );
+    let run_with = |version: &str, args: &[&str]| {
+        let mut cmd = Command::new(BIN);
+        cmd.args(["--spark-version", version])
+            .args(args)
+            .env("SPARK_HOME", &home)
+            .env("JAVA_HOME", home.join("jdk"))
+            .env("SPARK_RUN_AS", "root")
+            .env("SPARKIMG_PASS_THROUGH", "launcher")
+            .env_remove("SPARK_ENV_LOADED")
+            .env_remove("SPARK_CONNECT_MODE");
+        run(cmd)
+    };
+    let submit = home.join("bin/spark-submit").display().to_string();
+    let out = run_with("3.5.3", &[&submit, "--class", "Pi", "app.jar", "two words"]);
+    assert_eq!(out.code, 5, "{}", out.stderr);
+    assert!(
+        out.stdout.contains(
+            "launched: org.apache.spark.deploy.SparkSubmit --class Pi app.jar two words mode="
+        ),
+        "{}",
+        out.stdout
+    );
+    assert!(!out.stdout.contains("the script ran"), "{}", out.stdout);
+    let out = run_with(
+        "4.0.1",
+        &["connect", "--conf", "spark.connect.grpc.binding.port=15010"],
+    );
+    assert_eq!(out.code, 5, "{}", out.stderr);
+    assert!(
+        out.stdout.contains(
+            "launched: org.apache.spark.deploy.SparkSubmit --class org.apache.spark.sql.connect.service.SparkConnectServer --name Spark Connect server --conf spark.connect.grpc.binding.port=15010 mode=0"
+        ),
+        "{}",
+        out.stdout
     );
 }

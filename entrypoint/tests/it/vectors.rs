@@ -19,6 +19,11 @@
 //! * `master`/`worker`/`history`: our standalone roles instead of upstream's pass-through;
 //! * quirk cases and the spark-docker families: our documented behaviour, rule by rule.
 //!   A quirk with no rule fails, so a new kind of case cannot pass unexamined.
+//!
+//! `tests/vectors/roles/*.jsonl` hold cases in the same format for roles upstream has
+//! no script for (`connect`): written by us from `sbin/start-connect-server.sh` and
+//! docs/entrypoint.md, their `expect` is our contract (exact argv and variables, or the
+//! exit status and message parts), and `context.jars` lists `$SPARK_HOME/jars`.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -48,6 +53,8 @@ struct Vector {
     context: Value,
     expect: Value,
     quirk: bool,
+    /// From `tests/vectors/roles/`: our contract, not a recording of upstream.
+    ours: bool,
 }
 
 /// What our entrypoint did with a case.
@@ -108,16 +115,24 @@ fn vectors_dir() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/vectors")
 }
 
-fn load_vectors() -> Vec<Vector> {
-    let mut files: Vec<PathBuf> = std::fs::read_dir(vectors_dir())
-        .expect("tests/vectors exists")
+fn jsonl_files(dir: &Path) -> Vec<PathBuf> {
+    let mut files: Vec<PathBuf> = std::fs::read_dir(dir)
+        .expect("vector directory exists")
         .map(|e| e.expect("readable dir entry").path())
         .filter(|p| p.extension().is_some_and(|e| e == "jsonl"))
         .collect();
     files.sort();
+    files
+}
+
+fn load_vectors() -> Vec<Vector> {
+    let ours_dir = vectors_dir().join("roles");
+    let mut files = jsonl_files(&vectors_dir());
+    files.extend(jsonl_files(&ours_dir));
     let mut seen = std::collections::BTreeSet::new();
     let mut out = Vec::new();
     for file in files {
+        let ours = file.starts_with(&ours_dir);
         let text = std::fs::read_to_string(&file).expect("readable vector file");
         for line in text.lines().filter(|l| !l.trim().is_empty()) {
             let raw: Value = serde_json::from_str(line).expect("vector is JSON");
@@ -145,6 +160,7 @@ fn load_vectors() -> Vec<Vector> {
                 context: raw["context"].clone(),
                 expect: raw["expect"].clone(),
                 quirk: raw["upstream_quirk"].as_bool().unwrap_or(false),
+                ours,
             };
             // The same case in two files (a held-out file that repeats public ones) runs once.
             if seen.insert(vector.id.clone()) {
@@ -200,9 +216,11 @@ impl Probe for RecordedContainer<'_> {
 
     fn path_kind(&self, path: &Path) -> PathKind {
         // The recorded containers are Spark images: a distribution with its jars,
-        // no spark-env.sh.
+        // no spark-env.sh, bash (below) and coreutils' env for `#!/usr/bin/env bash`.
         if path.ends_with("jars") {
             PathKind::Dir
+        } else if path == Path::new("/usr/bin/env") {
+            PathKind::File
         } else {
             PathKind::Missing
         }
@@ -215,6 +233,23 @@ impl Probe for RecordedContainer<'_> {
                 Some("/usr/bin/java".into())
             }
             _ => None,
+        }
+    }
+
+    fn fqdn(&self) -> std::ffi::OsString {
+        // The binary's answer comes from the host: cases set SPARK_MASTER_HOST.
+        "recorded-host".into()
+    }
+
+    fn list_dir(&self, dir: &Path) -> Vec<std::ffi::OsString> {
+        // Cases that name jars (the connect role's) list them in `context.jars`.
+        if dir.ends_with("jars") {
+            strings(&self.0["jars"])
+                .into_iter()
+                .map(Into::into)
+                .collect()
+        } else {
+            Vec::new()
         }
     }
 }
@@ -291,28 +326,7 @@ fn run_binary(v: &Vector) -> Result<Outcome, Failed> {
     std::fs::create_dir_all(inside(cwd)?).map_err(|e| e.to_string())?;
     std::fs::create_dir_all(&stubs).map_err(|e| e.to_string())?;
     std::fs::create_dir_all(&jvm).map_err(|e| e.to_string())?;
-    let ctx = &v.context;
-    // Only 3.3+ look for java on PATH; older cases' JVMs live outside what we stand in for.
-    if ctx["java_on_path"].as_bool() == Some(true) && version(v).detects_java_home() {
-        if let Some(home) = ctx["java_home_reported"].as_str() {
-            write_script(&inside(home)?.join("bin/java"), "exit 0")?;
-        }
-    }
-    if let Some(hadoop) = ctx["hadoop_home_stub"].as_str() {
-        let classpath = ctx["hadoop_classpath"].as_str().unwrap_or("");
-        write_script(
-            &inside(hadoop)?.join("bin/hadoop"),
-            &format!("printf '%s\\n' '{}'", classpath.replace('\'', "'\\''")),
-        )?;
-    }
-    for (python, key) in [("python", "python_V"), ("python3", "python3_V")] {
-        // A failing stub also hides the host's own python from the PATH search.
-        let body = match ctx[key].as_str() {
-            Some(version) => format!("echo '{version}'"),
-            None => "exit 127".to_string(),
-        };
-        write_script(&stubs.join(python), &body)?;
-    }
+    lay_out_container(v, &inside, &stubs)?;
 
     let mut command = Command::new("unshare");
     command
@@ -387,6 +401,45 @@ fn run_binary(v: &Vector) -> Result<Outcome, Failed> {
         launcher,
         details: None,
     })
+}
+
+/// The recorded container's java, hadoop, pythons and jars, at the paths `inside` maps
+/// them to; the python stubs go in `stubs`.
+fn lay_out_container(
+    v: &Vector,
+    inside: &dyn Fn(&str) -> Result<PathBuf, String>,
+    stubs: &Path,
+) -> Result<(), String> {
+    let ctx = &v.context;
+    // Only 3.3+ look for java on PATH; older cases' JVMs live outside what we stand in for.
+    if ctx["java_on_path"].as_bool() == Some(true) && version(v).detects_java_home() {
+        if let Some(home) = ctx["java_home_reported"].as_str() {
+            write_script(&inside(home)?.join("bin/java"), "exit 0")?;
+        }
+    }
+    if let Some(hadoop) = ctx["hadoop_home_stub"].as_str() {
+        let classpath = ctx["hadoop_classpath"].as_str().unwrap_or("");
+        write_script(
+            &inside(hadoop)?.join("bin/hadoop"),
+            &format!("printf '%s\\n' '{}'", classpath.replace('\'', "'\\''")),
+        )?;
+    }
+    let spark_home = v.env.get("SPARK_HOME").map_or("/opt/spark", String::as_str);
+    for jar in strings(&ctx["jars"]) {
+        let path = inside(&format!("{spark_home}/jars/{jar}"))?;
+        std::fs::create_dir_all(path.parent().ok_or("jar path has no parent")?)
+            .map_err(|e| e.to_string())?;
+        std::fs::write(&path, b"").map_err(|e| e.to_string())?;
+    }
+    for (python, key) in [("python", "python_V"), ("python3", "python3_V")] {
+        // A failing stub also hides the host's own python from the PATH search.
+        let body = match ctx[key].as_str() {
+            Some(version) => format!("echo '{version}'"),
+            None => "exit 127".to_string(),
+        };
+        write_script(&stubs.join(python), &body)?;
+    }
+    Ok(())
 }
 
 fn write_script(path: &Path, body: &str) -> Result<(), String> {
@@ -502,7 +555,37 @@ fn replace_option_segment(expected: &[String], opts: Vec<String>) -> Vec<String>
 }
 
 fn check(v: &Vector, got: &Outcome) -> Result<(), Failed> {
-    let result = check_launcher(got).and_then(|()| check_inner(v, got));
+    let result = if v.ours && v.expect["launcher"] == Value::Bool(false) {
+        // Our case says the script runs as it is (a pass-through where bash is).
+        match got {
+            Outcome::Planned {
+                launcher: Some(l), ..
+            } => Err(format!("want no launcher step, got {l:?}")),
+            _ => Ok(()),
+        }
+    } else if let Some(want) = v.expect.get("launcher_tail").filter(|t| t.is_array()) {
+        // Our case names what the launcher step runs (a start-*.sh script's daemon).
+        let want = strings(want);
+        match got {
+            Outcome::Planned {
+                launcher: Some(l), ..
+            } => {
+                let main = l.iter().position(|a| a == LAUNCHER_MAIN);
+                let tail = main.map_or_else(Vec::new, |i| l[i + 1..].to_vec());
+                if tail == want {
+                    Ok(())
+                } else {
+                    Err(format!("launcher step {l:?} does not run {want:?}"))
+                }
+            }
+            other => Err(format!(
+                "want a launcher step running {want:?}, got {other:?}"
+            )),
+        }
+    } else {
+        check_launcher(got)
+    };
+    let result = result.and_then(|()| check_inner(v, got));
     result.map_err(|why| format!("{why}\n  case: {}\n  ours: {got:#?}", v.id).into())
 }
 
@@ -574,6 +657,9 @@ fn planned(got: &Outcome) -> Result<PlanView<'_>, String> {
 }
 
 fn check_inner(v: &Vector, got: &Outcome) -> Result<(), String> {
+    if v.ours {
+        return check_ours(v, got);
+    }
     let expect = &v.expect;
     let first = v.args.first().map(String::as_str);
 
@@ -606,6 +692,41 @@ fn check_inner(v: &Vector, got: &Outcome) -> Result<(), String> {
         return check_upstream_exactly(v, got, exit);
     }
     check_documented_difference(v, got, exit)
+}
+
+/// Cases of `tests/vectors/roles/`: the argv and variables exactly, or the refusal.
+fn check_ours(v: &Vector, got: &Outcome) -> Result<(), String> {
+    let expect = &v.expect;
+    let exit = expect["exit"].as_i64().unwrap_or(-1);
+    if exit != 0 {
+        let code = i32::try_from(exit).map_err(|_| format!("exit {exit} is not a status"))?;
+        let parts = strings(&expect["stderr_contains"]);
+        let parts: Vec<&str> = parts.iter().map(String::as_str).collect();
+        return expect_failure(got, code, &parts);
+    }
+    let (argv, env, details) = planned(got)?;
+    let want = strings(&expect["argv"]);
+    if *argv != want {
+        return fail(format!("argv differs\n  want: {want:?}"));
+    }
+    let want_env: BTreeMap<String, String> = expect["env_set"]
+        .as_object()
+        .map(|o| {
+            o.iter()
+                .map(|(k, v)| (k.clone(), v.as_str().unwrap_or("").to_string()))
+                .collect()
+        })
+        .unwrap_or_default();
+    if *env != want_env {
+        return fail(format!("variables set differ\n  want: {want_env:?}"));
+    }
+    let want_notice = expect["stdout"].as_str().map(str::to_string);
+    if let Some(details) = details {
+        if details.notice != want_notice {
+            return fail(format!("stdout notice differs: want {want_notice:?}"));
+        }
+    }
+    Ok(())
 }
 
 /// Non-quirk cases of the upstream families: what upstream did, exactly.
