@@ -1,34 +1,35 @@
-"""The provenance oracle: a DSSE envelope and its in-toto statement checked with
-PyPI's securesystemslib (the envelope's signature over DSSE's PAE, given the PEM public
-key) and in-toto's attestation model (the statement parses as an in-toto v1 Statement).
+"""The provenance oracle: a DSSE envelope checked with two independent verifiers given
+the PEM public key, PyPI's securesystemslib (its DSSE Envelope over the spec's PAE) and
+in-toto's (its own DSSE Envelope model), then its payload read as an in-toto statement.
 
     dsse_verify.py PUBLIC.pem ENVELOPE.json  ->  prints the statement's JSON, exit 0
 """
 
+import copy
 import json
 import sys
 
+from cryptography.hazmat.primitives.serialization import load_pem_public_key
+from in_toto.models.metadata import Envelope as InTotoEnvelope
 from securesystemslib.dsse import Envelope
 from securesystemslib.signer import SSlibKey
 
 
 def main(public, envelope):
     with open(public, "rb") as f:
-        key = SSlibKey.from_pem(f.read(), scheme="ecdsa-sha2-nistp256")
+        crypto = load_pem_public_key(f.read())
     with open(envelope, "rb") as f:
-        env = Envelope.from_dict(json.load(f))
-    # The envelope names no key (keyid "", as cosign writes it): ours is that key.
-    key = SSlibKey(env.signatures and list(env.signatures)[0] or "", key.keytype, key.scheme, key.keyval)
+        doc = json.load(f)
+    found = SSlibKey.from_crypto(crypto, scheme="ecdsa-sha2-nistp256")
+    # Both libraries match signatures to keys by keyid; the envelope's is "", as cosign
+    # writes it for a key, so the key is given that id.
+    key = SSlibKey("", found.keytype, found.scheme, found.keyval)
+    env = Envelope.from_dict(copy.deepcopy(doc))
     env.verify([key], 1)
+    InTotoEnvelope.from_dict(copy.deepcopy(doc)).verify_signature(dict(key.to_dict(), keyid=""))
     if env.payload_type != "application/vnd.in-toto+json":
         raise SystemExit(f"payloadType {env.payload_type}")
-    statement = json.loads(env.pae() and env.payload)
-    try:
-        # in-toto's own model of the v1 Statement, when the package has it.
-        from in_toto_attestation.v1.statement import Statement  # noqa: F401
-    except ImportError:
-        pass
-    print(json.dumps(statement))
+    print(json.dumps(json.loads(env.payload)))
 
 
 if __name__ == "__main__":
