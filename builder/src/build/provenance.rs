@@ -47,6 +47,14 @@ pub struct Provenance {
 }
 
 impl Provenance {
+    /// A rebase's: [`REBASE_TYPE`](provenance::REBASE_TYPE) and [`rebase_parameters`].
+    pub fn of_rebase(opts: &super::rebase::RebaseOptions) -> Provenance {
+        Provenance {
+            build_type: provenance::REBASE_TYPE,
+            external: rebase_parameters(opts),
+        }
+    }
+
     /// The predicate of a manifest made from `deps`.
     pub fn predicate(&self, deps: &[Dependency]) -> Value {
         provenance::predicate(

@@ -134,10 +134,7 @@ pub fn run(args: RebaseArgs, lock_timeout: Duration) -> Result<()> {
         }));
     }
     // The rebased digest is signed anew (the old signatures name the old one).
-    let provenance = args.sign.provenance.then(|| Provenance {
-        build_type: sparkimg::sign::provenance::REBASE_TYPE,
-        external: sparkimg::build::provenance::rebase_parameters(&opts),
-    });
+    let provenance = args.sign.provenance.then(|| Provenance::of_rebase(&opts));
     let (mut report, (delivered, signatures)) = rebase::rebase_with(&opts, |a| {
         let (a, made) = pipeline::sign_stage(a, signer.as_ref(), &to, provenance.as_ref())?;
         publish::publish_all(&mut sinks, &a).map(|d| (d, made))
