@@ -162,3 +162,34 @@ pub fn rebase_parameters(opts: &super::rebase::RebaseOptions) -> Value {
         "allowUnsupportedJava": opts.allow_unsupported_java,
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn dep(name: &str) -> Dependency {
+        Dependency {
+            name: Some(name.into()),
+            uri: None,
+            digest: vec![("sha256".into(), "00".into())],
+        }
+    }
+
+    #[test]
+    fn a_platform_manifest_lists_its_own_platform_and_an_index_all() {
+        let d = Dependencies {
+            common: vec![dep("dist")],
+            per_platform: [
+                ("linux/amd64".to_string(), vec![dep("base-amd64")]),
+                ("linux/arm64".to_string(), vec![dep("base-arm64")]),
+            ]
+            .into(),
+        };
+        assert_eq!(
+            d.of(Some("linux/arm64")),
+            vec![dep("dist"), dep("base-arm64")]
+        );
+        assert_eq!(d.of(None).len(), 3);
+        assert!(!d.is_empty() && Dependencies::default().is_empty());
+    }
+}

@@ -260,7 +260,29 @@ fn verify_passes_an_attested_image_and_names_what_failed_on_the_rest() {
         "{}",
         o.stderr_text()
     );
+    push_refusals(&f, &key);
     tampered(&f, &public);
+}
+
+/// `push --provenance` takes a layout's attestations along and makes none: refused
+/// (before any connection) for a layout without them, and without a key.
+fn push_refusals(f: &Fixture, key: &Path) {
+    let push = |src: &str, extra: &[&str]| {
+        Sparkimg::new()
+            .args(["push", src, "--to", "127.0.0.1:9/x/spark:1", "--provenance"])
+            .args(extra)
+            .run()
+    };
+    let plain = format!("oci:{}", f.p("plain").display());
+    let sign = format!("--sign-key={}", key.display());
+    let o = push(&plain, &[&sign]);
+    assert_exit(&o, exit::USAGE);
+    assert!(
+        o.stderr_text().contains("holds no provenance"),
+        "{}",
+        o.stderr_text()
+    );
+    assert_exit(&push(&plain, &[]), exit::USAGE);
 }
 
 /// The manifest changed after signing (an annotation added): refused as unsigned, and
