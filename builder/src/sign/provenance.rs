@@ -29,8 +29,8 @@ pub const ENVELOPE_TYPE: &str = "application/vnd.dsse.envelope.v1+json";
 pub const ARTIFACT_TYPE: &str = "application/vnd.dev.cosign.artifact.att.v1+json";
 /// The layer annotation cosign filters attestations by.
 pub const PREDICATE_ANNOTATION: &str = "predicateType";
-/// `buildType` of a `sparkimg build`: `externalParameters` is [`super::super`]'s
-/// request as documented in docs/signing.md.
+/// `buildType` of a `sparkimg build`: `externalParameters` is the build's request, as
+/// docs/signing.md lists it.
 pub const BUILD_TYPE: &str =
     "https://github.com/sparkimg/sparkimg/blob/main/docs/signing.md#build-v1";
 /// `buildType` of a `sparkimg rebase`: the source image moved onto a new base.
