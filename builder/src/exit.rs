@@ -64,7 +64,7 @@ pub const TABLE: &[(u8, &str)] = &[
     ),
     (
         NOT_YET,
-        "build: not implemented yet (-m minikube; --sign-keyless; verify --rebuild)",
+        "build: not implemented yet (-m minikube; --sign-keyless)",
     ),
     (
         OUTPUT_NOT_OURS,
@@ -216,7 +216,7 @@ fn sign(e: &SignError) -> Option<u8> {
         | SignError::WrongPassphrase { .. }
         | SignError::BadEncryptedKey { .. } => Some(SIGNING_KEY),
         SignError::Exists { .. } => Some(OUTPUT_NOT_OURS),
-        SignError::KeylessNotYet | SignError::RebuildNotYet => Some(NOT_YET),
+        SignError::KeylessNotYet => Some(NOT_YET),
         SignError::Unverified { .. } => Some(VERIFICATION),
         SignError::Io { .. } | SignError::Random => None,
     }

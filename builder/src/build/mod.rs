@@ -28,6 +28,7 @@ pub mod plan;
 pub mod provenance;
 pub mod publish;
 pub mod rebase;
+pub mod rebuild;
 mod report;
 pub mod request;
 pub mod sboms;

@@ -84,7 +84,14 @@ pub(super) fn of_build(opts: &BuildOptions, prepared: &[Prepared]) -> Dependenci
     let mut per_platform = BTreeMap::new();
     for p in prepared {
         let mut deps = Vec::new();
-        if let Some(d) = p.base.digest.as_deref().and_then(|d| Digest::parse(d).ok()) {
+        // A rootfs has no manifest digest: its content name (`rootfs@sha256:…`) carries
+        // the digest of its bytes, so it is named too and a rebuild can check it.
+        let digest = p.base.digest.as_deref().or_else(|| {
+            crate::oci::reference::is_content_name(&p.base.name)
+                .then(|| p.base.name.rsplit_once('@').map(|(_, d)| d))
+                .flatten()
+        });
+        if let Some(d) = digest.and_then(|d| Digest::parse(d).ok()) {
             deps.push(Dependency::oci(&p.base.name, &d));
         }
         deps.extend(p.debs.iter().cloned());

@@ -186,21 +186,9 @@ fn attestation(
     let envelopes = source.blobs(&layers)?;
     let mut named_other = None;
     for env in &envelopes {
-        let Ok(opened) = provenance::open(env) else {
+        let Some((subjects, _)) = signed_statement(env, key) else {
             continue;
         };
-        let pae = provenance::pae(&opened.payload_type, &opened.payload);
-        let signed = opened.payload_type == provenance::PAYLOAD_TYPE
-            && opened.signatures.iter().any(|s| key.verifies(&pae, s));
-        let Some((subjects, kind)) = signed
-            .then(|| provenance::subjects(&opened.payload).ok())
-            .flatten()
-        else {
-            continue;
-        };
-        if kind != provenance::PREDICATE_TYPE {
-            continue;
-        }
         match subjects.iter().any(|s| s == digest) {
             true => {
                 return Ok(result(
@@ -226,6 +214,39 @@ fn attestation(
         digest,
         Err((detail, WRONG_KEY.into())),
     ))
+}
+
+/// The subjects and the statement of `envelope`, when it is a SLSA v1 statement the key
+/// signed.
+fn signed_statement(envelope: &[u8], key: &PublicKey) -> Option<(Vec<String>, Vec<u8>)> {
+    let opened = provenance::open(envelope).ok()?;
+    let pae = provenance::pae(&opened.payload_type, &opened.payload);
+    let signed = opened.payload_type == provenance::PAYLOAD_TYPE
+        && opened.signatures.iter().any(|s| key.verifies(&pae, s));
+    let (subjects, kind) = provenance::subjects(&opened.payload).ok()?;
+    (signed && kind == provenance::PREDICATE_TYPE).then_some((subjects, opened.payload))
+}
+
+/// The predicate of the key's SLSA v1 statement about `digest`; `None` when there is
+/// none (the `provenance` check says why).
+pub fn predicate(
+    source: &dyn Attachments,
+    digest: &str,
+    key: &PublicKey,
+) -> Result<Option<Value>, BuildError> {
+    let tag = provenance::att_tag(digest);
+    let layers: Vec<Desc> = attached(source, digest, &tag, provenance::ARTIFACT_TYPE)?
+        .into_iter()
+        .filter(|l| l.media_type == provenance::ENVELOPE_TYPE)
+        .collect();
+    for env in source.blobs(&layers)? {
+        if let Some((subjects, statement)) = signed_statement(&env, key) {
+            if subjects.iter().any(|s| s == digest) {
+                return Ok(Some(provenance::predicate_of(&statement)));
+            }
+        }
+    }
+    Ok(None)
 }
 
 fn sbom(source: &dyn Attachments, digest: &str) -> Result<Check, BuildError> {

@@ -54,7 +54,7 @@ pub enum Command {
 #[derive(Debug, Args)]
 #[command(
     after_help = sparkimg::exit::help(),
-    override_usage = "sparkimg verify oci:DIR[:REF] | oci-archive:FILE[:REF] --key PUB.pem [OPTIONS]\n       sparkimg verify REGISTRY/REPO:TAG --key PUB.pem [OPTIONS]"
+    override_usage = "sparkimg verify oci:DIR[:REF] | oci-archive:FILE[:REF] --key PUB.pem [OPTIONS] [--rebuild -- BUILD_FLAGS]\n       sparkimg verify REGISTRY/REPO:TAG --key PUB.pem [OPTIONS]"
 )]
 pub struct VerifyArgs {
     /// oci:DIR[:REF], oci-archive:FILE[:REF] or a registry reference.
@@ -65,9 +65,16 @@ pub struct VerifyArgs {
     #[arg(long, value_name = "PUB.pem")]
     pub key: PathBuf,
 
-    /// Rebuild from the provenance and compare digests: not offered yet (exit 7).
+    /// Rebuild from the provenance's request into a scratch layout and compare digests;
+    /// the inputs' sources are the build flags after `--`, each checked against the
+    /// digest the provenance names.
     #[arg(long)]
     pub rebuild: bool,
+
+    /// `sparkimg build` flags naming the rebuild's sources (--spark-home, --dist,
+    /// --mirror, --base, --entrypoint-binary, --repositories, --cache-dir).
+    #[arg(last = true, value_name = "BUILD_FLAGS", requires = "rebuild")]
+    pub sources: Vec<String>,
 
     /// Print the checks as JSON on stdout.
     #[arg(long)]

@@ -43,11 +43,6 @@ pub enum SignError {
         failed: String,
         fix: String,
     },
-    /// `verify --rebuild`.
-    #[error(
-        "verify --rebuild (rebuild from the provenance and compare digests) is not offered yet"
-    )]
-    RebuildNotYet,
 }
 
 impl SignError {
@@ -70,7 +65,6 @@ impl SignError {
             SignError::Exists { .. } => "remove it, or choose another --output-key-prefix".into(),
             SignError::KeylessNotYet => "sign with a key: `sparkimg keygen`, then --sign-key cosign.key".into(),
             SignError::Unverified { fix, .. } => fix.clone(),
-            SignError::RebuildNotYet => "rebuild with `sparkimg build` and the provenance's externalParameters, then compare the digests".into(),
             SignError::Io { .. } | SignError::Random => return None,
         })
     }

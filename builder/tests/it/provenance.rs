@@ -246,11 +246,11 @@ fn verify_passes_an_attested_image_and_names_what_failed_on_the_rest() {
         "{}",
         o.stderr_text()
     );
-    // Not offered: said so, with its exit code.
+    // The rebuild sets its own output and key: refused among the sources.
     fails(
-        &verify(&src, &public, &["--rebuild"]),
-        exit::NOT_YET,
-        "not offered yet",
+        &verify(&src, &public, &["--rebuild", "--", "--push"]),
+        exit::USAGE,
+        "--push among the rebuild's flags",
     );
     // --provenance needs a key to sign with.
     let o = f.build(&["--provenance"], Some(EPOCH));
