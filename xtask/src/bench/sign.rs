@@ -42,11 +42,11 @@ pub fn run(opts: &Options) -> Result<Vec<Row>> {
         c
     };
     let prefix = dir.join("key");
-    util::run(&mut sparkimg(&[
-        "keygen",
-        "--output-key-prefix",
-        &path(&prefix),
-    ]))?;
+    util::run(
+        Command::new(&inputs.sparkimg)
+            .args(["keygen", "--output-key-prefix", &path(&prefix)])
+            .env_remove("SPARKIMG_KEY_PASSWORD"),
+    )?;
     let sign = [
         format!("--sign-key={}.key", prefix.display()),
         "--provenance".into(),
