@@ -45,7 +45,7 @@ pub const TABLE: &[(u8, &str)] = &[
     (
         VERIFICATION,
         "verification failed (checksum missing, unparsable or wrong; bad signature; an \
-         unsigned apt repository)",
+         unsigned apt repository; verify: a signature, provenance or SBOM check)",
     ),
     (
         DOWNLOAD,
@@ -91,7 +91,7 @@ pub const TABLE: &[(u8, &str)] = &[
     (
         SIGNING_KEY,
         "signing: the --sign-key file is not a private key, not ECDSA P-256, or its \
-         passphrase is wrong",
+         passphrase is wrong; verify: --key is not an ECDSA P-256 public key",
     ),
 ];
 
@@ -211,11 +211,13 @@ fn publish(e: &PublishError) -> u8 {
 fn sign(e: &SignError) -> Option<u8> {
     match e {
         SignError::NotAKey { .. }
+        | SignError::NotAPublicKey { .. }
         | SignError::UnsupportedKey { .. }
         | SignError::WrongPassphrase { .. }
         | SignError::BadEncryptedKey { .. } => Some(SIGNING_KEY),
         SignError::Exists { .. } => Some(OUTPUT_NOT_OURS),
         SignError::KeylessNotYet => Some(NOT_YET),
+        SignError::Unverified { .. } => Some(VERIFICATION),
         SignError::Io { .. } | SignError::Random => None,
     }
 }

@@ -156,7 +156,8 @@ pub const TOOLS: &[Tool] = &[
         name: "python3-venv",
         probe: Probe::Runs(&["python3", "-c", "import ensurepip, venv"]),
         package: "python3-venv",
-        why: "the SBOM tests' validators (spdx-tools, cyclonedx-python-lib) in target/sbom-venv",
+        why: "the tests' Python oracles in target/*-venv (spdx-tools, cyclonedx-python-lib; \
+              cryptography, PyNaCl; securesystemslib, in-toto)",
         needed_by: &[Test],
         optional: false,
     },

@@ -171,6 +171,7 @@ pub fn assemble_parts(
         index,
         docker_manifest: json::canonical(serde_json::Value::Array(out.docker_manifest)).bytes,
         sboms: Vec::new(),
+        dependencies: Default::default(),
     };
     (assembled, reports)
 }

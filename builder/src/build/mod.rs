@@ -8,7 +8,7 @@
 //! (opening the base), [`plan`] (which file goes into which layer), [`os_packages`]
 //! (the `--apt-packages` layers), the layer build ([`build_with`], on `crate::layer`),
 //! [`assemble`] and [`config`] (the images), [`sboms`], [`publish`] (files, daemon,
-//! registry), and [`report`] (what `--json` prints). [`engine`], [`engine_sbom`] and
+//! registry), [`provenance`] (what `--provenance` states) and [`report`] (what `--json` prints); [`verify`] checks an image's attachments. [`engine`], [`engine_sbom`] and
 //! [`context`] are the `--engine docker` path; [`rebase`] moves an image to a new base.
 
 pub mod assemble;
@@ -25,13 +25,16 @@ mod os_packages;
 pub mod output;
 pub mod pipeline;
 pub mod plan;
+pub mod provenance;
 pub mod publish;
 pub mod rebase;
+pub mod rebuild;
 mod report;
 pub mod request;
 pub mod sboms;
 pub mod sign;
 mod system;
+pub mod verify;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
@@ -69,6 +72,8 @@ pub struct Assembled {
     pub docker_manifest: Vec<u8>,
     /// The SBOM documents, also among `blobs` with their referrers.
     pub sboms: Vec<SbomDoc>,
+    /// What the images were made from, for `--provenance` (empty for a layout read back).
+    pub dependencies: provenance::Dependencies,
 }
 
 impl Assembled {
@@ -128,6 +133,7 @@ pub fn build_with<T, E: From<BuildError>>(
         None => None,
     };
     let (mut assembled, images) = assemble::assemble(opts, &prepared, &by_key, &store);
+    assembled.dependencies = provenance::of_build(opts, &prepared);
     if let (Some(so), Some(jars)) = (sbom, &jars) {
         let docs = sboms::documents(opts, so, &prepared, &images, jars)?;
         sboms::attach(&mut assembled, &docs, &json::rfc3339(opts.epoch));
@@ -369,13 +375,19 @@ struct Prepared {
     /// The same for the images of a variant with an os-packages layer: the packages of
     /// the dpkg status after that layer.
     variant_os_packages: BTreeMap<Variant, OsPackages>,
+    /// The `.deb` packages the OS-package layers install (for provenance).
+    debs: Vec<crate::sign::provenance::Dependency>,
 }
 
 use sboms::OsPackages;
 
-/// What [`os_package_layers`] plans: the layers with their keys, and per variant the
-/// dpkg status of its images after the layer.
-type PackageLayers = (Vec<(LayerPlan, String)>, BTreeMap<Variant, String>);
+/// What [`os_package_layers`] plans: the layers with their keys, per variant the dpkg
+/// status of its images after the layer, and the packages installed (for provenance).
+type PackageLayers = (
+    Vec<(LayerPlan, String)>,
+    BTreeMap<Variant, String>,
+    Vec<crate::sign::provenance::Dependency>,
+);
 
 impl Prepared {
     fn platform_name(&self) -> String {
@@ -442,7 +454,7 @@ fn prepare_platform(
     // The OS packages first (right after the base), then only the Spark layers some
     // requested image uses.
     let base_ids: Vec<String> = base.layers.iter().map(|l| l.blob.diff_id.clone()).collect();
-    let (os, statuses) =
+    let (os, statuses, debs) =
         os_package_layers(opts, &basefs, &base.config, variants, &base_ids, cache)?;
     let (mut layers, mut keys): (Vec<LayerPlan>, Vec<String>) = os.into_iter().unzip();
     let variant_os_packages = statuses
@@ -463,6 +475,7 @@ fn prepare_platform(
         keys,
         os_packages,
         variant_os_packages,
+        debs,
     })
 }
 

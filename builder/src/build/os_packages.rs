@@ -66,12 +66,14 @@ pub(super) fn os_package_layers(
     let mut built: Vec<(String, LayerPlan)> = Vec::new();
     let mut out = Vec::new();
     let mut statuses = BTreeMap::new();
+    let mut debs = Vec::new();
     let mut warned: Vec<String> = Vec::new();
     for (variant, w) in &wanted {
         let pkgs = repo.resolve(w)?;
         if pkgs.is_empty() {
             continue;
         }
+        debs.extend(pkgs.iter().map(deb_dependency));
         statuses.insert(*variant, repo.status_after(&pkgs, &opts.apt));
         let unconfigured =
             |p: &crate::apt::packages::Package| opts.apt.allow_unconfigured.contains(&p.name);
@@ -114,5 +116,16 @@ pub(super) fn os_package_layers(
             warned.join(", ")
         ));
     }
-    Ok((out, statuses))
+    Ok((out, statuses, debs))
+}
+
+/// A resolved package as the provenance names it: its `.deb` file name (name, version
+/// and architecture, as Debian names it) and the sha256 its Packages index gave.
+fn deb_dependency(p: &crate::apt::packages::Package) -> crate::sign::provenance::Dependency {
+    let file = p.filename.rsplit('/').next().unwrap_or(&p.filename);
+    crate::sign::provenance::Dependency {
+        name: Some(file.to_string()),
+        uri: None,
+        digest: vec![("sha256".into(), p.sha256.clone())],
+    }
 }

@@ -11,6 +11,7 @@ use std::time::Duration;
 
 use super::assemble::Origin;
 use super::engine::{self as engine_stage, EngineBuild};
+use super::provenance::Provenance;
 use super::publish::{self, Delivered, FileSink, LoadSink, RegistrySink, Sink};
 use super::request::{buildable_version, default_output, Distribution, Load, Request};
 use super::{
@@ -72,6 +73,9 @@ pub fn run(
     daemon_log: &mut dyn FnMut(&str),
 ) -> Result<Outcome, BuildError> {
     let prepared = prepare(req)?;
+    if req.provenance && env.signer.is_none() {
+        return Err(BuildError::Usage(super::sign::provenance_needs_key()));
+    }
     if req.docker.is_some() && env.signer.is_some() {
         return Err(BuildError::usage(
             "--sign-key signs daemonless builds; with --engine docker, --push and then sign \
@@ -485,7 +489,11 @@ fn daemonless(
         if let Some(dir) = &req.sbom_dir {
             sboms::write_dir(dir, &a.sboms)?;
         }
-        let (a, signatures) = sign_stage(a, signer.as_ref(), &[])?;
+        let provenance = req.provenance.then(|| Provenance {
+            build_type: crate::sign::provenance::BUILD_TYPE,
+            external: super::provenance::build_parameters(req, opts),
+        });
+        let (a, signatures) = sign_stage(a, signer.as_ref(), &[], provenance.as_ref())?;
         publish::publish_all(&mut sinks, &a)
             .map(|d| (d, signatures))
             .map_err(|e| BuildError::from(Box::new(e)))
@@ -501,21 +509,34 @@ fn daemonless(
 }
 
 /// The signing stage ([`super::sign`]) when there is a signer: `images` with their
-/// signatures as `as_references` (empty: each image's own), and the signatures made.
+/// signatures as `as_references` (empty: each image's own) and, with `provenance`,
+/// their attestations; and the signatures made.
 pub fn sign_stage(
     images: &super::Assembled,
     signer: Option<&Signer>,
     as_references: &[crate::oci::RegistryRef],
+    provenance: Option<&Provenance>,
 ) -> Result<(super::Assembled, Vec<super::sign::Signature>), BuildError> {
     let Some(signer) = signer else {
+        if provenance.is_some() {
+            return Err(BuildError::Usage(super::sign::provenance_needs_key()));
+        }
         return Ok((images.clone(), Vec::new()));
     };
     let opts = super::sign::SignOptions {
         signer: signer.clone(),
         as_references: as_references.to_vec(),
+        provenance: provenance.cloned(),
     };
     let (signed, made) = super::sign::sign(images, &opts)?;
-    report::note(&format!("{} manifest signature(s) made", made.len()));
+    let attested = made.iter().filter(|s| s.attestation.is_some()).count();
+    match attested {
+        0 => report::note(&format!("{} manifest signature(s) made", made.len())),
+        n => report::note(&format!(
+            "{} manifest signature(s) and {n} provenance attestation(s) made",
+            made.len()
+        )),
+    }
     Ok((signed, made))
 }
 

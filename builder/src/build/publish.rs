@@ -222,7 +222,7 @@ fn referrers_refused(e: RegistryError) -> PublishError {
     }
 }
 
-/// The `.sig` manifests listed in `index` (named `sha256-<hex>.sig`) of manifests
+/// The `.sig` and `.att` manifests listed in `index` (named `sha256-<hex>.sig`/`.att`) of manifests
 /// `images` push: per target repository, the tag's signatures with these appended (as
 /// cosign appends), or nothing when it holds them all already.
 fn sig_tag_plans(
@@ -245,7 +245,7 @@ fn sig_tag_plans(
         let (Some(tag), Some(_)) = (tag, e.get("artifactType")) else {
             continue;
         };
-        let Some(signed) = cosign::signed_digest(tag) else {
+        let Some(signed) = cosign::attached_digest(tag) else {
             continue;
         };
         let bytes = store.bytes(e["digest"].as_str().unwrap_or_default())?;
@@ -357,6 +357,7 @@ pub fn push_referrers(
         },
         docker_manifest: Vec::new(),
         sboms: Vec::new(),
+        dependencies: Default::default(),
     };
     sboms::attach_to(&mut a, docs, &descs, created);
     let store = AssembledBlobs::new(&a, Path::new("the SBOMs"));
@@ -462,6 +463,7 @@ pub fn open_layout(dir: &Path) -> Result<Assembled, PublishError> {
         },
         docker_manifest,
         sboms: Vec::new(),
+        dependencies: Default::default(),
     })
 }
 
@@ -524,6 +526,7 @@ mod tests {
             },
             docker_manifest: Vec::new(),
             sboms: Vec::new(),
+            dependencies: Default::default(),
         };
         (a, ld, cd)
     }

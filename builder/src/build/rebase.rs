@@ -508,6 +508,7 @@ pub fn rebase_with<T, E: From<BuildError>>(
         _ => None,
     };
     let (mut assembled, image) = assemble_rebased(&done, &reference, store.path(), remote);
+    assembled.dependencies = dependencies(&done);
     attach_sboms(opts, &done, &image, &mut assembled, &mut warnings);
     let delivered = publish(&assembled)?;
     let report = RebaseReport {
@@ -517,6 +518,33 @@ pub fn rebase_with<T, E: From<BuildError>>(
         warnings,
     };
     Ok((report, delivered))
+}
+
+/// What each platform's rebased image was made from (its provenance): the image it
+/// kept the Spark layers of, and the new base.
+fn dependencies(done: &[Rebased]) -> super::provenance::Dependencies {
+    use crate::sign::provenance::Dependency;
+    let dep = |b: &BaseImage| {
+        let d = b
+            .digest
+            .as_deref()
+            .and_then(|d| crate::oci::Digest::parse(d).ok())?;
+        Some(Dependency::oci(&b.name, &d))
+    };
+    let per_platform = done
+        .iter()
+        .map(|r| {
+            let deps = [dep(&r.image), dep(&r.new_base)]
+                .into_iter()
+                .flatten()
+                .collect();
+            (r.report.platform.clone(), deps)
+        })
+        .collect();
+    super::provenance::Dependencies {
+        common: Vec::new(),
+        per_platform,
+    }
 }
 
 /// The SBOMs a fresh build would attach, made from the old ones (see

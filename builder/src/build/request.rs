@@ -141,6 +141,8 @@ pub struct Request {
     pub entrypoint: Option<PathBuf>,
     /// `--allow-unsupported-java`: build on a Java the Spark line does not run on.
     pub allow_unsupported_java: bool,
+    /// `--provenance`: attest every signed manifest (needs `--sign-key`).
+    pub provenance: bool,
 }
 
 impl Request {

@@ -45,6 +45,46 @@ pub enum Command {
     /// Write an ECDSA P-256 key pair for --sign-key: PREFIX.key (cosign's encrypted
     /// format) and PREFIX.pub (PKIX PEM), as `cosign generate-key-pair` does.
     Keygen(KeygenArgs),
+    /// Check an image's cosign signature, SLSA provenance and SBOM against a public key.
+    /// Exit 0: every check passed; 3: one failed (each is printed with its fix).
+    Verify(Box<VerifyArgs>),
+}
+
+/// `sparkimg verify`.
+#[derive(Debug, Args)]
+#[command(
+    after_help = sparkimg::exit::help(),
+    override_usage = "sparkimg verify oci:DIR[:REF] | oci-archive:FILE[:REF] --key PUB.pem [OPTIONS] [--rebuild -- BUILD_FLAGS]\n       sparkimg verify REGISTRY/REPO:TAG --key PUB.pem [OPTIONS]"
+)]
+pub struct VerifyArgs {
+    /// oci:DIR[:REF], oci-archive:FILE[:REF] or a registry reference.
+    #[arg(value_name = "IMAGE")]
+    pub image: String,
+
+    /// The signer's public key (PKIX PEM: `sparkimg keygen`'s or cosign's cosign.pub).
+    #[arg(long, value_name = "PUB.pem")]
+    pub key: PathBuf,
+
+    /// Rebuild from the provenance's request into a scratch layout and compare digests;
+    /// the inputs' sources are the build flags after `--`, each checked against the
+    /// digest the provenance names.
+    #[arg(long)]
+    pub rebuild: bool,
+
+    /// `sparkimg build` flags naming the rebuild's sources (--spark-home, --dist,
+    /// --mirror, --base, --entrypoint-binary, --repositories, --cache-dir).
+    #[arg(last = true, value_name = "BUILD_FLAGS", requires = "rebuild")]
+    pub sources: Vec<String>,
+
+    /// Print the checks as JSON on stdout.
+    #[arg(long)]
+    pub json: bool,
+
+    #[command(flatten)]
+    pub cache: CacheDirArg,
+
+    #[command(flatten)]
+    pub registry: RegistryArgs,
 }
 
 /// `sparkimg keygen`.
@@ -78,6 +118,12 @@ pub struct SignArgs {
     /// Keyless signing (Fulcio, Rekor): not offered yet (exit 7).
     #[arg(long, conflicts_with = "sign_key")]
     pub sign_keyless: bool,
+
+    /// Attach SLSA v1 provenance to every signed manifest: an in-toto statement in a
+    /// DSSE envelope signed with --sign-key (cosign's `.att` tag and an OCI 1.1
+    /// referrer).
+    #[arg(long)]
+    pub provenance: bool,
 }
 
 /// `sparkimg packages`.

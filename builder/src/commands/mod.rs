@@ -19,6 +19,7 @@ mod rebase;
 mod resolve;
 mod sbom;
 mod support;
+mod verify;
 pub mod version;
 
 use std::process::ExitCode;
@@ -49,6 +50,7 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
             push::run(*args, lock_timeout).map(done)
         }
         Command::Sbom(args) => sbom::run(*args, lock_timeout).map(done),
+        Command::Verify(args) => verify::run(*args, lock_timeout).map(done),
         Command::Packages(args) => packages::run(*args, lock_timeout).map(done),
         Command::Rebase(args) => rebase::run(*args, lock_timeout).map(done),
         Command::Keygen(args) => keygen::run(args).map(done),

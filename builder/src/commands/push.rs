@@ -6,6 +6,7 @@ use anyhow::Result;
 use sparkimg::build::pipeline;
 use sparkimg::build::publish::{self, RegistrySink};
 use sparkimg::registry::RegistryRef;
+use sparkimg::usage::UsageError;
 
 use super::args::PushArgs;
 use super::support;
@@ -34,8 +35,19 @@ pub fn run(args: PushArgs, lock_timeout: Duration) -> Result<()> {
     let opts = support::registry_options(&args.registry, cache, lock_timeout)?;
     let signer = support::signer(&args.sign)?;
     let images = publish::open_layout(&dir)?;
+    // The layout's attestations name what built it, which a push cannot know: they are
+    // pushed as they are (their subjects' digests do not change), never made anew.
+    if args.sign.provenance && !sparkimg::build::sign::has_attestations(&images) {
+        return Err(
+            UsageError::new(format!("{} holds no provenance to push", args.source))
+                .with_hint(
+                    "build it with --sign-key KEY --provenance --output oci:DIR, then push that",
+                )
+                .into(),
+        );
+    }
     // Signed as where they go: the --to references, else each image's own.
-    let (images, signatures) = pipeline::sign_stage(&images, signer.as_ref(), &to)?;
+    let (images, signatures) = pipeline::sign_stage(&images, signer.as_ref(), &to, None)?;
     let sink = RegistrySink {
         opts,
         select,

@@ -8,6 +8,7 @@ use std::time::Duration;
 
 use anyhow::{Context, Result};
 use sparkimg::build::pipeline;
+use sparkimg::build::provenance::Provenance;
 use sparkimg::build::publish::{self, Delivered, FileSink, RegistrySink, Sink};
 use sparkimg::build::rebase::{self, RebaseOptions, RebaseReport};
 use sparkimg::build::sign::Signature;
@@ -133,8 +134,9 @@ pub fn run(args: RebaseArgs, lock_timeout: Duration) -> Result<()> {
         }));
     }
     // The rebased digest is signed anew (the old signatures name the old one).
+    let provenance = args.sign.provenance.then(|| Provenance::of_rebase(&opts));
     let (mut report, (delivered, signatures)) = rebase::rebase_with(&opts, |a| {
-        let (a, made) = pipeline::sign_stage(a, signer.as_ref(), &to)?;
+        let (a, made) = pipeline::sign_stage(a, signer.as_ref(), &to, provenance.as_ref())?;
         publish::publish_all(&mut sinks, &a).map(|d| (d, made))
     })?;
     for w in &report.warnings {

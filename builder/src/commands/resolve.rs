@@ -116,6 +116,7 @@ pub fn resolve(args: &BuildArgs, env: &Env) -> Result<Request, BuildError> {
         sbom_dir: args.sbom_dir.clone(),
         entrypoint: args.entrypoint_binary.clone(),
         allow_unsupported_java: args.java.allow_unsupported_java,
+        provenance: args.sign.provenance,
     };
     // A bad --compression-level is refused now, whichever sink ends up chosen.
     req.compression(false)?;

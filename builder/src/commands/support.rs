@@ -206,6 +206,9 @@ pub fn signer(args: &SignArgs) -> Result<Option<sparkimg::sign::Signer>> {
         return Err(SignError::KeylessNotYet.into());
     }
     let Some(path) = &args.sign_key else {
+        if args.provenance {
+            return Err(sparkimg::build::sign::provenance_needs_key().into());
+        }
         return Ok(None);
     };
     let text = std::fs::read(path).map_err(SignError::io(path))?;

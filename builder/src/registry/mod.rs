@@ -23,6 +23,8 @@ pub mod reference;
 pub use client::RegistryOptions;
 pub use credentials::{AuthSources, Credentials};
 pub use error::RegistryError;
-pub use pull::{manifest_descriptor, manifest_if_any, pull, referrers, Pulled, Referrers};
+pub use pull::{
+    blobs_once, manifest_descriptor, manifest_if_any, pull, referrers, Pulled, Referrers,
+};
 pub use push::{push, PushPlan, PushReport};
 pub use reference::RegistryRef;

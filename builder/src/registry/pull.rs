@@ -489,6 +489,32 @@ fn manifest_once(
     Ok((bytes, ct))
 }
 
+/// The bytes of the (small) blobs `descs` of `reference`'s repository, e.g. signature
+/// payloads and envelopes, each verified against its digest and size; read once from the
+/// registry itself through a scratch store, as [`manifest_if_any`] reads manifests.
+pub fn blobs_once(
+    reference: &RegistryRef,
+    descs: &[Desc],
+    opts: &RegistryOptions,
+) -> Result<Vec<Vec<u8>>, RegistryError> {
+    let reg = Registry::new(&reference.registry, http_client(opts)?, opts)?;
+    let repo = reference.repository.as_str();
+    let scopes = Scopes::repository(repo, &["pull"]);
+    let scratch = tempfile::tempdir().map_err(RegistryError::io(std::env::temp_dir()))?;
+    let store = Store {
+        root: scratch.path().to_path_buf(),
+        lock_timeout: opts.lock_timeout,
+    };
+    let progress = Progress::new(opts.progress);
+    let mut out = Vec::new();
+    for d in descs {
+        download_blob(&reg, &store, repo, d, &scopes, &progress)?;
+        let path = store.path(&d.digest);
+        out.push(fs::read(&path).map_err(RegistryError::io(&path))?);
+    }
+    Ok(out)
+}
+
 /// `GET /v2/<name>/referrers/<digest>` (distribution spec 1.1): the index of the
 /// subject's referrers, or `None` when the registry has no referrers API (404).
 fn referrers_api(

@@ -66,9 +66,13 @@ pub fn sig_tag(digest: &str) -> String {
     format!("{}.sig", digest.replace(':', "-"))
 }
 
-/// The manifest digest a `.sig` tag is for, when `tag` is one.
-pub fn signed_digest(tag: &str) -> Option<String> {
-    let d = tag.strip_suffix(".sig")?.replacen('-', ":", 1);
+/// The manifest digest a `.sig` or `.att` tag is for: both list layers the same way,
+/// and a push appends ours to what the tag held.
+pub fn attached_digest(tag: &str) -> Option<String> {
+    let d = tag
+        .strip_suffix(".sig")
+        .or_else(|| tag.strip_suffix(".att"))?
+        .replacen('-', ":", 1);
     Digest::is_valid(&d).then_some(d)
 }
 

@@ -16,6 +16,9 @@ pub enum SignError {
     /// Neither a PEM private key nor cosign's encrypted key.
     #[error("{} is not a private key: {reason}", .path.display())]
     NotAKey { path: PathBuf, reason: String },
+    /// `verify --key` names something other than an ECDSA P-256 public key.
+    #[error("{} is not a public key: {reason}", .path.display())]
+    NotAPublicKey { path: PathBuf, reason: String },
     /// A private key, but not ECDSA P-256.
     #[error("{} is a {found} key; only ECDSA P-256 keys sign", .path.display())]
     UnsupportedKey { path: PathBuf, found: String },
@@ -33,6 +36,13 @@ pub enum SignError {
     KeylessNotYet,
     #[error("the system's random generator failed")]
     Random,
+    /// `verify`: a check failed (each is printed with its fix).
+    #[error("{image} did not verify: {failed} failed")]
+    Unverified {
+        image: String,
+        failed: String,
+        fix: String,
+    },
 }
 
 impl SignError {
@@ -45,6 +55,7 @@ impl SignError {
     pub fn hint(&self) -> Option<String> {
         Some(match self {
             SignError::NotAKey { .. } => "pass the private key (cosign.key from `sparkimg keygen` or `cosign generate-key-pair`, or a PKCS#8 PEM `PRIVATE KEY`), not the public one".into(),
+            SignError::NotAPublicKey { .. } => "pass the public key (cosign.pub from `sparkimg keygen`, or `openssl ec -pubout` of the signing key)".into(),
             SignError::UnsupportedKey { .. } => "make an ECDSA P-256 key: `sparkimg keygen`, or `openssl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-256`".into(),
             SignError::WrongPassphrase { .. } => format!(
                 "give the key's passphrase on stdin (--sign-key-pass-stdin) or in {}",
@@ -53,6 +64,7 @@ impl SignError {
             SignError::BadEncryptedKey { .. } => "re-create the key with `sparkimg keygen` or `cosign generate-key-pair`".into(),
             SignError::Exists { .. } => "remove it, or choose another --output-key-prefix".into(),
             SignError::KeylessNotYet => "sign with a key: `sparkimg keygen`, then --sign-key cosign.key".into(),
+            SignError::Unverified { fix, .. } => fix.clone(),
             SignError::Io { .. } | SignError::Random => return None,
         })
     }

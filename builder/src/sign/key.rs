@@ -77,6 +77,33 @@ impl SigningKey {
     }
 }
 
+/// An ECDSA P-256 public key (`verify --key`).
+#[derive(Debug, Clone)]
+pub struct PublicKey(p256::ecdsa::VerifyingKey);
+
+impl PublicKey {
+    /// Reads PKIX PEM (`cosign.pub`, `keygen`'s PREFIX.pub); `path` is for messages.
+    pub fn read(path: &Path, text: &[u8]) -> Result<PublicKey, SignError> {
+        use p256::pkcs8::DecodePublicKey as _;
+        let text = std::str::from_utf8(text).map_err(|_| SignError::NotAPublicKey {
+            path: path.to_path_buf(),
+            reason: "it is not text".into(),
+        })?;
+        p256::ecdsa::VerifyingKey::from_public_key_pem(text)
+            .map(PublicKey)
+            .map_err(|e| SignError::NotAPublicKey {
+                path: path.to_path_buf(),
+                reason: format!("not an ECDSA P-256 `PUBLIC KEY` PEM ({e})"),
+            })
+    }
+
+    /// Whether `der` is this key's signature of SHA-256(`message`).
+    pub fn verifies(&self, message: &[u8], der: &[u8]) -> bool {
+        use p256::ecdsa::signature::Verifier as _;
+        p256::ecdsa::Signature::from_der(der).is_ok_and(|s| self.0.verify(message, &s).is_ok())
+    }
+}
+
 /// Fills `buf` from the operating system's generator (aws-lc-rs, the one crypto library).
 pub fn random(buf: &mut [u8]) -> Result<(), SignError> {
     use aws_lc_rs::rand::SecureRandom;

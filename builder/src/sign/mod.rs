@@ -1,6 +1,8 @@
 //! Image signatures, pure: keys ([`key`]: ECDSA P-256 in PKCS#8 PEM or cosign's
 //! encrypted format, `keygen`'s pair) and cosign's signature objects ([`cosign`]: the
-//! simple-signing payload, the `.sig` manifest, the OCI 1.1 referrer). Where they go
+//! simple-signing payload, the `.sig` manifest, the OCI 1.1 referrer) and SLSA
+//! provenance ([`provenance`]: the in-toto statement, its DSSE envelope, the `.att`
+//! layer and referrer). Where they go
 //! (layouts, registries) is the pipeline's `build/sign` stage and the publish sinks.
 //!
 //! A [`Signer`] is what signs a payload. Only a key signs today; keyless signing
@@ -11,9 +13,12 @@
 pub mod cosign;
 mod error;
 pub mod key;
+pub mod provenance;
 
 pub use error::SignError;
-pub use key::SigningKey;
+pub use key::{PublicKey, SigningKey};
+
+use crate::oci::json::JsonBlob;
 
 /// What signs the payloads of a run.
 #[derive(Debug, Clone)]
@@ -30,6 +35,15 @@ impl Signer {
             Signer::Key(k) => k.sign(&payload.bytes),
         };
         cosign::layer(payload, &signature)
+    }
+
+    /// The DSSE envelope of `statement` (an in-toto statement's bytes).
+    pub fn attest(&self, statement: &[u8]) -> JsonBlob {
+        let pae = provenance::pae(provenance::PAYLOAD_TYPE, statement);
+        let signature = match self {
+            Signer::Key(k) => k.sign(&pae),
+        };
+        provenance::envelope(statement, &signature)
     }
 }
 

@@ -4,7 +4,7 @@ use p256::ecdsa::signature::Verifier as _;
 use p256::pkcs8::DecodePublicKey as _;
 use serde_json::{json, Value};
 
-use super::cosign::{self, merged_layers, sig_tag, signed_digest};
+use super::cosign::{self, attached_digest, merged_layers, sig_tag};
 use super::key::{self, SigningKey};
 use super::{SignError, Signer};
 
@@ -123,9 +123,9 @@ fn the_payload_and_layer_are_cosigns() {
         .unwrap();
     assert!(verifies(&key(1).public_pem(), &l.payload.bytes, &der));
     assert_eq!(sig_tag(D), format!("sha256-{}.sig", &D[7..]));
-    assert_eq!(signed_digest(&sig_tag(D)).as_deref(), Some(D));
-    assert_eq!(signed_digest("sha256-12.sig"), None);
-    assert_eq!(signed_digest("latest"), None);
+    assert_eq!(attached_digest(&sig_tag(D)).as_deref(), Some(D));
+    assert_eq!(attached_digest("sha256-12.sig"), None);
+    assert_eq!(attached_digest("latest"), None);
 }
 
 #[test]
@@ -165,4 +165,112 @@ fn the_referrer_names_its_subject() {
         r["config"]["mediaType"],
         "application/vnd.oci.empty.v1+json"
     );
+}
+
+mod provenance {
+    use super::*;
+    use crate::oci::Digest;
+    use crate::sign::provenance::{self as p, Dependency};
+    use crate::sign::PublicKey;
+
+    const D: &str = "sha256:1111111111111111111111111111111111111111111111111111111111111111";
+
+    fn deps() -> Vec<Dependency> {
+        vec![
+            Dependency::oci(
+                "docker.io/library/eclipse-temurin:17-jre",
+                &Digest::parse(D).unwrap(),
+            ),
+            Dependency {
+                name: None,
+                uri: Some("https://archive.apache.org/dist/spark/spark-3.5.1/x.tgz".into()),
+                digest: vec![("sha512".into(), "ab".into())],
+            },
+        ]
+    }
+
+    #[test]
+    fn the_statement_is_canonical_and_independent_of_dependency_order() {
+        let ext = json!({"sparkVersion": "3.5.1", "platforms": ["linux/amd64"]});
+        let a = p::predicate(p::BUILD_TYPE, ext.clone(), &deps(), "1.0.0");
+        let mut rev = deps();
+        rev.reverse();
+        let b = p::predicate(p::BUILD_TYPE, ext, &rev, "1.0.0");
+        assert_eq!(a, b);
+        let digest = Digest::parse(D).unwrap();
+        let s = p::statement("r.example/spark:3.5.1", &digest, &a);
+        assert_eq!(s, p::statement("r.example/spark:3.5.1", &digest, &b));
+        let v: Value = serde_json::from_slice(&s.bytes).unwrap();
+        assert_eq!(v["_type"], p::STATEMENT_TYPE);
+        assert_eq!(v["predicateType"], p::PREDICATE_TYPE);
+        assert_eq!(v["subject"][0]["digest"]["sha256"], &D[7..]);
+        let bd = &v["predicate"]["buildDefinition"];
+        assert_eq!(bd["buildType"], p::BUILD_TYPE);
+        assert_eq!(bd["resolvedDependencies"].as_array().unwrap().len(), 2);
+        assert_eq!(v["predicate"]["runDetails"]["builder"]["id"], p::BUILDER_ID);
+        assert_eq!(
+            p::subjects(&s.bytes).unwrap(),
+            (vec![D.to_string()], p::PREDICATE_TYPE.into())
+        );
+    }
+
+    #[test]
+    fn pae_follows_the_dsse_spec() {
+        // The DSSE spec's own example: PAE("http://example.com/HelloWorld", "hello world").
+        assert_eq!(
+            p::pae("http://example.com/HelloWorld", b"hello world"),
+            b"DSSEv1 29 http://example.com/HelloWorld 11 hello world".to_vec()
+        );
+    }
+
+    #[test]
+    fn envelopes_are_deterministic_and_verify_over_pae_with_the_public_key_only() {
+        let statement = br#"{"_type":"https://in-toto.io/Statement/v1"}"#;
+        let signer = Signer::Key(key(5));
+        let env = signer.attest(statement);
+        assert_eq!(
+            env,
+            signer.attest(statement),
+            "RFC 6979: reruns are byte-identical"
+        );
+        let opened = p::open(&env.bytes).unwrap();
+        assert_eq!(opened.payload_type, p::PAYLOAD_TYPE);
+        assert_eq!(opened.payload, statement.to_vec());
+        let pae = p::pae(p::PAYLOAD_TYPE, statement);
+        let ours = PublicKey::read(Path::new("k.pub"), key(5).public_pem().as_bytes()).unwrap();
+        let other = PublicKey::read(Path::new("o.pub"), key(6).public_pem().as_bytes()).unwrap();
+        assert!(ours.verifies(&pae, &opened.signatures[0]));
+        assert!(
+            !ours.verifies(statement, &opened.signatures[0]),
+            "PAE, not the bare payload"
+        );
+        assert!(!other.verifies(&pae, &opened.signatures[0]));
+        assert!(p::open(b"{}").is_err());
+    }
+
+    #[test]
+    fn att_tags_layers_and_referrers_are_cosigns() {
+        assert_eq!(p::att_tag(D), format!("sha256-{}.att", &D[7..]));
+        assert_eq!(attached_digest(&p::att_tag(D)).as_deref(), Some(D));
+        let env = Signer::Key(key(5)).attest(b"{}");
+        let l = p::layer(&env);
+        assert_eq!(l["mediaType"], p::ENVELOPE_TYPE);
+        assert_eq!(l["annotations"]["predicateType"], p::PREDICATE_TYPE);
+        let subject = json!({"mediaType": "m", "digest": D, "size": 1});
+        let r: Value = serde_json::from_slice(&p::referrer(&l, &subject).bytes).unwrap();
+        assert_eq!(r["artifactType"], p::ARTIFACT_TYPE);
+        assert_eq!(r["subject"], subject);
+        assert_eq!(r["layers"][0], l);
+    }
+
+    #[test]
+    fn a_private_key_is_not_a_public_key() {
+        let e = PublicKey::read(
+            Path::new("cosign.key"),
+            b"-----BEGIN PRIVATE KEY-----\nAA==\n-----END PRIVATE KEY-----\n",
+        )
+        .unwrap_err();
+        assert!(matches!(e, SignError::NotAPublicKey { .. }), "{e}");
+        assert!(e.hint().is_some());
+    }
 }

@@ -14,6 +14,7 @@ mod java;
 mod kill;
 mod maven;
 mod maven_oracle;
+mod provenance;
 mod rebase;
 mod registry;
 mod reproducible;

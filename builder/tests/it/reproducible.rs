@@ -7,13 +7,15 @@
 use std::fs;
 use std::io::Read;
 use std::path::{Path, PathBuf};
-use std::process::Command;
+use std::process::{Command, Output};
 
 use serde_json::Value;
+use sparkimg::exit;
 
 use crate::build::{base_rootfs, blob_json, entrypoint, tree_bytes};
-use crate::common::{sha512sum_line, spark_tgz, Ran, Server, Sparkimg};
+use crate::common::{assert_exit, sha512sum_line, spark_tgz, Ran, Server, Sparkimg};
 use crate::rebase::{oci_base, same_layout};
+use crate::sign::keygen;
 
 const VERSION: &str = "3.5.3";
 const FILE: &str = "spark-3.5.3-bin-hadoop3.tgz";
@@ -226,4 +228,128 @@ fn same_inputs_anywhere_give_the_same_bytes() {
     );
     assert_eq!(l["org.opencontainers.image.base.digest"], digest);
     assert_eq!(spark_download(&a.p("stacked")), ["NOASSERTION"]);
+}
+
+/// `sparkimg verify` on host `h`, from its working directory, home and cache, with
+/// `--rebuild` and `sources` after `--`.
+fn verify_rebuild(h: &Host, image: &Path, public: &Path, sources: &[&str]) -> Output {
+    Sparkimg::new()
+        .arg("verify")
+        .arg(format!("oci:{}", image.display()))
+        .arg("--key")
+        .arg(public)
+        .args(["--json", "--rebuild", "--", "--cache-dir"])
+        .arg(h.p("cache"))
+        .args(sources)
+        .current_dir(h.p("work"))
+        .env("HOME", h.p("home"))
+        .envs(&h.env)
+        .env_remove("SOURCE_DATE_EPOCH")
+        .run()
+}
+
+/// Issue 27 item 4: an image built, signed and attested on one host is rebuilt on
+/// another from its provenance (the release from that host's mirror, its copy of the
+/// base) to the same digest; a different base is named as the input that differs.
+#[test]
+fn verify_rebuild_reproduces_an_image_built_elsewhere() {
+    let (ta, tb) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    let a = Host::new(
+        ta.path().join("builder"),
+        "spark",
+        "022",
+        [("TZ", "UTC"), ("LANG", "C"), ("SPARKIMG_THREADS", "1")],
+    );
+    let b = Host::new(
+        tb.path().join("auditor/elsewhere"),
+        "apache/mirror/spark",
+        "077",
+        [
+            ("TZ", "Asia/Shanghai"),
+            ("LANG", "de_DE.UTF-8"),
+            ("SPARKIMG_THREADS", "2"),
+        ],
+    );
+    let (key, public) = keygen(&a.p("signer"), None);
+    let mirror = a.mirror.url(a.prefix);
+    let built = a.build(&[
+        "--spark-version",
+        VERSION,
+        "--no-default-mirrors",
+        &format!("--mirror={mirror}"),
+        &format!("--base=rootfs:{}", a.p("base/rootfs.tar.gz").display()),
+        &format!("--output=oci:{}", a.p("out").display()),
+        &format!("--sign-key={}", key.display()),
+        "--provenance",
+    ]);
+    let digest = built["images"][0]["manifest_digest"].as_str().unwrap();
+    let their_mirror = format!("--mirror={}", b.mirror.url(b.prefix));
+    let their_base = format!("--base=rootfs:{}", b.p("base/rootfs.tar.gz").display());
+    let ok = verify_rebuild(
+        &b,
+        &a.p("out"),
+        &public,
+        &["--no-default-mirrors", &their_mirror, &their_base],
+    );
+    let v = ok.json();
+    assert_eq!(v["verified"], true, "{v:#}\n{}", ok.stderr_text());
+    let checks = v["checks"].as_array().unwrap();
+    let rebuild = checks.iter().find(|c| c["check"] == "rebuild").unwrap();
+    assert!(
+        rebuild["detail"].as_str().unwrap().contains(digest),
+        "{v:#}"
+    );
+    let inputs = checks.iter().filter(|c| c["check"] == "input").count();
+    assert!(
+        inputs >= 2,
+        "the distribution and the base are checked: {v:#}"
+    );
+
+    // Another base (the same rootfs and one file more) is named as the input that differs.
+    let other = b.p("base/other.tar.gz");
+    one_file_more(&b.p("base/rootfs.tar.gz"), &other);
+    let wrong = format!("--base=rootfs:{}", other.display());
+    let o = verify_rebuild(
+        &b,
+        &a.p("out"),
+        &public,
+        &["--no-default-mirrors", &their_mirror, &wrong],
+    );
+    assert_exit(&o, exit::VERIFICATION);
+    let v: Value = serde_json::from_str(&o.stdout_text()).unwrap();
+    let failed: Vec<&Value> = v["checks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|c| c["ok"] == false)
+        .collect();
+    assert_eq!(failed[0]["check"], "input", "{v:#}");
+    assert!(
+        failed[0]["detail"]
+            .as_str()
+            .unwrap()
+            .contains("rootfs differs"),
+        "{v:#}"
+    );
+    assert!(o.stderr_text().contains("hint:"), "{}", o.stderr_text());
+}
+
+/// The rootfs tarball `from` with one more file, as `to`.
+fn one_file_more(from: &Path, to: &Path) {
+    let gz = flate2::read::GzDecoder::new(fs::File::open(from).unwrap());
+    let mut archive = tar::Archive::new(gz);
+    let out =
+        flate2::write::GzEncoder::new(fs::File::create(to).unwrap(), flate2::Compression::fast());
+    let mut b = tar::Builder::new(out);
+    for e in archive.entries().unwrap() {
+        let mut e = e.unwrap();
+        let h = e.header().clone();
+        b.append(&h, &mut e).unwrap();
+    }
+    let mut h = tar::Header::new_gnu();
+    h.set_size(3);
+    h.set_mode(0o644);
+    h.set_entry_type(tar::EntryType::Regular);
+    b.append_data(&mut h, "etc/changed", &b"yes"[..]).unwrap();
+    b.into_inner().unwrap().finish().unwrap();
 }

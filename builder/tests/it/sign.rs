@@ -25,7 +25,7 @@ const SIG_TYPE: &str = "application/vnd.dev.cosign.artifact.sig.v1+json";
 
 /// `sparkimg keygen` writing `prefix`.key and .pub, the passphrase on stdin (none:
 /// the empty one).
-fn keygen(prefix: &Path, pass: Option<&str>) -> (PathBuf, PathBuf) {
+pub(crate) fn keygen(prefix: &Path, pass: Option<&str>) -> (PathBuf, PathBuf) {
     let mut run = Sparkimg::new()
         .args(["keygen", "--output-key-prefix"])
         .arg(prefix);

@@ -1,6 +1,6 @@
 //! `cargo xtask bench <what>`: our tools against what they replace.
 //!
-//! Each benchmark (entrypoint, fetch, build, push, rebase, engine, packages: sibling
+//! Each benchmark (entrypoint, fetch, build, push, rebase, sign, engine, packages: sibling
 //! modules) returns
 //! [`Row`]s; `all` runs them in turn. The rows of one benchmark replace its rows in
 //! `target/bench/report.json`, so running benchmarks one at a time still leaves one
@@ -17,6 +17,7 @@ mod launcher;
 mod packages;
 mod push;
 mod rebase;
+mod sign;
 mod table;
 
 use std::fs;
@@ -30,12 +31,13 @@ use crate::util;
 use sparkimg_skips as skips;
 
 /// In the order `all` runs them: the quick ones first.
-const BENCHES: [&str; 7] = [
+const BENCHES: [&str; 8] = [
     "entrypoint",
     "fetch",
     "build",
     "push",
     "rebase",
+    "sign",
     "engine",
     "packages",
 ];
@@ -101,6 +103,7 @@ pub fn main(args: Vec<String>) -> Result<()> {
             "build" => build::run(&opts)?,
             "push" => push::run(&opts)?,
             "rebase" => rebase::run(&opts)?,
+            "sign" => sign::run(&opts)?,
             "engine" => engine::run(&opts)?,
             "packages" => packages::run(&opts)?,
             _ => unreachable!("BENCHES and this match disagree"),
@@ -354,6 +357,11 @@ fn missing_tools(bench: &str) -> Option<String> {
             (skopeo(), "skopeo"),
             (registry(), "docker-registry"),
             (util::have("umoci"), "umoci"),
+        ]
+        .to_vec(),
+        "sign" => [
+            (docker(), "a Docker Engine"),
+            (registry(), "docker-registry"),
         ]
         .to_vec(),
         "push" => [
