@@ -73,33 +73,11 @@ fn envelope(layout: &Path, digest: &str) -> PathBuf {
         .join(&layer["digest"].as_str().unwrap()[7..])
 }
 
-/// The oracle's venv: PyPI's `securesystemslib` (with its crypto extra) and `in-toto`.
+/// The oracle's venv: PyPI's `securesystemslib` (with its crypto extra) and `in-toto`;
+/// its python.
 fn venv() -> Option<PathBuf> {
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../target/prov-venv");
-    let python = dir.join("bin/python");
-    let ready = || {
-        Command::new(&python)
-            .args(["-c", "import securesystemslib.dsse, cryptography, in_toto"])
-            .status()
-            .is_ok_and(|s| s.success())
-    };
-    if ready() {
-        return Some(python);
-    }
-    let ok = Command::new("python3")
-        .args(["-m", "venv"])
-        .arg(&dir)
-        .status()
-        .is_ok_and(|s| s.success())
-        && Command::new(dir.join("bin/pip"))
-            .args(["install", "-q", "securesystemslib[crypto]", "in-toto"])
-            .status()
-            .is_ok_and(|s| s.success());
-    if !ok || !ready() {
-        common::skip("cannot install securesystemslib and in-toto (python3-venv, PyPI)");
-        return None;
-    }
-    Some(python)
+    common::venv("prov-venv", &["securesystemslib[crypto]", "in-toto"])
+        .map(|d| d.join("bin/python"))
 }
 
 /// The statement, when `dsse_verify.py` verifies `envelope` with `public`.

@@ -39,33 +39,12 @@ fn inputs() -> Option<(PathBuf, PathBuf, PathBuf)> {
     Some((dist, base, ep))
 }
 
-/// The validators' venv, created once (pip reaches PyPI).
+/// The validators' venv (pip reaches PyPI).
 pub(crate) fn venv() -> Option<PathBuf> {
-    let dir = workspace().join("target/sbom-venv");
-    let ready = |d: &Path| d.join("bin/pyspdxtools").is_file() && d.join(".cdx-ok").is_file();
-    if ready(&dir) {
-        return Some(dir);
-    }
-    let ok = Command::new("python3")
-        .args(["-m", "venv"])
-        .arg(&dir)
-        .status()
-        .is_ok_and(|s| s.success())
-        && Command::new(dir.join("bin/pip"))
-            .args([
-                "install",
-                "-q",
-                "spdx-tools",
-                "cyclonedx-python-lib[json-validation]",
-            ])
-            .status()
-            .is_ok_and(|s| s.success());
-    if !ok {
-        common::skip("cannot install spdx-tools and cyclonedx-python-lib (python3-venv, PyPI)");
-        return None;
-    }
-    fs::write(dir.join(".cdx-ok"), b"").unwrap();
-    Some(dir)
+    common::venv(
+        "sbom-venv",
+        &["spdx-tools", "cyclonedx-python-lib[json-validation]"],
+    )
 }
 
 const CDX_CHECK: &str = "import sys

@@ -293,33 +293,9 @@ fn a_rebase_is_signed_anew_and_the_old_signature_does_not_cover_it() {
     refused(&host, &format!("{host}/x/spark@{old}"), &b_pub);
 }
 
-/// The validator venv: PyPI's `cryptography` and `PyNaCl`, created once.
+/// The validator venv: PyPI's `cryptography` and `PyNaCl`; its python.
 fn venv() -> Option<PathBuf> {
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../target/sign-venv");
-    let python = dir.join("bin/python");
-    let ready = || {
-        Command::new(&python)
-            .args(["-c", "import nacl.secret, cryptography"])
-            .status()
-            .is_ok_and(|s| s.success())
-    };
-    if ready() {
-        return Some(python);
-    }
-    let ok = Command::new("python3")
-        .args(["-m", "venv"])
-        .arg(&dir)
-        .status()
-        .is_ok_and(|s| s.success())
-        && Command::new(dir.join("bin/pip"))
-            .args(["install", "-q", "cryptography", "PyNaCl"])
-            .status()
-            .is_ok_and(|s| s.success());
-    if !ok || !ready() {
-        common::skip("cannot install cryptography and PyNaCl (python3-venv, PyPI)");
-        return None;
-    }
-    Some(python)
+    common::venv("sign-venv", &["cryptography", "PyNaCl"]).map(|d| d.join("bin/python"))
 }
 
 fn oracle(python: &Path, args: &[&str]) -> String {

@@ -590,3 +590,41 @@ pub fn skopeo_raw(reference: &str, extra: &[&str]) -> Vec<u8> {
     );
     o.stdout
 }
+
+/// A Python venv at `target/<name>` with `packages` from PyPI (the oracles' validators),
+/// made once: its directory, or `None` with a recorded skip when it cannot be made.
+/// nextest runs tests as parallel processes, so one makes it under a file lock while
+/// the others wait; a marker holding the package list, written once pip succeeded, is
+/// what says it is complete (and a changed list makes it again).
+pub fn venv(name: &str, packages: &[&str]) -> Option<std::path::PathBuf> {
+    let target = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../target");
+    let dir = target.join(name);
+    let marker = dir.join(".sparkimg-packages");
+    let wanted = packages.join("\n");
+    std::fs::create_dir_all(&target).expect("create target/");
+    let lock = std::fs::File::create(target.join(format!("{name}.lock"))).expect("lock file");
+    fs4::FileExt::lock(&lock).expect("lock the venv");
+    if std::fs::read_to_string(&marker).is_ok_and(|m| m == wanted) {
+        return Some(dir);
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+    let ok = Command::new("python3")
+        .args(["-m", "venv"])
+        .arg(&dir)
+        .status()
+        .is_ok_and(|s| s.success())
+        && Command::new(dir.join("bin/pip"))
+            .args(["install", "-q"])
+            .args(packages)
+            .status()
+            .is_ok_and(|s| s.success());
+    if !ok {
+        skip(&format!(
+            "cannot install {} into a venv (python3-venv, PyPI)",
+            packages.join(", ")
+        ));
+        return None;
+    }
+    std::fs::write(&marker, wanted).expect("write the venv's marker");
+    Some(dir)
+}
