@@ -674,13 +674,16 @@ fn bad_names_are_refused_before_any_network() {
     }
 }
 
-/// Removes the images a test loaded, also when it panics.
+/// Removes the images a test loaded or built, also when it panics; not their untagged
+/// parents, which another test's engine build may be using (see `engine::Images`).
 struct Loaded(Vec<String>);
 
 impl Drop for Loaded {
     fn drop(&mut self) {
         for i in &self.0 {
-            let _ = Command::new("docker").args(["rmi", "-f", i]).output();
+            let _ = Command::new("docker")
+                .args(["rmi", "-f", "--no-prune", i])
+                .output();
         }
     }
 }
