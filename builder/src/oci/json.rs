@@ -206,16 +206,25 @@ pub const EMPTY_CONFIG: &[u8] = b"{}";
 /// An OCI 1.1 artifact manifest that refers to `subject` (a manifest descriptor): the
 /// document `doc` as its one layer, typed `artifact_type` (an SBOM's referrer).
 pub fn referrer(artifact_type: &str, doc: &JsonBlob, subject: &Value, created: &str) -> JsonBlob {
+    let layer = json!({"mediaType": artifact_type, "digest": doc.digest, "size": doc.size()});
+    let mut m = artifact_manifest(artifact_type, layer, subject);
+    m["annotations"] = json!({"org.opencontainers.image.created": created});
+    canonical(m)
+}
+
+/// The one shape of an OCI 1.1 artifact manifest: `artifact_type`, the empty config,
+/// `layer` (a descriptor) as its only layer and `subject`; referrers of every kind (SBOMs,
+/// signatures, attestations) add to it.
+pub fn artifact_manifest(artifact_type: &str, layer: Value, subject: &Value) -> Value {
     let empty = Digest::of(EMPTY_CONFIG).to_string();
-    canonical(json!({
+    json!({
         "schemaVersion": 2,
         "mediaType": MANIFEST_TYPE,
         "artifactType": artifact_type,
         "config": {"mediaType": EMPTY_TYPE, "digest": empty, "size": EMPTY_CONFIG.len()},
-        "layers": [{"mediaType": artifact_type, "digest": doc.digest, "size": doc.size()}],
+        "layers": [layer],
         "subject": subject,
-        "annotations": {"org.opencontainers.image.created": created},
-    }))
+    })
 }
 
 /// `index` with `extra` descriptors appended (referrers listed beside the images).

@@ -130,15 +130,11 @@ pub fn merged_layers(
 /// The OCI 1.1 referrer of one signature: `subject` is the signed manifest's
 /// descriptor (`mediaType`, `digest`, `size`).
 pub fn referrer(layer: &SigLayer, subject: &Value) -> JsonBlob {
-    let empty = Digest::of(json::EMPTY_CONFIG).to_string();
-    json::canonical(json!({
-        "schemaVersion": 2,
-        "mediaType": json::MANIFEST_TYPE,
-        "artifactType": ARTIFACT_TYPE,
-        "config": {"mediaType": json::EMPTY_TYPE, "digest": empty, "size": json::EMPTY_CONFIG.len()},
-        "layers": [layer.descriptor],
-        "subject": subject,
-    }))
+    json::canonical(json::artifact_manifest(
+        ARTIFACT_TYPE,
+        layer.descriptor.clone(),
+        subject,
+    ))
 }
 
 /// The claims of a payload, as a verifier reads them: (docker-reference, digest).

@@ -192,15 +192,11 @@ pub fn att_tag(digest: &str) -> String {
 
 /// The OCI 1.1 referrer of one attestation layer; `subject` is the image's descriptor.
 pub fn referrer(layer: &Value, subject: &Value) -> JsonBlob {
-    let empty = Digest::of(json::EMPTY_CONFIG).to_string();
-    json::canonical(json!({
-        "schemaVersion": 2,
-        "mediaType": json::MANIFEST_TYPE,
-        "artifactType": ARTIFACT_TYPE,
-        "config": {"mediaType": json::EMPTY_TYPE, "digest": empty, "size": json::EMPTY_CONFIG.len()},
-        "layers": [layer],
-        "subject": subject,
-    }))
+    json::canonical(json::artifact_manifest(
+        ARTIFACT_TYPE,
+        layer.clone(),
+        subject,
+    ))
 }
 
 /// The predicate of a statement (`Value::Null` when it has none).
