@@ -477,16 +477,43 @@ fn manifest_once(
     reference: &RegistryRef,
     opts: &RegistryOptions,
 ) -> Result<(Vec<u8>, Option<String>), RegistryError> {
-    let reg = Registry::new(&reference.registry, http_client(opts)?, opts)?;
+    let s = Scratch::open(reference, opts)?;
     let repo = reference.repository.as_str();
-    let scopes = Scopes::repository(repo, &["pull"]);
-    let scratch = tempfile::tempdir().map_err(RegistryError::io(std::env::temp_dir()))?;
-    let store = Store {
-        root: scratch.path().to_path_buf(),
-        lock_timeout: opts.lock_timeout,
-    };
-    let (bytes, ct, _) = get_manifest(&reg, &store, repo, reference.wire_reference(), &scopes)?;
+    let (bytes, ct, _) = get_manifest(
+        &s.reg,
+        &s.store,
+        repo,
+        reference.wire_reference(),
+        &s.scopes,
+    )?;
     Ok((bytes, ct))
+}
+
+/// A pull session with `reference`'s registry itself (no mirrors) whose store is a
+/// temporary directory, removed when this is dropped: for reads that keep nothing.
+struct Scratch {
+    reg: Registry,
+    scopes: Scopes,
+    store: Store,
+    _dir: tempfile::TempDir,
+}
+
+impl Scratch {
+    fn open(reference: &RegistryRef, opts: &RegistryOptions) -> Result<Scratch, RegistryError> {
+        let reg = Registry::new(&reference.registry, http_client(opts)?, opts)?;
+        let scopes = Scopes::repository(reference.repository.as_str(), &["pull"]);
+        let dir = tempfile::tempdir().map_err(RegistryError::io(std::env::temp_dir()))?;
+        let store = Store {
+            root: dir.path().to_path_buf(),
+            lock_timeout: opts.lock_timeout,
+        };
+        Ok(Scratch {
+            reg,
+            scopes,
+            store,
+            _dir: dir,
+        })
+    }
 }
 
 /// The bytes of the (small) blobs `descs` of `reference`'s repository, e.g. signature
@@ -497,19 +524,13 @@ pub fn blobs_once(
     descs: &[Desc],
     opts: &RegistryOptions,
 ) -> Result<Vec<Vec<u8>>, RegistryError> {
-    let reg = Registry::new(&reference.registry, http_client(opts)?, opts)?;
+    let s = Scratch::open(reference, opts)?;
     let repo = reference.repository.as_str();
-    let scopes = Scopes::repository(repo, &["pull"]);
-    let scratch = tempfile::tempdir().map_err(RegistryError::io(std::env::temp_dir()))?;
-    let store = Store {
-        root: scratch.path().to_path_buf(),
-        lock_timeout: opts.lock_timeout,
-    };
     let progress = Progress::new(opts.progress);
     let mut out = Vec::new();
     for d in descs {
-        download_blob(&reg, &store, repo, d, &scopes, &progress)?;
-        let path = store.path(&d.digest);
+        download_blob(&s.reg, &s.store, repo, d, &s.scopes, &progress)?;
+        let path = s.store.path(&d.digest);
         out.push(fs::read(&path).map_err(RegistryError::io(&path))?);
     }
     Ok(out)
