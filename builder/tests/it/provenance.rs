@@ -5,7 +5,6 @@
 //! signing, and a rebase (re-attested for its new digest). The images are the build
 //! theme's small fixture on the rebase theme's layout bases (which have a digest).
 
-use std::fs;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
@@ -18,6 +17,7 @@ use crate::rebase::{
     build_push_on, in_fixture, push_base_layout, rebase_bases, same_layout, EPOCH,
 };
 use crate::sign::keygen;
+use common::layout_index as index;
 
 const ATT_TYPE: &str = "application/vnd.dev.cosign.artifact.att.v1+json";
 const REF_NAME: &str = "org.opencontainers.image.ref.name";
@@ -44,10 +44,6 @@ fn attested(f: &Fixture, key: &Path, out: &str) -> Value {
         Some(EPOCH),
     )
     .json()
-}
-
-fn index(dir: &Path) -> Value {
-    serde_json::from_slice(&fs::read(dir.join("index.json")).unwrap()).unwrap()
 }
 
 /// The envelope under the layout's `.att` tag of `digest`, as a file.
@@ -268,39 +264,14 @@ fn push_refusals(f: &Fixture, key: &Path) {
 /// another manifest.
 fn tampered(f: &Fixture, public: &Path) {
     let layout = f.p("l1");
-    let mut idx = index(&layout);
-    let entries = idx["manifests"].as_array_mut().unwrap();
-    let image = entries
-        .iter()
-        .position(|e| e.get("artifactType").is_none())
-        .unwrap();
-    let old = entries[image]["digest"].as_str().unwrap().to_string();
-    let mut m = blob_json(&layout, &old);
-    m["annotations"]["tampered"] = json!("yes");
-    let bytes = serde_json::to_vec(&m).unwrap();
-    let new = format!(
-        "sha256:{}",
-        hex::encode(<sha2::Sha256 as sha2::Digest>::digest(&bytes))
-    );
-    fs::write(layout.join("blobs/sha256").join(&new[7..]), &bytes).unwrap();
-    entries[image]["digest"] = json!(new);
-    entries[image]["size"] = json!(bytes.len());
-    fs::write(layout.join("index.json"), idx.to_string()).unwrap();
+    let (old, new) = common::tamper_image_manifest(&layout);
     let src = format!("oci:{}", layout.display());
     fails(
         &verify(&src, public, &[]),
         exit::VERIFICATION,
         "no signature",
     );
-    let mut idx = index(&layout);
-    for e in idx["manifests"].as_array_mut().unwrap() {
-        for kind in ["sig", "att"] {
-            if e["annotations"][REF_NAME] == format!("sha256-{}.{kind}", &old[7..]).as_str() {
-                e["annotations"][REF_NAME] = json!(format!("sha256-{}.{kind}", &new[7..]));
-            }
-        }
-    }
-    fs::write(layout.join("index.json"), idx.to_string()).unwrap();
+    common::move_cosign_tags(&layout, &old, &new, &["sig", "att"]);
     let o = verify(&src, public, &[]);
     fails(&o, exit::VERIFICATION, "changed after signing");
     assert!(

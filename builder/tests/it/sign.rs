@@ -20,6 +20,7 @@ use crate::common::{self, assert_exit, Ran, Sparkimg};
 use crate::rebase::{
     build_push_on, in_fixture, push_base_layout, rebase_bases, same_layout, EPOCH,
 };
+use common::layout_index as index;
 
 const SIG_TYPE: &str = "application/vnd.dev.cosign.artifact.sig.v1+json";
 
@@ -127,11 +128,6 @@ fn refused(host: &str, image: &str, public: &Path) {
     assert!(err.to_lowercase().contains("signature"), "{image}: {err}");
 }
 
-/// The index entries of layout `dir` that are images (no `artifactType`).
-fn index(dir: &Path) -> Value {
-    serde_json::from_slice(&fs::read(dir.join("index.json")).unwrap()).unwrap()
-}
-
 #[test]
 fn skopeo_admits_what_build_signed_and_refuses_the_rest() {
     let Some(reg) = common::LoopbackRegistry::start() else {
@@ -217,34 +213,8 @@ fn skopeo_admits_what_build_signed_and_refuses_the_rest() {
 /// The layout's image manifest changed after signing (an annotation added) and pushed
 /// with the old signatures attached to the new digest: skopeo refuses it.
 fn tampered_is_refused(host: &str, layout: &Path, public: &Path) {
-    let mut idx = index(layout);
-    let entries = idx["manifests"].as_array_mut().unwrap();
-    let image = entries
-        .iter()
-        .position(|e| e.get("artifactType").is_none())
-        .unwrap();
-    let old = entries[image]["digest"].as_str().unwrap().to_string();
-    let mut m = blob_json(layout, &old);
-    m["annotations"]["tampered"] = json!("yes");
-    let bytes = serde_json::to_vec(&m).unwrap();
-    let new = format!(
-        "sha256:{}",
-        hex::encode(sha2::Digest::finalize(sha2::Digest::chain_update(
-            sha2::Sha256::default(),
-            &bytes
-        )))
-    );
-    fs::write(layout.join("blobs/sha256").join(&new[7..]), &bytes).unwrap();
-    entries[image]["digest"] = json!(new);
-    entries[image]["size"] = json!(bytes.len());
-    let old_tag = format!("sha256-{}.sig", &old[7..]);
-    for e in entries.iter_mut() {
-        if e["annotations"]["org.opencontainers.image.ref.name"] == old_tag.as_str() {
-            e["annotations"]["org.opencontainers.image.ref.name"] =
-                json!(format!("sha256-{}.sig", &new[7..]));
-        }
-    }
-    fs::write(layout.join("index.json"), idx.to_string()).unwrap();
+    let (old, new) = common::tamper_image_manifest(layout);
+    common::move_cosign_tags(layout, &old, &new, &["sig"]);
     let to = format!("{host}/x/spark:tampered");
     let src = format!("oci:{}", layout.display());
     Sparkimg::new().args(["push", &src, "--to", &to]).ok();

@@ -628,3 +628,51 @@ pub fn venv(name: &str, packages: &[&str]) -> Option<std::path::PathBuf> {
     std::fs::write(&marker, wanted).expect("write the venv's marker");
     Some(dir)
 }
+
+/// Layout `dir`'s `index.json`.
+pub fn layout_index(dir: &std::path::Path) -> serde_json::Value {
+    serde_json::from_slice(&std::fs::read(dir.join("index.json")).unwrap()).unwrap()
+}
+
+/// Changes `layout`'s image manifest after it was signed, as an attacker would (an
+/// annotation added): the new manifest's blob written and the index entry pointing at
+/// it. Returns the (old, new) digests.
+pub fn tamper_image_manifest(layout: &std::path::Path) -> (String, String) {
+    let mut idx = layout_index(layout);
+    let entries = idx["manifests"].as_array_mut().unwrap();
+    let image = entries
+        .iter()
+        .position(|e| e.get("artifactType").is_none())
+        .unwrap();
+    let old = entries[image]["digest"].as_str().unwrap().to_string();
+    let blob = |d: &str| layout.join("blobs/sha256").join(&d[7..]);
+    let mut m: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(blob(&old)).unwrap()).unwrap();
+    m["annotations"]["tampered"] = serde_json::json!("yes");
+    let bytes = serde_json::to_vec(&m).unwrap();
+    let new = format!(
+        "sha256:{}",
+        hex::encode(<sha2::Sha256 as Digest>::digest(&bytes))
+    );
+    std::fs::write(blob(&new), &bytes).unwrap();
+    entries[image]["digest"] = serde_json::json!(new);
+    entries[image]["size"] = serde_json::json!(bytes.len());
+    std::fs::write(layout.join("index.json"), idx.to_string()).unwrap();
+    (old, new)
+}
+
+/// Moves `layout`'s cosign tags `sha256-<old>.<kind>` to `new`'s, for each of `kinds`
+/// (`sig`, `att`): old signatures presented as the changed manifest's.
+pub fn move_cosign_tags(layout: &std::path::Path, old: &str, new: &str, kinds: &[&str]) {
+    const REF_NAME: &str = "org.opencontainers.image.ref.name";
+    let mut idx = layout_index(layout);
+    for e in idx["manifests"].as_array_mut().unwrap() {
+        for kind in kinds {
+            if e["annotations"][REF_NAME] == format!("sha256-{}.{kind}", &old[7..]).as_str() {
+                e["annotations"][REF_NAME] =
+                    serde_json::json!(format!("sha256-{}.{kind}", &new[7..]));
+            }
+        }
+    }
+    std::fs::write(layout.join("index.json"), idx.to_string()).unwrap();
+}
