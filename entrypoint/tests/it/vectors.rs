@@ -709,14 +709,7 @@ fn check_ours(v: &Vector, got: &Outcome) -> Result<(), String> {
     if *argv != want {
         return fail(format!("argv differs\n  want: {want:?}"));
     }
-    let want_env: BTreeMap<String, String> = expect["env_set"]
-        .as_object()
-        .map(|o| {
-            o.iter()
-                .map(|(k, v)| (k.clone(), v.as_str().unwrap_or("").to_string()))
-                .collect()
-        })
-        .unwrap_or_default();
+    let want_env = env_set(expect);
     if *env != want_env {
         return fail(format!("variables set differ\n  want: {want_env:?}"));
     }
@@ -774,14 +767,7 @@ fn check_upstream_exactly(v: &Vector, got: &Outcome, exit: i64) -> Result<(), St
     } else if *argv != want {
         return fail(format!("argv differs\n  want: {want:?}"));
     }
-    let want_env: BTreeMap<String, String> = expect["env_set"]
-        .as_object()
-        .map(|o| {
-            o.iter()
-                .map(|(k, v)| (k.clone(), v.as_str().unwrap_or("").to_string()))
-                .collect()
-        })
-        .unwrap_or_default();
+    let want_env = env_set(expect);
     if *env != want_env {
         return fail(format!("variables set differ\n  want: {want_env:?}"));
     }
@@ -999,4 +985,16 @@ fn split_words(s: &str) -> Vec<String> {
         .filter(|w| !w.is_empty())
         .map(str::to_string)
         .collect()
+}
+
+/// A case's `env_set`: the variables the planned command must set, with their values.
+fn env_set(expect: &Value) -> BTreeMap<String, String> {
+    expect["env_set"]
+        .as_object()
+        .map(|o| {
+            o.iter()
+                .map(|(k, v)| (k.clone(), v.as_str().unwrap_or("").to_string()))
+                .collect()
+        })
+        .unwrap_or_default()
 }
