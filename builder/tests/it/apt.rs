@@ -674,17 +674,13 @@ fn bad_names_are_refused_before_any_network() {
     }
 }
 
-/// Removes the images a test loaded or built, also when it panics; not their untagged
-/// parents, which another test's engine build may be using (see `engine::Images`).
+/// Removes the images a test loaded or built, also when it panics
+/// ([`common::remove_images`]).
 struct Loaded(Vec<String>);
 
 impl Drop for Loaded {
     fn drop(&mut self) {
-        for i in &self.0 {
-            let _ = Command::new("docker")
-                .args(["rmi", "-f", "--no-prune", i])
-                .output();
-        }
+        common::remove_images(&self.0);
     }
 }
 

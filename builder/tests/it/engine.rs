@@ -90,18 +90,13 @@ pub(crate) fn env() -> Option<Env> {
     })
 }
 
-/// Removes the images (and their tags) a test made, also when it panics. Not their
-/// untagged parents (`--no-prune`): the classic builder's cache shares those with
-/// another test's build of the same steps running at the same time, whose next step
-/// fails with "unknown parent image ID" when they vanish. The parents left behind
-/// are the same for the same steps, so repeated runs do not pile them up.
+/// Removes the images (and their tags) a test made, also when it panics
+/// ([`common::remove_images`]).
 struct Images(Vec<String>);
 
 impl Drop for Images {
     fn drop(&mut self) {
-        for i in &self.0 {
-            let _ = docker(&["rmi", "-f", "--no-prune", i]);
-        }
+        common::remove_images(&self.0);
     }
 }
 

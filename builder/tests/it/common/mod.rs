@@ -676,3 +676,18 @@ pub fn move_cosign_tags(layout: &std::path::Path, old: &str, new: &str, kinds: &
     }
     std::fs::write(layout.join("index.json"), idx.to_string()).unwrap();
 }
+
+/// Removes `images` (tags or ids) from the Docker Engine, ignoring ones already gone; not
+/// their untagged parents (`--no-prune`): the classic builder's cache shares those with
+/// another test's build of the same steps running at the same time, whose next step
+/// fails with "unknown parent image ID" when they vanish. The parents left behind are the
+/// same for the same steps, so repeated runs do not pile them up.
+pub fn remove_images(images: &[String]) {
+    if images.is_empty() {
+        return;
+    }
+    let _ = Command::new("docker")
+        .args(["rmi", "-f", "--no-prune"])
+        .args(images)
+        .output();
+}
